@@ -1,0 +1,71 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Tandem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tandemd", targets: ["tandemd"]),
+        .executable(name: "tandemctl", targets: ["tandemctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        // libnl-3, libnl-genl-3 and libnl-route-3 plus <linux/ip_vs.h>.
+        .systemLibrary(
+            name: "CNetlink",
+            pkgConfig: "libnl-genl-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev"])]
+        ),
+        // Pure logic: no kernel, no I/O beyond reading a config file.
+        .target(
+            name: "TandemCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Effects on the kernel: IPVS genl, rtnetlink, AF_PACKET.
+        .target(
+            name: "TandemKernel",
+            dependencies: ["CNetlink", "TandemCore"]
+        ),
+        // Long-running services wiring the core to the kernel.
+        .target(
+            name: "TandemDaemon",
+            dependencies: [
+                "TandemCore", "TandemKernel",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tandemd",
+            dependencies: [
+                "TandemDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tandemctl",
+            dependencies: [
+                "TandemCore", "TandemKernel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "TandemKernelTests",
+            dependencies: ["TandemKernel", "TandemCore"]
+        ),
+        .testTarget(
+            name: "TandemCoreTests",
+            dependencies: ["TandemCore"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
