@@ -1,0 +1,106 @@
+import Glibc
+import TandemCore
+
+/// An IPVS table in memory that answers like the kernel's (`ip_vs_ctl.c`): EEXIST for adding
+/// what exists, ESRCH for a missing service, ENOENT for a missing real server or an unknown
+/// scheduler, ERANGE for a negative weight or a lower threshold above the upper one. For tests
+/// of code that drives an `IPVSKernel`; it counts the changes written to it.
+public final class InMemoryIPVSKernel: IPVSKernel {
+    public private(set) var observed: IPVSObservedTable
+    public private(set) var daemons: [IPVSSyncDaemon] = []
+    public var currentTimeouts = IPVSTimeoutSettings(tcp: 900, tcpFin: 120, udp: 300)
+    /// Schedulers whose module "loads"; others fail with ENOENT.
+    public var schedulers: Set<String> = Set(["none"] + Scheduler.known)
+    /// Interfaces a sync daemon may use; others fail with ENODEV.
+    public var interfaces: Set<String> = ["lo"]
+    /// Changes applied successfully so far.
+    public private(set) var writes = 0
+
+    public init(_ table: IPVSObservedTable = IPVSObservedTable()) {
+        observed = table
+    }
+
+    public func info() throws -> IPVSInfo { IPVSInfo(version: 0x010201, connectionTableSize: 4096) }
+
+    public func dump() throws -> IPVSObservedTable { observed }
+
+    public func apply(_ changes: [IPVSChange]) throws -> [IPVSChangeResult] {
+        changes.map { change in
+            let code = perform(change)
+            if code == 0 { writes += 1 }
+            return IPVSChangeResult(change: change, error: code == 0 ? nil : .ipvs(change, errno: code))
+        }
+    }
+
+    /// Applies one change, returning 0 or the errno the kernel would return.
+    private func perform(_ change: IPVSChange) -> Int32 {
+        var services = observed.services
+        func index(_ key: IPVSServiceKey) -> Int? { services.firstIndex { $0.service.key == key } }
+        switch change {
+        case .addService(let s):
+            guard index(s.key) == nil else { return EEXIST }
+            guard schedulers.contains(s.scheduler) else { return ENOENT }
+            if s.key.family == .ipv6 && !(1...128).contains(s.netmask) { return EINVAL }
+            services.append(IPVSObservedService(service: s))
+        case .updateService(let s):
+            guard let i = index(s.key) else { return ESRCH }
+            guard schedulers.contains(s.scheduler) else { return ENOENT }
+            if s.key.family == .ipv6 && !(1...128).contains(s.netmask) { return EINVAL }
+            services[i].service = s
+        case .deleteService(let key):
+            guard let i = index(key) else { return ESRCH }
+            services.remove(at: i)
+        case .addDestination(let key, let d):
+            guard let i = index(key) else { return ESRCH }
+            if let code = InMemoryIPVSKernel.check(d) { return code }
+            guard !services[i].destinations.contains(where: { $0.destination.key == d.key }) else { return EEXIST }
+            services[i].destinations.append(IPVSObservedDestination(destination: d))
+            services[i].destinations.sort { $0.destination.key < $1.destination.key }
+        case .updateDestination(let key, let d):
+            guard let i = index(key) else { return ESRCH }
+            if let code = InMemoryIPVSKernel.check(d) { return code }
+            guard let j = services[i].destinations.firstIndex(where: { $0.destination.key == d.key }) else { return ENOENT }
+            services[i].destinations[j].destination = d
+        case .deleteDestination(let key, let d):
+            guard let i = index(key) else { return ESRCH }
+            guard let j = services[i].destinations.firstIndex(where: { $0.destination.key == d }) else { return ENOENT }
+            services[i].destinations.remove(at: j)
+        }
+        observed = IPVSObservedTable(services)
+        return 0
+    }
+
+    private static func check(_ d: IPVSDestination) -> Int32? {
+        if d.weight < 0 || d.lowerThreshold > d.upperThreshold { return ERANGE }
+        if d.forwarding == .tunnel && d.tunnelType == .gue && d.tunnelPort == 0 { return EINVAL }
+        return nil
+    }
+
+    public func timeouts() throws -> IPVSTimeoutSettings { currentTimeouts }
+
+    public func setTimeouts(_ timeouts: IPVSTimeoutSettings) throws {
+        if timeouts.tcp != 0 { currentTimeouts.tcp = timeouts.tcp }
+        if timeouts.tcpFin != 0 { currentTimeouts.tcpFin = timeouts.tcpFin }
+        if timeouts.udp != 0 { currentTimeouts.udp = timeouts.udp }
+    }
+
+    public func syncDaemons() throws -> [IPVSSyncDaemon] { daemons }
+
+    public func startSyncDaemon(_ daemon: IPVSSyncDaemon) throws {
+        guard interfaces.contains(daemon.interface) else {
+            throw KernelError.ipvsDaemon(start: true, role: daemon.role, interface: daemon.interface, errno: ENODEV)
+        }
+        guard !daemons.contains(where: { $0.role == daemon.role }) else {
+            throw KernelError.ipvsDaemon(start: true, role: daemon.role, interface: daemon.interface, errno: EEXIST)
+        }
+        daemons.append(daemon)
+        daemons.sort { $0.role.rawValue < $1.role.rawValue }
+    }
+
+    public func stopSyncDaemon(_ role: IPVSSyncDaemon.Role) throws {
+        guard let i = daemons.firstIndex(where: { $0.role == role }) else {
+            throw KernelError.ipvsDaemon(start: false, role: role, interface: nil, errno: ESRCH)
+        }
+        daemons.remove(at: i)
+    }
+}
