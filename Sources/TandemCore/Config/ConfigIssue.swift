@@ -38,6 +38,9 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// One issue per line, prefixed with the file name when known.
     public var description: String {
-        issues.map { issue in file.map { "\($0): \(issue)" } ?? issue.description }.joined(separator: "\n")
+        issues.map { issue in
+            guard let file else { return issue.description }
+            return issue.path.isEmpty ? "\(file): \(issue.message)\(issue.line.map { " (line \($0))" } ?? "")" : "\(file): \(issue)"
+        }.joined(separator: "\n")
     }
 }

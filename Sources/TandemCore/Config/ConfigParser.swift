@@ -29,7 +29,7 @@ public enum ConfigParser {
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw fail("no such file: check the path, or pass --config")
+            throw fail("no such file: check the path")
         }
         if isDirectory.boolValue { throw fail("is a directory, not a config file") }
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumFileSize {
