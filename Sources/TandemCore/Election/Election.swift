@@ -137,6 +137,8 @@ public struct Election: Sendable {
     public mutating func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant) -> [Action] {
         guard message.sender == settings.peerName, !isFinished else { return [] }
         if let known = peer, message.bootEpoch < known.bootEpoch { return [] }
+        let previous = peer
+        let wasAlive = peerIsAlive(at: now)
         if var known = peer, known.bootEpoch == message.bootEpoch, message.sequence <= known.sequence {
             // The same round on another path, or an older round overtaken by a newer one on a
             // faster path: it proves the peer alive but must not roll its status back.
@@ -154,6 +156,12 @@ public struct Election: Sendable {
             // The peer is yielding to us and we already hold the VIPs: confirm so it can release.
             actions.append(.send(outgoing(.claimed)))
             nextHeartbeatAt = now + settings.interval
+        }
+        if role == .active, handover == nil, !wasAlive, let previous, !previous.departed {
+            // The peer is back after a silence (a partition heals, or it restarted): it may have
+            // taken over meanwhile and announced itself, so point the neighbours back at us.
+            actions.append(.announce(reason: "\(settings.peerName) is heard again after a silence: re-announcing"))
+            dualActiveAnnounced = message.role == .active
         }
         decide(at: now, into: &actions)
         return finish(at: now, actions)
