@@ -2,8 +2,8 @@ import Testing
 @testable import TandemCore
 
 /// One input to the election at a given millisecond of the manual clock.
-struct ElectionStep {
-    enum Event {
+struct ElectionStep: Sendable {
+    enum Event: Sendable {
         case start(holdingVIPs: Bool)
         /// A verified packet from the peer (sequence numbers are assigned in order).
         case heard(HeartbeatMessage.Kind, Role, priority: UInt8)
@@ -141,7 +141,6 @@ struct ElectionCase: CustomTestStringConvertible, Sendable {
     var testDescription: String { name }
 }
 
-extension ElectionStep: @unchecked Sendable {}
 
 /// Shorthand for the lines of becoming active at `ms`.
 func becameActive(_ ms: UInt64, from: Role) -> [String] { ["\(ms): \(from)→active", "\(ms): claim", "\(ms): announce"] }

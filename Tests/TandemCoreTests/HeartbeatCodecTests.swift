@@ -90,7 +90,7 @@ struct HeartbeatCodecTests {
     }
 
     /// Each row: a mutation of the plain golden packet and the error it must produce.
-    static let malformed: [(String, (inout [UInt8]) -> Void, HeartbeatDecodeError)] = [
+    static let malformed: [(String, @Sendable (inout [UInt8]) -> Void, HeartbeatDecodeError)] = [
         ("empty", { $0 = [] }, .tooShort(length: 0)),
         ("one byte short", { $0.removeLast() }, .tooShort(length: 71)),
         ("longer than any packet", { $0 += [UInt8](repeating: 0, count: 96) }, .tooLong(length: 168)),
