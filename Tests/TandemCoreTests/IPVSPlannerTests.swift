@@ -218,123 +218,7 @@ private let planCases: [PlanCase] = [
         expected: [.deleteDestination(foreignKey, r1.key)]),
 ]
 
-@Test(arguments: planCases)
-func planMatchesTable(_ c: PlanCase) {
-    #expect(IPVSPlanner.plan(desired: c.desired, observed: c.observed, owned: c.owned) == c.expected)
-}
-
 // MARK: - Specific behaviours
-
-@Test func countersTakeNoPartInTheDiff() {
-    let listing = IPVSListing(services: full.entries.map { entry in
-        IPVSListedService(
-            service: hashed(entry.service),
-            statistics: IPVSStatistics(connections: 12345, inPackets: 99, outBytes: 1 << 40, connectionRate: 7),
-            destinations: entry.destinations.map {
-                IPVSListedDestination(destination: $0, activeConnections: 17, inactiveConnections: 3,
-                                      persistentConnections: 2, statistics: IPVSStatistics(connections: 5))
-            })
-    })
-    #expect(IPVSPlanner.plan(desired: full, observed: listing.table, owned: IPVSOwnership(full)) == [])
-}
-
-@Test func tunnelFieldsCountOnlyWhereIPVSAdmSetsThem() {
-    func tunnel(_ type: IPVSTunnelType, port: UInt16 = 0, checksum: IPVSTunnelChecksum = .none,
-                forwarding: IPVSForwarding = .tunnel) -> IPVSDestination {
-        IPVSDestination(address: ip("192.168.1.1"), port: 80, forwarding: forwarding, tunnelType: type,
-                        tunnelPort: port, tunnelChecksum: checksum)
-    }
-    let cases: [(IPVSDestination, IPVSDestination, Bool)] = [
-        (tunnel(.ipip, forwarding: .masquerade), tunnel(.gue, port: 6080, checksum: .checksum, forwarding: .masquerade), true),
-        (tunnel(.ipip), tunnel(.ipip, port: 6080, checksum: .checksum), true),
-        (tunnel(.ipip), tunnel(.gre), false),
-        (tunnel(.gre, checksum: .none), tunnel(.gre, port: 1, checksum: .none), true),
-        (tunnel(.gre, checksum: .none), tunnel(.gre, checksum: .checksum), false),
-        (tunnel(.gue, port: 6080), tunnel(.gue, port: 6081), false),
-        (tunnel(.gue, port: 6080, checksum: .remoteChecksum), tunnel(.gue, port: 6080, checksum: .checksum), false),
-        (tunnel(.gue, port: 6080, checksum: .checksum), tunnel(.gue, port: 6080, checksum: .checksum), true),
-    ]
-    for (desired, observed, same) in cases {
-        #expect(desired.hasSameConfiguration(as: observed) == same, "\(desired) vs \(observed)")
-        let plan = IPVSPlanner.plan(desired: table((service(web), [desired])), observed: table((service(web), [observed])),
-                                    owned: .nothing)
-        #expect(plan == (same ? [] : [.updateDestination(web, desired)]))
-    }
-}
-
-@Test func ownershipOfATableAndUnion() {
-    let a = IPVSOwnership(table((service(web), [r1])))
-    let b = IPVSOwnership(table((service(tls), [r2])))
-    #expect(a.owns(web) && !a.owns(tls))
-    #expect(a.owns(r1.key, of: web) && !a.owns(r1.key, of: tls) && !a.owns(r2.key, of: web))
-    let both = a.union(b)
-    #expect(both.services == [web, tls])
-    #expect(both.owns(r2.key, of: tls) && both.owns(r1.key, of: web))
-    #expect(IPVSOwnership.nothing.services.isEmpty && IPVSOwnership.nothing.destinations.isEmpty)
-}
-
-@Test func reloadDropsEntriesOfTheOldConfiguration() {
-    // Reload: ownership is the union of the old and the new configuration.
-    let old = table((service(web), [r1, r2]), (service(tls), [r1]))
-    let new = table((service(web), [r1]))
-    let plan = IPVSPlanner.plan(desired: new, observed: old, owned: IPVSOwnership(old).union(IPVSOwnership(new)))
-    #expect(plan == [.deleteDestination(web, r2.key), .deleteService(tls)])
-}
-
-@Test func summaryAndRendering() {
-    let changes: [IPVSChange] = [
-        .addService(service(web, "sh", flags: [.persistent, .scheduler1, .scheduler2, .onePacket], timeout: 300,
-                            netmask: 0xFFFF_FF00, pe: "sip")),
-        .addDestination(web, real("192.168.1.1", 80, .masquerade, weight: 2, upper: 100, lower: 5)),
-        .updateService(service(mark7v6, "rr", flags: .persistent, timeout: 60, netmask: 64)),
-        .updateDestination(mark7v6, IPVSDestination(address: ip("2001:db8:1::1"), port: 0, forwarding: .tunnel, weight: 3,
-                                                    tunnelType: .gue, tunnelPort: 6080, tunnelChecksum: .remoteChecksum)),
-        .updateDestination(dns, IPVSDestination(address: ip("192.168.2.1"), port: 53, forwarding: .tunnel,
-                                                tunnelType: .gre, tunnelChecksum: .checksum)),
-        .deleteDestination(dns, dkey("192.168.2.2", 53)),
-        .deleteService(.address(protocol: .sctp, address: ip("10.0.0.3"), port: 9)),
-    ]
-    let summary = IPVSPlanSummary(changes)
-    #expect(summary == IPVSPlanSummary(servicesAdded: 1, servicesUpdated: 1, servicesDeleted: 1, destinationsAdded: 1,
-                                       destinationsUpdated: 2, destinationsDeleted: 1))
-    #expect(summary.total == 7)
-    #expect(summary.description
-        == "1 service added, 1 service updated, 1 service deleted, 1 real server added, 2 real servers updated, 1 real server deleted")
-    #expect(IPVSPlanner.render(changes) == """
-        + -A -t 10.0.0.1:80 -s sh -p 300 -M 255.255.255.0 --pe sip -o -b sh-fallback,sh-port
-        + -a -t 10.0.0.1:80 -r 192.168.1.1:80 -m -w 2 -x 100 -y 5
-        ~ -E -f 7 -6 -s rr -p 60 -M 64
-        ~ -e -f 7 -6 -r [2001:db8:1::1]:0 -i -w 3 --tun-type gue --tun-port 6080 --tun-remcsum
-        ~ -e -u 10.0.0.2:53 -r 192.168.2.1:53 -i -w 1 --tun-type gre --tun-csum
-        - -d -u 10.0.0.2:53 -r 192.168.2.2:53
-        - -D --sctp-service 10.0.0.3:9
-        1 service added, 1 service updated, 1 service deleted, 1 real server added, 2 real servers updated, 1 real server deleted
-
-        """)
-    #expect(IPVSPlanner.render([]) == "no changes\n")
-    #expect(IPVSPlanSummary([]).isEmpty)
-    #expect(IPVSPlanSummary([.addService(service(web)), .addService(service(tls))]).description == "2 services added")
-}
-
-@Test func largeTablePlansLinearly() {
-    // 10,000 services × 4 real servers: the benchmark's shape.
-    var entries: [IPVSServiceEntry] = []
-    for i in 0..<10_000 {
-        let key = IPVSServiceKey.address(protocol: .tcp, address: .v4(0x0A00_0000 + UInt32(i)), port: 80)
-        entries.append(IPVSServiceEntry(service: service(key), destinations: (1...4).map {
-            IPVSDestination(address: .v4(0xC0A8_0000 + UInt32($0)), port: 80, forwarding: .masquerade)
-        }))
-    }
-    let big = IPVSTable(entries)
-    let load = IPVSPlanner.plan(desired: big, observed: IPVSTable(), owned: .nothing)
-    #expect(IPVSPlanSummary(load) == IPVSPlanSummary(servicesAdded: 10_000, destinationsAdded: 40_000))
-    #expect(IPVSPlanner.plan(desired: big, observed: big, owned: IPVSOwnership(big)) == [])
-
-    var changed = entries
-    changed[4321].destinations[2].weight = 7
-    let oneWeight = IPVSPlanner.plan(desired: IPVSTable(changed), observed: big, owned: IPVSOwnership(big))
-    #expect(oneWeight == [.updateDestination(changed[4321].service.key, changed[4321].destinations[2])])
-}
 
 // MARK: - Property test: random tables through an in-memory kernel
 
@@ -519,67 +403,185 @@ private func expectedResult(desired: IPVSTable, observed: IPVSTable, owned: IPVS
     return IPVSTable(result)
 }
 
-@Test func randomTablesReconcileThroughASimulatedKernel() throws {
-    var generator = RandomTables(rng: SeededGenerator(state: 0x7A4D_E2C0_1234_5678))
-    var nonEmptyPlans = 0
-    for round in 0..<200 {
-        let (desired, observed, owned) = generator.pair()
-        let plan = IPVSPlanner.plan(desired: desired, observed: observed, owned: owned)
-        if !plan.isEmpty { nonEmptyPlans += 1 }
-
-        // Every change is accepted by the (simulated) kernel in the order given, and changes something.
-        var kernel = KernelTableSimulator(observed)
-        for change in plan {
-            try kernel.apply(change)
-        }
-        #expect(kernel.noOps.isEmpty, "round \(round): no-op updates \(kernel.noOps)")
-
-        // Desired entries match, owned undesired ones are gone, foreign ones are untouched.
-        let expected = expectedResult(desired: desired, observed: observed, owned: owned)
-        #expect(sameConfiguration(kernel.table, expected), "round \(round): plan \(plan)")
-
-        // Adoption: planning again against the result writes nothing.
-        #expect(IPVSPlanner.plan(desired: desired, observed: kernel.table, owned: owned) == [], "round \(round)")
-
-        // At most one change per object: no delete-and-add, no duplicate.
-        var touchedServices: [IPVSServiceKey: Int] = [:]
-        var touchedDestinations: Set<IPVSOwnership.Destination> = []
-        for change in plan {
-            switch change {
-            case .addService(let s), .updateService(let s): touchedServices[s.key, default: 0] += 1
-            case .deleteService(let k): touchedServices[k, default: 0] += 1
-            case .addDestination(let k, let d), .updateDestination(let k, let d):
-                #expect(touchedDestinations.insert(.init(service: k, destination: d.key)).inserted, "round \(round)")
-            case .deleteDestination(let k, let dk):
-                #expect(touchedDestinations.insert(.init(service: k, destination: dk)).inserted, "round \(round)")
-            }
-        }
-        #expect(touchedServices.values.allSatisfy { $0 == 1 }, "round \(round)")
-
-        // Ordering: services in key order, contiguous; a service's own add/update first; a deleted
-        // service has no other change.
-        let keys = plan.map(\.serviceKey)
-        #expect(keys == keys.sorted(), "round \(round): \(plan)")
-        for key in Set(keys) {
-            let own = plan.filter { $0.serviceKey == key }
-            for (index, change) in own.enumerated() {
-                switch change {
-                case .addService, .updateService: #expect(index == 0, "round \(round)")
-                case .deleteService: #expect(own.count == 1, "round \(round)")
-                default: break
-                }
-            }
-        }
-    }
-    // The generator must actually exercise the planner.
-    #expect(nonEmptyPlans > 150)
-}
-
 private extension IPVSChange {
     var serviceKey: IPVSServiceKey {
         switch self {
         case .addService(let s), .updateService(let s): return s.key
         case .deleteService(let k), .deleteDestination(let k, _), .addDestination(let k, _), .updateDestination(let k, _): return k
         }
+    }
+}
+
+@Suite struct IPVSPlannerTests {
+    @Test(arguments: planCases)
+    func planMatchesTable(_ c: PlanCase) {
+        #expect(IPVSPlanner.plan(desired: c.desired, observed: c.observed, owned: c.owned) == c.expected)
+    }
+
+    @Test func countersTakeNoPartInTheDiff() {
+        let listing = IPVSListing(services: full.entries.map { entry in
+            IPVSListedService(
+                service: hashed(entry.service),
+                statistics: IPVSStatistics(connections: 12345, inPackets: 99, outBytes: 1 << 40, connectionRate: 7),
+                destinations: entry.destinations.map {
+                    IPVSListedDestination(destination: $0, activeConnections: 17, inactiveConnections: 3,
+                                          persistentConnections: 2, statistics: IPVSStatistics(connections: 5))
+                })
+        })
+        #expect(IPVSPlanner.plan(desired: full, observed: listing.table, owned: IPVSOwnership(full)) == [])
+    }
+
+    @Test func tunnelFieldsCountOnlyWhereIPVSAdmSetsThem() {
+        func tunnel(_ type: IPVSTunnelType, port: UInt16 = 0, checksum: IPVSTunnelChecksum = .none,
+                    forwarding: IPVSForwarding = .tunnel) -> IPVSDestination {
+            IPVSDestination(address: ip("192.168.1.1"), port: 80, forwarding: forwarding, tunnelType: type,
+                            tunnelPort: port, tunnelChecksum: checksum)
+        }
+        let cases: [(IPVSDestination, IPVSDestination, Bool)] = [
+            (tunnel(.ipip, forwarding: .masquerade), tunnel(.gue, port: 6080, checksum: .checksum, forwarding: .masquerade), true),
+            (tunnel(.ipip), tunnel(.ipip, port: 6080, checksum: .checksum), true),
+            (tunnel(.ipip), tunnel(.gre), false),
+            (tunnel(.gre, checksum: .none), tunnel(.gre, port: 1, checksum: .none), true),
+            (tunnel(.gre, checksum: .none), tunnel(.gre, checksum: .checksum), false),
+            (tunnel(.gue, port: 6080), tunnel(.gue, port: 6081), false),
+            (tunnel(.gue, port: 6080, checksum: .remoteChecksum), tunnel(.gue, port: 6080, checksum: .checksum), false),
+            (tunnel(.gue, port: 6080, checksum: .checksum), tunnel(.gue, port: 6080, checksum: .checksum), true),
+        ]
+        for (desired, observed, same) in cases {
+            #expect(desired.hasSameConfiguration(as: observed) == same, "\(desired) vs \(observed)")
+            let plan = IPVSPlanner.plan(desired: table((service(web), [desired])), observed: table((service(web), [observed])),
+                                        owned: .nothing)
+            #expect(plan == (same ? [] : [.updateDestination(web, desired)]))
+        }
+    }
+
+    @Test func ownershipOfATableAndUnion() {
+        let a = IPVSOwnership(table((service(web), [r1])))
+        let b = IPVSOwnership(table((service(tls), [r2])))
+        #expect(a.owns(web) && !a.owns(tls))
+        #expect(a.owns(r1.key, of: web) && !a.owns(r1.key, of: tls) && !a.owns(r2.key, of: web))
+        let both = a.union(b)
+        #expect(both.services == [web, tls])
+        #expect(both.owns(r2.key, of: tls) && both.owns(r1.key, of: web))
+        #expect(IPVSOwnership.nothing.services.isEmpty && IPVSOwnership.nothing.destinations.isEmpty)
+    }
+
+    @Test func reloadDropsEntriesOfTheOldConfiguration() {
+        // Reload: ownership is the union of the old and the new configuration.
+        let old = table((service(web), [r1, r2]), (service(tls), [r1]))
+        let new = table((service(web), [r1]))
+        let plan = IPVSPlanner.plan(desired: new, observed: old, owned: IPVSOwnership(old).union(IPVSOwnership(new)))
+        #expect(plan == [.deleteDestination(web, r2.key), .deleteService(tls)])
+    }
+
+    @Test func summaryAndRendering() {
+        let changes: [IPVSChange] = [
+            .addService(service(web, "sh", flags: [.persistent, .scheduler1, .scheduler2, .onePacket], timeout: 300,
+                                netmask: 0xFFFF_FF00, pe: "sip")),
+            .addDestination(web, real("192.168.1.1", 80, .masquerade, weight: 2, upper: 100, lower: 5)),
+            .updateService(service(mark7v6, "rr", flags: .persistent, timeout: 60, netmask: 64)),
+            .updateDestination(mark7v6, IPVSDestination(address: ip("2001:db8:1::1"), port: 0, forwarding: .tunnel, weight: 3,
+                                                        tunnelType: .gue, tunnelPort: 6080, tunnelChecksum: .remoteChecksum)),
+            .updateDestination(dns, IPVSDestination(address: ip("192.168.2.1"), port: 53, forwarding: .tunnel,
+                                                    tunnelType: .gre, tunnelChecksum: .checksum)),
+            .deleteDestination(dns, dkey("192.168.2.2", 53)),
+            .deleteService(.address(protocol: .sctp, address: ip("10.0.0.3"), port: 9)),
+        ]
+        let summary = IPVSPlanSummary(changes)
+        #expect(summary == IPVSPlanSummary(servicesAdded: 1, servicesUpdated: 1, servicesDeleted: 1, destinationsAdded: 1,
+                                           destinationsUpdated: 2, destinationsDeleted: 1))
+        #expect(summary.total == 7)
+        #expect(summary.description
+            == "1 service added, 1 service updated, 1 service deleted, 1 real server added, 2 real servers updated, 1 real server deleted")
+        #expect(IPVSPlanner.render(changes) == """
+            + -A -t 10.0.0.1:80 -s sh -p 300 -M 255.255.255.0 --pe sip -o -b sh-fallback,sh-port
+            + -a -t 10.0.0.1:80 -r 192.168.1.1:80 -m -w 2 -x 100 -y 5
+            ~ -E -f 7 -6 -s rr -p 60 -M 64
+            ~ -e -f 7 -6 -r [2001:db8:1::1]:0 -i -w 3 --tun-type gue --tun-port 6080 --tun-remcsum
+            ~ -e -u 10.0.0.2:53 -r 192.168.2.1:53 -i -w 1 --tun-type gre --tun-csum
+            - -d -u 10.0.0.2:53 -r 192.168.2.2:53
+            - -D --sctp-service 10.0.0.3:9
+            1 service added, 1 service updated, 1 service deleted, 1 real server added, 2 real servers updated, 1 real server deleted
+
+            """)
+        #expect(IPVSPlanner.render([]) == "no changes\n")
+        #expect(IPVSPlanSummary([]).isEmpty)
+        #expect(IPVSPlanSummary([.addService(service(web)), .addService(service(tls))]).description == "2 services added")
+    }
+
+    @Test func largeTablePlansLinearly() {
+        // 10,000 services × 4 real servers: the benchmark's shape.
+        var entries: [IPVSServiceEntry] = []
+        for i in 0..<10_000 {
+            let key = IPVSServiceKey.address(protocol: .tcp, address: .v4(0x0A00_0000 + UInt32(i)), port: 80)
+            entries.append(IPVSServiceEntry(service: service(key), destinations: (1...4).map {
+                IPVSDestination(address: .v4(0xC0A8_0000 + UInt32($0)), port: 80, forwarding: .masquerade)
+            }))
+        }
+        let big = IPVSTable(entries)
+        let load = IPVSPlanner.plan(desired: big, observed: IPVSTable(), owned: .nothing)
+        #expect(IPVSPlanSummary(load) == IPVSPlanSummary(servicesAdded: 10_000, destinationsAdded: 40_000))
+        #expect(IPVSPlanner.plan(desired: big, observed: big, owned: IPVSOwnership(big)) == [])
+
+        var changed = entries
+        changed[4321].destinations[2].weight = 7
+        let oneWeight = IPVSPlanner.plan(desired: IPVSTable(changed), observed: big, owned: IPVSOwnership(big))
+        #expect(oneWeight == [.updateDestination(changed[4321].service.key, changed[4321].destinations[2])])
+    }
+
+    @Test func randomTablesReconcileThroughASimulatedKernel() throws {
+        var generator = RandomTables(rng: SeededGenerator(state: 0x7A4D_E2C0_1234_5678))
+        var nonEmptyPlans = 0
+        for round in 0..<200 {
+            let (desired, observed, owned) = generator.pair()
+            let plan = IPVSPlanner.plan(desired: desired, observed: observed, owned: owned)
+            if !plan.isEmpty { nonEmptyPlans += 1 }
+
+            // Every change is accepted by the (simulated) kernel in the order given, and changes something.
+            var kernel = KernelTableSimulator(observed)
+            for change in plan {
+                try kernel.apply(change)
+            }
+            #expect(kernel.noOps.isEmpty, "round \(round): no-op updates \(kernel.noOps)")
+
+            // Desired entries match, owned undesired ones are gone, foreign ones are untouched.
+            let expected = expectedResult(desired: desired, observed: observed, owned: owned)
+            #expect(sameConfiguration(kernel.table, expected), "round \(round): plan \(plan)")
+
+            // Adoption: planning again against the result writes nothing.
+            #expect(IPVSPlanner.plan(desired: desired, observed: kernel.table, owned: owned) == [], "round \(round)")
+
+            // At most one change per object: no delete-and-add, no duplicate.
+            var touchedServices: [IPVSServiceKey: Int] = [:]
+            var touchedDestinations: Set<IPVSOwnership.Destination> = []
+            for change in plan {
+                switch change {
+                case .addService(let s), .updateService(let s): touchedServices[s.key, default: 0] += 1
+                case .deleteService(let k): touchedServices[k, default: 0] += 1
+                case .addDestination(let k, let d), .updateDestination(let k, let d):
+                    #expect(touchedDestinations.insert(.init(service: k, destination: d.key)).inserted, "round \(round)")
+                case .deleteDestination(let k, let dk):
+                    #expect(touchedDestinations.insert(.init(service: k, destination: dk)).inserted, "round \(round)")
+                }
+            }
+            #expect(touchedServices.values.allSatisfy { $0 == 1 }, "round \(round)")
+
+            // Ordering: services in key order, contiguous; a service's own add/update first; a deleted
+            // service has no other change.
+            let keys = plan.map(\.serviceKey)
+            #expect(keys == keys.sorted(), "round \(round): \(plan)")
+            for key in Set(keys) {
+                let own = plan.filter { $0.serviceKey == key }
+                for (index, change) in own.enumerated() {
+                    switch change {
+                    case .addService, .updateService: #expect(index == 0, "round \(round)")
+                    case .deleteService: #expect(own.count == 1, "round \(round)")
+                    default: break
+                    }
+                }
+            }
+        }
+        // The generator must actually exercise the planner.
+        #expect(nonEmptyPlans > 150)
     }
 }
