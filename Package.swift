@@ -58,6 +58,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "TandemDaemonTests",
+            dependencies: ["TandemDaemon", "TandemCore"]
+        ),
+        .testTarget(
             name: "TandemKernelTests",
             dependencies: ["TandemKernel", "TandemCore"]
         ),

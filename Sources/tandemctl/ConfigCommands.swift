@@ -1,11 +1,73 @@
 import ArgumentParser
+import Foundation
+import TandemCore
 
-struct CheckConfigCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a config file.")
-    func run() async throws { throw ExitCode(70) }
+/// Exit status for an invalid config (sysexits.h EX_CONFIG).
+let exitConfigInvalid: Int32 = 78
+
+/// Loads a config for a command, printing every error to standard error and exiting with
+/// EX_CONFIG when it is not valid.
+func loadConfigOrExit(_ path: String) throws -> ConfigParser.Result {
+    do {
+        return try ConfigParser.loadWithWarnings(path: path)
+    } catch {
+        printError(error.description)
+        printError("\(path): not valid (\(error.issues.count) error\(error.issues.count == 1 ? "" : "s"))")
+        throw ExitCode(exitConfigInvalid)
+    }
 }
 
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// `tandemctl check-config FILE [--node NAME]`.
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a config file and summarise it.",
+        discussion: "Exits 0 when the file is valid and 78 (EX_CONFIG) when it is not, listing every error with its path and line."
+    )
+
+    @Argument(help: "The config file.") var file: String
+    @Option(help: "Also check that the config names this node.") var node: String?
+    @Flag(help: "Print the canonical form whose SHA-256 is the digest.") var canonical = false
+
+    func run() async throws {
+        let result = try loadConfigOrExit(file)
+        let config = result.config
+        if let node, config.node(named: node) == nil {
+            printError("\(file): nodes: no node is called \"\(node)\"; the config names \(config.nodes.map(\.name).joined(separator: " and "))")
+            throw ExitCode(exitConfigInvalid)
+        }
+        for warning in result.warnings { printError("\(file): warning: \(warning)") }
+        if canonical {
+            print(config.canonical.prettyText)
+            return
+        }
+        print(ConfigSummary.render(config, file: file, node: node))
+    }
+}
+
+/// `tandemctl show-config FILE --format ipvsadm|json`.
 struct ShowConfigCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show-config", abstract: "Print the desired IPVS table.")
-    func run() async throws { throw ExitCode(70) }
+    static let configuration = CommandConfiguration(
+        commandName: "show-config",
+        abstract: "Print the IPVS table a config asks for.",
+        discussion: "The ipvsadm format is exactly what `ipvsadm -S -n` prints, so it can be diffed against the kernel or fed to `ipvsadm -R`."
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case ipvsadm, json }
+
+    @Argument(help: "The config file.") var file: String
+    @Option(help: "ipvsadm (ipvsadm-save -n form) or json.") var format: Format = .ipvsadm
+
+    func run() async throws {
+        let config = try loadConfigOrExit(file).config
+        let table = config.desiredIPVSTable()
+        switch format {
+        case .ipvsadm: print(IPVSSaveFormat.render(table), terminator: "")
+        case .json: print(table.json.prettyText)
+        }
+    }
 }

@@ -208,6 +208,7 @@ public struct VirtualIP: Sendable, Hashable {
     }
 
     public var address: IPAddress { prefix.address }
+    public var family: AddressFamily { prefix.family }
 }
 
 /// Forwarding method as configured (ipvsadm's -m / -g / -i).

@@ -1,0 +1,197 @@
+import Crypto
+
+extension Config {
+    /// The config's semantic content as JSON with every default filled in, keys sorted, and
+    /// order-free lists (virtual IPs, virtual servers, real servers, tracked interfaces, nodes)
+    /// sorted by identity. Key order, comments, layout and equivalent spellings ("1s" and
+    /// "1000ms") do not change it; any change of meaning does.
+    public var canonical: JSONValue {
+        .object([
+            "serial": .int(Int64(clamping: serial)),
+            "nodes": .array(nodes.sorted { $0.name < $1.name }.map(\.canonical)),
+            "heartbeat": heartbeat.canonical,
+            "election": ["preempt": .bool(election.preempt), "preempt_delay_ms": ms(election.preemptDelay)],
+            "announce": announce.canonical,
+            "virtual_ips": .array(virtualIPs.sorted { $0.prefix < $1.prefix }.map(\.canonical)),
+            "virtual_servers": .array(virtualServers.sorted { $0.ipvsKey < $1.ipvsKey }.map(\.canonical)),
+            "sync": sync.map(\.canonical) ?? .null,
+            "standby_table": .string(standbyTable.rawValue),
+            "ipvs_timeouts": ipvsTimeouts.map { ["tcp_ms": ms($0.tcp), "tcp_fin_ms": ms($0.tcpFin), "udp_ms": ms($0.udp)] } ?? .null,
+            "notify": notify.canonical,
+            "control": ["socket": .string(control.socketPath), "group": control.group.map(JSONValue.string) ?? .null],
+            "state_directory": .string(stateDirectory),
+        ])
+    }
+
+    /// SHA-256 of the compact canonical JSON, in lowercase hex: identifies a config version.
+    public var digest: String {
+        let bytes = SHA256.hash(data: Array(canonical.compactText.utf8))
+        return bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+    }
+}
+
+private func ms(_ t: TimeSpan) -> JSONValue { .int(Int64(clamping: t.milliseconds)) }
+private func opt<T>(_ v: T?, _ f: (T) -> JSONValue) -> JSONValue { v.map(f) ?? .null }
+
+extension Node {
+    var canonical: JSONValue {
+        [
+            "name": .string(name),
+            "addresses": .array(heartbeatAddresses.map { .string($0.description) }),
+            "priority": .int(Int64(priority)),
+            "track_interfaces": .array(trackInterfaces.sorted { $0.interface < $1.interface }.map { t in
+                switch t.effect {
+                case .fault: return ["interface": .string(t.interface), "effect": "fault"]
+                case .lowerPriority(let by):
+                    return ["interface": .string(t.interface), "effect": "lower_priority", "by": .int(Int64(by))]
+                }
+            }),
+        ]
+    }
+}
+
+extension HeartbeatSettings {
+    var canonical: JSONValue {
+        let auth: JSONValue
+        switch authentication {
+        case .none: auth = ["mode": "none"]
+        case .hmacSHA256(let file): auth = ["mode": "hmac-sha256", "key_file": .string(file)]
+        }
+        return [
+            "port": .int(Int64(port)), "interval_ms": ms(interval), "dead_time_ms": ms(deadTime), "auth": auth,
+            "realtime_priority": opt(realtimePriority) { .int(Int64($0)) },
+        ]
+    }
+}
+
+extension AnnounceSettings {
+    var canonical: JSONValue {
+        [
+            "repeat": .int(Int64(repeatCount)), "spacing_ms": ms(spacing),
+            "second_burst_delay_ms": opt(secondBurstDelay, ms), "refresh_interval_ms": opt(refreshInterval, ms),
+            "refresh_repeat": .int(Int64(refreshRepeat)), "arp_mode": .string(arpMode.rawValue),
+        ]
+    }
+}
+
+extension VirtualIP {
+    var canonical: JSONValue {
+        [
+            "address": .string(prefix.description), "interface": .string(interface),
+            "label": opt(label, JSONValue.string), "nat_gateway": .bool(natGateway),
+        ]
+    }
+}
+
+extension ForwardingMethod {
+    var canonical: JSONValue {
+        switch self {
+        case .nat: return ["method": "nat"]
+        case .directRouting: return ["method": "dr"]
+        case .tunnel(let t):
+            return [
+                "method": "tunnel", "type": .string(t.type.description),
+                "port": opt(t.port) { .int(Int64($0)) }, "checksum": .string(t.checksum.description),
+            ]
+        }
+    }
+}
+
+extension VirtualServer {
+    var canonical: JSONValue {
+        var fields: [String: JSONValue] = [
+            "name": .string(name),
+            "scheduler": .string(scheduler.name),
+            "scheduler_flags": .array(scheduler.flags.map(\.rawValue).sorted().map(JSONValue.string)),
+            "persistence": opt(persistence) { p in
+                ["timeout_ms": ms(p.timeout), "prefix_length": .int(Int64(p.prefixLength)),
+                 "engine": opt(p.engine, JSONValue.string)]
+            },
+            "one_packet": .bool(onePacket),
+            "forwarding": forwarding.canonical,
+            "sorry_server": opt(sorryServer) { s in
+                ["address": .string(s.address.description), "port": .int(Int64(s.port)),
+                 "weight": .int(Int64(s.weight)), "forwarding": opt(s.forwarding, \.canonical)]
+            },
+            "health_check": opt(healthCheck, \.canonical),
+            "real_servers": .array(realServers.sorted {
+                IPVSDestinationKey(address: $0.address, port: $0.port) < IPVSDestinationKey(address: $1.address, port: $1.port)
+            }.map(\.canonical)),
+        ]
+        switch match {
+        case .address(let a, let port, let proto):
+            fields["address"] = .string(a.description)
+            fields["port"] = .int(Int64(port))
+            fields["protocol"] = .string(proto.description)
+        case .fwmark(let mark, let family):
+            fields["fwmark"] = .int(Int64(mark))
+            fields["family"] = .string(family == .ipv4 ? "ipv4" : "ipv6")
+        }
+        return .object(fields)
+    }
+}
+
+extension RealServer {
+    var canonical: JSONValue {
+        [
+            "address": .string(address.description), "port": .int(Int64(port)), "weight": .int(Int64(weight)),
+            "upper_threshold": .int(Int64(upperThreshold)), "lower_threshold": .int(Int64(lowerThreshold)),
+            "forwarding": opt(forwarding, \.canonical),
+        ]
+    }
+}
+
+extension HealthCheck {
+    var canonical: JSONValue {
+        var fields: [String: JSONValue] = [
+            "type": .string(probe.typeName), "interval_ms": ms(interval), "timeout_ms": ms(timeout),
+            "rise": .int(Int64(rise)), "fall": .int(Int64(fall)), "failure_action": .string(failureAction.rawValue),
+            "warmup_ms": opt(warmup, ms),
+        ]
+        func port(_ p: UInt16?) -> JSONValue { opt(p) { .int(Int64($0)) } }
+        switch probe {
+        case .tcp(let p, let send, let expect):
+            fields["port"] = port(p)
+            fields["send"] = opt(send, JSONValue.string)
+            fields["expect"] = opt(expect, JSONValue.string)
+        case .udp(let p, let send, let expect):
+            fields["port"] = port(p)
+            fields["send"] = .string(send)
+            fields["expect"] = opt(expect, JSONValue.string)
+        case .http(let h):
+            fields["port"] = port(h.port)
+            fields["path"] = .string(h.path)
+            fields["host"] = opt(h.host, JSONValue.string)
+            fields["sni"] = opt(h.serverName, JSONValue.string)
+            fields["status"] = .array(h.status.map { .string("\($0.lowerBound)-\($0.upperBound)") })
+            fields["body"] = opt(h.body, JSONValue.string)
+            fields["verify_certificate"] = .bool(h.verifyCertificate)
+        case .exec(let command):
+            fields["command"] = .array(command.map(JSONValue.string))
+        case .agent(let p, let send):
+            fields["port"] = .int(Int64(p))
+            fields["send"] = opt(send, JSONValue.string)
+        }
+        return .object(fields)
+    }
+}
+
+extension SyncSettings {
+    var canonical: JSONValue {
+        [
+            "interface": .string(interface), "sync_id": .int(Int64(syncID)),
+            "group": opt(group) { .string($0.description) }, "port": opt(port) { .int(Int64($0)) },
+            "ttl": opt(ttl) { .int(Int64($0)) }, "max_length": opt(maxLength) { .int(Int64($0)) },
+        ]
+    }
+}
+
+extension NotifySettings {
+    var canonical: JSONValue {
+        func cmd(_ c: [String]?) -> JSONValue { opt(c) { .array($0.map(JSONValue.string)) } }
+        return [
+            "active": cmd(active), "standby": cmd(standby), "fault": cmd(fault),
+            "maintenance": cmd(maintenance), "stop": cmd(stop), "timeout_ms": ms(timeout),
+        ]
+    }
+}

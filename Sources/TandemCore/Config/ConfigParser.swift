@@ -1,0 +1,637 @@
+import Foundation
+import Yams
+
+/// Reads and validates Tandem's YAML configuration.
+///
+/// Parsing is strict: unknown keys, repeated keys, loose durations ("5"), addresses with stray
+/// text and out-of-range numbers are errors. Every problem is reported with its path and line,
+/// not only the first; a config with any error is refused whole.
+public enum ConfigParser {
+    /// Files larger than this are refused before parsing.
+    public static let maximumFileSize = 64 * 1024 * 1024
+
+    /// A parsed, valid config together with any warnings.
+    public struct Result: Sendable {
+        public var config: Config
+        public var warnings: [ConfigIssue]
+    }
+
+    /// Reads `path` and parses it. Missing, unreadable, empty, binary and oversized files are
+    /// reported as a `ConfigError` naming the file.
+    public static func load(path: String) throws(ConfigError) -> Config {
+        try loadWithWarnings(path: path).config
+    }
+
+    /// Like `load(path:)`, also returning warnings.
+    public static func loadWithWarnings(path: String) throws(ConfigError) -> Result {
+        func fail(_ message: String) -> ConfigError {
+            ConfigError(file: path, issues: [ConfigIssue(path: "", line: nil, message: message)])
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw fail("no such file: check the path")
+        }
+        if isDirectory.boolValue { throw fail("is a directory, not a config file") }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumFileSize {
+            throw fail("is \(size) bytes; configs larger than \(maximumFileSize / 1024 / 1024) MiB are refused")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw fail("cannot be read: check its permissions")
+        }
+        do {
+            return try parseWithWarnings(data: data)
+        } catch {
+            throw ConfigError(file: path, issues: error.issues)
+        }
+    }
+
+    /// Parses config bytes: must be UTF-8 text without NUL bytes.
+    public static func parseWithWarnings(data: Data) throws(ConfigError) -> Result {
+        func fail(_ message: String) -> ConfigError {
+            ConfigError(issues: [ConfigIssue(path: "", line: nil, message: message)])
+        }
+        if data.count > maximumFileSize {
+            throw fail("is \(data.count) bytes; configs larger than \(maximumFileSize / 1024 / 1024) MiB are refused")
+        }
+        if data.contains(0) { throw fail("is not a text file (it contains NUL bytes): is this the right file?") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw fail("is not UTF-8 text: is this the right file?")
+        }
+        return try parseWithWarnings(yaml: text)
+    }
+
+    /// Parses YAML text into a validated config.
+    public static func parse(yaml: String) throws(ConfigError) -> Config {
+        try parseWithWarnings(yaml: yaml).config
+    }
+
+    /// Parses YAML text into a validated config, also returning warnings.
+    public static func parseWithWarnings(yaml: String) throws(ConfigError) -> Result {
+        func fail(_ message: String, line: Int? = nil) -> ConfigError {
+            ConfigError(issues: [ConfigIssue(path: "", line: line, message: message)])
+        }
+        if yaml.trimmingWhitespace.isEmpty {
+            throw fail("is empty: a config needs at least serial, nodes and virtual_ips (see examples/reference.yaml)")
+        }
+        let root: YAMLNode?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw fail("is not valid YAML: \(describe(error))", line: line(of: error))
+        } catch {
+            throw fail("is not valid YAML: \(error)")
+        }
+        guard let root else {
+            throw fail("holds no YAML document: a config needs at least serial, nodes and virtual_ips")
+        }
+        let diags = Diagnostics()
+        let reader = Reader(diags: diags)
+        let config = reader.read(Field(node: root, path: "", diags: diags))
+        if let config { Validator(diags: diags).validate(config) }
+        let errors = diags.errors
+        guard errors.isEmpty, let config else {
+            throw ConfigError(issues: errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
+        return Result(config: config, warnings: diags.warnings)
+    }
+
+    private static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        case .reader(let problem, _, _, _):
+            return problem
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return nil
+        }
+    }
+}
+
+/// Turns the YAML tree into a `Config`, applying defaults. Returns nil when a required part is
+/// missing or broken; every problem goes to `diags`.
+private struct Reader {
+    let diags: Diagnostics
+
+    func read(_ root: Field) -> Config? {
+        guard let top = root.mapping(allowed: [
+            "serial", "nodes", "heartbeat", "election", "announce", "virtual_ips", "virtual_servers",
+            "sync", "standby_table", "ipvs_timeouts", "notify", "control", "state_directory",
+        ]) else { return nil }
+
+        let serial = top.required("serial", hint: "a whole number that you raise with every change")?
+            .integer(0...Int64.max).map { UInt64($0) }
+        let nodes = top.required("nodes", hint: "list the two routers of the pair")?.list()?.compactMap(node) ?? []
+        let heartbeat = top.required("heartbeat", hint: "at least the key_file (or auth: none)").flatMap(heartbeatSettings)
+        let election = top["election"].map(electionSettings) ?? ElectionSettings()
+        let announce = top["announce"].map(announceSettings) ?? AnnounceSettings()
+        let vips = top.required("virtual_ips", hint: "the addresses the active router holds")?.list()?.compactMap(virtualIP) ?? []
+        let services = top["virtual_servers"]?.list()?.compactMap(virtualServer) ?? []
+        let sync = top["sync"].flatMap(syncSettings)
+        let standbyTable = top["standby_table"]?.choice(StandbyTable.allCases.map { ($0.rawValue, $0) }) ?? .warm
+        let timeouts = top["ipvs_timeouts"].flatMap(ipvsTimeouts)
+        let notify = top["notify"].map(notifySettings) ?? NotifySettings()
+        let control = top["control"].map(controlSettings) ?? ControlSettings()
+        let stateDirectory = top["state_directory"].flatMap { absolutePath($0) } ?? "/var/lib/tandem"
+
+        guard let serial, let heartbeat else { return nil }
+        return Config(serial: serial, nodes: nodes, heartbeat: heartbeat, election: election, announce: announce,
+                      virtualIPs: vips, virtualServers: services, sync: sync, standbyTable: standbyTable,
+                      ipvsTimeouts: timeouts, notify: notify, control: control, stateDirectory: stateDirectory)
+    }
+
+    // MARK: Nodes and heartbeat
+
+    func node(_ f: Field) -> Node? {
+        guard let m = f.mapping(allowed: ["name", "addresses", "priority", "track_interfaces"]) else { return nil }
+        let name = m.required("name").flatMap(nodeName)
+        let addresses = m.required("addresses", hint: "this node's heartbeat address, one per path")?.list()?
+            .compactMap { $0.address() }
+        let priority = m["priority"]?.int(1...255, what: "a valid priority") ?? 100
+        let tracks = m["track_interfaces"]?.list()?.compactMap(trackedInterface) ?? []
+        guard let name, let addresses else { return nil }
+        return Node(name: name, heartbeatAddresses: addresses, priority: priority, trackInterfaces: tracks)
+    }
+
+    func nodeName(_ f: Field) -> String? {
+        guard let s = f.string(maxLength: 64) else { return nil }
+        guard s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            f.fail("\"\(s)\" is not a valid node name: use letters, digits, '-', '_' and '.'")
+            return nil
+        }
+        return s
+    }
+
+    func trackedInterface(_ f: Field) -> TrackedInterface? {
+        if case .scalar = f.node {
+            return interfaceName(f).map { TrackedInterface(interface: $0, effect: .fault) }
+        }
+        guard let m = f.mapping(allowed: ["interface", "lower_priority_by"]) else { return nil }
+        guard let name = m.required("interface").flatMap(interfaceName) else { return nil }
+        if let by = m["lower_priority_by"] {
+            return by.int(1...254).map { TrackedInterface(interface: name, effect: .lowerPriority(by: $0)) }
+        }
+        return TrackedInterface(interface: name, effect: .fault)
+    }
+
+    func interfaceName(_ f: Field) -> String? {
+        guard let s = f.string() else { return nil }
+        guard s.utf8.count <= 15, s != ".", s != "..",
+              s.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "/" && $0 != ":" }) else {
+            f.fail("\"\(s)\" is not a valid interface name (at most 15 characters, no '/', ':' or spaces)")
+            return nil
+        }
+        return s
+    }
+
+    func heartbeatSettings(_ f: Field) -> HeartbeatSettings? {
+        guard let m = f.mapping(allowed: ["port", "interval", "dead_time", "key_file", "auth", "realtime_priority"]) else {
+            return nil
+        }
+        let port = m["port"]?.port() ?? 539
+        let interval = m["interval"]?.timeSpan(min: .milliseconds(1), max: .seconds(60)) ?? .seconds(1)
+        let deadTime = m["dead_time"]?.timeSpan(min: .milliseconds(2), max: .seconds(600))
+            ?? TimeSpan(milliseconds: interval.milliseconds * 3)
+        let realtime = m["realtime_priority"]?.int(1...99)
+        let auth: HeartbeatSettings.Authentication?
+        let mode = m["auth"]?.choice([("hmac-sha256", "hmac-sha256"), ("none", "none")]) ?? "hmac-sha256"
+        switch (mode, m["key_file"]) {
+        case ("none", nil):
+            auth = HeartbeatSettings.Authentication.none
+        case ("none", .some(let k)):
+            k.fail("auth is none, so a key file makes no sense: remove key_file or remove auth: none")
+            auth = nil
+        case (_, .some(let k)):
+            auth = absolutePath(k).map { .hmacSHA256(keyFile: $0) }
+        default:
+            m.field.fail("missing key_file: heartbeats are authenticated with HMAC-SHA256 by default; give key_file, or write auth: none to opt out")
+            auth = nil
+        }
+        guard let auth else { return nil }
+        if deadTime <= interval {
+            m["dead_time"]?.fail("dead time \(deadTime) must be longer than the interval \(interval) (at least 2×, usually 3×)")
+                ?? m.field.fail("dead time must be longer than the interval")
+        }
+        return HeartbeatSettings(port: port, interval: interval, deadTime: deadTime, authentication: auth,
+                                 realtimePriority: realtime)
+    }
+
+    func electionSettings(_ f: Field) -> ElectionSettings {
+        guard let m = f.mapping(allowed: ["preempt", "preempt_delay"]) else { return ElectionSettings() }
+        let preempt = m["preempt"]?.bool() ?? false
+        let delay = m["preempt_delay"]?.timeSpan(max: .seconds(3600)) ?? .milliseconds(0)
+        if m.has("preempt_delay") && !preempt {
+            m["preempt_delay"]?.fail("has no effect without preempt: true; remove it or turn preempt on")
+        }
+        return ElectionSettings(preempt: preempt, preemptDelay: delay)
+    }
+
+    func announceSettings(_ f: Field) -> AnnounceSettings {
+        let defaults = AnnounceSettings()
+        guard let m = f.mapping(allowed: ["repeat", "spacing", "second_burst_delay", "refresh_interval",
+                                          "refresh_repeat", "arp_mode"]) else { return defaults }
+        let repeatCount = m["repeat"]?.int(1...100) ?? defaults.repeatCount
+        let spacing = m["spacing"]?.timeSpan(max: .seconds(10)) ?? defaults.spacing
+        var second = defaults.secondBurstDelay
+        if let s = m["second_burst_delay"]?.timeSpan(max: .seconds(3600)) { second = s.milliseconds == 0 ? nil : s }
+        var refresh = defaults.refreshInterval
+        if let r = m["refresh_interval"]?.timeSpan(max: .seconds(86400)) {
+            if r.milliseconds == 0 { refresh = nil }
+            else if r < .milliseconds(100) { m["refresh_interval"]?.fail("\(r) would flood the segment: use at least 100ms, or 0s for no refresh") }
+            else { refresh = r }
+        }
+        let refreshRepeat = m["refresh_repeat"]?.int(1...100) ?? defaults.refreshRepeat
+        let mode = m["arp_mode"]?.choice(AnnounceSettings.ARPMode.allCases.map { ($0.rawValue, $0) }) ?? defaults.arpMode
+        return AnnounceSettings(repeatCount: repeatCount, spacing: spacing, secondBurstDelay: second,
+                                refreshInterval: refresh, refreshRepeat: refreshRepeat, arpMode: mode)
+    }
+
+    // MARK: Virtual IPs
+
+    func virtualIP(_ f: Field) -> VirtualIP? {
+        guard let m = f.mapping(allowed: ["address", "interface", "label", "nat_gateway"]) else { return nil }
+        let prefix = m.required("address", hint: "the VIP with its prefix length, like 192.0.2.10/24")?.prefix()
+        let interface = m.required("interface").flatMap(interfaceName)
+        let label = m["label"]?.string(maxLength: 15)
+        let nat = m["nat_gateway"]?.bool() ?? false
+        guard let prefix, let interface else { return nil }
+        if let p = m["address"] {
+            let a = prefix.address
+            if a.isUnspecified || a.isMulticast || a.isLoopback || a.isLimitedBroadcast {
+                p.fail("\(a) cannot be a virtual IP: use a unicast address")
+            } else if prefix.length == 0 {
+                p.fail("prefix length 0 would claim every address: use the subnet's length, like /24 or /64")
+            }
+        }
+        if let label, let lf = m["label"] {
+            if prefix.family == .ipv6 {
+                lf.fail("labels exist only for IPv4 addresses; remove it")
+            } else if !(label == interface || label.hasPrefix(interface + ":")) {
+                lf.fail("\"\(label)\" must start with the interface name, like \(interface):vip")
+            }
+        }
+        return VirtualIP(prefix: prefix, interface: interface, label: label, natGateway: nat)
+    }
+
+    // MARK: Virtual servers
+
+    func virtualServer(_ f: Field) -> VirtualServer? {
+        guard let m = f.mapping(allowed: [
+            "name", "address", "port", "protocol", "fwmark", "family", "scheduler", "scheduler_flags",
+            "persistence", "one_packet", "forwarding", "tunnel", "sorry_server", "health_check", "real_servers",
+        ]) else { return nil }
+        let name = m.required("name").flatMap(nodeName)
+        var match: VirtualServerMatch?
+        if let mark = m["fwmark"] {
+            for key in ["address", "port", "protocol"] where m.has(key) {
+                m[key]?.fail("a fwmark service is matched by its mark alone; remove \(key)")
+            }
+            let family = m["family"]?.choice([("ipv4", AddressFamily.ipv4), ("ipv6", .ipv6)]) ?? .ipv4
+            if let n = mark.integer(1...Int64(UInt32.max), what: "a valid firewall mark") {
+                match = .fwmark(UInt32(n), family: family)
+            }
+        } else {
+            if m.has("family") { m["family"]?.fail("only fwmark services take a family; the address gives it here") }
+            let address = m.required("address", hint: "a virtual IP (or use fwmark)")?.address()
+            let port = m.required("port")?.port()
+            let proto = m["protocol"]?.choice(IPVSProtocol.allCases.map { ($0.description, $0) }) ?? .tcp
+            if let address, let port { match = .address(address, port: port, protocol: proto) }
+        }
+        let scheduler = schedulerValue(m)
+        let persistence = m["persistence"].flatMap { persistenceValue($0, family: familyOf(match)) }
+        let onePacket = m["one_packet"]?.bool() ?? false
+        let forwarding = m.required("forwarding", hint: "nat, dr or tunnel").flatMap {
+            forwardingValue($0, tunnel: m["tunnel"], default: nil)
+        }
+        let health = m["health_check"].flatMap(healthCheck)
+        let sorry = m["sorry_server"].flatMap { sorryServer($0) }
+        let reals = m["real_servers"]?.list()?.compactMap { realServer($0, fwmark: isFwmark(match)) } ?? []
+        guard let name, let match, let scheduler, let forwarding else { return nil }
+        if onePacket, case .address(_, _, let proto) = match, proto != .udp {
+            m["one_packet"]?.fail("one-packet scheduling is for UDP services only; remove it or use protocol: udp")
+        }
+        return VirtualServer(name: name, match: match, scheduler: scheduler, persistence: persistence,
+                             onePacket: onePacket, forwarding: forwarding, sorryServer: sorry, healthCheck: health,
+                             realServers: reals)
+    }
+
+    func familyOf(_ match: VirtualServerMatch?) -> AddressFamily? {
+        switch match {
+        case .address(let a, _, _): return a.family
+        case .fwmark(_, let f): return f
+        case nil: return nil
+        }
+    }
+
+    func isFwmark(_ match: VirtualServerMatch?) -> Bool {
+        if case .fwmark = match { return true }
+        return false
+    }
+
+    func schedulerValue(_ m: MapView) -> Scheduler? {
+        var name = "wlc"
+        if let f = m["scheduler"] {
+            guard let s = f.string() else { return nil }
+            guard Scheduler.known.contains(s) else {
+                f.fail("\"\(s)\" is not a kernel scheduler: use one of \(Scheduler.known.joined(separator: " "))")
+                return nil
+            }
+            name = s
+        }
+        var flags = Set<Scheduler.Flag>()
+        for item in m["scheduler_flags"]?.list() ?? [] {
+            guard let flag = item.choice(Scheduler.Flag.allCases.map { ($0.rawValue, $0) }) else { continue }
+            if flag.scheduler != name {
+                item.fail("\(flag.rawValue) belongs to the \(flag.scheduler) scheduler, not \(name)")
+                continue
+            }
+            flags.insert(flag)
+        }
+        return Scheduler(name: name, flags: flags)
+    }
+
+    func persistenceValue(_ f: Field, family: AddressFamily?) -> Persistence? {
+        guard let m = f.mapping(allowed: ["timeout", "netmask", "engine"]) else { return nil }
+        let timeout = m["timeout"]?.timeSpan(min: .seconds(1), max: .seconds(UInt64(UInt32.max))) ?? .seconds(360)
+        if timeout.milliseconds % 1000 != 0 { m["timeout"]?.fail("the kernel counts persistence in whole seconds: write \(timeout.milliseconds / 1000 + 1)s") }
+        var prefixLength = family?.bitWidth ?? 32
+        if let nf = m["netmask"], let text = nf.scalarText {
+            if family == .ipv6 {
+                if let n = nf.int(1...128, what: "an IPv6 prefix length") { prefixLength = n }
+            } else if let len = Reader.ipv4MaskLength(text) {
+                prefixLength = len
+            } else {
+                nf.fail("\"\(text)\" is not an IPv4 netmask: write it like 255.255.255.0 or /24")
+            }
+        }
+        let engine = m["engine"]?.string(maxLength: 15)
+        return Persistence(timeout: timeout, prefixLength: prefixLength, engine: engine)
+    }
+
+    /// Length of a contiguous IPv4 netmask written as `255.255.255.0` or `/24`.
+    static func ipv4MaskLength(_ text: String) -> Int? {
+        if text.hasPrefix("/") {
+            let digits = text.dropFirst()
+            guard !digits.isEmpty, digits.count <= 2, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let n = Int(digits), (1...32).contains(n) else { return nil }
+            return n
+        }
+        guard let v = IPAddress.parseV4(Substring(text)) else { return nil }
+        let ones = v.nonzeroBitCount
+        guard ones > 0, v == ~UInt32(0) << (32 - ones) else { return nil }
+        return ones
+    }
+
+    func forwardingValue(_ f: Field?, tunnel: Field?, default fallback: ForwardingMethod?) -> ForwardingMethod? {
+        guard let f else {
+            if let tunnel { tunnel.fail("tunnel settings need forwarding: tunnel") }
+            return fallback
+        }
+        guard let kind = f.choice([("nat", 0), ("dr", 1), ("tunnel", 2)]) else { return nil }
+        switch kind {
+        case 0, 1:
+            if let tunnel { tunnel.fail("tunnel settings need forwarding: tunnel") }
+            return kind == 0 ? .nat : .directRouting
+        default:
+            guard let tunnel else { return .tunnel(TunnelSettings()) }
+            return tunnelSettings(tunnel).map { .tunnel($0) }
+        }
+    }
+
+    func tunnelSettings(_ f: Field) -> TunnelSettings? {
+        guard let m = f.mapping(allowed: ["type", "port", "checksum"]) else { return nil }
+        let type = m["type"]?.choice(IPVSTunnelType.allCases.map { ($0.description, $0) }) ?? .ipip
+        let port = m["port"]?.port()
+        let checksum = m["checksum"]?.choice([("none", IPVSTunnelChecksum.none), ("csum", .checksum),
+                                              ("remcsum", .remoteChecksum)]) ?? IPVSTunnelChecksum.none
+        switch type {
+        case .gue:
+            if port == nil && !m.has("port") { m.field.fail("a GUE tunnel needs the port the real server decapsulates on") }
+        case .ipip:
+            if m.has("port") { m["port"]?.fail("only GUE tunnels take a port") }
+            if m.has("checksum") { m["checksum"]?.fail("IPIP tunnels have no checksum option") }
+        case .gre:
+            if m.has("port") { m["port"]?.fail("only GUE tunnels take a port") }
+        }
+        return TunnelSettings(type: type, port: port, checksum: checksum)
+    }
+
+    func realServer(_ f: Field, fwmark: Bool) -> RealServer? {
+        guard let m = f.mapping(allowed: ["address", "port", "weight", "upper_threshold", "lower_threshold",
+                                          "forwarding", "tunnel"]) else { return nil }
+        let address = m.required("address")?.address()
+        let port: UInt16?
+        if fwmark { port = m["port"].map { $0.port(allowZero: true) } ?? 0 }
+        else { port = m.required("port", hint: "the port the real server listens on")?.port() }
+        let weight = m["weight"]?.int(0...65535, what: "a valid weight") ?? 1
+        let upper = m["upper_threshold"]?.integer(0...Int64(UInt32.max)).map { UInt32($0) } ?? 0
+        let lower = m["lower_threshold"]?.integer(0...Int64(UInt32.max)).map { UInt32($0) } ?? 0
+        let forwarding = m.has("forwarding") || m.has("tunnel")
+            ? forwardingValue(m["forwarding"], tunnel: m["tunnel"], default: nil) : nil
+        guard let address, let port else { return nil }
+        if lower > upper {
+            m["lower_threshold"]?.fail(upper == 0
+                ? "a lower threshold needs an upper threshold above it (the kernel refuses lower > upper)"
+                : "lower threshold \(lower) is above the upper threshold \(upper)")
+        }
+        return RealServer(address: address, port: port, weight: weight, upperThreshold: upper,
+                          lowerThreshold: lower, forwarding: forwarding)
+    }
+
+    func sorryServer(_ f: Field) -> SorryServer? {
+        guard let m = f.mapping(allowed: ["address", "port", "weight", "forwarding", "tunnel"]) else { return nil }
+        let address = m.required("address")?.address()
+        let port = m["port"].map { $0.port(allowZero: true) } ?? 0
+        let weight = m["weight"]?.int(1...65535, what: "a valid weight") ?? 1
+        let forwarding = m.has("forwarding") || m.has("tunnel")
+            ? forwardingValue(m["forwarding"], tunnel: m["tunnel"], default: nil) : nil
+        guard let address, let port else { return nil }
+        return SorryServer(address: address, port: port, weight: weight, forwarding: forwarding)
+    }
+
+    // MARK: Health checks
+
+    func healthCheck(_ f: Field) -> HealthCheck? {
+        let common = ["type", "interval", "timeout", "rise", "fall", "failure_action", "warmup"]
+        guard case .mapping = f.node else {
+            f.fail("expected a mapping with at least type")
+            return nil
+        }
+        // Read the type first to know which keys are allowed.
+        var typeName: String?
+        if case .mapping(let map) = f.node {
+            for (k, v) in map where k.string == "type" { typeName = v.string }
+        }
+        let own: [String]
+        switch typeName {
+        case "tcp": own = ["port", "send", "expect"]
+        case "http", "https": own = ["port", "path", "host", "sni", "status", "body", "verify_certificate"]
+        case "udp": own = ["port", "send", "expect"]
+        case "exec": own = ["command"]
+        case "agent": own = ["port", "send"]
+        default: own = []
+        }
+        guard let m = f.mapping(allowed: common + own) else { return nil }
+        guard let type = m.required("type")?.choice([("tcp", "tcp"), ("http", "http"), ("https", "https"),
+                                                    ("udp", "udp"), ("exec", "exec"), ("agent", "agent")]) else {
+            return nil
+        }
+        let interval = m["interval"]?.timeSpan(min: .milliseconds(10), max: .seconds(3600)) ?? .seconds(2)
+        let timeout = m["timeout"]?.timeSpan(min: .milliseconds(1), max: .seconds(3600)) ?? .seconds(1)
+        let rise = m["rise"]?.int(1...100) ?? 2
+        let fall = m["fall"]?.int(1...100) ?? 3
+        let action = m["failure_action"]?.choice(HealthCheck.FailureAction.allCases.map { ($0.rawValue, $0) }) ?? .quiesce
+        let warmup = m["warmup"]?.timeSpan(max: .seconds(3600))
+        if timeout > interval {
+            m["timeout"]?.fail("timeout \(timeout) is longer than the interval \(interval): checks would overlap; shorten the timeout or lengthen the interval")
+        }
+        let probe: HealthCheck.Probe?
+        switch type {
+        case "tcp":
+            let send = m["send"]?.string()
+            let expect = m["expect"].flatMap(regex)
+            probe = .tcp(port: m["port"]?.port(), send: send, expect: expect)
+        case "http", "https":
+            probe = httpProbe(m, tls: type == "https").map { .http($0) }
+        case "udp":
+            let send = m.required("send", hint: "the datagram to send")?.string()
+            probe = send.map { .udp(port: m["port"]?.port(), send: $0, expect: m["expect"].flatMap(regex)) }
+        case "exec":
+            probe = m.required("command", hint: "the program to run, with %h and %p for address and port")
+                .flatMap(command).map { .exec(command: $0) }
+        default:
+            let port = m.required("port", hint: "the port the agent listens on")?.port()
+            probe = port.map { .agent(port: $0, send: m["send"]?.string()) }
+        }
+        guard let probe else { return nil }
+        return HealthCheck(probe: probe, interval: interval, timeout: timeout, rise: rise, fall: fall,
+                           failureAction: action, warmup: warmup.flatMap { $0.milliseconds == 0 ? nil : $0 })
+    }
+
+    func httpProbe(_ m: MapView, tls: Bool) -> HTTPProbe? {
+        let path = m["path"]?.string() ?? "/"
+        if !path.hasPrefix("/") { m["path"]?.fail("\"\(path)\" must start with /") }
+        if path.contains(where: { $0.isWhitespace }) { m["path"]?.fail("must not contain spaces: percent-encode them") }
+        let host = m["host"]?.string(maxLength: 255)
+        let sni = m["sni"]?.string(maxLength: 255)
+        if !tls, m.has("sni") { m["sni"]?.fail("only https checks use SNI") }
+        if !tls, m.has("verify_certificate") { m["verify_certificate"]?.fail("only https checks verify certificates") }
+        var status: [ClosedRange<Int>] = [200...399]
+        if let sf = m["status"] {
+            let items: [Field] = { if case .sequence = sf.node { return sf.list() ?? [] } else { return [sf] } }()
+            status = items.compactMap(statusRange)
+        }
+        return HTTPProbe(tls: tls, port: m["port"]?.port(), path: path, host: host, serverName: sni, status: status,
+                         body: m["body"].flatMap(regex), verifyCertificate: m["verify_certificate"]?.bool() ?? false)
+    }
+
+    func statusRange(_ f: Field) -> ClosedRange<Int>? {
+        guard let s = f.scalarText else { return nil }
+        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+        let numbers = parts.map { p in Int(p).flatMap { (100...599).contains($0) && p.count == 3 ? $0 : nil } }
+        guard (1...2).contains(parts.count), numbers.allSatisfy({ $0 != nil }) else {
+            f.fail("\"\(s)\" is not an HTTP status code or range like 200 or 200-299")
+            return nil
+        }
+        let lo = numbers[0]!, hi = numbers.last!!
+        guard lo <= hi else { f.fail("range \(s) runs backwards"); return nil }
+        return lo...hi
+    }
+
+    func regex(_ f: Field) -> String? {
+        guard let s = f.string() else { return nil }
+        do {
+            _ = try NSRegularExpression(pattern: s)
+        } catch {
+            f.fail("\"\(s)\" is not a valid regular expression")
+            return nil
+        }
+        return s
+    }
+
+    /// A command as a list of arguments, or a string split at spaces (no quoting: use the list
+    /// form when an argument contains spaces).
+    func command(_ f: Field) -> [String]? {
+        var args: [String]
+        if case .sequence = f.node {
+            args = f.list()?.compactMap { $0.string() } ?? []
+        } else {
+            guard let s = f.string() else { return nil }
+            if s.contains("\"") || s.contains("'") || s.contains("\\") {
+                f.fail("quotes are not interpreted here: write the command as a list of arguments instead")
+                return nil
+            }
+            args = s.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        }
+        guard let first = args.first else { f.fail("must name a program"); return nil }
+        if !first.hasPrefix("/") {
+            f.fail("\"\(first)\" must be an absolute path: commands run without a shell or PATH")
+            return nil
+        }
+        return args
+    }
+
+    // MARK: The rest
+
+    func syncSettings(_ f: Field) -> SyncSettings? {
+        guard let m = f.mapping(allowed: ["interface", "sync_id", "group", "port", "ttl", "max_length"]) else { return nil }
+        let interface = m.required("interface", hint: "the interface the sync daemon multicasts on").flatMap(interfaceName)
+        let id = m["sync_id"]?.int(0...255).map { UInt8($0) } ?? 0
+        let group = m["group"]?.address()
+        if let g = group, !g.isMulticast { m["group"]?.fail("\(g) is not a multicast address (224.0.0.0/4 or ff00::/8)") }
+        let port = m["port"]?.port()
+        let ttl = m["ttl"]?.int(1...255).map { UInt8($0) }
+        let maxLength = m["max_length"]?.int(64...65507).map { UInt16($0) }
+        guard let interface else { return nil }
+        return SyncSettings(interface: interface, syncID: id, group: group, port: port, ttl: ttl, maxLength: maxLength)
+    }
+
+    func ipvsTimeouts(_ f: Field) -> IPVSTimeouts? {
+        guard let m = f.mapping(allowed: ["tcp", "tcp_fin", "udp"]) else { return nil }
+        func seconds(_ key: String, _ fallback: TimeSpan) -> TimeSpan {
+            guard let field = m[key], let d = field.timeSpan(min: .seconds(1), max: .seconds(UInt64(Int32.max))) else {
+                return fallback
+            }
+            if d.milliseconds % 1000 != 0 { field.fail("the kernel counts these timeouts in whole seconds") }
+            return d
+        }
+        return IPVSTimeouts(tcp: seconds("tcp", .seconds(900)), tcpFin: seconds("tcp_fin", .seconds(120)),
+                            udp: seconds("udp", .seconds(300)))
+    }
+
+    func notifySettings(_ f: Field) -> NotifySettings {
+        guard let m = f.mapping(allowed: ["active", "standby", "fault", "maintenance", "stop", "timeout"]) else {
+            return NotifySettings()
+        }
+        return NotifySettings(active: m["active"].flatMap(command), standby: m["standby"].flatMap(command),
+                              fault: m["fault"].flatMap(command), maintenance: m["maintenance"].flatMap(command),
+                              stop: m["stop"].flatMap(command),
+                              timeout: m["timeout"]?.timeSpan(min: .milliseconds(100), max: .seconds(3600)) ?? .seconds(30))
+    }
+
+    func controlSettings(_ f: Field) -> ControlSettings {
+        guard let m = f.mapping(allowed: ["socket", "group"]) else { return ControlSettings() }
+        let socket = m["socket"].flatMap { absolutePath($0) } ?? ControlSettings().socketPath
+        if socket.utf8.count > 107 { m["socket"]?.fail("is longer than a Unix socket path may be (107 bytes)") }
+        var group: String?
+        if let g = m["group"], let s = g.string(maxLength: 32) {
+            if s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) { group = s }
+            else { g.fail("\"\(s)\" is not a valid group name") }
+        }
+        return ControlSettings(socketPath: socket, group: group)
+    }
+
+    func absolutePath(_ f: Field) -> String? {
+        guard let s = f.string() else { return nil }
+        guard s.hasPrefix("/") else { f.fail("\"\(s)\" must be an absolute path"); return nil }
+        return s
+    }
+}

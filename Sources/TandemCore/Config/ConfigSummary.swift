@@ -1,0 +1,23 @@
+/// The short human summary `tandemctl check-config` prints for a valid config.
+public enum ConfigSummary {
+    public static func render(_ config: Config, file: String, node: String? = nil) -> String {
+        var lines: [String] = []
+        lines.append("\(file): valid (serial \(config.serial), digest \(config.digest.prefix(16)))")
+        let nodes = config.nodes.map { n in
+            "\(n.name)\(n.name == node ? " (this node)" : "") priority \(n.priority) via \(n.heartbeatAddresses.map(\.description).joined(separator: ", "))"
+        }
+        lines.append("nodes: \(nodes.joined(separator: "; "))")
+        let auth: String
+        switch config.heartbeat.authentication {
+        case .none: auth = "UNAUTHENTICATED (auth: none)"
+        case .hmacSHA256(let file): auth = "HMAC-SHA256 key \(file)"
+        }
+        lines.append("heartbeat: every \(config.heartbeat.interval), dead after \(config.heartbeat.deadTime), UDP port \(config.heartbeat.port), \(auth)")
+        lines.append("virtual IPs: \(config.virtualIPs.count)" + (config.virtualIPs.isEmpty ? "" : " (" + config.virtualIPs.map { "\($0.prefix) on \($0.interface)" }.joined(separator: ", ") + ")"))
+        let reals = config.virtualServers.reduce(0) { $0 + $1.realServers.count }
+        lines.append("virtual servers: \(config.virtualServers.count), real servers: \(reals)"
+                     + (config.virtualServers.isEmpty ? " (VIP-only failover)" : ""))
+        lines.append("digest: \(config.digest)")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,141 @@
+/// Cross-checks between parts of a config that each parsed on their own: the pair has two
+/// distinct nodes, services listen on virtual IPs, families agree, names and keys are unique,
+/// DR and tunnel real servers use the service port.
+///
+/// Runs only on a config whose every part parsed, so list indexes equal the file's.
+struct Validator {
+    let diags: Diagnostics
+
+    func fail(_ path: String, _ message: String) { diags.error(path, diags.line(of: path), message) }
+    func warn(_ path: String, _ message: String) { diags.warning(path, diags.line(of: path), message) }
+
+    func validate(_ config: Config) {
+        guard diags.errors.isEmpty else { return }
+        validateNodes(config)
+        validateVirtualIPs(config)
+        validateServices(config)
+    }
+
+    func validateNodes(_ config: Config) {
+        let nodes = config.nodes
+        guard nodes.count == 2 else {
+            fail("nodes", "a pair has exactly two nodes; found \(nodes.count)")
+            return
+        }
+        if nodes[0].name == nodes[1].name {
+            fail("nodes[1].name", "both nodes are called \"\(nodes[0].name)\": give each router its own name")
+        }
+        for (i, node) in nodes.enumerated() {
+            let path = "nodes[\(i)].addresses"
+            if node.heartbeatAddresses.isEmpty { fail(path, "give at least one heartbeat address") }
+            if node.heartbeatAddresses.count > 4 { fail(path, "at most 4 heartbeat paths are supported") }
+            for (j, a) in node.heartbeatAddresses.enumerated() {
+                if a.isUnspecified || a.isMulticast || a.isLimitedBroadcast {
+                    fail("\(path)[\(j)]", "\(a) cannot be a heartbeat address: use the node's own unicast address")
+                }
+                if node.heartbeatAddresses[..<j].contains(a) { fail("\(path)[\(j)]", "\(a) is listed twice") }
+            }
+            var seen = Set<String>()
+            for (j, t) in node.trackInterfaces.enumerated() where !seen.insert(t.interface).inserted {
+                fail("nodes[\(i)].track_interfaces[\(j)]", "\(t.interface) is tracked twice")
+            }
+        }
+        let a = nodes[0].heartbeatAddresses, b = nodes[1].heartbeatAddresses
+        for (j, addr) in b.enumerated() where a.contains(addr) {
+            fail("nodes[1].addresses[\(j)]", "\(addr) is also an address of \(nodes[0].name): the two nodes must differ")
+        }
+        if a.count != b.count {
+            fail("nodes[1].addresses", "\(nodes[1].name) has \(b.count) heartbeat paths and \(nodes[0].name) has \(a.count): path i of one node talks to path i of the other, so give both the same number")
+        } else {
+            for j in a.indices where a[j].family != b[j].family {
+                fail("nodes[1].addresses[\(j)]", "path \(j) is \(b[j].family) here but \(a[j].family) on \(nodes[0].name): a path joins two addresses of one family")
+            }
+        }
+    }
+
+    func validateVirtualIPs(_ config: Config) {
+        var seen: [IPAddress: Int] = [:]
+        for (i, vip) in config.virtualIPs.enumerated() {
+            if let first = seen[vip.address] {
+                fail("virtual_ips[\(i)].address", "\(vip.address) is already virtual_ips[\(first)]")
+            } else {
+                seen[vip.address] = i
+            }
+            if config.nodes.contains(where: { $0.heartbeatAddresses.contains(vip.address) }) {
+                fail("virtual_ips[\(i)].address", "\(vip.address) is a node's heartbeat address: a VIP moves between nodes, so it must be an address of its own")
+            }
+        }
+    }
+
+    func validateServices(_ config: Config) {
+        let vipAddresses = Set(config.virtualIPs.map(\.address))
+        var names: [String: Int] = [:]
+        var keys: [IPVSServiceKey: Int] = [:]
+        var mixedFamily = false
+        for (i, vs) in config.virtualServers.enumerated() {
+            let path = "virtual_servers[\(i)]"
+            if let first = names[vs.name] {
+                fail("\(path).name", "\"\(vs.name)\" is already the name of virtual_servers[\(first)]")
+            } else {
+                names[vs.name] = i
+            }
+            if let first = keys[vs.ipvsKey] {
+                fail(path, "\(vs.ipvsKey) is already virtual_servers[\(first)] (\(config.virtualServers[first].name))")
+            } else {
+                keys[vs.ipvsKey] = i
+            }
+            if case .address(let address, _, _) = vs.match, !vipAddresses.contains(address) {
+                fail("\(path).address", "\(address) is not one of the virtual_ips: add it there, or use a fwmark service")
+            }
+            if case .nat = vs.forwarding, !config.virtualIPs.contains(where: { $0.natGateway && $0.family == vs.family }) {
+                warn("\(path).forwarding", "NAT real servers must route replies through the active router: add the internal gateway address to virtual_ips with nat_gateway: true")
+            }
+            var destinations: [IPVSDestinationKey: Int] = [:]
+            for (j, rs) in vs.realServers.enumerated() {
+                let rpath = "\(path).real_servers[\(j)]"
+                let key = IPVSDestinationKey(address: rs.address, port: rs.port)
+                if let first = destinations[key] {
+                    fail(rpath, "\(key) is already real_servers[\(first)]")
+                } else {
+                    destinations[key] = j
+                }
+                let forwarding = rs.forwarding ?? vs.forwarding
+                mixedFamily = mixedFamily || rs.address.family != vs.family
+                checkDestination(rpath, address: rs.address, port: rs.port, forwarding: forwarding, service: vs)
+            }
+            if let sorry = vs.sorryServer {
+                let spath = "\(path).sorry_server"
+                if destinations[IPVSDestinationKey(address: sorry.address, port: sorry.port)] != nil {
+                    fail(spath, "the sorry server is also a real server of this service: use a separate server")
+                }
+                checkDestination(spath, address: sorry.address, port: sorry.port,
+                                 forwarding: sorry.forwarding ?? vs.forwarding, service: vs)
+            }
+        }
+        if mixedFamily, config.sync != nil {
+            fail("sync", "the kernel refuses connection sync while a service has real servers of the other address family; remove those or remove sync")
+        }
+    }
+
+    func checkDestination(_ path: String, address: IPAddress, port: UInt16, forwarding: ForwardingMethod,
+                          service vs: VirtualServer) {
+        if address.isUnspecified || address.isMulticast || address.isLimitedBroadcast {
+            fail("\(path).address", "\(address) cannot be a real server: use its unicast address")
+        }
+        if address.family != vs.family {
+            if case .tunnel = forwarding {} else {
+                fail("\(path).address", "\(address) is \(address.family) but the service is \(vs.family): only tunnel real servers may differ in family")
+            }
+        }
+        guard case .address(_, let servicePort, _) = vs.match else { return }
+        switch forwarding {
+        case .directRouting, .tunnel:
+            if port != servicePort {
+                let how = forwarding == .directRouting ? "direct routing" : "a tunnel"
+                fail("\(path).port", "\(port) differs from the service port \(servicePort): with \(how) packets reach the real server unchanged, so it must listen on \(servicePort)")
+            }
+        case .nat:
+            break
+        }
+    }
+}

@@ -1,0 +1,476 @@
+/// The election: which of the two nodes holds the VIPs. A pure state machine — each event
+/// method takes the current instant, updates the state and returns the `Action`s a driver
+/// carries out (claim, release, announce, send, notify, schedule the one timer). It reads no
+/// clock and performs no I/O, so every transition is tested with a manual clock.
+///
+/// Rules:
+/// - **Winner.** Highest effective priority wins (configured priority less the penalties of
+///   tracked interfaces that are down, never below 1). On equal priority the node whose name
+///   sorts first (byte-wise UTF-8) wins; both nodes compute the same answer.
+/// - **Dead peer.** The peer is dead when no valid packet has arrived on any path for the dead
+///   time, or when it sent a release notice. A live standby then takes over at once.
+/// - **Start-up.** A starting node listens for up to the dead time. A peer heard active makes it
+///   standby; a peer heard standby or starting is settled by priority; a peer in fault,
+///   maintenance or stopping leaves it active; silence for the whole dead time makes it active.
+///   A node that finds the VIPs already on itself at start-up (`holdingVIPs`) keeps them unless
+///   the peer is active, so restarting the active router's daemon drops nothing.
+/// - **Non-preemptive by default.** A standby never takes over from a live active because of
+///   priority alone. With `preempt`, a standby whose priority is strictly higher takes over
+///   after hearing the active continuously for `preemptDelay`: it claims first, and the old
+///   active, now hearing a higher-priority active, releases (make-before-break).
+/// - **Dual active.** An active that hears an active peer (one not asking it to take over)
+///   resolves at once: the loser releases and becomes standby, the winner re-announces.
+/// - **Handover** (graceful stop, manual failover, maintenance on the active): the active keeps
+///   the VIPs and sends `takeoverRequest` every interval; the standby claims and answers
+///   `claimed`; only then does the old active release. If the peer does not claim within
+///   `handoverTimeout`, a stop or maintenance releases anyway and a failover is abandoned.
+/// - **Tracked interfaces.** `effect: fault` forces the fault role (VIPs released at once);
+///   `lowerPriority` lowers the effective priority, which counts at start-up, in dual-active
+///   resolution and for preemption — with preempt off the active keeps the VIPs.
+/// - **Maintenance** pins the node to standby: it never takes over; an active hands over first.
+///
+/// The driver must deliver every heartbeat already received before a `timerFired` for the same
+/// moment, so a stalled process does not mistake queued heartbeats for silence.
+public struct Election: Sendable {
+    public private(set) var settings: Settings
+    public private(set) var role: Role = .starting
+    /// Whether this node holds (or was found holding) the VIPs.
+    public private(set) var holdingVIPs = false
+    public private(set) var peer: PeerStatus?
+    /// Tracked interfaces currently down.
+    public private(set) var interfacesDown: Set<String> = []
+    public private(set) var maintenance = false
+    /// True once stopping is complete.
+    public private(set) var isFinished = false
+
+    private var startedAt: MonotonicInstant?
+    private var nextHeartbeatAt: MonotonicInstant = .zero
+    private var preemptCandidateSince: MonotonicInstant?
+    private var handover: Handover?
+    /// Set once the winner of a dual-active episode has re-announced; cleared when the episode ends.
+    private var dualActiveAnnounced = false
+
+    /// Why the active is handing over, which decides what happens after.
+    enum HandoverPurpose: Sendable, Hashable {
+        case stop, failover, maintenance
+
+        var name: String {
+            switch self {
+            case .stop: return "stop"
+            case .failover: return "failover"
+            case .maintenance: return "maintenance"
+            }
+        }
+    }
+
+    struct Handover: Sendable, Hashable {
+        var purpose: HandoverPurpose
+        var deadline: MonotonicInstant
+    }
+
+    public init(settings: Settings) {
+        self.settings = settings
+    }
+
+    // MARK: - Derived facts
+
+    /// Configured priority less the penalties of tracked interfaces that are down, clamped to 1…255.
+    public var effectivePriority: UInt8 {
+        var priority = settings.priority
+        for tracked in settings.trackedInterfaces where interfacesDown.contains(tracked.interface) {
+            if case .lowerPriority(let by) = tracked.effect { priority -= by }
+        }
+        return UInt8(clamping: min(max(priority, 1), 255))
+    }
+
+    /// Names of tracked interfaces with `effect: fault` that are down, in config order.
+    var faultingInterfaces: [String] {
+        settings.trackedInterfaces.compactMap { tracked in
+            if case .fault = tracked.effect, interfacesDown.contains(tracked.interface) { return tracked.interface }
+            return nil
+        }
+    }
+
+    /// Whether the peer is alive at `now`: heard within the dead time and not departed.
+    public func peerIsAlive(at now: MonotonicInstant) -> Bool {
+        guard let peer, !peer.departed else { return false }
+        return now < peer.lastHeard + settings.deadTime
+    }
+
+    /// Whether this node beats the peer: higher effective priority, or equal priority and a name
+    /// that sorts first (byte-wise UTF-8).
+    func winsAgainst(peerPriority: UInt8) -> Bool {
+        let mine = effectivePriority
+        if mine != peerPriority { return mine > peerPriority }
+        return settings.nodeName.utf8.lexicographicallyPrecedes(settings.peerName.utf8)
+    }
+
+    /// "priority 150 > 100", or the tie-break, worded from the winner's side.
+    func comparison(peerPriority: UInt8) -> String {
+        let mine = effectivePriority
+        if mine > peerPriority { return "priority \(mine) > \(peerPriority)" }
+        if mine < peerPriority { return "priority \(peerPriority) > \(mine)" }
+        let (first, second) = winsAgainst(peerPriority: peerPriority)
+            ? (settings.nodeName, settings.peerName) : (settings.peerName, settings.nodeName)
+        return "equal priority \(mine), tie broken by node name (\(first) sorts before \(second))"
+    }
+
+    private func outgoing(_ kind: HeartbeatMessage.Kind) -> Outgoing {
+        Outgoing(kind: kind, role: role, priority: effectivePriority)
+    }
+
+    // MARK: - Events
+
+    /// The daemon has started. `holdingVIPs`: the VIPs are already configured on this node
+    /// (the daemon restarted on the active router); they are kept unless the peer is active.
+    public mutating func started(at now: MonotonicInstant, holdingVIPs: Bool = false) -> [Action] {
+        guard startedAt == nil else { return [] }
+        startedAt = now
+        self.holdingVIPs = holdingVIPs
+        var actions: [Action] = [.send(outgoing(.heartbeat))]
+        nextHeartbeatAt = now + settings.interval
+        decide(at: now, into: &actions)
+        return finish(at: now, actions)
+    }
+
+    /// A packet from the peer that `HeartbeatVerifier` accepted.
+    public mutating func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant) -> [Action] {
+        guard message.sender == settings.peerName, !isFinished else { return [] }
+        if let known = peer, message.bootEpoch < known.bootEpoch { return [] }
+        let previous = peer
+        let wasAlive = peerIsAlive(at: now)
+        if var known = peer, known.bootEpoch == message.bootEpoch, message.sequence <= known.sequence {
+            // The same round on another path, or an older round overtaken by a newer one on a
+            // faster path: it proves the peer alive but must not roll its status back.
+            if !known.departed { known.lastHeard = max(known.lastHeard, now) }
+            peer = known
+        } else {
+            peer = PeerStatus(role: message.role, priority: message.priority, lastKind: message.kind, lastHeard: now,
+                              bootEpoch: message.bootEpoch, sequence: message.sequence,
+                              configSerial: message.configSerial, configDigest: message.configDigest,
+                              departed: message.kind == .release)
+        }
+        guard startedAt != nil else { return [] }
+        var actions: [Action] = []
+        if message.kind == .takeoverRequest, role == .active, handover == nil {
+            // The peer is yielding to us and we already hold the VIPs: confirm so it can release.
+            actions.append(.send(outgoing(.claimed)))
+            nextHeartbeatAt = now + settings.interval
+        }
+        if role == .active, handover == nil, !wasAlive, let previous, !previous.departed {
+            // The peer is back after a silence (a partition heals, or it restarted): it may have
+            // taken over meanwhile and announced itself, so point the neighbours back at us.
+            actions.append(.announce(reason: "\(settings.peerName) is heard again after a silence: re-announcing"))
+            dualActiveAnnounced = message.role == .active
+        }
+        decide(at: now, into: &actions)
+        return finish(at: now, actions)
+    }
+
+    /// The timer set by the last `scheduleTimer` has fired (late is fine; early is ignored).
+    public mutating func timerFired(at now: MonotonicInstant) -> [Action] {
+        guard startedAt != nil, !isFinished else { return [] }
+        var actions: [Action] = []
+        decide(at: now, into: &actions)
+        return finish(at: now, actions)
+    }
+
+    /// A tracked interface's link went up or down. Untracked interfaces are ignored.
+    public mutating func trackedInterfaceChanged(_ name: String, isUp: Bool, at now: MonotonicInstant) -> [Action] {
+        guard settings.trackedInterfaces.contains(where: { $0.interface == name }) else { return [] }
+        let before = effectivePriority
+        if isUp { interfacesDown.remove(name) } else { interfacesDown.insert(name) }
+        guard startedAt != nil, !isFinished else { return [] }
+        var actions: [Action] = []
+        let roleBefore = role
+        decide(at: now, into: &actions)
+        if role == roleBefore, effectivePriority != before { actions.append(.send(outgoing(currentKind))) }
+        return finish(at: now, actions)
+    }
+
+    /// The operator turned maintenance on or off.
+    public mutating func maintenanceRequested(_ on: Bool, at now: MonotonicInstant) -> [Action] {
+        guard startedAt != nil, !isFinished else { return [] }
+        var actions: [Action] = []
+        if role == .stopping {
+            return finish(at: now, [.rejected(command: "maintenance", reason: "\(settings.nodeName) is stopping")])
+        }
+        maintenance = on
+        if on, role == .active, handover == nil {
+            if peerIsAlive(at: now), let peer, peer.role == .standby {
+                beginHandover(.maintenance, at: now, into: &actions)
+            } else {
+                become(.maintenance, reason: "maintenance requested and no live standby to hand over to: releasing the VIPs",
+                       at: now, into: &actions)
+            }
+        } else if !on, handover?.purpose == .maintenance {
+            handover = nil
+            actions.append(.send(outgoing(.heartbeat)))
+            nextHeartbeatAt = now + settings.interval
+        }
+        decide(at: now, into: &actions)
+        return finish(at: now, actions)
+    }
+
+    /// The operator asked the active to hand over to the standby (`tandemctl failover`).
+    public mutating func failoverRequested(at now: MonotonicInstant) -> [Action] {
+        guard startedAt != nil, !isFinished else { return [] }
+        var actions: [Action] = []
+        if role != .active {
+            actions.append(.rejected(command: "failover",
+                                     reason: "\(settings.nodeName) is \(role), not active: run failover on the active node"))
+        } else if handover != nil {
+            actions.append(.rejected(command: "failover", reason: "a handover is already in progress"))
+        } else if !peerIsAlive(at: now) {
+            actions.append(.rejected(command: "failover",
+                                     reason: "peer \(settings.peerName) is not heard: nobody to hand over to"))
+        } else if let peer, peer.role != .standby {
+            actions.append(.rejected(command: "failover",
+                                     reason: "peer \(settings.peerName) is \(peer.role), not standby: it cannot take over"))
+        } else {
+            beginHandover(.failover, at: now, into: &actions)
+        }
+        decide(at: now, into: &actions)
+        return finish(at: now, actions)
+    }
+
+    /// The daemon was asked to stop (SIGTERM). An active hands over first (make-before-break);
+    /// any other role leaves at once with a release notice.
+    public mutating func stopRequested(at now: MonotonicInstant) -> [Action] {
+        guard startedAt != nil, !isFinished, role != .stopping else { return [] }
+        var actions: [Action] = []
+        if role == .active, peerIsAlive(at: now), let peer, peer.role == .standby || peer.role == .starting {
+            handover = Handover(purpose: .stop, deadline: now + settings.handoverTimeout)
+            become(.stopping, reason: "stop requested: handing over to \(settings.peerName)", at: now,
+                   into: &actions, keepVIPs: true)
+        } else {
+            let why = role == .active ? "stop requested and no live standby to hand over to" : "stop requested"
+            let from = role
+            role = .stopping
+            actions.append(.transition(from: from, to: .stopping, reason: why))
+            leave(reason: why, into: &actions, notify: true)
+        }
+        return finish(at: now, actions)
+    }
+
+    /// The configuration was reloaded. Node and peer names should not change.
+    public mutating func settingsChanged(_ newSettings: Settings, at now: MonotonicInstant) -> [Action] {
+        settings = newSettings
+        interfacesDown = interfacesDown.filter { name in newSettings.trackedInterfaces.contains { $0.interface == name } }
+        guard startedAt != nil, !isFinished else { return [] }
+        var actions: [Action] = []
+        let roleBefore = role
+        decide(at: now, into: &actions)
+        if role == roleBefore { actions.append(.send(outgoing(currentKind))) }
+        return finish(at: now, actions)
+    }
+
+    // MARK: - Decisions
+
+    /// The kind of the periodic packet: a takeover request while handing over.
+    private var currentKind: HeartbeatMessage.Kind { handover == nil ? .heartbeat : .takeoverRequest }
+
+    /// Level-triggered: looks at the facts and moves the role where they say.
+    private mutating func decide(at now: MonotonicInstant, into actions: inout [Action]) {
+        switch role {
+        case .stopping:
+            decideStopping(at: now, into: &actions)
+        case .active:
+            decideActive(at: now, into: &actions)
+        case .starting, .standby, .fault, .maintenance:
+            decideInactive(at: now, into: &actions)
+        }
+    }
+
+    private mutating func decideStopping(at now: MonotonicInstant, into actions: inout [Action]) {
+        guard let handover else { return }
+        if let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest {
+            leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions)
+        } else if !faultingInterfaces.isEmpty {
+            leave(reason: "tracked interface \(faultingInterfaces[0]) is down during the handover", into: &actions)
+        } else if now >= handover.deadline {
+            leave(reason: "\(settings.peerName) did not claim within \(settings.handoverTimeout): releasing anyway",
+                  into: &actions)
+        } else if !peerIsAlive(at: now) {
+            leave(reason: "\(settings.peerName) went silent during the handover: releasing anyway", into: &actions)
+        }
+    }
+
+    private mutating func decideActive(at now: MonotonicInstant, into actions: inout [Action]) {
+        if let fault = faultingInterfaces.first {
+            handover = nil
+            become(.fault, reason: "tracked interface \(fault) is down", at: now, into: &actions)
+            return
+        }
+        let peerAlive = peerIsAlive(at: now)
+        if let pending = handover {
+            if let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest {
+                handover = nil
+                let target: Role = pending.purpose == .maintenance ? .maintenance : .standby
+                become(target, reason: "\(pending.purpose.name) handover complete: \(settings.peerName) has claimed the VIPs",
+                       at: now, into: &actions)
+            } else if now >= pending.deadline || !peerAlive {
+                handover = nil
+                let why = peerAlive ? "did not claim within \(settings.handoverTimeout)" : "went silent"
+                if pending.purpose == .maintenance {
+                    become(.maintenance, reason: "maintenance handover failed (\(settings.peerName) \(why)): releasing anyway",
+                           at: now, into: &actions)
+                } else {
+                    actions.append(.rejected(command: pending.purpose.name,
+                                             reason: "\(settings.peerName) \(why): staying active"))
+                    actions.append(.send(outgoing(.heartbeat)))
+                    nextHeartbeatAt = now + settings.interval
+                }
+            }
+            return
+        }
+        guard let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest else {
+            dualActiveAnnounced = false
+            return
+        }
+        let comparison = comparison(peerPriority: peer.priority)
+        if winsAgainst(peerPriority: peer.priority) {
+            if !dualActiveAnnounced {
+                dualActiveAnnounced = true
+                actions.append(.announce(reason: "\(settings.peerName) is also active; we win (\(comparison)): re-announcing"))
+                actions.append(.send(outgoing(.heartbeat)))
+                nextHeartbeatAt = now + settings.interval
+            }
+        } else {
+            become(.standby, reason: "\(settings.peerName) is also active and wins (\(comparison))", at: now, into: &actions)
+        }
+    }
+
+    private mutating func decideInactive(at now: MonotonicInstant, into actions: inout [Action]) {
+        guard let (target, reason) = inactiveTarget(at: now) else { return }
+        if target != role { become(target, reason: reason, at: now, into: &actions) }
+    }
+
+    /// Where a node that does not hold the VIPs (starting, standby, fault, maintenance) should
+    /// be, and why; nil to stay as it is.
+    private mutating func inactiveTarget(at now: MonotonicInstant) -> (Role, String)? {
+        if maintenance { preemptCandidateSince = nil; return (.maintenance, "maintenance requested") }
+        if let fault = faultingInterfaces.first {
+            preemptCandidateSince = nil
+            return (.fault, "tracked interface \(fault) is down")
+        }
+        let peerName = settings.peerName
+        guard let peer, peerIsAlive(at: now) else {
+            preemptCandidateSince = nil
+            guard let startedAt else { return nil }
+            if let peer, peer.departed { return (.active, "\(peerName) released the VIPs and left") }
+            if let peer {
+                guard now >= peer.lastHeard + settings.deadTime else { return nil }
+                return (.active, "\(peerName) silent for \(now.milliseconds(since: peer.lastHeard))ms on all paths (dead time \(settings.deadTime))")
+            }
+            guard now >= startedAt + settings.deadTime else { return nil }
+            return (.active, "no heartbeat from \(peerName) within the dead time (\(settings.deadTime)) since start")
+        }
+        let comparison = comparison(peerPriority: peer.priority)
+        let wins = winsAgainst(peerPriority: peer.priority)
+        if peer.lastKind == .takeoverRequest, peer.role == .active || peer.role == .stopping {
+            preemptCandidateSince = nil
+            return (.active, "\(peerName) asked us to take over")
+        }
+        switch peer.role {
+        case .active:
+            guard settings.preempt, effectivePriority > peer.priority else {
+                preemptCandidateSince = nil
+                return (.standby, "\(peerName) is active")
+            }
+            let since = preemptCandidateSince ?? now
+            preemptCandidateSince = since
+            if now >= since + settings.preemptDelay {
+                preemptCandidateSince = nil
+                return (.active, "\(peerName) is active with lower priority (\(comparison)) and preempt is on"
+                                 + " (heard it for \(now.milliseconds(since: since))ms, preempt delay \(settings.preemptDelay))")
+            }
+            return (.standby, "\(peerName) is active; preempting after \(settings.preemptDelay) (\(comparison))")
+        case .standby, .starting:
+            preemptCandidateSince = nil
+            if role == .starting, holdingVIPs {
+                return (.active, "VIPs already held at start and \(peerName) is \(peer.role): keeping them")
+            }
+            if peer.role == .starting, role != .starting {
+                return (.standby, "\(peerName) is starting and will decide")
+            }
+            if wins { return (.active, "\(peerName) is \(peer.role) and we win (\(comparison))") }
+            return (.standby, "\(peerName) is \(peer.role) and wins (\(comparison))")
+        case .fault, .maintenance, .stopping:
+            preemptCandidateSince = nil
+            return (.active, "\(peerName) is in \(peer.role)")
+        }
+    }
+
+    // MARK: - Effects
+
+    /// Changes the role and emits, in order: transition, claim + announce (to active) or
+    /// release (from holding the VIPs, unless `keepVIPs`), one packet, notify.
+    private mutating func become(_ target: Role, reason: String, at now: MonotonicInstant, into actions: inout [Action],
+                                 keepVIPs: Bool = false) {
+        let from = role
+        role = target
+        actions.append(.transition(from: from, to: target, reason: reason))
+        var kind = currentKind
+        if target == .active {
+            actions.append(.claim(reason: reason))
+            actions.append(.announce(reason: reason))
+            holdingVIPs = true
+            dualActiveAnnounced = false
+            if peer?.lastKind == .takeoverRequest { kind = .claimed }
+        } else if holdingVIPs, !keepVIPs {
+            actions.append(.release(reason: reason))
+            holdingVIPs = false
+        }
+        actions.append(.send(outgoing(kind)))
+        nextHeartbeatAt = now + settings.interval
+        actions.append(.notify(role: target, reason: reason))
+    }
+
+    private mutating func beginHandover(_ purpose: HandoverPurpose, at now: MonotonicInstant,
+                                        into actions: inout [Action]) {
+        handover = Handover(purpose: purpose, deadline: now + settings.handoverTimeout)
+        actions.append(.send(outgoing(.takeoverRequest)))
+        nextHeartbeatAt = now + settings.interval
+    }
+
+    /// Ends a stop: release (if held), release notice, notify (if asked), finished.
+    private mutating func leave(reason: String, into actions: inout [Action], notify: Bool = false) {
+        handover = nil
+        if holdingVIPs {
+            actions.append(.release(reason: reason))
+            holdingVIPs = false
+        }
+        actions.append(.send(outgoing(.release)))
+        if notify { actions.append(.notify(role: .stopping, reason: reason)) }
+        actions.append(.finished(reason: reason))
+        isFinished = true
+    }
+
+    /// Sends the periodic packet if due and appends the one timer for the next deadline.
+    private mutating func finish(at now: MonotonicInstant, _ decided: [Action]) -> [Action] {
+        var actions = decided
+        guard !isFinished else { return actions }
+        if now >= nextHeartbeatAt {
+            actions.append(.send(outgoing(currentKind)))
+            var next = nextHeartbeatAt + settings.interval
+            if next <= now { next = now + settings.interval }
+            nextHeartbeatAt = next
+        }
+        actions.append(.scheduleTimer(at: nextDeadline(after: now)))
+        return actions
+    }
+
+    /// The earliest instant at which the election might act without a new event.
+    private func nextDeadline(after now: MonotonicInstant) -> MonotonicInstant {
+        var deadline = nextHeartbeatAt
+        func consider(_ instant: MonotonicInstant?) {
+            if let instant, instant > now, instant < deadline { deadline = instant }
+        }
+        if let handover { consider(handover.deadline) }
+        if let since = preemptCandidateSince { consider(since + settings.preemptDelay) }
+        if role == .starting, let startedAt { consider(startedAt + settings.deadTime) }
+        if let peer, !peer.departed { consider(peer.lastHeard + settings.deadTime) }
+        return deadline
+    }
+}

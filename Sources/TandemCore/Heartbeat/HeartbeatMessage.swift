@@ -1,0 +1,92 @@
+/// One packet between the two daemons: a heartbeat or one step of a handover.
+///
+/// Every kind carries the sender's full status, so any valid packet proves the peer alive. The
+/// wire encoding is `HeartbeatCodec`'s; authentication and replay protection are
+/// `HeartbeatVerifier`'s.
+public struct HeartbeatMessage: Sendable, Hashable {
+    /// What the packet asks of the receiver.
+    public enum Kind: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// Periodic status, sent every interval on every path.
+        case heartbeat = 1
+        /// "Take over now": sent by an active node that is handing over (graceful stop, manual
+        /// failover, maintenance). It keeps the VIPs until the receiver has claimed them.
+        case takeoverRequest = 2
+        /// "I have claimed the VIPs": the answer to a takeover request; the requester may release.
+        case claimed = 3
+        /// "I have released everything and am leaving": the receiver need not wait for the dead time.
+        case release = 4
+
+        public var description: String {
+            switch self {
+            case .heartbeat: return "heartbeat"
+            case .takeoverRequest: return "takeover-request"
+            case .claimed: return "claimed"
+            case .release: return "release"
+            }
+        }
+    }
+
+    /// The SHA-256 digest of the sender's configuration (32 bytes).
+    public struct ConfigDigest: Sendable, Hashable, CustomStringConvertible {
+        public static let byteCount = 32
+        public static let zero = ConfigDigest(uncheckedBytes: [UInt8](repeating: 0, count: byteCount))
+
+        /// Exactly `byteCount` bytes.
+        public let bytes: [UInt8]
+
+        /// Nil unless `bytes` holds exactly 32 bytes.
+        public init?(_ bytes: [UInt8]) {
+            guard bytes.count == ConfigDigest.byteCount else { return nil }
+            self.bytes = bytes
+        }
+
+        init(uncheckedBytes: [UInt8]) { self.bytes = uncheckedBytes }
+
+        /// Lower-case hex.
+        public var description: String {
+            let digits = Array("0123456789abcdef".utf8)
+            var text = [UInt8]()
+            text.reserveCapacity(bytes.count * 2)
+            for byte in bytes {
+                text.append(digits[Int(byte >> 4)])
+                text.append(digits[Int(byte & 0x0f)])
+            }
+            return String(decoding: text, as: UTF8.self)
+        }
+    }
+
+    /// Longest node name the wire carries, in UTF-8 bytes.
+    public static let maximumNameLength = 64
+
+    public var kind: Kind
+    /// The sending node's name, 1…64 UTF-8 bytes.
+    public var sender: String
+    /// Chosen by the sender at start-up and larger after every restart; orders its lives.
+    public var bootEpoch: UInt64
+    /// Incremented by the sender for every round of packets within one boot epoch; the same
+    /// round goes out on every path with the same sequence number and its own path index.
+    public var sequence: UInt64
+    public var role: Role
+    /// The sender's effective priority (its configured priority less tracked-interface penalties).
+    public var priority: UInt8
+    public var configSerial: UInt64
+    public var configDigest: ConfigDigest
+    /// Which heartbeat path (index into the node's `heartbeatAddresses`) this copy was sent on.
+    public var pathIndex: UInt8
+    /// The sender's heartbeat interval in milliseconds, for status and sanity checks.
+    public var intervalMilliseconds: UInt32
+
+    public init(kind: Kind, sender: String, bootEpoch: UInt64, sequence: UInt64, role: Role, priority: UInt8,
+                configSerial: UInt64, configDigest: ConfigDigest, pathIndex: UInt8, intervalMilliseconds: UInt32) {
+        self.kind = kind
+        self.sender = sender
+        self.bootEpoch = bootEpoch
+        self.sequence = sequence
+        self.role = role
+        self.priority = priority
+        self.configSerial = configSerial
+        self.configDigest = configDigest
+        self.pathIndex = pathIndex
+        self.intervalMilliseconds = intervalMilliseconds
+    }
+}

@@ -1,0 +1,466 @@
+import Testing
+@testable import TandemCore
+
+/// One input to the election at a given millisecond of the manual clock.
+struct ElectionStep: Sendable {
+    enum Event: Sendable {
+        case start(holdingVIPs: Bool)
+        /// A verified packet from the peer (sequence numbers are assigned in order).
+        case heard(HeartbeatMessage.Kind, Role, priority: UInt8)
+        /// The peer restarted: a packet with a new boot epoch.
+        case heardAfterRestart(Role, priority: UInt8)
+        case link(String, up: Bool)
+        case maintenance(Bool)
+        case failover
+        case stop
+        case priority(Int)
+    }
+
+    var ms: UInt64
+    var event: Event
+}
+
+func at(_ ms: UInt64, _ event: ElectionStep.Event) -> ElectionStep { ElectionStep(ms: ms, event: event) }
+
+/// The peer sending `role` heartbeats every `every` ms from `from` through `through`.
+func peer(_ role: Role, priority: UInt8 = 100, from: UInt64, through: UInt64, every: UInt64 = 10) -> [ElectionStep] {
+    stride(from: from, through: through, by: Int(every)).map { at($0, .heard(.heartbeat, role, priority: priority)) }
+}
+
+/// Drives one `Election` like the daemon would: events at their instants, and the one timer fired
+/// exactly when the last `scheduleTimer` asked, in between.
+struct ElectionHarness {
+    var election: Election
+    var timer: MonotonicInstant?
+    var log: [(ms: UInt64, action: Election.Action)] = []
+    private var sequence: UInt64 = 0
+    private var epoch: UInt64 = 1
+
+    init(_ settings: Election.Settings) { election = Election(settings: settings) }
+
+    mutating func run(_ steps: [ElectionStep], until end: UInt64) {
+        let ordered = steps.enumerated().sorted { ($0.element.ms, $0.offset) < ($1.element.ms, $1.offset) }.map(\.element)
+        for step in ordered {
+            advance(to: .milliseconds(step.ms))
+            record(step.ms, apply(step.event, at: .milliseconds(step.ms)))
+        }
+        advance(to: .milliseconds(end))
+    }
+
+    mutating func advance(to instant: MonotonicInstant) {
+        var fired = 0
+        while let due = timer, due <= instant, fired < 100_000 {
+            timer = nil
+            fired += 1
+            record(due.nanoseconds / 1_000_000, election.timerFired(at: due))
+        }
+    }
+
+    private mutating func record(_ ms: UInt64, _ actions: [Election.Action]) {
+        for action in actions {
+            if case .scheduleTimer(let instant) = action { timer = instant }
+            log.append((ms, action))
+        }
+    }
+
+    private mutating func apply(_ event: ElectionStep.Event, at now: MonotonicInstant) -> [Election.Action] {
+        switch event {
+        case .start(let holding): return election.started(at: now, holdingVIPs: holding)
+        case .heard(let kind, let role, let priority): return election.heartbeatReceived(message(kind, role, priority), at: now)
+        case .heardAfterRestart(let role, let priority):
+            epoch += 1
+            sequence = 0
+            return election.heartbeatReceived(message(.heartbeat, role, priority), at: now)
+        case .link(let name, let up): return election.trackedInterfaceChanged(name, isUp: up, at: now)
+        case .maintenance(let on): return election.maintenanceRequested(on, at: now)
+        case .failover: return election.failoverRequested(at: now)
+        case .stop: return election.stopRequested(at: now)
+        case .priority(let priority):
+            var settings = election.settings
+            settings.priority = priority
+            return election.settingsChanged(settings, at: now)
+        }
+    }
+
+    private mutating func message(_ kind: HeartbeatMessage.Kind, _ role: Role, _ priority: UInt8) -> HeartbeatMessage {
+        sequence += 1
+        return HeartbeatMessage(kind: kind, sender: election.settings.peerName, bootEpoch: epoch, sequence: sequence,
+                                role: role, priority: priority, configSerial: 1, configDigest: .zero, pathIndex: 0,
+                                intervalMilliseconds: 10)
+    }
+
+    /// The log without timers and plain heartbeats, one short line per action: "30: starting→active",
+    /// "30: claim", "30: send takeover-request", "40: rejected failover".
+    var effects: [String] {
+        log.compactMap { entry in
+            let line: String
+            switch entry.action {
+            case .transition(let from, let to, _): line = "\(from)→\(to)"
+            case .claim: line = "claim"
+            case .announce: line = "announce"
+            case .release: line = "release"
+            case .send(let outgoing):
+                guard outgoing.kind != .heartbeat else { return nil }
+                line = "send \(outgoing.kind)"
+            case .notify: return nil
+            case .rejected(let command, _): line = "rejected \(command)"
+            case .scheduleTimer: return nil
+            case .finished: line = "finished"
+            }
+            return "\(entry.ms): \(line)"
+        }
+    }
+
+    /// Reasons of every transition, in order.
+    var reasons: [String] {
+        log.compactMap { entry in
+            if case .transition(_, _, let reason) = entry.action { return reason }
+            return nil
+        }
+    }
+}
+
+/// Node "a" (priority 100 unless a row says otherwise), peer "b"; interval 10 ms, dead time 30 ms,
+/// handover timeout 200 ms; eth1 faults, eth2 lowers priority by 60.
+func electionSettings(node: String = "a", peer: String = "b", priority: Int = 100, preempt: Bool = false,
+                      preemptDelay: UInt64 = 0) -> Election.Settings {
+    Election.Settings(nodeName: node, peerName: peer, priority: priority,
+                      trackedInterfaces: [TrackedInterface(interface: "eth1", effect: .fault),
+                                          TrackedInterface(interface: "eth2", effect: .lowerPriority(by: 60))],
+                      preempt: preempt, preemptDelay: .milliseconds(preemptDelay), interval: .milliseconds(10),
+                      deadTime: .milliseconds(30), handoverTimeout: .milliseconds(200))
+}
+
+struct ElectionCase: CustomTestStringConvertible, Sendable {
+    var name: String
+    var settings: Election.Settings
+    var steps: [ElectionStep]
+    var until: UInt64
+    var effects: [String]
+    var role: Role
+    var testDescription: String { name }
+}
+
+
+/// Shorthand for the lines of becoming active at `ms`.
+func becameActive(_ ms: UInt64, from: Role) -> [String] { ["\(ms): \(from)→active", "\(ms): claim", "\(ms): announce"] }
+
+let electionCases: [ElectionCase] = [
+    ElectionCase(name: "start-up alone: active after the dead time, not before",
+                 settings: electionSettings(), steps: [at(0, .start(holdingVIPs: false))], until: 100,
+                 effects: becameActive(30, from: .starting), role: .active),
+    ElectionCase(name: "start-up with an active peer: standby at once",
+                 settings: electionSettings(priority: 200),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 95), until: 100,
+                 effects: ["5: starting→standby"], role: .standby),
+    ElectionCase(name: "start-up holding stale VIPs while the peer is active: released at once",
+                 settings: electionSettings(), steps: [at(0, .start(holdingVIPs: true))] + peer(.active, from: 3, through: 93),
+                 until: 100, effects: ["3: starting→standby", "3: release"], role: .standby),
+    ElectionCase(name: "start-up holding VIPs while the peer is standby: kept even at lower priority",
+                 settings: electionSettings(priority: 50),
+                 steps: [at(0, .start(holdingVIPs: true))] + peer(.standby, priority: 200, from: 3, through: 93),
+                 until: 100, effects: becameActive(3, from: .starting), role: .active),
+    ElectionCase(name: "start-up, peer standby with lower priority: active at once",
+                 settings: electionSettings(priority: 150),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 95), until: 100,
+                 effects: becameActive(5, from: .starting), role: .active),
+    ElectionCase(name: "start-up, peer standby with higher priority: standby",
+                 settings: electionSettings(priority: 50),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 95), until: 100,
+                 effects: ["5: starting→standby"], role: .standby),
+    ElectionCase(name: "both starting, equal priority: the name that sorts first wins (a)",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(2, .heard(.heartbeat, .starting, priority: 100))],
+                 until: 10, effects: becameActive(2, from: .starting), role: .active),
+    ElectionCase(name: "both starting, equal priority: the name that sorts later loses (b)",
+                 settings: electionSettings(node: "b", peer: "a"),
+                 steps: [at(0, .start(holdingVIPs: false)), at(2, .heard(.heartbeat, .starting, priority: 100))],
+                 until: 10, effects: ["2: starting→standby"], role: .standby),
+    ElectionCase(name: "start-up, peer in maintenance: active at once whatever the priority",
+                 settings: electionSettings(priority: 1),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.maintenance, priority: 255, from: 4, through: 94),
+                 until: 100, effects: becameActive(4, from: .starting), role: .active),
+    ElectionCase(name: "active crashes: standby takes over exactly one dead time after the last heartbeat",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45), until: 200,
+                 effects: ["5: starting→standby"] + becameActive(75, from: .standby), role: .active),
+    ElectionCase(name: "peer heard on and off but never silent for the dead time: no takeover",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 205, every: 29),
+                 until: 205, effects: ["5: starting→standby"], role: .standby),
+    ElectionCase(name: "non-preemptive: a returning higher-priority node stays standby",
+                 settings: electionSettings(priority: 250),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, priority: 10, from: 5, through: 495),
+                 until: 500, effects: ["5: starting→standby"], role: .standby),
+    ElectionCase(name: "preempt after hearing the lower-priority active for the preempt delay; it then yields",
+                 settings: electionSettings(priority: 200, preempt: true, preemptDelay: 50),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 55)
+                     + peer(.standby, from: 65, through: 195), until: 200,
+                 effects: ["5: starting→standby"] + becameActive(55, from: .standby) + ["55: announce"], role: .active),
+    ElectionCase(name: "preempt needs strictly higher priority: a tie never preempts",
+                 settings: electionSettings(priority: 100, preempt: true, preemptDelay: 0),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 195), until: 200,
+                 effects: ["5: starting→standby"], role: .standby),
+    ElectionCase(name: "preempt delay restarts when the peer's priority rises meanwhile",
+                 settings: electionSettings(priority: 200, preempt: true, preemptDelay: 50),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 35)
+                     + peer(.active, priority: 250, from: 45, through: 75) + peer(.active, from: 85, through: 195),
+                 until: 200, effects: ["5: starting→standby"] + becameActive(135, from: .standby) + ["135: announce"],
+                 role: .active),
+    ElectionCase(name: "dual active, peer wins on priority: we release at once",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .heard(.heartbeat, .active, priority: 150))],
+                 until: 105, effects: becameActive(30, from: .starting) + ["100: active→standby", "100: release"],
+                 role: .standby),
+    ElectionCase(name: "dual active, we win: re-announce once per episode",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, priority: 50, from: 100, through: 120)
+                     + [at(130, .heard(.heartbeat, .standby, priority: 50)), at(200, .heard(.heartbeat, .active, priority: 50))],
+                 until: 205, effects: becameActive(30, from: .starting) + ["100: announce", "200: announce"], role: .active),
+    ElectionCase(name: "dual active, equal priority: b loses the tie to a",
+                 settings: electionSettings(node: "b", peer: "a"),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .heard(.heartbeat, .active, priority: 100))],
+                 until: 105, effects: becameActive(30, from: .starting) + ["100: active→standby", "100: release"],
+                 role: .standby),
+    ElectionCase(name: "peer heard again after a silence while we are active: re-announce",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(200, .heard(.heartbeat, .standby, priority: 100))],
+                 until: 210, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["200: announce"],
+                 role: .active),
+    ElectionCase(name: "tracked interface with effect fault: active releases; back up and peer silent: active again",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .link("eth1", up: false)), at(150, .link("eth1", up: true))],
+                 until: 160, effects: becameActive(30, from: .starting) + ["100: active→fault", "100: release"]
+                     + becameActive(150, from: .fault), role: .active),
+    ElectionCase(name: "a faulted standby never takes over, even from a dead peer",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45) + [at(40, .link("eth1", up: false))],
+                 until: 300, effects: ["5: starting→standby", "40: standby→fault"], role: .fault),
+    ElectionCase(name: "untracked interfaces change nothing",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .link("eth9", up: false))],
+                 until: 110, effects: becameActive(30, from: .starting), role: .active),
+    ElectionCase(name: "tracked interface lowering priority: we lose the next dual-active contest",
+                 settings: electionSettings(priority: 150),
+                 steps: [at(0, .start(holdingVIPs: false)), at(40, .link("eth2", up: false)),
+                         at(50, .heard(.heartbeat, .active, priority: 100))],
+                 until: 55, effects: becameActive(30, from: .starting) + ["50: active→standby", "50: release"], role: .standby),
+    ElectionCase(name: "lowered priority alone does not move the VIPs without preempt",
+                 settings: electionSettings(priority: 150),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 195) + [at(40, .link("eth2", up: false))],
+                 until: 200, effects: becameActive(5, from: .starting), role: .active),
+    ElectionCase(name: "maintenance pins a standby: it never takes over until maintenance ends",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(20, .maintenance(true)), at(300, .maintenance(false))],
+                 until: 310, effects: ["5: starting→standby", "20: standby→maintenance"] + becameActive(300, from: .maintenance),
+                 role: .active),
+    ElectionCase(name: "maintenance on the active hands over first (claim before release)",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, priority: 50, from: 5, through: 45)
+                     + [at(50, .maintenance(true)), at(52, .heard(.claimed, .active, priority: 50))]
+                     + peer(.active, priority: 50, from: 60, through: 200),
+                 until: 200, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "52: active→maintenance", "52: release"], role: .maintenance),
+    ElectionCase(name: "maintenance on the active with no live standby: release at once",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .maintenance(true))],
+                 until: 110, effects: becameActive(30, from: .starting) + ["100: active→maintenance", "100: release"],
+                 role: .maintenance),
+    ElectionCase(name: "graceful stop of the active: take-over request, peer claims, then release",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, priority: 50, from: 5, through: 95)
+                     + [at(100, .stop), at(103, .heard(.claimed, .active, priority: 50))],
+                 until: 500, effects: becameActive(5, from: .starting)
+                     + ["100: active→stopping", "100: send takeover-request", "103: release", "103: send release", "103: finished"],
+                 role: .stopping),
+    ElectionCase(name: "graceful stop, the peer never claims: release when the handover times out",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, priority: 50, from: 5, through: 95)
+                     + [at(100, .stop)] + peer(.standby, priority: 50, from: 105, through: 495),
+                 until: 500, effects: becameActive(5, from: .starting)
+                     + ["100: active→stopping", "100: send takeover-request"]
+                     + stride(from: 110, through: 290, by: 10).map { "\($0): send takeover-request" }
+                     + ["300: release", "300: send release", "300: finished"],
+                 role: .stopping),
+    ElectionCase(name: "graceful stop of the active with no peer: release at once",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .stop)],
+                 until: 200, effects: becameActive(30, from: .starting)
+                     + ["100: active→stopping", "100: release", "100: send release", "100: finished"], role: .stopping),
+    ElectionCase(name: "stop of a standby: release notice and finished",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 95) + [at(50, .stop)],
+                 until: 100, effects: ["5: starting→standby", "50: standby→stopping", "50: send release", "50: finished"],
+                 role: .stopping),
+    ElectionCase(name: "standby told to take over: claims at once and confirms",
+                 settings: electionSettings(priority: 10),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, priority: 200, from: 5, through: 45)
+                     + [at(50, .heard(.takeoverRequest, .stopping, priority: 200))],
+                 until: 55, effects: ["5: starting→standby"] + becameActive(50, from: .standby) + ["50: send claimed"],
+                 role: .active),
+    ElectionCase(name: "standby told to take over by a failing-over active keeps the VIPs while it yields",
+                 settings: electionSettings(priority: 10),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, priority: 200, from: 5, through: 45)
+                     + [at(50, .heard(.takeoverRequest, .active, priority: 200)),
+                        at(60, .heard(.takeoverRequest, .active, priority: 200)),
+                        at(70, .heard(.heartbeat, .standby, priority: 200))],
+                 until: 80, effects: ["5: starting→standby"] + becameActive(50, from: .standby)
+                     + ["50: send claimed", "60: send claimed"], role: .active),
+    ElectionCase(name: "a faulted node ignores take-over requests",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(10, .link("eth1", up: false)), at(50, .heard(.takeoverRequest, .stopping, priority: 100))],
+                 until: 70, effects: ["5: starting→standby", "10: standby→fault"], role: .fault),
+    ElectionCase(name: "peer's release notice: the standby takes over without waiting for the dead time",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(47, .heard(.release, .stopping, priority: 100))],
+                 until: 60, effects: ["5: starting→standby"] + becameActive(47, from: .standby), role: .active),
+    ElectionCase(name: "manual failover: hand over, then standby",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 45)
+                     + [at(50, .failover), at(51, .heard(.claimed, .active, priority: 100))],
+                 until: 55, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "51: active→standby", "51: release"], role: .standby),
+    ElectionCase(name: "manual failover refused on a standby and without a live peer",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(10, .failover), at(100, .failover)],
+                 until: 105, effects: ["10: rejected failover"] + becameActive(30, from: .starting) + ["100: rejected failover"],
+                 role: .active),
+    ElectionCase(name: "manual failover nobody claims: abandoned after the handover timeout, still active",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 395) + [at(50, .failover)],
+                 until: 400, effects: becameActive(5, from: .starting) + ["50: send takeover-request"]
+                     + stride(from: 60, through: 240, by: 10).map { "\($0): send takeover-request" }
+                     + ["250: rejected failover"], role: .active),
+    ElectionCase(name: "peer restart (new boot epoch) is heard as a fresh peer",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(50, .heardAfterRestart(.starting, priority: 100))] + peer(.standby, from: 60, through: 100),
+                 until: 100, effects: ["5: starting→standby"] + becameActive(60, from: .standby), role: .active),
+]
+
+@Suite("Election state machine")
+struct ElectionTests {
+    @Test(arguments: electionCases)
+    func scenario(_ row: ElectionCase) {
+        var harness = ElectionHarness(row.settings)
+        harness.run(row.steps, until: row.until)
+        #expect(harness.effects == row.effects)
+        #expect(harness.election.role == row.role)
+    }
+
+    @Test func becomingActiveEmitsClaimAnnounceSendNotifyTimerInOrder() {
+        var election = Election(settings: electionSettings())
+        let start = election.started(at: .zero)
+        #expect(start == [.send(.init(kind: .heartbeat, role: .starting, priority: 100)),
+                          .scheduleTimer(at: .milliseconds(10))])
+        _ = election.timerFired(at: .milliseconds(10))
+        _ = election.timerFired(at: .milliseconds(20))
+        let reason = "no heartbeat from b within the dead time (30ms) since start"
+        #expect(election.timerFired(at: .milliseconds(30)) == [
+            .transition(from: .starting, to: .active, reason: reason),
+            .claim(reason: reason),
+            .announce(reason: reason),
+            .send(.init(kind: .heartbeat, role: .active, priority: 100)),
+            .notify(role: .active, reason: reason),
+            .scheduleTimer(at: .milliseconds(40)),
+        ])
+    }
+
+    @Test func heartbeatsGoOutEveryIntervalAndTheTimerTracksTheDeadTime() {
+        var harness = ElectionHarness(electionSettings())
+        harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 25), until: 60)
+        let sends = harness.log.filter { if case .send = $0.action { return true } else { return false } }.map(\.ms)
+        #expect(sends == [0, 5, 15, 25, 35, 45, 55])
+        let timers = harness.log.compactMap { entry -> UInt64? in
+            if case .scheduleTimer(let at) = entry.action { return at.nanoseconds / 1_000_000 }
+            return nil
+        }
+        // After the last heartbeat at 25: sends at 35 and 45, the dead time at 55 (takeover), then the next send.
+        #expect(timers.suffix(3) == [45, 55, 65])
+        #expect(harness.election.role == .active)
+    }
+
+    @Test func reasonsSayWhy() {
+        var harness = ElectionHarness(electionSettings(priority: 200, preempt: true, preemptDelay: 50))
+        harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 65)
+                        + peer(.standby, from: 75, through: 85), until: 130)
+        #expect(harness.reasons == [
+            "b is active; preempting after 50ms (priority 200 > 100)",
+            "b is active with lower priority (priority 200 > 100) and preempt is on (heard it for 50ms, preempt delay 50ms)",
+        ])
+        var crash = ElectionHarness(electionSettings())
+        crash.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45), until: 80)
+        #expect(crash.reasons == ["b is active", "b silent for 30ms on all paths (dead time 30ms)"])
+        var tie = ElectionHarness(electionSettings(node: "b", peer: "a"))
+        tie.run([at(0, .start(holdingVIPs: false)), at(100, .heard(.heartbeat, .active, priority: 100))], until: 100)
+        #expect(tie.reasons.last == "a is also active and wins (equal priority 100, tie broken by node name (a sorts before b))")
+    }
+
+    @Test func trackedInterfacesLowerTheAdvertisedPriority() {
+        var election = Election(settings: electionSettings(priority: 100))
+        _ = election.started(at: .zero)
+        let down = election.trackedInterfaceChanged("eth2", isUp: false, at: .milliseconds(3))
+        #expect(down.contains(.send(.init(kind: .heartbeat, role: .starting, priority: 40))))
+        #expect(election.effectivePriority == 40)
+        _ = election.trackedInterfaceChanged("eth2", isUp: true, at: .milliseconds(4))
+        #expect(election.effectivePriority == 100)
+        var low = Election(settings: electionSettings(priority: 20))
+        _ = low.trackedInterfaceChanged("eth2", isUp: false, at: .zero)
+        #expect(low.effectivePriority == 1)
+    }
+
+    @Test func configReloadAdvertisesTheNewPriorityAtOnce() {
+        var harness = ElectionHarness(electionSettings())
+        harness.run([at(0, .start(holdingVIPs: false)), at(5, .priority(180))], until: 5)
+        #expect(harness.log.contains { $0.ms == 5 && $0.action == .send(.init(kind: .heartbeat, role: .starting, priority: 180)) })
+    }
+
+    @Test func anOlderRoundFromASlowerPathDoesNotRollThePeerBack() {
+        var election = Election(settings: electionSettings())
+        _ = election.started(at: .zero)
+        func message(_ sequence: UInt64, _ role: Role, path: UInt8) -> HeartbeatMessage {
+            HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 1, sequence: sequence, role: role, priority: 100,
+                             configSerial: 1, configDigest: .zero, pathIndex: path, intervalMilliseconds: 10)
+        }
+        _ = election.heartbeatReceived(message(11, .standby, path: 0), at: .milliseconds(5))
+        _ = election.heartbeatReceived(message(10, .active, path: 1), at: .milliseconds(6))
+        #expect(election.peer?.role == .standby)
+        #expect(election.peer?.lastHeard == .milliseconds(6))
+    }
+
+    @Test func ignoresPacketsFromOtherSenders() {
+        var election = Election(settings: electionSettings())
+        _ = election.started(at: .zero)
+        let stranger = HeartbeatMessage(kind: .heartbeat, sender: "mallory", bootEpoch: 1, sequence: 1, role: .active,
+                                        priority: 255, configSerial: 1, configDigest: .zero, pathIndex: 0,
+                                        intervalMilliseconds: 10)
+        #expect(election.heartbeatReceived(stranger, at: .milliseconds(1)) == [])
+        #expect(election.peer == nil)
+    }
+
+    @Test func settingsFromConfig() throws {
+        let config = Config(
+            serial: 1,
+            nodes: [Node(name: "lvs-a", heartbeatAddresses: [], priority: 150,
+                         trackInterfaces: [TrackedInterface(interface: "eth0", effect: .fault)]),
+                    Node(name: "lvs-b", heartbeatAddresses: [], priority: 100, trackInterfaces: [])],
+            heartbeat: HeartbeatSettings(interval: .milliseconds(10), deadTime: .milliseconds(30), authentication: .none),
+            election: ElectionSettings(preempt: true, preemptDelay: .seconds(5)), announce: AnnounceSettings(),
+            virtualIPs: [], virtualServers: [], sync: nil, standbyTable: .warm, ipvsTimeouts: nil,
+            notify: NotifySettings(), control: ControlSettings(), stateDirectory: "/var/lib/tandem")
+        let settings = try Election.Settings(config: config, nodeName: "lvs-b")
+        #expect(settings.peerName == "lvs-a")
+        #expect(settings.priority == 100)
+        #expect(settings.preempt)
+        #expect(settings.preemptDelay == .seconds(5))
+        #expect(settings.deadTime == .milliseconds(30))
+        #expect(settings.handoverTimeout == .seconds(1))
+        #expect(throws: ElectionSettingsError.unknownNode("lvs-c", known: ["lvs-a", "lvs-b"])) {
+            try Election.Settings(config: config, nodeName: "lvs-c")
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+@testable import TandemCore
+
+private func makeKey(_ text: String) -> HMACHeartbeatAuthenticator {
+    HMACHeartbeatAuthenticator(key: try! HeartbeatKey(fileContents: Data(text.utf8), path: "test.key"))
+}
+
+private let key = makeKey("shared-secret-shared-secret-32by")
+private let otherKey = makeKey("another-secret-another-secret-32")
+
+private func packet(epoch: UInt64 = 5, sequence: UInt64, path: UInt8 = 0, sender: String = "b",
+                    role: Role = .active, priority: UInt8 = 100,
+                    signedWith authenticator: (any HeartbeatAuthenticator)? = key) -> [UInt8] {
+    let message = HeartbeatMessage(kind: .heartbeat, sender: sender, bootEpoch: epoch, sequence: sequence, role: role,
+                                   priority: priority, configSerial: 1, configDigest: .zero, pathIndex: path,
+                                   intervalMilliseconds: 10)
+    return try! HeartbeatCodec.encode(message, authenticator: authenticator)
+}
+
+private func isAccepted(_ verdict: HeartbeatVerifier.Verdict) -> Bool {
+    if case .accepted = verdict { return true }
+    return false
+}
+
+@Suite("Heartbeat verifier")
+struct HeartbeatVerifierTests {
+    private func verifier(auth: (any HeartbeatAuthenticator)? = key) -> HeartbeatVerifier {
+        HeartbeatVerifier(peerName: "b", pathCount: 2, authenticator: auth)
+    }
+
+    @Test func acceptsAnAuthenticPacketAndRecordsThePath() {
+        var v = verifier()
+        let verdict = v.verify(packet(sequence: 1, path: 1), at: .milliseconds(7))
+        guard case .accepted(let message) = verdict else {
+            Issue.record("expected acceptance, got \(verdict)")
+            return
+        }
+        #expect(message.sequence == 1)
+        #expect(v.counters.accepted == 1)
+        #expect(v.counters.dropped == 0)
+        #expect(v.paths[1].received == 1)
+        #expect(v.paths[1].lastHeard == .milliseconds(7))
+        #expect(v.paths[0].lastHeard == nil)
+        #expect(v.currentEpoch == 5)
+    }
+
+    /// Each row: packets fed in order, then the verdict of the last one and the counters.
+    static let drops: [(String, [[UInt8]], HeartbeatVerifier.DropReason)] = [
+        ("no tag while a key is configured", [packet(sequence: 1, signedWith: nil)], .missingTag),
+        ("signed with another key", [packet(sequence: 1, signedWith: otherKey)], .badTag),
+        ("same packet twice", [packet(sequence: 1), packet(sequence: 1)],
+         .replayedSequence(epoch: 5, sequence: 1, lastAccepted: 1, pathIndex: 0)),
+        ("older sequence", [packet(sequence: 9), packet(sequence: 3)],
+         .replayedSequence(epoch: 5, sequence: 3, lastAccepted: 9, pathIndex: 0)),
+        ("older epoch after a newer one", [packet(epoch: 6, sequence: 1), packet(epoch: 5, sequence: 100)],
+         .staleEpoch(received: 5, current: 6)),
+        ("our own packet looped back", [packet(sequence: 1, sender: "a")], .unexpectedSender("a")),
+        ("a third node", [packet(sequence: 1, sender: "mallory")], .unexpectedSender("mallory")),
+        ("path beyond the configured two", [packet(sequence: 1, path: 2)], .unknownPath(2)),
+        ("garbage", [[1, 2, 3]], .malformed(.tooShort(length: 3))),
+    ]
+
+    @Test func dropsAndCountsBadPackets() {
+        for (name, packets, reason) in Self.drops {
+            var v = verifier()
+            var last: HeartbeatVerifier.Verdict?
+            for (index, bytes) in packets.enumerated() {
+                last = v.verify(bytes, at: .milliseconds(UInt64(index)))
+            }
+            #expect(last == .dropped(reason), "\(name)")
+            #expect(v.counters.dropped == 1, "\(name)")
+            #expect(v.counters.accepted == UInt64(packets.count - 1), "\(name)")
+        }
+    }
+
+    @Test func countsEachReasonSeparately() {
+        var v = verifier()
+        _ = v.verify(packet(sequence: 1), at: .zero)
+        _ = v.verify(packet(sequence: 1), at: .zero)
+        _ = v.verify(packet(sequence: 2, signedWith: nil), at: .zero)
+        _ = v.verify(packet(sequence: 2, signedWith: otherKey), at: .zero)
+        _ = v.verify([0xff], at: .zero)
+        _ = v.verify(packet(sequence: 2, sender: "a"), at: .zero)
+        _ = v.verify(packet(sequence: 2, path: 9), at: .zero)
+        var expected = HeartbeatVerifier.Counters()
+        expected.accepted = 1
+        expected.replayed = 1
+        expected.unauthenticated = 2
+        expected.malformed = 1
+        expected.unexpectedSender = 1
+        expected.unknownPath = 1
+        #expect(v.counters == expected)
+    }
+
+    @Test func tamperingWithAnyByteBreaksTheTag() {
+        let original = packet(sequence: 1)
+        for index in 0..<(original.count - HeartbeatCodec.tagLength) {
+            var tampered = original
+            tampered[index] ^= 0x01
+            var v = verifier()
+            let verdict = v.verify(tampered, at: .zero)
+            #expect(!isAccepted(verdict), "byte \(index) flipped")
+        }
+    }
+
+    @Test func theSameRoundIsAcceptedOnEveryPath() {
+        var v = verifier()
+        #expect(isAccepted(v.verify(packet(sequence: 1, path: 0), at: .milliseconds(1))))
+        #expect(isAccepted(v.verify(packet(sequence: 1, path: 1), at: .milliseconds(2))))
+        #expect(!isAccepted(v.verify(packet(sequence: 1, path: 1), at: .milliseconds(3))))
+        #expect(v.paths.map(\.received) == [1, 1])
+    }
+
+    @Test func aNewerEpochIsAPeerRestart() {
+        var v = verifier()
+        #expect(isAccepted(v.verify(packet(epoch: 5, sequence: 500), at: .zero)))
+        #expect(isAccepted(v.verify(packet(epoch: 6, sequence: 1), at: .zero)))
+        #expect(v.currentEpoch == 6)
+        #expect(!isAccepted(v.verify(packet(epoch: 5, sequence: 501), at: .zero)))
+        #expect(isAccepted(v.verify(packet(epoch: 6, sequence: 2), at: .zero)))
+        #expect(v.paths[0].lost == 0)
+    }
+
+    @Test func countsLossPerPath() {
+        var v = verifier()
+        for sequence: UInt64 in [1, 2, 5, 6, 10] { _ = v.verify(packet(sequence: sequence, path: 0), at: .zero) }
+        for sequence: UInt64 in [1, 2, 3] { _ = v.verify(packet(sequence: sequence, path: 1), at: .zero) }
+        #expect(v.paths[0].lost == 5)
+        #expect(v.paths[0].received == 5)
+        #expect(v.paths[1].lost == 0)
+    }
+
+    @Test func authNoneAcceptsUntaggedAndIgnoresTags() {
+        var v = verifier(auth: nil)
+        #expect(isAccepted(v.verify(packet(sequence: 1, signedWith: nil), at: .zero)))
+        #expect(isAccepted(v.verify(packet(sequence: 2, signedWith: otherKey), at: .zero)))
+        #expect(!isAccepted(v.verify(packet(sequence: 2, signedWith: nil), at: .zero)))
+        #expect(v.counters.replayed == 1)
+    }
+}

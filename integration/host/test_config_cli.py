@@ -1,0 +1,105 @@
+"""tandemctl check-config / show-config as an operator runs them: exit codes, messages, output."""
+import json
+import pathlib
+
+import pytest
+
+EXAMPLES = sorted((pathlib.Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_are_valid(tandemctl, example):
+    r = tandemctl("check-config", example)
+    assert r.returncode == 0, r.stderr
+    assert "valid (serial" in r.stdout
+    digest = [l for l in r.stdout.splitlines() if l.startswith("digest: ")][0].split()[1]
+    assert len(digest) == 64
+
+
+def test_check_config_node_option(tandemctl, root):
+    ok = tandemctl("check-config", root / "examples/dr.yaml", "--node", "director-2")
+    assert ok.returncode == 0 and "director-2 (this node) priority 110" in ok.stdout
+    bad = tandemctl("check-config", root / "examples/dr.yaml", "--node", "nope")
+    assert bad.returncode == 78
+    assert 'no node is called "nope"' in bad.stderr
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "is empty"),
+    (b"serial: 1\nnodes: [\n", "is not valid YAML"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00", "is not a text file"),
+    (b"\xc3\x28 not utf8\n", "is not UTF-8 text"),
+    (b"serial: 1\n", 'missing required key "nodes"'),
+])
+def test_bad_files_give_clear_errors(tandemctl, tmp_path, content, needle):
+    f = tmp_path / "bad.yaml"
+    f.write_bytes(content)
+    r = tandemctl("check-config", f)
+    assert r.returncode == 78, r
+    assert needle in r.stderr
+    assert "Fatal error" not in r.stderr and "Trace" not in r.stderr
+
+
+def test_missing_file(tandemctl, tmp_path):
+    r = tandemctl("check-config", tmp_path / "absent.yaml")
+    assert r.returncode == 78
+    assert "no such file" in r.stderr
+
+
+def test_huge_file_is_refused_without_reading_it(tandemctl, tmp_path):
+    f = tmp_path / "huge.yaml"
+    with open(f, "wb") as fh:
+        fh.truncate(65 * 1024 * 1024)
+    r = tandemctl("check-config", f)
+    assert r.returncode == 78
+    assert "configs larger than 64 MiB are refused" in r.stderr
+
+
+def test_every_error_with_path_and_line(tandemctl, tmp_path):
+    f = tmp_path / "t.yaml"
+    f.write_text("""serial: 1
+nodes:
+  - {name: a, addresses: [10.0.0.1]}
+  - {name: b, addresses: [10.0.0.2]}
+heartbeat: {key_file: /k, interval: 5}
+virtual_ips: [{address: 10.0.0.10/24, interface: eth0}]
+virtual_servers:
+  - name: web
+    address: 10.0.0.10
+    port: 80
+    forwarding: nat
+    real_servers:
+      - {address: 10.0.1.1, port: 0}
+""")
+    r = tandemctl("check-config", f)
+    assert r.returncode == 78
+    assert f"{f}: heartbeat.interval: \"5\" is not a duration" in r.stderr
+    assert f"{f}: virtual_servers[0].real_servers[0].port: 0 is not a valid port (1…65535) (line 13)" in r.stderr
+    assert "not valid (2 errors)" in r.stderr
+
+
+def test_show_config_formats(tandemctl, root):
+    r = tandemctl("show-config", root / "examples/fwmark-persistence.yaml", "--format", "ipvsadm")
+    assert r.returncode == 0
+    assert r.stdout == ("-A -f 80 -s wlc -p 3600 -M 255.255.255.0\n"
+                        "-a -f 80 -r 192.0.2.101:0 -g -w 5\n"
+                        "-a -f 80 -r 192.0.2.102:0 -g -w 5\n")
+    j = tandemctl("show-config", root / "examples/nat-http-dns.yaml", "--format", "json")
+    table = json.loads(j.stdout)
+    assert [s["port"] for s in table] == [80, 53]
+    assert table[1]["protocol"] == "udp" and table[1]["one_packet"] is True
+    assert {rs["address"] for rs in table[0]["real_servers"]} == {"10.20.0.11", "10.20.0.12"}
+
+
+def test_warnings_do_not_fail(tandemctl, tmp_path):
+    f = tmp_path / "w.yaml"
+    f.write_text("""serial: 1
+nodes: [{name: a, addresses: [10.0.0.1]}, {name: b, addresses: [10.0.0.2]}]
+heartbeat: {auth: none}
+virtual_ips: [{address: 10.0.0.10/24, interface: eth0}]
+virtual_servers: [{name: w, address: 10.0.0.10, port: 80, forwarding: nat, real_servers: [{address: 10.0.1.1, port: 8080}]}]
+""")
+    r = tandemctl("check-config", f)
+    assert r.returncode == 0
+    assert "warning: virtual_servers[0].forwarding: NAT real servers must route replies" in r.stderr
+    assert "UNAUTHENTICATED" in r.stdout
