@@ -251,7 +251,7 @@ struct IPVSDecodingTests {
         #expect(observed.service == IPVSService(key: httpKey, scheduler: "wlc", flags: .persistent, timeout: 300,
                                                 netmask: 0xFFFF_FF00))
         #expect(observed.statistics == IPVSStatistics(connections: 5, inPackets: 100, outPackets: 90, inBytes: 6000,
-                                                      outBytes: 5000, connectionsPerSecond: 1, outBytesPerSecond: 100_000_000))
+                                                      outBytes: 5000, connectionRate: 1, outByteRate: 100_000_000))
     }
 
     @Test func ipv6FwmarkServiceWithEngine() throws {

@@ -1,86 +1,5 @@
-/// What the kernel reports about its IPVS table: the configured values (the model types of
-/// IPVSModel.swift, which take part in diffs) plus counters and connection numbers (which never
-/// do). Identity apart from observation, as cloudflare/ipvs keeps `Service` apart from
-/// `ServiceExtended`.
-
-/// 64-bit traffic counters and rate estimates of a service or real server (`IPVS_STATS_ATTR_*`
-/// from the kernel's STATS64 nest). Rates are the kernel's estimator values per second.
-public struct IPVSStatistics: Sendable, Hashable {
-    public var connections: UInt64
-    public var inPackets: UInt64
-    public var outPackets: UInt64
-    public var inBytes: UInt64
-    public var outBytes: UInt64
-    public var connectionsPerSecond: UInt64
-    public var inPacketsPerSecond: UInt64
-    public var outPacketsPerSecond: UInt64
-    public var inBytesPerSecond: UInt64
-    public var outBytesPerSecond: UInt64
-
-    public init(connections: UInt64 = 0, inPackets: UInt64 = 0, outPackets: UInt64 = 0, inBytes: UInt64 = 0,
-                outBytes: UInt64 = 0, connectionsPerSecond: UInt64 = 0, inPacketsPerSecond: UInt64 = 0,
-                outPacketsPerSecond: UInt64 = 0, inBytesPerSecond: UInt64 = 0, outBytesPerSecond: UInt64 = 0) {
-        self.connections = connections
-        self.inPackets = inPackets
-        self.outPackets = outPackets
-        self.inBytes = inBytes
-        self.outBytes = outBytes
-        self.connectionsPerSecond = connectionsPerSecond
-        self.inPacketsPerSecond = inPacketsPerSecond
-        self.outPacketsPerSecond = outPacketsPerSecond
-        self.inBytesPerSecond = inBytesPerSecond
-        self.outBytesPerSecond = outBytesPerSecond
-    }
-}
-
-/// A real server as the kernel reports it.
-public struct IPVSObservedDestination: Sendable, Hashable {
-    public var destination: IPVSDestination
-    public var activeConnections: UInt32
-    public var inactiveConnections: UInt32
-    public var persistentConnections: UInt32
-    public var statistics: IPVSStatistics
-
-    public init(destination: IPVSDestination, activeConnections: UInt32 = 0, inactiveConnections: UInt32 = 0,
-                persistentConnections: UInt32 = 0, statistics: IPVSStatistics = IPVSStatistics()) {
-        self.destination = destination
-        self.activeConnections = activeConnections
-        self.inactiveConnections = inactiveConnections
-        self.persistentConnections = persistentConnections
-        self.statistics = statistics
-    }
-}
-
-/// A virtual service as the kernel reports it, with its real servers in (address, port) order.
-public struct IPVSObservedService: Sendable, Hashable {
-    public var service: IPVSService
-    public var statistics: IPVSStatistics
-    public var destinations: [IPVSObservedDestination]
-
-    public init(service: IPVSService, statistics: IPVSStatistics = IPVSStatistics(),
-                destinations: [IPVSObservedDestination] = []) {
-        self.service = service
-        self.statistics = statistics
-        self.destinations = destinations.sorted { $0.destination.key < $1.destination.key }
-    }
-
-    /// The configured part only, as the planner compares it.
-    public var entry: IPVSServiceEntry {
-        IPVSServiceEntry(service: service, destinations: destinations.map(\.destination))
-    }
-}
-
-/// The kernel's whole table as observed, services in `ipvsadm` order.
-public struct IPVSObservedTable: Sendable, Hashable {
-    public private(set) var services: [IPVSObservedService]
-
-    public init(_ services: [IPVSObservedService] = []) {
-        self.services = services.sorted { $0.service.key < $1.service.key }
-    }
-
-    /// The configured part only: what `IPVSPlanner.plan(desired:observed:owned:)` takes.
-    public var table: IPVSTable { IPVSTable(services.map(\.entry)) }
-}
+/// What the kernel reports besides its table: the IPVS version, the connection timeouts and
+/// the connection-synchronisation daemons. (The table itself, with counters, is `IPVSListing`.)
 
 /// The IPVS version and connection-table size (`IPVS_CMD_GET_INFO`).
 public struct IPVSInfo: Sendable, Hashable {
@@ -109,6 +28,9 @@ public struct IPVSTimeoutSettings: Sendable, Hashable {
         self.tcpFin = tcpFin
         self.udp = udp
     }
+
+    /// `Timeout (tcp tcpfin udp): 900 120 300`, as `ipvsadm -L --timeout` prints it.
+    public var listing: String { "Timeout (tcp tcpfin udp): \(tcp) \(tcpFin) \(udp)\n" }
 }
 
 /// A connection-synchronisation daemon of the kernel (ipvsadm --start-daemon). Optional values
@@ -143,4 +65,17 @@ public struct IPVSSyncDaemon: Sendable, Hashable, CustomStringConvertible {
 
     /// `master sync daemon on eth0 (syncid 1)`.
     public var description: String { "\(role) sync daemon on \(interface) (syncid \(syncID))" }
+
+    /// `master sync daemon (mcast=eth0, syncid=1, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)`,
+    /// one line per daemon, master first, as `ipvsadm -L --daemon` prints them (ipvsadm.c `list_daemon`).
+    public static func listing(_ daemons: [IPVSSyncDaemon]) -> String {
+        daemons.sorted { $0.role.rawValue < $1.role.rawValue }.map { d in
+            var line = "\(d.role) sync daemon (mcast=\(d.interface), syncid=\(d.syncID)"
+            if let maxLength = d.maxLength, maxLength != 0 { line += ", maxlen=\(maxLength)" }
+            if let group = d.group { line += ", group=\(group)" }
+            if let port = d.port, port != 0 { line += ", port=\(port)" }
+            if let ttl = d.ttl, ttl != 0 { line += ", ttl=\(ttl)" }
+            return line + ")\n"
+        }.joined()
+    }
 }

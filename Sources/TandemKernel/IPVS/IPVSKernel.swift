@@ -28,8 +28,9 @@ public struct IPVSChangeResult: Sendable, Hashable, CustomStringConvertible {
 public protocol IPVSKernel: AnyObject {
     /// Version and connection-table size.
     func info() throws -> IPVSInfo
-    /// Every service with its real servers, counters and connection numbers.
-    func dump() throws -> IPVSObservedTable
+    /// Every service with its real servers, counters and connection numbers, plus the version
+    /// and connection-table size; `.table` is the part the planner compares.
+    func dump() throws -> IPVSListing
     /// Applies `changes` in order; one result per change, in the same order.
     func apply(_ changes: [IPVSChange]) throws -> [IPVSChangeResult]
     /// The TCP, TCP FIN and UDP connection timeouts.

@@ -260,9 +260,9 @@ enum IPVSWire {
         return IPVSStatistics(
             connections: a.u64(Stats.connections) ?? 0, inPackets: a.u64(Stats.inPackets) ?? 0,
             outPackets: a.u64(Stats.outPackets) ?? 0, inBytes: a.u64(Stats.inBytes) ?? 0,
-            outBytes: a.u64(Stats.outBytes) ?? 0, connectionsPerSecond: a.u64(Stats.cps) ?? 0,
-            inPacketsPerSecond: a.u64(Stats.inPPS) ?? 0, outPacketsPerSecond: a.u64(Stats.outPPS) ?? 0,
-            inBytesPerSecond: a.u64(Stats.inBPS) ?? 0, outBytesPerSecond: a.u64(Stats.outBPS) ?? 0)
+            outBytes: a.u64(Stats.outBytes) ?? 0, connectionRate: a.u64(Stats.cps) ?? 0,
+            inPacketRate: a.u64(Stats.inPPS) ?? 0, outPacketRate: a.u64(Stats.outPPS) ?? 0,
+            inByteRate: a.u64(Stats.inBPS) ?? 0, outByteRate: a.u64(Stats.outBPS) ?? 0)
     }
 
     /// Older kernels send only STATS, whose packet counters are u32 and byte counters u64.
@@ -272,12 +272,12 @@ enum IPVSWire {
         return IPVSStatistics(
             connections: n(Stats.connections), inPackets: n(Stats.inPackets), outPackets: n(Stats.outPackets),
             inBytes: a.u64(Stats.inBytes) ?? 0, outBytes: a.u64(Stats.outBytes) ?? 0,
-            connectionsPerSecond: n(Stats.cps), inPacketsPerSecond: n(Stats.inPPS), outPacketsPerSecond: n(Stats.outPPS),
-            inBytesPerSecond: n(Stats.inBPS), outBytesPerSecond: n(Stats.outBPS))
+            connectionRate: n(Stats.cps), inPacketRate: n(Stats.inPPS), outPacketRate: n(Stats.outPPS),
+            inByteRate: n(Stats.inBPS), outByteRate: n(Stats.outBPS))
     }
 
     /// Decodes the SERVICE nest of a NEW_SERVICE dump reply. The kernel's HASHED flag is dropped.
-    static func decodeService(_ top: NetlinkAttributes) throws -> IPVSObservedService {
+    static func decodeService(_ top: NetlinkAttributes) throws -> IPVSListedService {
         guard let a = try top.nested(Top.service) else { throw NetlinkDecodeError("service reply without a SERVICE nest") }
         guard let af = a.u16(Service.family), let family = AddressFamily(rawValue: af) else {
             throw NetlinkDecodeError("service with unknown address family \(a.u16(Service.family).map(String.init) ?? "none")")
@@ -308,13 +308,13 @@ enum IPVSWire {
                                   netmask: netmask, persistenceEngine: engine)
         let stats = try a.nested(Service.stats64).map { decodeStatistics($0) }
             ?? decodeLegacyStatistics(try a.nested(Service.stats))
-        return IPVSObservedService(service: service, statistics: stats)
+        return IPVSListedService(service: service, statistics: stats)
     }
 
     /// Decodes the DEST nest of a NEW_DEST dump reply. Tunnel settings are kept only where they
     /// mean something (type for tunnels, port for GUE, checksum for GUE and GRE) so that a
     /// decoded server compares equal to the configured one.
-    static func decodeDestination(_ top: NetlinkAttributes, serviceFamily: AddressFamily) throws -> IPVSObservedDestination {
+    static func decodeDestination(_ top: NetlinkAttributes, serviceFamily: AddressFamily) throws -> IPVSListedDestination {
         guard let a = try top.nested(Top.destination) else { throw NetlinkDecodeError("real server reply without a DEST nest") }
         var family = serviceFamily
         if let af = a.u16(Destination.addressFamily), af != 0 {
@@ -346,7 +346,7 @@ enum IPVSWire {
             tunnelType: tunnelType, tunnelPort: tunnelPort, tunnelChecksum: checksum)
         let stats = try a.nested(Destination.stats64).map { decodeStatistics($0) }
             ?? decodeLegacyStatistics(try a.nested(Destination.stats))
-        return IPVSObservedDestination(
+        return IPVSListedDestination(
             destination: destination, activeConnections: a.u32(Destination.activeConnections) ?? 0,
             inactiveConnections: a.u32(Destination.inactiveConnections) ?? 0,
             persistentConnections: a.u32(Destination.persistentConnections) ?? 0, statistics: stats)

@@ -6,7 +6,8 @@ import TandemCore
 /// scheduler, ERANGE for a negative weight or a lower threshold above the upper one. For tests
 /// of code that drives an `IPVSKernel`; it counts the changes written to it.
 public final class InMemoryIPVSKernel: IPVSKernel {
-    public private(set) var observed: IPVSObservedTable
+    /// The table as a dump returns it.
+    public private(set) var listing: IPVSListing
     public private(set) var daemons: [IPVSSyncDaemon] = []
     public var currentTimeouts = IPVSTimeoutSettings(tcp: 900, tcpFin: 120, udp: 300)
     /// Schedulers whose module "loads"; others fail with ENOENT.
@@ -16,13 +17,15 @@ public final class InMemoryIPVSKernel: IPVSKernel {
     /// Changes applied successfully so far.
     public private(set) var writes = 0
 
-    public init(_ table: IPVSObservedTable = IPVSObservedTable()) {
-        observed = table
+    public init(_ table: IPVSTable = IPVSTable()) {
+        listing = IPVSListing(services: table.entries.map { entry in
+            IPVSListedService(service: entry.service, destinations: entry.destinations.map { IPVSListedDestination(destination: $0) })
+        })
     }
 
     public func info() throws -> IPVSInfo { IPVSInfo(version: 0x010201, connectionTableSize: 4096) }
 
-    public func dump() throws -> IPVSObservedTable { observed }
+    public func dump() throws -> IPVSListing { listing }
 
     public func apply(_ changes: [IPVSChange]) throws -> [IPVSChangeResult] {
         changes.map { change in
@@ -34,14 +37,14 @@ public final class InMemoryIPVSKernel: IPVSKernel {
 
     /// Applies one change, returning 0 or the errno the kernel would return.
     private func perform(_ change: IPVSChange) -> Int32 {
-        var services = observed.services
+        var services = listing.services
         func index(_ key: IPVSServiceKey) -> Int? { services.firstIndex { $0.service.key == key } }
         switch change {
         case .addService(let s):
             guard index(s.key) == nil else { return EEXIST }
             guard schedulers.contains(s.scheduler) else { return ENOENT }
             if s.key.family == .ipv6 && !(1...128).contains(s.netmask) { return EINVAL }
-            services.append(IPVSObservedService(service: s))
+            services.append(IPVSListedService(service: s))
         case .updateService(let s):
             guard let i = index(s.key) else { return ESRCH }
             guard schedulers.contains(s.scheduler) else { return ENOENT }
@@ -54,7 +57,7 @@ public final class InMemoryIPVSKernel: IPVSKernel {
             guard let i = index(key) else { return ESRCH }
             if let code = InMemoryIPVSKernel.check(d) { return code }
             guard !services[i].destinations.contains(where: { $0.destination.key == d.key }) else { return EEXIST }
-            services[i].destinations.append(IPVSObservedDestination(destination: d))
+            services[i].destinations.append(IPVSListedDestination(destination: d))
             services[i].destinations.sort { $0.destination.key < $1.destination.key }
         case .updateDestination(let key, let d):
             guard let i = index(key) else { return ESRCH }
@@ -66,7 +69,8 @@ public final class InMemoryIPVSKernel: IPVSKernel {
             guard let j = services[i].destinations.firstIndex(where: { $0.destination.key == d }) else { return ENOENT }
             services[i].destinations.remove(at: j)
         }
-        observed = IPVSObservedTable(services)
+        services.sort { $0.service.key < $1.service.key }
+        listing.services = services
         return 0
     }
 

@@ -150,13 +150,14 @@ public final class LiveIPVSKernel: IPVSKernel {
         return try IPVSWire.decodeInfo(first)
     }
 
-    public func dump() throws -> IPVSObservedTable {
+    public func dump() throws -> IPVSListing {
+        let info = try info()
         let family = socket.familyID
         let serviceReplies = try query("list IPVS services", dump: true) { seq in
             genericNetlinkMessage(family: family, command: IPVSWire.Command.getService,
                                   flags: Netlink.request | Netlink.dump, sequence: seq)
         }
-        var services: [IPVSObservedService] = []
+        var services: [IPVSListedService] = []
         services.reserveCapacity(serviceReplies.count)
         for reply in serviceReplies {
             var observed = try IPVSWire.decodeService(reply)
@@ -169,7 +170,8 @@ public final class LiveIPVSKernel: IPVSKernel {
                 .sorted { $0.destination.key < $1.destination.key }
             services.append(observed)
         }
-        return IPVSObservedTable(services)
+        services.sort { $0.service.key < $1.service.key }
+        return IPVSListing(version: info.version, connectionTableSize: info.connectionTableSize, services: services)
     }
 
     public func timeouts() throws -> IPVSTimeoutSettings {
