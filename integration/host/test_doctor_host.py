@@ -4,7 +4,7 @@ import pathlib
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TANDEMCTL = os.environ.get("TANDEMCTL", str(ROOT / ".build" / "debug" / "tandemctl"))
+TANDEMCTL = os.environ.get("TANDEMCTL") or str(pathlib.Path(os.environ.get("TANDEM_BIN", ROOT / ".build" / "debug")) / "tandemctl")
 UNAVAILABLE = ('IPVS is not available in this kernel (the genl family "IPVS" was not found): '
                'load it with modprobe ip_vs')
 

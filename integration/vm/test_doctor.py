@@ -1,7 +1,7 @@
 """tandemctl doctor inside an IPVS-capable kernel."""
 import re
 
-from conftest import EXAMPLES, run, tandemctl
+from vmlib import EXAMPLES, run, tandemctl
 
 
 def test_doctor_reports_ipvs_available_with_version():
@@ -33,5 +33,5 @@ def test_doctor_without_cap_net_admin_fails():
 
 
 def tandemctl_path():
-    from conftest import TANDEMCTL
+    from vmlib import TANDEMCTL
     return TANDEMCTL

@@ -5,7 +5,7 @@ import tempfile
 
 import pytest
 
-from conftest import EXAMPLES, TANDEMCTL, ipvsadm_save, run, tandemctl
+from vmlib import EXAMPLES, TANDEMCTL, ipvsadm_save, run, tandemctl
 
 WITH_SERVICES = sorted(p.name for p in EXAMPLES.glob("*.yaml")
                        if tandemctl("show-config", str(p), "--format", "ipvsadm").stdout.strip())
