@@ -30,7 +30,7 @@ public final class LiveAddressTable: AddressTable {
 
     public func claim(_ vip: VirtualIP) throws(KernelError) -> AddressChange {
         let object = "\(vip.prefix) on \(vip.interface)"
-        let index = try interfaceIndex(of: vip.interface, for: "VIP \(vip.prefix)")
+        let index = try lookUpInterfaceIndex(of: vip.interface, for: "VIP \(vip.prefix)")
         let flags: UInt32 = vip.prefix.family == .ipv6 ? InterfaceAddress.noDADFlag : 0
         let label = vip.prefix.family == .ipv4 ? vip.label : nil
         let rc = try socket.withLock { s throws(KernelError) in
@@ -46,7 +46,7 @@ public final class LiveAddressTable: AddressTable {
 
     public func release(_ vip: VirtualIP) throws(KernelError) -> AddressChange {
         let object = "\(vip.prefix) on \(vip.interface)"
-        let index = try interfaceIndex(of: vip.interface, for: "VIP \(vip.prefix)")
+        let index = try lookUpInterfaceIndex(of: vip.interface, for: "VIP \(vip.prefix)")
         var restore: String?
         if vip.prefix.family == .ipv4 {
             let all = try socket.withLock { s throws(KernelError) in try s.dumpAddresses() }

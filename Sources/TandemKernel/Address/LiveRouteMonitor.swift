@@ -4,7 +4,7 @@ import Synchronization
 import TandemCore
 
 /// The live `RouteMonitor`: a thread that sleeps in poll() on an rtnetlink socket subscribed to
-/// RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR, and on an eventfd used to stop it.
+/// RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR, and on a pipe used to stop it.
 ///
 /// Event-driven: the kernel's state is read only at start and after a receive overrun (ENOBUFS),
 /// when notifications were lost and guessing would be wrong; then links and addresses are dumped
@@ -30,6 +30,7 @@ public final class LiveRouteMonitor: RouteMonitor {
         let events: RouteSocket
         let dumps: RouteSocket
         let shared: Shared
+        /// Read end of the stop pipe.
         let stopDescriptor: Int32
 
         init(events: RouteSocket, dumps: RouteSocket, shared: Shared, stopDescriptor: Int32) {
@@ -49,6 +50,8 @@ public final class LiveRouteMonitor: RouteMonitor {
                 return afterOverrun ? [.overrun] : []
             }
         }
+
+        deinit { close(stopDescriptor) }
 
         func run() {
             resynchronise(afterOverrun: false).forEach(shared.handler)
@@ -86,6 +89,7 @@ public final class LiveRouteMonitor: RouteMonitor {
     }
 
     private let shared: Shared
+    /// Write end of the stop pipe; the thread polls the read end (and closes it when it ends).
     private let stopDescriptor: Int32
     private let thread: Mutex<pthread_t?>
 
@@ -104,11 +108,13 @@ public final class LiveRouteMonitor: RouteMonitor {
         try events.subscribe(groups: [RTNLGRP_LINK.rawValue, RTNLGRP_IPV4_IFADDR.rawValue, RTNLGRP_IPV6_IFADDR.rawValue],
                              receiveBufferBytes: receiveBufferBytes)
         let dumps = try RouteSocket(purpose: "link and address monitor dumps")
-        let fd = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
-        if fd < 0 {
-            throw KernelError(operation: "create eventfd", object: "link monitor", errno: errno)
+        var ends: [Int32] = [-1, -1]
+        if pipe(&ends) < 0 {
+            throw KernelError(operation: "create stop pipe", object: "link monitor", errno: errno)
         }
-        stopDescriptor = fd
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let fd = ends[0]
+        stopDescriptor = ends[1]
         shared = Shared(watch: RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts),
                         handler: handler, onError: onError)
         let loop = Loop(events: events, dumps: dumps, shared: shared, stopDescriptor: fd)
@@ -121,7 +127,8 @@ public final class LiveRouteMonitor: RouteMonitor {
         }, context)
         if rc != 0 {
             Unmanaged<Loop>.fromOpaque(context).release()
-            close(fd)
+            close(ends[0])
+            close(ends[1])
             throw KernelError(operation: "start monitor thread", object: "link monitor", errno: rc)
         }
         thread = Mutex(tid)
@@ -140,11 +147,11 @@ public final class LiveRouteMonitor: RouteMonitor {
         shared.watch.withLock { $0.untrack(vip) }
     }
 
-    /// Wakes the thread through the eventfd and joins it.
+    /// Wakes the thread through the stop pipe and joins it.
     public func stop() {
         guard let tid = thread.withLock({ t -> pthread_t? in defer { t = nil }; return t }) else { return }
-        var one: UInt64 = 1
-        _ = write(stopDescriptor, &one, 8)
+        var one: UInt8 = 1
+        _ = write(stopDescriptor, &one, 1)
         pthread_join(tid, nil)
     }
 

@@ -257,7 +257,7 @@ final class RouteSocket {
 }
 
 /// The interface index of `name`, or a KernelError naming the interface.
-func interfaceIndex(of name: String, for object: String) throws(KernelError) -> Int32 {
+func lookUpInterfaceIndex(of name: String, for object: String) throws(KernelError) -> Int32 {
     let index = if_nametoindex(name)
     if index == 0 {
         throw KernelError(operation: "find interface", object: name, errno: errno,

@@ -23,7 +23,7 @@ final class PacketSocket {
 
     init(interface: String) throws(KernelError) {
         self.interface = interface
-        let index = try interfaceIndex(of: interface, for: "announcements")
+        let index = try lookUpInterfaceIndex(of: interface, for: "announcements")
         interfaceIndex = index
         let fd = Glibc.socket(AF_PACKET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 {
