@@ -150,12 +150,18 @@ struct VIPCommand: ParsableCommand {
                 onError: { error in emit(#"{"ts_ns":\#(realtimeNanoseconds()),"event":"error","error":\#(jsonString("\(error)"))}"#) },
                 handler: { event in emit(eventJSON(event)) })
             if claim {
-                for vip in vips { _ = try table.claim(vip) }
+                for vip in vips {
+                    monitor.expect(vip, present: true)
+                    if try table.claim(vip) != .added { monitor.cancelExpectation(vip) }
+                }
             }
             emit(#"{"ts_ns":\#(realtimeNanoseconds()),"event":"ready","own_ports":\#(table.ownPorts.sorted())}"#)
             waitForSignal(milliseconds: limit?.milliseconds ?? UInt64.max)
             if claim {
-                for vip in vips { _ = try? table.release(vip) }
+                for vip in vips {
+                    monitor.expect(vip, present: false)
+                    if (try? table.release(vip)) != .removed { monitor.cancelExpectation(vip) }
+                }
                 // Let the monitor see our own release before stopping.
                 var pause = timespec(tv_sec: 0, tv_nsec: 50_000_000)
                 nanosleep(&pause, nil)
@@ -214,28 +220,41 @@ private func jsonString(_ s: String) -> String {
     return out + "\""
 }
 
-/// Blocks SIGINT and SIGTERM in this thread and every thread started after, so `waitForSignal` receives them.
+/// Read and write ends of the pipe the SIGINT/SIGTERM handler writes to.
+private let terminationPipe: (read: Int32, write: Int32) = {
+    var fds: [Int32] = [-1, -1]
+    _ = pipe(&fds)
+    return (fds[0], fds[1])
+}()
+
+/// Makes SIGINT and SIGTERM wake `waitForSignal` instead of killing the process at once (a
+/// handler, not a blocked mask: the runtime's threads exist before any command runs, and a
+/// process-directed signal goes to any thread that does not block it).
 private func blockTerminationSignals() {
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_BLOCK, &set, nil)
+    _ = terminationPipe
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in
+        var byte: UInt8 = 1
+        _ = write(terminationPipe.write, &byte, 1)
+    }
+    sigemptyset(&action.sa_mask)
+    sigaction(SIGINT, &action, nil)
+    sigaction(SIGTERM, &action, nil)
 }
 
 /// Waits for SIGINT/SIGTERM or until `milliseconds` pass.
 private func waitForSignal(milliseconds: UInt64) {
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
     var remaining = milliseconds
     while remaining > 0 {
         let step = min(remaining, 3_600_000)
-        var timeout = timespec(tv_sec: Int(step / 1000), tv_nsec: Int(step % 1000) * 1_000_000)
-        let rc = sigtimedwait(&set, nil, &timeout)
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        var fd = pollfd(fd: terminationPipe.read, events: Int16(POLLIN), revents: 0)
+        let rc = poll(&fd, 1, Int32(step))
         if rc > 0 { return }
-        if rc < 0 && errno == EINTR { continue }
-        remaining -= step
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let elapsed = UInt64(max(0, (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1_000_000))
+        remaining -= min(remaining, rc < 0 ? elapsed : max(elapsed, step))
     }
 }

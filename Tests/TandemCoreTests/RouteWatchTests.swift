@@ -79,6 +79,29 @@ import Testing
                 == [.overrun, .linkRemoved(interface: "eth0"), .vipRemoved(vip6, origin: .unknown)])
     }
 
+    @Test func ipv6ChangesCarryNoPortSoExpectationsDecide() {
+        var w = started()
+        let v6 = address("2001:db8::10/64")
+        // Unannounced IPv6 change with port 0: not ours, and the kernel does not say who.
+        #expect(w.apply(.addressAdded(v6, senderPort: 0)) == [.vipAdded(vip6, origin: .foreign)])
+        // Announced: ours, and the expectation is used up.
+        w.expect(vip6, present: false)
+        #expect(w.apply(.addressRemoved(v6, senderPort: 0)) == [.vipRemoved(vip6, origin: .tandem)])
+        #expect(w.expected.isEmpty)
+        #expect(w.apply(.addressAdded(v6, senderPort: 0)) == [.vipAdded(vip6, origin: .foreign)])
+        // An expectation for the other direction does not match; a cancelled one is gone.
+        w.expect(vip6, present: true)
+        #expect(w.apply(.addressRemoved(v6, senderPort: 0)) == [.vipRemoved(vip6, origin: .foreign)])
+        w.cancelExpectation(vip6)
+        #expect(w.expected.isEmpty)
+    }
+
+    @Test func expectationFoundByResyncIsOurs() {
+        var w = started()
+        w.expect(vip4, present: false)
+        #expect(w.resynchronise(links: [eth0Up], addresses: [], afterOverrun: true) == [.overrun, .vipRemoved(vip4, origin: .tandem)])
+    }
+
     @Test func trackAndUntrack() {
         var w = RouteWatch(interfaces: [], vips: [], ownPorts: [1])
         let vip = VirtualIP(prefix: IPPrefix("198.51.100.1/32")!, interface: "br0")

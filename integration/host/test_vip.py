@@ -118,10 +118,11 @@ def test_gratuitous_arp_fields_and_count(topo, mode, opcode):
         assert arp[0:8] == bytes([0, 1, 8, 0, 6, 4, 0, opcode])
         assert arp[8:14] == b and arp[14:18] == vip and arp[24:28] == vip
         assert arp[18:24] == (b"\0" * 6 if mode == "request" else b)
-    gaps = [(frames[i + 1][0] - frames[i][0]) / 1e6 for i in range(5)]
-    # 0, 20, 40 ms; then 200, 220, 240 ms.
-    assert all(15 <= g <= 60 for g in gaps[0:2] + gaps[3:5]), gaps
-    assert 120 <= gaps[2] <= 220, gaps
+    # 0, 20, 40 ms; then 200, 220, 240 ms after the first: never early, at most 25 ms late
+    # (timers on a loaded 2-core host).
+    offsets = [(ts - frames[0][0]) / 1e6 for ts, _ in frames]
+    expected = [0, 20, 40, 200, 220, 240]
+    assert all(e - 1 <= o <= e + 25 for o, e in zip(offsets, expected)), offsets
 
 
 def test_neighbour_advertisement_fields_and_count(topo):
@@ -154,8 +155,8 @@ def test_periodic_refresh_arrives_at_its_interval(topo):
     frames = arp_frames(cap.stop())
     # Claim at 0, refreshes at 300 … 1500 ms.
     assert len(frames) == 6, len(frames)
-    gaps = [(frames[i + 1][0] - frames[i][0]) / 1e6 for i in range(len(frames) - 1)]
-    assert all(270 <= g <= 340 for g in gaps), gaps
+    offsets = [(ts - frames[0][0]) / 1e6 for ts, _ in frames]
+    assert all(300 * i - 1 <= o <= 300 * i + 25 for i, o in enumerate(offsets)), offsets
 
 
 # --- address manager --------------------------------------------------------------------------
@@ -303,7 +304,7 @@ def test_monitor_tells_own_release_from_foreign(topo):
 
 
 def test_monitor_overrun_rereads_state(topo):
-    topo.ip("b", "link", "add", "noise0", "type", "dummy")
+    topo.ip("b", "link", "add", "noise0", "type", "veth", "peer", "name", "noise1")
     topo.ip("b", "link", "set", "noise0", "up")
     topo.ip("b", "addr", "add", VIP4, "dev", "eth0")
     mon = Monitor(topo, "--receive-buffer", "4096", VIP4)

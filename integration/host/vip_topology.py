@@ -55,7 +55,20 @@ class Topology:
             self.ip(node, "addr", "add", v4, "dev", "eth0")
             self.ip(node, "addr", "add", v6, "dev", "eth0", "nodad")
             self.ip(node, "link", "set", "eth0", "up")
+        self.wait_operational()
         self.mac = {node: self.ip_json(node, "link", "show", "dev", "eth0")[0]["address"] for node in ("a", "b", "c")}
+
+    def wait_operational(self, timeout=10):
+        """Waits until every link is operationally up: until the kernel's link watcher has run, a
+        fresh veth still has its no-op qdisc and silently drops what is sent (bounded wait)."""
+        links = [("sw", "br0"), ("sw", "pa"), ("sw", "pb"), ("sw", "pc"), ("a", "eth0"), ("b", "eth0"), ("c", "eth0")]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [self.ip_json(n, "link", "show", "dev", d)[0]["operstate"] for n, d in links]
+            if all(s == "UP" for s in states):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"links not up after {timeout}s: {list(zip(links, states))}")
 
     def close(self):
         for p in self.procs:
@@ -106,7 +119,7 @@ class Capture:
 
     def __init__(self, topo, node, bpf, dev="eth0", tmpdir="/tmp"):
         self.path = Path(tmpdir) / f"{topo.ns[node]}-{secrets.token_hex(3)}.pcap"
-        self.proc = topo.popen(node, "tcpdump", "-i", dev, "-U", "-n", "--time-stamp-precision=nano",
+        self.proc = topo.popen(node, "tcpdump", "-i", dev, "-U", "--immediate-mode", "-n", "--time-stamp-precision=nano",
                                "-w", str(self.path), bpf, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # Wait for "listening on" (tcpdump prints it once the socket is open), bounded.
         line = b""

@@ -8,6 +8,11 @@ public protocol RouteMonitor: Sendable {
     func track(_ vip: VirtualIP, present: Bool)
     /// Stops watching `vip`.
     func untrack(_ vip: VirtualIP)
+    /// Tandem is about to add (`present: true`) or remove `vip`: attribute the change to Tandem
+    /// (needed for IPv6, whose notifications do not name the requesting socket).
+    func expect(_ vip: VirtualIP, present: Bool)
+    /// The expected change did not happen (no-op or failure).
+    func cancelExpectation(_ vip: VirtualIP)
     /// Stops the monitor; no handler call starts after this returns.
     func stop()
 }
@@ -34,5 +39,7 @@ public final class FakeRouteMonitor: RouteMonitor {
 
     public func track(_ vip: VirtualIP, present: Bool) { watch.withLock { $0.track(vip, present: present) } }
     public func untrack(_ vip: VirtualIP) { watch.withLock { $0.untrack(vip) } }
+    public func expect(_ vip: VirtualIP, present: Bool) { watch.withLock { $0.expect(vip, present: present) } }
+    public func cancelExpectation(_ vip: VirtualIP) { watch.withLock { $0.cancelExpectation(vip) } }
     public func stop() { stopped.withLock { $0 = true } }
 }

@@ -4,8 +4,10 @@ public enum RouteNotification: Sendable, Hashable {
     case linkChanged(LinkState)
     /// RTM_DELLINK: a link was removed.
     case linkRemoved(LinkState)
-    /// RTM_NEWADDR; `senderPort` is the notification's `nlmsg_pid`, the netlink port of the
-    /// socket that asked for the change (0 when the kernel acted on its own).
+    /// RTM_NEWADDR; `senderPort` is the notification's `nlmsg_pid`. For IPv4 it is the netlink
+    /// port of the socket that asked for the change (0 when the kernel acted on its own,
+    /// net/ipv4/devinet.c `rtmsg_ifa`); IPv6 notifications always carry 0
+    /// (net/ipv6/addrconf.c `inet6_ifa_notify`).
     case addressAdded(InterfaceAddress, senderPort: UInt32)
     /// RTM_DELADDR, with `senderPort` as above.
     case addressRemoved(InterfaceAddress, senderPort: UInt32)
@@ -13,11 +15,14 @@ public enum RouteNotification: Sendable, Hashable {
 
 /// Who caused an address change.
 public enum ChangeOrigin: String, Sendable, Hashable {
-    /// One of Tandem's own command sockets.
+    /// Tandem itself: an IPv4 change requested through one of its command sockets, or an IPv6
+    /// change Tandem announced beforehand with `RouteWatch.expect(_:present:)`.
     case tandem
-    /// Another process (an operator's `ip addr del`, NetworkManager, …).
+    /// Not Tandem: another process (an operator's `ip addr del`, NetworkManager, …). For IPv6,
+    /// whose notifications never name the requester, every unexpected change is foreign,
+    /// including the kernel's own flush when a link goes down.
     case foreign
-    /// The kernel itself (port 0), e.g. IPv6 addresses flushed when a link goes down.
+    /// The kernel itself (an IPv4 notification with port 0).
     case kernel
     /// Unknown: the change was found by re-reading the state after lost notifications.
     case unknown
@@ -49,6 +54,8 @@ public struct RouteWatch: Sendable, Hashable {
     public private(set) var presentVIPs: Set<VirtualIP> = []
     /// Index → name of links seen, to name address notifications (which carry only the index).
     public private(set) var interfaceNames: [Int32: String] = [:]
+    /// Changes Tandem is about to make: VIP → whether it will be present afterwards.
+    public private(set) var expected: [VirtualIP: Bool] = [:]
 
     public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32> = []) {
         trackedVIPs = vips
@@ -67,12 +74,29 @@ public struct RouteWatch: Sendable, Hashable {
     public mutating func untrack(_ vip: VirtualIP) {
         trackedVIPs.removeAll { $0 == vip }
         presentVIPs.remove(vip)
+        expected[vip] = nil
     }
 
-    /// Classifies a notification's sender port.
-    public func origin(ofPort port: UInt32) -> ChangeOrigin {
-        if port == 0 { return .kernel }
-        return ownPorts.contains(port) ? .tandem : .foreign
+    /// Announces that Tandem is about to add (`present: true`) or remove `vip`, so the matching
+    /// notification is attributed to Tandem even when it carries no port (IPv6). Call
+    /// `cancelExpectation` when the change turned out to be a no-op or failed.
+    public mutating func expect(_ vip: VirtualIP, present: Bool) {
+        expected[vip] = present
+    }
+
+    /// Forgets an expectation set with `expect(_:present:)`.
+    public mutating func cancelExpectation(_ vip: VirtualIP) {
+        expected[vip] = nil
+    }
+
+    /// Who caused a change of `vip` to `present`, reported with sender port `port`; consumes a
+    /// matching expectation.
+    public mutating func origin(of vip: VirtualIP, present: Bool, port: UInt32) -> ChangeOrigin {
+        let wasExpected = expected[vip] == present
+        if wasExpected { expected[vip] = nil }
+        if ownPorts.contains(port) || wasExpected { return .tandem }
+        if port == 0 { return vip.prefix.family == .ipv4 ? .kernel : .foreign }
+        return .foreign
     }
 
     /// Applies one notification and returns the events it causes (usually none or one).
@@ -94,11 +118,11 @@ public struct RouteWatch: Sendable, Hashable {
         case .addressAdded(let address, let port):
             guard let vip = trackedVIP(for: address), !presentVIPs.contains(vip) else { return [] }
             presentVIPs.insert(vip)
-            return [.vipAdded(vip, origin: origin(ofPort: port))]
+            return [.vipAdded(vip, origin: origin(of: vip, present: true, port: port))]
         case .addressRemoved(let address, let port):
             guard let vip = trackedVIP(for: address), presentVIPs.contains(vip) else { return [] }
             presentVIPs.remove(vip)
-            return [.vipRemoved(vip, origin: origin(ofPort: port))]
+            return [.vipRemoved(vip, origin: origin(of: vip, present: false, port: port))]
         }
     }
 
@@ -127,8 +151,10 @@ public struct RouteWatch: Sendable, Hashable {
             let was = presentVIPs.contains(vip)
             if isPresent == was { continue }
             if isPresent { presentVIPs.insert(vip) } else { presentVIPs.remove(vip) }
+            let origin: ChangeOrigin = expected[vip] == isPresent ? .tandem : .unknown
+            if expected[vip] == isPresent { expected[vip] = nil }
             if afterOverrun {
-                events.append(isPresent ? .vipAdded(vip, origin: .unknown) : .vipRemoved(vip, origin: .unknown))
+                events.append(isPresent ? .vipAdded(vip, origin: origin) : .vipRemoved(vip, origin: origin))
             }
         }
         return events

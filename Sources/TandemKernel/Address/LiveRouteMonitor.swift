@@ -53,8 +53,11 @@ public final class LiveRouteMonitor: RouteMonitor {
 
         deinit { close(stopDescriptor) }
 
+        /// Events found by the initial dump, delivered first by the thread.
+        var initialEvents: [RouteWatchEvent] = []
+
         func run() {
-            resynchronise(afterOverrun: false).forEach(shared.handler)
+            initialEvents.forEach(shared.handler)
             var consecutiveErrors = 0
             while consecutiveErrors < 100 {
                 var fds = [pollfd(fd: events.fileDescriptor, events: Int16(POLLIN), revents: 0),
@@ -118,6 +121,9 @@ public final class LiveRouteMonitor: RouteMonitor {
         shared = Shared(watch: RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts),
                         handler: handler, onError: onError)
         let loop = Loop(events: events, dumps: dumps, shared: shared, stopDescriptor: fd)
+        // The first dump happens here, before init returns, so a claim made right after cannot
+        // land in the dump and have its notification dismissed as old news.
+        loop.initialEvents = loop.resynchronise(afterOverrun: false)
         let context = Unmanaged.passRetained(loop).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
@@ -145,6 +151,14 @@ public final class LiveRouteMonitor: RouteMonitor {
 
     public func untrack(_ vip: VirtualIP) {
         shared.watch.withLock { $0.untrack(vip) }
+    }
+
+    public func expect(_ vip: VirtualIP, present: Bool) {
+        shared.watch.withLock { $0.expect(vip, present: present) }
+    }
+
+    public func cancelExpectation(_ vip: VirtualIP) {
+        shared.watch.withLock { $0.cancelExpectation(vip) }
     }
 
     /// Wakes the thread through the stop pipe and joins it.
