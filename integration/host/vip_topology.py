@@ -86,8 +86,8 @@ class Topology:
         out = run("ip", "-j", "-n", self.ns[node], *args).stdout
         return json.loads(out) if out.strip() else []
 
-    def exec(self, node, *args, check=True, timeout=20):
-        return run("ip", "netns", "exec", self.ns[node], *args, check=check, timeout=timeout)
+    def exec(self, node, *args, check=True, timeout=20, input=None):
+        return run("ip", "netns", "exec", self.ns[node], *args, check=check, timeout=timeout, input=input)
 
     def popen(self, node, *args, **kw):
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[node], *args], **kw)
