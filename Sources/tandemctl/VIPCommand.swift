@@ -75,14 +75,20 @@ struct VIPCommand: ParsableCommand {
                 table = try LiveAddressTable()
                 for vip in vips { try sender.prepare(interface: vip.interface) }
             }
+            func makeAnnouncer() -> LiveAnnouncer {
+                LiveAnnouncer(sender: sender, onError: { vip, error in
+                    emit(#"{"event":"announce_failed","vip":"\#(vip.prefix)","error":\#(jsonString("\(error)"))}"#)
+                })
+            }
+            // Warm: everything tandemd holds from start-up exists before the clock starts.
+            var warmAnnouncer: LiveAnnouncer? = cold ? nil : makeAnnouncer()
             let start = realtimeNanoseconds()
             let addresses = try table ?? LiveAddressTable()
             var changes: [AddressChange] = []
             for vip in vips { changes.append(try addresses.claim(vip)) }
             let added = realtimeNanoseconds()
-            let announcer = LiveAnnouncer(sender: sender, onError: { vip, error in
-                emit(#"{"event":"announce_failed","vip":"\#(vip.prefix)","error":\#(jsonString("\(error)"))}"#)
-            })
+            let announcer = warmAnnouncer ?? makeAnnouncer()
+            warmAnnouncer = nil
             try announcer.begin(vips, settings: settings)
             let announced = realtimeNanoseconds()
             for (vip, change) in zip(vips, changes) {

@@ -20,6 +20,9 @@ final class PacketSocket {
     let interfaceIndex: Int32
     let mac: MACAddress
     let interface: String
+    /// IPv6 forwarding on the interface when the socket was opened: sets the R flag of
+    /// neighbour advertisements (as keepalived does). Read once, off the claim's hot path.
+    var ipv6Router = false
 
     init(interface: String) throws(KernelError) {
         self.interface = interface
@@ -102,6 +105,7 @@ public final class PacketAnnouncementSender: AnnouncementSender {
         try sockets.withLock { table throws(KernelError) in
             if let s = table[interface] { return s }
             let s = try PacketSocket(interface: interface)
+            s.ipv6Router = readForwarding(interface)
             table[interface] = s
             return s
         }
@@ -125,14 +129,13 @@ public final class PacketAnnouncementSender: AnnouncementSender {
             let arp = GratuitousARP(address: vip.address, mac: s.mac, mode: arpMode)!
             try s.send(arp.payload, etherType: GratuitousARP.etherType, destination: .broadcast, object: object)
         case .ipv6:
-            let router = readForwarding(vip.interface)
-            let na = NeighborAdvertisement(target: vip.address, mac: s.mac, router: router)!
+            let na = NeighborAdvertisement(target: vip.address, mac: s.mac, router: s.ipv6Router)!
             try s.send(na.packet, etherType: NeighborAdvertisement.etherType,
                        destination: .ipv6Multicast(NeighborAdvertisement.allNodes), object: object)
         }
     }
 
-    /// IPv6 forwarding on the interface decides the R flag (as keepalived does).
+    /// Whether `net.ipv6.conf.IF.forwarding` is on.
     private func readForwarding(_ interface: String) -> Bool {
         let fd = open("\(procSys)/net/ipv6/conf/\(interface)/forwarding", O_RDONLY)
         if fd < 0 { return false }
