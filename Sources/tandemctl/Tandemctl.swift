@@ -11,6 +11,7 @@ struct Tandemctl: AsyncParsableCommand {
             ShowConfigCommand.self,
             DoctorCommand.self,
             IPVSCommand.self,
+            VIPCommand.self,
         ]
     )
 }

@@ -1,0 +1,45 @@
+import Synchronization
+
+/// Watches links and addresses and reports `RouteWatchEvent`s to the handler it was made with:
+/// a tracked interface going down or up, a tracked VIP removed (by Tandem, by someone else or by
+/// the kernel), and overruns after which the state was re-read.
+public protocol RouteMonitor: Sendable {
+    /// Watches `vip` from now on; `present` says whether it is on its interface now.
+    func track(_ vip: VirtualIP, present: Bool)
+    /// Stops watching `vip`.
+    func untrack(_ vip: VirtualIP)
+    /// Tandem is about to add (`present: true`) or remove `vip`: attribute the change to Tandem
+    /// (needed for IPv6, whose notifications do not name the requesting socket).
+    func expect(_ vip: VirtualIP, present: Bool)
+    /// The expected change did not happen (no-op or failure).
+    func cancelExpectation(_ vip: VirtualIP)
+    /// Stops the monitor; no handler call starts after this returns.
+    func stop()
+}
+
+/// A `RouteMonitor` for tests: notifications are injected by hand and go through the same
+/// `RouteWatch` logic as the live monitor's.
+public final class FakeRouteMonitor: RouteMonitor {
+    private let watch: Mutex<RouteWatch>
+    private let stopped = Mutex(false)
+    private let handler: @Sendable (RouteWatchEvent) -> Void
+
+    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32>,
+                handler: @escaping @Sendable (RouteWatchEvent) -> Void) {
+        watch = Mutex(RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts))
+        self.handler = handler
+    }
+
+    /// Feeds one notification, as if the kernel had sent it.
+    public func inject(_ notification: RouteNotification) {
+        guard !stopped.withLock({ $0 }) else { return }
+        let events = watch.withLock { $0.apply(notification) }
+        events.forEach(handler)
+    }
+
+    public func track(_ vip: VirtualIP, present: Bool) { watch.withLock { $0.track(vip, present: present) } }
+    public func untrack(_ vip: VirtualIP) { watch.withLock { $0.untrack(vip) } }
+    public func expect(_ vip: VirtualIP, present: Bool) { watch.withLock { $0.expect(vip, present: present) } }
+    public func cancelExpectation(_ vip: VirtualIP) { watch.withLock { $0.cancelExpectation(vip) } }
+    public func stop() { stopped.withLock { $0 = true } }
+}

@@ -1,0 +1,168 @@
+/// One rtnetlink notification, reduced to what the VIP monitor needs.
+public enum RouteNotification: Sendable, Hashable {
+    /// RTM_NEWLINK: a link appeared or changed.
+    case linkChanged(LinkState)
+    /// RTM_DELLINK: a link was removed.
+    case linkRemoved(LinkState)
+    /// RTM_NEWADDR; `senderPort` is the notification's `nlmsg_pid`. For IPv4 it is the netlink
+    /// port of the socket that asked for the change (0 when the kernel acted on its own,
+    /// net/ipv4/devinet.c `rtmsg_ifa`); IPv6 notifications always carry 0
+    /// (net/ipv6/addrconf.c `inet6_ifa_notify`).
+    case addressAdded(InterfaceAddress, senderPort: UInt32)
+    /// RTM_DELADDR, with `senderPort` as above.
+    case addressRemoved(InterfaceAddress, senderPort: UInt32)
+}
+
+/// Who caused an address change.
+public enum ChangeOrigin: String, Sendable, Hashable {
+    /// Tandem itself: an IPv4 change requested through one of its command sockets, or an IPv6
+    /// change Tandem announced beforehand with `RouteWatch.expect(_:present:)`.
+    case tandem
+    /// Not Tandem: another process (an operator's `ip addr del`, NetworkManager, …). For IPv6,
+    /// whose notifications never name the requester, every unexpected change is foreign,
+    /// including the kernel's own flush when a link goes down.
+    case foreign
+    /// The kernel itself (an IPv4 notification with port 0).
+    case kernel
+    /// Unknown: the change was found by re-reading the state after lost notifications.
+    case unknown
+}
+
+/// Something the VIP monitor reports.
+public enum RouteWatchEvent: Sendable, Hashable {
+    case linkDown(interface: String)
+    case linkUp(interface: String)
+    case linkRemoved(interface: String)
+    case vipRemoved(VirtualIP, origin: ChangeOrigin)
+    case vipAdded(VirtualIP, origin: ChangeOrigin)
+    /// Notifications were lost (ENOBUFS); the events that follow come from a fresh dump.
+    case overrun
+}
+
+/// The monitor's memory: which tracked links are up and which tracked VIPs are present. It turns
+/// notifications (or a fresh dump after an overrun) into events, reporting only transitions.
+///
+/// Pure: the kernel side feeds it `RouteNotification`s and dumps; nothing here reads the kernel.
+public struct RouteWatch: Sendable, Hashable {
+    public private(set) var trackedInterfaces: Set<String>
+    public private(set) var trackedVIPs: [VirtualIP]
+    /// Netlink ports of Tandem's own command sockets: changes they ask for are `.tandem`.
+    public var ownPorts: Set<UInt32>
+    /// Last known link state of each tracked interface; absent when never seen.
+    public private(set) var linkUp: [String: Bool] = [:]
+    /// Tracked VIPs last seen present.
+    public private(set) var presentVIPs: Set<VirtualIP> = []
+    /// Index → name of links seen, to name address notifications (which carry only the index).
+    public private(set) var interfaceNames: [Int32: String] = [:]
+    /// Changes Tandem is about to make: VIP → whether it will be present afterwards.
+    public private(set) var expected: [VirtualIP: Bool] = [:]
+
+    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32> = []) {
+        trackedVIPs = vips
+        trackedInterfaces = interfaces.union(vips.map(\.interface))
+        self.ownPorts = ownPorts
+    }
+
+    /// Adds a VIP to watch (e.g. right after claiming it) without reporting anything.
+    public mutating func track(_ vip: VirtualIP, present: Bool) {
+        if !trackedVIPs.contains(vip) { trackedVIPs.append(vip) }
+        trackedInterfaces.insert(vip.interface)
+        if present { presentVIPs.insert(vip) } else { presentVIPs.remove(vip) }
+    }
+
+    /// Stops watching a VIP.
+    public mutating func untrack(_ vip: VirtualIP) {
+        trackedVIPs.removeAll { $0 == vip }
+        presentVIPs.remove(vip)
+        expected[vip] = nil
+    }
+
+    /// Announces that Tandem is about to add (`present: true`) or remove `vip`, so the matching
+    /// notification is attributed to Tandem even when it carries no port (IPv6). Call
+    /// `cancelExpectation` when the change turned out to be a no-op or failed.
+    public mutating func expect(_ vip: VirtualIP, present: Bool) {
+        expected[vip] = present
+    }
+
+    /// Forgets an expectation set with `expect(_:present:)`.
+    public mutating func cancelExpectation(_ vip: VirtualIP) {
+        expected[vip] = nil
+    }
+
+    /// Who caused a change of `vip` to `present`, reported with sender port `port`; consumes a
+    /// matching expectation.
+    public mutating func origin(of vip: VirtualIP, present: Bool, port: UInt32) -> ChangeOrigin {
+        let wasExpected = expected[vip] == present
+        if wasExpected { expected[vip] = nil }
+        if ownPorts.contains(port) || wasExpected { return .tandem }
+        if port == 0 { return vip.prefix.family == .ipv4 ? .kernel : .foreign }
+        return .foreign
+    }
+
+    /// Applies one notification and returns the events it causes (usually none or one).
+    public mutating func apply(_ notification: RouteNotification) -> [RouteWatchEvent] {
+        switch notification {
+        case .linkChanged(let link):
+            interfaceNames[link.index] = link.name
+            guard trackedInterfaces.contains(link.name) else { return [] }
+            let was = linkUp[link.name]
+            linkUp[link.name] = link.isUp
+            if was == link.isUp { return [] }
+            if was == nil && link.isUp { return [] }   // first sighting of an up link: the normal state
+            return [link.isUp ? .linkUp(interface: link.name) : .linkDown(interface: link.name)]
+        case .linkRemoved(let link):
+            interfaceNames[link.index] = nil
+            guard trackedInterfaces.contains(link.name) else { return [] }
+            linkUp[link.name] = nil
+            return [.linkRemoved(interface: link.name)]
+        case .addressAdded(let address, let port):
+            guard let vip = trackedVIP(for: address), !presentVIPs.contains(vip) else { return [] }
+            presentVIPs.insert(vip)
+            return [.vipAdded(vip, origin: origin(of: vip, present: true, port: port))]
+        case .addressRemoved(let address, let port):
+            guard let vip = trackedVIP(for: address), presentVIPs.contains(vip) else { return [] }
+            presentVIPs.remove(vip)
+            return [.vipRemoved(vip, origin: origin(of: vip, present: false, port: port))]
+        }
+    }
+
+    /// Replaces what is known with a fresh dump (at start-up, or after an overrun when
+    /// `afterOverrun` is true) and returns the transitions it reveals. After an overrun the
+    /// first event is `.overrun` and the origin of any VIP change is `.unknown`.
+    public mutating func resynchronise(links: [LinkState], addresses: [InterfaceAddress], afterOverrun: Bool) -> [RouteWatchEvent] {
+        var events: [RouteWatchEvent] = afterOverrun ? [.overrun] : []
+        interfaceNames = [:]
+        for link in links { interfaceNames[link.index] = link.name }
+        for name in trackedInterfaces.sorted() {
+            if let link = links.first(where: { $0.name == name }) {
+                events += apply(.linkChanged(link))
+            } else if linkUp[name] != nil {
+                linkUp[name] = nil
+                events.append(.linkRemoved(interface: name))
+            }
+        }
+        let named = addresses.map { a -> InterfaceAddress in
+            var a = a
+            if a.interface.isEmpty { a.interface = interfaceNames[a.interfaceIndex] ?? "" }
+            return a
+        }
+        for vip in trackedVIPs {
+            let isPresent = named.contains { $0.matches(vip) }
+            let was = presentVIPs.contains(vip)
+            if isPresent == was { continue }
+            if isPresent { presentVIPs.insert(vip) } else { presentVIPs.remove(vip) }
+            let origin: ChangeOrigin = expected[vip] == isPresent ? .tandem : .unknown
+            if expected[vip] == isPresent { expected[vip] = nil }
+            if afterOverrun {
+                events.append(isPresent ? .vipAdded(vip, origin: origin) : .vipRemoved(vip, origin: origin))
+            }
+        }
+        return events
+    }
+
+    private func trackedVIP(for address: InterfaceAddress) -> VirtualIP? {
+        var a = address
+        if a.interface.isEmpty { a.interface = interfaceNames[a.interfaceIndex] ?? "" }
+        return trackedVIPs.first { a.matches($0) }
+    }
+}

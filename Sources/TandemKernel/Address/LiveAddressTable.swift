@@ -1,0 +1,137 @@
+import Glibc
+import Synchronization
+import TandemCore
+
+/// The kernel's address table, changed through one rtnetlink command socket (libnl-route).
+///
+/// - Claim sends RTM_NEWADDR without NLM_F_REPLACE: a present address answers EEXIST, which is
+///   reported as `.alreadyPresent` and leaves the kernel untouched (REPLACE would rewrite the
+///   address and send a notification). IPv6 VIPs carry IFA_F_NODAD so they are usable at once
+///   and cannot stay "dadfailed" after a split brain; IPv4 VIPs carry their label.
+/// - Release sends RTM_DELADDR; EADDRNOTAVAIL (not there) is `.alreadyAbsent`.
+/// - Secondary addresses: deleting the primary IPv4 address of a subnet deletes every secondary
+///   in it unless `promote_secondaries` is on (net/ipv4/devinet.c `__inet_del_ifa`). Before such
+///   a delete, release turns `net.ipv4.conf.IF.promote_secondaries` on and afterwards restores
+///   the previous value, so the operator's addresses survive and the sysctl is left as found.
+///
+/// One socket, one lock: calls from several threads are serialised.
+public final class LiveAddressTable: AddressTable {
+    private let socket: Mutex<RouteSocket>
+    public let ownPorts: Set<UInt32>
+    /// Where the sysctl tree is (tests may point it elsewhere).
+    private let procSys: String
+
+    public init(procSys: String = "/proc/sys") throws(KernelError) {
+        let s = try RouteSocket(purpose: "address commands")
+        ownPorts = [s.localPort]
+        socket = Mutex(s)
+        self.procSys = procSys
+    }
+
+    public func claim(_ vip: VirtualIP) throws(KernelError) -> AddressChange {
+        let object = "\(vip.prefix) on \(vip.interface)"
+        let index = try lookUpInterfaceIndex(of: vip.interface, for: "VIP \(vip.prefix)")
+        let flags: UInt32 = vip.prefix.family == .ipv6 ? InterfaceAddress.noDADFlag : 0
+        let label = vip.prefix.family == .ipv4 ? vip.label : nil
+        let rc = try socket.withLock { s throws(KernelError) in
+            try s.addAddress(vip.prefix, interfaceIndex: index, label: label, flags: flags, object: object)
+        }
+        switch rc {
+        case 0: return .added
+        case EEXIST: return .alreadyPresent
+        default:
+            throw KernelError(operation: "add address", object: object, errno: rc, hint: LiveAddressTable.hint(rc, vip))
+        }
+    }
+
+    public func release(_ vip: VirtualIP) throws(KernelError) -> AddressChange {
+        let object = "\(vip.prefix) on \(vip.interface)"
+        let index = try lookUpInterfaceIndex(of: vip.interface, for: "VIP \(vip.prefix)")
+        var restore: String?
+        if vip.prefix.family == .ipv4 {
+            let all = try socket.withLock { s throws(KernelError) in try s.dumpAddresses() }
+            if LiveAddressTable.wouldTakeSecondaries(vip, interfaceIndex: index, addresses: all) {
+                restore = try enablePromoteSecondaries(vip.interface)
+            }
+        }
+        defer { if let restore { try? writeSysctl(promoteSecondariesPath(vip.interface), restore) } }
+        let rc = try socket.withLock { s throws(KernelError) in
+            try s.deleteAddress(vip.prefix, interfaceIndex: index, object: object)
+        }
+        switch rc {
+        case 0: return .removed
+        case EADDRNOTAVAIL: return .alreadyAbsent
+        default:
+            throw KernelError(operation: "delete address", object: object, errno: rc, hint: LiveAddressTable.hint(rc, vip))
+        }
+    }
+
+    public func addresses() throws(KernelError) -> [InterfaceAddress] {
+        try socket.withLock { s throws(KernelError) in try s.dumpAddresses() }
+    }
+
+    /// True when `vip` is the primary address of its subnet on the interface and other addresses
+    /// of the same subnet (its secondaries: same prefix length, same network) would go with it.
+    static func wouldTakeSecondaries(_ vip: VirtualIP, interfaceIndex: Int32, addresses: [InterfaceAddress]) -> Bool {
+        let onLink = addresses.filter { $0.interfaceIndex == interfaceIndex && $0.prefix.family == .ipv4 }
+        guard let own = onLink.first(where: { $0.prefix == vip.prefix }), !own.isSecondary else { return false }
+        return onLink.contains { other in
+            other.prefix != vip.prefix && other.isSecondary && other.prefix.length == vip.prefix.length
+                && vip.prefix.contains(other.prefix.address)
+        }
+    }
+
+    private func promoteSecondariesPath(_ interface: String) -> String {
+        "\(procSys)/net/ipv4/conf/\(interface)/promote_secondaries"
+    }
+
+    /// Turns promotion on for `interface` unless it already is (there or in `all`); returns the
+    /// value to restore afterwards, or nil when nothing was changed.
+    private func enablePromoteSecondaries(_ interface: String) throws(KernelError) -> String? {
+        let path = promoteSecondariesPath(interface)
+        let allOn = readSysctl("\(procSys)/net/ipv4/conf/all/promote_secondaries") == "1"
+        let current = readSysctl(path)
+        if allOn || current == "1" { return nil }
+        try writeSysctl(path, "1")
+        return current ?? "0"
+    }
+
+    private func readSysctl(_ path: String) -> String? {
+        guard let f = fopen(path, "r") else { return nil }
+        defer { fclose(f) }
+        var buffer = [CChar](repeating: 0, count: 32)
+        guard fgets(&buffer, 32, f) != nil else { return nil }
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.trimmingSuffix()
+    }
+
+    private func writeSysctl(_ path: String, _ value: String) throws(KernelError) {
+        let fd = open(path, O_WRONLY)
+        if fd < 0 {
+            throw KernelError(operation: "write sysctl", object: path, errno: errno,
+                              hint: "Tandem needs write access to /proc/sys to keep secondary addresses on release")
+        }
+        defer { close(fd) }
+        let bytes = Array((value + "\n").utf8)
+        if write(fd, bytes, bytes.count) < 0 {
+            throw KernelError(operation: "write sysctl", object: path, errno: errno)
+        }
+    }
+
+    static func hint(_ errno: Int32, _ vip: VirtualIP) -> String? {
+        switch errno {
+        case EPERM, EACCES: return "Tandem needs CAP_NET_ADMIN to change addresses"
+        case ENODEV: return "interface \(vip.interface) is gone; check virtual_ips"
+        case EINVAL: return "the kernel refused \(vip.prefix) (label \(vip.label ?? "none")); check the prefix and label"
+        default: return nil
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffix() -> String {
+        var s = Substring(self)
+        while let last = s.last, last == "\n" || last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

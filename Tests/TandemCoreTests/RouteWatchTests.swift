@@ -1,0 +1,115 @@
+import Testing
+@testable import TandemCore
+
+@Suite struct RouteWatchTests {
+    let vip4 = VirtualIP(prefix: IPPrefix("192.0.2.10/24")!, interface: "eth0")
+    let vip6 = VirtualIP(prefix: IPPrefix("2001:db8::10/64")!, interface: "eth0")
+    let eth0Up = LinkState(index: 2, name: "eth0", flags: 0x1 | 0x40 | 0x10000, operState: 6)
+    let eth0Down = LinkState(index: 2, name: "eth0", flags: 0x1, operState: 2)
+    let eth1Down = LinkState(index: 3, name: "eth1", flags: 0x1, operState: 2)
+
+    func address(_ text: String, index: Int32 = 2, name: String = "") -> InterfaceAddress {
+        InterfaceAddress(interfaceIndex: index, interface: name, prefix: IPPrefix(text)!, flags: 0x80)
+    }
+
+    func started() -> RouteWatch {
+        var w = RouteWatch(interfaces: ["eth0"], vips: [vip4, vip6], ownPorts: [4242])
+        let events = w.resynchronise(links: [eth0Up, eth1Down], addresses: [address("192.0.2.10/24"), address("10.0.0.1/8")],
+                                     afterOverrun: false)
+        #expect(events == [])
+        return w
+    }
+
+    @Test func startUpLearnsPresentVIPsAndLinkNames() {
+        let w = started()
+        #expect(w.presentVIPs == [vip4])
+        #expect(w.linkUp == ["eth0": true])
+        #expect(w.interfaceNames[2] == "eth0")
+    }
+
+    @Test("notifications become events", arguments: [
+        ("foreign delete", RouteNotification.addressRemoved(InterfaceAddress(interfaceIndex: 2, interface: "", prefix: IPPrefix("192.0.2.10/24")!, flags: 0x80), senderPort: 999),
+         [RouteWatchEvent.vipRemoved(VirtualIP(prefix: IPPrefix("192.0.2.10/24")!, interface: "eth0"), origin: .foreign)]),
+        ("own delete", .addressRemoved(InterfaceAddress(interfaceIndex: 2, interface: "", prefix: IPPrefix("192.0.2.10/24")!, flags: 0x80), senderPort: 4242),
+         [.vipRemoved(VirtualIP(prefix: IPPrefix("192.0.2.10/24")!, interface: "eth0"), origin: .tandem)]),
+        ("kernel delete", .addressRemoved(InterfaceAddress(interfaceIndex: 2, interface: "", prefix: IPPrefix("192.0.2.10/24")!, flags: 0x80), senderPort: 0),
+         [.vipRemoved(VirtualIP(prefix: IPPrefix("192.0.2.10/24")!, interface: "eth0"), origin: .kernel)]),
+        ("other address deleted", .addressRemoved(InterfaceAddress(interfaceIndex: 2, interface: "", prefix: IPPrefix("10.0.0.1/8")!, flags: 0x80), senderPort: 999), []),
+        ("same address other prefix", .addressRemoved(InterfaceAddress(interfaceIndex: 2, interface: "", prefix: IPPrefix("192.0.2.10/32")!, flags: 0x80), senderPort: 999), []),
+        ("same address other interface", .addressRemoved(InterfaceAddress(interfaceIndex: 3, interface: "", prefix: IPPrefix("192.0.2.10/24")!, flags: 0x80), senderPort: 999), []),
+        ("vip6 added by us", .addressAdded(InterfaceAddress(interfaceIndex: 2, interface: "", prefix: IPPrefix("2001:db8::10/64")!, flags: 0x82), senderPort: 4242),
+         [.vipAdded(VirtualIP(prefix: IPPrefix("2001:db8::10/64")!, interface: "eth0"), origin: .tandem)]),
+        ("vip4 re-added: already present, no event", .addressAdded(InterfaceAddress(interfaceIndex: 2, interface: "", prefix: IPPrefix("192.0.2.10/24")!, flags: 0x80), senderPort: 4242), []),
+        ("link down", .linkChanged(LinkState(index: 2, name: "eth0", flags: 0x1, operState: 2)), [.linkDown(interface: "eth0")]),
+        ("link still up (other flag changed)", .linkChanged(LinkState(index: 2, name: "eth0", flags: 0x1 | 0x40 | 0x10000 | 0x100, operState: 6)), []),
+        ("untracked link down", .linkChanged(LinkState(index: 3, name: "eth1", flags: 0, operState: 2)), []),
+        ("tracked link removed", .linkRemoved(LinkState(index: 2, name: "eth0", flags: 0, operState: 2)), [.linkRemoved(interface: "eth0")]),
+    ] as [(String, RouteNotification, [RouteWatchEvent])])
+    func notification(name: String, notification: RouteNotification, expected: [RouteWatchEvent]) {
+        var w = started()
+        #expect(w.apply(notification) == expected, "\(name)")
+    }
+
+    @Test func linkDownThenUpAndRepeatsSuppressed() {
+        var w = started()
+        #expect(w.apply(.linkChanged(eth0Down)) == [.linkDown(interface: "eth0")])
+        #expect(w.apply(.linkChanged(eth0Down)) == [])
+        #expect(w.apply(.linkChanged(eth0Up)) == [.linkUp(interface: "eth0")])
+    }
+
+    @Test func deleteReportedOnceThenReAddReported() {
+        var w = started()
+        let del = RouteNotification.addressRemoved(address("192.0.2.10/24"), senderPort: 7)
+        #expect(w.apply(del) == [.vipRemoved(vip4, origin: .foreign)])
+        #expect(w.apply(del) == [])
+        #expect(w.apply(.addressAdded(address("192.0.2.10/24"), senderPort: 7)) == [.vipAdded(vip4, origin: .foreign)])
+    }
+
+    @Test func overrunResynchronisesFromDump() {
+        var w = started()
+        // While notifications were lost: vip4 vanished, vip6 appeared, eth0 went down.
+        let events = w.resynchronise(links: [eth0Down], addresses: [address("2001:db8::10/64")], afterOverrun: true)
+        #expect(events == [.overrun, .linkDown(interface: "eth0"),
+                           .vipRemoved(vip4, origin: .unknown), .vipAdded(vip6, origin: .unknown)])
+        #expect(w.presentVIPs == [vip6])
+        // A dump that agrees with what is known reports only the overrun.
+        #expect(w.resynchronise(links: [eth0Down], addresses: [address("2001:db8::10/64")], afterOverrun: true) == [.overrun])
+        // A tracked link that vanished from the dump is reported removed.
+        #expect(w.resynchronise(links: [], addresses: [], afterOverrun: true)
+                == [.overrun, .linkRemoved(interface: "eth0"), .vipRemoved(vip6, origin: .unknown)])
+    }
+
+    @Test func ipv6ChangesCarryNoPortSoExpectationsDecide() {
+        var w = started()
+        let v6 = address("2001:db8::10/64")
+        // Unannounced IPv6 change with port 0: not ours, and the kernel does not say who.
+        #expect(w.apply(.addressAdded(v6, senderPort: 0)) == [.vipAdded(vip6, origin: .foreign)])
+        // Announced: ours, and the expectation is used up.
+        w.expect(vip6, present: false)
+        #expect(w.apply(.addressRemoved(v6, senderPort: 0)) == [.vipRemoved(vip6, origin: .tandem)])
+        #expect(w.expected.isEmpty)
+        #expect(w.apply(.addressAdded(v6, senderPort: 0)) == [.vipAdded(vip6, origin: .foreign)])
+        // An expectation for the other direction does not match; a cancelled one is gone.
+        w.expect(vip6, present: true)
+        #expect(w.apply(.addressRemoved(v6, senderPort: 0)) == [.vipRemoved(vip6, origin: .foreign)])
+        w.cancelExpectation(vip6)
+        #expect(w.expected.isEmpty)
+    }
+
+    @Test func expectationFoundByResyncIsOurs() {
+        var w = started()
+        w.expect(vip4, present: false)
+        #expect(w.resynchronise(links: [eth0Up], addresses: [], afterOverrun: true) == [.overrun, .vipRemoved(vip4, origin: .tandem)])
+    }
+
+    @Test func trackAndUntrack() {
+        var w = RouteWatch(interfaces: [], vips: [], ownPorts: [1])
+        let vip = VirtualIP(prefix: IPPrefix("198.51.100.1/32")!, interface: "br0")
+        w.track(vip, present: true)
+        #expect(w.trackedInterfaces == ["br0"])
+        #expect(w.apply(.addressRemoved(InterfaceAddress(interfaceIndex: 5, interface: "br0", prefix: vip.prefix, flags: 0), senderPort: 1))
+                == [.vipRemoved(vip, origin: .tandem)])
+        w.untrack(vip)
+        #expect(w.apply(.addressAdded(InterfaceAddress(interfaceIndex: 5, interface: "br0", prefix: vip.prefix, flags: 0), senderPort: 1)) == [])
+    }
+}
