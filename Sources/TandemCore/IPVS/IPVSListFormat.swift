@@ -334,9 +334,9 @@ public enum IPVSAdmNotation {
         return rule
     }
 
-    /// A real server as `ipvsadm -S -n` writes it after `-a`, plus `-x`/`-y` when a threshold is set:
+    /// A real server exactly as `ipvsadm -S -n` writes it after `-a` (which never prints thresholds):
     /// `-t 10.0.0.1:80 -r 192.168.1.2:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum`.
-    public static func destinationRule(_ destination: IPVSDestination, of key: IPVSServiceKey) -> String {
+    public static func destinationSaveRule(_ destination: IPVSDestination, of key: IPVSServiceKey) -> String {
         var rule = "\(serviceSwitch(key)) -r \(destination.key) \(forwardingSwitch(destination.forwarding))"
             + " -w \(destination.weight)"
         if destination.forwarding == .tunnel {
@@ -347,6 +347,12 @@ public enum IPVSAdmNotation {
             case .gre: rule += " \(checksumOption(destination.tunnelChecksum))"
             }
         }
+        return rule
+    }
+
+    /// `destinationSaveRule` plus `-x`/`-y` when a threshold is set, for showing a planned change.
+    public static func destinationRule(_ destination: IPVSDestination, of key: IPVSServiceKey) -> String {
+        var rule = destinationSaveRule(destination, of: key)
         if destination.upperThreshold != 0 { rule += " -x \(destination.upperThreshold)" }
         if destination.lowerThreshold != 0 { rule += " -y \(destination.lowerThreshold)" }
         return rule

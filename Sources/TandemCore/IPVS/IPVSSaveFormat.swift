@@ -8,84 +8,12 @@ public enum IPVSSaveFormat {
     public static func render(_ table: IPVSTable) -> String {
         var out = ""
         for entry in table.entries {
-            let svc = serviceArgument(entry.service.key)
-            out += "-A \(svc)\(serviceOptions(entry.service))\n"
+            out += "-A \(IPVSAdmNotation.serviceRule(entry.service))\n"
             for d in entry.destinations {
-                out += "-a \(svc) -r \(d.address.bracketed):\(d.port) \(forwardingSwitch(d.forwarding)) -w \(d.weight)"
-                if d.forwarding == .tunnel {
-                    out += " --tun-type \(d.tunnelType)"
-                    switch d.tunnelType {
-                    case .ipip: break
-                    case .gue: out += " --tun-port \(d.tunnelPort) \(checksumSwitch(d.tunnelChecksum))"
-                    case .gre: out += " \(checksumSwitch(d.tunnelChecksum))"
-                    }
-                }
-                out += "\n"
+                out += "-a \(IPVSAdmNotation.destinationSaveRule(d, of: entry.service.key))\n"
             }
         }
         return out
-    }
-
-    /// `-t 192.0.2.10:80`, `-u [2001:db8::1]:53`, `--sctp-service …`, `-f 7`, `-f 7 -6`.
-    public static func serviceArgument(_ key: IPVSServiceKey) -> String {
-        switch key {
-        case .address(let proto, let address, let port):
-            let option: String
-            switch proto {
-            case .tcp: option = "-t"
-            case .udp: option = "-u"
-            case .sctp: option = "--sctp-service"
-            }
-            return "\(option) \(address.bracketed):\(port)"
-        case .fwmark(let family, let mark):
-            return family == .ipv4 ? "-f \(mark)" : "-f \(mark) -6"
-        }
-    }
-
-    /// ` -s wlc -p 360 -M 255.255.255.0 --pe sip -o -b sh-fallback,sh-port`.
-    static func serviceOptions(_ s: IPVSService) -> String {
-        var out = " -s \(s.scheduler)"
-        if s.flags.contains(.persistent) {
-            out += " -p \(s.timeout)"
-            switch s.key.family {
-            case .ipv4:
-                if s.netmask != 0xFFFF_FFFF { out += " -M \(IPAddress.v4(s.netmask))" }
-            case .ipv6:
-                if s.netmask != 128 { out += " -M \(s.netmask)" }
-            }
-        }
-        if let pe = s.persistenceEngine, !pe.isEmpty { out += " --pe \(pe)" }
-        if s.flags.contains(.onePacket) { out += " -o" }
-        let names = schedulerFlagNames(s)
-        if !names.isEmpty { out += " -b \(names.joined(separator: ","))" }
-        return out
-    }
-
-    /// ipvsadm's names for the scheduler flag bits, which depend on the scheduler.
-    public static func schedulerFlagNames(_ s: IPVSService) -> [String] {
-        let prefix: String? = s.scheduler == "sh" ? "sh" : (s.scheduler == "mh" ? "mh" : nil)
-        var names: [String] = []
-        if s.flags.contains(.scheduler1) { names.append(prefix.map { "\($0)-fallback" } ?? "flag-1") }
-        if s.flags.contains(.scheduler2) { names.append(prefix.map { "\($0)-port" } ?? "flag-2") }
-        if s.flags.contains(.scheduler3) { names.append("flag-3") }
-        return names
-    }
-
-    /// `-m`, `-i` or `-g` (local-node servers are saved as `-g`, as ipvsadm does).
-    static func forwardingSwitch(_ f: IPVSForwarding) -> String {
-        switch f {
-        case .masquerade: return "-m"
-        case .tunnel: return "-i"
-        case .directRoute, .local: return "-g"
-        }
-    }
-
-    static func checksumSwitch(_ c: IPVSTunnelChecksum) -> String {
-        switch c {
-        case .none: return "--tun-nocsum"
-        case .checksum: return "--tun-csum"
-        case .remoteChecksum: return "--tun-remcsum"
-        }
     }
 }
 
@@ -97,7 +25,7 @@ extension IPVSTable {
             var service: [String: JSONValue] = [
                 "family": .string(s.key.family == .ipv4 ? "ipv4" : "ipv6"),
                 "scheduler": .string(s.scheduler),
-                "scheduler_flags": .array(IPVSSaveFormat.schedulerFlagNames(s).map(JSONValue.string)),
+                "scheduler_flags": .array(IPVSAdmNotation.schedulerFlagNames(s).map(JSONValue.string)),
                 "persistent": .bool(s.flags.contains(.persistent)),
                 "one_packet": .bool(s.flags.contains(.onePacket)),
                 "persistence_engine": s.persistenceEngine.map(JSONValue.string) ?? .null,
