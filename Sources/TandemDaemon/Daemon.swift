@@ -79,7 +79,7 @@ public enum Daemon {
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(authenticator == nil ? "none" : "hmac-sha256"); boot epoch \(epoch); VIPs \(ElectionDriver.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
-        let store = Mutex(initial)
+        let store = LockedBox(initial)
         let reload: @Sendable () -> Void = {
             let outcome = store.withLock { $0.reload() }
             switch outcome {

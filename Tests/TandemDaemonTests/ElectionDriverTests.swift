@@ -93,7 +93,7 @@ final class Harness {
     let sender = RecordingSender()
     let worker: KernelWorker
     let driver: ElectionDriver
-    let kernelOpens = Mutex(0)
+    let kernelOpens = LockedBox(0)
     let config: Config
 
     init(yaml: String, node: String = "a", addresses: [InterfaceAddress] = [], table ipvsTable: IPVSTable = IPVSTable(),
@@ -157,6 +157,7 @@ func ipvsYAML(standby: String = "warm") -> String {
           - {address: 10.20.0.12, port: 8080}
     sync: {interface: eth1, sync_id: 3}
     standby_table: \(standby)
+    notify: {active: [/bin/true, active], standby: [/bin/true, standby]}
     """
 }
 

@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// The heartbeat/election loop as a `Service`: starts its thread, and on graceful shutdown
 /// (SIGTERM) asks the election to stop — an active hands over, make-before-break — and waits
@@ -15,7 +16,7 @@ public final class HeartbeatService: Service {
     public func run() async throws {
         try loop.start()
         let loop = self.loop
-        let secondSignal = Mutex<Task<Void, Never>?>(nil)
+        let secondSignal = LockedBox<Task<Void, Never>?>(nil)
         await withGracefulShutdownHandler {
             await loop.waitUntilFinished()
         } onGracefulShutdown: {

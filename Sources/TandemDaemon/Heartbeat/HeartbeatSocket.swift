@@ -94,9 +94,9 @@ final class HeartbeatSocket {
     }
 
     static func address(of storage: sockaddr_storage) -> IPAddress? {
-        var storage = storage
-        return withUnsafeBytes(of: &storage) { raw -> IPAddress? in
-            switch Int32(storage.ss_family) {
+        let family = Int32(storage.ss_family)
+        return withUnsafeBytes(of: storage) { raw -> IPAddress? in
+            switch family {
             case AF_INET:
                 let sin = raw.load(as: sockaddr_in.self)
                 return withUnsafeBytes(of: sin.sin_addr) { IPAddress(bytes: Array($0), family: .ipv4) }

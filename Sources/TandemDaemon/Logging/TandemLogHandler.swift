@@ -22,11 +22,10 @@ public struct TandemLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
         var all = metadata
-        if let explicit { all.merge(explicit) { _, new in new } }
-        var text = "\(TandemLogHandler.timestamp()) \(level) \(label): \(message)"
+        if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
+        var text = "\(TandemLogHandler.timestamp()) \(event.level) \(label): \(event.message)"
         if !all.isEmpty {
             text += " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
