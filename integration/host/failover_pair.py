@@ -23,19 +23,9 @@ ADDR = {"a": "10.99.0.1", "b": "10.99.0.2"}
 
 
 class Pair:
-    def __init__(self, topo: Topology, interval_ms=10, dead_ms=30, priorities=(100, 90), port=None,
-                 heartbeat_link=False):
-        """`heartbeat_link`: heartbeats go over a dedicated veth `hb0` between a and b
-        (10.98.0.1 / 10.98.0.2) instead of the shared LAN, so it can be cut alone."""
+    def __init__(self, topo: Topology, interval_ms=10, dead_ms=30, priorities=(100, 90), port=None):
         self.topo = topo
         self.hb = dict(ADDR)
-        if heartbeat_link:
-            run_ip = topo.ip
-            run_ip("a", "link", "add", "hb0", "type", "veth", "peer", "name", "hb0", "netns", topo.ns["b"])
-            for n, addr in (("a", "10.98.0.1/24"), ("b", "10.98.0.2/24")):
-                run_ip(n, "addr", "add", addr, "dev", "hb0")
-                run_ip(n, "link", "set", "hb0", "up")
-            self.hb = {"a": "10.98.0.1", "b": "10.98.0.2"}
         self.dir = Path(tempfile.mkdtemp(prefix="tdm-pair-"))
         self.port = port or (20000 + secrets.randbelow(20000))
         self.interval_ms, self.dead_ms = interval_ms, dead_ms

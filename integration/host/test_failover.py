@@ -268,3 +268,26 @@ def test_active_restart_keeps_the_vip(topo, slow_pair):
     assert all(samples), "the VIP disappeared from ra during its restart"
     assert "VIPs already held at start" in pair.log("a")
     assert "-> active" not in pair.log("b")
+
+
+def test_sighup_reload_keeps_old_config_on_bad_file_and_applies_a_good_one(topo, pair):
+    started(pair)
+    good = pair.config.read_text()
+    pair.config.write_text("serial: 2\nnodes: [")
+    pair.signal("a", signal.SIGHUP)
+    pair.wait_for(lambda: "reload rejected" in pair.log("a"), timeout=3, what="reload rejected")
+    assert pair.role("a") == "active" and pair.holders() == {"a"}
+    # A valid file with one more VIP: the active claims it, the standby does not.
+    pair.config.write_text(good)
+    pair.write_config(serial=2, extra_vips=["10.99.0.11/24"])
+    pair.signal("a", signal.SIGHUP)
+    pair.signal("b", signal.SIGHUP)
+
+    def has(node, address):
+        info = topo.ip_json(node, "addr", "show", "dev", "eth0")
+        return any(a.get("local") == address for a in info[0]["addr_info"])
+
+    pair.wait_for(lambda: has("a", "10.99.0.11"), timeout=3, what="new VIP on ra after reload")
+    pair.wait_for(lambda: "reload: config replaced" in pair.log("b"), timeout=3, what="rb reloaded")
+    assert not has("b", "10.99.0.11")
+    assert pair.role("a") == "active" and pair.role("b") == "standby"
