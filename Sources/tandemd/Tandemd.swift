@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TandemCore
 import TandemDaemon
 import TandemKernel
@@ -9,12 +10,18 @@ import TandemKernel
 struct Tandemd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandemd",
-        abstract: "Tandem's failover daemon for one router of an LVS pair."
+        abstract: "Tandem's failover daemon for one router of an LVS pair.",
+        discussion: """
+            Logs one line per event to stderr. SIGHUP reloads the config (an invalid file is \
+            logged and the running config kept), SIGUSR1 logs a status line, SIGTERM hands the \
+            VIPs over to the peer (make-before-break) and exits 0; a second SIGTERM exits at once.
+            """
     )
 
     @Option(help: "The pair's config file.") var config: String = "/etc/tandem/tandem.yaml"
     @Option(help: "This node's name (default: the node owning one of this host's addresses).") var node: String?
     @Flag(help: "Validate the config, identify this node, and exit (0 valid, 78 not).") var check = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func run() async throws {
         let store: ConfigStore
@@ -25,16 +32,31 @@ struct Tandemd: AsyncParsableCommand {
             throw ExitCode(78)
         }
         let addresses = node == nil ? ((try? localAddresses()) ?? []) : []
+        let me: Node
         switch store.current.identifyNode(requested: node, localAddresses: addresses) {
         case .failure(let error):
             FileHandle.standardError.write(Data("\(config): \(error)\n".utf8))
             throw ExitCode(78)
-        case .success(let me):
-            guard check else {
-                FileHandle.standardError.write(Data("tandemd: this build has no failover loop yet (the election lands with issue 5); only --check is available\n".utf8))
-                throw ExitCode(69)
-            }
+        case .success(let found):
+            me = found
+        }
+        if check {
             print("\(config): valid; this is node \(me.name) (priority \(me.priority)), peer \(store.current.peer(of: me.name)?.name ?? "?"), digest \(store.current.digest)")
+            return
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let name = me.name
+        LoggingSystem.bootstrap { _ in
+            var handler = TandemLogHandler(label: name)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tandemd")
+        do {
+            try await Daemon.run(store: store, nodeName: me.name, logger: logger)
+        } catch let error as DaemonStartError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode(error.exitCode)
         }
     }
 }

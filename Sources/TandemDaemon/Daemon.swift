@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TandemCore
+import TandemKernel
+
+/// Why the daemon could not start; `exitCode` follows sysexits (78 config, 71 system).
+public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public var exitCode: Int32
+}
+
+/// Wires the parts of a running `tandemd` and runs them in one `ServiceGroup`:
+/// the heartbeat/election loop (own thread), SIGHUP/SIGUSR1 handling, periodic IPVS checks.
+/// SIGTERM/SIGINT start a graceful stop (handover, then exit 0).
+public enum Daemon {
+    /// Runs until stopped. Throws `DaemonStartError` when it cannot start.
+    public static func run(store initial: ConfigStore, nodeName: String, logger: Logger) async throws {
+        let config = initial.current
+        let settings: Election.Settings
+        do {
+            settings = try Election.Settings(config: config, nodeName: nodeName)
+        } catch {
+            throw DaemonStartError(description: "\(initial.path): \(error)", exitCode: 78)
+        }
+        guard let node = config.node(named: nodeName), let peer = config.peer(of: nodeName) else {
+            throw DaemonStartError(description: "\(initial.path): node \(nodeName) or its peer is missing", exitCode: 78)
+        }
+        let paths = HeartbeatPath.paths(node: node, peer: peer)
+        guard !paths.isEmpty else {
+            throw DaemonStartError(description: "\(initial.path): nodes \(node.name) and \(peer.name) have no heartbeat addresses to pair", exitCode: 78)
+        }
+        let authenticator = try loadAuthenticator(config.heartbeat.authentication, logger: logger)
+
+        let (epoch, epochWarning) = BootEpoch.next(stateDirectory: config.stateDirectory, now: realtimeNanoseconds())
+        if let epochWarning { logger.warning("\(epochWarning)") }
+        let builder = HeartbeatRoundBuilder(identity: HeartbeatIdentity(config: config, nodeName: nodeName, bootEpoch: epoch),
+                                            authenticator: authenticator)
+        let transport: UDPHeartbeatTransport
+        let addressTable: LiveAddressTable
+        do {
+            transport = try UDPHeartbeatTransport(paths: paths, port: config.heartbeat.port, builder: builder)
+            addressTable = try LiveAddressTable()
+        } catch {
+            throw DaemonStartError(description: "\(error)", exitCode: 71)
+        }
+        let packetSender = PacketAnnouncementSender()
+        for interface in Set(config.virtualIPs.map(\.interface)) {
+            do { try packetSender.prepare(interface: interface) } catch {
+                logger.warning("announcements on \(interface): \(error)")
+            }
+        }
+        let announcer = LiveAnnouncer(sender: packetSender, onError: { vip, error in
+            logger.warning("announce \(vip.prefix) on \(vip.interface): \(error)")
+        })
+        let notifier = Notifier(runner: ProcessNotifyRunner(), nodeName: nodeName, logger: logger)
+        let worker = KernelWorker(config: config, notifier: notifier, logger: logger, makeKernel: { try LiveIPVSKernel() })
+        let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
+                                    sender: transport, worker: worker, logger: logger)
+        let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator)
+        let stopTimeout = TimeSpan(milliseconds: settings.handoverTimeout.milliseconds + 2000)
+        let loop: HeartbeatLoop
+        do {
+            loop = try HeartbeatLoop(driver: driver, transport: transport, verifier: verifier, logger: logger,
+                                     realtimePriority: config.heartbeat.realtimePriority, stopTimeout: stopTimeout)
+        } catch {
+            throw DaemonStartError(description: "\(error)", exitCode: 71)
+        }
+        let tracked = Set(node.trackInterfaces.map(\.interface))
+        do {
+            driver.routeMonitor = try LiveRouteMonitor(
+                interfaces: tracked, vips: config.virtualIPs, ownPorts: addressTable.ownPorts,
+                onError: { error in logger.warning("route monitor: \(error)") },
+                handler: { event in loop.post(.route(event)) })
+        } catch {
+            logger.error("route monitor unavailable (\(error)): tracked interfaces and foreign VIP removals are not watched")
+        }
+
+        logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(authenticator == nil ? "none" : "hmac-sha256"); boot epoch \(epoch); VIPs \(ElectionDriver.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
+
+        let store = LockedBox(initial)
+        let reload: @Sendable () -> Void = {
+            let outcome = store.withLock { $0.reload() }
+            switch outcome {
+            case .rejected(let error):
+                let digest = store.withLock { $0.current.digest }
+                logger.error("reload rejected: \(error); keeping the config in force (digest \(digest.prefix(16)))")
+            case .unchanged:
+                logger.notice("reload: config unchanged")
+            case .replaced(let old, let new):
+                let fresh = store.withLock { $0.current }
+                do {
+                    let newSettings = try Election.Settings(config: fresh, nodeName: nodeName)
+                    if fresh.heartbeat.port != config.heartbeat.port || fresh.nodes.map(\.heartbeatAddresses) != config.nodes.map(\.heartbeatAddresses)
+                        || fresh.heartbeat.authentication != config.heartbeat.authentication {
+                        logger.warning("reload: heartbeat port, addresses or authentication changed; they take effect at the next restart")
+                    }
+                    logger.notice("reload: config replaced (digest \(old.prefix(16)) -> \(new.prefix(16)), serial \(fresh.serial))")
+                    loop.post(.reload(fresh, newSettings))
+                } catch {
+                    logger.error("reload rejected: \(error); keeping the running election settings")
+                }
+            }
+        }
+
+        let heartbeat = HeartbeatService(loop: loop)
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(service: PeriodicReconcileService(worker: worker, period: .seconds(30))),
+                .init(service: SignalService(onReload: reload, onStatus: { loop.post(.logStatus) })),
+                .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(stopTimeout.milliseconds) + 1000)
+        configuration.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: configuration).run()
+        worker.drain()
+    }
+
+    static func loadAuthenticator(_ authentication: HeartbeatSettings.Authentication,
+                                  logger: Logger) throws -> (any HeartbeatAuthenticator)? {
+        switch authentication {
+        case .none:
+            logger.warning("heartbeats are not authenticated (auth: none)")
+            return nil
+        case .hmacSHA256(let keyFile):
+            do {
+                let data = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+                return HMACHeartbeatAuthenticator(key: try HeartbeatKey(fileContents: data, path: keyFile))
+            } catch let error as HeartbeatKeyError {
+                throw DaemonStartError(description: "\(error)", exitCode: 78)
+            } catch {
+                throw DaemonStartError(description: "cannot read heartbeat key file \(keyFile): \(error.localizedDescription)", exitCode: 78)
+            }
+        }
+    }
+}

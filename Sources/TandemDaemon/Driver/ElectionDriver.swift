@@ -1,0 +1,231 @@
+import Logging
+import TandemCore
+
+/// Executes the election's actions: the thin handler around the pure `Election`.
+///
+/// Runs on the heartbeat thread (not thread-safe: one owner). The fast work happens here, in the
+/// order the election gives it — VIP claim and release (rtnetlink, sub-millisecond), the first
+/// announcement, heartbeat sends — and the slow work goes to the `KernelWorker`: the IPVS
+/// reconcile after a claim (warm standby: verify and repair; cold: install), the sync daemon's
+/// role and the notify command, which the worker runs after the sync change.
+///
+/// With `standby_table: cold` and virtual servers, the announcement that follows a claim is
+/// queued behind the IPVS install, so neighbours are pointed here only once the table is in.
+///
+/// A VIP removed by someone else while this node is active is re-added at once and announced
+/// (keepalived demotes itself instead; here the active stays active, since the peer is still
+/// standby and a demotion would only add an outage). The re-add is logged as a warning.
+public final class ElectionDriver {
+    public private(set) var election: Election
+    public private(set) var config: Config
+    let addressTable: any AddressTable
+    let announcer: any Announcer
+    let sender: any HeartbeatSending
+    let worker: KernelWorker
+    let logger: Logger
+    /// Set once the monitor exists (it is created after the driver, to deliver into it).
+    public var routeMonitor: (any RouteMonitor)?
+
+    /// When `timerFired` is due next.
+    public private(set) var timerDeadline: MonotonicInstant?
+    /// The election has finished stopping: the daemon may exit.
+    public private(set) var isFinished = false
+    /// Reason the daemon stopped, once finished.
+    public private(set) var finishReason: String?
+    private var announceAfterInstall = false
+
+    public init(config: Config, settings: Election.Settings, addressTable: any AddressTable, announcer: any Announcer,
+                sender: any HeartbeatSending, worker: KernelWorker, logger: Logger) {
+        self.config = config
+        self.election = Election(settings: settings)
+        self.addressTable = addressTable
+        self.announcer = announcer
+        self.sender = sender
+        self.worker = worker
+        self.logger = logger
+    }
+
+    var vips: [VirtualIP] { config.virtualIPs }
+
+    // MARK: - Events
+
+    /// Start-up: VIPs already present are adopted (kept, not removed and re-added).
+    public func start(at now: MonotonicInstant) {
+        var present: [VirtualIP] = []
+        do {
+            present = try addressTable.present(vips)
+        } catch {
+            logger.error("cannot list addresses at start-up: \(error)")
+        }
+        if !present.isEmpty {
+            logger.notice("found VIPs already present at start-up: \(Self.list(present)); keeping them unless \(election.settings.peerName) is active")
+        }
+        for vip in vips { routeMonitor?.track(vip, present: present.contains(vip)) }
+        worker.started(holdingVIPs: !present.isEmpty)
+        perform(election.started(at: now, holdingVIPs: !present.isEmpty), at: now)
+    }
+
+    public func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant) {
+        perform(election.heartbeatReceived(message, at: now), at: now)
+    }
+
+    public func timerFired(at now: MonotonicInstant) {
+        perform(election.timerFired(at: now), at: now)
+    }
+
+    public func stopRequested(at now: MonotonicInstant) {
+        perform(election.stopRequested(at: now), at: now)
+    }
+
+    /// A second stop request (or the stop timeout): release everything now and finish.
+    public func forceStop(reason: String, at now: MonotonicInstant) {
+        guard !isFinished else { return }
+        logger.warning("stop forced: \(reason)")
+        if election.holdingVIPs || election.role == .active || election.role == .stopping { release(reason: reason) }
+        sender.send(Election.Outgoing(kind: .release, role: .stopping, priority: election.effectivePriority))
+        isFinished = true
+        finishReason = reason
+    }
+
+    /// A link watched by the route monitor changed, or a VIP changed behind Tandem's back.
+    public func routeEvent(_ event: RouteWatchEvent, at now: MonotonicInstant) {
+        switch event {
+        case .linkDown(let name), .linkRemoved(let name):
+            logger.notice("link \(name) is down")
+            perform(election.trackedInterfaceChanged(name, isUp: false, at: now), at: now)
+        case .linkUp(let name):
+            logger.notice("link \(name) is up")
+            perform(election.trackedInterfaceChanged(name, isUp: true, at: now), at: now)
+        case .vipRemoved(let vip, let origin):
+            guard origin != .tandem, vips.contains(vip) else { return }
+            if election.holdingVIPs && (election.role == .active || election.role == .stopping) {
+                logger.warning("VIP \(vip.prefix) on \(vip.interface) was removed by \(origin) while active: re-adding it")
+                claim([vip])
+                do { try announcer.begin([vip], settings: config.announce) } catch {
+                    logger.error("announce \(vip.prefix) on \(vip.interface): \(error)")
+                }
+            }
+        case .vipAdded(let vip, let origin):
+            guard origin != .tandem, vips.contains(vip), !election.holdingVIPs else { return }
+            logger.warning("VIP \(vip.prefix) on \(vip.interface) was added by \(origin) while \(election.role): leaving it (Tandem did not add it)")
+        case .overrun:
+            logger.warning("route monitor lost notifications (overrun): state re-read")
+        }
+    }
+
+    /// A reload brought a new config (already validated). The election's settings, the VIPs and
+    /// the IPVS table follow it; heartbeat addresses and port need a restart.
+    public func configChanged(_ new: Config, settings: Election.Settings, at now: MonotonicInstant) {
+        let old = config
+        config = new
+        let removed = old.virtualIPs.filter { !new.virtualIPs.contains($0) }
+        let added = new.virtualIPs.filter { !old.virtualIPs.contains($0) }
+        for vip in removed { routeMonitor?.untrack(vip) }
+        for vip in added { routeMonitor?.track(vip, present: false) }
+        if election.holdingVIPs {
+            if !removed.isEmpty {
+                announcer.end(removed)
+                release(removed, log: "VIPs released (removed from the config)")
+            }
+            if !added.isEmpty {
+                claim(added)
+                do { try announcer.begin(added, settings: new.announce) } catch { logger.error("announce: \(error)") }
+            }
+        }
+        worker.configChanged(new)
+        perform(election.settingsChanged(settings, at: now), at: now)
+    }
+
+    // MARK: - Actions
+
+    /// Carries out `actions` in order.
+    public func perform(_ actions: [Election.Action], at now: MonotonicInstant) {
+        for action in actions {
+            switch action {
+            case .transition(let from, let to, let reason):
+                logger.notice("role \(from) -> \(to): \(reason)")
+            case .claim:
+                claim(vips)
+                worker.claimed()
+                announceAfterInstall = worker.installsOnClaim(config)
+            case .announce(let reason):
+                announce(reason: reason)
+            case .release(let reason):
+                release(reason: reason)
+            case .send(let outgoing):
+                sender.send(outgoing)
+            case .notify(let role, let reason):
+                worker.roleSettled(role, reason: reason)
+            case .rejected(let command, let reason):
+                logger.warning("\(command) rejected: \(reason)")
+            case .scheduleTimer(let at):
+                timerDeadline = at
+            case .finished(let reason):
+                isFinished = true
+                finishReason = reason
+                timerDeadline = nil
+                logger.notice("stopped: \(reason)")
+            }
+        }
+    }
+
+    private func announce(reason: String) {
+        let vips = self.vips
+        let settings = config.announce
+        let announcer = self.announcer
+        let logger = self.logger
+        if announceAfterInstall {
+            announceAfterInstall = false
+            worker.afterPendingWork {
+                do { try announcer.begin(vips, settings: settings) } catch { logger.error("announce: \(error)") }
+            }
+            return
+        }
+        do { try announcer.begin(vips, settings: settings) } catch { logger.error("announce: \(error)") }
+    }
+
+    private func claim(_ vips: [VirtualIP]) {
+        guard !vips.isEmpty else { return }
+        var done: [String] = []
+        for vip in vips {
+            routeMonitor?.expect(vip, present: true)
+            do {
+                let change = try addressTable.claim(vip)
+                if change != .added { routeMonitor?.cancelExpectation(vip) }
+                routeMonitor?.track(vip, present: true)
+                done.append("\(vip.prefix) on \(vip.interface) (\(change == .added ? "added" : "already present"))")
+            } catch {
+                routeMonitor?.cancelExpectation(vip)
+                logger.error("claim VIP \(vip.prefix) on \(vip.interface): \(error)")
+            }
+        }
+        if !done.isEmpty { logger.notice("VIPs claimed: \(done.joined(separator: ", "))") }
+    }
+
+    private func release(reason: String) {
+        announcer.end(vips)
+        release(vips, log: "VIPs released")
+        worker.released()
+    }
+
+    private func release(_ vips: [VirtualIP], log: String) {
+        var done: [String] = []
+        for vip in vips {
+            routeMonitor?.expect(vip, present: false)
+            do {
+                let change = try addressTable.release(vip)
+                if change != .removed { routeMonitor?.cancelExpectation(vip) }
+                routeMonitor?.track(vip, present: false)
+                done.append("\(vip.prefix) on \(vip.interface) (\(change == .removed ? "removed" : "already absent"))")
+            } catch {
+                routeMonitor?.cancelExpectation(vip)
+                logger.error("release VIP \(vip.prefix) on \(vip.interface): \(error)")
+            }
+        }
+        if !done.isEmpty { logger.notice("\(log): \(done.joined(separator: ", "))") }
+    }
+
+    static func list(_ vips: [VirtualIP]) -> String {
+        vips.map { "\($0.prefix) on \($0.interface)" }.joined(separator: ", ")
+    }
+}

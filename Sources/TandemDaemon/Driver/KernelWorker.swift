@@ -1,0 +1,186 @@
+import Dispatch
+import Logging
+import TandemCore
+import TandemKernel
+
+/// Carries out the election's slow kernel work off the heartbeat thread, in order, on one serial
+/// queue: IPVS reconciles (start-up adoption, takeover, reload, health, periodic drift repair),
+/// the connection-sync daemon's role, and then the notify command.
+///
+/// IPVS is touched only when the config asks for it (virtual servers, sync or timeouts, now or
+/// in a config replaced by a reload): a VIP-only pair never opens the IPVS family, so it runs on
+/// kernels without IPVS. When the config asks for IPVS and the kernel has none, the error is
+/// logged once and every later reconcile (the periodic one included) tries again quietly;
+/// VIP failover is unaffected.
+///
+/// Thread-safety: every stored property below `queue` is touched only on `queue`.
+public final class KernelWorker: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "tandem.kernel")
+    private let makeKernel: @Sendable () throws -> any IPVSKernel
+    private let notifier: Notifier
+    private let logger: Logger
+
+    private var config: Config
+    private var holdingVIPs = false
+    private var kernel: (any IPVSKernel)?
+    private var lastOpenError: String?
+    /// Entries named by configs replaced by a reload, until a reconcile has removed them.
+    private var formerlyOwned = IPVSOwnership.nothing
+    private var down: Set<RealServerID> = []
+    private var weights: [RealServerID: Int] = [:]
+    /// Whether the last reconcile left the kernel table equal to the desired one.
+    private var inSync = false
+
+    public init(config: Config, notifier: Notifier, logger: Logger,
+                makeKernel: @escaping @Sendable () throws -> any IPVSKernel) {
+        self.config = config
+        self.notifier = notifier
+        self.logger = logger
+        self.makeKernel = makeKernel
+    }
+
+    /// Whether `config` needs the IPVS family at all.
+    public static func needsIPVS(_ config: Config) -> Bool {
+        !config.virtualServers.isEmpty || config.sync != nil || config.ipvsTimeouts != nil
+    }
+
+    /// Whether a claim should wait for the IPVS install before announcing (cold standby).
+    public func installsOnClaim(_ config: Config) -> Bool {
+        config.standbyTable == .cold && !config.virtualServers.isEmpty
+    }
+
+    // MARK: - Requests (return at once; the work is queued)
+
+    /// Start-up: adopt what is there (a matching table gets zero writes).
+    public func started(holdingVIPs: Bool) {
+        queue.async { self.holdingVIPs = holdingVIPs; self.reconcile(reason: "start-up") }
+    }
+
+    /// The VIPs were claimed: warm standby verifies (and repairs) the table, cold installs it.
+    public func claimed() {
+        queue.async { self.holdingVIPs = true; self.reconcile(reason: "becoming active") }
+    }
+
+    /// The VIPs were released: cold standby removes its table; warm keeps it.
+    public func released() {
+        queue.async {
+            self.holdingVIPs = false
+            if self.config.standbyTable == .cold { self.reconcile(reason: "released the VIPs (cold standby)") }
+        }
+    }
+
+    /// The role has settled: move the sync daemon, then run the notify command.
+    public func roleSettled(_ role: Role, reason: String) {
+        queue.async {
+            self.setSyncRole(for: role)
+            self.notifier.notify(role, reason: reason, settings: self.config.notify)
+        }
+    }
+
+    /// A reload replaced the config.
+    public func configChanged(_ new: Config) {
+        queue.async {
+            self.formerlyOwned = self.formerlyOwned.union(IPVSOwnership(self.config.namedIPVSEntries))
+            self.config = new
+            self.reconcile(reason: "config reloaded")
+        }
+    }
+
+    /// Health results changed (from the health checkers).
+    public func healthChanged(down: Set<RealServerID>, weights: [RealServerID: Int]) {
+        queue.async {
+            self.down = down
+            self.weights = weights
+            self.reconcile(reason: "health changed")
+        }
+    }
+
+    /// Periodic drift repair (and retry when IPVS was unavailable).
+    public func periodicCheck() {
+        queue.async { self.reconcile(reason: "periodic check", quiet: true) }
+    }
+
+    /// Runs `body` after all work queued so far (a cold-standby announce after the install).
+    public func afterPendingWork(_ body: @escaping @Sendable () -> Void) { queue.async(execute: body) }
+
+    /// Waits until all queued work is done (tests, shutdown).
+    public func drain() {
+        queue.sync {}
+        notifier.drain()
+    }
+
+    // MARK: - Work (on `queue`)
+
+    private func openKernel() -> (any IPVSKernel)? {
+        if let kernel { return kernel }
+        do {
+            let opened = try makeKernel()
+            if lastOpenError != nil { logger.notice("IPVS is reachable again") }
+            lastOpenError = nil
+            kernel = opened
+            return opened
+        } catch {
+            let text = "\(error)"
+            if text != lastOpenError {
+                logger.error("\(text): virtual servers are not installed; VIP failover continues; retrying every 30s")
+                lastOpenError = text
+            }
+            return nil
+        }
+    }
+
+    private func reconcile(reason: String, quiet: Bool = false) {
+        let owned = IPVSOwnership(config.namedIPVSEntries).union(formerlyOwned)
+        guard KernelWorker.needsIPVS(config) || !formerlyOwned.services.isEmpty else { return }
+        guard let kernel = openKernel() else { inSync = false; return }
+        let install = config.standbyTable == .warm || holdingVIPs
+        let desired = install ? config.desiredIPVSTable(down: down, weights: weights) : IPVSTable()
+        do {
+            if let wanted = config.ipvsTimeouts {
+                let current = try kernel.timeouts()
+                let target = IPVSTimeoutSettings(tcp: UInt32(wanted.tcp.milliseconds / 1000),
+                                                 tcpFin: UInt32(wanted.tcpFin.milliseconds / 1000),
+                                                 udp: UInt32(wanted.udp.milliseconds / 1000))
+                if current != target { try kernel.setTimeouts(target) }
+            }
+            let observed = try kernel.dump().table
+            let changes = IPVSPlanner.plan(desired: desired, observed: observed, owned: owned)
+            if changes.isEmpty {
+                if !quiet { logger.info("ipvs \(reason): table matches (\(desired.entries.count) services), no writes") }
+                inSync = true
+                formerlyOwned = .nothing
+                return
+            }
+            let results = try kernel.apply(changes)
+            let failed = results.filter { !$0.succeeded }
+            logger.notice("ipvs \(reason): \(IPVSPlanSummary(changes)) (\(changes.count - failed.count)/\(changes.count) applied)")
+            for failure in failed { logger.error("ipvs change failed: \(failure)") }
+            inSync = failed.isEmpty
+            if inSync { formerlyOwned = .nothing }
+        } catch {
+            logger.error("ipvs \(reason): \(error)")
+            inSync = false
+            self.kernel = nil
+        }
+    }
+
+    private func setSyncRole(for role: Role) {
+        guard let sync = config.sync, let kernel = openKernel() else { return }
+        let wanted: IPVSSyncDaemon.Role = role == .active ? .master : .backup
+        let other: IPVSSyncDaemon.Role = wanted == .master ? .backup : .master
+        let daemon = IPVSSyncDaemon(role: wanted, interface: sync.interface, syncID: UInt32(sync.syncID),
+                                    maxLength: sync.maxLength, group: sync.group, port: sync.port, ttl: sync.ttl)
+        do {
+            let running = try kernel.syncDaemons()
+            if running.contains(where: { $0.role == other }) { try kernel.stopSyncDaemon(other) }
+            if let current = running.first(where: { $0.role == wanted }) {
+                if current.interface == daemon.interface && current.syncID == daemon.syncID { return }
+                try kernel.stopSyncDaemon(wanted)
+            }
+            try kernel.startSyncDaemon(daemon)
+            logger.notice("sync daemon: \(daemon) started\(running.contains { $0.role == other } ? ", \(other) stopped" : "")")
+        } catch {
+            logger.error("sync daemon \(wanted) on \(sync.interface): \(error)")
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+
+/// Chooses this daemon's boot epoch: larger than every epoch this node used before, so the peer's
+/// replay protection accepts the new life and rejects packets of the old one.
+///
+/// The epoch is the wall clock in nanoseconds, raised above the last epoch recorded in
+/// `<state_directory>/boot-epoch` when the clock went backwards; the choice is written back.
+/// When the state directory cannot be written the wall clock alone is used (and said so).
+public enum BootEpoch {
+    /// The epoch, and a warning when it could not be persisted.
+    public static func next(stateDirectory: String, now: UInt64) -> (epoch: UInt64, warning: String?) {
+        let path = (stateDirectory as NSString).appendingPathComponent("boot-epoch")
+        var epoch = now
+        if let text = try? String(contentsOfFile: path, encoding: .utf8),
+           let last = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)), last >= epoch {
+            epoch = last + 1
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+            try Data("\(epoch)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            return (epoch, nil)
+        } catch {
+            return (epoch, "cannot record the boot epoch in \(path) (\(error.localizedDescription)): using the wall clock alone")
+        }
+    }
+}

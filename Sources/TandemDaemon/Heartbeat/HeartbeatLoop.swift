@@ -1,0 +1,227 @@
+import Glibc
+import Logging
+import Synchronization
+import TandemCore
+
+/// Something another thread asks of the heartbeat thread.
+public enum HeartbeatLoopEvent: Sendable {
+    /// From the route monitor: a link or a VIP changed.
+    case route(RouteWatchEvent)
+    /// Graceful stop (SIGTERM): hand over if active, then finish.
+    case stop
+    /// Second SIGTERM or stop timeout: release now and finish.
+    case forceStop(String)
+    /// A reload brought a valid new config.
+    case reload(Config, Election.Settings)
+    /// Log one status line (SIGUSR1).
+    case logStatus
+}
+
+/// What the heartbeat thread last knew, for status readers on other threads.
+public struct HeartbeatStatus: Sendable {
+    public var role: Role = .starting
+    public var peer: Election.PeerStatus?
+    public var counters = HeartbeatVerifier.Counters()
+    public var paths: [HeartbeatVerifier.PathStatistics] = []
+    public var now: MonotonicInstant = .zero
+}
+
+/// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
+/// pipe, then, every time round, in this order:
+/// 1. every datagram already queued on every path, each verified and (if accepted) given to
+///    the election — so a stall never makes queued heartbeats look like silence;
+/// 2. the events other threads posted (route changes, stop, reload);
+/// 3. the election's one timer, when due.
+/// Nothing else runs on this thread; health probes, IPVS work and notify commands are
+/// elsewhere, so none of them can delay a heartbeat. With `realtime_priority` the thread runs
+/// SCHED_FIFO.
+public final class HeartbeatLoop: @unchecked Sendable {
+    // Thread-confined to the heartbeat thread once started:
+    private let driver: ElectionDriver
+    private let transport: UDPHeartbeatTransport
+    private var verifier: HeartbeatVerifier
+    private let clock = MonotonicClock()
+    private var forceStopAt: MonotonicInstant?
+    private var dropLogBudget: [String: (count: Int, windowStart: MonotonicInstant)] = [:]
+
+    // Shared:
+    private let inbox = Mutex<[HeartbeatLoopEvent]>([])
+    private let wake: WakeUpEvent
+    private let logger: Logger
+    private let realtimePriority: Int?
+    private let stopTimeout: TimeSpan
+    private let snapshot = Mutex(HeartbeatStatus())
+    private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    init(driver: ElectionDriver, transport: UDPHeartbeatTransport, verifier: HeartbeatVerifier, logger: Logger,
+         realtimePriority: Int?, stopTimeout: TimeSpan) throws(HeartbeatSocketError) {
+        self.driver = driver
+        self.transport = transport
+        self.verifier = verifier
+        self.logger = logger
+        self.realtimePriority = realtimePriority
+        self.stopTimeout = stopTimeout
+        wake = try WakeUpEvent()
+    }
+
+    /// Posts an event to the heartbeat thread (any thread).
+    public func post(_ event: HeartbeatLoopEvent) {
+        inbox.withLock { $0.append(event) }
+        wake.signal()
+    }
+
+    /// The latest status (any thread).
+    public var status: HeartbeatStatus { snapshot.withLock { $0 } }
+
+    /// Waits until the loop has finished (the election stopped, or a forced stop).
+    public func waitUntilFinished() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = completion.withLock { state -> Bool in
+                if state.done { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Starts the dedicated thread.
+    func start() throws(HeartbeatSocketError) {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { arg in
+            let loop = Unmanaged<HeartbeatLoop>.fromOpaque(arg!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, context)
+        if rc != 0 {
+            Unmanaged<HeartbeatLoop>.fromOpaque(context).release()
+            throw HeartbeatSocketError(operation: "start", object: "heartbeat thread", errno: rc)
+        }
+        pthread_detach(thread)
+    }
+
+    private func run() {
+        if let priority = realtimePriority {
+            if let code = makeCurrentThreadRealtime(priority: priority) {
+                logger.warning("heartbeat thread: cannot switch to SCHED_FIFO priority \(priority): \(String(cString: strerror(code))) (errno \(code)); running with the default scheduler")
+            } else {
+                logger.info("heartbeat thread runs SCHED_FIFO priority \(priority)")
+            }
+        }
+        transport.onSendError = { [logger] path, code in
+            logger.warning("heartbeat send on \(path) failed: \(String(cString: strerror(code))) (errno \(code))")
+        }
+        let descriptors = transport.sockets.map(\.descriptor) + [wake.descriptor]
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        driver.start(at: clock.now())
+        while !driver.isFinished {
+            var now = clock.now()
+            var deadline = driver.timerDeadline ?? now.adding(milliseconds: 1000)
+            if let forceStopAt, forceStopAt < deadline { deadline = forceStopAt }
+            if deadline > now { waitReadable(descriptors, timeoutNanoseconds: deadline.nanoseconds(since: now)) }
+            // 1. Every packet already received, before any timer.
+            for socket in transport.sockets {
+                var budget = 256
+                while budget > 0, let (count, source) = socket.receive(into: &buffer) {
+                    budget -= 1
+                    now = clock.now()
+                    let bytes = Array(buffer[0..<count])
+                    switch verifier.verify(bytes, at: now) {
+                    case .accepted(let message):
+                        driver.heartbeatReceived(message, at: now)
+                    case .dropped(let reason):
+                        logDrop(reason, from: source, local: socket.local, at: now)
+                    }
+                    if driver.isFinished { break }
+                }
+            }
+            // 2. Events from other threads.
+            wake.drain()
+            let events = inbox.withLock { queued -> [HeartbeatLoopEvent] in defer { queued = [] }; return queued }
+            for event in events where !driver.isFinished {
+                now = clock.now()
+                handle(event, at: now)
+            }
+            // 3. The timer.
+            now = clock.now()
+            if !driver.isFinished, let forceStopAt, now >= forceStopAt {
+                driver.forceStop(reason: "the handover did not finish within \(stopTimeout)", at: now)
+            }
+            if !driver.isFinished, let due = driver.timerDeadline, now >= due {
+                driver.timerFired(at: now)
+            }
+            publish(at: now)
+        }
+        publish(at: clock.now())
+        let waiters = completion.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func handle(_ event: HeartbeatLoopEvent, at now: MonotonicInstant) {
+        switch event {
+        case .route(let routeEvent):
+            driver.routeEvent(routeEvent, at: now)
+        case .stop:
+            if forceStopAt == nil { forceStopAt = now + stopTimeout }
+            driver.stopRequested(at: now)
+        case .forceStop(let reason):
+            driver.forceStop(reason: reason, at: now)
+        case .reload(let config, let settings):
+            driver.configChanged(config, settings: settings, at: now)
+        case .logStatus:
+            logger.notice("status: \(statusLine(at: now))")
+        }
+    }
+
+    private func statusLine(at now: MonotonicInstant) -> String {
+        let election = driver.election
+        let c = verifier.counters
+        var parts = ["role \(election.role)", "priority \(election.effectivePriority)"]
+        if let peer = election.peer {
+            parts.append("peer \(election.settings.peerName) \(peer.role) priority \(peer.priority) heard \(now.milliseconds(since: peer.lastHeard))ms ago")
+        } else {
+            parts.append("peer \(election.settings.peerName) never heard")
+        }
+        for (index, path) in verifier.paths.enumerated() {
+            let age = path.lastHeard.map { "\(now.milliseconds(since: $0))ms ago" } ?? "never"
+            parts.append("path \(index) received \(path.received) lost \(path.lost) last heard \(age)")
+        }
+        parts.append("accepted \(c.accepted) " + dropCounters(c))
+        return parts.joined(separator: "; ")
+    }
+
+    private func dropCounters(_ c: HeartbeatVerifier.Counters) -> String {
+        "dropped malformed \(c.malformed) unauthenticated \(c.unauthenticated) replayed \(c.replayed) unexpected-sender \(c.unexpectedSender) unknown-path \(c.unknownPath)"
+    }
+
+    /// One line per dropped packet, at most 5 per reason and second (then a count in the next line).
+    private func logDrop(_ reason: HeartbeatVerifier.DropReason, from source: IPAddress?, local: IPAddress,
+                         at now: MonotonicInstant) {
+        let key: String
+        switch reason {
+        case .malformed: key = "malformed"
+        case .missingTag, .badTag: key = "unauthenticated"
+        case .staleEpoch, .replayedSequence: key = "replayed"
+        case .unexpectedSender: key = "sender"
+        case .unknownPath: key = "path"
+        }
+        var entry = dropLogBudget[key] ?? (0, now)
+        if now.nanoseconds(since: entry.windowStart) >= 1_000_000_000 { entry = (0, now) }
+        entry.count += 1
+        dropLogBudget[key] = entry
+        guard entry.count <= 5 else { return }
+        logger.warning("heartbeat dropped from \(source?.description ?? "?") to \(local): \(reason) (\(dropCounters(verifier.counters)))")
+    }
+
+    private func publish(at now: MonotonicInstant) {
+        let election = driver.election
+        let status = HeartbeatStatus(role: election.role, peer: election.peer, counters: verifier.counters,
+                                     paths: verifier.paths, now: now)
+        snapshot.withLock { $0 = status }
+    }
+}

@@ -1,0 +1,62 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// The heartbeat/election loop as a `Service`: starts its thread, and on graceful shutdown
+/// (SIGTERM) asks the election to stop — an active hands over, make-before-break — and waits
+/// for it. A second SIGTERM or SIGINT during the stop, or the stop timeout, releases at once.
+public final class HeartbeatService: Service {
+    public let loop: HeartbeatLoop
+
+    init(loop: HeartbeatLoop) {
+        self.loop = loop
+    }
+
+    public func run() async throws {
+        try loop.start()
+        let loop = self.loop
+        let secondSignal = LockedBox<Task<Void, Never>?>(nil)
+        await withGracefulShutdownHandler {
+            await loop.waitUntilFinished()
+        } onGracefulShutdown: {
+            loop.post(.stop)
+            let task = Task {
+                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                    loop.post(.forceStop("second stop signal (\(signal))"))
+                    break
+                }
+            }
+            secondSignal.withLock { $0 = task }
+        }
+        secondSignal.withLock { $0?.cancel() }
+    }
+}
+
+/// SIGHUP reloads the config; SIGUSR1 logs a status line.
+public struct SignalService: Service {
+    let onReload: @Sendable () -> Void
+    let onStatus: @Sendable () -> Void
+
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
+        for await signal in signals.cancelOnGracefulShutdown() {
+            if signal == .sighup { onReload() } else { onStatus() }
+        }
+    }
+}
+
+/// Every 30 s: IPVS drift repair (and the retry when IPVS was unavailable).
+public struct PeriodicReconcileService: Service {
+    let worker: KernelWorker
+    let period: Duration
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: period)
+                worker.periodicCheck()
+            }
+        }
+    }
+}

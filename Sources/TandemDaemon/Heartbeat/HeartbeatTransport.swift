@@ -1,0 +1,127 @@
+import TandemCore
+
+/// Where heartbeats go: path `i` binds this node's `i`-th heartbeat address and sends to the
+/// peer's `i`-th (paths beyond the shorter list are unused), all on one UDP port.
+public struct HeartbeatPath: Sendable, Hashable, CustomStringConvertible {
+    public var index: Int
+    public var local: IPAddress
+    public var peer: IPAddress
+
+    public init(index: Int, local: IPAddress, peer: IPAddress) {
+        self.index = index
+        self.local = local
+        self.peer = peer
+    }
+
+    /// The paths between `node` and `peer` of one config.
+    public static func paths(node: Node, peer: Node) -> [HeartbeatPath] {
+        zip(node.heartbeatAddresses, peer.heartbeatAddresses).enumerated().map { index, pair in
+            HeartbeatPath(index: index, local: pair.0, peer: pair.1)
+        }
+    }
+
+    public var description: String { "path \(index) \(local) -> \(peer)" }
+}
+
+/// What goes into every packet besides the election's part.
+public struct HeartbeatIdentity: Sendable, Hashable {
+    public var nodeName: String
+    public var bootEpoch: UInt64
+    public var configSerial: UInt64
+    public var configDigest: HeartbeatMessage.ConfigDigest
+    public var intervalMilliseconds: UInt32
+
+    public init(nodeName: String, bootEpoch: UInt64, configSerial: UInt64, configDigest: HeartbeatMessage.ConfigDigest,
+                intervalMilliseconds: UInt32) {
+        self.nodeName = nodeName
+        self.bootEpoch = bootEpoch
+        self.configSerial = configSerial
+        self.configDigest = configDigest
+        self.intervalMilliseconds = intervalMilliseconds
+    }
+
+    /// Identity for `config`, with the config's digest (hex) as bytes.
+    public init(config: Config, nodeName: String, bootEpoch: UInt64) {
+        var digest = [UInt8]()
+        var text = Array(config.digest.utf8)[...]
+        func nibble(_ c: UInt8) -> UInt8 {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: return 0
+            }
+        }
+        while text.count >= 2 {
+            digest.append(nibble(text.removeFirst()) << 4 | nibble(text.removeFirst()))
+        }
+        self.init(nodeName: nodeName, bootEpoch: bootEpoch, configSerial: config.serial,
+                  configDigest: HeartbeatMessage.ConfigDigest(digest) ?? .zero,
+                  intervalMilliseconds: UInt32(clamping: config.heartbeat.interval.milliseconds))
+    }
+}
+
+/// Sends packet rounds on every path. One round = one sequence number, one copy per path.
+public protocol HeartbeatSending: AnyObject {
+    func send(_ outgoing: Election.Outgoing)
+}
+
+/// Builds the packets of a round; pure, so the encoding of rounds is tested without sockets.
+public struct HeartbeatRoundBuilder: Sendable {
+    public var identity: HeartbeatIdentity
+    public private(set) var sequence: UInt64 = 0
+    let authenticator: (any HeartbeatAuthenticator)?
+
+    public init(identity: HeartbeatIdentity, authenticator: (any HeartbeatAuthenticator)?) {
+        self.identity = identity
+        self.authenticator = authenticator
+    }
+
+    /// The next round: one encoded packet per path index in `0 ..< pathCount`.
+    public mutating func nextRound(_ outgoing: Election.Outgoing, pathCount: Int) -> [[UInt8]] {
+        sequence += 1
+        return (0..<pathCount).compactMap { index in
+            let message = HeartbeatMessage(kind: outgoing.kind, sender: identity.nodeName, bootEpoch: identity.bootEpoch,
+                                           sequence: sequence, role: outgoing.role, priority: outgoing.priority,
+                                           configSerial: identity.configSerial, configDigest: identity.configDigest,
+                                           pathIndex: UInt8(clamping: index),
+                                           intervalMilliseconds: identity.intervalMilliseconds)
+            return try? HeartbeatCodec.encode(message, authenticator: authenticator)
+        }
+    }
+}
+
+/// The live transport: one bound socket per path. Confined to the heartbeat thread.
+final class UDPHeartbeatTransport: HeartbeatSending {
+    let paths: [HeartbeatPath]
+    let sockets: [HeartbeatSocket]
+    var builder: HeartbeatRoundBuilder
+    /// Send failures per path (errno of the last one), for status.
+    private(set) var sendErrors: [UInt64]
+    private(set) var lastSendErrno: [Int32?]
+    var onSendError: (HeartbeatPath, Int32) -> Void = { _, _ in }
+
+    init(paths: [HeartbeatPath], port: UInt16, builder: HeartbeatRoundBuilder) throws(HeartbeatSocketError) {
+        self.paths = paths
+        var sockets: [HeartbeatSocket] = []
+        for path in paths { sockets.append(try HeartbeatSocket(local: path.local, port: port)) }
+        self.sockets = sockets
+        self.builder = builder
+        sendErrors = Array(repeating: 0, count: paths.count)
+        lastSendErrno = Array(repeating: nil, count: paths.count)
+    }
+
+    func send(_ outgoing: Election.Outgoing) {
+        let packets = builder.nextRound(outgoing, pathCount: paths.count)
+        for (index, packet) in packets.enumerated() {
+            if let code = sockets[index].send(packet, to: paths[index].peer) {
+                sendErrors[index] += 1
+                // Report a path's failure when it starts failing (or its errno changes), not every round.
+                if lastSendErrno[index] != code { onSendError(paths[index], code) }
+                lastSendErrno[index] = code
+            } else {
+                lastSendErrno[index] = nil
+            }
+        }
+    }
+}

@@ -1,0 +1,385 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TandemCore
+import TandemKernel
+@testable import TandemDaemon
+
+// MARK: - Fakes that write into one shared log, so the order across parts can be checked.
+
+final class OrderLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+    func clear() { lines.withLock { $0 = [] } }
+}
+
+final class LoggingAddressTable: AddressTable {
+    let inner: InMemoryAddressTable
+    let log: OrderLog
+    var ownPorts: Set<UInt32> { inner.ownPorts }
+    init(_ inner: InMemoryAddressTable, log: OrderLog) { self.inner = inner; self.log = log }
+    func claim(_ vip: VirtualIP) throws -> AddressChange {
+        let change = try inner.claim(vip)
+        log.append("claim \(vip.prefix) \(change.rawValue)")
+        return change
+    }
+    func release(_ vip: VirtualIP) throws -> AddressChange {
+        let change = try inner.release(vip)
+        log.append("release \(vip.prefix) \(change.rawValue)")
+        return change
+    }
+    func addresses() throws -> [InterfaceAddress] { try inner.addresses() }
+}
+
+final class LoggingAnnouncer: Announcer {
+    let log: OrderLog
+    init(log: OrderLog) { self.log = log }
+    func begin(_ vips: [VirtualIP], settings: AnnounceSettings) throws {
+        log.append("announce " + vips.map(\.prefix.description).joined(separator: ","))
+    }
+    func end(_ vips: [VirtualIP]) { log.append("end announce") }
+    func endAll() { log.append("end all") }
+}
+
+/// Forwards to an `InMemoryIPVSKernel`; used only on the worker's queue.
+final class LoggingIPVSKernel: IPVSKernel, @unchecked Sendable {
+    let inner: InMemoryIPVSKernel
+    let log: OrderLog
+    init(_ inner: InMemoryIPVSKernel, log: OrderLog) { self.inner = inner; self.log = log }
+    func info() throws -> IPVSInfo { try inner.info() }
+    func dump() throws -> IPVSListing { try inner.dump() }
+    func apply(_ changes: [IPVSChange]) throws -> [IPVSChangeResult] {
+        log.append("ipvs apply \(changes.count)")
+        return try inner.apply(changes)
+    }
+    func timeouts() throws -> IPVSTimeoutSettings { try inner.timeouts() }
+    func setTimeouts(_ timeouts: IPVSTimeoutSettings) throws { try inner.setTimeouts(timeouts) }
+    func syncDaemons() throws -> [IPVSSyncDaemon] { try inner.syncDaemons() }
+    func startSyncDaemon(_ daemon: IPVSSyncDaemon) throws {
+        log.append("sync start \(daemon.role)")
+        try inner.startSyncDaemon(daemon)
+    }
+    func stopSyncDaemon(_ role: IPVSSyncDaemon.Role) throws {
+        log.append("sync stop \(role)")
+        try inner.stopSyncDaemon(role)
+    }
+}
+
+struct RecordingNotifyRunner: NotifyRunner {
+    let log: OrderLog
+    func run(_ command: [String], environment: [String: String], timeout: TimeSpan) -> NotifyOutcome {
+        log.append("notify \(environment["TANDEM_ROLE"] ?? "?") node=\(environment["TANDEM_NODE"] ?? "?")")
+        return .exited(0)
+    }
+}
+
+final class RecordingSender: HeartbeatSending {
+    var sent: [Election.Outgoing] = []
+    func send(_ outgoing: Election.Outgoing) { sent.append(outgoing) }
+}
+
+struct NoIPVSError: Error, CustomStringConvertible {
+    var description: String { "IPVS is not available in this kernel (test)" }
+}
+
+/// A driver over fakes, with a manual clock.
+final class Harness {
+    let log = OrderLog()
+    let logLines = OrderLog()
+    let table: InMemoryAddressTable
+    let ipvs: InMemoryIPVSKernel
+    let sender = RecordingSender()
+    let worker: KernelWorker
+    let driver: ElectionDriver
+    let kernelOpens = LockedBox(0)
+    let config: Config
+
+    init(yaml: String, node: String = "a", addresses: [InterfaceAddress] = [], table ipvsTable: IPVSTable = IPVSTable(),
+         ipvsAvailable: Bool = true) throws {
+        config = try ConfigParser.parse(yaml: yaml)
+        table = InMemoryAddressTable(addresses: addresses)
+        ipvs = InMemoryIPVSKernel(ipvsTable)
+        ipvs.interfaces = ["eth1", "lo"]
+        let lines = logLines
+        let logger = Logger(label: "test") { _ in TandemLogHandler(label: node, write: { lines.append($0) }) }
+        let notifier = Notifier(runner: RecordingNotifyRunner(log: log), nodeName: node, logger: logger)
+        let kernel = LoggingIPVSKernel(ipvs, log: log)
+        let opens = kernelOpens
+        worker = KernelWorker(config: config, notifier: notifier, logger: logger, makeKernel: {
+            opens.withLock { $0 += 1 }
+            if !ipvsAvailable { throw NoIPVSError() }
+            return kernel
+        })
+        driver = ElectionDriver(config: config, settings: try Election.Settings(config: config, nodeName: node),
+                                addressTable: LoggingAddressTable(table, log: log), announcer: LoggingAnnouncer(log: log),
+                                sender: sender, worker: worker, logger: logger)
+    }
+
+    func peer(_ role: Role, sequence: UInt64, priority: UInt8 = 100, kind: HeartbeatMessage.Kind = .heartbeat) -> HeartbeatMessage {
+        HeartbeatMessage(kind: kind, sender: "b", bootEpoch: 1, sequence: sequence, role: role, priority: priority,
+                         configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10)
+    }
+
+    /// Order log after the worker has finished, with the start-up lines dropped.
+    func settled() -> [String] {
+        worker.drain()
+        return log.all
+    }
+
+    func vipPresent(_ text: String) -> Bool {
+        (try? table.addresses())?.contains { $0.prefix.description == text } ?? false
+    }
+}
+
+let vipOnlyYAML = """
+serial: 1
+nodes: [{name: a, addresses: [10.0.0.1], priority: 100}, {name: b, addresses: [10.0.0.2], priority: 90}]
+heartbeat: {interval: 10ms, dead_time: 30ms, auth: none}
+virtual_ips: [{address: 10.0.0.10/24, interface: eth0}]
+"""
+
+func ipvsYAML(standby: String = "warm") -> String {
+    """
+    serial: 1
+    nodes: [{name: a, addresses: [10.0.0.1], priority: 100}, {name: b, addresses: [10.0.0.2], priority: 90}]
+    heartbeat: {interval: 10ms, dead_time: 30ms, auth: none}
+    virtual_ips: [{address: 10.0.0.10/24, interface: eth0}]
+    virtual_servers:
+      - name: web
+        address: 10.0.0.10
+        port: 80
+        scheduler: rr
+        forwarding: nat
+        real_servers:
+          - {address: 10.20.0.11, port: 8080}
+          - {address: 10.20.0.12, port: 8080}
+    sync: {interface: eth1, sync_id: 3}
+    standby_table: \(standby)
+    notify: {active: [/bin/true, active], standby: [/bin/true, standby]}
+    """
+}
+
+@Suite struct ElectionDriverTests {
+    @Test func becomingActiveClaimsThenAnnouncesThenSyncsMasterThenNotifies() throws {
+        let h = try Harness(yaml: ipvsYAML())
+        h.driver.start(at: .zero)
+        #expect(h.settled() == ["ipvs apply 3"])   // warm standby: the table is installed at start
+        h.log.clear()
+        h.driver.timerFired(at: .milliseconds(30))
+        #expect(h.driver.election.role == .active)
+        #expect(h.settled() == ["claim 10.0.0.10/24 added", "announce 10.0.0.10/24", "sync start master", "notify active node=a"])
+        #expect(h.ipvs.writes == 3)                  // the takeover verified the table: no further writes
+        #expect(h.logLines.all.contains { $0.contains(" notice a: role starting -> active: no heartbeat from b within the dead time (30ms) since start") })
+        #expect(h.logLines.all.contains { $0.contains("VIPs claimed: 10.0.0.10/24 on eth0 (added)") })
+    }
+
+    @Test func becomingStandbyReleasesBeforeTheBackupSyncAndTheNotify() throws {
+        let h = try Harness(yaml: ipvsYAML())
+        h.driver.start(at: .zero)
+        h.driver.timerFired(at: .milliseconds(30))
+        _ = h.settled()
+        h.log.clear()
+        // b is active too and has the higher priority: a must yield.
+        h.driver.heartbeatReceived(h.peer(.active, sequence: 1, priority: 200), at: .milliseconds(31))
+        #expect(h.driver.election.role == .standby)
+        #expect(h.settled() == ["end announce", "release 10.0.0.10/24 removed", "sync stop master", "sync start backup",
+                                "notify standby node=a"])
+        #expect(!h.vipPresent("10.0.0.10/24"))
+        #expect(h.ipvs.inner_listingCount == 1)     // warm standby keeps the table
+    }
+
+    @Test func coldStandbyInstallsBeforeAnnouncingAndRemovesOnRelease() throws {
+        let h = try Harness(yaml: ipvsYAML(standby: "cold"))
+        h.driver.start(at: .zero)
+        #expect(h.settled() == [])                   // cold: nothing installed on a non-active node
+        h.driver.timerFired(at: .milliseconds(30))
+        #expect(h.settled() == ["claim 10.0.0.10/24 added", "ipvs apply 3", "announce 10.0.0.10/24", "sync start master",
+                                "notify active node=a"])
+        h.log.clear()
+        h.driver.heartbeatReceived(h.peer(.active, sequence: 1, priority: 200), at: .milliseconds(31))
+        #expect(h.settled() == ["end announce", "release 10.0.0.10/24 removed", "ipvs apply 1", "sync stop master",
+                                "sync start backup", "notify standby node=a"])
+        #expect(h.ipvs.inner_listingCount == 0)
+    }
+
+    @Test func restartOnTheActiveAdoptsVIPsAndTableWithoutWrites() throws {
+        let config = try ConfigParser.parse(yaml: ipvsYAML())
+        let vip = InterfaceAddress(interfaceIndex: 2, interface: "eth0", prefix: IPPrefix("10.0.0.10/24")!, flags: 0)
+        let h = try Harness(yaml: ipvsYAML(), addresses: [vip], table: config.desiredIPVSTable())
+        h.driver.start(at: .zero)
+        // The standby peer is heard: keep the VIPs (no release, ever) and become active at once.
+        h.driver.heartbeatReceived(h.peer(.standby, sequence: 1), at: .milliseconds(5))
+        #expect(h.driver.election.role == .active)
+        let lines = h.settled()
+        #expect(!lines.contains { $0.hasPrefix("release") })
+        #expect(lines.contains("claim 10.0.0.10/24 alreadyPresent"))
+        #expect(h.ipvs.writes == 0)
+        #expect(h.vipPresent("10.0.0.10/24"))
+        #expect(h.logLines.all.contains { $0.contains("found VIPs already present at start-up: 10.0.0.10/24 on eth0") })
+    }
+
+    @Test func staleVIPsAreReleasedAtOnceWhenThePeerIsActive() throws {
+        let vip = InterfaceAddress(interfaceIndex: 2, interface: "eth0", prefix: IPPrefix("10.0.0.10/24")!, flags: 0)
+        let h = try Harness(yaml: vipOnlyYAML, addresses: [vip])
+        h.driver.start(at: .zero)
+        #expect(h.vipPresent("10.0.0.10/24"))
+        h.driver.heartbeatReceived(h.peer(.active, sequence: 1), at: .milliseconds(2))
+        #expect(h.driver.election.role == .standby)
+        #expect(!h.vipPresent("10.0.0.10/24"))
+        #expect(h.settled().contains("release 10.0.0.10/24 removed"))
+    }
+
+    @Test func vipOnlyConfigNeverOpensIPVS() throws {
+        let h = try Harness(yaml: vipOnlyYAML, ipvsAvailable: false)
+        h.driver.start(at: .zero)
+        h.driver.timerFired(at: .milliseconds(30))
+        h.worker.periodicCheck()
+        _ = h.settled()
+        #expect(h.kernelOpens.withLock { $0 } == 0)
+        #expect(h.driver.election.role == .active)
+        #expect(h.vipPresent("10.0.0.10/24"))
+    }
+
+    @Test func missingIPVSIsReportedOnceAndVIPFailoverContinues() throws {
+        let h = try Harness(yaml: ipvsYAML(), ipvsAvailable: false)
+        h.driver.start(at: .zero)
+        h.driver.timerFired(at: .milliseconds(30))
+        h.worker.periodicCheck()
+        h.worker.periodicCheck()
+        _ = h.settled()
+        #expect(h.driver.election.role == .active)
+        #expect(h.vipPresent("10.0.0.10/24"))
+        #expect(h.kernelOpens.withLock { $0 } >= 3)   // retried
+        let errors = h.logLines.all.filter { $0.contains("IPVS is not available in this kernel (test)") }
+        #expect(errors.count == 1)
+        #expect(errors.first?.contains(" error a: ") == true)
+    }
+
+    @Test func aVIPRemovedBySomeoneElseWhileActiveIsReAdded() throws {
+        let h = try Harness(yaml: vipOnlyYAML)
+        h.driver.start(at: .zero)
+        h.driver.timerFired(at: .milliseconds(30))
+        let vip = h.config.virtualIPs[0]
+        _ = try h.table.release(vip)
+        h.log.clear()
+        h.driver.routeEvent(.vipRemoved(vip, origin: .foreign), at: .milliseconds(40))
+        #expect(h.vipPresent("10.0.0.10/24"))
+        #expect(h.settled() == ["claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
+        #expect(h.logLines.all.contains { $0.contains("was removed by foreign while active: re-adding it") })
+        // Tandem's own removal is not answered.
+        h.log.clear()
+        h.driver.routeEvent(.vipRemoved(vip, origin: .tandem), at: .milliseconds(41))
+        #expect(h.settled() == [])
+    }
+
+    @Test func reloadWhileActiveClaimsAddedAndReleasesRemovedVIPs() throws {
+        let h = try Harness(yaml: vipOnlyYAML)
+        h.driver.start(at: .zero)
+        h.driver.timerFired(at: .milliseconds(30))
+        _ = h.settled()
+        h.log.clear()
+        let new = try ConfigParser.parse(yaml: vipOnlyYAML.replacingOccurrences(of: "10.0.0.10/24", with: "10.0.0.11/24")
+            .replacingOccurrences(of: "serial: 1", with: "serial: 2"))
+        h.driver.configChanged(new, settings: try Election.Settings(config: new, nodeName: "a"), at: .milliseconds(35))
+        #expect(h.settled() == ["end announce", "release 10.0.0.10/24 removed", "claim 10.0.0.11/24 added", "announce 10.0.0.11/24"])
+        #expect(h.driver.election.role == .active)
+    }
+
+    @Test func stopOnTheActiveHandsOverBeforeReleasing() throws {
+        let h = try Harness(yaml: vipOnlyYAML)
+        h.driver.start(at: .zero)
+        h.driver.heartbeatReceived(h.peer(.standby, sequence: 1), at: .milliseconds(1))
+        #expect(h.driver.election.role == .active)
+        h.driver.stopRequested(at: .milliseconds(5))
+        #expect(h.vipPresent("10.0.0.10/24"))       // make-before-break: still held
+        #expect(h.sender.sent.last?.kind == .takeoverRequest)
+        h.driver.heartbeatReceived(h.peer(.active, sequence: 2, kind: .claimed), at: .milliseconds(7))
+        #expect(!h.vipPresent("10.0.0.10/24"))
+        #expect(h.driver.isFinished)
+        #expect(h.sender.sent.last?.kind == .release)
+    }
+
+    @Test func forcedStopReleasesAtOnce() throws {
+        let h = try Harness(yaml: vipOnlyYAML)
+        h.driver.start(at: .zero)
+        h.driver.heartbeatReceived(h.peer(.standby, sequence: 1), at: .milliseconds(1))
+        h.driver.stopRequested(at: .milliseconds(5))
+        h.driver.forceStop(reason: "second stop signal", at: .milliseconds(6))
+        #expect(!h.vipPresent("10.0.0.10/24"))
+        #expect(h.driver.isFinished)
+    }
+}
+
+extension InMemoryIPVSKernel {
+    var inner_listingCount: Int { listing.services.count }
+}
+
+@Suite struct HeartbeatRoundTests {
+    @Test func roundsCarryOneSequencePerRoundAndVerifyOnEveryPath() throws {
+        let key = try HeartbeatKey(fileContents: Data("0123456789abcdef0123".utf8), path: "test.key")
+        let auth = HMACHeartbeatAuthenticator(key: key)
+        var builder = HeartbeatRoundBuilder(identity: HeartbeatIdentity(nodeName: "b", bootEpoch: 7, configSerial: 3,
+                                                                        configDigest: .zero, intervalMilliseconds: 10),
+                                            authenticator: auth)
+        var verifier = HeartbeatVerifier(peerName: "b", pathCount: 2, authenticator: auth)
+        let out = Election.Outgoing(kind: .heartbeat, role: .active, priority: 150)
+        let first = builder.nextRound(out, pathCount: 2)
+        let second = builder.nextRound(out, pathCount: 2)
+        #expect(first.count == 2)
+        for packet in first + second {
+            guard case .accepted = verifier.verify(packet, at: .zero) else {
+                Issue.record("a packet of a round was dropped")
+                return
+            }
+        }
+        // Replaying any of them is dropped and counted.
+        guard case .dropped = verifier.verify(first[1], at: .zero) else {
+            Issue.record("a replayed packet was accepted")
+            return
+        }
+        #expect(verifier.counters.replayed == 1)
+        #expect(verifier.counters.accepted == 4)
+        #expect(verifier.paths.map(\.received) == [2, 2])
+    }
+
+    @Test func identityCarriesTheConfigDigestBytes() throws {
+        let config = try ConfigParser.parse(yaml: vipOnlyYAML)
+        let identity = HeartbeatIdentity(config: config, nodeName: "a", bootEpoch: 1)
+        #expect(identity.configDigest.description == config.digest)
+        #expect(identity.intervalMilliseconds == 10)
+    }
+
+    @Test func bootEpochGrowsEvenWhenTheClockGoesBack() throws {
+        let dir = NSTemporaryDirectory() + "tandem-epoch-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = BootEpoch.next(stateDirectory: dir, now: 1000)
+        let second = BootEpoch.next(stateDirectory: dir, now: 500)
+        let third = BootEpoch.next(stateDirectory: dir, now: 5000)
+        #expect(first.epoch == 1000 && first.warning == nil)
+        #expect(second.epoch == 1001)
+        #expect(third.epoch == 5000)
+    }
+}
+
+@Suite struct NotifierTests {
+    @Test func commandsRunWithoutAShellWithTheRoleInTheEnvironment() {
+        let runner = ProcessNotifyRunner()
+        let ok = runner.run(["/bin/sh", "-c", "test \"$TANDEM_ROLE/$TANDEM_NODE/$TANDEM_REASON\" = 'active/a/why not'"],
+                            environment: ["TANDEM_ROLE": "active", "TANDEM_NODE": "a", "TANDEM_REASON": "why not"],
+                            timeout: .seconds(5))
+        #expect(ok == .exited(0))
+        // No shell: a metacharacter is an argument, not syntax.
+        let literal = runner.run(["/bin/echo", "a;false"], environment: [:], timeout: .seconds(5))
+        #expect(literal == .exited(0))
+        #expect(runner.run(["/nonexistent/notify"], environment: [:], timeout: .seconds(1)) != .exited(0))
+    }
+
+    @Test func aSlowCommandIsKilledAtTheTimeout() {
+        let start = Date()
+        let outcome = ProcessNotifyRunner().run(["/bin/sleep", "10"], environment: [:], timeout: .milliseconds(200))
+        #expect(outcome == .killedAtTimeout)
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+}

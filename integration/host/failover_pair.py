@@ -1,0 +1,162 @@
+"""Two real tandemd daemons on the vip_topology namespaces (routers a and b, client c, bridge).
+
+`Pair` writes one config (VIP-only, HMAC key file), starts `tandemd --config F --node ra|rb`
+in the router namespaces with stderr to a log file per node, and offers bounded helpers:
+who holds the VIP (`ip -j addr`), waiting for log lines, a client prober (ping every 10 ms).
+"""
+import os
+import re
+import secrets
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from vip_topology import REPO, Topology
+
+TANDEMD = os.environ.get("TANDEMD", str(REPO / ".build" / "debug" / "tandemd"))
+VIP = "10.99.0.10"
+NODES = {"a": "ra", "b": "rb"}
+ADDR = {"a": "10.99.0.1", "b": "10.99.0.2"}
+
+
+class Pair:
+    def __init__(self, topo: Topology, interval_ms=10, dead_ms=30, priorities=(100, 90), port=None):
+        self.topo = topo
+        self.hb = dict(ADDR)
+        self.dir = Path(tempfile.mkdtemp(prefix="tdm-pair-"))
+        self.port = port or (20000 + secrets.randbelow(20000))
+        self.interval_ms, self.dead_ms = interval_ms, dead_ms
+        self.key = self.dir / "heartbeat.key"
+        self.key.write_bytes(secrets.token_bytes(32))
+        os.chmod(self.key, 0o600)
+        self.config = self.dir / "tandem.yaml"
+        self.write_config(priorities)
+        self.procs = {}
+        self.logs = {n: self.dir / f"{NODES[n]}.log" for n in NODES}
+
+    def write_config(self, priorities=(100, 90), serial=1, extra_vips=()):
+        vips = [f"  - {{address: {VIP}/24, interface: eth0}}"] + [f"  - {{address: {v}, interface: eth0}}" for v in extra_vips]
+        self.config.write_text(f"""serial: {serial}
+nodes:
+  - {{name: ra, addresses: [{self.hb['a']}], priority: {priorities[0]}}}
+  - {{name: rb, addresses: [{self.hb['b']}], priority: {priorities[1]}}}
+heartbeat:
+  port: {self.port}
+  interval: {self.interval_ms}ms
+  dead_time: {self.dead_ms}ms
+  key_file: {self.key}
+announce: {{repeat: 3, second_burst_delay: 1s}}
+virtual_ips:
+""" + "\n".join(vips) + f"""
+state_directory: {self.dir}/state
+""")
+
+    # --- processes -------------------------------------------------------------------------------
+    def start(self, node):
+        log = open(self.logs[node], "ab")
+        p = self.topo.popen(node, TANDEMD, "--config", str(self.config), "--node", NODES[node],
+                            stdout=log, stderr=log)
+        log.close()
+        self.procs[node] = p
+        return p
+
+    def start_both(self):
+        self.start("a")
+        self.start("b")
+
+    def signal(self, node, sig):
+        self.procs[node].send_signal(sig)
+
+    def kill(self, node):
+        p = self.procs[node]
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+
+    def wait_exit(self, node, timeout=15):
+        return self.procs[node].wait(timeout=timeout)
+
+    def close(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=5)
+
+    # --- observation -------------------------------------------------------------------------------
+    def log(self, node):
+        return self.logs[node].read_text(errors="replace") if self.logs[node].exists() else ""
+
+    def roles(self, node):
+        """[(from, to, reason)] of every `role X -> Y: reason` line, in order."""
+        return re.findall(r" role (\w+) -> (\w+): (.*)", self.log(node))
+
+    def role(self, node):
+        r = self.roles(node)
+        return r[-1][1] if r else None
+
+    def holds_vip(self, node):
+        info = self.topo.ip_json(node, "addr", "show", "dev", "eth0")
+        return any(a.get("local") == VIP for a in info[0]["addr_info"])
+
+    def holders(self):
+        return {n for n in NODES if self.holds_vip(n)}
+
+    def wait_for(self, predicate, timeout, step=0.005, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(step)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n--- ra ---\n{self.log('a')[-3000:]}\n--- rb ---\n{self.log('b')[-3000:]}")
+
+    def wait_settled(self, active="a", timeout=10):
+        """Both daemons running, `active` is active and holds the VIP, the other is standby."""
+        other = "b" if active == "a" else "a"
+        self.wait_for(lambda: self.role(active) == "active" and self.role(other) == "standby"
+                      and self.holders() == {active}, timeout, what=f"{active} active, {other} standby")
+
+    def client_mac_for_vip(self):
+        entry = self.topo.neigh("c", VIP)
+        return entry.get("lladdr") if entry else None
+
+
+class Prober:
+    """The client pings the VIP every 10 ms (bounded count); `stop()` returns the reply times."""
+
+    def __init__(self, topo, count=3000):
+        self.proc = topo.popen("c", "ping", "-n", "-D", "-i", "0.01", "-W", "1", "-c", str(count), VIP,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.replies = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            m = re.match(r"\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)", line)
+            if m:
+                self.replies.append((float(m.group(1)), int(m.group(2))))
+
+    def wait_replies(self, n, timeout=5):
+        deadline = time.monotonic() + timeout
+        while len(self.replies) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(self.replies) >= n
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.thread.join(timeout=5)
+        return self.replies
+
+    @staticmethod
+    def outage(replies, after=None):
+        """Longest gap between consecutive replies (seconds), optionally only gaps ending after `after` (wall time)."""
+        times = [t for t, _ in replies]
+        gaps = [(b - a) for a, b in zip(times, times[1:]) if after is None or b >= after]
+        return max(gaps) if gaps else None
