@@ -121,3 +121,24 @@ def config_yaml(services):
         lines.append("    real_servers:")
         lines += [f"      - {{address: {a}, port: {p}, weight: {w}}}" for a, p, w in reals]
     return "\n".join(lines) + "\n"
+
+
+class TLSServer(Server):
+    """An HTTPS server with a self-signed certificate for `name`; records the SNI each client sent."""
+
+    def __init__(self, certfile, keyfile):
+        super().__init__("http")
+        import ssl
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certfile, keyfile)
+        self.sni = []
+        self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(1)
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+        except OSError:
+            conn.close()
+            return
+        super()._serve(tls)

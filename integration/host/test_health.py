@@ -216,3 +216,28 @@ def test_service_filter_and_unknown_service(tmp_path, tandemctl):
         assert r.returncode == 78 and 'no virtual server is called "nope"' in r.stderr
     finally:
         srv.stop()
+
+
+def test_https_sni_and_certificate_verification(tmp_path, tandemctl):
+    from health_servers import TLSServer
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=www.example.test",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    srv = TLSServer(str(cert), str(key)).start()
+    try:
+        base = {"type": "https", "sni": "www.example.test", "path": "/healthz", "body": '"^all ok"', "timeout": "500ms"}
+        cfg = write_config(tmp_path, [("tls", 443, base, [("127.0.0.1", srv.port, 1)])])
+        results, rc = once(tandemctl, cfg)
+        assert rc == 0, results
+        assert results[0]["reason"] == 'HTTP 200, body matched "^all ok"'
+        assert srv.sni == ["www.example.test"]
+        # A self-signed certificate fails verification.
+        cfg = write_config(tmp_path, [("tls", 443, dict(base, verify_certificate="true"), [("127.0.0.1", srv.port, 1)])])
+        results, rc = once(tandemctl, cfg)
+        assert rc == 1 and results[0]["reason"].startswith("TLS: "), results
+        # Plain HTTP against the TLS port is not an HTTP response.
+        cfg = write_config(tmp_path, [("tls", 443, {"type": "http", "timeout": "500ms"}, [("127.0.0.1", srv.port, 1)])])
+        results, rc = once(tandemctl, cfg)
+        assert rc == 1 and not results[0]["passed"]
+    finally:
+        srv.stop()
