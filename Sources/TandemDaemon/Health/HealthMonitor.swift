@@ -32,7 +32,9 @@ public final class HealthMonitor: Sendable {
 
     private struct Inner {
         var health = HealthState()
-        var scheduled: [HealthTarget.Key: Scheduled<Void>] = [:]
+        /// Bumped when a key is (re)added, so a removed target's pending slot never runs.
+        var generation: [HealthTarget.Key: UInt64] = [:]
+        var nextGeneration: UInt64 = 0
         var running: Set<HealthTarget.Key> = []
         var weights: [HealthTarget.Key: Int?] = [:]
         var stopped = false
@@ -41,6 +43,7 @@ public final class HealthMonitor: Sendable {
     private let group: any EventLoopGroup
     private let prober: any HealthProber
     private let inner = Mutex(Inner())
+    private let timers = CoarseTimerRegistry()
     private let onUpdate: (@Sendable (HealthUpdate) -> Void)?
     private let continuation: AsyncStream<HealthUpdate>.Continuation
     /// Every update, in order. Buffers the newest 10,000 if nobody reads.
@@ -67,20 +70,24 @@ public final class HealthMonitor: Sendable {
 
     public func apply(targets: [HealthTarget]) {
         let now = Self.now()
-        let added: [HealthTarget] = inner.withLock { inner in
+        let added: [(HealthTarget, UInt64)] = inner.withLock { inner in
             guard !inner.stopped else { return [] }
             let (added, removed) = inner.health.apply(targets: targets, at: now)
             for key in removed {
-                inner.scheduled.removeValue(forKey: key)?.cancel()
+                inner.generation[key] = nil
                 inner.weights[key] = nil
             }
-            return added.compactMap { inner.health.targets[$0] }
+            return added.compactMap { key in
+                inner.nextGeneration += 1
+                inner.generation[key] = inner.nextGeneration
+                return inner.health.targets[key].map { ($0, inner.nextGeneration) }
+            }
         }
-        for target in added {
+        for (target, generation) in added {
             let loop = group.next()
             let interval = Int64(target.check.interval.milliseconds)
             let jitter = TimeAmount.milliseconds(Int64.random(in: 0..<max(1, interval)))
-            schedule(target.key, at: NIODeadline.now() + jitter, on: loop)
+            schedule(target.key, generation: generation, at: NIODeadline.now() + jitter, on: loop)
         }
     }
 
@@ -88,8 +95,7 @@ public final class HealthMonitor: Sendable {
     public func stop() {
         inner.withLock { inner in
             inner.stopped = true
-            for (_, s) in inner.scheduled { s.cancel() }
-            inner.scheduled = [:]
+            inner.generation = [:]
         }
         continuation.finish()
     }
@@ -106,21 +112,17 @@ public final class HealthMonitor: Sendable {
         return inner.withLock { $0.health.tableInputs(at: now) }
     }
 
-    private func schedule(_ key: HealthTarget.Key, at deadline: NIODeadline, on loop: any EventLoop) {
-        let task = loop.scheduleTask(deadline: deadline) { [self] in
-            self.runCheck(key, slot: deadline, on: loop)
+    private func schedule(_ key: HealthTarget.Key, generation: UInt64, at deadline: NIODeadline, on loop: any EventLoop) {
+        timers.timers(for: loop).schedule(at: deadline) { [self] in
+            self.runCheck(key, generation: generation, slot: deadline, on: loop)
         }
-        let keep = inner.withLock { inner -> Bool in
-            guard !inner.stopped, inner.health.targets[key] != nil else { return false }
-            inner.scheduled[key] = task
-            return true
-        }
-        if !keep { task.cancel() }
     }
 
-    private func runCheck(_ key: HealthTarget.Key, slot: NIODeadline, on loop: any EventLoop) {
+    private func runCheck(_ key: HealthTarget.Key, generation: UInt64, slot: NIODeadline, on loop: any EventLoop) {
         let (target, start): (HealthTarget?, Bool) = inner.withLock { inner in
-            guard !inner.stopped, let target = inner.health.targets[key] else { return (nil, false) }
+            guard !inner.stopped, inner.generation[key] == generation, let target = inner.health.targets[key] else {
+                return (nil, false)
+            }
             // Still running (cannot happen while timeout ≤ interval): skip this slot, keep the schedule.
             if inner.running.contains(key) { return (target, false) }
             inner.running.insert(key)
@@ -131,7 +133,7 @@ public final class HealthMonitor: Sendable {
         var next = slot + interval
         let now = NIODeadline.now()
         if next < now { next = now + interval } // fell behind (suspended process): do not burst
-        schedule(key, at: next, on: loop)
+        schedule(key, generation: generation, at: next, on: loop)
         guard start else { return }
         prober.probe(target, on: loop).whenComplete { [self] result in
             let probeResult: ProbeResult
@@ -170,7 +172,7 @@ public final class HealthMonitor: Sendable {
     /// Warm-up: re-evaluates the weight at each ramp step and publishes it.
     private func scheduleWeightStep(_ key: HealthTarget.Key, at instant: MonotonicInstant, on loop: any EventLoop) {
         let deadline = NIODeadline.uptimeNanoseconds(instant.nanoseconds)
-        _ = loop.scheduleTask(deadline: deadline) { [self] in
+        timers.timers(for: loop).schedule(at: deadline) { [self] in
             let now = Self.now()
             let (update, next): (HealthUpdate?, MonotonicInstant?) = self.inner.withLock { inner in
                 guard !inner.stopped, let tracker = inner.health.trackers[key], let target = inner.health.targets[key] else {

@@ -22,18 +22,20 @@ public struct NIOHealthProber: HealthProber {
     public static let agentLimit = 1024
 
     private let tls: TLSContexts
+    private let timers: CoarseTimerRegistry
 
     public init() {
         tls = TLSContexts()
+        timers = CoarseTimerRegistry()
     }
 
     public func probe(_ target: HealthTarget, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult> {
         let timeout = TimeAmount.milliseconds(Int64(target.check.timeout.milliseconds))
         let promise = eventLoop.makePromise(of: ProbeResult.self)
-        let timer = eventLoop.scheduleTask(in: timeout) {
+        // Never cancelled (see CoarseTimers): after an earlier verdict this does nothing.
+        timers.timers(for: eventLoop).schedule(at: .now() + timeout) {
             promise.succeed(.failure("timed out after \(target.check.timeout)"))
         }
-        promise.futureResult.whenComplete { _ in timer.cancel() }
 
         switch target.check.probe {
         case .exec(let command):
