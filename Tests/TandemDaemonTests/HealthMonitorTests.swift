@@ -153,3 +153,22 @@ private func eventually(_ seconds: Double = 3, _ condition: () -> Bool) async th
         #expect(log.all.count == 2, "an unchanged weight is not republished")
     }
 }
+
+@Suite struct HealthMonitorServiceTests {
+    @Test func cancellingRunStopsChecksAndFinishesUpdates() async throws {
+        let prober = ScriptedProber()
+        prober.set(.success("ok"), for: server(1))
+        let monitor = HealthMonitor(group: MultiThreadedEventLoopGroup.singleton, prober: prober)
+        monitor.apply(targets: targets(1))
+        let task = Task { try await monitor.run() }
+        #expect(try await eventually { prober.count(server(1)) >= 2 })
+        task.cancel()
+        _ = try? await task.value
+        let n = prober.count(server(1))
+        var updates: [HealthMonitor.HealthUpdate] = []
+        for await u in monitor.updates { updates.append(u) } // ends: the stream is finished
+        #expect(updates.count == 1)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(prober.count(server(1)) == n)
+    }
+}
