@@ -12,6 +12,7 @@ struct Tandemctl: AsyncParsableCommand {
             DoctorCommand.self,
             IPVSCommand.self,
             VIPCommand.self,
+            HealthCommand.self,
         ]
     )
 }

@@ -1,0 +1,64 @@
+import Foundation
+import Synchronization
+import NIOCore
+import TandemCore
+
+/// `exec` checks: the program runs with `%h`/`%p` already substituted, no shell, standard input,
+/// output and error on /dev/null (nothing to buffer); exit status 0 passes. At the timeout the
+/// program is killed with SIGKILL and reaped by Foundation's child monitor.
+enum ExecProbe {
+    static func run(_ arguments: [String], timeout: TimeSpan, promise: EventLoopPromise<ProbeResult>) {
+        guard let program = arguments.first, let path = resolve(program) else {
+            promise.succeed(.failure("cannot find the program \"\(arguments.first ?? "")\": give an absolute path"))
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = Array(arguments.dropFirst())
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let name = (program as NSString).lastPathComponent
+        let exited = ExitFlag()
+        process.terminationHandler = { p in
+            exited.set()
+            let status = p.terminationStatus
+            if p.terminationReason == .uncaughtSignal {
+                promise.succeed(.failure("\(name) killed by signal \(status)"))
+            } else if status == 0 {
+                promise.succeed(.success("\(name) exited 0"))
+            } else {
+                promise.succeed(.failure("\(name) exited \(status)"))
+            }
+        }
+        do {
+            try process.run()
+        } catch {
+            promise.succeed(.failure("cannot run \(path): \(error.localizedDescription)"))
+            return
+        }
+        let pid = process.processIdentifier
+        // The prober's timer fails the check at the timeout; this kills the program then.
+        promise.futureResult.whenComplete { _ in
+            if !exited.isSet { kill(pid, SIGKILL) }
+        }
+    }
+
+    /// An absolute or relative path as given; a bare name searched in PATH.
+    static func resolve(_ program: String) -> String? {
+        if program.contains("/") { return FileManager.default.isExecutableFile(atPath: program) ? program : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(program)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// Set once the child has been reaped, so a timeout never signals a recycled pid.
+final class ExitFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Synchronization
+import NIOCore
+import NIOPosix
+import NIOSSL
+import TandemCore
+
+/// Runs one probe against one target and always completes, with a passed or failed result, no
+/// later than the target's timeout (plus scheduling slack): a server that accepts and never
+/// answers, answers garbage, closes at once or streams gigabytes ends in a failed result, and
+/// never costs more than a bounded amount of memory.
+public protocol HealthProber: Sendable {
+    func probe(_ target: HealthTarget, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult>
+}
+
+/// The live prober: swift-nio sockets on the caller's event loop (no thread per check), and
+/// `posix_spawn` (through Foundation's `Process`) for exec checks.
+public struct NIOHealthProber: HealthProber {
+    /// Largest HTTP response part kept (status line and headers are bounded separately).
+    public static let httpBodyLimit = 64 * 1024
+    /// Largest agent reply line.
+    public static let agentLimit = 1024
+
+    private let tls: TLSContexts
+    private let timers: CoarseTimerRegistry
+
+    public init() {
+        tls = TLSContexts()
+        timers = CoarseTimerRegistry()
+    }
+
+    public func probe(_ target: HealthTarget, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult> {
+        let timeout = TimeAmount.milliseconds(Int64(target.check.timeout.milliseconds))
+        let promise = eventLoop.makePromise(of: ProbeResult.self)
+        // Never cancelled (see CoarseTimers): after an earlier verdict this does nothing.
+        timers.timers(for: eventLoop).schedule(at: .now() + timeout) {
+            promise.succeed(.failure("timed out after \(target.check.timeout)"))
+        }
+
+        switch target.check.probe {
+        case .exec(let command):
+            ExecProbe.run(CommandTemplate.substitute(command, address: target.address, port: target.server.port),
+                          timeout: target.check.timeout, promise: promise)
+            return promise.futureResult
+        default:
+            break
+        }
+        guard target.probePort != 0 else {
+            promise.succeed(.failure("no port to check: set port in the health check (fwmark real servers have none)"))
+            return promise.futureResult
+        }
+        let address: SocketAddress
+        do {
+            address = try SocketAddress(ipAddress: target.address.description, port: Int(target.probePort))
+        } catch {
+            promise.succeed(.failure("cannot use \(target.address) as a socket address: \(error)"))
+            return promise.futureResult
+        }
+
+        switch target.check.probe {
+        case .tcp(_, let send, let expect):
+            let mode: StreamProbeHandler.Mode
+            if let expect {
+                guard let m = matcher(expect, promise) else { return promise.futureResult }
+                mode = .expect(m)
+            } else {
+                mode = send == nil ? .connect : .send
+            }
+            StreamProbe.run(address: address, send: send, mode: mode, timeout: timeout, on: eventLoop, promise: promise)
+        case .agent(_, let send):
+            StreamProbe.run(address: address, send: send, mode: .agent(limit: Self.agentLimit), timeout: timeout,
+                            on: eventLoop, promise: promise)
+        case .http(let http):
+            var bodyMatcher: ReplyMatcher?
+            if let body = http.body {
+                guard let m = matcher(body, promise, limit: Self.httpBodyLimit) else { return promise.futureResult }
+                bodyMatcher = m
+            }
+            let context: NIOSSLContext?
+            if http.tls {
+                do {
+                    context = try tls.context(verify: http.verifyCertificate)
+                } catch {
+                    promise.succeed(.failure("cannot set up TLS: \(error)"))
+                    return promise.futureResult
+                }
+            } else {
+                context = nil
+            }
+            HTTPProbeRunner.run(address: address, target: target, probe: http, body: bodyMatcher, tls: context,
+                                timeout: timeout, on: eventLoop, promise: promise)
+        case .udp(_, let send, let expect):
+            var m: ReplyMatcher?
+            if let expect {
+                guard let made = matcher(expect, promise) else { return promise.futureResult }
+                m = made
+            }
+            UDPProbe.run(address: address, send: send, expect: m, on: eventLoop, promise: promise)
+        case .exec:
+            break
+        }
+        return promise.futureResult
+    }
+
+    private func matcher(_ pattern: String, _ promise: EventLoopPromise<ProbeResult>,
+                         limit: Int = ReplyMatcher.defaultLimit) -> ReplyMatcher? {
+        do {
+            return try ReplyMatcher(pattern: pattern, limit: limit)
+        } catch {
+            promise.succeed(.failure(error.description))
+            return nil
+        }
+    }
+}
+
+/// The two TLS client contexts (verifying and not), built once: building one loads the trust
+/// store, far too slow to do per check.
+final class TLSContexts: Sendable {
+    private let contexts = Mutex<[Bool: NIOSSLContext]>([:])
+
+    func context(verify: Bool) throws -> NIOSSLContext {
+        try contexts.withLock { cache in
+            if let c = cache[verify] { return c }
+            var config = TLSConfiguration.makeClientConfiguration()
+            config.certificateVerification = verify ? .fullVerification : .none
+            let c = try NIOSSLContext(configuration: config)
+            cache[verify] = c
+            return c
+        }
+    }
+}
+
+/// A readable reason for a socket error: the C library's text for errno values.
+func describe(_ error: any Error) -> String {
+    if let io = error as? IOError {
+        return String(cString: strerror(io.errnoCode)).lowercased()
+    }
+    if let channel = error as? ChannelError {
+        switch channel {
+        case .connectTimeout(let t): return "connect timed out after \(t.nanoseconds / 1_000_000)ms"
+        case .eof: return "connection closed"
+        default: return "\(channel)"
+        }
+    }
+    return "\(error)"
+}
+
+/// True for a connection reset or broken pipe: the peer closed abruptly.
+func isReset(_ error: any Error) -> Bool {
+    guard let io = error as? IOError else { return false }
+    return io.errnoCode == ECONNRESET || io.errnoCode == EPIPE
+}

@@ -1,0 +1,124 @@
+import NIOCore
+import NIOPosix
+import TandemCore
+@testable import TandemDaemon
+
+/// What a loopback test server does with each connection.
+enum ServerBehaviour: Sendable {
+    /// Writes these bytes as soon as a client connects, then waits for the client to close.
+    case greet([UInt8])
+    /// Waits for the client's first bytes, answers with these bytes and closes.
+    case answer([UInt8])
+    /// Accepts and never says anything.
+    case silent
+    /// Closes every connection at once.
+    case close
+    /// Writes these bytes, then 64 KiB chunks for as long as the client reads.
+    case endless(prefix: [UInt8])
+}
+
+final class BehaviourHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let behaviour: ServerBehaviour
+    private var answered = false
+
+    init(_ behaviour: ServerBehaviour) { self.behaviour = behaviour }
+
+    func channelActive(context: ChannelHandlerContext) {
+        switch behaviour {
+        case .greet(let bytes):
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        case .close:
+            context.close(promise: nil)
+        case .endless(let prefix):
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: prefix)), promise: nil)
+            pump(context: context, chunk: context.channel.allocator.buffer(repeating: UInt8(ascii: "z"), count: 65536))
+        case .answer, .silent:
+            break
+        }
+    }
+
+    /// Writes the next chunk once the previous one is written: as fast as the client reads.
+    private func pump(context: ChannelHandlerContext, chunk: ByteBuffer) {
+        guard context.channel.isActive else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(chunk)).whenSuccess {
+            let (handler, ctx) = loopBound.value
+            handler.pump(context: ctx, chunk: chunk)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .answer(let bytes) = behaviour, !answered {
+            answered = true
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// A TCP server on 127.0.0.1 with an ephemeral port.
+struct TestServer {
+    let channel: any Channel
+    var port: UInt16 { UInt16(channel.localAddress!.port!) }
+
+    static func start(_ behaviour: ServerBehaviour, group: any EventLoopGroup) async throws -> TestServer {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(BehaviourHandler(behaviour))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return TestServer(channel: channel)
+    }
+
+    func stop() async throws { try await channel.close() }
+}
+
+/// A UDP server on 127.0.0.1 answering every datagram with `reply`.
+final class UDPReplyHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let reply: [UInt8]
+    init(reply: [UInt8]) { self.reply = reply }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let out = AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: context.channel.allocator.buffer(bytes: reply))
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+    }
+}
+
+func udpServer(reply: [UInt8], group: any EventLoopGroup) async throws -> any Channel {
+    try await DatagramBootstrap(group: group)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(UDPReplyHandler(reply: reply))
+            }
+        }
+        .bind(host: "127.0.0.1", port: 0).get()
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then released).
+func unusedPort(group: any EventLoopGroup) async throws -> UInt16 {
+    let s = try await TestServer.start(.silent, group: group)
+    let port = s.port
+    try await s.stop()
+    return port
+}
+
+func target(_ probe: HealthCheck.Probe, port: UInt16, timeout: TimeSpan = .milliseconds(500), weight: Int = 10) -> HealthTarget {
+    let check = HealthCheck(probe: probe, interval: .seconds(1), timeout: timeout, rise: 2, fall: 2)
+    return HealthTarget(server: RealServerID(service: "test", address: IPAddress("127.0.0.1")!, port: port),
+                        check: check, weight: weight, probePort: probe.port ?? port)
+}
+
+func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
