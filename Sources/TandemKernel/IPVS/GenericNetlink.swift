@@ -30,6 +30,9 @@ final class GenericNetlinkSocket {
     private let socket: OpaquePointer
     /// The family id the kernel assigned to the family name.
     let familyID: UInt16
+    /// Reused for every datagram. The kernel's dump datagrams are at most 32 KiB
+    /// (`netlink_dump` caps its skb there) and ACKs are small, so 64 KiB always suffices.
+    private var receiveBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     /// Opens a socket and resolves `family`. Throws `IPVSUnavailableError` when the family is
     /// "IPVS" and the kernel does not know it (module absent and not loadable), `KernelError` otherwise.
@@ -79,27 +82,51 @@ final class GenericNetlinkSocket {
     }
 
     /// Receives one datagram (it may hold several messages), waiting at most `timeoutMilliseconds`.
+    ///
+    /// Reads the socket directly with one recvfrom into a reused buffer, polling only when
+    /// nothing is queued yet: the kernel answers IPVS requests while handling the sendmsg, so
+    /// the answer is usually already waiting. (`nl_recv` would poll, peek, allocate and read
+    /// again for every datagram; a dump of 10,000 services reads tens of thousands of them.)
+    /// Datagrams not sent by the kernel (port id 0) are dropped.
     func receive(timeoutMilliseconds: Int32, operation: String) throws -> [UInt8] {
-        var pfd = pollfd(fd: nl_socket_get_fd(socket), events: Int16(POLLIN), revents: 0)
-        var ready: Int32
-        repeat { ready = poll(&pfd, 1, timeoutMilliseconds) } while ready < 0 && errno == EINTR
-        guard ready > 0 else {
-            throw KernelError(operation: operation, object: "", errno: ready == 0 ? ETIMEDOUT : errno,
-                              hint: "the kernel did not answer within \(timeoutMilliseconds) ms")
+        let fd = nl_socket_get_fd(socket)
+        while true {
+            var address = sockaddr_nl()
+            var addressLength = socklen_t(MemoryLayout<sockaddr_nl>.size)
+            let count = receiveBuffer.withUnsafeMutableBytes { buffer in
+                withUnsafeMutablePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC), $0, &addressLength)
+                    }
+                }
+            }
+            if count > receiveBuffer.count {
+                throw KernelError(operation: operation, object: "", errno: EMSGSIZE,
+                                  hint: "a kernel reply of \(count) bytes did not fit the \(receiveBuffer.count)-byte buffer")
+            }
+            if count > 0 {
+                if address.nl_pid != 0 { continue }
+                return Array(receiveBuffer[0..<count])
+            }
+            let code = count == 0 ? EIO : errno
+            switch code {
+            case EINTR:
+                continue
+            case EAGAIN, EWOULDBLOCK:
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                var ready: Int32
+                repeat { ready = poll(&pfd, 1, timeoutMilliseconds) } while ready < 0 && errno == EINTR
+                guard ready > 0 else {
+                    throw KernelError(operation: operation, object: "", errno: ready == 0 ? ETIMEDOUT : errno,
+                                      hint: "the kernel did not answer within \(timeoutMilliseconds) ms")
+                }
+            default:
+                throw KernelError(operation: operation, object: "", errno: code,
+                                  hint: code == ENOBUFS
+                                      ? "replies were lost (receive buffer overrun); retry with smaller batches"
+                                      : "receiving from the kernel failed")
+            }
         }
-        var address = sockaddr_nl()
-        var buffer: UnsafeMutablePointer<UInt8>?
-        let rc = nl_recv(socket, &address, &buffer, nil)
-        defer { free(buffer) }
-        guard rc > 0, let buffer else {
-            let code = rc == 0 ? Int32(NLE_AGAIN) : -rc
-            throw KernelError(operation: operation, object: "", errno: GenericNetlinkSocket.errnoOf(libnl: code),
-                              libnlCode: code,
-                              hint: code == NLE_NOMEM
-                                  ? "replies were lost (receive buffer overrun); retry with smaller batches"
-                                  : "receiving from the kernel failed: \(String(cString: nl_geterror(-code)))")
-        }
-        return Array(UnsafeBufferPointer(start: buffer, count: Int(rc)))
     }
 
     /// The errno behind the libnl codes a send or receive can return, where one is certain.

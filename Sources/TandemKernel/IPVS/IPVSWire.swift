@@ -192,9 +192,10 @@ enum IPVSWire {
         }
     }
 
-    /// The request message for one change, asking for an ACK.
-    static func message(for change: IPVSChange, family: UInt16, sequence: UInt32) -> [UInt8] {
-        let flags = Netlink.request | Netlink.ack
+    /// The request message for one change. With `acknowledge` (NLM_F_ACK) the kernel answers
+    /// success too; without it, it answers only a failure (with that errno).
+    static func message(for change: IPVSChange, family: UInt16, sequence: UInt32, acknowledge: Bool = true) -> [UInt8] {
+        let flags = Netlink.request | (acknowledge ? Netlink.ack : 0)
         switch change {
         case .addService(let s):
             return genericNetlinkMessage(family: family, command: Command.newService, flags: flags, sequence: sequence) {
