@@ -2,7 +2,8 @@
 public enum ConfigSummary {
     public static func render(_ config: Config, file: String, node: String? = nil) -> String {
         var lines: [String] = []
-        lines.append("\(file): valid (serial \(config.serial), digest \(config.digest.prefix(16)))")
+        let digest = config.digest
+        lines.append("\(file): valid (serial \(config.serial), digest \(digest.prefix(16)))")
         let nodes = config.nodes.map { n in
             "\(n.name)\(n.name == node ? " (this node)" : "") priority \(n.priority) via \(n.heartbeatAddresses.map(\.description).joined(separator: ", "))"
         }
@@ -17,7 +18,7 @@ public enum ConfigSummary {
         let reals = config.virtualServers.reduce(0) { $0 + $1.realServers.count }
         lines.append("virtual servers: \(config.virtualServers.count), real servers: \(reals)"
                      + (config.virtualServers.isEmpty ? " (VIP-only failover)" : ""))
-        lines.append("digest: \(config.digest)")
+        lines.append("digest: \(digest)")
         return lines.joined(separator: "\n")
     }
 }
