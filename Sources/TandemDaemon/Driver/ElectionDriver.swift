@@ -185,21 +185,7 @@ public final class ElectionDriver {
     }
 
     private func claim(_ vips: [VirtualIP]) {
-        guard !vips.isEmpty else { return }
-        var done: [String] = []
-        for vip in vips {
-            routeMonitor?.expect(vip, present: true)
-            do {
-                let change = try addressTable.claim(vip)
-                if change != .added { routeMonitor?.cancelExpectation(vip) }
-                routeMonitor?.track(vip, present: true)
-                done.append("\(vip.prefix) on \(vip.interface) (\(change == .added ? "added" : "already present"))")
-            } catch {
-                routeMonitor?.cancelExpectation(vip)
-                logger.error("claim VIP \(vip.prefix) on \(vip.interface): \(error)")
-            }
-        }
-        if !done.isEmpty { logger.notice("VIPs claimed: \(done.joined(separator: ", "))") }
+        change(vips, present: true, log: "VIPs claimed")
     }
 
     private func release(reason: String) {
@@ -209,17 +195,25 @@ public final class ElectionDriver {
     }
 
     private func release(_ vips: [VirtualIP], log: String) {
+        change(vips, present: false, log: log)
+    }
+
+    /// Claims (`present`) or releases VIPs one by one, telling the route monitor first so that
+    /// the notification of our own change is not taken for someone else's, and logs one line.
+    private func change(_ vips: [VirtualIP], present: Bool, log: String) {
+        guard !vips.isEmpty else { return }
+        let (changed, unchanged) = present ? (AddressChange.added, "already present") : (.removed, "already absent")
         var done: [String] = []
         for vip in vips {
-            routeMonitor?.expect(vip, present: false)
+            routeMonitor?.expect(vip, present: present)
             do {
-                let change = try addressTable.release(vip)
-                if change != .removed { routeMonitor?.cancelExpectation(vip) }
-                routeMonitor?.track(vip, present: false)
-                done.append("\(vip.prefix) on \(vip.interface) (\(change == .removed ? "removed" : "already absent"))")
+                let result = present ? try addressTable.claim(vip) : try addressTable.release(vip)
+                if result != changed { routeMonitor?.cancelExpectation(vip) }
+                routeMonitor?.track(vip, present: present)
+                done.append("\(vip.prefix) on \(vip.interface) (\(result == changed ? changed.rawValue : unchanged))")
             } catch {
                 routeMonitor?.cancelExpectation(vip)
-                logger.error("release VIP \(vip.prefix) on \(vip.interface): \(error)")
+                logger.error("\(present ? "claim" : "release") VIP \(vip.prefix) on \(vip.interface): \(error)")
             }
         }
         if !done.isEmpty { logger.notice("\(log): \(done.joined(separator: ", "))") }
