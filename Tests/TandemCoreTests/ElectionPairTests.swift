@@ -214,6 +214,20 @@ struct ElectionPairTests {
         #expect(p.members[1].election.role == .active)
     }
 
+    @Test func failoverRunOnTheStandbyIsMakeBeforeBreak() {
+        var p = pair()
+        p.run(until: 100)
+        p.schedule(100, 1) { election, now in election.failoverRequested(at: now) }
+        p.run(until: 300)
+        let claim = p.firstTime(1, ElectionPair.isClaim, after: 100)!
+        let release = p.firstTime(0, ElectionPair.isRelease, after: 100)!
+        #expect(claim < release)
+        #expect(release - 100 <= 10, "released at \(release)ms")
+        #expect((10...300).allSatisfy { p.holders(at: $0) >= 1 })
+        #expect(p.members[0].election.role == .standby)
+        #expect(p.members[1].election.role == .active)
+    }
+
     @Test func partitionThenHealResolvesWithinTwoIntervals() {
         var p = pair()
         p.run(until: 100)

@@ -12,6 +12,7 @@ struct ElectionStep: Sendable {
         case link(String, up: Bool)
         case maintenance(Bool)
         case failover
+        case forcedFailover
         case stop
         case priority(Int)
     }
@@ -74,6 +75,7 @@ struct ElectionHarness {
         case .link(let name, let up): return election.trackedInterfaceChanged(name, isUp: up, at: now)
         case .maintenance(let on): return election.maintenanceRequested(on, at: now)
         case .failover: return election.failoverRequested(at: now)
+        case .forcedFailover: return election.failoverRequested(at: now, force: true)
         case .stop: return election.stopRequested(at: now)
         case .priority(let priority):
             var settings = election.settings
@@ -335,6 +337,34 @@ let electionCases: [ElectionCase] = [
                  until: 400, effects: becameActive(5, from: .starting) + ["50: send takeover-request"]
                      + stride(from: 60, through: 240, by: 10).map { "\($0): send takeover-request" }
                      + ["250: rejected failover"], role: .active),
+    ElectionCase(name: "failover on the standby: asks the active to hand over, claims when told to",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(50, .failover), at(55, .heard(.takeoverRequest, .active, priority: 100))],
+                 until: 58, effects: ["5: starting→standby", "50: send handover-request"] + becameActive(55, from: .standby)
+                     + ["55: send claimed"], role: .active),
+    ElectionCase(name: "failover on the standby: the active never hands over, given up after the handover timeout",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 395) + [at(50, .failover)],
+                 until: 400, effects: ["5: starting→standby", "50: send handover-request"]
+                     + stride(from: 60, through: 240, by: 10).map { "\($0): send handover-request" }
+                     + ["250: rejected failover"], role: .standby),
+    ElectionCase(name: "the active answers a standby's handover request with a handover",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 45)
+                     + [at(50, .heard(.handoverRequest, .standby, priority: 100)), at(53, .heard(.claimed, .active, priority: 100))],
+                 until: 56, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "53: active→standby", "53: release"], role: .standby),
+    ElectionCase(name: "forced failover with no live peer: releases and holds off for the handover timeout",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .forcedFailover)],
+                 until: 320, effects: becameActive(30, from: .starting) + ["100: active→standby", "100: release"]
+                     + becameActive(300, from: .standby), role: .active),
+    ElectionCase(name: "failover refused in maintenance",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(1, .maintenance(true)), at(10, .failover), at(20, .forcedFailover)],
+                 until: 25, effects: ["1: starting→maintenance", "10: rejected failover", "20: rejected failover"],
+                 role: .maintenance),
     ElectionCase(name: "peer restart (new boot epoch) is heard as a fresh peer",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)

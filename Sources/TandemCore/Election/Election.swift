@@ -49,6 +49,10 @@ public struct Election: Sendable {
     private var handover: Handover?
     /// Set once the winner of a dual-active episode has re-announced; cleared when the episode ends.
     private var dualActiveAnnounced = false
+    /// A standby asking the active to hand over (`failover` run on the standby), until this instant.
+    private var handoverRequestedUntil: MonotonicInstant?
+    /// After a forced failover with nobody to take over: do not claim again before this instant.
+    private var holdOffUntil: MonotonicInstant?
 
     /// Why the active is handing over, which decides what happens after.
     enum HandoverPurpose: Sendable, Hashable {
@@ -152,6 +156,10 @@ public struct Election: Sendable {
         }
         guard startedAt != nil else { return [] }
         var actions: [Action] = []
+        if message.kind == .handoverRequest, role == .active, handover == nil, message.role == .standby {
+            // The peer's operator asked for a failover there: hand over, make-before-break.
+            beginHandover(.failover, at: now, into: &actions)
+        }
         if message.kind == .takeoverRequest, role == .active, handover == nil {
             // The peer is yielding to us and we already hold the VIPs: confirm so it can release.
             actions.append(.send(outgoing(.claimed)))
@@ -212,23 +220,50 @@ public struct Election: Sendable {
         return finish(at: now, actions)
     }
 
-    /// The operator asked the active to hand over to the standby (`tandemctl failover`).
-    public mutating func failoverRequested(at now: MonotonicInstant) -> [Action] {
+    /// The operator asked for a failover (`tandemctl failover`), on either node.
+    ///
+    /// On the active: hand over to a live standby, make-before-break. On the standby: ask the
+    /// active to hand over (a `handoverRequest` every interval until it does, or until the
+    /// handover timeout). Refused, with the reason, when the peer cannot take over — unless
+    /// `force`: then an active with no live standby releases the VIPs anyway and does not take
+    /// them back for the handover timeout (so a peer coming up can claim them).
+    public mutating func failoverRequested(at now: MonotonicInstant, force: Bool = false) -> [Action] {
         guard startedAt != nil, !isFinished else { return [] }
         var actions: [Action] = []
-        if role != .active {
+        let peerName = settings.peerName
+        switch role {
+        case .active:
+            if handover != nil {
+                actions.append(.rejected(command: "failover", reason: "a handover is already in progress"))
+            } else if peerIsAlive(at: now), let peer, peer.role == .standby {
+                beginHandover(.failover, at: now, into: &actions)
+            } else {
+                let why = !peerIsAlive(at: now)
+                    ? "peer \(peerName) is not heard: nobody to hand over to"
+                    : "peer \(peerName) is \(peer?.role.description ?? "unknown"), not standby: it cannot take over"
+                if force {
+                    holdOffUntil = now + settings.handoverTimeout
+                    become(.standby, reason: "forced failover (\(why)): VIPs released; not taking them back for \(settings.handoverTimeout)",
+                           at: now, into: &actions)
+                } else {
+                    actions.append(.rejected(command: "failover", reason: why + " (use --force to release the VIPs anyway)"))
+                }
+            }
+        case .standby:
+            if handoverRequestedUntil != nil {
+                actions.append(.rejected(command: "failover", reason: "a failover request is already in progress"))
+            } else if peerIsAlive(at: now), let peer, peer.role == .active {
+                handoverRequestedUntil = now + settings.handoverTimeout
+                actions.append(.send(outgoing(.handoverRequest)))
+                nextHeartbeatAt = now + settings.interval
+            } else {
+                let state = peerIsAlive(at: now) ? (peer?.role.description ?? "unknown") : "not heard"
+                actions.append(.rejected(command: "failover",
+                                         reason: "peer \(peerName) is \(state), not active: there is nothing to take over from"))
+            }
+        default:
             actions.append(.rejected(command: "failover",
-                                     reason: "\(settings.nodeName) is \(role), not active: run failover on the active node"))
-        } else if handover != nil {
-            actions.append(.rejected(command: "failover", reason: "a handover is already in progress"))
-        } else if !peerIsAlive(at: now) {
-            actions.append(.rejected(command: "failover",
-                                     reason: "peer \(settings.peerName) is not heard: nobody to hand over to"))
-        } else if let peer, peer.role != .standby {
-            actions.append(.rejected(command: "failover",
-                                     reason: "peer \(settings.peerName) is \(peer.role), not standby: it cannot take over"))
-        } else {
-            beginHandover(.failover, at: now, into: &actions)
+                                     reason: "\(settings.nodeName) is \(role): failover runs on the active or the standby"))
         }
         decide(at: now, into: &actions)
         return finish(at: now, actions)
@@ -268,7 +303,11 @@ public struct Election: Sendable {
     // MARK: - Decisions
 
     /// The kind of the periodic packet: a takeover request while handing over.
-    private var currentKind: HeartbeatMessage.Kind { handover == nil ? .heartbeat : .takeoverRequest }
+    private var currentKind: HeartbeatMessage.Kind {
+        if handover != nil { return .takeoverRequest }
+        if handoverRequestedUntil != nil { return .handoverRequest }
+        return .heartbeat
+    }
 
     /// Level-triggered: looks at the facts and moves the role where they say.
     private mutating func decide(at now: MonotonicInstant, into actions: inout [Action]) {
@@ -342,7 +381,22 @@ public struct Election: Sendable {
     }
 
     private mutating func decideInactive(at now: MonotonicInstant, into actions: inout [Action]) {
+        if let until = handoverRequestedUntil {
+            let activePeer = peerIsAlive(at: now) && peer?.role == .active
+            if role != .standby || !activePeer {
+                handoverRequestedUntil = nil
+            } else if now >= until {
+                handoverRequestedUntil = nil
+                actions.append(.rejected(command: "failover",
+                                         reason: "\(settings.peerName) did not hand over within \(settings.handoverTimeout)"))
+                actions.append(.send(outgoing(.heartbeat)))
+                nextHeartbeatAt = now + settings.interval
+            }
+        }
+        if let until = holdOffUntil, now >= until { holdOffUntil = nil }
         guard let (target, reason) = inactiveTarget(at: now) else { return }
+        if target == .active, holdOffUntil != nil, !(peer?.lastKind == .takeoverRequest && peerIsAlive(at: now)) { return }
+        if target == .active { handoverRequestedUntil = nil }
         if target != role { become(target, reason: reason, at: now, into: &actions) }
     }
 
@@ -468,6 +522,8 @@ public struct Election: Sendable {
             if let instant, instant > now, instant < deadline { deadline = instant }
         }
         if let handover { consider(handover.deadline) }
+        consider(handoverRequestedUntil)
+        consider(holdOffUntil)
         if let since = preemptCandidateSince { consider(since + settings.preemptDelay) }
         if role == .starting, let startedAt { consider(startedAt + settings.deadTime) }
         if let peer, !peer.departed { consider(peer.lastHeard + settings.deadTime) }

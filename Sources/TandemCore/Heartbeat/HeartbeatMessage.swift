@@ -15,6 +15,9 @@ public struct HeartbeatMessage: Sendable, Hashable {
         case claimed = 3
         /// "I have released everything and am leaving": the receiver need not wait for the dead time.
         case release = 4
+        /// "Hand over to me": sent by a standby whose operator asked for a failover there. The
+        /// active answers by starting a make-before-break handover (`takeoverRequest`).
+        case handoverRequest = 5
 
         public var description: String {
             switch self {
@@ -22,6 +25,7 @@ public struct HeartbeatMessage: Sendable, Hashable {
             case .takeoverRequest: return "takeover-request"
             case .claimed: return "claimed"
             case .release: return "release"
+            case .handoverRequest: return "handover-request"
             }
         }
     }
