@@ -24,6 +24,11 @@ public struct ConfigStore: Sendable {
         self.current = try load(path)
     }
 
+    /// Puts an already validated config in force.
+    public mutating func replace(with config: Config) {
+        current = config
+    }
+
     /// Re-reads the file; keeps the current config unless the new one is valid.
     public mutating func reload(load: (String) throws(ConfigError) -> Config = ConfigParser.load(path:)) -> ReloadOutcome {
         let fresh: Config

@@ -14,9 +14,21 @@ public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
 /// Wires the parts of a running `tandemd` and runs them in one `ServiceGroup`:
 /// the heartbeat/election loop (own thread), SIGHUP/SIGUSR1 handling, periodic IPVS checks.
 /// SIGTERM/SIGINT start a graceful stop (handover, then exit 0).
+/// Paths that belong to this node only: never taken from a mirrored config when given on the
+/// command line, so two daemons on one host (tests, the lab) do not collide.
+public struct NodeLocalSettings: Sendable, Hashable {
+    public var controlSocket: String
+    public var stateDirectory: String
+
+    public init(controlSocket: String, stateDirectory: String) {
+        self.controlSocket = controlSocket
+        self.stateDirectory = stateDirectory
+    }
+}
+
 public enum Daemon {
     /// Runs until stopped. Throws `DaemonStartError` when it cannot start.
-    public static func run(store initial: ConfigStore, nodeName: String, logger: Logger) async throws {
+    public static func run(store initial: ConfigStore, nodeName: String, local: NodeLocalSettings, logger: Logger) async throws {
         let config = initial.current
         let settings: Election.Settings
         do {
@@ -33,7 +45,7 @@ public enum Daemon {
         }
         let authenticator = try loadAuthenticator(config.heartbeat.authentication, logger: logger)
 
-        let (epoch, epochWarning) = BootEpoch.next(stateDirectory: config.stateDirectory, now: realtimeNanoseconds())
+        let (epoch, epochWarning) = BootEpoch.next(stateDirectory: local.stateDirectory, now: realtimeNanoseconds())
         if let epochWarning { logger.warning("\(epochWarning)") }
         let builder = HeartbeatRoundBuilder(identity: HeartbeatIdentity(config: config, nodeName: nodeName, bootEpoch: epoch),
                                             authenticator: authenticator)
@@ -54,10 +66,14 @@ public enum Daemon {
         let announcer = LiveAnnouncer(sender: packetSender, onError: { vip, error in
             logger.warning("announce \(vip.prefix) on \(vip.interface): \(error)")
         })
+        try ControlServer.prepare(path: local.controlSocket)
+        let hub = EventHub()
         let notifier = Notifier(runner: ProcessNotifyRunner(), nodeName: nodeName, logger: logger)
-        let worker = KernelWorker(config: config, notifier: notifier, logger: logger, makeKernel: { try LiveIPVSKernel() })
+        let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
+                                  makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
                                     sender: transport, worker: worker, logger: logger)
+        driver.events = hub
         let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator)
         let stopTimeout = TimeSpan(milliseconds: settings.handoverTimeout.milliseconds + 2000)
         let loop: HeartbeatLoop
@@ -80,35 +96,58 @@ public enum Daemon {
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(authenticator == nil ? "none" : "hmac-sha256"); boot epoch \(epoch); VIPs \(ElectionDriver.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
         let store = LockedBox(initial)
-        let reload: @Sendable () -> Void = {
-            let outcome = store.withLock { $0.reload() }
-            switch outcome {
-            case .rejected(let error):
-                let digest = store.withLock { $0.current.digest }
-                logger.error("reload rejected: \(error); keeping the config in force (digest \(digest.prefix(16)))")
-            case .unchanged:
-                logger.notice("reload: config unchanged")
-            case .replaced(let old, let new):
-                let fresh = store.withLock { $0.current }
-                do {
-                    let newSettings = try Election.Settings(config: fresh, nodeName: nodeName)
-                    if fresh.heartbeat.port != config.heartbeat.port || fresh.nodes.map(\.heartbeatAddresses) != config.nodes.map(\.heartbeatAddresses)
-                        || fresh.heartbeat.authentication != config.heartbeat.authentication {
-                        logger.warning("reload: heartbeat port, addresses or authentication changed; they take effect at the next restart")
-                    }
-                    logger.notice("reload: config replaced (digest \(old.prefix(16)) -> \(new.prefix(16)), serial \(fresh.serial))")
-                    loop.post(.reload(fresh, newSettings))
-                } catch {
-                    logger.error("reload rejected: \(error); keeping the running election settings")
-                }
+        let reloadConfig: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
+            let running = store.withLock { $0.current }
+            let path = store.withLock { $0.path }
+            let fresh: Config
+            do {
+                fresh = try ConfigParser.load(path: path)
+            } catch {
+                logger.error("reload rejected: \(error); keeping the config in force (digest \(running.digest.prefix(16)))")
+                hub.publish(.config, "reload rejected: \(error)")
+                return .failure(.refused("\(error)\nthe running config (serial \(running.serial)) stays in force"))
             }
+            let newSettings: Election.Settings
+            do {
+                newSettings = try Election.Settings(config: fresh, nodeName: nodeName)
+            } catch {
+                logger.error("reload rejected: \(error); keeping the running config")
+                return .failure(.refused("\(path): \(error); the running config stays in force"))
+            }
+            let changes = ConfigDifference.lines(from: running, to: fresh)
+            var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
+                                      oldDigest: running.digest, newDigest: fresh.digest, changes: changes)
+            guard !dryRun else { return .success(result) }
+            guard fresh.digest != running.digest else {
+                logger.notice("reload: config unchanged")
+                return .success(result)
+            }
+            store.withLock { $0.replace(with: fresh) }
+            if fresh.heartbeat.port != config.heartbeat.port || fresh.nodes.map(\.heartbeatAddresses) != config.nodes.map(\.heartbeatAddresses)
+                || fresh.heartbeat.authentication != config.heartbeat.authentication || fresh.control != config.control {
+                logger.warning("reload: heartbeat port, addresses, authentication or control socket changed; they take effect at the next restart")
+            }
+            logger.notice("reload: config replaced (digest \(running.digest.prefix(16)) -> \(fresh.digest.prefix(16)), serial \(fresh.serial))")
+            hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
+            loop.post(.reload(fresh, newSettings))
+            result.applied = true
+            return .success(result)
         }
+        let reload: @Sendable () -> Void = { _ = reloadConfig(false) }
+        let center = ControlCenter(
+            parts: .init(nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: addressTable,
+                         paths: paths, hub: hub, stateDirectory: local.stateDirectory,
+                         currentConfig: { store.withLock { $0.current } }, reload: reloadConfig),
+            logger: logger)
+        center.restoreOperatorState()
 
         let heartbeat = HeartbeatService(loop: loop)
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: PeriodicReconcileService(worker: worker, period: .seconds(30))),
                 .init(service: SignalService(onReload: reload, onStatus: { loop.post(.logStatus) })),
+                .init(service: ControlServer(path: local.controlSocket, group: config.control.group, handler: center,
+                                             logger: logger)),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -116,6 +155,7 @@ public enum Daemon {
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(stopTimeout.milliseconds) + 1000)
         configuration.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: configuration).run()
+        hub.finish()
         worker.drain()
     }
 

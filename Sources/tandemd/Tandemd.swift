@@ -22,6 +22,9 @@ struct Tandemd: AsyncParsableCommand {
     @Option(help: "This node's name (default: the node owning one of this host's addresses).") var node: String?
     @Flag(help: "Validate the config, identify this node, and exit (0 valid, 78 not).") var check = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: "This node's control socket, overriding control.socket (node-local; two daemons on one host need two).")
+    var controlSocket: String?
+    @Option(help: "This node's state directory, overriding state_directory (node-local).") var stateDirectory: String?
 
     func run() async throws {
         let store: ConfigStore
@@ -53,7 +56,9 @@ struct Tandemd: AsyncParsableCommand {
         }
         let logger = Logger(label: "tandemd")
         do {
-            try await Daemon.run(store: store, nodeName: me.name, logger: logger)
+            let local = NodeLocalSettings(controlSocket: controlSocket ?? store.current.control.socketPath,
+                                          stateDirectory: stateDirectory ?? store.current.stateDirectory)
+            try await Daemon.run(store: store, nodeName: me.name, local: local, logger: logger)
         } catch let error as DaemonStartError {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(error.exitCode)

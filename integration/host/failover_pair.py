@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from vip_topology import REPO, Topology
+from vip_topology import REPO, TANDEMCTL, Topology
 
 TANDEMD = os.environ.get("TANDEMD", str(REPO / ".build" / "debug" / "tandemd"))
 VIP = "10.99.0.10"
@@ -58,10 +58,22 @@ state_directory: {self.dir}/state
     def start(self, node):
         log = open(self.logs[node], "ab")
         p = self.topo.popen(node, TANDEMD, "--config", str(self.config), "--node", NODES[node],
+                            "--control-socket", self.socket(node), "--state-directory", f"{self.dir}/state-{node}",
                             stdout=log, stderr=log)
         log.close()
         self.procs[node] = p
         return p
+
+    def socket(self, node):
+        """This node's control socket (node-local, given on tandemd's command line)."""
+        return f"{self.dir}/{node}.sock"
+
+    def ctl(self, node, *args, timeout=30, user=None):
+        """Runs `tandemctl --socket <node's socket> ARGS` (as `user` when given); returns the CompletedProcess."""
+        command = [TANDEMCTL, *args[:1], "--socket", self.socket(node), *args[1:]]
+        if user is not None:
+            command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
     def start_both(self):
         self.start("a")
@@ -126,8 +138,8 @@ state_directory: {self.dir}/state
 class Prober:
     """The client pings the VIP every 10 ms (bounded count); `stop()` returns the reply times."""
 
-    def __init__(self, topo, count=3000):
-        self.proc = topo.popen("c", "ping", "-n", "-D", "-i", "0.01", "-W", "1", "-c", str(count), VIP,
+    def __init__(self, topo, count=3000, interval="0.01"):
+        self.proc = topo.popen("c", "ping", "-n", "-D", "-i", interval, "-W", "1", "-c", str(count), VIP,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.replies = []
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -153,6 +165,15 @@ class Prober:
             self.proc.kill()
         self.thread.join(timeout=5)
         return self.replies
+
+    @staticmethod
+    def missing(replies, after=None):
+        """Sequence numbers with no reply between the first and the last reply (after wall time `after`)."""
+        seqs = sorted(seq for t, seq in replies if after is None or t >= after)
+        if not seqs:
+            return []
+        got = set(seqs)
+        return [n for n in range(seqs[0], seqs[-1] + 1) if n not in got]
 
     @staticmethod
     def outage(replies, after=None):

@@ -15,6 +15,15 @@ import TandemCore
 /// A VIP removed by someone else while this node is active is re-added at once and announced
 /// (keepalived demotes itself instead; here the active stays active, since the peer is still
 /// standby and a demotion would only add an outage). The re-add is logged as a warning.
+/// One role change, for status.
+public struct RoleHistoryEntry: Sendable, Hashable {
+    /// Wall-clock nanoseconds since the epoch.
+    public var at: UInt64
+    public var from: Role
+    public var to: Role
+    public var reason: String
+}
+
 public final class ElectionDriver {
     public private(set) var election: Election
     public private(set) var config: Config
@@ -33,6 +42,19 @@ public final class ElectionDriver {
     /// Reason the daemon stopped, once finished.
     public private(set) var finishReason: String?
     private var announceAfterInstall = false
+
+    /// Where role, peer and command events go (the control socket's `events`); nil in tests.
+    public var events: EventHub?
+    /// The newest role changes (at most `historyLimit`), oldest first.
+    public private(set) var history: [RoleHistoryEntry] = []
+    static let historyLimit = 20
+    /// The reason of the last role change.
+    public private(set) var roleReason = "starting up"
+    /// Wall-clock time (ns since the epoch) of the last role change.
+    public private(set) var roleChangedAt = realtimeNanoseconds()
+    /// Operator commands the election turned down, counted, with the newest.
+    public private(set) var rejections: (count: UInt64, command: String, reason: String) = (0, "", "")
+    private var lastPeerView: (role: Role, alive: Bool)?
 
     public init(config: Config, settings: Election.Settings, addressTable: any AddressTable, announcer: any Announcer,
                 sender: any HeartbeatSending, worker: KernelWorker, logger: Logger) {
@@ -67,10 +89,50 @@ public final class ElectionDriver {
 
     public func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant) {
         perform(election.heartbeatReceived(message, at: now), at: now)
+        notePeer(at: now)
     }
 
     public func timerFired(at now: MonotonicInstant) {
         perform(election.timerFired(at: now), at: now)
+        notePeer(at: now)
+    }
+
+    /// `tandemctl failover`: returns the reason when the election refuses at once (the handover
+    /// itself completes later, or is abandoned with a `rejected` counted in `rejections`).
+    public func failoverRequested(force: Bool, at now: MonotonicInstant) -> String? {
+        let actions = election.failoverRequested(at: now, force: force)
+        perform(actions, at: now)
+        return Self.rejection(in: actions)
+    }
+
+    /// `tandemctl maintenance on|off`.
+    public func maintenanceRequested(_ on: Bool, at now: MonotonicInstant) -> String? {
+        let actions = election.maintenanceRequested(on, at: now)
+        perform(actions, at: now)
+        return Self.rejection(in: actions)
+    }
+
+    static func rejection(in actions: [Election.Action]) -> String? {
+        for action in actions { if case .rejected(_, let reason) = action { return reason } }
+        return nil
+    }
+
+    /// Emits a `peer` event when the peer's role or liveness changed since the last look.
+    private func notePeer(at now: MonotonicInstant) {
+        guard let peer = election.peer else { return }
+        let view = (role: peer.role, alive: election.peerIsAlive(at: now))
+        defer { lastPeerView = view }
+        guard let last = lastPeerView else {
+            events?.publish(.peer, "\(election.settings.peerName) heard: \(peer.role), priority \(peer.priority)")
+            return
+        }
+        if last.alive && !view.alive {
+            events?.publish(.peer, "\(election.settings.peerName) lost: \(peer.departed ? "it released and left" : "silent for the dead time \(election.settings.deadTime)")")
+        } else if !last.alive && view.alive {
+            events?.publish(.peer, "\(election.settings.peerName) heard again: \(peer.role), priority \(peer.priority)")
+        } else if last.role != view.role {
+            events?.publish(.peer, "\(election.settings.peerName): \(last.role) -> \(view.role)")
+        }
     }
 
     public func stopRequested(at now: MonotonicInstant) {
@@ -144,6 +206,11 @@ public final class ElectionDriver {
             switch action {
             case .transition(let from, let to, let reason):
                 logger.notice("role \(from) -> \(to): \(reason)")
+                roleReason = reason
+                roleChangedAt = realtimeNanoseconds()
+                history.append(RoleHistoryEntry(at: roleChangedAt, from: from, to: to, reason: reason))
+                if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
+                events?.publish(.role, "\(election.settings.nodeName): \(from) -> \(to): \(reason)")
             case .claim:
                 claim(vips)
                 worker.claimed()
@@ -158,6 +225,8 @@ public final class ElectionDriver {
                 worker.roleSettled(role, reason: reason)
             case .rejected(let command, let reason):
                 logger.warning("\(command) rejected: \(reason)")
+                rejections = (rejections.count + 1, command, reason)
+                events?.publish(.control, "\(command) rejected: \(reason)")
             case .scheduleTimer(let at):
                 timerDeadline = at
             case .finished(let reason):

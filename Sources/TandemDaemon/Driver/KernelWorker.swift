@@ -19,6 +19,7 @@ public final class KernelWorker: @unchecked Sendable {
     private let makeKernel: @Sendable () throws -> any IPVSKernel
     private let notifier: Notifier
     private let logger: Logger
+    private let events: EventHub?
 
     private var config: Config
     private var holdingVIPs = false
@@ -28,14 +29,17 @@ public final class KernelWorker: @unchecked Sendable {
     private var formerlyOwned = IPVSOwnership.nothing
     private var down: Set<RealServerID> = []
     private var weights: [RealServerID: Int] = [:]
+    /// Real servers drained by the operator: weight 0 whatever their health.
+    private var drained: Set<RealServerID> = []
     /// Whether the last reconcile left the kernel table equal to the desired one.
     private var inSync = false
 
-    public init(config: Config, notifier: Notifier, logger: Logger,
+    public init(config: Config, notifier: Notifier, logger: Logger, events: EventHub? = nil,
                 makeKernel: @escaping @Sendable () throws -> any IPVSKernel) {
         self.config = config
         self.notifier = notifier
         self.logger = logger
+        self.events = events
         self.makeKernel = makeKernel
     }
 
@@ -95,6 +99,29 @@ public final class KernelWorker: @unchecked Sendable {
         }
     }
 
+    /// The operator drained (weight 0) exactly these real servers.
+    public func setDrained(_ drained: Set<RealServerID>) {
+        queue.async {
+            guard drained != self.drained else { return }
+            self.drained = drained
+            self.reconcile(reason: "drain changed")
+        }
+    }
+
+    /// The kernel's table with counters, read after all work queued so far; nil when this
+    /// config needs no IPVS or the table cannot be read.
+    public func listing() async -> IPVSListing? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<IPVSListing?, Never>) in
+            queue.async {
+                guard KernelWorker.needsIPVS(self.config), let kernel = self.openKernel() else {
+                    continuation.resume(returning: nil)
+                    return
+                }
+                continuation.resume(returning: try? kernel.dump())
+            }
+        }
+    }
+
     /// Periodic drift repair (and retry when IPVS was unavailable).
     public func periodicCheck() {
         queue.async { self.reconcile(reason: "periodic check", quiet: true) }
@@ -134,7 +161,9 @@ public final class KernelWorker: @unchecked Sendable {
         guard KernelWorker.needsIPVS(config) || !formerlyOwned.services.isEmpty else { return }
         guard let kernel = openKernel() else { inSync = false; return }
         let install = config.standbyTable == .warm || holdingVIPs
-        let desired = install ? config.desiredIPVSTable(down: down, weights: weights) : IPVSTable()
+        var effective = weights
+        for id in drained { effective[id] = 0 }
+        let desired = install ? config.desiredIPVSTable(down: down, weights: effective) : IPVSTable()
         do {
             if let wanted = config.ipvsTimeouts {
                 let current = try kernel.timeouts()
@@ -154,11 +183,15 @@ public final class KernelWorker: @unchecked Sendable {
             let results = try kernel.apply(changes)
             let failed = results.filter { !$0.succeeded }
             logger.notice("ipvs \(reason): \(IPVSPlanSummary(changes)) (\(changes.count - failed.count)/\(changes.count) applied)")
-            for failure in failed { logger.error("ipvs change failed: \(failure)") }
+            for failure in failed {
+                logger.error("ipvs change failed: \(failure)")
+                events?.publish(.kernel, "ipvs \(reason): \(failure)")
+            }
             inSync = failed.isEmpty
             if inSync { formerlyOwned = .nothing }
         } catch {
             logger.error("ipvs \(reason): \(error)")
+            events?.publish(.kernel, "ipvs \(reason): \(error)")
             inSync = false
             self.kernel = nil
         }

@@ -15,6 +15,10 @@ public enum HeartbeatLoopEvent: Sendable {
     case reload(Config, Election.Settings)
     /// Log one status line (SIGUSR1).
     case logStatus
+    /// `tandemctl failover`: `reply` gets the election's immediate refusal, or nil when it started.
+    case failover(force: Bool, reply: @Sendable (String?) -> Void)
+    /// `tandemctl maintenance on|off`: `reply` as for `failover`.
+    case maintenance(Bool, reply: @Sendable (String?) -> Void)
 }
 
 /// What the heartbeat thread last knew, for status readers on other threads.
@@ -24,6 +28,17 @@ public struct HeartbeatStatus: Sendable {
     public var counters = HeartbeatVerifier.Counters()
     public var paths: [HeartbeatVerifier.PathStatistics] = []
     public var now: MonotonicInstant = .zero
+    public var effectivePriority: UInt8 = 0
+    public var maintenance = false
+    public var holdingVIPs = false
+    public var roleReason = ""
+    /// Wall-clock nanoseconds of the last role change.
+    public var roleChangedAt: UInt64 = 0
+    public var history: [RoleHistoryEntry] = []
+    /// Operator commands refused by the election: how many, and the newest.
+    public var rejections: (count: UInt64, command: String, reason: String) = (0, "", "")
+    /// Whether the peer was alive at `now`.
+    public var peerAlive = false
 }
 
 /// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
@@ -175,6 +190,10 @@ public final class HeartbeatLoop: @unchecked Sendable {
             driver.configChanged(config, settings: settings, at: now)
         case .logStatus:
             logger.notice("status: \(statusLine(at: now))")
+        case .failover(let force, let reply):
+            reply(driver.failoverRequested(force: force, at: now))
+        case .maintenance(let on, let reply):
+            reply(driver.maintenanceRequested(on, at: now))
         }
     }
 
@@ -221,7 +240,11 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private func publish(at now: MonotonicInstant) {
         let election = driver.election
         let status = HeartbeatStatus(role: election.role, peer: election.peer, counters: verifier.counters,
-                                     paths: verifier.paths, now: now)
+                                     paths: verifier.paths, now: now, effectivePriority: election.effectivePriority,
+                                     maintenance: election.maintenance, holdingVIPs: election.holdingVIPs,
+                                     roleReason: driver.roleReason, roleChangedAt: driver.roleChangedAt,
+                                     history: driver.history, rejections: driver.rejections,
+                                     peerAlive: election.peerIsAlive(at: now))
         snapshot.withLock { $0 = status }
     }
 }

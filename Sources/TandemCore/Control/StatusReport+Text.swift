@@ -1,0 +1,92 @@
+/// The human layout of `tandemctl status`.
+extension StatusReport {
+    /// Renders the report for a terminal: role first, then peer and paths, config, VIPs,
+    /// services with their real servers, and the recent role changes.
+    public var text: String {
+        var out: [String] = []
+        let since = roleAgeMs.map { " for \(ControlTime.age(milliseconds: $0))" } ?? ""
+        out.append("node \(node): \(role.uppercased())\(since) — \(roleReason)")
+        var line = "  priority \(priority)"
+        if effectivePriority != priority { line += " (effective \(effectivePriority))" }
+        if maintenance { line += "; maintenance ON (pinned to standby; `tandemctl maintenance off` to release)" }
+        out.append(line)
+        let heard = peer.lastHeardMs.map { "heard \(ControlTime.age(milliseconds: $0)) ago" } ?? "never heard"
+        let peerPriority = peer.priority.map { ", priority \($0)" } ?? ""
+        out.append("peer \(peer.name): \(peer.alive ? peer.role : "\(peer.role), NOT HEARD (dead)")\(peerPriority), \(heard)")
+        for path in peer.paths {
+            let total = path.received + path.lost
+            let loss = total == 0 ? "0%" : Self.percent(path.lost, of: total)
+            let last = path.lastHeardMs.map { "\(ControlTime.age(milliseconds: $0)) ago" } ?? "never"
+            out.append("  path \(path.path): received \(path.received), lost \(path.lost) (\(loss)), last heard \(last)")
+        }
+        let h = heartbeats
+        let dropped = h.malformed + h.unauthenticated + h.replayed + h.unexpectedSender + h.unknownPath
+        out.append("  heartbeats accepted \(h.accepted), dropped \(dropped)"
+                   + (dropped == 0 ? "" : " (malformed \(h.malformed), unauthenticated \(h.unauthenticated), replayed \(h.replayed), unexpected sender \(h.unexpectedSender), unknown path \(h.unknownPath))"))
+        var configLine = "config: serial \(config.serial), digest \(config.digest.prefix(16))"
+        if let peerConfig = peer.config {
+            configLine += peerConfig.digest == config.digest ? " (same on \(peer.name))"
+                : "; \(peer.name): serial \(peerConfig.serial), digest \(peerConfig.digest.prefix(16))"
+        }
+        out.append(configLine)
+        if let configWarning { out.append("  WARNING: \(configWarning)") }
+        if let replication { out.append("  last replication: \(replication)") }
+        if vips.isEmpty {
+            out.append("VIPs: none configured")
+        } else {
+            let held = vips.filter(\.held), notHeld = vips.filter { !$0.held }
+            if !held.isEmpty { out.append("VIPs held: " + held.map { "\($0.address) on \($0.interface)" }.joined(separator: ", ")) }
+            if !notHeld.isEmpty { out.append("VIPs not held: " + notHeld.map { "\($0.address) on \($0.interface)" }.joined(separator: ", ")) }
+        }
+        if !services.isEmpty {
+            out.append("services:")
+            var rows: [[String]] = [["  real server", "health", "since", "weight cfg/kernel", "active", "inactive", "note"]]
+            for service in services {
+                let table = service.inKernel.map { $0 ? "" : " — NOT in the kernel table" } ?? " — kernel table not readable"
+                rows.append(["  \(service.name) \(service.address) \(service.scheduler)\(table)"])
+                for rs in service.realServers {
+                    let kernelWeight = rs.kernelWeight.map(String.init) ?? "-"
+                    var note = rs.healthReason ?? ""
+                    if rs.drained { note = note.isEmpty ? "DRAINED" : "DRAINED; " + note }
+                    rows.append(["    \(rs.server)", rs.health, rs.healthAgeMs.map { ControlTime.age(milliseconds: $0) } ?? "-",
+                                 "\(rs.configWeight)/\(kernelWeight)", rs.activeConnections.map(String.init) ?? "-",
+                                 rs.inactiveConnections.map(String.init) ?? "-", note])
+                }
+            }
+            out.append(contentsOf: Self.columns(rows))
+        }
+        if !roleChanges.isEmpty {
+            out.append("recent role changes:")
+            for change in roleChanges.suffix(10) {
+                out.append("  \(change.time) \(change.from) -> \(change.to): \(change.reason)")
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func percent(_ part: UInt64, of total: UInt64) -> String {
+        let tenths = (part * 1000 + total / 2) / total
+        return "\(tenths / 10).\(tenths % 10)%"
+    }
+
+    /// Aligns rows with more than one cell into columns; one-cell rows (headings) pass through.
+    static func columns(_ rows: [[String]]) -> [String] {
+        var widths: [Int] = []
+        for row in rows where row.count > 1 {
+            for (index, cell) in row.enumerated() {
+                if index >= widths.count { widths.append(0) }
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        return rows.map { row in
+            guard row.count > 1 else { return row[0] }
+            var line = ""
+            for (index, cell) in row.enumerated() {
+                let isLast = index == row.count - 1
+                line += isLast ? cell : cell + String(repeating: " ", count: widths[index] - cell.count + 2)
+            }
+            while line.hasSuffix(" ") { line.removeLast() }
+            return line
+        }
+    }
+}

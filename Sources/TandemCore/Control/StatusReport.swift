@@ -1,0 +1,253 @@
+/// Everything `tandemctl status` shows, as the daemon reports it (`status --json` is this, in
+/// snake_case). Built by `StatusReport.services(...)` and the daemon from pure inputs.
+public struct StatusReport: Codable, Sendable, Hashable {
+    /// This node's name.
+    public var node: String
+    public var role: String
+    /// Why the role is what it is (the reason of the last role change).
+    public var roleReason: String
+    /// When the role last changed (UTC, ISO 8601) and how long ago, in milliseconds.
+    public var roleSince: String?
+    public var roleAgeMs: UInt64?
+    public var priority: Int
+    public var effectivePriority: Int
+    public var maintenance: Bool
+    public var peer: Peer
+    /// Heartbeat packets accepted and dropped (by reason) since start.
+    public var heartbeats: HeartbeatCounters
+    public var vips: [VIP]
+    public var services: [Service]
+    public var config: ConfigInfo
+    /// Conflicting or differing configs between the nodes, worded for the operator; nil when equal.
+    public var configWarning: String?
+    /// Newest last.
+    public var roleChanges: [RoleChange]
+    /// The last config replication, when there was one (issue 7).
+    public var replication: String?
+
+    public struct Peer: Codable, Sendable, Hashable {
+        public var name: String
+        /// "unknown" until heard.
+        public var role: String
+        public var alive: Bool
+        public var lastHeardMs: UInt64?
+        public var priority: Int?
+        public var config: ConfigInfo?
+        public var paths: [Path]
+
+        public init(name: String, role: String, alive: Bool, lastHeardMs: UInt64?, priority: Int?, config: ConfigInfo?, paths: [Path]) {
+            self.name = name
+            self.role = role
+            self.alive = alive
+            self.lastHeardMs = lastHeardMs
+            self.priority = priority
+            self.config = config
+            self.paths = paths
+        }
+    }
+
+    public struct Path: Codable, Sendable, Hashable {
+        /// "10.0.1.1 -> 10.0.1.2".
+        public var path: String
+        public var received: UInt64
+        public var lost: UInt64
+        public var lastHeardMs: UInt64?
+
+        public init(path: String, received: UInt64, lost: UInt64, lastHeardMs: UInt64?) {
+            self.path = path
+            self.received = received
+            self.lost = lost
+            self.lastHeardMs = lastHeardMs
+        }
+    }
+
+    public struct HeartbeatCounters: Codable, Sendable, Hashable {
+        public var accepted: UInt64
+        public var malformed: UInt64
+        public var unauthenticated: UInt64
+        public var replayed: UInt64
+        public var unexpectedSender: UInt64
+        public var unknownPath: UInt64
+
+        public init(accepted: UInt64 = 0, malformed: UInt64 = 0, unauthenticated: UInt64 = 0, replayed: UInt64 = 0,
+                    unexpectedSender: UInt64 = 0, unknownPath: UInt64 = 0) {
+            self.accepted = accepted
+            self.malformed = malformed
+            self.unauthenticated = unauthenticated
+            self.replayed = replayed
+            self.unexpectedSender = unexpectedSender
+            self.unknownPath = unknownPath
+        }
+    }
+
+    public struct VIP: Codable, Sendable, Hashable {
+        /// "10.0.0.100/24".
+        public var address: String
+        public var interface: String
+        /// Whether the address is on this node now.
+        public var held: Bool
+
+        public init(address: String, interface: String, held: Bool) {
+            self.address = address
+            self.interface = interface
+            self.held = held
+        }
+    }
+
+    public struct Service: Codable, Sendable, Hashable {
+        public var name: String
+        /// "tcp 10.0.0.100:80", "fwmark 7".
+        public var address: String
+        public var scheduler: String
+        /// Whether the service is in the kernel table (nil when the table could not be read).
+        public var inKernel: Bool?
+        public var realServers: [RealServer]
+
+        public init(name: String, address: String, scheduler: String, inKernel: Bool?, realServers: [RealServer]) {
+            self.name = name
+            self.address = address
+            self.scheduler = scheduler
+            self.inKernel = inKernel
+            self.realServers = realServers
+        }
+    }
+
+    public struct RealServer: Codable, Sendable, Hashable {
+        /// "10.0.1.11:80".
+        public var server: String
+        /// "up", "down", "unknown" (not checked yet), "unchecked" (no health check), "sorry" (the sorry server).
+        public var health: String
+        public var healthReason: String?
+        public var healthAgeMs: UInt64?
+        public var drained: Bool
+        public var configWeight: Int
+        /// Nil when the server is not in the kernel table (removed, or the table could not be read).
+        public var kernelWeight: Int?
+        public var activeConnections: UInt32?
+        public var inactiveConnections: UInt32?
+
+        public init(server: String, health: String, healthReason: String?, healthAgeMs: UInt64?, drained: Bool,
+                    configWeight: Int, kernelWeight: Int?, activeConnections: UInt32?, inactiveConnections: UInt32?) {
+            self.server = server
+            self.health = health
+            self.healthReason = healthReason
+            self.healthAgeMs = healthAgeMs
+            self.drained = drained
+            self.configWeight = configWeight
+            self.kernelWeight = kernelWeight
+            self.activeConnections = activeConnections
+            self.inactiveConnections = inactiveConnections
+        }
+    }
+
+    public struct ConfigInfo: Codable, Sendable, Hashable {
+        public var serial: UInt64
+        /// SHA-256 of the canonical config, lower-case hex.
+        public var digest: String
+        public var path: String?
+
+        public init(serial: UInt64, digest: String, path: String? = nil) {
+            self.serial = serial
+            self.digest = digest
+            self.path = path
+        }
+    }
+
+    public struct RoleChange: Codable, Sendable, Hashable {
+        public var time: String
+        public var from: String
+        public var to: String
+        public var reason: String
+
+        public init(time: String, from: String, to: String, reason: String) {
+            self.time = time
+            self.from = from
+            self.to = to
+            self.reason = reason
+        }
+    }
+
+    public init(node: String, role: String, roleReason: String, roleSince: String?, roleAgeMs: UInt64?, priority: Int,
+                effectivePriority: Int, maintenance: Bool, peer: Peer, heartbeats: HeartbeatCounters, vips: [VIP],
+                services: [Service], config: ConfigInfo, configWarning: String?, roleChanges: [RoleChange],
+                replication: String? = nil) {
+        self.node = node
+        self.role = role
+        self.roleReason = roleReason
+        self.roleSince = roleSince
+        self.roleAgeMs = roleAgeMs
+        self.priority = priority
+        self.effectivePriority = effectivePriority
+        self.maintenance = maintenance
+        self.peer = peer
+        self.heartbeats = heartbeats
+        self.vips = vips
+        self.services = services
+        self.config = config
+        self.configWarning = configWarning
+        self.roleChanges = roleChanges
+        self.replication = replication
+    }
+}
+
+/// What the health checker knows of one real server, as status shows it.
+public struct RealServerHealthInfo: Sendable, Hashable {
+    /// "up", "down" or "unknown".
+    public var status: String
+    public var reason: String?
+    public var ageMs: UInt64?
+
+    public init(status: String, reason: String?, ageMs: UInt64?) {
+        self.status = status
+        self.reason = reason
+        self.ageMs = ageMs
+    }
+}
+
+extension StatusReport {
+    /// Each virtual service of `config` with its real servers: health, drain, the weight in the
+    /// config and the weight and connections in the kernel (`listing`, nil when unreadable).
+    public static func services(config: Config, listing: IPVSListing?, health: [RealServerID: RealServerHealthInfo],
+                                drained: Set<RealServerID>) -> [Service] {
+        var listed: [IPVSServiceKey: IPVSListedService] = [:]
+        for service in listing?.services ?? [] { listed[service.service.key] = service }
+        return config.virtualServers.map { vs in
+            let kernel = listed[vs.ipvsService.key]
+            func inKernel(_ address: IPAddress, _ port: UInt16) -> IPVSListedDestination? {
+                kernel?.destinations.first { $0.destination.address == address && $0.destination.port == port }
+            }
+            var servers: [RealServer] = vs.realServers.map { rs in
+                let id = RealServerID(service: vs.name, address: rs.address, port: rs.port)
+                let info = health[id]
+                let observed = inKernel(rs.address, rs.port)
+                return RealServer(server: ServerEndpoint(address: rs.address, port: rs.port).description,
+                                  health: vs.healthCheck == nil ? "unchecked" : (info?.status ?? "unknown"),
+                                  healthReason: info?.reason, healthAgeMs: info?.ageMs, drained: drained.contains(id),
+                                  configWeight: rs.weight, kernelWeight: observed.map { Int($0.destination.weight) },
+                                  activeConnections: observed?.activeConnections, inactiveConnections: observed?.inactiveConnections)
+            }
+            if let sorry = vs.sorryServer {
+                let observed = inKernel(sorry.address, sorry.port)
+                servers.append(RealServer(server: ServerEndpoint(address: sorry.address, port: sorry.port).description,
+                                          health: "sorry", healthReason: observed == nil ? "standing by" : "installed: no real server is up",
+                                          healthAgeMs: nil, drained: false, configWeight: sorry.weight,
+                                          kernelWeight: observed.map { Int($0.destination.weight) },
+                                          activeConnections: observed?.activeConnections,
+                                          inactiveConnections: observed?.inactiveConnections))
+            }
+            return Service(name: vs.name, address: vs.ipvsService.key.description,
+                           scheduler: vs.ipvsService.scheduler, inKernel: listing == nil ? nil : kernel != nil,
+                           realServers: servers)
+        }
+    }
+
+    /// The warning shown when the two nodes' configs differ; nil when they agree or the peer is unknown.
+    public static func configWarning(mine: ConfigInfo, peer: ConfigInfo?, peerName: String) -> String? {
+        guard let peer, peer.digest != mine.digest else { return nil }
+        if peer.serial == mine.serial {
+            return "CONFIG CONFLICT: both nodes run serial \(mine.serial) with different contents (digest \(mine.digest.prefix(12)) here, \(peer.digest.prefix(12)) on \(peerName)); nothing is applied automatically: make the files equal and bump the serial on one node"
+        }
+        let newer = peer.serial > mine.serial ? peerName : "this node"
+        return "configs differ: serial \(mine.serial) here, \(peer.serial) on \(peerName); \(newer) has the newer one and the other should fetch it"
+    }
+}

@@ -1,0 +1,375 @@
+import Foundation
+import Logging
+import Synchronization
+import TandemCore
+
+/// Carries out control commands for a running daemon: reads its state for `status`, asks the
+/// heartbeat thread for failovers and maintenance (never touching the election itself), keeps
+/// the operator's drains and maintenance flag in the state directory so they survive a restart.
+public final class ControlCenter: ControlHandling {
+    /// What the center needs from the daemon.
+    public struct Parts: Sendable {
+        public var nodeName: String
+        public var configPath: String
+        public var loop: HeartbeatLoop
+        public var worker: KernelWorker
+        public var addressTable: any AddressTable
+        public var paths: [HeartbeatPath]
+        public var hub: EventHub
+        /// Where drains and the maintenance flag are kept (node-local).
+        public var stateDirectory: String
+        public var currentConfig: @Sendable () -> Config
+        /// Re-reads the config file: validates it, and unless `dryRun` puts it in force.
+        public var reload: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError>
+        /// Health of the checked real servers (empty until health checks run).
+        public var health: @Sendable () -> [RealServerID: RealServerHealthInfo] = { [:] }
+        /// One line about the last config replication, if any.
+        public var replication: @Sendable () -> String? = { nil }
+
+        public init(nodeName: String, configPath: String, loop: HeartbeatLoop, worker: KernelWorker,
+                    addressTable: any AddressTable, paths: [HeartbeatPath], hub: EventHub, stateDirectory: String,
+                    currentConfig: @escaping @Sendable () -> Config,
+                    reload: @escaping @Sendable (Bool) -> Result<ReloadResult, ControlProtocolError>) {
+            self.nodeName = nodeName
+            self.configPath = configPath
+            self.loop = loop
+            self.worker = worker
+            self.addressTable = addressTable
+            self.paths = paths
+            self.hub = hub
+            self.stateDirectory = stateDirectory
+            self.currentConfig = currentConfig
+            self.reload = reload
+        }
+    }
+
+    private let parts: Parts
+    private let logger: Logger
+    private let drains: Mutex<Set<RealServerID>>
+    /// One operator command that moves the VIPs at a time.
+    private let busy = Mutex(false)
+
+    public init(parts: Parts, logger: Logger) {
+        self.parts = parts
+        self.logger = logger
+        let stored = OperatorState.loadDrains(stateDirectory: parts.stateDirectory, logger: logger)
+        drains = Mutex(stored)
+    }
+
+    /// Start-up: re-applies the stored drains and maintenance flag.
+    public func restoreOperatorState() {
+        let directory = parts.stateDirectory
+        let drained = drains.withLock { $0 }
+        if !drained.isEmpty {
+            logger.notice("drained real servers restored from \(directory): \(drained.sorted().map(\.description).joined(separator: ", "))")
+            parts.worker.setDrained(drained)
+        }
+        if OperatorState.maintenanceFlag(stateDirectory: directory) {
+            logger.notice("maintenance is on (flag file in \(directory)): this node stays standby until `tandemctl maintenance off`")
+            parts.loop.post(.maintenance(true, reply: { _ in }))
+        }
+    }
+
+    public func events() -> AsyncStream<ControlEvent> { parts.hub.subscribe() }
+
+    public func handle(_ command: ControlCommand, from client: ControlClient) async -> ControlResponse {
+        if command.changesState { logger.notice("control: \(command.name) requested by \(client)") }
+        switch command {
+        case .status:
+            var response = ControlResponse()
+            response.status = await status()
+            return response
+        case .failover(let force):
+            return await failover(force: force)
+        case .maintenance(let on):
+            return await maintenance(on)
+        case .drain(let server, let service):
+            return await drain(server: server, service: service, on: true)
+        case .undrain(let server, let service):
+            return await drain(server: server, service: service, on: false)
+        case .reload(let dryRun):
+            switch parts.reload(dryRun) {
+            case .success(let result):
+                var response = ControlResponse(message: result.applied ? "reloaded" : dryRun ? "dry run: nothing applied" : "config unchanged")
+                response.reload = result
+                return response
+            case .failure(let error):
+                return .failure(error)
+            }
+        case .showIPVS:
+            guard let listing = await parts.worker.listing() else {
+                return .failure(.refused(KernelWorker.needsIPVS(parts.currentConfig())
+                    ? "the IPVS table cannot be read here (no IPVS in this kernel? see `tandemctl doctor`)"
+                    : "this config has no virtual servers: tandemd does not use IPVS"))
+            }
+            var response = ControlResponse()
+            response.ipvs = IPVSListFormat.render(listing)
+            return response
+        case .events:
+            return .failure(.badRequest("events is a stream: the server handles it"))
+        }
+    }
+
+    // MARK: - Status
+
+    public func status() async -> StatusReport {
+        let config = parts.currentConfig()
+        let s = parts.loop.status
+        let node = config.node(named: parts.nodeName)
+        let peerName = config.peer(of: parts.nodeName)?.name ?? "?"
+        let wallNow = realtimeNanoseconds()
+        let peerConfig = s.peer.map { StatusReport.ConfigInfo(serial: $0.configSerial, digest: $0.configDigest.description) }
+        let paths = zip(parts.paths, s.paths).map { path, stats in
+            StatusReport.Path(path: "\(path.local) -> \(path.peer)", received: stats.received, lost: stats.lost,
+                              lastHeardMs: stats.lastHeard.map { s.now.milliseconds(since: $0) })
+        }
+        let peer = StatusReport.Peer(name: peerName, role: s.peer.map { $0.role.description } ?? "unknown", alive: s.peerAlive,
+                                     lastHeardMs: s.peer.map { s.now.milliseconds(since: $0.lastHeard) },
+                                     priority: s.peer.map { Int($0.priority) }, config: peerConfig, paths: paths)
+        let present = (try? parts.addressTable.present(config.virtualIPs)) ?? []
+        let vips = config.virtualIPs.map { StatusReport.VIP(address: $0.prefix.description, interface: $0.interface, held: present.contains($0)) }
+        let listing = config.virtualServers.isEmpty ? nil : await parts.worker.listing()
+        let services = StatusReport.services(config: config, listing: listing, health: parts.health(),
+                                             drained: drains.withLock { $0 })
+        let mine = StatusReport.ConfigInfo(serial: config.serial, digest: config.digest, path: parts.configPath)
+        let c = s.counters
+        return StatusReport(
+            node: parts.nodeName, role: s.role.description, roleReason: s.roleReason,
+            roleSince: s.roleChangedAt == 0 ? nil : ControlTime.iso8601(nanosecondsSinceEpoch: s.roleChangedAt),
+            roleAgeMs: wallNow >= s.roleChangedAt ? (wallNow - s.roleChangedAt) / 1_000_000 : 0,
+            priority: node?.priority ?? 0, effectivePriority: Int(s.effectivePriority), maintenance: s.maintenance,
+            peer: peer,
+            heartbeats: .init(accepted: c.accepted, malformed: c.malformed, unauthenticated: c.unauthenticated,
+                              replayed: c.replayed, unexpectedSender: c.unexpectedSender, unknownPath: c.unknownPath),
+            vips: vips, services: services, config: mine,
+            configWarning: StatusReport.configWarning(mine: mine, peer: s.peerAlive ? peerConfig : nil, peerName: peerName),
+            roleChanges: s.history.map {
+                StatusReport.RoleChange(time: ControlTime.iso8601(nanosecondsSinceEpoch: $0.at), from: $0.from.description,
+                                        to: $0.to.description, reason: $0.reason)
+            },
+            replication: parts.replication())
+    }
+
+    // MARK: - Failover and maintenance
+
+    private func exclusive<T>(_ body: () async -> T, busyResponse: T) async -> T {
+        let acquired = busy.withLock { busy -> Bool in
+            if busy { return false }
+            busy = true
+            return true
+        }
+        guard acquired else { return busyResponse }
+        defer { busy.withLock { $0 = false } }
+        return await body()
+    }
+
+    /// Asks the heartbeat thread and returns the election's immediate refusal, if any.
+    private func ask(_ make: (@escaping @Sendable (String?) -> Void) -> HeartbeatLoopEvent) async -> String? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+            parts.loop.post(make { continuation.resume(returning: $0) })
+        }
+    }
+
+    private var waitLimit: Duration {
+        let config = parts.currentConfig()
+        let timeout = Election.Settings.defaultHandoverTimeout(deadTime: config.heartbeat.deadTime)
+        return .milliseconds(Int64(timeout.milliseconds) + 2000)
+    }
+
+    func failover(force: Bool) async -> ControlResponse {
+        await exclusive({
+            let config = parts.currentConfig()
+            let before = parts.loop.status
+            let peerName = config.peer(of: parts.nodeName)?.name ?? "peer"
+            if !force, before.peerAlive, let peer = before.peer, peer.configDigest.description != config.digest {
+                return .failure(.refused("configs differ (serial \(config.serial) here, \(peer.configSerial) on \(peerName)): the peer would serve a different table; make them equal, or use --force"))
+            }
+            let start = ContinuousClock.now
+            let rejectionsBefore = before.rejections.count
+            if let refusal = await ask({ .failover(force: force, reply: $0) }) {
+                return .failure(.refused(refusal))
+            }
+            let wasActive = before.role == .active
+            let deadline = start + waitLimit
+            while ContinuousClock.now < deadline {
+                let s = parts.loop.status
+                if s.rejections.count > rejectionsBefore, s.rejections.command == "failover" {
+                    return .failure(.failed(s.rejections.reason))
+                }
+                let done: Bool
+                if wasActive {
+                    done = s.role != .active && s.role != .stopping && (!s.peerAlive || s.peer?.role == .active || force)
+                } else {
+                    done = s.role == .active && s.peer?.role != .active
+                }
+                if done {
+                    let elapsed = ContinuousClock.now - start
+                    let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                    let (from, to) = wasActive ? (parts.nodeName, peerName) : (peerName, parts.nodeName)
+                    let text = wasActive && s.peer?.role != .active
+                        ? "failover forced: \(parts.nodeName) released the VIPs in \(ms)ms; \(peerName) is \(s.peerAlive ? s.peer?.role.description ?? "unknown" : "not heard")"
+                        : "failover complete: \(from) -> \(to) in \(ms)ms (make-before-break)"
+                    parts.hub.publish(.control, text)
+                    var response = ControlResponse(message: text)
+                    response.failover = FailoverResult(from: from, to: to, durationMs: ms, message: text)
+                    return response
+                }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            return .failure(.failed("the handover did not complete within \(waitLimit): see `tandemctl status`"))
+        }, busyResponse: .failure(.refused("another failover or maintenance change is in progress")))
+    }
+
+    func maintenance(_ on: Bool) async -> ControlResponse {
+        await exclusive({
+            let directory = parts.stateDirectory
+            do {
+                try OperatorState.setMaintenanceFlag(on, stateDirectory: directory)
+            } catch {
+                return .failure(.failed("cannot record maintenance in \(directory): \(error.localizedDescription); nothing changed"))
+            }
+            let start = ContinuousClock.now
+            if let refusal = await ask({ .maintenance(on, reply: $0) }) {
+                try? OperatorState.setMaintenanceFlag(!on, stateDirectory: directory)
+                return .failure(.refused(refusal))
+            }
+            let deadline = start + waitLimit
+            while ContinuousClock.now < deadline {
+                let s = parts.loop.status
+                if on ? s.role == .maintenance : s.role != .maintenance {
+                    let text = on ? "maintenance on: \(parts.nodeName) is pinned to standby (role \(s.role)); it survives a restart"
+                        : "maintenance off: \(parts.nodeName) is \(s.role)"
+                    parts.hub.publish(.control, text)
+                    return ControlResponse(message: text)
+                }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            return .failure(.failed("maintenance \(on ? "on" : "off") is recorded but the role did not settle within \(waitLimit): see `tandemctl status`"))
+        }, busyResponse: .failure(.refused("another failover or maintenance change is in progress")))
+    }
+
+    // MARK: - Drain
+
+    func drain(server: String, service: String?, on: Bool) async -> ControlResponse {
+        let endpoint: ServerEndpoint
+        do { endpoint = try ServerEndpoint.parse(server) } catch { return .failure(error) }
+        let config = parts.currentConfig()
+        let matching = config.virtualServers.filter { service == nil || $0.name == service }
+        if let service, matching.isEmpty {
+            return .failure(.refused("no virtual server named \(service) (known: \(config.virtualServers.map(\.name).joined(separator: ", ")))"))
+        }
+        let ids = matching.compactMap { vs -> RealServerID? in
+            guard vs.realServers.contains(where: { $0.address == endpoint.address && $0.port == endpoint.port }) else { return nil }
+            return RealServerID(service: vs.name, address: endpoint.address, port: endpoint.port)
+        }
+        guard !ids.isEmpty else {
+            return .failure(.refused("no real server \(endpoint) in \(service.map { "virtual server \($0)" } ?? "any virtual server") of the config"))
+        }
+        let updated = drains.withLock { drains -> Set<RealServerID> in
+            if on { drains.formUnion(ids) } else { drains.subtract(ids) }
+            return drains
+        }
+        do {
+            try OperatorState.storeDrains(updated, stateDirectory: parts.stateDirectory)
+        } catch {
+            logger.error("cannot store drains in \(parts.stateDirectory): \(error.localizedDescription); they will not survive a restart")
+        }
+        parts.worker.setDrained(updated)
+        let listing = await parts.worker.listing()
+        var listed: [IPVSServiceKey: IPVSListedService] = [:]
+        for s in listing?.services ?? [] { listed[s.service.key] = s }
+        let entries = ids.map { id -> DrainResult.Entry in
+            let key = config.virtualServers.first { $0.name == id.service }?.ipvsService.key
+            let dest = key.flatMap { listed[$0] }?.destinations.first { $0.destination.address == id.address && $0.destination.port == id.port }
+            return DrainResult.Entry(service: id.service, server: endpoint.description, drained: on,
+                                     activeConnections: dest?.activeConnections, inactiveConnections: dest?.inactiveConnections)
+        }
+        let text = "\(on ? "drained" : "undrained") \(endpoint) in \(ids.map(\.service).joined(separator: ", ")) on \(parts.nodeName)"
+        logger.notice("\(text)")
+        parts.hub.publish(.drain, text)
+        var response = ControlResponse(message: text)
+        response.drain = DrainResult(entries: entries, peerInformed: false)
+        return response
+    }
+}
+
+/// The operator's persistent choices, as files in the state directory.
+enum OperatorState {
+    static func maintenancePath(_ directory: String) -> String { directory + "/maintenance" }
+    static func drainsPath(_ directory: String) -> String { directory + "/drains" }
+
+    static func maintenanceFlag(stateDirectory: String) -> Bool {
+        FileManager.default.fileExists(atPath: maintenancePath(stateDirectory))
+    }
+
+    static func setMaintenanceFlag(_ on: Bool, stateDirectory: String) throws {
+        let path = maintenancePath(stateDirectory)
+        if on {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+            try AtomicFile.write(Array("maintenance requested with tandemctl; remove with `tandemctl maintenance off`\n".utf8), to: path)
+        } else if FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    /// One drained real server per line: `SERVICE ADDRESS PORT`.
+    static func storeDrains(_ drains: Set<RealServerID>, stateDirectory: String) throws {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let text = drains.sorted().map { "\($0.service) \($0.address) \($0.port)\n" }.joined()
+        try AtomicFile.write(Array(text.utf8), to: drainsPath(stateDirectory))
+    }
+
+    static func loadDrains(stateDirectory: String, logger: Logger) -> Set<RealServerID> {
+        guard let data = FileManager.default.contents(atPath: drainsPath(stateDirectory)) else { return [] }
+        var result: Set<RealServerID> = []
+        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let address = IPAddress(fields[1]), let port = UInt16(fields[2]) else {
+                logger.warning("\(drainsPath(stateDirectory)) line \(index + 1): \"\(line)\" is not SERVICE ADDRESS PORT: ignored")
+                continue
+            }
+            result.insert(RealServerID(service: String(fields[0]), address: address, port: port))
+        }
+        return result
+    }
+}
+
+/// Writes a file whole or not at all: temp file in the same directory, fsync, rename, fsync
+/// of the directory.
+enum AtomicFile {
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = path + ".tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                close(fd)
+                unlink(temporary)
+                throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 else {
+            let code = errno
+            close(fd)
+            unlink(temporary)
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
+        let dir = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 {
+            fsync(dir)
+            close(dir)
+        }
+    }
+}

@@ -1,0 +1,313 @@
+import Foundation
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import TandemCore
+
+/// Who is on the other end of a control connection (`SO_PEERCRED`).
+public struct ControlClient: Sendable, Hashable, CustomStringConvertible {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Root, or a member of the control group: may change state.
+    public var mayChangeState: Bool
+
+    public var description: String { "uid \(uid) pid \(pid)" }
+}
+
+/// Carries out control commands; `ControlCenter` is the daemon's.
+public protocol ControlHandling: Sendable {
+    func handle(_ command: ControlCommand, from client: ControlClient) async -> ControlResponse
+    /// Every event from now on, for `events`.
+    func events() -> AsyncStream<ControlEvent>
+}
+
+/// The control socket: a Unix stream socket speaking `ControlProtocol` (newline-delimited JSON),
+/// served on its own event loop, never the heartbeat thread.
+///
+/// - The socket is mode 0666 so anyone may read status; who may change state is decided per
+///   connection from the peer's credentials (`SO_PEERCRED`): root, or members of `group`.
+///   Restrict readers with the directory's permissions if status must be private.
+/// - A request line longer than `ControlProtocol.maximumRequestBytes`, or no first request within
+///   10 s, closes the connection (with an error line when possible); malformed requests get an
+///   error and the connection stays usable. At most 64 connections at once.
+/// - A live socket at the path (another tandemd) stops the start-up; a stale one is replaced.
+public final class ControlServer: Service, Sendable {
+    private let path: String
+    private let groupName: String?
+    private let groupID: gid_t?
+    private let handler: any ControlHandling
+    private let logger: Logger
+    private let connections = Atomic<Int>(0)
+    static let maximumConnections = 64
+    static let firstRequestTimeout = TimeAmount.seconds(10)
+
+    /// Resolves the control group now, so a missing group is reported at start-up.
+    public init(path: String, group: String?, handler: any ControlHandling, logger: Logger) {
+        self.path = path
+        self.groupName = group
+        self.handler = handler
+        self.logger = logger
+        if let group {
+            let entry = getgrnam(group)
+            groupID = entry?.pointee.gr_gid
+            if entry == nil {
+                logger.warning("control group \(group) does not exist: only root may change state (create the group or fix control.group)")
+            }
+        } else {
+            groupID = nil
+        }
+    }
+
+    /// Creates the socket's directory and removes a stale socket; throws if a daemon answers there.
+    public static func prepare(path: String) throws(DaemonStartError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o755])
+            } catch {
+                throw DaemonStartError(description: "cannot create the control socket's directory \(directory): \(error.localizedDescription)", exitCode: 73)
+            }
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw DaemonStartError(description: "control socket path \(path) exists and is not a socket: remove it or change control.socket", exitCode: 73)
+        }
+        if socketAnswers(path) {
+            throw DaemonStartError(description: "another tandemd is serving the control socket \(path): stop it first, or give this one another control.socket", exitCode: 73)
+        }
+        unlink(path)
+    }
+
+    static func socketAnswers(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in bytes.enumerated() { raw[index] = byte }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return rc == 0
+    }
+
+    public func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 32)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(FirstRequestTimeoutHandler(timeout: Self.firstRequestTimeout))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(ControlLineDecoder(maximum: ControlProtocol.maximumRequestBytes)))
+                    let wrapped = try NIOAsyncChannel<ControlInbound, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return ControlConnection(channel: wrapped, raw: channel)
+                }
+            }
+        chmod(path, 0o666)
+        logger.info("control socket listening on \(path)")
+        defer { unlink(path) }
+        try? await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { tasks in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        tasks.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func serve(_ connection: ControlConnection) async {
+        let count = connections.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { connections.wrappingSubtract(1, ordering: .relaxed) }
+        let client = await credentials(of: connection.raw)
+        do {
+            try await connection.channel.executeThenClose { inbound, outbound in
+                func send(_ response: ControlResponse) async throws {
+                    try await outbound.write(ByteBuffer(bytes: ControlProtocol.line(response)))
+                }
+                guard count <= Self.maximumConnections else {
+                    try await send(.failure(.refused("too many control connections (\(Self.maximumConnections)): try again")))
+                    return
+                }
+                guard let client else {
+                    try await send(.failure(.notAuthorized("cannot read the caller's credentials (SO_PEERCRED)")))
+                    return
+                }
+                var lines = inbound.makeAsyncIterator()
+                while let item = try await lines.next() {
+                    guard case .line(let buffer) = item else {
+                        logger.warning("control: request from \(client) longer than \(ControlProtocol.maximumRequestBytes) bytes: connection closed")
+                        try await send(.failure(.badRequest("request line longer than \(ControlProtocol.maximumRequestBytes) bytes")))
+                        return
+                    }
+                    let command: ControlCommand
+                    do {
+                        command = try ControlRequest.parse(buffer.readableBytesView)
+                    } catch let error as ControlProtocolError {
+                        logger.info("control: bad request from \(client): \(error)")
+                        try await send(.failure(error))
+                        continue
+                    }
+                    if command.changesState && !client.mayChangeState {
+                        let who = groupName.map { "root or members of group \($0)" } ?? "root"
+                        logger.warning("control: \(command.name) refused for \(client): only \(who) may change state")
+                        try await send(.failure(.notAuthorized("\(command.name) changes state: only \(who) may do that (you are uid \(client.uid))")))
+                        continue
+                    }
+                    if case .events = command {
+                        try await send(ControlResponse(message: "following events; close the connection to stop"))
+                        try await streamEvents(to: outbound, until: lines)
+                        return
+                    }
+                    try await send(await handler.handle(command, from: client))
+                }
+            }
+        } catch {
+            logger.debug("control connection ended: \(error)")
+        }
+    }
+
+    /// Writes events until the client closes (its side of the stream ends) or shutdown.
+    private func streamEvents(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+                              until remaining: NIOAsyncChannelInboundStream<ControlInbound>.AsyncIterator) async throws {
+        let stream = handler.events()
+        var lines = remaining
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                for await event in stream {
+                    var response = ControlResponse()
+                    response.event = event
+                    try await outbound.write(ByteBuffer(bytes: ControlProtocol.line(response)))
+                }
+            }
+            // The client sends nothing more; its end of the stream is the signal to stop.
+            while try await lines.next() != nil {}
+            tasks.cancelAll()
+        }
+    }
+
+    private func credentials(of channel: any Channel) async -> ControlClient? {
+        guard let provider = channel as? any SocketOptionProvider else { return nil }
+        guard let cred: PeerCredentials = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
+                                                                         name: SocketOptionName(SO_PEERCRED)).get() else { return nil }
+        let allowed = cred.uid == 0 || groupID.map { Self.isMember(uid: cred.uid, primaryGroup: cred.gid, of: $0) } == true
+        return ControlClient(pid: cred.pid, uid: cred.uid, gid: cred.gid, mayChangeState: allowed)
+    }
+
+    /// Whether `uid` (primary group `primaryGroup`) belongs to group `target`.
+    static func isMember(uid: uid_t, primaryGroup: gid_t, of target: gid_t) -> Bool {
+        if primaryGroup == target { return true }
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
+            return false
+        }
+        var count: Int32 = 256
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(name, primaryGroup, &groups, &count) < 0 {
+            groups = [gid_t](repeating: 0, count: Int(count))
+            guard getgrouplist(name, primaryGroup, &groups, &count) >= 0 else { return false }
+        }
+        return groups.prefix(Int(count)).contains(target)
+    }
+}
+
+/// `struct ucred` (pid, uid, gid), as `SO_PEERCRED` fills it.
+struct PeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}
+
+/// One accepted connection: the async wrapper and the raw channel (for `SO_PEERCRED`).
+struct ControlConnection: Sendable {
+    let channel: NIOAsyncChannel<ControlInbound, ByteBuffer>
+    let raw: any Channel
+}
+
+/// A request line, or the news that the client sent a line that is too long.
+enum ControlInbound: Sendable {
+    case line(ByteBuffer)
+    case tooLong
+}
+
+/// Splits the byte stream into lines ("\n", an optional "\r" before it is dropped), refusing
+/// lines longer than `maximum`.
+struct ControlLineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ControlInbound
+    let maximum: Int
+    private var overflowed = false
+
+    init(maximum: Int) { self.maximum = maximum }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if overflowed {
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            return .needMoreData
+        }
+        if let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            let length = newline - buffer.readerIndex
+            guard length <= maximum else { return overflow(context, &buffer) }
+            var line = buffer.readSlice(length: length)!
+            buffer.moveReaderIndex(forwardBy: 1)
+            if line.readableBytesView.last == UInt8(ascii: "\r") { line = line.getSlice(at: line.readerIndex, length: length - 1)! }
+            context.fireChannelRead(wrapInboundOut(.line(line)))
+            return .continue
+        }
+        if buffer.readableBytes > maximum { return overflow(context, &buffer) }
+        return .needMoreData
+    }
+
+    private mutating func overflow(_ context: ChannelHandlerContext, _ buffer: inout ByteBuffer) -> DecodingState {
+        overflowed = true
+        buffer.moveReaderIndex(to: buffer.writerIndex)
+        context.fireChannelRead(wrapInboundOut(.tooLong))
+        return .needMoreData
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        // A last line without a newline is still a request.
+        if !overflowed, buffer.readableBytes > 0, let line = buffer.readSlice(length: buffer.readableBytes) {
+            context.fireChannelRead(wrapInboundOut(.line(line)))
+        }
+        return .needMoreData
+    }
+}
+
+/// Closes a connection that sends nothing within `timeout` of connecting.
+final class FirstRequestTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+    }
+}

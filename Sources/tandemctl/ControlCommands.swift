@@ -1,0 +1,298 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import TandemCore
+
+/// Where the daemon's control socket is: `--socket`, else $TANDEM_SOCKET, else the default.
+struct SocketOption: ParsableArguments {
+    @Option(name: .long, help: "tandemd's control socket (default: $TANDEM_SOCKET or /run/tandem/tandemd.sock).")
+    var socket: String?
+
+    var path: String { socket ?? ProcessInfo.processInfo.environment["TANDEM_SOCKET"] ?? ControlSettings().socketPath }
+}
+
+/// A blocking client for one control connection: one request line out, response lines in.
+struct ControlConnectionClient {
+    let fd: Int32
+    let path: String
+    private var pending: [UInt8] = []
+
+    /// Connects, or exits 69 (EX_UNAVAILABLE) with the reason and the fix.
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Self.fail("cannot create a socket: \(String(cString: strerror(errno)))", code: 71) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw Self.fail("control socket path \(path) is too long", code: 64)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in bytes.enumerated() { raw[index] = byte }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc != 0 {
+            let code = errno
+            Glibc.close(fd)
+            let hint = code == ENOENT || code == ECONNREFUSED ? " (is tandemd running? it listens on control.socket; pass --socket if it is elsewhere)"
+                : code == EACCES ? " (the socket's directory does not admit you)" : ""
+            throw Self.fail("cannot connect to tandemd at \(path): \(String(cString: strerror(code)))\(hint)", code: 69)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> ExitCode {
+        FileHandle.standardError.write(Data("tandemctl: \(message)\n".utf8))
+        return ExitCode(code)
+    }
+
+    func send(_ command: ControlCommand) throws {
+        let line = ControlProtocol.line(ControlRequest(command))
+        var sent = 0
+        while sent < line.count {
+            let n = line[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.fail("lost the connection to tandemd at \(path): \(String(cString: strerror(errno)))", code: 69)
+            }
+            sent += n
+        }
+    }
+
+    /// The next response line; nil when tandemd closed the connection.
+    mutating func receive() throws -> ControlResponse? {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                do { return try ControlResponse.parse(line) } catch { throw Self.fail("\(error)", code: 76) }
+            }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.fail("lost the connection to tandemd at \(path): \(String(cString: strerror(errno)))", code: 69)
+            }
+            if n == 0 { return nil }
+            pending.append(contentsOf: buffer[..<n])
+        }
+    }
+
+    func close() { Glibc.close(fd) }
+
+    /// Sends one request and returns its successful response, or prints the error and exits
+    /// (1 refused/failed, 77 not authorized, 64 bad request).
+    static func request(_ command: ControlCommand, socket: SocketOption) throws -> ControlResponse {
+        var client = try ControlConnectionClient(path: socket.path)
+        defer { client.close() }
+        try client.send(command)
+        guard let response = try client.receive() else {
+            throw fail("tandemd closed the connection without answering", code: 69)
+        }
+        try check(response)
+        return response
+    }
+
+    static func check(_ response: ControlResponse) throws {
+        guard !response.ok else { return }
+        let error = response.error ?? ControlErrorBody(code: "failed", message: "tandemd reported a failure without a reason")
+        let code: Int32 = switch error.code {
+        case "not-authorized": 77
+        case "bad-request", "unsupported-version": 64
+        default: 1
+        }
+        throw fail(error.message, code: code)
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) {
+    let encoder = ControlProtocol.encoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+}
+
+/// `tandemctl status`.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show this node's role and why, the peer, heartbeat paths, VIPs, services and configs.")
+
+    @OptionGroup var socket: SocketOption
+    @Flag(help: "Print the status as JSON (for scripts).") var json = false
+
+    func run() throws {
+        let response = try ControlConnectionClient.request(.status, socket: socket)
+        guard let status = response.status else { throw ControlConnectionClient.fail("tandemd sent no status", code: 76) }
+        if json { printJSON(status) } else { print(status.text, terminator: "") }
+    }
+}
+
+/// `tandemctl failover`.
+struct FailoverCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "failover",
+        abstract: "Move the VIPs to the other node, make-before-break; returns when the move is complete.",
+        discussion: """
+        Works from either node: on the active it hands over to the standby; on the standby it asks \
+        the active to hand over. Refused, with the reason, when the peer cannot take over (not \
+        heard, in fault or maintenance) or the two configs differ — unless --force, which on the \
+        active releases the VIPs even with nobody to claim them (it takes them back after the \
+        handover timeout if the peer does not).
+        """)
+
+    @OptionGroup var socket: SocketOption
+    @Flag(help: "Fail over even when the peer cannot take over or the configs differ.") var force = false
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let response = try ControlConnectionClient.request(.failover(force: force), socket: socket)
+        if json, let result = response.failover { printJSON(result) } else { print(response.failover?.message ?? response.message ?? "done") }
+    }
+}
+
+/// `tandemctl maintenance on|off`.
+struct MaintenanceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maintenance",
+        abstract: "Pin this node to standby (an active node hands over first), or release it.",
+        discussion: "The setting is kept in the state directory and survives a daemon restart.")
+
+    enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
+
+    @OptionGroup var socket: SocketOption
+    @Argument(help: "on or off.") var state: Switch
+
+    func run() throws {
+        let response = try ControlConnectionClient.request(.maintenance(on: state == .on), socket: socket)
+        print(response.message ?? "maintenance \(state.rawValue)")
+    }
+}
+
+/// `tandemctl drain` / `undrain`.
+struct DrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Set a real server's weight to 0 (existing connections finish); kept across restarts.",
+        discussion: """
+        ADDR:PORT as in the config (IPv6 as [ADDR]:PORT). Without --service, every virtual server \
+        that has this real server. With --wait, reports its connections every second until they \
+        reach zero (or --timeout). Run it on both nodes: each keeps its own drain list.
+        """)
+
+    @OptionGroup var socket: SocketOption
+    @Argument(help: "The real server, ADDR:PORT.") var server: String
+    @Option(help: "Only in this virtual server.") var service: String?
+    @Flag(help: "Wait until its connections have fallen to zero.") var wait = false
+    @Option(help: "Longest wait, in seconds.") var timeout: Int = 600
+
+    func run() throws {
+        let response = try ControlConnectionClient.request(.drain(server: server, service: service), socket: socket)
+        print(response.message ?? "drained")
+        guard wait else {
+            for entry in response.drain?.entries ?? [] {
+                print("  \(entry.service): active \(entry.activeConnections.map(String.init) ?? "-"), inactive \(entry.inactiveConnections.map(String.init) ?? "-")")
+            }
+            return
+        }
+        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+        while Date() < deadline {
+            let status = try ControlConnectionClient.request(.status, socket: socket).status
+            let endpoint = try? ServerEndpoint.parse(server)
+            let rows = (status?.services ?? []).filter { service == nil || $0.name == service }.flatMap { svc in
+                svc.realServers.filter { $0.server == endpoint?.description }.map { (svc.name, $0) }
+            }
+            let active = rows.reduce(0) { $0 + Int($1.1.activeConnections ?? 0) }
+            print(rows.map { "  \($0.0): active \($0.1.activeConnections.map(String.init) ?? "-"), inactive \($0.1.inactiveConnections.map(String.init) ?? "-")" }.joined(separator: "\n"))
+            if active == 0 {
+                print("no active connections left on \(server)")
+                return
+            }
+            sleep(1)
+        }
+        throw ControlConnectionClient.fail("\(server) still has active connections after \(timeout)s", code: 1)
+    }
+}
+
+struct UndrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "undrain",
+        abstract: "Give a drained real server its weight back.")
+
+    @OptionGroup var socket: SocketOption
+    @Argument(help: "The real server, ADDR:PORT.") var server: String
+    @Option(help: "Only in this virtual server.") var service: String?
+
+    func run() throws {
+        let response = try ControlConnectionClient.request(.undrain(server: server, service: service), socket: socket)
+        print(response.message ?? "undrained")
+    }
+}
+
+/// `tandemctl reload`.
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Re-read tandemd's config file: validate, show the VIP and IPVS difference, apply.",
+        discussion: "An invalid file is refused with its errors and the running config stays in force.")
+
+    @OptionGroup var socket: SocketOption
+    @Flag(help: "Validate and show the difference only.") var dryRun = false
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let response = try ControlConnectionClient.request(.reload(dryRun: dryRun), socket: socket)
+        guard let result = response.reload else { print(response.message ?? "reloaded"); return }
+        if json { printJSON(result); return }
+        let verb = result.applied ? "applied" : dryRun ? "would apply" : "unchanged"
+        print("\(verb): serial \(result.oldSerial) -> \(result.newSerial), digest \(result.oldDigest.prefix(16)) -> \(result.newDigest.prefix(16))")
+        for line in result.changes { print("  \(line)") }
+        if result.changes.isEmpty { print("  no difference") }
+    }
+}
+
+/// `tandemctl show ipvs`.
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show what the daemon sees: `show ipvs` prints the kernel table in the ipvsadm -Ln layout.")
+
+    enum What: String, ExpressibleByArgument, CaseIterable { case ipvs }
+
+    @OptionGroup var socket: SocketOption
+    @Argument(help: "What to show: ipvs.") var what: What
+
+    func run() throws {
+        let response = try ControlConnectionClient.request(.showIPVS, socket: socket)
+        print(response.ipvs ?? "", terminator: "")
+    }
+}
+
+/// `tandemctl events`.
+struct EventsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "Stream role, peer, health, kernel, config and drain events as they happen.")
+
+    @OptionGroup var socket: SocketOption
+    @Flag(help: "Keep following (the default; the flag is accepted for familiarity).") var follow = false
+    @Flag(help: "One JSON object per line.") var json = false
+    @Option(help: "Stop after this many events.") var count: Int?
+
+    func run() throws {
+        var client = try ControlConnectionClient(path: socket.path)
+        defer { client.close() }
+        try client.send(.events)
+        guard let ack = try client.receive() else { throw ControlConnectionClient.fail("tandemd closed the connection", code: 69) }
+        try ControlConnectionClient.check(ack)
+        var seen = 0
+        while let response = try client.receive() {
+            guard let event = response.event else { continue }
+            let text = json ? String(decoding: ControlProtocol.line(event).dropLast(), as: UTF8.self) : event.line
+            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+            seen += 1
+            if let count, seen >= count { return }
+        }
+    }
+}

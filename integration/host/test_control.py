@@ -1,0 +1,228 @@
+"""The control socket and tandemctl against two real tandemd on the host kernel (VIP-only).
+
+Run as root after `swift build`:  python3 -m pytest -v -s integration/host/test_control.py
+Each daemon gets its own socket (`--control-socket`) and state directory. What changes state is
+checked with independent tools (`ip -j addr` in the router namespaces, the client's ping
+replies); what tandemctl prints is checked where it is the subject (status layout, refusals).
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from vip_topology import TANDEMCTL, Topology  # noqa: E402
+from failover_pair import VIP, Pair, Prober  # noqa: E402
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def topo():
+    t = Topology()
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def pair(topo):
+    p = Pair(topo)
+    os.chmod(p.dir, 0o755)  # lets the unprivileged user reach the sockets
+    yield p
+    p.close()
+
+
+def started(pair):
+    pair.start("a")
+    pair.wait_for(lambda: pair.role("a") == "active" and pair.holds_vip("a"), timeout=10, what="ra active")
+    pair.start("b")
+    pair.wait_settled("a")
+    pair.wait_for(lambda: os.path.exists(pair.socket("a")) and os.path.exists(pair.socket("b")), 10, what="control sockets")
+
+
+def status(pair, node):
+    r = pair.ctl(node, "status", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_status_json_and_text(pair):
+    started(pair)
+    s = status(pair, "a")
+    assert s["role"] == "active" and s["peer"]["role"] == "standby" and s["peer"]["alive"]
+    assert [v["address"] for v in s["vips"] if v["held"]] == [f"{VIP}/24"]
+    assert s["config"]["serial"] == 1 and len(s["config"]["digest"]) == 64
+    assert s["peer"]["config"] == {"serial": 1, "digest": s["config"]["digest"]}
+    assert s.get("config_warning") is None
+    assert s["peer"]["paths"][0]["received"] > 0 and s["peer"]["paths"][0]["last_heard_ms"] < 1000
+    assert s["role_changes"][-1]["to"] == "active"
+    b = status(pair, "b")
+    assert b["role"] == "standby" and b["peer"]["role"] == "active" and not any(v["held"] for v in b["vips"])
+    text = pair.ctl("a", "status")
+    assert text.returncode == 0
+    assert text.stdout.startswith("node ra: ACTIVE")
+    assert "peer rb: standby" in text.stdout and f"VIPs held: {VIP}/24 on eth0" in text.stdout
+    assert "(same on rb)" in text.stdout
+
+
+def test_failover_under_1ms_probe_loses_nothing_both_ways(topo, pair):
+    started(pair)
+    prober = Prober(topo, count=20000, interval="0.001")
+    assert prober.wait_replies(200), "no ping replies from the VIP"
+    start = time.time()
+    r = pair.ctl("a", "failover", "--json")
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)
+    assert (first["from"], first["to"]) == ("ra", "rb")
+    assert pair.holders() == {"b"}
+    time.sleep(0.3)
+    # And back, this time asked on the standby (ra), which asks rb to hand over.
+    r = pair.ctl("a", "failover", "--json")
+    assert r.returncode == 0, r.stderr
+    second = json.loads(r.stdout)
+    assert (second["from"], second["to"]) == ("rb", "ra")
+    assert pair.holders() == {"a"}
+    time.sleep(0.3)
+    replies = prober.stop()
+    lost = Prober.missing(replies, after=start - 0.1)
+    print(f"\n[manual failover] a->b {first['duration_ms']}ms, b->a (asked on the standby) {second['duration_ms']}ms, "
+          f"probes every 1ms: {len([t for t, _ in replies if t >= start])} replies after the request, lost {len(lost)}, "
+          f"longest gap {Prober.outage(replies, after=start) * 1000:.1f}ms")
+    assert lost == [], f"probes lost: {lost[:20]}"
+
+
+def test_failover_refused_when_peer_down_then_forced(topo, pair):
+    started(pair)
+    pair.kill("b")
+    pair.wait_for(lambda: not status(pair, "a")["peer"]["alive"], 5, what="ra sees rb dead")
+    r = pair.ctl("a", "failover")
+    assert r.returncode == 1
+    assert "rb is not heard" in r.stderr and "--force" in r.stderr
+    assert pair.holders() == {"a"}
+    r = pair.ctl("a", "failover", "--force")
+    assert r.returncode == 0, r.stderr
+    assert "released the VIPs" in r.stdout
+    assert pair.holders() == set()
+    # Nobody claimed: ra takes the VIPs back after the handover timeout (1 s here).
+    pair.wait_for(lambda: pair.holders() == {"a"}, 5, what="ra takes the VIP back")
+
+
+def test_unprivileged_user_reads_but_cannot_change(pair):
+    started(pair)
+    r = pair.ctl("a", "status", "--json", user=NOBODY)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["role"] == "active"
+    for args in (["failover"], ["maintenance", "on"], ["reload"]):
+        r = pair.ctl("a", *args, user=NOBODY)
+        assert r.returncode == 77, (args, r.stdout, r.stderr)
+        assert "only root" in r.stderr
+    assert pair.holders() == {"a"}
+    assert "refused for uid 65534" in pair.log("a")
+    # A dry-run reload only reads: allowed.
+    assert pair.ctl("a", "reload", "--dry-run", user=NOBODY).returncode == 0
+
+
+def raw(pair, node, payload, read=True, timeout=3):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(pair.socket(node))
+    s.sendall(payload)
+    data = b""
+    if read:
+        try:
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            pass
+    return s, data
+
+
+def test_malformed_requests_leave_the_daemon_serving(pair):
+    started(pair)
+    changes_before = len(status(pair, "a")["role_changes"])
+    s, data = raw(pair, "a", b"this is not json\n")
+    assert json.loads(data)["error"]["code"] == "bad-request"
+    s.sendall(b'{"version":1,"command":"status"}\n')  # the same connection still works
+    assert json.loads(s.makefile().readline())["ok"] is True
+    s.close()
+    s, data = raw(pair, "a", b'{"version":1,"command":"self-destruct"}\n')
+    assert "unknown command" in json.loads(data)["error"]["message"]
+    s.close()
+    s, data = raw(pair, "a", b'{"version":99,"command":"status"}\n')
+    assert json.loads(data)["error"]["code"] == "unsupported-version"
+    s.close()
+    # 200 KB without a newline: an error and a closed connection.
+    s, data = raw(pair, "a", b"x" * 200_000)
+    assert "longer than" in json.loads(data)["error"]["message"]
+    s.close()
+    # Clients that connect and vanish, or never send, and one that never reads its events.
+    idle = [raw(pair, "a", b"", read=False)[0] for _ in range(10)]
+    for c in idle[:5]:
+        c.close()
+    slow, _ = raw(pair, "a", b'{"version":1,"command":"events"}\n', read=False)
+    for _ in range(5):
+        assert pair.ctl("a", "status").returncode == 0
+    for c in idle[5:]:
+        c.close()
+    slow.close()
+    after = status(pair, "a")
+    assert after["role"] == "active" and len(after["role_changes"]) == changes_before
+    assert after["peer"]["alive"] and pair.holders() == {"a"}
+
+
+def test_maintenance_hands_over_and_survives_restart(pair):
+    started(pair)
+    r = pair.ctl("a", "maintenance", "on")
+    assert r.returncode == 0, r.stderr
+    assert pair.holders() == {"b"}
+    assert status(pair, "a")["role"] == "maintenance"
+    pair.signal("a", 15)
+    pair.wait_exit("a")
+    pair.start("a")
+    pair.wait_for(lambda: os.path.exists(pair.socket("a")) and pair.ctl("a", "status").returncode == 0, 10, what="ra back")
+    pair.wait_for(lambda: status(pair, "a")["role"] == "maintenance", 5, what="ra in maintenance after restart")
+    # Maintenance pins it even with the active gone.
+    pair.kill("b")
+    time.sleep(0.5)
+    assert not pair.holds_vip("a") and status(pair, "a")["role"] == "maintenance"
+    r = pair.ctl("a", "maintenance", "off")
+    assert r.returncode == 0, r.stderr
+    pair.wait_for(lambda: pair.holds_vip("a"), 5, what="ra takes over once released")
+
+
+def test_reload_dry_run_then_apply(pair):
+    started(pair)
+    pair.write_config(serial=2, extra_vips=["192.0.2.20/24"])
+    r = pair.ctl("a", "reload", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "+ VIP 192.0.2.20/24 on eth0" in r.stdout and "serial 1 -> 2" in r.stdout
+    assert pair.topo.addr_info("a", "192.0.2.20") is None
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("applied")
+    pair.wait_for(lambda: pair.topo.addr_info("a", "192.0.2.20") is not None, 5, what="new VIP on ra")
+    # A broken file is refused with its error; the running config stays.
+    pair.config.write_text(pair.config.read_text().replace("interval:", "intervall:"))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 1 and "intervall" in r.stderr and "stays in force" in r.stderr
+    assert status(pair, "a")["config"]["serial"] == 2
+
+
+def test_events_follow_streams_role_changes(pair):
+    started(pair)
+    follower = subprocess.Popen([TANDEMCTL, "events", "--socket", pair.socket("b"), "--count", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    assert pair.ctl("a", "failover").returncode == 0
+    out, err = follower.communicate(timeout=10)
+    assert follower.returncode == 0, err
+    lines = out.splitlines()
+    assert any(" role rb: standby -> active" in line for line in lines), out
