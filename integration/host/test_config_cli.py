@@ -103,3 +103,13 @@ virtual_servers: [{name: w, address: 10.0.0.10, port: 80, forwarding: nat, real_
     assert r.returncode == 0
     assert "warning: virtual_servers[0].forwarding: NAT real servers must route replies" in r.stderr
     assert "UNAUTHENTICATED" in r.stdout
+
+
+@pytest.mark.parametrize("command", ["", "status", "failover", "maintenance", "drain", "reload", "events"])
+def test_help_text_matches_golden(tandemctl, command):
+    """The operator-facing help is part of the interface: a change must be deliberate (regenerate
+    integration/host/golden/help-*.txt with `tandemctl CMD --help > ...`)."""
+    r = tandemctl(*([command, "--help"] if command else ["--help"]))
+    golden = pathlib.Path(__file__).parent / "golden" / f"help-{command or 'tandemctl'}.txt"
+    assert r.returncode == 0
+    assert r.stdout == golden.read_text()
