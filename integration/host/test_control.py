@@ -226,3 +226,20 @@ def test_events_follow_streams_role_changes(pair):
     assert follower.returncode == 0, err
     lines = out.splitlines()
     assert any(" role rb: standby -> active" in line for line in lines), out
+
+
+def test_failover_refused_on_config_conflict_unless_forced(pair):
+    started(pair)
+    # Same serial, different contents, loaded by ra only: a conflict nothing resolves by itself.
+    pair.write_config(serial=1, extra_vips=["192.0.2.21/24"])
+    assert pair.ctl("a", "reload").returncode == 0
+    pair.wait_for(lambda: status(pair, "a").get("config_warning"), 5, what="ra reports the conflict")
+    warning = status(pair, "a")["config_warning"]
+    assert warning.startswith("CONFIG CONFLICT: both nodes run serial 1")
+    assert "CONFIG CONFLICT" in pair.ctl("a", "status").stdout
+    r = pair.ctl("a", "failover")
+    assert r.returncode == 1 and "configs differ" in r.stderr and "--force" in r.stderr
+    assert pair.holders() == {"a"}
+    r = pair.ctl("a", "failover", "--force")
+    assert r.returncode == 0, r.stderr
+    assert pair.holds_vip("b") and not pair.holds_vip("a")
