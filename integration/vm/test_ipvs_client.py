@@ -7,8 +7,9 @@ import pytest
 
 from vmlib import EXAMPLES, TANDEMCTL, ipvsadm_save, run, tandemctl
 
+# Examples with virtual servers (read from the files: collection must not wait on slow binaries).
 WITH_SERVICES = sorted(p.name for p in EXAMPLES.glob("*.yaml")
-                       if tandemctl("show-config", str(p), "--format", "ipvsadm").stdout.strip())
+                       if re.search(r"^virtual_servers:", p.read_text(), re.MULTILINE))
 
 
 def desired(path):

@@ -12,7 +12,7 @@ TANDEMCTL = os.environ.get("TANDEMCTL") or str(pathlib.Path(os.environ.get("TAND
 EXAMPLES = ROOT / "examples"
 
 
-def run(*args, check=False, timeout=60, input=None):
+def run(*args, check=False, timeout=300, input=None):
     """Runs a command, returning CompletedProcess with text stdout/stderr."""
     proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, input=input)
     if check and proc.returncode != 0:
