@@ -133,6 +133,18 @@ def save(lab, router):
     return lab.ex(router, "ipvsadm", "-S", "-n").stdout
 
 
+def diagnostics(lab):
+    """What a failure message needs: both routers' connection tables, sync daemons, hb link
+    counters and the daemons' logs."""
+    parts = []
+    for r in ("r1", "r2"):
+        for args in (["ipvsadm", "-Lnc"], ["ipvsadm", "-L", "--daemon"], ["ip", "-s", "link", "show", "hb"]):
+            parts.append(f"--- {r}: {' '.join(args)}\n" + lab.ex(r, *args, check=False).stdout)
+        log = lab.dir / f"tandemd-{r}.log"
+        parts.append(f"--- {r}: tandemd log\n" + (log.read_text(errors="replace")[-4000:] if log.exists() else ""))
+    return "\n".join(parts)
+
+
 def start_pair(lab):
     m = lab.module
     lab.build()
@@ -160,8 +172,7 @@ def test_manual_failover_keeps_an_established_tcp_session(lab):
     lab.spawn("echo-client", "client", [sys.executable, "-u", "-c", ECHO_CLIENT, "400", str(3 * m.SLOW)], log)
     assert lab.wait_for(lambda: log.read_text().count(" ok ") >= 40, 30 * m.SLOW), log.read_text()
     # The session has reached the standby through the sync daemon (ipvsadm -Lnc there).
-    assert lab.wait_for(lambda: "192.0.2.10:9000" in lab.ex("r2", "ipvsadm", "-Lnc").stdout, 20 * m.SLOW), \
-        lab.ex("r2", "ipvsadm", "-Lnc").stdout
+    assert lab.wait_for(lambda: "192.0.2.10:9000" in lab.ex("r2", "ipvsadm", "-Lnc").stdout, 20 * m.SLOW), diagnostics(lab)
     requested = time.time()
     r = ctl(lab, "r1", "failover")
     assert r.returncode == 0, r.stdout + r.stderr
