@@ -168,6 +168,9 @@ def start_pair(lab):
 def test_manual_failover_keeps_an_established_tcp_session(lab):
     m = lab.module
     config, desired = start_pair(lab)
+    # Sessions are synced as they go (3rd packet, then every 50th): the daemons must run first.
+    assert lab.wait_for(lambda: "master sync daemon" in lab.ex("r1", "ipvsadm", "-L", "--daemon").stdout
+                        and "backup sync daemon" in lab.ex("r2", "ipvsadm", "-L", "--daemon").stdout, 30 * m.SLOW), diagnostics(lab)
     log = lab.dir / "echo-client.log"
     lab.spawn("echo-client", "client", [sys.executable, "-u", "-c", ECHO_CLIENT, "400", str(3 * m.SLOW)], log)
     assert lab.wait_for(lambda: log.read_text().count(" ok ") >= 40, 30 * m.SLOW), log.read_text()
