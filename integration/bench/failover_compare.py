@@ -336,8 +336,11 @@ def main():
             say(f"\nb) {impl.name}: {args.hogs} CPU hogs for {args.load_seconds:.0f} s, interval {args.interval_ms} ms")
             changes, bad, samples = bench_load(impl, args.interval_ms, args.load_seconds, args.hogs)
             n = len(changes["a"]) + len(changes["b"])
-            say(f"  role changes a: {changes['a']}  b: {changes['b']}; VIP not on a alone in {bad}/{samples} samples")
-            rows.append((f"false takeovers {impl.name}", f"{n} role changes", f"VIP off 'a only' in {bad}/{samples} samples (goal 0)"))
+            takeovers = sum(1 for c in changes["b"] if (c[1] if isinstance(c, tuple) else c) in ("active", "master"))
+            say(f"  role changes a: {len(changes['a'])}  b: {len(changes['b'])} ({takeovers} to active/master); "
+                f"first: {changes['b'][:2]}; VIP not on a alone in {bad}/{samples} samples")
+            rows.append((f"false takeovers {impl.name}", f"{takeovers} ({n} role changes)",
+                         f"VIP off 'a only' in {bad}/{samples} samples of ip -j addr every 100 ms (goal 0)"))
     if "idle" in only:
         say(f"\nc) idle pairs side by side, {args.idle_seconds:.0f} s")
         res = bench_idle(impls, args.interval_ms, args.idle_seconds)

@@ -35,6 +35,13 @@ BIN = Path(os.environ.get("TANDEM_BIN") or next(
 VIP = "192.0.2.10"
 CLIENT = "192.0.2.100"
 INTERVAL_MS, DEAD_MS = 200, 1000     # the VM runs under software emulation, ~10x slower
+SLOW = 180                           # bound for each step that waits (start-up of a daemon, a takeover)
+T0 = time.monotonic()
+
+
+def step(text):
+    """Progress with time stamps (pytest shows them on failure, or live with -s)."""
+    print(f"[{time.monotonic() - T0:7.1f}s] {text}", flush=True)
 
 HTTP_SERVER = """import http.server, sys
 name, port = sys.argv[1], int(sys.argv[2])
@@ -217,7 +224,9 @@ def lab(request):
     sh("modprobe", "ip_vs")
     lab = Lab(request.param)
     try:
+        step(f"{request.param}: building the topology")
         lab.build()
+        step("topology built")
         yield lab
     finally:
         lab.close()
@@ -230,29 +239,44 @@ def test_http_through_the_vip_survives_a_crash_of_the_active(lab):
     port = 8080 if lab.mode == "nat" else 80
     for rs in ("rs1", "rs2"):
         lab.spawn(f"http-{rs}", rs, [sys.executable, "-c", HTTP_SERVER, rs, port])
+    # Both daemons at once (start-up under emulation takes tens of seconds): whichever is up
+    # first becomes active (non-preemptive), the other standby.
     lab.start_tandemd("r1", config)
-    assert wait_for(lambda: lab.holds_vip("r1"), 60), "r1 never claimed the VIP\n" + lab.logs()
     lab.start_tandemd("r2", config)
-    assert wait_for(lambda: "-> standby" in lab.log("tandemd-r2"), 60), "r2 never became standby\n" + lab.logs()
-    assert not lab.holds_vip("r2")
+
+    def settled():
+        holders = [r for r in ("r1", "r2") if lab.holds_vip(r)]
+        roles = all(" -> " in lab.log(f"tandemd-{r}") for r in ("r1", "r2"))
+        return holders[0] if len(holders) == 1 and roles else None
+
+    active = wait_for(settled, SLOW)
+    assert active, "no single VIP holder with both daemons up\n" + lab.logs()
+    standby = "r2" if active == "r1" else "r1"
+    assert wait_for(lambda: "-> standby" in lab.log(f"tandemd-{standby}"), SLOW), f"{standby} never standby\n" + lab.logs()
+    assert not lab.holds_vip(standby)
+    step(f"{active} active, {standby} standby")
 
     # Before: every request answered, round robin over both real servers (the HTTP servers may
     # still be starting: the first answer is awaited, bounded).
-    assert wait_for(lambda: (lab.requests(1) or [("fail",)])[0][0] == "ok", 60, step=0.5), f"no answer through r1\n{lab.logs()}"
+    assert wait_for(lambda: (lab.requests(1) or [("fail",)])[0][0] == "ok", SLOW, step=0.5), f"no answer through {active}\n{lab.logs()}"
     before = lab.requests(4)
+    step(f"before: {before}")
     assert all(ok == "ok" for ok, _ in before), f"{before}\n{lab.logs()}"
     assert {who for _, who in before} == {"rs1", "rs2"}, before
 
-    # Crash r1: tandemd SIGKILLed, its links cut at the switch.
-    lab.procs["tandemd-r1"].send_signal(signal.SIGKILL)
-    lab.procs["tandemd-r1"].wait(timeout=10)
+    # Crash the active: tandemd SIGKILLed, its links cut at the switch.
+    lab.procs[f"tandemd-{active}"].send_signal(signal.SIGKILL)
+    lab.procs[f"tandemd-{active}"].wait(timeout=10)
     for ifname in (("eth0", "eth1") if lab.mode == "nat" else ("eth0",)):
-        lab.ip("sw", "link", "set", f"r1-{ifname}", "down")
-    assert wait_for(lambda: lab.holds_vip("r2"), 60), "r2 never claimed the VIP\n" + lab.logs()
-    assert wait_for(lambda: " -> active" in lab.log("tandemd-r2"), 30), lab.logs()
+        lab.ip("sw", "link", "set", f"{active}-{ifname}", "down")
+    step(f"{active} crashed")
+    assert wait_for(lambda: lab.holds_vip(standby), SLOW), f"{standby} never claimed the VIP\n" + lab.logs()
+    assert wait_for(lambda: "standby -> active" in lab.log(f"tandemd-{standby}"), SLOW), lab.logs()
+    step(f"{standby} holds the VIP")
 
-    after = wait_for(lambda: (lambda r: r if all(ok == "ok" for ok, _ in r) else None)(lab.requests(4)), 60, step=0.5)
-    assert after, f"no answers through r2\n{lab.logs()}"
+    after = wait_for(lambda: (lambda r: r if all(ok == "ok" for ok, _ in r) else None)(lab.requests(4)), SLOW, step=0.5)
+    assert after, f"no answers through {standby}\n{lab.logs()}"
+    step(f"after: {after}")
     assert {who for _, who in after} == {"rs1", "rs2"}, after
     # The new active's kernel table, as the independent tool dumps it, is the desired one.
-    assert lab.ex("r2", "ipvsadm", "-S", "-n").stdout == desired
+    assert lab.ex(standby, "ipvsadm", "-S", "-n").stdout == desired
