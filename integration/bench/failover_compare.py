@@ -33,6 +33,7 @@ c) idle cost: both pairs idle at interval 10 ms for --idle-seconds, side by side
 import argparse
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -80,6 +81,10 @@ class PrivatePair(Pair):
         log.close()
         self.procs[node] = p
         return p
+
+    def close(self):
+        super().close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class TandemImpl(Impl):
