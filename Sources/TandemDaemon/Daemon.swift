@@ -12,7 +12,8 @@ public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Wires the parts of a running `tandemd` and runs them in one `ServiceGroup`:
-/// the heartbeat/election loop (own thread), SIGHUP/SIGUSR1 handling, periodic IPVS checks.
+/// the heartbeat/election loop (own thread), SIGHUP/SIGUSR1 handling, periodic IPVS checks,
+/// real-server health checks (own event loop thread, `Daemon+Health.swift`).
 /// SIGTERM/SIGINT start a graceful stop (handover, then exit 0).
 public enum Daemon {
     /// Runs until stopped. Throws `DaemonStartError` when it cannot start.
@@ -79,6 +80,7 @@ public enum Daemon {
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(authenticator == nil ? "none" : "hmac-sha256"); boot epoch \(epoch); VIPs \(ElectionDriver.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
+        let health = DaemonHealth(config: config, worker: worker, logger: logger)
         let store = LockedBox(initial)
         let reload: @Sendable () -> Void = {
             let outcome = store.withLock { $0.reload() }
@@ -98,6 +100,7 @@ public enum Daemon {
                     }
                     logger.notice("reload: config replaced (digest \(old.prefix(16)) -> \(new.prefix(16)), serial \(fresh.serial))")
                     loop.post(.reload(fresh, newSettings))
+                    health.apply(fresh)
                 } catch {
                     logger.error("reload rejected: \(error); keeping the running election settings")
                 }
@@ -109,6 +112,7 @@ public enum Daemon {
             services: [
                 .init(service: PeriodicReconcileService(worker: worker, period: .seconds(30))),
                 .init(service: SignalService(onReload: reload, onStatus: { loop.post(.logStatus) })),
+                .init(service: health),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,0 +1,56 @@
+import Foundation
+import NIOPosix
+import Testing
+import TandemCore
+@testable import TandemDaemon
+
+/// Processes (anywhere on the host) whose command line is exactly `arguments`, from /proc.
+private func processes(withCommandLine arguments: [String]) -> [Int32] {
+    let wanted = arguments.joined(separator: "\0") + "\0"
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry -> Int32? in
+        guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+              String(decoding: data, as: UTF8.self) == wanted else { return nil }
+        // A zombie still listed: only live ones count (state is the field after the name).
+        if let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")"), stat[stat.index(close, offsetBy: 2)] == "Z" { return nil }
+        return pid
+    }
+}
+
+/// An exec check that outlives its timeout is killed with every process it started: the shell
+/// and its children (foreground and background) share the check's process group.
+@Suite(.serialized) struct ExecProbeTests {
+    @Test(arguments: [
+        "/bin/sleep %d; exit 0",             // the shell waits for a foreground child
+        "/bin/sleep %d & /bin/sleep %d; exit 0", // and a background one
+    ])
+    func timeoutKillsTheWholeGroup(_ script: String) async throws {
+        // A duration no other process on the host uses, so /proc finds only ours.
+        let marker = "7.\(Int.random(in: 100_000...999_999))"
+        let command = ["/bin/sh", "-c", script.replacingOccurrences(of: "%d", with: marker)]
+        let prober = NIOHealthProber()
+        let sleeper = ["/bin/sleep", marker]
+
+        let start = ContinuousClock.now
+        let probe = prober.probe(target(.exec(command: command), port: 1), on: MultiThreadedEventLoopGroup.singleton.next())
+        // While the check runs, the children exist (the test can see them at all).
+        var seen = false
+        for _ in 0..<40 where !seen {
+            try await Task.sleep(for: .milliseconds(10))
+            seen = !processes(withCommandLine: sleeper).isEmpty
+        }
+        #expect(seen)
+        let result = try await probe.get()
+        #expect(result == .failure("timed out after 500ms"))
+        #expect(ContinuousClock.now - start < .milliseconds(900))
+
+        var left = processes(withCommandLine: sleeper)
+        for _ in 0..<50 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+            left = processes(withCommandLine: sleeper)
+        }
+        #expect(left.isEmpty, "sleep processes still running after the timeout: \(left)")
+        for pid in left { kill(pid, SIGKILL) }
+    }
+}
