@@ -51,7 +51,7 @@ struct HealthDeliveryPacerTests {
 
     /// However dense the changes, deliveries are never closer than the spacing, and the last
     /// change is always followed by a delivery (nothing is lost).
-    @Test func denseChangesKeepTheSpacingAndEndDelivered() {
+    @Test func denseChangesKeepTheSpacingAndEndDelivered() throws {
         var pacer = HealthDeliveryPacer(spacingMilliseconds: 100)
         var deliveries: [UInt64] = []
         var timer: UInt64?

