@@ -26,24 +26,18 @@ private func processes(withCommandLine arguments: [String]) -> [Int32] {
         "/bin/sleep %d & /bin/sleep %d; exit 0", // and a background one
     ])
     func timeoutKillsTheWholeGroup(_ script: String) async throws {
-        // A duration no other process on the host uses, so /proc finds only ours.
+        // A duration no other process on the host uses, so /proc finds only ours; a file the
+        // script writes first proves it ran (so an empty /proc scan is not vacuous).
         let marker = "7.\(Int.random(in: 100_000...999_999))"
-        let command = ["/bin/sh", "-c", script.replacingOccurrences(of: "%d", with: marker)]
-        let prober = NIOHealthProber()
+        let started = FileManager.default.temporaryDirectory.appendingPathComponent("tdm-exec-\(marker)").path
+        defer { try? FileManager.default.removeItem(atPath: started) }
+        let body = "echo started > \(started); " + script.replacingOccurrences(of: "%d", with: marker)
         let sleeper = ["/bin/sleep", marker]
-
-        let start = ContinuousClock.now
-        let probe = prober.probe(target(.exec(command: command), port: 1), on: MultiThreadedEventLoopGroup.singleton.next())
-        // While the check runs, the children exist (the test can see them at all).
-        var seen = false
-        for _ in 0..<40 where !seen {
-            try await Task.sleep(for: .milliseconds(10))
-            seen = !processes(withCommandLine: sleeper).isEmpty
-        }
-        #expect(seen)
-        let result = try await probe.get()
-        #expect(result == .failure("timed out after 500ms"))
-        #expect(ContinuousClock.now - start < .milliseconds(900))
+        // 2 s: room for a slow spawn on a loaded machine before the timeout kills the script.
+        let t = target(.exec(command: ["/bin/sh", "-c", body]), port: 1, timeout: .seconds(2))
+        let result = try await NIOHealthProber().probe(t, on: MultiThreadedEventLoopGroup.singleton.next()).get()
+        #expect(result == .failure("timed out after 2s"))
+        #expect(FileManager.default.fileExists(atPath: started), "the check's script never ran")
 
         var left = processes(withCommandLine: sleeper)
         for _ in 0..<50 where !left.isEmpty {
