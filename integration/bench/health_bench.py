@@ -24,7 +24,7 @@ config parsing and the first burst of results are excluded):
 
 Usage (root; build first: `swift build -c release --product tandemd`):
     python3 integration/bench/health_bench.py [--servers 5000] [--seconds 60] [--modes none,tcp,http]
-                                              [--bin .build/release] [--warmup 8]
+                                              [--bin .build/release] [--warmup 8] [--realtime-priority 50]
 """
 import argparse
 import json
@@ -113,13 +113,14 @@ def addresses(n):
         yield f"127.0.{1 + i // 250}.{1 + i % 250}"
 
 
-def config_yaml(mode, n, tmp):
+def config_yaml(mode, n, tmp, realtime=None):
     lines = [
         "serial: 1",
         "nodes:",
         "  - {name: a, addresses: [10.0.0.1], priority: 150}",
         "  - {name: b, addresses: [10.0.0.2], priority: 100}",
-        f"heartbeat: {{port: {HB_PORT}, interval: {INTERVAL_MS}ms, dead_time: 100ms, auth: none}}",
+        f"heartbeat: {{port: {HB_PORT}, interval: {INTERVAL_MS}ms, dead_time: 100ms, auth: none"
+        + (f", realtime_priority: {realtime}}}" if realtime else "}"),
         "virtual_ips:",
         "  - {address: 10.0.0.10/24, interface: eth0}",
         f"state_directory: {tmp}/state-{mode}",
@@ -164,8 +165,8 @@ def percentile(values, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp):
-    cfg = config_yaml(mode, n, tmp)
+def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
+    cfg = config_yaml(mode, n, tmp, realtime)
     total = warmup + seconds
     server = subprocess.Popen(["ip", "netns", "exec", ns["d"], sys.executable, "-c", SERVER, mode, str(total + 30)],
                               stdout=subprocess.PIPE, text=True)
@@ -206,7 +207,7 @@ def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp):
     log = log_path.read_text(errors="replace")
     changes = re.findall(r"real server \S+ of service \S+: (\w+) -> (\w+)", log)
     first_up = sum(1 for old, new in changes if old == "unknown" and new == "up")
-    return {"mode": mode, "servers": n, "seconds_measured": round(t1 - t0, 1),
+    return {"mode": mode, "servers": n, "realtime_priority": realtime, "seconds_measured": round(t1 - t0, 1),
             "cpu_percent_of_one_core": round(cpu, 1), "peak_rss_mib": round(peak / 1024, 1),
             "heartbeats": len(window), "heartbeats_expected": int((wall1 - wall0) * 1000 / INTERVAL_MS),
             "hb_dev_max_ms": round(max(dev), 3), "hb_dev_p999_ms": round(percentile(dev, 99.9), 3),
@@ -220,6 +221,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--modes", default="none,tcp,http")
+    ap.add_argument("--realtime-priority", type=int, default=None,
+                    help="heartbeat.realtime_priority (SCHED_FIFO) for the heartbeat thread; default: none")
     ap.add_argument("--bin", default=None, help="directory holding tandemd (default: swift build --show-bin-path)")
     a = ap.parse_args()
     assert 1 <= a.servers <= 62500 and 10 <= a.seconds <= 600 and 3 <= a.warmup <= 120
@@ -245,7 +248,7 @@ def main():
         time.sleep(1)  # veth carrier up
         with tempfile.TemporaryDirectory() as tmp:
             for mode in a.modes.split(","):
-                print(json.dumps(run_mode(ns, mode, a.servers, a.seconds, a.warmup, tandemd, tmp)), flush=True)
+                print(json.dumps(run_mode(ns, mode, a.servers, a.seconds, a.warmup, tandemd, tmp, a.realtime_priority)), flush=True)
     finally:
         for name in ns.values():
             subprocess.run(["ip", "netns", "del", name])

@@ -27,8 +27,8 @@ from pathlib import Path
 from vmlib import ROOT, run
 
 TANDEMD = os.environ.get("TANDEMD") or str(Path(os.environ.get("TANDEM_BIN", ROOT / ".build" / "debug")) / "tandemd")
-INTERVAL, TIMEOUT, RISE, FALL = 0.5, 0.4, 2, 2
-SLACK = 6.0          # scheduling and reconcile time in the slow VM
+INTERVAL, TIMEOUT, RISE, FALL = 1.0, 0.8, 2, 2
+SLACK = 8.0          # scheduling and reconcile time in the slow VM
 HTTP = ("import http.server\n"
         "class H(http.server.BaseHTTPRequestHandler):\n"
         "    def do_GET(self):\n"
@@ -151,8 +151,22 @@ state_directory: {self.dir}/state
             if predicate(t):
                 return time.monotonic() - start
             if time.monotonic() - start > limit:
-                raise AssertionError(f"after {limit}s the table is {t}\n{self.log()}")
+                raise AssertionError(f"after {limit}s the table is {t}\n{self.diagnose()}\n{self.log()}")
             time.sleep(0.1)
+
+    def diagnose(self):
+        """What the router namespace sees of the real servers, for a failure message."""
+        probe = ("import socket,time\n"
+                 "for port in (8080, 9999):\n"
+                 "    t=time.monotonic()\n"
+                 "    try:\n"
+                 "        s=socket.create_connection(('10.31.0.11',port),timeout=5); s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+                 "        print(port, s.recv(40), round(time.monotonic()-t,3))\n"
+                 "    except OSError as e: print(port, e, round(time.monotonic()-t,3))\n")
+        r = run("ip", "netns", "exec", self.ns["router"], sys.executable, "-c", probe)
+        links = run("ip", "-n", self.ns["router"], "-br", "addr").stdout
+        conns = run("ip", "netns", "exec", self.ns["router"], "ipvsadm", "-L", "-n", "-c").stdout
+        return f"probe from the router: {r.stdout}{r.stderr}\nlinks:\n{links}\nipvs connections:\n{conns}"
 
     def log(self):
         p = self.dir / "tandemd.log"
