@@ -12,7 +12,8 @@ public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Wires the parts of a running `tandemd` and runs them in one `ServiceGroup`:
-/// the heartbeat/election loop (own thread), SIGHUP/SIGUSR1 handling, periodic IPVS checks.
+/// the heartbeat/election loop (own thread), SIGHUP/SIGUSR1 handling, periodic IPVS checks,
+/// real-server health checks (own event loop thread, `Daemon+Health.swift`).
 /// SIGTERM/SIGINT start a graceful stop (handover, then exit 0).
 /// Paths that belong to this node only: never taken from a mirrored config when given on the
 /// command line, so two daemons on one host (tests, the lab) do not collide.
@@ -95,6 +96,7 @@ public enum Daemon {
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(authenticator == nil ? "none" : "hmac-sha256"); boot epoch \(epoch); VIPs \(ElectionDriver.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
+        let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub)
         let store = LockedBox(initial)
         let reloadConfig: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
             let running = store.withLock { $0.current }
@@ -130,6 +132,7 @@ public enum Daemon {
             logger.notice("reload: config replaced (digest \(running.digest.prefix(16)) -> \(fresh.digest.prefix(16)), serial \(fresh.serial))")
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
             loop.post(.reload(fresh, newSettings))
+            health.apply(fresh)
             result.applied = true
             return .success(result)
         }
@@ -138,7 +141,7 @@ public enum Daemon {
             parts: .init(nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: addressTable,
                          paths: paths, hub: hub, stateDirectory: local.stateDirectory,
                          currentConfig: { store.withLock { $0.current } }, reload: reloadConfig),
-            logger: logger)
+            logger: logger, health: { health.statusForControl() })
         center.restoreOperatorState()
 
         let heartbeat = HeartbeatService(loop: loop)
@@ -148,6 +151,7 @@ public enum Daemon {
                 .init(service: SignalService(onReload: reload, onStatus: { loop.post(.logStatus) })),
                 .init(service: ControlServer(path: local.controlSocket, group: config.control.group, handler: center,
                                              logger: logger)),
+                .init(service: health),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,33 +1,45 @@
 #!/usr/bin/env python3
-"""Health-check load: one process checks N real servers (default 5,000) every second for 60 s.
+"""Health-check load on the real daemon: one tandemd checks N real servers (default 5,000) every
+second for 60 s, with heartbeats every 10 ms; does checking cost heartbeat punctuality?
 
-Runs in a fresh network namespace (`tdm-hb-<random>`, loopback only, removed on exit). One
-asyncio server inside it listens on 0.0.0.0:8080 of the namespace; the real servers are
-127.0.X.Y:8080, all of which the namespace's lo delivers to that one listener. The checker is
-`tandemctl health check --watch`, which runs the daemon's HealthMonitor and NIO prober on one
-event-loop thread. CPU use is read from /proc/PID/stat (utime + stime) between 5 s and the end,
-so process start and config parsing are excluded.
+Two fresh network namespaces (`tdm-hb-<random>-d` and `-p`, removed on exit), joined by a veth:
 
-Reports per mode (tcp, http): checker CPU as % of one core, peak RSS, number of state changes
-(a healthy run has exactly N unknown→up and nothing else), and how many servers ended up.
-The heartbeat-deviation comparison of issue 8 needs tandemd and is not measured here.
+    daemon ns: tandemd (node a, eth0 10.0.0.1) and one lean epoll server on 0.0.0.0:8080; the real
+               servers are 127.0.X.Y:8080, all of which lo delivers to that one listener
+    peer ns:   eth0 10.0.0.2, a UDP listener posing as node b on the heartbeat port; it records the
+               kernel receive time (SO_TIMESTAMPNS) of every heartbeat and never answers, so the
+               daemon goes active after the dead time and keeps sending every 10 ms
 
-Usage (root, after `swift build -c release` or `swift build`):
-    python3 integration/bench/health_bench.py [--servers 5000] [--seconds 60] [--modes tcp,http] [--bin DIR]
+Modes, each a fresh tandemd on the same topology: `none` (the same 5,000 real servers without a
+health check: the baseline), `tcp` (TCP connect), `http` (HTTP GET /healthz). This host has no
+IPVS: the daemon logs that once and retries quietly; the checks and heartbeats are unaffected.
+
+Reported per mode, over the measured window (after a warm-up of --warmup seconds, so start-up,
+config parsing and the first burst of results are excluded):
+- tandemd's CPU as % of one core (utime + stime from /proc/PID/stat), peak RSS;
+- heartbeat gaps at the peer: worst |gap - 10 ms|, the 99.9th and 99th percentiles, and the
+  number of heartbeats against the number expected;
+- health: servers that came up (debug log lines `unknown -> up`) and every later change (flaps;
+  a healthy run has none).
+
+Usage (root; build first: `swift build -c release --product tandemd`):
+    python3 integration/bench/health_bench.py [--servers 5000] [--seconds 60] [--modes none,tcp,http]
+                                              [--bin .build/release] [--warmup 8] [--realtime-priority 50]
 """
 import argparse
 import json
 import os
 import pathlib
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "integration" / "host"))
-from health_servers import config_yaml  # noqa: E402
+HB_PORT = 30694
+INTERVAL_MS = 10
 
 SERVER = r'''
 # A lean epoll server (asyncio costs ~100 us per connection; this is a few us): tcp mode accepts
@@ -53,7 +65,7 @@ while time.monotonic() < end:
                     c, _ = ls.accept()
                 except (BlockingIOError, ConnectionAbortedError):
                     break
-                if mode == "tcp":
+                if mode != "http":
                     c.close()
                 else:
                     c.setblocking(False)
@@ -69,10 +81,69 @@ while time.monotonic() < end:
             c.close()
 '''
 
+PEER = r'''
+# Poses as node b: records the kernel receive time of each heartbeat from 10.0.0.1; prints them
+# (seconds, realtime) as JSON at the end. Bounded by its lifetime.
+import json, socket, struct, sys, time
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+s.bind(("10.0.0.2", port))
+s.settimeout(0.2)
+print("ready", flush=True)
+stamps, end = [], time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        _, anc, _, addr = s.recvmsg(2048, 256)
+    except socket.timeout:
+        continue
+    if addr[0] != "10.0.0.1":
+        continue
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", data[:16])
+            stamps.append(sec + nsec / 1e9)
+print(json.dumps(stamps), flush=True)
+'''
+
 
 def addresses(n):
     for i in range(n):
         yield f"127.0.{1 + i // 250}.{1 + i % 250}"
+
+
+def config_yaml(mode, n, tmp, realtime=None):
+    lines = [
+        "serial: 1",
+        "nodes:",
+        "  - {name: a, addresses: [10.0.0.1], priority: 150}",
+        "  - {name: b, addresses: [10.0.0.2], priority: 100}",
+        f"heartbeat: {{port: {HB_PORT}, interval: {INTERVAL_MS}ms, dead_time: 100ms, auth: none"
+        + (f", realtime_priority: {realtime}}}" if realtime else "}"),
+        "virtual_ips:",
+        "  - {address: 10.0.0.10/24, interface: eth0}",
+        f"state_directory: {tmp}/state-{mode}",
+        f"control: {{socket: {tmp}/control-{mode}}}",
+        "virtual_servers:",
+    ]
+    check = None
+    if mode == "tcp":
+        check = "{type: tcp, interval: 1s, timeout: 900ms, rise: 2, fall: 3}"
+    elif mode == "http":
+        check = "{type: http, path: /healthz, interval: 1s, timeout: 900ms, rise: 2, fall: 3}"
+    addrs = list(addresses(n))
+    # Services of 500 real servers each (any size is valid; this keeps the file readable).
+    for s in range(0, n, 500):
+        lines += [f"  - name: svc{s // 500}", "    address: 10.0.0.10", f"    port: {10000 + s // 500}",
+                  "    forwarding: nat"]
+        if check:
+            lines.append(f"    health_check: {check}")
+        lines.append("    real_servers:")
+        lines += [f"      - {{address: {a}, port: 8080, weight: 1}}" for a in addrs[s:s + 500]]
+    path = pathlib.Path(tmp) / f"bench-{mode}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def proc_stat(pid):
@@ -89,73 +160,98 @@ def rss_kib(pid):
     return 0
 
 
-def run_mode(ns, mode, n, seconds, tandemctl, tmp):
-    check = {"type": mode, "interval": "1s", "timeout": "900ms", "rise": 2, "fall": 3}
-    if mode == "http":
-        check["path"] = "/healthz"
-    # Services of 500 real servers each (any size is valid; this keeps the file readable).
-    services = []
-    addrs = list(addresses(n))
-    for s in range(0, n, 500):
-        services.append((f"svc{s // 500}", 10000 + s // 500, check, [(a, 8080, 1) for a in addrs[s:s + 500]]))
-    cfg = pathlib.Path(tmp) / f"bench-{mode}.yaml"
-    cfg.write_text(config_yaml(services))
+def percentile(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
-    server = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", SERVER, mode, str(seconds + 30)],
+
+def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
+    cfg = config_yaml(mode, n, tmp, realtime)
+    total = warmup + seconds
+    server = subprocess.Popen(["ip", "netns", "exec", ns["d"], sys.executable, "-c", SERVER, mode, str(total + 30)],
                               stdout=subprocess.PIPE, text=True)
     assert server.stdout.readline().strip() == "ready"
-    checker = subprocess.Popen(["ip", "netns", "exec", ns, str(tandemctl), "health", "check", str(cfg),
-                                "--watch", str(seconds)], stdout=subprocess.PIPE, text=True)
+    peer = subprocess.Popen(["ip", "netns", "exec", ns["p"], sys.executable, "-c", PEER, str(HB_PORT), str(total + 2)],
+                            stdout=subprocess.PIPE, text=True)
+    assert peer.stdout.readline().strip() == "ready"
+    log_path = pathlib.Path(tmp) / f"tandemd-{mode}.log"
+    with open(log_path, "w") as log:
+        daemon = subprocess.Popen(["ip", "netns", "exec", ns["d"], str(tandemd), "--config", str(cfg), "--node", "a",
+                                   "--log-level", "debug"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        # `ip netns exec` execs the program: the pid is the checker's.
+        # `ip netns exec` execs the program: the pid is the daemon's.
         hz = os.sysconf("SC_CLK_TCK")
-        time.sleep(5)
-        t0, c0 = time.monotonic(), proc_stat(checker.pid)
+        time.sleep(warmup)
+        assert daemon.poll() is None, log_path.read_text()[-3000:]
+        t0, c0, wall0 = time.monotonic(), proc_stat(daemon.pid), time.time()
         peak = 0
-        while checker.poll() is None and time.monotonic() - t0 < seconds:
-            peak = max(peak, rss_kib(checker.pid))
-            t1, c1 = time.monotonic(), proc_stat(checker.pid)
+        while daemon.poll() is None and time.monotonic() - t0 < seconds:
+            peak = max(peak, rss_kib(daemon.pid))
+            t1, c1, wall1 = time.monotonic(), proc_stat(daemon.pid), time.time()
             time.sleep(0.5)
+        assert daemon.poll() is None, log_path.read_text()[-3000:]
         cpu = (c1 - c0) / hz / (t1 - t0) * 100
-        out, _ = checker.communicate(timeout=60)
+        stamps = json.loads(peer.communicate(timeout=60)[0].strip() or "[]")
     finally:
-        for p in (checker, server):
+        for p in (daemon, peer, server):
             if p.poll() is None:
-                p.kill()
-                p.wait()
-    events = [json.loads(l) for l in out.splitlines()]
-    changes = [e for e in events if e["event"] == "change"]
-    finals = [e for e in events if e["event"] == "final"]
-    first_up = sum(1 for e in changes if e["old"] == "unknown" and e["new"] == "up")
-    return {"mode": mode, "servers": n, "seconds_measured": round(t1 - t0, 1), "cpu_percent_of_one_core": round(cpu, 1),
-            "peak_rss_mib": round(peak / 1024, 1), "changes": len(changes), "unknown_to_up": first_up,
-            "flaps": len(changes) - first_up, "up_at_end": sum(1 for e in finals if e["status"] == "up"),
-            "down_reasons": sorted({e["reason"] for e in finals if e["status"] != "up"})[:5]}
+                p.terminate()
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+    window = [t for t in stamps if wall0 <= t <= wall1]
+    gaps = [(b - a) * 1000 for a, b in zip(window, window[1:])]
+    dev = [abs(g - INTERVAL_MS) for g in gaps] or [float("nan")]
+    log = log_path.read_text(errors="replace")
+    changes = re.findall(r"real server \S+ of service \S+: (\w+) -> (\w+)", log)
+    first_up = sum(1 for old, new in changes if old == "unknown" and new == "up")
+    return {"mode": mode, "servers": n, "realtime_priority": realtime, "seconds_measured": round(t1 - t0, 1),
+            "cpu_percent_of_one_core": round(cpu, 1), "peak_rss_mib": round(peak / 1024, 1),
+            "heartbeats": len(window), "heartbeats_expected": int((wall1 - wall0) * 1000 / INTERVAL_MS),
+            "hb_dev_max_ms": round(max(dev), 3), "hb_dev_p999_ms": round(percentile(dev, 99.9), 3),
+            "hb_dev_p99_ms": round(percentile(dev, 99), 3),
+            "unknown_to_up": first_up, "flaps": len(changes) - first_up}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--servers", type=int, default=5000)
     ap.add_argument("--seconds", type=int, default=60)
-    ap.add_argument("--modes", default="tcp,http")
-    ap.add_argument("--bin", default=None, help="directory holding tandemctl (default: swift build --show-bin-path)")
+    ap.add_argument("--warmup", type=int, default=8)
+    ap.add_argument("--modes", default="none,tcp,http")
+    ap.add_argument("--realtime-priority", type=int, default=None,
+                    help="heartbeat.realtime_priority (SCHED_FIFO) for the heartbeat thread; default: none")
+    ap.add_argument("--bin", default=None, help="directory holding tandemd (default: swift build --show-bin-path)")
     a = ap.parse_args()
-    assert 1 <= a.servers <= 62500 and 10 <= a.seconds <= 600
+    assert 1 <= a.servers <= 62500 and 10 <= a.seconds <= 600 and 3 <= a.warmup <= 120
+    assert set(a.modes.split(",")) <= {"none", "tcp", "http"}
     bin_dir = pathlib.Path(a.bin) if a.bin else pathlib.Path(subprocess.run(
         ["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip())
-    tandemctl = bin_dir / "tandemctl"
-    ns = f"tdm-hb-{random.randrange(16**6):06x}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
+    tandemd = bin_dir / "tandemd"
+    tag = f"tdm-hb-{random.randrange(16**4):04x}"
+    ns = {"d": f"{tag}-d", "p": f"{tag}-p"}
+    for name in ns.values():
+        subprocess.run(["ip", "netns", "add", name], check=True)
     try:
-        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        for name in ns.values():
+            subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", ns["d"], "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
+                        "netns", ns["p"]], check=True)
+        for key, addr in (("d", "10.0.0.1/24"), ("p", "10.0.0.2/24")):
+            subprocess.run(["ip", "-n", ns[key], "addr", "add", addr, "dev", "eth0"], check=True)
+            subprocess.run(["ip", "-n", ns[key], "link", "set", "eth0", "up"], check=True)
         # Many short connections per second: allow a big accept queue and reuse of ports.
-        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.core.somaxconn=8192",
+        subprocess.run(["ip", "netns", "exec", ns["d"], "sysctl", "-qw", "net.core.somaxconn=8192",
                         "net.ipv4.ip_local_port_range=10240 65000"], check=True)
+        time.sleep(1)  # veth carrier up
         with tempfile.TemporaryDirectory() as tmp:
             for mode in a.modes.split(","):
-                print(json.dumps(run_mode(ns, mode, a.servers, a.seconds, tandemctl, tmp)), flush=True)
+                print(json.dumps(run_mode(ns, mode, a.servers, a.seconds, a.warmup, tandemd, tmp, a.realtime_priority)), flush=True)
     finally:
-        subprocess.run(["ip", "netns", "del", ns])
+        for name in ns.values():
+            subprocess.run(["ip", "netns", "del", name])
 
 
 if __name__ == "__main__":

@@ -49,7 +49,10 @@ public final class ControlCenter: ControlHandling {
     /// One operator command that moves the VIPs at a time.
     private let busy = Mutex(false)
 
-    public init(parts: Parts, logger: Logger) {
+    public init(parts: Parts, logger: Logger,
+                health: (@Sendable () -> [RealServerID: RealServerHealthInfo])? = nil) {
+        var parts = parts
+        if let health { parts.health = health }
         self.parts = parts
         self.logger = logger
         let stored = OperatorState.loadDrains(stateDirectory: parts.stateDirectory, logger: logger)

@@ -5,7 +5,13 @@ import TandemCore
 
 /// `exec` checks: the program runs with `%h`/`%p` already substituted, no shell, standard input,
 /// output and error on /dev/null (nothing to buffer); exit status 0 passes. At the timeout the
-/// program is killed with SIGKILL and reaped by Foundation's child monitor.
+/// program's whole process group is killed with SIGKILL (a shell script's children too), and the
+/// program is reaped by Foundation's child monitor.
+///
+/// Process groups: Foundation's `Process` spawns with `POSIX_SPAWN_SETPGROUP` and group 0, so the
+/// program leads a new group whose id is its pid (swift-corelibs-foundation, Process.swift);
+/// `kill(-pid, …)` reaches it and every descendant that stayed in the group. The group id cannot
+/// be reused while the unreaped leader or any member lives.
 enum ExecProbe {
     static func run(_ arguments: [String], timeout: TimeSpan, promise: EventLoopPromise<ProbeResult>) {
         guard let program = arguments.first, let path = resolve(program) else {
@@ -38,9 +44,18 @@ enum ExecProbe {
             return
         }
         let pid = process.processIdentifier
-        // The prober's timer fails the check at the timeout; this kills the program then.
+        // The prober's timer fails the check at the timeout; this kills the program's group then.
         promise.futureResult.whenComplete { _ in
-            if !exited.isSet { kill(pid, SIGKILL) }
+            if !exited.isSet { killGroup(leader: pid) }
+        }
+    }
+
+    /// SIGKILLs the process group led by `leader`; the leader alone if it has no group of its own.
+    static func killGroup(leader pid: pid_t) {
+        if getpgid(pid) == pid {
+            kill(-pid, SIGKILL)
+        } else {
+            kill(pid, SIGKILL)
         }
     }
 
