@@ -264,7 +264,8 @@ let electionCases: [ElectionCase] = [
                      + [at(50, .maintenance(true)), at(52, .heard(.claimed, .active, priority: 50))]
                      + peer(.active, priority: 50, from: 60, through: 200),
                  until: 200, effects: becameActive(5, from: .starting)
-                     + ["50: send takeover-request", "52: active→maintenance", "52: release"], role: .maintenance),
+                     + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
+                        "72: active→maintenance", "72: release"], role: .maintenance),
     ElectionCase(name: "maintenance on the active with no live standby: release at once",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false)), at(100, .maintenance(true))],
@@ -275,7 +276,8 @@ let electionCases: [ElectionCase] = [
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, priority: 50, from: 5, through: 95)
                      + [at(100, .stop), at(103, .heard(.claimed, .active, priority: 50))],
                  until: 500, effects: becameActive(5, from: .starting)
-                     + ["100: active→stopping", "100: send takeover-request", "103: release", "103: send release", "103: finished"],
+                     + ["100: active→stopping", "100: send takeover-request", "110: send takeover-request",
+                        "120: send takeover-request", "123: release", "123: send release", "123: finished"],
                  role: .stopping),
     ElectionCase(name: "graceful stop, the peer never claims: release when the handover times out",
                  settings: electionSettings(),
@@ -324,8 +326,9 @@ let electionCases: [ElectionCase] = [
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 45)
                      + [at(50, .failover), at(51, .heard(.claimed, .active, priority: 100))],
-                 until: 55, effects: becameActive(5, from: .starting)
-                     + ["50: send takeover-request", "51: active→standby", "51: release"], role: .standby),
+                 until: 75, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
+                        "71: active→standby", "71: release"], role: .standby),
     ElectionCase(name: "manual failover refused on a standby and without a live peer",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false)), at(10, .failover), at(100, .failover)],
@@ -353,8 +356,9 @@ let electionCases: [ElectionCase] = [
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 45)
                      + [at(50, .heard(.handoverRequest, .standby, priority: 100)), at(53, .heard(.claimed, .active, priority: 100))],
-                 until: 56, effects: becameActive(5, from: .starting)
-                     + ["50: send takeover-request", "53: active→standby", "53: release"], role: .standby),
+                 until: 76, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
+                        "73: active→standby", "73: release"], role: .standby),
     ElectionCase(name: "forced failover with no live peer: releases and holds off for the handover timeout",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false)), at(100, .forcedFailover)],

@@ -296,6 +296,8 @@ func ipvsYAML(standby: String = "warm") -> String {
         #expect(h.vipPresent("10.0.0.10/24"))       // make-before-break: still held
         #expect(h.sender.sent.last?.kind == .takeoverRequest)
         h.driver.heartbeatReceived(h.peer(.active, sequence: 2, kind: .claimed), at: .milliseconds(7))
+        #expect(h.vipPresent("10.0.0.10/24"))       // the release grace: packets in flight still answered
+        h.driver.timerFired(at: .milliseconds(7) + h.driver.election.releaseGrace)
         #expect(!h.vipPresent("10.0.0.10/24"))
         #expect(h.driver.isFinished)
         #expect(h.sender.sent.last?.kind == .release)

@@ -22,7 +22,8 @@
 ///   resolves at once: the loser releases and becomes standby, the winner re-announces.
 /// - **Handover** (graceful stop, manual failover, maintenance on the active): the active keeps
 ///   the VIPs and sends `takeoverRequest` every interval; the standby claims and answers
-///   `claimed`; only then does the old active release. If the peer does not claim within
+///   `claimed`; only then — after `releaseGrace`, for packets already in flight — does the old
+///   active release. If the peer does not claim within
 ///   `handoverTimeout`, a stop or maintenance releases anyway and a failover is abandoned.
 /// - **Tracked interfaces.** `effect: fault` forces the fault role (VIPs released at once);
 ///   `lowerPriority` lowers the effective priority, which counts at start-up, in dual-active
@@ -70,6 +71,30 @@ public struct Election: Sendable {
     struct Handover: Sendable, Hashable {
         var purpose: HandoverPurpose
         var deadline: MonotonicInstant
+        /// When the peer was first heard active after our takeover request: the VIPs are
+        /// released `releaseGrace` later.
+        var peerClaimedAt: MonotonicInstant?
+    }
+
+    /// How long a handing-over node keeps the VIPs after the peer has claimed them: packets
+    /// already on their way to this node's MAC address (sent before the neighbours processed the
+    /// peer's announcement) are still answered. Two intervals, at least 20 ms, at most the
+    /// handover timeout.
+    public var releaseGrace: TimeSpan {
+        let twice = TimeSpan(milliseconds: settings.interval.milliseconds.multipliedReportingOverflow(by: 2).partialValue)
+        return min(max(twice, .milliseconds(20)), settings.handoverTimeout)
+    }
+
+    /// Whether the peer has claimed during the handover and the grace is over; records the
+    /// claim on first sight.
+    private mutating func handoverGraceOver(at now: MonotonicInstant) -> Bool {
+        guard var pending = handover else { return false }
+        let claimedAt = pending.peerClaimedAt ?? now
+        if pending.peerClaimedAt == nil {
+            pending.peerClaimedAt = now
+            handover = pending
+        }
+        return now >= claimedAt + releaseGrace
     }
 
     public init(settings: Settings) {
@@ -324,7 +349,9 @@ public struct Election: Sendable {
     private mutating func decideStopping(at now: MonotonicInstant, into actions: inout [Action]) {
         guard let handover else { return }
         if let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest {
-            leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions)
+            if handoverGraceOver(at: now) {
+                leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions)
+            }
         } else if !faultingInterfaces.isEmpty {
             leave(reason: "tracked interface \(faultingInterfaces[0]) is down during the handover", into: &actions)
         } else if now >= handover.deadline {
@@ -344,6 +371,7 @@ public struct Election: Sendable {
         let peerAlive = peerIsAlive(at: now)
         if let pending = handover {
             if let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest {
+                guard handoverGraceOver(at: now) else { return }
                 handover = nil
                 let target: Role = pending.purpose == .maintenance ? .maintenance : .standby
                 become(target, reason: "\(pending.purpose.name) handover complete: \(settings.peerName) has claimed the VIPs",
@@ -521,7 +549,10 @@ public struct Election: Sendable {
         func consider(_ instant: MonotonicInstant?) {
             if let instant, instant > now, instant < deadline { deadline = instant }
         }
-        if let handover { consider(handover.deadline) }
+        if let handover {
+            consider(handover.deadline)
+            if let claimed = handover.peerClaimedAt { consider(claimed + releaseGrace) }
+        }
         consider(handoverRequestedUntil)
         consider(holdOffUntil)
         if let since = preemptCandidateSince { consider(since + settings.preemptDelay) }
