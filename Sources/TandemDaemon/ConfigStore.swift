@@ -7,6 +7,9 @@ public struct ConfigStore: Sendable {
     public let path: String
     /// The config in force.
     public private(set) var current: Config
+    /// `current.digest`, computed once per load (it hashes the canonical form, which for a
+    /// 10,000-service config is too slow to redo on every status or replication poll).
+    public private(set) var digest: String
 
     /// What a reload did.
     public enum ReloadOutcome: Sendable, Hashable {
@@ -22,6 +25,7 @@ public struct ConfigStore: Sendable {
     public init(path: String, load: (String) throws(ConfigError) -> Config = ConfigParser.load(path:)) throws(ConfigError) {
         self.path = path
         self.current = try load(path)
+        self.digest = current.digest
     }
 
     /// Re-reads the file; keeps the current config unless the new one is valid.
@@ -32,9 +36,10 @@ public struct ConfigStore: Sendable {
         } catch {
             return .rejected(error)
         }
-        let old = current.digest, new = fresh.digest
+        let old = digest, new = fresh.digest
         if old == new { return .unchanged }
         current = fresh
+        digest = new
         return .replaced(oldDigest: old, newDigest: new)
     }
 }

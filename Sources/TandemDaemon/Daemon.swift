@@ -98,17 +98,21 @@ public enum Daemon {
                     }
                     logger.notice("reload: config replaced (digest \(old.prefix(16)) -> \(new.prefix(16)), serial \(fresh.serial))")
                     loop.post(.reload(fresh, newSettings))
+                    loop.post(.configVersion(ConfigVersion(serial: fresh.serial, digest: .init(hex: new) ?? .zero)))
                 } catch {
                     logger.error("reload rejected: \(error); keeping the running election settings")
                 }
             }
         }
 
+        let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
+                                              loop: loop, reload: reload, logger: logger)
         let heartbeat = HeartbeatService(loop: loop)
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: PeriodicReconcileService(worker: worker, period: .seconds(30))),
                 .init(service: SignalService(onReload: reload, onStatus: { loop.post(.logStatus) })),
+                .init(service: replication),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -15,6 +15,9 @@ public enum HeartbeatLoopEvent: Sendable {
     case reload(Config, Election.Settings)
     /// Log one status line (SIGUSR1).
     case logStatus
+    /// The config in force changed: heartbeats carry its serial and digest from now on (the
+    /// peer fetches by them). Computed by the poster, not on the heartbeat thread.
+    case configVersion(ConfigVersion)
 }
 
 /// What the heartbeat thread last knew, for status readers on other threads.
@@ -173,6 +176,9 @@ public final class HeartbeatLoop: @unchecked Sendable {
             driver.forceStop(reason: reason, at: now)
         case .reload(let config, let settings):
             driver.configChanged(config, settings: settings, at: now)
+        case .configVersion(let version):
+            transport.builder.identity.configSerial = version.serial
+            transport.builder.identity.configDigest = version.digest
         case .logStatus:
             logger.notice("status: \(statusLine(at: now))")
         }
