@@ -27,6 +27,12 @@ extension Daemon {
                 }
             },
             reload: reload,
+            inForce: {
+                store.withLock { s in s.text.map { ConfigSnapshot(text: $0, serial: s.current.serial, digest: s.digest) } }
+            },
+            stage: { snapshot, config in
+                store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) }
+            },
             peerVersion: { loop.status.peer.map { ConfigVersion(serial: $0.configSerial, digest: $0.configDigest) } },
             logger: logger)
     }

@@ -14,8 +14,9 @@ import TandemCore
         let store: LockedBox<ConfigStore>
         let service: ReplicationService
 
+        /// `storeText`: serve the store's text, as tandemd does; false: the service reads and checks the file.
         init(name: String, peer: String, local: String, peerAddress: String, port: UInt16, dir: String, key: HeartbeatKey?,
-             text: String, peerVersion: @escaping @Sendable () -> ConfigVersion?) throws {
+             text: String, storeText: Bool = true, peerVersion: @escaping @Sendable () -> ConfigVersion?) throws {
             self.name = name
             path = dir + "/\(name).yaml"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -26,8 +27,17 @@ import TandemCore
                                                port: port, configPath: path)
             var logger = Logger(label: "test-\(name)")
             logger.logLevel = .critical
-            service = ReplicationService(settings: settings, key: key, localVersion: { store.withLock { ConfigVersion($0.current) } },
-                                         reload: { _ = store.withLock { $0.reload() } }, peerVersion: peerVersion, logger: logger)
+            service = ReplicationService(
+                settings: settings, key: key, localVersion: { store.withLock { ConfigVersion($0.current) } },
+                reload: { _ = store.withLock { $0.reload() } },
+                inForce: {
+                    guard storeText else { return nil }
+                    return store.withLock { s in s.text.map { ConfigSnapshot(text: $0, serial: s.current.serial, digest: s.digest) } }
+                },
+                stage: { snapshot, config in
+                    if storeText { store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) } }
+                },
+                peerVersion: peerVersion, logger: logger)
         }
 
         var version: ConfigVersion { store.withLock { ConfigVersion($0.current) } }
@@ -59,7 +69,7 @@ import TandemCore
     }
 
     /// Runs `body` with two services running; stops them afterwards.
-    func withPair(raText: ((String) -> String)? = nil, rbText: ((String) -> String)? = nil,
+    func withPair(raText: ((String) -> String)? = nil, rbText: ((String) -> String)? = nil, storeText: Bool = true,
                   _ body: (Pair) async throws -> Void) async throws {
         let dir = NSTemporaryDirectory() + "tandem-repl-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -74,9 +84,9 @@ import TandemCore
             peers.withLock { $0[name] }.map { store in store.withLock { ConfigVersion($0.current) } }
         }
         let ra = try Node(name: "ra", peer: "rb", local: "127.0.0.1", peerAddress: "127.0.0.2", port: port, dir: dir, key: key,
-                          text: raText?(keyFile) ?? Self.config(serial: 1, keyFile: keyFile), peerVersion: { view("rb") })
+                          text: raText?(keyFile) ?? Self.config(serial: 1, keyFile: keyFile), storeText: storeText, peerVersion: { view("rb") })
         let rb = try Node(name: "rb", peer: "ra", local: "127.0.0.2", peerAddress: "127.0.0.1", port: port, dir: dir, key: key,
-                          text: rbText?(keyFile) ?? Self.config(serial: 1, keyFile: keyFile), peerVersion: { view("ra") })
+                          text: rbText?(keyFile) ?? Self.config(serial: 1, keyFile: keyFile), storeText: storeText, peerVersion: { view("ra") })
         peers.withLock { $0 = ["ra": ra.store, "rb": rb.store] }
         let task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -102,8 +112,9 @@ import TandemCore
         return condition()
     }
 
-    @Test func aHigherSerialIsFetchedWrittenAndReloaded() async throws {
-        try await withPair { p in
+    @Test(arguments: [true, false])
+    func aHigherSerialIsFetchedWrittenAndReloaded(storeText: Bool) async throws {
+        try await withPair(storeText: storeText) { p in
             let newText = Self.config(serial: 2, vips: ["10.0.0.10/24", "10.0.0.11/24"], keyFile: p.keyFile, comment: "edited on rb")
             try newText.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
             _ = p.rb.store.withLock { $0.reload() }
@@ -122,8 +133,9 @@ import TandemCore
         }
     }
 
-    @Test func anEditNotYetReloadedIsNotServed() async throws {
-        try await withPair(rbText: { Self.config(serial: 2, keyFile: $0) }) { p in
+    @Test(arguments: [true, false])
+    func anEditNotYetReloadedIsNotServed(storeText: Bool) async throws {
+        try await withPair(rbText: { Self.config(serial: 2, keyFile: $0) }, storeText: storeText) { p in
             // rb runs serial 2; its file now holds an unreloaded serial-3 edit: ra gets serial 2.
             try Self.config(serial: 3, vips: ["10.0.0.99/24"], keyFile: p.keyFile).write(toFile: p.rb.path, atomically: true, encoding: .utf8)
             #expect(try await eventually { p.ra.version.serial == 2 })

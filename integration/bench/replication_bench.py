@@ -54,7 +54,7 @@ def main():
         t = time.monotonic()
         pair.start("a")
         pair.start("b")
-        pair.wait_for(lambda: pair.role("a") == "active" and pair.role("b") == "standby", timeout=120, step=0.05,
+        pair.wait_for(lambda: pair.role("a") == "active" and pair.role("b") == "standby", timeout=300, step=0.05,
                       what="ra active, rb standby")
         print(f"both daemons up and settled in {time.monotonic() - t:.1f} s")
         files, applied, fetch_ms, apply_ms = [], [], [], []
@@ -66,10 +66,10 @@ def main():
             t0 = time.monotonic()
             pair.signal("b", signal.SIGHUP)
             pair.wait_for(lambda: pair.configs["a"].stat().st_size == len(expected) and pair.configs["a"].read_bytes() == expected,
-                          timeout=60, step=0.005, what=f"ra's file at serial {serial}")
+                          timeout=180, step=0.005, what=f"ra's file at serial {serial}")
             files.append(time.monotonic() - t0)
             marker = f"applied rb's config serial {serial} "
-            pair.wait_for(lambda: marker in pair.log("a"), timeout=60, step=0.005, what=f"ra applied serial {serial}")
+            pair.wait_for(lambda: marker in pair.log("a"), timeout=180, step=0.005, what=f"ra applied serial {serial}")
             applied.append(time.monotonic() - t0)
             line = next(l for l in pair.log("a").splitlines() if marker in l)
             m = re.search(r"fetched in (\d+) ms, validated, written and reloaded in (\d+) ms", line)

@@ -49,6 +49,8 @@ public final class ReplicationService: Service, Sendable {
     let key: HeartbeatKey?
     let localVersion: @Sendable () -> ConfigVersion
     let reload: @Sendable () -> Void
+    let inForce: @Sendable () -> ConfigSnapshot?
+    let stage: @Sendable (ConfigSnapshot, Config) -> Void
     let peerVersion: @Sendable () -> ConfigVersion?
     let logger: Logger
     let group: any EventLoopGroup
@@ -66,15 +68,24 @@ public final class ReplicationService: Service, Sendable {
     /// - Parameters:
     ///   - localVersion: serial and digest of the config in force (cheap: called every poll).
     ///   - reload: the daemon's SIGHUP path (re-reads the config file, applies it if valid).
+    ///   - inForce: the text of the config in force with its serial and digest, when known
+    ///     (`ConfigStore.text`); nil makes the service read and parse the file to check it.
+    ///   - stage: hands a fetched, validated config to the store before it is written, so the
+    ///     reload that follows need not parse it again (`ConfigStore.stage`).
     ///   - peerVersion: the peer's serial and digest from its latest heartbeat, nil if never heard.
     ///   - key: the heartbeat key; nil turns replication off (reported in `status()`).
     public init(settings: ReplicationSettings, key: HeartbeatKey?, localVersion: @escaping @Sendable () -> ConfigVersion,
-                reload: @escaping @Sendable () -> Void, peerVersion: @escaping @Sendable () -> ConfigVersion?,
+                reload: @escaping @Sendable () -> Void,
+                inForce: @escaping @Sendable () -> ConfigSnapshot? = { nil },
+                stage: @escaping @Sendable (ConfigSnapshot, Config) -> Void = { _, _ in },
+                peerVersion: @escaping @Sendable () -> ConfigVersion?,
                 logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.settings = settings
         self.key = key
         self.localVersion = localVersion
         self.reload = reload
+        self.inForce = inForce
+        self.stage = stage
         self.peerVersion = peerVersion
         self.logger = logger
         self.group = group
@@ -239,10 +250,11 @@ public final class ReplicationService: Service, Sendable {
         }
     }
 
-    /// The text of the config in force: the cached copy if its digest is the one in force,
-    /// otherwise the file if it parses to the config in force, otherwise nil (never an edit that
-    /// is not in force, never an invalid file).
+    /// The text of the config in force: the store's copy when it has one; else the cached copy
+    /// if its digest is the one in force, else the file if it parses to the config in force,
+    /// else nil (never an edit that is not in force, never an invalid file).
     func snapshotInForce() -> ConfigSnapshot? {
+        if let known = inForce() { return known }
         let local = localVersion()
         if let cached = state.withLock({ $0.served }), HeartbeatMessage.ConfigDigest(hex: cached.digest) == local.digest {
             return cached
@@ -345,6 +357,7 @@ public final class ReplicationService: Service, Sendable {
         guard config.serial > local.serial else {
             return refuse("its serial is not higher than this node's (\(local.serial))")
         }
+        stage(snapshot, config)
         do {
             try AtomicFileWriter.write(Array(snapshot.text.utf8), to: settings.configPath)
         } catch {
