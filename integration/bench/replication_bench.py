@@ -66,10 +66,10 @@ def main():
             t0 = time.monotonic()
             pair.signal("b", signal.SIGHUP)
             pair.wait_for(lambda: pair.configs["a"].stat().st_size == len(expected) and pair.configs["a"].read_bytes() == expected,
-                          timeout=180, step=0.005, what=f"ra's file at serial {serial}")
+                          timeout=400, step=0.005, what=f"ra's file at serial {serial}")
             files.append(time.monotonic() - t0)
             marker = f"applied rb's config serial {serial} "
-            pair.wait_for(lambda: marker in pair.log("a"), timeout=180, step=0.005, what=f"ra applied serial {serial}")
+            pair.wait_for(lambda: marker in pair.log("a"), timeout=400, step=0.005, what=f"ra applied serial {serial}")
             applied.append(time.monotonic() - t0)
             line = next(l for l in pair.log("a").splitlines() if marker in l)
             m = re.search(r"fetched in (\d+) ms, validated, written and reloaded in (\d+) ms", line)
