@@ -102,8 +102,9 @@ import TandemCore
         _ = await task.result
     }
 
-    /// Polls `condition` every 20 ms for at most `seconds`.
-    func eventually(_ seconds: Double = 5, _ condition: () -> Bool) async throws -> Bool {
+    /// Polls `condition` every 20 ms for at most `seconds` (generous: the whole test suite runs
+    /// in parallel on small shared hosts; a passing condition returns at once).
+    func eventually(_ seconds: Double = 20, _ condition: () -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }
