@@ -1,3 +1,4 @@
+import Foundation
 import TandemCore
 
 /// Holds the config the daemon runs on. A reload replaces it only with a valid config: a bad
@@ -7,6 +8,15 @@ public struct ConfigStore: Sendable {
     public let path: String
     /// The config in force.
     public private(set) var current: Config
+    /// `current.digest`, computed once per load (it hashes the canonical form, which for a
+    /// 10,000-service config is too slow to redo on every status or replication poll).
+    public private(set) var digest: String
+    /// The exact text `current` was parsed from (nil when a custom loader read it): what config
+    /// replication serves, so it never re-reads a file that may hold an unreloaded edit.
+    public private(set) var text: String?
+    /// A config replication has already parsed and validated, with its text and digest: a reload
+    /// that reads exactly this text takes it without parsing again.
+    private var staged: (text: String, config: Config, digest: String)?
 
     /// What a reload did.
     public enum ReloadOutcome: Sendable, Hashable {
@@ -18,28 +28,104 @@ public struct ConfigStore: Sendable {
         case rejected(ConfigError)
     }
 
-    /// Loads the initial config; an invalid file is an error (nothing to fall back on yet).
-    public init(path: String, load: (String) throws(ConfigError) -> Config = ConfigParser.load(path:)) throws(ConfigError) {
+    /// Loads the initial config from `path`; an invalid file is an error (nothing to fall back on yet).
+    public init(path: String) throws(ConfigError) {
         self.path = path
-        self.current = try load(path)
+        let (config, text) = try Self.read(path)
+        current = config
+        digest = config.digest
+        self.text = text
     }
 
-    /// Puts an already validated config in force.
-    public mutating func replace(with config: Config) {
-        current = config
+    /// Loads the initial config with `load` (tests).
+    public init(path: String, load: (String) throws(ConfigError) -> Config) throws(ConfigError) {
+        self.path = path
+        self.current = try load(path)
+        self.digest = current.digest
+    }
+
+    /// A config read and validated from the file, not yet in force.
+    public struct Prepared: Sendable {
+        public let config: Config
+        public let text: String
+        public let digest: String
+    }
+
+    /// Reads and validates the file (or takes what replication staged for exactly its text);
+    /// changes nothing. `commit` puts the result in force.
+    public func prepareReload() -> Result<Prepared, ConfigError> {
+        do {
+            let data = try Self.readData(path)
+            if let staged, data == Data(staged.text.utf8) {
+                return .success(Prepared(config: staged.config, text: staged.text, digest: staged.digest))
+            }
+            let (fresh, text) = try Self.parse(data, path: path)
+            return .success(Prepared(config: fresh, text: text, digest: fresh.digest))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Puts a prepared config in force (its text is what replication serves from now on).
+    public mutating func commit(_ prepared: Prepared) -> ReloadOutcome {
+        staged = nil
+        return replace(with: prepared.config, text: prepared.text, digest: prepared.digest)
     }
 
     /// Re-reads the file; keeps the current config unless the new one is valid.
-    public mutating func reload(load: (String) throws(ConfigError) -> Config = ConfigParser.load(path:)) -> ReloadOutcome {
+    public mutating func reload() -> ReloadOutcome {
+        switch prepareReload() {
+        case .failure(let error): return .rejected(error)
+        case .success(let prepared): return commit(prepared)
+        }
+    }
+
+    /// Re-reads the file with `load` (tests).
+    public mutating func reload(load: (String) throws(ConfigError) -> Config) -> ReloadOutcome {
         let fresh: Config
         do {
             fresh = try load(path)
         } catch {
             return .rejected(error)
         }
-        let old = current.digest, new = fresh.digest
+        return replace(with: fresh, text: nil, digest: fresh.digest)
+    }
+
+    /// Records a config parsed and validated from `text` (which is about to be written to the
+    /// file), so the next `reload()` that reads exactly `text` need not parse it again.
+    public mutating func stage(text: String, config: Config, digest: String) {
+        staged = (text, config, digest)
+    }
+
+    private mutating func replace(with fresh: Config, text freshText: String?, digest new: String) -> ReloadOutcome {
+        let old = digest
+        text = freshText
         if old == new { return .unchanged }
         current = fresh
+        digest = new
         return .replaced(oldDigest: old, newDigest: new)
+    }
+
+    /// `ConfigParser.load(path:)`, also returning the text parsed.
+    static func read(_ path: String) throws(ConfigError) -> (Config, String) {
+        try parse(try readData(path), path: path)
+    }
+
+    static func readData(_ path: String) throws(ConfigError) -> Data {
+        // The parser's own checks give the messages for a missing, unreadable or oversized file.
+        guard let data = FileManager.default.contents(atPath: path) else {
+            _ = try ConfigParser.load(path: path)
+            throw ConfigError(file: path, issues: [ConfigIssue(path: "", line: nil, message: "cannot be read: check its permissions")])
+        }
+        return data
+    }
+
+    static func parse(_ data: Data, path: String) throws(ConfigError) -> (Config, String) {
+        do {
+            let config = try ConfigParser.parseWithWarnings(data: data).config
+            return (config, String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ConfigError(file: path, issues: error.issues)
+        }
     }
 }

@@ -99,39 +99,40 @@ public enum Daemon {
         let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub)
         let store = LockedBox(initial)
         let reloadConfig: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
-            let running = store.withLock { $0.current }
-            let path = store.withLock { $0.path }
-            let fresh: Config
-            do {
-                fresh = try ConfigParser.load(path: path)
-            } catch {
-                logger.error("reload rejected: \(error); keeping the config in force (digest \(running.digest.prefix(16)))")
+            let (running, runningDigest) = store.withLock { ($0.current, $0.digest) }
+            let prepared: ConfigStore.Prepared
+            switch store.withLock({ $0.prepareReload() }) {
+            case .failure(let error):
+                logger.error("reload rejected: \(error); keeping the config in force (digest \(runningDigest.prefix(16)))")
                 hub.publish(.config, "reload rejected: \(error)")
                 return .failure(.refused("\(error)\nthe running config (serial \(running.serial)) stays in force"))
+            case .success(let value):
+                prepared = value
             }
+            let fresh = prepared.config
             let newSettings: Election.Settings
             do {
                 newSettings = try Election.Settings(config: fresh, nodeName: nodeName)
             } catch {
                 logger.error("reload rejected: \(error); keeping the running config")
-                return .failure(.refused("\(path): \(error); the running config stays in force"))
+                return .failure(.refused("\(store.withLock { $0.path }): \(error); the running config stays in force"))
             }
             let changes = ConfigDifference.lines(from: running, to: fresh)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
-                                      oldDigest: running.digest, newDigest: fresh.digest, changes: changes)
+                                      oldDigest: runningDigest, newDigest: prepared.digest, changes: changes)
             guard !dryRun else { return .success(result) }
-            guard fresh.digest != running.digest else {
+            guard case .replaced = store.withLock({ $0.commit(prepared) }) else {
                 logger.notice("reload: config unchanged")
                 return .success(result)
             }
-            store.withLock { $0.replace(with: fresh) }
             if fresh.heartbeat.port != config.heartbeat.port || fresh.nodes.map(\.heartbeatAddresses) != config.nodes.map(\.heartbeatAddresses)
                 || fresh.heartbeat.authentication != config.heartbeat.authentication || fresh.control != config.control {
                 logger.warning("reload: heartbeat port, addresses, authentication or control socket changed; they take effect at the next restart")
             }
-            logger.notice("reload: config replaced (digest \(running.digest.prefix(16)) -> \(fresh.digest.prefix(16)), serial \(fresh.serial))")
+            logger.notice("reload: config replaced (digest \(runningDigest.prefix(16)) -> \(prepared.digest.prefix(16)), serial \(fresh.serial))")
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
             loop.post(.reload(fresh, newSettings))
+            loop.post(.configVersion(ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)))
             health.apply(fresh)
             result.applied = true
             return .success(result)
@@ -140,10 +141,13 @@ public enum Daemon {
         let center = ControlCenter(
             parts: .init(nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: addressTable,
                          paths: paths, hub: hub, stateDirectory: local.stateDirectory,
-                         currentConfig: { store.withLock { $0.current } }, reload: reloadConfig),
+                         currentConfig: { store.withLock { $0.current } },
+                         currentDigest: { store.withLock { $0.digest } }, reload: reloadConfig),
             logger: logger, health: { health.statusForControl() })
         center.restoreOperatorState()
 
+        let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
+                                              loop: loop, reload: reload, logger: logger)
         let heartbeat = HeartbeatService(loop: loop)
         var configuration = ServiceGroupConfiguration(
             services: [
@@ -152,6 +156,7 @@ public enum Daemon {
                 .init(service: ControlServer(path: local.controlSocket, group: config.control.group, handler: center,
                                              logger: logger)),
                 .init(service: health),
+                .init(service: replication),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -44,4 +44,40 @@ import TandemCore
             #expect(store.current.serial == 2)
         }
     }
+
+    @Test func theTextInForceIsKeptAndABadReloadKeepsIt() throws {
+        try withFile { path in
+            try valid.write(toFile: path, atomically: true, encoding: .utf8)
+            var store = try ConfigStore(path: path)
+            #expect(store.text == valid)
+            #expect(store.digest == store.current.digest)
+            try "serial: 2\nnodes: [".write(toFile: path, atomically: true, encoding: .utf8)
+            _ = store.reload()
+            #expect(store.text == valid)
+            let commented = "# a comment\n" + valid
+            try commented.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(store.reload() == .unchanged)
+            #expect(store.text == commented)
+        }
+    }
+
+    @Test func aStagedConfigIsTakenOnlyForExactlyItsText() throws {
+        try withFile { path in
+            try valid.write(toFile: path, atomically: true, encoding: .utf8)
+            var store = try ConfigStore(path: path)
+            let next = valid.replacingOccurrences(of: "serial: 1", with: "serial: 2")
+            let other = try ConfigParser.parse(yaml: valid.replacingOccurrences(of: "serial: 1", with: "serial: 9"))
+            // Staged under the next text: a reload of exactly that text takes the staged value.
+            store.stage(text: next, config: other, digest: other.digest)
+            try next.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(store.reload() == .replaced(oldDigest: try ConfigParser.parse(yaml: valid).digest, newDigest: other.digest))
+            #expect(store.current.serial == 9)
+            #expect(store.text == next)
+            // Staged under a text that is not what the file holds: the file is parsed.
+            store.stage(text: "something else", config: other, digest: "x")
+            try valid.write(toFile: path, atomically: true, encoding: .utf8)
+            _ = store.reload()
+            #expect(store.current.serial == 1)
+        }
+    }
 }

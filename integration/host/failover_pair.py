@@ -38,8 +38,12 @@ class Pair:
         self.logs = {n: self.dir / f"{NODES[n]}.log" for n in NODES}
 
     def write_config(self, priorities=(100, 90), serial=1, extra_vips=()):
+        self.config.write_text(self.config_text(priorities, serial, extra_vips))
+
+    def config_text(self, priorities=(100, 90), serial=1, extra_vips=(), key=None, tail=""):
+        """The pair's YAML config; `tail` is appended as it is (more top-level keys)."""
         vips = [f"  - {{address: {VIP}/24, interface: eth0}}"] + [f"  - {{address: {v}, interface: eth0}}" for v in extra_vips]
-        self.config.write_text(f"""serial: {serial}
+        return (f"""serial: {serial}
 nodes:
   - {{name: ra, addresses: [{self.hb['a']}], priority: {priorities[0]}}}
   - {{name: rb, addresses: [{self.hb['b']}], priority: {priorities[1]}}}
@@ -47,12 +51,12 @@ heartbeat:
   port: {self.port}
   interval: {self.interval_ms}ms
   dead_time: {self.dead_ms}ms
-  key_file: {self.key}
+  key_file: {key or self.key}
 announce: {{repeat: 3, second_burst_delay: 1s}}
 virtual_ips:
 """ + "\n".join(vips) + f"""
 state_directory: {self.dir}/state
-""")
+""" + tail)
 
     # --- processes -------------------------------------------------------------------------------
     def start(self, node):

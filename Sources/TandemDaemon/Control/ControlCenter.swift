@@ -19,6 +19,8 @@ public final class ControlCenter: ControlHandling {
         /// Where drains and the maintenance flag are kept (node-local).
         public var stateDirectory: String
         public var currentConfig: @Sendable () -> Config
+        /// `currentConfig().digest`, cached by the store (hashing a large config is slow).
+        public var currentDigest: @Sendable () -> String
         /// Re-reads the config file: validates it, and unless `dryRun` puts it in force.
         public var reload: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError>
         /// Health of the checked real servers (empty until health checks run).
@@ -28,7 +30,7 @@ public final class ControlCenter: ControlHandling {
 
         public init(nodeName: String, configPath: String, loop: HeartbeatLoop, worker: KernelWorker,
                     addressTable: any AddressTable, paths: [HeartbeatPath], hub: EventHub, stateDirectory: String,
-                    currentConfig: @escaping @Sendable () -> Config,
+                    currentConfig: @escaping @Sendable () -> Config, currentDigest: @escaping @Sendable () -> String,
                     reload: @escaping @Sendable (Bool) -> Result<ReloadResult, ControlProtocolError>) {
             self.nodeName = nodeName
             self.configPath = configPath
@@ -39,6 +41,7 @@ public final class ControlCenter: ControlHandling {
             self.hub = hub
             self.stateDirectory = stateDirectory
             self.currentConfig = currentConfig
+            self.currentDigest = currentDigest
             self.reload = reload
         }
     }
@@ -134,7 +137,7 @@ public final class ControlCenter: ControlHandling {
         let listing = config.virtualServers.isEmpty ? nil : await parts.worker.listing()
         let services = StatusReport.services(config: config, listing: listing, health: parts.health(),
                                              drained: drains.withLock { $0 })
-        let mine = StatusReport.ConfigInfo(serial: config.serial, digest: config.digest, path: parts.configPath)
+        let mine = StatusReport.ConfigInfo(serial: config.serial, digest: parts.currentDigest(), path: parts.configPath)
         let c = s.counters
         return StatusReport(
             node: parts.nodeName, role: s.role.description, roleReason: s.roleReason,
@@ -184,7 +187,7 @@ public final class ControlCenter: ControlHandling {
             let config = parts.currentConfig()
             let before = parts.loop.status
             let peerName = config.peer(of: parts.nodeName)?.name ?? "peer"
-            if !force, before.peerAlive, let peer = before.peer, peer.configDigest.description != config.digest {
+            if !force, before.peerAlive, let peer = before.peer, peer.configDigest.description != parts.currentDigest() {
                 return .failure(.refused("configs differ (serial \(config.serial) here, \(peer.configSerial) on \(peerName)): the peer would serve a different table; make them equal, or use --force"))
             }
             let start = ContinuousClock.now

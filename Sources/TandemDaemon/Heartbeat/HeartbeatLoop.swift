@@ -19,6 +19,9 @@ public enum HeartbeatLoopEvent: Sendable {
     case failover(force: Bool, reply: @Sendable (String?) -> Void)
     /// `tandemctl maintenance on|off`: `reply` as for `failover`.
     case maintenance(Bool, reply: @Sendable (String?) -> Void)
+    /// The config in force changed: heartbeats carry its serial and digest from now on (the
+    /// peer fetches by them). Computed by the poster, not on the heartbeat thread.
+    case configVersion(ConfigVersion)
 }
 
 /// What the heartbeat thread last knew, for status readers on other threads.
@@ -188,6 +191,9 @@ public final class HeartbeatLoop: @unchecked Sendable {
             driver.forceStop(reason: reason, at: now)
         case .reload(let config, let settings):
             driver.configChanged(config, settings: settings, at: now)
+        case .configVersion(let version):
+            transport.builder.identity.configSerial = version.serial
+            transport.builder.identity.configDigest = version.digest
         case .logStatus:
             logger.notice("status: \(statusLine(at: now))")
         case .failover(let force, let reply):

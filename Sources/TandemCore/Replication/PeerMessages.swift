@@ -1,0 +1,51 @@
+import Foundation
+
+/// A request on an established peer connection. JSON-encoded, sealed by `PeerSession`.
+///
+/// To add a request: add a case here and handle it in the daemon's `PeerRequestHandler`
+/// (the switch is exhaustive, so the compiler points there). A peer that does not know a case
+/// answers `.failure("unsupported request ...")` instead of closing.
+public enum PeerRequest: Codable, Sendable, Hashable {
+    /// The config in force: its file text, serial and digest.
+    case fetchConfig
+}
+
+/// The answer to one `PeerRequest`.
+public enum PeerResponse: Codable, Sendable, Hashable {
+    case config(ConfigSnapshot)
+    /// The request could not be served; the text says why.
+    case failure(String)
+}
+
+/// A config as served to the peer: the file's exact text and what it parses to.
+public struct ConfigSnapshot: Codable, Sendable, Hashable {
+    public var text: String
+    public var serial: UInt64
+    /// Lower-case hex SHA-256 of the canonical form (`Config.digest`).
+    public var digest: String
+
+    public init(text: String, serial: UInt64, digest: String) {
+        self.text = text
+        self.serial = serial
+        self.digest = digest
+    }
+}
+
+/// JSON encoding of peer messages: compact, keys sorted, so the bytes are stable (tested as
+/// golden bytes).
+public enum PeerMessageCoding {
+    public static func encode<Message: Encodable>(_ message: Message) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding these value types cannot fail (no floats, no custom encoders).
+        return Array((try? encoder.encode(message)) ?? Data())
+    }
+
+    public static func decode<Message: Decodable>(_ type: Message.Type, from bytes: [UInt8]) throws(PeerProtocolError) -> Message {
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw .malformed("cannot decode \(Message.self): \(error)")
+        }
+    }
+}

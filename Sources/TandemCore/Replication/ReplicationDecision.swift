@@ -1,0 +1,143 @@
+/// A config version as the heartbeats carry it: serial and digest.
+public struct ConfigVersion: Sendable, Hashable, CustomStringConvertible {
+    public var serial: UInt64
+    public var digest: HeartbeatMessage.ConfigDigest
+
+    public init(serial: UInt64, digest: HeartbeatMessage.ConfigDigest) {
+        self.serial = serial
+        self.digest = digest
+    }
+
+    /// The version of `config` (its digest is hex; an unparsable digest becomes all zeros).
+    public init(_ config: Config) {
+        self.init(serial: config.serial, digest: HeartbeatMessage.ConfigDigest(hex: config.digest) ?? .zero)
+    }
+
+    /// "serial 7 digest 0123abcd…" (the first 16 hex digits).
+    public var description: String { "serial \(serial) digest \(digest.description.prefix(16))" }
+}
+
+extension HeartbeatMessage.ConfigDigest {
+    /// Parses 64 hex digits (either case); nil for anything else.
+    public init?(hex: String) {
+        let chars = Array(hex.utf8)
+        guard chars.count == HeartbeatMessage.ConfigDigest.byteCount * 2 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(HeartbeatMessage.ConfigDigest.byteCount)
+        var i = 0
+        while i < chars.count {
+            guard let high = nibble(chars[i]), let low = nibble(chars[i + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            i += 2
+        }
+        self.init(bytes)
+    }
+}
+
+/// What to do about the pair's two config versions.
+public enum ReplicationDecision: Sendable, Hashable {
+    /// Same serial, same digest.
+    case inSync
+    /// The peer's serial is higher: fetch its config.
+    case fetchFromPeer
+    /// This node's serial is higher: the peer will fetch from us.
+    case peerWillFetch
+    /// Same serial, different digests: two different configs claim one version. Nothing is
+    /// applied; an operator resolves it by raising the serial on the node whose config should win.
+    case conflict
+
+    /// The rule: higher serial wins; equal serials must have equal digests.
+    public static func decide(local: ConfigVersion, peer: ConfigVersion) -> ReplicationDecision {
+        if peer.serial > local.serial { return .fetchFromPeer }
+        if peer.serial < local.serial { return .peerWillFetch }
+        return peer.digest == local.digest ? .inSync : .conflict
+    }
+}
+
+/// Decides, every time the daemon looks at the peer's heartbeat view, whether to fetch, and
+/// reports conflicts once per pair of versions. Pure: time is an argument.
+///
+/// - A fetch is started for a higher peer version unless one is running.
+/// - A failed fetch (peer unreachable, connection broken) is retried after a back-off that
+///   doubles from `initialRetry` to `maximumRetry`.
+/// - A config that this node refused (invalid, or not naming this node) is not fetched again
+///   until the peer's version changes: the same bytes would be refused again.
+public struct ReplicationMonitor: Sendable {
+    public enum Action: Sendable, Hashable {
+        case fetch(ConfigVersion)
+        case conflictDetected(local: ConfigVersion, peer: ConfigVersion)
+        case conflictResolved
+    }
+
+    /// How a fetch ended.
+    public enum FetchOutcome: Sendable, Hashable {
+        /// The fetched config is in force (or turned out to be what we already run).
+        case applied
+        /// Could not talk to the peer; retried after a back-off.
+        case failed
+        /// The peer's config was refused; not fetched again until the peer's version changes.
+        case refused
+    }
+
+    public var initialRetry = TimeSpan.milliseconds(500)
+    public var maximumRetry = TimeSpan.seconds(30)
+    /// The conflict being reported, if any.
+    public private(set) var conflict: (local: ConfigVersion, peer: ConfigVersion)?
+    private var fetching: ConfigVersion?
+    private var retryAt: MonotonicInstant?
+    private var retryDelay: TimeSpan?
+    private var refused: ConfigVersion?
+
+    public init() {}
+
+    /// The daemon looked at both versions (`peer` nil: never heard).
+    public mutating func observed(local: ConfigVersion, peer: ConfigVersion?, at now: MonotonicInstant) -> [Action] {
+        guard let peer else { return [] }
+        var actions: [Action] = []
+        let decision = ReplicationDecision.decide(local: local, peer: peer)
+        if decision == .conflict {
+            if conflict?.local != local || conflict?.peer != peer {
+                conflict = (local, peer)
+                actions.append(.conflictDetected(local: local, peer: peer))
+            }
+        } else if conflict != nil {
+            conflict = nil
+            actions.append(.conflictResolved)
+        }
+        guard decision == .fetchFromPeer, fetching == nil, refused != peer else { return actions }
+        if let retryAt, now < retryAt { return actions }
+        fetching = peer
+        actions.append(.fetch(peer))
+        return actions
+    }
+
+    /// The fetch started by the last `.fetch` action ended.
+    public mutating func fetchFinished(_ outcome: FetchOutcome, at now: MonotonicInstant) {
+        let target = fetching
+        fetching = nil
+        switch outcome {
+        case .applied:
+            retryAt = nil
+            retryDelay = nil
+        case .failed:
+            let delay = retryDelay.map { min(TimeSpan(milliseconds: $0.milliseconds * 2), maximumRetry) } ?? initialRetry
+            retryDelay = delay
+            retryAt = now + delay
+        case .refused:
+            refused = target
+            retryAt = nil
+            retryDelay = nil
+        }
+    }
+
+    /// Whether a fetch is running.
+    public var isFetching: Bool { fetching != nil }
+}

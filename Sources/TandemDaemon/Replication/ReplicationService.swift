@@ -1,0 +1,481 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import TandemCore
+
+/// Where and as whom replication talks.
+public struct ReplicationSettings: Sendable {
+    public var nodeName: String
+    public var peerName: String
+    /// This node's heartbeat addresses (the server binds each) paired with the peer's (the client
+    /// tries them in path order).
+    public var paths: [HeartbeatPath]
+    /// The heartbeat port number, here on TCP.
+    public var port: UInt16
+    /// The config file to serve from and write to.
+    public var configPath: String
+    /// How often the peer's heartbeat view is looked at.
+    public var pollInterval: Duration = .milliseconds(200)
+    /// Time for an incoming connection to prove the key.
+    public var handshakeTimeout: TimeAmount = .seconds(5)
+    /// Time for one whole exchange (connect to response), and an idle server connection's life.
+    public var exchangeTimeout: TimeAmount = .seconds(30)
+    public var connectTimeout: TimeAmount = .seconds(2)
+    /// Incoming connections served at once; more are closed at once.
+    public var maximumConnections = 4
+
+    public init(nodeName: String, peerName: String, paths: [HeartbeatPath], port: UInt16, configPath: String) {
+        self.nodeName = nodeName
+        self.peerName = peerName
+        self.paths = paths
+        self.port = port
+        self.configPath = configPath
+    }
+}
+
+/// Config mirroring between the two `tandemd`: a TCP server on the heartbeat port of each
+/// heartbeat address serves the config in force to the authenticated peer; a monitor looks at
+/// the peer's (serial, digest) from the heartbeats every `pollInterval` and, when the peer's
+/// serial is higher, fetches its config, validates it as `check-config` does (and that it still
+/// names this node), writes it atomically over the config file and reloads as SIGHUP does.
+/// Equal serials with different digests are a conflict: logged on change, shown in `status()`,
+/// never applied. The heartbeat thread does no replication work.
+public final class ReplicationService: Service, Sendable {
+    let settings: ReplicationSettings
+    /// Nil: heartbeats are not authenticated, so replication is off.
+    let key: HeartbeatKey?
+    let localVersion: @Sendable () -> ConfigVersion
+    let reload: @Sendable () -> Void
+    let inForce: @Sendable () -> ConfigSnapshot?
+    let stage: @Sendable (ConfigSnapshot, Config) -> Void
+    let peerVersion: @Sendable () -> ConfigVersion?
+    let logger: Logger
+    let group: any EventLoopGroup
+
+    private struct State: Sendable {
+        var status = ReplicationStatus(enabled: true)
+        /// The text of the config in force, as served.
+        var served: ConfigSnapshot?
+        var connections = 0
+        var logBudget: [String: (count: Int, windowStart: MonotonicInstant)] = [:]
+    }
+    private let state = Mutex(State())
+    private let clock = MonotonicClock()
+
+    /// - Parameters:
+    ///   - localVersion: serial and digest of the config in force (cheap: called every poll).
+    ///   - reload: the daemon's SIGHUP path (re-reads the config file, applies it if valid).
+    ///   - inForce: the text of the config in force with its serial and digest, when known
+    ///     (`ConfigStore.text`); nil makes the service read and parse the file to check it.
+    ///   - stage: hands a fetched, validated config to the store before it is written, so the
+    ///     reload that follows need not parse it again (`ConfigStore.stage`).
+    ///   - peerVersion: the peer's serial and digest from its latest heartbeat, nil if never heard.
+    ///   - key: the heartbeat key; nil turns replication off (reported in `status()`).
+    public init(settings: ReplicationSettings, key: HeartbeatKey?, localVersion: @escaping @Sendable () -> ConfigVersion,
+                reload: @escaping @Sendable () -> Void,
+                inForce: @escaping @Sendable () -> ConfigSnapshot? = { nil },
+                stage: @escaping @Sendable (ConfigSnapshot, Config) -> Void = { _, _ in },
+                peerVersion: @escaping @Sendable () -> ConfigVersion?,
+                logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.settings = settings
+        self.key = key
+        self.localVersion = localVersion
+        self.reload = reload
+        self.inForce = inForce
+        self.stage = stage
+        self.peerVersion = peerVersion
+        self.logger = logger
+        self.group = group
+        if key == nil {
+            state.withLock {
+                $0.status = ReplicationStatus(enabled: false, disabledReason: "heartbeats are not authenticated (auth: none); configure heartbeat.key_file on both nodes to mirror the config")
+            }
+        }
+    }
+
+    /// A snapshot of replication's state (any thread).
+    public func status() -> ReplicationStatus { state.withLock { $0.status } }
+
+    public func run() async throws {
+        guard let key else {
+            logger.warning("config replication is off: heartbeats are not authenticated (auth: none); keep the two config files identical by hand")
+            try? await gracefulShutdown()
+            return
+        }
+        _ = snapshotInForce()
+        try? await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { tasks in
+                for path in self.settings.paths {
+                    let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+                    do {
+                        server = try await ServerBootstrap(group: self.group)
+                            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                            .bind(host: path.local.description, port: Int(self.settings.port)) { channel in
+                                channel.eventLoop.makeCompletedFuture {
+                                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                                }
+                            }
+                    } catch {
+                        self.logger.error("config replication: cannot listen on TCP \(path.local) port \(self.settings.port): \(error); the peer cannot fetch this node's config over this path")
+                        continue
+                    }
+                    self.logger.info("config replication listening on TCP \(path.local) port \(self.settings.port)")
+                    tasks.addTask { await self.accept(on: server, key: key) }
+                }
+                tasks.addTask { await self.monitor(key: key) }
+            }
+        }
+    }
+
+    // MARK: - Server
+
+    private func accept(on server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, key: HeartbeatKey) async {
+        let listener = server.channel
+        await withTaskCancellationHandler {
+            do {
+                try await server.executeThenClose { inbound in
+                    try await withThrowingDiscardingTaskGroup { connections in
+                        for try await connection in inbound {
+                            let admitted = state.withLock { s -> Bool in
+                                guard s.connections < settings.maximumConnections else { return false }
+                                s.connections += 1
+                                return true
+                            }
+                            guard admitted else {
+                                connection.channel.close(promise: nil)
+                                continue
+                            }
+                            connections.addTask {
+                                await self.serve(connection, key: key)
+                                self.state.withLock { $0.connections -= 1 }
+                            }
+                        }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled { logger.error("config replication: listener \(listener.localAddress?.description ?? "?") failed: \(error)") }
+            }
+        } onCancel: {
+            listener.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, key: HeartbeatKey) async {
+        let channel = connection.channel
+        let remote = channel.remoteAddress?.ipAddress ?? "?"
+        let handshakeDeadline = channel.eventLoop.scheduleTask(in: settings.handshakeTimeout) { channel.close(promise: nil) }
+        let idleDeadline = channel.eventLoop.scheduleTask(in: settings.exchangeTimeout) { channel.close(promise: nil) }
+        defer {
+            handshakeDeadline.cancel()
+            idleDeadline.cancel()
+        }
+        do {
+            try await withTaskCancellationHandler {
+                try await connection.executeThenClose { inbound, outbound in
+                    var peer = PeerConnection(inbound: inbound, outbound: outbound)
+                    var handshake = PeerHandshakeServer(key: key, name: settings.nodeName, peerName: settings.peerName,
+                                                        nonce: Self.randomNonce())
+                    let hello = try await peer.read()
+                    try await peer.write(try handshake.helloReceived(hello))
+                    let proof: [UInt8]
+                    do {
+                        proof = try await peer.read()
+                    } catch is PeerConnectionClosed {
+                        throw PeerProtocolError.authenticationFailed("the peer hung up instead of proving the key; it could not verify this node's proof, so the keys differ")
+                    }
+                    var session: PeerSession
+                    do {
+                        session = try handshake.proofReceived(proof)
+                    } catch {
+                        try? await peer.write(PeerHandshake.verdict(refusal: "authentication failed"))
+                        throw error
+                    }
+                    try await peer.write(PeerHandshake.verdict(refusal: nil))
+                    handshakeDeadline.cancel()
+                    peer.setLimit(4096)
+                    while true {
+                        let body: [UInt8]
+                        do {
+                            let frame = try await peer.read()
+                            body = try session.open(frame)
+                        } catch is PeerConnectionClosed {
+                            return
+                        }
+                        let response = respond(to: body, from: remote)
+                        try await peer.write(session.seal(PeerMessageCoding.encode(response)))
+                    }
+                }
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch let error as PeerProtocolError {
+            switch error {
+            case .authenticationFailed, .unexpectedPeer:
+                let count = state.withLock { s -> UInt64 in
+                    s.status.authenticationFailures += 1
+                    return s.status.authenticationFailures
+                }
+                logLimited("auth", "config replication: refused a connection from \(remote): \(error) (\(count) authentication failures so far)")
+            default:
+                logLimited("protocol", "config replication: connection from \(remote) dropped: \(error)")
+            }
+        } catch {
+            logLimited("io", "config replication: connection from \(remote) ended: \(error)")
+        }
+    }
+
+    /// The answer to one request. Adding a `PeerRequest` case means adding its case here.
+    private func respond(to body: [UInt8], from remote: String) -> PeerResponse {
+        let request: PeerRequest
+        do {
+            request = try PeerMessageCoding.decode(PeerRequest.self, from: body)
+        } catch {
+            return .failure("unsupported request (\(error)): run the same tandemd version on both nodes")
+        }
+        switch request {
+        case .fetchConfig:
+            guard let snapshot = snapshotInForce() else {
+                let why = "\(settings.configPath) differs from the config in force (an edit not yet reloaded, or an invalid file): nothing served until it is reloaded"
+                record(.served, serial: 0, result: why, succeeded: false)
+                logLimited("serve", "config replication: \(settings.peerName) asked for the config: \(why)")
+                return .failure(why)
+            }
+            record(.served, serial: snapshot.serial, result: "served", succeeded: true)
+            state.withLock { $0.status.serves += 1 }
+            logger.notice("config replication: served config serial \(snapshot.serial) (digest \(snapshot.digest.prefix(16))) to \(settings.peerName) at \(remote)")
+            return .config(snapshot)
+        }
+    }
+
+    /// The text of the config in force: the store's copy when it has one; else the cached copy
+    /// if its digest is the one in force, else the file if it parses to the config in force,
+    /// else nil (never an edit that is not in force, never an invalid file).
+    func snapshotInForce() -> ConfigSnapshot? {
+        if let known = inForce() { return known }
+        let local = localVersion()
+        if let cached = state.withLock({ $0.served }), HeartbeatMessage.ConfigDigest(hex: cached.digest) == local.digest {
+            return cached
+        }
+        guard let data = FileManager.default.contents(atPath: settings.configPath),
+              let text = String(data: data, encoding: .utf8),
+              let config = try? ConfigParser.parse(yaml: text) else { return nil }
+        let digest = config.digest
+        guard HeartbeatMessage.ConfigDigest(hex: digest) == local.digest else { return nil }
+        let snapshot = ConfigSnapshot(text: text, serial: config.serial, digest: digest)
+        state.withLock { $0.served = snapshot }
+        return snapshot
+    }
+
+    // MARK: - Client
+
+    private func monitor(key: HeartbeatKey) async {
+        var monitor = ReplicationMonitor()
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: settings.pollInterval) } catch { return }
+            let local = localVersion()
+            for action in monitor.observed(local: local, peer: peerVersion(), at: clock.now()) {
+                switch action {
+                case .conflictDetected(let local, let peer):
+                    state.withLock {
+                        $0.status.conflict = true
+                        $0.status.localDigest = local.digest.description
+                        $0.status.peerDigest = peer.digest.description
+                    }
+                    logger.error("config conflict: this node and \(settings.peerName) both run serial \(local.serial) with different configs (digest \(local.digest.description.prefix(16)) here, \(peer.digest.description.prefix(16)) there); nothing is applied: raise the serial on the node whose config should win and reload it")
+                case .conflictResolved:
+                    state.withLock {
+                        $0.status.conflict = false
+                        $0.status.localDigest = nil
+                        $0.status.peerDigest = nil
+                    }
+                    logger.notice("config conflict with \(settings.peerName) resolved")
+                case .fetch(let target):
+                    let outcome = await fetchAndApply(target, key: key)
+                    monitor.fetchFinished(outcome, at: clock.now())
+                }
+            }
+        }
+    }
+
+    private func fetchAndApply(_ target: ConfigVersion, key: HeartbeatKey) async -> ReplicationMonitor.FetchOutcome {
+        logger.notice("config replication: \(settings.peerName) runs \(target), this node \(localVersion()); fetching")
+        let started = clock.now()
+        let snapshot: ConfigSnapshot
+        do {
+            snapshot = try await fetch(key: key)
+        } catch {
+            if let protocolError = error as? PeerProtocolError {
+                switch protocolError {
+                case .authenticationFailed, .unexpectedPeer, .refused:
+                    state.withLock { $0.status.authenticationFailures += 1 }
+                default: break
+                }
+            }
+            state.withLock { $0.status.fetchFailures += 1 }
+            record(.fetched, serial: target.serial, result: "fetch failed: \(error)", succeeded: false)
+            logLimited("fetch", "config replication: cannot fetch the config of \(settings.peerName): \(error)")
+            return .failed
+        }
+        let fetchedIn = clock.now().milliseconds(since: started)
+        return apply(snapshot, fetchedInMilliseconds: fetchedIn)
+    }
+
+    private func apply(_ snapshot: ConfigSnapshot, fetchedInMilliseconds: UInt64) -> ReplicationMonitor.FetchOutcome {
+        func refuse(_ why: String) -> ReplicationMonitor.FetchOutcome {
+            state.withLock { $0.status.fetchFailures += 1 }
+            record(.fetched, serial: snapshot.serial, result: "refused: \(why)", succeeded: false)
+            logger.error("config replication: refused \(settings.peerName)'s config serial \(snapshot.serial): \(why); keeping this node's config")
+            return .refused
+        }
+        let started = clock.now()
+        guard snapshot.text.utf8.count <= PeerFrame.maximumConfigBytes else {
+            return refuse("it is \(snapshot.text.utf8.count) bytes, more than \(PeerFrame.maximumConfigBytes)")
+        }
+        let config: Config
+        do {
+            config = try ConfigParser.parse(yaml: snapshot.text)
+        } catch {
+            return refuse("it is invalid: \(error)")
+        }
+        let digest = config.digest
+        guard digest == snapshot.digest else {
+            return refuse("its text has digest \(digest.prefix(16)) but was sent as \(snapshot.digest.prefix(16))")
+        }
+        guard config.node(named: settings.nodeName) != nil else {
+            return refuse("it does not name this node (\(settings.nodeName)) among its nodes")
+        }
+        guard config.peer(of: settings.nodeName)?.name == settings.peerName else {
+            return refuse("its peer of \(settings.nodeName) is not \(settings.peerName): renaming nodes needs a restart of both")
+        }
+        let local = localVersion()
+        if HeartbeatMessage.ConfigDigest(hex: digest) == local.digest {
+            return .applied
+        }
+        guard config.serial > local.serial else {
+            return refuse("its serial is not higher than this node's (\(local.serial))")
+        }
+        stage(snapshot, config)
+        do {
+            try AtomicFileWriter.write(Array(snapshot.text.utf8), to: settings.configPath)
+        } catch {
+            state.withLock { $0.status.fetchFailures += 1 }
+            record(.fetched, serial: snapshot.serial, result: "write failed: \(error)", succeeded: false)
+            logger.error("config replication: \(error)")
+            return .failed
+        }
+        state.withLock { $0.served = snapshot }
+        reload()
+        let now = localVersion()
+        guard HeartbeatMessage.ConfigDigest(hex: digest) == now.digest else {
+            return refuse("written to \(settings.configPath) (previous copy in \(AtomicFileWriter.previousPath(of: settings.configPath))) but the reload did not apply it: see the reload error")
+        }
+        state.withLock { $0.status.fetches += 1 }
+        record(.fetched, serial: snapshot.serial, result: "applied", succeeded: true)
+        logger.notice("config replication: applied \(settings.peerName)'s config serial \(snapshot.serial) (digest \(digest.prefix(16)), \(snapshot.text.utf8.count) bytes; fetched in \(fetchedInMilliseconds) ms, validated, written and reloaded in \(clock.now().milliseconds(since: started)) ms)")
+        return .applied
+    }
+
+    /// Fetches the peer's config over the first path that answers.
+    private func fetch(key: HeartbeatKey) async throws -> ConfigSnapshot {
+        var lastError: any Error = PeerConnectionClosed()
+        for path in settings.paths {
+            do {
+                return try await fetch(over: path, key: key)
+            } catch let error as PeerProtocolError {
+                throw error  // the peer answered: another path would answer the same
+            } catch let refusal as PeerRefusal {
+                throw refusal
+            } catch {
+                lastError = PathError(path: path, port: settings.port, underlying: error)
+            }
+        }
+        throw lastError
+    }
+
+    private func fetch(over path: HeartbeatPath, key: HeartbeatKey) async throws -> ConfigSnapshot {
+        let connection = try await ClientBootstrap(group: group)
+            .connectTimeout(settings.connectTimeout)
+            .bind(to: try SocketAddress(ipAddress: path.local.description, port: 0))
+            .connect(host: path.peer.description, port: Int(settings.port)) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let channel = connection.channel
+        let deadline = channel.eventLoop.scheduleTask(in: settings.exchangeTimeout) { channel.close(promise: nil) }
+        defer { deadline.cancel() }
+        return try await withTaskCancellationHandler {
+            try await connection.executeThenClose { inbound, outbound in
+                var peer = PeerConnection(inbound: inbound, outbound: outbound)
+                let handshake = PeerHandshakeClient(key: key, name: settings.nodeName, peerName: settings.peerName,
+                                                    nonce: Self.randomNonce())
+                try await peer.write(handshake.hello())
+                let challenge = try await peer.read()
+                let (proof, established) = try handshake.challengeReceived(challenge)
+                var session = established
+                try await peer.write(proof)
+                let verdict = try await peer.read()
+                try PeerHandshake.verdictReceived(verdict)
+                try await peer.write(session.seal(PeerMessageCoding.encode(PeerRequest.fetchConfig)))
+                peer.setLimit(PeerFrame.maximumLength)
+                let answer = try await peer.read()
+                let response = try PeerMessageCoding.decode(PeerResponse.self, from: try session.open(answer))
+                switch response {
+                case .config(let snapshot): return snapshot
+                case .failure(let why): throw PeerRefusal(reason: why)
+                }
+            }
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func randomNonce() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<PeerHandshake.nonceLength).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+
+    private func record(_ direction: ReplicationStatus.Event.Direction, serial: UInt64, result: String, succeeded: Bool) {
+        let event = ReplicationStatus.Event(when: Date(), direction: direction, peer: settings.peerName, serial: serial,
+                                            result: result, succeeded: succeeded)
+        state.withLock { $0.status.lastReplication = event }
+    }
+
+    /// Logs at most 3 lines per `kind` and 10 seconds, so a peer hammering with the wrong key
+    /// cannot flood the log; the suppressed count goes into the next line.
+    private func logLimited(_ kind: String, _ message: String) {
+        let now = clock.now()
+        let (show, suppressed) = state.withLock { s -> (Bool, Int) in
+            var entry = s.logBudget[kind] ?? (0, now)
+            var suppressed = 0
+            if now.nanoseconds(since: entry.windowStart) >= 10_000_000_000 {
+                suppressed = max(0, entry.count - 3)
+                entry = (0, now)
+            }
+            entry.count += 1
+            s.logBudget[kind] = entry
+            return (entry.count <= 3, suppressed)
+        }
+        guard show else { return }
+        logger.warning("\(message)\(suppressed > 0 ? " (\(suppressed) similar lines suppressed)" : "")")
+    }
+}
+
+/// The peer answered the request with a refusal.
+struct PeerRefusal: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "the peer did not serve its config: \(reason)" }
+}
+
+/// A path on which the peer could not be reached.
+struct PathError: Error, CustomStringConvertible {
+    var path: HeartbeatPath
+    var port: UInt16
+    var underlying: any Error
+    var description: String { "\(path.peer) TCP port \(port) (from \(path.local)): \(underlying)" }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import Logging
+import Testing
+import TandemCore
+@testable import TandemDaemon
+
+/// Two (or three) replication services on loopback addresses (127.0.0.1 is ra, 127.0.0.2 is
+/// rb), each with its own config file and store; each one's view of the peer's version is read
+/// from the other's store, as heartbeats would carry it.
+@Suite(.serialized) struct ReplicationServiceTests {
+    final class Node: Sendable {
+        let name: String
+        let path: String
+        let store: LockedBox<ConfigStore>
+        let service: ReplicationService
+
+        /// `storeText`: serve the store's text, as tandemd does; false: the service reads and checks the file.
+        init(name: String, peer: String, local: String, peerAddress: String, port: UInt16, dir: String, key: HeartbeatKey?,
+             text: String, storeText: Bool = true, peerVersion: @escaping @Sendable () -> ConfigVersion?) throws {
+            self.name = name
+            path = dir + "/\(name).yaml"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let store = LockedBox(try ConfigStore(path: path))
+            self.store = store
+            let settings = ReplicationSettings(nodeName: name, peerName: peer,
+                                               paths: [HeartbeatPath(index: 0, local: IPAddress(local)!, peer: IPAddress(peerAddress)!)],
+                                               port: port, configPath: path)
+            var logger = Logger(label: "test-\(name)")
+            logger.logLevel = .critical
+            service = ReplicationService(
+                settings: settings, key: key, localVersion: { store.withLock { ConfigVersion($0.current) } },
+                reload: { _ = store.withLock { $0.reload() } },
+                inForce: {
+                    guard storeText else { return nil }
+                    return store.withLock { s in s.text.map { ConfigSnapshot(text: $0, serial: s.current.serial, digest: s.digest) } }
+                },
+                stage: { snapshot, config in
+                    if storeText { store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) } }
+                },
+                peerVersion: peerVersion, logger: logger)
+        }
+
+        var version: ConfigVersion { store.withLock { ConfigVersion($0.current) } }
+        var fileText: String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+    }
+
+    static func config(serial: Int, vips: [String] = ["10.0.0.10/24"], keyFile: String, comment: String = "") -> String {
+        """
+        # \(comment)
+        serial: \(serial)
+        nodes:
+          - {name: ra, addresses: [127.0.0.1], priority: 100}
+          - {name: rb, addresses: [127.0.0.2], priority: 90}
+        heartbeat:
+          key_file: \(keyFile)
+        virtual_ips:
+        \(vips.map { "  - {address: \($0), interface: eth0}" }.joined(separator: "\n"))
+
+        """
+    }
+
+    struct Pair {
+        let dir: String
+        let keyFile: String
+        let key: HeartbeatKey
+        let port: UInt16
+        let ra: Node
+        let rb: Node
+    }
+
+    /// Runs `body` with two services running; stops them afterwards.
+    func withPair(raText: ((String) -> String)? = nil, rbText: ((String) -> String)? = nil, storeText: Bool = true,
+                  _ body: (Pair) async throws -> Void) async throws {
+        let dir = NSTemporaryDirectory() + "tandem-repl-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let keyFile = dir + "/heartbeat.key"
+        let keyBytes = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+        try keyBytes.write(to: URL(fileURLWithPath: keyFile))
+        let key = try HeartbeatKey(fileContents: keyBytes, path: keyFile)
+        let port = UInt16.random(in: 30_000...60_000)
+        let peers = LockedBox<[String: LockedBox<ConfigStore>]>([:])
+        let view: @Sendable (String) -> ConfigVersion? = { name in
+            peers.withLock { $0[name] }.map { store in store.withLock { ConfigVersion($0.current) } }
+        }
+        let ra = try Node(name: "ra", peer: "rb", local: "127.0.0.1", peerAddress: "127.0.0.2", port: port, dir: dir, key: key,
+                          text: raText?(keyFile) ?? Self.config(serial: 1, keyFile: keyFile), storeText: storeText, peerVersion: { view("rb") })
+        let rb = try Node(name: "rb", peer: "ra", local: "127.0.0.2", peerAddress: "127.0.0.1", port: port, dir: dir, key: key,
+                          text: rbText?(keyFile) ?? Self.config(serial: 1, keyFile: keyFile), storeText: storeText, peerVersion: { view("ra") })
+        peers.withLock { $0 = ["ra": ra.store, "rb": rb.store] }
+        let task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await ra.service.run() }
+                group.addTask { try await rb.service.run() }
+                try await group.waitForAll()
+            }
+        }
+        defer { task.cancel() }
+        try await Task.sleep(for: .milliseconds(200))  // listening
+        try await body(Pair(dir: dir, keyFile: keyFile, key: key, port: port, ra: ra, rb: rb))
+        task.cancel()
+        _ = await task.result
+    }
+
+    /// Polls `condition` every 20 ms for at most `seconds` (generous: the whole test suite runs
+    /// in parallel on small shared hosts; a passing condition returns at once).
+    func eventually(_ seconds: Double = 20, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    @Test(arguments: [true, false])
+    func aHigherSerialIsFetchedWrittenAndReloaded(storeText: Bool) async throws {
+        try await withPair(storeText: storeText) { p in
+            let newText = Self.config(serial: 2, vips: ["10.0.0.10/24", "10.0.0.11/24"], keyFile: p.keyFile, comment: "edited on rb")
+            try newText.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
+            _ = p.rb.store.withLock { $0.reload() }
+            #expect(try await eventually { p.ra.version == p.rb.version })
+            #expect(p.ra.fileText == newText)
+            #expect(p.ra.store.withLock { $0.current.virtualIPs.count } == 2)
+            #expect((try? String(contentsOfFile: p.ra.path + ".prev", encoding: .utf8)) == Self.config(serial: 1, keyFile: p.keyFile))
+            let a = p.ra.service.status(), b = p.rb.service.status()
+            #expect(a.fetches == 1)
+            #expect(a.lastReplication?.direction == .fetched)
+            #expect(a.lastReplication?.serial == 2)
+            #expect(a.lastReplication?.result == "applied")
+            #expect(b.serves == 1)
+            #expect(b.lastReplication?.direction == .served)
+            #expect(a.authenticationFailures == 0 && b.authenticationFailures == 0)
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func anEditNotYetReloadedIsNotServed(storeText: Bool) async throws {
+        try await withPair(rbText: { Self.config(serial: 2, keyFile: $0) }, storeText: storeText) { p in
+            // rb runs serial 2; its file now holds an unreloaded serial-3 edit: ra gets serial 2.
+            try Self.config(serial: 3, vips: ["10.0.0.99/24"], keyFile: p.keyFile).write(toFile: p.rb.path, atomically: true, encoding: .utf8)
+            #expect(try await eventually { p.ra.version.serial == 2 })
+            #expect(p.ra.version == p.rb.version)
+            #expect(p.ra.fileText == Self.config(serial: 2, keyFile: p.keyFile))
+        }
+    }
+
+    @Test func equalSerialsWithDifferentDigestsAreAConflictOnBothUntilOneRaisesItsSerial() async throws {
+        try await withPair(raText: { Self.config(serial: 5, keyFile: $0, comment: "ra") },
+                           rbText: { Self.config(serial: 5, vips: ["10.0.0.12/24"], keyFile: $0) }) { p in
+            #expect(try await eventually { p.ra.service.status().conflict && p.rb.service.status().conflict })
+            let a = p.ra.service.status()
+            #expect(a.localDigest == p.ra.store.withLock { $0.current.digest })
+            #expect(a.peerDigest == p.rb.store.withLock { $0.current.digest })
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(p.ra.store.withLock { $0.current.virtualIPs.map(\.prefix.description) } == ["10.0.0.10/24"])
+            #expect(a.fetches == 0)
+            // Resolve: rb raises its serial; ra fetches it.
+            let winner = Self.config(serial: 6, vips: ["10.0.0.12/24"], keyFile: p.keyFile)
+            try winner.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
+            _ = p.rb.store.withLock { $0.reload() }
+            #expect(try await eventually { p.ra.version == p.rb.version })
+            #expect(try await eventually { !p.ra.service.status().conflict && !p.rb.service.status().conflict })
+            #expect(p.ra.fileText == winner)
+        }
+    }
+
+    @Test func anInvalidOrForeignConfigIsRefused() async throws {
+        // rb's config (serial 2) names nodes ra2/rb: ra must not take it.
+        try await withPair(rbText: { keyFile in
+            Self.config(serial: 1, keyFile: keyFile)
+        }) { p in
+            let foreign = Self.config(serial: 2, keyFile: p.keyFile).replacingOccurrences(of: "name: ra,", with: "name: rx,")
+            try foreign.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
+            _ = p.rb.store.withLock { $0.reload() }
+            #expect(p.rb.version.serial == 2)
+            #expect(try await eventually { p.ra.service.status().fetchFailures >= 1 })
+            let status = p.ra.service.status()
+            #expect(status.lastReplication?.succeeded == false)
+            #expect(status.lastReplication?.result.contains("does not name this node (ra)") == true)
+            #expect(p.ra.version.serial == 1)
+            #expect(p.ra.fileText == Self.config(serial: 1, keyFile: p.keyFile))
+        }
+    }
+
+    @Test func aPeerWithTheWrongKeyCannotFetchAndIsCounted() async throws {
+        try await withPair(rbText: { Self.config(serial: 3, keyFile: $0) }) { p in
+            let wrongKey = try HeartbeatKey(fileContents: Data(repeating: 0x77, count: 32), path: "wrong.key")
+            try FileManager.default.createDirectory(atPath: p.dir + "/mallory", withIntermediateDirectories: true)
+            let mallory = try Node(name: "ra", peer: "rb", local: "127.0.0.3", peerAddress: "127.0.0.2", port: p.port, dir: p.dir + "/mallory",
+                                   key: wrongKey, text: Self.config(serial: 1, keyFile: p.keyFile) , peerVersion: { p.rb.version })
+            let task = Task { try await mallory.service.run() }
+            defer { task.cancel() }
+            #expect(try await eventually { p.rb.service.status().authenticationFailures >= 1 })
+            #expect(try await eventually { mallory.service.status().authenticationFailures >= 1 })
+            #expect(mallory.version.serial == 1)
+            #expect(mallory.service.status().fetches == 0)
+            #expect(mallory.service.status().lastReplication?.result.contains("authentication failed") == true)
+            task.cancel()
+            _ = await task.result
+        }
+    }
+
+    @Test func withoutAKeyReplicationIsOffAndSaysWhy() throws {
+        let settings = ReplicationSettings(nodeName: "ra", peerName: "rb", paths: [], port: 1, configPath: "/nonexistent")
+        let service = ReplicationService(settings: settings, key: nil, localVersion: { ConfigVersion(serial: 1, digest: .zero) },
+                                         reload: {}, peerVersion: { nil }, logger: Logger(label: "t"))
+        let status = service.status()
+        #expect(!status.enabled)
+        #expect(status.disabledReason?.contains("auth: none") == true)
+    }
+}

@@ -1,0 +1,140 @@
+"""Config mirroring between two real tandemd on the host kernel, in network namespaces.
+
+Run as root after `swift build`:  python3 -m pytest -v -s integration/host/test_replication.py
+(-s prints the measured times). Each router has its own config file (replication_pair.ReplicaPair);
+ra (priority 100) is active, rb standby. What is asserted is what independent tools see: the
+config files' bytes, the digest `tandemd --check` computes for each, `ip -j addr` in the router
+namespaces; the logs only for the conflict and refusal lines. peer_client.py is an independent
+(Python) implementation of the channel's client side.
+"""
+import json
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from vip_topology import Topology  # noqa: E402
+from failover_pair import ADDR  # noqa: E402
+from replication_pair import ReplicaPair  # noqa: E402
+
+PEER_CLIENT = os.path.join(os.path.dirname(__file__), "peer_client.py")
+
+
+@pytest.fixture
+def topo():
+    t = Topology()
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def pair(topo):
+    p = ReplicaPair(topo)
+    yield p
+    p.close()
+
+
+def started(pair):
+    pair.start("a")
+    pair.wait_for(lambda: pair.role("a") == "active" and pair.holds_vip("a"), timeout=10, what="ra active")
+    pair.start("b")
+    pair.wait_settled("a")
+
+
+def report(name, **figures):
+    print(f"\n[{name}] " + " ".join(f"{k}={v * 1000:.0f}ms" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+
+
+def edit_and_reload(pair, node, text):
+    pair.configs[node].write_text(text)
+    t0 = time.monotonic()
+    pair.signal(node, signal.SIGHUP)
+    return t0
+
+
+def test_edit_on_the_standby_reaches_the_active_within_a_second_and_is_applied(topo, pair):
+    started(pair)
+    old = pair.text("a")
+    new = pair.config_text(serial=2, extra_vips=["10.99.0.11/24"])
+    t0 = edit_and_reload(pair, "b", new)
+    pair.wait_for(lambda: pair.text("a") == new, timeout=1.0, step=0.002, what="ra's file equals rb's edit")
+    t_file = time.monotonic() - t0
+    pair.wait_for(lambda: pair.has_address("a", "10.99.0.11"), timeout=1.0, step=0.002, what="the new VIP on ra")
+    t_vip = time.monotonic() - t0
+    report("standby-to-active", file=t_file, vip=t_vip)
+    assert pair.digest("a") == pair.digest("b")
+    assert (pair.configs["a"].parent / "ra.yaml.prev").read_text() == old
+    assert not pair.has_address("b", "10.99.0.11")
+    assert pair.role("a") == "active" and pair.role("b") == "standby"
+    assert "applied rb's config serial 2" in pair.log("a")
+    assert "served config serial 2" in pair.log("b")
+
+
+def test_edit_on_the_active_reaches_the_standby_which_claims_nothing(topo, pair):
+    started(pair)
+    new = pair.config_text(serial=2, extra_vips=["10.99.0.12/24"])
+    t0 = edit_and_reload(pair, "a", new)
+    pair.wait_for(lambda: pair.text("b") == new, timeout=1.0, step=0.002, what="rb's file equals ra's edit")
+    report("active-to-standby", file=time.monotonic() - t0)
+    pair.wait_for(lambda: pair.has_address("a", "10.99.0.12"), timeout=1.0, what="the new VIP on ra")
+    pair.wait_for(lambda: "applied ra's config serial 2" in pair.log("b"), timeout=1.0, what="rb applied it")
+    assert pair.digest("a") == pair.digest("b")
+    time.sleep(0.2)
+    assert not pair.has_address("b", "10.99.0.12")
+
+
+def run_client(topo, pair, key_file, name="ra"):
+    r = topo.exec("a", sys.executable, PEER_CLIENT, ADDR["b"], str(pair.port), str(key_file), name, "rb", check=False)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_a_peer_with_the_wrong_key_cannot_fetch_and_is_logged_and_counted(topo, pair):
+    started(pair)
+    wrong = pair.dir / "wrong.key"
+    wrong.write_bytes(os.urandom(32))
+    results = [run_client(topo, pair, wrong) for _ in range(3)]
+    for r in results:
+        assert r["server_proof_ok"] is False
+        assert r["verdict"] in ("refused", "closed")
+        assert "response" not in r
+    pair.wait_for(lambda: "refused a connection" in pair.log("b"), timeout=2, what="the refusal in rb's log")
+    lines = [line for line in pair.log("b").splitlines() if "refused a connection" in line]
+    assert "authentication failed" in lines[0]
+    assert "3 authentication failures so far" in lines[-1]
+    # The same client with the right key gets rb's config: the protocol works and the text is the file's.
+    good = run_client(topo, pair, pair.key)
+    assert good["server_proof_ok"] and good["verdict"] == "accepted" and good["response_tag_ok"]
+    assert good["response"]["config"]["_0"]["text"] == pair.text("b")
+    assert good["response"]["config"]["_0"]["digest"] == pair.digest("b")
+    # The daemons themselves were not disturbed.
+    assert pair.role("a") == "active" and pair.role("b") == "standby"
+
+
+def test_a_conflict_is_reported_on_both_and_raising_a_serial_converges(topo):
+    texts = lambda p: {"a": p.config_text(serial=2, extra_vips=["10.99.0.13/24"]),
+                       "b": p.config_text(serial=2, extra_vips=["10.99.0.14/24"])}
+    pair = ReplicaPair(topo, texts=texts)
+    try:
+        started(pair)
+        first = {n: pair.text(n) for n in ("a", "b")}
+        for n in ("a", "b"):
+            pair.wait_for(lambda: "config conflict" in pair.log(n), timeout=3, what=f"conflict logged on {n}")
+        assert pair.digest("a") != pair.digest("b")
+        time.sleep(0.5)
+        assert {n: pair.text(n) for n in ("a", "b")} == first, "nothing is applied in a conflict"
+        assert pair.log("a").count("config conflict") == 1, "the conflict is logged once, not every poll"
+        resolved = pair.config_text(serial=3, extra_vips=["10.99.0.14/24"])
+        t0 = edit_and_reload(pair, "b", resolved)
+        pair.wait_for(lambda: pair.text("a") == resolved, timeout=1.0, step=0.002, what="ra took rb's serial 3")
+        report("conflict-resolved", file=time.monotonic() - t0)
+        for n in ("a", "b"):
+            pair.wait_for(lambda: "config conflict with" in pair.log(n), timeout=2, what=f"resolved on {n}")
+        pair.wait_for(lambda: pair.has_address("a", "10.99.0.14"), timeout=1.0, what="rb's VIP on ra")
+        pair.wait_for(lambda: not pair.has_address("a", "10.99.0.13"), timeout=1.0, what="ra's own VIP released")
+        assert pair.digest("a") == pair.digest("b")
+    finally:
+        pair.close()
