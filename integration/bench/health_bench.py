@@ -19,8 +19,8 @@ config parsing and the first burst of results are excluded):
 - tandemd's CPU as % of one core (utime + stime from /proc/PID/stat), peak RSS;
 - heartbeat gaps at the peer: worst |gap - 10 ms|, the 99.9th and 99th percentiles, and the
   number of heartbeats against the number expected;
-- health: servers that came up (debug log lines `unknown -> up`) and every later change (flaps;
-  a healthy run has none).
+- health changes from the daemon's log over the whole run: first results up and down
+  (`unknown -> up|down`), recoveries (`down -> up`) and losses (`up -> down`; a healthy run has none).
 
 Usage (root; build first: `swift build -c release --product tandemd`):
     python3 integration/bench/health_bench.py [--servers 5000] [--seconds 60] [--modes none,tcp,http]
@@ -32,6 +32,7 @@ import os
 import pathlib
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,9 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HB_PORT = 30694
+# The real servers' listener; with --server-realtime it runs SCHED_FIFO so a loaded host cannot
+# starve it (then failed checks would measure the host, not the daemon).
+SERVER_PREFIX = []
 INTERVAL_MS = 10
 
 SERVER = r'''
@@ -168,7 +172,7 @@ def percentile(values, p):
 def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
     cfg = config_yaml(mode, n, tmp, realtime)
     total = warmup + seconds
-    server = subprocess.Popen(["ip", "netns", "exec", ns["d"], sys.executable, "-c", SERVER, mode, str(total + 30)],
+    server = subprocess.Popen(["ip", "netns", "exec", ns["d"], *SERVER_PREFIX, sys.executable, "-c", SERVER, mode, str(total + 30)],
                               stdout=subprocess.PIPE, text=True)
     assert server.stdout.readline().strip() == "ready"
     peer = subprocess.Popen(["ip", "netns", "exec", ns["p"], sys.executable, "-c", PEER, str(HB_PORT), str(total + 2)],
@@ -206,13 +210,14 @@ def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
     dev = [abs(g - INTERVAL_MS) for g in gaps] or [float("nan")]
     log = log_path.read_text(errors="replace")
     changes = re.findall(r"real server \S+ of service \S+: (\w+) -> (\w+)", log)
-    first_up = sum(1 for old, new in changes if old == "unknown" and new == "up")
+    count = lambda old, new: sum(1 for c in changes if c == (old, new))
     return {"mode": mode, "servers": n, "realtime_priority": realtime, "seconds_measured": round(t1 - t0, 1),
             "cpu_percent_of_one_core": round(cpu, 1), "peak_rss_mib": round(peak / 1024, 1),
             "heartbeats": len(window), "heartbeats_expected": int((wall1 - wall0) * 1000 / INTERVAL_MS),
             "hb_dev_max_ms": round(max(dev), 3), "hb_dev_p999_ms": round(percentile(dev, 99.9), 3),
             "hb_dev_p99_ms": round(percentile(dev, 99), 3),
-            "unknown_to_up": first_up, "flaps": len(changes) - first_up}
+            "first_up": count("unknown", "up"), "first_down": count("unknown", "down"),
+            "down_to_up": count("down", "up"), "up_to_down": count("up", "down")}
 
 
 def main():
@@ -223,6 +228,9 @@ def main():
     ap.add_argument("--modes", default="none,tcp,http")
     ap.add_argument("--realtime-priority", type=int, default=None,
                     help="heartbeat.realtime_priority (SCHED_FIFO) for the heartbeat thread; default: none")
+    ap.add_argument("--server-realtime", type=int, default=None,
+                    help="run the real servers' listener under chrt -f N (a loaded host otherwise starves it)")
+    ap.add_argument("--keep-logs", default=None, help="directory to keep each mode's tandemd log in")
     ap.add_argument("--bin", default=None, help="directory holding tandemd (default: swift build --show-bin-path)")
     a = ap.parse_args()
     assert 1 <= a.servers <= 62500 and 10 <= a.seconds <= 600 and 3 <= a.warmup <= 120
@@ -230,6 +238,8 @@ def main():
     bin_dir = pathlib.Path(a.bin) if a.bin else pathlib.Path(subprocess.run(
         ["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip())
     tandemd = bin_dir / "tandemd"
+    if a.server_realtime:
+        SERVER_PREFIX[:] = ["chrt", "-f", str(a.server_realtime)]
     tag = f"tdm-hb-{random.randrange(16**4):04x}"
     ns = {"d": f"{tag}-d", "p": f"{tag}-p"}
     for name in ns.values():
@@ -249,6 +259,9 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             for mode in a.modes.split(","):
                 print(json.dumps(run_mode(ns, mode, a.servers, a.seconds, a.warmup, tandemd, tmp, a.realtime_priority)), flush=True)
+                if a.keep_logs:
+                    os.makedirs(a.keep_logs, exist_ok=True)
+                    shutil.copy(pathlib.Path(tmp) / f"tandemd-{mode}.log", a.keep_logs)
     finally:
         for name in ns.values():
             subprocess.run(["ip", "netns", "del", name])
