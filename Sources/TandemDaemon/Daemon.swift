@@ -138,16 +138,29 @@ public enum Daemon {
             return .success(result)
         }
         let reload: @Sendable () -> Void = { _ = reloadConfig(false) }
-        let center = ControlCenter(
-            parts: .init(nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: addressTable,
-                         paths: paths, hub: hub, stateDirectory: local.stateDirectory,
-                         currentConfig: { store.withLock { $0.current } },
-                         currentDigest: { store.withLock { $0.digest } }, reload: reloadConfig),
-            logger: logger, health: { health.statusForControl() })
-        center.restoreOperatorState()
-
         let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
                                               loop: loop, reload: reload, logger: logger)
+        var parts = ControlCenter.Parts(
+            nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: addressTable,
+            paths: paths, hub: hub, stateDirectory: local.stateDirectory, currentConfig: { store.withLock { $0.current } },
+            currentDigest: { store.withLock { $0.digest } }, reload: reloadConfig)
+        parts.replication = { ReplicationStatusLine.text(replication.status()) }
+        parts.sendDrains = { list in
+            do {
+                switch try await replication.send(.drains(list)) {
+                case .accepted(let text): return .success(text)
+                case .failure(let why): return .failure(.failed(why))
+                case .config: return .failure(.failed("unexpected answer"))
+                }
+            } catch {
+                return .failure(.failed("\(error)"))
+            }
+        }
+        let center = ControlCenter(
+            parts: parts,
+            logger: logger, health: { health.statusForControl() })
+        center.restoreOperatorState()
+        replication.onDrains { list in center.peerDrains(list) }
         let heartbeat = HeartbeatService(loop: loop)
         var configuration = ServiceGroupConfiguration(
             services: [

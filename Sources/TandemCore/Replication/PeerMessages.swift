@@ -8,11 +8,28 @@ import Foundation
 public enum PeerRequest: Codable, Sendable, Hashable {
     /// The config in force: its file text, serial and digest.
     case fetchConfig
+    /// The operator's drained real servers on the sender, to be mirrored (newer generation wins).
+    case drains(DrainList)
+}
+
+/// The drained real servers of one node, with when the list last changed.
+public struct DrainList: Codable, Sendable, Hashable {
+    /// Wall-clock nanoseconds of the last change: the newer list wins on both nodes.
+    public var generation: UInt64
+    /// `SERVICE ADDRESS PORT`, one per drained real server, sorted.
+    public var entries: [String]
+
+    public init(generation: UInt64, entries: [String]) {
+        self.generation = generation
+        self.entries = entries
+    }
 }
 
 /// The answer to one `PeerRequest`.
 public enum PeerResponse: Codable, Sendable, Hashable {
     case config(ConfigSnapshot)
+    /// The request was carried out; the text says what happened.
+    case accepted(String)
     /// The request could not be served; the text says why.
     case failure(String)
 }

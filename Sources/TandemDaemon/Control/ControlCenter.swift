@@ -27,6 +27,10 @@ public final class ControlCenter: ControlHandling {
         public var health: @Sendable () -> [RealServerID: RealServerHealthInfo] = { [:] }
         /// One line about the last config replication, if any.
         public var replication: @Sendable () -> String? = { nil }
+        /// Sends the drain list to the peer; returns its answer or why it could not be told.
+        public var sendDrains: @Sendable (DrainList) async -> Result<String, ControlProtocolError> = { _ in
+            .failure(.failed("no peer channel"))
+        }
 
         public init(nodeName: String, configPath: String, loop: HeartbeatLoop, worker: KernelWorker,
                     addressTable: any AddressTable, paths: [HeartbeatPath], hub: EventHub, stateDirectory: String,
@@ -48,7 +52,7 @@ public final class ControlCenter: ControlHandling {
 
     private let parts: Parts
     private let logger: Logger
-    private let drains: Mutex<Set<RealServerID>>
+    private let drains: Mutex<(set: Set<RealServerID>, generation: UInt64)>
     /// One operator command that moves the VIPs at a time.
     private let busy = Mutex(false)
 
@@ -58,14 +62,13 @@ public final class ControlCenter: ControlHandling {
         if let health { parts.health = health }
         self.parts = parts
         self.logger = logger
-        let stored = OperatorState.loadDrains(stateDirectory: parts.stateDirectory, logger: logger)
-        drains = Mutex(stored)
+        drains = Mutex(OperatorState.loadDrains(stateDirectory: parts.stateDirectory, logger: logger))
     }
 
     /// Start-up: re-applies the stored drains and maintenance flag.
     public func restoreOperatorState() {
         let directory = parts.stateDirectory
-        let drained = drains.withLock { $0 }
+        let drained = drains.withLock { $0.set }
         if !drained.isEmpty {
             logger.notice("drained real servers restored from \(directory): \(drained.sorted().map(\.description).joined(separator: ", "))")
             parts.worker.setDrained(drained)
@@ -136,7 +139,7 @@ public final class ControlCenter: ControlHandling {
         let vips = config.virtualIPs.map { StatusReport.VIP(address: $0.prefix.description, interface: $0.interface, held: present.contains($0)) }
         let listing = config.virtualServers.isEmpty ? nil : await parts.worker.listing()
         let services = StatusReport.services(config: config, listing: listing, health: parts.health(),
-                                             drained: drains.withLock { $0 })
+                                             drained: drains.withLock { $0.set })
         let mine = StatusReport.ConfigInfo(serial: config.serial, digest: parts.currentDigest(), path: parts.configPath)
         let c = s.counters
         return StatusReport(
@@ -271,16 +274,14 @@ public final class ControlCenter: ControlHandling {
         guard !ids.isEmpty else {
             return .failure(.refused("no real server \(endpoint) in \(service.map { "virtual server \($0)" } ?? "any virtual server") of the config"))
         }
-        let updated = drains.withLock { drains -> Set<RealServerID> in
-            if on { drains.formUnion(ids) } else { drains.subtract(ids) }
+        let (updated, generation) = drains.withLock { drains -> (Set<RealServerID>, UInt64) in
+            if on { drains.set.formUnion(ids) } else { drains.set.subtract(ids) }
+            drains.generation = max(realtimeNanoseconds(), drains.generation + 1)
             return drains
         }
-        do {
-            try OperatorState.storeDrains(updated, stateDirectory: parts.stateDirectory)
-        } catch {
-            logger.error("cannot store drains in \(parts.stateDirectory): \(error.localizedDescription); they will not survive a restart")
-        }
+        storeDrains(updated, generation: generation)
         parts.worker.setDrained(updated)
+        let told = await parts.sendDrains(DrainList(generation: generation, entries: OperatorState.lines(updated)))
         let listing = await parts.worker.listing()
         var listed: [IPVSServiceKey: IPVSListedService] = [:]
         for s in listing?.services ?? [] { listed[s.service.key] = s }
@@ -290,12 +291,48 @@ public final class ControlCenter: ControlHandling {
             return DrainResult.Entry(service: id.service, server: endpoint.description, drained: on,
                                      activeConnections: dest?.activeConnections, inactiveConnections: dest?.inactiveConnections)
         }
-        let text = "\(on ? "drained" : "undrained") \(endpoint) in \(ids.map(\.service).joined(separator: ", ")) on \(parts.nodeName)"
+        var text = "\(on ? "drained" : "undrained") \(endpoint) in \(ids.map(\.service).joined(separator: ", ")) on \(parts.nodeName)"
+        switch told {
+        case .success(let answer): text += "; peer: \(answer)"
+        case .failure(let error): text += "; the peer was NOT told (\(error)): run the same command there"
+        }
         logger.notice("\(text)")
         parts.hub.publish(.drain, text)
         var response = ControlResponse(message: text)
-        response.drain = DrainResult(entries: entries, peerInformed: false)
+        if case .success = told { response.drain = DrainResult(entries: entries, peerInformed: true) } else {
+            response.drain = DrainResult(entries: entries, peerInformed: false)
+        }
         return response
+    }
+
+    private func storeDrains(_ set: Set<RealServerID>, generation: UInt64) {
+        do {
+            try OperatorState.storeDrains(set, generation: generation, stateDirectory: parts.stateDirectory)
+        } catch {
+            logger.error("cannot store drains in \(parts.stateDirectory): \(error.localizedDescription); they will not survive a restart")
+        }
+    }
+
+    /// The peer's drain list: adopted when newer than ours (so a drain holds on both nodes and
+    /// survives a failover), ignored when older.
+    public func peerDrains(_ list: DrainList) -> PeerResponse {
+        var parsed: Set<RealServerID> = []
+        for line in list.entries {
+            guard let id = OperatorState.parse(line) else { return .failure("drain entry \"\(line)\" is not SERVICE ADDRESS PORT") }
+            parsed.insert(id)
+        }
+        let adopted = drains.withLock { drains -> Bool in
+            guard list.generation > drains.generation else { return false }
+            drains = (parsed, list.generation)
+            return true
+        }
+        guard adopted else { return .accepted("kept its newer drain list") }
+        storeDrains(parsed, generation: list.generation)
+        parts.worker.setDrained(parsed)
+        let text = "drains mirrored from the peer: \(parsed.isEmpty ? "none" : parsed.sorted().map(\.description).joined(separator: ", "))"
+        logger.notice("\(text)")
+        parts.hub.publish(.drain, text)
+        return .accepted("drained \(parsed.count) real server(s) there too")
     }
 }
 
@@ -312,70 +349,61 @@ enum OperatorState {
         let path = maintenancePath(stateDirectory)
         if on {
             try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-            try AtomicFile.write(Array("maintenance requested with tandemctl; remove with `tandemctl maintenance off`\n".utf8), to: path)
+            try AtomicFileWriter.write(Array("maintenance requested with tandemctl; remove with `tandemctl maintenance off`\n".utf8), to: path)
         } else if FileManager.default.fileExists(atPath: path) {
             try FileManager.default.removeItem(atPath: path)
         }
     }
 
-    /// One drained real server per line: `SERVICE ADDRESS PORT`.
-    static func storeDrains(_ drains: Set<RealServerID>, stateDirectory: String) throws {
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        let text = drains.sorted().map { "\($0.service) \($0.address) \($0.port)\n" }.joined()
-        try AtomicFile.write(Array(text.utf8), to: drainsPath(stateDirectory))
+    static func lines(_ drains: Set<RealServerID>) -> [String] {
+        drains.sorted().map { "\($0.service) \($0.address) \($0.port)" }
     }
 
-    static func loadDrains(stateDirectory: String, logger: Logger) -> Set<RealServerID> {
-        guard let data = FileManager.default.contents(atPath: drainsPath(stateDirectory)) else { return [] }
+    static func parse(_ line: some StringProtocol) -> RealServerID? {
+        let fields = line.split(separator: " ")
+        guard fields.count == 3, let address = IPAddress(fields[1]), let port = UInt16(fields[2]) else { return nil }
+        return RealServerID(service: String(fields[0]), address: address, port: port)
+    }
+
+    /// `generation N`, then one drained real server per line: `SERVICE ADDRESS PORT`.
+    static func storeDrains(_ drains: Set<RealServerID>, generation: UInt64, stateDirectory: String) throws {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let text = "generation \(generation)\n" + lines(drains).map { $0 + "\n" }.joined()
+        try AtomicFileWriter.write(Array(text.utf8), to: drainsPath(stateDirectory))
+    }
+
+    static func loadDrains(stateDirectory: String, logger: Logger) -> (set: Set<RealServerID>, generation: UInt64) {
+        guard let data = FileManager.default.contents(atPath: drainsPath(stateDirectory)) else { return ([], 0) }
         var result: Set<RealServerID> = []
+        var generation: UInt64 = 0
         for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-            let fields = line.split(separator: " ")
-            guard fields.count == 3, let address = IPAddress(fields[1]), let port = UInt16(fields[2]) else {
+            if line.hasPrefix("generation "), let value = UInt64(line.dropFirst("generation ".count)) {
+                generation = value
+                continue
+            }
+            guard let id = parse(line) else {
                 logger.warning("\(drainsPath(stateDirectory)) line \(index + 1): \"\(line)\" is not SERVICE ADDRESS PORT: ignored")
                 continue
             }
-            result.insert(RealServerID(service: String(fields[0]), address: address, port: port))
+            result.insert(id)
         }
-        return result
+        return (result, generation)
     }
 }
 
-/// Writes a file whole or not at all: temp file in the same directory, fsync, rename, fsync
-/// of the directory.
-enum AtomicFile {
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = path + ".tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                close(fd)
-                unlink(temporary)
-                throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
-            }
-            written += n
+/// The one line `tandemctl status` shows about config mirroring.
+enum ReplicationStatusLine {
+    static func text(_ status: ReplicationStatus) -> String? {
+        guard status.enabled else { return status.disabledReason.map { "off: \($0)" } }
+        var parts: [String] = []
+        if let last = status.lastReplication {
+            let when = ControlTime.iso8601(nanosecondsSinceEpoch: UInt64(max(0, last.when.timeIntervalSince1970) * 1e9))
+            parts.append("\(when) \(last.direction.rawValue) serial \(last.serial) (\(last.peer)): \(last.result)")
+        } else {
+            parts.append("none yet")
         }
-        guard fsync(fd) == 0 else {
-            let code = errno
-            close(fd)
-            unlink(temporary)
-            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
-        }
-        let dir = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 {
-            fsync(dir)
-            close(dir)
-        }
+        parts.append("fetches \(status.fetches), serves \(status.serves), failed fetches \(status.fetchFailures), authentication failures \(status.authenticationFailures)")
+        if status.conflict { parts.append("CONFLICT: equal serials, different contents") }
+        return parts.joined(separator: "; ")
     }
 }

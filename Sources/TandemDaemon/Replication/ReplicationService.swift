@@ -64,6 +64,29 @@ public final class ReplicationService: Service, Sendable {
     }
     private let state = Mutex(State())
     private let clock = MonotonicClock()
+    /// Answers the peer's `drains` pushes (set by the control center); nil refuses them.
+    private let drainHandler = Mutex<(@Sendable (DrainList) -> PeerResponse)?>(nil)
+
+    /// Installs the answer to the peer's drain lists.
+    public func onDrains(_ handler: @escaping @Sendable (DrainList) -> PeerResponse) {
+        drainHandler.withLock { $0 = handler }
+    }
+
+    /// Sends one request to the peer over the first path that answers and returns its answer.
+    public func send(_ request: PeerRequest) async throws -> PeerResponse {
+        guard let key else { throw PeerRefusal(reason: "the peer channel needs heartbeat authentication (auth: none)") }
+        var lastError: any Error = PeerConnectionClosed()
+        for path in settings.paths {
+            do {
+                return try await exchange(request, over: path, key: key)
+            } catch let error as PeerProtocolError {
+                throw error
+            } catch {
+                lastError = PathError(path: path, port: settings.port, underlying: error)
+            }
+        }
+        throw lastError
+    }
 
     /// - Parameters:
     ///   - localVersion: serial and digest of the config in force (cheap: called every poll).
@@ -247,6 +270,9 @@ public final class ReplicationService: Service, Sendable {
             state.withLock { $0.status.serves += 1 }
             logger.notice("config replication: served config serial \(snapshot.serial) (digest \(snapshot.digest.prefix(16))) to \(settings.peerName) at \(remote)")
             return .config(snapshot)
+        case .drains(let list):
+            guard let handler = drainHandler.withLock({ $0 }) else { return .failure("drains are not handled here") }
+            return handler(list)
         }
     }
 
@@ -396,6 +422,15 @@ public final class ReplicationService: Service, Sendable {
     }
 
     private func fetch(over path: HeartbeatPath, key: HeartbeatKey) async throws -> ConfigSnapshot {
+        switch try await exchange(.fetchConfig, over: path, key: key) {
+        case .config(let snapshot): return snapshot
+        case .failure(let why): throw PeerRefusal(reason: why)
+        case .accepted(let text): throw PeerRefusal(reason: "unexpected answer to a config fetch: \(text)")
+        }
+    }
+
+    /// Connects over `path`, authenticates both ways, sends `request` and returns the answer.
+    private func exchange(_ request: PeerRequest, over path: HeartbeatPath, key: HeartbeatKey) async throws -> PeerResponse {
         let connection = try await ClientBootstrap(group: group)
             .connectTimeout(settings.connectTimeout)
             .bind(to: try SocketAddress(ipAddress: path.local.description, port: 0))
@@ -419,14 +454,10 @@ public final class ReplicationService: Service, Sendable {
                 try await peer.write(proof)
                 let verdict = try await peer.read()
                 try PeerHandshake.verdictReceived(verdict)
-                try await peer.write(session.seal(PeerMessageCoding.encode(PeerRequest.fetchConfig)))
+                try await peer.write(session.seal(PeerMessageCoding.encode(request)))
                 peer.setLimit(PeerFrame.maximumLength)
                 let answer = try await peer.read()
-                let response = try PeerMessageCoding.decode(PeerResponse.self, from: try session.open(answer))
-                switch response {
-                case .config(let snapshot): return snapshot
-                case .failure(let why): throw PeerRefusal(reason: why)
-                }
+                return try PeerMessageCoding.decode(PeerResponse.self, from: try session.open(answer))
             }
         } onCancel: {
             channel.close(promise: nil)
