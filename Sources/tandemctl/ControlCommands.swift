@@ -178,7 +178,9 @@ struct DrainCommand: ParsableCommand {
         discussion: """
         ADDR:PORT as in the config (IPv6 as [ADDR]:PORT). Without --service, every virtual server \
         that has this real server. With --wait, reports its connections every second until they \
-        reach zero (or --timeout). Run it on both nodes: each keeps its own drain list.
+        reach zero (or --timeout). The drain list is mirrored to the peer over the authenticated \
+        peer channel (the newer list wins), so a drain holds after a failover; if the peer cannot \
+        be told, the command says so.
         """)
 
     @OptionGroup var socket: SocketOption

@@ -243,3 +243,46 @@ def test_failover_refused_on_config_conflict_unless_forced(pair):
     r = pair.ctl("a", "failover", "--force")
     assert r.returncode == 0, r.stderr
     assert pair.holds_vip("b") and not pair.holds_vip("a")
+
+
+SERVICE_TAIL = f"""virtual_servers:
+  - name: web
+    address: {VIP}
+    port: 80
+    forwarding: dr
+    real_servers:
+      - {{address: 10.99.0.21, port: 80}}
+      - {{address: 10.99.0.22, port: 80}}
+"""
+
+
+def drained(pair, node):
+    web = next(s for s in status(pair, node)["services"] if s["name"] == "web")
+    return {rs["server"] for rs in web["real_servers"] if rs["drained"]}
+
+
+def test_drain_reaches_the_peer_and_survives_a_failover(pair):
+    # This host has no IPVS: the daemons say so and carry on; the drain lists are what is tested
+    # here (the kernel side is integration/vm/test_control_ipvs.py).
+    pair.config.write_text(pair.config_text(tail=SERVICE_TAIL))
+    started(pair)
+    r = pair.ctl("a", "drain", "10.99.0.21:80")
+    assert r.returncode == 0, r.stderr
+    assert "drained 10.99.0.21:80 in web on ra; peer: drained 1 real server(s) there too" in r.stdout
+    assert drained(pair, "a") == {"10.99.0.21:80"} and drained(pair, "b") == {"10.99.0.21:80"}
+    # Survives a failover and a restart of the new standby.
+    assert pair.ctl("a", "failover").returncode == 0
+    pair.signal("a", 15)
+    pair.wait_exit("a")
+    pair.start("a")
+    pair.wait_for(lambda: os.path.exists(pair.socket("a")) and pair.ctl("a", "status").returncode == 0, 10, what="ra back")
+    assert drained(pair, "a") == {"10.99.0.21:80"} and drained(pair, "b") == {"10.99.0.21:80"}
+    # Undrain on the other node: both follow.
+    r = pair.ctl("b", "undrain", "10.99.0.21:80", "--service", "web")
+    assert r.returncode == 0, r.stderr
+    assert drained(pair, "a") == set() and drained(pair, "b") == set()
+    # Unknown real server or service: refused with what exists.
+    r = pair.ctl("b", "drain", "10.99.0.99:80")
+    assert r.returncode == 1 and "no real server 10.99.0.99:80" in r.stderr
+    r = pair.ctl("b", "drain", "10.99.0.21:80", "--service", "nope")
+    assert r.returncode == 1 and "no virtual server named nope (known: web)" in r.stderr
