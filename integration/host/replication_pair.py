@@ -22,6 +22,7 @@ class ReplicaPair(Pair):
     def start(self, node):
         log = open(self.logs[node], "ab")
         p = self.topo.popen(node, TANDEMD, "--config", str(self.configs[node]), "--node", NODES[node],
+                            "--control-socket", self.socket(node), "--state-directory", f"{self.dir}/state-{node}",
                             stdout=log, stderr=log)
         log.close()
         self.procs[node] = p
