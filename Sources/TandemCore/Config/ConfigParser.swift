@@ -84,7 +84,7 @@ public enum ConfigParser {
         guard let root else {
             throw fail("holds no YAML document: a config needs at least serial, nodes and virtual_ips")
         }
-        let diags = Diagnostics()
+        let diags = Diagnostics(root: root)
         let reader = Reader(diags: diags)
         let config = reader.read(Field(node: root, path: "", diags: diags))
         if let config { Validator(diags: diags).validate(config) }
