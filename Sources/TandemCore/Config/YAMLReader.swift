@@ -205,7 +205,7 @@ struct Field {
 
     func address() -> IPAddress? {
         guard let s = scalarText else { return nil }
-        if s.contains("/") {
+        if s.contains("/" as Character) {
             fail("\"\(s)\" has a prefix length; write the address alone here")
             return nil
         }
@@ -215,7 +215,7 @@ struct Field {
 
     func prefix() -> IPPrefix? {
         guard let s = scalarText else { return nil }
-        guard s.contains("/") else {
+        guard s.contains("/" as Character) else {
             fail("\"\(s)\" needs a prefix length, like 192.0.2.10/24 or 2001:db8::10/64")
             return nil
         }
