@@ -25,8 +25,14 @@ extension Config {
 
     /// SHA-256 of the compact canonical JSON, in lowercase hex: identifies a config version.
     public var digest: String {
-        let bytes = SHA256.hash(data: Array(canonical.compactText.utf8))
-        return bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in SHA256.hash(data: canonical.compactUTF8) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 15)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
 

@@ -10,71 +10,112 @@ public enum JSONValue: Sendable, Hashable {
     case object([String: JSONValue])
 
     /// Compact text with sorted keys.
-    public var compactText: String {
-        var out = ""
-        write(into: &out, indent: nil, level: 0)
-        return out
-    }
+    public var compactText: String { String(decoding: compactUTF8, as: UTF8.self) }
 
     /// Indented text with sorted keys, for people.
     public var prettyText: String {
-        var out = ""
-        write(into: &out, indent: "  ", level: 0)
-        return out
+        var out = JSONWriter(indent: true)
+        out.write(self, level: 0)
+        return String(decoding: out.bytes, as: UTF8.self)
     }
 
-    private func write(into out: inout String, indent: String?, level: Int) {
+    /// The UTF-8 bytes of `compactText`, built in one buffer (what the config digest hashes).
+    public var compactUTF8: [UInt8] {
+        var out = JSONWriter(indent: false)
+        out.write(self, level: 0)
+        return out.bytes
+    }
+
+    /// A rough size of the compact text, to reserve the buffer once.
+    var estimatedSize: Int {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let n): out += String(n)
-        case .string(let s): JSONValue.quote(s, into: &out)
+        case .null, .bool, .int: return 8
+        case .string(let s): return s.utf8.count + 2
+        case .array(let items): return items.count * (items.first?.estimatedSize ?? 0) + 2
+        case .object(let fields): return fields.reduce(2) { $0 + $1.key.utf8.count + 4 + $1.value.estimatedSize }
+        }
+    }
+}
+
+/// Renders a `JSONValue` into one UTF-8 buffer: object keys in `String` order, two-space
+/// indentation when `indent` is set.
+struct JSONWriter {
+    let indent: Bool
+    var bytes: [UInt8] = []
+
+    init(indent: Bool) { self.indent = indent }
+
+    mutating func write(_ value: JSONValue, level: Int) {
+        if level == 0 { bytes.reserveCapacity(value.estimatedSize + (indent ? value.estimatedSize : 0)) }
+        switch value {
+        case .null: append("null")
+        case .bool(let b): append(b ? "true" : "false")
+        case .int(let n): integer(n)
+        case .string(let s): quote(s)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                newline(&out, indent, level + 1)
-                item.write(into: &out, indent: indent, level: level + 1)
+            if items.isEmpty { append("[]"); return }
+            bytes.append(UInt8(ascii: "["))
+            var first = true
+            for item in items {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                newline(level + 1)
+                write(item, level: level + 1)
             }
-            newline(&out, indent, level)
-            out += "]"
+            newline(level)
+            bytes.append(UInt8(ascii: "]"))
         case .object(let fields):
-            if fields.isEmpty { out += "{}"; return }
-            out += "{"
-            for (i, key) in fields.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                newline(&out, indent, level + 1)
-                JSONValue.quote(key, into: &out)
-                out += indent == nil ? ":" : ": "
-                fields[key]!.write(into: &out, indent: indent, level: level + 1)
+            if fields.isEmpty { append("{}"); return }
+            bytes.append(UInt8(ascii: "{"))
+            var first = true
+            for (key, item) in fields.sorted(by: { $0.key < $1.key }) {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                newline(level + 1)
+                quote(key)
+                bytes.append(UInt8(ascii: ":"))
+                if indent { bytes.append(UInt8(ascii: " ")) }
+                write(item, level: level + 1)
             }
-            newline(&out, indent, level)
-            out += "}"
+            newline(level)
+            bytes.append(UInt8(ascii: "}"))
         }
     }
 
-    private func newline(_ out: inout String, _ indent: String?, _ level: Int) {
-        guard let indent else { return }
-        out += "\n" + String(repeating: indent, count: level)
+    private mutating func append(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    private mutating func newline(_ level: Int) {
+        guard indent else { return }
+        bytes.append(UInt8(ascii: "\n"))
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * level))
+    }
+
+    private mutating func integer(_ n: Int64) {
+        bytes.append(contentsOf: String(n).utf8)
+    }
+
+    /// A JSON string: `"` and `\` escaped, \n \r \t by name, other controls as \u00xx, every other
+    /// character (non-ASCII included) as its own UTF-8.
+    mutating func quote(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): append("\\\"")
+            case UInt8(ascii: "\\"): append("\\\\")
+            case UInt8(ascii: "\n"): append("\\n")
+            case UInt8(ascii: "\r"): append("\\r")
+            case UInt8(ascii: "\t"): append("\\t")
+            case 0..<0x20:
+                append("\\u00")
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 15)])
+            default: bytes.append(byte)
             }
         }
-        out += "\""
+        bytes.append(UInt8(ascii: "\""))
     }
 }
 

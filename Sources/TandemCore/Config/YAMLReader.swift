@@ -3,11 +3,14 @@ import Yams
 /// Yams' node, named apart from the config's `Node` (a router).
 typealias YAMLNode = Yams.Node
 
-/// Collects the problems found while reading a config, and remembers the line of every path
-/// read, so that cross-checks made after parsing can still point at a line.
+/// Collects the problems found while reading a config. Cross-checks made after parsing find
+/// the line of a path in the document itself (`line(of:)`), so reading records nothing per key.
 final class Diagnostics {
     private(set) var issues: [ConfigIssue] = []
-    private var lines: [String: Int] = [:]
+    /// The document read, for `line(of:)`.
+    var root: YAMLNode?
+
+    init(root: YAMLNode? = nil) { self.root = root }
 
     func error(_ path: String, _ line: Int?, _ message: String) {
         issues.append(ConfigIssue(path: path, line: line, message: message))
@@ -17,18 +20,73 @@ final class Diagnostics {
         issues.append(ConfigIssue(path: path, line: line, message: message, severity: .warning))
     }
 
-    func record(_ path: String, _ line: Int?) {
-        if let line, lines[path] == nil { lines[path] = line }
-    }
-
-    /// The line recorded for `path`, or for its nearest recorded parent.
+    /// The line of `path`, or of its nearest parent that has one: a mapping key's line, or the
+    /// first line of a list item that is a mapping (other list items and the lists themselves
+    /// take their parent's). Meant for documents read without errors.
     func line(of path: String) -> Int? {
         var p = path
         while true {
-            if let l = lines[p] { return l }
+            if let l = ownLine(of: p) { return l }
             guard let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
             p = String(p[..<cut])
         }
+    }
+
+    private enum Step { case key(Substring), index(Int) }
+
+    /// `a.b[2].c` as key, key, index, key; nil when it is not such a path.
+    private static func steps(_ path: String) -> [Step]? {
+        var steps: [Step] = []
+        var rest = Substring(path)
+        while !rest.isEmpty {
+            if rest.first == "[" {
+                guard let close = rest.firstIndex(of: "]"), let n = Int(rest[rest.index(after: rest.startIndex)..<close]) else {
+                    return nil
+                }
+                steps.append(.index(n))
+                rest = rest[rest.index(after: close)...]
+            } else {
+                if rest.first == "." {
+                    guard !steps.isEmpty else { return nil }
+                    rest = rest.dropFirst()
+                }
+                let end = rest.firstIndex(where: { $0 == "." || $0 == "[" }) ?? rest.endIndex
+                guard end > rest.startIndex else { return nil }
+                steps.append(.key(rest[..<end]))
+                rest = rest[end...]
+            }
+        }
+        return steps
+    }
+
+    /// The line `path` itself has (see `line(of:)`), without looking at its parents.
+    private func ownLine(of path: String) -> Int? {
+        guard let root else { return nil }
+        if path.isEmpty {
+            if case .mapping = root { return root.mark?.line }
+            return nil
+        }
+        guard let steps = Diagnostics.steps(path) else { return nil }
+        var node = root
+        for (i, step) in steps.enumerated() {
+            let last = i == steps.count - 1
+            switch step {
+            case .key(let key):
+                guard case .mapping(let map) = node,
+                      let pair = map.first(where: { if case .scalar(let k) = $0.key { return k.string == key } else { return false } })
+                else { return nil }
+                if last { return pair.key.mark?.line ?? pair.value.mark?.line }
+                node = pair.value
+            case .index(let n):
+                guard case .sequence(let seq) = node, n >= 0, n < seq.count else { return nil }
+                node = seq[n]
+                if last {
+                    if case .mapping = node { return node.mark?.line }
+                    return nil
+                }
+            }
+        }
+        return nil
     }
 
     var errors: [ConfigIssue] { issues.filter { $0.severity == .error } }
@@ -39,14 +97,43 @@ final class Diagnostics {
 /// problems to `Diagnostics` and return nil.
 struct Field {
     let node: YAMLNode
-    let path: String
     let diags: Diagnostics
+    /// The path of the mapping or list holding this field ("" at the top) and the field's key or
+    /// index in it: the path text is built only when asked for (errors, and once per mapping or
+    /// list whose items need it), not for every value read.
+    private let parentPath: String
+    private let step: Step
+
+    private enum Step { case whole, key(String), index(Int) }
+
+    init(node: YAMLNode, path: String, diags: Diagnostics) {
+        self.node = node
+        self.diags = diags
+        parentPath = path
+        step = .whole
+    }
+
+    private init(node: YAMLNode, parentPath: String, step: Step, diags: Diagnostics) {
+        self.node = node
+        self.diags = diags
+        self.parentPath = parentPath
+        self.step = step
+    }
+
+    /// Like `virtual_servers[1].real_servers[0].port`.
+    var path: String {
+        switch step {
+        case .whole: return parentPath
+        case .key(let key): return Field.join(parentPath, key)
+        case .index(let i): return parentPath + "[" + String(i) + "]"
+        }
+    }
 
     var line: Int? { node.mark?.line }
 
     func fail(_ message: String) { diags.error(path, line, message) }
 
-    func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    private static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
 
     /// The scalar's text; a mapping or list where a value is expected is an error.
     var scalarText: String? {
@@ -118,7 +205,7 @@ struct Field {
 
     func address() -> IPAddress? {
         guard let s = scalarText else { return nil }
-        if s.contains("/") {
+        if s.contains("/" as Character) {
             fail("\"\(s)\" has a prefix length; write the address alone here")
             return nil
         }
@@ -128,7 +215,7 @@ struct Field {
 
     func prefix() -> IPPrefix? {
         guard let s = scalarText else { return nil }
-        guard s.contains("/") else {
+        guard s.contains("/" as Character) else {
             fail("\"\(s)\" needs a prefix length, like 192.0.2.10/24 or 2001:db8::10/64")
             return nil
         }
@@ -153,7 +240,11 @@ struct Field {
             fail("expected a list, found \(node.kindName)")
             return nil
         }
-        return seq.enumerated().map { Field(node: $0.element, path: "\(path)[\($0.offset)]", diags: diags) }
+        let base = path
+        var items: [Field] = []
+        items.reserveCapacity(seq.count)
+        for (i, item) in seq.enumerated() { items.append(Field(node: item, parentPath: base, step: .index(i), diags: diags)) }
+        return items
     }
 
     /// A mapping restricted to `allowed` keys; unknown and repeated keys are reported.
@@ -162,29 +253,27 @@ struct Field {
             fail("expected a mapping of keys to values, found \(node.kindName)")
             return nil
         }
-        diags.record(path, line)
-        var values: [String: Field] = [:]
+        let base = path
+        var values: [(key: String, field: Field)] = []
+        values.reserveCapacity(map.count)
         for (keyNode, valueNode) in map {
             guard case .scalar(let k) = keyNode else {
-                diags.error(path, keyNode.mark?.line, "keys must be plain words, found \(keyNode.kindName)")
+                diags.error(base, keyNode.mark?.line, "keys must be plain words, found \(keyNode.kindName)")
                 continue
             }
             let key = k.string
-            let childPath = child(key)
             if !allowed.contains(key) {
                 var message = "unknown key"
                 if let near = Field.nearest(key, in: allowed) { message += "; did you mean \"\(near)\"?" }
                 else { message += "; allowed here: \(allowed.joined(separator: ", "))" }
-                diags.error(childPath, keyNode.mark?.line, message)
+                diags.error(Field.join(base, key), keyNode.mark?.line, message)
                 continue
             }
-            if values[key] != nil {
-                diags.error(childPath, keyNode.mark?.line, "appears twice; keep one")
+            if values.contains(where: { $0.key == key }) {
+                diags.error(Field.join(base, key), keyNode.mark?.line, "appears twice; keep one")
                 continue
             }
-            let f = Field(node: valueNode, path: childPath, diags: diags)
-            diags.record(childPath, keyNode.mark?.line ?? valueNode.mark?.line)
-            values[key] = f
+            values.append((key, Field(node: valueNode, parentPath: base, step: .key(key), diags: diags)))
         }
         return MapView(field: self, values: values)
     }
@@ -212,10 +301,12 @@ struct Field {
 /// The keys of one YAML mapping, already checked against the allowed set.
 struct MapView {
     let field: Field
-    let values: [String: Field]
+    /// The allowed keys present, in file order, each once (a mapping has a handful: a linear
+    /// search beats hashing).
+    let values: [(key: String, field: Field)]
 
     subscript(key: String) -> Field? {
-        guard let f = values[key], !f.isNull else { return nil }
+        guard let f = values.first(where: { $0.key == key })?.field, !f.isNull else { return nil }
         return f
     }
 
