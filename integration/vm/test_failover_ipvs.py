@@ -254,7 +254,7 @@ def test_http_through_the_vip_survives_a_crash_of_the_active(lab):
         """The active router once the logs say one active, one standby and `ip -j addr` agrees
         (the two `ip` calls are seconds apart under emulation: both are asked after the logs)."""
         roles = {r: lab.role(r) for r in ("r1", "r2")}
-        if sorted(roles.values()) != ["active", "standby"]:
+        if sorted(map(str, roles.values())) != ["active", "standby"]:
             return None
         active = "r1" if roles["r1"] == "active" else "r2"
         standby = "r2" if active == "r1" else "r1"
