@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import TandemCore
+import TandemDaemon
 
 /// Where the daemon's control socket is: `--socket`, else $TANDEM_SOCKET, else the default.
 struct SocketOption: ParsableArguments {
@@ -20,23 +21,13 @@ struct ControlConnectionClient {
     /// Connects, or exits 69 (EX_UNAVAILABLE) with the reason and the fix.
     init(path: String) throws {
         self.path = path
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Self.fail("cannot create a socket: \(String(cString: strerror(errno)))", code: 71) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        switch UnixSocketConnect.connect(path: path) {
+        case .success(let connected):
+            fd = connected
+        case .failure(let error) where error.code == ENAMETOOLONG:
             throw Self.fail("control socket path \(path) is too long", code: 64)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in bytes.enumerated() { raw[index] = byte }
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        if rc != 0 {
-            let code = errno
-            Glibc.close(fd)
+        case .failure(let error):
+            let code = error.code
             let hint = code == ENOENT || code == ECONNREFUSED ? " (is tandemd running? it listens on control.socket; pass --socket if it is elsewhere)"
                 : code == EACCES ? " (the socket's directory does not admit you)" : ""
             throw Self.fail("cannot connect to tandemd at \(path): \(String(cString: strerror(code)))\(hint)", code: 69)

@@ -5,6 +5,8 @@ import subprocess
 
 import pytest
 
+from vip_topology import Topology
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -34,3 +36,11 @@ def tandemctl(bin_dir):
 @pytest.fixture(scope="session")
 def root() -> pathlib.Path:
     return ROOT
+
+
+@pytest.fixture
+def topo():
+    """A fresh namespace topology (routers a and b, client c, a bridge), removed afterwards."""
+    t = Topology()
+    yield t
+    t.close()

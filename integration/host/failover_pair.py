@@ -79,6 +79,13 @@ state_directory: {self.dir}/state
             command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
+    def start_settled(self):
+        """ra first (it becomes active after the dead time alone), then rb (standby)."""
+        self.start("a")
+        self.wait_for(lambda: self.role("a") == "active" and self.holds_vip("a"), timeout=10, what="ra active")
+        self.start("b")
+        self.wait_settled("a")
+
     def start_both(self):
         self.start("a")
         self.start("b")

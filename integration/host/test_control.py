@@ -16,17 +16,10 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vip_topology import TANDEMCTL, Topology  # noqa: E402
+from vip_topology import TANDEMCTL  # noqa: E402
 from failover_pair import VIP, Pair, Prober  # noqa: E402
 
 NOBODY = 65534
-
-
-@pytest.fixture
-def topo():
-    t = Topology()
-    yield t
-    t.close()
 
 
 @pytest.fixture
@@ -38,10 +31,7 @@ def pair(topo):
 
 
 def started(pair):
-    pair.start("a")
-    pair.wait_for(lambda: pair.role("a") == "active" and pair.holds_vip("a"), timeout=10, what="ra active")
-    pair.start("b")
-    pair.wait_settled("a")
+    pair.start_settled()
     pair.wait_for(lambda: os.path.exists(pair.socket("a")) and os.path.exists(pair.socket("b")), 10, what="control sockets")
 
 

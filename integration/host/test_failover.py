@@ -18,7 +18,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vip_topology import Capture, Topology  # noqa: E402
+from vip_topology import Capture  # noqa: E402
 from failover_pair import ADDR, VIP, Pair, Prober  # noqa: E402
 
 # Needs root (network namespaces): integration/test-all runs as root, as CI does.
@@ -29,25 +29,10 @@ MARGIN = 0.25
 
 
 @pytest.fixture
-def topo():
-    t = Topology()
-    yield t
-    t.close()
-
-
-@pytest.fixture
 def pair(topo):
     p = Pair(topo)
     yield p
     p.close()
-
-
-def started(pair):
-    """ra first (it becomes active after the dead time alone), then rb (standby)."""
-    pair.start("a")
-    pair.wait_for(lambda: pair.role("a") == "active" and pair.holds_vip("a"), timeout=10, what="ra active")
-    pair.start("b")
-    pair.wait_settled("a")
 
 
 def report(name, **figures):
@@ -55,7 +40,7 @@ def report(name, **figures):
 
 
 def test_active_killed_standby_takes_over_within_dead_time(topo, pair):
-    started(pair)
+    pair.start_settled()
     prober = Prober(topo)
     assert prober.wait_replies(20), "the client gets no ping replies from the VIP"
     time.sleep(0.2)
@@ -75,7 +60,7 @@ def test_active_killed_standby_takes_over_within_dead_time(topo, pair):
 
 
 def test_active_link_cut_standby_takes_over_and_heal_leaves_one_active(topo, pair):
-    started(pair)
+    pair.start_settled()
     prober = Prober(topo)
     assert prober.wait_replies(20)
     wall0 = time.time()
@@ -99,7 +84,7 @@ def test_active_link_cut_standby_takes_over_and_heal_leaves_one_active(topo, pai
 
 
 def test_sigstop_then_sigcont_leaves_no_lasting_dual_active(topo, pair):
-    started(pair)
+    pair.start_settled()
     pair.signal("a", signal.SIGSTOP)
     pair.wait_for(lambda: pair.holds_vip("b"), timeout=5, what="VIP on rb while ra is stopped")
     time.sleep(0.3)
@@ -118,7 +103,7 @@ def test_sigstop_then_sigcont_leaves_no_lasting_dual_active(topo, pair):
 
 
 def test_heartbeat_partition_then_heal_resolves_within_two_intervals(topo, pair):
-    started(pair)
+    pair.start_settled()
     topo.exec("c", "ping", "-c", "1", "-W", "2", VIP)   # the client has a neighbour entry for the VIP
     # Partition only the heartbeats: blackhole routes between the routers (instant to add and
     # remove, unlike a link whose carrier change waits for the kernel's link watcher). The
@@ -162,7 +147,7 @@ def inject(topo, target, port, payloads):
 
 
 def test_forged_and_replayed_heartbeats_change_nothing_and_are_counted(topo, pair):
-    started(pair)
+    pair.start_settled()
     cap = Capture(topo, "b", f"udp port {pair.port} and src host {ADDR['a']}")
     time.sleep(0.2)
     captured = udp_payloads(cap.stop(), pair.port)
@@ -193,7 +178,7 @@ def test_forged_and_replayed_heartbeats_change_nothing_and_are_counted(topo, pai
 
 
 def test_standby_restart_leaves_the_active_alone(topo, pair):
-    started(pair)
+    pair.start_settled()
     roles_a = len(pair.roles("a"))
     pair.signal("b", signal.SIGTERM)
     assert pair.wait_exit("b") == 0
@@ -204,7 +189,7 @@ def test_standby_restart_leaves_the_active_alone(topo, pair):
 
 
 def test_both_restarted(topo, pair):
-    started(pair)
+    pair.start_settled()
     pair.signal("a", signal.SIGTERM)
     pair.signal("b", signal.SIGTERM)
     assert pair.wait_exit("a") == 0
@@ -219,7 +204,7 @@ def test_both_restarted(topo, pair):
 
 
 def test_sigterm_on_active_hands_over_make_before_break(topo, pair):
-    started(pair)
+    pair.start_settled()
     prober = Prober(topo)
     assert prober.wait_replies(20)
     wall0 = time.time()
@@ -244,7 +229,7 @@ def slow_pair(topo):
 
 def test_active_restart_keeps_the_vip(topo, slow_pair):
     pair = slow_pair
-    started(pair)
+    pair.start_settled()
     samples, stop = [], threading.Event()
 
     def sample():
@@ -271,7 +256,7 @@ def test_active_restart_keeps_the_vip(topo, slow_pair):
 
 
 def test_sighup_reload_keeps_old_config_on_bad_file_and_applies_a_good_one(topo, pair):
-    started(pair)
+    pair.start_settled()
     good = pair.config.read_text()
     pair.config.write_text("serial: 2\nnodes: [")
     pair.signal("a", signal.SIGHUP)

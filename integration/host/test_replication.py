@@ -16,7 +16,6 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vip_topology import Topology  # noqa: E402
 from failover_pair import ADDR  # noqa: E402
 from replication_pair import ReplicaPair  # noqa: E402
 
@@ -24,24 +23,10 @@ PEER_CLIENT = os.path.join(os.path.dirname(__file__), "peer_client.py")
 
 
 @pytest.fixture
-def topo():
-    t = Topology()
-    yield t
-    t.close()
-
-
-@pytest.fixture
 def pair(topo):
     p = ReplicaPair(topo)
     yield p
     p.close()
-
-
-def started(pair):
-    pair.start("a")
-    pair.wait_for(lambda: pair.role("a") == "active" and pair.holds_vip("a"), timeout=10, what="ra active")
-    pair.start("b")
-    pair.wait_settled("a")
 
 
 def report(name, **figures):
@@ -56,7 +41,7 @@ def edit_and_reload(pair, node, text):
 
 
 def test_edit_on_the_standby_reaches_the_active_within_a_second_and_is_applied(topo, pair):
-    started(pair)
+    pair.start_settled()
     old = pair.text("a")
     new = pair.config_text(serial=2, extra_vips=["10.99.0.11/24"])
     t0 = edit_and_reload(pair, "b", new)
@@ -74,7 +59,7 @@ def test_edit_on_the_standby_reaches_the_active_within_a_second_and_is_applied(t
 
 
 def test_edit_on_the_active_reaches_the_standby_which_claims_nothing(topo, pair):
-    started(pair)
+    pair.start_settled()
     new = pair.config_text(serial=2, extra_vips=["10.99.0.12/24"])
     t0 = edit_and_reload(pair, "a", new)
     pair.wait_for(lambda: pair.text("b") == new, timeout=1.0, step=0.002, what="rb's file equals ra's edit")
@@ -93,7 +78,7 @@ def run_client(topo, pair, key_file, name="ra"):
 
 
 def test_a_peer_with_the_wrong_key_cannot_fetch_and_is_logged_and_counted(topo, pair):
-    started(pair)
+    pair.start_settled()
     wrong = pair.dir / "wrong.key"
     wrong.write_bytes(os.urandom(32))
     results = [run_client(topo, pair, wrong) for _ in range(3)]
@@ -119,7 +104,7 @@ def test_a_conflict_is_reported_on_both_and_raising_a_serial_converges(topo):
                        "b": p.config_text(serial=2, extra_vips=["10.99.0.14/24"])}
     pair = ReplicaPair(topo, texts=texts)
     try:
-        started(pair)
+        pair.start_settled()
         first = {n: pair.text(n) for n in ("a", "b")}
         for n in ("a", "b"):
             pair.wait_for(lambda: "config conflict" in pair.log(n), timeout=3, what=f"conflict logged on {n}")

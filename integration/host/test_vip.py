@@ -19,20 +19,13 @@ import socket
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vip_topology import TANDEMCTL, VIP4, VIP6, Capture, Topology, mac_bytes  # noqa: E402
+from vip_topology import TANDEMCTL, VIP4, VIP6, Capture, mac_bytes  # noqa: E402
 
 # Needs root (network namespaces): integration/test-all runs as root, as CI does.
 
 V4 = VIP4.split("/")[0]
 V6 = VIP6.split("/")[0]
 ONE_SHOT = ["--announce-repeat", "1", "--second-burst", "none"]
-
-
-@pytest.fixture
-def topo():
-    t = Topology()
-    yield t
-    t.close()
 
 
 def arp_frames(frames):
