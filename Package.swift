@@ -24,6 +24,8 @@ let package = Package(
             pkgConfig: "libnl-genl-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev"])]
         ),
+        // <sys/epoll.h> for the health checks' connect poller (not in Swift's Glibc module).
+        .systemLibrary(name: "CEpoll"),
         // Pure logic: no kernel, no I/O beyond reading a config file.
         .target(
             name: "TandemCore",
@@ -41,7 +43,7 @@ let package = Package(
         .target(
             name: "TandemDaemon",
             dependencies: [
-                "TandemCore", "TandemKernel",
+                "TandemCore", "TandemKernel", "CEpoll",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -13,17 +13,22 @@ Two fresh network namespaces (`tdm-hb-<random>-d` and `-p`, removed on exit), jo
 Modes, each a fresh tandemd on the same topology: `none` (the same 5,000 real servers without a
 health check: the baseline), `tcp` (TCP connect), `http` (HTTP GET /healthz). This host has no
 IPVS: the daemon logs that once and retries quietly; the checks and heartbeats are unaffected.
+`floor` is no tandemd at all: connect_floor.c (compiled with cc at run time) makes the same
+connects to the same servers with nothing but the system calls. Over loopback the kernel charges
+the connecting process for both ends of every handshake (the SYN, SYN-ACK, ACK and reset are
+processed in its system calls), so `floor` is the least CPU any prober can show here; the last
+line gives tcp / floor.
 
 Reported per mode, over the measured window (after a warm-up of --warmup seconds, so start-up,
 config parsing and the first burst of results are excluded):
-- tandemd's CPU as % of one core (utime + stime from /proc/PID/stat), peak RSS;
+- tandemd's CPU as % of one core (utime + stime from /proc/PID/stat, and each), peak RSS;
 - heartbeat gaps at the peer: worst |gap - 10 ms|, the 99.9th and 99th percentiles, and the
   number of heartbeats against the number expected;
 - health changes from the daemon's log over the whole run: first results up and down
   (`unknown -> up|down`), recoveries (`down -> up`) and losses (`up -> down`; a healthy run has none).
 
 Usage (root; build first: `swift build -c release --product tandemd`):
-    python3 integration/bench/health_bench.py [--servers 5000] [--seconds 60] [--modes none,tcp,http]
+    python3 integration/bench/health_bench.py [--servers 5000] [--seconds 60] [--modes none,floor,tcp,http]
                                               [--bin .build/release] [--warmup 8] [--realtime-priority 50]
 """
 import argparse
@@ -151,9 +156,10 @@ def config_yaml(mode, n, tmp, realtime=None):
 
 
 def proc_stat(pid):
+    """(utime, stime) in clock ticks."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+    return int(fields[11]), int(fields[12])
 
 
 def rss_kib(pid):
@@ -187,14 +193,14 @@ def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
         hz = os.sysconf("SC_CLK_TCK")
         time.sleep(warmup)
         assert daemon.poll() is None, log_path.read_text()[-3000:]
-        t0, c0, wall0 = time.monotonic(), proc_stat(daemon.pid), time.time()
+        t0, (u0, s0), wall0 = time.monotonic(), proc_stat(daemon.pid), time.time()
         peak = 0
         while daemon.poll() is None and time.monotonic() - t0 < seconds:
             peak = max(peak, rss_kib(daemon.pid))
-            t1, c1, wall1 = time.monotonic(), proc_stat(daemon.pid), time.time()
+            t1, (u1, s1), wall1 = time.monotonic(), proc_stat(daemon.pid), time.time()
             time.sleep(0.5)
         assert daemon.poll() is None, log_path.read_text()[-3000:]
-        cpu = (c1 - c0) / hz / (t1 - t0) * 100
+        user, system = ((b - a) / hz / (t1 - t0) * 100 for a, b in ((u0, u1), (s0, s1)))
         stamps = json.loads(peer.communicate(timeout=60)[0].strip() or "[]")
     finally:
         for p in (daemon, peer, server):
@@ -212,7 +218,8 @@ def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
     changes = re.findall(r"real server \S+ of service \S+: (\w+) -> (\w+)", log)
     count = lambda old, new: sum(1 for c in changes if c == (old, new))
     return {"mode": mode, "servers": n, "realtime_priority": realtime, "seconds_measured": round(t1 - t0, 1),
-            "cpu_percent_of_one_core": round(cpu, 1), "peak_rss_mib": round(peak / 1024, 1),
+            "cpu_percent_of_one_core": round(user + system, 1), "cpu_user_percent": round(user, 1),
+            "cpu_system_percent": round(system, 1), "peak_rss_mib": round(peak / 1024, 1),
             "heartbeats": len(window), "heartbeats_expected": int((wall1 - wall0) * 1000 / INTERVAL_MS),
             "hb_dev_max_ms": round(max(dev), 3), "hb_dev_p999_ms": round(percentile(dev, 99.9), 3),
             "hb_dev_p99_ms": round(percentile(dev, 99), 3),
@@ -220,12 +227,40 @@ def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
             "down_to_up": count("down", "up"), "up_to_down": count("up", "down")}
 
 
+def run_floor(ns, n, seconds, floor_bin):
+    """The reference prober (connect_floor.c) against the same servers: the kernel's share."""
+    server = subprocess.Popen(["ip", "netns", "exec", ns["d"], *SERVER_PREFIX, sys.executable, "-c", SERVER, "tcp", str(seconds + 30)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        out = subprocess.run(["ip", "netns", "exec", ns["d"], str(floor_bin), str(n), str(seconds)],
+                             capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    r = json.loads(out)
+    return {"mode": "floor", "servers": n, "seconds_measured": seconds,
+            "cpu_percent_of_one_core": round(r["cpu_user_percent"] + r["cpu_system_percent"], 1),
+            "cpu_user_percent": r["cpu_user_percent"], "cpu_system_percent": r["cpu_system_percent"],
+            "passed": r["passed"], "failed": r["failed"]}
+
+
+def build_floor(tmp):
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        print("floor: no C compiler (apt-get install gcc); skipped", file=sys.stderr)
+        return None
+    out = pathlib.Path(tmp) / "connect_floor"
+    subprocess.run([cc, "-O2", "-o", str(out), str(ROOT / "integration/bench/connect_floor.c")], check=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--servers", type=int, default=5000)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=8)
-    ap.add_argument("--modes", default="none,tcp,http")
+    ap.add_argument("--modes", default="none,floor,tcp,http")
     ap.add_argument("--realtime-priority", type=int, default=None,
                     help="heartbeat.realtime_priority (SCHED_FIFO) for the heartbeat thread; default: none")
     ap.add_argument("--server-realtime", type=int, default=None,
@@ -234,7 +269,7 @@ def main():
     ap.add_argument("--bin", default=None, help="directory holding tandemd (default: swift build --show-bin-path)")
     a = ap.parse_args()
     assert 1 <= a.servers <= 62500 and 10 <= a.seconds <= 600 and 3 <= a.warmup <= 120
-    assert set(a.modes.split(",")) <= {"none", "tcp", "http"}
+    assert set(a.modes.split(",")) <= {"none", "floor", "tcp", "http"}
     bin_dir = pathlib.Path(a.bin) if a.bin else pathlib.Path(subprocess.run(
         ["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip())
     tandemd = bin_dir / "tandemd"
@@ -257,11 +292,23 @@ def main():
                         "net.ipv4.ip_local_port_range=10240 65000"], check=True)
         time.sleep(1)  # veth carrier up
         with tempfile.TemporaryDirectory() as tmp:
+            results = {}
             for mode in a.modes.split(","):
-                print(json.dumps(run_mode(ns, mode, a.servers, a.seconds, a.warmup, tandemd, tmp, a.realtime_priority)), flush=True)
+                if mode == "floor":
+                    floor_bin = build_floor(tmp)
+                    if floor_bin:
+                        results[mode] = run_floor(ns, a.servers, a.seconds, floor_bin)
+                        print(json.dumps(results[mode]), flush=True)
+                    continue
+                results[mode] = run_mode(ns, mode, a.servers, a.seconds, a.warmup, tandemd, tmp, a.realtime_priority)
+                print(json.dumps(results[mode]), flush=True)
                 if a.keep_logs:
                     os.makedirs(a.keep_logs, exist_ok=True)
                     shutil.copy(pathlib.Path(tmp) / f"tandemd-{mode}.log", a.keep_logs)
+            if "floor" in results and "tcp" in results:
+                f, t = results["floor"]["cpu_percent_of_one_core"], results["tcp"]["cpu_percent_of_one_core"]
+                print(json.dumps({"tcp_cpu_over_floor": round(t / f, 2) if f else None,
+                                  "tcp_cpu_minus_floor_percent": round(t - f, 1)}), flush=True)
     finally:
         for name in ns.values():
             subprocess.run(["ip", "netns", "del", name])

@@ -276,3 +276,30 @@ def test_drain_reaches_the_peer_and_survives_a_failover(pair):
     assert r.returncode == 1 and "no real server 10.99.0.99:80" in r.stderr
     r = pair.ctl("b", "drain", "10.99.0.21:80", "--service", "nope")
     assert r.returncode == 1 and "no virtual server named nope (known: web)" in r.stderr
+
+
+def test_drains_changed_while_the_peer_is_down_reach_it_when_it_returns(pair):
+    pair.config.write_text(pair.config_text(tail=SERVICE_TAIL))
+    started(pair)
+
+    def restart(node):
+        pair.start(node)
+        pair.wait_for(lambda: pair.ctl(node, "status").returncode == 0, 10, what=f"{node} back")
+
+    # A drain on ra while rb is down: ra says the peer was not told; rb learns it when it starts.
+    pair.signal("b", 15)
+    pair.wait_exit("b")
+    r = pair.ctl("a", "drain", "10.99.0.21:80")
+    assert r.returncode == 0 and "the peer was NOT told" in r.stdout, r.stdout + r.stderr
+    restart("b")
+    pair.wait_for(lambda: drained(pair, "b") == {"10.99.0.21:80"}, 5, step=0.1, what="rb adopting ra's drain list")
+    # The other way round: rb undrains while ra is down; ra restarts with its older stored list,
+    # offers it, and rb answers with the newer one.
+    pair.signal("a", 15)
+    pair.wait_exit("a")
+    r = pair.ctl("b", "undrain", "10.99.0.21:80")
+    assert r.returncode == 0 and "the peer was NOT told" in r.stdout, r.stdout + r.stderr
+    restart("a")
+    pair.wait_for(lambda: drained(pair, "a") == set(), 5, step=0.1, what="ra adopting rb's newer (empty) drain list")
+    assert drained(pair, "b") == set()
+    assert "drains mirrored from the peer: none" in pair.log("a")

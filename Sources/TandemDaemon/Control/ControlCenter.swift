@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import TandemCore
 
@@ -321,18 +322,76 @@ public final class ControlCenter: ControlHandling {
             guard let id = OperatorState.parse(line) else { return .failure("drain entry \"\(line)\" is not SERVICE ADDRESS PORT") }
             parsed.insert(id)
         }
-        let adopted = drains.withLock { drains -> Bool in
-            guard list.generation > drains.generation else { return false }
+        let (adopted, ours) = drains.withLock { drains -> (Bool, (set: Set<RealServerID>, generation: UInt64)) in
+            guard list.generation > drains.generation else { return (false, drains) }
             drains = (parsed, list.generation)
-            return true
+            return (true, drains)
         }
-        guard adopted else { return .accepted("kept its newer drain list") }
+        guard adopted else {
+            guard DrainResync.shouldAnswer(received: list.generation, ours: ours.generation) else {
+                return .accepted("has the same drain list")
+            }
+            // The peer is behind (it restarted, or drains changed here while it was away): send
+            // it ours, outside this exchange.
+            let answer = DrainList(generation: ours.generation, entries: OperatorState.lines(ours.set))
+            let (send, logger) = (parts.sendDrains, logger)
+            Task {
+                if case .failure(let error) = await send(answer) {
+                    logger.warning("cannot send this node's newer drain list to the peer: \(error); it is offered again when the peer returns")
+                }
+            }
+            return .accepted("kept its newer drain list and sends it back")
+        }
         storeDrains(parsed, generation: list.generation)
         parts.worker.setDrained(parsed)
         let text = "drains mirrored from the peer: \(parsed.isEmpty ? "none" : parsed.sorted().map(\.description).joined(separator: ", "))"
         logger.notice("\(text)")
         parts.hub.publish(.drain, text)
         return .accepted("drained \(parsed.count) real server(s) there too")
+    }
+}
+
+extension ControlCenter {
+    /// Offers this node's drain list to the peer whenever the peer is heard again (at start,
+    /// after it was dead), retrying failed offers with a back-off: see `DrainResync`. Runs until
+    /// cancelled.
+    public func resyncDrains(poll: Duration = .milliseconds(200)) async {
+        var schedule = DrainResync()
+        var lastFailure: String?
+        let clock = ContinuousClock()
+        let origin = clock.now
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: poll) } catch { return }
+            let elapsed = clock.now - origin
+            let now = MonotonicInstant(nanoseconds: UInt64(elapsed.components.seconds) * 1_000_000_000
+                                       + UInt64(elapsed.components.attoseconds / 1_000_000_000))
+            guard schedule.observe(peerAlive: parts.loop.status.peerAlive, at: now) else { continue }
+            let list = drains.withLock { DrainList(generation: $0.generation, entries: OperatorState.lines($0.set)) }
+            switch await parts.sendDrains(list) {
+            case .success(let answer):
+                schedule.offered(succeeded: true, at: now)
+                lastFailure = nil
+                logger.info("drain list (\(list.entries.count) drained) offered to the returning peer: \(answer)")
+            case .failure(let error):
+                schedule.offered(succeeded: false, at: now)
+                let why = "\(error)"
+                if why != lastFailure {
+                    logger.warning("cannot offer the drain list to the peer: \(why); retrying while it is heard")
+                    lastFailure = why
+                }
+            }
+        }
+    }
+}
+
+/// Runs `ControlCenter.resyncDrains` in tandemd's service group.
+public struct DrainResyncService: Service {
+    let center: ControlCenter
+
+    public init(center: ControlCenter) { self.center = center }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await center.resyncDrains() }
     }
 }
 

@@ -10,27 +10,37 @@ import Synchronization
 /// that is the dominant cost (measured with perf). Timers here are never cancelled: an action
 /// that fires after its work is done (a completed promise, a removed target) does nothing. NIO's
 /// heap then holds only one repeating tick per loop plus connect timeouts in flight.
+/// Actions due in the same 5 ms tick run in the order they were scheduled.
 final class CoarseTimers: @unchecked Sendable {
     static let resolution = TimeAmount.milliseconds(5)
+    /// Slots of the wheel: by default 1,024 × 5 ms = 5.12 s ahead; later deadlines wait in `far`.
+    private let slots: UInt64
 
-    private struct Entry {
-        var deadline: UInt64
-        var sequence: UInt64
-        var action: @Sendable () -> Void
-        func precedes(_ other: Entry) -> Bool {
-            (deadline, sequence) < (other.deadline, other.sequence)
-        }
-    }
+    private typealias Action = @Sendable () -> Void
 
     private let loop: any EventLoop
     // Touched only on `loop` (hence @unchecked Sendable).
-    private var heap: [Entry] = []
-    private var sequence: UInt64 = 0
+    /// A timing wheel: the actions due at tick `t` (a multiple of the resolution) sit in slot
+    /// `t % slots`. Inserting and firing cost O(1), where a heap of closures cost O(log n)
+    /// moves of reference-counted entries.
+    private var wheel: [[Action]]
+    /// Actions due more than one turn of the wheel ahead, by tick.
+    private var far: [UInt64: [Action]] = [:]
+    /// Every tick up to this one has fired.
+    private var fired: UInt64
+    private var count = 0
+    private var spare: [Action] = []
     private var ticker: RepeatedTask?
 
-    init(loop: any EventLoop) { self.loop = loop }
+    init(loop: any EventLoop, slots: Int = 1024) {
+        self.loop = loop
+        self.slots = UInt64(max(1, slots))
+        wheel = Array(repeating: [], count: max(1, slots))
+        fired = NIODeadline.now().uptimeNanoseconds / UInt64(Self.resolution.nanoseconds)
+    }
 
-    /// Runs `action` on the loop at (or up to one resolution after) `deadline`. Callable from any thread.
+    /// Runs `action` on the loop at (or up to one resolution after) `deadline`, never before.
+    /// Callable from any thread.
     func schedule(at deadline: NIODeadline, _ action: @escaping @Sendable () -> Void) {
         if loop.inEventLoop {
             insert(deadline, action)
@@ -39,16 +49,20 @@ final class CoarseTimers: @unchecked Sendable {
         }
     }
 
-    private func insert(_ deadline: NIODeadline, _ action: @escaping @Sendable () -> Void) {
-        sequence += 1
-        heap.append(Entry(deadline: deadline.uptimeNanoseconds, sequence: sequence, action: action))
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard heap[i].precedes(heap[parent]) else { break }
-            heap.swapAt(i, parent)
-            i = parent
+    private func insert(_ deadline: NIODeadline, _ action: @escaping Action) {
+        let resolution = UInt64(Self.resolution.nanoseconds)
+        if count == 0 {
+            // Idle until now (no ticker ran): start the wheel at the present tick.
+            fired = max(fired, NIODeadline.now().uptimeNanoseconds / resolution)
         }
+        // Rounded up: a tick fires only actions whose deadline has passed.
+        let tick = max((deadline.uptimeNanoseconds + resolution - 1) / resolution, fired + 1)
+        if tick - fired <= slots {
+            wheel[Int(tick % slots)].append(action)
+        } else {
+            far[tick, default: []].append(action)
+        }
+        count += 1
         if ticker == nil {
             ticker = loop.scheduleRepeatedTask(initialDelay: Self.resolution, delay: Self.resolution) { [self] _ in
                 self.tick()
@@ -56,31 +70,20 @@ final class CoarseTimers: @unchecked Sendable {
         }
     }
 
-    private func popFirst() -> Entry {
-        let first = heap[0]
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count, heap[l].precedes(heap[m]) { m = l }
-                if r < heap.count, heap[r].precedes(heap[m]) { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
-                i = m
-            }
-        }
-        return first
-    }
-
     private func tick() {
-        let now = NIODeadline.now().uptimeNanoseconds
-        while let first = heap.first, first.deadline <= now {
-            popFirst().action()
+        let now = NIODeadline.now().uptimeNanoseconds / UInt64(Self.resolution.nanoseconds)
+        while fired < now && count > 0 {
+            fired += 1
+            // Actions may schedule more; one due a full turn ahead lands in this same slot,
+            // which is why the slot is swapped out before its actions run.
+            swap(&wheel[Int(fired % slots)], &spare)
+            if !far.isEmpty, let later = far.removeValue(forKey: fired) { spare += later }
+            count -= spare.count
+            for action in spare { action() }
+            spare.removeAll(keepingCapacity: true)
         }
-        if heap.isEmpty {
+        fired = max(fired, now)
+        if count == 0 {
             ticker?.cancel()
             ticker = nil
         }

@@ -13,8 +13,9 @@ public protocol HealthProber: Sendable {
     func probe(_ target: HealthTarget, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult>
 }
 
-/// The live prober: swift-nio sockets on the caller's event loop (no thread per check), and
-/// `posix_spawn` (through Foundation's `Process`) for exec checks.
+/// The live prober: swift-nio sockets on the caller's event loop (no thread per check), except
+/// plain TCP connect checks, which a `ConnectPoller` runs on the same loop without a channel;
+/// and `posix_spawn` (through Foundation's `Process`) for exec checks.
 public struct NIOHealthProber: HealthProber {
     /// Largest HTTP response part kept (status line and headers are bounded separately).
     public static let httpBodyLimit = 64 * 1024
@@ -23,10 +24,12 @@ public struct NIOHealthProber: HealthProber {
 
     private let tls: TLSContexts
     private let timers: CoarseTimerRegistry
+    private let connectPollers: ConnectPollerRegistry
 
     public init() {
         tls = TLSContexts()
         timers = CoarseTimerRegistry()
+        connectPollers = ConnectPollerRegistry()
     }
 
     public func probe(_ target: HealthTarget, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult> {
@@ -47,6 +50,11 @@ public struct NIOHealthProber: HealthProber {
         }
         guard target.probePort != 0 else {
             promise.succeed(.failure("no port to check: set port in the health check (fwmark real servers have none)"))
+            return promise.futureResult
+        }
+        if case .tcp(_, nil, nil) = target.check.probe,
+           let poller = connectPollers.poller(for: eventLoop, timers: timers) {
+            poller.connect(to: target.address, port: target.probePort, promise: promise)
             return promise.futureResult
         }
         let address: SocketAddress
@@ -133,7 +141,7 @@ final class TLSContexts: Sendable {
 /// A readable reason for a socket error: the C library's text for errno values.
 func describe(_ error: any Error) -> String {
     if let io = error as? IOError {
-        return String(cString: strerror(io.errnoCode)).lowercased()
+        return errnoText(io.errnoCode)
     }
     if let channel = error as? ChannelError {
         switch channel {

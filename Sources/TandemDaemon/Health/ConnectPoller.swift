@@ -1,0 +1,194 @@
+import CEpoll
+import Glibc
+import NIOCore
+import Synchronization
+import TandemCore
+
+/// Plain TCP connect checks (no send, no expect) without a NIO channel: the commonest check,
+/// run thousands of times a second.
+///
+/// Why: a NIO `ClientBootstrap` connect builds a channel, a pipeline, handler contexts and a
+/// chain of futures, and makes extra system calls (getsockname, getpeername, epoll modify);
+/// at 5,000 checks a second that cost about 80 µs of CPU per check on the development host,
+/// against about 1 µs here (see integration/bench/README.md, health checks). Every other check
+/// (send/expect, agent, HTTP, TLS, UDP) still goes through swift-nio.
+///
+/// How: a non-blocking socket, `connect`, and the socket added (EPOLLOUT, one-shot) to an epoll
+/// set owned by this poller. The set is read without blocking at each tick of the loop's
+/// coarse timers (5 ms) while connects are in flight, so a verdict comes at most one tick
+/// after the kernel's. A connected socket is closed with a reset (SO_LINGER 0) like the NIO
+/// checks. At the check's timeout the prober fails the promise and this closes the socket.
+///
+/// Every method runs on `loop` (hence `@unchecked Sendable`). Each registration carries a
+/// tag, so an event for a socket already closed (whose descriptor number was reused) is ignored.
+final class ConnectPoller: @unchecked Sendable {
+    private struct Pending {
+        var tag: UInt32
+        var promise: EventLoopPromise<ProbeResult>
+    }
+
+    private static let batch = 256
+
+    private let loop: any EventLoop
+    private let timers: CoarseTimers
+    private let epollDescriptor: Int32
+    private let events: UnsafeMutablePointer<epoll_event>
+    private var pending: [Int32: Pending] = [:]
+    private var nextTag: UInt32 = 0
+    private var pollScheduled = false
+
+    /// nil when the kernel refuses an epoll set (descriptor limit): the caller uses NIO instead.
+    init?(loop: any EventLoop, timers: CoarseTimers) {
+        let descriptor = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard descriptor >= 0 else { return nil }
+        self.loop = loop
+        self.timers = timers
+        epollDescriptor = descriptor
+        events = .allocate(capacity: Self.batch)
+    }
+
+    deinit {
+        close(epollDescriptor)
+        events.deallocate()
+    }
+
+    /// Connects to `address`:`port`; completes `promise` when connected or refused. The promise's
+    /// timeout (set by the caller) ends a connect that never completes. Callable from any thread.
+    func connect(to address: IPAddress, port: UInt16, promise: EventLoopPromise<ProbeResult>) {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in connect(to: address, port: port, promise: promise) }
+            return
+        }
+        let family = address.family == .ipv4 ? AF_INET : AF_INET6
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            promise.succeed(.failure("connect failed: cannot open a socket: \(errnoText(errno))"))
+            return
+        }
+        let rc = Self.withSocketAddress(address, port: port) { Glibc.connect(fd, $0, $1) }
+        if rc == 0 {
+            Self.closeWithReset(fd)
+            promise.succeed(.success("connected"))
+            return
+        }
+        let error = errno
+        guard error == EINPROGRESS else {
+            close(fd)
+            promise.succeed(.failure("connect failed: \(errnoText(error))"))
+            return
+        }
+        nextTag &+= 1
+        let tag = nextTag
+        var event = epoll_event()
+        event.events = EPOLLOUT.rawValue | EPOLLONESHOT.rawValue
+        event.data.u64 = UInt64(tag) << 32 | UInt64(UInt32(bitPattern: fd))
+        guard epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            let error = errno
+            close(fd)
+            promise.succeed(.failure("connect failed: cannot watch the socket: \(errnoText(error))"))
+            return
+        }
+        pending[fd] = Pending(tag: tag, promise: promise)
+        // A verdict from `poll` removes the entry first; this closes a connect still in flight
+        // when the promise is completed by the timeout.
+        promise.futureResult.whenComplete { [self] _ in abandon(fd, tag: tag) }
+        schedulePoll()
+    }
+
+    /// Connects in flight (for tests).
+    var inFlight: Int { pending.count }
+
+    private func abandon(_ fd: Int32, tag: UInt32) {
+        guard pending[fd]?.tag == tag else { return }
+        pending[fd] = nil
+        close(fd)  // also leaves the epoll set
+    }
+
+    private func schedulePoll() {
+        guard !pollScheduled else { return }
+        pollScheduled = true
+        timers.schedule(at: .now()) { [self] in poll() }
+    }
+
+    private func poll() {
+        pollScheduled = false
+        while true {
+            let n = epoll_wait(epollDescriptor, events, Int32(Self.batch), 0)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            for i in 0..<Int(n) { complete(events[i]) }
+            if n < Self.batch { break }
+        }
+        if !pending.isEmpty { schedulePoll() }
+    }
+
+    private func complete(_ event: epoll_event) {
+        let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: event.data.u64))
+        let tag = UInt32(truncatingIfNeeded: event.data.u64 >> 32)
+        guard let entry = pending[fd], entry.tag == tag else { return }
+        pending[fd] = nil
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 { error = errno }
+        if error == 0 {
+            Self.closeWithReset(fd)
+            entry.promise.succeed(.success("connected"))
+        } else {
+            close(fd)
+            entry.promise.succeed(.failure("connect failed: \(errnoText(error))"))
+        }
+    }
+
+    /// Closes a connected socket with a reset, as the NIO checks do (no TIME_WAIT left behind).
+    private static func closeWithReset(_ fd: Int32) {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        close(fd)
+    }
+
+    private static func withSocketAddress<R>(_ address: IPAddress, port: UInt16,
+                                             _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        switch address {
+        case .v4(let value):
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = port.bigEndian
+            a.sin_addr = in_addr(s_addr: value.bigEndian)
+            return withUnsafePointer(to: &a) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        case .v6:
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = port.bigEndian
+            let bytes = address.bytes
+            withUnsafeMutableBytes(of: &a.sin6_addr) { raw in
+                for (i, b) in bytes.enumerated() { raw[i] = b }
+            }
+            return withUnsafePointer(to: &a) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        }
+    }
+}
+
+/// The `ConnectPoller` of each event loop a prober uses.
+final class ConnectPollerRegistry: Sendable {
+    private let pollers = Mutex<[ObjectIdentifier: ConnectPoller?]>([:])
+
+    /// nil if this loop cannot have one (see `ConnectPoller.init`).
+    func poller(for loop: any EventLoop, timers: CoarseTimerRegistry) -> ConnectPoller? {
+        pollers.withLock { all in
+            let id = ObjectIdentifier(loop)
+            if let p = all[id] { return p }
+            let p = ConnectPoller(loop: loop, timers: timers.timers(for: loop))
+            all[id] = p
+            return p
+        }
+    }
+}
+
+/// The C library's text for an errno value, lowercased ("connection refused").
+func errnoText(_ code: Int32) -> String {
+    String(cString: strerror(code)).lowercased()
+}
