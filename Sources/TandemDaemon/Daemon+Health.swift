@@ -27,14 +27,19 @@ public final class DaemonHealth: Service, Sendable {
     public init(config: Config, logger: Logger, prober: any HealthProber = NIOHealthProber(),
                 spacingMilliseconds: UInt64 = 100, events: EventHub? = nil,
                 deliver: @escaping @Sendable (_ down: Set<RealServerID>, _ weights: [RealServerID: Int]) -> Void) {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: Self.threads(cores: System.coreCount))
         let courier = HealthCourier(loop: group.next(), logger: logger, spacingMilliseconds: spacingMilliseconds, events: events,
                                     deliver: deliver)
         self.courier = courier
-        monitor = HealthMonitor(group: group, prober: prober, onUpdate: { courier.updated($0) })
+        monitor = HealthMonitor(group: group, prober: prober, onUpdate: { courier.updated($0) },
+                                onUncounted: { courier.uncounted($0, $1) })
         courier.attach(monitor)
         apply(config)
     }
+
+    /// Health-check threads: one per core but one (left to the heartbeat thread, the kernel
+    /// and the rest), at least one, at most four.
+    static func threads(cores: Int) -> Int { min(4, max(1, cores - 1)) }
 
     /// Wires the checks to `worker`.
     public convenience init(config: Config, worker: KernelWorker, logger: Logger, events: EventHub? = nil) {
@@ -71,7 +76,13 @@ final class HealthCourier: Sendable {
         var monitor: HealthMonitor?
         var lastDown: Set<RealServerID> = []
         var lastWeights: [RealServerID: Int] = [:]
+        /// Uncounted results since the last overload warning, and when it was logged.
+        var uncounted = 0
+        var lastOverloadWarning: MonotonicInstant?
     }
+
+    /// At most one overload warning per minute.
+    static let overloadWarningSpacing = TimeSpan.seconds(60)
 
     private let loop: any EventLoop
     private let logger: Logger
@@ -113,6 +124,24 @@ final class HealthCourier: Sendable {
         case (_, .down): logger.warning(line)
         default: logger.notice(line)
         }
+    }
+
+    /// A result that did not count: the checks ran so far behind that a timeout said nothing
+    /// about the server. Logged (at most once a minute, with a count) and published.
+    func uncounted(_ key: HealthTarget.Key, _ result: ProbeResult) {
+        let now = HealthMonitor.now()
+        let count: Int? = state.withLock { s in
+            s.uncounted += 1
+            if let last = s.lastOverloadWarning, now < last + Self.overloadWarningSpacing { return nil }
+            s.lastOverloadWarning = now
+            defer { s.uncounted = 0 }
+            return s.uncounted
+        }
+        guard let count else { return }
+        let text = "health checks are overloaded: \(count) result(s) not counted since the last warning, e.g. \(key): \(result.reason); "
+            + "lengthen the check intervals or give the router more CPU"
+        logger.warning("\(text)")
+        events?.publish(.health, text)
     }
 
     /// Health or the target set changed: deliver now, or arm the pacing timer.

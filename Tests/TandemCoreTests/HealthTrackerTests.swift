@@ -129,3 +129,30 @@ private func ms(_ n: UInt64) -> MonotonicInstant { .milliseconds(n) }
         #expect(WarmupRamp.weight(full: 3, elapsed: 0, warmup: .milliseconds(0)) == 3)
     }
 }
+
+/// Results that do not count (a timeout while the checker was overloaded) change nothing but
+/// the last result shown.
+@Suite struct UncountedResultTests {
+    private let skip = ProbeResult.inconclusive("timed out after 900ms, but the health checks ran 400 ms behind (overloaded): not counted")
+
+    @Test func neitherFailsNorResetsTheStreak() {
+        var t = HealthTracker(rise: 2, fall: 2, createdAt: .zero)
+        t.record(ok, at: ms(1000))
+        t.record(bad, at: ms(2000))
+        #expect(t.record(skip, at: ms(3000)) == nil)
+        #expect(t.status == .up && t.consecutiveFailures == 1)
+        // The next real failure is the second in a row.
+        #expect(t.record(bad, at: ms(4000))?.new == .down)
+        t.record(ok, at: ms(5000))
+        t.record(skip, at: ms(6000))
+        #expect(t.status == .down && t.consecutiveSuccesses == 1)
+        #expect(t.record(ok, at: ms(7000))?.new == .up)
+    }
+
+    @Test func aFreshServerStaysUnknownAndShowsWhy() {
+        var t = HealthTracker(rise: 2, fall: 2, createdAt: .zero)
+        #expect(t.record(skip, at: ms(1000)) == nil)
+        #expect(t.status == .unknown)
+        #expect(t.lastResult?.description.hasPrefix("not counted: timed out after 900ms") == true)
+    }
+}

@@ -176,3 +176,38 @@ func childrenNamed(_ name: String) -> [Int32] {
         return pid
     }
 }
+
+/// A timeout that fires long after it was due (the health loop was busy) does not count.
+@Suite struct OverloadedTimeoutTests {
+    @Test(arguments: [(0, true), (40, true), (50, true), (51, false), (400, false)])
+    func verdictByLateness(_ lateMs: Int64, _ counted: Bool) {
+        let r = NIOHealthProber.timedOut(after: .milliseconds(300), late: .milliseconds(lateMs))
+        #expect(r.counted == counted && !r.passed)
+        #expect(r.reason.hasPrefix("timed out after 300ms"))
+    }
+
+    @Test func thresholdGrowsWithLongTimeouts() {
+        #expect(NIOHealthProber.overloadThreshold(.milliseconds(900)) == .milliseconds(90))
+        #expect(NIOHealthProber.overloadThreshold(.seconds(5)) == .milliseconds(500))
+    }
+
+    @Test func aBlockedLoopMakesTheTimeoutUncounted() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let server = try await TestServer.start(.silent, group: MultiThreadedEventLoopGroup.singleton)
+        defer { Task { try? await server.stop() } }
+        let check = target(.tcp(port: nil, send: nil, expect: "^220"), port: server.port, timeout: .milliseconds(100))
+        let result = NIOHealthProber().probe(check, on: loop)
+        // The loop is busy well past the timeout (100 ms) and the threshold (50 ms).
+        _ = try await loop.submit { usleep(400_000) }.get()
+        let r = try await result.get()
+        #expect(!r.counted, "\(r)")
+        #expect(r.reason.contains("ms behind (overloaded): not counted"))
+        try await group.shutdownGracefully()
+    }
+
+    @Test(arguments: [(1, 1), (2, 1), (3, 2), (4, 3), (16, 4)])
+    func healthThreads(_ cores: Int, _ threads: Int) {
+        #expect(DaemonHealth.threads(cores: cores) == threads)
+    }
+}

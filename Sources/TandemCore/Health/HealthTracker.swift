@@ -53,6 +53,7 @@ public struct HealthTracker: Sendable, Hashable {
     public mutating func record(_ result: ProbeResult, at now: MonotonicInstant) -> Transition? {
         lastResult = result
         lastCheck = now
+        guard result.counted else { return nil }
         if let agent = result.agent {
             if let p = agent.weightPercent { agentPercent = p }
             switch agent.availability {

@@ -12,6 +12,9 @@ import TandemCore
 /// program leads a new group whose id is its pid (swift-corelibs-foundation, Process.swift);
 /// `kill(-pid, …)` reaches it and every descendant that stayed in the group. The group id cannot
 /// be reused while the unreaped leader or any member lives.
+///
+/// Spawning happens on a queue of its own, so a slow `posix_spawn` never holds up the health
+/// loop's other checks.
 enum ExecProbe {
     static func run(_ arguments: [String], timeout: TimeSpan, promise: EventLoopPromise<ProbeResult>) {
         guard let program = arguments.first, let path = resolve(program) else {
@@ -37,18 +40,36 @@ enum ExecProbe {
                 promise.succeed(.failure("\(name) exited \(status)"))
             }
         }
-        do {
-            try process.run()
-        } catch {
-            promise.succeed(.failure("cannot run \(path): \(error.localizedDescription)"))
-            return
-        }
-        let pid = process.processIdentifier
-        // The prober's timer fails the check at the timeout; this kills the program's group then.
+        // The prober's timer fails the check at the timeout; the program's group is killed then,
+        // whether the timeout comes before or after the spawn.
+        let started = Mutex<(pid: pid_t?, abandoned: Bool)>((nil, false))
         promise.futureResult.whenComplete { _ in
-            if !exited.isSet { killGroup(leader: pid) }
+            let pid = started.withLock { state -> pid_t? in
+                state.abandoned = true
+                return state.pid
+            }
+            if let pid, !exited.isSet { killGroup(leader: pid) }
+        }
+        // Off the health loop: a spawn can take milliseconds, and seconds on a loaded host.
+        spawner.async {
+            guard !started.withLock({ $0.abandoned }) else { return }  // timed out while queued
+            do {
+                try process.run()
+            } catch {
+                promise.succeed(.failure("cannot run \(path): \(error.localizedDescription)"))
+                return
+            }
+            let pid = process.processIdentifier
+            let abandoned = started.withLock { state -> Bool in
+                state.pid = pid
+                return state.abandoned
+            }
+            if abandoned && !exited.isSet { killGroup(leader: pid) }
         }
     }
+
+    /// Where programs are spawned: one serial queue, never an event loop.
+    private static let spawner = DispatchQueue(label: "tandemd.health.exec-spawn")
 
     /// SIGKILLs the process group led by `leader`; the leader alone if it has no group of its own.
     static func killGroup(leader pid: pid_t) {

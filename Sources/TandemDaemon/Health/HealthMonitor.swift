@@ -11,6 +11,7 @@ import TandemCore
 /// thousands of targets do not fire together. A check never overlaps the next (the config keeps
 /// timeout ≤ interval; a check still running when its slot comes is skipped).
 ///
+/// Results that do not count (a timeout while the checks ran far behind) go to `onUncounted`.
 /// Changes are published as `HealthUpdate`s (status changes and weight changes: agent feedback,
 /// warm-up steps) on `updates` and to the optional callback. `apply(_:)` on a reload keeps the
 /// state of every target whose real server and probe are unchanged.
@@ -45,12 +46,15 @@ public final class HealthMonitor: Sendable {
     private let inner = Mutex(Inner())
     private let timers = CoarseTimerRegistry()
     private let onUpdate: (@Sendable (HealthUpdate) -> Void)?
+    private let onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)?
     private let continuation: AsyncStream<HealthUpdate>.Continuation
     /// Every update, in order. Buffers the newest 10,000 if nobody reads.
     public let updates: AsyncStream<HealthUpdate>
 
     public init(group: any EventLoopGroup, prober: any HealthProber = NIOHealthProber(),
-                onUpdate: (@Sendable (HealthUpdate) -> Void)? = nil) {
+                onUpdate: (@Sendable (HealthUpdate) -> Void)? = nil,
+                onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)? = nil) {
+        self.onUncounted = onUncounted
         self.group = group
         self.prober = prober
         self.onUpdate = onUpdate
@@ -155,6 +159,7 @@ public final class HealthMonitor: Sendable {
         }
         if let update { publish(update) }
         if let nextStep { scheduleWeightStep(key, at: nextStep, on: loop) }
+        if !result.counted { onUncounted?(key, result) }
     }
 
     /// Decides whether `key`'s status or effective weight changed since last published.

@@ -36,8 +36,9 @@ public struct NIOHealthProber: HealthProber {
         let timeout = TimeAmount.milliseconds(Int64(target.check.timeout.milliseconds))
         let promise = eventLoop.makePromise(of: ProbeResult.self)
         // Never cancelled (see CoarseTimers): after an earlier verdict this does nothing.
-        timers.timers(for: eventLoop).schedule(at: .now() + timeout) {
-            promise.succeed(.failure("timed out after \(target.check.timeout)"))
+        let deadline = NIODeadline.now() + timeout
+        timers.timers(for: eventLoop).schedule(at: deadline) {
+            promise.succeed(Self.timedOut(after: target.check.timeout, late: NIODeadline.now() - deadline))
         }
 
         switch target.check.probe {
@@ -108,6 +109,19 @@ public struct NIOHealthProber: HealthProber {
             break
         }
         return promise.futureResult
+    }
+
+    /// How late a timeout may fire before its verdict stops counting: the loop's normal
+    /// lateness is under two timer ticks (10 ms); beyond this the checker itself is behind.
+    static func overloadThreshold(_ timeout: TimeSpan) -> TimeAmount {
+        .milliseconds(max(50, Int64(timeout.milliseconds) / 10))
+    }
+
+    /// The result of a check whose timeout fired `late` after it was due: a failure, unless the
+    /// loop ran so far behind that the reply may have been waiting unread (not counted).
+    static func timedOut(after timeout: TimeSpan, late: TimeAmount) -> ProbeResult {
+        guard late > overloadThreshold(timeout) else { return .failure("timed out after \(timeout)") }
+        return .inconclusive("timed out after \(timeout), but the health checks ran \(late.nanoseconds / 1_000_000) ms behind (overloaded): not counted")
     }
 
     private func matcher(_ pattern: String, _ promise: EventLoopPromise<ProbeResult>,
