@@ -107,7 +107,7 @@ public final class ControlCenter: ControlHandling {
                 return .failure(error)
             }
         case .showIPVS:
-            guard let listing = await parts.worker.listing() else {
+            guard let listing = await parts.worker.currentListing(for: parts.currentConfig()) else {
                 return .failure(.refused(KernelWorker.needsIPVS(parts.currentConfig())
                     ? "the IPVS table cannot be read here (no IPVS in this kernel? see `tandemctl doctor`)"
                     : "this config has no virtual servers: tandemd does not use IPVS"))
@@ -138,7 +138,7 @@ public final class ControlCenter: ControlHandling {
                                      priority: s.peer.map { Int($0.priority) }, config: peerConfig, paths: paths)
         let present = (try? parts.addressTable.present(config.virtualIPs)) ?? []
         let vips = config.virtualIPs.map { StatusReport.VIP(address: $0.prefix.description, interface: $0.interface, held: present.contains($0)) }
-        let listing = config.virtualServers.isEmpty ? nil : await parts.worker.listing()
+        let listing = config.virtualServers.isEmpty ? nil : await parts.worker.currentListing(for: config)
         let services = StatusReport.services(config: config, listing: listing, health: parts.health(),
                                              drained: drains.withLock { $0.set })
         let mine = StatusReport.ConfigInfo(serial: config.serial, digest: parts.currentDigest(), path: parts.configPath)

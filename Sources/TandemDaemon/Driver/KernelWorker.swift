@@ -13,9 +13,13 @@ import TandemKernel
 /// logged once and every later reconcile (the periodic one included) tries again quietly;
 /// VIP failover is unaffected.
 ///
-/// Thread-safety: every stored property below `queue` is touched only on `queue`.
+/// Thread-safety: every stored property below `queue` is touched only on `queue`, except
+/// `reader`, touched only on `readQueue`.
 public final class KernelWorker: @unchecked Sendable {
     private let queue = DispatchQueue(label: "tandem.kernel")
+    /// Reads for the control socket (`currentListing`); `reader` is touched only here.
+    private let readQueue = DispatchQueue(label: "tandem.kernel.read")
+    private var reader: (any IPVSKernel)?
     private let makeKernel: @Sendable () throws -> any IPVSKernel
     private let notifier: Notifier
     private let logger: Logger
@@ -118,6 +122,29 @@ public final class KernelWorker: @unchecked Sendable {
                     return
                 }
                 continuation.resume(returning: try? kernel.dump())
+            }
+        }
+    }
+
+    /// The kernel's table with counters now, read on an IPVS connection of its own (on a queue
+    /// of its own), so `tandemctl status` and `show ipvs` never wait behind a long reconcile
+    /// (10,000 services) on the worker queue; a table being changed reads as it stands. nil when
+    /// `config` needs no IPVS or the table cannot be read (the connection is reopened next time).
+    public func currentListing(for config: Config) async -> IPVSListing? {
+        guard Self.needsIPVS(config) else { return nil }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<IPVSListing?, Never>) in
+            readQueue.async {
+                if self.reader == nil { self.reader = try? self.makeKernel() }
+                guard let reader = self.reader else {
+                    continuation.resume(returning: nil)
+                    return
+                }
+                do {
+                    continuation.resume(returning: try reader.dump())
+                } catch {
+                    self.reader = nil
+                    continuation.resume(returning: nil)
+                }
             }
         }
     }
