@@ -11,8 +11,8 @@ import Testing
     let loop = MultiThreadedEventLoopGroup.singleton.next()
 
     /// Schedules one action per offset (milliseconds from now); returns (offset, fired late by
-    /// ms) in firing order. Offsets at least one resolution (5 ms) apart fall in different ticks;
-    /// within one tick actions run in the order they were scheduled.
+    /// ms) in firing order: deadline order, also when the loop is busy and several come due in
+    /// one tick.
     private func run(_ offsets: [Int64], slots: Int) async throws -> [(Int64, Int64)] {
         let timers = CoarseTimers(loop: loop, slots: slots)
         let log = Mutex<[(Int64, Int64)]>([])

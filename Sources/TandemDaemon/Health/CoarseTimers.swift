@@ -10,26 +10,31 @@ import Synchronization
 /// that is the dominant cost (measured with perf). Timers here are never cancelled: an action
 /// that fires after its work is done (a completed promise, a removed target) does nothing. NIO's
 /// heap then holds only one repeating tick per loop plus connect timeouts in flight.
-/// Actions due in the same 5 ms tick run in the order they were scheduled.
+/// Actions due in the same 5 ms tick run in deadline order (then in the order scheduled).
 final class CoarseTimers: @unchecked Sendable {
     static let resolution = TimeAmount.milliseconds(5)
     /// Slots of the wheel: by default 1,024 × 5 ms = 5.12 s ahead; later deadlines wait in `far`.
     private let slots: UInt64
 
-    private typealias Action = @Sendable () -> Void
+    private struct Entry {
+        var deadline: UInt64
+        var sequence: UInt64
+        var action: @Sendable () -> Void
+    }
 
     private let loop: any EventLoop
     // Touched only on `loop` (hence @unchecked Sendable).
     /// A timing wheel: the actions due at tick `t` (a multiple of the resolution) sit in slot
     /// `t % slots`. Inserting and firing cost O(1), where a heap of closures cost O(log n)
     /// moves of reference-counted entries.
-    private var wheel: [[Action]]
+    private var wheel: [[Entry]]
     /// Actions due more than one turn of the wheel ahead, by tick.
-    private var far: [UInt64: [Action]] = [:]
+    private var far: [UInt64: [Entry]] = [:]
     /// Every tick up to this one has fired.
     private var fired: UInt64
     private var count = 0
-    private var spare: [Action] = []
+    private var sequence: UInt64 = 0
+    private var spare: [Entry] = []
     private var ticker: RepeatedTask?
 
     init(loop: any EventLoop, slots: Int = 1024) {
@@ -49,7 +54,7 @@ final class CoarseTimers: @unchecked Sendable {
         }
     }
 
-    private func insert(_ deadline: NIODeadline, _ action: @escaping Action) {
+    private func insert(_ deadline: NIODeadline, _ action: @escaping @Sendable () -> Void) {
         let resolution = UInt64(Self.resolution.nanoseconds)
         if count == 0 {
             // Idle until now (no ticker ran): start the wheel at the present tick.
@@ -57,10 +62,12 @@ final class CoarseTimers: @unchecked Sendable {
         }
         // Rounded up: a tick fires only actions whose deadline has passed.
         let tick = max((deadline.uptimeNanoseconds + resolution - 1) / resolution, fired + 1)
+        sequence += 1
+        let entry = Entry(deadline: deadline.uptimeNanoseconds, sequence: sequence, action: action)
         if tick - fired <= slots {
-            wheel[Int(tick % slots)].append(action)
+            wheel[Int(tick % slots)].append(entry)
         } else {
-            far[tick, default: []].append(action)
+            far[tick, default: []].append(entry)
         }
         count += 1
         if ticker == nil {
@@ -79,7 +86,10 @@ final class CoarseTimers: @unchecked Sendable {
             swap(&wheel[Int(fired % slots)], &spare)
             if !far.isEmpty, let later = far.removeValue(forKey: fired) { spare += later }
             count -= spare.count
-            for action in spare { action() }
+            // In deadline order, also for actions that were already due when scheduled (a busy
+            // loop): those all land in the next tick.
+            if spare.count > 1 { spare.sort { ($0.deadline, $0.sequence) < ($1.deadline, $1.sequence) } }
+            for entry in spare { entry.action() }
             spare.removeAll(keepingCapacity: true)
         }
         fired = max(fired, now)
