@@ -170,7 +170,7 @@ public enum Daemon {
                                              logger: logger)),
                 .init(service: health),
                 .init(service: replication),
-                .init(service: DrainResyncService(center: center)),
+                .init(service: DrainResyncService(center: center, peerChannel: replication.status().enabled)),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

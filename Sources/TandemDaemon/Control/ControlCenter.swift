@@ -384,13 +384,23 @@ extension ControlCenter {
     }
 }
 
-/// Runs `ControlCenter.resyncDrains` in tandemd's service group.
+/// Runs `ControlCenter.resyncDrains` in tandemd's service group; without a peer channel
+/// (`auth: none`: nothing can be offered, and tandemd already says why) it only waits for
+/// shutdown.
 public struct DrainResyncService: Service {
     let center: ControlCenter
+    let peerChannel: Bool
 
-    public init(center: ControlCenter) { self.center = center }
+    public init(center: ControlCenter, peerChannel: Bool) {
+        self.center = center
+        self.peerChannel = peerChannel
+    }
 
     public func run() async throws {
+        guard peerChannel else {
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown { await center.resyncDrains() }
     }
 }
