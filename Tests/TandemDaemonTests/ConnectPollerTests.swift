@@ -64,8 +64,8 @@ private final class SilentListener {
     }
 
     @Test func refusedConnectFails() async throws {
-        let port = try await unusedPort(group: group)
-        let (results, left) = try await connectAll(3, port: port)
+        let refusing = try RefusingPort()
+        let (results, left) = try await connectAll(3, port: refusing.port)
         #expect(results == Array(repeating: .failure("connect failed: connection refused"), count: 3))
         #expect(left == 0)
     }

@@ -24,7 +24,11 @@ import TandemCore
         var probe: HealthCheck.Probe
         var passed: Bool
         var reason: String
-        /// The result must come before this many seconds (the timeout is 0.5 s).
+        /// The result must come before this many seconds (the timeout is 0.5 s): a timeout by 0.9 s
+        /// (no later than the timeout plus slack). Any other verdict's reason already proves it
+        /// came from the server's behaviour, not from the timeout; its bound (5 s) only guards
+        /// against a runaway: at the start of a parallel `swift test` on a loaded 2-core host the
+        /// first case once took 2.8 s.
         var within: Double
         var description: String { name }
     }
@@ -35,47 +39,47 @@ import TandemCore
 
     static let cases: [Case] = [
         Case(name: "tcp connect", server: .silent, probe: .tcp(port: nil, send: nil, expect: nil),
-             passed: true, reason: "connected", within: 0.4),
+             passed: true, reason: "connected", within: 5),
         Case(name: "tcp send only", server: .silent, probe: .tcp(port: nil, send: "QUIT\r\n", expect: nil),
-             passed: true, reason: "connected and sent 6 bytes", within: 0.4),
+             passed: true, reason: "connected and sent 6 bytes", within: 5),
         Case(name: "tcp expect banner", server: .greet(bytes("220 mail ESMTP\r\n")), probe: .tcp(port: nil, send: nil, expect: "^220"),
-             passed: true, reason: "reply matched \"^220\"", within: 0.4),
+             passed: true, reason: "reply matched \"^220\"", within: 5),
         Case(name: "tcp send/expect", server: .answer(bytes("+PONG\r\n")), probe: .tcp(port: nil, send: "PING\r\n", expect: "^\\+PONG"),
-             passed: true, reason: "reply matched \"^\\+PONG\"", within: 0.4),
+             passed: true, reason: "reply matched \"^\\+PONG\"", within: 5),
         Case(name: "tcp expect, garbage then close", server: .answer(bytes("\u{1}\u{2}garbage")), probe: .tcp(port: nil, send: "x", expect: "^220"),
-             passed: false, reason: "connection closed; reply \"\\x01\\x02garbage\" does not match \"^220\"", within: 0.4),
+             passed: false, reason: "connection closed; reply \"\\x01\\x02garbage\" does not match \"^220\"", within: 5),
         Case(name: "tcp expect, silent", server: .silent, probe: .tcp(port: nil, send: nil, expect: "^220"),
              passed: false, reason: "timed out after 500ms", within: 0.9),
         Case(name: "tcp expect, closes at once", server: .close, probe: .tcp(port: nil, send: nil, expect: "^220"),
-             passed: false, reason: "connection closed without a reply", within: 0.4),
+             passed: false, reason: "connection closed without a reply", within: 5),
         Case(name: "tcp expect, endless stream", server: .endless(prefix: bytes("500 ")), probe: .tcp(port: nil, send: nil, expect: "^220"),
-             passed: false, reason: "no match for \"^220\" in the first 16384 bytes (\"500 zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz…\")", within: 0.4),
-        Case(name: "http 200", server: .answer(ok200), probe: .http(http), passed: true, reason: "HTTP 200", within: 0.4),
+             passed: false, reason: "no match for \"^220\" in the first 16384 bytes (\"500 zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz…\")", within: 5),
+        Case(name: "http 200", server: .answer(ok200), probe: .http(http), passed: true, reason: "HTTP 200", within: 5),
         Case(name: "http 200 body matches", server: .answer(ok200), probe: .http(httpBody), passed: true,
-             reason: "HTTP 200, body matched \"^all ok\"", within: 0.4),
+             reason: "HTTP 200, body matched \"^all ok\"", within: 5),
         Case(name: "http 503", server: .answer(bytes("HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")), probe: .http(http),
-             passed: false, reason: "HTTP 503, expected 200-399", within: 0.4),
+             passed: false, reason: "HTTP 503, expected 200-399", within: 5),
         Case(name: "http body mismatch", server: .answer(bytes("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnope")), probe: .http(httpBody),
-             passed: false, reason: "HTTP 200, but the body does not match \"^all ok\"", within: 0.4),
+             passed: false, reason: "HTTP 200, but the body does not match \"^all ok\"", within: 5),
         Case(name: "http garbage", server: .answer(bytes("SSH-2.0-OpenSSH_9.2\r\n")), probe: .http(http),
-             passed: false, reason: "not an HTTP response: invalid constant string", within: 0.4),
+             passed: false, reason: "not an HTTP response: invalid constant string", within: 5),
         Case(name: "http silent", server: .silent, probe: .http(http), passed: false, reason: "timed out after 500ms", within: 0.9),
         Case(name: "http closes at once", server: .close, probe: .http(http), passed: false,
-             reason: "connection closed before a response", within: 0.4),
+             reason: "connection closed before a response", within: 5),
         Case(name: "http endless headers", server: .endless(prefix: bytes("HTTP/1.1 200 OK\r\nX-A: ")), probe: .http(http),
-             passed: false, reason: "the server sent more than 81920 bytes", within: 0.6),
+             passed: false, reason: "the server sent more than 81920 bytes", within: 5),
         Case(name: "http endless body with expression", server: .endless(prefix: bytes("HTTP/1.1 200 OK\r\n\r\n")), probe: .http(httpBody),
-             passed: false, reason: "HTTP 200, but the first 65536 bytes of the body does not match \"^all ok\"", within: 0.6),
+             passed: false, reason: "HTTP 200, but the first 65536 bytes of the body does not match \"^all ok\"", within: 5),
         Case(name: "agent 50%", server: .greet(bytes("up 50%\n")), probe: .agent(port: 0, send: nil),
-             passed: true, reason: "agent replied \"up 50%\"", within: 0.4),
+             passed: true, reason: "agent replied \"up 50%\"", within: 5),
         Case(name: "agent drain then close", server: .answer(bytes("drain")), probe: .agent(port: 0, send: "status\n"),
-             passed: true, reason: "agent replied \"drain\"", within: 0.4),
+             passed: true, reason: "agent replied \"drain\"", within: 5),
         Case(name: "agent down", server: .greet(bytes("down #maintenance\n")), probe: .agent(port: 0, send: nil),
-             passed: false, reason: "agent replied \"down #maintenance\"", within: 0.4),
+             passed: false, reason: "agent replied \"down #maintenance\"", within: 5),
         Case(name: "agent garbage", server: .greet(bytes("HTTP/1.1 400\r\n")), probe: .agent(port: 0, send: nil),
-             passed: false, reason: AgentReply.ParseError.unknownWord("HTTP/1.1").description, within: 0.4),
+             passed: false, reason: AgentReply.ParseError.unknownWord("HTTP/1.1").description, within: 5),
         Case(name: "agent endless", server: .endless(prefix: []), probe: .agent(port: 0, send: nil),
-             passed: false, reason: "agent reply longer than 1024 bytes without a newline", within: 0.4),
+             passed: false, reason: "agent reply longer than 1024 bytes without a newline", within: 5),
         Case(name: "agent silent", server: .silent, probe: .agent(port: 0, send: nil),
              passed: false, reason: "timed out after 500ms", within: 0.9),
     ]
@@ -89,7 +93,12 @@ import TandemCore
         if case .agent(_, let send) = probe { probe = .agent(port: server.port, send: send) }
         let (result, seconds) = try await run(target(probe, port: server.port))
         #expect(result.passed == c.passed)
-        #expect(result.reason == c.reason)
+        if c.reason.hasPrefix("timed out") {
+            // On a loaded host the timeout may fire late enough not to count; it is still this timeout.
+            #expect(result.reason.hasPrefix(c.reason), "\(result.reason)")
+        } else {
+            #expect(result.reason == c.reason)
+        }
         #expect(seconds < c.within, "took \(seconds)s")
         if c.reason.hasPrefix("timed out") { #expect(seconds >= 0.45) }
     }
@@ -102,17 +111,17 @@ import TandemCore
     }
 
     @Test func refusedConnectionFailsAtOnce() async throws {
-        let port = try await unusedPort(group: group)
-        let (result, seconds) = try await run(target(.tcp(port: nil, send: nil, expect: nil), port: port))
+        let refusing = try RefusingPort()
+        let (result, seconds) = try await run(target(.tcp(port: nil, send: nil, expect: nil), port: refusing.port))
         #expect(result == .failure("connect failed: connection refused"))
-        #expect(seconds < 0.4)
+        #expect(seconds < 5)  // a runaway guard; the reason proves it was not the timeout
     }
 
     @Test func probePortOverridesTheRealServerPort() async throws {
         let server = try await TestServer.start(.silent, group: group)
         defer { Task { try? await server.stop() } }
-        let unused = try await unusedPort(group: group)
-        let (result, _) = try await run(target(.tcp(port: server.port, send: nil, expect: nil), port: unused))
+        let refusing = try RefusingPort()
+        let (result, _) = try await run(target(.tcp(port: server.port, send: nil, expect: nil), port: refusing.port))
         #expect(result.passed)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import TandemCore
@@ -107,12 +108,34 @@ func udpServer(reply: [UInt8], group: any EventLoopGroup) async throws -> any Ch
         .bind(host: "127.0.0.1", port: 0).get()
 }
 
-/// A port on 127.0.0.1 that nothing listens on (bound, then released).
-func unusedPort(group: any EventLoopGroup) async throws -> UInt16 {
-    let s = try await TestServer.start(.silent, group: group)
-    let port = s.port
-    try await s.stop()
-    return port
+/// A port on 127.0.0.1 that refuses connections for as long as this object lives: bound but
+/// never listening, so the kernel answers a connect with a reset and cannot hand the port to
+/// another test's listener in the meantime (a bound-then-released port could be reused by a
+/// test running in parallel).
+final class RefusingPort: Sendable {
+    let port: UInt16
+    private let fd: Int32
+
+    init() throws {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(s, $0, length) == 0 && getsockname(s, $0, &length) == 0
+            }
+        }
+        guard ok else {
+            close(s)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        fd = s
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(fd) }
 }
 
 func target(_ probe: HealthCheck.Probe, port: UInt16, timeout: TimeSpan = .milliseconds(500), weight: Int = 10) -> HealthTarget {
