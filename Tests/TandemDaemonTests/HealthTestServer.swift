@@ -116,26 +116,28 @@ final class RefusingPort: Sendable {
     let port: UInt16
     private let fd: Int32
 
-    init() throws {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(s, $0, length) == 0 && getsockname(s, $0, &length) == 0
-            }
-        }
-        guard ok else {
-            close(s)
-            throw POSIXError(.EADDRNOTAVAIL)
-        }
-        fd = s
-        port = UInt16(bigEndian: address.sin_port)
-    }
+    init() throws { (fd, port) = try bindLoopback() }
 
     deinit { close(fd) }
+}
+
+/// A TCP socket bound to 127.0.0.1 on a port the kernel picks: its descriptor and port.
+func bindLoopback() throws -> (fd: Int32, port: UInt16) {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(s, $0, length) == 0 && getsockname(s, $0, &length) == 0
+        }
+    }
+    guard ok else {
+        close(s)
+        throw POSIXError(.EADDRNOTAVAIL)
+    }
+    return (s, UInt16(bigEndian: address.sin_port))
 }
 
 func target(_ probe: HealthCheck.Probe, port: UInt16, timeout: TimeSpan = .milliseconds(500), weight: Int = 10) -> HealthTarget {

@@ -282,7 +282,7 @@ public final class ControlCenter: ControlHandling {
         }
         storeDrains(updated, generation: generation)
         parts.worker.setDrained(updated)
-        let told = await parts.sendDrains(DrainList(generation: generation, entries: OperatorState.lines(updated)))
+        let told = await parts.sendDrains(OperatorState.list(updated, generation: generation))
         let listing = await parts.worker.listing()
         var listed: [IPVSServiceKey: IPVSListedService] = [:]
         for s in listing?.services ?? [] { listed[s.service.key] = s }
@@ -333,7 +333,7 @@ public final class ControlCenter: ControlHandling {
             }
             // The peer is behind (it restarted, or drains changed here while it was away): send
             // it ours, outside this exchange.
-            let answer = DrainList(generation: ours.generation, entries: OperatorState.lines(ours.set))
+            let answer = OperatorState.list(ours.set, generation: ours.generation)
             let (send, logger) = (parts.sendDrains, logger)
             Task {
                 if case .failure(let error) = await send(answer) {
@@ -358,15 +358,11 @@ extension ControlCenter {
     public func resyncDrains(poll: Duration = .milliseconds(200)) async {
         var schedule = DrainResync()
         var lastFailure: String?
-        let clock = ContinuousClock()
-        let origin = clock.now
         while !Task.isCancelled {
             do { try await Task.sleep(for: poll) } catch { return }
-            let elapsed = clock.now - origin
-            let now = MonotonicInstant(nanoseconds: UInt64(elapsed.components.seconds) * 1_000_000_000
-                                       + UInt64(elapsed.components.attoseconds / 1_000_000_000))
+            let now = HealthMonitor.now()
             guard schedule.observe(peerAlive: parts.loop.status.peerAlive, at: now) else { continue }
-            let list = drains.withLock { DrainList(generation: $0.generation, entries: OperatorState.lines($0.set)) }
+            let list = drains.withLock { OperatorState.list($0.set, generation: $0.generation) }
             switch await parts.sendDrains(list) {
             case .success(let answer):
                 schedule.offered(succeeded: true, at: now)
@@ -422,6 +418,11 @@ enum OperatorState {
         } else if FileManager.default.fileExists(atPath: path) {
             try FileManager.default.removeItem(atPath: path)
         }
+    }
+
+    /// The list as the peer channel carries it.
+    static func list(_ drains: Set<RealServerID>, generation: UInt64) -> DrainList {
+        DrainList(generation: generation, entries: lines(drains))
     }
 
     static func lines(_ drains: Set<RealServerID>) -> [String] {
