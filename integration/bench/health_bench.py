@@ -175,12 +175,18 @@ def percentile(values, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
+def start_servers(ns, mode, lifetime):
+    """The real servers' listener in the daemon namespace, ready to accept."""
+    server = subprocess.Popen(["ip", "netns", "exec", ns["d"], *SERVER_PREFIX, sys.executable, "-c", SERVER, mode, str(lifetime)],
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout.readline().strip() == "ready"
+    return server
+
+
 def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
     cfg = config_yaml(mode, n, tmp, realtime)
     total = warmup + seconds
-    server = subprocess.Popen(["ip", "netns", "exec", ns["d"], *SERVER_PREFIX, sys.executable, "-c", SERVER, mode, str(total + 30)],
-                              stdout=subprocess.PIPE, text=True)
-    assert server.stdout.readline().strip() == "ready"
+    server = start_servers(ns, mode, total + 30)
     peer = subprocess.Popen(["ip", "netns", "exec", ns["p"], sys.executable, "-c", PEER, str(HB_PORT), str(total + 2)],
                             stdout=subprocess.PIPE, text=True)
     assert peer.stdout.readline().strip() == "ready"
@@ -229,10 +235,8 @@ def run_mode(ns, mode, n, seconds, warmup, tandemd, tmp, realtime):
 
 def run_floor(ns, n, seconds, floor_bin):
     """The reference prober (connect_floor.c) against the same servers: the kernel's share."""
-    server = subprocess.Popen(["ip", "netns", "exec", ns["d"], *SERVER_PREFIX, sys.executable, "-c", SERVER, "tcp", str(seconds + 30)],
-                              stdout=subprocess.PIPE, text=True)
+    server = start_servers(ns, "tcp", seconds + 30)
     try:
-        assert server.stdout.readline().strip() == "ready"
         out = subprocess.run(["ip", "netns", "exec", ns["d"], str(floor_bin), str(n), str(seconds)],
                              capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     finally:
