@@ -92,3 +92,49 @@ final class LockedLines: @unchecked Sendable {
     func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
     var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
 }
+
+/// Records what would go to systemd.
+final class RecordingServiceManager: ServiceManagerNotifying, @unchecked Sendable {
+    private let lock = NSLock()
+    private var sent: [ServiceManagerMessage] = []
+    let watchdogInterval: TimeSpan?
+    init(watchdogInterval: TimeSpan? = nil) { self.watchdogInterval = watchdogInterval }
+    func send(_ message: ServiceManagerMessage) { lock.lock(); sent.append(message); lock.unlock() }
+    var messages: [ServiceManagerMessage] { lock.lock(); defer { lock.unlock() }; return sent }
+}
+
+@Suite struct ServiceManagerReporterTests {
+    @Test func readyOnceTheFirstElectionSettlesThenStatusReloadAndStop() {
+        let manager = RecordingServiceManager()
+        let reporter = ServiceManagerReporter(notifier: manager, peer: "lvs-b", monotonicMicroseconds: { 42 })
+        reporter.reloaded()  // before start-up is ready: nothing
+        reporter.roleChanged(to: .starting, reason: "listening")
+        reporter.roleChanged(to: .standby, reason: "lvs-b is active")
+        reporter.roleChanged(to: .active, reason: "lvs-b silent for 401ms on all paths")
+        reporter.reloading()
+        reporter.reloaded()
+        reporter.stopping()
+        reporter.roleChanged(to: .stopping, reason: "SIGTERM")
+        #expect(manager.messages == [
+            .ready(status: "standby: lvs-b is active (peer lvs-b)"),
+            .status("active: lvs-b silent for 401ms on all paths (peer lvs-b)"),
+            .reloading(monotonicMicroseconds: 42),
+            .ready(status: "active: lvs-b silent for 401ms on all paths (peer lvs-b)"),
+            .stopping(status: "stopping: handing the VIPs over to lvs-b if active"),
+            .stopping(status: "stopping: SIGTERM (peer lvs-b)"),
+        ])
+    }
+
+    @Test func watchdogPingsAtItsIntervalOnly() throws {
+        #expect(WatchdogPinger(notifier: RecordingServiceManager()) == nil)
+        let manager = RecordingServiceManager(watchdogInterval: .seconds(5))
+        var pinger = try #require(WatchdogPinger(notifier: manager))
+        let s: UInt64 = 1_000_000_000
+        pinger.tick(now: 100 * s)
+        pinger.tick(now: 101 * s)
+        #expect(pinger.nanosecondsUntilNext(now: 101 * s) == 4 * s)
+        pinger.tick(now: 105 * s)
+        pinger.tick(now: 109 * s)
+        #expect(manager.messages == [.watchdog, .watchdog])
+    }
+}

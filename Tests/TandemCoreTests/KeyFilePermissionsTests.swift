@@ -1,0 +1,18 @@
+import Testing
+@testable import TandemCore
+
+@Suite struct KeyFilePermissionsTests {
+    @Test(arguments: [
+        (UInt32(0o100600), UInt32(0), UInt32(0), nil as String?),
+        (0o100400, 0, 0, nil),
+        (0o100600, 1000, 1000, nil),
+        (0o100600, 0, 1000, nil),
+        (0o100644, 0, 0, "heartbeat key file /etc/tandem/k has mode 0644, so its group or other users can read the pair's key: run `chmod 600 /etc/tandem/k`"),
+        (0o100640, 0, 0, "heartbeat key file /etc/tandem/k has mode 0640, so its group or other users can read the pair's key: run `chmod 600 /etc/tandem/k`"),
+        (0o100604, 0, 0, "heartbeat key file /etc/tandem/k has mode 0604, so its group or other users can read the pair's key: run `chmod 600 /etc/tandem/k`"),
+        (0o100600, 1000, 0, "heartbeat key file /etc/tandem/k is owned by uid 1000, not by uid 0 that tandemd runs as: another user could change the pair's key; run `chown 0 /etc/tandem/k`"),
+    ])
+    func keyFileHygiene(mode: UInt32, owner: UInt32, runningAs: UInt32, expected: String?) {
+        #expect(KeyFilePermissions.problem(path: "/etc/tandem/k", mode: mode, owner: owner, runningAs: runningAs) == expected)
+    }
+}
