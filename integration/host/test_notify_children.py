@@ -77,13 +77,19 @@ exit 0
             f = runs / pair_name(n)
             return f.read_text().split() if f.exists() else []
 
+        killed = ("killed at the timeout (1s): SIGTERM to its process group, still running 1s later "
+                  "(it ignores SIGTERM), so SIGKILL")
+
+        def finished(n):
+            return pair.log(n).count(killed) + pair.log(n).count("notify active: ") == len(expected[n])
+
         # Each standby notify runs into the 1 s timeout and its 1 s grace: allow for all of them.
-        pair.wait_for(lambda: all(ran(n) == expected[n] for n in ("a", "b")), 20, step=0.1,
-                      what=f"every notify ran in order: expected {expected}")
+        pair.wait_for(lambda: all(ran(n) == expected[n] and finished(n) for n in ("a", "b")), 30, step=0.1,
+                      what=f"every notify ran, in order, and finished: expected {expected}")
         for n in ("a", "b"):
             log = pair.log(n)
-            assert log.count("killed at the timeout (1s): SIGTERM to its process group, still running 1s later "
-                             "(it ignores SIGTERM), so SIGKILL") == expected[n].count("standby"), log[-3000:]
+            assert log.count(killed) == expected[n].count("standby"), log[-3000:]
+            assert log.count("notify active: ") == log.count("exited with status 0") == expected[n].count("active")
             pid = pair.procs[n].pid
             zombies = [c for c in proc_children(pid) if c[1] == "Z"]
             assert zombies == [], f"zombie children of tandemd {pid}: {zombies}"
