@@ -111,6 +111,11 @@ public final class HeartbeatLoop: @unchecked Sendable {
         }
     }
 
+    /// Logs that a stop signal came during start-up, so the election never started.
+    func logStartupStop() {
+        logger.notice("stop signal received during start-up: exiting before taking any role")
+    }
+
     /// Starts the dedicated thread.
     func start() throws(HeartbeatSocketError) {
         let context = Unmanaged.passRetained(self).toOpaque()
