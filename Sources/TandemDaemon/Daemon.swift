@@ -149,8 +149,8 @@ public enum Daemon {
                 || fresh.control != config.control {
                 logger.warning("reload: heartbeat port, addresses or control socket changed; they take effect at the next restart")
             }
-            if fresh.heartbeat.authentication != config.heartbeat.authentication {
-                logger.warning("reload: heartbeats use the new key now; the peer channel (config mirroring) uses it from the next restart")
+            if (fresh.heartbeat.authentication == .none) != (config.heartbeat.authentication == .none) {
+                logger.warning("reload: switching between auth: none and a key file turns config mirroring on or off only at the next restart")
             }
             logger.notice("reload: config replaced (digest \(runningDigest.prefix(16)) -> \(prepared.digest.prefix(16)), serial \(fresh.serial))")
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
@@ -162,7 +162,8 @@ public enum Daemon {
         }
         let reload: @Sendable () -> Void = { _ = reloadConfig(false) }
         let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
-                                              loop: loop, reload: reload, logger: logger)
+                                              loop: loop, reload: reload, keysInForce: { keysInForce.withLock { $0 } },
+                                              logger: logger)
         var parts = ControlCenter.Parts(
             nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: addressTable,
             paths: paths, hub: hub, stateDirectory: local.stateDirectory, currentConfig: { store.withLock { $0.current } },
