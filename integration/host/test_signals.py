@@ -4,7 +4,8 @@ Before its handlers were in place, SIGTERM, SIGHUP and SIGUSR1 had their default
 killed tandemd by signal. Now each is recorded from the first line of `main` and acted on once the
 daemon's own handler is installed: SIGTERM during start-up exits 0 without taking a role, SIGHUP
 reloads, SIGUSR1 logs a status line. (The few milliseconds between exec and `main`, while the
-dynamic loader runs, cannot be covered; delays here start after `main` can have run.)
+dynamic loader runs, cannot be covered; delays here count from the moment /proc shows the
+start-up handlers installed.)
 
 Run as root after `swift build`:  python3 -m pytest -v -s integration/host/test_signals.py
 """
@@ -26,22 +27,33 @@ def pair(topo):
     p.close()
 
 
+def caught(pid):
+    """The set of signal numbers `pid` has handlers for (SigCgt in /proc/PID/status)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("SigCgt:"):
+            mask = int(line.split()[1], 16)
+            return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+    return set()
+
+
 def start_exec(pair, node="a"):
-    """Starts tandemd and returns once `ip netns exec` has exec'd it (bounded)."""
+    """Starts tandemd and returns as soon as its `main` has installed the start-up handlers
+    (SIGTERM, SIGINT, SIGHUP and SIGUSR1 caught), bounded."""
     proc = pair.start(node)
-    deadline = time.monotonic() + 5
+    wanted = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            if open(f"/proc/{proc.pid}/comm").read().strip() == "tandemd":
+            if open(f"/proc/{proc.pid}/comm").read().strip() == "tandemd" and wanted <= caught(proc.pid):
                 return proc
         except OSError:
             break
-        time.sleep(0.0005)
+        time.sleep(0.0002)
     raise AssertionError("tandemd did not start")
 
 
-# From right after exec through start-up, the claim at the dead time (400 ms) and steady state.
-DELAYS = [0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.38, 0.42, 0.6, 1.0]
+# From right after `main` began, through start-up, the claim at the dead time (400 ms), and steady state.
+DELAYS = [0, 0.002, 0.01, 0.02, 0.05, 0.1, 0.2, 0.38, 0.42, 0.6, 1.0]
 
 
 def test_sigterm_at_any_moment_exits_cleanly_and_leaves_no_vip(pair):
@@ -58,7 +70,7 @@ def test_sigterm_at_any_moment_exits_cleanly_and_leaves_no_vip(pair):
 
 
 def test_sighup_and_sigusr1_during_start_up_are_not_fatal_and_are_acted_on(pair):
-    for delay in [0.01, 0.03, 0.1, 0.3]:
+    for delay in [0, 0.005, 0.03, 0.1, 0.3]:
         before = (pair.log("a").count("reload: config unchanged"), pair.log("a").count(" status: "))
         proc = start_exec(pair)
         time.sleep(delay)
