@@ -367,3 +367,59 @@ struct LogRateLimiterTests {
         #expect(limiter.admit("a", at: .milliseconds(1003)) == .write(suppressed: 0))
     }
 }
+
+@Suite("Status: peer authentication")
+struct PeerAuthenticationStatusTests {
+    typealias S = HeartbeatVerifier.AuthenticationStatus
+    static let wallNow: UInt64 = 1_796_000_000_000_000_000   // 2026-11-30T…
+
+    static func status(pending: S.Reauthentication? = nil, verified: S.Verification? = nil,
+                       refuted: S.Refutation? = nil, key: HeartbeatVerifier.KeySlot? = .current) -> S {
+        var s = S()
+        s.peerKey = key
+        s.reauthenticating = pending
+        s.lastVerified = verified
+        s.lastReplayRefuted = refuted
+        return s
+    }
+
+    /// (what, status, state, detail prefix)
+    static let rows: [(String, S, String, String?)] = [
+        ("nothing happened", status(), "ok", nil),
+        ("challenging", status(pending: .init(questionedEpoch: 5, currentEpoch: 9, since: .milliseconds(9_000), challengesSent: 3)),
+         "re-authenticating", "the peer sends boot epoch 5, older than its current epoch 9 (a restart with its state lost and its clock behind, or a replay): not accepted until it answers a challenge; 3 challenges since "),
+        ("verified", status(verified: .init(epoch: 5, previousEpoch: 9, at: .milliseconds(8_000))),
+         "ok", "peer verified by challenge at "),
+        ("a later refutation wins", status(verified: .init(epoch: 5, previousEpoch: 9, at: .milliseconds(1_000)),
+                                           refuted: .init(questionedEpoch: 3, currentEpoch: 5, at: .milliseconds(2_000))),
+         "ok", "replay refuted at "),
+        ("an earlier refutation does not", status(verified: .init(epoch: 5, previousEpoch: 9, at: .milliseconds(3_000)),
+                                                  refuted: .init(questionedEpoch: 3, currentEpoch: 5, at: .milliseconds(2_000))),
+         "ok", "peer verified by challenge at "),
+    ]
+
+    @Test func statesAndDetails() {
+        for (what, status, state, detail) in Self.rows {
+            let report = StatusReport.Authentication(status: status, counters: .init(), fingerprints: ("sha256:aaaaaaaaaaaa", nil),
+                                                     now: .milliseconds(10_000), wallNow: Self.wallNow)
+            #expect(report.state == state, "\(what)")
+            if let detail {
+                #expect(report.detail?.hasPrefix(detail) == true, "\(what): \(report.detail ?? "nil")")
+            } else {
+                #expect(report.detail == nil, "\(what)")
+            }
+        }
+    }
+
+    @Test func timesAreDatedFromTheWallClock() {
+        let report = StatusReport.Authentication(
+            status: Self.status(verified: .init(epoch: 5, previousEpoch: 9, at: .milliseconds(7_500))), counters: .init(),
+            fingerprints: ("sha256:aaaaaaaaaaaa", "sha256:bbbbbbbbbbbb"), now: .milliseconds(10_000), wallNow: Self.wallNow)
+        let expected = ControlTime.iso8601(nanosecondsSinceEpoch: Self.wallNow - 2_500_000_000)
+        #expect(report.verifiedByChallengeAt == expected)
+        #expect(report.detail == "peer verified by challenge at \(expected): boot epoch 5 replaced 9 (it restarted with an older epoch)")
+        #expect(report.mode == "hmac-sha256" && report.nextKeyFingerprint == "sha256:bbbbbbbbbbbb" && report.peerKey == "current")
+        let none = StatusReport.Authentication(status: S(), counters: .init(), fingerprints: nil, now: .zero, wallNow: Self.wallNow)
+        #expect(none.mode == "none" && none.keyFingerprint == nil)
+    }
+}
