@@ -133,6 +133,16 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         #expect(silent.ending == .exited(0) && silent.output.isEmpty && silent.outputDiscarded == 0)
     }
 
+    /// Only 0-2 reach the child, even a descriptor left without close-on-exec.
+    @Test func noOtherDescriptorIsInherited() {
+        let leaky = open("/dev/null", O_RDONLY)   // no O_CLOEXEC
+        defer { close(leaky) }
+        #expect(leaky > 2)
+        let outcome = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "ls /proc/$$/fd"], timeout: .seconds(10)))
+        let fds = String(decoding: outcome.output, as: UTF8.self).split(separator: "\n").compactMap { Int($0) }.sorted()
+        #expect(fds == [0, 1, 2], "descriptors in the child: \(fds) (the test's own \(leaky) must not be among them)")
+    }
+
     /// tandemd's ignored and blocked signals are not inherited: a child can always be stopped.
     @Test func childrenStartWithDefaultSignalsAndAnEmptyMask() {
         let previous = signal(SIGUSR2, SIG_IGN)

@@ -106,7 +106,8 @@ public protocol ChildRunning: Sendable {
 /// (`POSIX_SPAWN_SETPGROUP`, group id = its pid), an empty signal mask and every signal at its
 /// default action (`POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF`: tandemd's own blocked or
 /// ignored signals are not inherited, so a child can be stopped with SIGTERM), standard input
-/// from /dev/null and standard output and error into one pipe (or /dev/null).
+/// from /dev/null, standard output and error into one pipe (or /dev/null), and no other of
+/// tandemd's descriptors (`posix_spawn_file_actions_addclosefrom_np(3)` where glibc has it).
 ///
 /// Waiting: the runner polls the pipe and checks the child with `waitid(WNOHANG | WNOWAIT)`
 /// every 1…10 ms; it never waits for the pipe's end of file, which a background grandchild can
@@ -203,6 +204,10 @@ public struct SpawnChildRunner: ChildRunning {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         }
+        // Last (the actions run in order, and the pipe's end is above 2): nothing of tandemd's
+        // beyond 0-2 reaches the child, even a descriptor a library opened without close-on-exec,
+        // so a child left running never holds a heartbeat socket or the output pipe's other end.
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
         var noSignals = sigset_t()
         sigemptyset(&noSignals)
         var defaults = sigset_t()
@@ -232,6 +237,13 @@ public struct SpawnChildRunner: ChildRunning {
         guard rc == 0 else { return .failure(SpawnFailure(text: "\(String(cString: strerror(rc))) (errno \(rc))")) }
         return .success(pid)
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+; not in Swift's Glibc module,
+    /// whose headers are compiled without _GNU_SOURCE), looked up once; nil on an older glibc.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32).self)
+    }()
 
     struct SpawnFailure: Error, CustomStringConvertible {
         var text: String
