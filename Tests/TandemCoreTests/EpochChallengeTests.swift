@@ -270,6 +270,9 @@ struct HeartbeatKeyRotationTests {
         #expect(v.authentication.peerKey == .next)
         #expect(v.verify(heartbeat(epoch: 1, sequence: 3, signedWith: otherKey), at: .zero) == .dropped(.badTag))
         #expect(v.authentication.peerKey == .next)
+        // A packet of another sender (our own, looped back) says nothing about the peer's key.
+        #expect(v.verify(heartbeat(from: "b", epoch: 1, sequence: 4, signedWith: key), at: .zero) == .dropped(.unexpectedSender("b")))
+        #expect(v.authentication.peerKey == .next)
     }
 
     /// Both nodes change keys one at a time: at every step each accepts the other's packets.

@@ -271,12 +271,17 @@ public struct HeartbeatVerifier: Sendable {
             counters.malformed += 1
             return .dropped(.malformed(error))
         }
-        if let reason = authenticate(tag: decoded.tag, signedBytes: decoded.signedBytes) { return .dropped(reason) }
+        let slot: KeySlot?
+        switch authenticate(tag: decoded.tag, signedBytes: decoded.signedBytes) {
+        case .failure(let reason): return .dropped(reason)
+        case .success(let key): slot = key
+        }
         let message = decoded.message
         guard message.sender == peerName else {
             counters.unexpectedSender += 1
             return .dropped(.unexpectedSender(message.sender))
         }
+        if let slot { authentication.peerKey = slot }
         let path = Int(message.pathIndex)
         guard path < pathCount else {
             counters.unknownPath += 1
@@ -311,19 +316,23 @@ public struct HeartbeatVerifier: Sendable {
         return .accepted(message)
     }
 
-    /// Nil when the tag verifies with one of the keys (or there are none); records which.
-    private mutating func authenticate(tag: ArraySlice<UInt8>?, signedBytes: ArraySlice<UInt8>) -> DropReason? {
-        guard !authenticators.isEmpty else { return nil }
+    /// Which key verified the tag (nil with `auth: none`), or why the packet is dropped.
+    private enum Authenticity {
+        case success(KeySlot?)
+        case failure(DropReason)
+    }
+
+    private mutating func authenticate(tag: ArraySlice<UInt8>?, signedBytes: ArraySlice<UInt8>) -> Authenticity {
+        guard !authenticators.isEmpty else { return .success(nil) }
         guard let tag else {
             counters.unauthenticated += 1
-            return .missingTag
+            return .failure(.missingTag)
         }
         for (index, authenticator) in authenticators.enumerated() where authenticator.isValidTag(tag, for: signedBytes) {
-            authentication.peerKey = index == 0 ? .current : .next
-            return nil
+            return .success(index == 0 ? .current : .next)
         }
         counters.unauthenticated += 1
-        return .badTag
+        return .failure(.badTag)
     }
 
     /// Queues a challenge about `epoch` on `pathIndex`, unless one went out less than the retry time ago.
@@ -358,12 +367,17 @@ public struct HeartbeatVerifier: Sendable {
             counters.malformed += 1
             return .dropped(.malformed(error))
         }
-        if let reason = authenticate(tag: decoded.tag, signedBytes: decoded.signedBytes) { return .dropped(reason) }
+        let slot: KeySlot?
+        switch authenticate(tag: decoded.tag, signedBytes: decoded.signedBytes) {
+        case .failure(let reason): return .dropped(reason)
+        case .success(let key): slot = key
+        }
         let packet = decoded.packet
         guard packet.sender == peerName else {
             counters.unexpectedSender += 1
             return .dropped(.unexpectedSender(packet.sender))
         }
+        if let slot { authentication.peerKey = slot }
         guard let localName, packet.target == localName else {
             counters.unexpectedSender += 1
             return .dropped(.wrongTarget(packet.target))
