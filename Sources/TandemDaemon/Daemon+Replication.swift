@@ -8,6 +8,7 @@ extension Daemon {
     /// only reports why): an unauthenticated channel must never rewrite a router's config.
     static func makeReplication(config: Config, store: LockedBox<ConfigStore>, nodeName: String, peerName: String,
                                 paths: [HeartbeatPath], loop: HeartbeatLoop, reload: @escaping @Sendable () -> Void,
+                                keysInForce: @escaping @Sendable () -> HeartbeatKeySet? = { nil },
                                 logger: Logger) throws -> ReplicationService {
         var key: HeartbeatKey?
         if case .hmacSHA256(let keyFile) = config.heartbeat.authentication {
@@ -20,7 +21,7 @@ extension Daemon {
         let settings = ReplicationSettings(nodeName: nodeName, peerName: peerName, paths: paths, port: config.heartbeat.port,
                                            configPath: store.withLock { $0.path })
         return ReplicationService(
-            settings: settings, key: key,
+            settings: settings, key: key, keysInForce: keysInForce,
             localVersion: {
                 store.withLock { s in
                     ConfigVersion(serial: s.current.serial, digest: HeartbeatMessage.ConfigDigest(hex: s.digest) ?? .zero)

@@ -44,9 +44,10 @@ public enum Daemon {
         guard !paths.isEmpty else {
             throw DaemonStartError(description: "\(initial.path): nodes \(node.name) and \(peer.name) have no heartbeat addresses to pair", exitCode: 78)
         }
-        let authenticator = try loadAuthenticator(config.heartbeat.authentication, logger: logger)
+        let keys = try loadKeys(config.heartbeat, logger: logger)
+        let authenticator = keys?.authenticators.current
 
-        let (epoch, epochWarning) = BootEpoch.next(stateDirectory: local.stateDirectory, now: realtimeNanoseconds())
+        let (epoch, epochWarning) = BootEpoch.next(stateDirectory: local.stateDirectory, now: BootEpoch.wallClock())
         if let epochWarning { logger.warning("\(epochWarning)") }
         let builder = HeartbeatRoundBuilder(identity: HeartbeatIdentity(config: config, nodeName: nodeName, bootEpoch: epoch),
                                             authenticator: authenticator)
@@ -75,12 +76,15 @@ public enum Daemon {
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
                                     sender: transport, worker: worker, logger: logger)
         driver.events = hub
-        let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator)
+        let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator,
+                                         nextAuthenticator: keys?.authenticators.next, localName: nodeName, localEpoch: epoch,
+                                         challengeRetryMilliseconds: UInt64(clamping: max(config.heartbeat.interval.milliseconds, 100)))
+        let keysInForce = LockedBox(keys)
         let stopTimeout = TimeSpan(milliseconds: settings.handoverTimeout.milliseconds + 2000)
         let loop: HeartbeatLoop
         do {
             loop = try HeartbeatLoop(driver: driver, transport: transport, verifier: verifier, logger: logger,
-                                     realtimePriority: config.heartbeat.realtimePriority, stopTimeout: stopTimeout)
+                                     realtimePriority: config.heartbeat.realtimePriority, stopTimeout: stopTimeout, keys: keys)
         } catch {
             throw DaemonStartError(description: "\(error)", exitCode: 71)
         }
@@ -94,7 +98,7 @@ public enum Daemon {
             logger.error("route monitor unavailable (\(error)): tracked interfaces and foreign VIP removals are not watched")
         }
 
-        logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(authenticator == nil ? "none" : "hmac-sha256"); boot epoch \(epoch); VIPs \(ElectionDriver.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
+        logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(ElectionDriver.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
         let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub)
         let store = LockedBox(initial)
@@ -117,17 +121,36 @@ public enum Daemon {
                 logger.error("reload rejected: \(error); keeping the running config")
                 return .failure(.refused("\(store.withLock { $0.path }): \(error); the running config stays in force"))
             }
+            // Key files are read at every reload (a key may change under the same path) and
+            // replace the heartbeat keys at once; a file that cannot be used refuses the reload.
+            let freshKeys: HeartbeatKeySet?
+            do {
+                freshKeys = try HeartbeatKeySet.load(fresh.heartbeat)
+            } catch {
+                logger.error("reload rejected: \(error); keeping the running config and keys")
+                return .failure(.refused("\(store.withLock { $0.path }): \(error)\nthe running config (serial \(running.serial)) stays in force"))
+            }
             let changes = ConfigDifference.lines(from: running, to: fresh)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
                                       oldDigest: runningDigest, newDigest: prepared.digest, changes: changes)
             guard !dryRun else { return .success(result) }
+            let keysChanged = keysInForce.withLock { inForce -> Bool in
+                let before = inForce.map { [$0.current.fingerprint, $0.next?.fingerprint ?? ""] }
+                let after = freshKeys.map { [$0.current.fingerprint, $0.next?.fingerprint ?? ""] }
+                inForce = freshKeys
+                return before != after
+            }
+            if keysChanged { loop.post(.keys(freshKeys)) }
             guard case .replaced = store.withLock({ $0.commit(prepared) }) else {
                 logger.notice("reload: config unchanged")
                 return .success(result)
             }
             if fresh.heartbeat.port != config.heartbeat.port || fresh.nodes.map(\.heartbeatAddresses) != config.nodes.map(\.heartbeatAddresses)
-                || fresh.heartbeat.authentication != config.heartbeat.authentication || fresh.control != config.control {
-                logger.warning("reload: heartbeat port, addresses, authentication or control socket changed; they take effect at the next restart")
+                || fresh.control != config.control {
+                logger.warning("reload: heartbeat port, addresses or control socket changed; they take effect at the next restart")
+            }
+            if (fresh.heartbeat.authentication == .none) != (config.heartbeat.authentication == .none) {
+                logger.warning("reload: switching between auth: none and a key file turns config mirroring on or off only at the next restart")
             }
             logger.notice("reload: config replaced (digest \(runningDigest.prefix(16)) -> \(prepared.digest.prefix(16)), serial \(fresh.serial))")
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
@@ -139,7 +162,8 @@ public enum Daemon {
         }
         let reload: @Sendable () -> Void = { _ = reloadConfig(false) }
         let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
-                                              loop: loop, reload: reload, logger: logger)
+                                              loop: loop, reload: reload, keysInForce: { keysInForce.withLock { $0 } },
+                                              logger: logger)
         var parts = ControlCenter.Parts(
             nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: addressTable,
             paths: paths, hub: hub, stateDirectory: local.stateDirectory, currentConfig: { store.withLock { $0.current } },
@@ -182,21 +206,16 @@ public enum Daemon {
         worker.drain()
     }
 
-    static func loadAuthenticator(_ authentication: HeartbeatSettings.Authentication,
-                                  logger: Logger) throws -> (any HeartbeatAuthenticator)? {
-        switch authentication {
-        case .none:
-            logger.warning("heartbeats are not authenticated (auth: none)")
-            return nil
-        case .hmacSHA256(let keyFile):
-            do {
-                let data = try Data(contentsOf: URL(fileURLWithPath: keyFile))
-                return HMACHeartbeatAuthenticator(key: try HeartbeatKey(fileContents: data, path: keyFile))
-            } catch let error as HeartbeatKeyError {
-                throw DaemonStartError(description: "\(error)", exitCode: 78)
-            } catch {
-                throw DaemonStartError(description: "cannot read heartbeat key file \(keyFile): \(error.localizedDescription)", exitCode: 78)
+    /// The heartbeat keys of `settings` (nil with `auth: none`, which is logged as a warning).
+    static func loadKeys(_ settings: HeartbeatSettings, logger: Logger) throws -> HeartbeatKeySet? {
+        do {
+            guard let keys = try HeartbeatKeySet.load(settings) else {
+                logger.warning("heartbeats are not authenticated (auth: none)")
+                return nil
             }
+            return keys
+        } catch {
+            throw DaemonStartError(description: "\(error)", exitCode: 78)
         }
     }
 }

@@ -41,6 +41,13 @@ struct CheckConfigCommand: AsyncParsableCommand {
             throw ExitCode(exitConfigInvalid)
         }
         for warning in result.warnings { printError("\(file): warning: \(warning)") }
+        let keys = HeartbeatKeySet.check(config.heartbeat)
+        for warning in keys.warnings { printError("\(file): warning: \(warning)") }
+        if !keys.errors.isEmpty {
+            for error in keys.errors { printError("\(file): \(error)") }
+            printError("\(file): not valid (\(keys.errors.count) error\(keys.errors.count == 1 ? "" : "s"))")
+            throw ExitCode(exitConfigInvalid)
+        }
         if canonical {
             print(config.canonical.prettyText)
             return

@@ -26,6 +26,22 @@ struct Tandemd: AsyncParsableCommand {
     var controlSocket: String?
     @Option(help: "This node's state directory, overriding state_directory (node-local).") var stateDirectory: String?
 
+    /// ArgumentParser's own `main`, with `StartupSignals.install()` first: until the daemon's
+    /// handlers are in place, SIGTERM/SIGINT/SIGHUP/SIGUSR1 are recorded, not fatal.
+    static func main() async {
+        StartupSignals.install()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     func run() async throws {
         let store: ConfigStore
         do {

@@ -466,6 +466,22 @@ struct ElectionTests {
         #expect(election.peer?.lastHeard == .milliseconds(6))
     }
 
+    /// The verifier accepted an older epoch after the peer answered a challenge (it restarted
+    /// with its clock behind, issue 13): the election takes it as the peer's new life.
+    @Test func anOlderEpochTheVerifierAcceptedIsThePeersNewLife() {
+        var election = Election(settings: electionSettings())
+        _ = election.started(at: .zero)
+        func message(epoch: UInt64, _ sequence: UInt64, _ role: Role) -> HeartbeatMessage {
+            HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: epoch, sequence: sequence, role: role, priority: 100,
+                             configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10)
+        }
+        _ = election.heartbeatReceived(message(epoch: 1000, 50, .active), at: .milliseconds(5))
+        _ = election.heartbeatReceived(message(epoch: 500, 3, .standby), at: .milliseconds(900))
+        #expect(election.peer?.role == .standby)
+        #expect(election.peer?.bootEpoch == 500)
+        #expect(election.peer?.lastHeard == .milliseconds(900))
+    }
+
     @Test func ignoresPacketsFromOtherSenders() {
         var election = Election(settings: electionSettings())
         _ = election.started(at: .zero)

@@ -86,6 +86,23 @@ private func server(_ k: HeartbeatKey = key, name: String = "rb", peer: String =
         }
     }
 
+    /// During a key change the client holds both keys: it answers with whichever the server proved.
+    @Test func aClientWithTheServersKeyAsItsNextKeyIsAccepted() throws {
+        for keys in [[otherKey, key], [key, otherKey]] {
+            let c = PeerHandshakeClient(keys: keys, name: "ra", peerName: "rb", nonce: clientNonce)
+            var s = server(key)
+            let (proof, clientStart) = try c.challengeReceived(try s.helloReceived(c.hello()))
+            #expect(proof == header(3) + bytes(goldenClientProof))
+            var serverSession = try s.proofReceived(proof)
+            var clientSession = clientStart
+            let request = PeerMessageCoding.encode(PeerRequest.fetchConfig)
+            #expect(try serverSession.open(clientSession.seal(request)) == request)
+        }
+        let without = PeerHandshakeClient(keys: [otherKey], name: "ra", peerName: "rb", nonce: clientNonce)
+        var s = server(key)
+        #expect(throws: PeerProtocolError.self) { try without.challengeReceived(try s.helloReceived(without.hello())) }
+    }
+
     @Test func aClientWithAnotherKeyIsRejectedByTheServer() throws {
         // The client cannot verify the server (different keys) and would stop; an attacker
         // without the key answering with a made-up proof is what the server sees.

@@ -59,11 +59,12 @@ state_directory: {self.dir}/state
 """ + tail)
 
     # --- processes -------------------------------------------------------------------------------
-    def start(self, node):
+    def start(self, node, env=None):
+        """Starts tandemd for `node`; `env` adds environment variables (e.g. test-only ones)."""
         log = open(self.logs[node], "ab")
         p = self.topo.popen(node, TANDEMD, "--config", str(self.config), "--node", NODES[node],
                             "--control-socket", self.socket(node), "--state-directory", f"{self.dir}/state-{node}",
-                            stdout=log, stderr=log)
+                            stdout=log, stderr=log, env=None if env is None else {**os.environ, **env})
         log.close()
         self.procs[node] = p
         return p

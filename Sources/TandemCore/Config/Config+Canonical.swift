@@ -61,7 +61,10 @@ extension HeartbeatSettings {
         let auth: JSONValue
         switch authentication {
         case .none: auth = ["mode": "none"]
-        case .hmacSHA256(let file): auth = ["mode": "hmac-sha256", "key_file": .string(file)]
+        case .hmacSHA256(let file):
+            // next_key_file only when set, so configs without it keep their digest.
+            auth = nextKeyFile.map { ["mode": "hmac-sha256", "key_file": .string(file), "next_key_file": .string($0)] }
+                ?? ["mode": "hmac-sha256", "key_file": .string(file)]
         }
         return [
             "port": .int(Int64(port)), "interval_ms": ms(interval), "dead_time_ms": ms(deadTime), "auth": auth,

@@ -140,16 +140,21 @@ public struct HeartbeatSettings: Sendable, Hashable {
     /// Silence after which the peer is declared dead.
     public var deadTime: TimeSpan
     public var authentication: Authentication
+    /// A second key accepted alongside `key_file` while the pair changes keys (`next_key_file`;
+    /// only with HMAC authentication). This node still signs with `key_file`. See the README's
+    /// "Changing the heartbeat key".
+    public var nextKeyFile: String?
     /// Run the heartbeat thread with SCHED_FIFO at this priority (1…99); nil keeps the default scheduler.
     public var realtimePriority: Int?
 
     public init(port: UInt16 = 539, interval: TimeSpan, deadTime: TimeSpan, authentication: Authentication,
-                realtimePriority: Int? = nil) {
+                realtimePriority: Int? = nil, nextKeyFile: String? = nil) {
         self.port = port
         self.interval = interval
         self.deadTime = deadTime
         self.authentication = authentication
         self.realtimePriority = realtimePriority
+        self.nextKeyFile = nextKeyFile
     }
 }
 

@@ -205,7 +205,7 @@ private struct Reader {
     }
 
     func heartbeatSettings(_ f: Field) -> HeartbeatSettings? {
-        guard let m = f.mapping(allowed: ["port", "interval", "dead_time", "key_file", "auth", "realtime_priority"]) else {
+        guard let m = f.mapping(allowed: ["port", "interval", "dead_time", "key_file", "next_key_file", "auth", "realtime_priority"]) else {
             return nil
         }
         let port = m["port"]?.port() ?? 539
@@ -228,6 +228,18 @@ private struct Reader {
             auth = nil
         }
         guard let auth else { return nil }
+        var nextKeyFile: String?
+        if let n = m["next_key_file"] {
+            switch auth {
+            case .none:
+                n.fail("auth is none, so a next key file makes no sense: remove next_key_file or remove auth: none")
+            case .hmacSHA256(let keyFile):
+                nextKeyFile = absolutePath(n)
+                if nextKeyFile == keyFile {
+                    n.fail("next_key_file is the same file as key_file (\(keyFile)): give the file of the other key of the rotation, or remove next_key_file")
+                }
+            }
+        }
         if deadTime <= interval {
             m["dead_time"]?.fail("dead time \(deadTime) must be longer than the interval \(interval) (at least 2×, usually 3×)")
                 ?? m.field.fail("dead time must be longer than the interval")
@@ -241,7 +253,7 @@ private struct Reader {
             }
         }
         return HeartbeatSettings(port: port, interval: interval, deadTime: deadTime, authentication: auth,
-                                 realtimePriority: realtime)
+                                 realtimePriority: realtime, nextKeyFile: nextKeyFile)
     }
 
     func electionSettings(_ f: Field) -> ElectionSettings {

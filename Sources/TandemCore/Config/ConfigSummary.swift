@@ -11,7 +11,8 @@ public enum ConfigSummary {
         let auth: String
         switch config.heartbeat.authentication {
         case .none: auth = "UNAUTHENTICATED (auth: none)"
-        case .hmacSHA256(let file): auth = "HMAC-SHA256 key \(file)"
+        case .hmacSHA256(let file):
+            auth = "HMAC-SHA256 key \(file)" + (config.heartbeat.nextKeyFile.map { " (also accepting \($0) during a key change)" } ?? "")
         }
         lines.append("heartbeat: every \(config.heartbeat.interval), dead after \(config.heartbeat.deadTime), UDP port \(config.heartbeat.port), \(auth)")
         lines.append("virtual IPs: \(config.virtualIPs.count)" + (config.virtualIPs.isEmpty ? "" : " (" + config.virtualIPs.map { "\($0.prefix) on \($0.interface)" }.joined(separator: ", ") + ")"))

@@ -23,6 +23,19 @@ extension StatusReport {
         let dropped = h.malformed + h.unauthenticated + h.replayed + h.unexpectedSender + h.unknownPath
         out.append("  heartbeats accepted \(h.accepted), dropped \(dropped)"
                    + (dropped == 0 ? "" : " (malformed \(h.malformed), unauthenticated \(h.unauthenticated), replayed \(h.replayed), unexpected sender \(h.unexpectedSender), unknown path \(h.unknownPath))"))
+        if let auth = authentication {
+            if auth.mode == "none" {
+                out.append("  authentication: NONE (auth: none)")
+            } else {
+                var line = "  authentication: HMAC-SHA256, key \(auth.keyFingerprint ?? "?")"
+                if let next = auth.nextKeyFingerprint { line += ", next key \(next) also accepted" }
+                if let key = auth.peerKey { line += "; \(peer.name) signs with the \(key) key" }
+                out.append(line)
+            }
+            if let detail = auth.detail {
+                out.append(auth.state == "ok" ? "  \(detail)" : "  \(auth.state.uppercased()): \(detail)")
+            }
+        }
         var configLine = "config: serial \(config.serial), digest \(config.digest.prefix(16))"
         if let peerConfig = peer.config {
             configLine += peerConfig.digest == config.digest ? " (same on \(peer.name))"

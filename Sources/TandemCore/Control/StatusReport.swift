@@ -24,6 +24,72 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public var roleChanges: [RoleChange]
     /// The last config replication, when there was one (issue 7).
     public var replication: String?
+    /// Heartbeat keys, the key the peer signs with, and the boot-epoch challenge (issue 13).
+    public var authentication: Authentication?
+
+    /// How the peer's heartbeats are authenticated. Built by `Authentication.init(verifier:…)`.
+    public struct Authentication: Codable, Sendable, Hashable {
+        /// "hmac-sha256" or "none".
+        public var mode: String
+        /// Fingerprints ("sha256:" + 12 hex digits) of this node's `key_file` and `next_key_file`.
+        public var keyFingerprint: String?
+        public var nextKeyFingerprint: String?
+        /// "current" or "next": which of this node's keys verified the peer's last authentic packet.
+        public var peerKey: String?
+        /// "ok", or "re-authenticating" while packets of an epoch that is not accepted arrive.
+        public var state: String
+        /// What is happening, worded for the operator (nil when there is nothing to say).
+        public var detail: String?
+        /// When (UTC, ISO 8601) the peer last proved a new epoch by answering a challenge.
+        public var verifiedByChallengeAt: String?
+        public var challengesSent: UInt64
+        public var answersAccepted: UInt64
+        public var challengesAnswered: UInt64
+
+        public init(mode: String, keyFingerprint: String?, nextKeyFingerprint: String?, peerKey: String?, state: String,
+                    detail: String?, verifiedByChallengeAt: String?, challengesSent: UInt64, answersAccepted: UInt64,
+                    challengesAnswered: UInt64) {
+            self.mode = mode
+            self.keyFingerprint = keyFingerprint
+            self.nextKeyFingerprint = nextKeyFingerprint
+            self.peerKey = peerKey
+            self.state = state
+            self.detail = detail
+            self.verifiedByChallengeAt = verifiedByChallengeAt
+            self.challengesSent = challengesSent
+            self.answersAccepted = answersAccepted
+            self.challengesAnswered = challengesAnswered
+        }
+
+        /// From the verifier's state at monotonic `now`; `wallNow` (nanoseconds since 1970) dates
+        /// the monotonic instants; `fingerprints` nil means `auth: none`.
+        public init(status: HeartbeatVerifier.AuthenticationStatus, counters: HeartbeatVerifier.Counters,
+                    fingerprints: (current: String, next: String?)?, now: MonotonicInstant, wallNow: UInt64) {
+            func wall(_ instant: MonotonicInstant) -> String {
+                let back = now.nanoseconds(since: instant)
+                return ControlTime.iso8601(nanosecondsSinceEpoch: wallNow >= back ? wallNow - back : 0)
+            }
+            var detail: String?
+            var state = "ok"
+            if let pending = status.reauthenticating {
+                state = "re-authenticating"
+                detail = "the peer sends boot epoch \(pending.questionedEpoch), older than its current epoch \(pending.currentEpoch) "
+                    + "(a restart with its state lost and its clock behind, or a replay): not accepted until it answers a challenge; "
+                    + "\(pending.challengesSent) challenge\(pending.challengesSent == 1 ? "" : "s") since \(wall(pending.since))"
+            } else if let verified = status.lastVerified,
+                      status.lastReplayRefuted.map({ $0.at < verified.at }) ?? true {
+                detail = "peer verified by challenge at \(wall(verified.at)): boot epoch \(verified.epoch)"
+                    + (verified.previousEpoch.map { " replaced \($0) (it restarted with an older epoch)" } ?? "")
+            } else if let refuted = status.lastReplayRefuted {
+                detail = "replay refuted at \(wall(refuted.at)): packets of boot epoch \(refuted.questionedEpoch) were answered "
+                    + "by the live peer with its current epoch \(refuted.currentEpoch)"
+            }
+            self.init(mode: fingerprints == nil ? "none" : "hmac-sha256", keyFingerprint: fingerprints?.current,
+                      nextKeyFingerprint: fingerprints?.next, peerKey: status.peerKey?.rawValue, state: state, detail: detail,
+                      verifiedByChallengeAt: status.lastVerified.map { wall($0.at) }, challengesSent: counters.challengesSent,
+                      answersAccepted: counters.answersAccepted, challengesAnswered: counters.challengesAnswered)
+        }
+    }
 
     public struct Peer: Codable, Sendable, Hashable {
         public var name: String

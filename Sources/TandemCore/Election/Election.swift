@@ -162,10 +162,11 @@ public struct Election: Sendable {
         return finish(at: now, actions)
     }
 
-    /// A packet from the peer that `HeartbeatVerifier` accepted.
+    /// A packet from the peer that `HeartbeatVerifier` accepted. Which boot epochs are the peer's
+    /// current life is the verifier's decision (an older one is accepted after the peer answered
+    /// a challenge, issue 13), so any other epoch than the known one starts a new peer status.
     public mutating func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant) -> [Action] {
         guard message.sender == settings.peerName, !isFinished else { return [] }
-        if let known = peer, message.bootEpoch < known.bootEpoch { return [] }
         let previous = peer
         let wasAlive = peerIsAlive(at: now)
         if var known = peer, known.bootEpoch == message.bootEpoch, message.sequence <= known.sequence {

@@ -26,6 +26,89 @@ public struct HeartbeatKey: Sendable {
         guard bytes.count <= HeartbeatKey.maximumLength else { throw .tooLong(path: path, length: bytes.count) }
         key = SymmetricKey(data: bytes)
         byteCount = bytes.count
+        fingerprint = "sha256:" + SHA256.hash(data: bytes).prefix(6).map { byte in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
+        }.joined()
+    }
+
+    /// "sha256:" and the first 12 hex digits of the key's SHA-256: tells two keys apart in
+    /// status and logs (compare it between the nodes) without revealing the key.
+    public let fingerprint: String
+
+    /// Whether both hold the same key bytes.
+    public func hasSameBytes(as other: HeartbeatKey) -> Bool {
+        key.withUnsafeBytes { a in other.key.withUnsafeBytes { b in a.elementsEqual(b) } }
+    }
+}
+
+/// The keys heartbeats are checked with: the current one (`heartbeat.key_file`), which this node
+/// signs with, and during a key change the next one (`heartbeat.next_key_file`), also accepted.
+public struct HeartbeatKeySet: Sendable {
+    public var current: HeartbeatKey
+    public var next: HeartbeatKey?
+
+    public init(current: HeartbeatKey, next: HeartbeatKey?) {
+        self.current = current
+        self.next = next
+    }
+
+    /// Reads the key files `settings` names; nil with `auth: none`.
+    /// - Parameter read: the file's bytes (the live one reads the file system; tests pass a table).
+    /// - Throws: `HeartbeatKeyError` naming the file and the fix: unreadable, too short, too long,
+    ///   or a next key equal to the current one.
+    public static func load(_ settings: HeartbeatSettings,
+                            read: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) })
+        throws(HeartbeatKeyError) -> HeartbeatKeySet? {
+        guard case .hmacSHA256(let keyFile) = settings.authentication else { return nil }
+        func key(_ path: String, option: String) throws(HeartbeatKeyError) -> HeartbeatKey {
+            let data: Data
+            do { data = try read(path) } catch {
+                throw .unreadable(path: path, option: option, reason: (error as NSError).localizedDescription)
+            }
+            return try HeartbeatKey(fileContents: data, path: path)
+        }
+        let current = try key(keyFile, option: "key_file")
+        var next: HeartbeatKey?
+        if let nextFile = settings.nextKeyFile {
+            next = try key(nextFile, option: "next_key_file")
+            if let next, next.hasSameBytes(as: current) {
+                throw .sameKeyTwice(current: keyFile, next: nextFile)
+            }
+        }
+        return HeartbeatKeySet(current: current, next: next)
+    }
+
+    /// What `tandemctl check-config` says about the key files of `settings`: errors for a file
+    /// that holds no usable key or a next key equal to the current one; warnings for a file that
+    /// cannot be read here (check-config may run on another host; tandemd refuses to start without it).
+    public static func check(_ settings: HeartbeatSettings,
+                             read: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) })
+        -> (errors: [String], warnings: [String]) {
+        guard case .hmacSHA256(let keyFile) = settings.authentication else { return ([], []) }
+        var errors: [String] = [], warnings: [String] = []
+        var keys: [HeartbeatKey] = []
+        for (option, path) in [("key_file", keyFile), ("next_key_file", settings.nextKeyFile)] {
+            guard let path else { continue }
+            let data: Data
+            do { data = try read(path) } catch {
+                warnings.append("heartbeat.\(option): cannot read \(path) here (\((error as NSError).localizedDescription)); "
+                    + "tandemd will refuse to start on a node without it")
+                continue
+            }
+            do { keys.append(try HeartbeatKey(fileContents: data, path: path)) } catch {
+                errors.append("heartbeat.\(option): \(error)")
+            }
+        }
+        if keys.count == 2, keys[0].hasSameBytes(as: keys[1]), let next = settings.nextKeyFile {
+            errors.append("heartbeat.next_key_file: \(HeartbeatKeyError.sameKeyTwice(current: keyFile, next: next))")
+        }
+        return (errors, warnings)
+    }
+
+    /// The authenticators: (current, next).
+    public var authenticators: (current: HMACHeartbeatAuthenticator, next: HMACHeartbeatAuthenticator?) {
+        (HMACHeartbeatAuthenticator(key: current), next.map { HMACHeartbeatAuthenticator(key: $0) })
     }
 }
 
@@ -33,6 +116,10 @@ public struct HeartbeatKey: Sendable {
 public enum HeartbeatKeyError: Error, Sendable, Hashable, CustomStringConvertible {
     case tooShort(path: String, length: Int)
     case tooLong(path: String, length: Int)
+    /// The file cannot be read; `option` is the config key naming it.
+    case unreadable(path: String, option: String, reason: String)
+    /// `next_key_file` holds the same bytes as `key_file`.
+    case sameKeyTwice(current: String, next: String)
 
     public var description: String {
         switch self {
@@ -41,7 +128,13 @@ public enum HeartbeatKeyError: Error, Sendable, Hashable, CustomStringConvertibl
                 + "create one with `head -c 32 /dev/urandom > \(path)` and copy it to both nodes"
         case .tooLong(let path, let n):
             return "heartbeat key file \(path) holds \(n) bytes, more than \(HeartbeatKey.maximumLength): "
-                + "is auth.key_file pointing at the right file?"
+                + "is heartbeat.key_file pointing at the right file?"
+        case .unreadable(let path, let option, let reason):
+            return "cannot read heartbeat \(option) \(path): \(reason): place the key there on this node (mode 0600), "
+                + "the same key as on the peer"
+        case .sameKeyTwice(let current, let next):
+            return "heartbeat next_key_file \(next) holds the same key as key_file \(current): put the new key in "
+                + "next_key_file (`head -c 32 /dev/urandom > \(next)`), or remove next_key_file"
         }
     }
 }

@@ -2,29 +2,46 @@
 /// from the peer. Everything else is dropped and counted by reason.
 ///
 /// Replay protection: the peer's packets carry (boot epoch, sequence). The verifier remembers the
-/// highest epoch accepted and, within it, the highest sequence accepted on each path (the peer
-/// sends one round on every path with the same sequence number, each copy carrying its path
-/// index, which the tag covers). A packet is a replay when its epoch is older than the newest
-/// accepted, or its epoch is the newest and its sequence is not above that path's last. A newer
-/// epoch means the peer restarted: it is accepted and the per-path sequences start afresh.
+/// peer's current epoch, the newest epoch it ever accepted and, within the current epoch, the
+/// highest sequence accepted on each path (the peer sends one round on every path with the same
+/// sequence number, each copy carrying its path index, which the tag covers).
+/// - An epoch newer than every epoch accepted before is a restart: accepted at once, and the
+///   per-path sequences start afresh.
+/// - Within the current epoch, a sequence not above that path's last is a replay.
+/// - Any other epoch (older than the current one, or one the peer has already left) is either a
+///   replay or a peer that restarted with its state directory lost and its clock behind. It is
+///   not accepted; the verifier challenges the peer (`EpochChallengeCodec`) and accepts the epoch
+///   the peer answers with, so a live peer is never locked out and a replay is never accepted.
 ///
-/// With a key configured, a packet without a tag or with a wrong tag is unauthenticated. With
-/// `auth: none` (no authenticator) tags are not checked.
+/// Keys: with a key configured, a packet without a tag or with a wrong tag is unauthenticated.
+/// A second key (`next_key_file`) is accepted alongside the current one (key rotation); this
+/// node signs with the current key only, and `authentication.peerKey` says which one the peer
+/// signed its last packet with. With `auth: none` (no key) tags are not checked.
+///
+/// Pure: time is an argument; nonces come from `nonceSource`; packets to send (challenges and
+/// answers) are queued in `outbox` for the caller to send on the path they name.
 public struct HeartbeatVerifier: Sendable {
     /// Dropped and accepted packets by reason, for status and metrics.
     public struct Counters: Sendable, Hashable {
         public var accepted: UInt64 = 0
         public var malformed: UInt64 = 0
         public var unauthenticated: UInt64 = 0
+        /// Older epochs and sequences, and challenge answers whose nonce is not outstanding.
         public var replayed: UInt64 = 0
         /// From a node that is not the peer (including our own packets looped back).
         public var unexpectedSender: UInt64 = 0
         /// Path index beyond the configured paths.
         public var unknownPath: UInt64 = 0
+        /// Challenges from the peer not answered because more than `answersPerSecond` came in a second.
+        public var rateLimited: UInt64 = 0
+        /// Epoch challenges this node sent, peer answers it accepted, peer challenges it answered.
+        public var challengesSent: UInt64 = 0
+        public var answersAccepted: UInt64 = 0
+        public var challengesAnswered: UInt64 = 0
 
         public init() {}
 
-        public var dropped: UInt64 { malformed + unauthenticated + replayed + unexpectedSender + unknownPath }
+        public var dropped: UInt64 { malformed + unauthenticated + replayed + unexpectedSender + unknownPath + rateLimited }
     }
 
     /// What one path has delivered, for status ("per-path loss and last-heard age").
@@ -38,6 +55,16 @@ public struct HeartbeatVerifier: Sendable {
         public init() {}
     }
 
+    /// Which of this node's keys verified the peer's last authentic packet.
+    public enum KeySlot: String, Sendable, Hashable, CustomStringConvertible {
+        /// `heartbeat.key_file`.
+        case current
+        /// `heartbeat.next_key_file`.
+        case next
+
+        public var description: String { rawValue }
+    }
+
     /// Why a packet was dropped.
     public enum DropReason: Sendable, Hashable, CustomStringConvertible {
         case malformed(HeartbeatDecodeError)
@@ -45,22 +72,58 @@ public struct HeartbeatVerifier: Sendable {
         case missingTag
         /// The tag does not match: wrong key or tampered packet.
         case badTag
+        /// An epoch that is not newer than every epoch accepted before and not the current one.
         case staleEpoch(received: UInt64, current: UInt64)
         case replayedSequence(epoch: UInt64, sequence: UInt64, lastAccepted: UInt64, pathIndex: UInt8)
         case unexpectedSender(String)
         case unknownPath(UInt8)
+        /// A challenge answer echoing a nonce that is not outstanding (used, expired or never issued).
+        case staleAnswer(epoch: UInt64)
+        /// A challenge or answer addressed to another node.
+        case wrongTarget(String)
+        /// More challenges from the peer than `answersPerSecond`.
+        case challengeRateLimited
 
         public var description: String {
             switch self {
             case .malformed(let error): return "malformed: \(error)"
             case .missingTag: return "unauthenticated: no tag, but a heartbeat key is configured"
-            case .badTag: return "unauthenticated: tag does not match (different key on the peer, or forged)"
+            case .badTag: return "unauthenticated: tag does not match either configured key (different key on the peer, or forged)"
             case .staleEpoch(let received, let current):
-                return "replayed: boot epoch \(received) is older than the peer's current epoch \(current)"
+                return "replayed: boot epoch \(received) is older than the peer's current epoch \(current) (or one it left); "
+                    + "not accepted unless the peer answers a challenge with it (a restart with the clock behind)"
             case .replayedSequence(let epoch, let sequence, let last, let path):
                 return "replayed: sequence \(sequence) on path \(path) is not above \(last) (epoch \(epoch))"
             case .unexpectedSender(let name): return "from unexpected sender \"\(name)\""
             case .unknownPath(let index): return "path index \(index) is not a configured path"
+            case .staleAnswer(let epoch):
+                return "replayed: epoch-challenge answer (epoch \(epoch)) echoes a nonce this node does not have outstanding"
+            case .wrongTarget(let name): return "epoch challenge addressed to \"\(name)\", not to this node"
+            case .challengeRateLimited:
+                return "epoch challenge not answered: more than \(HeartbeatVerifier.answersPerSecond) in one second"
+            }
+        }
+    }
+
+    /// Something the challenge exchange settled (the caller logs it).
+    public enum AuthenticationEvent: Sendable, Hashable, CustomStringConvertible {
+        /// The peer challenged an epoch of ours; the answer is in `outbox`.
+        case challengeAnswered(questionedEpoch: UInt64, pathIndex: UInt8)
+        /// The peer answered with an epoch other than the current one: it is the current epoch now.
+        case peerVerified(epoch: UInt64, previous: UInt64?, sequence: UInt64)
+        /// The peer answered with its current epoch: the questioned packets were replays.
+        case replayRefuted(questionedEpoch: UInt64, current: UInt64)
+
+        public var description: String {
+            switch self {
+            case .challengeAnswered(let epoch, let path):
+                return "answered the peer's epoch challenge on path \(path) (it questioned epoch \(epoch))"
+            case .peerVerified(let epoch, let previous, let sequence):
+                return "peer verified by challenge: it is live with boot epoch \(epoch)"
+                    + (previous.map { " (previous \($0): it restarted with an older epoch)" } ?? "")
+                    + "; its heartbeats after sequence \(sequence) are accepted"
+            case .replayRefuted(let questioned, let current):
+                return "packets of the peer's boot epoch \(questioned) were replays: the live peer answered the challenge with its current epoch \(current)"
             }
         }
     }
@@ -69,32 +132,138 @@ public struct HeartbeatVerifier: Sendable {
     public enum Verdict: Sendable, Hashable {
         case accepted(HeartbeatMessage)
         case dropped(DropReason)
+        /// A challenge or answer, handled (see `outbox` for what to send).
+        case authentication(AuthenticationEvent)
     }
+
+    /// A packet to send to the peer on path `pathIndex`.
+    public struct Reply: Sendable, Hashable {
+        public var pathIndex: Int
+        public var bytes: [UInt8]
+    }
+
+    /// What status shows about the peer's authentication.
+    public struct AuthenticationStatus: Sendable, Hashable {
+        /// The key the peer's last authentic packet verified with; nil with `auth: none` or before one.
+        public var peerKey: KeySlot?
+        /// Set while packets of an unaccepted epoch arrive and no answer has settled them.
+        public var reauthenticating: Reauthentication?
+        /// The last epoch accepted by challenge.
+        public var lastVerified: Verification?
+        /// The last time a challenge showed older-epoch packets to be replays.
+        public var lastReplayRefuted: Refutation?
+
+        public init() {}
+
+        public struct Reauthentication: Sendable, Hashable {
+            public var questionedEpoch: UInt64
+            public var currentEpoch: UInt64
+            public var since: MonotonicInstant
+            public var challengesSent: UInt64
+        }
+
+        public struct Verification: Sendable, Hashable {
+            public var epoch: UInt64
+            public var previousEpoch: UInt64?
+            public var at: MonotonicInstant
+        }
+
+        public struct Refutation: Sendable, Hashable {
+            public var questionedEpoch: UInt64
+            public var currentEpoch: UInt64
+            public var at: MonotonicInstant
+        }
+    }
+
+    /// At most this many of the peer's challenges are answered per second (the rest are dropped).
+    public static let answersPerSecond = 10
+    /// A challenge's nonce is accepted in an answer for this long (milliseconds), and only once.
+    public static let challengeLifetimeMilliseconds: UInt64 = 5000
+    /// At most this many challenges are outstanding; the oldest is forgotten first.
+    public static let maximumOutstanding = 8
 
     public let peerName: String
     public let pathCount: Int
-    let authenticator: (any HeartbeatAuthenticator)?
+    /// This node's name and boot epoch, for challenges and answers; nil disables both (the
+    /// older-epoch packets are then only dropped).
+    public let localName: String?
+    public let localEpoch: UInt64
+    /// Minimum time between two challenges, milliseconds.
+    public let challengeRetryMilliseconds: UInt64
+    /// [current] or [current, next]; empty with `auth: none`.
+    private var authenticators: [any HeartbeatAuthenticator]
+    private let nonceSource: @Sendable () -> [UInt8]
 
     public private(set) var counters = Counters()
     public private(set) var paths: [PathStatistics]
-    /// The peer's newest accepted boot epoch.
+    /// The peer's current (accepted) boot epoch.
     public private(set) var currentEpoch: UInt64?
+    /// The newest epoch ever accepted: newer ones are restarts, accepted without a challenge.
+    public private(set) var newestEpoch: UInt64?
+    public private(set) var authentication = AuthenticationStatus()
+    /// Challenges and answers to send; `takeOutbox()` empties it.
+    public private(set) var outbox: [Reply] = []
     private var lastSequence: [UInt64?]
+    private var outstanding: [(nonce: [UInt8], issued: MonotonicInstant)] = []
+    private var lastChallengeAt: MonotonicInstant?
+    private var lastUnverifiedAt: MonotonicInstant?
+    private var answerWindow: (start: MonotonicInstant, count: Int)?
 
     /// - Parameters:
     ///   - peerName: the only sender accepted.
     ///   - pathCount: number of heartbeat paths (path indexes 0 ..< pathCount).
-    ///   - authenticator: checks tags; nil for `auth: none`.
-    public init(peerName: String, pathCount: Int, authenticator: (any HeartbeatAuthenticator)?) {
+    ///   - authenticator: checks tags and signs challenges and answers; nil for `auth: none`.
+    ///   - nextAuthenticator: the key also accepted during a rotation (`next_key_file`).
+    ///   - localName, localEpoch: this node, for the challenge exchange (nil: no challenges).
+    ///   - challengeRetryMilliseconds: minimum time between two challenges.
+    ///   - nonceSource: 32 fresh random bytes per call (the system generator unless a test fixes them).
+    public init(peerName: String, pathCount: Int, authenticator: (any HeartbeatAuthenticator)?,
+                nextAuthenticator: (any HeartbeatAuthenticator)? = nil, localName: String? = nil, localEpoch: UInt64 = 0,
+                challengeRetryMilliseconds: UInt64 = 200,
+                nonceSource: @escaping @Sendable () -> [UInt8] = HeartbeatVerifier.randomNonce) {
         self.peerName = peerName
         self.pathCount = max(pathCount, 0)
-        self.authenticator = authenticator
+        self.authenticators = [authenticator, nextAuthenticator].compactMap { $0 }
+        self.localName = localName
+        self.localEpoch = localEpoch
+        self.challengeRetryMilliseconds = challengeRetryMilliseconds
+        self.nonceSource = nonceSource
         self.paths = Array(repeating: PathStatistics(), count: max(pathCount, 0))
         self.lastSequence = Array(repeating: nil, count: max(pathCount, 0))
     }
 
+    /// 32 bytes from the system's random generator (getrandom on Linux).
+    public static func randomNonce() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<EpochChallengeCodec.nonceLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// Replaces the keys (a reload with new key files); nil `current` means `auth: none`.
+    public mutating func replaceKeys(current: (any HeartbeatAuthenticator)?, next: (any HeartbeatAuthenticator)?) {
+        authenticators = [current, next].compactMap { $0 }
+        if current == nil { authentication.peerKey = nil }
+    }
+
+    /// Returns and clears the packets to send.
+    public mutating func takeOutbox() -> [Reply] {
+        defer { outbox = [] }
+        return outbox
+    }
+
+    /// The authentication status at `now` (a re-authentication with no older-epoch packet for a
+    /// challenge lifetime is over: the peer stopped sending them, or went silent).
+    public func authenticationStatus(at now: MonotonicInstant) -> AuthenticationStatus {
+        var status = authentication
+        if let last = lastUnverifiedAt, now.milliseconds(since: last) > Self.challengeLifetimeMilliseconds {
+            status.reauthenticating = nil
+        }
+        return status
+    }
+
     /// Checks one received datagram, updating counters and path statistics.
-    public mutating func verify(_ bytes: [UInt8], at now: MonotonicInstant) -> Verdict {
+    /// - Parameter localSequence: this node's newest heartbeat sequence (sent in an answer).
+    public mutating func verify(_ bytes: [UInt8], at now: MonotonicInstant, localSequence: UInt64 = 0) -> Verdict {
+        if EpochChallengeCodec.isChallengePacket(bytes) { return verifyChallengePacket(bytes, at: now, localSequence: localSequence) }
         let decoded: HeartbeatCodec.Decoded
         do {
             decoded = try HeartbeatCodec.decode(bytes)
@@ -102,34 +271,33 @@ public struct HeartbeatVerifier: Sendable {
             counters.malformed += 1
             return .dropped(.malformed(error))
         }
-        if let authenticator {
-            guard let tag = decoded.tag else {
-                counters.unauthenticated += 1
-                return .dropped(.missingTag)
-            }
-            guard authenticator.isValidTag(tag, for: decoded.signedBytes) else {
-                counters.unauthenticated += 1
-                return .dropped(.badTag)
-            }
+        let slot: KeySlot?
+        switch authenticate(tag: decoded.tag, signedBytes: decoded.signedBytes) {
+        case .failure(let reason): return .dropped(reason)
+        case .success(let key): slot = key
         }
         let message = decoded.message
         guard message.sender == peerName else {
             counters.unexpectedSender += 1
             return .dropped(.unexpectedSender(message.sender))
         }
+        if let slot { authentication.peerKey = slot }
         let path = Int(message.pathIndex)
         guard path < pathCount else {
             counters.unknownPath += 1
             return .dropped(.unknownPath(message.pathIndex))
         }
-        if let currentEpoch {
-            if message.bootEpoch < currentEpoch {
+        if let currentEpoch, message.bootEpoch != currentEpoch {
+            if let newestEpoch, message.bootEpoch <= newestEpoch {
                 counters.replayed += 1
+                if let last = lastUnverifiedAt, now.milliseconds(since: last) > Self.challengeLifetimeMilliseconds {
+                    authentication.reauthenticating = nil
+                }
+                lastUnverifiedAt = now
+                challenge(epoch: message.bootEpoch, current: currentEpoch, pathIndex: path, at: now)
                 return .dropped(.staleEpoch(received: message.bootEpoch, current: currentEpoch))
             }
-            if message.bootEpoch > currentEpoch {
-                lastSequence = Array(repeating: nil, count: pathCount)
-            }
+            lastSequence = Array(repeating: nil, count: pathCount)
         }
         if message.bootEpoch == currentEpoch, let last = lastSequence[path] {
             guard message.sequence > last else {
@@ -140,10 +308,128 @@ public struct HeartbeatVerifier: Sendable {
             paths[path].lost += message.sequence - last - 1
         }
         currentEpoch = message.bootEpoch
+        newestEpoch = max(newestEpoch ?? 0, message.bootEpoch)
         lastSequence[path] = message.sequence
         paths[path].received += 1
         paths[path].lastHeard = now
         counters.accepted += 1
         return .accepted(message)
+    }
+
+    /// Which key verified the tag (nil with `auth: none`), or why the packet is dropped.
+    private enum Authenticity {
+        case success(KeySlot?)
+        case failure(DropReason)
+    }
+
+    private mutating func authenticate(tag: ArraySlice<UInt8>?, signedBytes: ArraySlice<UInt8>) -> Authenticity {
+        guard !authenticators.isEmpty else { return .success(nil) }
+        guard let tag else {
+            counters.unauthenticated += 1
+            return .failure(.missingTag)
+        }
+        for (index, authenticator) in authenticators.enumerated() where authenticator.isValidTag(tag, for: signedBytes) {
+            return .success(index == 0 ? .current : .next)
+        }
+        counters.unauthenticated += 1
+        return .failure(.badTag)
+    }
+
+    /// Queues a challenge about `epoch` on `pathIndex`, unless one went out less than the retry time ago.
+    private mutating func challenge(epoch: UInt64, current: UInt64, pathIndex: Int, at now: MonotonicInstant) {
+        guard let localName else { return }
+        outstanding.removeAll { now.milliseconds(since: $0.issued) > Self.challengeLifetimeMilliseconds }
+        if let last = lastChallengeAt, now.milliseconds(since: last) < challengeRetryMilliseconds { return }
+        let nonce = nonceSource()
+        let packet = EpochChallengeCodec.Packet(
+            kind: .challenge, pathIndex: UInt8(clamping: pathIndex), challengerNonce: nonce,
+            answererNonce: [UInt8](repeating: 0, count: EpochChallengeCodec.nonceLength), epoch: epoch, sequence: 0,
+            sender: localName, target: peerName)
+        guard let bytes = EpochChallengeCodec.encode(packet, authenticator: authenticators.first) else { return }
+        outstanding.append((nonce, now))
+        if outstanding.count > Self.maximumOutstanding { outstanding.removeFirst(outstanding.count - Self.maximumOutstanding) }
+        outbox.append(Reply(pathIndex: pathIndex, bytes: bytes))
+        lastChallengeAt = now
+        counters.challengesSent += 1
+        if var pending = authentication.reauthenticating, pending.questionedEpoch == epoch {
+            pending.challengesSent += 1
+            authentication.reauthenticating = pending
+        } else {
+            authentication.reauthenticating = .init(questionedEpoch: epoch, currentEpoch: current, since: now, challengesSent: 1)
+        }
+    }
+
+    private mutating func verifyChallengePacket(_ bytes: [UInt8], at now: MonotonicInstant, localSequence: UInt64) -> Verdict {
+        let decoded: EpochChallengeCodec.Decoded
+        do {
+            decoded = try EpochChallengeCodec.decode(bytes)
+        } catch {
+            counters.malformed += 1
+            return .dropped(.malformed(error))
+        }
+        let slot: KeySlot?
+        switch authenticate(tag: decoded.tag, signedBytes: decoded.signedBytes) {
+        case .failure(let reason): return .dropped(reason)
+        case .success(let key): slot = key
+        }
+        let packet = decoded.packet
+        guard packet.sender == peerName else {
+            counters.unexpectedSender += 1
+            return .dropped(.unexpectedSender(packet.sender))
+        }
+        if let slot { authentication.peerKey = slot }
+        guard let localName, packet.target == localName else {
+            counters.unexpectedSender += 1
+            return .dropped(.wrongTarget(packet.target))
+        }
+        let path = Int(packet.pathIndex)
+        guard path < pathCount else {
+            counters.unknownPath += 1
+            return .dropped(.unknownPath(packet.pathIndex))
+        }
+        switch packet.kind {
+        case .challenge:
+            if let window = answerWindow, now.nanoseconds(since: window.start) < 1_000_000_000 {
+                guard window.count < Self.answersPerSecond else {
+                    counters.rateLimited += 1
+                    return .dropped(.challengeRateLimited)
+                }
+                answerWindow = (window.start, window.count + 1)
+            } else {
+                answerWindow = (now, 1)
+            }
+            let answer = EpochChallengeCodec.Packet(
+                kind: .answer, pathIndex: packet.pathIndex, challengerNonce: packet.challengerNonce,
+                answererNonce: nonceSource(), epoch: localEpoch, sequence: localSequence, sender: localName, target: peerName)
+            if let bytes = EpochChallengeCodec.encode(answer, authenticator: authenticators.first) {
+                outbox.append(Reply(pathIndex: path, bytes: bytes))
+                counters.challengesAnswered += 1
+            }
+            return .authentication(.challengeAnswered(questionedEpoch: packet.epoch, pathIndex: packet.pathIndex))
+        case .answer:
+            let live = outstanding.filter { now.milliseconds(since: $0.issued) <= Self.challengeLifetimeMilliseconds }
+            guard live.contains(where: { $0.nonce == packet.challengerNonce }) else {
+                counters.replayed += 1
+                return .dropped(.staleAnswer(epoch: packet.epoch))
+            }
+            // One fresh answer settles every outstanding challenge; none of their nonces is accepted again.
+            outstanding = []
+            lastChallengeAt = nil
+            counters.answersAccepted += 1
+            let questioned = authentication.reauthenticating?.questionedEpoch ?? packet.epoch
+            authentication.reauthenticating = nil
+            lastUnverifiedAt = nil
+            if packet.epoch == currentEpoch {
+                authentication.lastReplayRefuted = .init(questionedEpoch: questioned, currentEpoch: packet.epoch, at: now)
+                return .authentication(.replayRefuted(questionedEpoch: questioned, current: packet.epoch))
+            }
+            let previous = currentEpoch
+            currentEpoch = packet.epoch
+            newestEpoch = max(newestEpoch ?? 0, packet.epoch)
+            // Heartbeats the peer sent before it answered are not accepted (they could be replayed).
+            lastSequence = Array(repeating: packet.sequence, count: pathCount)
+            authentication.lastVerified = .init(epoch: packet.epoch, previousEpoch: previous, at: now)
+            return .authentication(.peerVerified(epoch: packet.epoch, previous: previous, sequence: packet.sequence))
+        }
     }
 }

@@ -92,14 +92,23 @@ public enum PeerHandshake {
 
 /// The connecting side of the handshake. Pure: the nonce is an argument (tests fix it; the
 /// daemon draws it from the system's random generator).
+///
+/// Key rotation: the server proves its current key; the client accepts that proof under any of
+/// its keys (`key_file`, then `next_key_file`) and answers, and derives the session, with the key
+/// that verified it. So the peer channel works at every step of a key change, as heartbeats do.
 public struct PeerHandshakeClient: Sendable {
-    let key: SymmetricKey
+    let keys: [SymmetricKey]
     let name: String
     let peerName: String
     let nonce: [UInt8]
 
     public init(key: HeartbeatKey, name: String, peerName: String, nonce: [UInt8]) {
-        self.key = key.key
+        self.init(keys: [key], name: name, peerName: peerName, nonce: nonce)
+    }
+
+    /// `keys`: the current key first, then the next one (at least one).
+    public init(keys: [HeartbeatKey], name: String, peerName: String, nonce: [UInt8]) {
+        self.keys = keys.map(\.key)
         self.name = name
         self.peerName = peerName
         self.nonce = nonce
@@ -120,7 +129,9 @@ public struct PeerHandshakeClient: Sendable {
         let serverName = try PeerHandshake.decodeName(body.dropFirst(fixed))
         guard serverName == peerName else { throw .unexpectedPeer(expected: peerName, actual: serverName) }
         let t = PeerHandshake.transcript(clientName: name, serverName: serverName, clientNonce: nonce, serverNonce: serverNonce)
-        guard HMAC<SHA256>.isValidAuthenticationCode(serverProof, authenticating: Array("server-proof".utf8) + t, using: key) else {
+        guard let key = keys.first(where: {
+            HMAC<SHA256>.isValidAuthenticationCode(serverProof, authenticating: Array("server-proof".utf8) + t, using: $0)
+        }) else {
             throw .authenticationFailed("\(serverName)'s proof of the key does not verify")
         }
         let proof = PeerHandshake.header(.proof) + PeerHandshake.mac("client-proof", t, key: key)

@@ -143,7 +143,7 @@ public final class ControlCenter: ControlHandling {
                                              drained: drains.withLock { $0.set })
         let mine = StatusReport.ConfigInfo(serial: config.serial, digest: parts.currentDigest(), path: parts.configPath)
         let c = s.counters
-        return StatusReport(
+        var report = StatusReport(
             node: parts.nodeName, role: s.role.description, roleReason: s.roleReason,
             roleSince: s.roleChangedAt == 0 ? nil : ControlTime.iso8601(nanosecondsSinceEpoch: s.roleChangedAt),
             roleAgeMs: wallNow >= s.roleChangedAt ? (wallNow - s.roleChangedAt) / 1_000_000 : 0,
@@ -158,6 +158,9 @@ public final class ControlCenter: ControlHandling {
                                         to: $0.to.description, reason: $0.reason)
             },
             replication: parts.replication())
+        report.authentication = StatusReport.Authentication(status: s.authentication, counters: c, fingerprints: s.keyFingerprints,
+                                                             now: s.now, wallNow: wallNow)
+        return report
     }
 
     // MARK: - Failover and maintenance

@@ -1,53 +1,31 @@
 import Dispatch
-import Foundation
 import Logging
 import TandemCore
 
-/// Runs one notify command: no shell, the given environment added, killed at the timeout.
+/// Runs one notify command: no shell, the given environment added, stopped at the timeout.
 public protocol NotifyRunner: Sendable {
-    /// Runs `command` to completion (or until killed at `timeout`) and says how it ended.
+    /// Runs `command` to completion (or until stopped at `timeout`) and says how it ended.
     func run(_ command: [String], environment: [String: String], timeout: TimeSpan) -> NotifyOutcome
 }
 
-/// How a notify command ended.
-public enum NotifyOutcome: Sendable, Hashable, CustomStringConvertible {
-    case exited(Int32)
-    case killedAtTimeout
-    case failedToStart(String)
+/// How a notify command ended (and its first bytes of output).
+public typealias NotifyOutcome = ChildOutcome
 
-    public var description: String {
-        switch self {
-        case .exited(let status): return "exited with status \(status)"
-        case .killedAtTimeout: return "killed (SIGKILL) at the notify timeout"
-        case .failedToStart(let why): return "could not start: \(why)"
-        }
-    }
-}
-
-/// The live runner: `Process` (posix_spawn underneath), SIGKILL at the timeout.
+/// The live runner: `SpawnChildRunner` (the same runner as `exec` health checks). At the timeout
+/// the command's process group gets SIGTERM, and SIGKILL `terminationGrace` later; up to 4 KiB
+/// of its standard output and error are kept for the log line.
 public struct ProcessNotifyRunner: NotifyRunner {
-    public init() {}
+    let runner: any ChildRunning
+    let terminationGrace: TimeSpan
+
+    public init(runner: any ChildRunning = SpawnChildRunner(), terminationGrace: TimeSpan = .seconds(1)) {
+        self.runner = runner
+        self.terminationGrace = terminationGrace
+    }
 
     public func run(_ command: [String], environment: [String: String], timeout: TimeSpan) -> NotifyOutcome {
-        guard let program = command.first else { return .failedToStart("empty command") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = Array(command.dropFirst())
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardInput = FileHandle.nullDevice
-        let done = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in done.signal() }
-        do {
-            try process.run()
-        } catch {
-            return .failedToStart("\(program): \(error.localizedDescription)")
-        }
-        if done.wait(timeout: .now() + .milliseconds(Int(clamping: timeout.milliseconds))) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            done.wait()
-            return .killedAtTimeout
-        }
-        return .exited(process.terminationStatus)
+        runner.run(ChildRequest(arguments: command, environment: environment, timeout: timeout,
+                                terminationGrace: terminationGrace, outputLimit: 4096))
     }
 }
 
@@ -83,8 +61,9 @@ public final class Notifier: Sendable {
         let environment = ["TANDEM_ROLE": role.description, "TANDEM_REASON": reason, "TANDEM_NODE": nodeName]
         queue.async { [runner, logger] in
             let outcome = runner.run(command, environment: environment, timeout: settings.timeout)
-            let line = "notify \(role): \(command.joined(separator: " ")) \(outcome)"
-            if case .exited(0) = outcome { logger.info("\(line)") } else { logger.warning("\(line)") }
+            let output = outcome.outputLine().map { "; output: \($0)" } ?? ""
+            let line = "notify \(role): \(command.joined(separator: " ")) \(outcome)\(output)"
+            if outcome.succeeded { logger.info("\(line)") } else { logger.warning("\(line)") }
         }
     }
 

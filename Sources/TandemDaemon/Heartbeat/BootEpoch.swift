@@ -7,6 +7,17 @@ import Foundation
 /// `<state_directory>/boot-epoch` when the clock went backwards; the choice is written back.
 /// When the state directory cannot be written the wall clock alone is used (and said so).
 public enum BootEpoch {
+    /// Test-only: when this environment variable holds a number, it stands in for the wall clock
+    /// (nanoseconds since 1970) when the epoch is chosen, so a test can start a daemon whose
+    /// clock is behind (integration/host/test_auth.py). Never set it on a router.
+    public static let testClockVariable = "TANDEMD_TEST_BOOT_CLOCK_NS"
+
+    /// The wall clock in nanoseconds (CLOCK_REALTIME), or the test-only stand-in.
+    public static func wallClock(environment: [String: String] = ProcessInfo.processInfo.environment) -> UInt64 {
+        if let text = environment[testClockVariable], let forced = UInt64(text) { return forced }
+        return realtimeNanoseconds()
+    }
+
     /// The epoch, and a warning when it could not be persisted.
     public static func next(stateDirectory: String, now: UInt64) -> (epoch: UInt64, warning: String?) {
         let path = (stateDirectory as NSString).appendingPathComponent("boot-epoch")

@@ -22,6 +22,8 @@ public enum HeartbeatLoopEvent: Sendable {
     /// The config in force changed: heartbeats carry its serial and digest from now on (the
     /// peer fetches by them). Computed by the poster, not on the heartbeat thread.
     case configVersion(ConfigVersion)
+    /// A reload brought other heartbeat keys (nil: `auth: none`): sign and verify with them from now on.
+    case keys(HeartbeatKeySet?)
 }
 
 /// What the heartbeat thread last knew, for status readers on other threads.
@@ -42,6 +44,10 @@ public struct HeartbeatStatus: Sendable {
     public var rejections: (count: UInt64, command: String, reason: String) = (0, "", "")
     /// Whether the peer was alive at `now`.
     public var peerAlive = false
+    /// Which key the peer signs with, and the epoch challenge's state.
+    public var authentication = HeartbeatVerifier.AuthenticationStatus()
+    /// Fingerprints of this node's keys (current, next), nil with `auth: none`.
+    public var keyFingerprints: (current: String, next: String?)?
 }
 
 /// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
@@ -60,7 +66,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private var verifier: HeartbeatVerifier
     private let clock = MonotonicClock()
     private var forceStopAt: MonotonicInstant?
-    private var dropLogBudget: [String: (count: Int, windowStart: MonotonicInstant)] = [:]
+    private var logLimiter = LogRateLimiter()
+    private var keyFingerprints: (current: String, next: String?)?
 
     // Shared:
     private let inbox = Mutex<[HeartbeatLoopEvent]>([])
@@ -72,7 +79,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(driver: ElectionDriver, transport: UDPHeartbeatTransport, verifier: HeartbeatVerifier, logger: Logger,
-         realtimePriority: Int?, stopTimeout: TimeSpan) throws(HeartbeatSocketError) {
+         realtimePriority: Int?, stopTimeout: TimeSpan, keys: HeartbeatKeySet?) throws(HeartbeatSocketError) {
+        keyFingerprints = keys.map { ($0.current.fingerprint, $0.next?.fingerprint) }
         self.driver = driver
         self.transport = transport
         self.verifier = verifier
@@ -101,6 +109,11 @@ public final class HeartbeatLoop: @unchecked Sendable {
             }
             if resumeNow { continuation.resume() }
         }
+    }
+
+    /// Logs that a stop signal came during start-up, so the election never started.
+    func logStartupStop() {
+        logger.notice("stop signal received during start-up: exiting before taking any role")
     }
 
     /// Starts the dedicated thread.
@@ -145,12 +158,15 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     budget -= 1
                     now = clock.now()
                     let bytes = Array(buffer[0..<count])
-                    switch verifier.verify(bytes, at: now) {
+                    switch verifier.verify(bytes, at: now, localSequence: transport.builder.sequence) {
                     case .accepted(let message):
                         driver.heartbeatReceived(message, at: now)
                     case .dropped(let reason):
                         logDrop(reason, from: source, local: socket.local, at: now)
+                    case .authentication(let event):
+                        logAuthentication(event, at: now)
                     }
+                    for reply in verifier.takeOutbox() { transport.send(reply.bytes, onPath: reply.pathIndex) }
                     if driver.isFinished { break }
                 }
             }
@@ -191,6 +207,13 @@ public final class HeartbeatLoop: @unchecked Sendable {
             driver.forceStop(reason: reason, at: now)
         case .reload(let config, let settings):
             driver.configChanged(config, settings: settings, at: now)
+        case .keys(let keys):
+            let authenticators = keys?.authenticators
+            verifier.replaceKeys(current: authenticators?.current, next: authenticators?.next)
+            transport.builder.authenticator = authenticators?.current
+            keyFingerprints = keys.map { ($0.current.fingerprint, $0.next?.fingerprint) }
+            let text = keys.map { "signing with \($0.current.fingerprint)" + ($0.next.map { ", also accepting \($0.fingerprint)" } ?? "") }
+            logger.notice("heartbeat keys replaced: \(text ?? "unauthenticated (auth: none)")")
         case .configVersion(let version):
             transport.builder.identity.configSerial = version.serial
             transport.builder.identity.configDigest = version.digest
@@ -217,30 +240,48 @@ public final class HeartbeatLoop: @unchecked Sendable {
             parts.append("path \(index) received \(path.received) lost \(path.lost) last heard \(age)")
         }
         parts.append("accepted \(c.accepted) " + dropCounters(c))
+        let auth = verifier.authenticationStatus(at: now)
+        if let key = auth.peerKey { parts.append("peer signs with the \(key) key") }
+        parts.append("epoch challenges sent \(c.challengesSent) answers accepted \(c.answersAccepted) answered \(c.challengesAnswered)")
+        if let pending = auth.reauthenticating {
+            parts.append("re-authenticating the peer: epoch \(pending.questionedEpoch) is older than \(pending.currentEpoch)")
+        }
         return parts.joined(separator: "; ")
     }
 
     private func dropCounters(_ c: HeartbeatVerifier.Counters) -> String {
-        "dropped malformed \(c.malformed) unauthenticated \(c.unauthenticated) replayed \(c.replayed) unexpected-sender \(c.unexpectedSender) unknown-path \(c.unknownPath)"
+        "dropped malformed \(c.malformed) unauthenticated \(c.unauthenticated) replayed \(c.replayed) unexpected-sender \(c.unexpectedSender) unknown-path \(c.unknownPath) rate-limited \(c.rateLimited)"
     }
 
-    /// One line per dropped packet, at most 5 per reason and second (then a count in the next line).
+    /// One line per dropped packet: the first 5 of a reason, then one a minute with the count
+    /// left out (`LogRateLimiter`), so a peer dropped forever does not flood the log.
     private func logDrop(_ reason: HeartbeatVerifier.DropReason, from source: IPAddress?, local: IPAddress,
                          at now: MonotonicInstant) {
         let key: String
         switch reason {
         case .malformed: key = "malformed"
         case .missingTag, .badTag: key = "unauthenticated"
-        case .staleEpoch, .replayedSequence: key = "replayed"
-        case .unexpectedSender: key = "sender"
+        case .staleEpoch, .replayedSequence, .staleAnswer: key = "replayed"
+        case .unexpectedSender, .wrongTarget: key = "sender"
         case .unknownPath: key = "path"
+        case .challengeRateLimited: key = "rate-limited"
         }
-        var entry = dropLogBudget[key] ?? (0, now)
-        if now.nanoseconds(since: entry.windowStart) >= 1_000_000_000 { entry = (0, now) }
-        entry.count += 1
-        dropLogBudget[key] = entry
-        guard entry.count <= 5 else { return }
-        logger.warning("heartbeat dropped from \(source?.description ?? "?") to \(local): \(reason) (\(dropCounters(verifier.counters)))")
+        guard case .write(let suppressed) = logLimiter.admit(key, at: now) else { return }
+        let more = suppressed == 0 ? "" : "; \(suppressed) more like it not logged"
+        logger.warning("heartbeat dropped from \(source?.description ?? "?") to \(local): \(reason) (\(dropCounters(verifier.counters))\(more))")
+    }
+
+    private func logAuthentication(_ event: HeartbeatVerifier.AuthenticationEvent, at now: MonotonicInstant) {
+        switch event {
+        case .challengeAnswered:
+            guard case .write(let suppressed) = logLimiter.admit("answered", at: now) else { return }
+            logger.info("\(event)\(suppressed == 0 ? "" : "; \(suppressed) more not logged")")
+        case .peerVerified:
+            logger.notice("\(event)")
+        case .replayRefuted:
+            guard case .write(let suppressed) = logLimiter.admit("refuted", at: now) else { return }
+            logger.warning("\(event)\(suppressed == 0 ? "" : "; \(suppressed) more not logged")")
+        }
     }
 
     private func publish(at now: MonotonicInstant) {
@@ -250,7 +291,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
                                      maintenance: election.maintenance, holdingVIPs: election.holdingVIPs,
                                      roleReason: driver.roleReason, roleChangedAt: driver.roleChangedAt,
                                      history: driver.history, rejections: driver.rejections,
-                                     peerAlive: election.peerIsAlive(at: now))
+                                     peerAlive: election.peerIsAlive(at: now),
+                                     authentication: verifier.authenticationStatus(at: now), keyFingerprints: keyFingerprints)
         snapshot.withLock { $0 = status }
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -14,6 +15,12 @@ public final class HeartbeatService: Service {
     }
 
     public func run() async throws {
+        // The group traps SIGTERM/SIGINT before any service runs: one that came earlier (during
+        // start-up, recorded by StartupSignals) stops the daemon before the election takes a role.
+        if StartupSignals.take(SIGTERM) || StartupSignals.take(SIGINT) {
+            loop.logStartupStop()
+            return
+        }
         try loop.start()
         let loop = self.loop
         let secondSignal = LockedBox<Task<Void, Never>?>(nil)
@@ -40,6 +47,9 @@ public struct SignalService: Service {
 
     public func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
+        // Now trapped: act on any that arrived during start-up (StartupSignals).
+        if StartupSignals.take(SIGHUP) { onReload() }
+        if StartupSignals.take(SIGUSR1) { onStatus() }
         for await signal in signals.cancelOnGracefulShutdown() {
             if signal == .sighup { onReload() } else { onStatus() }
         }

@@ -70,7 +70,8 @@ public protocol HeartbeatSending: AnyObject {
 public struct HeartbeatRoundBuilder: Sendable {
     public var identity: HeartbeatIdentity
     public private(set) var sequence: UInt64 = 0
-    let authenticator: (any HeartbeatAuthenticator)?
+    /// Signs every packet; replaced when a reload brings new keys.
+    var authenticator: (any HeartbeatAuthenticator)?
 
     public init(identity: HeartbeatIdentity, authenticator: (any HeartbeatAuthenticator)?) {
         self.identity = identity
@@ -109,6 +110,17 @@ final class UDPHeartbeatTransport: HeartbeatSending {
         self.builder = builder
         sendErrors = Array(repeating: 0, count: paths.count)
         lastSendErrno = Array(repeating: nil, count: paths.count)
+    }
+
+    /// Sends one packet (an epoch challenge or answer) on path `index` to the peer's address of
+    /// that path (never to a packet's source address, so a forged source cannot redirect it).
+    func send(_ bytes: [UInt8], onPath index: Int) {
+        guard sockets.indices.contains(index) else { return }
+        if let code = sockets[index].send(bytes, to: paths[index].peer) {
+            sendErrors[index] += 1
+            if lastSendErrno[index] != code { onSendError(paths[index], code) }
+            lastSendErrno[index] = code
+        }
     }
 
     func send(_ outgoing: Election.Outgoing) {

@@ -47,6 +47,7 @@ public final class ReplicationService: Service, Sendable {
     let settings: ReplicationSettings
     /// Nil: heartbeats are not authenticated, so replication is off.
     let key: HeartbeatKey?
+    let keysInForce: (@Sendable () -> HeartbeatKeySet?)?
     let localVersion: @Sendable () -> ConfigVersion
     let reload: @Sendable () -> Void
     let inForce: @Sendable () -> ConfigSnapshot?
@@ -97,7 +98,11 @@ public final class ReplicationService: Service, Sendable {
     ///     reload that follows need not parse it again (`ConfigStore.stage`).
     ///   - peerVersion: the peer's serial and digest from its latest heartbeat, nil if never heard.
     ///   - key: the heartbeat key; nil turns replication off (reported in `status()`).
-    public init(settings: ReplicationSettings, key: HeartbeatKey?, localVersion: @escaping @Sendable () -> ConfigVersion,
+    ///   - keysInForce: the heartbeat keys now (a reload may replace them), read at every
+    ///     connection; nil (or returning nil) keeps `key` alone.
+    public init(settings: ReplicationSettings, key: HeartbeatKey?,
+                keysInForce: (@Sendable () -> HeartbeatKeySet?)? = nil,
+                localVersion: @escaping @Sendable () -> ConfigVersion,
                 reload: @escaping @Sendable () -> Void,
                 inForce: @escaping @Sendable () -> ConfigSnapshot? = { nil },
                 stage: @escaping @Sendable (ConfigSnapshot, Config) -> Void = { _, _ in },
@@ -105,6 +110,7 @@ public final class ReplicationService: Service, Sendable {
                 logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.settings = settings
         self.key = key
+        self.keysInForce = keysInForce
         self.localVersion = localVersion
         self.reload = reload
         self.inForce = inForce
@@ -199,7 +205,8 @@ public final class ReplicationService: Service, Sendable {
             try await withTaskCancellationHandler {
                 try await connection.executeThenClose { inbound, outbound in
                     var peer = PeerConnection(inbound: inbound, outbound: outbound)
-                    var handshake = PeerHandshakeServer(key: key, name: settings.nodeName, peerName: settings.peerName,
+                    var handshake = PeerHandshakeServer(key: keysInForce?()?.current ?? key, name: settings.nodeName,
+                                                        peerName: settings.peerName,
                                                         nonce: Self.randomNonce())
                     let hello = try await peer.read()
                     try await peer.write(try handshake.helloReceived(hello))
@@ -445,7 +452,8 @@ public final class ReplicationService: Service, Sendable {
         return try await withTaskCancellationHandler {
             try await connection.executeThenClose { inbound, outbound in
                 var peer = PeerConnection(inbound: inbound, outbound: outbound)
-                let handshake = PeerHandshakeClient(key: key, name: settings.nodeName, peerName: settings.peerName,
+                let keys = keysInForce?().map { [$0.current] + ($0.next.map { [$0] } ?? []) } ?? [key]
+                let handshake = PeerHandshakeClient(keys: keys, name: settings.nodeName, peerName: settings.peerName,
                                                     nonce: Self.randomNonce())
                 try await peer.write(handshake.hello())
                 let challenge = try await peer.read()

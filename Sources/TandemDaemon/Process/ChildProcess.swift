@@ -1,0 +1,339 @@
+import Foundation
+import Glibc
+import TandemCore
+
+/// One program to run: no shell, a bounded time, a bounded amount of output kept.
+public struct ChildRequest: Sendable, Hashable {
+    /// Program and arguments; a program without "/" is searched in PATH.
+    public var arguments: [String]
+    /// Added to (and overriding) tandemd's own environment.
+    public var environment: [String: String]
+    /// How long the program may run before its process group is signalled.
+    public var timeout: TimeSpan
+    /// At the timeout the group gets SIGTERM, and SIGKILL this much later; zero sends SIGKILL at once.
+    public var terminationGrace: TimeSpan
+    /// Bytes of standard output and error (one pipe) kept; 0 sends both to /dev/null.
+    public var outputLimit: Int
+
+    public init(arguments: [String], environment: [String: String] = [:], timeout: TimeSpan,
+                terminationGrace: TimeSpan = .seconds(1), outputLimit: Int = 4096) {
+        self.arguments = arguments
+        self.environment = environment
+        self.timeout = timeout
+        self.terminationGrace = terminationGrace
+        self.outputLimit = max(outputLimit, 0)
+    }
+}
+
+/// How a program ended, and what it wrote.
+public struct ChildOutcome: Sendable, Hashable, CustomStringConvertible {
+    public enum Ending: Sendable, Hashable {
+        case exited(Int32)
+        case killedBySignal(Int32)
+        /// Ran past `timeout`: its process group was signalled. `stillRunningAfterGrace` says the
+        /// program ignored SIGTERM for the whole grace and needed SIGKILL.
+        case timedOut(after: TimeSpan, grace: TimeSpan, stillRunningAfterGrace: Bool)
+        case failedToStart(String)
+    }
+
+    public var ending: Ending
+    /// The first `outputLimit` bytes of standard output and error, as read until the program
+    /// ended (output written later, by children it left behind, is not waited for).
+    public var output: [UInt8]
+    /// Bytes read beyond `outputLimit` and thrown away.
+    public var outputDiscarded: Int
+    /// The process id it ran as (already reaped), nil when it did not start.
+    public var pid: Int32?
+
+    public init(ending: Ending, output: [UInt8] = [], outputDiscarded: Int = 0, pid: Int32? = nil) {
+        self.ending = ending
+        self.output = output
+        self.outputDiscarded = outputDiscarded
+        self.pid = pid
+    }
+
+    public static func exited(_ status: Int32) -> ChildOutcome { ChildOutcome(ending: .exited(status)) }
+
+    public var succeeded: Bool { ending == .exited(0) }
+
+    public var description: String {
+        switch ending {
+        case .exited(let status): return "exited with status \(status)"
+        case .killedBySignal(let signal): return "killed by signal \(signal) (\(signalName(signal)))"
+        case .timedOut(let after, let grace, let needed):
+            if grace.milliseconds == 0 { return "killed at the timeout (\(after)): SIGKILL to its process group" }
+            return needed
+                ? "killed at the timeout (\(after)): SIGTERM to its process group, still running \(grace) later (it ignores SIGTERM), so SIGKILL"
+                : "killed at the timeout (\(after)): SIGTERM to its process group; it ended within the \(grace) grace"
+        case .failedToStart(let why): return "could not start: \(why)"
+        }
+    }
+
+    /// The kept output as one line (newlines shown as " | "), at most `limit` characters; nil when empty.
+    public func outputLine(limit: Int = 300) -> String? {
+        let text = String(decoding: output, as: UTF8.self)
+            .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .joined(separator: " | ")
+        guard !text.isEmpty else { return nil }
+        let cut = text.count > limit ? String(text.prefix(limit)) + "…" : text
+        return outputDiscarded > 0 ? cut + " (\(outputDiscarded) more bytes discarded)" : cut
+    }
+}
+
+private func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case SIGKILL: return "SIGKILL"
+    case SIGTERM: return "SIGTERM"
+    case SIGINT: return "SIGINT"
+    case SIGHUP: return "SIGHUP"
+    case SIGSEGV: return "SIGSEGV"
+    case SIGABRT: return "SIGABRT"
+    case SIGPIPE: return "SIGPIPE"
+    default: return "signal \(signal)"
+    }
+}
+
+
+/// Runs programs to completion. The one implementation behind notify commands and `exec`
+/// health checks; tests of their callers use a fake.
+public protocol ChildRunning: Sendable {
+    /// Runs `request` and returns how it ended; blocks the calling thread for at most
+    /// `timeout + terminationGrace` plus the time to reap.
+    func run(_ request: ChildRequest) -> ChildOutcome
+}
+
+/// The live runner: `posix_spawn` with, in the child, a process group of its own
+/// (`POSIX_SPAWN_SETPGROUP`, group id = its pid), an empty signal mask and every signal at its
+/// default action (`POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF`: tandemd's own blocked or
+/// ignored signals are not inherited, so a child can be stopped with SIGTERM), standard input
+/// from /dev/null, standard output and error into one pipe (or /dev/null), and no other of
+/// tandemd's descriptors (`posix_spawn_file_actions_addclosefrom_np(3)` where glibc has it).
+///
+/// Waiting: the runner polls the pipe and checks the child with `waitid(WNOHANG | WNOWAIT)`
+/// every 1…10 ms; it never waits for the pipe's end of file, which a background grandchild can
+/// hold open forever (`sh -c 'sleep 600 &'`). When the child has exited, what is already in the
+/// pipe is read, the pipe is closed and the child reaped (`waitpid` on its pid only, so no other
+/// part of the process loses a child). Children it left behind keep running, as with a shell.
+///
+/// At the timeout: SIGTERM to the whole process group, then, `terminationGrace` later, SIGKILL
+/// to the group (members that ignored SIGTERM or outlived the leader). The leader is reaped only
+/// after the last signal, so the group id cannot have been reused by then (a zombie leader keeps
+/// it). A program that moved itself to another group or session (`setsid`) escapes this.
+public struct SpawnChildRunner: ChildRunning {
+    public init() {}
+
+    public func run(_ request: ChildRequest) -> ChildOutcome {
+        guard let program = request.arguments.first, !program.isEmpty else {
+            return ChildOutcome(ending: .failedToStart("empty command"))
+        }
+        guard let path = Self.resolve(program) else {
+            return ChildOutcome(ending: .failedToStart("\(program): no such executable file\(program.contains("/") ? "" : " in PATH"); give an absolute path"))
+        }
+        var pipeEnds: [Int32] = [-1, -1]
+        if request.outputLimit > 0 {
+            // pipe2 is not in Swift's Glibc module: close-on-exec is set right after. A child
+            // another thread spawns in between may inherit an end; nothing waits for its end of file.
+            guard pipe(&pipeEnds) == 0 else {
+                return ChildOutcome(ending: .failedToStart("cannot create the output pipe: \(String(cString: strerror(errno)))"))
+            }
+            for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+            _ = fcntl(pipeEnds[0], F_SETFL, fcntl(pipeEnds[0], F_GETFL) | O_NONBLOCK)
+        }
+        let spawned = Self.spawn(path: path, arguments: request.arguments, environment: request.environment,
+                                 outputWriteEnd: pipeEnds[1])
+        if pipeEnds[1] >= 0 { close(pipeEnds[1]) }
+        let pid: pid_t
+        switch spawned {
+        case .failure(let why):
+            if pipeEnds[0] >= 0 { close(pipeEnds[0]) }
+            return ChildOutcome(ending: .failedToStart("\(path): \(why)"))
+        case .success(let child):
+            pid = child
+        }
+        var reader = OutputReader(descriptor: pipeEnds[0], limit: request.outputLimit)
+        let start = MonotonicClock().now()
+        let deadline = start.adding(milliseconds: request.timeout.milliseconds)
+        if reader.wait(for: pid, until: deadline) {
+            reader.finish()
+            let status = Self.reap(pid)
+            return ChildOutcome(ending: Self.ending(status), output: reader.kept, outputDiscarded: reader.discarded, pid: pid)
+        }
+        // Timed out: the group (the leader is not reaped yet, so -pid is still its group).
+        let grace = request.terminationGrace
+        var stillRunning = true
+        if grace.milliseconds == 0 {
+            kill(-pid, SIGKILL)
+        } else {
+            kill(-pid, SIGTERM)
+            stillRunning = !reader.wait(for: pid, until: MonotonicClock().now().adding(milliseconds: grace.milliseconds))
+            kill(-pid, SIGKILL)
+        }
+        reader.finish()
+        _ = Self.reap(pid)
+        return ChildOutcome(ending: .timedOut(after: request.timeout, grace: grace, stillRunningAfterGrace: stillRunning),
+                            output: reader.kept, outputDiscarded: reader.discarded, pid: pid)
+    }
+
+    /// An absolute or relative path as given; a bare name searched in PATH.
+    static func resolve(_ program: String) -> String? {
+        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(program)"
+            var info = stat()
+            if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    private static func spawn(path: String, arguments: [String], environment: [String: String],
+                              outputWriteEnd: Int32) -> Result<pid_t, SpawnFailure> {
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if outputWriteEnd >= 0 {
+            posix_spawn_file_actions_adddup2(&actions, outputWriteEnd, 1)
+            posix_spawn_file_actions_adddup2(&actions, outputWriteEnd, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
+        // Last (the actions run in order, and the pipe's end is above 2): nothing of tandemd's
+        // beyond 0-2 reaches the child, even a descriptor a library opened without close-on-exec,
+        // so a child left running never holds a heartbeat socket or the output pipe's other end.
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in 1..<32 where signal != SIGKILL && signal != SIGSTOP { sigaddset(&defaults, Int32(signal)) }
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var merged: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let equals = text.firstIndex(of: "=") { merged[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+            entry += 1
+        }
+        merged.merge(environment) { _, new in new }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        guard rc == 0 else { return .failure(SpawnFailure(text: "\(String(cString: strerror(rc))) (errno \(rc))")) }
+        return .success(pid)
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+; not in Swift's Glibc module,
+    /// whose headers are compiled without _GNU_SOURCE), looked up once; nil on an older glibc.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32).self)
+    }()
+
+    struct SpawnFailure: Error, CustomStringConvertible {
+        var text: String
+        var description: String { text }
+    }
+
+    /// Waits for `pid` to end and collects it (retrying on EINTR).
+    private static func reap(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
+    private static func ending(_ status: Int32) -> ChildOutcome.Ending {
+        let signal = status & 0x7f
+        if signal == 0 { return .exited((status >> 8) & 0xff) }
+        return .killedBySignal(signal)
+    }
+}
+
+/// Reads the child's output pipe while waiting for the child, keeping the first `limit` bytes.
+private struct OutputReader {
+    var descriptor: Int32
+    let limit: Int
+    var kept: [UInt8] = []
+    var discarded = 0
+
+    init(descriptor: Int32, limit: Int) {
+        self.descriptor = descriptor
+        self.limit = limit
+    }
+
+    /// Reads output until `pid` has exited (true; not reaped) or `deadline` passes (false).
+    mutating func wait(for pid: pid_t, until deadline: MonotonicInstant) -> Bool {
+        let clock = MonotonicClock()
+        var pause: UInt64 = 1
+        while true {
+            if Self.hasExited(pid) { return true }
+            let now = clock.now()
+            guard now < deadline else { return false }
+            let wait = min(pause, max(1, deadline.nanoseconds(since: now) / 1_000_000))
+            if descriptor >= 0 {
+                var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                if poll(&entry, 1, Int32(wait)) > 0 {
+                    if drain() { pause = 1; continue }
+                }
+            } else {
+                var nothing = pollfd(fd: -1, events: 0, revents: 0)
+                _ = poll(&nothing, 0, Int32(wait))
+            }
+            pause = min(pause * 2, 10)
+        }
+    }
+
+    /// Reads what the pipe holds now; true when something was read. Closes the pipe at end of file.
+    mutating func drain() -> Bool {
+        guard descriptor >= 0 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var any = false
+        while true {
+            let n = read(descriptor, &buffer, buffer.count)
+            if n > 0 {
+                any = true
+                let room = max(0, limit - kept.count)
+                kept += buffer[0..<min(n, room)]
+                discarded += max(0, n - room)
+                continue
+            }
+            if n == 0 {
+                close(descriptor)
+                descriptor = -1
+            } else if errno == EINTR {
+                continue
+            }
+            return any
+        }
+    }
+
+    /// Reads what is left without waiting and closes the pipe (later writers get EPIPE).
+    mutating func finish() {
+        _ = drain()
+        if descriptor >= 0 {
+            close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    static func hasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+        return rc == 0 && info.si_signo == SIGCHLD
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Glibc
+import Logging
+import Testing
+import TandemCore
+@testable import TandemDaemon
+
+/// Live processes (not zombies) on the host whose command line is exactly `arguments`.
+private func liveProcesses(_ arguments: [String]) -> [Int32] {
+    let wanted = arguments.joined(separator: "\0") + "\0"
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry -> Int32? in
+        guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+              String(decoding: data, as: UTF8.self) == wanted else { return nil }
+        if let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")"), stat[stat.index(close, offsetBy: 2)] == "Z" { return nil }
+        return pid
+    }
+}
+
+/// Whether `pid` is gone from /proc: reaped (a zombie still has its entry).
+private func reaped(_ outcome: ChildOutcome) -> Bool {
+    guard let pid = outcome.pid else { return false }
+    return !FileManager.default.fileExists(atPath: "/proc/\(pid)")
+}
+
+/// A sleep duration no other process on the host uses, so /proc finds only ours.
+private func uniqueSleep() -> String { "9.\(Int.random(in: 100_000...999_999))" }
+
+private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
+    let start = Date()
+    let outcome = body()
+    return (outcome, Date().timeIntervalSince(start))
+}
+
+@Suite(.serialized) struct SpawnChildRunnerTests {
+    let runner = SpawnChildRunner()
+
+    @Test func exitStatusOutputAndEnvironmentWithoutAShell() {
+        let ok = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "echo \"$TANDEM_ROLE\"; echo oops >&2; exit 3"],
+                                         environment: ["TANDEM_ROLE": "active"], timeout: .seconds(10)))
+        #expect(ok.ending == .exited(3))
+        #expect(String(decoding: ok.output, as: UTF8.self) == "active\noops\n")
+        #expect(ok.outputLine() == "active | oops")
+        let literal = runner.run(ChildRequest(arguments: ["/bin/echo", "a;false"], timeout: .seconds(10)))
+        #expect(literal.ending == .exited(0) && String(decoding: literal.output, as: UTF8.self) == "a;false\n")
+        let bare = runner.run(ChildRequest(arguments: ["true"], timeout: .seconds(10)))
+        #expect(bare.ending == .exited(0))
+        let missing = runner.run(ChildRequest(arguments: ["/nonexistent/notify"], timeout: .seconds(1)))
+        guard case .failedToStart(let why) = missing.ending else {
+            Issue.record("expected a start failure, got \(missing)")
+            return
+        }
+        #expect(why.contains("/nonexistent/notify"))
+        let killed = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "kill -SEGV $$"], timeout: .seconds(10)))
+        #expect(killed.ending == .killedBySignal(SIGSEGV))
+    }
+
+    /// The issue's case: the command forks a child that outlives it and holds the output pipe.
+    @Test func aChildThatOutlivesTheCommandIsNotWaitedFor() {
+        let marker = uniqueSleep()
+        defer { for pid in liveProcesses(["/bin/sleep", marker]) { kill(pid, SIGKILL) } }
+        let (outcome, took) = seconds {
+            runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "/bin/sleep \(marker) & echo started"], timeout: .seconds(20)))
+        }
+        #expect(outcome.ending == .exited(0))
+        #expect(String(decoding: outcome.output, as: UTF8.self) == "started\n")
+        #expect(took < 5, "the runner waited \(took)s for a background child holding the pipe")
+        // The background child runs on (not vacuous: it really holds the pipe); give it time to exec.
+        var found = liveProcesses(["/bin/sleep", marker])
+        for _ in 0..<100 where found.isEmpty {
+            usleep(20_000)
+            found = liveProcesses(["/bin/sleep", marker])
+        }
+        #expect(found.count == 1, "the background child should still be running")
+        #expect(reaped(outcome), "the command was left unreaped (a zombie)")
+    }
+
+    @Test func atTheTimeoutTheWholeGroupGetsSIGTERMAndAGracefulProgramEnds() {
+        let marker = uniqueSleep()
+        let (outcome, took) = seconds {
+            runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "/bin/sleep \(marker) & /bin/sleep \(marker)"],
+                                    timeout: .milliseconds(300), terminationGrace: .seconds(5)))
+        }
+        #expect(outcome.ending == .timedOut(after: .milliseconds(300), grace: .seconds(5), stillRunningAfterGrace: false))
+        #expect(took < 3, "sh and sleep end at SIGTERM; the runner should not wait out the grace (\(took)s)")
+        var left = liveProcesses(["/bin/sleep", marker])
+        for _ in 0..<50 where !left.isEmpty {
+            usleep(20_000)
+            left = liveProcesses(["/bin/sleep", marker])
+        }
+        #expect(left.isEmpty, "members of the group still running: \(left)")
+        #expect(reaped(outcome))
+        #expect(outcome.description == "killed at the timeout (300ms): SIGTERM to its process group; it ended within the 5s grace")
+    }
+
+    @Test func aProgramThatIgnoresSIGTERMIsKilledAfterTheGraceAndSaysSo() {
+        let marker = uniqueSleep()
+        let script = "trap '' TERM; echo ready; /bin/sleep \(marker) & while :; do /bin/sleep 0.05; done"
+        let (outcome, took) = seconds {
+            runner.run(ChildRequest(arguments: ["/bin/sh", "-c", script], timeout: .milliseconds(300),
+                                    terminationGrace: .milliseconds(400)))
+        }
+        #expect(outcome.ending == .timedOut(after: .milliseconds(300), grace: .milliseconds(400), stillRunningAfterGrace: true))
+        #expect(outcome.description.contains("it ignores SIGTERM), so SIGKILL"))
+        #expect(String(decoding: outcome.output, as: UTF8.self) == "ready\n")
+        #expect(took >= 0.6 && took < 4)
+        var left = liveProcesses(["/bin/sleep", marker])
+        for _ in 0..<50 where !left.isEmpty {
+            usleep(20_000)
+            left = liveProcesses(["/bin/sleep", marker])
+        }
+        #expect(left.isEmpty, "a member of the group survived SIGKILL: \(left)")
+        #expect(reaped(outcome))
+    }
+
+    @Test func zeroGraceSendsSIGKILLAtOnce() {
+        let (outcome, took) = seconds {
+            runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "trap '' TERM; while :; do /bin/sleep 0.05; done"],
+                                    timeout: .milliseconds(200), terminationGrace: .milliseconds(0)))
+        }
+        #expect(outcome.ending == .timedOut(after: .milliseconds(200), grace: .milliseconds(0), stillRunningAfterGrace: true))
+        #expect(took < 2)
+    }
+
+    @Test func outputIsBoundedAndTheRestDiscarded() {
+        let outcome = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"],
+                                              timeout: .seconds(10), outputLimit: 1000))
+        #expect(outcome.ending == .exited(0))
+        #expect(outcome.output.count == 1000)
+        #expect(outcome.outputDiscarded == 99_000)
+        let silent = runner.run(ChildRequest(arguments: ["/bin/echo", "hi"], timeout: .seconds(10), outputLimit: 0))
+        #expect(silent.ending == .exited(0) && silent.output.isEmpty && silent.outputDiscarded == 0)
+    }
+
+    /// Only 0-2 reach the child, even a descriptor left without close-on-exec.
+    @Test func noOtherDescriptorIsInherited() {
+        let leaky = open("/dev/null", O_RDONLY)   // no O_CLOEXEC
+        defer { close(leaky) }
+        #expect(leaky > 2)
+        let outcome = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "ls /proc/$$/fd"], timeout: .seconds(10)))
+        let fds = String(decoding: outcome.output, as: UTF8.self).split(separator: "\n").compactMap { Int($0) }.sorted()
+        #expect(fds == [0, 1, 2], "descriptors in the child: \(fds) (the test's own \(leaky) must not be among them)")
+    }
+
+    /// tandemd's ignored and blocked signals are not inherited: a child can always be stopped.
+    @Test func childrenStartWithDefaultSignalsAndAnEmptyMask() {
+        let previous = signal(SIGUSR2, SIG_IGN)
+        defer { signal(SIGUSR2, previous) }
+        var block = sigset_t()
+        sigemptyset(&block)
+        sigaddset(&block, SIGUSR1)
+        var old = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &block, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        let outcome = runner.run(ChildRequest(arguments: ["/bin/grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"],
+                                              timeout: .seconds(10)))
+        // Masks of signals 1…64 (bit n-1 is signal n). glibc's posix_spawn itself leaves its two
+        // internal signals (32 and 33) ignored; every standard signal must be at its default.
+        let masks = String(decoding: outcome.output, as: UTF8.self).split(separator: "\n").map {
+            UInt64($0.split(separator: "\t").last ?? "", radix: 16)
+        }
+        #expect(masks.count == 2)
+        #expect(masks.first == 0, "blocked signals inherited")
+        #expect(masks.last.flatMap { $0 }.map { $0 & 0x7fff_ffff } == 0, "ignored signals inherited: \(masks)")
+        // And its own process group.
+        let group = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "test $(ps -o pgid= -p $$) -eq $$"], timeout: .seconds(10)))
+        #expect(group.ending == .exited(0))
+    }
+}
+
+@Suite(.serialized) struct NotifierOrderTests {
+    /// After a command that leaves a child behind and one that times out, later ones still run, in order.
+    @Test func notifyCommandsKeepRunningInOrderAfterALingeringChildAndATimeout() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tdm-notify-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let marker = uniqueSleep()
+        defer { for pid in liveProcesses(["/bin/sleep", marker]) { kill(pid, SIGKILL) } }
+        let lines = LockedBox<[String]>([])
+        let logger = Logger(label: "test") { _ in TandemLogHandler(label: "a", write: { line in lines.withLock { $0.append(line) } }) }
+        let outcomes = LockedBox<[ChildOutcome]>([])
+        let notifier = Notifier(runner: RecordingOutcomes(inner: ProcessNotifyRunner(terminationGrace: .milliseconds(300)), outcomes: outcomes),
+                                nodeName: "a", logger: logger)
+        let script = "echo $TANDEM_ROLE >> \(dir)/log; case $TANDEM_ROLE in active) /bin/sleep \(marker) & ;; fault) trap '' TERM; /bin/sleep 30 ;; esac"
+        let settings = NotifySettings(active: ["/bin/sh", "-c", script], standby: ["/bin/sh", "-c", script],
+                                      fault: ["/bin/sh", "-c", script], maintenance: nil, stop: nil, timeout: .milliseconds(500))
+        for role: Role in [.active, .fault, .standby, .active, .standby] { notifier.notify(role, reason: "test", settings: settings) }
+        notifier.drain()
+        let ran = try String(contentsOfFile: "\(dir)/log", encoding: .utf8)
+        #expect(ran == "active\nfault\nstandby\nactive\nstandby\n")
+        let all = lines.withLock { $0 }.joined(separator: "\n")
+        #expect(all.contains("notify fault: /bin/sh -c \(script) killed at the timeout (500ms): SIGTERM to its process group, still running 300ms later (it ignores SIGTERM), so SIGKILL"))
+        #expect(outcomes.withLock { $0 }.count == 5)
+        #expect(outcomes.withLock { $0 }.allSatisfy(reaped))
+    }
+}
+
+private struct RecordingOutcomes: NotifyRunner {
+    let inner: ProcessNotifyRunner
+    let outcomes: LockedBox<[ChildOutcome]>
+    func run(_ command: [String], environment: [String: String], timeout: TimeSpan) -> NotifyOutcome {
+        let outcome = inner.run(command, environment: environment, timeout: timeout)
+        outcomes.withLock { $0.append(outcome) }
+        return outcome
+    }
+}
