@@ -57,14 +57,24 @@ public struct HeartbeatKeySet: Sendable {
     /// - Parameter read: the file's bytes (the live one reads the file system; tests pass a table).
     /// - Throws: `HeartbeatKeyError` naming the file and the fix: unreadable, too short, too long,
     ///   or a next key equal to the current one.
+    ///   A file that its group or other users can read, or that another user owns, is refused too
+    ///   (`KeyFilePermissions`), with the `chmod`/`chown` that fixes it.
+    /// - Parameter ownership: the file's mode and owner (nil when unknown: not checked).
+    /// - Parameter runningAs: the user tandemd runs as (its effective uid).
     public static func load(_ settings: HeartbeatSettings,
-                            read: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) })
+                            read: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) },
+                            ownership: (String) -> FileOwnership? = HeartbeatKeySet.liveOwnership,
+                            runningAs: UInt32 = UInt32(geteuid()))
         throws(HeartbeatKeyError) -> HeartbeatKeySet? {
         guard case .hmacSHA256(let keyFile) = settings.authentication else { return nil }
         func key(_ path: String, option: String) throws(HeartbeatKeyError) -> HeartbeatKey {
             let data: Data
             do { data = try read(path) } catch {
                 throw .unreadable(path: path, option: option, reason: (error as NSError).localizedDescription)
+            }
+            if let o = ownership(path),
+               let problem = KeyFilePermissions.problem(path: path, mode: o.mode, owner: o.owner, runningAs: runningAs) {
+                throw .insecure(problem)
             }
             return try HeartbeatKey(fileContents: data, path: path)
         }
@@ -82,8 +92,11 @@ public struct HeartbeatKeySet: Sendable {
     /// What `tandemctl check-config` says about the key files of `settings`: errors for a file
     /// that holds no usable key or a next key equal to the current one; warnings for a file that
     /// cannot be read here (check-config may run on another host; tandemd refuses to start without it).
+    /// A file with loose permissions or a foreign owner is a warning here (tandemd refuses it).
     public static func check(_ settings: HeartbeatSettings,
-                             read: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) })
+                             read: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) },
+                             ownership: (String) -> FileOwnership? = HeartbeatKeySet.liveOwnership,
+                             runningAs: UInt32 = 0)
         -> (errors: [String], warnings: [String]) {
         guard case .hmacSHA256(let keyFile) = settings.authentication else { return ([], []) }
         var errors: [String] = [], warnings: [String] = []
@@ -96,6 +109,10 @@ public struct HeartbeatKeySet: Sendable {
                     + "tandemd will refuse to start on a node without it")
                 continue
             }
+            if let o = ownership(path),
+               let problem = KeyFilePermissions.problem(path: path, mode: o.mode, owner: o.owner, runningAs: runningAs) {
+                warnings.append("heartbeat.\(option): \(problem); tandemd refuses to start with it")
+            }
             do { keys.append(try HeartbeatKey(fileContents: data, path: path)) } catch {
                 errors.append("heartbeat.\(option): \(error)")
             }
@@ -104,6 +121,18 @@ public struct HeartbeatKeySet: Sendable {
             errors.append("heartbeat.next_key_file: \(HeartbeatKeyError.sameKeyTwice(current: keyFile, next: next))")
         }
         return (errors, warnings)
+    }
+
+    /// A file's permission bits and owner.
+    public typealias FileOwnership = (mode: UInt32, owner: UInt32)
+
+    /// The mode and owner of the file `path` names (after symbolic links); nil when it cannot be read.
+    public static func liveOwnership(_ path: String) -> FileOwnership? {
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: target),
+              let mode = (attributes[.posixPermissions] as? NSNumber)?.uint32Value,
+              let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value else { return nil }
+        return (mode, owner)
     }
 
     /// The authenticators: (current, next).
@@ -120,6 +149,8 @@ public enum HeartbeatKeyError: Error, Sendable, Hashable, CustomStringConvertibl
     case unreadable(path: String, option: String, reason: String)
     /// `next_key_file` holds the same bytes as `key_file`.
     case sameKeyTwice(current: String, next: String)
+    /// Readable by the file's group or other users, or owned by another user (`KeyFilePermissions`).
+    case insecure(String)
 
     public var description: String {
         switch self {
@@ -132,6 +163,8 @@ public enum HeartbeatKeyError: Error, Sendable, Hashable, CustomStringConvertibl
         case .unreadable(let path, let option, let reason):
             return "cannot read heartbeat \(option) \(path): \(reason): place the key there on this node (mode 0600), "
                 + "the same key as on the peer"
+        case .insecure(let problem):
+            return problem
         case .sameKeyTwice(let current, let next):
             return "heartbeat next_key_file \(next) holds the same key as key_file \(current): put the new key in "
                 + "next_key_file (`head -c 32 /dev/urandom > \(next)`), or remove next_key_file"
