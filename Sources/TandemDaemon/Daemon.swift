@@ -29,7 +29,11 @@ public struct NodeLocalSettings: Sendable, Hashable {
 
 public enum Daemon {
     /// Runs until stopped. Throws `DaemonStartError` when it cannot start.
-    public static func run(store initial: ConfigStore, nodeName: String, local: NodeLocalSettings, logger: Logger) async throws {
+    ///
+    /// - Parameter serviceManager: systemd's notify socket (`SystemdNotifier`) or nothing: readiness
+    ///   after the first election, status lines, reload and stop notices, the watchdog.
+    public static func run(store initial: ConfigStore, nodeName: String, local: NodeLocalSettings, logger: Logger,
+                           serviceManager: any ServiceManagerNotifying = NoServiceManager()) async throws {
         let config = initial.current
         let settings: Election.Settings
         do {
@@ -76,6 +80,8 @@ public enum Daemon {
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
                                     sender: transport, worker: worker, logger: logger)
         driver.events = hub
+        let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name)
+        driver.onRoleChange = { role, reason in reporter.roleChanged(to: role, reason: reason) }
         let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator,
                                          nextAuthenticator: keys?.authenticators.next, localName: nodeName, localEpoch: epoch,
                                          challengeRetryMilliseconds: UInt64(clamping: max(config.heartbeat.interval.milliseconds, 100)))
@@ -102,7 +108,7 @@ public enum Daemon {
 
         let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub)
         let store = LockedBox(initial)
-        let reloadConfig: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
+        let reloadInner: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
             let (running, runningDigest) = store.withLock { ($0.current, $0.digest) }
             let prepared: ConfigStore.Prepared
             switch store.withLock({ $0.prepareReload() }) {
@@ -160,6 +166,13 @@ public enum Daemon {
             result.applied = true
             return .success(result)
         }
+        // systemd hears RELOADING=1 ... READY=1 around every reload that may change something.
+        let reloadConfig: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
+            guard !dryRun else { return reloadInner(true) }
+            reporter.reloading()
+            defer { reporter.reloaded() }
+            return reloadInner(false)
+        }
         let reload: @Sendable () -> Void = { _ = reloadConfig(false) }
         let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
                                               loop: loop, reload: reload, keysInForce: { keysInForce.withLock { $0 } },
@@ -185,7 +198,8 @@ public enum Daemon {
             logger: logger, health: { health.statusForControl() })
         center.restoreOperatorState()
         replication.onDrains { list in center.peerDrains(list) }
-        let heartbeat = HeartbeatService(loop: loop)
+        loop.watchdog = WatchdogPinger(notifier: serviceManager)
+        let heartbeat = HeartbeatService(loop: loop, onStop: { reporter.stopping() })
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: PeriodicReconcileService(worker: worker, period: .seconds(30))),

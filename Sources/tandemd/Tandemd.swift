@@ -75,7 +75,14 @@ struct Tandemd: AsyncParsableCommand {
         do {
             let local = NodeLocalSettings(controlSocket: controlSocket ?? store.current.control.socketPath,
                                           stateDirectory: stateDirectory ?? store.current.stateDirectory)
-            try await Daemon.run(store: store, nodeName: me.name, local: local, logger: logger)
+            // systemd's notify socket when started by systemd (Type=notify); nothing otherwise.
+            var serviceManager: any ServiceManagerNotifying = NoServiceManager()
+            do {
+                if let notifier = try SystemdNotifier() { serviceManager = notifier }
+            } catch {
+                logger.warning("\(error)")
+            }
+            try await Daemon.run(store: store, nodeName: me.name, local: local, logger: logger, serviceManager: serviceManager)
         } catch let error as DaemonStartError {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(error.exitCode)

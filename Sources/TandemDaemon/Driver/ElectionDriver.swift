@@ -45,6 +45,8 @@ public final class ElectionDriver {
 
     /// Where role, peer and command events go (the control socket's `events`); nil in tests.
     public var events: EventHub?
+    /// Called on the heartbeat thread for every role change (systemd's READY=1 and STATUS=).
+    public var onRoleChange: (@Sendable (_ to: Role, _ reason: String) -> Void)?
     /// The newest role changes (at most `historyLimit`), oldest first.
     public private(set) var history: [RoleHistoryEntry] = []
     static let historyLimit = 20
@@ -206,6 +208,7 @@ public final class ElectionDriver {
             switch action {
             case .transition(let from, let to, let reason):
                 logger.notice("role \(from) -> \(to): \(reason)")
+                onRoleChange?(to, reason)
                 roleReason = reason
                 roleChangedAt = realtimeNanoseconds()
                 history.append(RoleHistoryEntry(at: roleChangedAt, from: from, to: to, reason: reason))

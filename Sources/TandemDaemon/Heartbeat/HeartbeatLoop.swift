@@ -68,6 +68,9 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private var forceStopAt: MonotonicInstant?
     private var logLimiter = LogRateLimiter()
     private var keyFingerprints: (current: String, next: String?)?
+    /// systemd's watchdog, fed from this loop so that a wedged loop gets tandemd restarted. Set
+    /// before `start()`.
+    var watchdog: WatchdogPinger?
 
     // Shared:
     private let inbox = Mutex<[HeartbeatLoopEvent]>([])
@@ -150,6 +153,11 @@ public final class HeartbeatLoop: @unchecked Sendable {
             var now = clock.now()
             var deadline = driver.timerDeadline ?? now.adding(milliseconds: 1000)
             if let forceStopAt, forceStopAt < deadline { deadline = forceStopAt }
+            if watchdog != nil {
+                watchdog!.tick(now: now.nanoseconds)
+                let ping = MonotonicInstant(nanoseconds: now.nanoseconds + watchdog!.nanosecondsUntilNext(now: now.nanoseconds))
+                if ping < deadline { deadline = ping }
+            }
             if deadline > now { waitReadable(descriptors, timeoutNanoseconds: deadline.nanoseconds(since: now)) }
             // 1. Every packet already received, before any timer.
             for socket in transport.sockets {

@@ -10,8 +10,12 @@ import UnixSignals
 public final class HeartbeatService: Service {
     public let loop: HeartbeatLoop
 
-    init(loop: HeartbeatLoop) {
+    /// Called once when the graceful stop begins, before the handover (systemd's STOPPING=1).
+    private let onStop: @Sendable () -> Void
+
+    init(loop: HeartbeatLoop, onStop: @escaping @Sendable () -> Void = {}) {
         self.loop = loop
+        self.onStop = onStop
     }
 
     public func run() async throws {
@@ -26,7 +30,8 @@ public final class HeartbeatService: Service {
         let secondSignal = LockedBox<Task<Void, Never>?>(nil)
         await withGracefulShutdownHandler {
             await loop.waitUntilFinished()
-        } onGracefulShutdown: {
+        } onGracefulShutdown: { [onStop] in
+            onStop()
             loop.post(.stop)
             let task = Task {
                 for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
