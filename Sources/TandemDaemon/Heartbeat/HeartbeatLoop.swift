@@ -190,6 +190,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
         case .forceStop(let reason):
             driver.forceStop(reason: reason, at: now)
         case .reload(let config, let settings):
+            transport.builder.identity.intervalMilliseconds = UInt32(clamping: config.heartbeat.interval.milliseconds)
             driver.configChanged(config, settings: settings, at: now)
         case .configVersion(let version):
             transport.builder.identity.configSerial = version.serial
