@@ -19,13 +19,15 @@ import TandemKernel
 
     final class Rig {
         let log = OrderLog()
+        let logLines = OrderLog()
         let ipvs = InMemoryIPVSKernel()
         let worker: KernelWorker
 
         init(sync: String?) throws {
             ipvs.interfaces = ["eth0", "eth1"]
             let config = try ConfigParser.parse(yaml: KernelWorkerSyncTests.yaml(sync: sync))
-            let logger = Logger(label: "test")
+            let lines = logLines
+            let logger = Logger(label: "test") { _ in TandemLogHandler(label: "a", write: { lines.append($0) }) }
             let kernel = LoggingIPVSKernel(ipvs, log: log)
             worker = KernelWorker(config: config, notifier: Notifier(runner: RecordingNotifyRunner(log: log), nodeName: "a", logger: logger),
                                   logger: logger, interfaceMTU: { _ in 1500 }, makeKernel: { kernel })
@@ -98,6 +100,20 @@ import TandemKernel
         rig.worker.periodicCheck()
         #expect(rig.writes() == ["sync stop backup", "sync start backup"])
         #expect(rig.ipvs.daemons.map(\.interface) == ["eth0"])
+    }
+
+    @Test func aFailingStartIsRetriedEachPeriodAndLoggedOnce() throws {
+        let rig = try Rig(sync: "{interface: eth7, sync_id: 1}")
+        rig.worker.roleSettled(.active, reason: "test")
+        for _ in 0..<3 { rig.worker.periodicCheck() }
+        #expect(rig.writes() == Array(repeating: "sync start master", count: 4))
+        let errors = rig.logLines.all.filter { $0.contains("start master sync daemon on eth7 (syncid 1) failed") }
+        #expect(errors.count == 1, "\(rig.logLines.all)")
+        rig.ipvs.interfaces.insert("eth7")                        // the interface appears
+        rig.worker.periodicCheck()
+        #expect(rig.writes() == ["sync start master"])
+        #expect(rig.logLines.all.contains { $0.contains("sync daemon (periodic check): repaired") })
+        #expect(rig.ipvs.daemons.map(\.interface) == ["eth7"])
     }
 
     @Test func nothingIsTouchedBeforeTheRoleSettlesOrWithoutSync() throws {

@@ -52,6 +52,9 @@ public final class KernelWorker: @unchecked Sendable {
     private let interfaceMTU: @Sendable (String) -> Int?
     /// Sync-daemon starts and stops made so far (tests, status).
     public private(set) var syncDaemonWrites: UInt64 = 0
+    /// The last failed sync-daemon write, logged once until the outcome changes (the periodic
+    /// repair retries it every period).
+    private var lastSyncFailures: [String] = []
 
     public init(config: Config, notifier: Notifier, logger: Logger, events: EventHub? = nil,
                 interfaceMTU: @escaping @Sendable (String) -> Int? = KernelWorker.sysfsMTU,
@@ -268,7 +271,7 @@ public final class KernelWorker: @unchecked Sendable {
             logger.error("sync daemon (\(reason)): cannot read the kernel's sync daemons: \(error)")
             return
         }
-        var failed = false
+        var failures: [String] = []
         for action in actions {
             syncDaemonWrites += 1
             do {
@@ -278,11 +281,16 @@ public final class KernelWorker: @unchecked Sendable {
                 }
                 logger.notice("sync daemon (\(reason)): \(action)")
             } catch {
-                failed = true
-                logger.error("sync daemon (\(reason)): \(action) failed: \(error)")
-                events?.publish(.kernel, "sync daemon (\(reason)): \(action) failed: \(error)")
+                let text = "\(action) failed: \(error)"
+                failures.append(text)
+                if !lastSyncFailures.contains(text) {
+                    logger.error("sync daemon (\(reason)): \(text)")
+                    events?.publish(.kernel, "sync daemon (\(reason)): \(text)")
+                }
             }
         }
-        if config.sync == nil && !failed { syncFormerlyManaged = false }
+        if failures.isEmpty && !lastSyncFailures.isEmpty && !actions.isEmpty { logger.notice("sync daemon (\(reason)): repaired") }
+        lastSyncFailures = failures
+        if config.sync == nil && failures.isEmpty { syncFormerlyManaged = false }
     }
 }
