@@ -103,6 +103,20 @@ import Testing
         }
     }
 
+    @Test func aDaemonReportedAsRightAfterItsStartIsKept() {
+        let desired = Self.daemon(.backup)
+        let reported = Self.daemon(.backup, maxLength: 1472, group: "224.0.0.81", port: 8848, ttl: 1)
+        // Predicted 8972 from an MTU of 9000: a difference without `startedAs`.
+        #expect(SyncDaemonPlan.actions(desired: desired, managed: true, running: [reported], interfaceMTU: 9000)
+                == [.stop(reported), .start(desired)])
+        #expect(SyncDaemonPlan.actions(desired: desired, managed: true, running: [reported], interfaceMTU: 9000,
+                                       startedAs: reported).isEmpty)
+        // Another syncid is still a difference.
+        let other = Self.daemon(.backup, syncID: 5, maxLength: 1472, group: "224.0.0.81", port: 8848, ttl: 1)
+        #expect(SyncDaemonPlan.actions(desired: desired, managed: true, running: [other], interfaceMTU: 9000,
+                                       startedAs: reported) == [.stop(other), .start(desired)])
+    }
+
     @Test func kernelRoleFollowsTheNodeRole() {
         #expect(SyncDaemonPlan.kernelRole(for: .active) == .master)
         for role in [Role.standby, .fault, .maintenance, .starting, .stopping] {

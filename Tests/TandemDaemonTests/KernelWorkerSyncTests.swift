@@ -23,14 +23,14 @@ import TandemKernel
         let ipvs = InMemoryIPVSKernel()
         let worker: KernelWorker
 
-        init(sync: String?) throws {
+        init(sync: String?, mtu: Int = 1500) throws {
             ipvs.interfaces = ["eth0", "eth1"]
             let config = try ConfigParser.parse(yaml: KernelWorkerSyncTests.yaml(sync: sync))
             let lines = logLines
             let logger = Logger(label: "test") { _ in TandemLogHandler(label: "a", write: { lines.append($0) }) }
             let kernel = LoggingIPVSKernel(ipvs, log: log)
             worker = KernelWorker(config: config, notifier: Notifier(runner: RecordingNotifyRunner(log: log), nodeName: "a", logger: logger),
-                                  logger: logger, interfaceMTU: { _ in 1500 }, makeKernel: { kernel })
+                                  logger: logger, interfaceMTU: { _ in mtu }, makeKernel: { kernel })
         }
 
         func reload(sync: String?) throws {
@@ -100,6 +100,23 @@ import TandemKernel
         rig.worker.periodicCheck()
         #expect(rig.writes() == ["sync stop backup", "sync start backup"])
         #expect(rig.ipvs.daemons.map(\.interface) == ["eth0"])
+    }
+
+    /// The MTU read here (9000) is not the one the kernel used (1500, the fake's): the backup's
+    /// default maxlen differs from the prediction. Read back once, then never restarted for it.
+    @Test func aMispredictedDaemonIsTakenAsStartedNotRestartedForever() throws {
+        let rig = try Rig(sync: "{interface: eth0, sync_id: 1}", mtu: 9000)
+        rig.worker.roleSettled(.standby, reason: "test")
+        #expect(rig.writes() == ["sync start backup"])
+        #expect(rig.ipvs.daemons.map(\.maxLength) == [1472])
+        for _ in 0..<5 { rig.worker.periodicCheck() }
+        #expect(rig.writes().isEmpty)
+        #expect(rig.logLines.all.filter { $0.contains("taken as the configured daemon") }.count == 1)
+        // A real change is still applied.
+        try rig.reload(sync: "{interface: eth0, sync_id: 2}")
+        #expect(rig.writes() == ["sync stop backup", "sync start backup"])
+        rig.worker.periodicCheck()
+        #expect(rig.writes().isEmpty)
     }
 
     @Test func aFailingStartIsRetriedEachPeriodAndLoggedOnce() throws {

@@ -9,7 +9,9 @@ thread with a new PID). What tandemctl prints is asserted only where the report 
 ("needs a restart", never "applied").
 """
 import json
+import pathlib
 import re
+import secrets
 import subprocess
 import time
 
@@ -60,7 +62,6 @@ def lab():
 
 class Pair:
     def __init__(self, lab):
-        import secrets
         self.lab = lab
         self.m = lab.module
         self.key = lab.dir / "heartbeat.key"
@@ -129,7 +130,7 @@ class Pair:
 def sync_threads():
     """The kernel's sync threads now: {pid: name} of every ipvs-m:* / ipvs-b:* kthread."""
     threads = {}
-    for comm in __import__("pathlib").Path("/proc").glob("[0-9]*/comm"):
+    for comm in pathlib.Path("/proc").glob("[0-9]*/comm"):
         try:
             name = comm.read_text().strip()
         except OSError:

@@ -100,16 +100,20 @@ public enum SyncDaemonPlan {
     ///     touched, so daemons an operator started by hand survive a config without `sync:`.
     ///   - running: the kernel's daemons now.
     ///   - interfaceMTU: MTU of `desired.interface` in bytes, nil when unknown.
+    ///   - startedAs: what the kernel reported right after Tandem last started `desired`, when
+    ///     that differed from `SyncDaemonRules.effective` (a kernel with other rules). A daemon
+    ///     reported exactly so is the one Tandem started: never restarted for that difference,
+    ///     so a wrong prediction cannot become a restart loop.
     /// - Returns: stops first (a daemon in the other role, or one whose parameters differ from
     ///   `desired` after the kernel's clamping), then the start; empty when the kernel matches.
     public static func actions(desired: IPVSSyncDaemon?, managed: Bool, running: [IPVSSyncDaemon],
-                               interfaceMTU: Int?) -> [Action] {
+                               interfaceMTU: Int?, startedAs: IPVSSyncDaemon? = nil) -> [Action] {
         guard managed else { return [] }
         let wanted = desired.map { SyncDaemonRules.effective($0, interfaceMTU: interfaceMTU) }
         var actions: [Action] = []
         var satisfied = false
         for daemon in running.sorted(by: { $0.role.rawValue < $1.role.rawValue }) {
-            if let wanted, !satisfied, SyncDaemonRules.matches(wanted, observed: daemon) {
+            if let wanted, !satisfied, SyncDaemonRules.matches(wanted, observed: daemon) || daemon == startedAs {
                 satisfied = true
             } else {
                 actions.append(.stop(daemon))

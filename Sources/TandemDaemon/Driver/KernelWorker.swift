@@ -55,6 +55,9 @@ public final class KernelWorker: @unchecked Sendable {
     /// The last failed sync-daemon write, logged once until the outcome changes (the periodic
     /// repair retries it every period).
     private var lastSyncFailures: [String] = []
+    /// A daemon Tandem started and the kernel reported otherwise than `SyncDaemonRules`
+    /// predicts: (what was asked, what the kernel reported), taken as matching from then on.
+    private var syncStartedAs: (desired: IPVSSyncDaemon, reported: IPVSSyncDaemon)?
 
     public init(config: Config, notifier: Notifier, logger: Logger, events: EventHub? = nil,
                 interfaceMTU: @escaping @Sendable (String) -> Int? = KernelWorker.sysfsMTU,
@@ -257,16 +260,31 @@ public final class KernelWorker: @unchecked Sendable {
         }
     }
 
+    /// Reads back a daemon just started; when the kernel reports it otherwise than predicted,
+    /// says so once and takes the report as the daemon asked for (no restart loop).
+    private func noteStarted(_ daemon: IPVSSyncDaemon, on kernel: any IPVSKernel, mtu: Int?) {
+        guard let reported = (try? kernel.syncDaemons())?.first(where: { $0.role == daemon.role }) else { return }
+        let predicted = SyncDaemonRules.effective(daemon, interfaceMTU: mtu)
+        if SyncDaemonRules.matches(predicted, observed: reported) {
+            syncStartedAs = nil
+        } else {
+            logger.warning("sync daemon: the kernel runs \(IPVSSyncDaemon.listing([reported]).dropLast()) where \(IPVSSyncDaemon.listing([predicted]).dropLast()) was expected; taken as the configured daemon")
+            syncStartedAs = (daemon, reported)
+        }
+    }
+
     /// Brings the kernel's sync daemons to what the config and the settled role ask for.
     private func reconcileSync(reason: String) {
         guard let role = syncRole else { return }
         let managed = config.sync != nil || syncFormerlyManaged
         guard managed, let kernel = openKernel() else { return }
         let desired = config.sync?.daemon(role: SyncDaemonPlan.kernelRole(for: role))
+        let mtu = desired.flatMap { interfaceMTU($0.interface) }
         let actions: [SyncDaemonPlan.Action]
         do {
             actions = SyncDaemonPlan.actions(desired: desired, managed: managed, running: try kernel.syncDaemons(),
-                                             interfaceMTU: desired.flatMap { interfaceMTU($0.interface) })
+                                             interfaceMTU: mtu,
+                                             startedAs: syncStartedAs.flatMap { $0.desired == desired ? $0.reported : nil })
         } catch {
             logger.error("sync daemon (\(reason)): cannot read the kernel's sync daemons: \(error)")
             return
@@ -277,7 +295,9 @@ public final class KernelWorker: @unchecked Sendable {
             do {
                 switch action {
                 case .stop(let daemon): try kernel.stopSyncDaemon(daemon.role)
-                case .start(let daemon): try kernel.startSyncDaemon(daemon)
+                case .start(let daemon):
+                    try kernel.startSyncDaemon(daemon)
+                    noteStarted(daemon, on: kernel, mtu: mtu)
                 }
                 logger.notice("sync daemon (\(reason)): \(action)")
             } catch {
