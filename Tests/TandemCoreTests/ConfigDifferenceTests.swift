@@ -87,7 +87,7 @@ import Testing
         ("serial", [("serial: 1", "serial: 2")], "", [.init("~ serial 1 -> 2")]),
     ]
 
-    @Test(arguments: 0..<cases.count) func eachSettingIsClassified(_ i: Int) throws {
+    @Test(arguments: 0..<ConfigDifferenceTests.cases.count) func eachSettingIsClassified(_ i: Int) throws {
         let (name, edits, extra, expected) = Self.cases[i]
         let old = try Self.config()
         let new = try Self.config(edits, appending: extra)
@@ -96,11 +96,11 @@ import Testing
 
     @Test func everyTopLevelSettingIsCompared() throws {
         // Each case's edit changes the config; none is left unreported.
+        let old = try Self.config()
         for (name, edits, extra, _) in Self.cases {
             let new = try Self.config(edits, appending: extra)
-            #expect(new != (try Self.config()), "\(name)")
-            #expect(!ConfigDifference.changes(from: try Self.config(), to: new, started: try Self.config(),
-                                              context: Self.context).isEmpty, "\(name)")
+            #expect(new != old, "\(name)")
+            #expect(!ConfigDifference.changes(from: old, to: new, started: old, context: Self.context).isEmpty, "\(name)")
         }
     }
 

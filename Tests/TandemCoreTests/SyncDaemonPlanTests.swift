@@ -29,7 +29,7 @@ import Testing
         (daemon(.backup), nil, nil),                            // MTU unknown: not compared
     ]
 
-    @Test(arguments: 0..<clampCases.count) func maxLengthAsTheKernelStoresIt(_ i: Int) {
+    @Test(arguments: 0..<SyncDaemonPlanTests.clampCases.count) func maxLengthAsTheKernelStoresIt(_ i: Int) {
         let (requested, mtu, expected) = Self.clampCases[i]
         #expect(SyncDaemonRules.effective(requested, interfaceMTU: mtu).maxLength == expected, "case \(i): \(requested)")
     }
@@ -77,7 +77,7 @@ import Testing
         ("not managed: an operator's daemon is left alone", nil, false, [masterV1], []),
     ]
 
-    @Test(arguments: 0..<planCases.count) func plan(_ i: Int) {
+    @Test(arguments: 0..<SyncDaemonPlanTests.planCases.count) func plan(_ i: Int) {
         let c = Self.planCases[i]
         #expect(SyncDaemonPlan.actions(desired: c.desired, managed: c.managed, running: c.running, interfaceMTU: 1500) == c.expected,
                 "\(c.name)")

@@ -192,7 +192,8 @@ public enum ConfigDifference {
         case (let s?, nil): return "- connection sync daemon on \(s.interface) (stopped)"
         case (let a?, let b?):
             guard a != b else { return nil }
-            let changed = zip(fields(a), fields(b)).filter { $0.1 != $1.1 }.map { "\($0.0) \($0.1) -> \($1.1)" }
+            let changed = zip(fields(a), fields(b)).filter { pair in pair.0.1 != pair.1.1 }
+                .map { pair in "\(pair.0.0) \(pair.0.1) -> \(pair.1.1)" }
             return "~ connection sync daemon: \(changed.joined(separator: ", "))"
         }
     }
