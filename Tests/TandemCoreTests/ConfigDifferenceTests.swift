@@ -94,16 +94,6 @@ import Testing
         #expect(ConfigDifference.changes(from: old, to: new, started: old, context: Self.context) == expected, "\(name)")
     }
 
-    @Test func everyTopLevelSettingIsCompared() throws {
-        // Each case's edit changes the config; none is left unreported.
-        let old = try Self.config()
-        for (name, edits, extra, _) in Self.cases {
-            let new = try Self.config(edits, appending: extra)
-            #expect(new != old, "\(name)")
-            #expect(!ConfigDifference.changes(from: old, to: new, started: old, context: Self.context).isEmpty, "\(name)")
-        }
-    }
-
     @Test func pathsGivenOnTheCommandLineAreNotUsedHere() throws {
         let old = try Self.config()
         let new = try Self.config([("socket: /run/tandem/tandemd.sock", "socket: /tmp/x.sock"),
