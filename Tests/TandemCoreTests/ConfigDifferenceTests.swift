@@ -94,6 +94,16 @@ import Testing
         #expect(ConfigDifference.changes(from: old, to: new, started: old, context: Self.context) == expected, "\(name)")
     }
 
+    @Test func ipvsTimeoutsChangedAndRemoved() throws {
+        let with = try Self.config(appending: "ipvs_timeouts: {tcp: 1h, tcp_fin: 2m, udp: 5m}\n")
+        let other = try Self.config(appending: "ipvs_timeouts: {tcp: 2h, tcp_fin: 2m, udp: 5m}\n")
+        let without = try Self.config()
+        #expect(ConfigDifference.changes(from: with, to: other, started: with, context: Self.context)
+                == [.init("~ ipvs timeouts tcp 1h, tcpfin 2m, udp 5m -> tcp 2h, tcpfin 2m, udp 5m")])
+        #expect(ConfigDifference.changes(from: with, to: without, started: with, context: Self.context)
+                == [.init("- ipvs timeouts (no longer set: the kernel keeps the values it has)")])
+    }
+
     @Test func pathsGivenOnTheCommandLineAreNotUsedHere() throws {
         let old = try Self.config()
         let new = try Self.config([("socket: /run/tandem/tandemd.sock", "socket: /tmp/x.sock"),
