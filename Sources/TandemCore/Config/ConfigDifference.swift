@@ -71,9 +71,11 @@ public enum ConfigDifference {
     }
 
     /// The settings that differ between the config the daemon started with and `current` and
-    /// that only a restart applies: what `tandemctl status` and `reload` list as "needs a restart".
+    /// that only a restart applies: what `tandemctl status` and `reload` list as "needs a restart"
+    /// ("heartbeat port 539 -> 540", without the `~ ` of a reload line).
     public static func restartNeeded(started: Config, current: Config, context: ReloadContext) -> [String] {
-        changes(from: started, to: current, started: started, context: context).filter { $0.effect == .restart }.map(\.text)
+        changes(from: started, to: current, started: started, context: context).filter { $0.effect == .restart }
+            .map { $0.text.hasPrefix("~ ") ? String($0.text.dropFirst(2)) : $0.text }
     }
 
     /// Every difference from `old` (the config in force) to `new`, classified.
