@@ -50,7 +50,7 @@ import Testing
         ("auth none", [("key_file: /etc/tandem/key", "auth: none")], "",
          [.init("~ heartbeat authentication hmac-sha256 (key file /etc/tandem/key) -> none", .restart)]),
         ("realtime priority", [("dead_time: 400ms,", "dead_time: 400ms, realtime_priority: 50,")], "",
-         [.init("~ heartbeat realtime priority none -> 50", .restart)]),
+         [.init("~ heartbeat realtime priority none -> 50")]),
         ("heartbeat addresses", [("addresses: [10.0.0.2]", "addresses: [10.0.0.3]")], "",
          [.init("~ heartbeat addresses of b 10.0.0.2 -> 10.0.0.3", .restart)]),
         ("peer renamed", [("name: b", "name: c")], "", [.init("~ node names a, b -> a, c", .restart)]),

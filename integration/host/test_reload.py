@@ -5,10 +5,12 @@ integration/vm/test_reload_ipvs.py).
 Run as root after `swift build`:  python3 -m pytest -v -s integration/host/test_reload.py
 A restart-only setting (heartbeat port) is reported as "needs a restart" by reload, its dry run
 and status (the report is the property here), and is not applied: the peer keeps accepting
-heartbeats on the old port. A live one (a VIP) is applied, seen with `ip -j addr`.
+heartbeats on the old port. Live ones are applied: a VIP (seen with `ip -j addr`) and
+`realtime_priority` (the heartbeat thread's policy in /proc/PID/task/TID/stat).
 """
 import json
 import os
+import pathlib
 import sys
 
 import pytest
@@ -71,3 +73,34 @@ def test_restart_only_settings_are_reported_as_needing_a_restart_never_applied(p
     r = pair.ctl("a", "reload")
     assert r.returncode == 0 and "needs a restart" not in r.stdout, r.stdout
     assert status(pair, "a")["restart_needed"] == []
+
+
+def fifo_threads(pid):
+    """{tid: rt_priority} of the process's threads that run SCHED_FIFO (/proc/PID/task/TID/stat:
+    field 40 rt_priority, field 41 policy, 1 = SCHED_FIFO)."""
+    found = {}
+    for stat in pathlib.Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is field 3 (state): field n is fields[n - 3].
+        if int(fields[41 - 3]) == 1:
+            found[int(stat.parent.name)] = int(fields[40 - 3])
+    return found
+
+
+def test_realtime_priority_is_applied_by_a_reload(pair):
+    pair.start_settled()
+    pid = pair.procs["a"].pid
+    assert fifo_threads(pid) == {}
+    with_rt = pair.config_text(serial=2).replace("  interval:", "  realtime_priority: 50\n  interval:")
+    assert "realtime_priority: 50" in with_rt
+    pair.config.write_text(with_rt)
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0 and "~ heartbeat realtime priority none -> 50" in r.stdout, r.stdout + r.stderr
+    assert "needs a restart" not in r.stdout, r.stdout
+    pair.wait_for(lambda: list(fifo_threads(pid).values()) == [50], 5, what="the heartbeat thread runs SCHED_FIFO 50")
+    pair.config.write_text(pair.config_text(serial=3))
+    assert pair.ctl("a", "reload").returncode == 0
+    pair.wait_for(lambda: fifo_threads(pid) == {}, 5, what="back to the default scheduler")

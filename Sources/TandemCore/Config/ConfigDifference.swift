@@ -55,11 +55,10 @@ public struct ReloadContext: Sendable, Hashable {
 /// daemon applies it. Applied by a reload: VIPs, the IPVS table (services, real servers, sorry
 /// servers, health checks), the sync daemon (restarted with the new parameters, stopped when
 /// `sync:` is removed), IPVS timeouts, `standby_table`, heartbeat interval and dead time,
-/// priorities, preemption, tracked interfaces the link monitor already watches, notify
-/// commands, the control group. From the next claim: the announcement schedule. Only at a
-/// restart: heartbeat port, addresses (of either node), authentication (key file path or
-/// `auth`; a new key in the same file is read at a restart too), `realtime_priority`, node
-/// names, tracked interfaces the link monitor does not watch (neither tracked nor a VIP's
+/// `realtime_priority`, priorities, preemption, tracked interfaces the link monitor already
+/// watches, notify commands, the control group. From the next claim: the announcement schedule.
+/// Only at a restart: heartbeat port, addresses (of either node), authentication (key file path
+/// or `auth`; a new key in the same file is read at a restart too), node names, tracked interfaces the link monitor does not watch (neither tracked nor a VIP's
 /// interface at start-up), the control socket path and the state directory (the last two
 /// unless a command-line option overrides them on this node).
 public enum ConfigDifference {
@@ -181,7 +180,7 @@ public enum ConfigDifference {
             out.append(.init("~ heartbeat authentication \(describe(old.authentication)) -> \(describe(new.authentication))", .restart))
         }
         if old.realtimePriority != new.realtimePriority {
-            out.append(.init("~ heartbeat realtime priority \(old.realtimePriority.map(String.init) ?? "none") -> \(new.realtimePriority.map(String.init) ?? "none")", .restart))
+            out.append(.init("~ heartbeat realtime priority \(old.realtimePriority.map(String.init) ?? "none") -> \(new.realtimePriority.map(String.init) ?? "none")"))
         }
         return out
     }
