@@ -58,9 +58,10 @@ public struct ReloadContext: Sendable, Hashable {
 /// `realtime_priority`, priorities, preemption, tracked interfaces the link monitor already
 /// watches, notify commands, the control group. From the next claim: the announcement schedule.
 /// Only at a restart: heartbeat port, addresses (of either node), authentication (key file path
-/// or `auth`; a new key in the same file is read at a restart too), node names, tracked interfaces the link monitor does not watch (neither tracked nor a VIP's
-/// interface at start-up), the control socket path and the state directory (the last two
-/// unless a command-line option overrides them on this node).
+/// or `auth`; a new key in the same file is read at a restart too), node names, tracked
+/// interfaces the link monitor does not watch (neither tracked nor a VIP's interface at
+/// start-up), the control socket path and the state directory (the last two unless a
+/// command-line option overrides them on this node).
 public enum ConfigDifference {
     /// The lines of `changes(from:to:started:context:)`, each with its effect when not live
     /// (no started config: `old` is taken as the one the daemon started with).
