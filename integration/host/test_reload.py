@@ -5,9 +5,11 @@ integration/vm/test_reload_ipvs.py).
 Run as root after `swift build`:  python3 -m pytest -v -s integration/host/test_reload.py
 A restart-only setting (heartbeat port) is reported as "needs a restart" by reload, its dry run
 and status (the report is the property here), and is not applied: the peer keeps accepting
-heartbeats on the old port. Live ones are applied: a VIP (seen with `ip -j addr`) and
-`realtime_priority` (the heartbeat thread's policy in /proc/PID/task/TID/stat).
+heartbeats on the old port. Live ones are applied: a VIP (seen with `ip -j addr`),
+`realtime_priority` (the heartbeat thread's policy in /proc/PID/task/TID/stat) and the control
+group (an unprivileged member is refused before the reload and admitted after it).
 """
+import grp
 import json
 import os
 import pathlib
@@ -104,3 +106,19 @@ def test_realtime_priority_is_applied_by_a_reload(pair):
     pair.config.write_text(pair.config_text(serial=3))
     assert pair.ctl("a", "reload").returncode == 0
     pair.wait_for(lambda: fifo_threads(pid) == {}, 5, what="back to the default scheduler")
+
+
+def test_control_group_is_applied_by_a_reload(pair):
+    os.chmod(pair.dir, 0o755)  # lets the unprivileged user reach the socket
+    pair.start_settled()
+    pair.wait_for(lambda: os.path.exists(pair.socket("a")), 10, what="control socket")
+    nobody = 65534
+    group = grp.getgrgid(nobody).gr_name  # the unprivileged user's primary group
+    refused = pair.ctl("a", "maintenance", "off", user=nobody)
+    assert refused.returncode == 77, refused.stdout + refused.stderr
+    pair.config.write_text(pair.config_text(serial=2, tail=f"control: {{group: {group}}}\n"))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0 and f"~ control group none (root only) -> {group}" in r.stdout, r.stdout + r.stderr
+    assert "needs a restart" not in r.stdout, r.stdout
+    allowed = pair.ctl("a", "maintenance", "off", user=nobody)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
