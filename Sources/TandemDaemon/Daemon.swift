@@ -32,8 +32,11 @@ public enum Daemon {
     ///
     /// - Parameter serviceManager: systemd's notify socket (`SystemdNotifier`) or nothing: readiness
     ///   after the first election, status lines, reload and stop notices, the watchdog.
+    /// - Parameter repairPeriod: how often the IPVS table and the sync daemon are checked against
+    ///   the config and repaired (30 s unless `tandemd --repair-interval` says otherwise).
     public static func run(store initial: ConfigStore, nodeName: String, local: NodeLocalSettings, logger: Logger,
-                           serviceManager: any ServiceManagerNotifying = NoServiceManager()) async throws {
+                           serviceManager: any ServiceManagerNotifying = NoServiceManager(),
+                           repairPeriod: Duration = .seconds(30)) async throws {
         let config = initial.current
         let settings: Election.Settings
         do {
@@ -108,6 +111,10 @@ public enum Daemon {
 
         let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub)
         let store = LockedBox(initial)
+        let controlGroup = ControlGroup(config.control.group, logger: logger)
+        let reloadContext = ReloadContext(nodeName: nodeName,
+                                          controlSocketFromConfig: local.controlSocket == config.control.socketPath,
+                                          stateDirectoryFromConfig: local.stateDirectory == config.stateDirectory)
         let reloadInner: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
             let (running, runningDigest) = store.withLock { ($0.current, $0.digest) }
             let prepared: ConfigStore.Prepared
@@ -136,9 +143,12 @@ public enum Daemon {
                 logger.error("reload rejected: \(error); keeping the running config and keys")
                 return .failure(.refused("\(store.withLock { $0.path }): \(error)\nthe running config (serial \(running.serial)) stays in force"))
             }
-            let changes = ConfigDifference.lines(from: running, to: fresh)
+            let changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
+                .filter { $0.effect != .restart }.map(\.description)
+            let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
-                                      oldDigest: runningDigest, newDigest: prepared.digest, changes: changes)
+                                      oldDigest: runningDigest, newDigest: prepared.digest, changes: changes,
+                                      restartNeeded: restartNeeded)
             guard !dryRun else { return .success(result) }
             let keysChanged = keysInForce.withLock { inForce -> Bool in
                 let before = inForce.map { [$0.current.fingerprint, $0.next?.fingerprint ?? ""] }
@@ -151,14 +161,11 @@ public enum Daemon {
                 logger.notice("reload: config unchanged")
                 return .success(result)
             }
-            if fresh.heartbeat.port != config.heartbeat.port || fresh.nodes.map(\.heartbeatAddresses) != config.nodes.map(\.heartbeatAddresses)
-                || fresh.control != config.control {
-                logger.warning("reload: heartbeat port, addresses or control socket changed; they take effect at the next restart")
-            }
-            if (fresh.heartbeat.authentication == .none) != (config.heartbeat.authentication == .none) {
-                logger.warning("reload: switching between auth: none and a key file turns config mirroring on or off only at the next restart")
+            if !restartNeeded.isEmpty {
+                logger.warning("reload: needs a restart to apply: \(restartNeeded.joined(separator: "; ")); running with the values it started with")
             }
             logger.notice("reload: config replaced (digest \(runningDigest.prefix(16)) -> \(prepared.digest.prefix(16)), serial \(fresh.serial))")
+            if fresh.control.group != running.control.group { controlGroup.set(fresh.control.group, logger: logger) }
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
             loop.post(.reload(fresh, newSettings))
             loop.post(.configVersion(ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)))
@@ -182,6 +189,9 @@ public enum Daemon {
             paths: paths, hub: hub, stateDirectory: local.stateDirectory, currentConfig: { store.withLock { $0.current } },
             currentDigest: { store.withLock { $0.digest } }, reload: reloadConfig)
         parts.replication = { ReplicationStatusLine.text(replication.status()) }
+        parts.restartNeeded = {
+            ConfigDifference.restartNeeded(started: config, current: store.withLock { $0.current }, context: reloadContext)
+        }
         parts.sendDrains = { list in
             do {
                 switch try await replication.send(.drains(list)) {
@@ -202,9 +212,9 @@ public enum Daemon {
         let heartbeat = HeartbeatService(loop: loop, onStop: { reporter.stopping() })
         var configuration = ServiceGroupConfiguration(
             services: [
-                .init(service: PeriodicReconcileService(worker: worker, period: .seconds(30))),
+                .init(service: PeriodicReconcileService(worker: worker, period: repairPeriod)),
                 .init(service: SignalService(onReload: reload, onStatus: { loop.post(.logStatus) })),
-                .init(service: ControlServer(path: local.controlSocket, group: config.control.group, handler: center,
+                .init(service: ControlServer(path: local.controlSocket, group: controlGroup, handler: center,
                                              logger: logger)),
                 .init(service: health),
                 .init(service: replication),

@@ -227,8 +227,12 @@ struct UndrainCommand: ParsableCommand {
 struct ReloadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reload",
-        abstract: "Re-read tandemd's config file: validate, show the VIP and IPVS difference, apply.",
-        discussion: "An invalid file is refused with its errors and the running config stays in force.")
+        abstract: "Re-read tandemd's config file: validate, show the difference, apply.",
+        discussion: """
+            An invalid file is refused with its errors and the running config stays in force. \
+            Settings that only a restart applies (heartbeat port, addresses, key file, control \
+            socket, ...) are listed under "needs a restart", never as applied.
+            """)
 
     @OptionGroup var socket: SocketOption
     @Flag(help: "Validate and show the difference only.") var dryRun = false
@@ -241,7 +245,12 @@ struct ReloadCommand: ParsableCommand {
         let verb = result.applied ? "applied" : dryRun ? "would apply" : "unchanged"
         print("\(verb): serial \(result.oldSerial) -> \(result.newSerial), digest \(result.oldDigest.prefix(16)) -> \(result.newDigest.prefix(16))")
         for line in result.changes { print("  \(line)") }
-        if result.changes.isEmpty { print("  no difference") }
+        let restart = result.restartNeeded ?? []
+        if result.changes.isEmpty && restart.isEmpty { print("  no difference") }
+        if !restart.isEmpty {
+            print("needs a restart of tandemd (until then it runs with the values it started with):")
+            for line in restart { print("  ~ \(line)") }
+        }
     }
 }
 

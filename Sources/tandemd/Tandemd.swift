@@ -25,6 +25,8 @@ struct Tandemd: AsyncParsableCommand {
     @Option(help: "This node's control socket, overriding control.socket (node-local; two daemons on one host need two).")
     var controlSocket: String?
     @Option(help: "This node's state directory, overriding state_directory (node-local).") var stateDirectory: String?
+    @Option(help: "How often the IPVS table and the sync daemon are checked and repaired, e.g. 30s or 500ms (100ms to 1h).")
+    var repairInterval: String = "30s"
 
     /// ArgumentParser's own `main`, with `StartupSignals.install()` first: until the daemon's
     /// handlers are in place, SIGTERM/SIGINT/SIGHUP/SIGUSR1 are recorded, not fatal.
@@ -63,6 +65,10 @@ struct Tandemd: AsyncParsableCommand {
             print("\(config): valid; this is node \(me.name) (priority \(me.priority)), peer \(store.current.peer(of: me.name)?.name ?? "?"), digest \(store.current.digest)")
             return
         }
+        guard let repair = TimeSpan(parsing: repairInterval), repair >= .milliseconds(100), repair <= .seconds(3600) else {
+            FileHandle.standardError.write(Data("--repair-interval \(repairInterval): not a duration from 100ms to 1h (write it like 30s or 500ms)\n".utf8))
+            throw ExitCode(64)
+        }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let name = me.name
         let journal = TandemLogHandler.stderrIsJournal()
@@ -82,7 +88,8 @@ struct Tandemd: AsyncParsableCommand {
             } catch {
                 logger.warning("\(error)")
             }
-            try await Daemon.run(store: store, nodeName: me.name, local: local, logger: logger, serviceManager: serviceManager)
+            try await Daemon.run(store: store, nodeName: me.name, local: local, logger: logger, serviceManager: serviceManager,
+                                 repairPeriod: .milliseconds(Int64(repair.milliseconds)))
         } catch let error as DaemonStartError {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(error.exitCode)

@@ -1,21 +1,232 @@
+/// How one difference between two configs reaches a running tandemd.
+public enum ReloadEffect: String, Sendable, Hashable, Codable {
+    /// The reload applies it.
+    case live
+    /// The reload puts it in force for the next claim of the VIPs (the announcement schedule:
+    /// a refresh already running keeps its schedule until the VIPs are claimed again).
+    case nextClaim
+    /// Only a restart of tandemd applies it; until then the daemon keeps the value it started with.
+    case restart
+    /// Not used on this node (a command-line option overrides it); nothing to apply.
+    case unused
+}
+
+/// One line of a reload's difference, with how it takes effect.
+public struct ConfigChange: Sendable, Hashable, CustomStringConvertible {
+    /// `~ heartbeat interval 1s -> 500ms`, `+ VIP 10.0.0.11/24 on eth0`.
+    public var text: String
+    public var effect: ReloadEffect
+
+    public init(_ text: String, _ effect: ReloadEffect = .live) {
+        self.text = text
+        self.effect = effect
+    }
+
+    /// The line as `tandemctl reload` prints it: the text, and the effect unless it is live.
+    public var description: String {
+        switch effect {
+        case .live: return text
+        case .nextClaim: return "\(text) (from the next claim of the VIPs)"
+        case .restart: return "\(text): needs a restart"
+        case .unused: return "\(text) (not used on this node)"
+        }
+    }
+}
+
+/// What a daemon takes from outside the config, which decides how some differences apply.
+public struct ReloadContext: Sendable, Hashable {
+    /// This node (its tracked interfaces matter here, the peer's do not).
+    public var nodeName: String
+    /// False when `tandemd --control-socket` overrides `control.socket` on this node.
+    public var controlSocketFromConfig: Bool
+    /// False when `tandemd --state-directory` overrides `state_directory` on this node.
+    public var stateDirectoryFromConfig: Bool
+
+    public init(nodeName: String, controlSocketFromConfig: Bool = true, stateDirectoryFromConfig: Bool = true) {
+        self.nodeName = nodeName
+        self.controlSocketFromConfig = controlSocketFromConfig
+        self.stateDirectoryFromConfig = stateDirectoryFromConfig
+    }
+}
+
 /// What a reload would change, one line each, for `tandemctl reload` and its dry run.
+///
+/// Every field of `Config` is compared; each difference is classified by how the running
+/// daemon applies it. Applied by a reload: VIPs, the IPVS table (services, real servers, sorry
+/// servers, health checks), the sync daemon (restarted with the new parameters, stopped when
+/// `sync:` is removed), IPVS timeouts, `standby_table`, heartbeat interval and dead time,
+/// `realtime_priority`, priorities, preemption, tracked interfaces the link monitor already
+/// watches, notify commands, the control group. From the next claim: the announcement schedule.
+/// Key files (`key_file`, `next_key_file`, and new keys in the same files) are read at every
+/// reload and take effect at once. Only at a restart: heartbeat port, addresses (of either node),
+/// switching between `auth: none` and a key (config mirroring exists only with a key), node names, tracked
+/// interfaces the link monitor does not watch (neither tracked nor a VIP's interface at
+/// start-up), the control socket path and the state directory (the last two unless a
+/// command-line option overrides them on this node).
 public enum ConfigDifference {
-    /// `+`/`-` VIPs, then the IPVS changes that take the table of `old` to that of `new`
-    /// (as the planner would make them against a kernel that matches `old`), then other settings.
-    public static func lines(from old: Config, to new: Config) -> [String] {
-        var lines: [String] = []
-        for vip in new.virtualIPs where !old.virtualIPs.contains(vip) { lines.append("+ VIP \(vip.prefix) on \(vip.interface)") }
-        for vip in old.virtualIPs where !new.virtualIPs.contains(vip) { lines.append("- VIP \(vip.prefix) on \(vip.interface)") }
+    /// The lines of `changes(from:to:started:context:)`, each with its effect when not live
+    /// (no started config: `old` is taken as the one the daemon started with).
+    public static func lines(from old: Config, to new: Config, context: ReloadContext? = nil) -> [String] {
+        let context = context ?? ReloadContext(nodeName: new.nodes.first?.name ?? "")
+        return changes(from: old, to: new, started: old, context: context).map(\.description)
+    }
+
+    /// The settings that differ between the config the daemon started with and `current` and
+    /// that only a restart applies: what `tandemctl status` and `reload` list as "needs a restart"
+    /// ("heartbeat port 539 -> 540", without the `~ ` of a reload line).
+    public static func restartNeeded(started: Config, current: Config, context: ReloadContext) -> [String] {
+        changes(from: started, to: current, started: started, context: context).filter { $0.effect == .restart }
+            .map { $0.text.hasPrefix("~ ") ? String($0.text.dropFirst(2)) : $0.text }
+    }
+
+    /// Every difference from `old` (the config in force) to `new`, classified.
+    ///
+    /// - Parameters:
+    ///   - started: the config the daemon started with: the link monitor watches the tracked
+    ///     and VIP interfaces of that one.
+    ///   - context: this node and which paths come from the command line.
+    /// - Returns: `+`/`-` VIPs, then the IPVS changes that take the table of `old` to that of
+    ///   `new` (as the planner would make them against a kernel that matches `old`), then the
+    ///   other settings in the order of `Config`'s fields.
+    public static func changes(from old: Config, to new: Config, started: Config, context: ReloadContext) -> [ConfigChange] {
+        var out: [ConfigChange] = []
+        for vip in new.virtualIPs where !old.virtualIPs.contains(vip) { out.append(.init("+ VIP \(vip.prefix) on \(vip.interface)")) }
+        for vip in old.virtualIPs where !new.virtualIPs.contains(vip) { out.append(.init("- VIP \(vip.prefix) on \(vip.interface)")) }
         let owned = IPVSOwnership(old.namedIPVSEntries).union(IPVSOwnership(new.namedIPVSEntries))
         for change in IPVSPlanner.plan(desired: new.desiredIPVSTable(), observed: old.desiredIPVSTable(), owned: owned) {
-            lines.append("~ ipvs: \(change)")
+            out.append(.init("~ ipvs: \(change)"))
         }
-        if old.heartbeat != new.heartbeat { lines.append("~ heartbeat settings (port, addresses and key take effect at the next restart)") }
-        if old.election != new.election { lines.append("~ election settings") }
-        if old.nodes != new.nodes { lines.append("~ nodes (priorities, tracked interfaces)") }
-        if old.notify != new.notify { lines.append("~ notify commands") }
-        if old.sync != new.sync { lines.append("~ connection sync daemon") }
-        if old.serial != new.serial { lines.append("~ serial \(old.serial) -> \(new.serial)") }
-        return lines
+        out += services(old, new)
+        out += nodes(old, new, started: started, context: context)
+        out += heartbeat(old.heartbeat, new.heartbeat)
+        if old.election.preempt != new.election.preempt {
+            out.append(.init("~ preempt \(old.election.preempt) -> \(new.election.preempt)"))
+        }
+        if old.election.preemptDelay != new.election.preemptDelay {
+            out.append(.init("~ preempt delay \(old.election.preemptDelay) -> \(new.election.preemptDelay)"))
+        }
+        if old.announce != new.announce { out.append(.init("~ announcement schedule", .nextClaim)) }
+        if let line = sync(old.sync, new.sync) { out.append(.init(line)) }
+        if old.standbyTable != new.standbyTable {
+            out.append(.init("~ standby table \(old.standbyTable.rawValue) -> \(new.standbyTable.rawValue)"))
+        }
+        switch (old.ipvsTimeouts, new.ipvsTimeouts) {
+        case (nil, let t?): out.append(.init("+ ipvs timeouts \(describe(t))"))
+        case (_?, nil): out.append(.init("- ipvs timeouts (no longer set: the kernel keeps the values it has)"))
+        case (let a?, let b?) where a != b: out.append(.init("~ ipvs timeouts \(describe(a)) -> \(describe(b))"))
+        default: break
+        }
+        if old.notify != new.notify { out.append(.init("~ notify commands")) }
+        if old.control.socketPath != new.control.socketPath {
+            out.append(.init("~ control socket \(old.control.socketPath) -> \(new.control.socketPath)",
+                             context.controlSocketFromConfig ? .restart : .unused))
+        }
+        if old.control.group != new.control.group {
+            out.append(.init("~ control group \(old.control.group ?? "none (root only)") -> \(new.control.group ?? "none (root only)")"))
+        }
+        if old.stateDirectory != new.stateDirectory {
+            out.append(.init("~ state directory \(old.stateDirectory) -> \(new.stateDirectory)",
+                             context.stateDirectoryFromConfig ? .restart : .unused))
+        }
+        if old.serial != new.serial { out.append(.init("~ serial \(old.serial) -> \(new.serial)")) }
+        return out
     }
+
+    /// Health checks and sorry servers: not in the table at full health, so not in the IPVS lines.
+    private static func services(_ old: Config, _ new: Config) -> [ConfigChange] {
+        var out: [ConfigChange] = []
+        let before = Dictionary(old.virtualServers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for vs in new.virtualServers {
+            guard let was = before[vs.name] else { continue }
+            if was.healthCheck != vs.healthCheck { out.append(.init("~ service \(vs.name): health check")) }
+            if was.sorryServer != vs.sorryServer { out.append(.init("~ service \(vs.name): sorry server")) }
+        }
+        return out
+    }
+
+    private static func nodes(_ old: Config, _ new: Config, started: Config, context: ReloadContext) -> [ConfigChange] {
+        var out: [ConfigChange] = []
+        if old.nodes.map(\.name) != new.nodes.map(\.name) {
+            out.append(.init("~ node names \(old.nodes.map(\.name).joined(separator: ", ")) -> \(new.nodes.map(\.name).joined(separator: ", "))", .restart))
+        }
+        // The link monitor watches the tracked and VIP interfaces of the config the daemon started with.
+        let watched = Set((started.node(named: context.nodeName)?.trackInterfaces ?? []).map(\.interface))
+            .union(started.virtualIPs.map(\.interface))
+        for node in new.nodes {
+            guard let was = old.node(named: node.name) else { continue }
+            if was.heartbeatAddresses != node.heartbeatAddresses {
+                out.append(.init("~ heartbeat addresses of \(node.name) \(list(was.heartbeatAddresses)) -> \(list(node.heartbeatAddresses))", .restart))
+            }
+            if was.priority != node.priority {
+                out.append(.init("~ priority of \(node.name) \(was.priority) -> \(node.priority)"))
+            }
+            guard was.trackInterfaces != node.trackInterfaces else { continue }
+            let unwatched = node.trackInterfaces.map(\.interface).filter {
+                node.name == context.nodeName && !watched.contains($0) && !was.trackInterfaces.map(\.interface).contains($0)
+            }
+            if unwatched.isEmpty {
+                out.append(.init("~ tracked interfaces of \(node.name)"))
+            } else {
+                out.append(.init("~ tracked interfaces of \(node.name): \(unwatched.joined(separator: ", ")) not watched yet", .restart))
+            }
+        }
+        return out
+    }
+
+    private static func heartbeat(_ old: HeartbeatSettings, _ new: HeartbeatSettings) -> [ConfigChange] {
+        var out: [ConfigChange] = []
+        if old.interval != new.interval { out.append(.init("~ heartbeat interval \(old.interval) -> \(new.interval)")) }
+        if old.deadTime != new.deadTime { out.append(.init("~ heartbeat dead time \(old.deadTime) -> \(new.deadTime)")) }
+        if old.port != new.port { out.append(.init("~ heartbeat port \(old.port) -> \(new.port)", .restart)) }
+        switch (old.authentication, new.authentication) {
+        case (.hmacSHA256(let a), .hmacSHA256(let b)) where a != b:
+            // Key files are read at every reload and replace the keys at once (heartbeats and
+            // the config-mirroring channel alike).
+            out.append(.init("~ heartbeat key_file \(a) -> \(b)"))
+        case (.hmacSHA256, .none), (.none, .hmacSHA256):
+            // Heartbeats switch at once; config mirroring exists only with a key, from start-up.
+            out.append(.init("~ heartbeat authentication \(describe(old.authentication)) -> \(describe(new.authentication)) (config mirroring)", .restart))
+        default:
+            break
+        }
+        if old.nextKeyFile != new.nextKeyFile {
+            out.append(.init("~ heartbeat next_key_file \(old.nextKeyFile ?? "none") -> \(new.nextKeyFile ?? "none")"))
+        }
+        if old.realtimePriority != new.realtimePriority {
+            out.append(.init("~ heartbeat realtime priority \(old.realtimePriority.map(String.init) ?? "none") -> \(new.realtimePriority.map(String.init) ?? "none")"))
+        }
+        return out
+    }
+
+    /// `~ connection sync daemon: syncid 1 -> 2, port 8848 -> 8850, maxlen default -> 512`.
+    static func sync(_ old: SyncSettings?, _ new: SyncSettings?) -> String? {
+        switch (old, new) {
+        case (nil, nil): return nil
+        case (nil, let s?): return "+ connection sync daemon on \(s.interface) (\(fields(s).map { "\($0.0) \($0.1)" }.joined(separator: ", ")))"
+        case (let s?, nil): return "- connection sync daemon on \(s.interface) (stopped)"
+        case (let a?, let b?):
+            guard a != b else { return nil }
+            let changed = zip(fields(a), fields(b)).filter { pair in pair.0.1 != pair.1.1 }
+                .map { pair in "\(pair.0.0) \(pair.0.1) -> \(pair.1.1)" }
+            return "~ connection sync daemon: \(changed.joined(separator: ", "))"
+        }
+    }
+
+    private static func fields(_ s: SyncSettings) -> [(String, String)] {
+        [("interface", s.interface), ("syncid", "\(s.syncID)"),
+         ("group", (s.group ?? SyncDaemonRules.defaultGroup).description),
+         ("port", "\(s.port ?? SyncDaemonRules.defaultPort)"), ("ttl", "\(s.ttl ?? SyncDaemonRules.defaultTTL)"),
+         ("maxlen", s.maxLength.map(String.init) ?? "default")]
+    }
+
+    private static func describe(_ t: IPVSTimeouts) -> String { "tcp \(t.tcp), tcpfin \(t.tcpFin), udp \(t.udp)" }
+
+    private static func describe(_ a: HeartbeatSettings.Authentication) -> String {
+        switch a {
+        case .none: return "none"
+        case .hmacSHA256(let keyFile): return "hmac-sha256 (key file \(keyFile))"
+        }
+    }
+
+    private static func list(_ addresses: [IPAddress]) -> String { addresses.map(\.description).joined(separator: ", ") }
 }

@@ -308,16 +308,23 @@ public struct ReloadResult: Codable, Sendable, Hashable {
     public var newSerial: UInt64
     public var oldDigest: String
     public var newDigest: String
-    /// One line per VIP or IPVS change: "+ VIP 10.0.0.101/24 on eth0", "~ service web: …".
+    /// One line per difference the reload applies (`ConfigChange.description`): "+ VIP
+    /// 10.0.0.101/24 on eth0", "~ connection sync daemon: syncid 1 -> 2". Never a setting that
+    /// needs a restart: those are in `restartNeeded`.
     public var changes: [String]
+    /// Settings of the new config that differ from the ones the daemon started with and that
+    /// only a restart applies ("heartbeat port 539 -> 540"); nil or empty when none.
+    public var restartNeeded: [String]?
 
-    public init(applied: Bool, oldSerial: UInt64, newSerial: UInt64, oldDigest: String, newDigest: String, changes: [String]) {
+    public init(applied: Bool, oldSerial: UInt64, newSerial: UInt64, oldDigest: String, newDigest: String, changes: [String],
+                restartNeeded: [String]? = nil) {
         self.applied = applied
         self.oldSerial = oldSerial
         self.newSerial = newSerial
         self.oldDigest = oldDigest
         self.newDigest = newDigest
         self.changes = changes
+        self.restartNeeded = restartNeeded
     }
 }
 

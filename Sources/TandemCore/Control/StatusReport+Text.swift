@@ -44,6 +44,9 @@ extension StatusReport {
         out.append(configLine)
         if let configWarning { out.append("  WARNING: \(configWarning)") }
         if let replication { out.append("  last replication: \(replication)") }
+        if let restartNeeded, !restartNeeded.isEmpty {
+            out.append("  NEEDS A RESTART to apply: \(restartNeeded.joined(separator: "; ")) (running with the values it started with)")
+        }
         if vips.isEmpty {
             out.append("VIPs: none configured")
         } else {

@@ -24,6 +24,9 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public var roleChanges: [RoleChange]
     /// The last config replication, when there was one (issue 7).
     public var replication: String?
+    /// Settings of the config in force that differ from the ones the daemon started with and
+    /// that only a restart applies ("heartbeat port 539 -> 540"); nil or empty when none.
+    public var restartNeeded: [String]?
     /// Heartbeat keys, the key the peer signs with, and the boot-epoch challenge (issue 13).
     public var authentication: Authentication?
 
@@ -236,7 +239,7 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public init(node: String, role: String, roleReason: String, roleSince: String?, roleAgeMs: UInt64?, priority: Int,
                 effectivePriority: Int, maintenance: Bool, peer: Peer, heartbeats: HeartbeatCounters, vips: [VIP],
                 services: [Service], config: ConfigInfo, configWarning: String?, roleChanges: [RoleChange],
-                replication: String? = nil) {
+                replication: String? = nil, restartNeeded: [String]? = nil) {
         self.node = node
         self.role = role
         self.roleReason = roleReason
@@ -253,6 +256,7 @@ public struct StatusReport: Codable, Sendable, Hashable {
         self.configWarning = configWarning
         self.roleChanges = roleChanges
         self.replication = replication
+        self.restartNeeded = restartNeeded
     }
 }
 

@@ -28,6 +28,8 @@ public final class ControlCenter: ControlHandling {
         public var health: @Sendable () -> [RealServerID: RealServerHealthInfo] = { [:] }
         /// One line about the last config replication, if any.
         public var replication: @Sendable () -> String? = { nil }
+        /// Settings in force that only a restart applies (`ConfigDifference.restartNeeded`).
+        public var restartNeeded: @Sendable () -> [String] = { [] }
         /// Sends the drain list to the peer; returns its answer or why it could not be told.
         public var sendDrains: @Sendable (DrainList) async -> Result<String, ControlProtocolError> = { _ in
             .failure(.failed("no peer channel"))
@@ -157,7 +159,7 @@ public final class ControlCenter: ControlHandling {
                 StatusReport.RoleChange(time: ControlTime.iso8601(nanosecondsSinceEpoch: $0.at), from: $0.from.description,
                                         to: $0.to.description, reason: $0.reason)
             },
-            replication: parts.replication())
+            replication: parts.replication(), restartNeeded: parts.restartNeeded())
         report.authentication = StatusReport.Authentication(status: s.authentication, counters: c, fingerprints: s.keyFingerprints,
                                                              now: s.now, wallNow: wallNow)
         return report

@@ -35,10 +35,32 @@ public protocol ControlHandling: Sendable {
 ///   10 s, closes the connection (with an error line when possible); malformed requests get an
 ///   error and the connection stays usable. At most 64 connections at once.
 /// - A live socket at the path (another tandemd) stops the start-up; a stale one is replaced.
+/// The control group in force: besides root, its members may change state. Resolved when set
+/// (start-up, and each reload that changes `control.group`), so a missing group is reported then.
+public final class ControlGroup: Sendable {
+    private let state = Mutex<(name: String?, id: gid_t?)>((nil, nil))
+
+    public init(_ name: String?, logger: Logger) { set(name, logger: logger) }
+
+    /// Puts `name` in force (nil: root only); a group that does not exist admits nobody but root.
+    public func set(_ name: String?, logger: Logger) {
+        var id: gid_t?
+        if let name {
+            let entry = getgrnam(name)
+            id = entry?.pointee.gr_gid
+            if entry == nil {
+                logger.warning("control group \(name) does not exist: only root may change state (create the group or fix control.group)")
+            }
+        }
+        state.withLock { $0 = (name, id) }
+    }
+
+    var current: (name: String?, id: gid_t?) { state.withLock { $0 } }
+}
+
 public final class ControlServer: Service, Sendable {
     private let path: String
-    private let groupName: String?
-    private let groupID: gid_t?
+    private let group: ControlGroup
     private let handler: any ControlHandling
     private let logger: Logger
     private let connections = Atomic<Int>(0)
@@ -46,20 +68,17 @@ public final class ControlServer: Service, Sendable {
     static let firstRequestTimeout = TimeAmount.seconds(10)
 
     /// Resolves the control group now, so a missing group is reported at start-up.
-    public init(path: String, group: String?, handler: any ControlHandling, logger: Logger) {
+    public convenience init(path: String, group: String?, handler: any ControlHandling, logger: Logger) {
+        self.init(path: path, group: ControlGroup(group, logger: logger), handler: handler, logger: logger)
+    }
+
+    /// `group` may be changed while the server runs (a reload); each connection is judged by
+    /// the group in force when it connects.
+    public init(path: String, group: ControlGroup, handler: any ControlHandling, logger: Logger) {
         self.path = path
-        self.groupName = group
+        self.group = group
         self.handler = handler
         self.logger = logger
-        if let group {
-            let entry = getgrnam(group)
-            groupID = entry?.pointee.gr_gid
-            if entry == nil {
-                logger.warning("control group \(group) does not exist: only root may change state (create the group or fix control.group)")
-            }
-        } else {
-            groupID = nil
-        }
     }
 
     /// Creates the socket's directory and removes a stale socket; throws if a daemon answers there.
@@ -150,7 +169,7 @@ public final class ControlServer: Service, Sendable {
                         continue
                     }
                     if command.changesState && !client.mayChangeState {
-                        let who = groupName.map { "root or members of group \($0)" } ?? "root"
+                        let who = group.current.name.map { "root or members of group \($0)" } ?? "root"
                         logger.warning("control: \(command.name) refused for \(client): only \(who) may change state")
                         try await send(.failure(.notAuthorized("\(command.name) changes state: only \(who) may do that (you are uid \(client.uid))")))
                         continue
@@ -191,7 +210,7 @@ public final class ControlServer: Service, Sendable {
         guard let provider = channel as? any SocketOptionProvider else { return nil }
         guard let cred: PeerCredentials = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
                                                                          name: SocketOptionName(SO_PEERCRED)).get() else { return nil }
-        let allowed = cred.uid == 0 || groupID.map { Self.isMember(uid: cred.uid, primaryGroup: cred.gid, of: $0) } == true
+        let allowed = cred.uid == 0 || group.current.id.map { Self.isMember(uid: cred.uid, primaryGroup: cred.gid, of: $0) } == true
         return ControlClient(pid: cred.pid, uid: cred.uid, gid: cred.gid, mayChangeState: allowed)
     }
 

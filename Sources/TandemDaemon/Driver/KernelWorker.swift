@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Logging
 import TandemCore
 import TandemKernel
@@ -6,6 +7,12 @@ import TandemKernel
 /// Carries out the election's slow kernel work off the heartbeat thread, in order, on one serial
 /// queue: IPVS reconciles (start-up adoption, takeover, reload, health, periodic drift repair),
 /// the connection-sync daemon's role, and then the notify command.
+///
+/// The sync daemon follows the settled role (master while active, backup otherwise) and the
+/// config in force: a reload with other `sync:` parameters restarts it with them, a reload
+/// without `sync:` stops the daemons the previous config ran, and the periodic repair restarts
+/// one stopped or changed behind Tandem's back. The comparison follows the kernel's own
+/// defaults and clamping (`SyncDaemonPlan`), so a backup's raised maxlen is not a difference.
 ///
 /// IPVS is touched only when the config asks for it (virtual servers, sync or timeouts, now or
 /// in a config replaced by a reload): a VIP-only pair never opens the IPVS family, so it runs on
@@ -37,14 +44,37 @@ public final class KernelWorker: @unchecked Sendable {
     private var drained: Set<RealServerID> = []
     /// Whether the last reconcile left the kernel table equal to the desired one.
     private var inSync = false
+    /// The last settled role: which sync daemon runs (nil until the role first settles).
+    private var syncRole: Role?
+    /// A config replaced by a reload had `sync:`: its daemons are still to be stopped.
+    private var syncFormerlyManaged = false
+    /// The MTU of an interface in bytes (a backup's default maxlen follows it), nil when unknown.
+    private let interfaceMTU: @Sendable (String) -> Int?
+    /// Sync-daemon starts and stops made so far (tests, status).
+    public private(set) var syncDaemonWrites: UInt64 = 0
+    /// The last failed sync-daemon write, logged once until the outcome changes (the periodic
+    /// repair retries it every period).
+    private var lastSyncFailures: [String] = []
+    /// A daemon Tandem started and the kernel reported otherwise than `SyncDaemonRules`
+    /// predicts: (what was asked, what the kernel reported), taken as matching from then on.
+    private var syncStartedAs: (desired: IPVSSyncDaemon, reported: IPVSSyncDaemon)?
 
     public init(config: Config, notifier: Notifier, logger: Logger, events: EventHub? = nil,
+                interfaceMTU: @escaping @Sendable (String) -> Int? = KernelWorker.sysfsMTU,
                 makeKernel: @escaping @Sendable () throws -> any IPVSKernel) {
         self.config = config
+        self.interfaceMTU = interfaceMTU
         self.notifier = notifier
         self.logger = logger
         self.events = events
         self.makeKernel = makeKernel
+    }
+
+    /// The MTU of `interface` from /sys/class/net/INTERFACE/mtu, nil when it cannot be read.
+    public static let sysfsMTU: @Sendable (String) -> Int? = { interface in
+        guard !interface.isEmpty, !interface.contains("/"),
+              let text = try? String(contentsOfFile: "/sys/class/net/\(interface)/mtu", encoding: .utf8) else { return nil }
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Whether `config` needs the IPVS family at all.
@@ -80,7 +110,8 @@ public final class KernelWorker: @unchecked Sendable {
     /// The role has settled: move the sync daemon, then run the notify command.
     public func roleSettled(_ role: Role, reason: String) {
         queue.async {
-            self.setSyncRole(for: role)
+            self.syncRole = role
+            self.reconcileSync(reason: "role \(role)")
             self.notifier.notify(role, reason: reason, settings: self.config.notify)
         }
     }
@@ -89,8 +120,10 @@ public final class KernelWorker: @unchecked Sendable {
     public func configChanged(_ new: Config) {
         queue.async {
             self.formerlyOwned = self.formerlyOwned.union(IPVSOwnership(self.config.namedIPVSEntries))
+            if self.config.sync != nil { self.syncFormerlyManaged = true }
             self.config = new
             self.reconcile(reason: "config reloaded")
+            self.reconcileSync(reason: "config reloaded")
         }
     }
 
@@ -151,7 +184,10 @@ public final class KernelWorker: @unchecked Sendable {
 
     /// Periodic drift repair (and retry when IPVS was unavailable).
     public func periodicCheck() {
-        queue.async { self.reconcile(reason: "periodic check", quiet: true) }
+        queue.async {
+            self.reconcile(reason: "periodic check", quiet: true)
+            self.reconcileSync(reason: "periodic check")
+        }
     }
 
     /// Runs `body` after all work queued so far (a cold-standby announce after the install).
@@ -224,23 +260,57 @@ public final class KernelWorker: @unchecked Sendable {
         }
     }
 
-    private func setSyncRole(for role: Role) {
-        guard let sync = config.sync, let kernel = openKernel() else { return }
-        let wanted: IPVSSyncDaemon.Role = role == .active ? .master : .backup
-        let other: IPVSSyncDaemon.Role = wanted == .master ? .backup : .master
-        let daemon = IPVSSyncDaemon(role: wanted, interface: sync.interface, syncID: UInt32(sync.syncID),
-                                    maxLength: sync.maxLength, group: sync.group, port: sync.port, ttl: sync.ttl)
-        do {
-            let running = try kernel.syncDaemons()
-            if running.contains(where: { $0.role == other }) { try kernel.stopSyncDaemon(other) }
-            if let current = running.first(where: { $0.role == wanted }) {
-                if current.interface == daemon.interface && current.syncID == daemon.syncID { return }
-                try kernel.stopSyncDaemon(wanted)
-            }
-            try kernel.startSyncDaemon(daemon)
-            logger.notice("sync daemon: \(daemon) started\(running.contains { $0.role == other } ? ", \(other) stopped" : "")")
-        } catch {
-            logger.error("sync daemon \(wanted) on \(sync.interface): \(error)")
+    /// Reads back a daemon just started; when the kernel reports it otherwise than predicted,
+    /// says so once and takes the report as the daemon asked for (no restart loop).
+    private func noteStarted(_ daemon: IPVSSyncDaemon, on kernel: any IPVSKernel, mtu: Int?) {
+        guard let reported = (try? kernel.syncDaemons())?.first(where: { $0.role == daemon.role }) else { return }
+        let predicted = SyncDaemonRules.effective(daemon, interfaceMTU: mtu)
+        if SyncDaemonRules.matches(predicted, observed: reported) {
+            syncStartedAs = nil
+        } else {
+            logger.warning("sync daemon: the kernel runs \(IPVSSyncDaemon.listing([reported]).dropLast()) where \(IPVSSyncDaemon.listing([predicted]).dropLast()) was expected; taken as the configured daemon")
+            syncStartedAs = (daemon, reported)
         }
+    }
+
+    /// Brings the kernel's sync daemons to what the config and the settled role ask for.
+    private func reconcileSync(reason: String) {
+        guard let role = syncRole else { return }
+        let managed = config.sync != nil || syncFormerlyManaged
+        guard managed, let kernel = openKernel() else { return }
+        let desired = config.sync?.daemon(role: SyncDaemonPlan.kernelRole(for: role))
+        let mtu = desired.flatMap { interfaceMTU($0.interface) }
+        let actions: [SyncDaemonPlan.Action]
+        do {
+            actions = SyncDaemonPlan.actions(desired: desired, managed: managed, running: try kernel.syncDaemons(),
+                                             interfaceMTU: mtu,
+                                             startedAs: syncStartedAs.flatMap { $0.desired == desired ? $0.reported : nil })
+        } catch {
+            logger.error("sync daemon (\(reason)): cannot read the kernel's sync daemons: \(error)")
+            return
+        }
+        var failures: [String] = []
+        for action in actions {
+            syncDaemonWrites += 1
+            do {
+                switch action {
+                case .stop(let daemon): try kernel.stopSyncDaemon(daemon.role)
+                case .start(let daemon):
+                    try kernel.startSyncDaemon(daemon)
+                    noteStarted(daemon, on: kernel, mtu: mtu)
+                }
+                logger.notice("sync daemon (\(reason)): \(action)")
+            } catch {
+                let text = "\(action) failed: \(error)"
+                failures.append(text)
+                if !lastSyncFailures.contains(text) {
+                    logger.error("sync daemon (\(reason)): \(text)")
+                    events?.publish(.kernel, "sync daemon (\(reason)): \(text)")
+                }
+            }
+        }
+        if failures.isEmpty && !lastSyncFailures.isEmpty && !actions.isEmpty { logger.notice("sync daemon (\(reason)): repaired") }
+        lastSyncFailures = failures
+        if config.sync == nil && failures.isEmpty { syncFormerlyManaged = false }
     }
 }

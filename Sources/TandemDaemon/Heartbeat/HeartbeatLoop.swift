@@ -71,6 +71,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     /// systemd's watchdog, fed from this loop so that a wedged loop gets tandemd restarted. Set
     /// before `start()`.
     var watchdog: WatchdogPinger?
+    /// The SCHED_FIFO priority this thread runs with now; nil for the default scheduler.
+    private var runningPriority: Int?
 
     // Shared:
     private let inbox = Mutex<[HeartbeatLoopEvent]>([])
@@ -136,13 +138,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     }
 
     private func run() {
-        if let priority = realtimePriority {
-            if let code = makeCurrentThreadRealtime(priority: priority) {
-                logger.warning("heartbeat thread: cannot switch to SCHED_FIFO priority \(priority): \(String(cString: strerror(code))) (errno \(code)); running with the default scheduler")
-            } else {
-                logger.info("heartbeat thread runs SCHED_FIFO priority \(priority)")
-            }
-        }
+        applyRealtimePriority(realtimePriority)
         transport.onSendError = { [logger] path, code in
             logger.warning("heartbeat send on \(path) failed: \(String(cString: strerror(code))) (errno \(code))")
         }
@@ -214,6 +210,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
         case .forceStop(let reason):
             driver.forceStop(reason: reason, at: now)
         case .reload(let config, let settings):
+            transport.builder.identity.intervalMilliseconds = UInt32(clamping: config.heartbeat.interval.milliseconds)
+            applyRealtimePriority(config.heartbeat.realtimePriority)
             driver.configChanged(config, settings: settings, at: now)
         case .keys(let keys):
             let authenticators = keys?.authenticators
@@ -232,6 +230,29 @@ public final class HeartbeatLoop: @unchecked Sendable {
         case .maintenance(let on, let reply):
             reply(driver.maintenanceRequested(on, at: now))
         }
+    }
+
+    /// Heartbeat thread only: switches this thread to SCHED_FIFO at `wanted`, or back to the
+    /// default scheduler (nil); at start and at each reload that changes `realtime_priority`.
+    private func applyRealtimePriority(_ wanted: Int?) {
+        guard wanted != runningPriority else { return }
+        if let wanted {
+            if let code = makeCurrentThreadRealtime(priority: wanted) {
+                logger.warning("heartbeat thread: cannot switch to SCHED_FIFO priority \(wanted): \(String(cString: strerror(code))) (errno \(code)); running with \(runningPriority.map { "SCHED_FIFO priority \($0)" } ?? "the default scheduler")")
+                return
+            }
+            logger.info("heartbeat thread runs SCHED_FIFO priority \(wanted)")
+        } else {
+            var parameters = sched_param()
+            parameters.sched_priority = 0
+            let code = pthread_setschedparam(pthread_self(), SCHED_OTHER, &parameters)
+            if code != 0 {
+                logger.warning("heartbeat thread: cannot return to the default scheduler: \(String(cString: strerror(code))) (errno \(code))")
+                return
+            }
+            logger.info("heartbeat thread runs with the default scheduler")
+        }
+        runningPriority = wanted
     }
 
     private func statusLine(at now: MonotonicInstant) -> String {

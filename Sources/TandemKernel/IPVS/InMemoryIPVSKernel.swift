@@ -14,6 +14,8 @@ public final class InMemoryIPVSKernel: IPVSKernel {
     public var schedulers: Set<String> = Set(["none"] + Scheduler.known)
     /// Interfaces a sync daemon may use; others fail with ENODEV.
     public var interfaces: Set<String> = ["lo"]
+    /// MTU of each interface in bytes (1500 when not listed): a backup's default maxlen follows it.
+    public var mtus: [String: Int] = [:]
     /// Changes applied successfully so far.
     public private(set) var writes = 0
 
@@ -97,7 +99,8 @@ public final class InMemoryIPVSKernel: IPVSKernel {
         guard !daemons.contains(where: { $0.role == daemon.role }) else {
             throw KernelError.ipvsDaemon(start: true, role: daemon.role, interface: daemon.interface, errno: EEXIST)
         }
-        daemons.append(daemon)
+        // Stored as the kernel stores it: defaults filled in, maxlen clamped (ip_vs_sync.c).
+        daemons.append(SyncDaemonRules.effective(daemon, interfaceMTU: mtus[daemon.interface] ?? 1500))
         daemons.sort { $0.role.rawValue < $1.role.rawValue }
     }
 

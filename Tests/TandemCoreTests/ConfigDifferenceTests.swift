@@ -1,0 +1,139 @@
+import Testing
+@testable import TandemCore
+
+/// Every setting a reload reports, with how the running daemon applies it: live, from the next
+/// claim, or only at a restart (never reported as applied).
+@Suite struct ConfigDifferenceTests {
+    static let base = """
+    serial: 1
+    nodes:
+      - {name: a, addresses: [10.0.0.1], priority: 150, track_interfaces: [eth2]}
+      - {name: b, addresses: [10.0.0.2], priority: 100}
+    heartbeat: {interval: 100ms, dead_time: 400ms, key_file: /etc/tandem/key}
+    virtual_ips:
+      - {address: 10.0.0.10/24, interface: eth0}
+    virtual_servers:
+      - name: web
+        address: 10.0.0.10
+        port: 80
+        forwarding: dr
+        real_servers:
+          - {address: 10.0.0.21, port: 80, weight: 5}
+    sync: {interface: eth1, sync_id: 1}
+    control: {socket: /run/tandem/tandemd.sock}
+    state_directory: /var/lib/tandem
+
+    """
+
+    static func config(_ edits: [(String, String)] = [], appending extra: String = "") throws -> Config {
+        var text = base
+        for (old, new) in edits {
+            precondition(text.contains(old), "the base config has no \(old)")
+            text = text.replacingOccurrences(of: old, with: new)
+        }
+        return try ConfigParser.parse(yaml: text + extra)
+    }
+
+    static let context = ReloadContext(nodeName: "a")
+
+    /// (edit of the base config, the expected lines with their effect)
+    static let cases: [(String, [(String, String)], String, [ConfigChange])] = [
+        ("sync parameters", [("sync: {interface: eth1, sync_id: 1}", "sync: {interface: eth1, sync_id: 2, port: 8850, max_length: 512}")], "",
+         [.init("~ connection sync daemon: syncid 1 -> 2, port 8848 -> 8850, maxlen default -> 512")]),
+        ("sync removed", [("sync: {interface: eth1, sync_id: 1}\n", "")], "", [.init("- connection sync daemon on eth1 (stopped)")]),
+        ("heartbeat timing", [("interval: 100ms, dead_time: 400ms", "interval: 50ms, dead_time: 300ms")], "",
+         [.init("~ heartbeat interval 100ms -> 50ms"), .init("~ heartbeat dead time 400ms -> 300ms")]),
+        ("heartbeat port", [("dead_time: 400ms,", "dead_time: 400ms, port: 540,")], "",
+         [.init("~ heartbeat port 539 -> 540", .restart)]),
+        ("key file", [("key_file: /etc/tandem/key", "key_file: /etc/tandem/key2")], "",
+         [.init("~ heartbeat key_file /etc/tandem/key -> /etc/tandem/key2")]),
+        ("auth none", [("key_file: /etc/tandem/key", "auth: none")], "",
+         [.init("~ heartbeat authentication hmac-sha256 (key file /etc/tandem/key) -> none (config mirroring)", .restart)]),
+        ("realtime priority", [("dead_time: 400ms,", "dead_time: 400ms, realtime_priority: 50,")], "",
+         [.init("~ heartbeat realtime priority none -> 50")]),
+        ("heartbeat addresses", [("addresses: [10.0.0.2]", "addresses: [10.0.0.3]")], "",
+         [.init("~ heartbeat addresses of b 10.0.0.2 -> 10.0.0.3", .restart)]),
+        ("peer renamed", [("name: b", "name: c")], "", [.init("~ node names a, b -> a, c", .restart)]),
+        ("priorities", [("priority: 150", "priority: 120"), ("priority: 100", "priority: 90")], "",
+         [.init("~ priority of a 150 -> 120"), .init("~ priority of b 100 -> 90")]),
+        ("tracked interface removed", [("track_interfaces: [eth2]", "track_interfaces: []")], "",
+         [.init("~ tracked interfaces of a")]),
+        ("tracked interface effect", [("track_interfaces: [eth2]", "track_interfaces: [{interface: eth2, lower_priority_by: 50}]")], "",
+         [.init("~ tracked interfaces of a")]),
+        ("a VIP interface becomes tracked: already watched", [("track_interfaces: [eth2]", "track_interfaces: [eth2, eth0]")], "",
+         [.init("~ tracked interfaces of a")]),
+        ("a new interface tracked here", [("track_interfaces: [eth2]", "track_interfaces: [eth2, eth3]")], "",
+         [.init("~ tracked interfaces of a: eth3 not watched yet", .restart)]),
+        ("a new interface tracked by the peer", [("priority: 100}", "priority: 100, track_interfaces: [eth3]}")], "",
+         [.init("~ tracked interfaces of b")]),
+        ("preempt", [], "election: {preempt: true, preempt_delay: 5s}\n",
+         [.init("~ preempt false -> true"), .init("~ preempt delay 0s -> 5s")]),
+        ("announce", [], "announce: {repeat: 3}\n", [.init("~ announcement schedule", .nextClaim)]),
+        ("standby table", [], "standby_table: cold\n", [.init("~ standby table warm -> cold")]),
+        ("ipvs timeouts added", [], "ipvs_timeouts: {tcp: 1h, tcp_fin: 2m, udp: 5m}\n",
+         [.init("+ ipvs timeouts tcp 1h, tcpfin 2m, udp 5m")]),
+        ("notify", [], "notify: {active: [/bin/true]}\n", [.init("~ notify commands")]),
+        ("control socket", [("socket: /run/tandem/tandemd.sock", "socket: /run/tandem/other.sock")], "",
+         [.init("~ control socket /run/tandem/tandemd.sock -> /run/tandem/other.sock", .restart)]),
+        ("control group", [("socket: /run/tandem/tandemd.sock}", "socket: /run/tandem/tandemd.sock, group: adm}")], "",
+         [.init("~ control group none (root only) -> adm")]),
+        ("state directory", [("state_directory: /var/lib/tandem", "state_directory: /var/lib/tandem2")], "",
+         [.init("~ state directory /var/lib/tandem -> /var/lib/tandem2", .restart)]),
+        ("health check", [("forwarding: dr\n", "forwarding: dr\n    health_check: {type: tcp}\n")], "",
+         [.init("~ service web: health check")]),
+        ("sorry server", [("forwarding: dr\n", "forwarding: dr\n    sorry_server: {address: 10.0.0.99, port: 80}\n")], "",
+         [.init("~ service web: sorry server")]),
+        ("weight", [("weight: 5", "weight: 2")], "", [.init("~ ipvs: update real server 10.0.0.21:80 of tcp 10.0.0.10:80")]),
+        ("serial", [("serial: 1", "serial: 2")], "", [.init("~ serial 1 -> 2")]),
+    ]
+
+    @Test(arguments: 0..<ConfigDifferenceTests.cases.count) func eachSettingIsClassified(_ i: Int) throws {
+        let (name, edits, extra, expected) = Self.cases[i]
+        let old = try Self.config()
+        let new = try Self.config(edits, appending: extra)
+        #expect(ConfigDifference.changes(from: old, to: new, started: old, context: Self.context) == expected, "\(name)")
+    }
+
+    @Test func ipvsTimeoutsChangedAndRemoved() throws {
+        let with = try Self.config(appending: "ipvs_timeouts: {tcp: 1h, tcp_fin: 2m, udp: 5m}\n")
+        let other = try Self.config(appending: "ipvs_timeouts: {tcp: 2h, tcp_fin: 2m, udp: 5m}\n")
+        let without = try Self.config()
+        #expect(ConfigDifference.changes(from: with, to: other, started: with, context: Self.context)
+                == [.init("~ ipvs timeouts tcp 1h, tcpfin 2m, udp 5m -> tcp 2h, tcpfin 2m, udp 5m")])
+        #expect(ConfigDifference.changes(from: with, to: without, started: with, context: Self.context)
+                == [.init("- ipvs timeouts (no longer set: the kernel keeps the values it has)")])
+    }
+
+    @Test func pathsGivenOnTheCommandLineAreNotUsedHere() throws {
+        let old = try Self.config()
+        let new = try Self.config([("socket: /run/tandem/tandemd.sock", "socket: /tmp/x.sock"),
+                                   ("state_directory: /var/lib/tandem", "state_directory: /tmp/state")])
+        let local = ReloadContext(nodeName: "a", controlSocketFromConfig: false, stateDirectoryFromConfig: false)
+        #expect(ConfigDifference.changes(from: old, to: new, started: old, context: local).map(\.effect) == [.unused, .unused])
+        #expect(ConfigDifference.restartNeeded(started: old, current: new, context: local).isEmpty)
+    }
+
+    @Test func restartNeededComparesWithTheConfigTheDaemonStartedWith() throws {
+        let started = try Self.config()
+        let portChanged = try Self.config([("dead_time: 400ms,", "dead_time: 400ms, port: 540,"), ("serial: 1", "serial: 2")])
+        let thenWeight = try Self.config([("dead_time: 400ms,", "dead_time: 400ms, port: 540,"), ("serial: 1", "serial: 3"),
+                                          ("weight: 5", "weight: 2")])
+        let reverted = try Self.config([("serial: 1", "serial: 4"), ("weight: 5", "weight: 2")])
+        #expect(ConfigDifference.restartNeeded(started: started, current: portChanged, context: Self.context) == ["heartbeat port 539 -> 540"])
+        // A later reload of something else: the port still needs the restart.
+        #expect(ConfigDifference.restartNeeded(started: started, current: thenWeight, context: Self.context) == ["heartbeat port 539 -> 540"])
+        #expect(ConfigDifference.changes(from: portChanged, to: thenWeight, started: started, context: Self.context)
+                    .filter { $0.effect == .restart }.isEmpty)
+        // Back to the started value: nothing is pending.
+        #expect(ConfigDifference.restartNeeded(started: started, current: reverted, context: Self.context).isEmpty)
+    }
+
+    @Test func linesMarkEachEffect() throws {
+        let old = try Self.config()
+        let new = try Self.config([("dead_time: 400ms,", "dead_time: 400ms, port: 540,")], appending: "announce: {repeat: 3}\n")
+        #expect(ConfigDifference.lines(from: old, to: new, context: Self.context) == [
+            "~ heartbeat port 539 -> 540: needs a restart",
+            "~ announcement schedule (from the next claim of the VIPs)",
+        ])
+    }
+}

@@ -1,0 +1,124 @@
+"""What a reload reports against what it really changes (issue 13, kind 10), on the host kernel
+with two real tandemd (VIP-only; the sync daemon and IPVS are covered in
+integration/vm/test_reload_ipvs.py).
+
+Run as root after `swift build`:  python3 -m pytest -v -s integration/host/test_reload.py
+A restart-only setting (heartbeat port) is reported as "needs a restart" by reload, its dry run
+and status (the report is the property here), and is not applied: the peer keeps accepting
+heartbeats on the old port. Live ones are applied: a VIP (seen with `ip -j addr`),
+`realtime_priority` (the heartbeat thread's policy in /proc/PID/task/TID/stat) and the control
+group (an unprivileged member is refused before the reload and admitted after it).
+"""
+import grp
+import json
+import os
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from failover_pair import VIP, Pair  # noqa: E402
+
+
+@pytest.fixture
+def pair(topo):
+    p = Pair(topo)
+    yield p
+    p.close()
+
+
+def status(pair, node):
+    r = pair.ctl(node, "status", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_restart_only_settings_are_reported_as_needing_a_restart_never_applied(pair):
+    pair.start_settled()
+    pair.wait_for(lambda: os.path.exists(pair.socket("a")) and os.path.exists(pair.socket("b")), 10, what="control sockets")
+    assert status(pair, "a")["restart_needed"] == []
+    old_port = pair.port
+    text = pair.config_text(serial=2, extra_vips=["192.0.2.20/24"]).replace(f"port: {old_port}", f"port: {old_port + 1}")
+    # The state directory is given on the command line here: a change in the file is not used.
+    text = text.replace(f"state_directory: {pair.dir}/state", f"state_directory: {pair.dir}/state2")
+    assert f"port: {old_port + 1}" in text and "state2" in text
+    pair.config.write_text(text)
+
+    dry = pair.ctl("a", "reload", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("would apply: serial 1 -> 2"), dry.stdout
+    assert f"  ~ heartbeat port {old_port} -> {old_port + 1}\n" in dry.stdout.split("needs a restart of tandemd")[1], dry.stdout
+
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0, r.stderr
+    applied, marker, restart = r.stdout.partition("needs a restart of tandemd")
+    assert applied.startswith("applied: serial 1 -> 2") and "+ VIP 192.0.2.20/24 on eth0" in applied, r.stdout
+    assert "heartbeat port" not in applied, r.stdout
+    assert f"state directory {pair.dir}/state -> {pair.dir}/state2 (not used on this node)" in applied, r.stdout
+    assert marker and f"  ~ heartbeat port {old_port} -> {old_port + 1}\n" in restart, r.stdout
+    assert "state directory" not in restart, r.stdout
+
+    # The live part is applied: the new VIP is on ra.
+    pair.wait_for(lambda: pair.topo.addr_info("a", "192.0.2.20") is not None, 5, what="new VIP on ra")
+    # The restart-only part is not: rb keeps hearing ra on the old port.
+    before = status(pair, "b")["heartbeats"]["accepted"]
+    pair.wait_for(lambda: status(pair, "b")["heartbeats"]["accepted"] > before + 3, 5, what="rb still hears ra")
+    s = status(pair, "a")
+    assert s["restart_needed"] == [f"heartbeat port {old_port} -> {old_port + 1}"], s["restart_needed"]
+    assert s["role"] == "active" and s["peer"]["alive"]
+    assert f"NEEDS A RESTART to apply: heartbeat port {old_port} -> {old_port + 1}" in pair.ctl("a", "status").stdout
+    assert pair.topo.addr_info("a", VIP) is not None
+
+    # Back to the port the daemon started with: nothing needs a restart any more.
+    pair.config.write_text(pair.config_text(serial=3, extra_vips=["192.0.2.20/24"]))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0 and "needs a restart" not in r.stdout, r.stdout
+    assert status(pair, "a")["restart_needed"] == []
+
+
+def fifo_threads(pid):
+    """{tid: rt_priority} of the process's threads that run SCHED_FIFO (/proc/PID/task/TID/stat:
+    field 40 rt_priority, field 41 policy, 1 = SCHED_FIFO)."""
+    found = {}
+    for stat in pathlib.Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is field 3 (state): field n is fields[n - 3].
+        if int(fields[41 - 3]) == 1:
+            found[int(stat.parent.name)] = int(fields[40 - 3])
+    return found
+
+
+def test_realtime_priority_is_applied_by_a_reload(pair):
+    pair.start_settled()
+    pid = pair.procs["a"].pid
+    assert fifo_threads(pid) == {}
+    with_rt = pair.config_text(serial=2).replace("  interval:", "  realtime_priority: 50\n  interval:")
+    assert "realtime_priority: 50" in with_rt
+    pair.config.write_text(with_rt)
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0 and "~ heartbeat realtime priority none -> 50" in r.stdout, r.stdout + r.stderr
+    assert "needs a restart" not in r.stdout, r.stdout
+    pair.wait_for(lambda: list(fifo_threads(pid).values()) == [50], 5, what="the heartbeat thread runs SCHED_FIFO 50")
+    pair.config.write_text(pair.config_text(serial=3))
+    assert pair.ctl("a", "reload").returncode == 0
+    pair.wait_for(lambda: fifo_threads(pid) == {}, 5, what="back to the default scheduler")
+
+
+def test_control_group_is_applied_by_a_reload(pair):
+    os.chmod(pair.dir, 0o755)  # lets the unprivileged user reach the socket
+    pair.start_settled()
+    pair.wait_for(lambda: os.path.exists(pair.socket("a")), 10, what="control socket")
+    nobody = 65534
+    group = grp.getgrgid(nobody).gr_name  # the unprivileged user's primary group
+    refused = pair.ctl("a", "maintenance", "off", user=nobody)
+    assert refused.returncode == 77, refused.stdout + refused.stderr
+    pair.config.write_text(pair.config_text(serial=2, tail=f"control: {{group: {group}}}\n"))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0 and f"~ control group none (root only) -> {group}" in r.stdout, r.stdout + r.stderr
+    assert "needs a restart" not in r.stdout, r.stdout
+    allowed = pair.ctl("a", "maintenance", "off", user=nobody)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
