@@ -230,8 +230,9 @@ struct ReloadCommand: ParsableCommand {
         abstract: "Re-read tandemd's config file: validate, show the difference, apply.",
         discussion: """
             An invalid file is refused with its errors and the running config stays in force. \
-            Settings that only a restart applies (heartbeat port, addresses, key file, control \
-            socket, ...) are listed under "needs a restart", never as applied.
+            Key files are re-read every time. Settings that only a restart applies (heartbeat \
+            port, addresses, node names, control socket, ...) are listed under "needs a restart", \
+            never as applied.
             """)
 
     @OptionGroup var socket: SocketOption
