@@ -73,7 +73,8 @@ public enum Daemon {
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
                                   makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
-                                    sender: transport, worker: worker, logger: logger)
+                                    sender: transport, worker: worker, logger: logger,
+                                    heartbeatAddresses: paths.map(\.local))
         driver.events = hub
         let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator)
         let stopTimeout = TimeSpan(milliseconds: settings.handoverTimeout.milliseconds + 2000)
@@ -88,6 +89,7 @@ public enum Daemon {
         do {
             driver.routeMonitor = try LiveRouteMonitor(
                 interfaces: tracked, vips: config.virtualIPs, ownPorts: addressTable.ownPorts,
+                watchedAddresses: Set(paths.map(\.local)),
                 onError: { error in logger.warning("route monitor: \(error)") },
                 handler: { event in loop.post(.route(event)) })
         } catch {

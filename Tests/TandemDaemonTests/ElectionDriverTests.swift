@@ -31,6 +31,7 @@ final class LoggingAddressTable: AddressTable {
         return change
     }
     func addresses() throws -> [InterfaceAddress] { try inner.addresses() }
+    func links() throws -> [LinkState] { try inner.links() }
 }
 
 final class LoggingAnnouncer: Announcer {
@@ -77,7 +78,12 @@ struct RecordingNotifyRunner: NotifyRunner {
 
 final class RecordingSender: HeartbeatSending {
     var sent: [Election.Outgoing] = []
-    func send(_ outgoing: Election.Outgoing) { sent.append(outgoing) }
+    /// What the next sends report as failing (path index → error).
+    var failing: [Int: String] = [:]
+    func send(_ outgoing: Election.Outgoing) -> [Int: String] {
+        sent.append(outgoing)
+        return failing
+    }
 }
 
 struct NoIPVSError: Error, CustomStringConvertible {
@@ -96,10 +102,15 @@ final class Harness {
     let kernelOpens = LockedBox(0)
     let config: Config
 
+    /// The table starts with links eth0 (index 2) and eth1 (index 3), both up, and this node's
+    /// heartbeat addresses on eth0, plus `addresses`.
     init(yaml: String, node: String = "a", addresses: [InterfaceAddress] = [], table ipvsTable: IPVSTable = IPVSTable(),
          ipvsAvailable: Bool = true) throws {
         config = try ConfigParser.parse(yaml: yaml)
-        table = InMemoryAddressTable(addresses: addresses)
+        let heartbeat = config.node(named: node)?.heartbeatAddresses ?? []
+        let own = heartbeat.map { InterfaceAddress(interfaceIndex: 2, interface: "eth0", prefix: IPPrefix(address: $0, length: 24), flags: 0x80) }
+        table = InMemoryAddressTable(addresses: own + addresses,
+                                     links: [InMemoryAddressTable.link("eth0", index: 2), InMemoryAddressTable.link("eth1", index: 3)])
         ipvs = InMemoryIPVSKernel(ipvsTable)
         ipvs.interfaces = ["eth1", "lo"]
         let lines = logLines
@@ -114,7 +125,7 @@ final class Harness {
         })
         driver = ElectionDriver(config: config, settings: try Election.Settings(config: config, nodeName: node),
                                 addressTable: LoggingAddressTable(table, log: log), announcer: LoggingAnnouncer(log: log),
-                                sender: sender, worker: worker, logger: logger)
+                                sender: sender, worker: worker, logger: logger, heartbeatAddresses: heartbeat)
     }
 
     func peer(_ role: Role, sequence: UInt64, priority: UInt8 = 100, kind: HeartbeatMessage.Kind = .heartbeat) -> HeartbeatMessage {
@@ -266,7 +277,8 @@ func ipvsYAML(standby: String = "warm") -> String {
         h.log.clear()
         h.driver.routeEvent(.vipRemoved(vip, origin: .foreign), at: .milliseconds(40))
         #expect(h.vipPresent("10.0.0.10/24"))
-        #expect(h.settled() == ["claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
+        // The VIP is gone, so its announcements stop; it is claimed again and announced afresh.
+        #expect(h.settled() == ["end announce", "claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
         #expect(h.logLines.all.contains { $0.contains("was removed by foreign while active: re-adding it") })
         // Tandem's own removal is not answered.
         h.log.clear()

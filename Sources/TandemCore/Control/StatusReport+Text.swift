@@ -10,6 +10,7 @@ extension StatusReport {
         if effectivePriority != priority { line += " (effective \(effectivePriority))" }
         if maintenance { line += "; maintenance ON (pinned to standby; `tandemctl maintenance off` to release)" }
         out.append(line)
+        for fault in localFaults ?? [] { out.append("  FAULT: \(fault)") }
         let heard = peer.lastHeardMs.map { "heard \(ControlTime.age(milliseconds: $0)) ago" } ?? "never heard"
         let peerPriority = peer.priority.map { ", priority \($0)" } ?? ""
         out.append("peer \(peer.name): \(peer.alive ? peer.role : "\(peer.role), NOT HEARD (dead)")\(peerPriority), \(heard)")
@@ -36,7 +37,10 @@ extension StatusReport {
         } else {
             let held = vips.filter(\.held), notHeld = vips.filter { !$0.held }
             if !held.isEmpty { out.append("VIPs held: " + held.map { "\($0.address) on \($0.interface)" }.joined(separator: ", ")) }
-            if !notHeld.isEmpty { out.append("VIPs not held: " + notHeld.map { "\($0.address) on \($0.interface)" }.joined(separator: ", ")) }
+            if !notHeld.isEmpty {
+                out.append("VIPs not held: " + notHeld.map { "\($0.address) on \($0.interface)" }.joined(separator: ", "))
+            }
+            for vip in vips { if let problem = vip.problem { out.append("  VIP \(vip.address) on \(vip.interface): \(problem)") } }
         }
         if !services.isEmpty {
             out.append("services:")

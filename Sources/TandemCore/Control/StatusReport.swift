@@ -24,6 +24,9 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public var roleChanges: [RoleChange]
     /// The last config replication, when there was one (issue 7).
     public var replication: String?
+    /// This node's own faults (no usable heartbeat path, a VIP interface missing or without
+    /// carrier, an address conflict), most basic first; nil or empty when healthy.
+    public var localFaults: [String]?
 
     public struct Peer: Codable, Sendable, Hashable {
         public var name: String
@@ -84,13 +87,18 @@ public struct StatusReport: Codable, Sendable, Hashable {
         /// "10.0.0.100/24".
         public var address: String
         public var interface: String
-        /// Whether the address is on this node now.
+        /// Whether the address is on this node now and usable: its interface up with carrier, not
+        /// tentative, not in address conflict.
         public var held: Bool
+        /// What is wrong with it ("interface eth1 is down or has no carrier", an address
+        /// conflict, …); nil when held or simply absent.
+        public var problem: String?
 
-        public init(address: String, interface: String, held: Bool) {
+        public init(address: String, interface: String, held: Bool, problem: String? = nil) {
             self.address = address
             self.interface = interface
             self.held = held
+            self.problem = problem
         }
     }
 
@@ -170,7 +178,7 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public init(node: String, role: String, roleReason: String, roleSince: String?, roleAgeMs: UInt64?, priority: Int,
                 effectivePriority: Int, maintenance: Bool, peer: Peer, heartbeats: HeartbeatCounters, vips: [VIP],
                 services: [Service], config: ConfigInfo, configWarning: String?, roleChanges: [RoleChange],
-                replication: String? = nil) {
+                replication: String? = nil, localFaults: [String]? = nil) {
         self.node = node
         self.role = role
         self.roleReason = roleReason
@@ -187,6 +195,7 @@ public struct StatusReport: Codable, Sendable, Hashable {
         self.configWarning = configWarning
         self.roleChanges = roleChanges
         self.replication = replication
+        self.localFaults = localFaults
     }
 }
 

@@ -28,7 +28,13 @@
 /// - **Tracked interfaces.** `effect: fault` forces the fault role (VIPs released at once);
 ///   `lowerPriority` lowers the effective priority, which counts at start-up, in dual-active
 ///   resolution and for preemption — with preempt off the active keeps the VIPs.
+/// - **Local faults** (`LocalHealth`: no usable heartbeat path, a VIP interface missing or
+///   without carrier, an address conflict) force the fault role like a faulting tracked
+///   interface. Hearing nobody is not a dead peer when this node cannot hear or be heard.
 /// - **Maintenance** pins the node to standby: it never takes over; an active hands over first.
+/// - **Never announce what is given up.** When one event both re-announces and releases (a
+///   partition heals and this node loses the dual-active contest), the announcement is dropped:
+///   a node giving up the VIPs never points the neighbours at itself.
 ///
 /// The driver must deliver every heartbeat already received before a `timerFired` for the same
 /// moment, so a stalled process does not mistake queued heartbeats for silence.
@@ -40,6 +46,8 @@ public struct Election: Sendable {
     public private(set) var peer: PeerStatus?
     /// Tracked interfaces currently down.
     public private(set) var interfacesDown: Set<String> = []
+    /// This node's own faults (`LocalHealth.Report.faults`), most basic first.
+    public private(set) var localFaults: [String] = []
     public private(set) var maintenance = false
     /// True once stopping is complete.
     public private(set) var isFinished = false
@@ -120,6 +128,12 @@ public struct Election: Sendable {
         }
     }
 
+    /// Why this node is faulty (a faulting tracked interface first, then local faults); nil when it is not.
+    public var faultReason: String? {
+        if let interface = faultingInterfaces.first { return "tracked interface \(interface) is down" }
+        return localFaults.first
+    }
+
     /// Whether the peer is alive at `now`: heard within the dead time and not departed.
     public func peerIsAlive(at now: MonotonicInstant) -> Bool {
         guard let peer, !peer.departed else { return false }
@@ -190,13 +204,15 @@ public struct Election: Sendable {
             actions.append(.send(outgoing(.claimed)))
             nextHeartbeatAt = now + settings.interval
         }
-        if role == .active, handover == nil, !wasAlive, let previous, !previous.departed {
+        let heardAgain = role == .active && handover == nil && !wasAlive && previous.map { !$0.departed } == true
+        decide(at: now, into: &actions)
+        if heardAgain, role == .active, holdingVIPs, !actions.contains(where: \.isAnnouncement) {
             // The peer is back after a silence (a partition heals, or it restarted): it may have
-            // taken over meanwhile and announced itself, so point the neighbours back at us.
+            // taken over meanwhile and announced itself, so point the neighbours back at us —
+            // decided after the role, so a node that loses the contest never announces.
             actions.append(.announce(reason: "\(settings.peerName) is heard again after a silence: re-announcing"))
             dualActiveAnnounced = message.role == .active
         }
-        decide(at: now, into: &actions)
         return finish(at: now, actions)
     }
 
@@ -218,6 +234,17 @@ public struct Election: Sendable {
         let roleBefore = role
         decide(at: now, into: &actions)
         if role == roleBefore, effectivePriority != before { actions.append(.send(outgoing(currentKind))) }
+        return finish(at: now, actions)
+    }
+
+    /// This node's own faults changed (`LocalHealth.Report.faults`; empty when healthy). Any
+    /// fault forces the fault role: the VIPs are released and the node never takes over.
+    public mutating func localFaultsChanged(_ faults: [String], at now: MonotonicInstant) -> [Action] {
+        guard faults != localFaults else { return [] }
+        localFaults = faults
+        guard startedAt != nil, !isFinished else { return [] }
+        var actions: [Action] = []
+        decide(at: now, into: &actions)
         return finish(at: now, actions)
     }
 
@@ -352,8 +379,8 @@ public struct Election: Sendable {
             if handoverGraceOver(at: now) {
                 leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions)
             }
-        } else if !faultingInterfaces.isEmpty {
-            leave(reason: "tracked interface \(faultingInterfaces[0]) is down during the handover", into: &actions)
+        } else if let fault = faultReason {
+            leave(reason: "\(fault) during the handover", into: &actions)
         } else if now >= handover.deadline {
             leave(reason: "\(settings.peerName) did not claim within \(settings.handoverTimeout): releasing anyway",
                   into: &actions)
@@ -363,9 +390,9 @@ public struct Election: Sendable {
     }
 
     private mutating func decideActive(at now: MonotonicInstant, into actions: inout [Action]) {
-        if let fault = faultingInterfaces.first {
+        if let fault = faultReason {
             handover = nil
-            become(.fault, reason: "tracked interface \(fault) is down", at: now, into: &actions)
+            become(.fault, reason: fault, at: now, into: &actions)
             return
         }
         let peerAlive = peerIsAlive(at: now)
@@ -432,9 +459,9 @@ public struct Election: Sendable {
     /// be, and why; nil to stay as it is.
     private mutating func inactiveTarget(at now: MonotonicInstant) -> (Role, String)? {
         if maintenance { preemptCandidateSince = nil; return (.maintenance, "maintenance requested") }
-        if let fault = faultingInterfaces.first {
+        if let fault = faultReason {
             preemptCandidateSince = nil
-            return (.fault, "tracked interface \(fault) is down")
+            return (.fault, fault)
         }
         let peerName = settings.peerName
         guard let peer, peerIsAlive(at: now) else {
@@ -532,6 +559,12 @@ public struct Election: Sendable {
     /// Sends the periodic packet if due and appends the one timer for the next deadline.
     private mutating func finish(at now: MonotonicInstant, _ decided: [Action]) -> [Action] {
         var actions = decided
+        // Never announce what this batch gives up: no announcement before the last release, and
+        // none at all when the VIPs are not held at the end.
+        if let lastRelease = actions.lastIndex(where: \.isRelease) {
+            actions = actions.enumerated().filter { index, action in !(action.isAnnouncement && index < lastRelease) }.map(\.element)
+        }
+        if !holdingVIPs { actions.removeAll(where: \.isAnnouncement) }
         guard !isFinished else { return actions }
         if now >= nextHeartbeatAt {
             actions.append(.send(outgoing(currentKind)))

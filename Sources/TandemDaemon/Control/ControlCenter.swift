@@ -136,8 +136,16 @@ public final class ControlCenter: ControlHandling {
         let peer = StatusReport.Peer(name: peerName, role: s.peer.map { $0.role.description } ?? "unknown", alive: s.peerAlive,
                                      lastHeardMs: s.peer.map { s.now.milliseconds(since: $0.lastHeard) },
                                      priority: s.peer.map { Int($0.priority) }, config: peerConfig, paths: paths)
-        let present = (try? parts.addressTable.present(config.virtualIPs)) ?? []
-        let vips = config.virtualIPs.map { StatusReport.VIP(address: $0.prefix.description, interface: $0.interface, held: present.contains($0)) }
+        // Held means usable: on its interface, the interface up with carrier, not tentative and
+        // not in address conflict (LocalHealth.VIPState).
+        let tracked = node?.trackInterfaces ?? []
+        let judged = try? parts.addressTable.assessHealth(heartbeatAddresses: [], sendFailures: [:], vips: config.virtualIPs,
+                                                          trackedInterfaces: tracked)
+        let vips = config.virtualIPs.map { vip in
+            let state = judged?.state(of: vip)
+            return StatusReport.VIP(address: vip.prefix.description, interface: vip.interface, held: state == .held,
+                                    problem: state.map { $0.problem(vip) } ?? "links and addresses cannot be read")
+        }
         let listing = config.virtualServers.isEmpty ? nil : await parts.worker.currentListing(for: config)
         let services = StatusReport.services(config: config, listing: listing, health: parts.health(),
                                              drained: drains.withLock { $0.set })
@@ -157,7 +165,7 @@ public final class ControlCenter: ControlHandling {
                 StatusReport.RoleChange(time: ControlTime.iso8601(nanosecondsSinceEpoch: $0.at), from: $0.from.description,
                                         to: $0.to.description, reason: $0.reason)
             },
-            replication: parts.replication())
+            replication: parts.replication(), localFaults: s.localFaults)
     }
 
     // MARK: - Failover and maintenance

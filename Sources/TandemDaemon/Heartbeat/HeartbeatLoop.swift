@@ -42,6 +42,10 @@ public struct HeartbeatStatus: Sendable {
     public var rejections: (count: UInt64, command: String, reason: String) = (0, "", "")
     /// Whether the peer was alive at `now`.
     public var peerAlive = false
+    /// This node's own faults (`LocalHealth`), most basic first; empty when healthy.
+    public var localFaults: [String] = []
+    /// The state of each heartbeat path's local end, in path order (`LocalHealth`).
+    public var localPaths: [LocalHealth.PathState] = []
 }
 
 /// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
@@ -156,7 +160,15 @@ public final class HeartbeatLoop: @unchecked Sendable {
             }
             // 2. Events from other threads.
             wake.drain()
-            let events = inbox.withLock { queued -> [HeartbeatLoopEvent] in defer { queued = [] }; return queued }
+            var events = inbox.withLock { queued -> [HeartbeatLoopEvent] in defer { queued = [] }; return queued }
+            // Every route event makes the driver re-read links and addresses once: a burst of
+            // `hostChanged` needs one reading, so keep only the last of them.
+            if let last = events.lastIndex(where: { if case .route(.hostChanged) = $0 { return true } else { return false } }) {
+                events = events.enumerated().filter { index, event in
+                    if case .route(.hostChanged) = event { return index == last }
+                    return true
+                }.map(\.element)
+            }
             for event in events where !driver.isFinished {
                 now = clock.now()
                 handle(event, at: now)
@@ -250,7 +262,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
                                      maintenance: election.maintenance, holdingVIPs: election.holdingVIPs,
                                      roleReason: driver.roleReason, roleChangedAt: driver.roleChangedAt,
                                      history: driver.history, rejections: driver.rejections,
-                                     peerAlive: election.peerIsAlive(at: now))
+                                     peerAlive: election.peerIsAlive(at: now), localFaults: driver.health.faults,
+                                     localPaths: driver.health.paths)
         snapshot.withLock { $0 = status }
     }
 }
