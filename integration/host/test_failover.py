@@ -105,16 +105,19 @@ def test_sigstop_then_sigcont_leaves_no_lasting_dual_active(topo, pair):
 def test_heartbeat_partition_then_heal_resolves_within_two_intervals(topo, pair):
     pair.start_settled()
     topo.exec("c", "ping", "-c", "1", "-W", "2", VIP)   # the client has a neighbour entry for the VIP
-    # Partition only the heartbeats: blackhole routes between the routers (instant to add and
-    # remove, unlike a link whose carrier change waits for the kernel's link watcher). The
-    # client still reaches both routers.
-    topo.ip("a", "route", "add", "blackhole", f"{ADDR['b']}/32")
-    topo.ip("b", "route", "add", "blackhole", f"{ADDR['a']}/32")
+    # Partition only the heartbeats: each router's neighbour entry for the other points at a MAC
+    # nobody has (instant to set and undo, unlike a link whose carrier change waits for the
+    # kernel's link watcher). Sending still works locally — a blackhole route would make every
+    # send fail, which is a fault of the router's own, not a partition. The client still
+    # reaches both routers.
+    bogus = {"a": "02:00:00:00:00:0b", "b": "02:00:00:00:00:0a"}
+    topo.ip("a", "neigh", "replace", ADDR["b"], "lladdr", bogus["a"], "dev", "eth0", "nud", "permanent")
+    topo.ip("b", "neigh", "replace", ADDR["a"], "lladdr", bogus["b"], "dev", "eth0", "nud", "permanent")
     pair.wait_for(lambda: pair.holders() == {"a", "b"}, timeout=5, what="dual active during the partition")
     pair.wait_for(lambda: pair.client_mac_for_vip() == topo.mac["b"], timeout=3, what="client entry on rb (it announced last)")
     time.sleep(0.2)
-    topo.ip("a", "route", "del", "blackhole", f"{ADDR['b']}/32")
-    topo.ip("b", "route", "del", "blackhole", f"{ADDR['a']}/32")
+    topo.ip("a", "neigh", "replace", ADDR["b"], "lladdr", topo.mac["b"], "dev", "eth0", "nud", "reachable")
+    topo.ip("b", "neigh", "replace", ADDR["a"], "lladdr", topo.mac["a"], "dev", "eth0", "nud", "reachable")
     t0 = time.monotonic()
     pair.wait_for(lambda: len(pair.holders()) == 1, timeout=3, step=0.001, what="one holder after heal")
     resolved = time.monotonic() - t0
