@@ -227,6 +227,23 @@ def test_vip_interface_deleted_and_recreated_gets_the_vip_back(topo, pair):
     assert "claim VIP" not in pair.log("a"), "a claim failed (on the missing interface?)"
 
 
+def test_vip_interface_renamed_away_and_back(topo, pair):
+    add_eth1(topo, "a")
+    write_config(pair, vips=((f"{VIP_ETH1}/24", "eth1"),))
+    pair.start("a")
+    pair.wait_for(lambda: on(topo, "a", VIP_ETH1, "eth1"), timeout=5, what="VIP on ra eth1")
+    topo.ip("a", "link", "set", "eth1", "down")
+    topo.ip("a", "link", "set", "eth1", "name", "lan1")
+    topo.ip("a", "link", "set", "lan1", "up")
+    pair.wait_for(lambda: pair.role("a") == "fault", timeout=2, what="ra in fault while eth1 is gone")
+    assert not on(topo, "a", VIP_ETH1, "lan1"), "the VIP stayed on the renamed interface"
+    topo.ip("a", "link", "set", "lan1", "down")
+    topo.ip("a", "link", "set", "lan1", "name", "eth1")
+    topo.ip("a", "link", "set", "eth1", "up")
+    pair.wait_for(lambda: on(topo, "a", VIP_ETH1, "eth1"), timeout=3, what="VIP back on eth1")
+    assert pair.role("a") == "active"
+
+
 def test_vip_interface_deleted_on_the_active_with_lower_priority_tracking_is_reclaimed(topo, pair):
     add_eth1(topo, "a")
     add_eth1(topo, "b")

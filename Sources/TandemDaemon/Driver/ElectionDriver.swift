@@ -217,9 +217,12 @@ public final class ElectionDriver {
     }
 
     /// A link watched by the route monitor changed, or a VIP changed behind Tandem's back. Every
-    /// event is followed by a fresh judgement of this node's health (`judgeHealth`), which also
-    /// re-adds VIPs missing while active.
-    public func routeEvent(_ event: RouteWatchEvent, at now: MonotonicInstant) {
+    /// event except the notification of Tandem's own VIP change is followed by a fresh judgement
+    /// of this node's health (`judgeHealth`), which also re-adds VIPs missing while active — at
+    /// once, or with `judgeNow: false` at the next `judgeHealthIfStale` (the heartbeat loop judges
+    /// once per batch of events).
+    public func routeEvent(_ event: RouteWatchEvent, at now: MonotonicInstant, judgeNow: Bool = true) {
+        var stale = true
         switch event {
         case .linkDown(let name):
             logger.notice("link \(name) is down")
@@ -231,11 +234,13 @@ public final class ElectionDriver {
             logger.notice("link \(name) is up")
             perform(election.trackedInterfaceChanged(name, isUp: true, at: now), at: now)
         case .vipRemoved(let vip, let origin):
+            stale = origin != .tandem
             guard vips.contains(vip) else { break }
             if origin != .tandem, election.holdingVIPs, election.role == .active || election.role == .stopping {
                 logger.warning("VIP \(vip.prefix) on \(vip.interface) was removed by \(origin) while active: re-adding it")
             }
         case .vipAdded(let vip, let origin):
+            stale = origin != .tandem
             guard origin != .tandem, vips.contains(vip), !election.holdingVIPs else { break }
             logger.warning("VIP \(vip.prefix) on \(vip.interface) was added by \(origin) while \(election.role): leaving it (Tandem did not add it)")
         case .overrun:
@@ -243,8 +248,13 @@ public final class ElectionDriver {
         case .hostChanged:
             break
         }
-        healthStale = true
-        perform([], at: now)
+        if stale { healthStale = true }
+        if judgeNow { perform([], at: now) }
+    }
+
+    /// Judges this node's health if something may have changed since the last judgement.
+    public func judgeHealthIfStale(at now: MonotonicInstant) {
+        if healthStale { perform([], at: now) }
     }
 
     /// A reload brought a new config (already validated). The election's settings, the VIPs and

@@ -173,6 +173,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 now = clock.now()
                 handle(event, at: now)
             }
+            if !driver.isFinished { driver.judgeHealthIfStale(at: clock.now()) }
             // 3. The timer.
             now = clock.now()
             if !driver.isFinished, let forceStopAt, now >= forceStopAt {
@@ -195,7 +196,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private func handle(_ event: HeartbeatLoopEvent, at now: MonotonicInstant) {
         switch event {
         case .route(let routeEvent):
-            driver.routeEvent(routeEvent, at: now)
+            driver.routeEvent(routeEvent, at: now, judgeNow: false)
         case .stop:
             if forceStopAt == nil { forceStopAt = now + stopTimeout }
             driver.stopRequested(at: now)
