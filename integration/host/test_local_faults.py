@@ -143,6 +143,9 @@ def test_standby_that_loses_its_only_heartbeat_address_does_not_take_over(topo, 
     pair.wait_for(lambda: pair.role("b") == "fault", timeout=2, what="rb in fault")
     assert "no usable heartbeat path" in pair.log("b")
     assert "-> active" not in pair.log("b")
+    s = status(pair, "b")
+    assert s["role"] == "fault" and any("no usable heartbeat path" in f for f in s["local_faults"])
+    assert s["peer"]["paths"][0]["local_problem"] == "address not configured on any interface"
     topo.exec("c", "ping", "-c", "1", "-W", "2", VIP)
     assert topo.neigh("c", VIP)["lladdr"] == topo.mac["a"], "the client's neighbour entry moved off the active"
     # The address comes back: rb leaves the fault and is standby again (ra is active).

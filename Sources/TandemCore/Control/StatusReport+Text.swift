@@ -18,7 +18,8 @@ extension StatusReport {
             let total = path.received + path.lost
             let loss = total == 0 ? "0%" : Self.percent(path.lost, of: total)
             let last = path.lastHeardMs.map { "\(ControlTime.age(milliseconds: $0)) ago" } ?? "never"
-            out.append("  path \(path.path): received \(path.received), lost \(path.lost) (\(loss)), last heard \(last)")
+            out.append("  path \(path.path): received \(path.received), lost \(path.lost) (\(loss)), last heard \(last)"
+                       + (path.localProblem.map { " — NOT USABLE here: \($0)" } ?? ""))
         }
         let h = heartbeats
         let dropped = h.malformed + h.unauthenticated + h.replayed + h.unexpectedSender + h.unknownPath

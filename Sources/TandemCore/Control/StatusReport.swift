@@ -55,12 +55,16 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var received: UInt64
         public var lost: UInt64
         public var lastHeardMs: UInt64?
+        /// Why this node's own end of the path cannot carry heartbeats ("address not configured on
+        /// any interface", "sending fails: …"); nil when it can.
+        public var localProblem: String?
 
-        public init(path: String, received: UInt64, lost: UInt64, lastHeardMs: UInt64?) {
+        public init(path: String, received: UInt64, lost: UInt64, lastHeardMs: UInt64?, localProblem: String? = nil) {
             self.path = path
             self.received = received
             self.lost = lost
             self.lastHeardMs = lastHeardMs
+            self.localProblem = localProblem
         }
     }
 

@@ -129,9 +129,12 @@ public final class ControlCenter: ControlHandling {
         let peerName = config.peer(of: parts.nodeName)?.name ?? "?"
         let wallNow = realtimeNanoseconds()
         let peerConfig = s.peer.map { StatusReport.ConfigInfo(serial: $0.configSerial, digest: $0.configDigest.description) }
-        let paths = zip(parts.paths, s.paths).map { path, stats in
-            StatusReport.Path(path: "\(path.local) -> \(path.peer)", received: stats.received, lost: stats.lost,
-                              lastHeardMs: stats.lastHeard.map { s.now.milliseconds(since: $0) })
+        let paths = zip(parts.paths, s.paths).enumerated().map { index, pair in
+            let (path, stats) = pair
+            let local = index < s.localPaths.count ? s.localPaths[index] : nil
+            return StatusReport.Path(path: "\(path.local) -> \(path.peer)", received: stats.received, lost: stats.lost,
+                                     lastHeardMs: stats.lastHeard.map { s.now.milliseconds(since: $0) },
+                                     localProblem: local.flatMap { $0.isUsable ? nil : $0.description })
         }
         let peer = StatusReport.Peer(name: peerName, role: s.peer.map { $0.role.description } ?? "unknown", alive: s.peerAlive,
                                      lastHeardMs: s.peer.map { s.now.milliseconds(since: $0.lastHeard) },
