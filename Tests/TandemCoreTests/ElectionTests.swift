@@ -377,12 +377,18 @@ let electionCases: [ElectionCase] = [
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 35)
                      + [at(40, .localFaults(["no usable heartbeat path"]))],
                  until: 500, effects: ["5: starting→standby", "40: standby→fault"], role: .fault),
-    ElectionCase(name: "local fault on the active: releases at once; cleared with the peer silent: active again",
+    ElectionCase(name: "local fault on the active: releases at once; cleared with the peer silent: listens a dead time, then active",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false)), at(100, .localFaults(["VIP interface eth0 is down or has no carrier"])),
                          at(150, .localFaults([]))],
-                 until: 160, effects: becameActive(30, from: .starting) + ["100: active→fault", "100: release"]
-                     + becameActive(150, from: .fault), role: .active),
+                 until: 200, effects: becameActive(30, from: .starting) + ["100: active→fault", "100: release", "150: fault→standby"]
+                     + becameActive(180, from: .standby), role: .active),
+    ElectionCase(name: "local fault cleared: the peer heard active while listening keeps us standby (no takeover of a live active)",
+                 settings: electionSettings(priority: 200),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 25)
+                     + [at(30, .localFaults(["no usable heartbeat path"])), at(300, .localFaults([]))]
+                     + peer(.active, from: 305, through: 495),
+                 until: 500, effects: ["5: starting→standby", "30: standby→fault", "300: fault→standby"], role: .standby),
     ElectionCase(name: "local fault cleared while the peer is active: standby, not active",
                  settings: electionSettings(priority: 200),
                  steps: [at(0, .localFaults(["no usable heartbeat path"])), at(0, .start(holdingVIPs: false))]

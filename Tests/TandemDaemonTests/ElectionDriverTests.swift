@@ -196,9 +196,12 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
         #expect(h.driver.election.role == .fault)
         #expect(!h.vipPresent("10.0.0.10/24"))
         #expect(!h.settled().contains { $0.hasPrefix("claim") || $0.hasPrefix("announce") })
-        // The address comes back: the fault clears, and with the peer still silent the node takes over.
         _ = try h.table.claim(VirtualIP(prefix: IPPrefix("10.0.0.1/24")!, interface: "eth0"))
+        // The address comes back: the fault clears; the node listens a dead time (it could not
+        // hear during the fault), and with the peer still silent it takes over.
         h.driver.routeEvent(.hostChanged, at: .milliseconds(210))
+        #expect(h.driver.election.role == .standby)
+        h.driver.timerFired(at: .milliseconds(240))
         #expect(h.driver.election.role == .active)
         #expect(h.vipPresent("10.0.0.10/24"))
     }
@@ -215,6 +218,8 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
         let due = try #require(h.driver.timerDeadline)
         h.driver.timerFired(at: due)                                   // the next round goes out and works
         #expect(h.driver.election.localFaults.isEmpty)
+        #expect(h.driver.election.role == .standby)                    // listening for the dead time first
+        h.driver.timerFired(at: due + .milliseconds(30))
         #expect(h.driver.election.role == .active)
     }
 
@@ -235,6 +240,8 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
         h.log.clear()
         h.table.setLink(InMemoryAddressTable.link("eth1", index: 9))  // a new eth1 appears and comes up
         h.driver.routeEvent(.linkUp(interface: "eth1"), at: .milliseconds(60))
+        #expect(h.driver.election.role == .standby)                    // fault cleared: listening for the dead time
+        h.driver.timerFired(at: .milliseconds(90))
         #expect(h.driver.election.role == .active)
         #expect(h.settled().prefix(2) == ["claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
         #expect(try h.table.addresses().contains { $0.matches(vip) && $0.interfaceIndex == 9 })
@@ -286,6 +293,24 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
         h.driver.timerFired(at: .milliseconds(30))
         #expect(h.driver.election.role == .fault)
         #expect(!h.settled().contains { $0.hasPrefix("announce") })
+    }
+
+    @Test func aTentativeVIPIsAnnouncedOnlyOnceDADHasFinished() throws {
+        let yaml = eth1YAML(vips: "[{address: \"2001:db8::10/64\", interface: eth1}]")
+        let h = try Harness(yaml: yaml)
+        h.driver.start(at: .zero)
+        let vip = h.config.virtualIPs[0]
+        _ = try h.table.claim(vip)                                    // added by someone else, DAD running
+        h.table.setFlags(0x40, of: vip.prefix)
+        h.driver.timerFired(at: .milliseconds(30))
+        #expect(h.driver.election.role == .active)
+        #expect(!h.settled().contains { $0.hasPrefix("announce") })
+        #expect(!h.driver.heldVIPs.contains(vip))
+        h.log.clear()
+        h.table.setFlags(0x80, of: vip.prefix)                        // DAD done
+        h.driver.routeEvent(.hostChanged, at: .milliseconds(40))
+        #expect(h.driver.heldVIPs.contains(vip))
+        #expect(h.settled() == ["announce 2001:db8::10/64"])
     }
 
     @Test func aVIPWhoseClaimFailsIsNeverAnnounced() throws {

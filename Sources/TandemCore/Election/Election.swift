@@ -30,7 +30,9 @@
 ///   resolution and for preemption — with preempt off the active keeps the VIPs.
 /// - **Local faults** (`LocalHealth`: no usable heartbeat path, a VIP interface missing or
 ///   without carrier, an address conflict) force the fault role like a faulting tracked
-///   interface. Hearing nobody is not a dead peer when this node cannot hear or be heard.
+///   interface. Hearing nobody is not a dead peer when this node cannot hear or be heard, so
+///   when the last local fault clears the node listens for a dead time (as at start-up) before
+///   taking over from a silent peer: it goes to standby first and hears whether the peer is active.
 /// - **Maintenance** pins the node to standby: it never takes over; an active hands over first.
 /// - **Never announce what is given up.** When one event both re-announces and releases (a
 ///   partition heals and this node loses the dual-active contest), the announcement is dropped:
@@ -48,6 +50,8 @@ public struct Election: Sendable {
     public private(set) var interfacesDown: Set<String> = []
     /// This node's own faults (`LocalHealth.Report.faults`), most basic first.
     public private(set) var localFaults: [String] = []
+    /// When the last local fault cleared: the peer's silence before this instant says nothing.
+    private var listeningSince: MonotonicInstant?
     public private(set) var maintenance = false
     /// True once stopping is complete.
     public private(set) var isFinished = false
@@ -241,7 +245,9 @@ public struct Election: Sendable {
     /// fault forces the fault role: the VIPs are released and the node never takes over.
     public mutating func localFaultsChanged(_ faults: [String], at now: MonotonicInstant) -> [Action] {
         guard faults != localFaults else { return [] }
+        let cleared = !localFaults.isEmpty && faults.isEmpty
         localFaults = faults
+        listeningSince = cleared ? now : (faults.isEmpty ? listeningSince : nil)
         guard startedAt != nil, !isFinished else { return [] }
         var actions: [Action] = []
         decide(at: now, into: &actions)
@@ -467,6 +473,9 @@ public struct Election: Sendable {
         guard let peer, peerIsAlive(at: now) else {
             preemptCandidateSince = nil
             guard let startedAt else { return nil }
+            if let since = listeningSince, now < since + settings.deadTime {
+                return role == .fault ? (.standby, "local faults cleared: listening for \(peerName) for the dead time (\(settings.deadTime)) before deciding") : nil
+            }
             if let peer, peer.departed { return (.active, "\(peerName) released the VIPs and left") }
             if let peer {
                 guard now >= peer.lastHeard + settings.deadTime else { return nil }
@@ -587,6 +596,7 @@ public struct Election: Sendable {
             if let claimed = handover.peerClaimedAt { consider(claimed + releaseGrace) }
         }
         consider(handoverRequestedUntil)
+        if let listeningSince { consider(listeningSince + settings.deadTime) }
         consider(holdOffUntil)
         if let since = preemptCandidateSince { consider(since + settings.preemptDelay) }
         if role == .starting, let startedAt { consider(startedAt + settings.deadTime) }

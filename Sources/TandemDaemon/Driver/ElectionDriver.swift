@@ -108,7 +108,9 @@ public final class ElectionDriver {
             logger.notice("found VIPs already present at start-up: \(Self.list(present)); keeping them unless \(election.settings.peerName) is active")
         }
         for entry in health.vips { routeMonitor?.track(entry.vip, present: entry.state.isPresent) }
-        heldVIPs = Set(present)
+        // Only a usable copy is announced; the others count for the election (a stale VIP is
+        // released when the peer is active) and are held once usable (`judgeHealth`).
+        heldVIPs = Set(health.vips.filter { $0.state == .held }.map(\.vip))
         worker.started(holdingVIPs: !present.isEmpty)
         perform(election.started(at: now, holdingVIPs: !present.isEmpty), at: now)
     }
@@ -147,6 +149,14 @@ public final class ElectionDriver {
         }
         perform(election.localFaultsChanged(report.faults, at: now), at: now)
         guard election.holdingVIPs, election.role == .active || election.role == .stopping else { return }
+        // A VIP that became usable while held (duplicate address detection of a copy someone else
+        // added has finished) is held from now on, and announced.
+        let usable = report.vips.filter { $0.state == .held && !heldVIPs.contains($0.vip) }.map(\.vip)
+        if !usable.isEmpty {
+            heldVIPs.formUnion(usable)
+            logger.notice("VIPs usable now: \(Self.list(usable))")
+            announce(usable, reason: "usable now")
+        }
         let missing = report.vips.filter { $0.state == .absent }.map(\.vip)
         guard !missing.isEmpty else { return }
         logger.warning("VIPs missing while active: \(Self.list(missing)); claiming them again")
