@@ -49,8 +49,9 @@ struct Tandemd: AsyncParsableCommand {
         }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let name = me.name
+        let journal = TandemLogHandler.stderrIsJournal()
         LoggingSystem.bootstrap { _ in
-            var handler = TandemLogHandler(label: name)
+            var handler = TandemLogHandler(label: name, journal: journal)
             handler.logLevel = level
             return handler
         }

@@ -3,13 +3,24 @@ extension Config {
     ///
     /// - A down real server is left out (`failure_action: remove`) or kept at weight 0
     ///   (`quiesce`), per its service's health check.
-    /// - The sorry server is installed only while no real server of its service is up (a
-    ///   service without real servers counts as all down).
-    /// - `weights` overrides a real server's configured weight (drain, agent feedback).
+    /// - The sorry server is installed only while the live real servers can take no new
+    ///   connection: their summed weight, after `weights`, is 0. So a service whose servers are
+    ///   all down, all drained, all at `weight: 0`, all reported 0% by their agents, or that has
+    ///   none, goes to its sorry server. This is keepalived's quorum rule with its default quorum
+    ///   of 1 (keepalived check/ipwrapper.c: the sorry server comes in when the summed weight of
+    ///   the live real servers falls below the quorum).
+    /// - `weights` overrides a real server's configured weight (drain, agent feedback, warm-up).
     public func desiredIPVSTable(down: Set<RealServerID> = [], weights: [RealServerID: Int] = [:]) -> IPVSTable {
-        IPVSTable(virtualServers.map { vs in
+        IPVSTable(desiredIPVSEntries(down: down, weights: weights))
+    }
+
+    /// The entries of `desiredIPVSTable(down:weights:)` in config order: services as the file
+    /// lists them, each with its real servers as listed and the sorry server last. This is the
+    /// order Tandem installs them in, which `IPVSAdmOrder` needs to reproduce ipvsadm's listing.
+    public func desiredIPVSEntries(down: Set<RealServerID> = [], weights: [RealServerID: Int] = [:]) -> [IPVSServiceEntry] {
+        virtualServers.map { vs in
             var destinations: [IPVSDestination] = []
-            var anyUp = false
+            var liveWeight = 0
             for rs in vs.realServers {
                 let id = RealServerID(service: vs.name, address: rs.address, port: rs.port)
                 var weight = weights[id] ?? rs.weight
@@ -17,18 +28,18 @@ extension Config {
                     if vs.healthCheck?.failureAction == .remove { continue }
                     weight = 0
                 } else {
-                    anyUp = true
+                    liveWeight += max(0, weight)
                 }
                 destinations.append(vs.destination(address: rs.address, port: rs.port, weight: weight,
                                                    upper: rs.upperThreshold, lower: rs.lowerThreshold,
                                                    forwarding: rs.forwarding))
             }
-            if !anyUp, let sorry = vs.sorryServer {
+            if liveWeight == 0, let sorry = vs.sorryServer {
                 destinations.append(vs.destination(address: sorry.address, port: sorry.port, weight: sorry.weight,
                                                    upper: 0, lower: 0, forwarding: sorry.forwarding))
             }
             return IPVSServiceEntry(service: vs.ipvsService, destinations: destinations)
-        })
+        }
     }
 
     /// Every IPVS entry this config names, sorry servers included: what Tandem owns in the kernel.

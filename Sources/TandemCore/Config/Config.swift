@@ -130,6 +130,11 @@ public struct HeartbeatSettings: Sendable, Hashable {
         case none
     }
 
+    /// Below this dead time `check-config` asks for `realtime_priority`: the default scheduler
+    /// has been measured holding a heartbeat thread back 30-43 ms on a loaded two-core router
+    /// (integration/bench/README.md), and this leaves about five times that.
+    public static let schedulerSafeDeadTime = TimeSpan.milliseconds(250)
+
     public var port: UInt16
     public var interval: TimeSpan
     /// Silence after which the peer is declared dead.
@@ -304,8 +309,8 @@ public struct VirtualServer: Sendable, Hashable {
 
 /// An IPVS scheduler with its flags.
 public struct Scheduler: Sendable, Hashable {
-    /// Every scheduler the kernel ships (net/netfilter/ipvs/Kconfig).
-    public static let known = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"]
+    /// Every scheduler the kernel ships (net/netfilter/ipvs/Kconfig), and `none`.
+    public static let known = KernelLimits.schedulers
 
     /// Scheduler flags, named as ipvsadm's `-b` names them.
     public enum Flag: String, Sendable, Hashable, CaseIterable {

@@ -231,6 +231,14 @@ private struct Reader {
         if deadTime <= interval {
             m["dead_time"]?.fail("dead time \(deadTime) must be longer than the interval \(interval) (at least 2×, usually 3×)")
                 ?? m.field.fail("dead time must be longer than the interval")
+        } else {
+            let at = m["dead_time"] ?? m.field
+            if deadTime.milliseconds < interval.milliseconds * 2 {
+                at.warn("dead time \(deadTime) is less than twice the interval \(interval): a single late or lost heartbeat is a takeover; use at least \(TimeSpan(milliseconds: interval.milliseconds * 2)) (3× is usual)")
+            }
+            if deadTime < HeartbeatSettings.schedulerSafeDeadTime, realtime == nil {
+                at.warn("dead time \(deadTime) without realtime_priority: on a busy router the default scheduler can hold the heartbeat thread back for tens of milliseconds (30-43 ms measured with four CPU hogs on two cores, integration/bench/README.md), a false takeover; set realtime_priority: 50, or a dead time of at least \(HeartbeatSettings.schedulerSafeDeadTime)")
+            }
         }
         return HeartbeatSettings(port: port, interval: interval, deadTime: deadTime, authentication: auth,
                                  realtimePriority: realtime)
@@ -261,6 +269,15 @@ private struct Reader {
             else { refresh = r }
         }
         let refreshRepeat = m["refresh_repeat"]?.int(1...100) ?? defaults.refreshRepeat
+        // A burst is `repeat` messages `spacing` apart; a later burst that starts before the
+        // first one ends only overlaps it.
+        let burst = TimeSpan(milliseconds: spacing.milliseconds * UInt64(max(0, repeatCount - 1)))
+        if let second, second <= burst {
+            m["second_burst_delay"]?.warn("\(second) is within the first burst (\(repeatCount) messages \(spacing) apart last \(burst)): the second burst overlaps it; make it longer than \(burst)")
+        }
+        if let refresh, refresh <= burst {
+            m["refresh_interval"]?.warn("\(refresh) is shorter than one burst (\(burst)): refreshes would run back to back; make it longer than \(burst)")
+        }
         let mode = m["arp_mode"]?.choice(AnnounceSettings.ARPMode.allCases.map { ($0.rawValue, $0) }) ?? defaults.arpMode
         return AnnounceSettings(repeatCount: repeatCount, spacing: spacing, secondBurstDelay: second,
                                 refreshInterval: refresh, refreshRepeat: refreshRepeat, arpMode: mode)
@@ -307,13 +324,21 @@ private struct Reader {
                 m[key]?.fail("a fwmark service is matched by its mark alone; remove \(key)")
             }
             let family = m["family"]?.choice([("ipv4", AddressFamily.ipv4), ("ipv6", .ipv6)]) ?? .ipv4
-            if let n = mark.integer(1...Int64(UInt32.max), what: "a valid firewall mark") {
+            if let n = mark.integer(KernelLimits.fwmarks, what: "a valid firewall mark") {
                 match = .fwmark(UInt32(n), family: family)
             }
         } else {
             if m.has("family") { m["family"]?.fail("only fwmark services take a family; the address gives it here") }
             let address = m.required("address", hint: "a virtual IP (or use fwmark)")?.address()
-            let port = m.required("port")?.port()
+            // Port 0 is the "all ports" service, which only makes sense persistent: ipvsadm.c
+            // refuses "Zero port specified for non-persistent service".
+            var port: UInt16?
+            if let pf = m.required("port") {
+                if case .scalar(let text) = pf.node, text.string == "0" { port = 0 } else { port = pf.port() }
+            }
+            if port == 0, !m.has("persistence") {
+                m["port"]?.fail("port 0 (every port) needs persistence, as ipvsadm requires (\"Zero port specified for non-persistent service\"): add persistence, or use a fwmark service to match several ports")
+            }
             let proto = m["protocol"]?.choice(IPVSProtocol.allCases.map { ($0.description, $0) }) ?? .tcp
             if let address, let port { match = .address(address, port: port, protocol: proto) }
         }
@@ -324,8 +349,9 @@ private struct Reader {
             forwardingValue($0, tunnel: m["tunnel"], default: nil)
         }
         let health = m["health_check"].flatMap(healthCheck)
-        let sorry = m["sorry_server"].flatMap { sorryServer($0) }
-        let reals = m["real_servers"]?.list()?.compactMap { realServer($0, fwmark: isFwmark(match)) } ?? []
+        let servicePort = self.servicePort(match)
+        let sorry = m["sorry_server"].flatMap { sorryServer($0, servicePort: servicePort) }
+        let reals = m["real_servers"]?.list()?.compactMap { realServer($0, servicePort: servicePort) } ?? []
         guard let name, let match, let scheduler, let forwarding else { return nil }
         if onePacket, case .address(_, _, let proto) = match, proto != .udp {
             m["one_packet"]?.fail("one-packet scheduling is for UDP services only; remove it or use protocol: udp")
@@ -343,9 +369,16 @@ private struct Reader {
         }
     }
 
-    func isFwmark(_ match: VirtualServerMatch?) -> Bool {
-        if case .fwmark = match { return true }
-        return false
+    /// The port a real or sorry server takes when its own is not written: the service's, as
+    /// ipvsadm does (`-r ADDR` without a port copies the service port, ipvsadm.c
+    /// `parse_options`); 0 for fwmark services (keep the client's destination port). Nil when
+    /// the service's own port did not parse.
+    func servicePort(_ match: VirtualServerMatch?) -> UInt16? {
+        switch match {
+        case .address(_, let port, _): return port
+        case .fwmark: return 0
+        case nil: return nil
+        }
     }
 
     func schedulerValue(_ m: MapView) -> Scheduler? {
@@ -353,8 +386,13 @@ private struct Reader {
         if let f = m["scheduler"] {
             guard let s = f.string() else { return nil }
             guard Scheduler.known.contains(s) else {
-                f.fail("\"\(s)\" is not a kernel scheduler: use one of \(Scheduler.known.joined(separator: " "))")
+                f.fail("\"\(s)\" is not a kernel scheduler: use one of \(Scheduler.known.joined(separator: " ")) (module ip_vs_<name>; names are case-sensitive)")
                 return nil
+            }
+            if s == "none" {
+                f.warn("scheduler none binds no scheduler: the kernel schedules no new connections for this service, only persistent and synced ones are served")
+            } else if let release = KernelLimits.schedulerFirstRelease[s] {
+                f.warn("the \(s) scheduler needs Linux \(release) or later (module ip_vs_\(s)); `tandemctl doctor` checks this kernel")
             }
             name = s
         }
@@ -372,33 +410,59 @@ private struct Reader {
 
     func persistenceValue(_ f: Field, family: AddressFamily?) -> Persistence? {
         guard let m = f.mapping(allowed: ["timeout", "netmask", "engine"]) else { return nil }
-        let timeout = m["timeout"]?.timeSpan(min: .seconds(1), max: .seconds(UInt64(UInt32.max))) ?? .seconds(360)
-        if timeout.milliseconds % 1000 != 0 { m["timeout"]?.fail("the kernel counts persistence in whole seconds: write \(timeout.milliseconds / 1000 + 1)s") }
+        var timeout = TimeSpan.seconds(360)
+        if let tf = m["timeout"], let t = tf.timeSpan(min: .seconds(1)) {
+            if t.milliseconds % 1000 != 0 {
+                tf.fail("the kernel counts persistence in whole seconds: write \(t.milliseconds / 1000 + 1)s")
+            } else if t > KernelLimits.maximumPersistenceTimeout {
+                tf.fail("\(t) is too long for a persistence timeout: at most \(KernelLimits.maximumPersistenceTimeout) (\(KernelLimits.maximumPersistenceTimeout.milliseconds / 1000)s, 31 days), the limit of ipvsadm -p; the kernel keeps timeout × HZ in 32 bits, so longer values come back changed")
+            } else {
+                timeout = t
+            }
+        }
         var prefixLength = family?.bitWidth ?? 32
         if let nf = m["netmask"], let text = nf.scalarText {
             if family == .ipv6 {
-                if let n = nf.int(1...128, what: "an IPv6 prefix length") { prefixLength = n }
+                // ip_vs_ctl.c ip_vs_genl_parse_service / ipvsadm -M: an IPv6 mask is a prefix length 1…128.
+                let digits = text.hasPrefix("/") ? String(text.dropFirst()) : text
+                if let n = Int(digits), digits.allSatisfy({ $0.isASCII && $0.isNumber }), (1...128).contains(n) {
+                    prefixLength = n
+                } else {
+                    nf.fail("\"\(text)\" is not an IPv6 persistence prefix length: write 1…128, like 64 (the kernel refuses 0 for IPv6; ip_vs_ctl.c)")
+                }
             } else if let len = Reader.ipv4MaskLength(text) {
                 prefixLength = len
             } else {
-                nf.fail("\"\(text)\" is not an IPv4 netmask: write it like 255.255.255.0 or /24")
+                nf.fail("\"\(text)\" is not an IPv4 netmask: write a contiguous mask like 255.255.255.0 or /24 (0.0.0.0 or /0 for one persistence template for all clients)")
             }
         }
-        let engine = m["engine"]?.string(maxLength: 15)
+        var engine: String?
+        if let ef = m["engine"], let name = ef.string(maxLength: 15) {
+            // The kernel loads persistence engines as modules ip_vs_pe_<name> (ip_vs_pe.c
+            // __ip_vs_pe_getbyname, request_module); module names are case-sensitive.
+            if KernelLimits.persistenceEngines.contains(name) {
+                engine = name
+            } else {
+                ef.fail("\"\(name)\" is not a kernel persistence engine: the kernel has \(KernelLimits.persistenceEngines.joined(separator: ", ")) (module ip_vs_pe_sip; names are case-sensitive)")
+            }
+        }
         return Persistence(timeout: timeout, prefixLength: prefixLength, engine: engine)
     }
 
     /// Length of a contiguous IPv4 netmask written as `255.255.255.0` or `/24`.
+    /// `0.0.0.0` and `/0` give 0: one persistence template for every client, which ipvsadm
+    /// (`-M 0.0.0.0`) and the kernel accept. Non-contiguous masks are refused on purpose: the
+    /// kernel would take them, but they group clients in ways nobody means.
     static func ipv4MaskLength(_ text: String) -> Int? {
         if text.hasPrefix("/") {
             let digits = text.dropFirst()
             guard !digits.isEmpty, digits.count <= 2, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let n = Int(digits), (1...32).contains(n) else { return nil }
+                  let n = Int(digits), (0...32).contains(n) else { return nil }
             return n
         }
         guard let v = IPAddress.parseV4(Substring(text)) else { return nil }
         let ones = v.nonzeroBitCount
-        guard ones > 0, v == ~UInt32(0) << (32 - ones) else { return nil }
+        guard ones == 0 || v == ~UInt32(0) << (32 - ones) else { return nil }
         return ones
     }
 
@@ -436,16 +500,22 @@ private struct Reader {
         return TunnelSettings(type: type, port: port, checksum: checksum)
     }
 
-    func realServer(_ f: Field, fwmark: Bool) -> RealServer? {
+    /// A real or sorry server's port: written, or the service's (`servicePort`). 0 is allowed
+    /// only where the service's is 0 (fwmark and all-port services keep the client's port).
+    func destinationPort(_ m: MapView, servicePort: UInt16?) -> UInt16? {
+        guard let f = m["port"] else { return servicePort }
+        return f.port(allowZero: servicePort == 0)
+    }
+
+    func realServer(_ f: Field, servicePort: UInt16?) -> RealServer? {
         guard let m = f.mapping(allowed: ["address", "port", "weight", "upper_threshold", "lower_threshold",
                                           "forwarding", "tunnel"]) else { return nil }
         let address = m.required("address")?.address()
-        let port: UInt16?
-        if fwmark { port = m["port"].map { $0.port(allowZero: true) } ?? 0 }
-        else { port = m.required("port", hint: "the port the real server listens on")?.port() }
-        let weight = m["weight"]?.int(0...65535, what: "a valid weight") ?? 1
-        let upper = m["upper_threshold"]?.integer(0...Int64(UInt32.max)).map { UInt32($0) } ?? 0
-        let lower = m["lower_threshold"]?.integer(0...Int64(UInt32.max)).map { UInt32($0) } ?? 0
+        let port = destinationPort(m, servicePort: servicePort)
+        let weight = m["weight"]?.int(0...KernelLimits.maximumWeight, what: "a valid weight") ?? 1
+        let thresholds = 0...Int64(KernelLimits.maximumThreshold)
+        let upper = m["upper_threshold"]?.integer(thresholds, what: "a valid connection threshold (ipvsadm -x/-y)").map { UInt32($0) } ?? 0
+        let lower = m["lower_threshold"]?.integer(thresholds, what: "a valid connection threshold (ipvsadm -x/-y)").map { UInt32($0) } ?? 0
         let forwarding = m.has("forwarding") || m.has("tunnel")
             ? forwardingValue(m["forwarding"], tunnel: m["tunnel"], default: nil) : nil
         guard let address, let port else { return nil }
@@ -458,11 +528,11 @@ private struct Reader {
                           lowerThreshold: lower, forwarding: forwarding)
     }
 
-    func sorryServer(_ f: Field) -> SorryServer? {
+    func sorryServer(_ f: Field, servicePort: UInt16?) -> SorryServer? {
         guard let m = f.mapping(allowed: ["address", "port", "weight", "forwarding", "tunnel"]) else { return nil }
         let address = m.required("address")?.address()
-        let port = m["port"].map { $0.port(allowZero: true) } ?? 0
-        let weight = m["weight"]?.int(1...65535, what: "a valid weight") ?? 1
+        let port = destinationPort(m, servicePort: servicePort)
+        let weight = m["weight"]?.int(1...KernelLimits.maximumWeight, what: "a valid sorry-server weight") ?? 1
         let forwarding = m.has("forwarding") || m.has("tunnel")
             ? forwardingValue(m["forwarding"], tunnel: m["tunnel"], default: nil) : nil
         guard let address, let port else { return nil }
@@ -601,7 +671,13 @@ private struct Reader {
         if let g = group, !g.isMulticast { m["group"]?.fail("\(g) is not a multicast address (224.0.0.0/4 or ff00::/8)") }
         let port = m["port"]?.port()
         let ttl = m["ttl"]?.int(1...255).map { UInt8($0) }
-        let maxLength = m["max_length"]?.int(64...65507).map { UInt16($0) }
+        let maxLengthLimit = KernelLimits.maximumSyncMessageLength(ipv6: group?.family == .ipv6)
+        let maxLength = m["max_length"]?.int(KernelLimits.minimumSyncMessageLength...maxLengthLimit,
+                                             what: "a sync message length (the kernel's limit is 65535 minus the IP and UDP headers; below \(KernelLimits.minimumSyncMessageLength) no connection entry fits)")
+            .map { UInt16($0) }
+        if let maxLength, Int(maxLength) < KernelLimits.minimumBackupSyncMessageLength {
+            m["max_length"]?.warn("\(maxLength) is below 1024: the standby's backup sync daemon raises it to 1024 (ip_vs_sync.c start_sync_thread), so the two routers use different lengths; use 1024 or more")
+        }
         guard let interface else { return nil }
         return SyncSettings(interface: interface, syncID: id, group: group, port: port, ttl: ttl, maxLength: maxLength)
     }
@@ -609,10 +685,12 @@ private struct Reader {
     func ipvsTimeouts(_ f: Field) -> IPVSTimeouts? {
         guard let m = f.mapping(allowed: ["tcp", "tcp_fin", "udp"]) else { return nil }
         func seconds(_ key: String, _ fallback: TimeSpan) -> TimeSpan {
-            guard let field = m[key], let d = field.timeSpan(min: .seconds(1), max: .seconds(UInt64(Int32.max))) else {
-                return fallback
+            guard let field = m[key], let d = field.timeSpan(min: .seconds(1)) else { return fallback }
+            if d.milliseconds % 1000 != 0 {
+                field.fail("the kernel counts these timeouts in whole seconds: write \(d.milliseconds / 1000 + 1)s")
+            } else if d > KernelLimits.maximumProtocolTimeout {
+                field.fail("\(d) is too long: the kernel refuses more than INT_MAX/HZ seconds (EINVAL, ip_vs_ctl.c ip_vs_set_timeout), which is \(KernelLimits.maximumProtocolTimeout.milliseconds / 1000)s (about 24 days) at HZ=1000; use at most \(KernelLimits.maximumProtocolTimeout.milliseconds / 1000)s")
             }
-            if d.milliseconds % 1000 != 0 { field.fail("the kernel counts these timeouts in whole seconds") }
             return d
         }
         return IPVSTimeouts(tcp: seconds("tcp", .seconds(900)), tcpFin: seconds("tcp_fin", .seconds(120)),

@@ -69,6 +69,8 @@ struct Validator {
 
     func validateServices(_ config: Config) {
         let vipAddresses = Set(config.virtualIPs.map(\.address))
+        var nodeOf: [IPAddress: String] = [:]
+        for node in config.nodes { for a in node.heartbeatAddresses { nodeOf[a] = node.name } }
         var names: [String: Int] = [:]
         var keys: [IPVSServiceKey: Int] = [:]
         var mixedFamily = false
@@ -87,6 +89,22 @@ struct Validator {
             if case .address(let address, _, _) = vs.match, !vipAddresses.contains(address) {
                 fail("\(path).address", "\(address) is not one of the virtual_ips: add it there, or use a fwmark service")
             }
+            if case .fwmark(let mark, let family) = vs.match, !config.virtualIPs.contains(where: { $0.family == family }) {
+                warn("\(path).fwmark", "no virtual IP is \(family), so no \(family) traffic marked \(mark) comes to this pair through a VIP: add an \(family) VIP, or check the service's family")
+            }
+            if vs.realServers.isEmpty {
+                warn("\(path).real_servers", vs.sorryServer == nil
+                     ? "the service has no real servers and no sorry server: the kernel accepts its connections and has nowhere to send them"
+                     : "the service has no real servers: the sorry server takes every connection")
+            } else if vs.realServers.allSatisfy({ $0.weight == 0 }) {
+                warn("\(path).real_servers", vs.sorryServer == nil
+                     ? "every real server has weight 0, so none takes a new connection: give at least one a weight above 0"
+                     : "every real server has weight 0, so the sorry server takes every new connection")
+            }
+            if let check = vs.healthCheck, check.probe.port == nil, check.probe.typeName != "exec",
+               let zero = vs.realServers.firstIndex(where: { $0.port == 0 }) {
+                fail("\(path).health_check", "real_servers[\(zero)] has port 0 (it keeps the client's destination port), so a \(check.probe.typeName) check has no port to probe: give health_check.port")
+            }
             if case .nat = vs.forwarding, !config.virtualIPs.contains(where: { $0.natGateway && $0.family == vs.family }) {
                 warn("\(path).forwarding", "NAT real servers must route replies through the active router: add the internal gateway address to virtual_ips with nat_gateway: true")
             }
@@ -102,6 +120,8 @@ struct Validator {
                 let forwarding = rs.forwarding ?? vs.forwarding
                 mixedFamily = mixedFamily || rs.address.family != vs.family
                 checkDestination(rpath, address: rs.address, port: rs.port, forwarding: forwarding, service: vs)
+                checkNotThePair(rpath, address: rs.address, port: rs.port, what: "a real server", service: vs,
+                                vips: vipAddresses, nodeOf: nodeOf, config: config)
             }
             if let sorry = vs.sorryServer {
                 let spath = "\(path).sorry_server"
@@ -110,10 +130,31 @@ struct Validator {
                 }
                 checkDestination(spath, address: sorry.address, port: sorry.port,
                                  forwarding: sorry.forwarding ?? vs.forwarding, service: vs)
+                checkNotThePair(spath, address: sorry.address, port: sorry.port, what: "the sorry server", service: vs,
+                                vips: vipAddresses, nodeOf: nodeOf, config: config)
             }
         }
         if mixedFamily, config.sync != nil {
             fail("sync", "the kernel refuses connection sync while a service has real servers of the other address family; remove those or remove sync")
+        }
+    }
+
+    /// A destination must not be the pair itself. A VIP moves with the active role, so as a
+    /// real or sorry server it is a local destination on the active and a remote one (the
+    /// active) on the standby; the service's own VIP and port is a forwarding loop. A node's
+    /// heartbeat address is that router itself: allowed, since a director may serve too, but
+    /// only that node serves locally, so it is a warning.
+    func checkNotThePair(_ path: String, address: IPAddress, port: UInt16, what: String, service vs: VirtualServer,
+                         vips: Set<IPAddress>, nodeOf: [IPAddress: String], config: Config) {
+        if vips.contains(address) {
+            if case .address(let vip, let servicePort, _) = vs.match, vip == address, servicePort == port || port == 0 {
+                fail("\(path).address", "\(what) \(address.bracketed):\(port) is this service's own VIP and port: a forwarding loop; use the server's own address")
+            } else {
+                fail("\(path).address", "\(address) is one of the pair's virtual IPs: \(what) would be local on the active router and the active itself seen from the standby; use the server's own address (or 127.0.0.1 to serve on the routers themselves)")
+            }
+        } else if let node = nodeOf[address] {
+            let other = config.nodes.first { $0.name != node }?.name ?? "the other node"
+            warn("\(path).address", "\(address) is \(node)'s heartbeat address: \(what) is \(node) itself (local on \(node), forwarded to \(node) by \(other)); use a separate server, or 127.0.0.1 if each router serves")
         }
     }
 

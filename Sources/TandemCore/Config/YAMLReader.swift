@@ -133,6 +133,9 @@ struct Field {
 
     func fail(_ message: String) { diags.error(path, line, message) }
 
+    /// A warning at this field: `check-config` prints it and still exits 0.
+    func warn(_ message: String) { diags.warning(path, line, message) }
+
     private static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
 
     /// The scalar's text; a mapping or list where a value is expected is an error.

@@ -242,7 +242,7 @@ extension StatusReport {
             if let sorry = vs.sorryServer {
                 let observed = inKernel(sorry.address, sorry.port)
                 servers.append(RealServer(server: ServerEndpoint(address: sorry.address, port: sorry.port).description,
-                                          health: "sorry", healthReason: observed == nil ? "standing by" : "installed: no real server is up",
+                                          health: "sorry", healthReason: observed == nil ? "standing by" : "installed: no live real server has weight above 0",
                                           healthAgeMs: nil, drained: false, configWeight: sorry.weight,
                                           kernelWeight: observed.map { Int($0.destination.weight) },
                                           activeConnections: observed?.activeConnections,

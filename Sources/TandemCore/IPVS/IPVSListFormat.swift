@@ -74,6 +74,8 @@ public struct IPVSListing: Sendable, Hashable {
     public var version: UInt32
     /// Size of the connection hash table (`size=` in the first line).
     public var connectionTableSize: UInt32
+    /// Services, each with its real servers, in the kernel's dump order (which ipvsadm's
+    /// listing order depends on: `IPVSAdmOrder`).
     public var services: [IPVSListedService]
 
     public init(version: UInt32 = 0x01_02_01, connectionTableSize: UInt32 = 4096, services: [IPVSListedService] = []) {
@@ -111,15 +113,15 @@ public enum IPVSListFormat {
         case tunnelInfo
     }
 
-    /// The full listing: version line, title lines, then each service (in `ipvsadm` order:
-    /// fwmark, family, protocol, address, port) followed by its real servers (by address, port).
-    /// `exact` is `--exact`: counters in full instead of scaled with K/M/G/T.
+    /// The full listing: version line, title lines, then each service followed by its real
+    /// servers, in exactly ipvsadm's order (`IPVSAdmOrder`) given that `listing` keeps the
+    /// kernel's dump order. `exact` is `--exact`: counters in full instead of scaled with K/M/G/T.
     public static func render(_ listing: IPVSListing, view: View = .standard, exact: Bool = false) -> String {
         var out = "IP Virtual Server version \(listing.versionString) (size=\(listing.connectionTableSize))\n"
         out += title(view)
-        for entry in listing.services.sorted(by: { $0.service.key < $1.service.key }) {
+        for entry in IPVSAdmOrder.services(dumpOrder: listing.services, key: \.service.key) {
             out += serviceLine(entry, view: view, exact: exact)
-            for destination in entry.destinations.sorted(by: { $0.destination.key < $1.destination.key }) {
+            for destination in IPVSAdmOrder.destinations(dumpOrder: entry.destinations, key: \.destination.key) {
                 out += destinationLine(destination, view: view, exact: exact)
             }
         }

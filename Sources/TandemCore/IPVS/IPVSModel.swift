@@ -227,8 +227,9 @@ public struct IPVSServiceEntry: Sendable, Hashable {
     }
 }
 
-/// A whole IPVS table (desired or observed, without counters), in `ipvsadm` order: services
-/// sorted by key, real servers sorted by (address, port).
+/// A whole IPVS table (desired or observed, without counters) in a canonical order: services
+/// sorted by key, real servers by (address, port), all as unsigned numbers. (ipvsadm's own
+/// listing order differs for values more than 2^31 apart: `IPVSAdmOrder`.)
 public struct IPVSTable: Sendable, Hashable {
     public private(set) var entries: [IPVSServiceEntry]
 

@@ -4,10 +4,14 @@
 ///
 /// Layout (ipvsadm.c `print_service_entry` with FMT_RULE, `print_tunnel_rule`,
 /// `print_sched_flags`): services in ipvsadm order, each `-A` line followed by its `-a` lines.
+/// The order is the one `ipvsadm -S -n` prints once Tandem has installed the table
+/// (`IPVSAdmOrder.installed`). Firewall marks print unsigned, as ipvsadm after 1.31 does
+/// (upstream commit e61c8cd); Debian's 1.31 prints marks of 2^31 and above as negative numbers,
+/// which its own `ipvsadm -R` then refuses.
 public enum IPVSSaveFormat {
     public static func render(_ table: IPVSTable) -> String {
         var out = ""
-        for entry in table.entries {
+        for entry in IPVSAdmOrder.installed(table) {
             out += "-A \(IPVSAdmNotation.serviceRule(entry.service))\n"
             for d in entry.destinations {
                 out += "-a \(IPVSAdmNotation.destinationSaveRule(d, of: entry.service.key))\n"

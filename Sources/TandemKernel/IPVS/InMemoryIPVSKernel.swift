@@ -57,8 +57,9 @@ public final class InMemoryIPVSKernel: IPVSKernel {
             guard let i = index(key) else { return ESRCH }
             if let code = InMemoryIPVSKernel.check(d) { return code }
             guard !services[i].destinations.contains(where: { $0.destination.key == d.key }) else { return EEXIST }
-            services[i].destinations.append(IPVSListedDestination(destination: d))
-            services[i].destinations.sort { $0.destination.key < $1.destination.key }
+            // The kernel links a new real server at the head of its service's list
+            // (ip_vs_ctl.c __ip_vs_update_dest, list_add_rcu), so dumps list the newest first.
+            services[i].destinations.insert(IPVSListedDestination(destination: d), at: 0)
         case .updateDestination(let key, let d):
             guard let i = index(key) else { return ESRCH }
             if let code = InMemoryIPVSKernel.check(d) { return code }
@@ -69,7 +70,6 @@ public final class InMemoryIPVSKernel: IPVSKernel {
             guard let j = services[i].destinations.firstIndex(where: { $0.destination.key == d }) else { return ENOENT }
             services[i].destinations.remove(at: j)
         }
-        services.sort { $0.service.key < $1.service.key }
         listing.services = services
         return 0
     }

@@ -180,12 +180,12 @@ public final class LiveIPVSKernel: IPVSKernel {
             let destinationReplies = try query("list real servers of", object: key.description, dump: true) { seq in
                 IPVSWire.destinationDumpMessage(key, family: family, sequence: seq)
             }
+            // Kept in the kernel's dump order: ipvsadm's listing order depends on it
+            // (IPVSAdmOrder), and the formats sort from it.
             observed.destinations = try destinationReplies
                 .map { try IPVSWire.decodeDestination($0, serviceFamily: key.family) }
-                .sorted { $0.destination.key < $1.destination.key }
             services.append(observed)
         }
-        services.sort { $0.service.key < $1.service.key }
         return IPVSListing(version: info.version, connectionTableSize: info.connectionTableSize, services: services)
     }
 

@@ -1,0 +1,125 @@
+import Foundation
+import TandemCore
+
+/// One message of systemd's readiness protocol (sd_notify(3)): newline-separated `VAR=value`
+/// lines sent as one datagram.
+public enum ServiceManagerMessage: Sendable, Hashable {
+    /// Start-up or a reload finished (`READY=1`), with the status line to show.
+    case ready(status: String)
+    /// A status line for `systemctl status` (`STATUS=`), one line of UTF-8.
+    case status(String)
+    /// A reload began (`RELOADING=1` with `MONOTONIC_USEC=`, which managers with
+    /// `Type=notify-reload` need and older ones ignore); `ready` must follow.
+    case reloading(monotonicMicroseconds: UInt64)
+    /// Shutdown began (`STOPPING=1`), with the status line to show.
+    case stopping(status: String)
+    /// Keep-alive for `WatchdogSec=` (`WATCHDOG=1`).
+    case watchdog
+
+    /// The datagram's text. Status lines lose any newline (one line each, sd_notify(3)).
+    public var datagram: String {
+        func line(_ s: String) -> String { s.replacingOccurrences(of: "\n", with: " ") }
+        switch self {
+        case .ready(let status): return "READY=1\nSTATUS=\(line(status))"
+        case .status(let status): return "STATUS=\(line(status))"
+        case .reloading(let usec): return "RELOADING=1\nMONOTONIC_USEC=\(usec)"
+        case .stopping(let status): return "STOPPING=1\nSTATUS=\(line(status))"
+        case .watchdog: return "WATCHDOG=1"
+        }
+    }
+}
+
+/// Where `ServiceManagerMessage`s go: systemd's notify socket, or a recording fake in tests.
+public protocol ServiceManagerNotifying: Sendable {
+    /// Sends one message; failures are not the caller's concern (systemd may be gone at stop).
+    func send(_ message: ServiceManagerMessage)
+    /// How often the watchdog wants `WATCHDOG=1`, nil when it is off.
+    var watchdogInterval: TimeSpan? { get }
+}
+
+/// Nothing to notify: tandemd started outside systemd (no `$NOTIFY_SOCKET`).
+public struct NoServiceManager: ServiceManagerNotifying {
+    public init() {}
+    public func send(_ message: ServiceManagerMessage) {}
+    public var watchdogInterval: TimeSpan? { nil }
+}
+
+/// sd_notify without libsystemd: an `AF_UNIX` datagram socket connected once to
+/// `$NOTIFY_SOCKET` (a path, or `@name` for an abstract name, whose address length then counts
+/// every byte: systemd man/notify-selfcontained-example.c). `send` is one `send(2)` on that
+/// socket and allocates nothing for `watchdog`, so the heartbeat thread can ping from its loop.
+///
+/// Creating it unsets `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` in this process, so
+/// notify commands and health checks it starts do not talk to systemd as if they were tandemd
+/// (what keepalived does too; sd_notify(3) `unset_environment`).
+public final class SystemdNotifier: ServiceManagerNotifying {
+    private let descriptor: Int32
+    public let watchdogInterval: TimeSpan?
+    private let watchdogDatagram: [UInt8] = Array(ServiceManagerMessage.watchdog.datagram.utf8)
+
+    /// Nil when `environment` has no usable `NOTIFY_SOCKET` (not started by systemd, or a
+    /// `vsock:` address this build does not speak); throws the errno when the socket cannot be
+    /// opened or connected.
+    public init?(environment: [String: String] = ProcessInfo.processInfo.environment,
+                 pid: Int32 = getpid(), unsetEnvironment: Bool = true) throws(SystemdNotifierError) {
+        guard let address = environment["NOTIFY_SOCKET"], address.hasPrefix("/") || address.hasPrefix("@") else {
+            return nil
+        }
+        watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment, pid: pid)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemdNotifierError(address: address, errno: errno) }
+        var sa = sockaddr_un()
+        sa.sun_family = sa_family_t(AF_UNIX)
+        var path = Array(address.utf8)
+        if path.first == UInt8(ascii: "@") { path[0] = 0 }
+        let capacity = MemoryLayout.size(ofValue: sa.sun_path)
+        guard path.count < capacity else {
+            close(fd)
+            throw SystemdNotifierError(address: address, errno: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &sa.sun_path) { raw in
+            for (i, b) in path.enumerated() { raw[i] = b }
+        }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + path.count)
+        let rc = withUnsafePointer(to: &sa) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+        }
+        guard rc == 0 else {
+            let code = errno
+            close(fd)
+            throw SystemdNotifierError(address: address, errno: code)
+        }
+        descriptor = fd
+        if unsetEnvironment {
+            for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { unsetenv(name) }
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    public func send(_ message: ServiceManagerMessage) {
+        if message == .watchdog {
+            watchdogDatagram.withUnsafeBytes { _ = Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            return
+        }
+        let bytes = Array(message.datagram.utf8)
+        bytes.withUnsafeBytes { _ = Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Half of `$WATCHDOG_USEC` (sd_watchdog_enabled(3): ping at half the timeout), when the
+    /// watchdog is on for this process: `$WATCHDOG_PID` unset or equal to `pid`. At least 1 ms.
+    public static func watchdogInterval(environment: [String: String], pid: Int32) -> TimeSpan? {
+        guard let text = environment["WATCHDOG_USEC"], let usec = UInt64(text), usec > 0 else { return nil }
+        if let owner = environment["WATCHDOG_PID"], Int32(owner) != pid { return nil }
+        return .milliseconds(max(1, usec / 2 / 1000))
+    }
+}
+
+/// The notify socket could not be opened or connected.
+public struct SystemdNotifierError: Error, CustomStringConvertible {
+    public let address: String
+    public let errno: Int32
+    public var description: String {
+        "cannot connect to systemd's notify socket \(address): \(String(cString: strerror(errno))) (errno \(errno)); readiness, status and the watchdog are not reported"
+    }
+}
