@@ -313,6 +313,17 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
         #expect(h.settled() == ["announce 2001:db8::10/64"])
     }
 
+    @Test func aReleaseCancelsAnAnnouncementStillQueuedBehindTheIPVSInstall() {
+        let gate = AnnounceGate()
+        var sent: [String] = []
+        let queued = gate.ticket()
+        gate.run(queued) { sent.append("first") }                     // no release in between: runs
+        gate.invalidate()                                              // a release
+        gate.run(queued) { sent.append("after release") }              // the queued work is dropped
+        gate.run(gate.ticket()) { sent.append("new claim") }
+        #expect(sent == ["first", "new claim"])
+    }
+
     @Test func aVIPWhoseClaimFailsIsNeverAnnounced() throws {
         let yaml = eth1YAML(track: ", track_interfaces: [{interface: eth2, lower_priority_by: 10}]",
                             vips: "[{address: 10.0.0.10/24, interface: eth1}, {address: 10.0.0.11/24, interface: eth2}]")
