@@ -81,7 +81,8 @@ public enum Daemon {
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
                                   makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
-                                    sender: transport, worker: worker, logger: logger)
+                                    sender: transport, worker: worker, logger: logger,
+                                    heartbeatAddresses: paths.map(\.local))
         driver.events = hub
         let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name)
         driver.onRoleChange = { role, reason in reporter.roleChanged(to: role, reason: reason) }
@@ -101,6 +102,7 @@ public enum Daemon {
         do {
             driver.routeMonitor = try LiveRouteMonitor(
                 interfaces: tracked, vips: config.virtualIPs, ownPorts: addressTable.ownPorts,
+                watchedAddresses: Set(paths.map(\.local)),
                 onError: { error in logger.warning("route monitor: \(error)") },
                 handler: { event in loop.post(.route(event)) })
         } catch {

@@ -190,6 +190,7 @@ private func eventJSON(_ event: RouteWatchEvent) -> String {
     case .vipAdded(let v, let o):
         return #"{"ts_ns":\#(ts),"event":"vip_added","vip":"\#(v.prefix)","interface":"\#(v.interface)","origin":"\#(o.rawValue)"}"#
     case .overrun: return #"{"ts_ns":\#(ts),"event":"overrun"}"#
+    case .hostChanged: return #"{"ts_ns":\#(ts),"event":"host_changed"}"#
     }
 }
 

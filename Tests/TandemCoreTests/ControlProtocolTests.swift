@@ -192,6 +192,28 @@ struct StatusReportTests {
         #expect(report.text == expected)
     }
 
+    @Test func humanLayoutOfAFaultyNode() {
+        let digest = String(repeating: "0", count: 64)
+        let report = StatusReport(
+            node: "b", role: "fault", roleReason: "no usable heartbeat path", roleSince: nil, roleAgeMs: nil, priority: 90,
+            effectivePriority: 90, maintenance: false,
+            peer: .init(name: "a", role: "active", alive: false, lastHeardMs: 900, priority: 100, config: nil,
+                        paths: [.init(path: "10.0.1.2 -> 10.0.1.1", received: 10, lost: 0, lastHeardMs: 900,
+                                      localProblem: "address not configured on any interface")]),
+            heartbeats: .init(accepted: 10),
+            vips: [.init(address: "2001:db8::10/64", interface: "eth1", held: false, problem: "address conflict: …")],
+            services: [], config: .init(serial: 1, digest: digest), configWarning: nil, roleChanges: [],
+            localFaults: ["no usable heartbeat path", "address conflict: …"])
+        let lines = report.text.split(separator: "\n").map(String.init)
+        #expect(lines[1...3] == ["  priority 90", "  FAULT: no usable heartbeat path", "  FAULT: address conflict: …"])
+        #expect(lines.contains("  path 10.0.1.2 -> 10.0.1.1: received 10, lost 0 (0.0%), last heard 900ms ago — NOT USABLE here: address not configured on any interface"))
+        #expect(lines.contains("VIPs not held: 2001:db8::10/64 on eth1"))
+        #expect(lines.contains("  VIP 2001:db8::10/64 on eth1: address conflict: …"))
+        let json = String(decoding: (try? ControlProtocol.encoder().encode(report)) ?? Data(), as: UTF8.self)
+        #expect(json.contains("\"local_faults\":[\"no usable heartbeat path\""))
+        #expect(json.contains("\"local_problem\":\"address not configured on any interface\""))
+    }
+
     @Test func reloadDifference() throws {
         let old = try ConfigParser.parse(yaml: minimalConfig)
         let new = try ConfigParser.parse(yaml: minimalConfig.replacingOccurrences(of: "serial: 7", with: "serial: 8")

@@ -15,6 +15,8 @@ struct ElectionStep: Sendable {
         case forcedFailover
         case stop
         case priority(Int)
+        /// This node's own faults (`LocalHealth`); [] when healthy.
+        case localFaults([String])
     }
 
     var ms: UInt64
@@ -77,6 +79,7 @@ struct ElectionHarness {
         case .failover: return election.failoverRequested(at: now)
         case .forcedFailover: return election.failoverRequested(at: now, force: true)
         case .stop: return election.stopRequested(at: now)
+        case .localFaults(let faults): return election.localFaultsChanged(faults, at: now)
         case .priority(let priority):
             var settings = election.settings
             settings.priority = priority
@@ -369,6 +372,55 @@ let electionCases: [ElectionCase] = [
                  steps: [at(0, .start(holdingVIPs: false)), at(1, .maintenance(true)), at(10, .failover), at(20, .forcedFailover)],
                  until: 25, effects: ["1: starting→maintenance", "10: rejected failover", "20: rejected failover"],
                  role: .maintenance),
+    ElectionCase(name: "standby that lost its own heartbeat path: the peer's silence is no reason to take over",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 35)
+                     + [at(40, .localFaults(["no usable heartbeat path"]))],
+                 until: 500, effects: ["5: starting→standby", "40: standby→fault"], role: .fault),
+    ElectionCase(name: "local fault on the active: releases at once; cleared with the peer silent: listens a dead time, then active",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .localFaults(["VIP interface eth0 is down or has no carrier"])),
+                         at(150, .localFaults([]))],
+                 until: 200, effects: becameActive(30, from: .starting) + ["100: active→fault", "100: release", "150: fault→standby"]
+                     + becameActive(180, from: .standby), role: .active),
+    ElectionCase(name: "local fault cleared: the peer heard active while listening keeps us standby (no takeover of a live active)",
+                 settings: electionSettings(priority: 200),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 25)
+                     + [at(30, .localFaults(["no usable heartbeat path"])), at(300, .localFaults([]))]
+                     + peer(.active, from: 305, through: 495),
+                 until: 500, effects: ["5: starting→standby", "30: standby→fault", "300: fault→standby"], role: .standby),
+    ElectionCase(name: "local fault cleared while the peer is active: standby, not active",
+                 settings: electionSettings(priority: 200),
+                 steps: [at(0, .localFaults(["no usable heartbeat path"])), at(0, .start(holdingVIPs: false))]
+                     + peer(.active, from: 5, through: 195) + [at(100, .localFaults([]))],
+                 until: 200, effects: ["0: starting→fault", "100: fault→standby"], role: .standby),
+    ElectionCase(name: "a node that starts with a local fault and hears nobody never becomes active",
+                 settings: electionSettings(),
+                 steps: [at(0, .localFaults(["no usable heartbeat path"])), at(0, .start(holdingVIPs: false))],
+                 until: 500, effects: ["0: starting→fault"], role: .fault),
+    ElectionCase(name: "a node that starts holding VIPs with a local fault releases them",
+                 settings: electionSettings(),
+                 steps: [at(0, .localFaults(["address conflict"])), at(0, .start(holdingVIPs: true))],
+                 until: 50, effects: ["0: starting→fault", "0: release"], role: .fault),
+    ElectionCase(name: "a local fault during a graceful stop releases at once",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, priority: 50, from: 5, through: 95)
+                     + [at(100, .stop), at(105, .localFaults(["VIP interface eth0 does not exist"]))],
+                 until: 110, effects: becameActive(5, from: .starting)
+                     + ["100: active→stopping", "100: send takeover-request", "105: release", "105: send release", "105: finished"],
+                 role: .stopping),
+    ElectionCase(name: "split healed, we lose: release without any announcement",
+                 settings: electionSettings(node: "b", peer: "a"),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(200, .heard(.heartbeat, .active, priority: 100))],
+                 until: 205, effects: ["5: starting→standby"] + becameActive(75, from: .standby)
+                     + ["200: active→standby", "200: release"], role: .standby),
+    ElectionCase(name: "split healed, we win: one announcement",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, priority: 50, from: 5, through: 45)
+                     + [at(200, .heard(.heartbeat, .active, priority: 50))],
+                 until: 205, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["200: announce"],
+                 role: .active),
     ElectionCase(name: "peer restart (new boot epoch) is heard as a fresh peer",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)

@@ -112,4 +112,63 @@ import Testing
         w.untrack(vip)
         #expect(w.apply(.addressAdded(InterfaceAddress(interfaceIndex: 5, interface: "br0", prefix: vip.prefix, flags: 0), senderPort: 1)) == [])
     }
+
+    // MARK: - Every transition of an interface
+
+    @Test func aTrackedInterfaceMissingAtStartIsReportedGoneThenUpWhenItAppears() {
+        var w = RouteWatch(interfaces: ["eth1"], vips: [], ownPorts: [])
+        #expect(w.resynchronise(links: [eth0Up], addresses: [], afterOverrun: false) == [.linkRemoved(interface: "eth1")])
+        let eth1Up = LinkState(index: 7, name: "eth1", flags: 0x1 | 0x40 | 0x10000, operState: 6)
+        #expect(w.apply(.linkChanged(eth1Up)) == [.linkUp(interface: "eth1")])
+    }
+
+    @Test func removedThenReCreatedWithANewIndexIsReportedUp() {
+        var w = started()
+        #expect(w.apply(.linkRemoved(eth0Up)) == [.linkRemoved(interface: "eth0")])
+        let again = LinkState(index: 9, name: "eth0", flags: 0x1, operState: 2)
+        #expect(w.apply(.linkChanged(again)) == [.hostChanged])            // created, still down: only LocalHealth cares
+        var upAgain = again
+        upAgain.flags = 0x1 | 0x40 | 0x10000
+        #expect(w.apply(.linkChanged(upAgain)) == [.linkUp(interface: "eth0")])
+        // Its addresses are named by the new index.
+        #expect(w.apply(.addressAdded(address("192.0.2.10/24", index: 9), senderPort: 4242)) == [])   // still known present
+        #expect(w.apply(.addressRemoved(address("192.0.2.10/24", index: 9), senderPort: 4242))
+                == [.vipRemoved(vip4, origin: .tandem)])
+    }
+
+    @Test func renamedAwayIsGoneAndRenamedBackIsUp() {
+        var w = started()
+        var renamed = eth0Up
+        renamed.name = "lan0"
+        #expect(w.apply(.linkChanged(renamed)) == [.linkRemoved(interface: "eth0")])
+        #expect(w.apply(.linkChanged(eth0Up)) == [.linkUp(interface: "eth0")])
+    }
+
+    @Test func carrierLossAndReturnOfATrackedLink() {
+        var w = started()
+        let noCarrier = LinkState(index: 2, name: "eth0", flags: 0x1 | 0x1000, operState: 2)   // IFF_UP, no RUNNING
+        #expect(w.apply(.linkChanged(noCarrier)) == [.linkDown(interface: "eth0")])
+        #expect(w.apply(.linkChanged(eth0Up)) == [.linkUp(interface: "eth0")])
+    }
+
+    @Test func changesThatOnlyLocalHealthNeedsAreHostChanged() {
+        var w = RouteWatch(interfaces: ["eth0"], vips: [vip4, vip6], ownPorts: [4242],
+                           watchedAddresses: [IPAddress("10.0.0.2")!])
+        _ = w.resynchronise(links: [eth0Up, eth1Down], addresses: [address("10.0.0.2/24"), address("2001:db8::10/64", index: 2)],
+                            afterOverrun: false)
+        // The heartbeat address goes and comes back.
+        #expect(w.apply(.addressRemoved(address("10.0.0.2/24"), senderPort: 0)) == [.hostChanged])
+        #expect(w.apply(.addressAdded(address("10.0.0.2/24"), senderPort: 0)) == [.hostChanged])
+        // Other addresses are no news.
+        #expect(w.apply(.addressRemoved(address("10.0.0.3/24"), senderPort: 0)) == [])
+        // An untracked link gains carrier (it might carry a heartbeat address), appears or goes.
+        let eth1Up = LinkState(index: 3, name: "eth1", flags: 0x1 | 0x40 | 0x10000, operState: 6)
+        #expect(w.apply(.linkChanged(eth1Up)) == [.hostChanged])
+        #expect(w.apply(.linkChanged(eth1Up)) == [])
+        #expect(w.apply(.linkRemoved(eth1Up)) == [.hostChanged])
+        // A present VIP fails duplicate address detection: the flags change.
+        #expect(w.apply(.addressAdded(InterfaceAddress(interfaceIndex: 2, interface: "", prefix: vip6.prefix, flags: 0x48),
+                                      senderPort: 0)) == [.hostChanged])
+        #expect(w.vipFlags[vip6] == 0x48)
+    }
 }

@@ -31,6 +31,7 @@ final class LoggingAddressTable: AddressTable {
         return change
     }
     func addresses() throws -> [InterfaceAddress] { try inner.addresses() }
+    func links() throws -> [LinkState] { try inner.links() }
 }
 
 final class LoggingAnnouncer: Announcer {
@@ -77,7 +78,12 @@ struct RecordingNotifyRunner: NotifyRunner {
 
 final class RecordingSender: HeartbeatSending {
     var sent: [Election.Outgoing] = []
-    func send(_ outgoing: Election.Outgoing) { sent.append(outgoing) }
+    /// What the next sends report as failing (path index → error).
+    var failing: [Int: String] = [:]
+    func send(_ outgoing: Election.Outgoing) -> [Int: String] {
+        sent.append(outgoing)
+        return failing
+    }
 }
 
 struct NoIPVSError: Error, CustomStringConvertible {
@@ -96,10 +102,15 @@ final class Harness {
     let kernelOpens = LockedBox(0)
     let config: Config
 
+    /// The table starts with links eth0 (index 2) and eth1 (index 3), both up, and this node's
+    /// heartbeat addresses on eth0, plus `addresses`.
     init(yaml: String, node: String = "a", addresses: [InterfaceAddress] = [], table ipvsTable: IPVSTable = IPVSTable(),
          ipvsAvailable: Bool = true) throws {
         config = try ConfigParser.parse(yaml: yaml)
-        table = InMemoryAddressTable(addresses: addresses)
+        let heartbeat = config.node(named: node)?.heartbeatAddresses ?? []
+        let own = heartbeat.map { InterfaceAddress(interfaceIndex: 2, interface: "eth0", prefix: IPPrefix(address: $0, length: 24), flags: 0x80) }
+        table = InMemoryAddressTable(addresses: own + addresses,
+                                     links: [InMemoryAddressTable.link("eth0", index: 2), InMemoryAddressTable.link("eth1", index: 3)])
         ipvs = InMemoryIPVSKernel(ipvsTable)
         ipvs.interfaces = ["eth1", "lo"]
         let lines = logLines
@@ -114,7 +125,7 @@ final class Harness {
         })
         driver = ElectionDriver(config: config, settings: try Election.Settings(config: config, nodeName: node),
                                 addressTable: LoggingAddressTable(table, log: log), announcer: LoggingAnnouncer(log: log),
-                                sender: sender, worker: worker, logger: logger)
+                                sender: sender, worker: worker, logger: logger, heartbeatAddresses: heartbeat)
     }
 
     func peer(_ role: Role, sequence: UInt64, priority: UInt8 = 100, kind: HeartbeatMessage.Kind = .heartbeat) -> HeartbeatMessage {
@@ -159,6 +170,171 @@ func ipvsYAML(standby: String = "warm") -> String {
     standby_table: \(standby)
     notify: {active: [/bin/true, active], standby: [/bin/true, standby]}
     """
+}
+
+/// VIP on eth1, heartbeat on eth0 (10.0.0.1); `track` is appended to node a's entry.
+func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, interface: eth1}]") -> String {
+    """
+    serial: 1
+    nodes: [{name: a, addresses: [10.0.0.1], priority: 100\(track)}, {name: b, addresses: [10.0.0.2], priority: 90}]
+    heartbeat: {interval: 10ms, dead_time: 30ms, auth: none}
+    virtual_ips: \(vips)
+    """
+}
+
+@Suite struct LocalFaultDriverTests {
+    @Test func aStandbyThatLosesItsHeartbeatAddressNeverTakesOver() throws {
+        let h = try Harness(yaml: vipOnlyYAML)
+        h.driver.start(at: .zero)
+        h.driver.heartbeatReceived(h.peer(.active, sequence: 1), at: .milliseconds(5))
+        #expect(h.driver.election.role == .standby)
+        _ = try h.table.release(VirtualIP(prefix: IPPrefix("10.0.0.1/24")!, interface: "eth0"))   // ip addr del
+        h.driver.routeEvent(.hostChanged, at: .milliseconds(10))
+        #expect(h.driver.election.role == .fault)
+        #expect(h.driver.election.localFaults.first?.contains("path 0 10.0.0.1: address not configured on any interface") == true)
+        h.driver.timerFired(at: .milliseconds(200))                  // the peer is silent far beyond the dead time
+        #expect(h.driver.election.role == .fault)
+        #expect(!h.vipPresent("10.0.0.10/24"))
+        #expect(!h.settled().contains { $0.hasPrefix("claim") || $0.hasPrefix("announce") })
+        _ = try h.table.claim(VirtualIP(prefix: IPPrefix("10.0.0.1/24")!, interface: "eth0"))
+        // The address comes back: the fault clears; the node listens a dead time (it could not
+        // hear during the fault), and with the peer still silent it takes over.
+        h.driver.routeEvent(.hostChanged, at: .milliseconds(210))
+        #expect(h.driver.election.role == .standby)
+        h.driver.timerFired(at: .milliseconds(240))
+        #expect(h.driver.election.role == .active)
+        #expect(h.vipPresent("10.0.0.10/24"))
+    }
+
+    @Test func sendsFailingOnEveryPathAreAFaultUntilASendWorks() throws {
+        let h = try Harness(yaml: vipOnlyYAML)
+        h.sender.failing = [0: "Network is unreachable (errno 101)"]
+        h.driver.start(at: .zero)
+        #expect(h.driver.election.role == .fault)
+        h.driver.timerFired(at: .milliseconds(100))
+        #expect(h.driver.election.role == .fault)
+        #expect(!h.vipPresent("10.0.0.10/24"))
+        h.sender.failing = [:]
+        let due = try #require(h.driver.timerDeadline)
+        h.driver.timerFired(at: due)                                   // the next round goes out and works
+        #expect(h.driver.election.localFaults.isEmpty)
+        #expect(h.driver.election.role == .standby)                    // listening for the dead time first
+        h.driver.timerFired(at: due + .milliseconds(30))
+        #expect(h.driver.election.role == .active)
+    }
+
+    @Test func vipInterfaceDeletedAndReCreatedWithNoPeer() throws {
+        let h = try Harness(yaml: eth1YAML())
+        h.driver.start(at: .zero)
+        h.driver.timerFired(at: .milliseconds(30))
+        #expect(h.driver.election.role == .active)
+        let vip = h.config.virtualIPs[0]
+        _ = h.settled()
+        h.log.clear()
+        h.table.removeLink("eth1")                                     // ip link del eth1: its addresses go with it
+        h.driver.routeEvent(.vipRemoved(vip, origin: .kernel), at: .milliseconds(40))
+        h.driver.routeEvent(.linkRemoved(interface: "eth1"), at: .milliseconds(40))
+        #expect(h.driver.election.role == .fault)
+        #expect(h.driver.election.faultReason == "VIP interface eth1 does not exist")
+        #expect(!h.settled().contains { $0.hasPrefix("announce") || $0.hasPrefix("claim") })
+        h.log.clear()
+        h.table.setLink(InMemoryAddressTable.link("eth1", index: 9))  // a new eth1 appears and comes up
+        h.driver.routeEvent(.linkUp(interface: "eth1"), at: .milliseconds(60))
+        #expect(h.driver.election.role == .standby)                    // fault cleared: listening for the dead time
+        h.driver.timerFired(at: .milliseconds(90))
+        #expect(h.driver.election.role == .active)
+        #expect(h.settled().prefix(2) == ["claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
+        #expect(try h.table.addresses().contains { $0.matches(vip) && $0.interfaceIndex == 9 })
+    }
+
+    @Test func withLowerPriorityTrackingTheActiveKeepsServingAndReClaimsOnTheNewInterface() throws {
+        let h = try Harness(yaml: eth1YAML(track: ", track_interfaces: [{interface: eth1, lower_priority_by: 10}]"))
+        h.driver.start(at: .zero)
+        h.driver.timerFired(at: .milliseconds(30))
+        _ = h.settled()
+        h.log.clear()
+        let vip = h.config.virtualIPs[0]
+        h.table.removeLink("eth1")
+        h.driver.routeEvent(.vipRemoved(vip, origin: .kernel), at: .milliseconds(40))
+        h.driver.routeEvent(.linkRemoved(interface: "eth1"), at: .milliseconds(40))
+        #expect(h.driver.election.role == .active)
+        #expect(h.driver.election.effectivePriority == 90)
+        #expect(h.settled() == ["end announce"])                      // nothing claimed or announced on a missing interface
+        #expect(!h.driver.heldVIPs.contains(vip))
+        h.log.clear()
+        h.table.setLink(InMemoryAddressTable.link("eth1", index: 9))
+        h.driver.routeEvent(.linkUp(interface: "eth1"), at: .milliseconds(60))
+        #expect(h.driver.election.role == .active)
+        #expect(h.settled() == ["claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
+        #expect(try h.table.addresses().contains { $0.matches(vip) && $0.interfaceIndex == 9 })
+    }
+
+    @Test func aVIPInAddressConflictAtStartIsNotAdoptedAndIsAFault() throws {
+        let yaml = eth1YAML(vips: "[{address: 10.0.0.10/24, interface: eth1}, {address: \"2001:db8::10/64\", interface: eth1}]")
+        let dadFailed = InterfaceAddress(interfaceIndex: 3, interface: "eth1", prefix: IPPrefix("2001:db8::10/64")!, flags: 0x48)
+        let h = try Harness(yaml: yaml, addresses: [dadFailed])
+        h.driver.start(at: .zero)
+        #expect(h.driver.election.role == .fault)
+        #expect(h.driver.election.faultReason?.hasPrefix("address conflict: VIP 2001:db8::10/64 on eth1 failed duplicate address detection") == true)
+        h.driver.timerFired(at: .milliseconds(100))
+        #expect(h.driver.election.role == .fault)
+        #expect(h.driver.heldVIPs.isEmpty)
+        #expect(h.vipPresent("2001:db8::10/64"))                    // left in place: the conflict stays visible
+        #expect(!h.settled().contains { $0.hasPrefix("announce") || $0.hasPrefix("claim") || $0.hasPrefix("release") })
+    }
+
+    @Test func aVIPThatFailsDADAfterAClaimFindsItPresentIsNotAnnounced() throws {
+        let yaml = eth1YAML(vips: "[{address: \"2001:db8::10/64\", interface: eth1}]")
+        let h = try Harness(yaml: yaml)
+        h.driver.start(at: .zero)
+        // Someone adds the address (with DAD) just before the takeover, and DAD fails.
+        _ = try h.table.claim(h.config.virtualIPs[0])
+        h.table.setFlags(0x48, of: IPPrefix("2001:db8::10/64")!)
+        h.driver.timerFired(at: .milliseconds(30))
+        #expect(h.driver.election.role == .fault)
+        #expect(!h.settled().contains { $0.hasPrefix("announce") })
+    }
+
+    @Test func aTentativeVIPIsAnnouncedOnlyOnceDADHasFinished() throws {
+        let yaml = eth1YAML(vips: "[{address: \"2001:db8::10/64\", interface: eth1}]")
+        let h = try Harness(yaml: yaml)
+        h.driver.start(at: .zero)
+        let vip = h.config.virtualIPs[0]
+        _ = try h.table.claim(vip)                                    // added by someone else, DAD running
+        h.table.setFlags(0x40, of: vip.prefix)
+        h.driver.timerFired(at: .milliseconds(30))
+        #expect(h.driver.election.role == .active)
+        #expect(!h.settled().contains { $0.hasPrefix("announce") })
+        #expect(!h.driver.heldVIPs.contains(vip))
+        h.log.clear()
+        h.table.setFlags(0x80, of: vip.prefix)                        // DAD done
+        h.driver.routeEvent(.hostChanged, at: .milliseconds(40))
+        #expect(h.driver.heldVIPs.contains(vip))
+        #expect(h.settled() == ["announce 2001:db8::10/64"])
+    }
+
+    @Test func aReleaseCancelsAnAnnouncementStillQueuedBehindTheIPVSInstall() {
+        let gate = AnnounceGate()
+        var sent: [String] = []
+        let queued = gate.ticket()
+        gate.run(queued) { sent.append("first") }                     // no release in between: runs
+        gate.invalidate()                                              // a release
+        gate.run(queued) { sent.append("after release") }              // the queued work is dropped
+        gate.run(gate.ticket()) { sent.append("new claim") }
+        #expect(sent == ["first", "new claim"])
+    }
+
+    @Test func aVIPWhoseClaimFailsIsNeverAnnounced() throws {
+        let yaml = eth1YAML(track: ", track_interfaces: [{interface: eth2, lower_priority_by: 10}]",
+                            vips: "[{address: 10.0.0.10/24, interface: eth1}, {address: 10.0.0.11/24, interface: eth2}]")
+        let h = try Harness(yaml: yaml)
+        h.driver.start(at: .zero)
+        h.driver.timerFired(at: .milliseconds(30))
+        #expect(h.driver.election.role == .active)
+        // The failed claim also ends any schedule the VIP had; only the held VIP is announced.
+        #expect(h.settled() == ["claim 10.0.0.10/24 added", "end announce", "announce 10.0.0.10/24"])
+        #expect(h.logLines.all.contains { $0.contains("not announcing 10.0.0.11/24 on eth2: not held by this node") })
+    }
 }
 
 @Suite struct ElectionDriverTests {
@@ -266,7 +442,8 @@ func ipvsYAML(standby: String = "warm") -> String {
         h.log.clear()
         h.driver.routeEvent(.vipRemoved(vip, origin: .foreign), at: .milliseconds(40))
         #expect(h.vipPresent("10.0.0.10/24"))
-        #expect(h.settled() == ["claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
+        // The VIP is gone, so its announcements stop; it is claimed again and announced afresh.
+        #expect(h.settled() == ["end announce", "claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
         #expect(h.logLines.all.contains { $0.contains("was removed by foreign while active: re-adding it") })
         // Tandem's own removal is not answered.
         h.log.clear()

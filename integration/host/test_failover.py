@@ -59,7 +59,7 @@ def test_active_killed_standby_takes_over_within_dead_time(topo, pair):
     assert outage is not None and outage < 1.0
 
 
-def test_active_link_cut_standby_takes_over_and_heal_leaves_one_active(topo, pair):
+def test_active_link_cut_standby_takes_over_and_heal_leaves_rb_active(topo, pair):
     pair.start_settled()
     prober = Prober(topo)
     assert prober.wait_replies(20)
@@ -71,16 +71,24 @@ def test_active_link_cut_standby_takes_over_and_heal_leaves_one_active(topo, pai
     prober.wait_replies(len(prober.replies) + 30)
     outage = Prober.outage(prober.replies, after=wall0)
     assert pair.client_mac_for_vip() == topo.mac["b"]
-    # Heal: both active now; the higher priority (ra) wins, rb releases.
+    # ra's only link lost carrier: a fault of its own, so it released the VIP at once.
+    pair.wait_for(lambda: pair.role("a") == "fault", timeout=2, what="ra in fault while its link is cut")
+    assert not pair.holds_vip("a")
+    # Heal: ra listens for a dead time before deciding, hears rb active and stays standby
+    # (non-preemptive); rb keeps the VIP and the client stays on it.
     topo.ip("sw", "link", "set", "pa", "up")
     t1 = time.monotonic()
-    pair.wait_for(lambda: pair.holders() == {"a"}, timeout=5, step=0.002, what="only ra holding the VIP after heal")
+    pair.wait_for(lambda: pair.role("a") == "standby", timeout=5, step=0.002, what="ra standby after heal")
     resolved = time.monotonic() - t1
+    for _ in range(50):
+        assert pair.holders() == {"b"}
+        time.sleep(0.01)
     prober.stop()
     report("link-cut", takeover=takeover, client_outage=outage, heal_resolved=resolved)
     assert takeover < pair.dead_ms / 1000 + MARGIN
-    assert pair.role("b") == "standby"
-    pair.wait_for(lambda: pair.client_mac_for_vip() == topo.mac["a"], timeout=2, what="client entry on ra")
+    assert pair.role("b") == "active"
+    assert "-> active" not in pair.log("a").split("-> fault")[-1], "ra took the VIP back after its fault"
+    assert pair.client_mac_for_vip() == topo.mac["b"]
 
 
 def test_sigstop_then_sigcont_leaves_no_lasting_dual_active(topo, pair):
@@ -105,16 +113,19 @@ def test_sigstop_then_sigcont_leaves_no_lasting_dual_active(topo, pair):
 def test_heartbeat_partition_then_heal_resolves_within_two_intervals(topo, pair):
     pair.start_settled()
     topo.exec("c", "ping", "-c", "1", "-W", "2", VIP)   # the client has a neighbour entry for the VIP
-    # Partition only the heartbeats: blackhole routes between the routers (instant to add and
-    # remove, unlike a link whose carrier change waits for the kernel's link watcher). The
-    # client still reaches both routers.
-    topo.ip("a", "route", "add", "blackhole", f"{ADDR['b']}/32")
-    topo.ip("b", "route", "add", "blackhole", f"{ADDR['a']}/32")
+    # Partition only the heartbeats: each router's neighbour entry for the other points at a MAC
+    # nobody has (instant to set and undo, unlike a link whose carrier change waits for the
+    # kernel's link watcher). Sending still works locally — a blackhole route would make every
+    # send fail, which is a fault of the router's own, not a partition. The client still
+    # reaches both routers.
+    bogus = {"a": "02:00:00:00:00:0b", "b": "02:00:00:00:00:0a"}
+    topo.ip("a", "neigh", "replace", ADDR["b"], "lladdr", bogus["a"], "dev", "eth0", "nud", "permanent")
+    topo.ip("b", "neigh", "replace", ADDR["a"], "lladdr", bogus["b"], "dev", "eth0", "nud", "permanent")
     pair.wait_for(lambda: pair.holders() == {"a", "b"}, timeout=5, what="dual active during the partition")
     pair.wait_for(lambda: pair.client_mac_for_vip() == topo.mac["b"], timeout=3, what="client entry on rb (it announced last)")
     time.sleep(0.2)
-    topo.ip("a", "route", "del", "blackhole", f"{ADDR['b']}/32")
-    topo.ip("b", "route", "del", "blackhole", f"{ADDR['a']}/32")
+    topo.ip("a", "neigh", "replace", ADDR["b"], "lladdr", topo.mac["b"], "dev", "eth0", "nud", "reachable")
+    topo.ip("b", "neigh", "replace", ADDR["a"], "lladdr", topo.mac["a"], "dev", "eth0", "nud", "reachable")
     t0 = time.monotonic()
     pair.wait_for(lambda: len(pair.holders()) == 1, timeout=3, step=0.001, what="one holder after heal")
     resolved = time.monotonic() - t0

@@ -24,9 +24,9 @@ public final class FakeRouteMonitor: RouteMonitor {
     private let stopped = Mutex(false)
     private let handler: @Sendable (RouteWatchEvent) -> Void
 
-    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32>,
+    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32>, watchedAddresses: Set<IPAddress> = [],
                 handler: @escaping @Sendable (RouteWatchEvent) -> Void) {
-        watch = Mutex(RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts))
+        watch = Mutex(RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts, watchedAddresses: watchedAddresses))
         self.handler = handler
     }
 

@@ -37,10 +37,22 @@ public enum RouteWatchEvent: Sendable, Hashable {
     case vipAdded(VirtualIP, origin: ChangeOrigin)
     /// Notifications were lost (ENOBUFS); the events that follow come from a fresh dump.
     case overrun
+    /// Something this node's own health depends on changed without another event saying so: a
+    /// link appeared, vanished, was renamed or changed carrier; a heartbeat address came or
+    /// went; a present VIP's flags changed (duplicate address detection finished or failed).
+    /// The receiver re-reads links and addresses and judges them (`LocalHealth`).
+    case hostChanged
 }
 
 /// The monitor's memory: which tracked links are up and which tracked VIPs are present. It turns
 /// notifications (or a fresh dump after an overrun) into events, reporting only transitions.
+///
+/// Every transition of a tracked interface is reported: missing at start and removed
+/// (`.linkRemoved`), renamed away (`.linkRemoved` of the old name), re-created or renamed back
+/// (`.linkUp` once up), carrier lost or regained (`.linkDown` / `.linkUp`). Links are known by
+/// index, so a rename is told from a new link. Changes that matter only to `LocalHealth` (any
+/// link's existence, name or carrier; heartbeat addresses; a present VIP's flags) are reported
+/// as `.hostChanged` when nothing else is.
 ///
 /// Pure: the kernel side feeds it `RouteNotification`s and dumps; nothing here reads the kernel.
 public struct RouteWatch: Sendable, Hashable {
@@ -56,11 +68,19 @@ public struct RouteWatch: Sendable, Hashable {
     public private(set) var interfaceNames: [Int32: String] = [:]
     /// Changes Tandem is about to make: VIP → whether it will be present afterwards.
     public private(set) var expected: [VirtualIP: Bool] = [:]
+    /// Addresses whose coming and going is reported as `.hostChanged` (this node's heartbeat addresses).
+    public private(set) var watchedAddresses: Set<IPAddress>
+    /// Every link seen, by index.
+    public private(set) var links: [Int32: LinkState] = [:]
+    /// `IFA_F_*` flags of each present tracked VIP, as last reported.
+    public private(set) var vipFlags: [VirtualIP: UInt32] = [:]
 
-    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32> = []) {
+    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32> = [],
+                watchedAddresses: Set<IPAddress> = []) {
         trackedVIPs = vips
         trackedInterfaces = interfaces.union(vips.map(\.interface))
         self.ownPorts = ownPorts
+        self.watchedAddresses = watchedAddresses
     }
 
     /// Adds a VIP to watch (e.g. right after claiming it) without reporting anything.
@@ -103,27 +123,53 @@ public struct RouteWatch: Sendable, Hashable {
     public mutating func apply(_ notification: RouteNotification) -> [RouteWatchEvent] {
         switch notification {
         case .linkChanged(let link):
+            let old = links[link.index]
+            links[link.index] = link
             interfaceNames[link.index] = link.name
-            guard trackedInterfaces.contains(link.name) else { return [] }
-            let was = linkUp[link.name]
-            linkUp[link.name] = link.isUp
-            if was == link.isUp { return [] }
-            if was == nil && link.isUp { return [] }   // first sighting of an up link: the normal state
-            return [link.isUp ? .linkUp(interface: link.name) : .linkDown(interface: link.name)]
+            var events: [RouteWatchEvent] = []
+            if let old, old.name != link.name, trackedInterfaces.contains(old.name) {
+                // Renamed away: for Tandem the interface of that name is gone.
+                linkUp[old.name] = false
+                events.append(.linkRemoved(interface: old.name))
+            }
+            events += trackedLinkEvent(link)
+            if events.isEmpty, old == nil || old?.name != link.name || old?.isUp != link.isUp { events.append(.hostChanged) }
+            return events
         case .linkRemoved(let link):
+            links[link.index] = nil
             interfaceNames[link.index] = nil
-            guard trackedInterfaces.contains(link.name) else { return [] }
-            linkUp[link.name] = nil
+            guard trackedInterfaces.contains(link.name) else { return [.hostChanged] }
+            // Known down (not unknown): a link re-created under this name is then reported up.
+            linkUp[link.name] = false
             return [.linkRemoved(interface: link.name)]
         case .addressAdded(let address, let port):
-            guard let vip = trackedVIP(for: address), !presentVIPs.contains(vip) else { return [] }
+            guard let vip = trackedVIP(for: address) else {
+                return watchedAddresses.contains(address.prefix.address) ? [.hostChanged] : []
+            }
+            let flagsBefore = vipFlags[vip]
+            vipFlags[vip] = address.flags
+            guard !presentVIPs.contains(vip) else { return flagsBefore == address.flags ? [] : [.hostChanged] }
             presentVIPs.insert(vip)
             return [.vipAdded(vip, origin: origin(of: vip, present: true, port: port))]
         case .addressRemoved(let address, let port):
-            guard let vip = trackedVIP(for: address), presentVIPs.contains(vip) else { return [] }
+            guard let vip = trackedVIP(for: address) else {
+                return watchedAddresses.contains(address.prefix.address) ? [.hostChanged] : []
+            }
+            guard presentVIPs.contains(vip) else { return [] }
             presentVIPs.remove(vip)
+            vipFlags[vip] = nil
             return [.vipRemoved(vip, origin: origin(of: vip, present: false, port: port))]
         }
+    }
+
+    /// The up/down transition of a tracked link, if any (none for the first sighting of an up link).
+    private mutating func trackedLinkEvent(_ link: LinkState) -> [RouteWatchEvent] {
+        guard trackedInterfaces.contains(link.name) else { return [] }
+        let was = linkUp[link.name]
+        linkUp[link.name] = link.isUp
+        if was == link.isUp { return [] }
+        if was == nil && link.isUp { return [] }   // first sighting of an up link: the normal state
+        return [link.isUp ? .linkUp(interface: link.name) : .linkDown(interface: link.name)]
     }
 
     /// Replaces what is known with a fresh dump (at start-up, or after an overrun when
@@ -131,13 +177,19 @@ public struct RouteWatch: Sendable, Hashable {
     /// first event is `.overrun` and the origin of any VIP change is `.unknown`.
     public mutating func resynchronise(links: [LinkState], addresses: [InterfaceAddress], afterOverrun: Bool) -> [RouteWatchEvent] {
         var events: [RouteWatchEvent] = afterOverrun ? [.overrun] : []
+        let before = Set(self.links.values.map(\.name))
         interfaceNames = [:]
-        for link in links { interfaceNames[link.index] = link.name }
+        self.links = [:]
+        for link in links {
+            interfaceNames[link.index] = link.name
+            self.links[link.index] = link
+        }
         for name in trackedInterfaces.sorted() {
             if let link = links.first(where: { $0.name == name }) {
-                events += apply(.linkChanged(link))
-            } else if linkUp[name] != nil {
-                linkUp[name] = nil
+                events += trackedLinkEvent(link)
+            } else if linkUp[name] == nil || before.contains(name) {
+                // Missing at start, or gone since the last dump.
+                linkUp[name] = false
                 events.append(.linkRemoved(interface: name))
             }
         }
@@ -147,7 +199,9 @@ public struct RouteWatch: Sendable, Hashable {
             return a
         }
         for vip in trackedVIPs {
-            let isPresent = named.contains { $0.matches(vip) }
+            let copy = named.first { $0.matches(vip) }
+            vipFlags[vip] = copy?.flags
+            let isPresent = copy != nil
             let was = presentVIPs.contains(vip)
             if isPresent == was { continue }
             if isPresent { presentVIPs.insert(vip) } else { presentVIPs.remove(vip) }

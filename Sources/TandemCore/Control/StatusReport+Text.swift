@@ -10,6 +10,7 @@ extension StatusReport {
         if effectivePriority != priority { line += " (effective \(effectivePriority))" }
         if maintenance { line += "; maintenance ON (pinned to standby; `tandemctl maintenance off` to release)" }
         out.append(line)
+        for fault in localFaults ?? [] { out.append("  FAULT: \(fault)") }
         let heard = peer.lastHeardMs.map { "heard \(ControlTime.age(milliseconds: $0)) ago" } ?? "never heard"
         let peerPriority = peer.priority.map { ", priority \($0)" } ?? ""
         out.append("peer \(peer.name): \(peer.alive ? peer.role : "\(peer.role), NOT HEARD (dead)")\(peerPriority), \(heard)")
@@ -17,7 +18,8 @@ extension StatusReport {
             let total = path.received + path.lost
             let loss = total == 0 ? "0%" : Self.percent(path.lost, of: total)
             let last = path.lastHeardMs.map { "\(ControlTime.age(milliseconds: $0)) ago" } ?? "never"
-            out.append("  path \(path.path): received \(path.received), lost \(path.lost) (\(loss)), last heard \(last)")
+            out.append("  path \(path.path): received \(path.received), lost \(path.lost) (\(loss)), last heard \(last)"
+                       + (path.localProblem.map { " — NOT USABLE here: \($0)" } ?? ""))
         }
         let h = heartbeats
         let dropped = h.malformed + h.unauthenticated + h.replayed + h.unexpectedSender + h.unknownPath
@@ -52,7 +54,10 @@ extension StatusReport {
         } else {
             let held = vips.filter(\.held), notHeld = vips.filter { !$0.held }
             if !held.isEmpty { out.append("VIPs held: " + held.map { "\($0.address) on \($0.interface)" }.joined(separator: ", ")) }
-            if !notHeld.isEmpty { out.append("VIPs not held: " + notHeld.map { "\($0.address) on \($0.interface)" }.joined(separator: ", ")) }
+            if !notHeld.isEmpty {
+                out.append("VIPs not held: " + notHeld.map { "\($0.address) on \($0.interface)" }.joined(separator: ", "))
+            }
+            for vip in vips { if let problem = vip.problem { out.append("  VIP \(vip.address) on \(vip.interface): \(problem)") } }
         }
         if !services.isEmpty {
             out.append("services:")

@@ -93,6 +93,9 @@ public struct StatusReport: Codable, Sendable, Hashable {
                       answersAccepted: counters.answersAccepted, challengesAnswered: counters.challengesAnswered)
         }
     }
+    /// This node's own faults (no usable heartbeat path, a VIP interface missing or without
+    /// carrier, an address conflict), most basic first; nil or empty when healthy.
+    public var localFaults: [String]?
 
     public struct Peer: Codable, Sendable, Hashable {
         public var name: String
@@ -121,12 +124,16 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var received: UInt64
         public var lost: UInt64
         public var lastHeardMs: UInt64?
+        /// Why this node's own end of the path cannot carry heartbeats ("address not configured on
+        /// any interface", "sending fails: …"); nil when it can.
+        public var localProblem: String?
 
-        public init(path: String, received: UInt64, lost: UInt64, lastHeardMs: UInt64?) {
+        public init(path: String, received: UInt64, lost: UInt64, lastHeardMs: UInt64?, localProblem: String? = nil) {
             self.path = path
             self.received = received
             self.lost = lost
             self.lastHeardMs = lastHeardMs
+            self.localProblem = localProblem
         }
     }
 
@@ -153,13 +160,18 @@ public struct StatusReport: Codable, Sendable, Hashable {
         /// "10.0.0.100/24".
         public var address: String
         public var interface: String
-        /// Whether the address is on this node now.
+        /// Whether the address is on this node now and usable: its interface up with carrier, not
+        /// tentative, not in address conflict.
         public var held: Bool
+        /// What is wrong with it ("interface eth1 is down or has no carrier", an address
+        /// conflict, …); nil when held or simply absent.
+        public var problem: String?
 
-        public init(address: String, interface: String, held: Bool) {
+        public init(address: String, interface: String, held: Bool, problem: String? = nil) {
             self.address = address
             self.interface = interface
             self.held = held
+            self.problem = problem
         }
     }
 
@@ -239,7 +251,7 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public init(node: String, role: String, roleReason: String, roleSince: String?, roleAgeMs: UInt64?, priority: Int,
                 effectivePriority: Int, maintenance: Bool, peer: Peer, heartbeats: HeartbeatCounters, vips: [VIP],
                 services: [Service], config: ConfigInfo, configWarning: String?, roleChanges: [RoleChange],
-                replication: String? = nil, restartNeeded: [String]? = nil) {
+                replication: String? = nil, restartNeeded: [String]? = nil, localFaults: [String]? = nil) {
         self.node = node
         self.role = role
         self.roleReason = roleReason
@@ -257,6 +269,7 @@ public struct StatusReport: Codable, Sendable, Hashable {
         self.roleChanges = roleChanges
         self.replication = replication
         self.restartNeeded = restartNeeded
+        self.localFaults = localFaults
     }
 }
 

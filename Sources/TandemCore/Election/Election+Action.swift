@@ -20,6 +20,9 @@ extension Election {
         case scheduleTimer(at: MonotonicInstant)
         /// Stopping is complete (VIPs released or handed over): the daemon may exit.
         case finished(reason: String)
+
+        var isAnnouncement: Bool { if case .announce = self { return true } else { return false } }
+        var isRelease: Bool { if case .release = self { return true } else { return false } }
     }
 
     /// The election's part of an outgoing packet; the driver adds sender, epoch, sequence,

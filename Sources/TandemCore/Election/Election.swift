@@ -28,7 +28,15 @@
 /// - **Tracked interfaces.** `effect: fault` forces the fault role (VIPs released at once);
 ///   `lowerPriority` lowers the effective priority, which counts at start-up, in dual-active
 ///   resolution and for preemption — with preempt off the active keeps the VIPs.
+/// - **Local faults** (`LocalHealth`: no usable heartbeat path, a VIP interface missing or
+///   without carrier, an address conflict) force the fault role like a faulting tracked
+///   interface. Hearing nobody is not a dead peer when this node cannot hear or be heard, so
+///   when the last local fault clears the node listens for a dead time (as at start-up) before
+///   taking over from a silent peer: it goes to standby first and hears whether the peer is active.
 /// - **Maintenance** pins the node to standby: it never takes over; an active hands over first.
+/// - **Never announce what is given up.** When one event both re-announces and releases (a
+///   partition heals and this node loses the dual-active contest), the announcement is dropped:
+///   a node giving up the VIPs never points the neighbours at itself.
 ///
 /// The driver must deliver every heartbeat already received before a `timerFired` for the same
 /// moment, so a stalled process does not mistake queued heartbeats for silence.
@@ -40,6 +48,10 @@ public struct Election: Sendable {
     public private(set) var peer: PeerStatus?
     /// Tracked interfaces currently down.
     public private(set) var interfacesDown: Set<String> = []
+    /// This node's own faults (`LocalHealth.Report.faults`), most basic first.
+    public private(set) var localFaults: [String] = []
+    /// When the last local fault cleared: the peer's silence before this instant says nothing.
+    private var listeningSince: MonotonicInstant?
     public private(set) var maintenance = false
     /// True once stopping is complete.
     public private(set) var isFinished = false
@@ -120,6 +132,12 @@ public struct Election: Sendable {
         }
     }
 
+    /// Why this node is faulty (a faulting tracked interface first, then local faults); nil when it is not.
+    public var faultReason: String? {
+        if let interface = faultingInterfaces.first { return "tracked interface \(interface) is down" }
+        return localFaults.first
+    }
+
     /// Whether the peer is alive at `now`: heard within the dead time and not departed.
     public func peerIsAlive(at now: MonotonicInstant) -> Bool {
         guard let peer, !peer.departed else { return false }
@@ -191,13 +209,15 @@ public struct Election: Sendable {
             actions.append(.send(outgoing(.claimed)))
             nextHeartbeatAt = now + settings.interval
         }
-        if role == .active, handover == nil, !wasAlive, let previous, !previous.departed {
+        let heardAgain = role == .active && handover == nil && !wasAlive && previous.map { !$0.departed } == true
+        decide(at: now, into: &actions)
+        if heardAgain, role == .active, holdingVIPs, !actions.contains(where: \.isAnnouncement) {
             // The peer is back after a silence (a partition heals, or it restarted): it may have
-            // taken over meanwhile and announced itself, so point the neighbours back at us.
+            // taken over meanwhile and announced itself, so point the neighbours back at us —
+            // decided after the role, so a node that loses the contest never announces.
             actions.append(.announce(reason: "\(settings.peerName) is heard again after a silence: re-announcing"))
             dualActiveAnnounced = message.role == .active
         }
-        decide(at: now, into: &actions)
         return finish(at: now, actions)
     }
 
@@ -219,6 +239,19 @@ public struct Election: Sendable {
         let roleBefore = role
         decide(at: now, into: &actions)
         if role == roleBefore, effectivePriority != before { actions.append(.send(outgoing(currentKind))) }
+        return finish(at: now, actions)
+    }
+
+    /// This node's own faults changed (`LocalHealth.Report.faults`; empty when healthy). Any
+    /// fault forces the fault role: the VIPs are released and the node never takes over.
+    public mutating func localFaultsChanged(_ faults: [String], at now: MonotonicInstant) -> [Action] {
+        guard faults != localFaults else { return [] }
+        let cleared = !localFaults.isEmpty && faults.isEmpty
+        localFaults = faults
+        listeningSince = cleared ? now : (faults.isEmpty ? listeningSince : nil)
+        guard startedAt != nil, !isFinished else { return [] }
+        var actions: [Action] = []
+        decide(at: now, into: &actions)
         return finish(at: now, actions)
     }
 
@@ -353,8 +386,8 @@ public struct Election: Sendable {
             if handoverGraceOver(at: now) {
                 leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions)
             }
-        } else if !faultingInterfaces.isEmpty {
-            leave(reason: "tracked interface \(faultingInterfaces[0]) is down during the handover", into: &actions)
+        } else if let fault = faultReason {
+            leave(reason: "\(fault) during the handover", into: &actions)
         } else if now >= handover.deadline {
             leave(reason: "\(settings.peerName) did not claim within \(settings.handoverTimeout): releasing anyway",
                   into: &actions)
@@ -364,9 +397,9 @@ public struct Election: Sendable {
     }
 
     private mutating func decideActive(at now: MonotonicInstant, into actions: inout [Action]) {
-        if let fault = faultingInterfaces.first {
+        if let fault = faultReason {
             handover = nil
-            become(.fault, reason: "tracked interface \(fault) is down", at: now, into: &actions)
+            become(.fault, reason: fault, at: now, into: &actions)
             return
         }
         let peerAlive = peerIsAlive(at: now)
@@ -433,14 +466,17 @@ public struct Election: Sendable {
     /// be, and why; nil to stay as it is.
     private mutating func inactiveTarget(at now: MonotonicInstant) -> (Role, String)? {
         if maintenance { preemptCandidateSince = nil; return (.maintenance, "maintenance requested") }
-        if let fault = faultingInterfaces.first {
+        if let fault = faultReason {
             preemptCandidateSince = nil
-            return (.fault, "tracked interface \(fault) is down")
+            return (.fault, fault)
         }
         let peerName = settings.peerName
         guard let peer, peerIsAlive(at: now) else {
             preemptCandidateSince = nil
             guard let startedAt else { return nil }
+            if let since = listeningSince, now < since + settings.deadTime {
+                return role == .fault ? (.standby, "local faults cleared: listening for \(peerName) for the dead time (\(settings.deadTime)) before deciding") : nil
+            }
             if let peer, peer.departed { return (.active, "\(peerName) released the VIPs and left") }
             if let peer {
                 guard now >= peer.lastHeard + settings.deadTime else { return nil }
@@ -533,6 +569,12 @@ public struct Election: Sendable {
     /// Sends the periodic packet if due and appends the one timer for the next deadline.
     private mutating func finish(at now: MonotonicInstant, _ decided: [Action]) -> [Action] {
         var actions = decided
+        // Never announce what this batch gives up: no announcement before the last release, and
+        // none at all when the VIPs are not held at the end.
+        if let lastRelease = actions.lastIndex(where: \.isRelease) {
+            actions = actions.enumerated().filter { index, action in !(action.isAnnouncement && index < lastRelease) }.map(\.element)
+        }
+        if !holdingVIPs { actions.removeAll(where: \.isAnnouncement) }
         guard !isFinished else { return actions }
         if now >= nextHeartbeatAt {
             actions.append(.send(outgoing(currentKind)))
@@ -555,6 +597,7 @@ public struct Election: Sendable {
             if let claimed = handover.peerClaimedAt { consider(claimed + releaseGrace) }
         }
         consider(handoverRequestedUntil)
+        if let listeningSince { consider(listeningSince + settings.deadTime) }
         consider(holdOffUntil)
         if let since = preemptCandidateSince { consider(since + settings.preemptDelay) }
         if role == .starting, let startedAt { consider(startedAt + settings.deadTime) }

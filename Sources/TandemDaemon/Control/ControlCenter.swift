@@ -131,15 +131,26 @@ public final class ControlCenter: ControlHandling {
         let peerName = config.peer(of: parts.nodeName)?.name ?? "?"
         let wallNow = realtimeNanoseconds()
         let peerConfig = s.peer.map { StatusReport.ConfigInfo(serial: $0.configSerial, digest: $0.configDigest.description) }
-        let paths = zip(parts.paths, s.paths).map { path, stats in
-            StatusReport.Path(path: "\(path.local) -> \(path.peer)", received: stats.received, lost: stats.lost,
-                              lastHeardMs: stats.lastHeard.map { s.now.milliseconds(since: $0) })
+        let paths = zip(parts.paths, s.paths).enumerated().map { index, pair in
+            let (path, stats) = pair
+            let local = index < s.localPaths.count ? s.localPaths[index] : nil
+            return StatusReport.Path(path: "\(path.local) -> \(path.peer)", received: stats.received, lost: stats.lost,
+                                     lastHeardMs: stats.lastHeard.map { s.now.milliseconds(since: $0) },
+                                     localProblem: local.flatMap { $0.isUsable ? nil : $0.description })
         }
         let peer = StatusReport.Peer(name: peerName, role: s.peer.map { $0.role.description } ?? "unknown", alive: s.peerAlive,
                                      lastHeardMs: s.peer.map { s.now.milliseconds(since: $0.lastHeard) },
                                      priority: s.peer.map { Int($0.priority) }, config: peerConfig, paths: paths)
-        let present = (try? parts.addressTable.present(config.virtualIPs)) ?? []
-        let vips = config.virtualIPs.map { StatusReport.VIP(address: $0.prefix.description, interface: $0.interface, held: present.contains($0)) }
+        // Held means usable: on its interface, the interface up with carrier, not tentative and
+        // not in address conflict (LocalHealth.VIPState).
+        let tracked = node?.trackInterfaces ?? []
+        let judged = try? parts.addressTable.assessHealth(heartbeatAddresses: [], sendFailures: [:], vips: config.virtualIPs,
+                                                          trackedInterfaces: tracked)
+        let vips = config.virtualIPs.map { vip in
+            let state = judged?.state(of: vip)
+            return StatusReport.VIP(address: vip.prefix.description, interface: vip.interface, held: state == .held,
+                                    problem: state.map { $0.problem(vip) } ?? "links and addresses cannot be read")
+        }
         let listing = config.virtualServers.isEmpty ? nil : await parts.worker.currentListing(for: config)
         let services = StatusReport.services(config: config, listing: listing, health: parts.health(),
                                              drained: drains.withLock { $0.set })
@@ -159,7 +170,7 @@ public final class ControlCenter: ControlHandling {
                 StatusReport.RoleChange(time: ControlTime.iso8601(nanosecondsSinceEpoch: $0.at), from: $0.from.description,
                                         to: $0.to.description, reason: $0.reason)
             },
-            replication: parts.replication(), restartNeeded: parts.restartNeeded())
+            replication: parts.replication(), restartNeeded: parts.restartNeeded(), localFaults: s.localFaults)
         report.authentication = StatusReport.Authentication(status: s.authentication, counters: c, fingerprints: s.keyFingerprints,
                                                              now: s.now, wallNow: wallNow)
         return report

@@ -48,6 +48,10 @@ public struct HeartbeatStatus: Sendable {
     public var authentication = HeartbeatVerifier.AuthenticationStatus()
     /// Fingerprints of this node's keys (current, next), nil with `auth: none`.
     public var keyFingerprints: (current: String, next: String?)?
+    /// This node's own faults (`LocalHealth`), most basic first; empty when healthy.
+    public var localFaults: [String] = []
+    /// The state of each heartbeat path's local end, in path order (`LocalHealth`).
+    public var localPaths: [LocalHealth.PathState] = []
 }
 
 /// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
@@ -176,11 +180,20 @@ public final class HeartbeatLoop: @unchecked Sendable {
             }
             // 2. Events from other threads.
             wake.drain()
-            let events = inbox.withLock { queued -> [HeartbeatLoopEvent] in defer { queued = [] }; return queued }
+            var events = inbox.withLock { queued -> [HeartbeatLoopEvent] in defer { queued = [] }; return queued }
+            // Every route event makes the driver re-read links and addresses once: a burst of
+            // `hostChanged` needs one reading, so keep only the last of them.
+            if let last = events.lastIndex(where: { if case .route(.hostChanged) = $0 { return true } else { return false } }) {
+                events = events.enumerated().filter { index, event in
+                    if case .route(.hostChanged) = event { return index == last }
+                    return true
+                }.map(\.element)
+            }
             for event in events where !driver.isFinished {
                 now = clock.now()
                 handle(event, at: now)
             }
+            if !driver.isFinished { driver.judgeHealthIfStale(at: clock.now()) }
             // 3. The timer.
             now = clock.now()
             if !driver.isFinished, let forceStopAt, now >= forceStopAt {
@@ -203,7 +216,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private func handle(_ event: HeartbeatLoopEvent, at now: MonotonicInstant) {
         switch event {
         case .route(let routeEvent):
-            driver.routeEvent(routeEvent, at: now)
+            driver.routeEvent(routeEvent, at: now, judgeNow: false)
         case .stop:
             if forceStopAt == nil { forceStopAt = now + stopTimeout }
             driver.stopRequested(at: now)
@@ -321,7 +334,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
                                      roleReason: driver.roleReason, roleChangedAt: driver.roleChangedAt,
                                      history: driver.history, rejections: driver.rejections,
                                      peerAlive: election.peerIsAlive(at: now),
-                                     authentication: verifier.authenticationStatus(at: now), keyFingerprints: keyFingerprints)
+                                     authentication: verifier.authenticationStatus(at: now), keyFingerprints: keyFingerprints,
+                                     localFaults: driver.health.faults, localPaths: driver.health.paths)
         snapshot.withLock { $0 = status }
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import TandemCore
 
 /// Where heartbeats go: path `i` binds this node's `i`-th heartbeat address and sends to the
@@ -63,7 +64,10 @@ public struct HeartbeatIdentity: Sendable, Hashable {
 
 /// Sends packet rounds on every path. One round = one sequence number, one copy per path.
 public protocol HeartbeatSending: AnyObject {
-    func send(_ outgoing: Election.Outgoing)
+    /// Sends one round. Returns the paths on which sending fails persistently (path index → the
+    /// error, worded for a log line); a path that sent, or failed only transiently, is absent.
+    @discardableResult
+    func send(_ outgoing: Election.Outgoing) -> [Int: String]
 }
 
 /// Builds the packets of a round; pure, so the encoding of rounds is tested without sockets.
@@ -97,8 +101,7 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     let paths: [HeartbeatPath]
     let sockets: [HeartbeatSocket]
     var builder: HeartbeatRoundBuilder
-    /// Send failures per path (errno of the last one), for status.
-    private(set) var sendErrors: [UInt64]
+    /// errno of the last failed send per path; nil once a send succeeds.
     private(set) var lastSendErrno: [Int32?]
     var onSendError: (HeartbeatPath, Int32) -> Void = { _, _ in }
 
@@ -108,7 +111,6 @@ final class UDPHeartbeatTransport: HeartbeatSending {
         for path in paths { sockets.append(try HeartbeatSocket(local: path.local, port: port)) }
         self.sockets = sockets
         self.builder = builder
-        sendErrors = Array(repeating: 0, count: paths.count)
         lastSendErrno = Array(repeating: nil, count: paths.count)
     }
 
@@ -117,17 +119,16 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     func send(_ bytes: [UInt8], onPath index: Int) {
         guard sockets.indices.contains(index) else { return }
         if let code = sockets[index].send(bytes, to: paths[index].peer) {
-            sendErrors[index] += 1
             if lastSendErrno[index] != code { onSendError(paths[index], code) }
             lastSendErrno[index] = code
         }
     }
 
-    func send(_ outgoing: Election.Outgoing) {
+    @discardableResult
+    func send(_ outgoing: Election.Outgoing) -> [Int: String] {
         let packets = builder.nextRound(outgoing, pathCount: paths.count)
         for (index, packet) in packets.enumerated() {
             if let code = sockets[index].send(packet, to: paths[index].peer) {
-                sendErrors[index] += 1
                 // Report a path's failure when it starts failing (or its errno changes), not every round.
                 if lastSendErrno[index] != code { onSendError(paths[index], code) }
                 lastSendErrno[index] = code
@@ -135,5 +136,20 @@ final class UDPHeartbeatTransport: HeartbeatSending {
                 lastSendErrno[index] = nil
             }
         }
+        var failing: [Int: String] = [:]
+        for (index, code) in lastSendErrno.enumerated() {
+            if let code, !Self.isTransient(code) { failing[index] = "\(String(cString: strerror(code))) (errno \(code))" }
+        }
+        return failing
+    }
+
+    /// Send errors that say nothing about this node's ability to reach the peer: a full socket
+    /// or device queue (EAGAIN, ENOBUFS: net/core/dev.c, net/ipv4/ip_output.c) and interrupted
+    /// calls. Every other error — no route (ENETUNREACH), no source address (EADDRNOTAVAIL,
+    /// EINVAL), a blackhole, prohibit or unreachable route (EINVAL, EACCES, EHOSTUNREACH,
+    /// net/ipv4/fib_semantics.c `fib_props`), a firewall drop (EPERM), a link that is down
+    /// (ENETDOWN) — means this node cannot send on the path.
+    static func isTransient(_ code: Int32) -> Bool {
+        code == EAGAIN || code == EWOULDBLOCK || code == ENOBUFS || code == EINTR
     }
 }

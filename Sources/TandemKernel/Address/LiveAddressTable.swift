@@ -70,6 +70,10 @@ public final class LiveAddressTable: AddressTable {
         try socket.withLock { s throws(KernelError) in try s.dumpAddresses() }
     }
 
+    public func links() throws(KernelError) -> [LinkState] {
+        try socket.withLock { s throws(KernelError) in try s.dumpLinks() }
+    }
+
     /// True when `vip` is the primary address of its subnet on the interface and other addresses
     /// of the same subnet (its secondaries: same prefix length, same network) would go with it.
     static func wouldTakeSecondaries(_ vip: VirtualIP, interfaceIndex: Int32, addresses: [InterfaceAddress]) -> Bool {

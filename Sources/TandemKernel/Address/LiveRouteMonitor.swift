@@ -103,8 +103,11 @@ public final class LiveRouteMonitor: RouteMonitor {
     ///   - interfaces: links whose up/down transitions to report (VIP interfaces are added).
     ///   - vips: VIPs whose removal (and re-appearance) to report.
     ///   - ownPorts: netlink ports of Tandem's command sockets (`AddressTable.ownPorts`).
+    ///   - watchedAddresses: addresses whose coming and going is reported as `.hostChanged`
+    ///     (this node's heartbeat addresses).
     ///   - receiveBufferBytes: receive buffer of the event socket; nil keeps libnl's default.
-    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32>, receiveBufferBytes: Int32? = nil,
+    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32>, watchedAddresses: Set<IPAddress> = [],
+                receiveBufferBytes: Int32? = nil,
                 onError: @escaping @Sendable (KernelError) -> Void = { _ in },
                 handler: @escaping @Sendable (RouteWatchEvent) -> Void) throws(KernelError) {
         let events = try RouteSocket(purpose: "link and address monitor")
@@ -118,7 +121,8 @@ public final class LiveRouteMonitor: RouteMonitor {
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         let fd = ends[0]
         stopDescriptor = ends[1]
-        shared = Shared(watch: RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts),
+        shared = Shared(watch: RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts,
+                                          watchedAddresses: watchedAddresses),
                         handler: handler, onError: onError)
         let loop = Loop(events: events, dumps: dumps, shared: shared, stopDescriptor: fd)
         // The first dump happens here, before init returns, so a claim made right after cannot
