@@ -83,20 +83,33 @@ WantedBy=multi-user.target
 
     def boot(self, log_dir):
         log = open(log_dir / f"{self.name}.console", "w")
+        # nspawn runs in the host's namespaces (under `ip netns exec` it finds no cgroup hierarchy:
+        # that remounts /sys); its --network-veth host end is moved into the test's namespace at
+        # once and joined to the bridge, so no traffic touches the host's own network.
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", NETNS, "systemd-nspawn", "--boot", "--register=no", "--keep-unit",
-             "--console=passive", f"--network-bridge={BRIDGE}", "-M", self.name, "-D", str(self.tree)],
+            ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--console=passive", "--network-veth",
+             "-M", self.name, "-D", str(self.tree)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and self.init_pid is None:
+        veth = ("ve-" + self.name)[:15]
+        moved = False
+        while time.monotonic() < deadline and (self.init_pid is None or not moved):
+            if not moved and sh("ip", "link", "show", veth, check=False).returncode == 0:
+                sh("ip", "link", "set", veth, "netns", NETNS)
+                sh("ip", "-n", NETNS, "link", "set", veth, "master", BRIDGE, "up")
+                moved = True
             assert self.proc.poll() is None, f"{self.name}: systemd-nspawn exited {self.proc.returncode}: see {log.name}"
             # nspawn's child is the container's PID 1 (its NSpid ends in 1).
             for child in sh("pgrep", "-P", str(self.proc.pid), check=False).stdout.split():
-                status = pathlib.Path(f"/proc/{child}/status").read_text()
-                if any(line.startswith("NSpid:") and line.split()[-1] == "1" for line in status.splitlines()):
+                try:
+                    status = pathlib.Path(f"/proc/{child}/status").read_text()
+                except OSError:
+                    continue
+                if any(line.startswith("NSpid:") and line.split()[-1] == "1" and len(line.split()) == 3
+                       for line in status.splitlines()):
                     self.init_pid = int(child)
-            time.sleep(0.2)
-        assert self.init_pid, f"{self.name}: no init process within 90 s; see {log.name}"
+            time.sleep(0.1)
+        assert self.init_pid and moved, f"{self.name}: no init process or no {veth} within 90 s; see {log.name}"
         state = ""
         while time.monotonic() < deadline:
             state = self.run("systemctl", "is-system-running", check=False).stdout.strip()

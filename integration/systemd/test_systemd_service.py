@@ -67,7 +67,10 @@ def pair():
         yield pair
     finally:
         pair.close()
-        subprocess.run(["rm", "-rf", str(workdir)])
+        if os.environ.get("TANDEM_KEEP_CONTAINERS"):
+            print(f"containers kept in {workdir}")
+        else:
+            subprocess.run(["rm", "-rf", str(workdir)])
 
 
 def journal(m, *args):
