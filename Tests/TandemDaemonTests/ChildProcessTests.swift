@@ -5,19 +5,6 @@ import Testing
 import TandemCore
 @testable import TandemDaemon
 
-/// Live processes (not zombies) on the host whose command line is exactly `arguments`.
-private func liveProcesses(_ arguments: [String]) -> [Int32] {
-    let wanted = arguments.joined(separator: "\0") + "\0"
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap { entry -> Int32? in
-        guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
-              String(decoding: data, as: UTF8.self) == wanted else { return nil }
-        if let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-           let close = stat.lastIndex(of: ")"), stat[stat.index(close, offsetBy: 2)] == "Z" { return nil }
-        return pid
-    }
-}
-
 /// Whether `pid` is gone from /proc: reaped (a zombie still has its entry).
 private func reaped(_ outcome: ChildOutcome) -> Bool {
     guard let pid = outcome.pid else { return false }
@@ -59,7 +46,7 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
     /// The case: the command forks a child that outlives it and holds the output pipe.
     @Test func aChildThatOutlivesTheCommandIsNotWaitedFor() {
         let marker = uniqueSleep()
-        defer { for pid in liveProcesses(["/bin/sleep", marker]) { kill(pid, SIGKILL) } }
+        defer { for pid in processes(withCommandLine: ["/bin/sleep", marker]) { kill(pid, SIGKILL) } }
         let (outcome, took) = seconds {
             runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "/bin/sleep \(marker) & echo started"], timeout: .seconds(20)))
         }
@@ -67,10 +54,10 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         #expect(String(decoding: outcome.output, as: UTF8.self) == "started\n")
         #expect(took < 5, "the runner waited \(took)s for a background child holding the pipe")
         // The background child runs on (not vacuous: it really holds the pipe); give it time to exec.
-        var found = liveProcesses(["/bin/sleep", marker])
+        var found = processes(withCommandLine: ["/bin/sleep", marker])
         for _ in 0..<100 where found.isEmpty {
             usleep(20_000)
-            found = liveProcesses(["/bin/sleep", marker])
+            found = processes(withCommandLine: ["/bin/sleep", marker])
         }
         #expect(found.count == 1, "the background child should still be running")
         #expect(reaped(outcome), "the command was left unreaped (a zombie)")
@@ -84,10 +71,10 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         }
         #expect(outcome.ending == .timedOut(after: .milliseconds(300), grace: .seconds(5), stillRunningAfterGrace: false))
         #expect(took < 3, "sh and sleep end at SIGTERM; the runner should not wait out the grace (\(took)s)")
-        var left = liveProcesses(["/bin/sleep", marker])
+        var left = processes(withCommandLine: ["/bin/sleep", marker])
         for _ in 0..<50 where !left.isEmpty {
             usleep(20_000)
-            left = liveProcesses(["/bin/sleep", marker])
+            left = processes(withCommandLine: ["/bin/sleep", marker])
         }
         #expect(left.isEmpty, "members of the group still running: \(left)")
         #expect(reaped(outcome))
@@ -105,10 +92,10 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         #expect(outcome.description.contains("it ignores SIGTERM), so SIGKILL"))
         #expect(String(decoding: outcome.output, as: UTF8.self) == "ready\n")
         #expect(took >= 0.6 && took < 4)
-        var left = liveProcesses(["/bin/sleep", marker])
+        var left = processes(withCommandLine: ["/bin/sleep", marker])
         for _ in 0..<50 where !left.isEmpty {
             usleep(20_000)
-            left = liveProcesses(["/bin/sleep", marker])
+            left = processes(withCommandLine: ["/bin/sleep", marker])
         }
         #expect(left.isEmpty, "a member of the group survived SIGKILL: \(left)")
         #expect(reaped(outcome))
@@ -176,7 +163,7 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let marker = uniqueSleep()
-        defer { for pid in liveProcesses(["/bin/sleep", marker]) { kill(pid, SIGKILL) } }
+        defer { for pid in processes(withCommandLine: ["/bin/sleep", marker]) { kill(pid, SIGKILL) } }
         let lines = LockedBox<[String]>([])
         let logger = Logger(label: "test") { _ in TandemLogHandler(label: "a", write: { line in lines.withLock { $0.append(line) } }) }
         let outcomes = LockedBox<[ChildOutcome]>([])

@@ -5,7 +5,8 @@ import TandemCore
 @testable import TandemDaemon
 
 /// Processes (anywhere on the host) whose command line is exactly `arguments`, from /proc.
-private func processes(withCommandLine arguments: [String]) -> [Int32] {
+/// Shared by the child-process tests too.
+func processes(withCommandLine arguments: [String]) -> [Int32] {
     let wanted = arguments.joined(separator: "\0") + "\0"
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap { entry -> Int32? in

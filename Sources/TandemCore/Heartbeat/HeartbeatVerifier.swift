@@ -271,17 +271,10 @@ public struct HeartbeatVerifier: Sendable {
             counters.malformed += 1
             return .dropped(.malformed(error))
         }
-        let slot: KeySlot?
-        switch authenticate(tag: decoded.tag, signedBytes: decoded.signedBytes) {
-        case .failure(let reason): return .dropped(reason)
-        case .success(let key): slot = key
-        }
         let message = decoded.message
-        guard message.sender == peerName else {
-            counters.unexpectedSender += 1
-            return .dropped(.unexpectedSender(message.sender))
+        if let reason = admit(tag: decoded.tag, signedBytes: decoded.signedBytes, sender: message.sender) {
+            return .dropped(reason)
         }
-        if let slot { authentication.peerKey = slot }
         let path = Int(message.pathIndex)
         guard path < pathCount else {
             counters.unknownPath += 1
@@ -320,6 +313,22 @@ public struct HeartbeatVerifier: Sendable {
     private enum Authenticity {
         case success(KeySlot?)
         case failure(DropReason)
+    }
+
+    /// Authenticates a heartbeat's or challenge packet's tag and checks that the peer sent it;
+    /// notes which key the peer signs with. Nil when the packet may be read further.
+    private mutating func admit(tag: ArraySlice<UInt8>?, signedBytes: ArraySlice<UInt8>, sender: String) -> DropReason? {
+        let slot: KeySlot?
+        switch authenticate(tag: tag, signedBytes: signedBytes) {
+        case .failure(let reason): return reason
+        case .success(let key): slot = key
+        }
+        guard sender == peerName else {
+            counters.unexpectedSender += 1
+            return .unexpectedSender(sender)
+        }
+        if let slot { authentication.peerKey = slot }
+        return nil
     }
 
     private mutating func authenticate(tag: ArraySlice<UInt8>?, signedBytes: ArraySlice<UInt8>) -> Authenticity {
@@ -367,17 +376,10 @@ public struct HeartbeatVerifier: Sendable {
             counters.malformed += 1
             return .dropped(.malformed(error))
         }
-        let slot: KeySlot?
-        switch authenticate(tag: decoded.tag, signedBytes: decoded.signedBytes) {
-        case .failure(let reason): return .dropped(reason)
-        case .success(let key): slot = key
-        }
         let packet = decoded.packet
-        guard packet.sender == peerName else {
-            counters.unexpectedSender += 1
-            return .dropped(.unexpectedSender(packet.sender))
+        if let reason = admit(tag: decoded.tag, signedBytes: decoded.signedBytes, sender: packet.sender) {
+            return .dropped(reason)
         }
-        if let slot { authentication.peerKey = slot }
         guard let localName, packet.target == localName else {
             counters.unexpectedSender += 1
             return .dropped(.wrongTarget(packet.target))
