@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from test_control_ipvs import ctl, load_lab
+from test_control_ipvs import ctl, lab, load_lab  # noqa: F401 (lab is a fixture)
 from vmlib import TANDEMCTL
 
 T0 = time.monotonic()
@@ -48,16 +48,6 @@ virtual_servers:
 
 def step(text):
     print(f"[{time.monotonic() - T0:7.1f}s] {text}", flush=True)
-
-
-@pytest.fixture
-def lab():
-    module = load_lab()
-    lab = module.Lab(vip_only=False)
-    lab.crashed = set()
-    lab.module = module
-    yield lab
-    lab.close()
 
 
 class Pair:
