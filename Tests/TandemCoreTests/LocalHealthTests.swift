@@ -108,3 +108,26 @@ struct LocalHealthTests {
         #expect(LocalHealth.VIPState.noCarrier(present: false).isPresent == false)
     }
 }
+
+/// The held-VIP bookkeeping the driver follows after each judgement.
+@Suite struct LocalHealthVIPActionsTests {
+    static func vip(_ last: UInt32) -> VirtualIP {
+        VirtualIP(prefix: IPPrefix(address: .v4(0xC000_0200 | last), length: 24), interface: "eth0")
+    }
+
+    @Test func lostUsableAndMissing() {
+        let (a, b, c, d) = (Self.vip(10), Self.vip(11), Self.vip(12), Self.vip(13))
+        let report = LocalHealth.Report(vips: [
+            .init(vip: a, state: .held), .init(vip: b, state: .conflict),
+            .init(vip: c, state: .absent), .init(vip: d, state: .held),
+        ])
+        let serving = report.vipActions(held: [a, b, c], serving: true)
+        #expect(serving.lost == [b, c])
+        #expect(serving.usable == [d])
+        #expect(serving.missing == [c])
+        let standby = report.vipActions(held: [a, b], serving: false)
+        #expect(standby.lost == [b])
+        #expect(standby.usable.isEmpty && standby.missing.isEmpty)
+        #expect(LocalHealth.Report().vipActions(held: [a], serving: true).lost == [a], "a VIP no longer assessed is not held")
+    }
+}

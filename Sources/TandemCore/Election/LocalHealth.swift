@@ -111,6 +111,20 @@ public enum LocalHealth {
 
         /// The state of `vip`, nil when it is not one of the assessed VIPs.
         public func state(of vip: VirtualIP) -> VIPState? { vips.first { $0.vip == vip }?.state }
+
+        /// What a node that counted `held` as its own must do about its VIPs after this report:
+        /// - `lost`: held VIPs that are gone or in address conflict: no longer held, no longer announced;
+        /// - `usable`: (only while `serving`) VIPs present and usable but not yet held (duplicate
+        ///   address detection of a copy finished): held from now on and announced;
+        /// - `missing`: (only while `serving`) VIPs absent from an interface that is up: to claim again.
+        public func vipActions(held: Set<VirtualIP>, serving: Bool)
+            -> (lost: Set<VirtualIP>, usable: [VirtualIP], missing: [VirtualIP]) {
+            let lost = held.filter { vip in state(of: vip).map { !$0.isPresent || $0 == .conflict } ?? true }
+            guard serving else { return (lost, [], []) }
+            let usable = vips.filter { $0.state == .held && !held.contains($0.vip) }.map(\.vip)
+            let missing = vips.filter { $0.state == .absent }.map(\.vip)
+            return (lost, usable, missing)
+        }
     }
 
     /// Judges this node's health.

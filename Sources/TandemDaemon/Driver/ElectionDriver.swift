@@ -144,22 +144,19 @@ public final class ElectionDriver {
             logger.error("VIP \(entry.vip.prefix) on \(entry.vip.interface): \(LocalHealth.VIPState.conflict.problem(entry.vip) ?? "")")
         }
         // VIPs that are no longer there (their interface went, or someone removed them) are not held.
-        let lost = heldVIPs.filter { vip in report.state(of: vip).map { !$0.isPresent || $0 == .conflict } ?? true }
+        let lost = report.vipActions(held: heldVIPs, serving: false).lost
         if !lost.isEmpty {
             heldVIPs.subtract(lost)
             announcer.end(Array(lost))
         }
         perform(election.localFaultsChanged(report.faults, at: now), at: now)
         guard election.holdingVIPs, election.role == .active || election.role == .stopping else { return }
-        // A VIP that became usable while held (duplicate address detection of a copy someone else
-        // added has finished) is held from now on, and announced.
-        let usable = report.vips.filter { $0.state == .held && !heldVIPs.contains($0.vip) }.map(\.vip)
+        let (_, usable, missing) = report.vipActions(held: heldVIPs, serving: true)
         if !usable.isEmpty {
             heldVIPs.formUnion(usable)
             logger.notice("VIPs usable now: \(Self.list(usable))")
             announce(usable, reason: "usable now")
         }
-        let missing = report.vips.filter { $0.state == .absent }.map(\.vip)
         guard !missing.isEmpty else { return }
         logger.warning("VIPs missing while active: \(Self.list(missing)); claiming them again")
         let claimed = claim(missing)

@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 import TandemCore
 
@@ -62,9 +61,7 @@ public final class ServiceManagerReporter: Sendable {
     }
 
     @Sendable public static func monotonicMicroseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
+        MonotonicClock().now().nanoseconds / 1000
     }
 }
 
