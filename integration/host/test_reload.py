@@ -70,7 +70,9 @@ def test_restart_only_settings_are_reported_as_needing_a_restart_never_applied(p
     assert f"NEEDS A RESTART to apply: heartbeat port {old_port} -> {old_port + 1}" in pair.ctl("a", "status").stdout
     assert pair.topo.addr_info("a", VIP) is not None
 
-    # Back to the port the daemon started with: nothing needs a restart any more.
+    # Back to the port the daemon started with: nothing needs a restart any more. Both daemons share
+    # this file here, so let rb's mirroring of serial 2 finish first, or it rewrites serial 3 away.
+    pair.wait_for(lambda: status(pair, "b")["config"]["serial"] == 2, 10, what="rb on serial 2")
     pair.config.write_text(pair.config_text(serial=3, extra_vips=["192.0.2.20/24"]))
     r = pair.ctl("a", "reload")
     assert r.returncode == 0 and "needs a restart" not in r.stdout, r.stdout
