@@ -217,7 +217,9 @@ def test_key_rotation_one_node_at_a_time_without_a_takeover(topo, keyed_pair):
 
 def test_check_config_validates_the_next_key_file(tmp_path, tandemctl):
     key = tmp_path / "k1"
-    key.write_bytes(secrets.token_bytes(32))
+    # A key file's one trailing newline is not part of the key, so k2 (k1 plus "\n") holds the same
+    # key only when k1 itself does not end in a newline: a random 32nd byte would, 1 time in 256.
+    key.write_bytes(secrets.token_bytes(31) + b"k")
     same = tmp_path / "k2"
     same.write_bytes(key.read_bytes() + b"\n")
     short = tmp_path / "k3"
