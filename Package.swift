@@ -74,6 +74,11 @@ let package = Package(
             name: "TandemDaemonTests",
             dependencies: ["TandemDaemon", "TandemCore", "TandemKernel"]
         ),
+        // The pair on simulated time, network, kernels and clocks (`PairSimulation`).
+        .testTarget(
+            name: "TandemSimulationTests",
+            dependencies: ["TandemCore"]
+        ),
         .testTarget(
             name: "TandemKernelTests",
             dependencies: ["TandemKernel", "TandemCore"]

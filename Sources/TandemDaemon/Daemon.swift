@@ -90,11 +90,11 @@ public enum Daemon {
                                          nextAuthenticator: keys?.authenticators.next, localName: nodeName, localEpoch: epoch,
                                          challengeRetryMilliseconds: UInt64(clamping: max(config.heartbeat.interval.milliseconds, 100)))
         let keysInForce = LockedBox(keys)
-        let stopTimeout = TimeSpan(milliseconds: settings.handoverTimeout.milliseconds + 2000)
+        let stopTimeout = driver.node.settings.stopTimeout
         let loop: HeartbeatLoop
         do {
             loop = try HeartbeatLoop(driver: driver, transport: transport, verifier: verifier, logger: logger,
-                                     realtimePriority: config.heartbeat.realtimePriority, stopTimeout: stopTimeout, keys: keys)
+                                     realtimePriority: config.heartbeat.realtimePriority, keys: keys)
         } catch {
             throw DaemonStartError(description: "\(error)", exitCode: 71)
         }

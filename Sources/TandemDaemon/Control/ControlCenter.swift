@@ -56,8 +56,8 @@ public final class ControlCenter: ControlHandling {
     private let parts: Parts
     private let logger: Logger
     private let drains: Mutex<(set: Set<RealServerID>, generation: UInt64)>
-    /// One operator command that moves the VIPs at a time.
-    private let busy = Mutex(false)
+    /// A maintenance change is writing the flag file and waiting for the node.
+    private let maintenanceChange = Mutex(false)
 
     public init(parts: Parts, logger: Logger,
                 health: (@Sendable () -> [RealServerID: RealServerHealthInfo])? = nil) {
@@ -78,7 +78,7 @@ public final class ControlCenter: ControlHandling {
         }
         if OperatorState.maintenanceFlag(stateDirectory: directory) {
             logger.notice("maintenance is on (flag file in \(directory)): this node stays standby until `tandemctl maintenance off`")
-            parts.loop.post(.maintenance(true, reply: { _ in }))
+            parts.loop.post(.request(.maintenance(true), reply: { _ in }))
         }
     }
 
@@ -178,100 +178,49 @@ public final class ControlCenter: ControlHandling {
 
     // MARK: - Failover and maintenance
 
-    private func exclusive<T>(_ body: () async -> T, busyResponse: T) async -> T {
-        let acquired = busy.withLock { busy -> Bool in
+    /// Asks the heartbeat thread's `NodeState`, which answers every request exactly once.
+    private func ask(_ command: NodeCommand) async -> NodeReply {
+        await withCheckedContinuation { (continuation: CheckedContinuation<NodeReply, Never>) in
+            parts.loop.post(.request(command, reply: { continuation.resume(returning: $0) }))
+        }
+    }
+
+    private static func response(_ reply: NodeReply) -> ControlResponse {
+        switch reply {
+        case .refused(let why): return .failure(.refused(why))
+        case .failed(let why): return .failure(.failed(why))
+        case .failoverDone(let from, let to, let ms, let text):
+            var response = ControlResponse(message: text)
+            response.failover = FailoverResult(from: from, to: to, durationMs: ms, message: text)
+            return response
+        case .maintenanceDone(let text):
+            return ControlResponse(message: text)
+        }
+    }
+
+    func failover(force: Bool) async -> ControlResponse {
+        Self.response(await ask(.failover(force: force)))
+    }
+
+    /// The flag file is written first (so the choice survives a crash) and taken back when the
+    /// node refuses; `maintenanceChange` keeps two requests from racing on the file.
+    func maintenance(_ on: Bool) async -> ControlResponse {
+        let acquired = maintenanceChange.withLock { busy -> Bool in
             if busy { return false }
             busy = true
             return true
         }
-        guard acquired else { return busyResponse }
-        defer { busy.withLock { $0 = false } }
-        return await body()
-    }
-
-    /// Asks the heartbeat thread and returns the election's immediate refusal, if any.
-    private func ask(_ make: (@escaping @Sendable (String?) -> Void) -> HeartbeatLoopEvent) async -> String? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            parts.loop.post(make { continuation.resume(returning: $0) })
+        guard acquired else { return .failure(.refused("another maintenance change is in progress")) }
+        defer { maintenanceChange.withLock { $0 = false } }
+        let directory = parts.stateDirectory
+        do {
+            try OperatorState.setMaintenanceFlag(on, stateDirectory: directory)
+        } catch {
+            return .failure(.failed("cannot record maintenance in \(directory): \(error.localizedDescription); nothing changed"))
         }
-    }
-
-    private var waitLimit: Duration {
-        let config = parts.currentConfig()
-        let timeout = Election.Settings.defaultHandoverTimeout(deadTime: config.heartbeat.deadTime)
-        return .milliseconds(Int64(timeout.milliseconds) + 2000)
-    }
-
-    func failover(force: Bool) async -> ControlResponse {
-        await exclusive({
-            let config = parts.currentConfig()
-            let before = parts.loop.status
-            let peerName = config.peer(of: parts.nodeName)?.name ?? "peer"
-            if !force, before.peerAlive, let peer = before.peer, peer.configDigest.description != parts.currentDigest() {
-                return .failure(.refused("configs differ (serial \(config.serial) here, \(peer.configSerial) on \(peerName)): the peer would serve a different table; make them equal, or use --force"))
-            }
-            let start = ContinuousClock.now
-            let rejectionsBefore = before.rejections.count
-            if let refusal = await ask({ .failover(force: force, reply: $0) }) {
-                return .failure(.refused(refusal))
-            }
-            let wasActive = before.role == .active
-            let deadline = start + waitLimit
-            while ContinuousClock.now < deadline {
-                let s = parts.loop.status
-                if s.rejections.count > rejectionsBefore, s.rejections.command == "failover" {
-                    return .failure(.failed(s.rejections.reason))
-                }
-                let done: Bool
-                if wasActive {
-                    done = s.role != .active && s.role != .stopping && (!s.peerAlive || s.peer?.role == .active || force)
-                } else {
-                    done = s.role == .active && s.peer?.role != .active
-                }
-                if done {
-                    let elapsed = ContinuousClock.now - start
-                    let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-                    let (from, to) = wasActive ? (parts.nodeName, peerName) : (peerName, parts.nodeName)
-                    let text = wasActive && s.peer?.role != .active
-                        ? "failover forced: \(parts.nodeName) released the VIPs in \(ms)ms; \(peerName) is \(s.peerAlive ? s.peer?.role.description ?? "unknown" : "not heard")"
-                        : "failover complete: \(from) -> \(to) in \(ms)ms (make-before-break)"
-                    parts.hub.publish(.control, text)
-                    var response = ControlResponse(message: text)
-                    response.failover = FailoverResult(from: from, to: to, durationMs: ms, message: text)
-                    return response
-                }
-                try? await Task.sleep(for: .milliseconds(2))
-            }
-            return .failure(.failed("the handover did not complete within \(waitLimit): see `tandemctl status`"))
-        }, busyResponse: .failure(.refused("another failover or maintenance change is in progress")))
-    }
-
-    func maintenance(_ on: Bool) async -> ControlResponse {
-        await exclusive({
-            let directory = parts.stateDirectory
-            do {
-                try OperatorState.setMaintenanceFlag(on, stateDirectory: directory)
-            } catch {
-                return .failure(.failed("cannot record maintenance in \(directory): \(error.localizedDescription); nothing changed"))
-            }
-            let start = ContinuousClock.now
-            if let refusal = await ask({ .maintenance(on, reply: $0) }) {
-                try? OperatorState.setMaintenanceFlag(!on, stateDirectory: directory)
-                return .failure(.refused(refusal))
-            }
-            let deadline = start + waitLimit
-            while ContinuousClock.now < deadline {
-                let s = parts.loop.status
-                if on ? s.role == .maintenance : s.role != .maintenance {
-                    let text = on ? "maintenance on: \(parts.nodeName) is pinned to standby (role \(s.role)); it survives a restart"
-                        : "maintenance off: \(parts.nodeName) is \(s.role)"
-                    parts.hub.publish(.control, text)
-                    return ControlResponse(message: text)
-                }
-                try? await Task.sleep(for: .milliseconds(2))
-            }
-            return .failure(.failed("maintenance \(on ? "on" : "off") is recorded but the role did not settle within \(waitLimit): see `tandemctl status`"))
-        }, busyResponse: .failure(.refused("another failover or maintenance change is in progress")))
+        let reply = await ask(.maintenance(on))
+        if case .refused = reply { try? OperatorState.setMaintenanceFlag(!on, stateDirectory: directory) }
+        return Self.response(reply)
     }
 
     // MARK: - Drain

@@ -15,15 +15,18 @@ public enum HeartbeatLoopEvent: Sendable {
     case reload(Config, Election.Settings)
     /// Log one status line (SIGUSR1).
     case logStatus
-    /// `tandemctl failover`: `reply` gets the election's immediate refusal, or nil when it started.
-    case failover(force: Bool, reply: @Sendable (String?) -> Void)
-    /// `tandemctl maintenance on|off`: `reply` as for `failover`.
-    case maintenance(Bool, reply: @Sendable (String?) -> Void)
+    /// `tandemctl failover` or `maintenance`: `reply` is called exactly once (`NodeState`'s
+    /// answer: at once for a refusal, when the roles settle, or when the daemon stops).
+    case request(NodeCommand, reply: @Sendable (NodeReply) -> Void)
     /// The config in force changed: heartbeats carry its serial and digest from now on (the
     /// peer fetches by them). Computed by the poster, not on the heartbeat thread.
     case configVersion(ConfigVersion)
     /// A reload brought other heartbeat keys (nil: `auth: none`): sign and verify with them from now on.
     case keys(HeartbeatKeySet?)
+}
+
+extension HeartbeatLoopEvent {
+    var isRequest: Bool { if case .request = self { return true } else { return false } }
 }
 
 /// What the heartbeat thread last knew, for status readers on other threads.
@@ -69,7 +72,6 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private let transport: UDPHeartbeatTransport
     private var verifier: HeartbeatVerifier
     private let clock = MonotonicClock()
-    private var forceStopAt: MonotonicInstant?
     private var logLimiter = LogRateLimiter()
     private var keyFingerprints: (current: String, next: String?)?
     /// systemd's watchdog, fed from this loop so that a wedged loop gets tandemd restarted. Set
@@ -79,30 +81,40 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private var runningPriority: Int?
 
     // Shared:
-    private let inbox = Mutex<[HeartbeatLoopEvent]>([])
+    /// Events for the thread; `closed` once the loop has finished (a request posted then is refused at once).
+    private let inbox = Mutex<(events: [HeartbeatLoopEvent], closed: Bool)>(([], false))
     private let wake: WakeUpEvent
     private let logger: Logger
     private let realtimePriority: Int?
-    private let stopTimeout: TimeSpan
     private let snapshot = Mutex(HeartbeatStatus())
     private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(driver: ElectionDriver, transport: UDPHeartbeatTransport, verifier: HeartbeatVerifier, logger: Logger,
-         realtimePriority: Int?, stopTimeout: TimeSpan, keys: HeartbeatKeySet?) throws(HeartbeatSocketError) {
+         realtimePriority: Int?, keys: HeartbeatKeySet?) throws(HeartbeatSocketError) {
         keyFingerprints = keys.map { ($0.current.fingerprint, $0.next?.fingerprint) }
         self.driver = driver
         self.transport = transport
         self.verifier = verifier
         self.logger = logger
         self.realtimePriority = realtimePriority
-        self.stopTimeout = stopTimeout
         wake = try WakeUpEvent()
     }
 
     /// Posts an event to the heartbeat thread (any thread).
     public func post(_ event: HeartbeatLoopEvent) {
-        inbox.withLock { $0.append(event) }
-        wake.signal()
+        let posted = inbox.withLock { inbox -> Bool in
+            guard !inbox.closed else { return false }
+            inbox.events.append(event)
+            return true
+        }
+        if posted { wake.signal() } else { Self.refuseAfterStop(event) }
+    }
+
+    /// Answers a request that can no longer reach the stopped loop.
+    private static func refuseAfterStop(_ event: HeartbeatLoopEvent) {
+        if case .request(let command, let reply) = event {
+            reply(.refused("tandemd has stopped: \(command.name) not carried out"))
+        }
     }
 
     /// The latest status (any thread).
@@ -152,7 +164,6 @@ public final class HeartbeatLoop: @unchecked Sendable {
         while !driver.isFinished {
             var now = clock.now()
             var deadline = driver.timerDeadline ?? now.adding(milliseconds: 1000)
-            if let forceStopAt, forceStopAt < deadline { deadline = forceStopAt }
             if watchdog != nil {
                 watchdog!.tick(now: now.nanoseconds)
                 let ping = MonotonicInstant(nanoseconds: now.nanoseconds + watchdog!.nanosecondsUntilNext(now: now.nanoseconds))
@@ -180,7 +191,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
             }
             // 2. Events from other threads.
             wake.drain()
-            var events = inbox.withLock { queued -> [HeartbeatLoopEvent] in defer { queued = [] }; return queued }
+            var events = inbox.withLock { inbox -> [HeartbeatLoopEvent] in defer { inbox.events = [] }; return inbox.events }
             // Every route event makes the driver re-read links and addresses once: a burst of
             // `hostChanged` needs one reading, so keep only the last of them.
             if let last = events.lastIndex(where: { if case .route(.hostChanged) = $0 { return true } else { return false } }) {
@@ -189,22 +200,28 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     return true
                 }.map(\.element)
             }
-            for event in events where !driver.isFinished {
+            for event in events {
                 now = clock.now()
+                // Once finished, only requests still need an answer (`NodeState` refuses them).
+                if driver.isFinished, !event.isRequest { continue }
                 handle(event, at: now)
             }
             if !driver.isFinished { driver.judgeHealthIfStale(at: clock.now()) }
             // 3. The timer.
             now = clock.now()
-            if !driver.isFinished, let forceStopAt, now >= forceStopAt {
-                driver.forceStop(reason: "the handover did not finish within \(stopTimeout)", at: now)
-            }
             if !driver.isFinished, let due = driver.timerDeadline, now >= due {
                 driver.timerFired(at: now)
             }
             publish(at: now)
         }
         publish(at: clock.now())
+        // Requests posted after the last look are refused here; later ones by `post`.
+        let left = inbox.withLock { inbox -> [HeartbeatLoopEvent] in
+            inbox.closed = true
+            defer { inbox.events = [] }
+            return inbox.events
+        }
+        for event in left { Self.refuseAfterStop(event) }
         let waiters = completion.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.done = true
             defer { state.waiters = [] }
@@ -218,7 +235,6 @@ public final class HeartbeatLoop: @unchecked Sendable {
         case .route(let routeEvent):
             driver.routeEvent(routeEvent, at: now, judgeNow: false)
         case .stop:
-            if forceStopAt == nil { forceStopAt = now + stopTimeout }
             driver.stopRequested(at: now)
         case .forceStop(let reason):
             driver.forceStop(reason: reason, at: now)
@@ -236,12 +252,11 @@ public final class HeartbeatLoop: @unchecked Sendable {
         case .configVersion(let version):
             transport.builder.identity.configSerial = version.serial
             transport.builder.identity.configDigest = version.digest
+            driver.configVersionChanged(version, at: now)
         case .logStatus:
             logger.notice("status: \(statusLine(at: now))")
-        case .failover(let force, let reply):
-            reply(driver.failoverRequested(force: force, at: now))
-        case .maintenance(let on, let reply):
-            reply(driver.maintenanceRequested(on, at: now))
+        case .request(let command, let reply):
+            driver.request(command, at: now, reply: reply)
         }
     }
 

@@ -1,0 +1,108 @@
+/// What `NodeState` asks its executor to do, in the order given.
+///
+/// Four are calls (`isCall`): the executor carries each out at once and gives what it found back
+/// through `NodeState.answer(_:at:)` before anything else reaches the state (`NodeState.run`
+/// does this). The rest are carried out and forgotten.
+public enum NodeEffect: Sendable, Hashable {
+    // MARK: Calls
+
+    /// Read links and addresses and judge them (`LocalHealth.assess`) for these inputs; answer
+    /// `.judged` or `.judgementFailed`.
+    case judgeHealth(HealthQuery)
+    /// Put these VIPs on their interfaces (by interface name, at this moment); answer `.claimed`.
+    /// The executor tells its route monitor first, so the notification of this change is known as Tandem's.
+    case claim([VirtualIP])
+    /// Take these VIPs off their interfaces; answer `.released`.
+    case release([VirtualIP])
+    /// Send one heartbeat round on every path; answer `.sent`.
+    case send(Election.Outgoing)
+
+    // MARK: Carried out and forgotten
+
+    /// The route monitor starts watching these VIPs (now present or not).
+    case track([VirtualIP], present: Bool)
+    /// The route monitor stops watching these VIPs (removed from the config).
+    case untrack([VirtualIP])
+    /// Gratuitous ARP / unsolicited NA for these held VIPs, on the configured schedule.
+    case announce([VirtualIP])
+    /// As `announce`, once the IPVS work queued so far is done (cold standby: point neighbours
+    /// here only once the table is in). Cancelled by `cancelQueuedAnnouncements`.
+    case announceAfterIPVS([VirtualIP])
+    /// Stop announcing these VIPs (their schedule ends).
+    case endAnnouncements([VirtualIP])
+    /// Drop every announcement still queued behind IPVS work.
+    case cancelQueuedAnnouncements
+    /// Bring the IPVS table to what holding the VIPs (or not) asks for.
+    case ipvs(IPVSEvent)
+    /// The role settled: move the sync daemon, then run the notify command.
+    case notify(role: Role, reason: String)
+    /// The role changed (status history, systemd's STATUS=).
+    case roleChanged(from: Role, to: Role, reason: String)
+    /// One log line.
+    case log(NodeLogLevel, String)
+    /// One event for `tandemctl events` subscribers.
+    case publish(ControlEvent.Kind, String)
+    /// The one answer to request `id`.
+    case reply(NodeRequestID, NodeReply)
+    /// Give `.timer` at this instant (nil: no timer). Replaces the previous one.
+    case scheduleTimer(MonotonicInstant?)
+    /// Stopping is complete: the daemon may exit.
+    case finished(reason: String)
+
+    /// Whether the executor must answer this effect (`NodeState.answer`).
+    public var isCall: Bool {
+        switch self {
+        case .judgeHealth(_), .claim, .release, .send: return true
+        default: return false
+        }
+    }
+
+    /// What the IPVS table must follow.
+    public enum IPVSEvent: Sendable, Hashable {
+        /// Start-up, holding the VIPs or not: adopt what is there.
+        case started(holdingVIPs: Bool)
+        /// The VIPs were claimed: warm standby verifies the table, cold installs it.
+        case claimed
+        /// The VIPs were released: cold standby removes its table.
+        case released
+    }
+}
+
+/// What `LocalHealth.assess` needs besides the links and addresses the executor reads.
+public struct HealthQuery: Sendable, Hashable {
+    /// Paths on which sending fails now (path index → error).
+    public var sendFailures: [Int: String]
+    public var vips: [VirtualIP]
+    public var trackedInterfaces: [TrackedInterface]
+}
+
+/// The severity of a `NodeEffect.log` line (syslog's names).
+public enum NodeLogLevel: Sendable, Hashable {
+    case info, notice, warning, error
+}
+
+/// Carries out `NodeEffect`s against the world (the daemon's kernel, sockets and threads, or a
+/// simulator's model of them).
+public protocol NodeExecutor {
+    /// Carries out `effect`; for a call (`effect.isCall`) returns what it found, otherwise nil.
+    mutating func execute(_ effect: NodeEffect, at now: MonotonicInstant) -> NodeAnswer?
+}
+
+extension NodeState {
+    /// Handles `event` and carries out every effect it leads to through `executor`, answering
+    /// each call as it goes; returns when the state waits for the next event.
+    public mutating func run(_ event: NodeEvent, at now: MonotonicInstant, executor: inout some NodeExecutor) {
+        var effects = handle(event, at: now)
+        var bound = 10_000
+        while bound > 0 {
+            bound -= 1
+            var answer: NodeAnswer?
+            for effect in effects {
+                if let found = executor.execute(effect, at: now), effect.isCall { answer = found }
+            }
+            guard let answer else { return }
+            effects = self.answer(answer, at: now)
+        }
+        preconditionFailure("NodeState.run: more than 10,000 calls for one event")
+    }
+}

@@ -1,0 +1,83 @@
+/// One operator request to a running node, as `tandemctl` asks it.
+public enum NodeCommand: Sendable, Hashable {
+    /// `tandemctl failover [--force]`: hand the VIPs to the peer (active), or take them (standby).
+    case failover(force: Bool)
+    /// `tandemctl maintenance on|off`: pin this node to standby, or let it take part again.
+    case maintenance(Bool)
+
+    /// The command's name, as `tandemctl` spells it.
+    public var name: String {
+        switch self {
+        case .failover: return "failover"
+        case .maintenance: return "maintenance"
+        }
+    }
+}
+
+/// Tells one request from another; the caller picks it (any value it has not used before).
+public typealias NodeRequestID = UInt64
+
+/// The one answer `NodeState` gives each request (`NodeEffect.reply`).
+public enum NodeReply: Sendable, Hashable {
+    /// Turned down at once; nothing changed.
+    case refused(String)
+    /// Accepted, then it did not complete (abandoned by the election, timed out, or the node stopped).
+    case failed(String)
+    /// The handover completed: the VIPs moved from `from` to `to` in `milliseconds`.
+    case failoverDone(from: String, to: String, milliseconds: Int, message: String)
+    /// Maintenance settled as asked.
+    case maintenanceDone(message: String)
+}
+
+/// Something that happened to a node, given to `NodeState.handle(_:at:)`.
+public enum NodeEvent: Sendable, Hashable {
+    /// The daemon is up: judge this node's health, adopt VIPs already present, start the election.
+    case start
+    /// An accepted heartbeat (already verified).
+    case heartbeat(HeartbeatMessage)
+    /// The instant given by the last `scheduleTimer` has come.
+    case timer
+    /// A batch of link and VIP changes from the route monitor; health is judged once after it.
+    case routes([RouteWatchEvent])
+    /// An operator request; answered by exactly one `reply(id, …)`, also when the node stops.
+    case command(NodeRequestID, NodeCommand)
+    /// A reload brought a valid new config: its VIPs, election settings and IPVS flavour.
+    case reload(NodeState.Settings)
+    /// The config in force has another version (heartbeats carry it; a failover without
+    /// `--force` compares it with the peer's).
+    case configVersion(serial: UInt64, digest: HeartbeatMessage.ConfigDigest)
+    /// Graceful stop (SIGTERM): hand over when active, then finish; forced after `stopTimeout`.
+    case stop
+    /// A second stop signal: release everything now and finish.
+    case forceStop(reason: String)
+}
+
+/// What the executor found when it carried out a call (`NodeEffect.isCall`); given back to
+/// `NodeState.answer(_:at:)` before any other event.
+public enum NodeAnswer: Sendable, Hashable {
+    /// Links and addresses, judged (`LocalHealth.assess`).
+    case judged(LocalHealth.Report)
+    /// Links and addresses could not be read.
+    case judgementFailed(String)
+    /// What each claim did.
+    case claimed([VirtualIP: VIPClaimOutcome])
+    /// What each release did.
+    case released([VirtualIP: VIPReleaseOutcome])
+    /// The paths on which sending fails now (path index → error).
+    case sent([Int: String])
+}
+
+/// What claiming one VIP did.
+public enum VIPClaimOutcome: Sendable, Hashable {
+    case added
+    /// It was there already; `flags` are its IFA_F_* flags (nil: the addresses could not be read).
+    case alreadyPresent(flags: UInt32?)
+    case failed(String)
+}
+
+/// What releasing one VIP did.
+public enum VIPReleaseOutcome: Sendable, Hashable {
+    case removed
+    case alreadyAbsent
+    case failed(String)
+}

@@ -1,0 +1,679 @@
+/// The runtime decisions of one node: the election (unchanged, `Election`), the VIPs it holds and
+/// announces, its own health, what a route change or a reload does to the VIPs, the stop and its
+/// timeout, and the operator's failover and maintenance requests with their one reply each.
+///
+/// Pure: it takes events with the time (`handle(_:at:)`) and returns effects (`NodeEffect`); it
+/// reads no clock and touches nothing. The daemon's decision thread (the heartbeat thread) and
+/// the simulator run it the same way, through `run(_:at:executor:)`.
+///
+/// Rules it owns (each a row in `NodeStateTests`):
+/// - **Start-up.** Health is judged first (a node that starts with a fault never takes over);
+///   VIPs already present are adopted (kept, not removed and re-added), except one that failed
+///   duplicate address detection, an address conflict, which is never held.
+/// - **Held VIPs** are those this node put on (or found usable on) their interfaces and has not
+///   released or lost since: the only ones it announces. A VIP whose claim failed, that vanished
+///   with its interface, or that failed duplicate address detection is never announced, and a
+///   release cancels the announcements not yet sent (including one queued behind an IPVS install
+///   with `standby_table: cold`).
+/// - **Route changes.** A tracked link going down or away lowers the priority (the election); a
+///   VIP removed by someone else while active is claimed again and announced (keepalived demotes
+///   itself instead; here the active stays active, since the peer is still standby and a demotion
+///   would only add an outage); a VIP added by someone else is left alone. Every change except
+///   Tandem's own is followed by one fresh judgement of health (at most four rounds in a row).
+/// - **Reload.** Removed VIPs are released and no longer watched; added ones are claimed and
+///   announced while holding; the election takes the new settings.
+/// - **Stop.** A graceful stop hands over; after `stopTimeout` (or at a second signal) the node
+///   releases everything, sends a release notice and finishes.
+/// - **Requests.** At most one failover or maintenance change at a time. A failover without
+///   `--force` is refused while a live peer runs another config. A request completes when the
+///   roles say so (no polling), fails when the election abandons it or after the wait limit (the
+///   handover timeout plus 2 s), and is answered when the node stops. Every request gets exactly
+///   one `reply`, also one that arrives during or after the stop.
+public struct NodeState: Sendable {
+    /// What the node's decisions depend on in the config.
+    public struct Settings: Sendable, Hashable {
+        public var election: Election.Settings
+        public var vips: [VirtualIP]
+        /// Cold standby with virtual servers: the announcement after a claim waits for the IPVS install.
+        public var announceAfterIPVSInstall: Bool
+        /// How long a graceful stop may take before the node releases and finishes anyway.
+        public var stopTimeout: TimeSpan
+
+        public init(election: Election.Settings, vips: [VirtualIP], announceAfterIPVSInstall: Bool = false,
+                    stopTimeout: TimeSpan? = nil) {
+            self.election = election
+            self.vips = vips
+            self.announceAfterIPVSInstall = announceAfterIPVSInstall
+            self.stopTimeout = stopTimeout ?? TimeSpan(milliseconds: election.handoverTimeout.milliseconds + 2000)
+        }
+
+        /// How long a failover or maintenance request may take to settle.
+        public var requestWaitLimit: TimeSpan { TimeSpan(milliseconds: election.handoverTimeout.milliseconds + 2000) }
+    }
+
+    /// An operator request waiting for the roles to settle.
+    public struct PendingRequest: Sendable, Hashable {
+        public var id: NodeRequestID
+        public var command: NodeCommand
+        /// For a failover: whether this node was active when it was asked.
+        public var wasActive: Bool
+        public var since: MonotonicInstant
+        public var deadline: MonotonicInstant
+    }
+
+    public private(set) var settings: Settings
+    public private(set) var election: Election
+    /// VIPs this node holds (see the type's rules): the only ones it announces.
+    public private(set) var heldVIPs: Set<VirtualIP> = []
+    /// The newest judgement of this node's own health.
+    public private(set) var health = LocalHealth.Report()
+    /// Operator commands the election turned down, counted, with the newest.
+    public private(set) var rejections: (count: UInt64, command: String, reason: String) = (0, "", "")
+    /// The request being carried out, if any.
+    public private(set) var pending: PendingRequest?
+    /// The node has finished stopping.
+    public private(set) var isFinished = false
+    public private(set) var finishReason: String?
+    /// When `.timer` is due next.
+    public private(set) var timerDeadline: MonotonicInstant?
+    /// The version of the config in force (serial, digest).
+    public private(set) var configVersion: (serial: UInt64, digest: HeartbeatMessage.ConfigDigest)
+
+    private var electionTimer: MonotonicInstant?
+    /// A claim or release failed: judge (and claim or release) again at this instant, not at once,
+    /// so a kernel that keeps refusing gets one attempt (and one log line) per `retryDelay`.
+    private var kernelRetryAt: MonotonicInstant?
+    /// VIPs whose release failed: released again at the retry unless this node serves by then.
+    private var releaseOwed: Set<VirtualIP> = []
+    private var forceStopAt: MonotonicInstant?
+    private var sendFailures: [Int: String] = [:]
+    private var healthStale = false
+    private var judgeRounds = 0
+    private var announceAfterInstall = false
+    private var lastPeerView: (role: Role, alive: Bool)?
+    /// Requests that arrived while another step was waiting for an answer.
+    private var agenda: [Work] = []
+    private var awaiting: Call?
+    private var out: [NodeEffect] = []
+
+    private enum Work: Sendable {
+        case action(Election.Action)
+        /// After the first judgement: adopt what is present and start the election.
+        case start
+        /// After a judgement: while holding, claim again the VIPs missing from an interface that is up.
+        case reclaim(LocalHealth.Report)
+        /// After a reload: while holding, claim the VIPs it added.
+        case claimAdded([VirtualIP])
+        /// The retry of releases that failed.
+        case retryRelease
+        case releaseAll(reason: String)
+        case sendNotice(Election.Outgoing)
+        case finish(reason: String)
+    }
+
+    private enum Call: Sendable {
+        case judge(start: Bool)
+        case claim(ClaimPurpose, [VirtualIP])
+        case release(ReleasePurpose, [VirtualIP])
+        case send
+    }
+
+    private enum ClaimPurpose: Sendable { case takeover, reclaim, reload }
+    private enum ReleasePurpose: Sendable { case all, removedByReload, retry }
+
+    public init(settings: Settings, configSerial: UInt64 = 0, configDigest: HeartbeatMessage.ConfigDigest = .zero) {
+        self.settings = settings
+        election = Election(settings: settings.election)
+        configVersion = (configSerial, configDigest)
+    }
+
+    /// Whether the state waits for the answer to a call (`answer(_:at:)`).
+    public var isAwaitingAnswer: Bool { awaiting != nil }
+
+    private var nodeName: String { settings.election.nodeName }
+    private var peerName: String { settings.election.peerName }
+    private var vips: [VirtualIP] { settings.vips }
+    private var healthQuery: HealthQuery {
+        HealthQuery(sendFailures: sendFailures, vips: vips, trackedInterfaces: settings.election.trackedInterfaces)
+    }
+    private var servesVIPs: Bool { election.holdingVIPs && (election.role == .active || election.role == .stopping) }
+
+    // MARK: - Events
+
+    /// Handles one event; returns the effects to carry out, in order. When the last is a call,
+    /// its answer must come back through `answer(_:at:)` before the next event.
+    public mutating func handle(_ event: NodeEvent, at now: MonotonicInstant) -> [NodeEffect] {
+        precondition(awaiting == nil, "NodeState.handle(\(event)) while waiting for an answer")
+        out = []
+        judgeRounds = 0
+        if isFinished {
+            if case .command(let id, let command) = event {
+                out.append(.reply(id, .refused("tandemd has stopped: \(command.name) not carried out")))
+            }
+            return take()
+        }
+        switch event {
+        case .start:
+            awaiting = .judge(start: true)
+            out.append(.judgeHealth(healthQuery))
+            return take()
+        case .heartbeat(let message):
+            agenda += election.heartbeatReceived(message, at: now).map(Work.action)
+        case .timer:
+            if let forceStopAt, now >= forceStopAt {
+                forceStop(reason: "the handover did not finish within \(settings.stopTimeout)")
+                break
+            }
+            if let due = electionTimer, now >= due {
+                electionTimer = nil
+                agenda += election.timerFired(at: now).map(Work.action)
+            }
+            if let retry = kernelRetryAt, now >= retry {
+                kernelRetryAt = nil
+                healthStale = true
+                if !releaseOwed.isEmpty { agenda.append(.retryRelease) }
+            }
+        case .routes(let events):
+            for routeEvent in events { route(routeEvent, at: now) }
+        case .command(let id, let command):
+            request(id, command, at: now)
+        case .reload(let new):
+            reload(new, at: now)
+        case .configVersion(let serial, let digest):
+            configVersion = (serial, digest)
+        case .stop:
+            if forceStopAt == nil { forceStopAt = now + settings.stopTimeout }
+            agenda += election.stopRequested(at: now).map(Work.action)
+        case .forceStop(let reason):
+            forceStop(reason: reason)
+        }
+        drive(at: now)
+        return take()
+    }
+
+    /// The answer to the call that ended the last batch of effects; returns the next batch.
+    public mutating func answer(_ answer: NodeAnswer, at now: MonotonicInstant) -> [NodeEffect] {
+        guard let call = awaiting else { preconditionFailure("NodeState.answer(\(answer)) with no call outstanding") }
+        awaiting = nil
+        out = []
+        switch (call, answer) {
+        case (.judge(let start), .judged(let report)):
+            judged(report, start: start, at: now)
+        case (.judge(let start), .judgementFailed(let why)):
+            out.append(.log(.error, "cannot read links and addresses to judge this node's health: \(why)"))
+            if start { agenda.insert(.start, at: 0) }
+        case (.claim(let purpose, let asked), .claimed(let results)):
+            claimed(asked, results, purpose: purpose, at: now)
+        case (.release(let purpose, let asked), .released(let results)):
+            released(asked, results, purpose: purpose, at: now)
+        case (.send, .sent(let failing)):
+            if failing != sendFailures {
+                sendFailures = failing
+                healthStale = true
+            }
+        default:
+            preconditionFailure("NodeState.answer: \(answer) does not answer \(call)")
+        }
+        drive(at: now)
+        return take()
+    }
+
+    private mutating func take() -> [NodeEffect] {
+        defer { out = [] }
+        return out
+    }
+
+    // MARK: - The agenda
+
+    /// Works through the agenda until it is empty or a call is outstanding; then judges health
+    /// again while something may have changed (at most four rounds per event), and settles.
+    private mutating func drive(at now: MonotonicInstant) {
+        while awaiting == nil {
+            if !agenda.isEmpty {
+                perform(agenda.removeFirst(), at: now)
+                continue
+            }
+            if healthStale, judgeRounds < 4, !isFinished {
+                healthStale = false
+                judgeRounds += 1
+                awaiting = .judge(start: false)
+                out.append(.judgeHealth(healthQuery))
+                continue
+            }
+            settle(at: now)
+            return
+        }
+    }
+
+    private mutating func perform(_ work: Work, at now: MonotonicInstant) {
+        switch work {
+        case .action(let action):
+            carryOut(action, at: now)
+        case .start:
+            start(at: now)
+        case .reclaim(let report):
+            reclaim(report)
+        case .claimAdded(let list):
+            if election.holdingVIPs { claim(list, purpose: .reload) }
+        case .retryRelease:
+            let list = vips.filter(releaseOwed.contains)
+            releaseOwed = []
+            guard !servesVIPs, !list.isEmpty else { return }
+            out.append(.log(.notice, "releasing again VIPs whose release failed: \(Self.list(list))"))
+            awaiting = .release(.retry, list)
+            out.append(.release(list))
+        case .releaseAll(let reason):
+            releaseAll(reason: reason)
+        case .sendNotice(let outgoing):
+            awaiting = .send
+            out.append(.send(outgoing))
+        case .finish(let reason):
+            finish(reason: reason)
+        }
+    }
+
+    private mutating func carryOut(_ action: Election.Action, at now: MonotonicInstant) {
+        switch action {
+        case .transition(let from, let to, let reason):
+            out.append(.log(.notice, "role \(from) -> \(to): \(reason)"))
+            out.append(.roleChanged(from: from, to: to, reason: reason))
+            out.append(.publish(.role, "\(nodeName): \(from) -> \(to): \(reason)"))
+        case .claim:
+            claim(vips, purpose: .takeover)
+        case .announce:
+            announceHeld()
+        case .release(let reason):
+            releaseAll(reason: reason)
+        case .send(let outgoing):
+            awaiting = .send
+            out.append(.send(outgoing))
+        case .notify(let role, let reason):
+            out.append(.notify(role: role, reason: reason))
+        case .rejected(let command, let reason):
+            out.append(.log(.warning, "\(command) rejected: \(reason)"))
+            rejections = (rejections.count + 1, command, reason)
+            out.append(.publish(.control, "\(command) rejected: \(reason)"))
+            if let pending, pending.command.name == command {
+                self.pending = nil
+                out.append(.reply(pending.id, .failed(reason)))
+            }
+        case .scheduleTimer(let at):
+            electionTimer = at
+        case .finished(let reason):
+            finish(reason: reason)
+        }
+    }
+
+    private mutating func finish(reason: String) {
+        guard !isFinished else { return }
+        isFinished = true
+        finishReason = reason
+        electionTimer = nil
+        forceStopAt = nil
+        agenda = []
+        out.append(.log(.notice, "stopped: \(reason)"))
+        if let pending {
+            self.pending = nil
+            out.append(.reply(pending.id, .failed("tandemd stopped (\(reason)) before the \(pending.command.name) completed")))
+        }
+        out.append(.scheduleTimer(nil))
+        timerDeadline = nil
+        out.append(.finished(reason: reason))
+    }
+
+    /// After each event: peer news, request completion and the one timer.
+    private mutating func settle(at now: MonotonicInstant) {
+        guard !isFinished else { return }
+        notePeer(at: now)
+        completeRequest(at: now)
+        var next = electionTimer
+        if let retry = kernelRetryAt, next.map({ retry < $0 }) ?? true { next = retry }
+        if let forceStopAt, next.map({ forceStopAt < $0 }) ?? true { next = forceStopAt }
+        if let deadline = pending?.deadline, next.map({ deadline < $0 }) ?? true { next = deadline }
+        if next != timerDeadline {
+            timerDeadline = next
+            out.append(.scheduleTimer(next))
+        }
+    }
+
+    // MARK: - Start-up and health
+
+    private mutating func start(at now: MonotonicInstant) {
+        let present = health.vips.filter { $0.state.isPresent && $0.state != .conflict }.map(\.vip)
+        if !present.isEmpty {
+            out.append(.log(.notice, "found VIPs already present at start-up: \(Self.list(present)); keeping them unless \(peerName) is active"))
+        }
+        let tracked = health.vips.isEmpty ? vips.map { LocalHealth.VIPEntry(vip: $0, state: .absent) } : health.vips
+        let presentNow = tracked.filter { $0.state.isPresent }.map(\.vip)
+        let absentNow = tracked.filter { !$0.state.isPresent }.map(\.vip)
+        if !presentNow.isEmpty { out.append(.track(presentNow, present: true)) }
+        if !absentNow.isEmpty { out.append(.track(absentNow, present: false)) }
+        // Only a usable copy is announced; the others count for the election (a stale VIP is
+        // released when the peer is active) and are held once usable (`judged`).
+        heldVIPs = Set(health.vips.filter { $0.state == .held }.map(\.vip))
+        out.append(.ipvs(.started(holdingVIPs: !present.isEmpty)))
+        agenda += election.started(at: now, holdingVIPs: !present.isEmpty).map(Work.action)
+    }
+
+    private mutating func judged(_ report: LocalHealth.Report, start: Bool, at now: MonotonicInstant) {
+        let before = health
+        health = report
+        if report.faults != before.faults {
+            out.append(report.faults.isEmpty ? .log(.notice, "local faults cleared")
+                : .log(.warning, "local fault: \(report.faults.joined(separator: "; "))"))
+            out.append(.publish(.role, report.faults.isEmpty ? "\(nodeName): local faults cleared"
+                : "\(nodeName): local fault: \(report.faults.joined(separator: "; "))"))
+        }
+        for entry in report.vips where entry.state == .conflict && before.state(of: entry.vip) != .conflict {
+            out.append(.log(.error, "VIP \(entry.vip.prefix) on \(entry.vip.interface): \(LocalHealth.VIPState.conflict.problem(entry.vip) ?? "")"))
+        }
+        // VIPs that are no longer there (their interface went, or someone removed them) are not held.
+        let lost = report.vipActions(held: heldVIPs, serving: false).lost
+        if !lost.isEmpty {
+            heldVIPs.subtract(lost)
+            out.append(.endAnnouncements(vips.filter(lost.contains)))
+        }
+        agenda.insert(contentsOf: election.localFaultsChanged(report.faults, at: now).map(Work.action)
+                      + [start ? .start : .reclaim(report)], at: 0)
+    }
+
+    private mutating func reclaim(_ report: LocalHealth.Report) {
+        guard servesVIPs else { return }
+        let (_, usable, missing) = report.vipActions(held: heldVIPs, serving: true)
+        if !usable.isEmpty {
+            heldVIPs.formUnion(usable)
+            out.append(.log(.notice, "VIPs usable now: \(Self.list(usable))"))
+            out.append(.announce(usable))
+        }
+        guard !missing.isEmpty else { return }
+        out.append(.log(.warning, "VIPs missing while active: \(Self.list(missing)); claiming them again"))
+        claim(missing, purpose: .reclaim)
+    }
+
+    // MARK: - Claims and releases
+
+    private mutating func claim(_ list: [VirtualIP], purpose: ClaimPurpose) {
+        guard !list.isEmpty else {
+            if purpose == .takeover { afterTakeoverClaim() }
+            return
+        }
+        awaiting = .claim(purpose, list)
+        out.append(.claim(list))
+    }
+
+    private mutating func claimed(_ asked: [VirtualIP], _ results: [VirtualIP: VIPClaimOutcome], purpose: ClaimPurpose,
+                                  at now: MonotonicInstant) {
+        var done: [String] = []
+        var held: [VirtualIP] = []
+        for vip in asked {
+            switch results[vip] ?? .failed("no answer") {
+            case .added:
+                held.append(vip)
+                done.append("\(vip.prefix) on \(vip.interface) (added)")
+            case .alreadyPresent(let flags):
+                healthStale = true
+                done.append("\(vip.prefix) on \(vip.interface) (already present)")
+                guard let flags else { continue }
+                if flags & (InterfaceAddress.dadFailedFlag | InterfaceAddress.tentativeFlag) == 0 {
+                    held.append(vip)
+                } else {
+                    let why = flags & InterfaceAddress.dadFailedFlag != 0 ? "failed duplicate address detection (address conflict)" : "tentative"
+                    out.append(.log(.error, "VIP \(vip.prefix) on \(vip.interface) is present but \(why): not held, not announced"))
+                }
+            case .failed(let why):
+                out.append(.endAnnouncements([vip]))
+                scheduleKernelRetry(at: now)
+                out.append(.log(.error, "claim VIP \(vip.prefix) on \(vip.interface): \(why); retrying in \(retryDelay)"))
+            }
+        }
+        let log: String
+        switch purpose {
+        case .takeover: log = "VIPs claimed"
+        case .reclaim: log = "VIPs claimed"
+        case .reload: log = "VIPs claimed (added by a reload)"
+        }
+        if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
+        heldVIPs.formUnion(held)
+        let nowHeld = asked.filter(held.contains)
+        switch purpose {
+        case .takeover:
+            afterTakeoverClaim()
+        case .reclaim, .reload:
+            if !nowHeld.isEmpty { out.append(.announce(nowHeld)) }
+        }
+    }
+
+    /// How long after a failed address change it is tried again: the heartbeat interval, within 100 ms … 1 s.
+    public var retryDelay: TimeSpan {
+        TimeSpan(milliseconds: min(1000, max(100, settings.election.interval.milliseconds)))
+    }
+
+    private mutating func scheduleKernelRetry(at now: MonotonicInstant) {
+        if kernelRetryAt == nil { kernelRetryAt = now + retryDelay }
+    }
+
+    private mutating func afterTakeoverClaim() {
+        out.append(.ipvs(.claimed))
+        announceAfterInstall = settings.announceAfterIPVSInstall
+    }
+
+    /// The election's `announce`: every VIP this node holds.
+    private mutating func announceHeld() {
+        let held = vips.filter(heldVIPs.contains)
+        if held.count < vips.count {
+            out.append(.log(.warning, "not announcing \(Self.list(vips.filter { !heldVIPs.contains($0) })): not held by this node"))
+        }
+        guard !held.isEmpty else { return }
+        if announceAfterInstall {
+            announceAfterInstall = false
+            out.append(.announceAfterIPVS(held))
+        } else {
+            out.append(.announce(held))
+        }
+    }
+
+    /// Releases every VIP: pending announcements are cancelled first. A VIP in address conflict is
+    /// left where it is (so the conflict stays visible), and one whose interface is gone has gone with it.
+    private mutating func releaseAll(reason: String) {
+        announceAfterInstall = false
+        out.append(.cancelQueuedAnnouncements)
+        out.append(.endAnnouncements(vips))
+        heldVIPs.removeAll()
+        let leave = Set(health.vips.filter { $0.state == .conflict || $0.state == .interfaceMissing }.map(\.vip))
+        let list = vips.filter { !leave.contains($0) }
+        guard !list.isEmpty else {
+            out.append(.ipvs(.released))
+            return
+        }
+        awaiting = .release(.all, list)
+        out.append(.release(list))
+    }
+
+    private mutating func released(_ asked: [VirtualIP], _ results: [VirtualIP: VIPReleaseOutcome], purpose: ReleasePurpose,
+                                   at now: MonotonicInstant) {
+        var done: [String] = []
+        for vip in asked {
+            switch results[vip] ?? .failed("no answer") {
+            case .removed: done.append("\(vip.prefix) on \(vip.interface) (removed)")
+            case .alreadyAbsent: done.append("\(vip.prefix) on \(vip.interface) (already absent)")
+            case .failed(let why):
+                releaseOwed.insert(vip)
+                scheduleKernelRetry(at: now)
+                out.append(.log(.error, "release VIP \(vip.prefix) on \(vip.interface): \(why); retrying in \(retryDelay)"))
+            }
+        }
+        let log: String
+        switch purpose {
+        case .all, .retry: log = "VIPs released"
+        case .removedByReload: log = "VIPs released (removed from the config)"
+        }
+        if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
+        if purpose == .all { out.append(.ipvs(.released)) }
+    }
+
+    private mutating func forceStop(reason: String) {
+        out.append(.log(.warning, "stop forced: \(reason)"))
+        agenda = []
+        if election.holdingVIPs || election.role == .active || election.role == .stopping {
+            agenda.append(.releaseAll(reason: reason))
+        }
+        agenda.append(.sendNotice(Election.Outgoing(kind: .release, role: .stopping, priority: election.effectivePriority)))
+        agenda.append(.finish(reason: reason))
+    }
+
+    // MARK: - Route changes and reloads
+
+    private mutating func route(_ event: RouteWatchEvent, at now: MonotonicInstant) {
+        var stale = true
+        switch event {
+        case .linkDown(let name):
+            out.append(.log(.notice, "link \(name) is down"))
+            agenda += election.trackedInterfaceChanged(name, isUp: false, at: now).map(Work.action)
+        case .linkRemoved(let name):
+            out.append(.log(.notice, "link \(name) is gone"))
+            agenda += election.trackedInterfaceChanged(name, isUp: false, at: now).map(Work.action)
+        case .linkUp(let name):
+            out.append(.log(.notice, "link \(name) is up"))
+            agenda += election.trackedInterfaceChanged(name, isUp: true, at: now).map(Work.action)
+        case .vipRemoved(let vip, let origin):
+            stale = origin != .tandem
+            if origin != .tandem, vips.contains(vip), servesVIPs {
+                out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was removed by \(origin) while active: re-adding it"))
+            }
+        case .vipAdded(let vip, let origin):
+            stale = origin != .tandem
+            if origin != .tandem, vips.contains(vip), !election.holdingVIPs {
+                out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was added by \(origin) while \(election.role): leaving it (Tandem did not add it)"))
+            }
+        case .overrun:
+            out.append(.log(.warning, "route monitor lost notifications (overrun): state re-read"))
+        case .hostChanged:
+            break
+        }
+        if stale { healthStale = true }
+    }
+
+    private mutating func reload(_ new: Settings, at now: MonotonicInstant) {
+        let old = settings.vips
+        let removed = old.filter { !new.vips.contains($0) }
+        let added = new.vips.filter { !old.contains($0) }
+        settings = new
+        if !removed.isEmpty { out.append(.untrack(removed)) }
+        if !added.isEmpty { out.append(.track(added, present: false)) }
+        if !removed.isEmpty {
+            out.append(.endAnnouncements(removed))
+            heldVIPs.subtract(removed)
+        }
+        if election.holdingVIPs, !removed.isEmpty {
+            awaiting = .release(.removedByReload, removed)
+            out.append(.release(removed))
+        }
+        if !added.isEmpty { agenda.append(.claimAdded(added)) }
+        healthStale = true
+        // While the release of removed VIPs is outstanding, its answer resumes the agenda.
+        agenda += election.settingsChanged(new.election, at: now).map(Work.action)
+    }
+
+    // MARK: - Operator requests
+
+    private mutating func request(_ id: NodeRequestID, _ command: NodeCommand, at now: MonotonicInstant) {
+        if forceStopAt != nil || election.role == .stopping {
+            out.append(.reply(id, .refused("tandemd is stopping: \(command.name) not carried out")))
+            return
+        }
+        if pending != nil {
+            out.append(.reply(id, .refused("another failover or maintenance change is in progress")))
+            return
+        }
+        let actions: [Election.Action]
+        switch command {
+        case .failover(let force):
+            if !force, election.peerIsAlive(at: now), let peer = election.peer, peer.configDigest != configVersion.digest {
+                out.append(.reply(id, .refused("configs differ (serial \(configVersion.serial) here, \(peer.configSerial) on \(peerName)): the peer would serve a different table; make them equal, or use --force")))
+                return
+            }
+            pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
+                                     deadline: now + settings.requestWaitLimit)
+            actions = election.failoverRequested(at: now, force: force)
+        case .maintenance(let on):
+            pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
+                                     deadline: now + settings.requestWaitLimit)
+            actions = election.maintenanceRequested(on, at: now)
+        }
+        // A refusal at once: the request is answered `refused` (nothing changed).
+        for action in actions {
+            guard case .rejected(let name, let reason) = action else { continue }
+            pending = nil
+            out.append(.reply(id, .refused(reason)))
+            out.append(.log(.warning, "\(name) rejected: \(reason)"))
+            rejections = (rejections.count + 1, name, reason)
+            out.append(.publish(.control, "\(name) rejected: \(reason)"))
+        }
+        agenda += actions.filter { if case .rejected = $0 { return false } else { return true } }.map(Work.action)
+    }
+
+    /// Answers the pending request when the roles say it is done, or when its wait limit passed.
+    private mutating func completeRequest(at now: MonotonicInstant) {
+        guard let request = pending else { return }
+        let role = election.role
+        let peerAlive = election.peerIsAlive(at: now)
+        let peerRole = election.peer?.role
+        let ms = Int(now.milliseconds(since: request.since))
+        switch request.command {
+        case .failover(let force):
+            let done = request.wasActive
+                ? role != .active && role != .stopping && (!peerAlive || peerRole == .active || force)
+                : role == .active && peerRole != .active
+            if done {
+                let (from, to) = request.wasActive ? (nodeName, peerName) : (peerName, nodeName)
+                let text = request.wasActive && peerRole != .active
+                    ? "failover forced: \(nodeName) released the VIPs in \(ms)ms; \(peerName) is \(peerAlive ? peerRole?.description ?? "unknown" : "not heard")"
+                    : "failover complete: \(from) -> \(to) in \(ms)ms (make-before-break)"
+                pending = nil
+                out.append(.publish(.control, text))
+                out.append(.reply(request.id, .failoverDone(from: from, to: to, milliseconds: ms, message: text)))
+                return
+            }
+            if now >= request.deadline {
+                pending = nil
+                out.append(.reply(request.id, .failed("the handover did not complete within \(settings.requestWaitLimit): see `tandemctl status`")))
+            }
+        case .maintenance(let on):
+            if on ? role == .maintenance : role != .maintenance {
+                let text = on ? "maintenance on: \(nodeName) is pinned to standby (role \(role)); it survives a restart"
+                    : "maintenance off: \(nodeName) is \(role)"
+                pending = nil
+                out.append(.publish(.control, text))
+                out.append(.reply(request.id, .maintenanceDone(message: text)))
+                return
+            }
+            if now >= request.deadline {
+                pending = nil
+                out.append(.reply(request.id, .failed("maintenance \(on ? "on" : "off") is recorded but the role did not settle within \(settings.requestWaitLimit): see `tandemctl status`")))
+            }
+        }
+    }
+
+    /// A `peer` event when the peer's role or liveness changed since the last look.
+    private mutating func notePeer(at now: MonotonicInstant) {
+        guard let peer = election.peer else { return }
+        let view = (role: peer.role, alive: election.peerIsAlive(at: now))
+        defer { lastPeerView = view }
+        guard let last = lastPeerView else {
+            out.append(.publish(.peer, "\(peerName) heard: \(peer.role), priority \(peer.priority)"))
+            return
+        }
+        if last.alive && !view.alive {
+            out.append(.publish(.peer, "\(peerName) lost: \(peer.departed ? "it released and left" : "silent for the dead time \(settings.election.deadTime)")"))
+        } else if !last.alive && view.alive {
+            out.append(.publish(.peer, "\(peerName) heard again: \(peer.role), priority \(peer.priority)"))
+        } else if last.role != view.role {
+            out.append(.publish(.peer, "\(peerName): \(last.role) -> \(view.role)"))
+        }
+    }
+
+    /// "ADDRESS/LEN on INTERFACE, …".
+    public static func list(_ vips: [VirtualIP]) -> String {
+        vips.map { "\($0.prefix) on \($0.interface)" }.joined(separator: ", ")
+    }
+}

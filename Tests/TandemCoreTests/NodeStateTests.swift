@@ -1,0 +1,272 @@
+import Testing
+@testable import TandemCore
+
+/// One node's `NodeState` over a fake kernel (a set of addresses that can be told to fail), with
+/// time given by hand. Each test is a story of events and the effects that must come out.
+struct NodeHarness {
+    static let vip = VirtualIP(prefix: IPPrefix(address: IPAddress("192.0.2.10")!, length: 24), interface: "eth0")
+    static let vip6 = VirtualIP(prefix: IPPrefix(address: IPAddress("2001:db8::10")!, length: 64), interface: "eth0")
+    static let settings = Election.Settings(nodeName: "a", peerName: "b", priority: 100, interval: .milliseconds(100),
+                                            deadTime: .milliseconds(300))
+
+    /// The fake kernel and the record of effects.
+    struct World: NodeExecutor {
+        /// Addresses on this node's interfaces, and how each present one reads (held, tentative, conflict).
+        var kernel: [VirtualIP: LocalHealth.VIPState] = [:]
+        var failWrites = false
+        /// Every effect carried out, oldest first.
+        var effects: [NodeEffect] = []
+        var replies: [NodeRequestID: [NodeReply]] = [:]
+
+        mutating func execute(_ effect: NodeEffect, at now: MonotonicInstant) -> NodeAnswer? {
+            effects.append(effect)
+            switch effect {
+            case .judgeHealth(let query):
+                return .judged(LocalHealth.Report(vips: query.vips.map { LocalHealth.VIPEntry(vip: $0, state: kernel[$0] ?? .absent) }))
+            case .claim(let vips):
+                var results: [VirtualIP: VIPClaimOutcome] = [:]
+                for vip in vips {
+                    if failWrites { results[vip] = .failed("EBUSY"); continue }
+                    if let present = kernel[vip] {
+                        results[vip] = .alreadyPresent(flags: present == .conflict ? InterfaceAddress.dadFailedFlag : 0)
+                    } else {
+                        kernel[vip] = .held
+                        results[vip] = .added
+                    }
+                }
+                return .claimed(results)
+            case .release(let vips):
+                var results: [VirtualIP: VIPReleaseOutcome] = [:]
+                for vip in vips {
+                    if failWrites { results[vip] = .failed("EBUSY"); continue }
+                    results[vip] = kernel.removeValue(forKey: vip) != nil ? .removed : .alreadyAbsent
+                }
+                return .released(results)
+            case .send:
+                return .sent([:])
+            case .reply(let id, let reply):
+                replies[id, default: []].append(reply)
+            default:
+                break
+            }
+            return nil
+        }
+    }
+
+    var state: NodeState
+    var world = World()
+    var now = MonotonicInstant.milliseconds(1000)
+
+    var kernel: [VirtualIP: LocalHealth.VIPState] {
+        get { world.kernel }
+        set { world.kernel = newValue }
+    }
+    var failWrites: Bool {
+        get { world.failWrites }
+        set { world.failWrites = newValue }
+    }
+    var effects: [NodeEffect] {
+        get { world.effects }
+        set { world.effects = newValue }
+    }
+    var replies: [NodeRequestID: [NodeReply]] { world.replies }
+
+    init(vips: [VirtualIP] = [NodeHarness.vip], present: [VirtualIP: LocalHealth.VIPState] = [:]) {
+        state = NodeState(settings: NodeState.Settings(election: Self.settings, vips: vips))
+        world.kernel = present
+    }
+
+    mutating func send(_ event: NodeEvent) {
+        state.run(event, at: now, executor: &world)
+    }
+
+    /// Fires the timer whenever due, up to `ms` from now.
+    mutating func advance(_ ms: UInt64) {
+        let end = now.adding(milliseconds: ms)
+        var fired = 0
+        while fired < 10_000, let due = state.timerDeadline, due <= end {
+            now = max(now, due)
+            send(.timer)
+            fired += 1
+        }
+        now = end
+    }
+
+    /// Starts alone: with no peer heard for the dead time, the node becomes active.
+    mutating func startActive() {
+        send(.start)
+        advance(1000)
+        #expect(state.election.role == .active)
+    }
+
+    mutating func takeEffects() -> [NodeEffect] {
+        defer { effects = [] }
+        return effects
+    }
+}
+
+@Suite struct NodeStateTests {
+    typealias H = NodeHarness
+
+    @Test func startAdoptsAUsableVIPAndNeverHoldsOneInConflict() {
+        var usable = H(present: [H.vip: .held])
+        usable.send(.start)
+        #expect(usable.state.heldVIPs == [H.vip])
+        #expect(usable.effects.contains(.ipvs(.started(holdingVIPs: true))))
+        #expect(usable.effects.contains(.track([H.vip], present: true)))
+
+        var conflict = H(present: [H.vip: .conflict])
+        conflict.send(.start)
+        #expect(conflict.state.heldVIPs.isEmpty)
+        conflict.advance(1000)
+        #expect(conflict.state.election.role == .active)
+        #expect(!conflict.effects.contains(.announce([H.vip])))
+    }
+
+    @Test func becomingActiveClaimsThenAnnouncesOnlyHeldVIPs() {
+        var h = H(vips: [H.vip, H.vip6])
+        h.startActive()
+        let effects = h.takeEffects()
+        let claim = effects.firstIndex(of: .claim([H.vip, H.vip6]))
+        let announce = effects.firstIndex(of: .announce([H.vip, H.vip6]))
+        #expect(claim != nil && announce != nil && claim! < announce!)
+        #expect(effects.contains(.ipvs(.claimed)))
+        #expect(h.kernel.keys.count == 2)
+    }
+
+    @Test func coldStandbyAnnouncesOnlyAfterTheIPVSInstall() {
+        var h = H()
+        h.state = NodeState(settings: NodeState.Settings(election: H.settings, vips: [H.vip], announceAfterIPVSInstall: true))
+        h.startActive()
+        let effects = h.takeEffects()
+        #expect(effects.contains(.announceAfterIPVS([H.vip])))
+        #expect(!effects.contains(.announce([H.vip])))
+    }
+
+    @Test func aFailedClaimIsRetriedUntilTheVIPIsHeld() {
+        var h = H()
+        h.failWrites = true
+        h.startActive()
+        #expect(h.kernel.isEmpty)
+        #expect(h.state.heldVIPs.isEmpty)
+        #expect(h.state.timerDeadline != nil)
+        h.failWrites = false
+        h.advance(UInt64(h.state.retryDelay.milliseconds) + 1)
+        #expect(h.kernel[H.vip] == .held)
+        #expect(h.state.heldVIPs == [H.vip])
+        #expect(h.effects.contains(.announce([H.vip])))
+    }
+
+    @Test func aFailedReleaseIsRetriedWhileStandby() {
+        var h = H()
+        h.startActive()
+        h.failWrites = true
+        h.send(.command(1, .maintenance(true)))
+        #expect(h.state.election.role == .maintenance)
+        #expect(h.kernel[H.vip] != nil)
+        h.failWrites = false
+        h.advance(UInt64(h.state.retryDelay.milliseconds) + 1)
+        #expect(h.kernel.isEmpty)
+    }
+
+    @Test func aVIPRemovedByAStrangerWhileActiveIsClaimedAgainAndAnnounced() {
+        var h = H()
+        h.startActive()
+        _ = h.takeEffects()
+        h.kernel[H.vip] = nil
+        h.send(.routes([.vipRemoved(H.vip, origin: .foreign)]))
+        #expect(h.kernel[H.vip] == .held)
+        #expect(h.effects.contains(.announce([H.vip])))
+        // Tandem's own change is not judged again.
+        _ = h.takeEffects()
+        h.send(.routes([.vipRemoved(H.vip, origin: .tandem)]))
+        #expect(!h.effects.contains { if case .judgeHealth = $0 { return true } else { return false } })
+    }
+
+    @Test func aReloadReleasesRemovedVIPsAndClaimsAddedOnes() {
+        var h = H(vips: [H.vip])
+        h.startActive()
+        _ = h.takeEffects()
+        h.send(.reload(NodeState.Settings(election: H.settings, vips: [H.vip6])))
+        let effects = h.takeEffects()
+        #expect(effects.contains(.untrack([H.vip])))
+        #expect(effects.contains(.release([H.vip])))
+        #expect(effects.contains(.claim([H.vip6])))
+        #expect(effects.contains(.announce([H.vip6])))
+        #expect(h.kernel.keys.sorted { $0.interface + "\($0.prefix)" < $1.interface + "\($1.prefix)" } == [H.vip6])
+        #expect(h.state.heldVIPs == [H.vip6])
+    }
+
+    @Test func everyRequestGetsExactlyOneReplyAlsoDuringAndAfterTheStop() {
+        var h = H()
+        h.startActive()
+        // Maintenance with no peer: settles at once.
+        h.send(.command(1, .maintenance(true)))
+        #expect(h.replies[1]?.count == 1)
+        if case .maintenanceDone = h.replies[1]?.first {} else { Issue.record("maintenance on: \(String(describing: h.replies[1]))") }
+        h.send(.command(2, .maintenance(false)))
+        h.advance(1000)
+        // A stop while a request waits answers it; one during the stop and one after are refused.
+        h.send(.command(3, .failover(force: false)))
+        h.send(.stop)
+        h.send(.command(4, .maintenance(true)))
+        h.advance(10_000)
+        #expect(h.state.isFinished)
+        h.send(.command(5, .failover(force: true)))
+        for id: NodeRequestID in 1...5 { #expect(h.replies[id]?.count == 1, "request \(id): \(String(describing: h.replies[id]))") }
+        if case .refused = h.replies[4]?.first {} else { Issue.record("request during stop: \(String(describing: h.replies[4]))") }
+        if case .refused = h.replies[5]?.first {} else { Issue.record("request after stop: \(String(describing: h.replies[5]))") }
+    }
+
+    @Test func aSecondRequestWhileOneWaitsIsRefused() {
+        var h = H()
+        h.startActive()
+        // The peer is heard as standby, so a failover has to wait for it to claim.
+        let peer = HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .standby, priority: 100,
+                                    configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)
+        h.send(.heartbeat(peer))
+        h.send(.command(1, .failover(force: false)))
+        #expect(h.replies[1] == nil)
+        h.send(.command(2, .maintenance(true)))
+        #expect(h.replies[2] == [.refused("another failover or maintenance change is in progress")])
+        // The peer never claims: the first fails once its wait limit has passed.
+        var sequence: UInt64 = 1
+        for _ in 0..<80 {
+            sequence += 1
+            var beat = peer
+            beat.sequence = sequence
+            h.send(.heartbeat(beat))
+            h.advance(100)
+        }
+        #expect(h.replies[1]?.count == 1)
+        if case .failed = h.replies[1]?.first {} else { Issue.record("waited failover: \(String(describing: h.replies[1]))") }
+    }
+
+    @Test func aFailoverIsRefusedWhileTheLivePeerRunsAnotherConfig() {
+        var h = H()
+        h.startActive()
+        let digest = HeartbeatMessage.ConfigDigest([UInt8](repeating: 7, count: 32))!
+        let peer = HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .standby, priority: 100,
+                                    configSerial: 9, configDigest: digest, pathIndex: 0, intervalMilliseconds: 100)
+        h.send(.heartbeat(peer))
+        h.send(.command(1, .failover(force: false)))
+        guard case .refused(let why) = h.replies[1]?.first else {
+            Issue.record("failover with differing configs: \(String(describing: h.replies[1]))")
+            return
+        }
+        #expect(why.contains("configs differ (serial 0 here, 9 on b)"))
+        #expect(h.state.election.role == .active)
+    }
+
+    @Test func aForcedStopReleasesSendsANoticeAndFinishes() {
+        var h = H()
+        h.startActive()
+        _ = h.takeEffects()
+        h.send(.forceStop(reason: "second stop signal"))
+        let effects = h.takeEffects()
+        #expect(effects.contains(.release([H.vip])))
+        #expect(effects.contains(.send(Election.Outgoing(kind: .release, role: .stopping, priority: 100))))
+        #expect(effects.last == .finished(reason: "second stop signal"))
+        #expect(h.kernel.isEmpty)
+    }
+}

@@ -1,0 +1,631 @@
+import Foundation
+import Synchronization
+@testable import TandemCore
+
+/// Challenge nonces from a seeded generator, so a run with epoch challenges replays exactly.
+final class NonceSource: Sendable {
+    private let generator: Mutex<SplitMix64>
+    init(seed: UInt64) { generator = Mutex(SplitMix64(state: seed)) }
+    @Sendable func nonce() -> [UInt8] {
+        generator.withLock { rng in (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+    }
+}
+
+/// A deterministic random generator (SplitMix64): the same seed gives the same run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func chance(_ p: Double) -> Bool { p > 0 && Double.random(in: 0..<1, using: &self) < p }
+    mutating func between(_ low: UInt64, _ high: UInt64) -> UInt64 { low >= high ? low : UInt64.random(in: low...high, using: &self) }
+}
+
+/// Two `NodeState`s, each with the real heartbeat codec, HMAC and `HeartbeatVerifier`, run on
+/// simulated time over a simulated network (two paths), simulated kernels (the addresses each
+/// node holds), simulated clocks (drift; a stalled process) and a chaos schedule: partitions,
+/// loss, delay, duplication, crashes and restarts with and without the state directory, wall
+/// clock steps, graceful and forced stops, kernel write errors, reloads and operator requests.
+///
+/// After every step it checks the invariants (`Violation`). One seed is one run: everything
+/// random comes from its generator, so a failing seed replays exactly and prints its trace.
+final class PairSimulation {
+    struct Profile: CustomStringConvertible {
+        var intervalMs: UInt64
+        var deadTimeMs: UInt64
+        var minDelayMs: UInt64
+        var maxDelayMs: UInt64
+        /// Mean simulated time between two faults.
+        var meanFaultGapMs: UInt64
+        var preempt: Bool
+        var priorities: (Int, Int)
+
+        var description: String {
+            "interval \(intervalMs)ms, dead time \(deadTimeMs)ms, delay \(minDelayMs)-\(maxDelayMs)ms, a fault every ~\(meanFaultGapMs)ms, preempt \(preempt), priorities \(priorities.0)/\(priorities.1)"
+        }
+
+        static func random(_ rng: inout SplitMix64) -> Profile {
+            let interval = [100, 200, 1000][Int.random(in: 0..<3, using: &rng)] as UInt64
+            let dead = interval * rng.between(3, 5)
+            let maxDelay = rng.between(1, interval / 4)
+            return Profile(intervalMs: interval, deadTimeMs: dead, minDelayMs: 0, maxDelayMs: maxDelay,
+                           meanFaultGapMs: dead * rng.between(3, 12), preempt: rng.chance(0.5),
+                           priorities: rng.chance(0.5) ? (150, 100) : (100, 100))
+        }
+    }
+
+    /// A broken invariant, with the trace that led to it.
+    struct Violation: Error, CustomStringConvertible {
+        var seed: UInt64
+        var atMs: UInt64
+        var what: String
+        var trace: [String]
+        var description: String {
+            "seed \(seed) at \(atMs)ms: \(what)\n--- last \(trace.count) steps (replay: TANDEM_SIM_SEED=\(seed)) ---\n" + trace.joined(separator: "\n")
+        }
+    }
+
+    struct Node {
+        var name: String
+        var priority: Int
+        var state: NodeState?
+        var verifier: HeartbeatVerifier?
+        var epoch: UInt64 = 0
+        var sequence: UInt64 = 0
+        /// What the simulated kernel has on this node's interfaces: survives a process crash.
+        var kernelVIPs: Set<VirtualIP> = []
+        /// The VIPs this node's config names (a reload may change them).
+        var vips: [VirtualIP]
+        var clockOffsetNs: UInt64
+        var driftPpm: Int64
+        /// The wall clock is global time plus this (steps move it).
+        var wallOffsetNs: Int64
+        /// The state directory: the boot epoch and the maintenance flag (nil: lost or never written).
+        var storedEpoch: UInt64?
+        var maintenanceFlag = false
+        var stalledUntil: UInt64?
+        var stalledSince: UInt64 = 0
+        /// Datagrams that arrived while stalled (the socket buffer).
+        var socketBuffer: [(path: Int, bytes: [UInt8])] = []
+        var timerGeneration: UInt64 = 0
+        var timerDue = false
+        /// Probability that a kernel address change fails (EBUSY-like), while set.
+        var kernelFailure = 0.0
+        /// Requests asked and not yet answered: id → (global deadline, command).
+        var requests: [NodeRequestID: (deadline: UInt64, command: NodeCommand)] = [:]
+        var nextRequest: NodeRequestID = 1
+        var stopping = false
+
+        var running: Bool { state != nil }
+    }
+
+    enum Event {
+        case deliver(to: Int, path: Int, bytes: [UInt8])
+        case timer(Int, generation: UInt64)
+        case resume(Int)
+        case restart(Int, keepState: Bool)
+        case forceStop(Int)
+        case chaos
+        case heal(Heal)
+    }
+
+    enum Heal {
+        case link(from: Int, path: Int)
+        case loss
+        case delay
+        case kernel(Int)
+    }
+
+    let seed: UInt64
+    let profile: Profile
+    var rng: SplitMix64
+    var nodes: [Node]
+    let settings: [Election.Settings]
+    let baseVIP: VirtualIP
+    let extraVIP: VirtualIP
+    static let authenticator = HMACHeartbeatAuthenticator(
+        key: try! HeartbeatKey(fileContents: Data("simulation-key-0123456789abcdef".utf8), path: "sim.key"))
+
+    /// Global simulated time, ns.
+    var now: UInt64 = 0
+    private var queue = EventHeap()
+    /// [from][path]: the link from `from` to its peer on `path` is cut.
+    var cut = [[false, false], [false, false]]
+    var lossRate = 0.0
+    var extraDelayMs: UInt64 = 0
+    var duplicateRate = 0.0
+
+    // Invariant bookkeeping.
+    private var dualSince: UInt64?
+    private var noHolderSince: UInt64?
+    /// An outage the operator asked for (`failover --force` with no peer to take over) ends here.
+    private var excusedOutageUntil: UInt64 = 0
+    private var trace: [String] = []
+    private(set) var violation: Violation?
+    private(set) var statistics = Statistics()
+
+    struct Statistics {
+        var events = 0
+        var faults = 0
+        var requests = 0
+        var roleChanges = 0
+        var crashes = 0
+        var longestDualMs: UInt64 = 0
+        var longestOutageMs: UInt64 = 0
+    }
+
+    init(seed: UInt64) {
+        self.seed = seed
+        var generator = SplitMix64(state: seed)
+        let profile = Profile.random(&generator)
+        self.profile = profile
+        baseVIP = VirtualIP(prefix: IPPrefix(address: IPAddress("192.0.2.10")!, length: 24), interface: "eth0")
+        extraVIP = VirtualIP(prefix: IPPrefix(address: IPAddress("2001:db8::10")!, length: 64), interface: "eth0")
+        let names = ["a", "b"]
+        let priorities = [profile.priorities.0, profile.priorities.1]
+        settings = (0..<2).map { i in
+            Election.Settings(nodeName: names[i], peerName: names[1 - i], priority: priorities[i], preempt: profile.preempt,
+                              interval: .milliseconds(profile.intervalMs), deadTime: .milliseconds(profile.deadTimeMs))
+        }
+        nodes = (0..<2).map { i in
+            Node(name: names[i], priority: priorities[i], vips: [], clockOffsetNs: 0, driftPpm: 0, wallOffsetNs: 0)
+        }
+        rng = generator
+        for i in 0..<2 {
+            nodes[i].vips = [baseVIP]
+            nodes[i].clockOffsetNs = rng.between(1, 1_000_000_000_000)
+            nodes[i].driftPpm = Int64(rng.between(0, 400)) - 200
+            nodes[i].wallOffsetNs = Int64(rng.between(1_700_000_000, 1_800_000_000)) * 1_000_000_000
+        }
+    }
+
+    // MARK: - Time
+
+    func localNow(_ i: Int) -> MonotonicInstant { local(i, at: now) }
+
+    func local(_ i: Int, at t: UInt64) -> MonotonicInstant {
+        let drift = Int64(t / 1_000_000) * nodes[i].driftPpm
+        return MonotonicInstant(nanoseconds: UInt64(Int64(nodes[i].clockOffsetNs + t) + drift))
+    }
+
+    /// The first global instant at which node `i`'s clock reads `instant` or later.
+    func global(_ i: Int, at instant: MonotonicInstant) -> UInt64 {
+        let target = instant.nanoseconds
+        let base = target > nodes[i].clockOffsetNs ? target - nodes[i].clockOffsetNs : 0
+        var t = UInt64(max(0, Double(base) / (1 + Double(nodes[i].driftPpm) / 1e6)))
+        while local(i, at: t).nanoseconds < target { t += 1_000 }
+        while t >= 1_000, local(i, at: t - 1_000).nanoseconds >= target { t -= 1_000 }
+        return max(t, now)
+    }
+
+    private func schedule(_ at: UInt64, _ event: Event) { queue.push(at, event) }
+
+    private func note(_ text: String) {
+        trace.append(String(format: "%10.3fs ", Double(now) / 1e9) + text)
+        if trace.count > 400 { trace.removeFirst(100) }
+    }
+
+    // MARK: - Running
+
+    /// Runs for `durationMs` of simulated time, or until an invariant breaks.
+    func run(durationMs: UInt64) {
+        note("profile: \(profile); drift a \(nodes[0].driftPpm)ppm b \(nodes[1].driftPpm)ppm")
+        for i in 0..<2 { start(i, keepState: false) }
+        schedule(nextFaultGap(), .chaos)
+        let end = durationMs * 1_000_000
+        while violation == nil, let (at, event) = queue.pop(), at <= end {
+            now = at
+            statistics.events += 1
+            handle(event)
+            check()
+        }
+    }
+
+    private func nextFaultGap() -> UInt64 {
+        now + rng.between(profile.meanFaultGapMs / 4, profile.meanFaultGapMs * 2) * 1_000_000
+    }
+
+    private func handle(_ event: Event) {
+        switch event {
+        case .deliver(let to, let path, let bytes):
+            guard nodes[to].running else { return }
+            if nodes[to].stalledUntil != nil {
+                if nodes[to].socketBuffer.count < 256 { nodes[to].socketBuffer.append((path, bytes)) }
+                return
+            }
+            receive(to, bytes)
+        case .timer(let i, let generation):
+            guard nodes[i].running, generation == nodes[i].timerGeneration else { return }
+            if nodes[i].stalledUntil != nil {
+                nodes[i].timerDue = true
+                return
+            }
+            fire(i)
+        case .resume(let i):
+            guard nodes[i].running, nodes[i].stalledUntil != nil else { return }
+            nodes[i].stalledUntil = nil
+            let stalled = now - nodes[i].stalledSince
+            for id in nodes[i].requests.keys { nodes[i].requests[id]!.deadline += stalled }
+            note("\(nodes[i].name) resumes after \(stalled / 1_000_000)ms; \(nodes[i].socketBuffer.count) datagrams queued")
+            // As the daemon: every datagram already queued, then the timer.
+            let buffered = nodes[i].socketBuffer
+            nodes[i].socketBuffer = []
+            for (_, bytes) in buffered where nodes[i].running { receive(i, bytes) }
+            if nodes[i].running, nodes[i].timerDue { fire(i) }
+        case .restart(let i, let keepState):
+            guard !nodes[i].running else { return }
+            start(i, keepState: keepState)
+        case .forceStop(let i):
+            guard nodes[i].running, nodes[i].stalledUntil == nil else { return }
+            note("\(nodes[i].name): second SIGTERM")
+            step(i, .forceStop(reason: "second stop signal"))
+        case .chaos:
+            chaos()
+            schedule(nextFaultGap(), .chaos)
+        case .heal(let heal):
+            switch heal {
+            case .link(let from, let path):
+                cut[from][path] = false
+                note("link \(nodes[from].name)->\(nodes[1 - from].name) path \(path) healed")
+            case .loss:
+                lossRate = 0
+                duplicateRate = 0
+                note("loss and duplication end")
+            case .delay:
+                extraDelayMs = 0
+                note("delay spike ends")
+            case .kernel(let i):
+                nodes[i].kernelFailure = 0
+                note("\(nodes[i].name): kernel writes succeed again")
+            }
+        }
+    }
+
+    private func fire(_ i: Int) {
+        nodes[i].timerDue = false
+        step(i, .timer)
+    }
+
+    private func receive(_ i: Int, _ bytes: [UInt8]) {
+        guard var verifier = nodes[i].verifier else { return }
+        let verdict = verifier.verify(bytes, at: localNow(i), localSequence: nodes[i].sequence)
+        let replies = verifier.takeOutbox()
+        nodes[i].verifier = verifier
+        for reply in replies { transmit(from: i, path: reply.pathIndex, reply.bytes) }
+        if case .accepted(let message) = verdict { step(i, .heartbeat(message)) }
+    }
+
+    /// Runs one event through node `i`'s state with the simulated world as executor.
+    func step(_ i: Int, _ event: NodeEvent) {
+        guard var state = nodes[i].state else { return }
+        nodes[i].state = nil
+        var executor = Executor(simulation: self, node: i)
+        state.run(event, at: localNow(i), executor: &executor)
+        if executor.finished {
+            note("\(nodes[i].name): process exits (\(state.finishReason ?? "?"))")
+            if !nodes[i].requests.isEmpty {
+                fail("\(nodes[i].name) exited with unanswered requests \(nodes[i].requests.keys.sorted())")
+            }
+            nodes[i].verifier = nil
+            nodes[i].stopping = false
+            nodes[i].timerGeneration += 1
+            schedule(now + rng.between(1, 3 * profile.deadTimeMs) * 1_000_000, .restart(i, keepState: true))
+            return
+        }
+        nodes[i].state = state
+        armTimer(i, state.timerDeadline)
+    }
+
+    private func armTimer(_ i: Int, _ deadline: MonotonicInstant?) {
+        nodes[i].timerGeneration += 1
+        guard let deadline else { return }
+        schedule(global(i, at: deadline), .timer(i, generation: nodes[i].timerGeneration))
+    }
+
+    private func start(_ i: Int, keepState: Bool) {
+        if !keepState {
+            nodes[i].storedEpoch = nil
+            nodes[i].maintenanceFlag = false
+        }
+        let wall = UInt64(max(0, Int64(now) + nodes[i].wallOffsetNs))
+        var epoch = wall
+        if let last = nodes[i].storedEpoch, last >= epoch { epoch = last + 1 }
+        nodes[i].storedEpoch = epoch
+        nodes[i].epoch = epoch
+        nodes[i].sequence = 0
+        nodes[i].requests = [:]
+        nodes[i].stalledUntil = nil
+        nodes[i].socketBuffer = []
+        nodes[i].timerDue = false
+        nodes[i].verifier = HeartbeatVerifier(peerName: nodes[1 - i].name, pathCount: 2, authenticator: Self.authenticator,
+                                              localName: nodes[i].name, localEpoch: epoch,
+                                              challengeRetryMilliseconds: max(profile.intervalMs, 100),
+                                              nonceSource: NonceSource(seed: rng.next()).nonce)
+        let nodeSettings = NodeState.Settings(election: settings[i], vips: nodes[i].vips)
+        nodes[i].state = NodeState(settings: nodeSettings, configSerial: 1, configDigest: .zero)
+        note("\(nodes[i].name) starts (epoch \(epoch), state directory \(keepState ? "kept" : "lost"), VIPs in kernel \(nodes[i].kernelVIPs.count))")
+        step(i, .start)
+        if nodes[i].maintenanceFlag { ask(i, .maintenance(true), restoring: true) }
+    }
+
+    // MARK: - Network
+
+    func transmit(from i: Int, path: Int, _ bytes: [UInt8]) {
+        guard !cut[i][path], !rng.chance(lossRate) else { return }
+        let copies = rng.chance(duplicateRate) ? 2 : 1
+        for _ in 0..<copies {
+            let delay = rng.between(profile.minDelayMs * 1000, (profile.maxDelayMs + extraDelayMs) * 1000) * 1000
+            schedule(now + delay, .deliver(to: 1 - i, path: path, bytes: bytes))
+        }
+    }
+
+    // MARK: - Operator requests
+
+    func ask(_ i: Int, _ command: NodeCommand, restoring: Bool = false) {
+        guard nodes[i].running, nodes[i].stalledUntil == nil else { return }
+        let id = nodes[i].nextRequest
+        nodes[i].nextRequest += 1
+        let wait = nodes[i].state!.settings.requestWaitLimit.milliseconds
+        nodes[i].requests[id] = (now + (wait + 1000) * 1_000_000, command)
+        if case .maintenance(let on) = command { nodes[i].maintenanceFlag = on }
+        if case .failover(force: true) = command {
+            let holdOff = settings[i].handoverTimeout.milliseconds + profile.deadTimeMs
+            excusedOutageUntil = max(excusedOutageUntil, now + holdOff * 1_000_000)
+        }
+        statistics.requests += 1
+        note("\(nodes[i].name): tandemctl \(command) (request \(id))\(restoring ? " (restored from the state directory)" : "")")
+        step(i, .command(id, command))
+    }
+
+    func replied(_ i: Int, _ id: NodeRequestID, _ reply: NodeReply) {
+        guard let request = nodes[i].requests.removeValue(forKey: id) else {
+            fail("\(nodes[i].name) answered request \(id) twice, or one never asked: \(reply)")
+            return
+        }
+        if case .refused = reply, case .maintenance(let on) = request.command { nodes[i].maintenanceFlag = !on }
+        note("\(nodes[i].name): request \(id) answered: \(reply)")
+    }
+
+    // MARK: - Chaos
+
+    private func chaos() {
+        statistics.faults += 1
+        let span = { (low: UInt64, high: UInt64) -> UInt64 in self.rng.between(low, high) * 1_000_000 }
+        let dead = profile.deadTimeMs
+        let i = Int(rng.between(0, 1))
+        switch rng.between(0, 15) {
+        case 0:
+            for from in 0..<2 { for path in 0..<2 { cut[from][path] = true } }
+            note("partition: both paths, both ways")
+            let heal = now + span(dead / 2, dead * 4)
+            for from in 0..<2 { for path in 0..<2 { schedule(heal, .heal(.link(from: from, path: path))) } }
+        case 1:
+            for path in 0..<2 { cut[i][path] = true }
+            note("one-way partition: \(nodes[i].name) -> \(nodes[1 - i].name) cut")
+            let heal = now + span(dead / 2, dead * 4)
+            for path in 0..<2 { schedule(heal, .heal(.link(from: i, path: path))) }
+        case 2:
+            let path = Int(rng.between(0, 1))
+            cut[0][path] = true
+            cut[1][path] = true
+            note("path \(path) cut both ways")
+            let heal = now + span(dead, dead * 6)
+            schedule(heal, .heal(.link(from: 0, path: path)))
+            schedule(heal, .heal(.link(from: 1, path: path)))
+        case 3:
+            lossRate = Double(rng.between(10, 60)) / 100
+            duplicateRate = Double(rng.between(0, 20)) / 100
+            note("loss \(Int(lossRate * 100))%, duplication \(Int(duplicateRate * 100))%")
+            schedule(now + span(dead, dead * 5), .heal(.loss))
+        case 4:
+            extraDelayMs = rng.between(1, profile.intervalMs)
+            note("delay spike: up to \(profile.maxDelayMs + extraDelayMs)ms (reordering)")
+            schedule(now + span(dead, dead * 4), .heal(.delay))
+        case 5:
+            guard nodes[i].running else { return }
+            let keep = rng.chance(0.7)
+            nodes[i].state = nil
+            nodes[i].verifier = nil
+            nodes[i].requests = [:]
+            nodes[i].timerGeneration += 1
+            statistics.crashes += 1
+            note("\(nodes[i].name) crashes (kill -9); VIPs left in its kernel: \(nodes[i].kernelVIPs.count)")
+            schedule(now + span(1, dead * 3), .restart(i, keepState: keep))
+        case 6:
+            guard nodes[i].running, nodes[i].stalledUntil == nil, !nodes[i].stopping else { return }
+            nodes[i].stopping = true
+            note("\(nodes[i].name): SIGTERM")
+            step(i, .stop)
+            if rng.chance(0.3) { schedule(now + span(1, dead), .forceStop(i)) }
+        case 7:
+            guard nodes[i].running, nodes[i].stalledUntil == nil else { return }
+            let length = span(profile.intervalMs, dead * 3)
+            nodes[i].stalledUntil = now + length
+            nodes[i].stalledSince = now
+            note("\(nodes[i].name) stalled (SIGSTOP) for \(length / 1_000_000)ms")
+            schedule(now + length, .resume(i))
+        case 8:
+            let step = (Int64(rng.between(0, 7200)) - 3600) * 1_000_000_000
+            nodes[i].wallOffsetNs += step
+            note("\(nodes[i].name): wall clock stepped \(step / 1_000_000_000)s")
+        case 9:
+            nodes[i].kernelFailure = Double(rng.between(20, 100)) / 100
+            note("\(nodes[i].name): kernel address changes fail \(Int(nodes[i].kernelFailure * 100))% of the time")
+            schedule(now + span(dead / 2, dead * 3), .heal(.kernel(i)))
+        case 10, 11:
+            ask(i, .failover(force: rng.chance(0.2)))
+        case 12:
+            ask(i, .maintenance(!(nodes[i].state?.election.maintenance ?? false)))
+        case 13:
+            guard nodes[i].running, nodes[i].stalledUntil == nil else { return }
+            nodes[i].vips = nodes[i].vips.count == 1 ? [baseVIP, extraVIP] : [baseVIP]
+            note("\(nodes[i].name): reload with VIPs \(NodeState.list(nodes[i].vips))")
+            step(i, .reload(NodeState.Settings(election: settings[i], vips: nodes[i].vips)))
+        default:
+            // A stranger changes the node's addresses: removes a VIP this node holds.
+            guard nodes[i].running, nodes[i].stalledUntil == nil, let vip = nodes[i].kernelVIPs.first else { return }
+            nodes[i].kernelVIPs.remove(vip)
+            note("\(nodes[i].name): someone removes \(vip.prefix) (ip addr del)")
+            step(i, .routes([.vipRemoved(vip, origin: .foreign)]))
+        }
+    }
+
+    // MARK: - Invariants
+
+    func fail(_ what: String) {
+        guard violation == nil else { return }
+        violation = Violation(seed: seed, atMs: now / 1_000_000, what: what, trace: trace)
+    }
+
+    /// Whether node `i` runs and decides (not crashed, not stalled).
+    private func live(_ i: Int) -> Bool { nodes[i].running && nodes[i].stalledUntil == nil }
+
+    private var connected: Bool {
+        (0..<2).allSatisfy { from in (0..<2).contains { !cut[from][$0] } } && lossRate < 0.5
+    }
+
+    private var dualBound: UInt64 { (2 * profile.deadTimeMs + 4 * profile.intervalMs + 2 * (profile.maxDelayMs + extraDelayMs)) * 1_000_000 }
+    private var outageBound: UInt64 { (3 * profile.deadTimeMs + 4 * profile.intervalMs + 2 * profile.maxDelayMs) * 1_000_000 }
+
+    private func check() {
+        // 1. Never two holders of a VIP for longer than `dualBound` once each hears the other.
+        let both = live(0) && live(1) && connected
+        let dual = both && !nodes[0].kernelVIPs.isDisjoint(with: nodes[1].kernelVIPs)
+        if dual {
+            if dualSince == nil { dualSince = now }
+            let length = now - dualSince!
+            statistics.longestDualMs = max(statistics.longestDualMs, length / 1_000_000)
+            if length > dualBound {
+                fail("both nodes have held \(NodeState.list(Array(nodes[0].kernelVIPs.intersection(nodes[1].kernelVIPs)))) for \(length / 1_000_000)ms while hearing each other (bound \(dualBound / 1_000_000)ms)")
+            }
+        } else {
+            dualSince = nil
+        }
+        // 2. A holder exists within `outageBound` whenever a node can serve.
+        let canServe = (0..<2).contains { i in
+            live(i) && nodes[i].kernelFailure == 0 && !(nodes[i].state?.election.maintenance ?? true) && !nodes[i].stopping
+        }
+        let held = (0..<2).contains { nodes[$0].running && nodes[$0].kernelVIPs.contains(baseVIP) }
+        if canServe && !held && now >= excusedOutageUntil {
+            if noHolderSince == nil { noHolderSince = now }
+            let length = now - noHolderSince!
+            statistics.longestOutageMs = max(statistics.longestOutageMs, length / 1_000_000)
+            if length > outageBound {
+                fail("no node has held \(baseVIP.prefix) for \(length / 1_000_000)ms although a node can serve (bound \(outageBound / 1_000_000)ms)")
+            }
+        } else {
+            noHolderSince = nil
+        }
+        // 3. Every request is answered in time.
+        for i in 0..<2 where nodes[i].stalledUntil == nil {
+            for (id, request) in nodes[i].requests where request.deadline < now {
+                fail("\(nodes[i].name) has not answered request \(id) (\(request.command)) in time")
+            }
+        }
+    }
+
+    // MARK: - The simulated world as executor
+
+    struct Executor: NodeExecutor {
+        unowned let simulation: PairSimulation
+        let node: Int
+        var finished = false
+
+        mutating func execute(_ effect: NodeEffect, at now: MonotonicInstant) -> NodeAnswer? {
+            let s = simulation
+            let i = node
+            switch effect {
+            case .judgeHealth(let query):
+                let entries = query.vips.map { LocalHealth.VIPEntry(vip: $0, state: s.nodes[i].kernelVIPs.contains($0) ? .held : .absent) }
+                return .judged(LocalHealth.Report(paths: [.usable(interface: "eth1"), .usable(interface: "eth2")], vips: entries))
+            case .claim(let vips):
+                var results: [VirtualIP: VIPClaimOutcome] = [:]
+                for vip in vips {
+                    if s.rng.chance(s.nodes[i].kernelFailure) {
+                        results[vip] = .failed("simulated: Device or resource busy")
+                    } else if s.nodes[i].kernelVIPs.insert(vip).inserted {
+                        results[vip] = .added
+                    } else {
+                        results[vip] = .alreadyPresent(flags: 0)
+                    }
+                }
+                return .claimed(results)
+            case .release(let vips):
+                var results: [VirtualIP: VIPReleaseOutcome] = [:]
+                for vip in vips {
+                    if s.rng.chance(s.nodes[i].kernelFailure) {
+                        results[vip] = .failed("simulated: Device or resource busy")
+                    } else {
+                        results[vip] = s.nodes[i].kernelVIPs.remove(vip) != nil ? .removed : .alreadyAbsent
+                    }
+                }
+                return .released(results)
+            case .send(let outgoing):
+                s.nodes[i].sequence += 1
+                for path in 0..<2 {
+                    let message = HeartbeatMessage(
+                        kind: outgoing.kind, sender: s.nodes[i].name, bootEpoch: s.nodes[i].epoch,
+                        sequence: s.nodes[i].sequence, role: outgoing.role, priority: outgoing.priority,
+                        configSerial: 1, configDigest: .zero, pathIndex: UInt8(path),
+                        intervalMilliseconds: UInt32(s.profile.intervalMs))
+                    s.transmit(from: i, path: path, try! HeartbeatCodec.encode(message, authenticator: PairSimulation.authenticator))
+                }
+                return .sent([:])
+            case .roleChanged(let from, let to, let reason):
+                s.statistics.roleChanges += 1
+                s.note("\(s.nodes[i].name): \(from) -> \(to): \(reason)")
+            case .reply(let id, let reply):
+                s.replied(i, id, reply)
+            case .finished:
+                finished = true
+            case .log(let level, let text) where level == .error || level == .warning:
+                s.note("\(s.nodes[i].name) \(level): \(text)")
+            default:
+                break
+            }
+            return nil
+        }
+    }
+}
+
+/// A binary min-heap of events by (time, insertion order).
+struct EventHeap {
+    private var items: [(at: UInt64, order: UInt64, event: PairSimulation.Event)] = []
+    private var order: UInt64 = 0
+
+    mutating func push(_ at: UInt64, _ event: PairSimulation.Event) {
+        order += 1
+        items.append((at, order, event))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard less(child, parent) else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> (UInt64, PairSimulation.Event)? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count, less(left, smallest) { smallest = left }
+            if right < items.count, less(right, smallest) { smallest = right }
+            guard smallest != parent else { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return (top.at, top.event)
+    }
+
+    private func less(_ a: Int, _ b: Int) -> Bool { (items[a].at, items[a].order) < (items[b].at, items[b].order) }
+}
