@@ -59,10 +59,15 @@ public enum Daemon {
         let builder = HeartbeatRoundBuilder(identity: HeartbeatIdentity(config: config, nodeName: nodeName, bootEpoch: epoch),
                                             authenticator: authenticator)
         let transport: UDPHeartbeatTransport
+        // Two rtnetlink sockets: the heartbeat thread claims and releases VIPs through the first;
+        // `tandemctl status` dumps links and addresses through the second, so a status call never
+        // holds up a claim.
         let addressTable: LiveAddressTable
+        let statusAddresses: LiveAddressTable
         do {
             transport = try UDPHeartbeatTransport(paths: paths, port: config.heartbeat.port, builder: builder)
             addressTable = try LiveAddressTable()
+            statusAddresses = try LiveAddressTable()
         } catch {
             throw DaemonStartError(description: "\(error)", exitCode: 71)
         }
@@ -187,7 +192,7 @@ public enum Daemon {
                                               loop: loop, reload: reload, keysInForce: { keysInForce.withLock { $0 } },
                                               logger: logger)
         var parts = ControlCenter.Parts(
-            nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: addressTable,
+            nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: statusAddresses,
             paths: paths, hub: hub, stateDirectory: local.stateDirectory, currentConfig: { store.withLock { $0.current } },
             currentDigest: { store.withLock { $0.digest } }, reload: reloadConfig)
         parts.replication = { ReplicationStatusLine.text(replication.status()) }

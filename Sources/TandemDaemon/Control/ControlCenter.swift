@@ -14,6 +14,8 @@ public final class ControlCenter: ControlHandling {
         public var configPath: String
         public var loop: HeartbeatLoop
         public var worker: KernelWorker
+        /// For status reads only, through its own rtnetlink socket (never the one the heartbeat
+        /// thread claims VIPs through, so a status call cannot hold up a claim).
         public var addressTable: any AddressTable
         public var paths: [HeartbeatPath]
         public var hub: EventHub
@@ -55,7 +57,7 @@ public final class ControlCenter: ControlHandling {
 
     private let parts: Parts
     private let logger: Logger
-    private let drains: Mutex<(set: Set<RealServerID>, generation: UInt64)>
+    private let drains: Mutex<DrainBook>
     /// A maintenance change is writing the flag file and waiting for the node.
     private let maintenanceChange = Mutex(false)
 
@@ -71,7 +73,7 @@ public final class ControlCenter: ControlHandling {
     /// Start-up: re-applies the stored drains and maintenance flag.
     public func restoreOperatorState() {
         let directory = parts.stateDirectory
-        let drained = drains.withLock { $0.set }
+        let drained = drains.withLock { $0.drained }
         if !drained.isEmpty {
             logger.notice("drained real servers restored from \(directory): \(drained.sorted().map(\.description).joined(separator: ", "))")
             parts.worker.setDrained(drained)
@@ -153,7 +155,7 @@ public final class ControlCenter: ControlHandling {
         }
         let listing = config.virtualServers.isEmpty ? nil : await parts.worker.currentListing(for: config)
         let services = StatusReport.services(config: config, listing: listing, health: parts.health(),
-                                             drained: drains.withLock { $0.set })
+                                             drained: drains.withLock { $0.drained })
         let mine = StatusReport.ConfigInfo(serial: config.serial, digest: parts.currentDigest(), path: parts.configPath)
         let c = s.counters
         var report = StatusReport(
@@ -240,14 +242,13 @@ public final class ControlCenter: ControlHandling {
         guard !ids.isEmpty else {
             return .failure(.refused("no real server \(endpoint) in \(service.map { "virtual server \($0)" } ?? "any virtual server") of the config"))
         }
-        let (updated, generation) = drains.withLock { drains -> (Set<RealServerID>, UInt64) in
-            if on { drains.set.formUnion(ids) } else { drains.set.subtract(ids) }
-            drains.generation = max(realtimeNanoseconds(), drains.generation + 1)
+        let book = drains.withLock { drains -> DrainBook in
+            drains.change(ids, drained: on, wallClock: realtimeNanoseconds())
             return drains
         }
-        storeDrains(updated, generation: generation)
-        parts.worker.setDrained(updated)
-        let told = await parts.sendDrains(OperatorState.list(updated, generation: generation))
+        storeDrains(book)
+        parts.worker.setDrained(book.drained)
+        let told = await parts.sendDrains(book.list)
         let listing = await parts.worker.listing()
         var listed: [IPVSServiceKey: IPVSListedService] = [:]
         for s in listing?.services ?? [] { listed[s.service.key] = s }
@@ -271,9 +272,9 @@ public final class ControlCenter: ControlHandling {
         return response
     }
 
-    private func storeDrains(_ set: Set<RealServerID>, generation: UInt64) {
+    private func storeDrains(_ book: DrainBook) {
         do {
-            try OperatorState.storeDrains(set, generation: generation, stateDirectory: parts.stateDirectory)
+            try OperatorState.storeDrains(book, stateDirectory: parts.stateDirectory)
         } catch {
             logger.error("cannot store drains in \(parts.stateDirectory): \(error.localizedDescription); they will not survive a restart")
         }
@@ -282,23 +283,15 @@ public final class ControlCenter: ControlHandling {
     /// The peer's drain list: adopted when newer than ours (so a drain holds on both nodes and
     /// survives a failover), ignored when older.
     public func peerDrains(_ list: DrainList) -> PeerResponse {
-        var parsed: Set<RealServerID> = []
-        for line in list.entries {
-            guard let id = OperatorState.parse(line) else { return .failure("drain entry \"\(line)\" is not SERVICE ADDRESS PORT") }
-            parsed.insert(id)
-        }
-        let (adopted, ours) = drains.withLock { drains -> (Bool, (set: Set<RealServerID>, generation: UInt64)) in
-            guard list.generation > drains.generation else { return (false, drains) }
-            drains = (parsed, list.generation)
-            return (true, drains)
-        }
-        guard adopted else {
-            guard DrainResync.shouldAnswer(received: list.generation, ours: ours.generation) else {
-                return .accepted("has the same drain list")
-            }
+        let (merge, book) = drains.withLock { drains in (drains.merge(list), drains) }
+        switch merge {
+        case .malformed(let line):
+            return .failure("drain entry \"\(line)\" is not SERVICE ADDRESS PORT")
+        case .same:
+            return .accepted("has the same drain list")
+        case .sendOursBack(let answer):
             // The peer is behind (it restarted, or drains changed here while it was away): send
             // it ours, outside this exchange.
-            let answer = OperatorState.list(ours.set, generation: ours.generation)
             let (send, logger) = (parts.sendDrains, logger)
             Task {
                 if case .failure(let error) = await send(answer) {
@@ -306,13 +299,14 @@ public final class ControlCenter: ControlHandling {
                 }
             }
             return .accepted("kept its newer drain list and sends it back")
+        case .adopted(let parsed):
+            storeDrains(book)
+            parts.worker.setDrained(parsed)
+            let text = "drains mirrored from the peer: \(parsed.isEmpty ? "none" : parsed.sorted().map(\.description).joined(separator: ", "))"
+            logger.notice("\(text)")
+            parts.hub.publish(.drain, text)
+            return .accepted("drained \(parsed.count) real server(s) there too")
         }
-        storeDrains(parsed, generation: list.generation)
-        parts.worker.setDrained(parsed)
-        let text = "drains mirrored from the peer: \(parsed.isEmpty ? "none" : parsed.sorted().map(\.description).joined(separator: ", "))"
-        logger.notice("\(text)")
-        parts.hub.publish(.drain, text)
-        return .accepted("drained \(parsed.count) real server(s) there too")
     }
 }
 
@@ -327,7 +321,7 @@ extension ControlCenter {
             do { try await Task.sleep(for: poll) } catch { return }
             let now = HealthMonitor.now()
             guard schedule.observe(peerAlive: parts.loop.status.peerAlive, at: now) else { continue }
-            let list = drains.withLock { OperatorState.list($0.set, generation: $0.generation) }
+            let list = drains.withLock { $0.list }
             switch await parts.sendDrains(list) {
             case .success(let answer):
                 schedule.offered(succeeded: true, at: now)
@@ -385,30 +379,15 @@ enum OperatorState {
         }
     }
 
-    /// The list as the peer channel carries it.
-    static func list(_ drains: Set<RealServerID>, generation: UInt64) -> DrainList {
-        DrainList(generation: generation, entries: lines(drains))
-    }
-
-    static func lines(_ drains: Set<RealServerID>) -> [String] {
-        drains.sorted().map { "\($0.service) \($0.address) \($0.port)" }
-    }
-
-    static func parse(_ line: some StringProtocol) -> RealServerID? {
-        let fields = line.split(separator: " ")
-        guard fields.count == 3, let address = IPAddress(fields[1]), let port = UInt16(fields[2]) else { return nil }
-        return RealServerID(service: String(fields[0]), address: address, port: port)
-    }
-
     /// `generation N`, then one drained real server per line: `SERVICE ADDRESS PORT`.
-    static func storeDrains(_ drains: Set<RealServerID>, generation: UInt64, stateDirectory: String) throws {
+    static func storeDrains(_ book: DrainBook, stateDirectory: String) throws {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        let text = "generation \(generation)\n" + lines(drains).map { $0 + "\n" }.joined()
+        let text = "generation \(book.generation)\n" + book.list.entries.map { $0 + "\n" }.joined()
         try AtomicFileWriter.write(Array(text.utf8), to: drainsPath(stateDirectory))
     }
 
-    static func loadDrains(stateDirectory: String, logger: Logger) -> (set: Set<RealServerID>, generation: UInt64) {
-        guard let data = FileManager.default.contents(atPath: drainsPath(stateDirectory)) else { return ([], 0) }
+    static func loadDrains(stateDirectory: String, logger: Logger) -> DrainBook {
+        guard let data = FileManager.default.contents(atPath: drainsPath(stateDirectory)) else { return DrainBook() }
         var result: Set<RealServerID> = []
         var generation: UInt64 = 0
         for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
@@ -416,13 +395,13 @@ enum OperatorState {
                 generation = value
                 continue
             }
-            guard let id = parse(line) else {
+            guard let id = DrainBook.parse(line) else {
                 logger.warning("\(drainsPath(stateDirectory)) line \(index + 1): \"\(line)\" is not SERVICE ADDRESS PORT: ignored")
                 continue
             }
             result.insert(id)
         }
-        return (result, generation)
+        return DrainBook(drained: result, generation: generation)
     }
 }
 
