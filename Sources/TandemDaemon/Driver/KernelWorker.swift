@@ -78,9 +78,7 @@ public final class KernelWorker: @unchecked Sendable {
     }
 
     /// Whether `config` needs the IPVS family at all.
-    public static func needsIPVS(_ config: Config) -> Bool {
-        !config.virtualServers.isEmpty || config.sync != nil || config.ipvsTimeouts != nil
-    }
+    public static func needsIPVS(_ config: Config) -> Bool { IPVSIntent.needsIPVS(config) }
 
     /// Whether a claim should wait for the IPVS install before announcing (cold standby).
     public func installsOnClaim(_ config: Config) -> Bool {
@@ -220,13 +218,11 @@ public final class KernelWorker: @unchecked Sendable {
     }
 
     private func reconcile(reason: String, quiet: Bool = false) {
-        let owned = IPVSOwnership(config.namedIPVSEntries).union(formerlyOwned)
-        guard KernelWorker.needsIPVS(config) || !formerlyOwned.services.isEmpty else { return }
+        guard IPVSIntent.needsIPVS(config, formerlyOwned: formerlyOwned) else { return }
         guard let kernel = openKernel() else { inSync = false; return }
-        let install = config.standbyTable == .warm || holdingVIPs
-        var effective = weights
-        for id in drained { effective[id] = 0 }
-        let desired = install ? config.desiredIPVSTable(down: down, weights: effective) : IPVSTable()
+        let intent = IPVSIntent(config: config, holdingVIPs: holdingVIPs, down: down, weights: weights, drained: drained,
+                                formerlyOwned: formerlyOwned)
+        let (desired, owned) = (intent.desired, intent.owned)
         do {
             if let wanted = config.ipvsTimeouts {
                 let current = try kernel.timeouts()
