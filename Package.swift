@@ -52,6 +52,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Test doubles of the effect protocols (in-memory address table and IPVS kernel, recording
+        // announcement sender, hand-fed route monitor): for test targets only, never linked by
+        // tandemd or tandemctl.
+        .target(
+            name: "TandemTesting",
+            dependencies: ["TandemCore", "TandemKernel"]
+        ),
         .executableTarget(
             name: "tandemd",
             dependencies: [
@@ -72,15 +79,15 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemDaemonTests",
-            dependencies: ["TandemDaemon", "TandemCore", "TandemKernel"]
+            dependencies: ["TandemDaemon", "TandemCore", "TandemKernel", "TandemTesting"]
         ),
         .testTarget(
             name: "TandemKernelTests",
-            dependencies: ["TandemKernel", "TandemCore"]
+            dependencies: ["TandemKernel", "TandemCore", "TandemTesting"]
         ),
         .testTarget(
             name: "TandemCoreTests",
-            dependencies: ["TandemCore"],
+            dependencies: ["TandemCore", "TandemTesting"],
             resources: [.copy("Fixtures")]
         ),
     ],
