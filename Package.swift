@@ -39,16 +39,26 @@ let package = Package(
             name: "TandemKernel",
             dependencies: ["CNetlink", "TandemCore"]
         ),
-        // Long-running services wiring the core to the kernel.
+        // Real-server health checks (TCP, HTTP(S), UDP, exec, agent) and the monitor that runs
+        // them at their intervals: used by tandemd and by `tandemctl health check`.
         .target(
-            name: "TandemDaemon",
+            name: "TandemHealth",
             dependencies: [
                 "TandemCore", "TandemKernel", "CEpoll",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // Long-running services wiring the core to the kernel.
+        .target(
+            name: "TandemDaemon",
+            dependencies: [
+                "TandemCore", "TandemKernel", "TandemHealth",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -71,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "tandemctl",
             dependencies: [
-                "TandemCore", "TandemKernel", "TandemDaemon",
+                "TandemCore", "TandemKernel", "TandemHealth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -79,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemDaemonTests",
-            dependencies: ["TandemDaemon", "TandemCore", "TandemKernel", "TandemTesting"]
+            dependencies: ["TandemDaemon", "TandemHealth", "TandemCore", "TandemKernel", "TandemTesting"]
         ),
         .testTarget(
             name: "TandemKernelTests",

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import TandemCore
+import TandemHealth
 
 /// Carries out control commands for a running daemon: reads its state for `status`, asks the
 /// heartbeat thread for failovers and maintenance (never touching the election itself), keeps

@@ -1,4 +1,5 @@
 import ServiceLifecycle
+import TandemHealth
 
 extension HealthMonitor: Service {
     /// Runs in tandemd's `ServiceGroup`: checks run on the monitor's own event loops from

@@ -173,17 +173,6 @@ func waitReadable(_ descriptors: [Int32], timeoutNanoseconds: UInt64) {
     _ = poll(&fds, nfds_t(fds.count), milliseconds)
 }
 
-/// The monotonic clock (CLOCK_MONOTONIC), the election's time base.
-public struct MonotonicClock: Sendable {
-    public init() {}
-
-    public func now() -> MonotonicInstant {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return MonotonicInstant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
-    }
-}
-
 /// Nanoseconds since the Unix epoch (CLOCK_REALTIME), for boot epochs.
 func realtimeNanoseconds() -> UInt64 {
     var ts = timespec()
