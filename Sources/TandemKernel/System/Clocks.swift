@@ -11,3 +11,11 @@ public struct MonotonicClock: Sendable {
         return MonotonicInstant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
     }
 }
+
+/// Nanoseconds since the Unix epoch (CLOCK_REALTIME): boot epochs, event times, and `tandemctl vip`
+/// timestamps (comparable with tcpdump's and Python's `time.time_ns()`).
+public func realtimeNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
