@@ -3,8 +3,9 @@ import TandemCore
 import TandemKernel
 
 // Every system call of the heartbeat transport lives in this file: the UDP socket, the wake-up
-// pipe, poll, the clocks and the scheduler. Each is wrapped once, EINTR is retried here, and
-// failures become `HeartbeatSocketError` naming the operation, the object and the errno.
+// pipe, poll and the scheduler (the clocks and the socket addresses are TandemKernel's,
+// `System/`). Each is wrapped once, EINTR is retried here, and failures become
+// `HeartbeatSocketError` naming the operation, the object and the errno.
 
 /// A failed system call of the heartbeat transport.
 public struct HeartbeatSocketError: Error, Sendable, Hashable, CustomStringConvertible {
