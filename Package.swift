@@ -39,18 +39,35 @@ let package = Package(
             name: "TandemKernel",
             dependencies: ["CNetlink", "TandemCore"]
         ),
-        // Long-running services wiring the core to the kernel.
+        // Real-server health checks (TCP, HTTP(S), UDP, exec, agent) and the monitor that runs
+        // them at their intervals: used by tandemd and by `tandemctl health check`.
         .target(
-            name: "TandemDaemon",
+            name: "TandemHealth",
             dependencies: [
                 "TandemCore", "TandemKernel", "CEpoll",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // Long-running services wiring the core to the kernel.
+        .target(
+            name: "TandemDaemon",
+            dependencies: [
+                "TandemCore", "TandemKernel", "TandemHealth",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // Test doubles of the effect protocols (in-memory address table and IPVS kernel, recording
+        // announcement sender, hand-fed route monitor): for test targets only, never linked by
+        // tandemd or tandemctl.
+        .target(
+            name: "TandemTesting",
+            dependencies: ["TandemCore", "TandemKernel"]
         ),
         .executableTarget(
             name: "tandemd",
@@ -64,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "tandemctl",
             dependencies: [
-                "TandemCore", "TandemKernel", "TandemDaemon",
+                "TandemCore", "TandemKernel", "TandemHealth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemDaemonTests",
-            dependencies: ["TandemDaemon", "TandemCore", "TandemKernel"]
+            dependencies: ["TandemDaemon", "TandemHealth", "TandemCore", "TandemKernel", "TandemTesting"]
         ),
         // The pair on simulated time, network, kernels and clocks (`PairSimulation`).
         .testTarget(
@@ -81,11 +98,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemKernelTests",
-            dependencies: ["TandemKernel", "TandemCore"]
+            dependencies: ["TandemKernel", "TandemCore", "TandemTesting"]
         ),
         .testTarget(
             name: "TandemCoreTests",
-            dependencies: ["TandemCore"],
+            dependencies: ["TandemCore", "TandemTesting"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -80,17 +80,6 @@ public struct ConfigStore: Sendable {
         }
     }
 
-    /// Re-reads the file with `load` (tests).
-    public mutating func reload(load: (String) throws(ConfigError) -> Config) -> ReloadOutcome {
-        let fresh: Config
-        do {
-            fresh = try load(path)
-        } catch {
-            return .rejected(error)
-        }
-        return replace(with: fresh, text: nil, digest: fresh.digest)
-    }
-
     /// Records a config parsed and validated from `text` (which is about to be written to the
     /// file), so the next `reload()` that reads exactly `text` need not parse it again.
     public mutating func stage(text: String, config: Config, digest: String) {

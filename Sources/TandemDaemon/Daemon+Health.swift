@@ -4,6 +4,7 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TandemCore
+import TandemHealth
 
 /// tandemd's real-server health checks: a `HealthMonitor` on its own event loop thread (never the
 /// heartbeat thread, so checks cannot delay a heartbeat), whose changes reach the IPVS reconcile

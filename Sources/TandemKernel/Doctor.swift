@@ -204,31 +204,9 @@ public struct LiveDoctorHost: DoctorHost {
         !name.isEmpty && !name.contains("/") && if_nametoindex(name) != 0
     }
 
+    /// This host's addresses (`TandemKernel.localAddresses`); none when they cannot be listed.
     public func localAddresses() -> Set<IPAddress> {
-        var result = Set<IPAddress>()
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0 else { return result }
-        defer { freeifaddrs(list) }
-        var cursor = list
-        while let entry = cursor {
-            defer { cursor = entry.pointee.ifa_next }
-            guard let sa = entry.pointee.ifa_addr else { continue }
-            switch Int32(sa.pointee.sa_family) {
-            case AF_INET:
-                sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    let raw = $0.pointee.sin_addr.s_addr
-                    result.insert(.v4(UInt32(bigEndian: raw)))
-                }
-            case AF_INET6:
-                sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                    let bytes = withUnsafeBytes(of: $0.pointee.sin6_addr) { Array($0) }
-                    if let a = IPAddress(bytes: bytes, family: .ipv6) { result.insert(a) }
-                }
-            default:
-                break
-            }
-        }
-        return result
+        (try? TandemKernel.localAddresses()) ?? []
     }
 
     private func trimmed(_ s: Substring) -> String {

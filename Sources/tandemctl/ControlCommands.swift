@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import TandemCore
-import TandemDaemon
+import TandemKernel
 
 /// Where the daemon's control socket is: `--socket`, else $TANDEM_SOCKET, else the default.
 struct SocketOption: ParsableArguments {

@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import TandemCore
-import TandemDaemon
+import TandemHealth
 
 /// `tandemctl health …`: runs a config's health checks from this machine, for debugging checks.
 struct HealthCommand: AsyncParsableCommand {

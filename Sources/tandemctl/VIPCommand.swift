@@ -77,7 +77,7 @@ struct VIPCommand: ParsableCommand {
             }
             func makeAnnouncer() -> LiveAnnouncer {
                 LiveAnnouncer(sender: sender, onError: { vip, error in
-                    emit(#"{"event":"announce_failed","vip":"\#(vip.prefix)","error":\#(jsonString("\(error)"))}"#)
+                    emit(["event": "announce_failed", "vip": .string(vip.prefix.description), "error": .string("\(error)")])
                 })
             }
             // Warm: everything tandemd holds from start-up exists before the clock starts.
@@ -92,7 +92,9 @@ struct VIPCommand: ParsableCommand {
             try announcer.begin(vips, settings: settings)
             let announced = realtimeNanoseconds()
             for (vip, change) in zip(vips, changes) {
-                emit(#"{"event":"claimed","vip":"\#(vip.prefix)","interface":"\#(vip.interface)","change":"\#(change.rawValue)","start_ns":\#(start),"added_ns":\#(added),"first_announced_ns":\#(announced)}"#)
+                emit(["event": "claimed", "vip": .string(vip.prefix.description), "interface": .string(vip.interface),
+                      "change": .string(change.rawValue), "start_ns": nanoseconds(start), "added_ns": nanoseconds(added),
+                      "first_announced_ns": nanoseconds(announced)])
             }
             let schedule = AnnounceSchedule(settings)
             let waitMs = holdFor?.milliseconds ?? (schedule.isInfinite ? UInt64.max : (schedule.lastOffset?.milliseconds ?? 0) + 50)
@@ -110,7 +112,8 @@ struct VIPCommand: ParsableCommand {
             let table = try LiveAddressTable()
             for vip in vips {
                 let change = try table.release(vip)
-                emit(#"{"event":"released","vip":"\#(vip.prefix)","interface":"\#(vip.interface)","change":"\#(change.rawValue)"}"#)
+                emit(["event": "released", "vip": .string(vip.prefix.description), "interface": .string(vip.interface),
+                      "change": .string(change.rawValue)])
             }
         }
     }
@@ -124,13 +127,14 @@ struct VIPCommand: ParsableCommand {
             let table = try LiveAddressTable()
             if vips.isEmpty {
                 for a in try table.addresses() where a.interface == target.interface {
-                    emit(#"{"address":"\#(a.prefix)","interface":"\#(a.interface)","flags":\#(a.flags),"label":\#(a.label.map(jsonString) ?? "null")}"#)
+                    emit(["address": .string(a.prefix.description), "interface": .string(a.interface), "flags": .int(Int64(a.flags)),
+                          "label": a.label.map(JSONValue.string) ?? .null])
                 }
                 return
             }
             let present = Set(try table.present(vips))
             for vip in vips {
-                emit(#"{"vip":"\#(vip.prefix)","interface":"\#(vip.interface)","present":\#(present.contains(vip))}"#)
+                emit(["vip": .string(vip.prefix.description), "interface": .string(vip.interface), "present": .bool(present.contains(vip))])
             }
         }
     }
@@ -153,15 +157,16 @@ struct VIPCommand: ParsableCommand {
             let table = try LiveAddressTable()
             let monitor = try LiveRouteMonitor(
                 interfaces: [target.interface], vips: vips, ownPorts: table.ownPorts, receiveBufferBytes: receiveBuffer,
-                onError: { error in emit(#"{"ts_ns":\#(realtimeNanoseconds()),"event":"error","error":\#(jsonString("\(error)"))}"#) },
-                handler: { event in emit(eventJSON(event)) })
+                onError: { error in emit(["ts_ns": nanoseconds(realtimeNanoseconds()), "event": "error", "error": .string("\(error)")]) },
+                handler: { event in emit(event.json(timestampNanoseconds: realtimeNanoseconds())) })
             if claim {
                 for vip in vips {
                     monitor.expect(vip, present: true)
                     if try table.claim(vip) != .added { monitor.cancelExpectation(vip) }
                 }
             }
-            emit(#"{"ts_ns":\#(realtimeNanoseconds()),"event":"ready","own_ports":\#(table.ownPorts.sorted())}"#)
+            emit(["ts_ns": nanoseconds(realtimeNanoseconds()), "event": "ready",
+                  "own_ports": .array(table.ownPorts.sorted().map { .int(Int64($0)) })])
             waitForSignal(milliseconds: limit?.milliseconds ?? UInt64.max)
             if claim {
                 for vip in vips {
@@ -179,52 +184,18 @@ struct VIPCommand: ParsableCommand {
 
 extension AnnounceSettings.ARPMode: ExpressibleByArgument {}
 
-private func eventJSON(_ event: RouteWatchEvent) -> String {
-    let ts = realtimeNanoseconds()
-    switch event {
-    case .linkDown(let i): return #"{"ts_ns":\#(ts),"event":"link_down","interface":"\#(i)"}"#
-    case .linkUp(let i): return #"{"ts_ns":\#(ts),"event":"link_up","interface":"\#(i)"}"#
-    case .linkRemoved(let i): return #"{"ts_ns":\#(ts),"event":"link_removed","interface":"\#(i)"}"#
-    case .vipRemoved(let v, let o):
-        return #"{"ts_ns":\#(ts),"event":"vip_removed","vip":"\#(v.prefix)","interface":"\#(v.interface)","origin":"\#(o.rawValue)"}"#
-    case .vipAdded(let v, let o):
-        return #"{"ts_ns":\#(ts),"event":"vip_added","vip":"\#(v.prefix)","interface":"\#(v.interface)","origin":"\#(o.rawValue)"}"#
-    case .overrun: return #"{"ts_ns":\#(ts),"event":"overrun"}"#
-    case .hostChanged: return #"{"ts_ns":\#(ts),"event":"host_changed"}"#
-    }
-}
+/// A CLOCK_REALTIME reading (`realtimeNanoseconds()`) as a JSON number.
+private func nanoseconds(_ value: UInt64) -> JSONValue { .int(Int64(clamping: value)) }
 
-/// CLOCK_REALTIME in nanoseconds (comparable with tcpdump's and Python's time.time_ns()).
-private func realtimeNanoseconds() -> Int64 {
-    var t = timespec()
-    clock_gettime(CLOCK_REALTIME, &t)
-    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
-}
-
-/// Writes one line to stdout, unbuffered, so a reader sees it at once.
-private func emit(_ line: String) {
-    let bytes = Array((line + "\n").utf8)
+/// Writes one JSON object as a line to stdout, unbuffered, so a reader sees it at once.
+private func emit(_ object: JSONValue) {
+    let bytes = object.compactUTF8 + [UInt8(ascii: "\n")]
     var offset = 0
     while offset < bytes.count {
         let n = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
         if n <= 0 { return }
         offset += n
     }
-}
-
-private func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        default:
-            if scalar.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16) }
-            else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
 }
 
 /// Read and write ends of the pipe the SIGINT/SIGTERM handler writes to.

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import TandemCore
+import TandemTesting
 
 @Suite struct AddressTableTests {
     @Test func inMemoryTableIsIdempotentAndKeepsOtherAddresses() throws {

@@ -1,5 +1,6 @@
 import Testing
 @testable import TandemCore
+import TandemTesting
 
 /// Hosts described as links and addresses, judged by `LocalHealth.assess`.
 struct LocalHealthCase: CustomTestStringConvertible, Sendable {

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Testing
 import TandemCore
+import TandemKernel
 @testable import TandemDaemon
 
 /// Whether `pid` is gone from /proc: reaped (a zombie still has its entry).

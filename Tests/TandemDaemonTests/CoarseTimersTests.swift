@@ -2,7 +2,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
-@testable import TandemDaemon
+@testable import TandemHealth
 
 /// The health checks' timer wheel on a real event loop: never early, every action once, in
 /// deadline order across ticks, deadlines beyond one turn of the wheel, rescheduling from an

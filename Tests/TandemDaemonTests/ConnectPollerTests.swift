@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 import Testing
 import TandemCore
-@testable import TandemDaemon
+@testable import TandemHealth
 
 /// A loopback listener that never accepts: connects complete while its accept queue has room;
 /// once it is full the kernel drops further SYNs, so a connect hangs (a server that stopped

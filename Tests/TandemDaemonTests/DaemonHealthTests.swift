@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import TandemCore
 @testable import TandemDaemon
+import TandemHealth
 
 /// A config whose `web` service has `count` real servers 10.0.1.1… under a fast TCP check (or
 /// none), with a sorry server.

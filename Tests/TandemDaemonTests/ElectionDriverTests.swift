@@ -5,6 +5,7 @@ import Testing
 import TandemCore
 import TandemKernel
 @testable import TandemDaemon
+import TandemTesting
 
 // MARK: - Fakes that write into one shared log, so the order across parts can be checked.
 

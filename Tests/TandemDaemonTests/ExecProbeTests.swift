@@ -2,7 +2,7 @@ import Foundation
 import NIOPosix
 import Testing
 import TandemCore
-@testable import TandemDaemon
+@testable import TandemHealth
 
 /// Processes (anywhere on the host) whose command line is exactly `arguments`, from /proc.
 /// Shared by the child-process tests too.

@@ -3,7 +3,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import TandemCore
-@testable import TandemDaemon
+@testable import TandemHealth
 
 /// A prober whose results the test sets per real server; counts probes.
 final class ScriptedProber: HealthProber {

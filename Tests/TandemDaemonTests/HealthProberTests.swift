@@ -4,6 +4,7 @@ import NIOPosix
 import Testing
 import TandemCore
 @testable import TandemDaemon
+@testable import TandemHealth
 
 /// Checks against loopback servers that behave well and badly. Every bad server must end in a
 /// failed result, and no later than the timeout plus slack.

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import TandemCore
-@testable import TandemDaemon
+@testable import TandemHealth
 
 /// What a loopback test server does with each connection.
 enum ServerBehaviour: Sendable {

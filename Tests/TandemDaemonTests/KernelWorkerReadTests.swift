@@ -5,6 +5,7 @@ import Testing
 import TandemCore
 import TandemKernel
 @testable import TandemDaemon
+import TandemTesting
 
 /// `tandemctl status` and `show ipvs` read the IPVS table on a connection and queue of their
 /// own: a long reconcile holding the worker queue does not hold them up.

@@ -3,6 +3,7 @@ import Testing
 import TandemCore
 import TandemKernel
 @testable import TandemDaemon
+import TandemTesting
 
 /// The sync daemon follows reloads in both roles, stops when `sync:` is removed, is repaired by
 /// the periodic check, and the kernel's clamping of a backup's maxlen causes no restarts.

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import TandemCore
 @testable import TandemKernel
+import TandemTesting
 
 /// A host with fixed answers.
 struct FakeDoctorHost: DoctorHost {

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import TandemCore
 @testable import TandemKernel
+import TandemTesting
 
 /// The live scheduler driven with a recording sender and real (short) time.
 @Suite struct LiveAnnouncerTests {

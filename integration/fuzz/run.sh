@@ -19,6 +19,7 @@ sources=(
     "$here/HeartbeatDecoderFuzz.swift"
     "$core/Election/Role.swift"
     "$core/Election/MonotonicInstant.swift"
+    "$core/Encoding/Hex.swift"
 )
 for file in "$core"/Heartbeat/*.swift; do
     case $(basename "$file") in HMAC*) ;; *) sources+=("$file") ;; esac

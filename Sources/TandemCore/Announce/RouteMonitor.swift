@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Watches links and addresses and reports `RouteWatchEvent`s to the handler it was made with:
 /// a tracked interface going down or up, a tracked VIP removed (by Tandem, by someone else or by
 /// the kernel), and overruns after which the state was re-read.
@@ -15,31 +13,4 @@ public protocol RouteMonitor: Sendable {
     func cancelExpectation(_ vip: VirtualIP)
     /// Stops the monitor; no handler call starts after this returns.
     func stop()
-}
-
-/// A `RouteMonitor` for tests: notifications are injected by hand and go through the same
-/// `RouteWatch` logic as the live monitor's.
-public final class FakeRouteMonitor: RouteMonitor {
-    private let watch: Mutex<RouteWatch>
-    private let stopped = Mutex(false)
-    private let handler: @Sendable (RouteWatchEvent) -> Void
-
-    public init(interfaces: Set<String>, vips: [VirtualIP], ownPorts: Set<UInt32>, watchedAddresses: Set<IPAddress> = [],
-                handler: @escaping @Sendable (RouteWatchEvent) -> Void) {
-        watch = Mutex(RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts, watchedAddresses: watchedAddresses))
-        self.handler = handler
-    }
-
-    /// Feeds one notification, as if the kernel had sent it.
-    public func inject(_ notification: RouteNotification) {
-        guard !stopped.withLock({ $0 }) else { return }
-        let events = watch.withLock { $0.apply(notification) }
-        events.forEach(handler)
-    }
-
-    public func track(_ vip: VirtualIP, present: Bool) { watch.withLock { $0.track(vip, present: present) } }
-    public func untrack(_ vip: VirtualIP) { watch.withLock { $0.untrack(vip) } }
-    public func expect(_ vip: VirtualIP, present: Bool) { watch.withLock { $0.expect(vip, present: present) } }
-    public func cancelExpectation(_ vip: VirtualIP) { watch.withLock { $0.cancelExpectation(vip) } }
-    public func stop() { stopped.withLock { $0 = true } }
 }

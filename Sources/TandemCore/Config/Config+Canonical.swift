@@ -24,16 +24,7 @@ extension Config {
     }
 
     /// SHA-256 of the compact canonical JSON, in lowercase hex: identifies a config version.
-    public var digest: String {
-        let hex = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in SHA256.hash(data: canonical.compactUTF8) {
-            text.append(hex[Int(byte >> 4)])
-            text.append(hex[Int(byte & 15)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public var digest: String { Hex.encode(SHA256.hash(data: canonical.compactUTF8)) }
 }
 
 private func ms(_ t: TimeSpan) -> JSONValue { .int(Int64(clamping: t.milliseconds)) }

@@ -109,9 +109,7 @@ struct JSONWriter {
             case UInt8(ascii: "\t"): append("\\t")
             case 0..<0x20:
                 append("\\u00")
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 15)])
+                Hex.appendDigits(of: byte, to: &bytes)
             default: bytes.append(byte)
             }
         }

@@ -20,9 +20,6 @@ public struct DrainResync: Sendable, Hashable {
 
     public init() {}
 
-    /// Whether an offer is waiting (the peer came back and has not yet acknowledged one).
-    public var isPending: Bool { pending }
-
     /// Called at each poll; true when the caller should offer its list now.
     public mutating func observe(peerAlive: Bool, at now: MonotonicInstant) -> Bool {
         defer { peerWasAlive = peerAlive }

@@ -26,10 +26,7 @@ public struct HeartbeatKey: Sendable {
         guard bytes.count <= HeartbeatKey.maximumLength else { throw .tooLong(path: path, length: bytes.count) }
         key = SymmetricKey(data: bytes)
         byteCount = bytes.count
-        fingerprint = "sha256:" + SHA256.hash(data: bytes).prefix(6).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
-        }.joined()
+        fingerprint = "sha256:" + Hex.encode(SHA256.hash(data: bytes).prefix(6))
     }
 
     /// "sha256:" and the first 12 hex digits of the key's SHA-256: tells two keys apart in

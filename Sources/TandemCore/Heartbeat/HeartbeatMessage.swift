@@ -47,16 +47,7 @@ public struct HeartbeatMessage: Sendable, Hashable {
         init(uncheckedBytes: [UInt8]) { self.bytes = uncheckedBytes }
 
         /// Lower-case hex.
-        public var description: String {
-            let digits = Array("0123456789abcdef".utf8)
-            var text = [UInt8]()
-            text.reserveCapacity(bytes.count * 2)
-            for byte in bytes {
-                text.append(digits[Int(byte >> 4)])
-                text.append(digits[Int(byte & 0x0f)])
-            }
-            return String(decoding: text, as: UTF8.self)
-        }
+        public var description: String { Hex.encode(bytes) }
     }
 
     /// Longest node name the wire carries, in UTF-8 bytes.

@@ -20,24 +20,7 @@ public struct ConfigVersion: Sendable, Hashable, CustomStringConvertible {
 extension HeartbeatMessage.ConfigDigest {
     /// Parses 64 hex digits (either case); nil for anything else.
     public init?(hex: String) {
-        let chars = Array(hex.utf8)
-        guard chars.count == HeartbeatMessage.ConfigDigest.byteCount * 2 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(HeartbeatMessage.ConfigDigest.byteCount)
-        var i = 0
-        while i < chars.count {
-            guard let high = nibble(chars[i]), let low = nibble(chars[i + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            i += 2
-        }
+        guard let bytes = Hex.decode(hex) else { return nil }
         self.init(bytes)
     }
 }

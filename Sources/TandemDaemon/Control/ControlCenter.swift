@@ -3,6 +3,8 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import TandemCore
+import TandemHealth
+import TandemKernel
 
 /// Carries out control commands for a running daemon: reads its state for `status`, asks the
 /// heartbeat thread for failovers and maintenance (never touching the election itself), keeps

@@ -6,6 +6,7 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// Who is on the other end of a control connection (`SO_PEERCRED`).
 public struct ControlClient: Sendable, Hashable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// Fans events (role, peer, health, kernel, config, drain, control) out to every
 /// `tandemctl events --follow` client. Publishing never blocks: each subscriber has its own

@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// One role change, for status.
 public struct RoleHistoryEntry: Sendable, Hashable {

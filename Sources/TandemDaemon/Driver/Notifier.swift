@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import TandemCore
+import TandemKernel
 
 /// Runs one notify command: no shell, the given environment added, stopped at the timeout.
 public protocol NotifyRunner: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import TandemKernel
 
 /// Chooses this daemon's boot epoch: larger than every epoch this node used before, so the peer's
 /// replay protection accepts the new life and rejects packets of the old one.

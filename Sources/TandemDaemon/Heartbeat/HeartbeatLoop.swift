@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// Something another thread asks of the heartbeat thread.
 public enum HeartbeatLoopEvent: Sendable {

@@ -1,9 +1,11 @@
 import Glibc
 import TandemCore
+import TandemKernel
 
 // Every system call of the heartbeat transport lives in this file: the UDP socket, the wake-up
-// pipe, poll, the clocks and the scheduler. Each is wrapped once, EINTR is retried here, and
-// failures become `HeartbeatSocketError` naming the operation, the object and the errno.
+// pipe, poll and the scheduler (the clocks and the socket addresses are TandemKernel's,
+// `System/`). Each is wrapped once, EINTR is retried here, and failures become
+// `HeartbeatSocketError` naming the operation, the object and the errno.
 
 /// A failed system call of the heartbeat transport.
 public struct HeartbeatSocketError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -49,7 +51,7 @@ final class HeartbeatSocket {
             _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_TCLASS, &tos, socklen_t(MemoryLayout<Int32>.size))
             _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
-        let rc = HeartbeatSocket.withSocketAddress(local, port: port) { bind(fd, $0, $1) }
+        let rc = IPSocketAddress.with(local, port: port) { bind(fd, $0, $1) }
         if rc < 0 {
             let code = Glibc.errno
             close(fd)
@@ -67,7 +69,7 @@ final class HeartbeatSocket {
     func send(_ bytes: [UInt8], to peer: IPAddress) -> Int32? {
         while true {
             let rc = bytes.withUnsafeBytes { buffer in
-                HeartbeatSocket.withSocketAddress(peer, port: port) { address, length in
+                IPSocketAddress.with(peer, port: port) { address, length in
                     sendto(descriptor, buffer.baseAddress, buffer.count, 0, address, length)
                 }
             }
@@ -106,27 +108,6 @@ final class HeartbeatSocket {
             default:
                 return nil
             }
-        }
-    }
-
-    static func withSocketAddress<R>(_ address: IPAddress, port: UInt16,
-                                     _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
-        let bytes = address.bytes
-        if address.family == .ipv4 {
-            var sin = sockaddr_in()
-            sin.sin_family = sa_family_t(AF_INET)
-            sin.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: bytes) }
-            return withUnsafePointer(to: &sin) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-        var sin6 = sockaddr_in6()
-        sin6.sin6_family = sa_family_t(AF_INET6)
-        sin6.sin6_port = port.bigEndian
-        withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
-        return withUnsafePointer(to: &sin6) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
         }
     }
 }
@@ -171,24 +152,6 @@ func waitReadable(_ descriptors: [Int32], timeoutNanoseconds: UInt64) {
     var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
     let milliseconds = Int32(clamping: (timeoutNanoseconds + 999_999) / 1_000_000)
     _ = poll(&fds, nfds_t(fds.count), milliseconds)
-}
-
-/// The monotonic clock (CLOCK_MONOTONIC), the election's time base.
-public struct MonotonicClock: Sendable {
-    public init() {}
-
-    public func now() -> MonotonicInstant {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return MonotonicInstant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
-    }
-}
-
-/// Nanoseconds since the Unix epoch (CLOCK_REALTIME), for boot epochs.
-func realtimeNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 /// Puts the calling thread under SCHED_FIFO at `priority`; returns the errno on failure.

@@ -41,23 +41,15 @@ public struct HeartbeatIdentity: Sendable, Hashable {
         self.intervalMilliseconds = intervalMilliseconds
     }
 
-    /// Identity for `config`, with the config's digest (hex) as bytes.
+    /// Identity for `config`, with the config's digest (hex) as bytes. `Config.digest` is 64 hex
+    /// digits by construction (SHA-256); anything else is a programming error and traps rather
+    /// than being sent as some other digest.
     public init(config: Config, nodeName: String, bootEpoch: UInt64) {
-        var digest = [UInt8]()
-        var text = Array(config.digest.utf8)[...]
-        func nibble(_ c: UInt8) -> UInt8 {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: return 0
-            }
+        let hex = config.digest
+        guard let digest = HeartbeatMessage.ConfigDigest(hex: hex) else {
+            preconditionFailure("the config digest \"\(hex)\" is not 64 hex digits")
         }
-        while text.count >= 2 {
-            digest.append(nibble(text.removeFirst()) << 4 | nibble(text.removeFirst()))
-        }
-        self.init(nodeName: nodeName, bootEpoch: bootEpoch, configSerial: config.serial,
-                  configDigest: HeartbeatMessage.ConfigDigest(digest) ?? .zero,
+        self.init(nodeName: nodeName, bootEpoch: bootEpoch, configSerial: config.serial, configDigest: digest,
                   intervalMilliseconds: UInt32(clamping: config.heartbeat.interval.milliseconds))
     }
 }

@@ -5,6 +5,7 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// Where and as whom replication talks.
 public struct ReplicationSettings: Sendable {

@@ -1,5 +1,6 @@
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// What tandemd tells systemd, decided from role changes, reloads and the stop: `READY=1` once
 /// the first election has settled (a role other than starting), `STATUS=` with the role, the peer

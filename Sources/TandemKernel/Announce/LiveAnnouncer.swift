@@ -23,17 +23,13 @@ public final class LiveAnnouncer: Announcer {
     private let queue = DispatchQueue(label: "tandem.announce")
     private let campaigns = Mutex<(generation: UInt64, byVIP: [VirtualIP: Campaign])>((0, [:]))
     private let onError: @Sendable (VirtualIP, any Error) -> Void
-    private let onSend: @Sendable (VirtualIP, AnnounceSchedule.Send) -> Void
 
     /// - Parameters:
     ///   - sender: sends one message.
-    ///   - onSend: told after each successful send (for logs and metrics).
     ///   - onError: told about each failed scheduled send.
     public init(sender: any AnnouncementSender,
-                onSend: @escaping @Sendable (VirtualIP, AnnounceSchedule.Send) -> Void = { _, _ in },
                 onError: @escaping @Sendable (VirtualIP, any Error) -> Void = { _, _ in }) {
         self.sender = sender
-        self.onSend = onSend
         self.onError = onError
     }
 
@@ -43,11 +39,10 @@ public final class LiveAnnouncer: Announcer {
         let immediate = schedule.sends(from: .milliseconds(0), until: .milliseconds(1))
         // First message of every VIP before the second of any: the last VIP is not kept waiting.
         var firstError: (any Error)?
-        for send in immediate {
+        for _ in immediate {
             for vip in vips {
                 do {
                     try sender.announce(vip, arpMode: settings.arpMode)
-                    onSend(vip, send)
                 } catch {
                     if firstError == nil { firstError = error }
                 }
@@ -106,10 +101,9 @@ public final class LiveAnnouncer: Announcer {
             return (sends, c.arpMode)
         }
         guard let due else { return }
-        for send in due.sends {
+        for _ in due.sends {
             do {
                 try sender.announce(vip, arpMode: due.mode)
-                onSend(vip, send)
             } catch {
                 onError(vip, error)
             }

@@ -19,8 +19,8 @@ public struct IPVSChangeResult: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The kernel's IPVS table and sync daemons, as daemon and command code use them. The live
-/// implementation talks generic netlink (`LiveIPVSKernel`); `InMemoryIPVSKernel` behaves like
-/// the kernel for tests.
+/// implementation talks generic netlink (`LiveIPVSKernel`); `InMemoryIPVSKernel` (in
+/// `TandemTesting`) behaves like the kernel for tests.
 ///
 /// Methods throw for failures of the whole request (IPVS missing, no permission, a broken
 /// socket); `apply` reports each change's own failure in its result so that one rejected change

@@ -45,13 +45,8 @@ struct NetlinkAttributeWriter {
     mutating func putU8(_ type: UInt16, _ value: UInt8) { put(type, [value]) }
     mutating func putU16(_ type: UInt16, _ value: UInt16) { put(type, hostBytes(value)) }
     mutating func putU32(_ type: UInt16, _ value: UInt32) { put(type, hostBytes(value)) }
-    mutating func putU64(_ type: UInt16, _ value: UInt64) { put(type, hostBytes(value)) }
     /// A 16-bit value in network order (`nla_put_be16`): IPVS ports.
     mutating func putBigEndianU16(_ type: UInt16, _ value: UInt16) { put(type, [UInt8(value >> 8), UInt8(value & 0xFF)]) }
-    /// A 32-bit value in network order (`nla_put_be32`).
-    mutating func putBigEndianU32(_ type: UInt16, _ value: UInt32) {
-        put(type, [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)])
-    }
     mutating func putString(_ type: UInt16, _ value: String) { put(type, Array(value.utf8) + [0]) }
 
     /// A nested attribute (`nla_nest_start` / `nla_nest_end`), flagged NLA_F_NESTED.

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import TandemCore
+import TandemKernel
 
 /// `exec` checks: the program runs with `%h`/`%p` already substituted, no shell, standard input,
 /// output and error on /dev/null (nothing to buffer); exit status 0 passes. It runs on

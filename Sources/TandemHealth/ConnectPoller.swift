@@ -3,6 +3,7 @@ import Glibc
 import NIOCore
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// Plain TCP connect checks (no send, no expect) without a NIO channel: the commonest check,
 /// run thousands of times a second.
@@ -65,7 +66,7 @@ final class ConnectPoller: @unchecked Sendable {
             promise.succeed(.failure("connect failed: cannot open a socket: \(errnoText(errno))"))
             return
         }
-        let rc = Self.withSocketAddress(address, port: port) { Glibc.connect(fd, $0, $1) }
+        let rc = IPSocketAddress.with(address, port: port) { Glibc.connect(fd, $0, $1) }
         if rc == 0 {
             Self.closeWithReset(fd)
             promise.succeed(.success("connected"))
@@ -144,31 +145,6 @@ final class ConnectPoller: @unchecked Sendable {
         var option = linger(l_onoff: 1, l_linger: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
         close(fd)
-    }
-
-    private static func withSocketAddress<R>(_ address: IPAddress, port: UInt16,
-                                             _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
-        switch address {
-        case .v4(let value):
-            var a = sockaddr_in()
-            a.sin_family = sa_family_t(AF_INET)
-            a.sin_port = port.bigEndian
-            a.sin_addr = in_addr(s_addr: value.bigEndian)
-            return withUnsafePointer(to: &a) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        case .v6:
-            var a = sockaddr_in6()
-            a.sin6_family = sa_family_t(AF_INET6)
-            a.sin6_port = port.bigEndian
-            let bytes = address.bytes
-            withUnsafeMutableBytes(of: &a.sin6_addr) { raw in
-                for (i, b) in bytes.enumerated() { raw[i] = b }
-            }
-            return withUnsafePointer(to: &a) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        }
     }
 }
 

@@ -175,7 +175,7 @@ public struct SpawnChildRunner: ChildRunning {
     }
 
     /// An absolute or relative path as given; a bare name searched in PATH.
-    static func resolve(_ program: String) -> String? {
+    public static func resolve(_ program: String) -> String? {
         if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         for dir in path.split(separator: ":") {

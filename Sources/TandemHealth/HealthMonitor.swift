@@ -13,7 +13,7 @@ import TandemCore
 ///
 /// Results that do not count (a timeout while the checks ran far behind) go to `onUncounted`.
 /// Changes are published as `HealthUpdate`s (status changes and weight changes: agent feedback,
-/// warm-up steps) on `updates` and to the optional callback. `apply(_:)` on a reload keeps the
+/// warm-up steps) on `updates` and to the optional callback. `apply(targets:)` on a reload keeps the
 /// state of every target whose real server and probe are unchanged.
 public final class HealthMonitor: Sendable {
     /// One change of a real server's health or effective weight.
@@ -66,12 +66,8 @@ public final class HealthMonitor: Sendable {
     /// The monitor's clock: CLOCK_MONOTONIC, as NIO reads it.
     public static func now() -> MonotonicInstant { MonotonicInstant(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
 
-    /// Starts checking `config`'s targets; on a reload, keeps unchanged targets' state and
-    /// schedules, stops removed ones and starts new ones.
-    public func apply(_ config: Config) {
-        apply(targets: HealthTarget.all(in: config))
-    }
-
+    /// Starts checking `targets` (`HealthTarget.all(in:)` of a config); on a reload, keeps
+    /// unchanged targets' state and schedules, stops removed ones and starts new ones.
     public func apply(targets: [HealthTarget]) {
         let now = Self.now()
         let added: [(HealthTarget, UInt64)] = inner.withLock { inner in

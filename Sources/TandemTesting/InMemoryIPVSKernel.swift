@@ -1,5 +1,6 @@
 import Glibc
 import TandemCore
+import TandemKernel
 
 /// An IPVS table in memory that answers like the kernel's (`ip_vs_ctl.c`): EEXIST for adding
 /// what exists, ESRCH for a missing service, ENOENT for a missing real server or an unknown

@@ -55,11 +55,6 @@ public struct HealthServerStatus: Sendable, Hashable {
 
     /// `10.0.0.2:80`, `[2001:db8::2]:80`.
     public var server: String { "\(address.bracketed):\(port)" }
-
-    /// Seconds in the current status at `now`.
-    public func secondsInStatus(at now: MonotonicInstant) -> Double {
-        Double(now.nanoseconds(since: since)) / 1e9
-    }
 }
 
 extension HealthMonitor {

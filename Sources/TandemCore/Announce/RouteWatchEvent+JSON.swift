@@ -1,0 +1,33 @@
+extension RouteWatchEvent {
+    /// The event as `tandemctl vip monitor` prints it: one JSON object with `ts_ns` (when it was
+    /// seen, CLOCK_REALTIME nanoseconds), `event`, and the interface, VIP and origin it names.
+    public func json(timestampNanoseconds: UInt64) -> JSONValue {
+        var fields: [String: JSONValue] = ["ts_ns": .int(Int64(clamping: timestampNanoseconds))]
+        switch self {
+        case .linkDown(let interface):
+            fields["event"] = "link_down"
+            fields["interface"] = .string(interface)
+        case .linkUp(let interface):
+            fields["event"] = "link_up"
+            fields["interface"] = .string(interface)
+        case .linkRemoved(let interface):
+            fields["event"] = "link_removed"
+            fields["interface"] = .string(interface)
+        case .vipRemoved(let vip, let origin):
+            fields["event"] = "vip_removed"
+            fields["vip"] = .string(vip.prefix.description)
+            fields["interface"] = .string(vip.interface)
+            fields["origin"] = .string(origin.rawValue)
+        case .vipAdded(let vip, let origin):
+            fields["event"] = "vip_added"
+            fields["vip"] = .string(vip.prefix.description)
+            fields["interface"] = .string(vip.interface)
+            fields["origin"] = .string(origin.rawValue)
+        case .overrun:
+            fields["event"] = "overrun"
+        case .hostChanged:
+            fields["event"] = "host_changed"
+        }
+        return .object(fields)
+    }
+}
