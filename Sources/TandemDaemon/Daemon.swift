@@ -11,10 +11,6 @@ public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
     public var exitCode: Int32
 }
 
-/// Wires the parts of a running `tandemd` and runs them in one `ServiceGroup`:
-/// the heartbeat/election loop (own thread), SIGHUP/SIGUSR1 handling, periodic IPVS checks,
-/// real-server health checks (own event loop thread, `Daemon+Health.swift`).
-/// SIGTERM/SIGINT start a graceful stop (handover, then exit 0).
 /// Paths that belong to this node only: never taken from a mirrored config when given on the
 /// command line, so two daemons on one host (tests, the lab) do not collide.
 public struct NodeLocalSettings: Sendable, Hashable {
@@ -27,6 +23,10 @@ public struct NodeLocalSettings: Sendable, Hashable {
     }
 }
 
+/// Wires the parts of a running `tandemd` and runs them in one `ServiceGroup`:
+/// the heartbeat thread, which runs this node's `NodeState` (every runtime decision), SIGHUP/SIGUSR1
+/// handling, periodic IPVS checks, real-server health checks (own event loop thread,
+/// `Daemon+Health.swift`). SIGTERM/SIGINT start a graceful stop (handover, then exit 0).
 public enum Daemon {
     /// Runs until stopped. Throws `DaemonStartError` when it cannot start.
     ///

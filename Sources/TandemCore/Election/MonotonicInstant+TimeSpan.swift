@@ -3,9 +3,4 @@ extension MonotonicInstant {
     public static func + (instant: MonotonicInstant, span: TimeSpan) -> MonotonicInstant {
         instant.adding(milliseconds: span.milliseconds)
     }
-
-    /// True when at least `span` has passed from `earlier` to `self`.
-    public func hasElapsed(_ span: TimeSpan, since earlier: MonotonicInstant) -> Bool {
-        self >= earlier + span
-    }
 }

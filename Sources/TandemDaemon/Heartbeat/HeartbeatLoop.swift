@@ -39,7 +39,6 @@ public struct HeartbeatStatus: Sendable {
     public var now: MonotonicInstant = .zero
     public var effectivePriority: UInt8 = 0
     public var maintenance = false
-    public var holdingVIPs = false
     public var roleReason = ""
     /// Wall-clock nanoseconds of the last role change.
     public var roleChangedAt: UInt64 = 0
@@ -346,7 +345,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
         let election = driver.election
         let status = HeartbeatStatus(role: election.role, peer: election.peer, counters: verifier.counters,
                                      paths: verifier.paths, now: now, effectivePriority: election.effectivePriority,
-                                     maintenance: election.maintenance, holdingVIPs: election.holdingVIPs,
+                                     maintenance: election.maintenance,
                                      roleReason: driver.roleReason, roleChangedAt: driver.roleChangedAt,
                                      history: driver.history, rejections: driver.rejections,
                                      peerAlive: election.peerIsAlive(at: now),
