@@ -5,6 +5,7 @@ import ServiceLifecycle
 import Synchronization
 import TandemCore
 import TandemHealth
+import TandemKernel
 
 /// tandemd's real-server health checks: a `HealthMonitor` on its own event loop thread (never the
 /// heartbeat thread, so checks cannot delay a heartbeat), whose changes reach the IPVS reconcile
@@ -22,15 +23,18 @@ public final class DaemonHealth: Service, Sendable {
     public let monitor: HealthMonitor
     private let group: MultiThreadedEventLoopGroup
     private let courier: HealthCourier
+    /// Ages in status ("since").
+    let clock: any TandemClock
 
     /// Starts checking `config`'s real servers. `deliver` receives the IPVS table inputs (the
     /// daemon passes `KernelWorker.healthChanged`); `prober` is replaceable for tests.
     public init(config: Config, logger: Logger, prober: any HealthProber = NIOHealthProber(),
-                spacingMilliseconds: UInt64 = 100, events: EventHub? = nil,
+                spacingMilliseconds: UInt64 = 100, events: EventHub? = nil, clock: any TandemClock = MonotonicClock(),
                 deliver: @escaping @Sendable (_ down: Set<RealServerID>, _ weights: [RealServerID: Int]) -> Void) {
+        self.clock = clock
         group = MultiThreadedEventLoopGroup(numberOfThreads: Self.threads(cores: System.coreCount))
         let courier = HealthCourier(loop: group.next(), logger: logger, spacingMilliseconds: spacingMilliseconds, events: events,
-                                    deliver: deliver)
+                                    clock: clock, deliver: deliver)
         self.courier = courier
         monitor = HealthMonitor(group: group, prober: prober, onUpdate: { courier.updated($0) },
                                 onUncounted: { courier.uncounted($0, $1) })
@@ -43,8 +47,9 @@ public final class DaemonHealth: Service, Sendable {
     static func threads(cores: Int) -> Int { min(4, max(1, cores - 1)) }
 
     /// Wires the checks to `worker`.
-    public convenience init(config: Config, worker: KernelWorker, logger: Logger, events: EventHub? = nil) {
-        self.init(config: config, logger: logger, events: events, deliver: { down, weights in
+    public convenience init(config: Config, worker: KernelWorker, logger: Logger, events: EventHub? = nil,
+                            clock: any TandemClock = MonotonicClock()) {
+        self.init(config: config, logger: logger, events: events, clock: clock, deliver: { down, weights in
             worker.healthChanged(down: down, weights: weights)
         })
     }
@@ -88,11 +93,14 @@ final class HealthCourier: Sendable {
     private let loop: any EventLoop
     private let logger: Logger
     private let events: EventHub?
+    private let clock: any TandemClock
     private let deliver: @Sendable (Set<RealServerID>, [RealServerID: Int]) -> Void
     private let state: Mutex<State>
 
     init(loop: any EventLoop, logger: Logger, spacingMilliseconds: UInt64, events: EventHub? = nil,
+         clock: any TandemClock = MonotonicClock(),
          deliver: @escaping @Sendable (Set<RealServerID>, [RealServerID: Int]) -> Void) {
+        self.clock = clock
         self.loop = loop
         self.logger = logger
         self.events = events
@@ -130,7 +138,7 @@ final class HealthCourier: Sendable {
     /// A result that did not count: the checks ran so far behind that a timeout said nothing
     /// about the server. Logged (at most once a minute, with a count) and published.
     func uncounted(_ key: HealthTarget.Key, _ result: ProbeResult) {
-        let now = HealthMonitor.now()
+        let now = clock.now()
         let count: Int? = state.withLock { s in
             s.uncounted += 1
             if let last = s.lastOverloadWarning, now < last + Self.overloadWarningSpacing { return nil }
@@ -147,7 +155,7 @@ final class HealthCourier: Sendable {
 
     /// Health or the target set changed: deliver now, or arm the pacing timer.
     func changed() {
-        let action = state.withLock { $0.pacer.changed(at: HealthMonitor.now()) }
+        let action = state.withLock { $0.pacer.changed(at: clock.now()) }
         act(action)
     }
 
@@ -159,7 +167,7 @@ final class HealthCourier: Sendable {
             deliverLatest()
         case .scheduleDelivery(let at):
             loop.scheduleTask(deadline: .uptimeNanoseconds(at.nanoseconds)) { [self] in
-                let next = self.state.withLock { $0.pacer.timerFired(at: HealthMonitor.now()) }
+                let next = self.state.withLock { $0.pacer.timerFired(at: clock.now()) }
                 self.act(next)
             }
         }
@@ -183,7 +191,7 @@ final class HealthCourier: Sendable {
 extension DaemonHealth {
     /// The health of every checked real server, as `tandemctl status` shows it.
     func statusForControl() -> [RealServerID: RealServerHealthInfo] {
-        let now = HealthMonitor.now()
+        let now = clock.now()
         var result: [RealServerID: RealServerHealthInfo] = [:]
         for entry in snapshot() {
             let id = RealServerID(service: entry.service, address: entry.address, port: entry.port)

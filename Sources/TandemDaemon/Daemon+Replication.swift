@@ -9,7 +9,7 @@ extension Daemon {
     static func makeReplication(config: Config, store: LockedBox<ConfigStore>, nodeName: String, peerName: String,
                                 paths: [HeartbeatPath], loop: HeartbeatLoop, reload: @escaping @Sendable () -> Void,
                                 keysInForce: @escaping @Sendable () -> HeartbeatKeySet? = { nil },
-                                logger: Logger) throws -> ReplicationService {
+                                logger: Logger, clock: any TandemClock) throws -> ReplicationService {
         var key: HeartbeatKey?
         if case .hmacSHA256(let keyFile) = config.heartbeat.authentication {
             do {
@@ -35,6 +35,6 @@ extension Daemon {
                 store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) }
             },
             peerVersion: { loop.status.peer.map { ConfigVersion(serial: $0.configSerial, digest: $0.configDigest) } },
-            logger: logger)
+            logger: logger, clock: clock)
     }
 }

@@ -38,6 +38,8 @@ public enum Daemon {
                            serviceManager: any ServiceManagerNotifying = NoServiceManager(),
                            repairPeriod: Duration = .seconds(30)) async throws {
         let config = initial.current
+        // The one clock every part of the daemon reads (`TandemClock`).
+        let clock = MonotonicClock()
         let settings: Election.Settings
         do {
             settings = try Election.Settings(config: config, nodeName: nodeName)
@@ -54,7 +56,7 @@ public enum Daemon {
         let keys = try loadKeys(config.heartbeat, logger: logger)
         let authenticator = keys?.authenticators.current
 
-        let (epoch, epochWarning) = BootEpoch.next(stateDirectory: local.stateDirectory, now: BootEpoch.wallClock())
+        let (epoch, epochWarning) = BootEpoch.next(stateDirectory: local.stateDirectory, now: BootEpoch.wallClock(clock))
         if let epochWarning { logger.warning("\(epochWarning)") }
         let builder = HeartbeatRoundBuilder(identity: HeartbeatIdentity(config: config, nodeName: nodeName, bootEpoch: epoch),
                                             authenticator: authenticator)
@@ -81,15 +83,16 @@ public enum Daemon {
             logger.warning("announce \(vip.prefix) on \(vip.interface): \(error)")
         })
         try ControlServer.prepare(path: local.controlSocket)
-        let hub = EventHub()
+        let hub = EventHub(clock: clock)
         let notifier = Notifier(runner: ProcessNotifyRunner(), nodeName: nodeName, logger: logger)
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
                                   makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
                                     sender: transport, worker: worker, logger: logger,
-                                    heartbeatAddresses: paths.map(\.local))
+                                    heartbeatAddresses: paths.map(\.local), clock: clock)
         driver.events = hub
-        let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name)
+        let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name,
+                                              monotonicMicroseconds: ServiceManagerReporter.monotonicMicroseconds(clock))
         driver.onRoleChange = { role, reason in reporter.roleChanged(to: role, reason: reason) }
         let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator,
                                          nextAuthenticator: keys?.authenticators.next, localName: nodeName, localEpoch: epoch,
@@ -99,7 +102,7 @@ public enum Daemon {
         let loop: HeartbeatLoop
         do {
             loop = try HeartbeatLoop(driver: driver, transport: transport, verifier: verifier, logger: logger,
-                                     realtimePriority: config.heartbeat.realtimePriority, keys: keys)
+                                     realtimePriority: config.heartbeat.realtimePriority, keys: keys, clock: clock)
         } catch {
             throw DaemonStartError(description: "\(error)", exitCode: 71)
         }
@@ -116,7 +119,7 @@ public enum Daemon {
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(ElectionDriver.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
-        let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub)
+        let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub, clock: clock)
         let store = LockedBox(initial)
         let controlGroup = ControlGroup(config.control.group, logger: logger)
         let reloadContext = ReloadContext(nodeName: nodeName,
@@ -190,11 +193,12 @@ public enum Daemon {
         let reload: @Sendable () -> Void = { _ = reloadConfig(false) }
         let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
                                               loop: loop, reload: reload, keysInForce: { keysInForce.withLock { $0 } },
-                                              logger: logger)
+                                              logger: logger, clock: clock)
         var parts = ControlCenter.Parts(
             nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: statusAddresses,
             paths: paths, hub: hub, stateDirectory: local.stateDirectory, currentConfig: { store.withLock { $0.current } },
             currentDigest: { store.withLock { $0.digest } }, reload: reloadConfig)
+        parts.clock = clock
         parts.replication = { ReplicationStatusLine.text(replication.status()) }
         parts.restartNeeded = {
             ConfigDifference.restartNeeded(started: config, current: store.withLock { $0.current }, context: reloadContext)

@@ -1,5 +1,6 @@
 import Testing
 import TandemCore
+import TandemTesting
 @testable import TandemDaemon
 
 @Suite("Event hub")
@@ -21,6 +22,22 @@ struct EventHubTests {
         var first: ControlEvent?
         for await event in replayed { first = event; break }
         #expect(first?.message == "before anyone listens")
+    }
+
+    @Test func eventTimesComeFromTheDaemonsClock() async {
+        let clock = ManualClock(wallNanoseconds: 1_764_460_800_123_000_000)
+        let hub = EventHub(clock: clock)
+        let stream = hub.subscribe()
+        hub.publish(.control, "first")
+        clock.stepWallClock(to: 1_764_460_860_000_000_000)
+        hub.publish(.control, "after a step of the wall clock")
+        var times: [String] = []
+        for await event in stream {
+            times.append(event.time)
+            if times.count == 2 { break }
+        }
+        #expect(times == [ControlTime.iso8601(nanosecondsSinceEpoch: 1_764_460_800_123_000_000),
+                          ControlTime.iso8601(nanosecondsSinceEpoch: 1_764_460_860_000_000_000)])
     }
 
     @Test func aReaderThatNeverReadsKeepsOnlyTheNewest() async {

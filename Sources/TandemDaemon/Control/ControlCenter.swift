@@ -19,6 +19,8 @@ public final class ControlCenter: ControlHandling {
         /// For status reads only, through its own rtnetlink socket (never the one the heartbeat
         /// thread claims VIPs through, so a status call cannot hold up a claim).
         public var addressTable: any AddressTable
+        /// Status times, drain generations and the drain resync schedule.
+        public var clock: any TandemClock = MonotonicClock()
         public var paths: [HeartbeatPath]
         public var hub: EventHub
         /// Where drains and the maintenance flag are kept (node-local).
@@ -133,7 +135,7 @@ public final class ControlCenter: ControlHandling {
         let s = parts.loop.status
         let node = config.node(named: parts.nodeName)
         let peerName = config.peer(of: parts.nodeName)?.name ?? "?"
-        let wallNow = realtimeNanoseconds()
+        let wallNow = parts.clock.wallNanoseconds()
         let peerConfig = s.peer.map { StatusReport.ConfigInfo(serial: $0.configSerial, digest: $0.configDigest.description) }
         let paths = zip(parts.paths, s.paths).enumerated().map { index, pair in
             let (path, stats) = pair
@@ -245,7 +247,7 @@ public final class ControlCenter: ControlHandling {
             return .failure(.refused("no real server \(endpoint) in \(service.map { "virtual server \($0)" } ?? "any virtual server") of the config"))
         }
         let book = drains.withLock { drains -> DrainBook in
-            drains.change(ids, drained: on, wallClock: realtimeNanoseconds())
+            drains.change(ids, drained: on, wallClock: parts.clock.wallNanoseconds())
             return drains
         }
         storeDrains(book)
@@ -321,7 +323,7 @@ extension ControlCenter {
         var lastFailure: String?
         while !Task.isCancelled {
             do { try await Task.sleep(for: poll) } catch { return }
-            let now = HealthMonitor.now()
+            let now = parts.clock.now()
             guard schedule.observe(peerAlive: parts.loop.status.peerAlive, at: now) else { continue }
             let list = drains.withLock { $0.list }
             switch await parts.sendDrains(list) {

@@ -18,11 +18,13 @@ public final class EventHub: Sendable {
     /// How many past events a new subscriber receives first.
     static let replayCount = 20
 
-    public init() {}
+    private let clock: any TandemClock
+
+    public init(clock: any TandemClock = MonotonicClock()) { self.clock = clock }
 
     /// Publishes one event, stamped with the wall clock now.
     public func publish(_ kind: ControlEvent.Kind, _ message: String) {
-        let event = ControlEvent(time: ControlTime.iso8601(nanosecondsSinceEpoch: realtimeNanoseconds()), kind: kind, message: message)
+        let event = ControlEvent(time: ControlTime.iso8601(nanosecondsSinceEpoch: clock.wallNanoseconds()), kind: kind, message: message)
         let targets = state.withLock { state -> [AsyncStream<ControlEvent>.Continuation] in
             state.recent.append(event)
             if state.recent.count > Self.replayCount { state.recent.removeFirst(state.recent.count - Self.replayCount) }

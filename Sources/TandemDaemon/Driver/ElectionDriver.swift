@@ -32,11 +32,12 @@ public final class ElectionDriver {
     private var queuedRoutes: [RouteWatchEvent] = []
 
     public init(config: Config, settings: Election.Settings, addressTable: any AddressTable, announcer: any Announcer,
-                sender: any HeartbeatSending, worker: KernelWorker, logger: Logger, heartbeatAddresses: [IPAddress] = []) {
+                sender: any HeartbeatSending, worker: KernelWorker, logger: Logger, heartbeatAddresses: [IPAddress] = [],
+                clock: any TandemClock = MonotonicClock()) {
         node = NodeState(settings: Self.nodeSettings(config, settings, worker: worker), configSerial: config.serial,
                          configDigest: HeartbeatMessage.ConfigDigest(hex: config.digest) ?? .zero)
         executor = Executor(config: config, addressTable: addressTable, announcer: announcer, sender: sender,
-                            worker: worker, logger: logger, heartbeatAddresses: heartbeatAddresses)
+                            worker: worker, logger: logger, heartbeatAddresses: heartbeatAddresses, clock: clock)
     }
 
     static func nodeSettings(_ config: Config, _ settings: Election.Settings, worker: KernelWorker) -> NodeState.Settings {
@@ -172,13 +173,16 @@ public final class ElectionDriver {
         var onRoleChange: (@Sendable (_ to: Role, _ reason: String) -> Void)?
         var history: [RoleHistoryEntry] = []
         var roleReason = "starting up"
-        var roleChangedAt = realtimeNanoseconds()
+        var roleChangedAt: UInt64
+        let clock: any TandemClock
         /// Lets a release cancel an announcement still queued behind the IPVS install.
         let announceGate = AnnounceGate()
         private var replies: [(NodeRequestID, NodeReply)] = []
 
         init(config: Config, addressTable: any AddressTable, announcer: any Announcer, sender: any HeartbeatSending,
-             worker: KernelWorker, logger: Logger, heartbeatAddresses: [IPAddress]) {
+             worker: KernelWorker, logger: Logger, heartbeatAddresses: [IPAddress], clock: any TandemClock) {
+            self.clock = clock
+            roleChangedAt = clock.wallNanoseconds()
             self.config = config
             self.addressTable = addressTable
             self.announcer = announcer
@@ -238,7 +242,7 @@ public final class ElectionDriver {
             case .roleChanged(let from, let to, let reason):
                 onRoleChange?(to, reason)
                 roleReason = reason
-                roleChangedAt = realtimeNanoseconds()
+                roleChangedAt = clock.wallNanoseconds()
                 history.append(RoleHistoryEntry(at: roleChangedAt, from: from, to: to, reason: reason))
                 if history.count > ElectionDriver.historyLimit { history.removeFirst(history.count - ElectionDriver.historyLimit) }
             case .log(let level, let text):

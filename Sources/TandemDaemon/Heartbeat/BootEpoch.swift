@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 import TandemKernel
 
 /// Chooses this daemon's boot epoch: larger than every epoch this node used before, so the peer's
@@ -13,10 +14,11 @@ public enum BootEpoch {
     /// clock is behind (integration/host/test_auth.py). Never set it on a router.
     public static let testClockVariable = "TANDEMD_TEST_BOOT_CLOCK_NS"
 
-    /// The wall clock in nanoseconds (CLOCK_REALTIME), or the test-only stand-in.
-    public static func wallClock(environment: [String: String] = ProcessInfo.processInfo.environment) -> UInt64 {
+    /// The wall clock in nanoseconds (`clock`'s), or the test-only stand-in.
+    public static func wallClock(_ clock: any TandemClock = MonotonicClock(),
+                                 environment: [String: String] = ProcessInfo.processInfo.environment) -> UInt64 {
         if let text = environment[testClockVariable], let forced = UInt64(text) { return forced }
-        return realtimeNanoseconds()
+        return clock.wallNanoseconds()
     }
 
     /// The epoch, and a warning when it could not be persisted.

@@ -71,7 +71,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private let driver: ElectionDriver
     private let transport: UDPHeartbeatTransport
     private var verifier: HeartbeatVerifier
-    private let clock = MonotonicClock()
+    private let clock: any TandemClock
     private var logLimiter = LogRateLimiter()
     private var keyFingerprints: (current: String, next: String?)?
     /// systemd's watchdog, fed from this loop so that a wedged loop gets tandemd restarted. Set
@@ -90,7 +90,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(driver: ElectionDriver, transport: UDPHeartbeatTransport, verifier: HeartbeatVerifier, logger: Logger,
-         realtimePriority: Int?, keys: HeartbeatKeySet?) throws(HeartbeatSocketError) {
+         realtimePriority: Int?, keys: HeartbeatKeySet?, clock: any TandemClock = MonotonicClock()) throws(HeartbeatSocketError) {
+        self.clock = clock
         keyFingerprints = keys.map { ($0.current.fingerprint, $0.next?.fingerprint) }
         self.driver = driver
         self.transport = transport

@@ -65,7 +65,7 @@ public final class ReplicationService: Service, Sendable {
         var logBudget: [String: (count: Int, windowStart: MonotonicInstant)] = [:]
     }
     private let state = Mutex(State())
-    private let clock = MonotonicClock()
+    private let clock: any TandemClock
     /// Answers the peer's `drains` pushes (set by the control center); nil refuses them.
     private let drainHandler = Mutex<(@Sendable (DrainList) -> PeerResponse)?>(nil)
 
@@ -108,7 +108,9 @@ public final class ReplicationService: Service, Sendable {
                 inForce: @escaping @Sendable () -> ConfigSnapshot? = { nil },
                 stage: @escaping @Sendable (ConfigSnapshot, Config) -> Void = { _, _ in },
                 peerVersion: @escaping @Sendable () -> ConfigVersion?,
-                logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+                logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                clock: any TandemClock = MonotonicClock()) {
+        self.clock = clock
         self.settings = settings
         self.key = key
         self.keysInForce = keysInForce
@@ -481,7 +483,7 @@ public final class ReplicationService: Service, Sendable {
     }
 
     private func record(_ direction: ReplicationStatus.Event.Direction, serial: UInt64, result: String, succeeded: Bool) {
-        let event = ReplicationStatus.Event(when: Date(), direction: direction, peer: settings.peerName, serial: serial,
+        let event = ReplicationStatus.Event(when: Date(timeIntervalSince1970: Double(clock.wallNanoseconds()) / 1e9), direction: direction, peer: settings.peerName, serial: serial,
                                             result: result, succeeded: succeeded)
         state.withLock { $0.status.lastReplication = event }
     }

@@ -14,7 +14,7 @@ public final class ServiceManagerReporter: Sendable {
 
     /// `monotonicMicroseconds` is `CLOCK_MONOTONIC` in µs, for `MONOTONIC_USEC=`.
     public init(notifier: any ServiceManagerNotifying, peer: String,
-                monotonicMicroseconds: @escaping @Sendable () -> UInt64 = ServiceManagerReporter.monotonicMicroseconds) {
+                monotonicMicroseconds: @escaping @Sendable () -> UInt64 = ServiceManagerReporter.monotonicMicroseconds(MonotonicClock())) {
         self.notifier = notifier
         self.peer = peer
         self.clock = monotonicMicroseconds
@@ -61,8 +61,9 @@ public final class ServiceManagerReporter: Sendable {
         notifier.send(.stopping(status: "stopping: handing the VIPs over to \(peer) if active"))
     }
 
-    @Sendable public static func monotonicMicroseconds() -> UInt64 {
-        MonotonicClock().now().nanoseconds / 1000
+    /// CLOCK_MONOTONIC in µs, read through `clock`.
+    public static func monotonicMicroseconds(_ clock: any TandemClock) -> @Sendable () -> UInt64 {
+        { clock.now().nanoseconds / 1000 }
     }
 }
 

@@ -1,8 +1,8 @@
 import Glibc
 import TandemCore
 
-/// The monotonic clock (CLOCK_MONOTONIC), the election's time base.
-public struct MonotonicClock: Sendable {
+/// The live `TandemClock`: CLOCK_MONOTONIC (the election's time base) and CLOCK_REALTIME.
+public struct MonotonicClock: TandemClock {
     public init() {}
 
     public func now() -> MonotonicInstant {
@@ -10,6 +10,8 @@ public struct MonotonicClock: Sendable {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return MonotonicInstant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
     }
+
+    public func wallNanoseconds() -> UInt64 { realtimeNanoseconds() }
 }
 
 /// Nanoseconds since the Unix epoch (CLOCK_REALTIME): boot epochs, event times, and `tandemctl vip`
