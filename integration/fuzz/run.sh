@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds Tandem's libFuzzer targets and runs them, one after the other.
+# Builds Tandem's libFuzzer targets and runs them, one after the other (or FUZZ_JOBS at a time).
 #
 #   integration/fuzz/run.sh [SECONDS] [TARGET...]     # default: 60 s each, every target
+#   FUZZ_JOBS=2 integration/fuzz/run.sh 10              # two targets at a time
 #
 # Targets (integration/fuzz/README.md says what each checks):
 #   heartbeat  heartbeat decoder and verifier
@@ -181,12 +182,10 @@ max_len() {
     esac
 }
 
-failed=()
-summary=()
-for t in "${targets[@]}"; do
-    echo "=== fuzz $t for ${seconds}s ==="
-    log=$build/$t.log
-    rm -f "$build"/crash-"$t"-* "$build"/timeout-"$t"-* "$build"/oom-"$t"-*
+# One target's run: its log in $build/TARGET.log, its summary line in $build/TARGET.summary.
+fuzz_one() {
+    local t=$1 log=$build/$1.log rc done_line execs corpus line
+    rm -f "$build"/crash-"$t"-* "$build/$t.failed"
     set +e
     (cd "$build" && "./$t-fuzz" -max_total_time="$seconds" -print_final_stats=1 -max_len="$(max_len "$t")" \
         -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 -artifact_prefix="$build/crash-$t-" \
@@ -198,19 +197,47 @@ for t in "${targets[@]}"; do
     execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
     corpus=$(sed -n 's/.* corp: \([^ ]*\).*/\1/p' <<<"$done_line")
     line="$t: ${execs:-?} exec/s, corpus ${corpus:-?} (inputs/bytes), $(ls "$build/corpus/$t" | wc -l) files kept in corpus/$t"
-    summary+=("$line")
-    if [ $rc -ne 0 ]; then
-        failed+=("$t")
-        grep -E 'ERROR|Fatal error|Assertion|Precondition|SUMMARY|deadly signal|out-of-memory|timeout' "$log" | head -n 20 || true
-        echo "FAILED: $t (exit $rc): input in $build/crash-$t-*, log $log"
-    else
-        echo "$done_line"
-    fi
-    echo "$line"
-done
+    {
+        echo "=== fuzz $t for ${seconds}s ==="
+        if [ $rc -ne 0 ]; then
+            grep -E 'ERROR|Fatal error|Assertion|Precondition|SUMMARY|deadly signal|out-of-memory|timeout' "$log" | head -n 20 || true
+            echo "FAILED: $t (exit $rc): input in $build/crash-$t-*, log $log"
+            touch "$build/$t.failed"
+        else
+            echo "$done_line"
+        fi
+        echo "$line"
+    } > "$build/$t.report"
+    echo "$line" > "$build/$t.summary"
+}
 
+# FUZZ_JOBS targets at a time (default 1; integration/test-all uses 2, one per core).
+jobs=${FUZZ_JOBS:-1}
+running=0
+for t in "${targets[@]}"; do
+    if [ "$jobs" -le 1 ]; then
+        fuzz_one "$t"
+        cat "$build/$t.report"
+        continue
+    fi
+    fuzz_one "$t" &
+    running=$((running + 1))
+    if [ $running -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+done
+wait
+if [ "$jobs" -gt 1 ]; then
+    for t in "${targets[@]}"; do cat "$build/$t.report"; done
+fi
+
+failed=()
 echo "=== summary (${seconds}s per target) ==="
-printf '%s\n' "${summary[@]}"
+for t in "${targets[@]}"; do
+    cat "$build/$t.summary"
+    [ ! -e "$build/$t.failed" ] || failed+=("$t")
+done
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz: failed: ${failed[*]}" >&2
     exit 1
