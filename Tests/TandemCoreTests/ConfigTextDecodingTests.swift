@@ -31,11 +31,11 @@ import Testing
 }
 
 /// Text nested deeper than `ConfigParser.maximumNesting` is refused before Yams composes it: its
-/// composer recurses once per level, and 10,000 "[" (found by the `config` fuzz target) crashed
-/// the loader with a stack overflow instead of an error.
+/// composer recurses once per level, and 10,000 "[" (run through the `config` fuzz target)
+/// crashed the loader with a stack overflow instead of an error.
 @Suite struct ConfigNestingTests {
     static let tooDeep: [(String, String, Int)] = [
-        ("flow sequences, as the fuzzer found", String(repeating: "[", count: 10_000), 1),
+        ("flow sequences, the crashing input", String(repeating: "[", count: 10_000), 1),
         ("flow mappings", String(repeating: "{a: ", count: 5_000), 1),
         ("compact block sequences", String(repeating: "- ", count: 10_000) + "x", 1),
         ("complex keys", String(repeating: "? ", count: 10_000) + "x", 1),

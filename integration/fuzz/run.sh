@@ -153,6 +153,8 @@ PY
         ;;
     config)
         cp examples/*.yaml "$dir/"
+        # The nesting that overflowed Yams's composer before the loader refused it.
+        python3 -c 'import sys; open(sys.argv[1], "w").write("[" * 10000)' "$dir/deep-nesting.yaml"
         # The YAML documents of the config unit tests (multi-line string literals with a serial).
         python3 - "$dir" Tests/TandemCoreTests/*.swift <<'PY'
 import re, sys, pathlib
