@@ -16,7 +16,8 @@ import TandemCore
 /// - a link without IFLA_IFNAME is dropped (`rtnl_link_info_parse`);
 /// - names are cut as `nla_strlcpy(…, IFNAMSIZ)` cuts them: at most 15 bytes, up to the first NUL;
 /// - an IPv4 address is IFA_LOCAL, or 0.0.0.0 without it; an IPv6 one is IFA_LOCAL, or
-///   IFA_ADDRESS without it; the flags are IFA_FLAGS when present, else `ifa_flags`.
+///   IFA_ADDRESS without it; the flags are IFA_FLAGS when present, else `ifa_flags` (an IFA_FLAGS
+///   shorter than 4 bytes, which libnl would read past, counts as absent).
 /// Attributes Tandem does not read (statistics, link info, per-family data) are not validated.
 enum RouteMessages {
     static let newLink: UInt16 = 16
