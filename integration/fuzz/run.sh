@@ -95,7 +95,11 @@ stale() {
 # 2. TandemCore, instrumented (-enable-testing: the targets use @testable import).
 core=()
 while IFS= read -r -d '' f; do core+=("$f"); done < <(find Sources/TandemCore -name '*.swift' -print0 | sort -z)
-if stale "$build/TandemCore.o" "${core[@]}" "$bin/Modules"; then
+depmodules=()
+for module in Yams Crypto; do
+    [ -e "$bin/Modules/$module.swiftmodule" ] && depmodules+=("$bin/Modules/$module.swiftmodule")
+done
+if stale "$build/TandemCore.o" "${core[@]}" "${depmodules[@]}"; then
     echo "run.sh: compiling TandemCore with -sanitize=fuzzer,address"
     swiftc "${swiftflags[@]}" -enable-testing -module-name TandemCore -wmo -c -o "$build/TandemCore.o" \
         -emit-module -emit-module-path "$build/modules/TandemCore.swiftmodule" "${core[@]}"
