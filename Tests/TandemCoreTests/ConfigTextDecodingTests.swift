@@ -29,3 +29,36 @@ import Testing
             "virtual_servers[0].real_servers[0].address: \"10.0.0.21/32\" has a prefix length; write the address alone here (line 19)"))
     }
 }
+
+/// Text nested deeper than `ConfigParser.maximumNesting` is refused before Yams composes it: its
+/// composer recurses once per level, and 10,000 "[" (run through the `config` fuzz target)
+/// crashed the loader with a stack overflow instead of an error.
+@Suite struct ConfigNestingTests {
+    static let tooDeep: [(String, String, Int)] = [
+        ("flow sequences, the crashing input", String(repeating: "[", count: 10_000), 1),
+        ("flow mappings", String(repeating: "{a: ", count: 5_000), 1),
+        ("compact block sequences", String(repeating: "- ", count: 10_000) + "x", 1),
+        ("complex keys", String(repeating: "? ", count: 10_000) + "x", 1),
+        ("block mappings, one level a line", (0..<3_000).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\n"), 65),
+        ("after a valid config", minimalConfig + "\nextra: " + String(repeating: "[", count: 70), 22),
+    ]
+
+    @Test(arguments: tooDeep.map(\.0))
+    func refusedWithItsLine(_ name: String) {
+        let (_, text, line) = Self.tooDeep.first { $0.0 == name }!
+        #expect(errors(of: text) == ["(top level): nests collections more than 64 levels deep: a config needs fewer than 10 (line \(line))"])
+    }
+
+    @Test func examplesAreFarFromTheLimit() throws {
+        for file in exampleConfigs() {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            #expect(YAMLNesting.lineNestedDeeper(than: 12, in: text) == nil, "\(file.lastPathComponent)")
+        }
+    }
+
+    @Test func bracketsInsideQuotesOnlyRaiseTheEstimate() {
+        let text = minimal(appending: "note: \"" + String(repeating: "[", count: 40) + "\"")
+        #expect(YAMLNesting.lineNestedDeeper(than: 64, in: text) == nil)
+        #expect(YAMLNesting.lineNestedDeeper(than: 40, in: text) == 22)
+    }
+}

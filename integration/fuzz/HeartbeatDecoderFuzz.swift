@@ -1,13 +1,14 @@
-// libFuzzer entry for the heartbeat decoder and verifier. Built by run.sh together with the
-// TandemCore sources it exercises (Heartbeat/*.swift except the HMAC file, Role, MonotonicInstant),
-// so it needs no Crypto module: authentication goes through `HeartbeatAuthenticator`, here a
-// keyed checksum stand-in that the fuzzer can satisfy, so the accepted paths are reached too.
+// Fuzz target `heartbeat`: the heartbeat decoder and verifier. Authentication goes through
+// `HeartbeatAuthenticator`, here a keyed checksum stand-in that the fuzzer can satisfy, so the
+// accepted paths are reached too (the HMAC authenticator is tested by the unit tests).
 //
 // Properties checked on every input:
 // 1. `HeartbeatCodec.decode` never traps, whatever the bytes.
 // 2. Whatever it accepts re-encodes to exactly the same bytes (no field is lost or invented).
 // 3. A verifier fed the input as a stream of length-prefixed packets never traps, counts every
 //    packet exactly once, and never accepts a (epoch, sequence) it has already accepted on a path.
+
+@testable import TandemCore
 
 /// Not cryptography: FNV-1a, expanded to 32 bytes. Only the control flow is under test.
 struct ChecksumAuthenticator: HeartbeatAuthenticator {
@@ -29,9 +30,7 @@ struct FixedTag: HeartbeatAuthenticator {
     func isValidTag(_ tag: ArraySlice<UInt8>, for bytes: ArraySlice<UInt8>) -> Bool { tag.elementsEqual(value) }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func heartbeatFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+func heartbeatFuzz(_ input: [UInt8]) {
 
     if let decoded = try? HeartbeatCodec.decode(input) {
         let authenticator: (any HeartbeatAuthenticator)? = decoded.tag.map { FixedTag(value: Array($0)) }
@@ -64,5 +63,4 @@ public func heartbeatFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let counters = verifiers[index].counters
         precondition(counters.accepted + counters.dropped == fed, "a packet was not counted exactly once")
     }
-    return 0
 }

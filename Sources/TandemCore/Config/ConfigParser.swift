@@ -10,6 +10,11 @@ public enum ConfigParser {
     /// Files larger than this are refused before parsing.
     public static let maximumFileSize = 64 * 1024 * 1024
 
+    /// Deepest nesting of YAML collections accepted (a config nests about 8 levels). Yams's composer
+    /// recurses once per level, so text nested thousands of levels deep (a few KB of "[") would
+    /// exhaust the stack; it is refused before composing.
+    public static let maximumNesting = 64
+
     /// A parsed, valid config together with any warnings.
     public struct Result: Sendable {
         public var config: Config
@@ -85,6 +90,9 @@ public enum ConfigParser {
         if yaml.trimmingWhitespace.isEmpty {
             throw fail("is empty: a config needs at least serial, nodes and virtual_ips (see examples/reference.yaml)")
         }
+        if let line = YAMLNesting.lineNestedDeeper(than: maximumNesting, in: yaml) {
+            throw fail("nests collections more than \(maximumNesting) levels deep: a config needs fewer than 10", line: line)
+        }
         let root: YAMLNode?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -125,6 +133,52 @@ public enum ConfigParser {
         default:
             return nil
         }
+    }
+}
+
+/// An estimate of how deeply YAML text nests its collections, made without parsing it.
+enum YAMLNesting {
+    /// The first line (1-based) at which the estimated depth exceeds `limit`, or nil.
+    ///
+    /// The estimate of a line is: the enclosing block levels (the indentation columns of the
+    /// earlier lines that are less indented, as YAML's own scanner stacks them), plus the
+    /// compact collections the line opens (each leading "- " or "? "), plus the flow collections
+    /// open at the deepest point of the line ("[" and "{" not yet closed, counted from the start of
+    /// the text). Quotes and comments are not told apart from the rest, so brackets inside them
+    /// count too, which only raises the estimate; a mapping opened after a "- " on the same line
+    /// is not counted, so the estimate is at least half the real depth.
+    static func lineNestedDeeper(than limit: Int, in text: String) -> Int? {
+        var indents: [Int] = []
+        var flow = 0
+        var line = 0
+        for content in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            line += 1
+            let indent = content.prefix { $0 == UInt8(ascii: " ") }.count
+            var rest = content.dropFirst(indent)
+            guard let first = rest.first, first != UInt8(ascii: "#"), first != UInt8(ascii: "\r") else { continue }
+            while let last = indents.last, last >= indent { indents.removeLast() }
+            indents.append(indent)
+            var compact = 0
+            while let indicator = rest.first, indicator == UInt8(ascii: "-") || indicator == UInt8(ascii: "?"),
+                  rest.dropFirst().first.map({ $0 == UInt8(ascii: " ") }) ?? true {
+                compact += 1
+                rest = rest.dropFirst(2).drop { $0 == UInt8(ascii: " ") }
+            }
+            var deepest = flow
+            for byte in rest {
+                switch byte {
+                case UInt8(ascii: "["), UInt8(ascii: "{"):
+                    flow += 1
+                    deepest = max(deepest, flow)
+                case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                    flow = max(0, flow - 1)
+                default:
+                    break
+                }
+            }
+            if indents.count + compact + deepest > limit { return line }
+        }
+        return nil
     }
 }
 

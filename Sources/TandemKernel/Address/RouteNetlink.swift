@@ -5,7 +5,9 @@
 // kernel's exact errno (the `nlmsgerr.error` of the reply) in a per-socket box passed through
 // libnl's `arg` pointer, so callers can tell EEXIST from EADDRNOTAVAIL without guessing. Nothing
 // outside this file touches a libnl pointer; everything leaves as TandemCore values or KernelError.
-// A `RouteSocket` is not thread-safe: each has exactly one owner.
+// Received messages (notifications and dump replies) reach the VALID callback as bytes and are
+// decoded by the pure `RouteMessages` (RouteMessages.swift, unit-tested and fuzzed), not by
+// libnl's object parsers. A `RouteSocket` is not thread-safe: each has exactly one owner.
 
 import CNetlink
 import Glibc
@@ -15,10 +17,8 @@ import TandemCore
 final class RouteCallbackBox {
     /// errno of the last NLMSG_ERROR reply (positive), reset before every request.
     var lastErrno: Int32 = 0
-    /// Notifications decoded by the VALID callback of an event socket, in arrival order.
+    /// Messages decoded by the VALID callback (of an event socket, or of a dump), in arrival order.
     var notifications: [RouteNotification] = []
-    /// `nlmsg_pid` of the message being parsed.
-    var currentSenderPort: UInt32 = 0
 }
 
 private func routeErrorCallback(_: UnsafeMutablePointer<sockaddr_nl>?, _ err: UnsafeMutablePointer<nlmsgerr>?,
@@ -29,31 +29,16 @@ private func routeErrorCallback(_: UnsafeMutablePointer<sockaddr_nl>?, _ err: Un
     return Int32(NL_STOP.rawValue)
 }
 
+/// Hands the bytes of each received message (libnl has checked that `nlmsg_len` fits what was
+/// received) to the pure decoder, `RouteMessages`.
 private func routeValidCallback(_ msg: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) -> Int32 {
     guard let msg, let arg, let header = nlmsg_hdr(msg) else { return Int32(NL_OK.rawValue) }
     let box = Unmanaged<RouteCallbackBox>.fromOpaque(arg).takeUnretainedValue()
-    box.currentSenderPort = header.pointee.nlmsg_pid
-    _ = nl_msg_parse(msg, routeParseCallback, arg)
-    return Int32(NL_OK.rawValue)
-}
-
-private func routeParseCallback(_ object: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) {
-    guard let object, let arg else { return }
-    let box = Unmanaged<RouteCallbackBox>.fromOpaque(arg).takeUnretainedValue()
-    let type = Int32(nl_object_get_msgtype(object))
-    switch type {
-    case Int32(RTM_NEWLINK): box.notifications.append(.linkChanged(RouteSocket.linkState(object)))
-    case Int32(RTM_DELLINK): box.notifications.append(.linkRemoved(RouteSocket.linkState(object)))
-    case Int32(RTM_NEWADDR):
-        if let a = RouteSocket.interfaceAddress(object) {
-            box.notifications.append(.addressAdded(a, senderPort: box.currentSenderPort))
-        }
-    case Int32(RTM_DELADDR):
-        if let a = RouteSocket.interfaceAddress(object) {
-            box.notifications.append(.addressRemoved(a, senderPort: box.currentSenderPort))
-        }
-    default: break
+    let bytes = Array(UnsafeRawBufferPointer(start: header, count: Int(header.pointee.nlmsg_len)))
+    if let notification = RouteMessages.notification(message: bytes[...]) {
+        box.notifications.append(notification)
     }
+    return Int32(NL_OK.rawValue)
 }
 
 /// What a drain of an event socket found.
@@ -153,38 +138,71 @@ final class RouteSocket {
     /// Dumps every address of every interface (RTM_GETADDR). Interface names are filled in from a link dump.
     func dumpAddresses() throws(KernelError) -> [InterfaceAddress] {
         let names = Dictionary(try dumpLinks().map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
-        var cache: OpaquePointer?
-        box.lastErrno = 0
-        let rc = rtnl_addr_alloc_cache(socket, &cache)
-        guard rc >= 0, let cache else { throw failure("dump addresses", purpose, rc) }
-        defer { nl_cache_free(cache) }
-        var out: [InterfaceAddress] = []
-        var object = nl_cache_get_first(cache)
-        while let o = object {
-            if var a = RouteSocket.interfaceAddress(o) {
-                a.interface = names[a.interfaceIndex] ?? ""
-                out.append(a)
-            }
-            object = nl_cache_get_next(o)
+        let socket = self.socket
+        // What libnl's address cache asks (`nl_rtgen_request`): an rtgenmsg for AF_UNSPEC.
+        let replies = try dump("dump addresses") {
+            var request = rtgenmsg(rtgen_family: UInt8(AF_UNSPEC))
+            return nl_send_simple(socket, Int32(RTM_GETADDR), NLM_F_DUMP, &request, MemoryLayout<rtgenmsg>.size)
         }
-        return out
+        return replies.compactMap { notification in
+            guard case .addressAdded(var a, _) = notification else { return nil }
+            a.interface = names[a.interfaceIndex] ?? ""
+            return a
+        }
     }
 
-    /// Dumps every link (RTM_GETLINK).
+    /// Dumps every link (RTM_GETLINK), asking as libnl's link cache asks: an `ifinfomsg` for
+    /// AF_UNSPEC and IFLA_EXT_MASK = RTEXT_FILTER_VF.
     func dumpLinks() throws(KernelError) -> [LinkState] {
-        var cache: OpaquePointer?
-        box.lastErrno = 0
-        let rc = rtnl_link_alloc_cache(socket, AF_UNSPEC, &cache)
-        guard rc >= 0, let cache else { throw failure("dump links", purpose, rc) }
-        defer { nl_cache_free(cache) }
-        var out: [LinkState] = []
-        var object = nl_cache_get_first(cache)
-        while let o = object {
-            out.append(RouteSocket.linkState(o))
-            object = nl_cache_get_next(o)
+        let socket = self.socket
+        let replies = try dump("dump links") {
+            guard let msg = nlmsg_alloc_simple(Int32(RTM_GETLINK), NLM_F_DUMP) else { return -Int32(NLE_NOMEM) }
+            defer { nlmsg_free(msg) }
+            var header = ifinfomsg()
+            header.ifi_family = UInt8(AF_UNSPEC)
+            var rc = nlmsg_append(msg, &header, MemoryLayout<ifinfomsg>.size, Int32(NLMSG_ALIGNTO))
+            if rc < 0 { return rc }
+            var mask = UInt32(RTEXT_FILTER_VF)
+            rc = nla_put(msg, Int32(IFLA_EXT_MASK), Int32(MemoryLayout<UInt32>.size), &mask)
+            if rc < 0 { return rc }
+            return nl_send_auto(socket, msg)
         }
-        return out
+        return replies.compactMap { notification in
+            guard case .linkChanged(let link) = notification else { return nil }
+            return link
+        }
     }
+
+    /// Sends a dump request (`request` returns libnl's code) and decodes every message of the
+    /// reply up to NLMSG_DONE through the VALID callback. A dump the kernel marks interrupted
+    /// (NLM_F_DUMP_INTR: the table changed during it) is asked again, as libnl's cache refill does.
+    private func dump(_ operation: String, request: () -> Int32) throws(KernelError) -> [RouteNotification] {
+        for _ in 0..<RouteSocket.dumpAttempts {
+            box.lastErrno = 0
+            box.notifications = []
+            var rc = request()
+            if rc < 0 { throw failure(operation, purpose, rc) }
+            guard let shared = nl_socket_get_cb(socket) else {
+                throw KernelError(operation: operation, object: purpose, errno: ENOMEM)
+            }
+            let callbacks = nl_cb_clone(shared)
+            nl_cb_put(shared)
+            guard let callbacks else { throw KernelError(operation: operation, object: purpose, errno: ENOMEM) }
+            _ = nl_cb_set(callbacks, NL_CB_VALID, NL_CB_CUSTOM, routeValidCallback, Unmanaged.passUnretained(box).toOpaque())
+            rc = nl_recvmsgs(socket, callbacks)
+            nl_cb_put(callbacks)
+            let replies = box.notifications
+            box.notifications = []
+            if rc == -NLE_DUMP_INTR { continue }
+            if rc < 0 { throw failure(operation, purpose, rc) }
+            return replies
+        }
+        throw KernelError(operation: operation, object: purpose, errno: EAGAIN,
+                          hint: "the kernel interrupted \(RouteSocket.dumpAttempts) dumps in a row (the table kept changing)")
+    }
+
+    /// Interrupted dumps asked again before giving up (libnl's cache refill never gives up).
+    static let dumpAttempts = 100
 
     // MARK: - Event sockets
 
@@ -224,35 +242,6 @@ final class RouteSocket {
         let got = box.notifications
         box.notifications = []
         return .notifications(got)
-    }
-
-    // MARK: - Object decoding
-
-    static func interfaceAddress(_ object: OpaquePointer) -> InterfaceAddress? {
-        guard let local = rtnl_addr_get_local(object) else { return nil }
-        let familyRaw = rtnl_addr_get_family(object)
-        let family: AddressFamily
-        switch familyRaw {
-        case AF_INET: family = .ipv4
-        case AF_INET6: family = .ipv6
-        default: return nil
-        }
-        let length = Int(nl_addr_get_len(local))
-        guard let raw = nl_addr_get_binary_addr(local) else { return nil }
-        let bytes = UnsafeRawBufferPointer(start: raw, count: length)
-        guard let address = IPAddress(bytes: bytes, family: family) else { return nil }
-        let prefix = IPPrefix(address: address, length: Int(rtnl_addr_get_prefixlen(object)))
-        var label: String?
-        if family == .ipv4, let l = rtnl_addr_get_label(object) { label = String(cString: l) }
-        return InterfaceAddress(interfaceIndex: rtnl_addr_get_ifindex(object), interface: "",
-                                prefix: prefix, flags: UInt32(rtnl_addr_get_flags(object)), label: label)
-    }
-
-    static func linkState(_ object: OpaquePointer) -> LinkState {
-        let name = rtnl_link_get_name(object).map { String(cString: $0) } ?? ""
-        return LinkState(index: rtnl_link_get_ifindex(object), name: name,
-                         flags: UInt32(truncatingIfNeeded: rtnl_link_get_flags(object)),
-                         operState: rtnl_link_get_operstate(object))
     }
 }
 
