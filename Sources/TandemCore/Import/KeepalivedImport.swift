@@ -313,6 +313,7 @@ private struct Builder {
         draft.virtualServers = services[0]
         if services.count == 2 { compareServices(services[0], services[1]) }
         addServiceVIPs()
+        markNATGateways()
         buildSync()
     }
 
@@ -629,6 +630,21 @@ private struct Builder {
             findings.append(ImportFinding(.note, at: vs.source,
                 "\(address) is a service address but no vrrp_instance holds it; Tandem requires every service address among the VIPs, so the output adds \(prefix) on \(interface)",
                 advice: "correct its interface and prefix length, or use a fwmark service if another system holds the address"))
+        }
+    }
+
+    /// keepalived has no word for the NAT real servers' gateway: it is one of the VIPs. A VIP
+    /// whose subnet holds a NAT real server is taken for it (Tandem's `nat_gateway`).
+    mutating func markNATGateways() {
+        for i in draft.virtualIPs.indices {
+            guard let prefix = IPPrefix(draft.virtualIPs[i].prefix), prefix.length < (prefix.family == .ipv4 ? 32 : 128) else { continue }
+            let natServer = draft.virtualServers.lazy.flatMap { vs in
+                vs.realServers.filter { ($0.forwarding ?? vs.forwarding).method == "nat" }.map(\.address)
+            }.first { IPAddress($0).map(prefix.contains) ?? false }
+            guard let natServer else { continue }
+            draft.virtualIPs[i].natGateway = true
+            findings.append(ImportFinding(.note, at: draft.virtualIPs[i].source,
+                "VIP \(prefix) is in the subnet of the NAT real server \(natServer), so the output marks it nat_gateway: true (the real servers route their replies through it)"))
         }
     }
 

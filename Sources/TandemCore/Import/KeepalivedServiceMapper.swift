@@ -524,7 +524,8 @@ struct ServiceMapper {
                     for u in s.block ?? [] {
                         switch u.keyword {
                         case "path": path = u.arg(0)
-                        case "status_code": status += u.arguments.map { .text($0) }
+                        case "status_code":
+                            status += u.arguments.map { code in code.allSatisfy { $0.isNumber || $0 == "-" } ? .raw(code) : .text(code) }
                         case "digest":
                             note(.notCarriedOver, u.location, "digest (an MD5 of the page) is not carried over", "check the body with a regular expression instead: health_check.body")
                         case "virtualhost": host = u.arg(0)
