@@ -128,7 +128,12 @@ struct ImportLVSCFCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lvs.cf",
         abstract: "Convert pulse/piranha's lvs.cf into a Tandem config.",
-        discussion: "Inactive virtual servers and real servers are left out, with a note each."
+        discussion: """
+        Inactive virtual servers and real servers are left out, with a note each; everything \
+        else not carried over is listed on standard error with its line and what to do instead.
+
+        Example: tandemctl import lvs.cf /etc/sysconfig/ha/lvs.cf -o tandem.yaml
+        """
     )
 
     @Argument(help: "The lvs.cf file.") var file: String
