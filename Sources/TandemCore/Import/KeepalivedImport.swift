@@ -313,6 +313,10 @@ private struct Builder {
         draft.virtualServers = services[0]
         if services.count == 2 { compareServices(services[0], services[1]) }
         addServiceVIPs()
+        if draft.virtualIPs.isEmpty {
+            throw ImportError(at: views[0].instances.first?.location ?? SourceLocation(file: files[0], line: 1),
+                "no VIP: no vrrp_instance lists a virtual_ipaddress and no virtual server has an address; a Tandem pair moves at least one VIP: add a vrrp_instance with its virtual_ipaddress to keepalived.conf and import again")
+        }
         markNATGateways()
         buildSync()
     }

@@ -470,7 +470,7 @@ struct ServiceMapper {
         }
         for r in withCheckers {
             if r.checkers.count > 1 {
-                note(.notCarriedOver, r.checkers[1].location, "a second checker on real server \(r.address) is not carried over",
+                note(.notCarriedOver, r.checkers[1].location, "\(r.checkers[1].keyword) (a second checker on real server \(r.address)) is not carried over",
                      "Tandem has one health check per virtual server; keep the one that matters")
             }
             if r.checkers.first?.keyword != model.keyword {
@@ -518,7 +518,7 @@ struct ServiceMapper {
                 switch s.keyword {
                 case "url":
                     if path != nil {
-                        note(.notCarriedOver, s.location, "a second url block is not carried over", "Tandem's http check fetches one path")
+                        note(.notCarriedOver, s.location, "url (a second url block) is not carried over", "Tandem's http check fetches one path")
                         continue
                     }
                     for u in s.block ?? [] {
