@@ -319,6 +319,7 @@ private struct Builder {
         }
         markNATGateways()
         buildSync()
+        findings += draft.settle()
     }
 
     /// Findings of the second router's file that say what the first's already said (the same
@@ -394,6 +395,15 @@ private struct Builder {
                 findings.append(ImportFinding(.note, at: instance?.unicastPeers[1].1,
                     "unicast_peer lists more than one peer: a Tandem pair has two routers; the first peer is the other node"))
             }
+        }
+        for i in 0..<2 {
+            for a in addresses[i] where IPAddress(a) == nil {
+                throw ImportError(at: sources[i] ?? instance?.location,
+                    "\"\(a)\" is not an IP address, so it cannot be \(names[i])'s heartbeat address: write the router's address in unicast_src_ip/unicast_peer (or --addresses)")
+            }
+        }
+        if addresses[0] == addresses[1], !addresses[0].isEmpty {
+            throw ImportError(at: instance?.location, "both routers would have the heartbeat address \(addresses[0][0]): give each its own with unicast_src_ip and unicast_peer, or --addresses IP1,IP2")
         }
         for i in 0..<2 where addresses[i].isEmpty {
             throw ImportError(at: instance?.location ?? SourceLocation(file: files[0], line: 1),
@@ -480,7 +490,7 @@ private struct Builder {
         for (role, command, location) in instance.notify {
             let words = KeepalivedLexer.words(command)
             if words.first?.hasPrefix("/") == true {
-                draft.notify.append((role, command, location))
+                draft.notify.append((role, words, location))
             } else {
                 findings.append(ImportFinding(.notCarriedOver, at: location,
                     "the notify command \"\(command)\" does not start with an absolute path",
@@ -611,9 +621,9 @@ private struct Builder {
             }
             return nil
         }
-        if let l = label, ip.family == .ipv6 || !l.hasPrefix(interface) || l.count > 15 {
+        if let l = label, ip.family == .ipv6 || !(l == interface || l.hasPrefix(interface + ":")) || l.count > 15 {
             if !quiet {
-                findings.append(ImportFinding(.notCarriedOver, at: location, "label \(l) is left out: a label is for IPv4 only, starts with the interface name and has at most 15 characters"))
+                findings.append(ImportFinding(.notCarriedOver, at: location, "label \(l) is left out: a label is for IPv4 only, is the interface name or starts with it and a colon, and has at most 15 characters"))
             }
             label = nil
         }

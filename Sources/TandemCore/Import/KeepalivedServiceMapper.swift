@@ -1,3 +1,5 @@
+import Foundation
+
 /// keepalived's `virtual_server` and `virtual_server_group` blocks as Tandem virtual servers,
 /// following keepalived 2.2.7's reading of them (keepalived/check/check_parser.c for each
 /// keyword, check_data.c validate_check_config() for the fixes it applies afterwards), so the
@@ -182,7 +184,15 @@ struct ServiceMapper {
                     note(.quirk, s.location, "persistence_timeout \(s.arg(0) ?? "") is not 1…2678400 seconds: keepalived ignores it (check_parser.c pto_handler)")
                 }
             case "persistence_granularity":
-                granularity = s.arg(0)
+                // check_parser.c pgr_handler: an IPv4 mask (keepalived, like ipvsadm, takes
+                // non-contiguous ones; Tandem and the kernel's template hashing want contiguous)
+                // or an IPv6 prefix length 1…128; anything else is refused and changes nothing.
+                guard let g = s.arg(0), g.contains(".") ? LVSCFMapper.prefixLength(g) != nil : (Int(g).map { (1...128).contains($0) } ?? false) else {
+                    note(.notCarriedOver, s.location, "persistence_granularity \(s.arg(0) ?? "") is not a contiguous IPv4 netmask or an IPv6 prefix length 1…128; left out",
+                         "write a mask like 255.255.255.0")
+                    continue
+                }
+                granularity = g
                 if persistence == nil {
                     persistence = 360
                     note(.quirk, s.location, "persistence_granularity without persistence_timeout turns persistence on for 360 s in keepalived (check_parser.c pgr_handler); so does the output")
@@ -369,12 +379,13 @@ struct ServiceMapper {
                 }
                 d.sorryServer = ("\(sorry.address)", (isFwmark && port == 0) ? nil : port, sorryForwarding.flatMap { $0 == method ? nil : $0 })
             }
-            if index == 0 {
-                d.healthCheck = healthCheck(reals, delayLoopMS: delayLoopMS, connectTimeoutMS: connectTimeoutMS, retry: retry,
-                                            inhibit: inhibit, warmupMS: warmupMS, virtualhost: virtualhost, vs: vs)
-            } else {
-                d.healthCheck = out.first?.healthCheck
-            }
+            // One check per entry (a group's fwmark entry has port-less real servers where its
+            // address entries have ports); the findings are said once, for the first entry.
+            let said = findings.count
+            let portless = d.realServers.contains { ($0.port ?? 0) == 0 }
+            d.healthCheck = healthCheck(reals, delayLoopMS: delayLoopMS, connectTimeoutMS: connectTimeoutMS, retry: retry,
+                                        inhibit: inhibit, warmupMS: warmupMS, virtualhost: virtualhost, portless: portless, vs: vs)
+            if index > 0 { findings.removeSubrange(said...) }
             if isGroup { d.comments = ["from virtual_server group \(vs.arg(1) ?? ""), entry \(index + 1)"] }
             out.append(d)
         }
@@ -460,7 +471,7 @@ struct ServiceMapper {
     // MARK: Checkers → one health check per virtual server
 
     mutating func healthCheck(_ reals: [Real], delayLoopMS: UInt64?, connectTimeoutMS: UInt64?, retry: Int?, inhibit: Bool,
-                              warmupMS: UInt64?, virtualhost: String?, vs: KeepalivedStatement) -> TandemDraft.HealthCheck? {
+                              warmupMS: UInt64?, virtualhost: String?, portless: Bool, vs: KeepalivedStatement) -> TandemDraft.HealthCheck? {
         let withCheckers = reals.filter { !$0.checkers.isEmpty }
         guard let model = withCheckers.first?.checkers.first else {
             return nil
@@ -491,11 +502,10 @@ struct ServiceMapper {
             default: break
             }
         }
-        // A fwmark service's DR/TUN real servers have port 0: without connect_port there is
-        // nothing to connect to (keepalived would probe port 0 and fail).
-        let portless = reals.contains { $0.port == nil || $0.port == 0 } && ["TCP_CHECK", "HTTP_GET", "SSL_GET", "UDP_CHECK"].contains(model.keyword)
-        if portless, port == nil, vs.arg(0) == "fwmark" || vs.arg(0) == "group" {
-            note(.notCarriedOver, model.location, "\(model.keyword) without connect_port on a firewall-mark service: the real servers have no port to check",
+        // Real servers of port 0 (a fwmark service's, an all-ports service's DR ones): without
+        // connect_port there is nothing to connect to (keepalived would probe port 0 and fail).
+        if portless, port == nil, ["TCP_CHECK", "HTTP_GET", "SSL_GET", "UDP_CHECK"].contains(model.keyword) {
+            note(.notCarriedOver, model.location, "\(model.keyword) without connect_port, on real servers without a port, has no port to check",
                  "add connect_port to the checker (and health_check.port here)")
             return nil
         }
@@ -525,7 +535,17 @@ struct ServiceMapper {
                         switch u.keyword {
                         case "path": path = u.arg(0)
                         case "status_code":
-                            status += u.arguments.map { code in code.allSatisfy { $0.isNumber || $0 == "-" } ? .raw(code) : .text(code) }
+                            // check_http.c: each word a code 100…599 or a range of them; keepalived
+                            // refuses the others ("Invalid HTTP_GET status_code").
+                            for code in u.arguments {
+                                let parts = code.split(separator: "-", omittingEmptySubsequences: false)
+                                let numbers = parts.compactMap { p in Int(p).flatMap { p.count == 3 && (100...599).contains($0) ? $0 : nil } }
+                                if (1...2).contains(parts.count), numbers.count == parts.count, numbers[0] <= numbers[numbers.count - 1] {
+                                    status.append(.raw(code))
+                                } else {
+                                    note(.notCarriedOver, u.location, "status_code \(code) is not an HTTP status or range (keepalived refuses it too); left out")
+                                }
+                            }
                         case "digest":
                             note(.notCarriedOver, u.location, "digest (an MD5 of the page) is not carried over", "check the body with a regular expression instead: health_check.body")
                         case "virtualhost": host = u.arg(0)
@@ -553,7 +573,8 @@ struct ServiceMapper {
             for s in model.block ?? [] {
                 switch s.keyword {
                 case "misc_path":
-                    let text = s.arguments.joined(separator: " ")
+                    let text = s.arguments.joined(separator: " ").trimmingCharacters(in: .whitespaces)
+                    if text.isEmpty { continue }
                     let words = KeepalivedLexer.words(text)
                     if words.first?.hasPrefix("/") == true, !text.contains(where: { "|&;<>$`*?()".contains($0) }) {
                         command = words.map { .text($0) }
@@ -593,7 +614,7 @@ struct ServiceMapper {
                 default: findings.append(Unmapped.finding(for: s, context: "UDP_CHECK"))
                 }
             }
-            guard let sendText = payload.flatMap(Self.hexText) else {
+            guard let sendText = payload.flatMap(Self.hexText), !sendText.isEmpty else {
                 note(.notCarriedOver, model.location, "UDP_CHECK without a printable payload is not carried over (keepalived sends an empty datagram and counts an ICMP port unreachable as down)",
                      "use health_check type udp with send and expect strings")
                 return nil
@@ -601,7 +622,7 @@ struct ServiceMapper {
             fields.append(("type", .raw("udp")))
             if let port { fields.append(("port", .number(port))) }
             fields.append(("send", .text(sendText)))
-            if let reply, let text = Self.hexText(reply) {
+            if let reply, let text = Self.hexText(reply), !text.isEmpty {
                 fields.append(("expect", .text(NSRegularExpressionEscape.escape(text))))
             }
         default:

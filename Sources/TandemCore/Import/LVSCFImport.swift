@@ -277,6 +277,7 @@ struct LVSCFMapper {
                 note(.notCarriedOver, block.location, "a `\(block.kind)` block at the top level is not part of lvs.cf")
             }
         }
+        findings += draft.settle()
         if draft.virtualIPs.isEmpty {
             throw ImportError(at: root.location, "no active virtual or failover block with an address: a Tandem pair needs at least one VIP")
         }
@@ -364,7 +365,11 @@ struct LVSCFMapper {
         }
         if let p = block.entry("persistent"), let t = Int(p.value), t > 0 {
             vs.persistenceTimeout = t
-            if let m = block.value("pmask") { vs.persistenceNetmask = m }
+            if let m = block.entry("pmask") {
+                if Self.prefixLength(m.value) != nil { vs.persistenceNetmask = m.value } else {
+                    note(.notCarriedOver, m.location, "pmask \(m.value) is not a contiguous netmask; left out", "write a mask like 255.255.255.0")
+                }
+            }
         } else if vs.port == 0, vs.fwmark == nil {
             vs.persistenceTimeout = 360
             note(.note, block.location, "port 0 needs persistence; the output sets 360 s (ipvsadm's default)")
@@ -379,10 +384,10 @@ struct LVSCFMapper {
         let reentryMS = keepalivedSeconds(block.value("reentry") ?? "180") ?? 180_000
         let interval = max(1000, min(intervalMS, 3_600_000))
         var fields: [(String, DraftValue)] = []
-        let send = block.value("send")
-        var expect = block.value("expect")
+        let send = block.value("send").flatMap { $0.isEmpty ? nil : $0 }
+        var expect = block.value("expect").flatMap { $0.isEmpty ? nil : $0 }
         if let program = block.entry("send_program") {
-            let words = program.value.split(separator: " ").map(String.init)
+            let words = program.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             if words.first?.hasPrefix("/") == true {
                 fields.append(("type", .raw("exec")))
                 fields.append(("command", .list(words.map { .text($0) })))
@@ -419,6 +424,12 @@ struct LVSCFMapper {
         if let lm = block.entry("load_monitor"), lm.value != "none" {
             note(.notCarriedOver, lm.location, "load_monitor = \(lm.value) (weights from the real servers' load via \(lm.value)) is not carried over",
                  "serve a weight over TCP from each real server and use health_check type agent")
+        }
+        if let type = fields.first?.1.description, type == "tcp" || type == "udp", !fields.contains(where: { $0.0 == "port" }),
+           block.blocks.contains(where: { $0.kind == "server" && $0.value("active") != "0" }), servicePort == 0 {
+            note(.notCarriedOver, block.location, "virtual \(block.name) has port 0, so its real servers have no port for nanny's check",
+                 "add a tcp health_check with the port to check")
+            fields = []
         }
         if !fields.isEmpty {
             let quiesce = block.value("quiesce_server") == "1"
@@ -477,8 +488,9 @@ struct LVSCFMapper {
         for key in ["start_cmd", "stop_cmd"] {
             if let c = block.entry(key) {
                 let role = key == "start_cmd" ? "active" : "standby"
+                let words = c.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
                 if c.value.hasPrefix("/"), !draft.notify.contains(where: { $0.0 == role }) {
-                    draft.notify.append((role, c.value, c.location))
+                    draft.notify.append((role, words, c.location))
                     note(.note, c.location, "\(key) of failover \(block.name) → notify.\(role) (Tandem runs one command per role for the whole pair)")
                 } else {
                     note(.notCarriedOver, c.location, "\(key) of failover \(block.name) is not carried over",

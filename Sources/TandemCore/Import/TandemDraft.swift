@@ -161,7 +161,8 @@ public struct TandemDraft: Sendable {
     public var virtualServers: [VirtualServer] = []
     public var sync: Sync?
     public var standbyTable: String?
-    public var notify: [(String, String, SourceLocation?)] = []
+    /// role, command as arguments, source
+    public var notify: [(String, [String], SourceLocation?)] = []
 
     public init() {}
 
@@ -240,7 +241,7 @@ extension TandemDraft {
         for (i, node) in nodes.enumerated() {
             map(node.source, "nodes[\(i)]")
             out.append("  - name: \(Self.quote(node.name))\(from(node.source))")
-            out.append("    addresses: [\(node.addresses.joined(separator: ", "))]")
+            out.append("    addresses: [\(node.addresses.map(Self.quote).joined(separator: ", "))]")
             out.append("    priority: \(node.priority)")
             if !node.trackInterfaces.isEmpty {
                 out.append("    track_interfaces:")
@@ -280,7 +281,7 @@ extension TandemDraft {
             out.append("virtual_ips:")
             for (i, vip) in virtualIPs.enumerated() {
                 map(vip.source, "virtual_ips[\(i)]")
-                var parts = ["address: \(vip.prefix)", "interface: \(Self.quote(vip.interface))"]
+                var parts = ["address: \(Self.quote(vip.prefix))", "interface: \(Self.quote(vip.interface))"]
                 if let label = vip.label { parts.append("label: \(Self.quote(label))") }
                 if vip.natGateway { parts.append("nat_gateway: true") }
                 out.append("  - {\(parts.joined(separator: ", "))}\(from(vip.source))")
@@ -299,7 +300,7 @@ extension TandemDraft {
                     out.append("    fwmark: \(fwmark)")
                     if let family = vs.family { out.append("    family: \(family)") }
                 } else {
-                    if let a = vs.address { out.append("    address: \(a)") }
+                    if let a = vs.address { out.append("    address: \(Self.quote(a))") }
                     if let p = vs.port { out.append("    port: \(p)") }
                     if let p = vs.protocol { out.append("    protocol: \(p)") }
                 }
@@ -307,7 +308,7 @@ extension TandemDraft {
                 if !vs.schedulerFlags.isEmpty { out.append("    scheduler_flags: [\(vs.schedulerFlags.joined(separator: ", "))]") }
                 if let t = vs.persistenceTimeout {
                     var parts = ["timeout: \(t)s"]
-                    if let m = vs.persistenceNetmask { parts.append("netmask: \(m)") }
+                    if let m = vs.persistenceNetmask { parts.append("netmask: \(Self.quote(m))") }
                     if let e = vs.persistenceEngine { parts.append("engine: \(Self.quote(e))") }
                     out.append("    persistence: {\(parts.joined(separator: ", "))}")
                 }
@@ -315,7 +316,7 @@ extension TandemDraft {
                 out += forwardingLines(vs.forwarding, indent: "    ")
                 if let sorry = vs.sorryServer {
                     out.append("    sorry_server:")
-                    out.append("      address: \(sorry.address)")
+                    out.append("      address: \(Self.quote(sorry.address))")
                     if let p = sorry.port { out.append("      port: \(p)") }
                     if let f = sorry.forwarding { out += forwardingLines(f, indent: "      ") }
                 }
@@ -351,7 +352,7 @@ extension TandemDraft {
             out.append("sync:\(from(sync.source))")
             out.append("  interface: \(Self.quote(sync.interface))")
             if let v = sync.syncID { out.append("  sync_id: \(v)") }
-            if let v = sync.group { out.append("  group: \(v)") }
+            if let v = sync.group { out.append("  group: \(Self.quote(v))") }
             if let v = sync.port { out.append("  port: \(v)") }
             if let v = sync.ttl { out.append("  ttl: \(v)") }
             if let v = sync.maxLength { out.append("  max_length: \(v)") }
@@ -365,7 +366,7 @@ extension TandemDraft {
             out.append("notify:")
             for (role, command, source) in notify {
                 map(source, "notify.\(role)")
-                out.append("  \(role): \(Self.quote(command))\(from(source))")
+                out.append("  \(role): [\(command.map(Self.quote).joined(separator: ", "))]\(from(source))")
             }
         }
         return (out.joined(separator: "\n") + "\n", mappings)
