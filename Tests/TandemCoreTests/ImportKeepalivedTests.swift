@@ -360,7 +360,7 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         let result = try importKeepalived(files, main: ["\(dir)/keepalived-master.conf", "\(dir)/keepalived-backup.conf"])
         let config = try ConfigParser.parse(yaml: result.yaml)
         #expect(config.nodes.map(\.name) == ["lvs-a", "lvs-b"])
-        #expect(config.virtualServers.count == 8)
+        #expect(config.virtualServers.count == 9)
         #expect(result.findings.contains { $0.kind == .quirk && $0.message.contains("s3cret") })
         #expect(result.findings.contains { $0.kind == .quirk && $0.message.contains("lb_kind dr") })
         #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("SMTP_CHECK") })

@@ -105,7 +105,7 @@ def test_imported_table_equals_keepalived_table(sample):
     installed = ns("ipvsadm", "-S", "-n").stdout
     assert sorted_lines(installed) == sorted_lines(expected), f"keepalived:\n{expected}\nTandem installed:\n{installed}"
     # The quirks that shaped this table are each reported.
-    for text in ("lb_kind dr", "forces it to 443", "defaulting to UDP", "persistence_timeout 0"):
+    for text in ("lb_kind dr", "forces it to 443", "defaulting to UDP", "persistence_timeout 0", "sh-port comes before", "flag-1 with scheduler sh is sh-fallback"):
         assert text in imported.stderr, imported.stderr
     services = sum(1 for l in expected.splitlines() if l.startswith("-A"))
     print(f"\n[import keepalived] {services} services, {len(expected.splitlines()) - services} real servers: "

@@ -133,6 +133,7 @@ struct ServiceMapper {
         let isGroup = vs.arg(0) == "group"
         var scheduler: String?
         var flags: [String] = []
+        var genericFlags: [(String, SourceLocation)] = []
         var forwarding: TandemDraft.Forwarding?
         var protocolName: String?
         var persistence: Int?
@@ -211,13 +212,10 @@ struct ServiceMapper {
                          "put lvs_sched \(needed) before \(s.keyword) in keepalived.conf if the flag was meant")
                 }
             case "flag-1", "flag-2":
-                let sched = scheduler ?? ""
-                if sched == "sh" || sched == "mh" {
-                    flags.append(sched + (s.keyword == "flag-1" ? "-fallback" : "-port"))
-                } else {
-                    note(.notCarriedOver, s.location, "\(s.keyword) with scheduler \(sched.isEmpty ? "wlc" : sched) has no meaning Tandem can express",
-                         "Tandem sets scheduler flags by name (sh-fallback, sh-port, mh-fallback, mh-port)")
-                }
+                // lbflags_handler sets IP_VS_SVC_F_SCHED1/2 whatever the scheduler; what they
+                // mean depends on the scheduler the service ends with (ip_vs.h: for sh,
+                // SCHED1 is sh-fallback and SCHED2 sh-port; for mh likewise).
+                genericFlags.append((s.keyword, s.location))
             case "flag-3", "hashed":
                 note(.notCarriedOver, s.location, "\(s.keyword) is not carried over", "Tandem sets scheduler flags by name (sh-fallback, sh-port, mh-fallback, mh-port)")
             case "sorry_server":
@@ -270,6 +268,17 @@ struct ServiceMapper {
         }
         if scheduler == nil {
             note(.note, vs.location, "no lb_algo/lvs_sched: keepalived's default wlc (ipvswrapper.h IPVS_DEF_SCHED)")
+        }
+        for (flag, location) in genericFlags {
+            let sched = scheduler ?? "wlc"
+            if sched == "sh" || sched == "mh" {
+                let name = sched + (flag == "flag-1" ? "-fallback" : "-port")
+                if !flags.contains(name) { flags.append(name) }
+                note(.note, location, "\(flag) with scheduler \(sched) is \(name)")
+            } else {
+                note(.notCarriedOver, location, "\(flag) with scheduler \(sched) has no meaning Tandem can express",
+                     "Tandem sets scheduler flags by name (sh-fallback, sh-port, mh-fallback, mh-port)")
+            }
         }
         let method = forwarding ?? TandemDraft.Forwarding(method: "nat")
         if forwarding == nil {
