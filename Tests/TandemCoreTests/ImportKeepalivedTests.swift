@@ -367,3 +367,59 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(result.yaml.hasPrefix("# Imported from keepalived"))
     }
 }
+
+@Suite struct KeepalivedKeywordTests {
+    /// Checker → health check, one row per checker type.
+    @Test(arguments: [
+        ("TCP_CHECK {\n connect_port 8081\n connect_timeout 2\n }", HealthCheck.Probe.tcp(port: 8081, send: nil, expect: nil)),
+        ("SSL_GET {\n url {\n path /s\n status_code 200-299\n }\n }",
+         .http(HTTPProbe(tls: true, path: "/s", status: [200...299], verifyCertificate: false))),
+        ("MISC_CHECK {\n misc_path \"/usr/bin/check --fast\"\n }", .exec(command: ["/usr/bin/check", "--fast"])),
+        ("MISC_CHECK {\n misc_path \"check | grep ok\"\n }", .exec(command: ["/bin/sh", "-c", "check | grep ok"])),
+        ("UDP_CHECK {\n payload 70696e67\n require_reply 706f6e67\n }", .udp(port: nil, send: "ping", expect: "pong")),
+    ])
+    func checkerTypes(_ checker: String, _ probe: HealthCheck.Probe) throws {
+        let (_, result) = try importedTable("virtual_server 192.0.2.10 80 {\n protocol TCP\n inhibit_on_failure\n real_server 10.0.0.1 80 {\n \(checker)\n }\n}\n")
+        let check = try #require(try ConfigParser.parse(yaml: result.yaml).virtualServers.first?.healthCheck)
+        #expect(check.probe == probe)
+        #expect(check.failureAction == .quiesce)
+        #expect(result.mappings.contains(ImportMapping(source: SourceLocation(file: "/etc/keepalived/keepalived.conf", line: 17), path: "virtual_servers[0].health_check")))
+    }
+
+    /// Keywords with no Tandem equivalent inside virtual_server, each reported on its line.
+    @Test(arguments: ["quorum 2", "alpha", "hysteresis 1", "quorum_up /bin/true", "omega", "ha_suspend", "flag-3", "smtp_alert"])
+    func virtualServerKeywordsLeftOut(_ line: String) throws {
+        let (_, result) = try importedTable("virtual_server 192.0.2.10 80 {\n protocol TCP\n \(line)\n real_server 10.0.0.1 80 {\n }\n}\n")
+        let keyword = String(line.split(separator: " ")[0])
+        #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix(keyword) && $0.location?.line == 15 }, "\(result.findings)")
+    }
+
+    /// A real server's own forwarding method and tunnel, kept beside the service's.
+    @Test func realServerForwarding() throws {
+        let (table, _) = try importedTable("virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_kind DR\n real_server 10.0.0.1 80 {\n }\n real_server 10.0.0.2 80 {\n lvs_method TUN type gre\n }\n}\n")
+        #expect(table.contains("-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 1\n"))
+        #expect(table.contains("-a -t 192.0.2.10:80 -r 10.0.0.2:80 -i -w 1 --tun-type gre"))
+    }
+
+    /// The sample pair's report: each mapped keyword at its line.
+    @Test(arguments: [
+        ("keepalived-master.conf", 9, "sync"), ("keepalived-master.conf", 10, "announce.refresh_interval"),
+        ("keepalived-master.conf", 16, "nodes[0]"), ("keepalived-master.conf", 16, "election"), ("keepalived-master.conf", 31, "virtual_ips[0]"),
+        ("keepalived-master.conf", 38, "announce.repeat"), ("keepalived-master.conf", 39, "announce.second_burst_delay"),
+        ("keepalived-master.conf", 40, "notify.active"), ("keepalived-master.conf", 41, "notify.standby"),
+        ("keepalived-backup.conf", 13, "nodes[1]"),
+        ("services/web.conf", 4, "virtual_servers[7]"), ("services/web.conf", 12, "virtual_servers[7].health_check"),
+        ("services/web.conf", 44, "virtual_servers[8].real_servers[0]"),
+        ("services/other.conf", 52, "virtual_servers[3]"), ("services/other.conf", 52, "virtual_servers[4]"),
+    ])
+    func sampleReport(_ file: String, _ line: Int, _ path: String) throws {
+        let dir = repositoryRoot.appendingPathComponent("examples/import").path
+        var files: [String: String] = [:]
+        for name in ["keepalived-master.conf", "keepalived-backup.conf", "services/web.conf", "services/other.conf"] {
+            files["\(dir)/\(name)"] = try String(contentsOfFile: "\(dir)/\(name)", encoding: .utf8)
+        }
+        let result = try importKeepalived(files, main: ["\(dir)/keepalived-master.conf", "\(dir)/keepalived-backup.conf"])
+        #expect(result.mappings.contains(ImportMapping(source: SourceLocation(file: "\(dir)/\(file)", line: line), path: path)),
+                "\(result.reportText)")
+    }
+}
