@@ -413,8 +413,10 @@ private struct Builder {
         if views.count == 2 {
             priorities[1] = views[1].instances.first?.priority ?? Self.defaultPriority(views[1].instances.first)
         } else {
-            // One router's file: the peer is the other state.
-            priorities[1] = max(1, priorities[0] == 100 ? 50 : (priorities[0] > 100 ? 100 : min(255, priorities[0] + 50)))
+            // One router's file: the peer takes the other role, 50 below a MASTER or above a BACKUP.
+            let backup = instance?.state?.uppercased() == "BACKUP"
+            priorities[1] = backup ? min(255, priorities[0] + 50) : max(1, priorities[0] - 50)
+            if priorities[1] == priorities[0] { priorities[1] = backup ? max(1, priorities[0] - 1) : min(255, priorities[0] + 1) }
             if first.instances.isEmpty == false {
                 findings.append(ImportFinding(.note, at: instance?.location,
                     "only \(names[0])'s file was given: \(names[1]) gets priority \(priorities[1]) and the address of unicast_peer",
@@ -447,8 +449,8 @@ private struct Builder {
         }
     }
 
-    /// keepalived's default priority: 100, and 255 for `state MASTER` without one? No: 2.2.7
-    /// gives 100 either way (vrrp_parser.c sets base_priority only from `priority`).
+    /// keepalived's default priority, VRRP_PRIO_DFL (100), whatever the `state` (2.2.7's
+    /// vrrp_parser.c sets base_priority only from `priority`).
     static func defaultPriority(_ i: RouterView.Instance?) -> Int { 100 }
 
     static func nodeName(_ raw: String) -> String {
