@@ -360,7 +360,7 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         let result = try importKeepalived(files, main: ["\(dir)/keepalived-master.conf", "\(dir)/keepalived-backup.conf"])
         let config = try ConfigParser.parse(yaml: result.yaml)
         #expect(config.nodes.map(\.name) == ["lvs-a", "lvs-b"])
-        #expect(config.virtualServers.count == 9)
+        #expect(config.virtualServers.count == 10)
         #expect(result.findings.contains { $0.kind == .quirk && $0.message.contains("s3cret") })
         #expect(result.findings.contains { $0.kind == .quirk && $0.message.contains("lb_kind dr") })
         #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("SMTP_CHECK") })
@@ -405,11 +405,11 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
     @Test(arguments: [
         ("keepalived-master.conf", 9, "sync"), ("keepalived-master.conf", 10, "announce.refresh_interval"),
         ("keepalived-master.conf", 16, "nodes[0]"), ("keepalived-master.conf", 16, "election"), ("keepalived-master.conf", 31, "virtual_ips[0]"),
-        ("keepalived-master.conf", 38, "announce.repeat"), ("keepalived-master.conf", 39, "announce.second_burst_delay"),
-        ("keepalived-master.conf", 40, "notify.active"), ("keepalived-master.conf", 41, "notify.standby"),
+        ("keepalived-master.conf", 39, "announce.repeat"), ("keepalived-master.conf", 40, "announce.second_burst_delay"),
+        ("keepalived-master.conf", 41, "notify.active"), ("keepalived-master.conf", 42, "notify.standby"),
         ("keepalived-backup.conf", 13, "nodes[1]"),
-        ("services/web.conf", 4, "virtual_servers[7]"), ("services/web.conf", 12, "virtual_servers[7].health_check"),
-        ("services/web.conf", 44, "virtual_servers[8].real_servers[0]"),
+        ("services/web.conf", 4, "virtual_servers[8]"), ("services/web.conf", 12, "virtual_servers[8].health_check"),
+        ("services/web.conf", 44, "virtual_servers[9].real_servers[0]"),
         ("services/other.conf", 52, "virtual_servers[3]"), ("services/other.conf", 52, "virtual_servers[4]"),
     ])
     func sampleReport(_ file: String, _ line: Int, _ path: String) throws {
