@@ -265,7 +265,6 @@ enum Unmapped {
         "linkbeat_use_polling": "Tandem follows link state through rtnetlink events",
         "SSL": "Tandem's https checks present no client certificate",
         "mcast_src_ip": "Tandem sends heartbeats unicast between the nodes' addresses; pass the addresses with --addresses if the output lacks them",
-        "vrrp_sync_group": "Tandem moves all VIPs together",
     ]
 
     static func finding(for s: KeepalivedStatement, context: String?) -> ImportFinding {

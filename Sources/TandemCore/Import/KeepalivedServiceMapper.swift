@@ -632,7 +632,7 @@ struct ServiceMapper {
             if let port { fields.append(("port", .number(port))) }
             fields.append(("send", .text(sendText)))
             if let reply, let text = Self.hexText(reply), !text.isEmpty {
-                fields.append(("expect", .text(NSRegularExpressionEscape.escape(text))))
+                fields.append(("expect", .text(RegexEscape.escape(text))))
             }
         default:
             return nil
@@ -678,7 +678,7 @@ struct ServiceMapper {
 }
 
 /// A regular expression that matches a text literally.
-enum NSRegularExpressionEscape {
+enum RegexEscape {
     static func escape(_ text: String) -> String {
         var out = ""
         for c in text {

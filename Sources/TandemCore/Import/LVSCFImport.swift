@@ -417,7 +417,7 @@ struct LVSCFMapper {
                 if let send { fields.append(("send", .text(send))) }
             }
             if !fields.isEmpty, let expect {
-                let regex = block.value("use_regex") == "1" ? expect : NSRegularExpressionEscape.escape(expect)
+                let regex = block.value("use_regex") == "1" ? expect : RegexEscape.escape(expect)
                 fields.append(("expect", .text(regex)))
             }
         }
