@@ -325,7 +325,7 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
     /// Two routers' files: each node's own settings from its file, differences reported.
     @Test func twoFilesAreMergedWithDifferences() throws {
         let master = importVRRP + "virtual_server 192.0.2.10 80 {\n protocol TCP\n real_server 10.0.0.1 80 {\n weight 3\n }\n}\n"
-        let backup = importVRRP.replacingOccurrences(of: "priority 150", with: "priority 90")
+        let backup = importVRRP.replacingOccurrences(of: "priority 150", with: "priority 90\n    advert_int 2")
             .replacingOccurrences(of: "unicast_src_ip 198.51.100.2", with: "unicast_src_ip 198.51.100.3")
             .replacingOccurrences(of: "    198.51.100.3\n", with: "    198.51.100.2\n")
             + "virtual_server 192.0.2.10 80 {\n protocol TCP\n real_server 10.0.0.1 80 {\n weight 1\n }\n}\n"
@@ -335,7 +335,8 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(config.nodes.map(\.name) == ["r1", "r2"])
         #expect(config.nodes[1].heartbeatAddresses == [IPAddress("198.51.100.3")!])
         let difference = try #require(result.findings.first { $0.kind == .difference && $0.message.contains("tcp-192.0.2.10-80") })
-        #expect(difference.location == SourceLocation(file: "/b.conf", line: 13))
+        #expect(difference.location == SourceLocation(file: "/b.conf", line: 14))
+        #expect(result.findings.contains { $0.kind == .difference && $0.message.hasPrefix("advert_int differs") && $0.location == SourceLocation(file: "/b.conf", line: 1) })
         #expect(difference.message.contains("10.0.0.1:80 weight 3") && difference.message.contains("10.0.0.1:80 weight 1"))
     }
 

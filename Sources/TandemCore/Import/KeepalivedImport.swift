@@ -466,6 +466,24 @@ private struct Builder {
             return
         }
         draft.heartbeatSource = instance.location
+        if views.count == 2, let other = views[1].instances.first {
+            // Pair-wide settings: Tandem has one value for both routers.
+            let mine: [(String, String)] = [("advert_int", "\(instance.advertMS ?? 1000)ms"), ("nopreempt", "\(instance.nopreempt)"),
+                                            ("preempt_delay", "\(instance.preemptDelayMS.map(String.init) ?? "none")"),
+                                            ("interface", instance.interface ?? "none")]
+            let theirs: [String] = ["\(other.advertMS ?? 1000)ms", "\(other.nopreempt)",
+                                    "\(other.preemptDelayMS.map(String.init) ?? "none")", other.interface ?? "none"]
+            for ((name, a), b) in zip(mine, theirs) where a != b {
+                findings.append(ImportFinding(.difference, at: other.location,
+                    "\(name) differs between the routers (\(a) in \(views[0].file), \(b) in \(views[1].file)); Tandem has one value for the pair and the output uses \(views[0].file)'s"))
+            }
+            let syncA = views[0].syncDaemon?.words.joined(separator: " ") ?? "none"
+            let syncB = views[1].syncDaemon?.words.joined(separator: " ") ?? "none"
+            if syncA != syncB {
+                findings.append(ImportFinding(.difference, at: views[1].syncDaemon?.location ?? other.location,
+                    "lvs_sync_daemon differs between the routers (\(syncA) / \(syncB)); the output uses \(views[0].file)'s"))
+            }
+        }
         let advert = instance.advertMS ?? 1000
         draft.interval = durationText(ms: max(10, advert))
         // keepalived's master down interval: 3 × advert_int + skew, skew = (256 − priority) ×
