@@ -74,4 +74,19 @@ import Testing
         let ranked = unmapped.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \($0.value)" }
         print("import corpus: \(Self.table.count) runs over \(Set(Self.table.map(\.0)).count) files: \(fully) imported fully (notes and quirks only), \(withNotes) with settings left out, \(refused) refused; not carried over, most frequent first: \(ranked.joined(separator: ", "))")
     }
+
+    /// The IPVS table each corpus import asks for, against `Fixtures/import-tables/NAME.save`:
+    /// the text integration/vm/test_import_keepalived.py checks against the table keepalived
+    /// itself installs from the same file. Together: import → this text → keepalived's table.
+    @Test(arguments: [
+        ("ka-sample-nat-ssl.conf", nil, ["192.168.200.2", "192.168.200.3"]), ("ka-vsgroup.conf", nil, nil),
+        ("ka-misc-quorum.conf", nil, nil), ("ka-ipv6.conf", nil, nil), ("ka-lvs-syncd.conf", nil, nil),
+        ("ka-conditional.conf", ["high", "low"], nil), ("ka-k8s-apiserver.conf", nil, nil), ("ka-udp-dns.conf", nil, nil),
+    ] as [(String, [String]?, [String]?)])
+    func tableMatchesKeepalivedGolden(_ file: String, _ names: [String]?, _ addresses: [String]?) throws {
+        let result = try Self.run(file, names: names, addresses: addresses)
+        let table = IPVSSaveFormat.render(try ConfigParser.parse(yaml: result.yaml).desiredIPVSTable())
+        let golden = repositoryRoot.appendingPathComponent("Tests/TandemCoreTests/Fixtures/import-tables/\(file.replacingOccurrences(of: ".conf", with: ".save"))")
+        #expect(table == (try String(contentsOf: golden, encoding: .utf8)))
+    }
 }
