@@ -21,6 +21,7 @@ struct Tandemctl: AsyncParsableCommand {
             IPVSCommand.self,
             VIPCommand.self,
             HealthCommand.self,
+            ImportCommand.self,
         ]
     )
 }
