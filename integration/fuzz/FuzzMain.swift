@@ -20,6 +20,7 @@ let fuzzTargets: [String: FuzzTarget] = [
     "peer": FuzzTarget(run: peerFuzz, seeds: peerSeeds),
     "ipvs": FuzzTarget(run: ipvsFuzz, seeds: ipvsSeeds),
     "rtnetlink": FuzzTarget(run: rtnetlinkFuzz, seeds: rtnetlinkSeeds),
+    "import": FuzzTarget(run: importFuzz, seeds: { [] }),
 ]
 
 nonisolated(unsafe) var selectedTarget: FuzzTarget?

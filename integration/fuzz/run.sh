@@ -28,7 +28,7 @@ set -euo pipefail
 
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-all=(heartbeat config control peer ipvs rtnetlink)
+all=(heartbeat config control peer ipvs rtnetlink import)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -172,6 +172,11 @@ for f in sys.argv[2:]:
             pathlib.Path(out, f"{pathlib.Path(f).stem}-{n}.yaml").write_text('\n'.join(l[indent:] for l in lines) + '\n')
 PY
         ;;
+    import)
+        # The sample files of examples/import, behind the byte that picks their importer.
+        for f in examples/import/*.conf; do { printf '\000'; cat "$f"; } > "$dir/$(basename "$f")"; done
+        { printf '\001'; cat examples/import/lvs.cf; } > "$dir/lvs.cf"
+        ;;
     ipvs) hex_fixtures "$dir" Tests/TandemKernelTests/IPVSEncodingTests.swift ;;
     rtnetlink) hex_fixtures "$dir" Tests/TandemKernelTests/RouteMessagesTests.swift ;;
     esac
@@ -182,7 +187,7 @@ done
 max_len() {
     case $1 in
     heartbeat) echo 1024 ;;
-    config) echo 16384 ;;
+    config | import) echo 16384 ;;
     rtnetlink) echo 8192 ;;
     *) echo 4096 ;;
     esac
