@@ -125,9 +125,13 @@ public final class ControlServer: Service, Sendable {
             }
         chmod(path, 0o666)
         logger.info("control socket listening on \(path)")
-        defer { unlink(path) }
-        try? await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { tasks in
+        // The accept loop runs until the process exits. At graceful shutdown the socket's path is
+        // removed (new clients get ENOENT) but the listener is not closed: connections already
+        // queued are still served (refused once the node has stopped), and none is dropped
+        // unfinished, which NIO traps on ("Deinited NIOAsyncWriter without calling finish()": a
+        // connection accepted as the listener closes). Event followers end with the event hub.
+        let acceptor = Task {
+            try? await withThrowingDiscardingTaskGroup { tasks in
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
                         tasks.addTask { await self.serve(connection) }
@@ -135,6 +139,9 @@ public final class ControlServer: Service, Sendable {
                 }
             }
         }
+        try? await gracefulShutdown()
+        unlink(path)
+        if Task.isCancelled { acceptor.cancel() }
     }
 
     private func serve(_ connection: ControlConnection) async {
