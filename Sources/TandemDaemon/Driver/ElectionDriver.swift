@@ -103,24 +103,6 @@ public final class ElectionDriver {
         run(.command(id, command), at: now)
     }
 
-    /// `tandemctl failover` without waiting: the reason when it is refused at once, else nil.
-    public func failoverRequested(force: Bool, at now: MonotonicInstant) -> String? {
-        immediateRefusal(.failover(force: force), at: now)
-    }
-
-    /// `tandemctl maintenance on|off` without waiting: as `failoverRequested`.
-    public func maintenanceRequested(_ on: Bool, at now: MonotonicInstant) -> String? {
-        immediateRefusal(.maintenance(on), at: now)
-    }
-
-    private func immediateRefusal(_ command: NodeCommand, at now: MonotonicInstant) -> String? {
-        let answer = Mutex<String?>(nil)
-        request(command, at: now) { reply in
-            if case .refused(let why) = reply { answer.withLock { $0 = why } }
-        }
-        return answer.withLock { $0 }
-    }
-
     public func stopRequested(at now: MonotonicInstant) { run(.stop, at: now) }
 
     /// A second stop request (or the stop timeout): release everything now and finish.
