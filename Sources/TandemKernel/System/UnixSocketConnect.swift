@@ -1,3 +1,7 @@
+// CNetlink too: in a whole-module (release) build, clang gives <sys/socket.h>'s declarations to the
+// module that included it first, libnl's CNetlink, so without it SOCK_STREAM and SOCK_CLOEXEC are
+// "not in scope" there (a debug build compiles file by file and finds them through Glibc).
+import CNetlink
 import Glibc
 
 /// Connecting to a Unix stream socket by path: the daemon's "is another tandemd serving here?"
