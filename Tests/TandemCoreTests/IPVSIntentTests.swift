@@ -2,7 +2,8 @@ import Testing
 @testable import TandemCore
 
 @Suite struct IPVSIntentTests {
-    static func config(standby: String) throws -> Config {
+    /// Two nodes and one VIP, then `rest`.
+    static func pair(_ rest: String) throws -> Config {
         try ConfigParser.parse(yaml: """
         serial: 1
         nodes:
@@ -11,6 +12,12 @@ import Testing
         heartbeat: {interval: 100ms, dead_time: 400ms, key_file: /etc/tandem/key}
         virtual_ips:
           - {address: 10.0.0.10/24, interface: eth0}
+        \(rest)
+        """)
+    }
+
+    static func config(standby: String) throws -> Config {
+        try pair("""
         standby_table: \(standby)
         virtual_servers:
           - name: web
@@ -51,14 +58,7 @@ import Testing
     }
 
     @Test func entriesOfAReplacedConfigStayOwnedUntilRemoved() throws {
-        let old = try ConfigParser.parse(yaml: """
-        serial: 1
-        nodes:
-          - {name: a, addresses: [10.0.0.1]}
-          - {name: b, addresses: [10.0.0.2]}
-        heartbeat: {interval: 100ms, dead_time: 400ms, key_file: /etc/tandem/key}
-        virtual_ips:
-          - {address: 10.0.0.10/24, interface: eth0}
+        let old = try Self.pair("""
         virtual_servers:
           - name: dns
             address: 10.0.0.10
@@ -74,15 +74,6 @@ import Testing
                                 drained: [], formerlyOwned: formerly)
         #expect(intent.owned.services.count == 2)
         #expect(intent.desired.entries.count == 1)
-        #expect(IPVSIntent.needsIPVS(try ConfigParser.parse(yaml: """
-        serial: 1
-        nodes:
-          - {name: a, addresses: [10.0.0.1]}
-          - {name: b, addresses: [10.0.0.2]}
-        heartbeat: {interval: 100ms, dead_time: 400ms, key_file: /etc/tandem/key}
-        virtual_ips:
-          - {address: 10.0.0.10/24, interface: eth0}
-
-        """), formerlyOwned: formerly))
+        #expect(IPVSIntent.needsIPVS(try Self.pair(""), formerlyOwned: formerly))
     }
 }

@@ -426,12 +426,7 @@ public struct NodeState: Sendable {
                 out.append(.log(.error, "claim VIP \(vip.prefix) on \(vip.interface): \(why); retrying in \(retryDelay)"))
             }
         }
-        let log: String
-        switch purpose {
-        case .takeover: log = "VIPs claimed"
-        case .reclaim: log = "VIPs claimed"
-        case .reload: log = "VIPs claimed (added by a reload)"
-        }
+        let log = purpose == .reload ? "VIPs claimed (added by a reload)" : "VIPs claimed"
         if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
         heldVIPs.formUnion(held)
         let nowHeld = asked.filter(held.contains)

@@ -116,7 +116,7 @@ public final class ControlCenter: ControlHandling {
             }
         case .showIPVS:
             guard let listing = await parts.worker.currentListing(for: parts.currentConfig()) else {
-                return .failure(.refused(KernelWorker.needsIPVS(parts.currentConfig())
+                return .failure(.refused(IPVSIntent.needsIPVS(parts.currentConfig())
                     ? "the IPVS table cannot be read here (no IPVS in this kernel? see `tandemctl doctor`)"
                     : "this config has no virtual servers: tandemd does not use IPVS"))
             }

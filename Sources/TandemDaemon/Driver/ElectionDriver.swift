@@ -137,8 +137,6 @@ public final class ElectionDriver {
         run(.configVersion(serial: version.serial, digest: version.digest), at: now)
     }
 
-    static func list(_ vips: [VirtualIP]) -> String { NodeState.list(vips) }
-
     // MARK: - Effects
 
     /// Carries out `NodeEffect`s on the live kernel, announcer, heartbeat sockets and IPVS worker.

@@ -77,8 +77,6 @@ public final class KernelWorker: @unchecked Sendable {
         return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// Whether `config` needs the IPVS family at all.
-    public static func needsIPVS(_ config: Config) -> Bool { IPVSIntent.needsIPVS(config) }
 
     /// Whether a claim should wait for the IPVS install before announcing (cold standby).
     public func installsOnClaim(_ config: Config) -> Bool {
@@ -148,7 +146,7 @@ public final class KernelWorker: @unchecked Sendable {
     public func listing() async -> IPVSListing? {
         await withCheckedContinuation { (continuation: CheckedContinuation<IPVSListing?, Never>) in
             queue.async {
-                guard KernelWorker.needsIPVS(self.config), let kernel = self.openKernel() else {
+                guard IPVSIntent.needsIPVS(self.config), let kernel = self.openKernel() else {
                     continuation.resume(returning: nil)
                     return
                 }
@@ -162,7 +160,7 @@ public final class KernelWorker: @unchecked Sendable {
     /// (10,000 services) on the worker queue; a table being changed reads as it stands. nil when
     /// `config` needs no IPVS or the table cannot be read (the connection is reopened next time).
     public func currentListing(for config: Config) async -> IPVSListing? {
-        guard Self.needsIPVS(config) else { return nil }
+        guard IPVSIntent.needsIPVS(config) else { return nil }
         return await withCheckedContinuation { (continuation: CheckedContinuation<IPVSListing?, Never>) in
             readQueue.async {
                 if self.reader == nil { self.reader = try? self.makeKernel() }
