@@ -34,7 +34,7 @@ extension Daemon {
             stage: { snapshot, config in
                 store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) }
             },
-            peerVersion: { loop.status.peer.map { ConfigVersion(serial: $0.configSerial, digest: $0.configDigest) } },
+            answer: { event in loop.post(.config(event)) },
             logger: logger, clock: clock)
     }
 }

@@ -132,6 +132,7 @@ public enum Daemon {
             case .failure(let error):
                 logger.error("reload rejected: \(error); keeping the config in force (digest \(runningDigest.prefix(16)))")
                 hub.publish(.config, "reload rejected: \(error)")
+                if !dryRun { loop.post(.config(.reloadFailed("\(error)"))) }
                 return .failure(.refused("\(error)\nthe running config (serial \(running.serial)) stays in force"))
             case .success(let value):
                 prepared = value
@@ -142,6 +143,7 @@ public enum Daemon {
                 newSettings = try Election.Settings(config: fresh, nodeName: nodeName)
             } catch {
                 logger.error("reload rejected: \(error); keeping the running config")
+                if !dryRun { loop.post(.config(.reloadFailed("\(error)"))) }
                 return .failure(.refused("\(store.withLock { $0.path }): \(error); the running config stays in force"))
             }
             // Key files are read at every reload (a key may change under the same path) and
@@ -151,6 +153,7 @@ public enum Daemon {
                 freshKeys = try HeartbeatKeySet.load(fresh.heartbeat)
             } catch {
                 logger.error("reload rejected: \(error); keeping the running config and keys")
+                if !dryRun { loop.post(.config(.reloadFailed("\(error)"))) }
                 return .failure(.refused("\(store.withLock { $0.path }): \(error)\nthe running config (serial \(running.serial)) stays in force"))
             }
             let changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
@@ -169,6 +172,9 @@ public enum Daemon {
             if keysChanged { loop.post(.keys(freshKeys)) }
             guard case .replaced = store.withLock({ $0.commit(prepared) }) else {
                 logger.notice("reload: config unchanged")
+                // The node learns the version in force after every reload (a replication waiting
+                // for it may find it loaded by an operator's reload in between).
+                loop.post(.configVersion(ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)))
                 return .success(result)
             }
             if !restartNeeded.isEmpty {
@@ -194,6 +200,8 @@ public enum Daemon {
         let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
                                               loop: loop, reload: reload, keysInForce: { keysInForce.withLock { $0 } },
                                               logger: logger, clock: clock)
+        // Before the heartbeat thread starts (HeartbeatService), so the driver is not shared yet.
+        driver.replication = replication
         var parts = ControlCenter.Parts(
             nodeName: nodeName, configPath: initial.path, loop: loop, worker: worker, addressTable: statusAddresses,
             paths: paths, hub: hub, stateDirectory: local.stateDirectory, currentConfig: { store.withLock { $0.current } },

@@ -2,42 +2,102 @@ import Foundation
 import Logging
 import Testing
 import TandemCore
+import TandemKernel
 @testable import TandemDaemon
 
 /// Two (or three) replication services on loopback addresses (127.0.0.1 is ra, 127.0.0.2 is
 /// rb), each with its own config file and store; each one's view of the peer's version is read
 /// from the other's store, as heartbeats would carry it.
 @Suite(.serialized) struct ReplicationServiceTests {
+    /// One node: its config file and store, its replication service, and its `ConfigBook` (the
+    /// decisions `NodeState` takes in tandemd), run here by `poll()` and the service's answers.
     final class Node: Sendable {
         let name: String
+        let peer: String
         let path: String
         let store: LockedBox<ConfigStore>
-        let service: ReplicationService
+        let book: LockedBox<ConfigBook>
+        private let serviceBox = LockedBox<ReplicationService?>(nil)
+        let peerVersion: @Sendable () -> ConfigVersion?
+        var service: ReplicationService { serviceBox.withLock { $0! } }
 
         /// `storeText`: serve the store's text, as tandemd does; false: the service reads and checks the file.
         init(name: String, peer: String, local: String, peerAddress: String, port: UInt16, dir: String, key: HeartbeatKey?,
              text: String, storeText: Bool = true, peerVersion: @escaping @Sendable () -> ConfigVersion?) throws {
             self.name = name
+            self.peer = peer
+            self.peerVersion = peerVersion
             path = dir + "/\(name).yaml"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             let store = LockedBox(try ConfigStore(path: path))
             self.store = store
+            book = LockedBox(ConfigBook(running: store.withLock { ConfigVersion($0.current) }, replicates: key != nil))
             let settings = ReplicationSettings(nodeName: name, peerName: peer,
                                                paths: [HeartbeatPath(index: 0, local: IPAddress(local)!, peer: IPAddress(peerAddress)!)],
                                                port: port, configPath: path)
             var logger = Logger(label: "test-\(name)")
             logger.logLevel = .critical
-            service = ReplicationService(
-                settings: settings, key: key, localVersion: { store.withLock { ConfigVersion($0.current) } },
-                reload: { _ = store.withLock { $0.reload() } },
-                inForce: {
-                    guard storeText else { return nil }
-                    return store.withLock { s in s.text.map { ConfigSnapshot(text: $0, serial: s.current.serial, digest: s.digest) } }
-                },
-                stage: { snapshot, config in
-                    if storeText { store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) } }
-                },
-                peerVersion: peerVersion, logger: logger)
+            serviceBox.withLock { box in
+                box = ReplicationService(
+                    settings: settings, key: key, localVersion: { store.withLock { ConfigVersion($0.current) } },
+                    reload: { [unowned self] in
+                        switch store.withLock({ $0.reload() }) {
+                        case .rejected(let error): self.handle(.reloadFailed("\(error)"))
+                        case .unchanged, .replaced: self.handle(.configLoaded(self.version))
+                        }
+                    },
+                    inForce: {
+                        guard storeText else { return nil }
+                        return store.withLock { s in s.text.map { ConfigSnapshot(text: $0, serial: s.current.serial, digest: s.digest) } }
+                    },
+                    stage: { snapshot, config in
+                        if storeText { store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) } }
+                    },
+                    answer: { [unowned self] event in self.handle(event) }, logger: logger)
+            }
+        }
+
+        /// What a heartbeat from the peer would carry: its version now.
+        func poll() {
+            guard let peer = peerVersion() else { return }
+            carryOut(book.withLock { $0.peerHeard(peer, at: MonotonicClock().now()) })
+        }
+
+        /// As `NodeState` does with the service's answers and an operator's reload.
+        func handle(_ event: NodeEvent) {
+            let now = MonotonicClock().now()
+            let steps: [ConfigBook.Step] = book.withLock { book in
+                switch event {
+                case .peerConfigFetched(let fetched, let sentAs):
+                    return book.fetched(fetched, sentAs: sentAs, nodeName: name, peerName: peer, at: now)
+                case .configWritten(let version, let failure): return book.written(version, failure: failure, at: now)
+                case .configLoaded(let version): return book.loaded(version, at: now)
+                case .reloadFailed(let why): return book.reloadFailed(why, at: now)
+                default: return []
+                }
+            }
+            carryOut(steps)
+        }
+
+        private func carryOut(_ steps: [ConfigBook.Step]) {
+            for step in steps {
+                switch step {
+                case .fetch(let version): service.fetch(version)
+                case .write(let version): service.write(version)
+                case .reload: service.reload()
+                case .applied(let version, _): service.record(serial: version.serial, result: "applied", succeeded: true)
+                case .refused(let serial, let reason): service.record(serial: serial, result: "refused: \(reason)", succeeded: false)
+                case .failed(let serial, let reason): service.record(serial: serial, result: reason, succeeded: false)
+                case .conflictDetected(let local, let peer): service.conflict(local: local, peer: peer)
+                case .conflictResolved: service.conflict(local: nil, peer: nil)
+                }
+            }
+        }
+
+        /// An operator's reload on this node (SIGHUP).
+        func operatorReload() {
+            _ = store.withLock { $0.reload() }
+            handle(.configLoaded(version))
         }
 
         var version: ConfigVersion { store.withLock { ConfigVersion($0.current) } }
@@ -92,6 +152,7 @@ import TandemCore
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await ra.service.run() }
                 group.addTask { try await rb.service.run() }
+                group.addTask { try await Self.polling([ra, rb]) }
                 try await group.waitForAll()
             }
         }
@@ -100,6 +161,14 @@ import TandemCore
         try await body(Pair(dir: dir, keyFile: keyFile, key: key, port: port, ra: ra, rb: rb))
         task.cancel()
         _ = await task.result
+    }
+
+    /// Hands each node its peer's version every 20 ms, as heartbeats would.
+    static func polling(_ nodes: [Node]) async throws {
+        while !Task.isCancelled {
+            for node in nodes { node.poll() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Polls `condition` every 20 ms for at most `seconds` (generous: the whole test suite runs
@@ -118,7 +187,7 @@ import TandemCore
         try await withPair(storeText: storeText) { p in
             let newText = Self.config(serial: 2, vips: ["10.0.0.10/24", "10.0.0.11/24"], keyFile: p.keyFile, comment: "edited on rb")
             try newText.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
-            _ = p.rb.store.withLock { $0.reload() }
+            p.rb.operatorReload()
             #expect(try await eventually { p.ra.version == p.rb.version })
             #expect(p.ra.fileText == newText)
             #expect(p.ra.store.withLock { $0.current.virtualIPs.count } == 2)
@@ -158,7 +227,7 @@ import TandemCore
             // Resolve: rb raises its serial; ra fetches it.
             let winner = Self.config(serial: 6, vips: ["10.0.0.12/24"], keyFile: p.keyFile)
             try winner.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
-            _ = p.rb.store.withLock { $0.reload() }
+            p.rb.operatorReload()
             #expect(try await eventually { p.ra.version == p.rb.version })
             #expect(try await eventually { !p.ra.service.status().conflict && !p.rb.service.status().conflict })
             #expect(p.ra.fileText == winner)
@@ -172,7 +241,7 @@ import TandemCore
         }) { p in
             let foreign = Self.config(serial: 2, keyFile: p.keyFile).replacingOccurrences(of: "name: ra,", with: "name: rx,")
             try foreign.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
-            _ = p.rb.store.withLock { $0.reload() }
+            p.rb.operatorReload()
             #expect(p.rb.version.serial == 2)
             #expect(try await eventually { p.ra.service.status().fetchFailures >= 1 })
             let status = p.ra.service.status()
@@ -189,7 +258,13 @@ import TandemCore
             try FileManager.default.createDirectory(atPath: p.dir + "/mallory", withIntermediateDirectories: true)
             let mallory = try Node(name: "ra", peer: "rb", local: "127.0.0.3", peerAddress: "127.0.0.2", port: p.port, dir: p.dir + "/mallory",
                                    key: wrongKey, text: Self.config(serial: 1, keyFile: p.keyFile) , peerVersion: { p.rb.version })
-            let task = Task { try await mallory.service.run() }
+            let task = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await mallory.service.run() }
+                    group.addTask { try await Self.polling([mallory]) }
+                    try await group.waitForAll()
+                }
+            }
             defer { task.cancel() }
             #expect(try await eventually { p.rb.service.status().authenticationFailures >= 1 })
             #expect(try await eventually { mallory.service.status().authenticationFailures >= 1 })
@@ -204,7 +279,7 @@ import TandemCore
     @Test func withoutAKeyReplicationIsOffAndSaysWhy() throws {
         let settings = ReplicationSettings(nodeName: "ra", peerName: "rb", paths: [], port: 1, configPath: "/nonexistent")
         let service = ReplicationService(settings: settings, key: nil, localVersion: { ConfigVersion(serial: 1, digest: .zero) },
-                                         reload: {}, peerVersion: { nil }, logger: Logger(label: "t"))
+                                         reload: {}, answer: { _ in }, logger: Logger(label: "t"))
         let status = service.status()
         #expect(!status.enabled)
         #expect(status.disabledReason?.contains("auth: none") == true)

@@ -100,6 +100,13 @@ final class PairSimulation {
         var requests: [NodeRequestID: (deadline: UInt64, command: NodeCommand)] = [:]
         var nextRequest: NodeRequestID = 1
         var stopping = false
+        /// The config file (survives crashes) and the version in force.
+        var file: ConfigVersion
+        var loaded: ConfigVersion
+        /// The peer's config as last fetched, until written.
+        var fetched: ConfigVersion?
+        /// Counts process starts and crashes: answers scheduled for an older incarnation are dropped.
+        var incarnation: UInt64 = 0
 
         var running: Bool { state != nil }
     }
@@ -112,6 +119,10 @@ final class PairSimulation {
         case forceStop(Int)
         case chaos
         case heal(Heal)
+        /// An executor's answer (config fetch, write, reload) reaching the decision thread.
+        case answer(Int, incarnation: UInt64, NodeEvent)
+        /// A reload of the config file finishes (SIGHUP's path, off the decision thread).
+        case reloaded(Int, incarnation: UInt64)
     }
 
     enum Heal {
@@ -139,9 +150,16 @@ final class PairSimulation {
     var lossRate = 0.0
     var extraDelayMs: UInt64 = 0
     var duplicateRate = 0.0
+    /// Every config version ever written, with the VIPs it names.
+    var configs: [ConfigVersion: [VirtualIP]] = [:]
+    private var configCounter: UInt64 = 0
+    /// An edit left the two nodes with equal serials and different configs (an operator error
+    /// Tandem reports and never resolves by itself) until a higher serial is written.
+    var conflictSerial: UInt64?
 
     // Invariant bookkeeping.
     private var dualSince: UInt64?
+    private var divergedSince: (at: UInt64, versions: [ConfigVersion])?
     private var noHolderSince: UInt64?
     /// An outage the operator asked for (`failover --force` with no peer to take over) ends here.
     private var excusedOutageUntil: UInt64 = 0
@@ -157,6 +175,8 @@ final class PairSimulation {
         var crashes = 0
         var longestDualMs: UInt64 = 0
         var longestOutageMs: UInt64 = 0
+        var configsApplied = 0
+        var longestDivergenceMs: UInt64 = 0
     }
 
     init(seed: UInt64) {
@@ -172,9 +192,13 @@ final class PairSimulation {
             Election.Settings(nodeName: names[i], peerName: names[1 - i], priority: priorities[i], preempt: profile.preempt,
                               interval: .milliseconds(profile.intervalMs), deadTime: .milliseconds(profile.deadTimeMs))
         }
+        let first = ConfigVersion(serial: 1, digest: HeartbeatMessage.ConfigDigest([UInt8](repeating: 1, count: 32))!)
         nodes = (0..<2).map { i in
-            Node(name: names[i], priority: priorities[i], vips: [], clockOffsetNs: 0, driftPpm: 0, wallOffsetNs: 0)
+            Node(name: names[i], priority: priorities[i], vips: [], clockOffsetNs: 0, driftPpm: 0, wallOffsetNs: 0,
+                 file: first, loaded: first)
         }
+        configs[first] = [baseVIP]
+        configCounter = 1
         rng = generator
         for i in 0..<2 {
             nodes[i].vips = [baseVIP]
@@ -203,7 +227,12 @@ final class PairSimulation {
         return max(t, now)
     }
 
-    private func schedule(_ at: UInt64, _ event: Event) { queue.push(at, event) }
+    fileprivate func schedule(_ at: UInt64, _ event: Event) { queue.push(at, event) }
+
+    /// An executor's answer to node `i`, `ms` from now.
+    fileprivate func later(_ i: Int, _ ms: UInt64, _ event: NodeEvent) {
+        schedule(now + ms * 1_000_000, .answer(i, incarnation: nodes[i].incarnation, event))
+    }
 
     private func note(_ text: String) {
         trace.append(String(format: "%10.3fs ", Double(now) / 1e9) + text)
@@ -267,6 +296,20 @@ final class PairSimulation {
         case .chaos:
             chaos()
             schedule(nextFaultGap(), .chaos)
+        case .answer(let i, let incarnation, let event):
+            guard nodes[i].running, nodes[i].incarnation == incarnation else { return }
+            if let until = nodes[i].stalledUntil {
+                schedule(until + 1, .answer(i, incarnation: incarnation, event))
+                return
+            }
+            step(i, event)
+        case .reloaded(let i, let incarnation):
+            guard nodes[i].running, nodes[i].incarnation == incarnation else { return }
+            if let until = nodes[i].stalledUntil {
+                schedule(until + 1, .reloaded(i, incarnation: incarnation))
+                return
+            }
+            reload(i)
         case .heal(let heal):
             switch heal {
             case .link(let from, let path):
@@ -342,12 +385,16 @@ final class PairSimulation {
         nodes[i].stalledUntil = nil
         nodes[i].socketBuffer = []
         nodes[i].timerDue = false
+        nodes[i].incarnation += 1
+        nodes[i].fetched = nil
+        nodes[i].loaded = nodes[i].file
+        nodes[i].vips = configs[nodes[i].file]!
         nodes[i].verifier = HeartbeatVerifier(peerName: nodes[1 - i].name, pathCount: 2, authenticator: Self.authenticator,
                                               localName: nodes[i].name, localEpoch: epoch,
                                               challengeRetryMilliseconds: max(profile.intervalMs, 100),
                                               nonceSource: NonceSource(seed: rng.next()).nonce)
         let nodeSettings = NodeState.Settings(election: settings[i], vips: nodes[i].vips)
-        nodes[i].state = NodeState(settings: nodeSettings, configSerial: 1, configDigest: .zero)
+        nodes[i].state = NodeState(settings: nodeSettings, config: nodes[i].file, replicates: true)
         note("\(nodes[i].name) starts (epoch \(epoch), state directory \(keepState ? "kept" : "lost"), VIPs in kernel \(nodes[i].kernelVIPs.count))")
         step(i, .start)
         if nodes[i].maintenanceFlag { ask(i, .maintenance(true), restoring: true) }
@@ -433,6 +480,7 @@ final class PairSimulation {
             nodes[i].verifier = nil
             nodes[i].requests = [:]
             nodes[i].timerGeneration += 1
+            nodes[i].incarnation += 1
             statistics.crashes += 1
             note("\(nodes[i].name) crashes (kill -9); VIPs left in its kernel: \(nodes[i].kernelVIPs.count)")
             schedule(now + span(1, dead * 3), .restart(i, keepState: keep))
@@ -462,10 +510,7 @@ final class PairSimulation {
         case 12:
             ask(i, .maintenance(!(nodes[i].state?.election.maintenance ?? false)))
         case 13:
-            guard nodes[i].running, nodes[i].stalledUntil == nil else { return }
-            nodes[i].vips = nodes[i].vips.count == 1 ? [baseVIP, extraVIP] : [baseVIP]
-            note("\(nodes[i].name): reload with VIPs \(NodeState.list(nodes[i].vips))")
-            step(i, .reload(NodeState.Settings(election: settings[i], vips: nodes[i].vips)))
+            edit(i)
         default:
             // A stranger changes the node's addresses: removes a VIP this node holds.
             guard nodes[i].running, nodes[i].stalledUntil == nil, let vip = nodes[i].kernelVIPs.first else { return }
@@ -473,6 +518,63 @@ final class PairSimulation {
             note("\(nodes[i].name): someone removes \(vip.prefix) (ip addr del)")
             step(i, .routes([.vipRemoved(vip, origin: .foreign)]))
         }
+    }
+
+    // MARK: - Configs
+
+    /// A new config version naming `vips` (a fresh digest).
+    private func newVersion(serial: UInt64, vips: [VirtualIP]) -> ConfigVersion {
+        configCounter += 1
+        var bytes = [UInt8](repeating: 0, count: 32)
+        withUnsafeBytes(of: configCounter.bigEndian) { for (k, b) in $0.enumerated() { bytes[k] = b } }
+        let version = ConfigVersion(serial: serial, digest: HeartbeatMessage.ConfigDigest(bytes)!)
+        configs[version] = vips
+        return version
+    }
+
+    /// An operator edits node `i`'s config file and reloads: mostly a higher serial, sometimes
+    /// the same serial (a conflict when the peer runs it), sometimes a file that does not validate.
+    private func edit(_ i: Int) {
+        guard live(i) else { return }
+        let kind = rng.between(0, 9)
+        if kind == 0 {
+            note("\(nodes[i].name): an invalid edit is reloaded (and reverted)")
+            step(i, .reloadFailed("simulated: line 3: unknown key 'vipz'"))
+            return
+        }
+        let vips = nodes[i].vips.count == 1 ? [baseVIP, extraVIP] : [baseVIP]
+        let serial = kind == 1 ? nodes[i].loaded.serial : nodes[i].loaded.serial + 1
+        nodes[i].file = newVersion(serial: serial, vips: vips)
+        note("\(nodes[i].name): config edited to \(nodes[i].file) with VIPs \(NodeState.list(vips)); reload")
+        reload(i)
+    }
+
+    /// SIGHUP's path on node `i`: the file is valid; it is put in force.
+    private func reload(_ i: Int) {
+        let version = nodes[i].file
+        guard version != nodes[i].loaded else {
+            step(i, .configLoaded(version))
+            return
+        }
+        nodes[i].vips = configs[version]!
+        nodes[i].loaded = version
+        step(i, .reload(NodeState.Settings(election: settings[i], vips: nodes[i].vips)))
+        step(i, .configLoaded(version))
+    }
+
+    /// Node `i` fetches its peer's config over TCP: it gets the config the peer has in force when
+    /// both directions carry traffic and the peer runs (a stalled peer times out).
+    fileprivate func fetch(_ i: Int, _ version: ConfigVersion) {
+        let peer = 1 - i
+        let reachable = live(peer) && (0..<2).contains { !cut[i][$0] } && (0..<2).contains { !cut[peer][$0] }
+        guard reachable else {
+            later(i, 2000, .peerConfigFetched(.unreachable("simulated: connect timed out"), sentAs: version))
+            return
+        }
+        let served = nodes[peer].loaded
+        nodes[i].fetched = served
+        later(i, rng.between(1, 2 * (profile.maxDelayMs + extraDelayMs) + 5),
+              .peerConfigFetched(.config(served, bytes: 1000, nodes: ["a", "b"], peerOfThisNode: nodes[peer].name), sentAs: version))
     }
 
     // MARK: - Invariants
@@ -483,13 +585,15 @@ final class PairSimulation {
     }
 
     /// Whether node `i` runs and decides (not crashed, not stalled).
-    private func live(_ i: Int) -> Bool { nodes[i].running && nodes[i].stalledUntil == nil }
+    fileprivate func live(_ i: Int) -> Bool { nodes[i].running && nodes[i].stalledUntil == nil }
 
     private var connected: Bool {
         (0..<2).allSatisfy { from in (0..<2).contains { !cut[from][$0] } } && lossRate < 0.5
     }
 
     private var dualBound: UInt64 { (2 * profile.deadTimeMs + 4 * profile.intervalMs + 2 * (profile.maxDelayMs + extraDelayMs)) * 1_000_000 }
+    /// The replication back-off at its longest (30 s), a fetch's timeout, and a few heartbeats.
+    private var convergenceBound: UInt64 { (30_000 + 2_000 + 2 * profile.deadTimeMs + 4 * profile.intervalMs) * 1_000_000 }
     private var outageBound: UInt64 { (3 * profile.deadTimeMs + 4 * profile.intervalMs + 2 * profile.maxDelayMs) * 1_000_000 }
 
     private func check() {
@@ -520,6 +624,26 @@ final class PairSimulation {
             }
         } else {
             noHolderSince = nil
+        }
+        // 4. A config is never half-applied: the VIPs a node acts on are its config's.
+        for i in 0..<2 {
+            guard let state = nodes[i].state else { continue }
+            if state.configVersion != nodes[i].loaded || state.settings.vips != configs[nodes[i].loaded] {
+                fail("\(nodes[i].name) acts on \(state.configVersion) with VIPs \(NodeState.list(state.settings.vips)) but runs \(nodes[i].loaded)")
+            }
+        }
+        // 5. Both nodes converge to the higher serial (not while two configs share one serial,
+        // which the operator resolves) once they reach each other.
+        let versions = nodes.map(\.loaded)
+        if both, versions[0] != versions[1], versions[0].serial != versions[1].serial {
+            if divergedSince?.versions != versions { divergedSince = (now, versions) }
+            let length = now - divergedSince!.at
+            statistics.longestDivergenceMs = max(statistics.longestDivergenceMs, length / 1_000_000)
+            if length > convergenceBound {
+                fail("the nodes run \(versions[0]) and \(versions[1]) for \(length / 1_000_000)ms while reaching each other (bound \(convergenceBound / 1_000_000)ms)")
+            }
+        } else {
+            divergedSince = nil
         }
         // 3. Every request is answered in time.
         for i in 0..<2 where nodes[i].stalledUntil == nil {
@@ -571,7 +695,7 @@ final class PairSimulation {
                     let message = HeartbeatMessage(
                         kind: outgoing.kind, sender: s.nodes[i].name, bootEpoch: s.nodes[i].epoch,
                         sequence: s.nodes[i].sequence, role: outgoing.role, priority: outgoing.priority,
-                        configSerial: 1, configDigest: .zero, pathIndex: UInt8(path),
+                        configSerial: s.nodes[i].loaded.serial, configDigest: s.nodes[i].loaded.digest, pathIndex: UInt8(path),
                         intervalMilliseconds: UInt32(s.profile.intervalMs))
                     s.transmit(from: i, path: path, try! HeartbeatCodec.encode(message, authenticator: PairSimulation.authenticator))
                 }
@@ -583,6 +707,17 @@ final class PairSimulation {
                 s.replied(i, id, reply)
             case .finished:
                 finished = true
+            case .fetchPeerConfig(let version):
+                s.fetch(i, version)
+            case .writeConfig(let version):
+                let fails = s.nodes[i].fetched != version || s.rng.chance(s.nodes[i].kernelFailure)
+                if !fails { s.nodes[i].file = version }
+                s.later(i, s.rng.between(1, 20), .configWritten(version, failure: fails ? "simulated: No space left on device" : nil))
+            case .reloadConfig:
+                s.schedule(s.now + s.rng.between(1, 50) * 1_000_000, .reloaded(i, incarnation: s.nodes[i].incarnation))
+            case .replicationResult(let serial, let result, let succeeded):
+                if succeeded { s.statistics.configsApplied += 1 }
+                s.note("\(s.nodes[i].name): replication of serial \(serial): \(result)")
             case .log(let level, let text) where level == .error || level == .warning:
                 s.note("\(s.nodes[i].name) \(level): \(text)")
             default:

@@ -49,11 +49,13 @@ import Testing
             total.crashes += s.crashes
             total.longestDualMs = max(total.longestDualMs, s.longestDualMs)
             total.longestOutageMs = max(total.longestOutageMs, s.longestOutageMs)
+            total.configsApplied += s.configsApplied
+            total.longestDivergenceMs = max(total.longestDivergenceMs, s.longestDivergenceMs)
             if let violation = simulation.violation { failures.append(violation) }
             if failures.count >= 3, Self.environment["TANDEM_SIM_ALL"] == nil { break }
         }
         let elapsed = ContinuousClock.now - started
-        print("simulation: \(seeds) seeds x \(Self.hoursPerSeed) h = \(Double(seeds) * Self.hoursPerSeed) simulated hours in \(elapsed): \(total.events) events, \(total.faults) faults, \(total.crashes) crashes, \(total.requests) requests, \(total.roleChanges) role changes; longest dual holding \(total.longestDualMs)ms, longest outage \(total.longestOutageMs)ms; \(failures.count) seeds failed")
+        print("simulation: \(seeds) seeds x \(Self.hoursPerSeed) h = \(Double(seeds) * Self.hoursPerSeed) simulated hours in \(elapsed): \(total.events) events, \(total.faults) faults, \(total.crashes) crashes, \(total.requests) requests, \(total.roleChanges) role changes; longest dual holding \(total.longestDualMs)ms, longest outage \(total.longestOutageMs)ms; \(total.configsApplied) configs replicated, longest config divergence \(total.longestDivergenceMs)ms; \(failures.count) seeds failed")
         if Self.environment["TANDEM_SIM_ALL"] != nil {
             for failure in failures { print("FAILED seed \(failure.seed) at \(failure.atMs)ms: \(failure.what)") }
         }

@@ -22,6 +22,25 @@ NODES = {"a": "ra", "b": "rb"}
 ADDR = {"a": "10.99.0.1", "b": "10.99.0.2"}
 
 
+class PairConfig:
+    """The two routers' config files, one per node as on real routers (config replication
+    writes the peer's config into a node's own file). A test's edit goes to both files, as an
+    operator who keeps them equal by hand would do; reading reads ra's."""
+
+    def __init__(self, directory: Path):
+        self.paths = {n: directory / f"tandem-{NODES[n]}.yaml" for n in NODES}
+
+    def write_text(self, text):
+        for path in self.paths.values():
+            path.write_text(text)
+
+    def read_text(self):
+        return self.paths["a"].read_text()
+
+    def path(self, node):
+        return self.paths[node]
+
+
 class Pair:
     def __init__(self, topo: Topology, interval_ms=10, dead_ms=30, priorities=(100, 90), port=None):
         self.topo = topo
@@ -32,7 +51,7 @@ class Pair:
         self.key = self.dir / "heartbeat.key"
         self.key.write_bytes(secrets.token_bytes(32))
         os.chmod(self.key, 0o600)
-        self.config = self.dir / "tandem.yaml"
+        self.config = PairConfig(self.dir)
         self.write_config(priorities)
         self.procs = {}
         self.logs = {n: self.dir / f"{NODES[n]}.log" for n in NODES}
@@ -62,7 +81,7 @@ state_directory: {self.dir}/state
     def start(self, node, env=None):
         """Starts tandemd for `node`; `env` adds environment variables (e.g. test-only ones)."""
         log = open(self.logs[node], "ab")
-        p = self.topo.popen(node, TANDEMD, "--config", str(self.config), "--node", NODES[node],
+        p = self.topo.popen(node, TANDEMD, "--config", str(self.config.path(node)), "--node", NODES[node],
                             "--control-socket", self.socket(node), "--state-directory", f"{self.dir}/state-{node}",
                             stdout=log, stderr=log, env=None if env is None else {**os.environ, **env})
         log.close()

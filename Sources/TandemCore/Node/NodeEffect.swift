@@ -34,6 +34,18 @@ public enum NodeEffect: Sendable, Hashable {
     case cancelQueuedAnnouncements
     /// Bring the IPVS table to what holding the VIPs (or not) asks for.
     case ipvs(IPVSEvent)
+    /// Fetch the peer's config (its heartbeats say it runs this version) off the decision
+    /// thread, parse it, and give `.peerConfigFetched`; keep its text for `writeConfig`.
+    case fetchPeerConfig(ConfigVersion)
+    /// Write the config fetched for this version over the config file (atomically, the old
+    /// file kept beside it) and give `.configWritten`.
+    case writeConfig(ConfigVersion)
+    /// Reload the config file as SIGHUP does; give `.configLoaded` or `.reloadFailed`.
+    case reloadConfig
+    /// Config replication's outcome for `tandemctl status` (the last replication, counters).
+    case replicationResult(serial: UInt64, result: String, succeeded: Bool)
+    /// Equal serials with different digests (`local` nil: the conflict is resolved).
+    case configConflict(local: ConfigVersion?, peer: ConfigVersion?)
     /// The role settled: move the sync daemon, then run the notify command.
     case notify(role: Role, reason: String)
     /// The role changed (status history, systemd's STATUS=).

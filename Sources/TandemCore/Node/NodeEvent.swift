@@ -43,9 +43,15 @@ public enum NodeEvent: Sendable, Hashable {
     case command(NodeRequestID, NodeCommand)
     /// A reload brought a valid new config: its VIPs, election settings and IPVS flavour.
     case reload(NodeState.Settings)
-    /// The config in force has another version (heartbeats carry it; a failover without
-    /// `--force` compares it with the peer's).
-    case configVersion(serial: UInt64, digest: HeartbeatMessage.ConfigDigest)
+    /// A reload (SIGHUP, `tandemctl reload`, or one asked for by `reloadConfig`) put this config
+    /// version in force. Heartbeats carry it; a failover without `--force` compares it with the peer's.
+    case configLoaded(ConfigVersion)
+    /// A reload refused the config file (the config in force stays): why.
+    case reloadFailed(String)
+    /// The fetch asked for by `fetchPeerConfig(sentAs)` ended.
+    case peerConfigFetched(ConfigBook.Fetched, sentAs: ConfigVersion)
+    /// The write asked for by `writeConfig(version)` ended (`failure` nil: the file holds it).
+    case configWritten(ConfigVersion, failure: String?)
     /// Graceful stop (SIGTERM): hand over when active, then finish; forced after `stopTimeout`.
     case stop
     /// A second stop signal: release everything now and finish.

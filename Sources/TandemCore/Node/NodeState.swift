@@ -76,8 +76,10 @@ public struct NodeState: Sendable {
     public private(set) var finishReason: String?
     /// When `.timer` is due next.
     public private(set) var timerDeadline: MonotonicInstant?
-    /// The version of the config in force (serial, digest).
-    public private(set) var configVersion: (serial: UInt64, digest: HeartbeatMessage.ConfigDigest)
+    /// The config in force, one being put in force, the peer's, and replication's rules.
+    public private(set) var config: ConfigBook
+    /// The version of the config in force.
+    public var configVersion: ConfigVersion { config.running }
 
     private var electionTimer: MonotonicInstant?
     /// A claim or release failed: judge (and claim or release) again at this instant, not at once,
@@ -121,10 +123,14 @@ public struct NodeState: Sendable {
     private enum ClaimPurpose: Sendable { case takeover, reclaim, reload }
     private enum ReleasePurpose: Sendable { case all, removedByReload, retry }
 
-    public init(settings: Settings, configSerial: UInt64 = 0, configDigest: HeartbeatMessage.ConfigDigest = .zero) {
+    /// - Parameters:
+    ///   - config: the version of the config the node starts with.
+    ///   - replicates: whether the peer's higher config is fetched and applied (false with
+    ///     `auth: none`: an unauthenticated channel never rewrites a config).
+    public init(settings: Settings, config: ConfigVersion = ConfigVersion(serial: 0, digest: .zero), replicates: Bool = false) {
         self.settings = settings
         election = Election(settings: settings.election)
-        configVersion = (configSerial, configDigest)
+        self.config = ConfigBook(running: config, replicates: replicates)
     }
 
     /// Whether the state waits for the answer to a call (`answer(_:at:)`).
@@ -159,6 +165,9 @@ public struct NodeState: Sendable {
             return take()
         case .heartbeat(let message):
             agenda += election.heartbeatReceived(message, at: now).map(Work.action)
+            if message.kind != .release {
+                book(config.peerHeard(ConfigVersion(serial: message.configSerial, digest: message.configDigest), at: now))
+            }
         case .timer:
             if let forceStopAt, now >= forceStopAt {
                 forceStop(reason: "the handover did not finish within \(settings.stopTimeout)")
@@ -179,8 +188,14 @@ public struct NodeState: Sendable {
             request(id, command, at: now)
         case .reload(let new):
             reload(new, at: now)
-        case .configVersion(let serial, let digest):
-            configVersion = (serial, digest)
+        case .configLoaded(let version):
+            book(config.loaded(version, at: now))
+        case .reloadFailed(let why):
+            book(config.reloadFailed(why, at: now))
+        case .peerConfigFetched(let fetched, let sentAs):
+            book(config.fetched(fetched, sentAs: sentAs, nodeName: nodeName, peerName: peerName, at: now))
+        case .configWritten(let version, let failure):
+            book(config.written(version, failure: failure, at: now))
         case .stop:
             if forceStopAt == nil { forceStopAt = now + settings.stopTimeout }
             agenda += election.stopRequested(at: now).map(Work.action)
@@ -569,6 +584,41 @@ public struct NodeState: Sendable {
         agenda += election.settingsChanged(new.election, at: now).map(Work.action)
     }
 
+    // MARK: - Config replication
+
+    /// Turns the config book's steps into effects, with the log lines operators know.
+    private mutating func book(_ steps: [ConfigBook.Step]) {
+        for step in steps {
+            switch step {
+            case .fetch(let target):
+                out.append(.log(.notice, "config replication: \(peerName) runs \(target), this node \(config.running); fetching"))
+                out.append(.fetchPeerConfig(target))
+            case .conflictDetected(let local, let peer):
+                out.append(.configConflict(local: local, peer: peer))
+                out.append(.log(.error, "config conflict: this node and \(peerName) both run serial \(local.serial) with different configs (digest \(local.digest.description.prefix(16)) here, \(peer.digest.description.prefix(16)) there); nothing is applied: raise the serial on the node whose config should win and reload it"))
+                out.append(.publish(.config, "config conflict with \(peerName) at serial \(local.serial)"))
+            case .conflictResolved:
+                out.append(.configConflict(local: nil, peer: nil))
+                out.append(.log(.notice, "config conflict with \(peerName) resolved"))
+                out.append(.publish(.config, "config conflict with \(peerName) resolved"))
+            case .write(let version):
+                out.append(.writeConfig(version))
+            case .reload:
+                out.append(.reloadConfig)
+            case .applied(let version, let ms):
+                out.append(.replicationResult(serial: version.serial, result: "applied", succeeded: true))
+                out.append(.log(.notice, "config replication: applied \(peerName)'s config serial \(version.serial) (digest \(version.digest.description.prefix(16)); fetched, validated, written and reloaded in \(ms) ms)"))
+                out.append(.publish(.config, "applied \(peerName)'s config serial \(version.serial)"))
+            case .refused(let serial, let reason):
+                out.append(.replicationResult(serial: serial, result: "refused: \(reason)", succeeded: false))
+                out.append(.log(.error, "config replication: refused \(peerName)'s config serial \(serial): \(reason); keeping this node's config"))
+            case .failed(let serial, let reason):
+                out.append(.replicationResult(serial: serial, result: reason, succeeded: false))
+                out.append(.log(.warning, "config replication: \(peerName)'s config serial \(serial): \(reason); retrying"))
+            }
+        }
+    }
+
     // MARK: - Operator requests
 
     private mutating func request(_ id: NodeRequestID, _ command: NodeCommand, at now: MonotonicInstant) {
@@ -583,8 +633,8 @@ public struct NodeState: Sendable {
         let actions: [Election.Action]
         switch command {
         case .failover(let force):
-            if !force, election.peerIsAlive(at: now), let peer = election.peer, peer.configDigest != configVersion.digest {
-                out.append(.reply(id, .refused("configs differ (serial \(configVersion.serial) here, \(peer.configSerial) on \(peerName)): the peer would serve a different table; make them equal, or use --force")))
+            if !force, election.peerIsAlive(at: now), let peer = election.peer, peer.configDigest != config.running.digest {
+                out.append(.reply(id, .refused("configs differ (serial \(config.running.serial) here, \(peer.configSerial) on \(peerName)): the peer would serve a different table; make them equal, or use --force")))
                 return
             }
             pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,

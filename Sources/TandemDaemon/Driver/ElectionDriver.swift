@@ -34,8 +34,10 @@ public final class ElectionDriver {
     public init(config: Config, settings: Election.Settings, addressTable: any AddressTable, announcer: any Announcer,
                 sender: any HeartbeatSending, worker: KernelWorker, logger: Logger, heartbeatAddresses: [IPAddress] = [],
                 clock: any TandemClock = MonotonicClock()) {
-        node = NodeState(settings: Self.nodeSettings(config, settings, worker: worker), configSerial: config.serial,
-                         configDigest: HeartbeatMessage.ConfigDigest(hex: config.digest) ?? .zero)
+        var authenticated = false
+        if case .hmacSHA256 = config.heartbeat.authentication { authenticated = true }
+        node = NodeState(settings: Self.nodeSettings(config, settings, worker: worker), config: ConfigVersion(config),
+                         replicates: authenticated)
         executor = Executor(config: config, addressTable: addressTable, announcer: announcer, sender: sender,
                             worker: worker, logger: logger, heartbeatAddresses: heartbeatAddresses, clock: clock)
     }
@@ -134,7 +136,17 @@ public final class ElectionDriver {
 
     /// The config in force has another serial and digest (a failover compares them with the peer's).
     public func configVersionChanged(_ version: ConfigVersion, at now: MonotonicInstant) {
-        run(.configVersion(serial: version.serial, digest: version.digest), at: now)
+        run(.configLoaded(version), at: now)
+    }
+
+    /// An event another executor reports (config replication's fetch and write, a failed reload).
+    public func handle(_ event: NodeEvent, at now: MonotonicInstant) { run(event, at: now) }
+
+    /// Carries out config replication's effects (fetch, write, reload, status); set once the
+    /// replication service exists (it is created after the driver). Nil: they are dropped.
+    public var replication: (any ConfigReplicating)? {
+        get { executor.replication }
+        set { executor.replication = newValue }
     }
 
     // MARK: - Effects
@@ -149,6 +161,7 @@ public final class ElectionDriver {
         let logger: Logger
         let heartbeatAddresses: [IPAddress]
         var routeMonitor: (any RouteMonitor)?
+        var replication: (any ConfigReplicating)?
         var events: EventHub?
         var onRoleChange: (@Sendable (_ to: Role, _ reason: String) -> Void)?
         var history: [RoleHistoryEntry] = []
@@ -236,6 +249,16 @@ public final class ElectionDriver {
                 events?.publish(kind, text)
             case .reply(let id, let reply):
                 replies.append((id, reply))
+            case .fetchPeerConfig(let version):
+                replication?.fetch(version)
+            case .writeConfig(let version):
+                replication?.write(version)
+            case .reloadConfig:
+                replication?.reload()
+            case .replicationResult(let serial, let result, let succeeded):
+                replication?.record(serial: serial, result: result, succeeded: succeeded)
+            case .configConflict(let local, let peer):
+                replication?.conflict(local: local, peer: peer)
             case .scheduleTimer, .finished:
                 break
             }

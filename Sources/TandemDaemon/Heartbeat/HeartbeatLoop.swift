@@ -24,6 +24,9 @@ public enum HeartbeatLoopEvent: Sendable {
     case configVersion(ConfigVersion)
     /// A reload brought other heartbeat keys (nil: `auth: none`): sign and verify with them from now on.
     case keys(HeartbeatKeySet?)
+    /// What config replication's executor found (`.peerConfigFetched`, `.configWritten`), or a
+    /// reload that refused the file (`.reloadFailed`): handed to `NodeState` as it is.
+    case config(NodeEvent)
 }
 
 extension HeartbeatLoopEvent {
@@ -254,6 +257,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
             transport.builder.identity.configSerial = version.serial
             transport.builder.identity.configDigest = version.digest
             driver.configVersionChanged(version, at: now)
+        case .config(let event):
+            driver.handle(event, at: now)
         case .logStatus:
             logger.notice("status: \(statusLine(at: now))")
         case .request(let command, let reply):

@@ -18,8 +18,6 @@ public struct ReplicationSettings: Sendable {
     public var port: UInt16
     /// The config file to serve from and write to.
     public var configPath: String
-    /// How often the peer's heartbeat view is looked at.
-    public var pollInterval: Duration = .milliseconds(200)
     /// Time for an incoming connection to prove the key.
     public var handshakeTimeout: TimeAmount = .seconds(5)
     /// Time for one whole exchange (connect to response), and an idle server connection's life.
@@ -37,23 +35,24 @@ public struct ReplicationSettings: Sendable {
     }
 }
 
-/// Config mirroring between the two `tandemd`: a TCP server on the heartbeat port of each
-/// heartbeat address serves the config in force to the authenticated peer; a monitor looks at
-/// the peer's (serial, digest) from the heartbeats every `pollInterval` and, when the peer's
-/// serial is higher, fetches its config, validates it as `check-config` does (and that it still
-/// names this node), writes it atomically over the config file and reloads as SIGHUP does.
-/// Equal serials with different digests are a conflict: logged on change, shown in `status()`,
-/// never applied. The heartbeat thread does no replication work.
-public final class ReplicationService: Service, Sendable {
+/// Config mirroring between the two `tandemd`, as the executor of `NodeState`'s replication
+/// decisions (`ConfigBook`): a TCP server on the heartbeat port of each heartbeat address serves
+/// the config in force to the authenticated peer; `fetch`, `write` and `reload` carry out the
+/// node's effects one at a time, off the heartbeat thread, and answer through the heartbeat loop
+/// (`answer`). It decides nothing: which version to fetch, whether a fetched config is refused,
+/// conflicts and retries are `ConfigBook`'s rules. The heartbeat thread does no replication I/O.
+public final class ReplicationService: Service, ConfigReplicating, Sendable {
     let settings: ReplicationSettings
     /// Nil: heartbeats are not authenticated, so replication is off.
     let key: HeartbeatKey?
     let keysInForce: (@Sendable () -> HeartbeatKeySet?)?
     let localVersion: @Sendable () -> ConfigVersion
-    let reload: @Sendable () -> Void
+    let reloadFile: @Sendable () -> Void
     let inForce: @Sendable () -> ConfigSnapshot?
     let stage: @Sendable (ConfigSnapshot, Config) -> Void
-    let peerVersion: @Sendable () -> ConfigVersion?
+    /// Gives `NodeState` what a fetch or a write found (through the heartbeat loop).
+    let answer: @Sendable (NodeEvent) -> Void
+    private let jobs = AsyncStream.makeStream(of: Job.self)
     let logger: Logger
     let group: any EventLoopGroup
 
@@ -61,6 +60,8 @@ public final class ReplicationService: Service, Sendable {
         var status = ReplicationStatus(enabled: true)
         /// The text of the config in force, as served.
         var served: ConfigSnapshot?
+        /// The peer's config as last fetched and read, until it is written.
+        var fetched: (version: ConfigVersion, snapshot: ConfigSnapshot, config: Config)?
         var connections = 0
         var logBudget: [String: (count: Int, windowStart: MonotonicInstant)] = [:]
     }
@@ -97,7 +98,7 @@ public final class ReplicationService: Service, Sendable {
     ///     (`ConfigStore.text`); nil makes the service read and parse the file to check it.
     ///   - stage: hands a fetched, validated config to the store before it is written, so the
     ///     reload that follows need not parse it again (`ConfigStore.stage`).
-    ///   - peerVersion: the peer's serial and digest from its latest heartbeat, nil if never heard.
+    ///   - answer: gives `NodeState` (through the heartbeat loop) what a fetch or write found.
     ///   - key: the heartbeat key; nil turns replication off (reported in `status()`).
     ///   - keysInForce: the heartbeat keys now (a reload may replace them), read at every
     ///     connection; nil (or returning nil) keeps `key` alone.
@@ -107,7 +108,7 @@ public final class ReplicationService: Service, Sendable {
                 reload: @escaping @Sendable () -> Void,
                 inForce: @escaping @Sendable () -> ConfigSnapshot? = { nil },
                 stage: @escaping @Sendable (ConfigSnapshot, Config) -> Void = { _, _ in },
-                peerVersion: @escaping @Sendable () -> ConfigVersion?,
+                answer: @escaping @Sendable (NodeEvent) -> Void,
                 logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 clock: any TandemClock = MonotonicClock()) {
         self.clock = clock
@@ -115,10 +116,10 @@ public final class ReplicationService: Service, Sendable {
         self.key = key
         self.keysInForce = keysInForce
         self.localVersion = localVersion
-        self.reload = reload
+        self.reloadFile = reload
         self.inForce = inForce
         self.stage = stage
-        self.peerVersion = peerVersion
+        self.answer = answer
         self.logger = logger
         self.group = group
         if key == nil {
@@ -130,6 +131,23 @@ public final class ReplicationService: Service, Sendable {
 
     /// A snapshot of replication's state (any thread).
     public func status() -> ReplicationStatus { state.withLock { $0.status } }
+
+    public func fetch(_ version: ConfigVersion) { jobs.continuation.yield(.fetch(version)) }
+    public func write(_ version: ConfigVersion) { jobs.continuation.yield(.write(version)) }
+    public func reload() { jobs.continuation.yield(.reload) }
+
+    public func record(serial: UInt64, result: String, succeeded: Bool) {
+        state.withLock { if succeeded { $0.status.fetches += 1 } else { $0.status.fetchFailures += 1 } }
+        record(.fetched, serial: serial, result: result, succeeded: succeeded)
+    }
+
+    public func conflict(local: ConfigVersion?, peer: ConfigVersion?) {
+        state.withLock {
+            $0.status.conflict = local != nil
+            $0.status.localDigest = local?.digest.description
+            $0.status.peerDigest = peer?.digest.description
+        }
+    }
 
     public func run() async throws {
         guard let key else {
@@ -157,7 +175,9 @@ public final class ReplicationService: Service, Sendable {
                     self.logger.info("config replication listening on TCP \(path.local) port \(self.settings.port)")
                     tasks.addTask { await self.accept(on: server, key: key) }
                 }
-                tasks.addTask { await self.monitor(key: key) }
+                tasks.addTask {
+                    for await job in self.jobs.stream { await self.perform(job, key: key) }
+                }
             }
         }
     }
@@ -305,40 +325,29 @@ public final class ReplicationService: Service, Sendable {
         return snapshot
     }
 
-    // MARK: - Client
+    // MARK: - Client: the executor of NodeState's replication effects
 
-    private func monitor(key: HeartbeatKey) async {
-        var monitor = ReplicationMonitor()
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: settings.pollInterval) } catch { return }
-            let local = localVersion()
-            for action in monitor.observed(local: local, peer: peerVersion(), at: clock.now()) {
-                switch action {
-                case .conflictDetected(let local, let peer):
-                    state.withLock {
-                        $0.status.conflict = true
-                        $0.status.localDigest = local.digest.description
-                        $0.status.peerDigest = peer.digest.description
-                    }
-                    logger.error("config conflict: this node and \(settings.peerName) both run serial \(local.serial) with different configs (digest \(local.digest.description.prefix(16)) here, \(peer.digest.description.prefix(16)) there); nothing is applied: raise the serial on the node whose config should win and reload it")
-                case .conflictResolved:
-                    state.withLock {
-                        $0.status.conflict = false
-                        $0.status.localDigest = nil
-                        $0.status.peerDigest = nil
-                    }
-                    logger.notice("config conflict with \(settings.peerName) resolved")
-                case .fetch(let target):
-                    let outcome = await fetchAndApply(target, key: key)
-                    monitor.fetchFinished(outcome, at: clock.now())
-                }
-            }
+    /// One replication effect, carried out in order by `run()`'s job task.
+    enum Job: Sendable {
+        case fetch(ConfigVersion)
+        case write(ConfigVersion)
+        case reload
+    }
+
+    private func perform(_ job: Job, key: HeartbeatKey) async {
+        switch job {
+        case .fetch(let target):
+            answer(.peerConfigFetched(await fetchAndRead(key: key), sentAs: target))
+        case .write(let target):
+            answer(.configWritten(target, failure: writeFetched(target)))
+        case .reload:
+            reloadFile()
         }
     }
 
-    private func fetchAndApply(_ target: ConfigVersion, key: HeartbeatKey) async -> ReplicationMonitor.FetchOutcome {
-        logger.notice("config replication: \(settings.peerName) runs \(target), this node \(localVersion()); fetching")
-        let started = clock.now()
+    /// Fetches the peer's config and reads it (parse and validate, as `check-config` does); keeps
+    /// a valid one for `write`.
+    private func fetchAndRead(key: HeartbeatKey) async -> ConfigBook.Fetched {
         let snapshot: ConfigSnapshot
         do {
             snapshot = try await fetch(key: key)
@@ -350,68 +359,38 @@ public final class ReplicationService: Service, Sendable {
                 default: break
                 }
             }
-            state.withLock { $0.status.fetchFailures += 1 }
-            record(.fetched, serial: target.serial, result: "fetch failed: \(error)", succeeded: false)
-            logLimited("fetch", "config replication: cannot fetch the config of \(settings.peerName): \(error)")
-            return .failed
+            return .unreachable("cannot fetch the config of \(settings.peerName): \(error)")
         }
-        let fetchedIn = clock.now().milliseconds(since: started)
-        return apply(snapshot, fetchedInMilliseconds: fetchedIn)
-    }
-
-    private func apply(_ snapshot: ConfigSnapshot, fetchedInMilliseconds: UInt64) -> ReplicationMonitor.FetchOutcome {
-        func refuse(_ why: String) -> ReplicationMonitor.FetchOutcome {
-            state.withLock { $0.status.fetchFailures += 1 }
-            record(.fetched, serial: snapshot.serial, result: "refused: \(why)", succeeded: false)
-            logger.error("config replication: refused \(settings.peerName)'s config serial \(snapshot.serial): \(why); keeping this node's config")
-            return .refused
-        }
-        let started = clock.now()
-        guard snapshot.text.utf8.count <= PeerFrame.maximumConfigBytes else {
-            return refuse("it is \(snapshot.text.utf8.count) bytes, more than \(PeerFrame.maximumConfigBytes)")
-        }
+        let bytes = snapshot.text.utf8.count
+        guard bytes <= PeerFrame.maximumConfigBytes else { return .invalid(bytes: bytes, reason: "too large") }
         let config: Config
         do {
             config = try ConfigParser.parse(yaml: snapshot.text)
         } catch {
-            return refuse("it is invalid: \(error)")
+            return .invalid(bytes: bytes, reason: "\(error)")
         }
-        let digest = config.digest
-        guard digest == snapshot.digest else {
-            return refuse("its text has digest \(digest.prefix(16)) but was sent as \(snapshot.digest.prefix(16))")
-        }
-        guard config.node(named: settings.nodeName) != nil else {
-            return refuse("it does not name this node (\(settings.nodeName)) among its nodes")
-        }
-        guard config.peer(of: settings.nodeName)?.name == settings.peerName else {
-            return refuse("its peer of \(settings.nodeName) is not \(settings.peerName): renaming nodes needs a restart of both")
-        }
-        let local = localVersion()
-        if HeartbeatMessage.ConfigDigest(hex: digest) == local.digest {
-            return .applied
-        }
-        guard config.serial > local.serial else {
-            return refuse("its serial is not higher than this node's (\(local.serial))")
+        let version = ConfigVersion(config)
+        state.withLock { $0.fetched = (version, snapshot, config) }
+        return .config(version, bytes: bytes, nodes: config.nodes.map(\.name), peerOfThisNode: config.peer(of: settings.nodeName)?.name)
+    }
+
+    /// Writes the config fetched as `target` over the config file (staged in the store first, so
+    /// the reload that follows need not parse it again); nil, or why it failed.
+    private func writeFetched(_ target: ConfigVersion) -> String? {
+        guard let (version, snapshot, config) = state.withLock({ $0.fetched }), version == target else {
+            return "no fetched config of \(target) to write"
         }
         stage(snapshot, config)
         do {
             try AtomicFileWriter.write(Array(snapshot.text.utf8), to: settings.configPath)
         } catch {
-            state.withLock { $0.status.fetchFailures += 1 }
-            record(.fetched, serial: snapshot.serial, result: "write failed: \(error)", succeeded: false)
-            logger.error("config replication: \(error)")
-            return .failed
+            return "\(error)"
         }
-        state.withLock { $0.served = snapshot }
-        reload()
-        let now = localVersion()
-        guard HeartbeatMessage.ConfigDigest(hex: digest) == now.digest else {
-            return refuse("written to \(settings.configPath) (previous copy in \(AtomicFileWriter.previousPath(of: settings.configPath))) but the reload did not apply it: see the reload error")
+        state.withLock {
+            $0.served = snapshot
+            $0.fetched = nil
         }
-        state.withLock { $0.status.fetches += 1 }
-        record(.fetched, serial: snapshot.serial, result: "applied", succeeded: true)
-        logger.notice("config replication: applied \(settings.peerName)'s config serial \(snapshot.serial) (digest \(digest.prefix(16)), \(snapshot.text.utf8.count) bytes; fetched in \(fetchedInMilliseconds) ms, validated, written and reloaded in \(clock.now().milliseconds(since: started)) ms)")
-        return .applied
+        return nil
     }
 
     /// Fetches the peer's config over the first path that answers.
