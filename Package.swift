@@ -87,14 +87,26 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The pair on simulated time, network, kernels and clocks (`PairSimulation`), and the
+        // command that runs it in a release build (`tandem-sim`; integration/test-all runs it).
+        .target(
+            name: "TandemSimulation",
+            dependencies: ["TandemCore"]
+        ),
+        .executableTarget(
+            name: "tandem-sim",
+            dependencies: [
+                "TandemSimulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "TandemDaemonTests",
             dependencies: ["TandemDaemon", "TandemHealth", "TandemCore", "TandemKernel", "TandemTesting"]
         ),
-        // The pair on simulated time, network, kernels and clocks (`PairSimulation`).
         .testTarget(
             name: "TandemSimulationTests",
-            dependencies: ["TandemCore"]
+            dependencies: ["TandemSimulation", "TandemCore"]
         ),
         .testTarget(
             name: "TandemKernelTests",

@@ -89,7 +89,9 @@ public enum Daemon {
                                   makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
                                     sender: transport, worker: worker, logger: logger,
-                                    heartbeatAddresses: paths.map(\.local), clock: clock)
+                                    heartbeatAddresses: paths.map(\.local), clock: clock,
+                                    drains: LiveDrainKeeper.load(stateDirectory: local.stateDirectory, logger: logger))
+        driver.drainKeeper = LiveDrainKeeper(stateDirectory: local.stateDirectory, worker: worker, logger: logger)
         driver.events = hub
         let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name,
                                               monotonicMicroseconds: ServiceManagerReporter.monotonicMicroseconds(clock))
@@ -211,22 +213,15 @@ public enum Daemon {
         parts.restartNeeded = {
             ConfigDifference.restartNeeded(started: config, current: store.withLock { $0.current }, context: reloadContext)
         }
-        parts.sendDrains = { list in
-            do {
-                switch try await replication.send(.drains(list)) {
-                case .accepted(let text): return .success(text)
-                case .failure(let why): return .failure(.failed(why))
-                case .config: return .failure(.failed("unexpected answer"))
-                }
-            } catch {
-                return .failure(.failed("\(error)"))
-            }
-        }
         let center = ControlCenter(
             parts: parts,
             logger: logger, health: { health.statusForControl() })
         center.restoreOperatorState()
-        replication.onDrains { list in center.peerDrains(list) }
+        replication.onDrains { list in
+            await withCheckedContinuation { continuation in
+                loop.post(.peerDrains(list, reply: { continuation.resume(returning: $0) }))
+            }
+        }
         loop.watchdog = WatchdogPinger(notifier: serviceManager)
         let heartbeat = HeartbeatService(loop: loop, onStop: { reporter.stopping() })
         var configuration = ServiceGroupConfiguration(
@@ -237,7 +232,6 @@ public enum Daemon {
                                              logger: logger)),
                 .init(service: health),
                 .init(service: replication),
-                .init(service: DrainResyncService(center: center, peerChannel: replication.status().enabled)),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

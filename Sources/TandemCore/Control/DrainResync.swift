@@ -46,6 +46,14 @@ public struct DrainResync: Sendable, Hashable {
         }
     }
 
+    /// An offer outside this schedule failed (an operator's drain the peer could not be told
+    /// of): offer the list again after the back-off, for as long as the peer is heard.
+    public mutating func offerFailedElsewhere(at now: MonotonicInstant) {
+        pending = true
+        notBefore = now + retry
+        retry = TimeSpan(milliseconds: min(retry.milliseconds * 2, Self.longestRetry.milliseconds))
+    }
+
     /// Whether a peer's offer should be answered with this node's list: only when ours is
     /// strictly newer (equal generations are the same list; answering would never end).
     public static func shouldAnswer(received: UInt64, ours: UInt64) -> Bool { ours > received }

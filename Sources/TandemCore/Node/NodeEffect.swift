@@ -46,6 +46,14 @@ public enum NodeEffect: Sendable, Hashable {
     case replicationResult(serial: UInt64, result: String, succeeded: Bool)
     /// Equal serials with different digests (`local` nil: the conflict is resolved).
     case configConflict(local: ConfigVersion?, peer: ConfigVersion?)
+    /// The drain list changed: keep it in the state directory, then give the IPVS table its
+    /// drained set (in that order, off the decision thread, one change after another).
+    case drainsChanged(DrainBook)
+    /// Send this drain list to the peer over the peer channel; give `.drainsOffered` (with
+    /// `request`, the operator's request that changed it, if any).
+    case offerDrains(DrainList, request: NodeRequestID?)
+    /// The answer to the peer's request `id` on the peer channel.
+    case answerPeer(NodeRequestID, PeerResponse)
     /// The role settled: move the sync daemon, then run the notify command.
     case notify(role: Role, reason: String)
     /// The role changed (status history, systemd's STATUS=).

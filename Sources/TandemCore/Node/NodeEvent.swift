@@ -4,12 +4,16 @@ public enum NodeCommand: Sendable, Hashable {
     case failover(force: Bool)
     /// `tandemctl maintenance on|off`: pin this node to standby, or let it take part again.
     case maintenance(Bool)
+    /// `tandemctl drain|undrain`: these real servers (already matched against the config) get
+    /// weight 0 whatever their health, or back; `wallClock` (ns since the epoch) stamps the list.
+    case drain([RealServerID], on: Bool, wallClock: UInt64)
 
     /// The command's name, as `tandemctl` spells it.
     public var name: String {
         switch self {
         case .failover: return "failover"
         case .maintenance: return "maintenance"
+        case .drain(_, let on, _): return on ? "drain" : "undrain"
         }
     }
 }
@@ -27,6 +31,17 @@ public enum NodeReply: Sendable, Hashable {
     case failoverDone(from: String, to: String, milliseconds: Int, message: String)
     /// Maintenance settled as asked.
     case maintenanceDone(message: String)
+    /// The drain list changed here (and is kept in the state directory); `peer` says whether the
+    /// peer took it.
+    case drainDone(DrainList, peer: DrainOffer)
+}
+
+/// What offering the drain list to the peer came to.
+public enum DrainOffer: Sendable, Hashable {
+    /// The peer answered (what it did, in its words).
+    case accepted(String)
+    /// The peer could not be told, or refused: why.
+    case failed(String)
 }
 
 /// Something that happened to a node, given to `NodeState.handle(_:at:)`.
@@ -52,6 +67,10 @@ public enum NodeEvent: Sendable, Hashable {
     case peerConfigFetched(ConfigBook.Fetched, sentAs: ConfigVersion)
     /// The write asked for by `writeConfig(version)` ended (`failure` nil: the file holds it).
     case configWritten(ConfigVersion, failure: String?)
+    /// The peer offered its drain list over the peer channel; answered by `answerPeer(id, …)`.
+    case peerDrains(DrainList, answer: NodeRequestID)
+    /// The offer asked for by `offerDrains(list, request)` ended.
+    case drainsOffered(DrainList, request: NodeRequestID?, DrainOffer)
     /// Graceful stop (SIGTERM): hand over when active, then finish; forced after `stopTimeout`.
     case stop
     /// A second stop signal: release everything now and finish.

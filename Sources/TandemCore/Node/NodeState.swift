@@ -80,6 +80,14 @@ public struct NodeState: Sendable {
     public private(set) var config: ConfigBook
     /// The version of the config in force.
     public var configVersion: ConfigVersion { config.running }
+    /// The operator's drained real servers, kept equal on both nodes (`DrainBook`'s merge rule).
+    public private(set) var drains: DrainBook
+    /// When to offer the drain list to a peer heard again, and the retries of a failed offer.
+    private var drainResync = DrainResync()
+    private var drainResyncInFlight = false
+    private var lastDrainOfferFailure: String?
+    /// Drain requests waiting for the peer's answer.
+    private var drainRequests: Set<NodeRequestID> = []
 
     private var electionTimer: MonotonicInstant?
     /// A claim or release failed: judge (and claim or release) again at this instant, not at once,
@@ -127,10 +135,13 @@ public struct NodeState: Sendable {
     ///   - config: the version of the config the node starts with.
     ///   - replicates: whether the peer's higher config is fetched and applied (false with
     ///     `auth: none`: an unauthenticated channel never rewrites a config).
-    public init(settings: Settings, config: ConfigVersion = ConfigVersion(serial: 0, digest: .zero), replicates: Bool = false) {
+    ///   - drains: the drain list kept in the state directory (restored at start).
+    public init(settings: Settings, config: ConfigVersion = ConfigVersion(serial: 0, digest: .zero), replicates: Bool = false,
+                drains: DrainBook = DrainBook()) {
         self.settings = settings
         election = Election(settings: settings.election)
         self.config = ConfigBook(running: config, replicates: replicates)
+        self.drains = drains
     }
 
     /// Whether the state waits for the answer to a call (`answer(_:at:)`).
@@ -156,10 +167,15 @@ public struct NodeState: Sendable {
             if case .command(let id, let command) = event {
                 out.append(.reply(id, .refused("tandemd has stopped: \(command.name) not carried out")))
             }
+            if case .peerDrains(_, let id) = event { out.append(.answerPeer(id, .failure("tandemd has stopped"))) }
             return take()
         }
         switch event {
         case .start:
+            if !drains.drained.isEmpty {
+                out.append(.log(.notice, "drained real servers restored from the state directory: \(drains.drained.sorted().map(\.description).joined(separator: ", "))"))
+                out.append(.drainsChanged(drains))
+            }
             awaiting = .judge(start: true)
             out.append(.judgeHealth(healthQuery))
             return take()
@@ -196,6 +212,10 @@ public struct NodeState: Sendable {
             book(config.fetched(fetched, sentAs: sentAs, nodeName: nodeName, peerName: peerName, at: now))
         case .configWritten(let version, let failure):
             book(config.written(version, failure: failure, at: now))
+        case .peerDrains(let list, let id):
+            peerDrains(list, answer: id)
+        case .drainsOffered(let list, let request, let outcome):
+            drainsOffered(list, request: request, outcome, at: now)
         case .stop:
             if forceStopAt == nil { forceStopAt = now + settings.stopTimeout }
             agenda += election.stopRequested(at: now).map(Work.action)
@@ -331,6 +351,10 @@ public struct NodeState: Sendable {
             self.pending = nil
             out.append(.reply(pending.id, .failed("tandemd stopped (\(reason)) before the \(pending.command.name) completed")))
         }
+        for id in drainRequests.sorted() {
+            out.append(.reply(id, .drainDone(drains.list, peer: .failed("tandemd stopped (\(reason)) before the peer answered"))))
+        }
+        drainRequests = []
         out.append(.scheduleTimer(nil))
         timerDeadline = nil
         out.append(.finished(reason: reason))
@@ -341,6 +365,11 @@ public struct NodeState: Sendable {
         guard !isFinished else { return }
         notePeer(at: now)
         completeRequest(at: now)
+        let offerDue = drainResync.observe(peerAlive: election.peerIsAlive(at: now), at: now)
+        if offerDue, config.replicates, !drainResyncInFlight {
+            drainResyncInFlight = true
+            out.append(.offerDrains(drains.list, request: nil))
+        }
         var next = electionTimer
         if let retry = kernelRetryAt, next.map({ retry < $0 }) ?? true { next = retry }
         if let forceStopAt, next.map({ forceStopAt < $0 }) ?? true { next = forceStopAt }
@@ -584,6 +613,67 @@ public struct NodeState: Sendable {
         agenda += election.settingsChanged(new.election, at: now).map(Work.action)
     }
 
+    // MARK: - Drains
+
+    /// The operator drained or undrained `ids`: kept, applied, and offered to the peer (the
+    /// reply waits for its answer).
+    private mutating func drain(_ id: NodeRequestID, _ ids: [RealServerID], on: Bool, wallClock: UInt64) {
+        drains.change(ids, drained: on, wallClock: wallClock)
+        out.append(.drainsChanged(drains))
+        guard config.replicates else {
+            out.append(.reply(id, .drainDone(drains.list, peer: .failed("no peer channel: heartbeats are not authenticated (auth: none)"))))
+            return
+        }
+        drainRequests.insert(id)
+        out.append(.offerDrains(drains.list, request: id))
+    }
+
+    /// The peer's list: adopted when newer (so a drain holds on both nodes and survives a
+    /// failover), answered with ours when ours is newer, refused whole when malformed.
+    private mutating func peerDrains(_ list: DrainList, answer id: NodeRequestID) {
+        switch drains.merge(list) {
+        case .malformed(let line):
+            out.append(.answerPeer(id, .failure("drain entry \"\(line)\" is not SERVICE ADDRESS PORT")))
+        case .same:
+            out.append(.answerPeer(id, .accepted("has the same drain list")))
+        case .sendOursBack(let ours):
+            out.append(.answerPeer(id, .accepted("kept its newer drain list and sends it back")))
+            if !drainResyncInFlight {
+                drainResyncInFlight = true
+                out.append(.offerDrains(ours, request: nil))
+            }
+        case .adopted(let parsed):
+            out.append(.drainsChanged(drains))
+            let text = "drains mirrored from the peer: \(parsed.isEmpty ? "none" : parsed.sorted().map(\.description).joined(separator: ", "))"
+            out.append(.log(.notice, text))
+            out.append(.publish(.drain, text))
+            out.append(.answerPeer(id, .accepted("drained \(parsed.count) real server(s) there too")))
+        }
+    }
+
+    private mutating func drainsOffered(_ list: DrainList, request: NodeRequestID?, _ outcome: DrainOffer, at now: MonotonicInstant) {
+        if let request {
+            guard drainRequests.remove(request) != nil else { return }
+            out.append(.reply(request, .drainDone(list, peer: outcome)))
+            // The peer missed it: offered again after the back-off while the peer is heard.
+            if case .failed = outcome { drainResync.offerFailedElsewhere(at: now) }
+            return
+        }
+        drainResyncInFlight = false
+        switch outcome {
+        case .accepted(let answer):
+            drainResync.offered(succeeded: true, at: now)
+            lastDrainOfferFailure = nil
+            out.append(.log(.info, "drain list (\(list.entries.count) drained) offered to the returning peer: \(answer)"))
+        case .failed(let why):
+            drainResync.offered(succeeded: false, at: now)
+            if why != lastDrainOfferFailure {
+                lastDrainOfferFailure = why
+                out.append(.log(.warning, "cannot offer the drain list to the peer: \(why); retrying while it is heard"))
+            }
+        }
+    }
+
     // MARK: - Config replication
 
     /// Turns the config book's steps into effects, with the log lines operators know.
@@ -622,6 +712,10 @@ public struct NodeState: Sendable {
     // MARK: - Operator requests
 
     private mutating func request(_ id: NodeRequestID, _ command: NodeCommand, at now: MonotonicInstant) {
+        if case .drain(let ids, let on, let wallClock) = command {
+            drain(id, ids, on: on, wallClock: wallClock)
+            return
+        }
         if forceStopAt != nil || election.role == .stopping {
             out.append(.reply(id, .refused("tandemd is stopping: \(command.name) not carried out")))
             return
@@ -644,6 +738,8 @@ public struct NodeState: Sendable {
             pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
                                      deadline: now + settings.requestWaitLimit)
             actions = election.maintenanceRequested(on, at: now)
+        case .drain:
+            return
         }
         // A refusal at once: the request is answered `refused` (nothing changed).
         for action in actions {
@@ -696,6 +792,9 @@ public struct NodeState: Sendable {
                 pending = nil
                 out.append(.reply(request.id, .failed("maintenance \(on ? "on" : "off") is recorded but the role did not settle within \(settings.requestWaitLimit): see `tandemctl status`")))
             }
+        case .drain:
+            // Never pending: a drain is answered when the peer answers its offer.
+            pending = nil
         }
     }
 

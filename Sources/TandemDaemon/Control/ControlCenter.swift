@@ -7,8 +7,9 @@ import TandemHealth
 import TandemKernel
 
 /// Carries out control commands for a running daemon: reads its state for `status`, asks the
-/// heartbeat thread for failovers and maintenance (never touching the election itself), keeps
-/// the operator's drains and maintenance flag in the state directory so they survive a restart.
+/// heartbeat thread's `NodeState` for failovers, maintenance and drains (never touching the
+/// election or the drain list itself), keeps the maintenance flag in the state directory so it
+/// survives a restart (the drain list is kept by `LiveDrainKeeper`, as `NodeState` decides).
 public final class ControlCenter: ControlHandling {
     /// What the center needs from the daemon.
     public struct Parts: Sendable {
@@ -36,10 +37,6 @@ public final class ControlCenter: ControlHandling {
         public var replication: @Sendable () -> String? = { nil }
         /// Settings in force that only a restart applies (`ConfigDifference.restartNeeded`).
         public var restartNeeded: @Sendable () -> [String] = { [] }
-        /// Sends the drain list to the peer; returns its answer or why it could not be told.
-        public var sendDrains: @Sendable (DrainList) async -> Result<String, ControlProtocolError> = { _ in
-            .failure(.failed("no peer channel"))
-        }
 
         public init(nodeName: String, configPath: String, loop: HeartbeatLoop, worker: KernelWorker,
                     addressTable: any AddressTable, paths: [HeartbeatPath], hub: EventHub, stateDirectory: String,
@@ -61,7 +58,6 @@ public final class ControlCenter: ControlHandling {
 
     private let parts: Parts
     private let logger: Logger
-    private let drains: Mutex<DrainBook>
     /// A maintenance change is writing the flag file and waiting for the node.
     private let maintenanceChange = Mutex(false)
 
@@ -71,17 +67,11 @@ public final class ControlCenter: ControlHandling {
         if let health { parts.health = health }
         self.parts = parts
         self.logger = logger
-        drains = Mutex(OperatorState.loadDrains(stateDirectory: parts.stateDirectory, logger: logger))
     }
 
-    /// Start-up: re-applies the stored drains and maintenance flag.
+    /// Start-up: re-applies the stored maintenance flag (`NodeState` restores the drains).
     public func restoreOperatorState() {
         let directory = parts.stateDirectory
-        let drained = drains.withLock { $0.drained }
-        if !drained.isEmpty {
-            logger.notice("drained real servers restored from \(directory): \(drained.sorted().map(\.description).joined(separator: ", "))")
-            parts.worker.setDrained(drained)
-        }
         if OperatorState.maintenanceFlag(stateDirectory: directory) {
             logger.notice("maintenance is on (flag file in \(directory)): this node stays standby until `tandemctl maintenance off`")
             parts.loop.post(.request(.maintenance(true), reply: { _ in }))
@@ -159,7 +149,7 @@ public final class ControlCenter: ControlHandling {
         }
         let listing = config.virtualServers.isEmpty ? nil : await parts.worker.currentListing(for: config)
         let services = StatusReport.services(config: config, listing: listing, health: parts.health(),
-                                             drained: drains.withLock { $0.drained })
+                                             drained: s.drained)
         let mine = StatusReport.ConfigInfo(serial: config.serial, digest: parts.currentDigest(), path: parts.configPath)
         let c = s.counters
         var report = StatusReport(
@@ -201,6 +191,8 @@ public final class ControlCenter: ControlHandling {
             return response
         case .maintenanceDone(let text):
             return ControlResponse(message: text)
+        case .drainDone(let list, _):
+            return ControlResponse(message: "\(list.entries.count) real server(s) drained")
         }
     }
 
@@ -246,13 +238,12 @@ public final class ControlCenter: ControlHandling {
         guard !ids.isEmpty else {
             return .failure(.refused("no real server \(endpoint) in \(service.map { "virtual server \($0)" } ?? "any virtual server") of the config"))
         }
-        let book = drains.withLock { drains -> DrainBook in
-            drains.change(ids, drained: on, wallClock: parts.clock.wallNanoseconds())
-            return drains
+        let told: DrainOffer
+        switch await ask(.drain(ids, on: on, wallClock: parts.clock.wallNanoseconds())) {
+        case .drainDone(_, let peer): told = peer
+        case .refused(let why), .failed(let why): return .failure(.refused(why))
+        case .failoverDone, .maintenanceDone: return .failure(.failed("unexpected answer to \(on ? "drain" : "undrain")"))
         }
-        storeDrains(book)
-        parts.worker.setDrained(book.drained)
-        let told = await parts.sendDrains(book.list)
         let listing = await parts.worker.listing()
         var listed: [IPVSServiceKey: IPVSListedService] = [:]
         for s in listing?.services ?? [] { listed[s.service.key] = s }
@@ -264,103 +255,16 @@ public final class ControlCenter: ControlHandling {
         }
         var text = "\(on ? "drained" : "undrained") \(endpoint) in \(ids.map(\.service).joined(separator: ", ")) on \(parts.nodeName)"
         switch told {
-        case .success(let answer): text += "; peer: \(answer)"
-        case .failure(let error): text += "; the peer was NOT told (\(error)): run the same command there"
+        case .accepted(let answer): text += "; peer: \(answer)"
+        case .failed(let why): text += "; the peer was NOT told (\(why)): run the same command there"
         }
         logger.notice("\(text)")
         parts.hub.publish(.drain, text)
         var response = ControlResponse(message: text)
-        if case .success = told { response.drain = DrainResult(entries: entries, peerInformed: true) } else {
+        if case .accepted = told { response.drain = DrainResult(entries: entries, peerInformed: true) } else {
             response.drain = DrainResult(entries: entries, peerInformed: false)
         }
         return response
-    }
-
-    private func storeDrains(_ book: DrainBook) {
-        do {
-            try OperatorState.storeDrains(book, stateDirectory: parts.stateDirectory)
-        } catch {
-            logger.error("cannot store drains in \(parts.stateDirectory): \(error.localizedDescription); they will not survive a restart")
-        }
-    }
-
-    /// The peer's drain list: adopted when newer than ours (so a drain holds on both nodes and
-    /// survives a failover), ignored when older.
-    public func peerDrains(_ list: DrainList) -> PeerResponse {
-        let (merge, book) = drains.withLock { drains in (drains.merge(list), drains) }
-        switch merge {
-        case .malformed(let line):
-            return .failure("drain entry \"\(line)\" is not SERVICE ADDRESS PORT")
-        case .same:
-            return .accepted("has the same drain list")
-        case .sendOursBack(let answer):
-            // The peer is behind (it restarted, or drains changed here while it was away): send
-            // it ours, outside this exchange.
-            let (send, logger) = (parts.sendDrains, logger)
-            Task {
-                if case .failure(let error) = await send(answer) {
-                    logger.warning("cannot send this node's newer drain list to the peer: \(error); it is offered again when the peer returns")
-                }
-            }
-            return .accepted("kept its newer drain list and sends it back")
-        case .adopted(let parsed):
-            storeDrains(book)
-            parts.worker.setDrained(parsed)
-            let text = "drains mirrored from the peer: \(parsed.isEmpty ? "none" : parsed.sorted().map(\.description).joined(separator: ", "))"
-            logger.notice("\(text)")
-            parts.hub.publish(.drain, text)
-            return .accepted("drained \(parsed.count) real server(s) there too")
-        }
-    }
-}
-
-extension ControlCenter {
-    /// Offers this node's drain list to the peer whenever the peer is heard again (at start,
-    /// after it was dead), retrying failed offers with a back-off: see `DrainResync`. Runs until
-    /// cancelled.
-    public func resyncDrains(poll: Duration = .milliseconds(200)) async {
-        var schedule = DrainResync()
-        var lastFailure: String?
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: poll) } catch { return }
-            let now = parts.clock.now()
-            guard schedule.observe(peerAlive: parts.loop.status.peerAlive, at: now) else { continue }
-            let list = drains.withLock { $0.list }
-            switch await parts.sendDrains(list) {
-            case .success(let answer):
-                schedule.offered(succeeded: true, at: now)
-                lastFailure = nil
-                logger.info("drain list (\(list.entries.count) drained) offered to the returning peer: \(answer)")
-            case .failure(let error):
-                schedule.offered(succeeded: false, at: now)
-                let why = "\(error)"
-                if why != lastFailure {
-                    logger.warning("cannot offer the drain list to the peer: \(why); retrying while it is heard")
-                    lastFailure = why
-                }
-            }
-        }
-    }
-}
-
-/// Runs `ControlCenter.resyncDrains` in tandemd's service group; without a peer channel
-/// (`auth: none`: nothing can be offered, and tandemd already says why) it only waits for
-/// shutdown.
-public struct DrainResyncService: Service {
-    let center: ControlCenter
-    let peerChannel: Bool
-
-    public init(center: ControlCenter, peerChannel: Bool) {
-        self.center = center
-        self.peerChannel = peerChannel
-    }
-
-    public func run() async throws {
-        guard peerChannel else {
-            try? await gracefulShutdown()
-            return
-        }
-        await cancelWhenGracefulShutdown { await center.resyncDrains() }
     }
 }
 

@@ -27,17 +27,19 @@ public final class ElectionDriver {
     private var executor: Executor
     /// Replies owed to callers of `request(_:reply:)`, by request id.
     private var replies: [NodeRequestID: @Sendable (NodeReply) -> Void] = [:]
+    /// Answers owed to the peer's drain offers, by request id (the same numbering).
+    private var peerReplies: [NodeRequestID: @Sendable (PeerResponse) -> Void] = [:]
     private var nextRequest: NodeRequestID = 1
     /// Route events kept for one judgement (`routeEvent(judgeNow: false)`).
     private var queuedRoutes: [RouteWatchEvent] = []
 
     public init(config: Config, settings: Election.Settings, addressTable: any AddressTable, announcer: any Announcer,
                 sender: any HeartbeatSending, worker: KernelWorker, logger: Logger, heartbeatAddresses: [IPAddress] = [],
-                clock: any TandemClock = MonotonicClock()) {
+                clock: any TandemClock = MonotonicClock(), drains: DrainBook = DrainBook()) {
         var authenticated = false
         if case .hmacSHA256 = config.heartbeat.authentication { authenticated = true }
         node = NodeState(settings: Self.nodeSettings(config, settings, worker: worker), config: ConfigVersion(config),
-                         replicates: authenticated)
+                         replicates: authenticated, drains: drains)
         executor = Executor(config: config, addressTable: addressTable, announcer: announcer, sender: sender,
                             worker: worker, logger: logger, heartbeatAddresses: heartbeatAddresses, clock: clock)
     }
@@ -82,8 +84,12 @@ public final class ElectionDriver {
 
     private func run(_ event: NodeEvent, at now: MonotonicInstant) {
         node.run(event, at: now, executor: &executor)
-        for (id, reply) in executor.takeReplies() {
-            replies.removeValue(forKey: id)?(reply)
+        let (replies, peerAnswers) = executor.takeReplies()
+        for (id, reply) in replies {
+            self.replies.removeValue(forKey: id)?(reply)
+        }
+        for (id, answer) in peerAnswers {
+            peerReplies.removeValue(forKey: id)?(answer)
         }
     }
 
@@ -103,6 +109,14 @@ public final class ElectionDriver {
         nextRequest += 1
         replies[id] = reply
         run(.command(id, command), at: now)
+    }
+
+    /// The peer's drain list; `reply` is called exactly once, on this thread.
+    public func peerDrains(_ list: DrainList, at now: MonotonicInstant, reply: @escaping @Sendable (PeerResponse) -> Void) {
+        let id = nextRequest
+        nextRequest += 1
+        peerReplies[id] = reply
+        run(.peerDrains(list, answer: id), at: now)
     }
 
     public func stopRequested(at now: MonotonicInstant) { run(.stop, at: now) }
@@ -149,6 +163,13 @@ public final class ElectionDriver {
         set { executor.replication = newValue }
     }
 
+    /// Keeps the drain list in the state directory and gives it to the IPVS table; set before
+    /// the heartbeat thread starts. Nil: drains change only the state (tests).
+    public var drainKeeper: (any DrainKeeping)? {
+        get { executor.drainKeeper }
+        set { executor.drainKeeper = newValue }
+    }
+
     // MARK: - Effects
 
     /// Carries out `NodeEffect`s on the live kernel, announcer, heartbeat sockets and IPVS worker.
@@ -162,6 +183,7 @@ public final class ElectionDriver {
         let heartbeatAddresses: [IPAddress]
         var routeMonitor: (any RouteMonitor)?
         var replication: (any ConfigReplicating)?
+        var drainKeeper: (any DrainKeeping)?
         var events: EventHub?
         var onRoleChange: (@Sendable (_ to: Role, _ reason: String) -> Void)?
         var history: [RoleHistoryEntry] = []
@@ -171,6 +193,7 @@ public final class ElectionDriver {
         /// Lets a release cancel an announcement still queued behind the IPVS install.
         let announceGate = AnnounceGate()
         private var replies: [(NodeRequestID, NodeReply)] = []
+        private var peerAnswers: [(NodeRequestID, PeerResponse)] = []
 
         init(config: Config, addressTable: any AddressTable, announcer: any Announcer, sender: any HeartbeatSending,
              worker: KernelWorker, logger: Logger, heartbeatAddresses: [IPAddress], clock: any TandemClock) {
@@ -185,9 +208,12 @@ public final class ElectionDriver {
             self.heartbeatAddresses = heartbeatAddresses
         }
 
-        mutating func takeReplies() -> [(NodeRequestID, NodeReply)] {
-            defer { replies = [] }
-            return replies
+        mutating func takeReplies() -> ([(NodeRequestID, NodeReply)], [(NodeRequestID, PeerResponse)]) {
+            defer {
+                replies = []
+                peerAnswers = []
+            }
+            return (replies, peerAnswers)
         }
 
         mutating func execute(_ effect: NodeEffect, at now: MonotonicInstant) -> NodeAnswer? {
@@ -259,6 +285,12 @@ public final class ElectionDriver {
                 replication?.record(serial: serial, result: result, succeeded: succeeded)
             case .configConflict(let local, let peer):
                 replication?.conflict(local: local, peer: peer)
+            case .drainsChanged(let book):
+                drainKeeper?.changed(book)
+            case .offerDrains(let list, let request):
+                replication?.offerDrains(list, request: request)
+            case .answerPeer(let id, let response):
+                peerAnswers.append((id, response))
             case .scheduleTimer, .finished:
                 break
             }

@@ -27,10 +27,17 @@ public enum HeartbeatLoopEvent: Sendable {
     /// What config replication's executor found (`.peerConfigFetched`, `.configWritten`), or a
     /// reload that refused the file (`.reloadFailed`): handed to `NodeState` as it is.
     case config(NodeEvent)
+    /// The peer offered its drain list over the peer channel: `reply` is called exactly once.
+    case peerDrains(DrainList, reply: @Sendable (PeerResponse) -> Void)
 }
 
 extension HeartbeatLoopEvent {
-    var isRequest: Bool { if case .request = self { return true } else { return false } }
+    var isRequest: Bool {
+        switch self {
+        case .request, .peerDrains: return true
+        default: return false
+        }
+    }
 }
 
 /// What the heartbeat thread last knew, for status readers on other threads.
@@ -58,6 +65,8 @@ public struct HeartbeatStatus: Sendable {
     public var localFaults: [String] = []
     /// The state of each heartbeat path's local end, in path order (`LocalHealth`).
     public var localPaths: [LocalHealth.PathState] = []
+    /// The operator's drained real servers (`NodeState.drains`).
+    public var drained: Set<RealServerID> = []
 }
 
 /// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
@@ -119,6 +128,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
         if case .request(let command, let reply) = event {
             reply(.refused("tandemd has stopped: \(command.name) not carried out"))
         }
+        if case .peerDrains(_, let reply) = event { reply(.failure("tandemd has stopped")) }
     }
 
     /// The latest status (any thread).
@@ -259,6 +269,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
             driver.configVersionChanged(version, at: now)
         case .config(let event):
             driver.handle(event, at: now)
+        case .peerDrains(let list, let reply):
+            driver.peerDrains(list, at: now, reply: reply)
         case .logStatus:
             logger.notice("status: \(statusLine(at: now))")
         case .request(let command, let reply):
@@ -356,7 +368,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
                                      history: driver.history, rejections: driver.rejections,
                                      peerAlive: election.peerIsAlive(at: now),
                                      authentication: verifier.authenticationStatus(at: now), keyFingerprints: keyFingerprints,
-                                     localFaults: driver.health.faults, localPaths: driver.health.paths)
+                                     localFaults: driver.health.faults, localPaths: driver.health.paths,
+                                     drained: driver.node.drains.drained)
         snapshot.withLock { $0 = status }
     }
 }

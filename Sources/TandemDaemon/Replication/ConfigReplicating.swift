@@ -1,10 +1,10 @@
 import TandemCore
 
-/// Carries out config replication's effects for `NodeState` (`NodeEffect.fetchPeerConfig`,
-/// `writeConfig`, `reloadConfig`) and keeps replication's record for `tandemctl status`. Each
-/// call returns at once: the work runs off the heartbeat thread, one job at a time, and its
-/// outcome comes back as a `NodeEvent` (`HeartbeatLoopEvent.config`). `ReplicationService` is
-/// the live one.
+/// Carries out the peer channel's effects for `NodeState`: config replication
+/// (`NodeEffect.fetchPeerConfig`, `writeConfig`, `reloadConfig`, with replication's record for
+/// `tandemctl status`) and drain offers (`offerDrains`). Each call returns at once: the work runs
+/// off the heartbeat thread (config jobs one at a time, offers beside them), and its outcome
+/// comes back as a `NodeEvent` (`HeartbeatLoopEvent.config`). `ReplicationService` is the live one.
 public protocol ConfigReplicating: AnyObject, Sendable {
     /// Fetch the peer's config (it runs `version`), read it, answer `.peerConfigFetched`.
     func fetch(_ version: ConfigVersion)
@@ -16,4 +16,13 @@ public protocol ConfigReplicating: AnyObject, Sendable {
     func record(serial: UInt64, result: String, succeeded: Bool)
     /// Equal serials with different digests (`local` nil: resolved).
     func conflict(local: ConfigVersion?, peer: ConfigVersion?)
+    /// Send the drain list to the peer (not behind a config fetch); answer `.drainsOffered`.
+    func offerDrains(_ list: DrainList, request: NodeRequestID?)
+}
+
+/// Keeps the drain list `NodeState` decided on: in the state directory (so it survives a
+/// restart), then in the IPVS table (drained real servers at weight 0), one change after another
+/// in the order given, off the heartbeat thread.
+public protocol DrainKeeping: AnyObject, Sendable {
+    func changed(_ book: DrainBook)
 }

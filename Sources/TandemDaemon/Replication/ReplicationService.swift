@@ -67,12 +67,32 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
     }
     private let state = Mutex(State())
     private let clock: any TandemClock
-    /// Answers the peer's `drains` pushes (set by the control center); nil refuses them.
-    private let drainHandler = Mutex<(@Sendable (DrainList) -> PeerResponse)?>(nil)
+    /// Answers the peer's `drains` pushes (`NodeState`, through the heartbeat loop); nil refuses them.
+    private let drainHandler = Mutex<(@Sendable (DrainList) async -> PeerResponse)?>(nil)
+    private let offers = AsyncStream.makeStream(of: (list: DrainList, request: NodeRequestID?).self)
 
     /// Installs the answer to the peer's drain lists.
-    public func onDrains(_ handler: @escaping @Sendable (DrainList) -> PeerResponse) {
+    public func onDrains(_ handler: @escaping @Sendable (DrainList) async -> PeerResponse) {
         drainHandler.withLock { $0 = handler }
+    }
+
+    public func offerDrains(_ list: DrainList, request: NodeRequestID?) {
+        offers.continuation.yield((list, request))
+    }
+
+    /// Sends one drain list to the peer and gives `NodeState` its answer.
+    private func offer(_ list: DrainList, request: NodeRequestID?) async {
+        let outcome: DrainOffer
+        do {
+            switch try await send(.drains(list)) {
+            case .accepted(let text): outcome = .accepted(text)
+            case .failure(let why): outcome = .failed(why)
+            case .config: outcome = .failed("unexpected answer")
+            }
+        } catch {
+            outcome = .failed("\(error)")
+        }
+        answer(.drainsOffered(list, request: request, outcome))
     }
 
     /// Sends one request to the peer over the first path that answers and returns its answer.
@@ -178,6 +198,9 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
                 tasks.addTask {
                     for await job in self.jobs.stream { await self.perform(job, key: key) }
                 }
+                tasks.addTask {
+                    for await offer in self.offers.stream { await self.offer(offer.list, request: offer.request) }
+                }
             }
         }
     }
@@ -257,7 +280,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
                         } catch is PeerConnectionClosed {
                             return
                         }
-                        let response = respond(to: body, from: remote)
+                        let response = await respond(to: body, from: remote)
                         try await peer.write(session.seal(PeerMessageCoding.encode(response)))
                     }
                 }
@@ -281,7 +304,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
     }
 
     /// The answer to one request. Adding a `PeerRequest` case means adding its case here.
-    private func respond(to body: [UInt8], from remote: String) -> PeerResponse {
+    private func respond(to body: [UInt8], from remote: String) async -> PeerResponse {
         let request: PeerRequest
         do {
             request = try PeerMessageCoding.decode(PeerRequest.self, from: body)
@@ -302,7 +325,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
             return .config(snapshot)
         case .drains(let list):
             guard let handler = drainHandler.withLock({ $0 }) else { return .failure("drains are not handled here") }
-            return handler(list)
+            return await handler(list)
         }
     }
 

@@ -1,11 +1,11 @@
 import Foundation
 import Synchronization
-@testable import TandemCore
+import TandemCore
 
 /// Challenge nonces from a seeded generator, so a run with epoch challenges replays exactly.
 final class NonceSource: Sendable {
     private let generator: Mutex<SplitMix64>
-    init(seed: UInt64) { generator = Mutex(SplitMix64(state: seed)) }
+    public init(seed: UInt64) { generator = Mutex(SplitMix64(state: seed)) }
     @Sendable func nonce() -> [UInt8] {
         generator.withLock { rng in (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) } }
     }
@@ -34,7 +34,7 @@ struct SplitMix64: RandomNumberGenerator {
 ///
 /// After every step it checks the invariants (`Violation`). One seed is one run: everything
 /// random comes from its generator, so a failing seed replays exactly and prints its trace.
-final class PairSimulation {
+public final class PairSimulation {
     struct Profile: CustomStringConvertible {
         var intervalMs: UInt64
         var deadTimeMs: UInt64
@@ -60,12 +60,12 @@ final class PairSimulation {
     }
 
     /// A broken invariant, with the trace that led to it.
-    struct Violation: Error, CustomStringConvertible {
-        var seed: UInt64
-        var atMs: UInt64
-        var what: String
-        var trace: [String]
-        var description: String {
+    public struct Violation: Error, CustomStringConvertible, Sendable {
+        public var seed: UInt64
+        public var atMs: UInt64
+        public var what: String
+        public var trace: [String]
+        public var description: String {
             "seed \(seed) at \(atMs)ms: \(what)\n--- last \(trace.count) steps (replay: TANDEM_SIM_SEED=\(seed)) ---\n" + trace.joined(separator: "\n")
         }
     }
@@ -107,6 +107,10 @@ final class PairSimulation {
         var fetched: ConfigVersion?
         /// Counts process starts and crashes: answers scheduled for an older incarnation are dropped.
         var incarnation: UInt64 = 0
+        /// The drain list in the state directory (lost with it).
+        var storedDrains = DrainBook()
+        /// Drain offers from the peer this node was given and has not answered: id → (offering node, list, its request).
+        var peerOffers: [NodeRequestID: (from: Int, list: DrainList, request: NodeRequestID?)] = [:]
 
         var running: Bool { state != nil }
     }
@@ -123,6 +127,8 @@ final class PairSimulation {
         case answer(Int, incarnation: UInt64, NodeEvent)
         /// A reload of the config file finishes (SIGHUP's path, off the decision thread).
         case reloaded(Int, incarnation: UInt64)
+        /// A drain list offered by the other node reaches node `to` over the peer channel.
+        case drainOffer(to: Int, from: Int, fromIncarnation: UInt64, list: DrainList, request: NodeRequestID?)
     }
 
     enum Heal {
@@ -132,7 +138,7 @@ final class PairSimulation {
         case kernel(Int)
     }
 
-    let seed: UInt64
+    public let seed: UInt64
     let profile: Profile
     var rng: SplitMix64
     var nodes: [Node]
@@ -141,6 +147,9 @@ final class PairSimulation {
     let extraVIP: VirtualIP
     static let authenticator = HMACHeartbeatAuthenticator(
         key: try! HeartbeatKey(fileContents: Data("simulation-key-0123456789abcdef".utf8), path: "sim.key"))
+
+    /// What each node's simulated kernel holds now (replay checks).
+    public var kernelVIPs: [Set<VirtualIP>] { nodes.map(\.kernelVIPs) }
 
     /// Global simulated time, ns.
     var now: UInt64 = 0
@@ -160,26 +169,30 @@ final class PairSimulation {
     // Invariant bookkeeping.
     private var dualSince: UInt64?
     private var divergedSince: (at: UInt64, versions: [ConfigVersion])?
+    private var drainsDivergedSince: UInt64?
     private var noHolderSince: UInt64?
     /// An outage the operator asked for (`failover --force` with no peer to take over) ends here.
     private var excusedOutageUntil: UInt64 = 0
     private var trace: [String] = []
-    private(set) var violation: Violation?
-    private(set) var statistics = Statistics()
+    public private(set) var violation: Violation?
+    public private(set) var statistics = Statistics()
 
-    struct Statistics {
-        var events = 0
-        var faults = 0
-        var requests = 0
-        var roleChanges = 0
-        var crashes = 0
-        var longestDualMs: UInt64 = 0
-        var longestOutageMs: UInt64 = 0
-        var configsApplied = 0
-        var longestDivergenceMs: UInt64 = 0
+    /// What a run did (summed over seeds by `SimulationRunner`).
+    public struct Statistics: Sendable {
+        public init() {}
+        public var events = 0
+        public var faults = 0
+        public var requests = 0
+        public var roleChanges = 0
+        public var crashes = 0
+        public var longestDualMs: UInt64 = 0
+        public var longestOutageMs: UInt64 = 0
+        public var configsApplied = 0
+        public var longestDivergenceMs: UInt64 = 0
+        public var longestDrainDivergenceMs: UInt64 = 0
     }
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         self.seed = seed
         var generator = SplitMix64(state: seed)
         let profile = Profile.random(&generator)
@@ -242,7 +255,7 @@ final class PairSimulation {
     // MARK: - Running
 
     /// Runs for `durationMs` of simulated time, or until an invariant breaks.
-    func run(durationMs: UInt64) {
+    public func run(durationMs: UInt64) {
         note("profile: \(profile); drift a \(nodes[0].driftPpm)ppm b \(nodes[1].driftPpm)ppm")
         for i in 0..<2 { start(i, keepState: false) }
         schedule(nextFaultGap(), .chaos)
@@ -303,6 +316,20 @@ final class PairSimulation {
                 return
             }
             step(i, event)
+        case .drainOffer(let to, let from, let fromIncarnation, let list, let request):
+            guard nodes[to].running else {
+                schedule(now + 1_000_000, .answer(from, incarnation: fromIncarnation,
+                                                 .drainsOffered(list, request: request, .failed("simulated: connection reset"))))
+                return
+            }
+            if let until = nodes[to].stalledUntil {
+                schedule(until + 1, event)
+                return
+            }
+            let id = nodes[to].nextRequest
+            nodes[to].nextRequest += 1
+            nodes[to].peerOffers[id] = (from, list, request)
+            step(to, .peerDrains(list, answer: id))
         case .reloaded(let i, let incarnation):
             guard nodes[i].running, nodes[i].incarnation == incarnation else { return }
             if let until = nodes[i].stalledUntil {
@@ -374,6 +401,7 @@ final class PairSimulation {
         if !keepState {
             nodes[i].storedEpoch = nil
             nodes[i].maintenanceFlag = false
+            nodes[i].storedDrains = DrainBook()
         }
         let wall = UInt64(max(0, Int64(now) + nodes[i].wallOffsetNs))
         var epoch = wall
@@ -394,7 +422,8 @@ final class PairSimulation {
                                               challengeRetryMilliseconds: max(profile.intervalMs, 100),
                                               nonceSource: NonceSource(seed: rng.next()).nonce)
         let nodeSettings = NodeState.Settings(election: settings[i], vips: nodes[i].vips)
-        nodes[i].state = NodeState(settings: nodeSettings, config: nodes[i].file, replicates: true)
+        nodes[i].peerOffers = [:]
+        nodes[i].state = NodeState(settings: nodeSettings, config: nodes[i].file, replicates: true, drains: nodes[i].storedDrains)
         note("\(nodes[i].name) starts (epoch \(epoch), state directory \(keepState ? "kept" : "lost"), VIPs in kernel \(nodes[i].kernelVIPs.count))")
         step(i, .start)
         if nodes[i].maintenanceFlag { ask(i, .maintenance(true), restoring: true) }
@@ -508,7 +537,11 @@ final class PairSimulation {
         case 10, 11:
             ask(i, .failover(force: rng.chance(0.2)))
         case 12:
-            ask(i, .maintenance(!(nodes[i].state?.election.maintenance ?? false)))
+            if rng.chance(0.5) {
+                ask(i, .maintenance(!(nodes[i].state?.election.maintenance ?? false)))
+            } else {
+                drainCommand(i)
+            }
         case 13:
             edit(i)
         default:
@@ -577,6 +610,33 @@ final class PairSimulation {
               .peerConfigFetched(.config(served, bytes: 1000, nodes: ["a", "b"], peerOfThisNode: nodes[peer].name), sentAs: version))
     }
 
+    // MARK: - Drains
+
+    /// The real servers an operator drains and undrains.
+    static let realServers = [RealServerID(service: "web", address: IPAddress("10.20.0.11")!, port: 80),
+                              RealServerID(service: "web", address: IPAddress("10.20.0.12")!, port: 80)]
+
+    /// Node `i` sends its drain list to the peer over the peer channel (TCP: both directions
+    /// must carry traffic); an unreachable peer times out.
+    fileprivate func offer(from i: Int, _ list: DrainList, request: NodeRequestID?) {
+        let peer = 1 - i
+        let reachable = live(peer) && (0..<2).contains { !cut[i][$0] } && (0..<2).contains { !cut[peer][$0] }
+        guard reachable else {
+            later(i, 2000, .drainsOffered(list, request: request, .failed("simulated: connect timed out")))
+            return
+        }
+        schedule(now + rng.between(1, profile.maxDelayMs + extraDelayMs + 2) * 1_000_000,
+                 .drainOffer(to: peer, from: i, fromIncarnation: nodes[i].incarnation, list: list, request: request))
+    }
+
+    /// `tandemctl drain` or `undrain` on node `i`, stamped with its wall clock.
+    private func drainCommand(_ i: Int) {
+        let server = Self.realServers[Int(rng.between(0, 1))]
+        let on = rng.chance(0.6)
+        let wall = UInt64(max(0, Int64(now) + nodes[i].wallOffsetNs))
+        ask(i, .drain([server], on: on, wallClock: wall))
+    }
+
     // MARK: - Invariants
 
     func fail(_ what: String) {
@@ -594,6 +654,8 @@ final class PairSimulation {
     private var dualBound: UInt64 { (2 * profile.deadTimeMs + 4 * profile.intervalMs + 2 * (profile.maxDelayMs + extraDelayMs)) * 1_000_000 }
     /// The replication back-off at its longest (30 s), a fetch's timeout, and a few heartbeats.
     private var convergenceBound: UInt64 { (30_000 + 2_000 + 2 * profile.deadTimeMs + 4 * profile.intervalMs) * 1_000_000 }
+    /// The drain resync's back-off at its longest (60 s), a connect timeout and a few heartbeats.
+    private var drainBound: UInt64 { (60_000 + 2_000 + 2 * profile.deadTimeMs + 4 * profile.intervalMs) * 1_000_000 }
     private var outageBound: UInt64 { (3 * profile.deadTimeMs + 4 * profile.intervalMs + 2 * profile.maxDelayMs) * 1_000_000 }
 
     private func check() {
@@ -644,6 +706,18 @@ final class PairSimulation {
             }
         } else {
             divergedSince = nil
+        }
+        // 6. The two drain lists become equal once the nodes reach each other (the newer wins).
+        let lists = nodes.map { $0.state?.drains.list }
+        if both, let a = lists[0], let b = lists[1], a != b {
+            if drainsDivergedSince == nil { drainsDivergedSince = now }
+            let length = now - drainsDivergedSince!
+            statistics.longestDrainDivergenceMs = max(statistics.longestDrainDivergenceMs, length / 1_000_000)
+            if length > drainBound {
+                fail("the drain lists differ for \(length / 1_000_000)ms while the nodes reach each other: \(nodes[0].name) \(a), \(nodes[1].name) \(b) (bound \(drainBound / 1_000_000)ms)")
+            }
+        } else {
+            drainsDivergedSince = nil
         }
         // 3. Every request is answered in time.
         for i in 0..<2 where nodes[i].stalledUntil == nil {
@@ -715,6 +789,22 @@ final class PairSimulation {
                 s.later(i, s.rng.between(1, 20), .configWritten(version, failure: fails ? "simulated: No space left on device" : nil))
             case .reloadConfig:
                 s.schedule(s.now + s.rng.between(1, 50) * 1_000_000, .reloaded(i, incarnation: s.nodes[i].incarnation))
+            case .drainsChanged(let book):
+                s.nodes[i].storedDrains = book
+            case .offerDrains(let list, let request):
+                s.offer(from: i, list, request: request)
+            case .answerPeer(let id, let response):
+                guard let offer = s.nodes[i].peerOffers.removeValue(forKey: id) else {
+                    s.fail("\(s.nodes[i].name) answered peer request \(id) twice, or one never asked")
+                    break
+                }
+                let outcome: DrainOffer
+                switch response {
+                case .accepted(let text): outcome = .accepted(text)
+                case .failure(let why): outcome = .failed(why)
+                case .config: outcome = .failed("unexpected answer")
+                }
+                s.later(offer.from, s.rng.between(1, 10), .drainsOffered(offer.list, request: offer.request, outcome))
             case .replicationResult(let serial, let result, let succeeded):
                 if succeeded { s.statistics.configsApplied += 1 }
                 s.note("\(s.nodes[i].name): replication of serial \(serial): \(result)")

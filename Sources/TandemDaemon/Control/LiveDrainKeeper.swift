@@ -1,0 +1,35 @@
+import Dispatch
+import Logging
+import TandemCore
+
+/// The live `DrainKeeping`: writes the drain list to the state directory (`OperatorState`), then
+/// gives the IPVS worker its drained set, on a serial queue so that changes land in the order
+/// `NodeState` made them and the heartbeat thread never waits for a file.
+public final class LiveDrainKeeper: DrainKeeping {
+    private let stateDirectory: String
+    private let worker: KernelWorker
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "tandem.drains")
+
+    public init(stateDirectory: String, worker: KernelWorker, logger: Logger) {
+        self.stateDirectory = stateDirectory
+        self.worker = worker
+        self.logger = logger
+    }
+
+    /// The drain list kept in `stateDirectory` (empty when there is none; bad lines are logged and skipped).
+    public static func load(stateDirectory: String, logger: Logger) -> DrainBook {
+        OperatorState.loadDrains(stateDirectory: stateDirectory, logger: logger)
+    }
+
+    public func changed(_ book: DrainBook) {
+        queue.async { [stateDirectory, worker, logger] in
+            do {
+                try OperatorState.storeDrains(book, stateDirectory: stateDirectory)
+            } catch {
+                logger.error("cannot store drains in \(stateDirectory): \(error.localizedDescription); they will not survive a restart")
+            }
+            worker.setDrained(book.drained)
+        }
+    }
+}
