@@ -70,7 +70,9 @@ public final class PairSimulation {
         }
     }
 
-    struct Node {
+    /// One node's process and the world around it (a class: the simulator changes its fields
+    /// in place on every event, where a struct in an array would be copied).
+    final class Node {
         var name: String
         var priority: Int
         var state: NodeState?
@@ -113,6 +115,17 @@ public final class PairSimulation {
         var peerOffers: [NodeRequestID: (from: Int, list: DrainList, request: NodeRequestID?)] = [:]
 
         var running: Bool { state != nil }
+
+        init(name: String, priority: Int, vips: [VirtualIP], file: ConfigVersion) {
+            self.name = name
+            self.priority = priority
+            self.vips = vips
+            self.clockOffsetNs = 0
+            self.driftPpm = 0
+            self.wallOffsetNs = 0
+            self.file = file
+            self.loaded = file
+        }
     }
 
     enum Event {
@@ -207,8 +220,7 @@ public final class PairSimulation {
         }
         let first = ConfigVersion(serial: 1, digest: HeartbeatMessage.ConfigDigest([UInt8](repeating: 1, count: 32))!)
         nodes = (0..<2).map { i in
-            Node(name: names[i], priority: priorities[i], vips: [], clockOffsetNs: 0, driftPpm: 0, wallOffsetNs: 0,
-                 file: first, loaded: first)
+            Node(name: names[i], priority: priorities[i], vips: [], file: first)
         }
         configs[first] = [baseVIP]
         configCounter = 1
@@ -372,8 +384,8 @@ public final class PairSimulation {
 
     /// Runs one event through node `i`'s state with the simulated world as executor.
     func step(_ i: Int, _ event: NodeEvent) {
-        guard var state = nodes[i].state else { return }
-        nodes[i].state = nil
+        // Moved out, not copied: the executor sees the node as not running meanwhile.
+        guard var state = nodes[i].state.take() else { return }
         var executor = Executor(simulation: self, node: i)
         state.run(event, at: localNow(i), executor: &executor)
         if executor.finished {
@@ -690,14 +702,15 @@ public final class PairSimulation {
         // 4. A config is never half-applied: the VIPs a node acts on are its config's.
         for i in 0..<2 {
             guard let state = nodes[i].state else { continue }
-            if state.configVersion != nodes[i].loaded || state.settings.vips != configs[nodes[i].loaded] {
+            // `vips` is what the node's config in force names (set with `loaded`).
+            if state.configVersion != nodes[i].loaded || state.settings.vips != nodes[i].vips {
                 fail("\(nodes[i].name) acts on \(state.configVersion) with VIPs \(NodeState.list(state.settings.vips)) but runs \(nodes[i].loaded)")
             }
         }
         // 5. Both nodes converge to the higher serial (not while two configs share one serial,
         // which the operator resolves) once they reach each other.
-        let versions = nodes.map(\.loaded)
-        if both, versions[0] != versions[1], versions[0].serial != versions[1].serial {
+        if both, nodes[0].loaded != nodes[1].loaded, nodes[0].loaded.serial != nodes[1].loaded.serial {
+            let versions = [nodes[0].loaded, nodes[1].loaded]
             if divergedSince?.versions != versions { divergedSince = (now, versions) }
             let length = now - divergedSince!.at
             statistics.longestDivergenceMs = max(statistics.longestDivergenceMs, length / 1_000_000)
@@ -708,13 +721,13 @@ public final class PairSimulation {
             divergedSince = nil
         }
         // 6. The two drain lists become equal once the nodes reach each other (the newer wins).
-        let lists = nodes.map { $0.state?.drains.list }
-        if both, let a = lists[0], let b = lists[1], a != b {
+        if both, let a = nodes[0].state?.drains, let b = nodes[1].state?.drains,
+           a.generation != b.generation || a.drained != b.drained {
             if drainsDivergedSince == nil { drainsDivergedSince = now }
             let length = now - drainsDivergedSince!
             statistics.longestDrainDivergenceMs = max(statistics.longestDrainDivergenceMs, length / 1_000_000)
             if length > drainBound {
-                fail("the drain lists differ for \(length / 1_000_000)ms while the nodes reach each other: \(nodes[0].name) \(a), \(nodes[1].name) \(b) (bound \(drainBound / 1_000_000)ms)")
+                fail("the drain lists differ for \(length / 1_000_000)ms while the nodes reach each other: \(nodes[0].name) \(a.list), \(nodes[1].name) \(b.list) (bound \(drainBound / 1_000_000)ms)")
             }
         } else {
             drainsDivergedSince = nil

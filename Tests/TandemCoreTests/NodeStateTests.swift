@@ -269,4 +269,134 @@ struct NodeHarness {
         #expect(effects.last == .finished(reason: "second stop signal"))
         #expect(h.kernel.isEmpty)
     }
+
+    // MARK: - Drains
+
+    static let web1 = RealServerID(service: "web", address: IPAddress("10.20.0.11")!, port: 80)
+    static let web2 = RealServerID(service: "web", address: IPAddress("10.20.0.12")!, port: 80)
+
+    static func replicating() -> H {
+        var h = H()
+        h.state = NodeState(settings: NodeState.Settings(election: H.settings, vips: [H.vip]), replicates: true)
+        return h
+    }
+
+    static func heartbeat(from sender: String = "b", sequence: UInt64, serial: UInt64 = 0) -> HeartbeatMessage {
+        HeartbeatMessage(kind: .heartbeat, sender: sender, bootEpoch: 7, sequence: sequence, role: .standby, priority: 90,
+                         configSerial: serial, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)
+    }
+
+    @Test func aDrainIsKeptAppliedAndOfferedAndAnsweredWhenThePeerAnswers() {
+        var h = Self.replicating()
+        h.startActive()
+        _ = h.takeEffects()
+        h.send(.command(1, .drain([Self.web1], on: true, wallClock: 5_000)))
+        let book = DrainBook(drained: [Self.web1], generation: 5_000)
+        #expect(h.effects.contains(.drainsChanged(book)))
+        #expect(h.effects.contains(.offerDrains(book.list, request: 1)))
+        #expect(h.replies[1] == nil, "waits for the peer")
+        h.send(.drainsOffered(book.list, request: 1, .accepted("drained 1 real server(s) there too")))
+        #expect(h.replies[1] == [.drainDone(book.list, peer: .accepted("drained 1 real server(s) there too"))])
+    }
+
+    @Test func withoutAPeerChannelADrainIsAnsweredAtOnce() {
+        var h = H()
+        h.startActive()
+        h.send(.command(1, .drain([Self.web1], on: true, wallClock: 5_000)))
+        guard case .drainDone(_, .failed(let why))? = h.replies[1]?.first else { Issue.record("\(String(describing: h.replies[1]))"); return }
+        #expect(why.contains("auth: none"))
+        #expect(h.state.drains.drained == [Self.web1])
+    }
+
+    struct PeerDrainRow: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// Ours before the offer.
+        var ours: DrainBook
+        var offered: DrainList
+        var answer: PeerResponse
+        var after: Set<RealServerID>
+        var sendsBack: Bool
+        var testDescription: String { name }
+    }
+
+    static let peerDrainRows: [PeerDrainRow] = [
+        PeerDrainRow(name: "a newer list is adopted", ours: DrainBook(drained: [web1], generation: 10),
+                     offered: DrainList(generation: 20, entries: ["web 10.20.0.12 80"]),
+                     answer: .accepted("drained 1 real server(s) there too"), after: [web2], sendsBack: false),
+        PeerDrainRow(name: "an equal generation is the same list", ours: DrainBook(drained: [web1], generation: 10),
+                     offered: DrainList(generation: 10, entries: ["web 10.20.0.11 80"]),
+                     answer: .accepted("has the same drain list"), after: [web1], sendsBack: false),
+        PeerDrainRow(name: "an older list is answered with ours", ours: DrainBook(drained: [web1], generation: 10),
+                     offered: DrainList(generation: 3, entries: []),
+                     answer: .accepted("kept its newer drain list and sends it back"), after: [web1], sendsBack: true),
+        PeerDrainRow(name: "a malformed list is refused whole", ours: DrainBook(drained: [web1], generation: 10),
+                     offered: DrainList(generation: 20, entries: ["web 10.20.0.12"]),
+                     answer: .failure("drain entry \"web 10.20.0.12\" is not SERVICE ADDRESS PORT"), after: [web1], sendsBack: false),
+    ]
+
+    @Test(arguments: peerDrainRows) func thePeersDrainList(_ row: PeerDrainRow) {
+        var h = H()
+        h.state = NodeState(settings: NodeState.Settings(election: H.settings, vips: [H.vip]), replicates: true, drains: row.ours)
+        h.startActive()
+        _ = h.takeEffects()
+        h.send(.peerDrains(row.offered, answer: 9))
+        #expect(h.effects.contains(.answerPeer(9, row.answer)))
+        #expect(h.state.drains.drained == row.after)
+        #expect(h.effects.contains(.offerDrains(row.ours.list, request: nil)) == row.sendsBack)
+        #expect(h.effects.contains { if case .drainsChanged = $0 { return true } else { return false } } == (row.after != row.ours.drained))
+    }
+
+    @Test func theListIsOfferedToAReturningPeerAndAgainAfterAFailedOperatorOffer() {
+        var h = Self.replicating()
+        h.startActive()
+        _ = h.takeEffects()
+        h.send(.heartbeat(Self.heartbeat(sequence: 1)))
+        #expect(h.effects.contains(.offerDrains(DrainBook().list, request: nil)), "offered when the peer is first heard")
+        h.send(.drainsOffered(DrainBook().list, request: nil, .accepted("has the same drain list")))
+        _ = h.takeEffects()
+        // The operator drains; the peer channel fails though heartbeats flow.
+        h.send(.command(1, .drain([Self.web1], on: true, wallClock: 5_000)))
+        let list = h.state.drains.list
+        h.send(.drainsOffered(list, request: 1, .failed("connection refused")))
+        _ = h.takeEffects()
+        var sequence: UInt64 = 2
+        for _ in 0..<15 {
+            h.advance(100)
+            h.send(.heartbeat(Self.heartbeat(sequence: sequence)))
+            sequence += 1
+        }
+        #expect(h.effects.filter { $0 == .offerDrains(list, request: nil) }.count == 1, "offered again once, after the 1 s back-off")
+    }
+
+    @Test func aPendingDrainIsAnsweredWhenTheNodeStops() {
+        var h = Self.replicating()
+        h.startActive()
+        h.send(.command(1, .drain([Self.web1], on: true, wallClock: 5_000)))
+        h.send(.forceStop(reason: "second stop signal"))
+        guard case .drainDone(_, .failed(let why))? = h.replies[1]?.first else { Issue.record("\(String(describing: h.replies[1]))"); return }
+        #expect(why.contains("stopped"))
+        h.send(.peerDrains(DrainList(generation: 1, entries: []), answer: 2))
+        #expect(h.effects.contains(.answerPeer(2, .failure("tandemd has stopped"))))
+    }
+
+    // MARK: - Config replication through the node
+
+    @Test func aHigherPeerConfigIsFetchedWrittenReloadedAndAppliedThroughTheNode() {
+        var h = Self.replicating()
+        h.startActive()
+        _ = h.takeEffects()
+        let peerDigest = HeartbeatMessage.ConfigDigest([UInt8](repeating: 4, count: 32))!
+        let higher = ConfigVersion(serial: 4, digest: peerDigest)
+        var beat = Self.heartbeat(sequence: 1, serial: 4)
+        beat.configDigest = peerDigest
+        h.send(.heartbeat(beat))
+        #expect(h.effects.contains(.fetchPeerConfig(higher)))
+        h.send(.peerConfigFetched(.config(higher, bytes: 100, nodes: ["a", "b"], peerOfThisNode: "b"), sentAs: higher))
+        #expect(h.effects.contains(.writeConfig(higher)))
+        h.send(.configWritten(higher, failure: nil))
+        #expect(h.effects.contains(.reloadConfig))
+        h.send(.configLoaded(higher))
+        #expect(h.effects.contains(.replicationResult(serial: 4, result: "applied", succeeded: true)))
+        #expect(h.state.configVersion == higher)
+    }
 }
