@@ -176,7 +176,7 @@ public struct LiveDoctorHost: DoctorHost {
     }
 
     public func moduleLoaded(_ name: String) -> Bool {
-        if access("/sys/module/\(name)", F_OK) == 0 { return true }
+        if Posix.isAccessible("/sys/module/\(name)", F_OK) { return true }
         return readFile("/proc/modules")?.split(separator: "\n").contains { $0.hasPrefix(name + " ") } ?? false
     }
 

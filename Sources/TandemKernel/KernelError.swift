@@ -52,3 +52,11 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
         ECONNREFUSED: "ECONNREFUSED", EPROTONOSUPPORT: "EPROTONOSUPPORT", EMSGSIZE: "EMSGSIZE",
     ]
 }
+
+extension KernelError {
+    /// A failed system call (`Posix`) told as what Tandem was doing: `operation` on `object`
+    /// (the call's own object when nil), its errno, and `hint` (else the call's known cause).
+    public init(_ error: PosixError, operation: String, object: String? = nil, hint: String? = nil) {
+        self.init(operation: operation, object: object ?? error.object, errno: error.errno, hint: hint ?? error.suggestion)
+    }
+}
