@@ -149,6 +149,25 @@ extension Posix {
 // MARK: - Descriptors
 
 extension Posix {
+    /// How a byte-moving call (read, write, send, receive) ended, once it need not be repeated.
+    @usableFromInline
+    struct Settled {
+        /// The count it returned; nil when a non-blocking descriptor would block (EAGAIN).
+        @usableFromInline let count: Int?
+        @inlinable init(count: Int?) { self.count = count }
+    }
+
+    /// The one reading of a byte-moving call's result: nil when a signal interrupted it (EINTR:
+    /// call it again), `Settled` with the count or "would block", else the failure thrown.
+    @inlinable
+    static func settle(_ result: Int, call: String, object: String) throws(PosixError) -> Settled? {
+        if result >= 0 { return Settled(count: result) }
+        let code = Glibc.errno
+        if code == EINTR { return nil }
+        if code == EAGAIN || code == EWOULDBLOCK { return Settled(count: nil) }
+        throw PosixError(call: call, object: object, errno: code)
+    }
+
     /// Closes `descriptor`, ignoring the result: never retried (on Linux the descriptor is
     /// released even when close reports EINTR, and a retry could close a reused number).
     @inlinable
@@ -168,11 +187,7 @@ extension Posix {
     public static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, object: String) throws(PosixError) -> Int? {
         while true {
             let n = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw PosixError(call: "read", object: object, errno: code)
+            if let done = try settle(n, call: "read", object: object) { return done.count }
         }
     }
 
@@ -182,11 +197,7 @@ extension Posix {
     public static func write(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, object: String) throws(PosixError) -> Int? {
         while true {
             let n = Glibc.write(descriptor, bytes.baseAddress, bytes.count)
-            if n >= 0 { return n }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw PosixError(call: "write", object: object, errno: code)
+            if let done = try settle(n, call: "write", object: object) { return done.count }
         }
     }
 
@@ -221,11 +232,7 @@ extension Posix {
         var value = byte
         while true {
             let n = Glibc.write(descriptor, &value, 1)
-            if n >= 0 { return n }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw PosixError(call: "write", object: object, errno: code)
+            if let done = try settle(n, call: "write", object: object) { return done.count }
         }
     }
 
@@ -479,11 +486,7 @@ extension Posix {
                             object: String) throws(PosixError) -> Int? {
         while true {
             let n = Glibc.send(descriptor, bytes.baseAddress, bytes.count, flags)
-            if n >= 0 { return n }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw PosixError(call: "send", object: object, errno: code)
+            if let done = try settle(n, call: "send", object: object) { return done.count }
         }
     }
 
@@ -494,11 +497,12 @@ extension Posix {
                             port: UInt16) throws(PosixError) -> Int? {
         while true {
             let n = IPSocketAddress.with(address, port: port) { Glibc.sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, $1) }
-            if n >= 0 { return n }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw PosixError(call: "sendto", object: "\(address.bracketed):\(port)", errno: code)
+            // The address is told only when the call failed: no String on the heartbeat's path.
+            do {
+                if let done = try settle(n, call: "sendto", object: "") { return done.count }
+            } catch {
+                throw error.with(object: "\(address.bracketed):\(port)")
+            }
         }
     }
 
@@ -514,11 +518,7 @@ extension Posix {
                     Glibc.sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<Address>.size))
                 }
             }
-            if n >= 0 { return n }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw PosixError(call: "sendto", object: object, errno: code)
+            if let done = try settle(n, call: "sendto", object: object) { return done.count }
         }
     }
 
@@ -529,11 +529,7 @@ extension Posix {
                                object: String) throws(PosixError) -> Int? {
         while true {
             let n = Glibc.recv(descriptor, buffer.baseAddress, buffer.count, flags)
-            if n >= 0 { return n }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw PosixError(call: "recv", object: object, errno: code)
+            if let done = try settle(n, call: "recv", object: object) { return done.count }
         }
     }
 
@@ -550,11 +546,7 @@ extension Posix {
                     Glibc.recvfrom(descriptor, buffer.baseAddress, buffer.count, flags, $0, &length)
                 }
             }
-            if n >= 0 { return n }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw PosixError(call: "recvfrom", object: object, errno: code)
+            if let done = try settle(n, call: "recvfrom", object: object) { return done.count }
         }
     }
 
