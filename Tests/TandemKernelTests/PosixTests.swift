@@ -21,6 +21,8 @@ struct PosixTests {
         #expect(PosixError(call: "open", object: "/x", errno: EACCES).suggestion == "check the permissions of the file and its directory")
         #expect(PosixError(call: "socket", object: "eth0", errno: EPERM).suggestion?.hasPrefix("run as root") == true)
         #expect(PosixError(call: "write", object: "/x", errno: ENOSPC).suggestion == "the file system is full")
+        // A refused send is a firewall's doing more often than a missing privilege.
+        #expect(PosixError(call: "sendto", object: "192.0.2.2:694", errno: EPERM).suggestion == "is a firewall rule refusing these packets?")
         // EADDRNOTAVAIL means "not configured here" only for bind.
         #expect(PosixError(call: "connect", object: "[2001:db8::1]:80", errno: EADDRNOTAVAIL).suggestion == nil)
     }

@@ -16,8 +16,9 @@ import TandemCore
 //   on (a path, a socket address, an interface, a named descriptor) and, where one is known, what
 //   to do about it. Nothing else is thrown.
 // - EINTR is retried inside the wrapper for calls that can simply be repeated (open, read, write,
-//   send, receive, connect's first attempt, waitpid). Calls whose callers treat a signal as a
-//   reason to look again (poll, epoll_wait) return nil for it instead: the caller decides.
+//   send, receive, waitpid, a blocking Unix connect). Calls whose callers treat a signal as a
+//   reason to look again (poll, epoll_wait) return nil for it instead: the caller decides. A
+//   non-blocking IP connect interrupted by a signal goes on in the kernel: `.inProgress`.
 // - EAGAIN/EWOULDBLOCK on a non-blocking descriptor is not an error: the I/O wrappers return nil
 //   ("would block"), and `connect` returns `.inProgress` for EINPROGRESS.
 // - `close` never throws and is never retried (on Linux the descriptor is gone after EINTR);
@@ -96,6 +97,7 @@ public struct PosixError: Error, Sendable, Hashable, CustomStringConvertible {
         case EADDRINUSE:
             return "is another tandemd running, or another program using that port?"
         case EACCES, EPERM:
+            if call == "sendto" || call == "send" { return "is a firewall rule refusing these packets?" }
             return onFile ? "check the permissions of the file and its directory"
                 : "run as root (raw and netlink sockets, ports below 1024 and address changes need it)"
         case ENOENT where call == "connect":
@@ -433,13 +435,18 @@ extension Posix {
         }
         let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + (abstract ? 0 : 1))
         let fd = try socket(family: AF_UNIX, type: type | Int32(SOCK_CLOEXEC.rawValue), object: path)
+        var interrupted = false
         while true {
             let rc = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
             }
-            if rc == 0 { return fd }
-            let code = Glibc.errno
-            if code == EINTR { continue }
+            let code = rc == 0 ? 0 : Glibc.errno
+            // After an interrupted connect the kernel may have finished it: EISCONN is success.
+            if rc == 0 || (interrupted && code == EISCONN) { return fd }
+            if code == EINTR {
+                interrupted = true
+                continue
+            }
             close(fd)
             throw PosixError(call: "connect", object: path, errno: code, operation: "connect to")
         }
