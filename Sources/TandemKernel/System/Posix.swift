@@ -288,21 +288,18 @@ extension Posix {
         }
     }
 
-    /// The content of a small file (a sysctl), at most `limit` bytes (a buffer of that size is
-    /// allocated up front).
-    public static func readFile(_ path: String, limit: Int = 4096) throws(PosixError) -> [UInt8] {
+    /// The content of a file (a sysctl, /proc/modules), at most `limit` bytes, read in chunks
+    /// of up to 64 KiB until end of file.
+    public static func readFile(_ path: String, limit: Int = 1 << 20) throws(PosixError) -> [UInt8] {
         let fd = try open(path, flags: O_RDONLY)
         defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: limit)
-        var count = 0
-        while count < limit {
-            let n = try bytes.withUnsafeMutableBytes { raw in
-                Result { () throws(PosixError) in try read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[count...]), object: path) }
-            }.get()
-            guard let n, n > 0 else { break }
-            count += n
+        var content: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: max(1, min(limit, 1 << 16)))
+        while content.count < limit {
+            guard let n = try read(fd, into: &chunk, object: path), n > 0 else { break }
+            content += chunk[..<min(n, limit - content.count)]
         }
-        return Array(bytes[..<count])
+        return content
     }
 
     /// `stat(2)` of `path`; nil when nothing is there (ENOENT).
