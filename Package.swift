@@ -24,7 +24,7 @@ let package = Package(
             pkgConfig: "libnl-genl-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev"])]
         ),
-        // <sys/epoll.h> for the health checks' connect poller (not in Swift's Glibc module).
+        // <sys/epoll.h> for the kernel layer's `Posix` wrappers (not in Swift's Glibc module).
         .systemLibrary(name: "CEpoll"),
         // Pure logic: no kernel, no I/O beyond reading a config file.
         .target(
@@ -37,7 +37,7 @@ let package = Package(
         // Effects on the kernel: IPVS genl, rtnetlink, AF_PACKET.
         .target(
             name: "TandemKernel",
-            dependencies: ["CNetlink", "TandemCore"]
+            dependencies: ["CNetlink", "CEpoll", "TandemCore"]
         ),
         // Real-server health checks (TCP, HTTP(S), UDP, exec, agent) and the monitor that runs
         // them at their intervals: used by tandemd and by `tandemctl health check`.

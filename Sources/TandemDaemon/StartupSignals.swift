@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import TandemKernel
 
 /// Signals that arrive before the daemon's own handlers are installed.
 ///
@@ -19,18 +20,11 @@ public enum StartupSignals {
     /// that is ignored already, as under `nohup`).
     public static func install() {
         _ = recorded.load(ordering: .relaxed)  // initialise the global before any handler can run
-        for signal in watched {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { signo in
+        for signal in watched where !Posix.isIgnored(signal) {
+            // sigaction fails only for an invalid signal number: these are all valid.
+            try? Posix.setHandler(for: signal, flags: SA_RESTART) { signo in
                 StartupSignals.recorded.bitwiseOr(UInt32(1) << UInt32(signo), ordering: .relaxed)
             }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
-            var previous = sigaction()
-            sigaction(signal, nil, &previous)
-            // SIG_IGN is the handler value 1 (<bits/signum-generic.h>).
-            if withUnsafeBytes(of: previous.__sigaction_handler, { $0.load(as: Int.self) }) == 1 { continue }
-            sigaction(signal, &action, nil)
         }
     }
 

@@ -14,7 +14,7 @@ import TandemKernel
 /// against about 1 µs here (see integration/bench/README.md, health checks). Every other check
 /// (send/expect, agent, HTTP, TLS, UDP) still goes through swift-nio.
 ///
-/// How: a non-blocking socket, `connect`, and the socket added (EPOLLOUT, one-shot) to an epoll
+/// How (system calls through `Posix`'s inlinable wrappers): a non-blocking socket, `connect`, and the socket added (EPOLLOUT, one-shot) to an epoll
 /// set owned by this poller. The set is read without blocking at each tick of the loop's
 /// coarse timers (5 ms) while connects are in flight, so a verdict comes at most one tick
 /// after the kernel's. A connected socket is closed with a reset (SO_LINGER 0) like the NIO
@@ -40,8 +40,7 @@ final class ConnectPoller: @unchecked Sendable {
 
     /// nil when the kernel refuses an epoll set (descriptor limit): the caller uses NIO instead.
     init?(loop: any EventLoop, timers: CoarseTimers) {
-        let descriptor = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard descriptor >= 0 else { return nil }
+        guard let descriptor = try? Posix.epollCreate(object: "TCP health checks") else { return nil }
         self.loop = loop
         self.timers = timers
         epollDescriptor = descriptor
@@ -49,7 +48,7 @@ final class ConnectPoller: @unchecked Sendable {
     }
 
     deinit {
-        close(epollDescriptor)
+        Posix.close(epollDescriptor)
         events.deallocate()
     }
 
@@ -61,32 +60,33 @@ final class ConnectPoller: @unchecked Sendable {
             return
         }
         let family = address.family == .ipv4 ? AF_INET : AF_INET6
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            promise.succeed(.failure("connect failed: cannot open a socket: \(errnoText(errno))"))
+        let fd: Int32
+        do {
+            fd = try Posix.socket(family: family, type: Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+                                  object: "a TCP health check")
+        } catch {
+            promise.succeed(.failure("connect failed: cannot open a socket: \(errnoText(error.errno))"))
             return
         }
-        let rc = IPSocketAddress.with(address, port: port) { Glibc.connect(fd, $0, $1) }
-        if rc == 0 {
-            Self.closeWithReset(fd)
-            promise.succeed(.success("connected"))
-            return
-        }
-        let error = errno
-        guard error == EINPROGRESS else {
-            close(fd)
-            promise.succeed(.failure("connect failed: \(errnoText(error))"))
+        do {
+            if try Posix.connect(fd, to: address, port: port) == .connected {
+                Self.closeWithReset(fd)
+                promise.succeed(.success("connected"))
+                return
+            }
+        } catch {
+            Posix.close(fd)
+            promise.succeed(.failure("connect failed: \(errnoText(error.errno))"))
             return
         }
         nextTag &+= 1
         let tag = nextTag
-        var event = epoll_event()
-        event.events = EPOLLOUT.rawValue | EPOLLONESHOT.rawValue
-        event.data.u64 = UInt64(tag) << 32 | UInt64(UInt32(bitPattern: fd))
-        guard epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, fd, &event) == 0 else {
-            let error = errno
-            close(fd)
-            promise.succeed(.failure("connect failed: cannot watch the socket: \(errnoText(error))"))
+        do {
+            try Posix.epollAdd(epollDescriptor, fd, events: EPOLLOUT.rawValue | EPOLLONESHOT.rawValue,
+                               data: UInt64(tag) << 32 | UInt64(UInt32(bitPattern: fd)), object: "a TCP health check")
+        } catch {
+            Posix.close(fd)
+            promise.succeed(.failure("connect failed: cannot watch the socket: \(errnoText(error.errno))"))
             return
         }
         pending[fd] = Pending(tag: tag, promise: promise)
@@ -102,7 +102,7 @@ final class ConnectPoller: @unchecked Sendable {
     private func abandon(_ fd: Int32, tag: UInt32) {
         guard pending[fd]?.tag == tag else { return }
         pending[fd] = nil
-        close(fd)  // also leaves the epoll set
+        Posix.close(fd)  // also leaves the epoll set
     }
 
     private func schedulePoll() {
@@ -114,10 +114,16 @@ final class ConnectPoller: @unchecked Sendable {
     private func poll() {
         pollScheduled = false
         while true {
-            let n = epoll_wait(epollDescriptor, events, Int32(Self.batch), 0)
-            if n < 0 && errno == EINTR { continue }
+            let ready: Int?
+            do {
+                ready = try Posix.epollWait(epollDescriptor, into: events, capacity: Int32(Self.batch), timeoutMilliseconds: 0,
+                                            object: "TCP health checks")
+            } catch {
+                break
+            }
+            guard let n = ready else { continue }  // a signal: read again
             guard n > 0 else { break }
-            for i in 0..<Int(n) { complete(events[i]) }
+            for i in 0..<n { complete(events[i]) }
             if n < Self.batch { break }
         }
         if !pending.isEmpty { schedulePoll() }
@@ -128,23 +134,25 @@ final class ConnectPoller: @unchecked Sendable {
         let tag = UInt32(truncatingIfNeeded: event.data.u64 >> 32)
         guard let entry = pending[fd], entry.tag == tag else { return }
         pending[fd] = nil
-        var error: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 { error = errno }
+        let error: Int32
+        do {
+            error = try Posix.pendingSocketError(fd, object: "a TCP health check")
+        } catch let failure {
+            error = failure.errno
+        }
         if error == 0 {
             Self.closeWithReset(fd)
             entry.promise.succeed(.success("connected"))
         } else {
-            close(fd)
+            Posix.close(fd)
             entry.promise.succeed(.failure("connect failed: \(errnoText(error))"))
         }
     }
 
     /// Closes a connected socket with a reset, as the NIO checks do (no TIME_WAIT left behind).
     private static func closeWithReset(_ fd: Int32) {
-        var option = linger(l_onoff: 1, l_linger: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
-        close(fd)
+        try? Posix.setOption(fd, level: SOL_SOCKET, name: SO_LINGER, to: linger(l_onoff: 1, l_linger: 0), object: "a TCP health check")
+        Posix.close(fd)
     }
 }
 

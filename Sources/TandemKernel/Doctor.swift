@@ -176,7 +176,7 @@ public struct LiveDoctorHost: DoctorHost {
     }
 
     public func moduleLoaded(_ name: String) -> Bool {
-        if access("/sys/module/\(name)", F_OK) == 0 { return true }
+        if Posix.isAccessible("/sys/module/\(name)", F_OK) { return true }
         return readFile("/proc/modules")?.split(separator: "\n").contains { $0.hasPrefix(name + " ") } ?? false
     }
 
@@ -214,16 +214,7 @@ public struct LiveDoctorHost: DoctorHost {
     }
 
     private func readFile(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, f)
-            if n <= 0 { break }
-            out += buffer[0..<n]
-            if out.count > 64 << 20 { break }
-        }
-        return String(decoding: out, as: UTF8.self)
+        guard let bytes = try? Posix.readFile(path, limit: 64 << 20) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

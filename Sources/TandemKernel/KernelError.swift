@@ -29,7 +29,7 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The errno's symbolic name, e.g. "EEXIST".
     public var errnoName: String? {
         guard let e = errno else { return nil }
-        return KernelError.errnoNames[e] ?? "errno \(e)"
+        return Posix.errnoName(e)
     }
 
     public var description: String {
@@ -42,13 +42,12 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
         if let hint { text += "; \(hint)" }
         return text
     }
+}
 
-    static let errnoNames: [Int32: String] = [
-        EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", ENXIO: "ENXIO",
-        EBADF: "EBADF", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES", EBUSY: "EBUSY",
-        EEXIST: "EEXIST", ENODEV: "ENODEV", EINVAL: "EINVAL", ENOSPC: "ENOSPC", ERANGE: "ERANGE",
-        EOPNOTSUPP: "EOPNOTSUPP", EAFNOSUPPORT: "EAFNOSUPPORT", EADDRINUSE: "EADDRINUSE",
-        EADDRNOTAVAIL: "EADDRNOTAVAIL", ENETDOWN: "ENETDOWN", ENOBUFS: "ENOBUFS", ETIMEDOUT: "ETIMEDOUT",
-        ECONNREFUSED: "ECONNREFUSED", EPROTONOSUPPORT: "EPROTONOSUPPORT", EMSGSIZE: "EMSGSIZE",
-    ]
+extension KernelError {
+    /// A failed system call (`Posix`) told as what Tandem was doing: `operation` on `object`
+    /// (the call's own object when nil), its errno, and `hint` (else the call's known cause).
+    public init(_ error: PosixError, operation: String, object: String? = nil, hint: String? = nil) {
+        self.init(operation: operation, object: object ?? error.object, errno: error.errno, hint: hint ?? error.suggestion)
+    }
 }

@@ -21,13 +21,12 @@ struct ControlConnectionClient {
     /// Connects, or exits 69 (EX_UNAVAILABLE) with the reason and the fix.
     init(path: String) throws {
         self.path = path
-        switch UnixSocketConnect.connect(path: path) {
-        case .success(let connected):
-            fd = connected
-        case .failure(let error) where error.code == ENAMETOOLONG:
+        do {
+            fd = try Posix.connectUnixSocket(path: path, type: Int32(SOCK_STREAM.rawValue))
+        } catch where error.errno == ENAMETOOLONG {
             throw Self.fail("control socket path \(path) is too long", code: 64)
-        case .failure(let error):
-            let code = error.code
+        } catch {
+            let code = error.errno
             let hint = code == ENOENT || code == ECONNREFUSED ? " (is tandemd running? it listens on control.socket; pass --socket if it is elsewhere)"
                 : code == EACCES ? " (the socket's directory does not admit you)" : ""
             throw Self.fail("cannot connect to tandemd at \(path): \(String(cString: strerror(code)))\(hint)", code: 69)
@@ -43,12 +42,12 @@ struct ControlConnectionClient {
         let line = ControlProtocol.line(ControlRequest(command))
         var sent = 0
         while sent < line.count {
-            let n = line[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Self.fail("lost the connection to tandemd at \(path): \(String(cString: strerror(errno)))", code: 69)
+            do {
+                // A blocking socket: nil (would block) does not happen; it would just send again.
+                sent += try Posix.send(fd, Array(line[sent...]), object: path) ?? 0
+            } catch {
+                throw Self.fail("lost the connection to tandemd at \(path): \(error.reason)", code: 69)
             }
-            sent += n
         }
     }
 
@@ -61,17 +60,19 @@ struct ControlConnectionClient {
                 do { return try ControlResponse.parse(line) } catch { throw Self.fail("\(error)", code: 76) }
             }
             var buffer = [UInt8](repeating: 0, count: 65_536)
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Self.fail("lost the connection to tandemd at \(path): \(String(cString: strerror(errno)))", code: 69)
+            let received: Int?
+            do {
+                received = try Posix.receive(fd, into: &buffer, object: path)
+            } catch {
+                throw Self.fail("lost the connection to tandemd at \(path): \(error.reason)", code: 69)
             }
+            guard let n = received else { continue }  // a blocking socket: does not happen
             if n == 0 { return nil }
             pending.append(contentsOf: buffer[..<n])
         }
     }
 
-    func close() { Glibc.close(fd) }
+    func close() { Posix.close(fd) }
 
     /// Sends one request and returns its successful response, or prints the error and exits
     /// (1 refused/failed, 77 not authorized, 64 bad request).

@@ -189,20 +189,15 @@ private func nanoseconds(_ value: UInt64) -> JSONValue { .int(Int64(clamping: va
 
 /// Writes one JSON object as a line to stdout, unbuffered, so a reader sees it at once.
 private func emit(_ object: JSONValue) {
-    let bytes = object.compactUTF8 + [UInt8(ascii: "\n")]
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-        if n <= 0 { return }
-        offset += n
-    }
+    // A closed stdout (the reader went away) has nowhere to be reported: the line is dropped.
+    try? Posix.writeAll(1, object.compactUTF8 + [UInt8(ascii: "\n")], object: "standard output")
 }
 
 /// Read and write ends of the pipe the SIGINT/SIGTERM handler writes to.
 private let terminationPipe: (read: Int32, write: Int32) = {
-    var fds: [Int32] = [-1, -1]
-    _ = pipe(&fds)
-    return (fds[0], fds[1])
+    // Without the pipe a signal still ends the wait's poll (EINTR), so a failure only costs the
+    // prompt wake-up.
+    (try? Posix.pipe(nonBlockingWrite: true, object: "termination pipe")) ?? (-1, -1)
 }()
 
 /// Makes SIGINT and SIGTERM wake `waitForSignal` instead of killing the process at once (a
@@ -210,14 +205,9 @@ private let terminationPipe: (read: Int32, write: Int32) = {
 /// process-directed signal goes to any thread that does not block it).
 private func blockTerminationSignals() {
     _ = terminationPipe
-    var action = sigaction()
-    action.__sigaction_handler.sa_handler = { _ in
-        var byte: UInt8 = 1
-        _ = write(terminationPipe.write, &byte, 1)
+    for signal in [SIGINT, SIGTERM] {
+        try? Posix.setHandler(for: signal) { _ in Posix.writeByteFromSignalHandler(terminationPipe.write) }
     }
-    sigemptyset(&action.sa_mask)
-    sigaction(SIGINT, &action, nil)
-    sigaction(SIGTERM, &action, nil)
 }
 
 /// Waits for SIGINT/SIGTERM or until `milliseconds` pass.
@@ -228,11 +218,12 @@ private func waitForSignal(milliseconds: UInt64) {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         var fd = pollfd(fd: terminationPipe.read, events: Int16(POLLIN), revents: 0)
-        let rc = poll(&fd, 1, Int32(step))
-        if rc > 0 { return }
+        // nil (a signal) or a failed poll: count the time that passed and wait again.
+        let ready = try? Posix.poll(&fd, timeoutMilliseconds: Int32(step), object: "termination pipe")
+        if let ready, ready > 0 { return }
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let elapsed = UInt64(max(0, (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1_000_000))
-        remaining -= min(remaining, rc < 0 ? elapsed : max(elapsed, step))
+        remaining -= min(remaining, ready == nil ? elapsed : max(elapsed, step))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TandemKernel
 @testable import TandemDaemon
 
 @Suite(.serialized) struct AtomicFileWriterTests {
@@ -31,13 +32,13 @@ import Testing
     }
 
     @Test func aMissingDirectoryIsNamedInTheError() {
-        #expect(throws: AtomicWriteError.self) {
+        #expect(throws: PosixError.self) {
             try AtomicFileWriter.write([1], to: "/nonexistent-tandem-dir/tandem.yaml")
         }
         do {
             try AtomicFileWriter.write([1], to: "/nonexistent-tandem-dir/tandem.yaml")
         } catch {
-            #expect(error.description.hasPrefix("cannot create /nonexistent-tandem-dir/.tandem.yaml.tandem-tmp: No such file or directory (errno 2)"))
+            #expect(error.description.hasPrefix("cannot create /nonexistent-tandem-dir/.tandem.yaml.tandem-tmp: No such file or directory (ENOENT); check the config directory's permissions and free space"))
         }
     }
 

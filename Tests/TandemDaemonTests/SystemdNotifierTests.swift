@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import TandemKernel
 import TandemCore
 @testable import TandemDaemon
 
@@ -56,7 +57,7 @@ import TandemCore
     @Test func absentOrForeignSocketMeansNoNotifier() throws {
         #expect(try SystemdNotifier(environment: [:], unsetEnvironment: false) == nil)
         #expect(try SystemdNotifier(environment: ["NOTIFY_SOCKET": "vsock:2:1234"], unsetEnvironment: false) == nil)
-        #expect(throws: SystemdNotifierError.self) {
+        #expect(throws: PosixError.self) {
             _ = try SystemdNotifier(environment: ["NOTIFY_SOCKET": "/nonexistent/notify"], unsetEnvironment: false)
         }
     }

@@ -93,20 +93,23 @@ public final class ControlServer: Service, Sendable {
                 throw DaemonStartError(description: "cannot create the control socket's directory \(directory): \(error.localizedDescription)", exitCode: 73)
             }
         }
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
+        guard let info = try? Posix.linkStatus(of: path) else { return }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {
             throw DaemonStartError(description: "control socket path \(path) exists and is not a socket: remove it or change control.socket", exitCode: 73)
         }
         if socketAnswers(path) {
             throw DaemonStartError(description: "another tandemd is serving the control socket \(path): stop it first, or give this one another control.socket", exitCode: 73)
         }
-        unlink(path)
+        do {
+            try Posix.unlinkIfPresent(path)
+        } catch {
+            throw DaemonStartError(description: "\(error.with(operation: "remove the stale control socket"))", exitCode: 73)
+        }
     }
 
     static func socketAnswers(_ path: String) -> Bool {
-        guard case .success(let fd) = UnixSocketConnect.connect(path: path) else { return false }
-        close(fd)
+        guard let fd = try? Posix.connectUnixSocket(path: path, type: Int32(SOCK_STREAM.rawValue)) else { return false }
+        Posix.close(fd)
         return true
     }
 
@@ -123,7 +126,11 @@ public final class ControlServer: Service, Sendable {
                     return ControlConnection(channel: wrapped, raw: channel)
                 }
             }
-        chmod(path, 0o666)
+        do {
+            try Posix.changeMode(of: path, to: 0o666)
+        } catch {
+            logger.warning("\(error): only root may connect to the control socket")
+        }
         logger.info("control socket listening on \(path)")
         // The accept loop runs until the process exits. At graceful shutdown the socket's path is
         // removed (new clients get ENOENT) but the listener is not closed: connections already
@@ -140,7 +147,7 @@ public final class ControlServer: Service, Sendable {
             }
         }
         try? await gracefulShutdown()
-        unlink(path)
+        try? Posix.unlinkIfPresent(path)
         if Task.isCancelled { acceptor.cancel() }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TandemKernel
 
 /// One line per event on stderr: `2025-05-01T10:00:00.123Z notice lvs-b: role standby -> active: …`.
 ///
@@ -49,8 +50,7 @@ public struct TandemLogHandler: LogHandler {
 
     /// `stderrIsJournal` for this process: `$JOURNAL_STREAM` against `fstat(2)`.
     public static func stderrIsJournal() -> Bool {
-        var st = stat()
-        guard fstat(2, &st) == 0 else { return false }
+        guard let st = try? Posix.status(of: 2, object: "standard error") else { return false }
         return stderrIsJournal(journalStream: ProcessInfo.processInfo.environment["JOURNAL_STREAM"],
                                stderrDevice: UInt64(st.st_dev), stderrInode: UInt64(st.st_ino))
     }
@@ -89,14 +89,7 @@ public struct TandemLogHandler: LogHandler {
     }
 
     @Sendable public static func writeToStandardError(_ line: String) {
-        let bytes = Array(line.utf8)
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
-                if n <= 0 { if errno == EINTR { continue }; return }
-                offset += n
-            }
-        }
+        // A log line that cannot be written has nowhere to be reported: dropped.
+        try? Posix.writeAll(2, Array(line.utf8), object: "standard error")
     }
 }

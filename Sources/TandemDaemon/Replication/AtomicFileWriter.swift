@@ -1,4 +1,5 @@
 import Glibc
+import TandemKernel
 
 /// Replaces a file so that, whatever moment the process dies at (SIGKILL, power loss), the
 /// path holds either the whole old file or the whole new one, never a mix:
@@ -8,8 +9,7 @@ import Glibc
 /// 3. `rename` the temporary file over the path (atomic within a directory, POSIX);
 /// 4. `fsync` the directory, so the rename itself survives a crash.
 /// A temporary file left by a killed writer is simply replaced by the next write.
-/// This file holds the only system calls of replication's file handling; each failure names
-/// the call, the file and the errno.
+/// The system calls go through `Posix`; each failure names the step, the file and the errno.
 public enum AtomicFileWriter {
     /// Where the previous version is kept.
     public static func previousPath(of path: String) -> String { path + ".prev" }
@@ -20,77 +20,73 @@ public enum AtomicFileWriter {
         return directory + "/." + name + ".tandem-tmp"
     }
 
-    /// Writes `bytes` over `path` as described above.
-    public static func write(_ bytes: [UInt8], to path: String) throws(AtomicWriteError) {
+    /// Writes `bytes` over `path` as described above. A failure names the step ("create",
+    /// "write", "rename"…), the file and the errno.
+    public static func write(_ bytes: [UInt8], to path: String) throws(PosixError) {
+        do {
+            try replace(path, with: bytes)
+        } catch {
+            throw error.with(hint: "check the config directory's permissions and free space")
+        }
+    }
+
+    private static func replace(_ path: String, with bytes: [UInt8]) throws(PosixError) {
         let (directory, _) = split(path)
         let temporary = temporaryPath(of: path)
         var mode: mode_t = 0o644
-        var old = stat()
-        let hadOld = stat(path, &old) == 0
-        if hadOld { mode = old.st_mode & 0o7777 }
+        let old = try? Posix.status(of: path)
+        let hadOld = old != nil
+        if let old { mode = old.st_mode & 0o7777 }
 
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw AtomicWriteError(operation: "create", path: temporary, errno: errno) }
+        try? Posix.unlinkIfPresent(temporary)
+        let fd: Int32
+        do {
+            fd = try Posix.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode)
+        } catch {
+            throw error.with(operation: "create")
+        }
         var closed = false
-        defer { if !closed { close(fd) } }
-        if fchmod(fd, mode) != 0 { throw AtomicWriteError(operation: "chmod", path: temporary, errno: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                unlink(temporary)
-                throw AtomicWriteError(operation: "write", path: temporary, errno: code)
-            }
-            offset += n
-        }
-        if fsync(fd) != 0 {
-            let code = errno
-            unlink(temporary)
-            throw AtomicWriteError(operation: "fsync", path: temporary, errno: code)
-        }
-        closed = true
-        if close(fd) != 0 {
-            let code = errno
-            unlink(temporary)
-            throw AtomicWriteError(operation: "close", path: temporary, errno: code)
+        defer { if !closed { Posix.close(fd) } }
+        try Posix.changeMode(fd, to: mode, object: temporary)
+        do {
+            try Posix.writeAll(fd, bytes, object: temporary)
+            try Posix.fsync(fd, object: temporary)
+            closed = true
+            try Posix.closeReportingErrors(fd, object: temporary)
+        } catch {
+            try? Posix.unlinkIfPresent(temporary)
+            throw error
         }
         if hadOld {
             let previous = previousPath(of: path)
-            unlink(previous)
+            try? Posix.unlinkIfPresent(previous)
             // Best effort: the previous copy is for the operator; failing to keep it must not
             // stop the pair from converging.
-            _ = link(path, previous)
+            try? Posix.link(path, as: previous)
         }
-        if rename(temporary, path) != 0 {
-            let code = errno
-            unlink(temporary)
-            throw AtomicWriteError(operation: "rename", path: "\(temporary) -> \(path)", errno: code)
+        do {
+            try Posix.rename(temporary, to: path)
+        } catch {
+            try? Posix.unlinkIfPresent(temporary)
+            throw error
         }
-        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dirfd >= 0 else { throw AtomicWriteError(operation: "open directory", path: directory, errno: errno) }
-        defer { close(dirfd) }
-        if fsync(dirfd) != 0 { throw AtomicWriteError(operation: "fsync directory", path: directory, errno: errno) }
+        let dirfd: Int32
+        do {
+            dirfd = try Posix.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        } catch {
+            throw error.with(operation: "open directory")
+        }
+        defer { Posix.close(dirfd) }
+        do {
+            try Posix.fsync(dirfd, object: directory)
+        } catch {
+            throw error.with(operation: "fsync directory")
+        }
     }
 
     static func split(_ path: String) -> (directory: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return (".", path) }
         let directory = String(path[..<slash])
         return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
-    }
-}
-
-/// A failed step of `AtomicFileWriter.write`.
-public struct AtomicWriteError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var operation: String
-    public var path: String
-    public var errno: Int32
-
-    public var description: String {
-        "cannot \(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno)); check the config directory's permissions and free space"
     }
 }

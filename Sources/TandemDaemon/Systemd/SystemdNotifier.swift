@@ -1,5 +1,6 @@
 import Foundation
 import TandemCore
+import TandemKernel
 
 /// One message of systemd's readiness protocol (sd_notify(3)): newline-separated `VAR=value`
 /// lines sent as one datagram.
@@ -61,49 +62,31 @@ public final class SystemdNotifier: ServiceManagerNotifying {
     /// `vsock:` address this build does not speak); throws the errno when the socket cannot be
     /// opened or connected.
     public init?(environment: [String: String] = ProcessInfo.processInfo.environment,
-                 pid: Int32 = getpid(), unsetEnvironment: Bool = true) throws(SystemdNotifierError) {
+                 pid: Int32 = getpid(), unsetEnvironment: Bool = true) throws(PosixError) {
         guard let address = environment["NOTIFY_SOCKET"], address.hasPrefix("/") || address.hasPrefix("@") else {
             return nil
         }
         watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment, pid: pid)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemdNotifierError(address: address, errno: errno) }
-        var sa = sockaddr_un()
-        sa.sun_family = sa_family_t(AF_UNIX)
-        var path = Array(address.utf8)
-        if path.first == UInt8(ascii: "@") { path[0] = 0 }
-        let capacity = MemoryLayout.size(ofValue: sa.sun_path)
-        guard path.count < capacity else {
-            close(fd)
-            throw SystemdNotifierError(address: address, errno: ENAMETOOLONG)
+        do {
+            descriptor = try Posix.connectUnixSocket(path: address, type: Int32(SOCK_DGRAM.rawValue))
+        } catch {
+            throw error.with(operation: "connect to systemd's notify socket",
+                             hint: "readiness, status and the watchdog are not reported")
         }
-        withUnsafeMutableBytes(of: &sa.sun_path) { raw in
-            for (i, b) in path.enumerated() { raw[i] = b }
-        }
-        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + path.count)
-        let rc = withUnsafePointer(to: &sa) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
-        }
-        guard rc == 0 else {
-            let code = errno
-            close(fd)
-            throw SystemdNotifierError(address: address, errno: code)
-        }
-        descriptor = fd
         if unsetEnvironment {
             for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { unsetenv(name) }
         }
     }
 
-    deinit { close(descriptor) }
+    deinit { Posix.close(descriptor) }
 
     public func send(_ message: ServiceManagerMessage) {
         if message == .watchdog {
-            watchdogDatagram.withUnsafeBytes { _ = Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            _ = try? Posix.send(descriptor, watchdogDatagram, object: "systemd's notify socket")
             return
         }
         let bytes = Array(message.datagram.utf8)
-        bytes.withUnsafeBytes { _ = Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        _ = try? Posix.send(descriptor, bytes, object: "systemd's notify socket")
     }
 
     /// Half of `$WATCHDOG_USEC` (sd_watchdog_enabled(3): ping at half the timeout), when the
@@ -112,14 +95,5 @@ public final class SystemdNotifier: ServiceManagerNotifying {
         guard let text = environment["WATCHDOG_USEC"], let usec = UInt64(text), usec > 0 else { return nil }
         if let owner = environment["WATCHDOG_PID"], Int32(owner) != pid { return nil }
         return .milliseconds(max(1, usec / 2 / 1000))
-    }
-}
-
-/// The notify socket could not be opened or connected.
-public struct SystemdNotifierError: Error, CustomStringConvertible {
-    public let address: String
-    public let errno: Int32
-    public var description: String {
-        "cannot connect to systemd's notify socket \(address): \(String(cString: strerror(errno))) (errno \(errno)); readiness, status and the watchdog are not reported"
     }
 }

@@ -101,24 +101,25 @@ public final class LiveAddressTable: AddressTable {
     }
 
     private func readSysctl(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var buffer = [CChar](repeating: 0, count: 32)
-        guard fgets(&buffer, 32, f) != nil else { return nil }
-        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return text.trimmingSuffix()
+        // The first line, as fgets would give it: a sysctl is one short line.
+        guard let bytes = try? Posix.readFile(path, limit: 31), !bytes.isEmpty else { return nil }
+        let line = bytes.prefix { $0 != 0 }.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+        return String(decoding: line, as: UTF8.self).trimmingSuffix()
     }
 
     private func writeSysctl(_ path: String, _ value: String) throws(KernelError) {
-        let fd = open(path, O_WRONLY)
-        if fd < 0 {
-            throw KernelError(operation: "write sysctl", object: path, errno: errno,
+        let fd: Int32
+        do {
+            fd = try Posix.open(path, flags: O_WRONLY)
+        } catch {
+            throw KernelError(error, operation: "write sysctl",
                               hint: "Tandem needs write access to /proc/sys to keep secondary addresses on release")
         }
-        defer { close(fd) }
-        let bytes = Array((value + "\n").utf8)
-        if write(fd, bytes, bytes.count) < 0 {
-            throw KernelError(operation: "write sysctl", object: path, errno: errno)
+        defer { Posix.close(fd) }
+        do {
+            try Posix.writeAll(fd, Array((value + "\n").utf8), object: path)
+        } catch {
+            throw KernelError(error, operation: "write sysctl")
         }
     }
 

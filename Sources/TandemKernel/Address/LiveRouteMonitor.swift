@@ -51,7 +51,7 @@ public final class LiveRouteMonitor: RouteMonitor {
             }
         }
 
-        deinit { close(stopDescriptor) }
+        deinit { Posix.close(stopDescriptor) }
 
         /// Events found by the initial dump, delivered first by the thread.
         var initialEvents: [RouteWatchEvent] = []
@@ -62,10 +62,11 @@ public final class LiveRouteMonitor: RouteMonitor {
             while consecutiveErrors < 100 {
                 var fds = [pollfd(fd: events.fileDescriptor, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: stopDescriptor, events: Int16(POLLIN), revents: 0)]
-                let n = poll(&fds, 2, -1)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    shared.onError(KernelError(operation: "poll", object: "link monitor", errno: errno))
+                do {
+                    // nil: a signal interrupted the wait; look again.
+                    guard try Posix.poll(&fds, timeoutMilliseconds: -1, object: "link monitor") != nil else { continue }
+                } catch {
+                    shared.onError(KernelError(error, operation: "poll"))
                     consecutiveErrors += 1
                     continue
                 }
@@ -114,13 +115,14 @@ public final class LiveRouteMonitor: RouteMonitor {
         try events.subscribe(groups: [RTNLGRP_LINK.rawValue, RTNLGRP_IPV4_IFADDR.rawValue, RTNLGRP_IPV6_IFADDR.rawValue],
                              receiveBufferBytes: receiveBufferBytes)
         let dumps = try RouteSocket(purpose: "link and address monitor dumps")
-        var ends: [Int32] = [-1, -1]
-        if pipe(&ends) < 0 {
-            throw KernelError(operation: "create stop pipe", object: "link monitor", errno: errno)
+        let ends: (read: Int32, write: Int32)
+        do {
+            ends = try Posix.pipe(object: "link monitor")
+        } catch {
+            throw KernelError(error, operation: "create stop pipe")
         }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        let fd = ends[0]
-        stopDescriptor = ends[1]
+        let fd = ends.read
+        stopDescriptor = ends.write
         shared = Shared(watch: RouteWatch(interfaces: interfaces, vips: vips, ownPorts: ownPorts,
                                           watchedAddresses: watchedAddresses),
                         handler: handler, onError: onError)
@@ -137,8 +139,8 @@ public final class LiveRouteMonitor: RouteMonitor {
         }, context)
         if rc != 0 {
             Unmanaged<Loop>.fromOpaque(context).release()
-            close(ends[0])
-            close(ends[1])
+            Posix.close(ends.read)
+            Posix.close(ends.write)
             throw KernelError(operation: "start monitor thread", object: "link monitor", errno: rc)
         }
         thread = Mutex(tid)
@@ -146,7 +148,7 @@ public final class LiveRouteMonitor: RouteMonitor {
 
     deinit {
         stop()
-        close(stopDescriptor)
+        Posix.close(stopDescriptor)
     }
 
     public func track(_ vip: VirtualIP, present: Bool) {
@@ -168,8 +170,7 @@ public final class LiveRouteMonitor: RouteMonitor {
     /// Wakes the thread through the stop pipe and joins it.
     public func stop() {
         guard let tid = thread.withLock({ t -> pthread_t? in defer { t = nil }; return t }) else { return }
-        var one: UInt8 = 1
-        _ = write(stopDescriptor, &one, 1)
+        _ = try? Posix.write(stopDescriptor, byte: 1, object: "link monitor stop pipe")
         pthread_join(tid, nil)
     }
 

@@ -28,32 +28,33 @@ final class PacketSocket {
         self.interface = interface
         let index = try lookUpInterfaceIndex(of: interface, for: "announcements")
         interfaceIndex = index
-        let fd = Glibc.socket(AF_PACKET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        if fd < 0 {
-            throw KernelError(operation: "open packet socket", object: interface, errno: errno,
-                              hint: "Tandem needs CAP_NET_RAW to send gratuitous ARP")
+        let fd: Int32
+        do {
+            fd = try Posix.socket(family: AF_PACKET, type: Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), object: interface)
+        } catch {
+            throw KernelError(error, operation: "open packet socket", hint: "Tandem needs CAP_NET_RAW to send gratuitous ARP")
         }
         var address = sockaddr_ll()
         address.sll_family = UInt16(AF_PACKET)
         address.sll_protocol = 0
         address.sll_ifindex = index
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_ll>.size)) }
+        do {
+            try Posix.bind(fd, to: address, object: interface)
+        } catch {
+            Posix.close(fd)
+            throw KernelError(error, operation: "bind packet socket")
         }
-        if bound < 0 {
-            let e = errno
-            close(fd)
-            throw KernelError(operation: "bind packet socket", object: interface, errno: e)
+        let local: sockaddr_ll
+        do {
+            local = try Posix.localAddress(of: fd, as: sockaddr_ll.self, zero: sockaddr_ll(), object: interface)
+        } catch {
+            Posix.close(fd)
+            throw KernelError(error, operation: "read hardware address",
+                              hint: "announcements need an Ethernet-like interface with a 6-byte MAC")
         }
-        var local = sockaddr_ll()
-        var length = socklen_t(MemoryLayout<sockaddr_ll>.size)
-        let named = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        if named < 0 || local.sll_halen != 6 {
-            let e = named < 0 ? errno : EAFNOSUPPORT
-            close(fd)
-            throw KernelError(operation: "read hardware address", object: interface, errno: e,
+        if local.sll_halen != 6 {
+            Posix.close(fd)
+            throw KernelError(operation: "read hardware address", object: interface, errno: EAFNOSUPPORT,
                               hint: "announcements need an Ethernet-like interface with a 6-byte MAC")
         }
         let a = local.sll_addr
@@ -61,7 +62,7 @@ final class PacketSocket {
         descriptor = fd
     }
 
-    deinit { close(descriptor) }
+    deinit { Posix.close(descriptor) }
 
     /// Sends `payload` as one frame of `etherType` to `destination`.
     func send(_ payload: [UInt8], etherType: UInt16, destination: MACAddress, object: String) throws(KernelError) {
@@ -72,17 +73,16 @@ final class PacketSocket {
         to.sll_halen = 6
         let d = destination.octets
         to.sll_addr = (d[0], d[1], d[2], d[3], d[4], d[5], 0, 0)
-        let sent = payload.withUnsafeBytes { bytes in
-            withUnsafePointer(to: &to) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_ll>.size))
-                }
-            }
+        let sent: Int?
+        do {
+            sent = try Posix.send(descriptor, payload, to: to, object: object)
+        } catch {
+            throw KernelError(error, operation: "send announcement",
+                              hint: error.errno == ENETDOWN ? "interface \(interface) is down" : nil)
         }
-        if sent < 0 {
-            let e = errno
-            throw KernelError(operation: "send announcement", object: object, errno: e,
-                              hint: e == ENETDOWN ? "interface \(interface) is down" : nil)
+        // A full socket buffer: the frame is dropped, as a lost frame would be.
+        if sent == nil {
+            throw KernelError(PosixError(call: "sendto", object: object, errno: EAGAIN), operation: "send announcement")
         }
     }
 }
@@ -137,10 +137,7 @@ public final class PacketAnnouncementSender: AnnouncementSender {
 
     /// Whether `net.ipv6.conf.IF.forwarding` is on.
     private func readForwarding(_ interface: String) -> Bool {
-        let fd = open("\(procSys)/net/ipv6/conf/\(interface)/forwarding", O_RDONLY)
-        if fd < 0 { return false }
-        defer { close(fd) }
-        var c: UInt8 = 0
-        return read(fd, &c, 1) == 1 && c == UInt8(ascii: "1")
+        guard let bytes = try? Posix.readFile("\(procSys)/net/ipv6/conf/\(interface)/forwarding", limit: 1) else { return false }
+        return bytes.first == UInt8(ascii: "1")
     }
 }

@@ -50,13 +50,13 @@ final class GenericNetlinkSocket {
         // dumps of large tables arrive in many datagrams.
         _ = nl_socket_set_buffer_size(sk, 4 << 20, 4 << 20)
         let fd = nl_socket_get_fd(sk)
-        var size: Int32 = 4 << 20
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
-        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
+        // Best effort: the FORCE options need CAP_NET_ADMIN; without it libnl's sizes stand.
+        let size: Int32 = 4 << 20
+        try? Posix.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUFFORCE, to: size, object: "generic netlink socket")
+        try? Posix.setOption(fd, level: SOL_SOCKET, name: SO_SNDBUFFORCE, to: size, object: "generic netlink socket")
         // NETLINK_CAP_ACK (SOL_NETLINK 270, option 10): error ACKs carry only the failed
         // request's header, not its whole payload, so more of them fit the receive buffer.
-        var one: Int32 = 1
-        _ = setsockopt(fd, 270, 10, &one, socklen_t(MemoryLayout<Int32>.size))
+        try? Posix.setOption(fd, level: 270, name: 10, to: Int32(1), object: "generic netlink socket")
 
         rc = genl_ctrl_resolve(sk, family)
         guard rc >= 0 else {
@@ -92,39 +92,40 @@ final class GenericNetlinkSocket {
         let fd = nl_socket_get_fd(socket)
         while true {
             var address = sockaddr_nl()
-            var addressLength = socklen_t(MemoryLayout<sockaddr_nl>.size)
-            let count = receiveBuffer.withUnsafeMutableBytes { buffer in
-                withUnsafeMutablePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        recvfrom(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC), $0, &addressLength)
-                    }
+            let received: Int?
+            do {
+                received = try Posix.receive(fd, into: &receiveBuffer, flags: Int32(MSG_DONTWAIT | MSG_TRUNC), source: &address, object: "")
+            } catch {
+                throw KernelError(error, operation: operation, object: "",
+                                  hint: error.errno == ENOBUFS
+                                      ? "replies were lost (receive buffer overrun); retry with smaller batches"
+                                      : "receiving from the kernel failed")
+            }
+            if let count = received {
+                if count > receiveBuffer.count {
+                    throw KernelError(operation: operation, object: "", errno: EMSGSIZE,
+                                      hint: "a kernel reply of \(count) bytes did not fit the \(receiveBuffer.count)-byte buffer")
                 }
-            }
-            if count > receiveBuffer.count {
-                throw KernelError(operation: operation, object: "", errno: EMSGSIZE,
-                                  hint: "a kernel reply of \(count) bytes did not fit the \(receiveBuffer.count)-byte buffer")
-            }
-            if count > 0 {
+                if count == 0 {
+                    throw KernelError(operation: operation, object: "", errno: EIO, hint: "receiving from the kernel failed")
+                }
                 if address.nl_pid != 0 { continue }
                 return Array(receiveBuffer[0..<count])
             }
-            let code = count == 0 ? EIO : errno
-            switch code {
-            case EINTR:
-                continue
-            case EAGAIN, EWOULDBLOCK:
-                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                var ready: Int32
-                repeat { ready = poll(&pfd, 1, timeoutMilliseconds) } while ready < 0 && errno == EINTR
-                guard ready > 0 else {
-                    throw KernelError(operation: operation, object: "", errno: ready == 0 ? ETIMEDOUT : errno,
-                                      hint: "the kernel did not answer within \(timeoutMilliseconds) ms")
-                }
-            default:
-                throw KernelError(operation: operation, object: "", errno: code,
-                                  hint: code == ENOBUFS
-                                      ? "replies were lost (receive buffer overrun); retry with smaller batches"
-                                      : "receiving from the kernel failed")
+            // Nothing queued yet: wait for the answer (a signal just waits again).
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            var ready: Int?
+            do {
+                repeat {
+                    ready = try Posix.poll(&entry, timeoutMilliseconds: timeoutMilliseconds, object: "")
+                } while ready == nil
+            } catch {
+                throw KernelError(error, operation: operation, object: "",
+                                  hint: "the kernel did not answer within \(timeoutMilliseconds) ms")
+            }
+            if ready == 0 {
+                throw KernelError(operation: operation, object: "", errno: ETIMEDOUT,
+                                  hint: "the kernel did not answer within \(timeoutMilliseconds) ms")
             }
         }
     }

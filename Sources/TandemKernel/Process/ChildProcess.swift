@@ -131,21 +131,22 @@ public struct SpawnChildRunner: ChildRunning {
         }
         var pipeEnds: [Int32] = [-1, -1]
         if request.outputLimit > 0 {
-            // pipe2 is not in Swift's Glibc module: close-on-exec is set right after. A child
-            // another thread spawns in between may inherit an end; nothing waits for its end of file.
-            guard pipe(&pipeEnds) == 0 else {
-                return ChildOutcome(ending: .failedToStart("cannot create the output pipe: \(String(cString: strerror(errno)))"))
+            // Close-on-exec is set right after pipe(2) (see `Posix.pipe`): a child another thread
+            // spawns in between may inherit an end; nothing waits for its end of file.
+            do {
+                let ends = try Posix.pipe(nonBlockingRead: true, object: "the output pipe")
+                pipeEnds = [ends.read, ends.write]
+            } catch {
+                return ChildOutcome(ending: .failedToStart("cannot create the output pipe: \(error.reason)"))
             }
-            for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-            _ = fcntl(pipeEnds[0], F_SETFL, fcntl(pipeEnds[0], F_GETFL) | O_NONBLOCK)
         }
         let spawned = Self.spawn(path: path, arguments: request.arguments, environment: request.environment,
                                  outputWriteEnd: pipeEnds[1])
-        if pipeEnds[1] >= 0 { close(pipeEnds[1]) }
+        if pipeEnds[1] >= 0 { Posix.close(pipeEnds[1]) }
         let pid: pid_t
         switch spawned {
         case .failure(let why):
-            if pipeEnds[0] >= 0 { close(pipeEnds[0]) }
+            if pipeEnds[0] >= 0 { Posix.close(pipeEnds[0]) }
             return ChildOutcome(ending: .failedToStart("\(path): \(why)"))
         case .success(let child):
             pid = child
@@ -161,12 +162,13 @@ public struct SpawnChildRunner: ChildRunning {
         // Timed out: the group (the leader is not reaped yet, so -pid is still its group).
         let grace = request.terminationGrace
         var stillRunning = true
+        // ESRCH (the whole group already gone) is the only failure possible here: ignored.
         if grace.milliseconds == 0 {
-            kill(-pid, SIGKILL)
+            try? Posix.kill(-pid, SIGKILL)
         } else {
-            kill(-pid, SIGTERM)
+            try? Posix.kill(-pid, SIGTERM)
             stillRunning = !reader.wait(for: pid, until: MonotonicClock().now().adding(milliseconds: grace.milliseconds))
-            kill(-pid, SIGKILL)
+            try? Posix.kill(-pid, SIGKILL)
         }
         reader.finish()
         _ = Self.reap(pid)
@@ -176,12 +178,13 @@ public struct SpawnChildRunner: ChildRunning {
 
     /// An absolute or relative path as given; a bare name searched in PATH.
     public static func resolve(_ program: String) -> String? {
-        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+        if program.contains("/") { return Posix.isAccessible(program, X_OK) ? program : nil }
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/\(program)"
-            var info = stat()
-            if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+            if let info = try? Posix.status(of: candidate), info.st_mode & S_IFMT == S_IFREG, Posix.isAccessible(candidate, X_OK) {
+                return candidate
+            }
         }
         return nil
     }
@@ -250,11 +253,10 @@ public struct SpawnChildRunner: ChildRunning {
         var description: String { text }
     }
 
-    /// Waits for `pid` to end and collects it (retrying on EINTR).
+    /// Waits for `pid` to end and collects it (retrying on EINTR). A failure (ECHILD: not our
+    /// child any more) reads as status 0, as before.
     private static func reap(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status
+        (try? Posix.waitForExit(pid)) ?? 0
     }
 
     private static func ending(_ status: Int32) -> ChildOutcome.Ending {
@@ -281,18 +283,18 @@ private struct OutputReader {
         let clock = MonotonicClock()
         var pause: UInt64 = 1
         while true {
-            if Self.hasExited(pid) { return true }
+            if Posix.hasExited(pid) { return true }
             let now = clock.now()
             guard now < deadline else { return false }
             let wait = min(pause, max(1, deadline.nanoseconds(since: now) / 1_000_000))
             if descriptor >= 0 {
                 var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                if poll(&entry, 1, Int32(wait)) > 0 {
+                // A signal or a failed poll just means: look at the child again.
+                if let ready = try? Posix.poll(&entry, timeoutMilliseconds: Int32(wait), object: "the output pipe"), ready > 0 {
                     if drain() { pause = 1; continue }
                 }
             } else {
-                var nothing = pollfd(fd: -1, events: 0, revents: 0)
-                _ = poll(&nothing, 0, Int32(wait))
+                Posix.sleep(milliseconds: Int32(wait))
             }
             pause = min(pause * 2, 10)
         }
@@ -303,8 +305,10 @@ private struct OutputReader {
         guard descriptor >= 0 else { return false }
         var buffer = [UInt8](repeating: 0, count: 4096)
         var any = false
+        let fd = descriptor
         while true {
-            let n = read(descriptor, &buffer, buffer.count)
+            // nil: nothing more for now (EAGAIN) or a failed read; both end this drain.
+            guard let n = try? Posix.read(fd, into: &buffer, object: "the output pipe") else { return any }
             if n > 0 {
                 any = true
                 let room = max(0, limit - kept.count)
@@ -312,12 +316,8 @@ private struct OutputReader {
                 discarded += max(0, n - room)
                 continue
             }
-            if n == 0 {
-                close(descriptor)
-                descriptor = -1
-            } else if errno == EINTR {
-                continue
-            }
+            Posix.close(descriptor)
+            descriptor = -1
             return any
         }
     }
@@ -326,14 +326,8 @@ private struct OutputReader {
     mutating func finish() {
         _ = drain()
         if descriptor >= 0 {
-            close(descriptor)
+            Posix.close(descriptor)
             descriptor = -1
         }
-    }
-
-    static func hasExited(_ pid: pid_t) -> Bool {
-        var info = siginfo_t()
-        let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
-        return rc == 0 && info.si_signo == SIGCHLD
     }
 }
