@@ -102,7 +102,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(driver: ElectionDriver, transport: UDPHeartbeatTransport, verifier: HeartbeatVerifier, logger: Logger,
-         realtimePriority: Int?, keys: HeartbeatKeySet?, clock: any TandemClock = MonotonicClock()) throws(HeartbeatSocketError) {
+         realtimePriority: Int?, keys: HeartbeatKeySet?, clock: any TandemClock = MonotonicClock()) throws(PosixError) {
         self.clock = clock
         keyFingerprints = keys.map { ($0.current.fingerprint, $0.next?.fingerprint) }
         self.driver = driver
@@ -152,7 +152,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     }
 
     /// Starts the dedicated thread.
-    func start() throws(HeartbeatSocketError) {
+    func start() throws(PosixError) {
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { arg in
@@ -162,7 +162,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
         }, context)
         if rc != 0 {
             Unmanaged<HeartbeatLoop>.fromOpaque(context).release()
-            throw HeartbeatSocketError(operation: "start", object: "heartbeat thread", errno: rc)
+            throw PosixError(operation: "start", object: "heartbeat thread", errno: rc)
         }
         pthread_detach(thread)
     }

@@ -6,9 +6,6 @@ import TandemKernel
 // `Posix` (TandemKernel's `System/Posix.swift`), which retries EINTR and names the operation,
 // the object and the errno of a failure.
 
-/// A failed system call of the heartbeat transport: `PosixError`. The name is kept only for
-/// HeartbeatLoop.swift's signatures; spell it `PosixError` when that file next changes.
-public typealias HeartbeatSocketError = PosixError
 
 /// One UDP socket bound to this node's heartbeat address of one path (non-blocking).
 final class HeartbeatSocket {
@@ -18,7 +15,7 @@ final class HeartbeatSocket {
 
     /// Binds to `local`:`port`. `IP_FREEBIND` lets the daemon start before the address is up;
     /// DSCP CS6 (network control) marks the packets for priority queueing on the links.
-    init(local: IPAddress, port: UInt16) throws(HeartbeatSocketError) {
+    init(local: IPAddress, port: UInt16) throws(PosixError) {
         let endpoint = "\(local.bracketed):\(port)"
         let family = local.family == .ipv4 ? AF_INET : AF_INET6
         let fd: Int32
@@ -90,7 +87,7 @@ final class WakeUpEvent: @unchecked Sendable {
     let descriptor: Int32
     private let writeEnd: Int32
 
-    init() throws(HeartbeatSocketError) {
+    init() throws(PosixError) {
         let ends = try Posix.pipe(nonBlockingRead: true, nonBlockingWrite: true, object: "heartbeat wake-up pipe")
         descriptor = ends.read
         writeEnd = ends.write

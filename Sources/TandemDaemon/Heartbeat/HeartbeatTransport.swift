@@ -1,5 +1,6 @@
 import Glibc
 import TandemCore
+import TandemKernel
 
 /// Where heartbeats go: path `i` binds this node's `i`-th heartbeat address and sends to the
 /// peer's `i`-th (paths beyond the shorter list are unused), all on one UDP port.
@@ -97,7 +98,7 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     private(set) var lastSendErrno: [Int32?]
     var onSendError: (HeartbeatPath, Int32) -> Void = { _, _ in }
 
-    init(paths: [HeartbeatPath], port: UInt16, builder: HeartbeatRoundBuilder) throws(HeartbeatSocketError) {
+    init(paths: [HeartbeatPath], port: UInt16, builder: HeartbeatRoundBuilder) throws(PosixError) {
         self.paths = paths
         var sockets: [HeartbeatSocket] = []
         for path in paths { sockets.append(try HeartbeatSocket(local: path.local, port: port)) }
