@@ -1,6 +1,7 @@
 /// The runtime decisions of one node: the election (unchanged, `Election`), the VIPs it holds and
 /// announces, its own health, what a route change or a reload does to the VIPs, the stop and its
-/// timeout, and the operator's failover and maintenance requests with their one reply each.
+/// timeout, the operator's failover, maintenance and drain requests with their one reply each,
+/// the config versions and replication (`ConfigBook`), and the drain list (`DrainBook`).
 ///
 /// Pure: it takes events with the time (`handle(_:at:)`) and returns effects (`NodeEffect`); it
 /// reads no clock and touches nothing. The daemon's decision thread (the heartbeat thread) and
@@ -29,6 +30,14 @@
 ///   roles say so (no polling), fails when the election abandons it or after the wait limit (the
 ///   handover timeout plus 2 s), and is answered when the node stops. Every request gets exactly
 ///   one `reply`, also one that arrives during or after the stop.
+/// - **Config replication** follows `ConfigBook`'s rules: the peer's version comes with each
+///   heartbeat; a higher one is fetched, checked, written and reloaded, one at a time, off the
+///   decision thread; a reload of any origin tells the node the version in force.
+/// - **Drains.** A drain or undrain changes the list here at once (kept in the state directory,
+///   applied to IPVS), is offered to the peer, and is answered with the peer's answer. The
+///   peer's offer is merged by `DrainBook`'s rule (the newer generation wins; an older one is
+///   answered with ours). The list is offered to the peer whenever it is heard again, and again
+///   after a back-off (1 s doubling to 60 s) when an offer failed while it is heard.
 public struct NodeState: Sendable {
     /// What the node's decisions depend on in the config.
     public struct Settings: Sendable, Hashable {
