@@ -8,9 +8,9 @@ import TandemHealth
 import TandemKernel
 
 /// tandemd's real-server health checks: a `HealthMonitor` on its own event loop thread (never the
-/// heartbeat thread, so checks cannot delay a heartbeat), whose changes reach the IPVS reconcile
-/// (`KernelWorker.healthChanged(down:weights:)`) paced by `HealthDeliveryPacer`: at most one
-/// reconcile per 100 ms, each with the latest state, none when the table inputs did not change.
+/// heartbeat thread, so checks cannot delay a heartbeat), whose changes reach `NodeState` (which
+/// owns the IPVS table's inputs: `NodeEvent.realServerHealth`) paced by `HealthDeliveryPacer`: at
+/// most one delivery per 100 ms, each with the latest state, none when the inputs did not change.
 ///
 /// Both routers run the checks whatever their role, so a standby takes over with warm health
 /// state. Each status change is logged as one line:
@@ -26,8 +26,8 @@ public final class DaemonHealth: Service, Sendable {
     /// Ages in status ("since").
     let clock: any TandemClock
 
-    /// Starts checking `config`'s real servers. `deliver` receives the IPVS table inputs (the
-    /// daemon passes `KernelWorker.healthChanged`); `prober` is replaceable for tests.
+    /// Starts checking `config`'s real servers. `deliver` receives the IPVS table's health inputs
+    /// (the daemon posts them to the heartbeat loop's `NodeState`); `prober` is replaceable for tests.
     public init(config: Config, logger: Logger, prober: any HealthProber = NIOHealthProber(),
                 spacingMilliseconds: UInt64 = 100, events: EventHub? = nil, clock: any TandemClock = MonotonicClock(),
                 deliver: @escaping @Sendable (_ down: Set<RealServerID>, _ weights: [RealServerID: Int]) -> Void) {
@@ -45,14 +45,6 @@ public final class DaemonHealth: Service, Sendable {
     /// Health-check threads: one per core but one (left to the heartbeat thread, the kernel
     /// and the rest), at least one, at most four.
     static func threads(cores: Int) -> Int { min(4, max(1, cores - 1)) }
-
-    /// Wires the checks to `worker`.
-    public convenience init(config: Config, worker: KernelWorker, logger: Logger, events: EventHub? = nil,
-                            clock: any TandemClock = MonotonicClock()) {
-        self.init(config: config, logger: logger, events: events, clock: clock, deliver: { down, weights in
-            worker.healthChanged(down: down, weights: weights)
-        })
-    }
 
     /// Checks `config`'s real servers (at start and on every reload): unchanged targets keep
     /// their state; targets gone from the config no longer count (the reconcile hears of it).

@@ -34,7 +34,7 @@ extension Daemon {
             stage: { snapshot, config in
                 store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) }
             },
-            answer: { event in loop.post(.config(event)) },
+            answer: { event in loop.post(.node(event)) },
             logger: logger, clock: clock)
     }
 }

@@ -91,7 +91,7 @@ public enum Daemon {
                                     sender: transport, worker: worker, logger: logger,
                                     heartbeatAddresses: paths.map(\.local), clock: clock,
                                     drains: LiveDrainKeeper.load(stateDirectory: local.stateDirectory, logger: logger))
-        driver.drainKeeper = LiveDrainKeeper(stateDirectory: local.stateDirectory, worker: worker, logger: logger)
+        driver.drainKeeper = LiveDrainKeeper(stateDirectory: local.stateDirectory, logger: logger)
         driver.events = hub
         let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name,
                                               monotonicMicroseconds: ServiceManagerReporter.monotonicMicroseconds(clock))
@@ -121,7 +121,10 @@ public enum Daemon {
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
-        let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub, clock: clock)
+        // Health results go to NodeState (it owns the IPVS table's inputs), paced by DaemonHealth.
+        let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock, deliver: { down, weights in
+            loop.post(.node(.realServerHealth(down: down, weights: weights)))
+        })
         let store = LockedBox(initial)
         let controlGroup = ControlGroup(config.control.group, logger: logger)
         let reloadContext = ReloadContext(nodeName: nodeName,
@@ -134,7 +137,7 @@ public enum Daemon {
             case .failure(let error):
                 logger.error("reload rejected: \(error); keeping the config in force (digest \(runningDigest.prefix(16)))")
                 hub.publish(.config, "reload rejected: \(error)")
-                if !dryRun { loop.post(.config(.reloadFailed("\(error)"))) }
+                if !dryRun { loop.post(.node(.reloadFailed("\(error)"))) }
                 return .failure(.refused("\(error)\nthe running config (serial \(running.serial)) stays in force"))
             case .success(let value):
                 prepared = value
@@ -145,7 +148,7 @@ public enum Daemon {
                 newSettings = try Election.Settings(config: fresh, nodeName: nodeName)
             } catch {
                 logger.error("reload rejected: \(error); keeping the running config")
-                if !dryRun { loop.post(.config(.reloadFailed("\(error)"))) }
+                if !dryRun { loop.post(.node(.reloadFailed("\(error)"))) }
                 return .failure(.refused("\(store.withLock { $0.path }): \(error); the running config stays in force"))
             }
             // Key files are read at every reload (a key may change under the same path) and
@@ -155,7 +158,7 @@ public enum Daemon {
                 freshKeys = try HeartbeatKeySet.load(fresh.heartbeat)
             } catch {
                 logger.error("reload rejected: \(error); keeping the running config and keys")
-                if !dryRun { loop.post(.config(.reloadFailed("\(error)"))) }
+                if !dryRun { loop.post(.node(.reloadFailed("\(error)"))) }
                 return .failure(.refused("\(store.withLock { $0.path }): \(error)\nthe running config (serial \(running.serial)) stays in force"))
             }
             let changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)

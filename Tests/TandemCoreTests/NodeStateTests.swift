@@ -112,7 +112,7 @@ struct NodeHarness {
         var usable = H(present: [H.vip: .held])
         usable.send(.start)
         #expect(usable.state.heldVIPs == [H.vip])
-        #expect(usable.effects.contains(.ipvs(.started(holdingVIPs: true))))
+        #expect(usable.effects.contains(.reconcileIPVS(IPVSInputs(holdingVIPs: true), reason: .startUp)))
         #expect(usable.effects.contains(.track([H.vip], present: true)))
 
         var conflict = H(present: [H.vip: .conflict])
@@ -130,7 +130,7 @@ struct NodeHarness {
         let claim = effects.firstIndex(of: .claim([H.vip, H.vip6]))
         let announce = effects.firstIndex(of: .announce([H.vip, H.vip6]))
         #expect(claim != nil && announce != nil && claim! < announce!)
-        #expect(effects.contains(.ipvs(.claimed)))
+        #expect(effects.contains(.reconcileIPVS(IPVSInputs(holdingVIPs: true), reason: .claimed)))
         #expect(h.kernel.keys.count == 2)
     }
 
@@ -398,5 +398,39 @@ struct NodeHarness {
         h.send(.configLoaded(higher))
         #expect(h.effects.contains(.replicationResult(serial: 4, result: "applied", succeeded: true)))
         #expect(h.state.configVersion == higher)
+    }
+
+    // MARK: - The IPVS table's inputs
+
+    /// The reconcile effects in `effects`, in order.
+    static func reconciles(_ effects: [NodeEffect]) -> [(IPVSInputs, IPVSReconcileReason)] {
+        effects.compactMap { if case .reconcileIPVS(let inputs, let reason) = $0 { return (inputs, reason) } else { return nil } }
+    }
+
+    @Test func theIPVSTableFollowsHoldingHealthAndDrainsAndOnlyTheirChanges() {
+        var h = Self.replicating()
+        h.state = NodeState(settings: NodeState.Settings(election: H.settings, vips: [H.vip]), replicates: false,
+                            drains: DrainBook(drained: [Self.web2], generation: 3))
+        h.send(.start)
+        #expect(Self.reconciles(h.takeEffects()).map(\.1) == [.startUp])
+        #expect(h.state.ipvs == IPVSInputs(holdingVIPs: false, drained: [Self.web2]), "restored drains are in from the start")
+        h.advance(1000)
+        #expect(Self.reconciles(h.takeEffects()).map(\.1) == [.claimed])
+        // Health: a change reconciles with the new inputs; the same again does nothing.
+        h.send(.realServerHealth(down: [Self.web1], weights: [:]))
+        let health = Self.reconciles(h.takeEffects())
+        #expect(health.count == 1 && health.first?.0 == IPVSInputs(holdingVIPs: true, down: [Self.web1], drained: [Self.web2]))
+        h.send(.realServerHealth(down: [Self.web1], weights: [:]))
+        #expect(Self.reconciles(h.takeEffects()).isEmpty)
+        // Drains: undraining web2 reconciles; draining web2 twice changes nothing the second time.
+        h.send(.command(1, .drain([Self.web2], on: false, wallClock: 10)))
+        #expect(Self.reconciles(h.takeEffects()).map(\.0.drained) == [[]])
+        h.send(.command(2, .drain([Self.web2], on: true, wallClock: 20)))
+        h.send(.command(3, .drain([Self.web2], on: true, wallClock: 30)))
+        #expect(Self.reconciles(h.takeEffects()).map(\.0.drained) == [[Self.web2]])
+        // A release (to the peer) reconciles with holding false.
+        h.send(.forceStop(reason: "second stop signal"))
+        let released = Self.reconciles(h.takeEffects())
+        #expect(released.map(\.1) == [.released] && released.first?.0.holdingVIPs == false)
     }
 }

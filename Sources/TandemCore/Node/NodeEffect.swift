@@ -32,8 +32,9 @@ public enum NodeEffect: Sendable, Hashable {
     case endAnnouncements([VirtualIP])
     /// Drop every announcement still queued behind IPVS work.
     case cancelQueuedAnnouncements
-    /// Bring the IPVS table to what holding the VIPs (or not) asks for.
-    case ipvs(IPVSEvent)
+    /// Bring the IPVS table to the desired one for these inputs and the config in force
+    /// (`IPVSIntent`); `reason` says what changed.
+    case reconcileIPVS(IPVSInputs, reason: IPVSReconcileReason)
     /// Fetch the peer's config (its heartbeats say it runs this version) off the decision
     /// thread, parse it, and give `.peerConfigFetched`; keep its text for `writeConfig`.
     case fetchPeerConfig(ConfigVersion)
@@ -77,15 +78,38 @@ public enum NodeEffect: Sendable, Hashable {
         }
     }
 
-    /// What the IPVS table must follow.
-    public enum IPVSEvent: Sendable, Hashable {
-        /// Start-up, holding the VIPs or not: adopt what is there.
-        case started(holdingVIPs: Bool)
-        /// The VIPs were claimed: warm standby verifies the table, cold installs it.
-        case claimed
-        /// The VIPs were released: cold standby removes its table.
-        case released
+}
+
+/// What the IPVS table follows besides the config: whether this node holds the VIPs, the real
+/// servers' health and the operator's drains. `NodeState` owns them; the IPVS worker builds the
+/// desired table from them (`IPVSIntent`: warm or cold standby, failing servers out, drained
+/// and agent weights) and reconciles the kernel's table to it.
+public struct IPVSInputs: Sendable, Hashable {
+    public var holdingVIPs: Bool
+    public var down: Set<RealServerID>
+    public var weights: [RealServerID: Int]
+    public var drained: Set<RealServerID>
+
+    public init(holdingVIPs: Bool = false, down: Set<RealServerID> = [], weights: [RealServerID: Int] = [:],
+                drained: Set<RealServerID> = []) {
+        self.holdingVIPs = holdingVIPs
+        self.down = down
+        self.weights = weights
+        self.drained = drained
     }
+}
+
+/// What changed before a `reconcileIPVS` (the log line, and whether a warm standby's table
+/// needs a look at all).
+public enum IPVSReconcileReason: String, Sendable, Hashable {
+    /// Start-up, holding the VIPs or not: adopt what is there.
+    case startUp = "start-up"
+    /// The VIPs were claimed: warm standby verifies the table, cold installs it.
+    case claimed = "becoming active"
+    /// The VIPs were released: cold standby removes its table (warm keeps it: nothing to do).
+    case released = "released the VIPs"
+    case health = "health changed"
+    case drains = "drain changed"
 }
 
 /// What `LocalHealth.assess` needs besides the links and addresses the executor reads.

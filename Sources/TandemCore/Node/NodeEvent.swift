@@ -67,6 +67,9 @@ public enum NodeEvent: Sendable, Hashable {
     case peerConfigFetched(ConfigBook.Fetched, sentAs: ConfigVersion)
     /// The write asked for by `writeConfig(version)` ended (`failure` nil: the file holds it).
     case configWritten(ConfigVersion, failure: String?)
+    /// The real servers' health changed (the health checkers, paced): those failing, and the
+    /// weights of those whose checks set one (agent checks).
+    case realServerHealth(down: Set<RealServerID>, weights: [RealServerID: Int])
     /// The peer offered its drain list over the peer channel; answered by `answerPeer(id, …)`.
     case peerDrains(DrainList, answer: NodeRequestID)
     /// The offer asked for by `offerDrains(list, request)` ended.

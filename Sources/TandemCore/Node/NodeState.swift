@@ -97,6 +97,8 @@ public struct NodeState: Sendable {
     private var lastDrainOfferFailure: String?
     /// Drain requests waiting for the peer's answer.
     private var drainRequests: Set<NodeRequestID> = []
+    /// What the IPVS table follows (holding, health, drains): the inputs last given to the worker.
+    public private(set) var ipvs = IPVSInputs()
 
     private var electionTimer: MonotonicInstant?
     /// A claim or release failed: judge (and claim or release) again at this instant, not at once,
@@ -223,6 +225,13 @@ public struct NodeState: Sendable {
             book(config.written(version, failure: failure, at: now))
         case .peerDrains(let list, let id):
             peerDrains(list, answer: id)
+        case .realServerHealth(let down, let weights):
+            if down != ipvs.down || weights != ipvs.weights {
+                reconcileIPVS(.health) {
+                    $0.down = down
+                    $0.weights = weights
+                }
+            }
         case .drainsOffered(let list, let request, let outcome):
             drainsOffered(list, request: request, outcome, at: now)
         case .stop:
@@ -404,7 +413,7 @@ public struct NodeState: Sendable {
         // Only a usable copy is announced; the others count for the election (a stale VIP is
         // released when the peer is active) and are held once usable (`judged`).
         heldVIPs = Set(health.vips.filter { $0.state == .held }.map(\.vip))
-        out.append(.ipvs(.started(holdingVIPs: !present.isEmpty)))
+        reconcileIPVS(.startUp) { $0.holdingVIPs = !present.isEmpty }
         agenda += election.started(at: now, holdingVIPs: !present.isEmpty).map(Work.action)
     }
 
@@ -501,7 +510,7 @@ public struct NodeState: Sendable {
     }
 
     private mutating func afterTakeoverClaim() {
-        out.append(.ipvs(.claimed))
+        reconcileIPVS(.claimed) { $0.holdingVIPs = true }
         announceAfterInstall = settings.announceAfterIPVSInstall
     }
 
@@ -530,7 +539,7 @@ public struct NodeState: Sendable {
         let leave = Set(health.vips.filter { $0.state == .conflict || $0.state == .interfaceMissing }.map(\.vip))
         let list = vips.filter { !leave.contains($0) }
         guard !list.isEmpty else {
-            out.append(.ipvs(.released))
+            reconcileIPVS(.released) { $0.holdingVIPs = false }
             return
         }
         awaiting = .release(.all, list)
@@ -556,7 +565,7 @@ public struct NodeState: Sendable {
         case .removedByReload: log = "VIPs released (removed from the config)"
         }
         if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
-        if purpose == .all { out.append(.ipvs(.released)) }
+        if purpose == .all { reconcileIPVS(.released) { $0.holdingVIPs = false } }
     }
 
     private mutating func forceStop(reason: String) {
@@ -622,6 +631,16 @@ public struct NodeState: Sendable {
         agenda += election.settingsChanged(new.election, at: now).map(Work.action)
     }
 
+    // MARK: - The IPVS table's inputs
+
+    /// Changes the inputs and asks the worker to reconcile (at start-up, a claim and a release
+    /// always; a health or drain change only when it changed something).
+    private mutating func reconcileIPVS(_ reason: IPVSReconcileReason, _ change: (inout IPVSInputs) -> Void) {
+        change(&ipvs)
+        ipvs.drained = drains.drained
+        out.append(.reconcileIPVS(ipvs, reason: reason))
+    }
+
     // MARK: - Drains
 
     /// The operator drained or undrained `ids`: kept, applied, and offered to the peer (the
@@ -629,6 +648,7 @@ public struct NodeState: Sendable {
     private mutating func drain(_ id: NodeRequestID, _ ids: [RealServerID], on: Bool, wallClock: UInt64) {
         drains.change(ids, drained: on, wallClock: wallClock)
         out.append(.drainsChanged(drains))
+        if drains.drained != ipvs.drained { reconcileIPVS(.drains) { _ in } }
         guard config.replicates else {
             out.append(.reply(id, .drainDone(drains.list, peer: .failed("no peer channel: heartbeats are not authenticated (auth: none)"))))
             return
@@ -653,6 +673,7 @@ public struct NodeState: Sendable {
             }
         case .adopted(let parsed):
             out.append(.drainsChanged(drains))
+            if drains.drained != ipvs.drained { reconcileIPVS(.drains) { _ in } }
             let text = "drains mirrored from the peer: \(parsed.isEmpty ? "none" : parsed.sorted().map(\.description).joined(separator: ", "))"
             out.append(.log(.notice, text))
             out.append(.publish(.drain, text))

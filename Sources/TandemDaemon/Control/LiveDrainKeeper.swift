@@ -2,18 +2,17 @@ import Dispatch
 import Logging
 import TandemCore
 
-/// The live `DrainKeeping`: writes the drain list to the state directory (`OperatorState`), then
-/// gives the IPVS worker its drained set, on a serial queue so that changes land in the order
-/// `NodeState` made them and the heartbeat thread never waits for a file.
+/// The live `DrainKeeping`: writes the drain list to the state directory (`OperatorState`) on a
+/// serial queue, so that changes land in the order `NodeState` made them and the heartbeat
+/// thread never waits for a file. (The IPVS table gets the drained set from `NodeState` itself,
+/// through `NodeEffect.reconcileIPVS`.)
 public final class LiveDrainKeeper: DrainKeeping {
     private let stateDirectory: String
-    private let worker: KernelWorker
     private let logger: Logger
     private let queue = DispatchQueue(label: "tandem.drains")
 
-    public init(stateDirectory: String, worker: KernelWorker, logger: Logger) {
+    public init(stateDirectory: String, logger: Logger) {
         self.stateDirectory = stateDirectory
-        self.worker = worker
         self.logger = logger
     }
 
@@ -23,13 +22,12 @@ public final class LiveDrainKeeper: DrainKeeping {
     }
 
     public func changed(_ book: DrainBook) {
-        queue.async { [stateDirectory, worker, logger] in
+        queue.async { [stateDirectory, logger] in
             do {
                 try OperatorState.storeDrains(book, stateDirectory: stateDirectory)
             } catch {
                 logger.error("cannot store drains in \(stateDirectory): \(error.localizedDescription); they will not survive a restart")
             }
-            worker.setDrained(book.drained)
         }
     }
 }

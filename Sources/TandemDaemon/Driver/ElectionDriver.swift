@@ -250,12 +250,8 @@ public final class ElectionDriver {
                 if !vips.isEmpty { announcer.end(vips) }
             case .cancelQueuedAnnouncements:
                 announceGate.invalidate()
-            case .ipvs(.started(let holding)):
-                worker.started(holdingVIPs: holding)
-            case .ipvs(.claimed):
-                worker.claimed()
-            case .ipvs(.released):
-                worker.released()
+            case .reconcileIPVS(let inputs, let reason):
+                worker.reconcile(inputs, reason: reason)
             case .notify(let role, let reason):
                 worker.roleSettled(role, reason: reason)
             case .roleChanged(let from, let to, let reason):

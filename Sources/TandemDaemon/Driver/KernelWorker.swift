@@ -4,9 +4,12 @@ import Logging
 import TandemCore
 import TandemKernel
 
-/// Carries out the election's slow kernel work off the heartbeat thread, in order, on one serial
-/// queue: IPVS reconciles (start-up adoption, takeover, reload, health, periodic drift repair),
-/// the connection-sync daemon's role, and then the notify command.
+/// Carries out the node's slow kernel work off the heartbeat thread, in order, on one serial
+/// queue: IPVS reconciles (start-up adoption, takeover, release, reload, health, drains,
+/// periodic drift repair) to the table `IPVSIntent` makes of the config in force and the inputs
+/// `NodeState` owns and sends (`IPVSInputs`), the connection-sync daemon's role, and then the
+/// notify command. It decides nothing of its own: the table is `IPVSIntent`'s, the writes
+/// `IPVSPlanner`'s, the sync daemon's `SyncDaemonPlan`'s.
 ///
 /// The sync daemon follows the settled role (master while active, backup otherwise) and the
 /// config in force: a reload with other `sync:` parameters restarts it with them, a reload
@@ -33,15 +36,12 @@ public final class KernelWorker: @unchecked Sendable {
     private let events: EventHub?
 
     private var config: Config
-    private var holdingVIPs = false
     private var kernel: (any IPVSKernel)?
     private var lastOpenError: String?
     /// Entries named by configs replaced by a reload, until a reconcile has removed them.
     private var formerlyOwned = IPVSOwnership.nothing
-    private var down: Set<RealServerID> = []
-    private var weights: [RealServerID: Int] = [:]
-    /// Real servers drained by the operator: weight 0 whatever their health.
-    private var drained: Set<RealServerID> = []
+    /// What `NodeState` last asked the table to follow (holding the VIPs, health, drains).
+    private var inputs = IPVSInputs()
     /// Whether the last reconcile left the kernel table equal to the desired one.
     private var inSync = false
     /// The last settled role: which sync daemon runs (nil until the role first settles).
@@ -85,21 +85,13 @@ public final class KernelWorker: @unchecked Sendable {
 
     // MARK: - Requests (return at once; the work is queued)
 
-    /// Start-up: adopt what is there (a matching table gets zero writes).
-    public func started(holdingVIPs: Bool) {
-        queue.async { self.holdingVIPs = holdingVIPs; self.reconcile(reason: "start-up") }
-    }
-
-    /// The VIPs were claimed: warm standby verifies (and repairs) the table, cold installs it.
-    public func claimed() {
-        queue.async { self.holdingVIPs = true; self.reconcile(reason: "becoming active") }
-    }
-
-    /// The VIPs were released: cold standby removes its table; warm keeps it.
-    public func released() {
+    /// `NodeState` asks for the table that these inputs and the config in force make
+    /// (`IPVSIntent`). A warm standby's release changes nothing in it, so it is not even read.
+    public func reconcile(_ inputs: IPVSInputs, reason: IPVSReconcileReason) {
         queue.async {
-            self.holdingVIPs = false
-            if self.config.standbyTable == .cold { self.reconcile(reason: "released the VIPs (cold standby)") }
+            self.inputs = inputs
+            if reason == .released, self.config.standbyTable != .cold { return }
+            self.reconcile(reason: reason == .released ? "released the VIPs (cold standby)" : reason.rawValue)
         }
     }
 
@@ -120,24 +112,6 @@ public final class KernelWorker: @unchecked Sendable {
             self.config = new
             self.reconcile(reason: "config reloaded")
             self.reconcileSync(reason: "config reloaded")
-        }
-    }
-
-    /// Health results changed (from the health checkers).
-    public func healthChanged(down: Set<RealServerID>, weights: [RealServerID: Int]) {
-        queue.async {
-            self.down = down
-            self.weights = weights
-            self.reconcile(reason: "health changed")
-        }
-    }
-
-    /// The operator drained (weight 0) exactly these real servers.
-    public func setDrained(_ drained: Set<RealServerID>) {
-        queue.async {
-            guard drained != self.drained else { return }
-            self.drained = drained
-            self.reconcile(reason: "drain changed")
         }
     }
 
@@ -218,8 +192,8 @@ public final class KernelWorker: @unchecked Sendable {
     private func reconcile(reason: String, quiet: Bool = false) {
         guard IPVSIntent.needsIPVS(config, formerlyOwned: formerlyOwned) else { return }
         guard let kernel = openKernel() else { inSync = false; return }
-        let intent = IPVSIntent(config: config, holdingVIPs: holdingVIPs, down: down, weights: weights, drained: drained,
-                                formerlyOwned: formerlyOwned)
+        let intent = IPVSIntent(config: config, holdingVIPs: inputs.holdingVIPs, down: inputs.down, weights: inputs.weights,
+                                drained: inputs.drained, formerlyOwned: formerlyOwned)
         let (desired, owned) = (intent.desired, intent.owned)
         do {
             if let wanted = config.ipvsTimeouts {

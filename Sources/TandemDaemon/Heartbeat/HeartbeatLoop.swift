@@ -24,9 +24,9 @@ public enum HeartbeatLoopEvent: Sendable {
     case configVersion(ConfigVersion)
     /// A reload brought other heartbeat keys (nil: `auth: none`): sign and verify with them from now on.
     case keys(HeartbeatKeySet?)
-    /// What config replication's executor found (`.peerConfigFetched`, `.configWritten`), or a
-    /// reload that refused the file (`.reloadFailed`): handed to `NodeState` as it is.
-    case config(NodeEvent)
+    /// What another executor found or saw, handed to `NodeState` as it is: config replication's
+    /// fetch and write, a reload that refused the file, the real servers' health.
+    case node(NodeEvent)
     /// The peer offered its drain list over the peer channel: `reply` is called exactly once.
     case peerDrains(DrainList, reply: @Sendable (PeerResponse) -> Void)
 }
@@ -267,7 +267,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
             transport.builder.identity.configSerial = version.serial
             transport.builder.identity.configDigest = version.digest
             driver.configVersionChanged(version, at: now)
-        case .config(let event):
+        case .node(let event):
             driver.handle(event, at: now)
         case .peerDrains(let list, let reply):
             driver.peerDrains(list, at: now, reply: reply)

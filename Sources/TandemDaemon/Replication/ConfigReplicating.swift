@@ -4,7 +4,7 @@ import TandemCore
 /// (`NodeEffect.fetchPeerConfig`, `writeConfig`, `reloadConfig`, with replication's record for
 /// `tandemctl status`) and drain offers (`offerDrains`). Each call returns at once: the work runs
 /// off the heartbeat thread (config jobs one at a time, offers beside them), and its outcome
-/// comes back as a `NodeEvent` (`HeartbeatLoopEvent.config`). `ReplicationService` is the live one.
+/// comes back as a `NodeEvent` (`HeartbeatLoopEvent.node`). `ReplicationService` is the live one.
 public protocol ConfigReplicating: AnyObject, Sendable {
     /// Fetch the peer's config (it runs `version`), read it, answer `.peerConfigFetched`.
     func fetch(_ version: ConfigVersion)
@@ -20,9 +20,8 @@ public protocol ConfigReplicating: AnyObject, Sendable {
     func offerDrains(_ list: DrainList, request: NodeRequestID?)
 }
 
-/// Keeps the drain list `NodeState` decided on: in the state directory (so it survives a
-/// restart), then in the IPVS table (drained real servers at weight 0), one change after another
-/// in the order given, off the heartbeat thread.
+/// Keeps the drain list `NodeState` decided on in the state directory (so it survives a
+/// restart), one change after another in the order given, off the heartbeat thread.
 public protocol DrainKeeping: AnyObject, Sendable {
     func changed(_ book: DrainBook)
 }
