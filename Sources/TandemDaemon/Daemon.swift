@@ -108,6 +108,8 @@ public enum Daemon {
         } catch {
             throw DaemonStartError(description: "\(error)", exitCode: 71)
         }
+        // Each reconcile NodeState asked for is reported back to it (cold standby announces after the install).
+        worker.onReconciled = { reason, succeeded in loop.post(.node(.ipvsReconciled(reason, succeeded: succeeded))) }
         let tracked = Set(node.trackInterfaces.map(\.interface))
         do {
             driver.routeMonitor = try LiveRouteMonitor(

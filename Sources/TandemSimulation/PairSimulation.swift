@@ -44,18 +44,22 @@ public final class PairSimulation {
         var meanFaultGapMs: UInt64
         var preempt: Bool
         var priorities: (Int, Int)
+        /// `standby_table: cold`: the announcement after a takeover waits for the IPVS install.
+        var cold = false
 
         var description: String {
-            "interval \(intervalMs)ms, dead time \(deadTimeMs)ms, delay \(minDelayMs)-\(maxDelayMs)ms, a fault every ~\(meanFaultGapMs)ms, preempt \(preempt), priorities \(priorities.0)/\(priorities.1)"
+            "interval \(intervalMs)ms, dead time \(deadTimeMs)ms, delay \(minDelayMs)-\(maxDelayMs)ms, a fault every ~\(meanFaultGapMs)ms, preempt \(preempt), priorities \(priorities.0)/\(priorities.1), \(cold ? "cold" : "warm") standby"
         }
 
         static func random(_ rng: inout SplitMix64) -> Profile {
             let interval = [100, 200, 1000][Int.random(in: 0..<3, using: &rng)] as UInt64
             let dead = interval * rng.between(3, 5)
             let maxDelay = rng.between(1, interval / 4)
-            return Profile(intervalMs: interval, deadTimeMs: dead, minDelayMs: 0, maxDelayMs: maxDelay,
-                           meanFaultGapMs: dead * rng.between(3, 12), preempt: rng.chance(0.5),
-                           priorities: rng.chance(0.5) ? (150, 100) : (100, 100))
+            var profile = Profile(intervalMs: interval, deadTimeMs: dead, minDelayMs: 0, maxDelayMs: maxDelay,
+                                  meanFaultGapMs: dead * rng.between(3, 12), preempt: rng.chance(0.5),
+                                  priorities: rng.chance(0.5) ? (150, 100) : (100, 100))
+            profile.cold = rng.chance(0.5)
+            return profile
         }
     }
 
@@ -113,6 +117,8 @@ public final class PairSimulation {
         var storedDrains = DrainBook()
         /// Drain offers from the peer this node was given and has not answered: id → (offering node, list, its request).
         var peerOffers: [NodeRequestID: (from: Int, list: DrainList, request: NodeRequestID?)] = [:]
+        /// The IPVS worker is busy until then (global ns): its jobs finish in order.
+        var ipvsBusyUntil: UInt64 = 0
 
         var running: Bool { state != nil }
 
@@ -203,6 +209,7 @@ public final class PairSimulation {
         public var configsApplied = 0
         public var longestDivergenceMs: UInt64 = 0
         public var longestDrainDivergenceMs: UInt64 = 0
+        public var announcements = 0
     }
 
     public init(seed: UInt64) {
@@ -433,8 +440,9 @@ public final class PairSimulation {
                                               localName: nodes[i].name, localEpoch: epoch,
                                               challengeRetryMilliseconds: max(profile.intervalMs, 100),
                                               nonceSource: NonceSource(seed: rng.next()).nonce)
-        let nodeSettings = NodeState.Settings(election: settings[i], vips: nodes[i].vips)
+        let nodeSettings = NodeState.Settings(election: settings[i], vips: nodes[i].vips, announceAfterIPVSInstall: profile.cold)
         nodes[i].peerOffers = [:]
+        nodes[i].ipvsBusyUntil = 0
         nodes[i].state = NodeState(settings: nodeSettings, config: nodes[i].file, replicates: true, drains: nodes[i].storedDrains)
         note("\(nodes[i].name) starts (epoch \(epoch), state directory \(keepState ? "kept" : "lost"), VIPs in kernel \(nodes[i].kernelVIPs.count))")
         step(i, .start)
@@ -603,7 +611,7 @@ public final class PairSimulation {
         }
         nodes[i].vips = configs[version]!
         nodes[i].loaded = version
-        step(i, .reload(NodeState.Settings(election: settings[i], vips: nodes[i].vips)))
+        step(i, .reload(NodeState.Settings(election: settings[i], vips: nodes[i].vips, announceAfterIPVSInstall: profile.cold)))
         step(i, .configLoaded(version))
     }
 
@@ -804,6 +812,16 @@ public final class PairSimulation {
                 s.schedule(s.now + s.rng.between(1, 50) * 1_000_000, .reloaded(i, incarnation: s.nodes[i].incarnation))
             case .drainsChanged(let book):
                 s.nodes[i].storedDrains = book
+            case .reconcileIPVS(_, let reason):
+                // One serial worker: a cold install takes longer; the kernel may refuse a change.
+                let length = (reason == .claimed && s.profile.cold ? s.rng.between(5, 200) : s.rng.between(1, 20)) * 1_000_000
+                s.nodes[i].ipvsBusyUntil = max(s.now, s.nodes[i].ipvsBusyUntil) + length
+                s.schedule(s.nodes[i].ipvsBusyUntil, .answer(i, incarnation: s.nodes[i].incarnation,
+                                                            .ipvsReconciled(reason, succeeded: !s.rng.chance(s.nodes[i].kernelFailure))))
+            case .announce(let vips):
+                s.statistics.announcements += 1
+                let foreign = vips.filter { !s.nodes[i].kernelVIPs.contains($0) }
+                if !foreign.isEmpty { s.fail("\(s.nodes[i].name) announces \(NodeState.list(foreign)), which its kernel does not hold") }
             case .offerDrains(let list, let request):
                 s.offer(from: i, list, request: request)
             case .answerPeer(let id, let response):

@@ -36,7 +36,7 @@ public enum SimulationRunner {
         /// One line: what ran and what it found.
         public var summary: String {
             let s = statistics
-            return "\(seedsRun) seeds x \(hoursPerSeed) h = \(Double(seedsRun) * hoursPerSeed) simulated hours: \(s.events) events, \(s.faults) faults, \(s.crashes) crashes, \(s.requests) requests, \(s.roleChanges) role changes; longest dual holding \(s.longestDualMs)ms, longest outage \(s.longestOutageMs)ms; \(s.configsApplied) configs replicated, longest config divergence \(s.longestDivergenceMs)ms, longest drain divergence \(s.longestDrainDivergenceMs)ms; \(failures.count) seeds failed"
+            return "\(seedsRun) seeds x \(hoursPerSeed) h = \(Double(seedsRun) * hoursPerSeed) simulated hours: \(s.events) events, \(s.faults) faults, \(s.crashes) crashes, \(s.requests) requests, \(s.roleChanges) role changes, \(s.announcements) announcements; longest dual holding \(s.longestDualMs)ms, longest outage \(s.longestOutageMs)ms; \(s.configsApplied) configs replicated, longest config divergence \(s.longestDivergenceMs)ms, longest drain divergence \(s.longestDrainDivergenceMs)ms; \(failures.count) seeds failed"
         }
     }
 
@@ -71,6 +71,7 @@ public enum SimulationRunner {
                     total.statistics.roleChanges += s.roleChanges
                     total.statistics.crashes += s.crashes
                     total.statistics.configsApplied += s.configsApplied
+                    total.statistics.announcements += s.announcements
                     total.statistics.longestDualMs = max(total.statistics.longestDualMs, s.longestDualMs)
                     total.statistics.longestOutageMs = max(total.statistics.longestOutageMs, s.longestOutageMs)
                     total.statistics.longestDivergenceMs = max(total.statistics.longestDivergenceMs, s.longestDivergenceMs)

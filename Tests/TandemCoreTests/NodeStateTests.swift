@@ -138,9 +138,23 @@ struct NodeHarness {
         var h = H()
         h.state = NodeState(settings: NodeState.Settings(election: H.settings, vips: [H.vip], announceAfterIPVSInstall: true))
         h.startActive()
-        let effects = h.takeEffects()
-        #expect(effects.contains(.announceAfterIPVS([H.vip])))
-        #expect(!effects.contains(.announce([H.vip])))
+        #expect(!h.takeEffects().contains(.announce([H.vip])))
+        h.send(.ipvsReconciled(.startUp, succeeded: true))
+        #expect(!h.takeEffects().contains(.announce([H.vip])), "the start-up reconcile is not the install")
+        h.send(.ipvsReconciled(.claimed, succeeded: true))
+        #expect(h.takeEffects().contains(.announce([H.vip])))
+    }
+
+    @Test func aReleaseBeforeTheColdInstallFinishesDropsItsAnnouncement() {
+        var h = H()
+        h.state = NodeState(settings: NodeState.Settings(election: H.settings, vips: [H.vip], announceAfterIPVSInstall: true))
+        h.startActive()
+        h.send(.ipvsReconciled(.startUp, succeeded: true))
+        h.send(.command(1, .maintenance(true)))                      // releases before the install is reported
+        #expect(h.state.heldVIPs.isEmpty)
+        h.send(.ipvsReconciled(.claimed, succeeded: true))
+        h.send(.ipvsReconciled(.released, succeeded: true))
+        #expect(!h.effects.contains(.announce([H.vip])))
     }
 
     @Test func aFailedClaimIsRetriedUntilTheVIPIsHeld() {

@@ -25,15 +25,10 @@ public enum NodeEffect: Sendable, Hashable {
     case untrack([VirtualIP])
     /// Gratuitous ARP / unsolicited NA for these held VIPs, on the configured schedule.
     case announce([VirtualIP])
-    /// As `announce`, once the IPVS work queued so far is done (cold standby: point neighbours
-    /// here only once the table is in). Cancelled by `cancelQueuedAnnouncements`.
-    case announceAfterIPVS([VirtualIP])
     /// Stop announcing these VIPs (their schedule ends).
     case endAnnouncements([VirtualIP])
-    /// Drop every announcement still queued behind IPVS work.
-    case cancelQueuedAnnouncements
     /// Bring the IPVS table to the desired one for these inputs and the config in force
-    /// (`IPVSIntent`); `reason` says what changed.
+    /// (`IPVSIntent`); `reason` says what changed. Answered, in order, by `.ipvsReconciled`.
     case reconcileIPVS(IPVSInputs, reason: IPVSReconcileReason)
     /// Fetch the peer's config (its heartbeats say it runs this version) off the decision
     /// thread, parse it, and give `.peerConfigFetched`; keep its text for `writeConfig`.

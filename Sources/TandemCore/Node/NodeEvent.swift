@@ -67,6 +67,9 @@ public enum NodeEvent: Sendable, Hashable {
     case peerConfigFetched(ConfigBook.Fetched, sentAs: ConfigVersion)
     /// The write asked for by `writeConfig(version)` ended (`failure` nil: the file holds it).
     case configWritten(ConfigVersion, failure: String?)
+    /// The IPVS worker finished one `reconcileIPVS` (in the order asked; `succeeded` false when
+    /// the kernel refused a change or IPVS could not be reached).
+    case ipvsReconciled(IPVSReconcileReason, succeeded: Bool)
     /// The real servers' health changed (the health checkers, paced): those failing, and the
     /// weights of those whose checks set one (agent checks).
     case realServerHealth(down: Set<RealServerID>, weights: [RealServerID: Int])

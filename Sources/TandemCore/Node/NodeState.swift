@@ -111,6 +111,10 @@ public struct NodeState: Sendable {
     private var healthStale = false
     private var judgeRounds = 0
     private var announceAfterInstall = false
+    /// Cold standby: the VIPs to announce once every reconcile asked for so far has finished.
+    private var announceWhenInstalled: [VirtualIP] = []
+    /// `reconcileIPVS` effects not yet answered by `.ipvsReconciled`.
+    private var reconcilesOutstanding = 0
     private var lastPeerView: (role: Role, alive: Bool)?
     /// Requests that arrived while another step was waiting for an answer.
     private var agenda: [Work] = []
@@ -225,6 +229,12 @@ public struct NodeState: Sendable {
             book(config.written(version, failure: failure, at: now))
         case .peerDrains(let list, let id):
             peerDrains(list, answer: id)
+        case .ipvsReconciled(let reason, let succeeded):
+            reconcilesOutstanding = max(0, reconcilesOutstanding - 1)
+            if !succeeded, reason == .claimed, !announceWhenInstalled.isEmpty {
+                out.append(.log(.warning, "the IPVS table could not be installed (see the ipvs error); announcing the VIPs anyway, as the peer no longer serves them"))
+            }
+            announceIfInstalled()
         case .realServerHealth(let down, let weights):
             if down != ipvs.down || weights != ipvs.weights {
                 reconcileIPVS(.health) {
@@ -523,7 +533,8 @@ public struct NodeState: Sendable {
         guard !held.isEmpty else { return }
         if announceAfterInstall {
             announceAfterInstall = false
-            out.append(.announceAfterIPVS(held))
+            announceWhenInstalled = held
+            announceIfInstalled()
         } else {
             out.append(.announce(held))
         }
@@ -533,7 +544,7 @@ public struct NodeState: Sendable {
     /// left where it is (so the conflict stays visible), and one whose interface is gone has gone with it.
     private mutating func releaseAll(reason: String) {
         announceAfterInstall = false
-        out.append(.cancelQueuedAnnouncements)
+        announceWhenInstalled = []
         out.append(.endAnnouncements(vips))
         heldVIPs.removeAll()
         let leave = Set(health.vips.filter { $0.state == .conflict || $0.state == .interfaceMissing }.map(\.vip))
@@ -638,7 +649,17 @@ public struct NodeState: Sendable {
     private mutating func reconcileIPVS(_ reason: IPVSReconcileReason, _ change: (inout IPVSInputs) -> Void) {
         change(&ipvs)
         ipvs.drained = drains.drained
+        reconcilesOutstanding += 1
         out.append(.reconcileIPVS(ipvs, reason: reason))
+    }
+
+    /// Cold standby: announces the VIPs waiting for the install once no reconcile is outstanding,
+    /// only those still held, and only while serving (a release in between dropped them).
+    private mutating func announceIfInstalled() {
+        guard !announceWhenInstalled.isEmpty, reconcilesOutstanding == 0 else { return }
+        let list = announceWhenInstalled.filter(heldVIPs.contains)
+        announceWhenInstalled = []
+        if servesVIPs, !list.isEmpty { out.append(.announce(list)) }
     }
 
     // MARK: - Drains

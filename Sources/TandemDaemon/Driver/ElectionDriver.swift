@@ -190,8 +190,6 @@ public final class ElectionDriver {
         var roleReason = "starting up"
         var roleChangedAt: UInt64
         let clock: any TandemClock
-        /// Lets a release cancel an announcement still queued behind the IPVS install.
-        let announceGate = AnnounceGate()
         private var replies: [(NodeRequestID, NodeReply)] = []
         private var peerAnswers: [(NodeRequestID, PeerResponse)] = []
 
@@ -238,18 +236,8 @@ public final class ElectionDriver {
                 for vip in vips { routeMonitor?.untrack(vip) }
             case .announce(let vips):
                 do { try announcer.begin(vips, settings: config.announce) } catch { logger.error("announce: \(error)") }
-            case .announceAfterIPVS(let vips):
-                let (announcer, settings, logger, gate) = (announcer, config.announce, logger, announceGate)
-                let ticket = gate.ticket()
-                worker.afterPendingWork {
-                    gate.run(ticket) {
-                        do { try announcer.begin(vips, settings: settings) } catch { logger.error("announce: \(error)") }
-                    }
-                }
             case .endAnnouncements(let vips):
                 if !vips.isEmpty { announcer.end(vips) }
-            case .cancelQueuedAnnouncements:
-                announceGate.invalidate()
             case .reconcileIPVS(let inputs, let reason):
                 worker.reconcile(inputs, reason: reason)
             case .notify(let role, let reason):
@@ -343,23 +331,3 @@ public final class ElectionDriver {
     }
 }
 
-/// Lets a release cancel an announcement queued on another thread (behind the IPVS install): the
-/// queued work runs only if no release happened since its ticket was taken, and the check and the
-/// sends happen under one lock, so a release either comes after the sends (and ends their
-/// schedule) or prevents them.
-final class AnnounceGate: Sendable {
-    private let generation = Mutex<UInt64>(0)
-
-    /// The current generation, to pass to `run` later.
-    func ticket() -> UInt64 { generation.withLock { $0 } }
-
-    /// Cancels every ticket taken so far.
-    func invalidate() { generation.withLock { $0 &+= 1 } }
-
-    /// Runs `body` if `ticket` is still current.
-    func run(_ ticket: UInt64, _ body: () -> Void) {
-        generation.withLock { current in
-            if current == ticket { body() }
-        }
-    }
-}

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 import TandemCore
 import TandemKernel
 
@@ -87,13 +88,25 @@ public final class KernelWorker: @unchecked Sendable {
 
     /// `NodeState` asks for the table that these inputs and the config in force make
     /// (`IPVSIntent`). A warm standby's release changes nothing in it, so it is not even read.
+    /// Each one is reported, in order, through `onReconciled`.
     public func reconcile(_ inputs: IPVSInputs, reason: IPVSReconcileReason) {
         queue.async {
             self.inputs = inputs
-            if reason == .released, self.config.standbyTable != .cold { return }
-            self.reconcile(reason: reason == .released ? "released the VIPs (cold standby)" : reason.rawValue)
+            var succeeded = true
+            if reason != .released || self.config.standbyTable == .cold {
+                succeeded = self.reconcile(reason: reason == .released ? "released the VIPs (cold standby)" : reason.rawValue)
+            }
+            self.reported.withLock { $0 }?(reason, succeeded)
         }
     }
+
+    /// Where each `reconcile(_:reason:)` is reported when done (the daemon posts it to
+    /// `NodeState`); set before the heartbeat thread starts.
+    public var onReconciled: (@Sendable (IPVSReconcileReason, Bool) -> Void)? {
+        get { reported.withLock { $0 } }
+        set { reported.withLock { $0 = newValue } }
+    }
+    private let reported = Mutex<(@Sendable (IPVSReconcileReason, Bool) -> Void)?>(nil)
 
     /// The role has settled: move the sync daemon, then run the notify command.
     public func roleSettled(_ role: Role, reason: String) {
@@ -160,7 +173,7 @@ public final class KernelWorker: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` after all work queued so far (a cold-standby announce after the install).
+    /// Runs `body` after all work queued so far (tests).
     public func afterPendingWork(_ body: @escaping @Sendable () -> Void) { queue.async(execute: body) }
 
     /// Waits until all queued work is done (tests, shutdown).
@@ -189,9 +202,11 @@ public final class KernelWorker: @unchecked Sendable {
         }
     }
 
-    private func reconcile(reason: String, quiet: Bool = false) {
-        guard IPVSIntent.needsIPVS(config, formerlyOwned: formerlyOwned) else { return }
-        guard let kernel = openKernel() else { inSync = false; return }
+    /// Whether the kernel's table is the desired one afterwards (true when this config needs no IPVS).
+    @discardableResult
+    private func reconcile(reason: String, quiet: Bool = false) -> Bool {
+        guard IPVSIntent.needsIPVS(config, formerlyOwned: formerlyOwned) else { return true }
+        guard let kernel = openKernel() else { inSync = false; return false }
         let intent = IPVSIntent(config: config, holdingVIPs: inputs.holdingVIPs, down: inputs.down, weights: inputs.weights,
                                 drained: inputs.drained, formerlyOwned: formerlyOwned)
         let (desired, owned) = (intent.desired, intent.owned)
@@ -209,7 +224,7 @@ public final class KernelWorker: @unchecked Sendable {
                 if !quiet { logger.info("ipvs \(reason): table matches (\(desired.entries.count) services), no writes") }
                 inSync = true
                 formerlyOwned = .nothing
-                return
+                return true
             }
             let results = try kernel.apply(changes)
             let failed = results.filter { !$0.succeeded }
@@ -220,11 +235,13 @@ public final class KernelWorker: @unchecked Sendable {
             }
             inSync = failed.isEmpty
             if inSync { formerlyOwned = .nothing }
+            return inSync
         } catch {
             logger.error("ipvs \(reason): \(error)")
             events?.publish(.kernel, "ipvs \(reason): \(error)")
             inSync = false
             self.kernel = nil
+            return false
         }
     }
 
