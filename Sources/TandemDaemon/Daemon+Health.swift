@@ -27,8 +27,9 @@ public final class DaemonHealth: Service, Sendable {
     let clock: any TandemClock
 
     /// Starts checking `config`'s real servers. `deliver` receives the IPVS table's health inputs
-    /// (the daemon posts them to the heartbeat loop's `NodeState`); `prober` is replaceable for tests.
-    public init(config: Config, logger: Logger, prober: any HealthProber = NIOHealthProber(),
+    /// (the daemon posts them to the heartbeat loop's `NodeState`); `prober` (a `NIOHealthProber`
+    /// on `clock` by default) is replaceable for tests.
+    public init(config: Config, logger: Logger, prober: (any HealthProber)? = nil,
                 spacingMilliseconds: UInt64 = 100, events: EventHub? = nil, clock: any TandemClock = MonotonicClock(),
                 deliver: @escaping @Sendable (_ down: Set<RealServerID>, _ weights: [RealServerID: Int]) -> Void) {
         self.clock = clock
@@ -36,7 +37,7 @@ public final class DaemonHealth: Service, Sendable {
         let courier = HealthCourier(loop: group.next(), logger: logger, spacingMilliseconds: spacingMilliseconds, events: events,
                                     clock: clock, deliver: deliver)
         self.courier = courier
-        monitor = HealthMonitor(group: group, prober: prober, onUpdate: { courier.updated($0) },
+        monitor = HealthMonitor(group: group, prober: prober, clock: clock, onUpdate: { courier.updated($0) },
                                 onUncounted: { courier.uncounted($0, $1) })
         courier.attach(monitor)
         apply(config)

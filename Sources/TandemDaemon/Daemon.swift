@@ -79,12 +79,12 @@ public enum Daemon {
                 logger.warning("announcements on \(interface): \(error)")
             }
         }
-        let announcer = LiveAnnouncer(sender: packetSender, onError: { vip, error in
+        let announcer = LiveAnnouncer(sender: packetSender, clock: clock, onError: { vip, error in
             logger.warning("announce \(vip.prefix) on \(vip.interface): \(error)")
         })
         try ControlServer.prepare(path: local.controlSocket)
         let hub = EventHub(clock: clock)
-        let notifier = Notifier(runner: ProcessNotifyRunner(), nodeName: nodeName, logger: logger)
+        let notifier = Notifier(runner: ProcessNotifyRunner(runner: SpawnChildRunner(clock: clock)), nodeName: nodeName, logger: logger)
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
                                   makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,

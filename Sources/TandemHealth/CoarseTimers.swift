@@ -1,5 +1,7 @@
 import NIOCore
 import Synchronization
+import TandemCore
+import TandemKernel
 
 /// One coarse timer queue per event loop (5 ms resolution) for the health subsystem's many
 /// timers: next-check slots, check timeouts, warm-up steps.
@@ -11,6 +13,8 @@ import Synchronization
 /// that fires after its work is done (a completed promise, a removed target) does nothing. NIO's
 /// heap then holds only one repeating tick per loop plus connect timeouts in flight.
 /// Actions due in the same 5 ms tick run in deadline order (then in the order scheduled).
+/// Time is read from `clock` (its CLOCK_MONOTONIC is NIO's uptime clock): NIO only paces the
+/// ticks, the clock decides what is due, so a `ManualClock` drives the timers in tests.
 final class CoarseTimers: @unchecked Sendable {
     static let resolution = TimeAmount.milliseconds(5)
     /// Slots of the wheel: by default 1,024 × 5 ms = 5.12 s ahead; later deadlines wait in `far`.
@@ -23,6 +27,7 @@ final class CoarseTimers: @unchecked Sendable {
     }
 
     private let loop: any EventLoop
+    private let clock: any TandemClock
     // Touched only on `loop` (hence @unchecked Sendable).
     /// A timing wheel: the actions due at tick `t` (a multiple of the resolution) sit in slot
     /// `t % slots`. Inserting and firing cost O(1), where a heap of closures cost O(log n)
@@ -37,12 +42,16 @@ final class CoarseTimers: @unchecked Sendable {
     private var spare: [Entry] = []
     private var ticker: RepeatedTask?
 
-    init(loop: any EventLoop, slots: Int = 1024) {
+    init(loop: any EventLoop, slots: Int = 1024, clock: any TandemClock = MonotonicClock()) {
         self.loop = loop
+        self.clock = clock
         self.slots = UInt64(max(1, slots))
         wheel = Array(repeating: [], count: max(1, slots))
-        fired = NIODeadline.now().uptimeNanoseconds / UInt64(Self.resolution.nanoseconds)
+        fired = clock.now().nanoseconds / UInt64(Self.resolution.nanoseconds)
     }
+
+    /// The clock's time now, as a deadline for `schedule(at:)`.
+    var now: NIODeadline { .uptimeNanoseconds(clock.now().nanoseconds) }
 
     /// Runs `action` on the loop at (or up to one resolution after) `deadline`, never before.
     /// Callable from any thread.
@@ -58,7 +67,7 @@ final class CoarseTimers: @unchecked Sendable {
         let resolution = UInt64(Self.resolution.nanoseconds)
         if count == 0 {
             // Idle until now (no ticker ran): start the wheel at the present tick.
-            fired = max(fired, NIODeadline.now().uptimeNanoseconds / resolution)
+            fired = max(fired, clock.now().nanoseconds / resolution)
         }
         // Rounded up: a tick fires only actions whose deadline has passed.
         let tick = max((deadline.uptimeNanoseconds + resolution - 1) / resolution, fired + 1)
@@ -78,7 +87,7 @@ final class CoarseTimers: @unchecked Sendable {
     }
 
     private func tick() {
-        let now = NIODeadline.now().uptimeNanoseconds / UInt64(Self.resolution.nanoseconds)
+        let now = clock.now().nanoseconds / UInt64(Self.resolution.nanoseconds)
         while fired < now && count > 0 {
             fired += 1
             // Actions may schedule more; one due a full turn ahead lands in this same slot,
@@ -103,12 +112,15 @@ final class CoarseTimers: @unchecked Sendable {
 /// The `CoarseTimers` of each event loop a component uses.
 final class CoarseTimerRegistry: Sendable {
     private let timers = Mutex<[ObjectIdentifier: CoarseTimers]>([:])
+    private let clock: any TandemClock
+
+    init(clock: any TandemClock = MonotonicClock()) { self.clock = clock }
 
     func timers(for loop: any EventLoop) -> CoarseTimers {
         timers.withLock { all in
             let id = ObjectIdentifier(loop)
             if let t = all[id] { return t }
-            let t = CoarseTimers(loop: loop)
+            let t = CoarseTimers(loop: loop, clock: clock)
             all[id] = t
             return t
         }

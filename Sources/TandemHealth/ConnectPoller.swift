@@ -108,7 +108,7 @@ final class ConnectPoller: @unchecked Sendable {
     private func schedulePoll() {
         guard !pollScheduled else { return }
         pollScheduled = true
-        timers.schedule(at: .now()) { [self] in poll() }
+        timers.schedule(at: timers.now) { [self] in poll() }
     }
 
     private func poll() {

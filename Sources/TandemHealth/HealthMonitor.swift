@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// Runs the health checks of a config and keeps their state.
 ///
@@ -44,32 +45,40 @@ public final class HealthMonitor: Sendable {
     private let group: any EventLoopGroup
     private let prober: any HealthProber
     private let inner = Mutex(Inner())
-    private let timers = CoarseTimerRegistry()
+    private let timers: CoarseTimerRegistry
+    private let clock: any TandemClock
     private let onUpdate: (@Sendable (HealthUpdate) -> Void)?
     private let onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)?
     private let continuation: AsyncStream<HealthUpdate>.Continuation
     /// Every update, in order. Buffers the newest 10,000 if nobody reads.
     public let updates: AsyncStream<HealthUpdate>
 
-    public init(group: any EventLoopGroup, prober: any HealthProber = NIOHealthProber(),
+    /// `clock` times the checks and dates the changes; `prober` defaults to a `NIOHealthProber` on it.
+    public init(group: any EventLoopGroup, prober: (any HealthProber)? = nil,
+                clock: any TandemClock = MonotonicClock(),
                 onUpdate: (@Sendable (HealthUpdate) -> Void)? = nil,
                 onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)? = nil) {
+        self.clock = clock
+        timers = CoarseTimerRegistry(clock: clock)
         self.onUncounted = onUncounted
         self.group = group
-        self.prober = prober
+        self.prober = prober ?? NIOHealthProber(clock: clock)
         self.onUpdate = onUpdate
         let (stream, continuation) = AsyncStream.makeStream(of: HealthUpdate.self, bufferingPolicy: .bufferingNewest(10_000))
         self.updates = stream
         self.continuation = continuation
     }
 
-    /// The monitor's clock: CLOCK_MONOTONIC, as NIO reads it.
-    public static func now() -> MonotonicInstant { MonotonicInstant(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
+    /// The monitor's clock now (CLOCK_MONOTONIC in the live clock, NIO's time base).
+    public func now() -> MonotonicInstant { clock.now() }
+
+    /// The monitor's clock now, as a NIO deadline.
+    private func deadlineNow() -> NIODeadline { .uptimeNanoseconds(clock.now().nanoseconds) }
 
     /// Starts checking `targets` (`HealthTarget.all(in:)` of a config); on a reload, keeps
     /// unchanged targets' state and schedules, stops removed ones and starts new ones.
     public func apply(targets: [HealthTarget]) {
-        let now = Self.now()
+        let now = clock.now()
         let added: [(HealthTarget, UInt64)] = inner.withLock { inner in
             guard !inner.stopped else { return [] }
             let (added, removed) = inner.health.apply(targets: targets, at: now)
@@ -87,7 +96,7 @@ public final class HealthMonitor: Sendable {
             let loop = group.next()
             let interval = Int64(target.check.interval.milliseconds)
             let jitter = TimeAmount.milliseconds(Int64.random(in: 0..<max(1, interval)))
-            schedule(target.key, generation: generation, at: NIODeadline.now() + jitter, on: loop)
+            schedule(target.key, generation: generation, at: deadlineNow() + jitter, on: loop)
         }
     }
 
@@ -102,13 +111,13 @@ public final class HealthMonitor: Sendable {
 
     /// Every target's health now (for `tandemctl status`).
     public func snapshot() -> [HealthState.Entry] {
-        let now = Self.now()
+        let now = clock.now()
         return inner.withLock { $0.health.snapshot(at: now) }
     }
 
     /// The `down` set and `weights` map for `Config.desiredIPVSTable` now.
     public func tableInputs() -> (down: Set<RealServerID>, weights: [RealServerID: Int]) {
-        let now = Self.now()
+        let now = clock.now()
         return inner.withLock { $0.health.tableInputs(at: now) }
     }
 
@@ -131,7 +140,7 @@ public final class HealthMonitor: Sendable {
         guard let target else { return }
         let interval = TimeAmount.milliseconds(Int64(target.check.interval.milliseconds))
         var next = slot + interval
-        let now = NIODeadline.now()
+        let now = deadlineNow()
         if next < now { next = now + interval } // fell behind (suspended process): do not burst
         schedule(key, generation: generation, at: next, on: loop)
         guard start else { return }
@@ -146,7 +155,7 @@ public final class HealthMonitor: Sendable {
     }
 
     private func record(_ result: ProbeResult, for key: HealthTarget.Key, on loop: any EventLoop) {
-        let now = Self.now()
+        let now = clock.now()
         let (update, nextStep): (HealthUpdate?, MonotonicInstant?) = inner.withLock { inner in
             inner.running.remove(key)
             guard !inner.stopped else { return (nil, nil) }
@@ -174,7 +183,7 @@ public final class HealthMonitor: Sendable {
     private func scheduleWeightStep(_ key: HealthTarget.Key, at instant: MonotonicInstant, on loop: any EventLoop) {
         let deadline = NIODeadline.uptimeNanoseconds(instant.nanoseconds)
         timers.timers(for: loop).schedule(at: deadline) { [self] in
-            let now = Self.now()
+            let now = self.clock.now()
             let (update, next): (HealthUpdate?, MonotonicInstant?) = self.inner.withLock { inner in
                 guard !inner.stopped, let tracker = inner.health.trackers[key], let target = inner.health.targets[key] else {
                     return (nil, nil)

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import TandemCore
+import TandemKernel
 
 /// Runs one probe against one target and always completes, with a passed or failed result, no
 /// later than the target's timeout (plus scheduling slack): a server that accepts and never
@@ -25,26 +26,30 @@ public struct NIOHealthProber: HealthProber {
     private let tls: TLSContexts
     private let timers: CoarseTimerRegistry
     private let connectPollers: ConnectPollerRegistry
+    private let execRunner: any ChildRunning
 
-    public init() {
+    /// `clock` times the checks' timeouts (and the exec checks' programs).
+    public init(clock: any TandemClock = MonotonicClock()) {
         tls = TLSContexts()
-        timers = CoarseTimerRegistry()
+        timers = CoarseTimerRegistry(clock: clock)
         connectPollers = ConnectPollerRegistry()
+        execRunner = SpawnChildRunner(clock: clock)
     }
 
     public func probe(_ target: HealthTarget, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult> {
         let timeout = TimeAmount.milliseconds(Int64(target.check.timeout.milliseconds))
         let promise = eventLoop.makePromise(of: ProbeResult.self)
         // Never cancelled (see CoarseTimers): after an earlier verdict this does nothing.
-        let deadline = NIODeadline.now() + timeout
-        timers.timers(for: eventLoop).schedule(at: deadline) {
-            promise.succeed(Self.timedOut(after: target.check.timeout, late: NIODeadline.now() - deadline))
+        let loopTimers = timers.timers(for: eventLoop)
+        let deadline = loopTimers.now + timeout
+        loopTimers.schedule(at: deadline) {
+            promise.succeed(Self.timedOut(after: target.check.timeout, late: loopTimers.now - deadline))
         }
 
         switch target.check.probe {
         case .exec(let command):
             ExecProbe.run(CommandTemplate.substitute(command, address: target.address, port: target.server.port),
-                          timeout: target.check.timeout, promise: promise)
+                          timeout: target.check.timeout, promise: promise, runner: execRunner)
             return promise.futureResult
         default:
             break

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import TandemCore
 import TandemHealth
+import TandemKernel
 
 /// `tandemctl health …`: runs a config's health checks from this machine, for debugging checks.
 struct HealthCommand: AsyncParsableCommand {
@@ -67,11 +68,12 @@ struct HealthCheckCommand: AsyncParsableCommand {
     }
 
     private func runOnce(targets: [HealthTarget], group: MultiThreadedEventLoopGroup) async throws {
-        let prober = NIOHealthProber()
-        let start = HealthMonitor.now()
+        let clock = MonotonicClock()
+        let prober = NIOHealthProber(clock: clock)
+        let start = clock.now()
         let futures = targets.map { target in
             let loop = group.next()
-            return prober.probe(target, on: loop).map { (target, $0, HealthMonitor.now()) }
+            return prober.probe(target, on: loop).map { (target, $0, clock.now()) }
         }
         var allPassed = true
         for future in futures {
@@ -99,9 +101,10 @@ struct HealthCheckCommand: AsyncParsableCommand {
     }
 
     private func runWatch(targets: [HealthTarget], seconds: Int, group: MultiThreadedEventLoopGroup) async throws {
-        let start = HealthMonitor.now()
+        let clock = MonotonicClock()
+        let start = clock.now()
         let elapsed: @Sendable (MonotonicInstant) -> JSONValue = { .int(Int64($0.nanoseconds(since: start) / 1_000_000)) }
-        let monitor = HealthMonitor(group: group)
+        let monitor = HealthMonitor(group: group, clock: clock)
         monitor.apply(targets: targets)
         let printer = Task {
             for await update in monitor.updates {

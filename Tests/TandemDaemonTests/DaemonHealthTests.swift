@@ -86,7 +86,7 @@ private func eventually(_ seconds: Double = 3, _ condition: () -> Bool) async th
         #expect(status.service == "web" && status.server == "10.0.1.1:80" && status.check == "tcp")
         #expect(status.status == .down && status.effectiveWeight == nil && status.configuredWeight == 10)
         #expect(status.lastResult == "failed: connection refused")
-        #expect(status.since <= HealthMonitor.now() && status.lastCheck != nil)
+        #expect(status.since <= health.monitor.now() && status.lastCheck != nil)
 
         prober.set(.success("connected"), for: server(1))
         #expect(try await eventually { deliveries.all.last?.down == [] })

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TandemCore
 import TandemKernel
 
 /// One line per event on stderr: `2025-05-01T10:00:00.123Z notice lvs-b: role standby -> active: …`.
@@ -18,11 +19,14 @@ public struct TandemLogHandler: LogHandler {
     private let label: String
     private let journal: Bool
     private let write: @Sendable (String) -> Void
+    /// Dates the lines (its wall clock).
+    private let clock: any TandemClock
 
-    public init(label: String, journal: Bool = false,
+    public init(label: String, journal: Bool = false, clock: any TandemClock = MonotonicClock(),
                 write: @escaping @Sendable (String) -> Void = TandemLogHandler.writeToStandardError) {
         self.label = label
         self.journal = journal
+        self.clock = clock
         self.write = write
     }
 
@@ -65,27 +69,11 @@ public struct TandemLogHandler: LogHandler {
         if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
         var text = journal
             ? "<\(TandemLogHandler.syslogPriority(event.level))>\(label): \(event.message)"
-            : "\(TandemLogHandler.timestamp()) \(event.level) \(label): \(event.message)"
+            : "\(ControlTime.iso8601(nanosecondsSinceEpoch: clock.wallNanoseconds())) \(event.level) \(label): \(event.message)"
         if !all.isEmpty {
             text += " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         write(text + "\n")
-    }
-
-    /// `2025-05-01T10:00:00.123Z`.
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var seconds = ts.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let ms = ts.tv_nsec / 1_000_000
-        func pad(_ n: Int32, _ width: Int) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
     }
 
     @Sendable public static func writeToStandardError(_ line: String) {

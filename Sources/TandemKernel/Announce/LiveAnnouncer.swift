@@ -6,7 +6,8 @@ import TandemCore
 ///
 /// The sends due at the claim (offset 0) are made on the caller's thread inside `begin`, so the
 /// first announcement leaves within microseconds of the claim; later sends are timed from the
-/// moment `begin` was called, on the monotonic clock. A timer that fires late sends what fell
+/// moment `begin` was called, on `clock`'s monotonic time (CLOCK_MONOTONIC, as dispatch's
+/// uptime deadlines are on Linux: the queue's timers are set from the clock's readings). A timer that fires late sends what fell
 /// due meanwhile (at most one burst's worth, never a storm after a long stall). Each `begin`
 /// or `end` bumps the VIP's generation, which silently cancels timers already queued.
 public final class LiveAnnouncer: Announcer {
@@ -23,18 +24,21 @@ public final class LiveAnnouncer: Announcer {
     private let queue = DispatchQueue(label: "tandem.announce")
     private let campaigns = Mutex<(generation: UInt64, byVIP: [VirtualIP: Campaign])>((0, [:]))
     private let onError: @Sendable (VirtualIP, any Error) -> Void
+    private let clock: any TandemClock
 
     /// - Parameters:
     ///   - sender: sends one message.
+    ///   - clock: times the schedule.
     ///   - onError: told about each failed scheduled send.
-    public init(sender: any AnnouncementSender,
+    public init(sender: any AnnouncementSender, clock: any TandemClock = MonotonicClock(),
                 onError: @escaping @Sendable (VirtualIP, any Error) -> Void = { _, _ in }) {
         self.sender = sender
+        self.clock = clock
         self.onError = onError
     }
 
     public func begin(_ vips: [VirtualIP], settings: AnnounceSettings) throws {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = clock.now().nanoseconds
         let schedule = AnnounceSchedule(settings)
         let immediate = schedule.sends(from: .milliseconds(0), until: .milliseconds(1))
         // First message of every VIP before the second of any: the last VIP is not kept waiting.
@@ -89,7 +93,7 @@ public final class LiveAnnouncer: Announcer {
     }
 
     private func fire(_ vip: VirtualIP, generation: UInt64) {
-        let now = DispatchTime.now().uptimeNanoseconds
+        let now = clock.now().nanoseconds
         let due: (sends: [AnnounceSchedule.Send], mode: AnnounceSettings.ARPMode)? = campaigns.withLock { state in
             guard var c = state.byVIP[vip], c.generation == generation else { return nil }
             let elapsed = (now &- c.startNanoseconds) / 1_000_000 + 1

@@ -120,7 +120,12 @@ public protocol ChildRunning: Sendable {
 /// after the last signal, so the group id cannot have been reused by then (a zombie leader keeps
 /// it). A program that moved itself to another group or session (`setsid`) escapes this.
 public struct SpawnChildRunner: ChildRunning {
-    public init() {}
+    /// Times the program's timeout and termination grace.
+    private let clock: any TandemClock
+
+    public init(clock: any TandemClock = MonotonicClock()) {
+        self.clock = clock
+    }
 
     public func run(_ request: ChildRequest) -> ChildOutcome {
         guard let program = request.arguments.first, !program.isEmpty else {
@@ -151,8 +156,8 @@ public struct SpawnChildRunner: ChildRunning {
         case .success(let child):
             pid = child
         }
-        var reader = OutputReader(descriptor: pipeEnds[0], limit: request.outputLimit)
-        let start = MonotonicClock().now()
+        var reader = OutputReader(descriptor: pipeEnds[0], limit: request.outputLimit, clock: clock)
+        let start = clock.now()
         let deadline = start.adding(milliseconds: request.timeout.milliseconds)
         if reader.wait(for: pid, until: deadline) {
             reader.finish()
@@ -167,7 +172,7 @@ public struct SpawnChildRunner: ChildRunning {
             try? Posix.kill(-pid, SIGKILL)
         } else {
             try? Posix.kill(-pid, SIGTERM)
-            stillRunning = !reader.wait(for: pid, until: MonotonicClock().now().adding(milliseconds: grace.milliseconds))
+            stillRunning = !reader.wait(for: pid, until: clock.now().adding(milliseconds: grace.milliseconds))
             try? Posix.kill(-pid, SIGKILL)
         }
         reader.finish()
@@ -270,17 +275,18 @@ public struct SpawnChildRunner: ChildRunning {
 private struct OutputReader {
     var descriptor: Int32
     let limit: Int
+    let clock: any TandemClock
     var kept: [UInt8] = []
     var discarded = 0
 
-    init(descriptor: Int32, limit: Int) {
+    init(descriptor: Int32, limit: Int, clock: any TandemClock) {
         self.descriptor = descriptor
         self.limit = limit
+        self.clock = clock
     }
 
     /// Reads output until `pid` has exited (true; not reaped) or `deadline` passes (false).
     mutating func wait(for pid: pid_t, until deadline: MonotonicInstant) -> Bool {
-        let clock = MonotonicClock()
         var pause: UInt64 = 1
         while true {
             if Posix.hasExited(pid) { return true }
