@@ -93,7 +93,11 @@ public enum Daemon {
         driver.events = hub
         let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name,
                                               monotonicMicroseconds: ServiceManagerReporter.monotonicMicroseconds(clock))
-        driver.onRoleChange = { role, reason in reporter.roleChanged(to: role, reason: reason) }
+        let metricsEvents = MetricsEvents()
+        driver.onRoleChange = { role, reason in
+            reporter.roleChanged(to: role, reason: reason)
+            metricsEvents.roleChanged(to: role, reason: reason)
+        }
         let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator,
                                          nextAuthenticator: keys?.authenticators.next, localName: nodeName, localEpoch: epoch,
                                          challengeRetryMilliseconds: UInt64(clamping: max(config.heartbeat.interval.milliseconds, 100)))
@@ -119,7 +123,8 @@ public enum Daemon {
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
-        let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub, clock: clock)
+        let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub, clock: clock,
+                                  onSkipped: { metricsEvents.healthResultSkipped() })
         let store = LockedBox(initial)
         let controlGroup = ControlGroup(config.control.group, logger: logger)
         let reloadContext = ReloadContext(nodeName: nodeName,
@@ -230,6 +235,8 @@ public enum Daemon {
                 .init(service: health),
                 .init(service: replication),
                 .init(service: DrainResyncService(center: center, peerChannel: replication.status().enabled)),
+                .init(service: makeMetricsServer(config: config, center: center, replication: replication, events: metricsEvents,
+                                                 logger: logger)),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
