@@ -48,7 +48,8 @@ def scrape(pair, node, path="/metrics"):
     url = f"http://{ADDR[node]}:{pair.metrics_port}{path}"
     r = pair.topo.exec("c", "curl", "-s", "-S", "-D", "-", "--max-time", "5", url, check=False)
     assert r.returncode == 0, f"curl {url}: {r.stderr}"
-    head, _, body = r.stdout.partition("\r\n\r\n")
+    # text mode turns the CRLFs into LFs: the head ends at the first empty line.
+    head, _, body = r.stdout.partition("\n\n")
     return int(head.split()[1]), head, body
 
 
@@ -131,7 +132,7 @@ def test_exposition_passes_promtool_and_matches_status(pair):
         assert lint.returncode == 0, f"promtool check metrics on {node}: {lint.stdout}{lint.stderr}\n{body}"
         s = samples(body)
         report = json.loads(pair.ctl(node, "status", "--json").stdout)
-        assert s[("tandem_role", frozenset({("state", role)}))] == 1 and report["role"] == role
+        assert s.get(("tandem_role", frozenset({("state", role)}))) == 1 and report["role"] == role, (report["role"], body)
         assert s[("tandem_effective_priority", frozenset())] == report["effective_priority"]
         assert s[("tandem_config_serial", frozenset())] == report["config"]["serial"]
         assert s[("tandem_config_info", frozenset({("digest", report["config"]["digest"])}))] == 1
