@@ -210,3 +210,56 @@ def test_prometheus_sees_the_failover_and_the_rules_fire(pair):
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
         prom.close()
+
+
+HOSTILE = r"""
+import socket, sys, time
+host, port, cap, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+def connect():
+    s = socket.create_connection((host, port), timeout=timeout + 5)
+    return s
+def get(s):
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            return b"RESET"
+        if not chunk:
+            return data
+        data += chunk
+    return data
+# `cap` silent connections (a slowloris sends half a request line) fill the server.
+idle = [connect() for _ in range(cap)]
+for s in idle:
+    s.sendall(b"GET /met")
+time.sleep(0.5)
+extra = connect()
+print("over_cap", repr(get(extra)[:12]))
+start = time.monotonic()
+closed = sum(1 for s in idle if s.recv(1) == b"")
+print("idle_closed", closed, "after", round(time.monotonic() - start, 1))
+print("after", repr(get(connect())[:12]))
+"""
+
+
+def test_slow_and_excess_scrapers_are_cut_off(pair):
+    """More connections than the cap are closed at once; silent ones after the request timeout
+    (10 s); then scrapes are served again."""
+    pair.start_settled()
+    r = pair.topo.exec("c", "python3", "-c", HOSTILE, ADDR["a"], str(pair.metrics_port), "16", "10", timeout=60, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+    assert lines["over_cap"] in ("b''", "b'RESET'"), r.stdout
+    closed, _, after = lines["idle_closed"].partition(" after ")
+    assert int(closed) == 16 and 9 <= float(after) <= 12, r.stdout
+    assert lines["after"].startswith("b'HTTP/1.1 200"), r.stdout
+    assert pair.role("a") == "active" and pair.role("b") == "standby", "the scrapers disturbed the pair"
+
+
+def test_example_rules_pass_promtool():
+    assert subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True).returncode == 0
+    tests = RULES.with_name("tandem-alerts.test.yaml")
+    result = subprocess.run(["promtool", "test", "rules", str(tests)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
