@@ -30,15 +30,15 @@ public final class DaemonHealth: Service, Sendable {
     /// daemon passes `KernelWorker.healthChanged`); `prober` is replaceable for tests.
     public init(config: Config, logger: Logger, prober: any HealthProber = NIOHealthProber(),
                 spacingMilliseconds: UInt64 = 100, events: EventHub? = nil, clock: any TandemClock = MonotonicClock(),
-                onSkipped: @escaping @Sendable () -> Void = {},
+                onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)? = nil,
                 deliver: @escaping @Sendable (_ down: Set<RealServerID>, _ weights: [RealServerID: Int]) -> Void) {
         self.clock = clock
         group = MultiThreadedEventLoopGroup(numberOfThreads: Self.threads(cores: System.coreCount))
         let courier = HealthCourier(loop: group.next(), logger: logger, spacingMilliseconds: spacingMilliseconds, events: events,
-                                    clock: clock, onSkipped: onSkipped, deliver: deliver)
+                                    clock: clock, deliver: deliver)
         self.courier = courier
         monitor = HealthMonitor(group: group, prober: prober, onUpdate: { courier.updated($0) },
-                                onUncounted: { courier.uncounted($0, $1) })
+                                onUncounted: { courier.uncounted($0, $1) }, onResult: onResult)
         courier.attach(monitor)
         apply(config)
     }
@@ -47,10 +47,11 @@ public final class DaemonHealth: Service, Sendable {
     /// and the rest), at least one, at most four.
     static func threads(cores: Int) -> Int { min(4, max(1, cores - 1)) }
 
-    /// Wires the checks to `worker`; `onSkipped` hears of each result not counted (overload).
+    /// Wires the checks to `worker`; `onResult` hears of every check's result and duration (the metrics).
     public convenience init(config: Config, worker: KernelWorker, logger: Logger, events: EventHub? = nil,
-                            clock: any TandemClock = MonotonicClock(), onSkipped: @escaping @Sendable () -> Void = {}) {
-        self.init(config: config, logger: logger, events: events, clock: clock, onSkipped: onSkipped, deliver: { down, weights in
+                            clock: any TandemClock = MonotonicClock(),
+                            onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)? = nil) {
+        self.init(config: config, logger: logger, events: events, clock: clock, onResult: onResult, deliver: { down, weights in
             worker.healthChanged(down: down, weights: weights)
         })
     }
@@ -96,15 +97,12 @@ final class HealthCourier: Sendable {
     private let events: EventHub?
     private let clock: any TandemClock
     private let deliver: @Sendable (Set<RealServerID>, [RealServerID: Int]) -> Void
-    /// Hears of every uncounted result (the metrics' overload counter).
-    private let onSkipped: @Sendable () -> Void
     private let state: Mutex<State>
 
     init(loop: any EventLoop, logger: Logger, spacingMilliseconds: UInt64, events: EventHub? = nil,
-         clock: any TandemClock = MonotonicClock(), onSkipped: @escaping @Sendable () -> Void = {},
+         clock: any TandemClock = MonotonicClock(),
          deliver: @escaping @Sendable (Set<RealServerID>, [RealServerID: Int]) -> Void) {
         self.clock = clock
-        self.onSkipped = onSkipped
         self.loop = loop
         self.logger = logger
         self.events = events
@@ -142,7 +140,6 @@ final class HealthCourier: Sendable {
     /// A result that did not count: the checks ran so far behind that a timeout said nothing
     /// about the server. Logged (at most once a minute, with a count) and published.
     func uncounted(_ key: HealthTarget.Key, _ result: ProbeResult) {
-        onSkipped()
         let now = clock.now()
         let count: Int? = state.withLock { s in
             s.uncounted += 1

@@ -85,15 +85,16 @@ public enum Daemon {
         try ControlServer.prepare(path: local.controlSocket)
         let hub = EventHub(clock: clock)
         let notifier = Notifier(runner: ProcessNotifyRunner(), nodeName: nodeName, logger: logger)
+        // Counters and histograms only /metrics shows, fed as things happen.
+        let metricsEvents = MetricsEvents()
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
-                                  makeKernel: { try LiveIPVSKernel() })
+                                  onReconcile: { metricsEvents.reconciled($0) }, makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
                                     sender: transport, worker: worker, logger: logger,
                                     heartbeatAddresses: paths.map(\.local), clock: clock)
         driver.events = hub
         let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name,
                                               monotonicMicroseconds: ServiceManagerReporter.monotonicMicroseconds(clock))
-        let metricsEvents = MetricsEvents()
         driver.onRoleChange = { role, reason in
             reporter.roleChanged(to: role, reason: reason)
             metricsEvents.roleChanged(to: role, reason: reason)
@@ -123,9 +124,13 @@ public enum Daemon {
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
-        let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub, clock: clock,
-                                  onSkipped: { metricsEvents.healthResultSkipped() })
         let store = LockedBox(initial)
+        let health = DaemonHealth(config: config, worker: worker, logger: logger, events: hub, clock: clock,
+                                  onResult: { key, result, duration in
+                                      let service = store.withLock { $0.current }.virtualServers
+                                          .first { $0.name == key.server.service }?.ipvsService.key
+                                      metricsEvents.healthChecked(key, service: service, result: result, duration: duration)
+                                  })
         let controlGroup = ControlGroup(config.control.group, logger: logger)
         let reloadContext = ReloadContext(nodeName: nodeName,
                                           controlSocketFromConfig: local.controlSocket == config.control.socketPath,

@@ -47,14 +47,18 @@ public final class HealthMonitor: Sendable {
     private let timers = CoarseTimerRegistry()
     private let onUpdate: (@Sendable (HealthUpdate) -> Void)?
     private let onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)?
+    /// Every result with how long its probe took (monotonic), counted or not.
+    private let onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)?
     private let continuation: AsyncStream<HealthUpdate>.Continuation
     /// Every update, in order. Buffers the newest 10,000 if nobody reads.
     public let updates: AsyncStream<HealthUpdate>
 
     public init(group: any EventLoopGroup, prober: any HealthProber = NIOHealthProber(),
                 onUpdate: (@Sendable (HealthUpdate) -> Void)? = nil,
-                onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)? = nil) {
+                onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)? = nil,
+                onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)? = nil) {
         self.onUncounted = onUncounted
+        self.onResult = onResult
         self.group = group
         self.prober = prober
         self.onUpdate = onUpdate
@@ -135,12 +139,14 @@ public final class HealthMonitor: Sendable {
         if next < now { next = now + interval } // fell behind (suspended process): do not burst
         schedule(key, generation: generation, at: next, on: loop)
         guard start else { return }
+        let probeStarted = ContinuousClock.now
         prober.probe(target, on: loop).whenComplete { [self] result in
             let probeResult: ProbeResult
             switch result {
             case .success(let r): probeResult = r
             case .failure(let error): probeResult = .failure("\(error)")
             }
+            self.onResult?(key, probeResult, ContinuousClock.now - probeStarted)
             self.record(probeResult, for: key, on: loop)
         }
     }

@@ -62,7 +62,7 @@ private let pairYAML = """
 
 /// A known state: ra active after rb went silent, web's first real server up and the second
 /// down and drained, the fwmark service in the kernel, rb's config one serial behind.
-private func knownSnapshot() throws -> MetricsSnapshot {
+private func knownSnapshot() throws -> (MetricsSnapshot, MetricsEvents) {
     let config = try ConfigParser.parse(yaml: pairYAML)
     let web = config.virtualServers[0].ipvsService, marked = config.virtualServers[1].ipvsService
     func destination(_ address: String, _ port: UInt16, weight: Int32) -> IPVSDestination {
@@ -102,17 +102,20 @@ private func knownSnapshot() throws -> MetricsSnapshot {
     let events = MetricsEvents()
     events.roleChanged(to: .standby, reason: "rb is active")
     events.roleChanged(to: .active, reason: "rb silent for 310ms on all paths (dead time 300ms)")
-    events.healthResultSkipped()
+    let key = HealthTarget.Key(server: RealServerID(service: "web", address: IPAddress("10.0.2.1")!, port: 80), probe: .tcp(port: nil, send: nil, expect: nil))
+    events.healthChecked(key, service: web.key, result: ProbeResult(passed: false, reason: "timeout", counted: false),
+                         duration: .milliseconds(300))
     let process = ProcessStatistics(cpuSeconds: 1.5, residentMemoryBytes: 8_388_608, virtualMemoryBytes: 268_435_456,
                                     startTimeSeconds: 1_764_460_000, openFileDescriptors: 17, maximumFileDescriptors: 1024)
-    return MetricsSnapshot(status: status, roleChangedAtNanoseconds: 1_764_460_800_500_000_000, config: config, listing: listing,
-                           heartbeats: counters, replication: replication, events: events.counts, process: process)
+    return (MetricsSnapshot(status: status, roleChangedAtNanoseconds: 1_764_460_800_500_000_000, config: config, listing: listing,
+                            heartbeats: counters, replication: replication, events: events.counts, process: process), events)
 }
 
 @Suite("Metrics exposition")
 struct MetricsExpositionTests {
     @Test func knownStateGivesTheGoldenExposition() throws {
-        let text = normalizedExposition(MetricsExposition.render(try knownSnapshot()))
+        let (snapshot, events) = try knownSnapshot()
+        let text = normalizedExposition(MetricsExposition.render(snapshot, events: events))
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/metrics-known-state.prom")
         let expected = (try? String(contentsOf: golden, encoding: .utf8)) ?? ""
         if text != expected {
@@ -120,6 +123,23 @@ struct MetricsExpositionTests {
             let actual = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-known-state.actual.prom")
             try text.write(to: actual, atomically: true, encoding: .utf8)
             Issue.record("the exposition differs from \(golden.path): see diff \(golden.path) \(actual.path)")
+        }
+    }
+
+    @Test func reconcilesAreCountedAsTheyHappen() {
+        let events = MetricsEvents()
+        var repair = IPVSReconcileOutcome(periodic: true)
+        repair.duration = .milliseconds(3)
+        repair.applied = [.deleteService(.fwmark(family: .ipv4, mark: 1))]
+        repair.errors = ["EEXIST"]
+        events.reconciled(repair)
+        events.reconciled(IPVSReconcileOutcome(periodic: true))
+        let text = normalizedExposition(events.registry.emitToBuffer())
+        for line in [#"tandem_ipvs_reconciles_total{result="partial"} 1"#, #"tandem_ipvs_reconciles_total{result="unchanged"} 1"#,
+                     #"tandem_ipvs_changes_total{kind="delete_service"} 1"#, #"tandem_ipvs_kernel_errors_total{errno="EEXIST"} 1"#,
+                     "tandem_ipvs_drift_repairs_total 1", #"tandem_ipvs_reconcile_duration_seconds_bucket{le="0.002"} 1"#,
+                     #"tandem_ipvs_reconcile_duration_seconds_bucket{le="0.005"} 2"#, "tandem_ipvs_reconcile_duration_seconds_count 2"] {
+            #expect(text.contains(line + "\n"), "missing \(line) in\n\(text)")
         }
     }
 

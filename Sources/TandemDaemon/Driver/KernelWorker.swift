@@ -31,6 +31,8 @@ public final class KernelWorker: @unchecked Sendable {
     private let notifier: Notifier
     private let logger: Logger
     private let events: EventHub?
+    /// Hears of every reconcile that reached the kernel, on the worker's queue (the metrics).
+    private let onReconcile: (@Sendable (IPVSReconcileOutcome) -> Void)?
 
     private var config: Config
     private var holdingVIPs = false
@@ -61,8 +63,10 @@ public final class KernelWorker: @unchecked Sendable {
 
     public init(config: Config, notifier: Notifier, logger: Logger, events: EventHub? = nil,
                 interfaceMTU: @escaping @Sendable (String) -> Int? = KernelWorker.sysfsMTU,
+                onReconcile: (@Sendable (IPVSReconcileOutcome) -> Void)? = nil,
                 makeKernel: @escaping @Sendable () throws -> any IPVSKernel) {
         self.config = config
+        self.onReconcile = onReconcile
         self.interfaceMTU = interfaceMTU
         self.notifier = notifier
         self.logger = logger
@@ -221,6 +225,12 @@ public final class KernelWorker: @unchecked Sendable {
         let intent = IPVSIntent(config: config, holdingVIPs: holdingVIPs, down: down, weights: weights, drained: drained,
                                 formerlyOwned: formerlyOwned)
         let (desired, owned) = (intent.desired, intent.owned)
+        var outcome = IPVSReconcileOutcome(periodic: quiet)
+        let started = ContinuousClock.now
+        defer {
+            outcome.duration = ContinuousClock.now - started
+            onReconcile?(outcome)
+        }
         do {
             if let wanted = config.ipvsTimeouts {
                 let current = try kernel.timeouts()
@@ -239,6 +249,8 @@ public final class KernelWorker: @unchecked Sendable {
             }
             let results = try kernel.apply(changes)
             let failed = results.filter { !$0.succeeded }
+            outcome.applied = results.filter(\.succeeded).map(\.change)
+            outcome.errors = failed.map { $0.error?.errnoName ?? "other" }
             logger.notice("ipvs \(reason): \(IPVSPlanSummary(changes)) (\(changes.count - failed.count)/\(changes.count) applied)")
             for failure in failed {
                 logger.error("ipvs change failed: \(failure)")
@@ -249,6 +261,8 @@ public final class KernelWorker: @unchecked Sendable {
         } catch {
             logger.error("ipvs \(reason): \(error)")
             events?.publish(.kernel, "ipvs \(reason): \(error)")
+            outcome.errors.append((error as? KernelError)?.errnoName ?? "other")
+            outcome.failed = true
             inSync = false
             self.kernel = nil
         }

@@ -21,6 +21,11 @@ public enum MetricsExposition {
     /// The `Content-Type` of `render`'s output.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
+    /// One scrape's body: the snapshot's families, then the event-driven ones of `events`.
+    public static func render(_ snapshot: MetricsSnapshot, events: MetricsEvents) -> [UInt8] {
+        render(snapshot) + events.registry.emitToBuffer()
+    }
+
     public static func render(_ snapshot: MetricsSnapshot) -> [UInt8] {
         let out = Families(registry: PrometheusCollectorRegistry())
         election(snapshot, out)

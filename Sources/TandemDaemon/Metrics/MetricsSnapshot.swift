@@ -1,3 +1,4 @@
+import Prometheus
 import Synchronization
 import TandemCore
 
@@ -39,9 +40,14 @@ public struct MetricsSnapshot: Sendable {
     }
 }
 
-/// Counters that only the metrics endpoint shows, fed by hooks in the daemon: role changes (from
-/// `ElectionDriver.onRoleChange`, on the heartbeat thread) and health results not counted
-/// because the checks ran late (`HealthCourier`). Thread-safe; `counts` copies them.
+/// What only the metrics endpoint shows, fed by hooks in the daemon as things happen:
+/// - role changes (`ElectionDriver.onRoleChange`, on the heartbeat thread) and health results
+///   not counted because the checks ran late: plain counters, in `counts`, rendered with the
+///   snapshot;
+/// - every IPVS reconcile (`KernelWorker`'s observer) and every health-check result
+///   (`HealthMonitor`'s observer): counters and histograms in `registry`, a swift-prometheus
+///   registry that lives as long as the daemon and is appended to each scrape.
+/// Thread-safe.
 public final class MetricsEvents: Sendable {
     public struct RoleChange: Sendable, Hashable {
         public var from: Role
@@ -61,9 +67,41 @@ public final class MetricsEvents: Sendable {
         }
     }
 
-    private let state = Mutex<(counts: Counts, role: Role)>((Counts(), .starting))
+    /// IPVS reconcile durations: 0.5 ms (an unchanged table of a few services) to 5 s.
+    static let reconcileBuckets: [Duration] = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+                                               .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                               .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+    /// Health-check durations: 1 ms (a TCP connect on a LAN) to 30 s (an exec check's longest timeout).
+    static let checkBuckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                                           .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                                           .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30)]
 
-    public init() {}
+    private let state = Mutex<(counts: Counts, role: Role)>((Counts(), .starting))
+    /// The event-driven families (names apart from the snapshot's, so one scrape never repeats a family).
+    public let registry = PrometheusCollectorRegistry()
+
+    public init() {
+        // Families without labels exist from the start (at 0), so rate() and absent() work at once.
+        _ = registry.makeDurationHistogram(descriptor: Self.reconcileDuration, buckets: Self.reconcileBuckets)
+        _ = registry.makeCounter(descriptor: Self.driftRepairs)
+    }
+
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+    private static var reconcileDuration: MetricNameDescriptor { descriptor("tandem_ipvs_reconcile_duration_seconds",
+                                                      "Time an IPVS reconcile took, from dumping the table to the last write, seconds.") }
+    private static var reconciles: MetricNameDescriptor { descriptor("tandem_ipvs_reconciles_total",
+                                               "IPVS reconciles by result: unchanged, applied, partial (some writes refused), failed.") }
+    private static var changes: MetricNameDescriptor { descriptor("tandem_ipvs_changes_total", "IPVS changes the kernel accepted, by kind.") }
+    private static var kernelErrors: MetricNameDescriptor { descriptor("tandem_ipvs_kernel_errors_total",
+                                                 "IPVS requests the kernel refused, by errno name (other: no errno).") }
+    private static var driftRepairs: MetricNameDescriptor { descriptor("tandem_ipvs_drift_repairs_total",
+                                                 "Periodic checks that found the kernel's IPVS table drifted from the config and wrote it back.") }
+    private static var checks: MetricNameDescriptor { descriptor("tandem_health_checks_total",
+                                           "Health-check results per real server: passed, failed, or uncounted (ran too late to mean anything).") }
+    private static var checkDuration: MetricNameDescriptor { descriptor("tandem_health_check_duration_seconds",
+                                                  "Time a health check took, by check type, seconds.") }
 
     /// The node changed role to `to` for `reason` (the election's wording); the previous role is
     /// the last one recorded (starting at first).
@@ -75,12 +113,35 @@ public final class MetricsEvents: Sendable {
         }
     }
 
-    /// A health-check result was not counted (the checks are overloaded).
-    public func healthResultSkipped() {
-        state.withLock { $0.counts.healthOverloadSkips += 1 }
+    public var counts: Counts { state.withLock { $0.counts } }
+
+    /// One IPVS reconcile reached the kernel.
+    public func reconciled(_ outcome: IPVSReconcileOutcome) {
+        registry.makeDurationHistogram(descriptor: Self.reconcileDuration, buckets: Self.reconcileBuckets).record(outcome.duration)
+        registry.makeCounter(descriptor: Self.reconciles, labels: [("result", outcome.result)]).increment()
+        for change in outcome.applied {
+            registry.makeCounter(descriptor: Self.changes, labels: [("kind", change.kindLabel)]).increment()
+        }
+        for error in outcome.errors {
+            registry.makeCounter(descriptor: Self.kernelErrors, labels: [("errno", error)]).increment()
+        }
+        if outcome.periodic && !outcome.applied.isEmpty { registry.makeCounter(descriptor: Self.driftRepairs).increment() }
     }
 
-    public var counts: Counts { state.withLock { $0.counts } }
+    /// One health check finished after `duration`; `service` is the key of its virtual service
+    /// in the config in force (for node_exporter's labels), nil when it left the config.
+    public func healthChecked(_ key: HealthTarget.Key, service: IPVSServiceKey?, result: ProbeResult, duration: Duration) {
+        let check = key.probe.typeName
+        registry.makeDurationHistogram(descriptor: Self.checkDuration, labels: [("check", check)], buckets: Self.checkBuckets)
+            .record(duration)
+        let outcome = !result.counted ? "uncounted" : result.passed ? "passed" : "failed"
+        if !result.counted { state.withLock { $0.counts.healthOverloadSkips += 1 } }
+        guard let service else { return }
+        let labels = [("service", key.server.service)] + MetricsExposition.serviceLabels(service)
+            + [("remote_address", key.server.address.description), ("remote_port", String(key.server.port)),
+               ("check", check), ("result", outcome)]
+        registry.makeCounter(descriptor: Self.checks, labels: labels).increment()
+    }
 }
 
 /// The class of a role change's reason: a bounded label value for
