@@ -7,12 +7,12 @@ extension Daemon {
     /// is answered from, so both show the same numbers, then appends the event-driven families
     /// of `events.registry` (reconciles, health checks).
     static func makeMetricsServer(config: Config, center: ControlCenter, replication: ReplicationService,
-                                  events: MetricsEvents, logger: Logger) -> MetricsServer {
+                                  sent: HeartbeatSendCounters, events: MetricsEvents, logger: Logger) -> MetricsServer {
         MetricsServer(listen: config.metrics.listen, logger: logger, render: {
             let sources = await center.statusSources()
             return MetricsExposition.render(MetricsSnapshot(
                 status: sources.report, roleChangedAtNanoseconds: sources.loop.roleChangedAt, config: sources.config,
-                listing: sources.listing, heartbeats: sources.loop.counters, replication: replication.status(),
+                listing: sources.listing, heartbeats: sources.loop.counters, heartbeatsSent: sent.perPath, replication: replication.status(),
                 events: events.counts, process: ProcessStatistics.current()), events: events)
         })
     }

@@ -108,7 +108,7 @@ private func knownSnapshot() throws -> (MetricsSnapshot, MetricsEvents) {
     let process = ProcessStatistics(cpuSeconds: 1.5, residentMemoryBytes: 8_388_608, virtualMemoryBytes: 268_435_456,
                                     startTimeSeconds: 1_764_460_000, openFileDescriptors: 17, maximumFileDescriptors: 1024)
     return (MetricsSnapshot(status: status, roleChangedAtNanoseconds: 1_764_460_800_500_000_000, config: config, listing: listing,
-                            heartbeats: counters, replication: replication, events: events.counts, process: process), events)
+                            heartbeats: counters, heartbeatsSent: [.init(sent: 1250, failed: 2)], replication: replication, events: events.counts, process: process), events)
 }
 
 @Suite("Metrics exposition")

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import TandemCore
 
 /// Where heartbeats go: path `i` binds this node's `i`-th heartbeat address and sends to the
@@ -88,10 +89,39 @@ public struct HeartbeatRoundBuilder: Sendable {
     }
 }
 
+/// Heartbeat packets (rounds, epoch challenges and answers) handed to the kernel per path, and
+/// sends the kernel refused, since start. Written on the heartbeat thread, read by the metrics.
+public final class HeartbeatSendCounters: Sendable {
+    public struct PathCounts: Sendable, Hashable {
+        public var sent: UInt64 = 0
+        public var failed: UInt64 = 0
+
+        public init(sent: UInt64 = 0, failed: UInt64 = 0) {
+            self.sent = sent
+            self.failed = failed
+        }
+    }
+
+    private let counts: Mutex<[PathCounts]>
+
+    public init(pathCount: Int) { counts = Mutex(Array(repeating: PathCounts(), count: pathCount)) }
+
+    func record(path index: Int, failed: Bool) {
+        counts.withLock { counts in
+            guard counts.indices.contains(index) else { return }
+            if failed { counts[index].failed += 1 } else { counts[index].sent += 1 }
+        }
+    }
+
+    /// In path order.
+    public var perPath: [PathCounts] { counts.withLock { $0 } }
+}
+
 /// The live transport: one bound socket per path. Confined to the heartbeat thread.
 final class UDPHeartbeatTransport: HeartbeatSending {
     let paths: [HeartbeatPath]
     let sockets: [HeartbeatSocket]
+    let sendCounters: HeartbeatSendCounters
     var builder: HeartbeatRoundBuilder
     /// errno of the last failed send per path; nil once a send succeeds.
     private(set) var lastSendErrno: [Int32?]
@@ -103,6 +133,7 @@ final class UDPHeartbeatTransport: HeartbeatSending {
         for path in paths { sockets.append(try HeartbeatSocket(local: path.local, port: port)) }
         self.sockets = sockets
         self.builder = builder
+        sendCounters = HeartbeatSendCounters(pathCount: paths.count)
         lastSendErrno = Array(repeating: nil, count: paths.count)
     }
 
@@ -110,7 +141,9 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     /// that path (never to a packet's source address, so a forged source cannot redirect it).
     func send(_ bytes: [UInt8], onPath index: Int) {
         guard sockets.indices.contains(index) else { return }
-        if let code = sockets[index].send(bytes, to: paths[index].peer) {
+        let code = sockets[index].send(bytes, to: paths[index].peer)
+        sendCounters.record(path: index, failed: code != nil)
+        if let code {
             if lastSendErrno[index] != code { onSendError(paths[index], code) }
             lastSendErrno[index] = code
         }
@@ -120,7 +153,9 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     func send(_ outgoing: Election.Outgoing) -> [Int: String] {
         let packets = builder.nextRound(outgoing, pathCount: paths.count)
         for (index, packet) in packets.enumerated() {
-            if let code = sockets[index].send(packet, to: paths[index].peer) {
+            let code = sockets[index].send(packet, to: paths[index].peer)
+            sendCounters.record(path: index, failed: code != nil)
+            if let code {
                 // Report a path's failure when it starts failing (or its errno changes), not every round.
                 if lastSendErrno[index] != code { onSendError(paths[index], code) }
                 lastSendErrno[index] = code

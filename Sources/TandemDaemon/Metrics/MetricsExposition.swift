@@ -83,6 +83,12 @@ public enum MetricsExposition {
             out.counter("tandem_heartbeats_lost_total", "Peer heartbeats missing by sequence number, per path (lost or reordered).",
                         [("path", path.path)], path.lost)
         }
+        for (path, counts) in zip(s.status.peer.paths, s.heartbeatsSent) {
+            out.counter("tandem_heartbeats_sent_total", "Heartbeat packets this node handed to the kernel, per path.",
+                        [("path", path.path)], counts.sent)
+            out.counter("tandem_heartbeat_send_errors_total", "Heartbeat sends the kernel refused, per path (no route, link down, …).",
+                        [("path", path.path)], counts.failed)
+        }
         let c = s.heartbeats
         let dropped: [(String, UInt64)] = [
             ("malformed", c.malformed), ("unauthenticated", c.unauthenticated), ("replay", c.replayed),

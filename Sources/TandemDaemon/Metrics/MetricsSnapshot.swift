@@ -20,6 +20,8 @@ public struct MetricsSnapshot: Sendable {
     public var listing: IPVSListing?
     /// The heartbeat verifier's counters (the report shows most of them; this also has rate limits).
     public var heartbeats: HeartbeatVerifier.Counters
+    /// Heartbeat packets sent and refused per path, in the order of `status.peer.paths`.
+    public var heartbeatsSent: [HeartbeatSendCounters.PathCounts]
     /// Config replication's counters and conflict flag (`tandemctl status` shows them as one line).
     public var replication: ReplicationStatus
     /// Role changes and health-check overload skips since start.
@@ -28,12 +30,13 @@ public struct MetricsSnapshot: Sendable {
     public var process: ProcessStatistics?
 
     public init(status: StatusReport, roleChangedAtNanoseconds: UInt64, config: Config, listing: IPVSListing?, heartbeats: HeartbeatVerifier.Counters,
-                replication: ReplicationStatus, events: MetricsEvents.Counts, process: ProcessStatistics?) {
+                heartbeatsSent: [HeartbeatSendCounters.PathCounts], replication: ReplicationStatus, events: MetricsEvents.Counts, process: ProcessStatistics?) {
         self.status = status
         self.roleChangedAtNanoseconds = roleChangedAtNanoseconds
         self.config = config
         self.listing = listing
         self.heartbeats = heartbeats
+        self.heartbeatsSent = heartbeatsSent
         self.replication = replication
         self.events = events
         self.process = process
