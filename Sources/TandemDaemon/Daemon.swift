@@ -95,6 +95,8 @@ public enum Daemon {
         driver.events = hub
         let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name,
                                               monotonicMicroseconds: ServiceManagerReporter.monotonicMicroseconds(clock))
+        transport.onRoundLateness = { metricsEvents.heartbeatRoundSent(lateness: $0) }
+        transport.clock = clock
         driver.onRoleChange = { role, reason in
             reporter.roleChanged(to: role, reason: reason)
             metricsEvents.roleChanged(to: role, reason: reason)

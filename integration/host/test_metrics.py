@@ -139,6 +139,9 @@ def test_exposition_passes_promtool_and_matches_status(pair):
         assert s[("tandem_peer_alive", frozenset())] == (1 if report["peer"]["alive"] else 0)
         assert s[("tandem_vip_held", frozenset({("vip", "10.99.0.10/24"), ("interface", "eth0")}))] == (1 if role == "active" else 0)
         assert s[("process_open_fds", frozenset())] > 0
+        # Every round after the first is timed; the histogram's +Inf bucket equals its count.
+        rounds = s[("tandem_heartbeat_send_lateness_seconds_count", frozenset())]
+        assert rounds > 0 and s[("tandem_heartbeat_send_lateness_seconds_bucket", frozenset({("le", "+Inf")}))] == rounds
         path = frozenset({("path", f"{ADDR[node]} -> {ADDR['b' if node == 'a' else 'a']}")})
         assert s[("tandem_heartbeats_sent_total", path)] > 0 and s[("tandem_heartbeats_received_total", path)] > 0, body
     # Other paths and methods, and an oversized request, are refused.

@@ -1,6 +1,7 @@
 import Glibc
 import Synchronization
 import TandemCore
+import TandemKernel
 
 /// Where heartbeats go: path `i` binds this node's `i`-th heartbeat address and sends to the
 /// peer's `i`-th (paths beyond the shorter list are unused), all on one UDP port.
@@ -126,6 +127,12 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     /// errno of the last failed send per path; nil once a send succeeds.
     private(set) var lastSendErrno: [Int32?]
     var onSendError: (HeartbeatPath, Int32) -> Void = { _, _ in }
+    /// Hears, after each round, how much later than one interval after the previous round it
+    /// went out (zero when on time or early, as rounds an event sends at once are): the
+    /// heartbeat thread's send lateness, for the metrics. Set before the loop starts.
+    var onRoundLateness: (@Sendable (Duration) -> Void)?
+    var clock: any TandemClock = MonotonicClock()
+    private var lastRound: MonotonicInstant?
 
     init(paths: [HeartbeatPath], port: UInt16, builder: HeartbeatRoundBuilder) throws(HeartbeatSocketError) {
         self.paths = paths
@@ -151,6 +158,14 @@ final class UDPHeartbeatTransport: HeartbeatSending {
 
     @discardableResult
     func send(_ outgoing: Election.Outgoing) -> [Int: String] {
+        if let onRoundLateness {
+            let now = clock.now()
+            if let lastRound {
+                let gap = now.nanoseconds(since: lastRound), interval = UInt64(builder.identity.intervalMilliseconds) * 1_000_000
+                onRoundLateness(.nanoseconds(Int64(clamping: gap > interval ? gap - interval : 0)))
+            }
+            lastRound = now
+        }
         let packets = builder.nextRound(outgoing, pathCount: paths.count)
         for (index, packet) in packets.enumerated() {
             let code = sockets[index].send(packet, to: paths[index].peer)

@@ -82,10 +82,18 @@ public final class MetricsEvents: Sendable {
     private let state = Mutex<(counts: Counts, role: Role)>((Counts(), .starting))
     /// The event-driven families (names apart from the snapshot's, so one scrape never repeats a family).
     public let registry = PrometheusCollectorRegistry()
+    /// Looked up once: the heartbeat thread records into it every round.
+    private let sendLatenessHistogram: DurationHistogram
+
+    /// Heartbeat send lateness: 0.1 ms (a prompt wake-up) to 1 s (a stalled thread).
+    static let latenessBuckets: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+                                              .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                              .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]
 
     public init() {
         // Families without labels exist from the start (at 0), so rate() and absent() work at once.
         _ = registry.makeDurationHistogram(descriptor: Self.reconcileDuration, buckets: Self.reconcileBuckets)
+        sendLatenessHistogram = registry.makeDurationHistogram(descriptor: Self.sendLateness, buckets: Self.latenessBuckets)
         _ = registry.makeCounter(descriptor: Self.driftRepairs)
     }
 
@@ -101,6 +109,10 @@ public final class MetricsEvents: Sendable {
                                                  "IPVS requests the kernel refused, by errno name (other: no errno).") }
     private static var driftRepairs: MetricNameDescriptor { descriptor("tandem_ipvs_drift_repairs_total",
                                                  "Periodic checks that found the kernel's IPVS table drifted from the config and wrote it back.") }
+    private static var sendLateness: MetricNameDescriptor {
+        descriptor("tandem_heartbeat_send_lateness_seconds",
+                   "How much later than one interval after the previous round each heartbeat round went out (0 when on time), seconds.")
+    }
     private static var checks: MetricNameDescriptor { descriptor("tandem_health_checks_total",
                                            "Health-check results per real server: passed, failed, or uncounted (ran too late to mean anything).") }
     private static var checkDuration: MetricNameDescriptor { descriptor("tandem_health_check_duration_seconds",
@@ -117,6 +129,12 @@ public final class MetricsEvents: Sendable {
     }
 
     public var counts: Counts { state.withLock { $0.counts } }
+
+    /// A heartbeat round went out `lateness` after it was due (on the heartbeat thread: one
+    /// uncontended lock).
+    public func heartbeatRoundSent(lateness: Duration) {
+        sendLatenessHistogram.record(lateness)
+    }
 
     /// One IPVS reconcile reached the kernel.
     public func reconciled(_ outcome: IPVSReconcileOutcome) {
