@@ -222,6 +222,12 @@ struct MetricsConfigTests {
         }
     }
 
+    @Test func aListenChangeNeedsARestart() throws {
+        let restart = ConfigDifference.restartNeeded(started: try config(""), current: try config("metrics: {listen: 127.0.0.1:9539}"),
+                                                     context: ReloadContext(nodeName: "ra"))
+        #expect(restart == ["metrics listen off -> 127.0.0.1:9539"])
+    }
+
     @Test func metricsChangeTheDigestOnlyWhenSet() throws {
         let without = try config("")
         let with = try config("metrics: {listen: 127.0.0.1:9539}")
