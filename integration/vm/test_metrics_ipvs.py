@@ -1,70 +1,17 @@
 """/metrics' IPVS families against `ipvsadm -Ln --stats --exact`, for a NAT service with traffic.
 
-The lab's topology (integration/lab) with router r1 alone serving `web` (192.0.2.10:80 → rs1 and
-rs2 port 8080, NAT); the client makes 30 HTTP requests through the VIP; then r1's /metrics
-(`metrics.listen: 127.0.0.1:9539` inside r1's namespace) and ipvsadm in the same namespace must
-report the same connections, packets, bytes, active and inactive connections and weights, with
-node_exporter's label names and values.
+test_control_ipvs.py's pair (the lab's topology, r1 active, `web` 192.0.2.10:80 → rs1 and rs2
+port 8080, NAT) with `metrics.listen: 127.0.0.1:9539` (inside each router's namespace); the
+client makes 30 HTTP requests through the VIP; then r1's /metrics and ipvsadm in r1's namespace
+must report the same connections, packets, bytes, active and inactive connections and weights,
+with node_exporter's label names and values.
 """
 import re
-import secrets
-import subprocess
 import time
 
-import pytest
-
-from test_control_ipvs import load_lab
+from test_control_ipvs import lab, start_pair  # noqa: F401 (lab: the pytest fixture, used by name)
 
 URL = "http://127.0.0.1:9539/metrics"
-
-
-@pytest.fixture
-def lab():
-    module = load_lab()
-    lab = module.Lab(vip_only=False)
-    lab.crashed = set()
-    lab.module = module
-    yield lab
-    lab.close()
-
-
-def start_router(lab):
-    m = lab.module
-    lab.build()
-    key = lab.dir / "heartbeat.key"
-    key.write_bytes(secrets.token_bytes(32))
-    key.chmod(0o600)
-    config = lab.dir / "tandem.yaml"
-    config.write_text(f"""serial: 1
-nodes:
-  - {{name: r1, addresses: [198.51.100.2], priority: 150}}
-  - {{name: r2, addresses: [198.51.100.3], priority: 100}}
-heartbeat:
-  interval: {m.INTERVAL_MS}ms
-  dead_time: {m.DEAD_MS}ms
-  key_file: {key}
-virtual_ips:
-  - {{address: 192.0.2.10/24, interface: eth0}}
-  - {{address: 10.20.0.1/24, interface: eth1, nat_gateway: true}}
-virtual_servers:
-  - name: web
-    address: 192.0.2.10
-    port: 80
-    scheduler: rr
-    forwarding: nat
-    real_servers:
-      - {{address: 10.20.0.11, port: 8080, weight: 3}}
-      - {{address: 10.20.0.12, port: 8080, weight: 2}}
-metrics: {{listen: 127.0.0.1:9539}}
-state_directory: {lab.dir}/state
-""")
-    for rs in ("rs1", "rs2"):
-        lab.start_http(rs, 8080, rs)
-    lab.spawn("tandemd-r1", "r1", [m.BIN / "tandemd", "--config", config, "--node", "r1",
-                                   "--control-socket", lab.dir / "r1.sock", "--state-directory", lab.dir / "state-r1"],
-              lab.dir / "tandemd-r1.log")
-    assert lab.wait_for(lambda: lab.holder() == ["r1"], 30 * m.SLOW), lab.dump_logs()
-    assert lab.wait_for(lambda: "10.20.0.12:8080" in lab.ex("r1", "ipvsadm", "-Ln").stdout, 30 * m.SLOW), lab.dump_logs()
 
 
 def scrape(lab):
@@ -103,7 +50,7 @@ def ipvsadm_list(lab):
 
 def test_ipvs_families_match_ipvsadm(lab):
     m = lab.module
-    start_router(lab)
+    start_pair(lab, tail="metrics: {listen: 127.0.0.1:9539}\n")
     for n in range(30):
         r = lab.ex("client", "curl", "-s", "--max-time", str(5 * m.SLOW), "http://192.0.2.10/", check=False)
         assert r.returncode == 0 and "served by" in r.stdout, (n, r.stderr, lab.dump_logs())
