@@ -73,20 +73,20 @@ public enum Daemon {
         } catch {
             throw DaemonStartError(description: "\(error)", exitCode: 71)
         }
+        // Counters and histograms only /metrics shows, fed as things happen.
+        let metricsEvents = MetricsEvents()
         let packetSender = PacketAnnouncementSender()
         for interface in Set(config.virtualIPs.map(\.interface)) {
             do { try packetSender.prepare(interface: interface) } catch {
                 logger.warning("announcements on \(interface): \(error)")
             }
         }
-        let announcer = LiveAnnouncer(sender: packetSender, onError: { vip, error in
+        let announcer = LiveAnnouncer(sender: CountingAnnouncementSender(packetSender, events: metricsEvents), onError: { vip, error in
             logger.warning("announce \(vip.prefix) on \(vip.interface): \(error)")
         })
         try ControlServer.prepare(path: local.controlSocket)
         let hub = EventHub(clock: clock)
         let notifier = Notifier(runner: ProcessNotifyRunner(), nodeName: nodeName, logger: logger)
-        // Counters and histograms only /metrics shows, fed as things happen.
-        let metricsEvents = MetricsEvents()
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
                                   onReconcile: { metricsEvents.reconciled($0) }, makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
@@ -119,7 +119,10 @@ public enum Daemon {
                 interfaces: tracked, vips: config.virtualIPs, ownPorts: addressTable.ownPorts,
                 watchedAddresses: Set(paths.map(\.local)),
                 onError: { error in logger.warning("route monitor: \(error)") },
-                handler: { event in loop.post(.route(event)) })
+                handler: { event in
+                    if case .vipRemoved(let vip, origin: .foreign) = event { metricsEvents.foreignRemoval(of: vip) }
+                    loop.post(.route(event))
+                })
         } catch {
             logger.error("route monitor unavailable (\(error)): tracked interfaces and foreign VIP removals are not watched")
         }

@@ -126,7 +126,7 @@ struct MetricsExpositionTests {
         }
     }
 
-    @Test func reconcilesAndSendLatenessAreRecordedAsTheyHappen() {
+    @Test func eventsAreRecordedAsTheyHappen() {
         let events = MetricsEvents()
         var repair = IPVSReconcileOutcome(periodic: true)
         repair.duration = .milliseconds(3)
@@ -135,13 +135,19 @@ struct MetricsExpositionTests {
         events.reconciled(repair)
         events.reconciled(IPVSReconcileOutcome(periodic: true))
         events.heartbeatRoundSent(lateness: .microseconds(300))
+        let vip = VirtualIP(prefix: IPPrefix("10.0.0.10/24")!, interface: "eth0")
+        events.announced(vip, succeeded: true)
+        events.announced(vip, succeeded: true)
+        events.foreignRemoval(of: vip)
         let text = normalizedExposition(events.registry.emitToBuffer())
         for line in [#"tandem_ipvs_reconciles_total{result="partial"} 1"#, #"tandem_ipvs_reconciles_total{result="unchanged"} 1"#,
                      #"tandem_ipvs_changes_total{kind="delete_service"} 1"#, #"tandem_ipvs_kernel_errors_total{errno="EEXIST"} 1"#,
                      "tandem_ipvs_drift_repairs_total 1", #"tandem_ipvs_reconcile_duration_seconds_bucket{le="0.002"} 1"#,
                      #"tandem_ipvs_reconcile_duration_seconds_bucket{le="0.005"} 2"#, "tandem_ipvs_reconcile_duration_seconds_count 2",
                      #"tandem_heartbeat_send_lateness_seconds_bucket{le="0.00025"} 0"#,
-                     #"tandem_heartbeat_send_lateness_seconds_bucket{le="0.0005"} 1"#] {
+                     #"tandem_heartbeat_send_lateness_seconds_bucket{le="0.0005"} 1"#,
+                     #"tandem_vip_announcements_total{vip="10.0.0.10/24",interface="eth0",result="sent"} 2"#,
+                     #"tandem_vip_foreign_removals_total{vip="10.0.0.10/24",interface="eth0"} 1"#] {
             #expect(text.contains(line + "\n"), "missing \(line) in\n\(text)")
         }
     }

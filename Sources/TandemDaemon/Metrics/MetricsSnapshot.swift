@@ -113,6 +113,14 @@ public final class MetricsEvents: Sendable {
         descriptor("tandem_heartbeat_send_lateness_seconds",
                    "How much later than one interval after the previous round each heartbeat round went out (0 when on time), seconds.")
     }
+    private static var announcements: MetricNameDescriptor {
+        descriptor("tandem_vip_announcements_total",
+                   "Gratuitous ARPs and unsolicited neighbour advertisements for each VIP, by result (sent, failed).")
+    }
+    private static var foreignRemovals: MetricNameDescriptor {
+        descriptor("tandem_vip_foreign_removals_total",
+                   "Removals of a VIP by another program seen on this node (an active node puts a held VIP back).")
+    }
     private static var checks: MetricNameDescriptor { descriptor("tandem_health_checks_total",
                                            "Health-check results per real server: passed, failed, or uncounted (ran too late to mean anything).") }
     private static var checkDuration: MetricNameDescriptor { descriptor("tandem_health_check_duration_seconds",
@@ -134,6 +142,22 @@ public final class MetricsEvents: Sendable {
     /// uncontended lock).
     public func heartbeatRoundSent(lateness: Duration) {
         sendLatenessHistogram.record(lateness)
+    }
+
+    /// One announcement for `vip` was handed to the kernel (or refused).
+    public func announced(_ vip: VirtualIP, succeeded: Bool) {
+        registry.makeCounter(descriptor: Self.announcements, labels: Self.vipLabels(vip) + [("result", succeeded ? "sent" : "failed")])
+            .increment()
+    }
+
+    /// The route monitor saw another program remove `vip` from its interface.
+    public func foreignRemoval(of vip: VirtualIP) {
+        registry.makeCounter(descriptor: Self.foreignRemovals, labels: Self.vipLabels(vip)).increment()
+    }
+
+    /// The labels of `tandem_vip_held` ("10.0.0.10/24" as `tandemctl status` writes it).
+    static func vipLabels(_ vip: VirtualIP) -> [(String, String)] {
+        [("vip", vip.prefix.description), ("interface", vip.interface)]
     }
 
     /// One IPVS reconcile reached the kernel.
