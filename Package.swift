@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // /metrics (brings swift-metrics' CoreMetrics; its facade is not used: see docs/architecture.md).
+        // 2.4.1 escapes label values (2.3.0 writes them raw: swift-prometheus issue 38).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // libnl-3, libnl-genl-3 and libnl-route-3 plus <linux/ip_vs.h>.
@@ -59,7 +62,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Test doubles of the effect protocols (in-memory address table and IPVS kernel, recording
@@ -102,7 +107,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemDaemonTests",
-            dependencies: ["TandemDaemon", "TandemHealth", "TandemCore", "TandemKernel", "TandemTesting"]
+            dependencies: [
+                "TandemDaemon", "TandemHealth", "TandemCore", "TandemKernel", "TandemTesting",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            // Golden files, read through #filePath.
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "TandemSimulationTests",

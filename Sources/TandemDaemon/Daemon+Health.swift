@@ -31,6 +31,7 @@ public final class DaemonHealth: Service, Sendable {
     /// on `clock` by default) is replaceable for tests.
     public init(config: Config, logger: Logger, prober: (any HealthProber)? = nil,
                 spacingMilliseconds: UInt64 = 100, events: EventHub? = nil, clock: any TandemClock = MonotonicClock(),
+                onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)? = nil,
                 deliver: @escaping @Sendable (_ down: Set<RealServerID>, _ weights: [RealServerID: Int]) -> Void) {
         self.clock = clock
         group = MultiThreadedEventLoopGroup(numberOfThreads: Self.threads(cores: System.coreCount))
@@ -38,7 +39,7 @@ public final class DaemonHealth: Service, Sendable {
                                     clock: clock, deliver: deliver)
         self.courier = courier
         monitor = HealthMonitor(group: group, prober: prober, clock: clock, onUpdate: { courier.updated($0) },
-                                onUncounted: { courier.uncounted($0, $1) })
+                                onUncounted: { courier.uncounted($0, $1) }, onResult: onResult)
         courier.attach(monitor)
         apply(config)
     }

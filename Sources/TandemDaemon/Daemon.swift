@@ -73,20 +73,22 @@ public enum Daemon {
         } catch {
             throw DaemonStartError(description: "\(error)", exitCode: 71)
         }
+        // Counters and histograms only /metrics shows, fed as things happen.
+        let metricsEvents = MetricsEvents()
         let packetSender = PacketAnnouncementSender()
         for interface in Set(config.virtualIPs.map(\.interface)) {
             do { try packetSender.prepare(interface: interface) } catch {
                 logger.warning("announcements on \(interface): \(error)")
             }
         }
-        let announcer = LiveAnnouncer(sender: packetSender, clock: clock, onError: { vip, error in
+        let announcer = LiveAnnouncer(sender: CountingAnnouncementSender(packetSender, events: metricsEvents), clock: clock, onError: { vip, error in
             logger.warning("announce \(vip.prefix) on \(vip.interface): \(error)")
         })
         try ControlServer.prepare(path: local.controlSocket)
         let hub = EventHub(clock: clock)
         let notifier = Notifier(runner: ProcessNotifyRunner(runner: SpawnChildRunner(clock: clock)), nodeName: nodeName, logger: logger)
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
-                                  makeKernel: { try LiveIPVSKernel() })
+                                  onReconcile: { metricsEvents.reconciled($0) }, clock: clock, makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
                                     sender: transport, worker: worker, logger: logger,
                                     heartbeatAddresses: paths.map(\.local), clock: clock,
@@ -95,7 +97,12 @@ public enum Daemon {
         driver.events = hub
         let reporter = ServiceManagerReporter(notifier: serviceManager, peer: peer.name,
                                               monotonicMicroseconds: ServiceManagerReporter.monotonicMicroseconds(clock))
-        driver.onRoleChange = { role, reason in reporter.roleChanged(to: role, reason: reason) }
+        transport.onRoundLateness = { metricsEvents.heartbeatRoundSent(lateness: $0) }
+        transport.clock = clock
+        driver.onRoleChange = { role, reason in
+            reporter.roleChanged(to: role, reason: reason)
+            metricsEvents.roleChanged(to: role, reason: reason)
+        }
         let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator,
                                          nextAuthenticator: keys?.authenticators.next, localName: nodeName, localEpoch: epoch,
                                          challengeRetryMilliseconds: UInt64(clamping: max(config.heartbeat.interval.milliseconds, 100)))
@@ -116,18 +123,25 @@ public enum Daemon {
                 interfaces: tracked, vips: config.virtualIPs, ownPorts: addressTable.ownPorts,
                 watchedAddresses: Set(paths.map(\.local)),
                 onError: { error in logger.warning("route monitor: \(error)") },
-                handler: { event in loop.post(.route(event)) })
+                handler: { event in
+                    if case .vipRemoved(let vip, origin: .foreign) = event { metricsEvents.foreignRemoval(of: vip) }
+                    loop.post(.route(event))
+                })
         } catch {
             logger.error("route monitor unavailable (\(error)): tracked interfaces and foreign VIP removals are not watched")
         }
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
-        // Health results go to NodeState (it owns the IPVS table's inputs), paced by DaemonHealth.
-        let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock, deliver: { down, weights in
-            loop.post(.node(.realServerHealth(down: down, weights: weights)))
-        })
         let store = LockedBox(initial)
+        // Health results go to NodeState (it owns the IPVS table's inputs), paced by DaemonHealth.
+        let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock,
+                                  onResult: { key, result, duration in
+                                      let service = store.withLock { $0.current }.virtualServers
+                                          .first { $0.name == key.server.service }?.ipvsService.key
+                                      metricsEvents.healthChecked(key, service: service, result: result, duration: duration)
+                                  },
+                                  deliver: { down, weights in loop.post(.node(.realServerHealth(down: down, weights: weights))) })
         let controlGroup = ControlGroup(config.control.group, logger: logger)
         let reloadContext = ReloadContext(nodeName: nodeName,
                                           controlSocketFromConfig: local.controlSocket == config.control.socketPath,
@@ -237,6 +251,9 @@ public enum Daemon {
                                              logger: logger)),
                 .init(service: health),
                 .init(service: replication),
+                .init(service: makeMetricsServer(config: config, center: center, replication: replication,
+                                                 sent: transport.sendCounters, events: metricsEvents,
+                                                 logger: logger)),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -49,6 +49,8 @@ public final class HealthMonitor: Sendable {
     private let clock: any TandemClock
     private let onUpdate: (@Sendable (HealthUpdate) -> Void)?
     private let onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)?
+    /// Every result with how long its probe took (monotonic), counted or not.
+    private let onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)?
     private let continuation: AsyncStream<HealthUpdate>.Continuation
     /// Every update, in order. Buffers the newest 10,000 if nobody reads.
     public let updates: AsyncStream<HealthUpdate>
@@ -57,10 +59,12 @@ public final class HealthMonitor: Sendable {
     public init(group: any EventLoopGroup, prober: (any HealthProber)? = nil,
                 clock: any TandemClock = MonotonicClock(),
                 onUpdate: (@Sendable (HealthUpdate) -> Void)? = nil,
-                onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)? = nil) {
+                onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)? = nil,
+                onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)? = nil) {
         self.clock = clock
         timers = CoarseTimerRegistry(clock: clock)
         self.onUncounted = onUncounted
+        self.onResult = onResult
         self.group = group
         self.prober = prober ?? NIOHealthProber(clock: clock)
         self.onUpdate = onUpdate
@@ -144,12 +148,14 @@ public final class HealthMonitor: Sendable {
         if next < now { next = now + interval } // fell behind (suspended process): do not burst
         schedule(key, generation: generation, at: next, on: loop)
         guard start else { return }
+        let probeStarted = clock.now()
         prober.probe(target, on: loop).whenComplete { [self] result in
             let probeResult: ProbeResult
             switch result {
             case .success(let r): probeResult = r
             case .failure(let error): probeResult = .failure("\(error)")
             }
+            self.onResult?(key, probeResult, .nanoseconds(Int64(clamping: self.clock.now().nanoseconds(since: probeStarted))))
             self.record(probeResult, for: key, on: loop)
         }
     }

@@ -76,7 +76,8 @@ def lab():
     lab.close()
 
 
-def write_config(lab):
+def write_config(lab, tail=""):
+    """The pair's config; `tail` is appended as it is (more top-level keys)."""
     m = lab.module
     key = lab.dir / "heartbeat.key"
     key.write_bytes(secrets.token_bytes(32))
@@ -114,7 +115,7 @@ sync:
   interface: hb
   sync_id: 7
 state_directory: {lab.dir}/state
-""")
+""" + tail)
     return path
 
 
@@ -145,10 +146,10 @@ def diagnostics(lab):
     return "\n".join(parts)
 
 
-def start_pair(lab):
+def start_pair(lab, tail=""):
     m = lab.module
     lab.build()
-    config = write_config(lab)
+    config = write_config(lab, tail)
     for rs in ("rs1", "rs2"):
         lab.start_http(rs, 8080, rs)
         lab.spawn(f"echo-{rs}", rs, [sys.executable, "-c", ECHO_SERVER], lab.dir / f"echo-{rs}.log")

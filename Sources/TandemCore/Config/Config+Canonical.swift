@@ -6,7 +6,7 @@ extension Config {
     /// sorted by identity. Key order, comments, layout and equivalent spellings ("1s" and
     /// "1000ms") do not change it; any change of meaning does.
     public var canonical: JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "serial": .int(Int64(clamping: serial)),
             "nodes": .array(nodes.sorted { $0.name < $1.name }.map(\.canonical)),
             "heartbeat": heartbeat.canonical,
@@ -20,7 +20,10 @@ extension Config {
             "notify": notify.canonical,
             "control": ["socket": .string(control.socketPath), "group": control.group.map(JSONValue.string) ?? .null],
             "state_directory": .string(stateDirectory),
-        ])
+        ]
+        // Only when set, so configs without `metrics:` keep their digest.
+        if !metrics.listen.isEmpty { fields["metrics"] = ["listen": .array(metrics.listen.map { .string($0.description) })] }
+        return .object(fields)
     }
 
     /// SHA-256 of the compact canonical JSON, in lowercase hex: identifies a config version.

@@ -19,6 +19,8 @@ public struct Config: Sendable, Hashable {
     public var notify: NotifySettings
     public var control: ControlSettings
     public var stateDirectory: String
+    /// The Prometheus endpoint (`metrics:`); off unless `listen` names an address.
+    public var metrics = MetricsSettings()
 
     public init(serial: UInt64, nodes: [Node], heartbeat: HeartbeatSettings, election: ElectionSettings,
                 announce: AnnounceSettings, virtualIPs: [VirtualIP], virtualServers: [VirtualServer],
@@ -537,5 +539,18 @@ public struct ControlSettings: Sendable, Hashable {
     public init(socketPath: String = "/run/tandem/tandemd.sock", group: String? = nil) {
         self.socketPath = socketPath
         self.group = group
+    }
+}
+
+/// The Prometheus endpoint (`metrics:` in the config): `GET /metrics` on each `listen` address
+/// that this node can bind (a wildcard, a loopback address, or an address of this node), so one
+/// file can list both routers' addresses. Off (no socket at all) while `listen` is empty, the
+/// default.
+public struct MetricsSettings: Sendable, Hashable {
+    /// Where to serve, in config order; empty: metrics are off.
+    public var listen: [ServerEndpoint]
+
+    public init(listen: [ServerEndpoint] = []) {
+        self.listen = listen
     }
 }

@@ -128,6 +128,10 @@ public enum ConfigDifference {
             out.append(.init("~ state directory \(old.stateDirectory) -> \(new.stateDirectory)",
                              context.stateDirectoryFromConfig ? .restart : .unused))
         }
+        if old.metrics != new.metrics {
+            func describe(_ m: MetricsSettings) -> String { m.listen.isEmpty ? "off" : m.listen.map(\.description).joined(separator: ", ") }
+            out.append(.init("~ metrics listen \(describe(old.metrics)) -> \(describe(new.metrics))", .restart))
+        }
         if old.serial != new.serial { out.append(.init("~ serial \(old.serial) -> \(new.serial)")) }
         return out
     }

@@ -191,6 +191,7 @@ private struct Reader {
         guard let top = root.mapping(allowed: [
             "serial", "nodes", "heartbeat", "election", "announce", "virtual_ips", "virtual_servers",
             "sync", "standby_table", "ipvs_timeouts", "notify", "control", "state_directory",
+            "metrics",
         ]) else { return nil }
 
         let serial = top.required("serial", hint: "a whole number that you raise with every change")?
@@ -208,10 +209,14 @@ private struct Reader {
         let control = top["control"].map(controlSettings) ?? ControlSettings()
         let stateDirectory = top["state_directory"].flatMap { absolutePath($0) } ?? "/var/lib/tandem"
 
+        let metrics = top["metrics"].map(metricsSettings) ?? MetricsSettings()
+
         guard let serial, let heartbeat else { return nil }
-        return Config(serial: serial, nodes: nodes, heartbeat: heartbeat, election: election, announce: announce,
-                      virtualIPs: vips, virtualServers: services, sync: sync, standbyTable: standbyTable,
-                      ipvsTimeouts: timeouts, notify: notify, control: control, stateDirectory: stateDirectory)
+        var config = Config(serial: serial, nodes: nodes, heartbeat: heartbeat, election: election, announce: announce,
+                            virtualIPs: vips, virtualServers: services, sync: sync, standbyTable: standbyTable,
+                            ipvsTimeouts: timeouts, notify: notify, control: control, stateDirectory: stateDirectory)
+        config.metrics = metrics
+        return config
     }
 
     // MARK: Nodes and heartbeat
@@ -783,6 +788,26 @@ private struct Reader {
             else { g.fail("\"\(s)\" is not a valid group name") }
         }
         return ControlSettings(socketPath: socket, group: group)
+    }
+
+    /// `metrics: {listen: ADDR:PORT}` or `listen: [ADDR:PORT, ...]` (IPv6 as `[ADDR]:PORT`).
+    func metricsSettings(_ f: Field) -> MetricsSettings {
+        guard let m = f.mapping(allowed: ["listen"]) else { return MetricsSettings() }
+        guard let listen = m["listen"] else { return MetricsSettings() }
+        let items: [Field]
+        if case .sequence = listen.node { items = listen.list() ?? [] } else { items = [listen] }
+        var endpoints: [ServerEndpoint] = []
+        for item in items {
+            guard let text = item.string() else { continue }
+            do {
+                let endpoint = try ServerEndpoint.parse(text)
+                if endpoints.contains(endpoint) { item.fail("\(endpoint) is listed twice"); continue }
+                endpoints.append(endpoint)
+            } catch {
+                item.fail("\"\(text)\" is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT), e.g. 127.0.0.1:9539")
+            }
+        }
+        return MetricsSettings(listen: endpoints)
     }
 
     func absolutePath(_ f: Field) -> String? {

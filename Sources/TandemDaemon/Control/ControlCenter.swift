@@ -120,7 +120,21 @@ public final class ControlCenter: ControlHandling {
 
     // MARK: - Status
 
-    public func status() async -> StatusReport {
+    public func status() async -> StatusReport { await statusSources().report }
+
+    /// The status report with the inputs it was built from, read once: `/metrics` renders these,
+    /// so it shows the numbers `tandemctl status` shows.
+    public struct StatusSources: Sendable {
+        public var report: StatusReport
+        /// The config in force the report describes.
+        public var config: Config
+        /// The IPVS table the report's services were built from (nil: unreadable, or no virtual servers).
+        public var listing: IPVSListing?
+        /// The heartbeat thread's status the report was built from.
+        public var loop: HeartbeatStatus
+    }
+
+    public func statusSources() async -> StatusSources {
         let config = parts.currentConfig()
         let s = parts.loop.status
         let node = config.node(named: parts.nodeName)
@@ -169,7 +183,7 @@ public final class ControlCenter: ControlHandling {
             replication: parts.replication(), restartNeeded: parts.restartNeeded(), localFaults: s.localFaults)
         report.authentication = StatusReport.Authentication(status: s.authentication, counters: c, fingerprints: s.keyFingerprints,
                                                              now: s.now, wallNow: wallNow)
-        return report
+        return StatusSources(report: report, config: config, listing: listing, loop: s)
     }
 
     // MARK: - Failover and maintenance

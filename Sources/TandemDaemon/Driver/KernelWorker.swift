@@ -32,9 +32,13 @@ public final class KernelWorker: @unchecked Sendable {
     private let readQueue = DispatchQueue(label: "tandem.kernel.read")
     private var reader: (any IPVSKernel)?
     private let makeKernel: @Sendable () throws -> any IPVSKernel
+    /// Times the reconciles (metrics).
+    private let clock: any TandemClock
     private let notifier: Notifier
     private let logger: Logger
     private let events: EventHub?
+    /// Hears of every reconcile that reached the kernel, on the worker's queue (the metrics).
+    private let onReconcile: (@Sendable (IPVSReconcileOutcome) -> Void)?
 
     private var config: Config
     private var kernel: (any IPVSKernel)?
@@ -62,8 +66,11 @@ public final class KernelWorker: @unchecked Sendable {
 
     public init(config: Config, notifier: Notifier, logger: Logger, events: EventHub? = nil,
                 interfaceMTU: @escaping @Sendable (String) -> Int? = KernelWorker.sysfsMTU,
+                onReconcile: (@Sendable (IPVSReconcileOutcome) -> Void)? = nil, clock: any TandemClock = MonotonicClock(),
                 makeKernel: @escaping @Sendable () throws -> any IPVSKernel) {
+        self.clock = clock
         self.config = config
+        self.onReconcile = onReconcile
         self.interfaceMTU = interfaceMTU
         self.notifier = notifier
         self.logger = logger
@@ -210,6 +217,12 @@ public final class KernelWorker: @unchecked Sendable {
         let intent = IPVSIntent(config: config, holdingVIPs: inputs.holdingVIPs, down: inputs.down, weights: inputs.weights,
                                 drained: inputs.drained, formerlyOwned: formerlyOwned)
         let (desired, owned) = (intent.desired, intent.owned)
+        var outcome = IPVSReconcileOutcome(periodic: quiet)
+        let started = clock.now()
+        defer {
+            outcome.duration = .nanoseconds(Int64(clamping: clock.now().nanoseconds(since: started)))
+            onReconcile?(outcome)
+        }
         do {
             if let wanted = config.ipvsTimeouts {
                 let current = try kernel.timeouts()
@@ -228,6 +241,8 @@ public final class KernelWorker: @unchecked Sendable {
             }
             let results = try kernel.apply(changes)
             let failed = results.filter { !$0.succeeded }
+            outcome.applied = results.filter(\.succeeded).map(\.change)
+            outcome.errors = failed.map { $0.error?.errnoName ?? "other" }
             logger.notice("ipvs \(reason): \(IPVSPlanSummary(changes)) (\(changes.count - failed.count)/\(changes.count) applied)")
             for failure in failed {
                 logger.error("ipvs change failed: \(failure)")
@@ -239,6 +254,8 @@ public final class KernelWorker: @unchecked Sendable {
         } catch {
             logger.error("ipvs \(reason): \(error)")
             events?.publish(.kernel, "ipvs \(reason): \(error)")
+            outcome.errors.append((error as? KernelError)?.errnoName ?? "other")
+            outcome.failed = true
             inSync = false
             self.kernel = nil
             return false

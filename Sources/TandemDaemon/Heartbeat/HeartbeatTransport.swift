@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import TandemCore
 import TandemKernel
 
@@ -89,14 +90,49 @@ public struct HeartbeatRoundBuilder: Sendable {
     }
 }
 
+/// Heartbeat packets (rounds, epoch challenges and answers) handed to the kernel per path, and
+/// sends the kernel refused, since start. Written on the heartbeat thread, read by the metrics.
+public final class HeartbeatSendCounters: Sendable {
+    public struct PathCounts: Sendable, Hashable {
+        public var sent: UInt64 = 0
+        public var failed: UInt64 = 0
+
+        public init(sent: UInt64 = 0, failed: UInt64 = 0) {
+            self.sent = sent
+            self.failed = failed
+        }
+    }
+
+    private let counts: Mutex<[PathCounts]>
+
+    public init(pathCount: Int) { counts = Mutex(Array(repeating: PathCounts(), count: pathCount)) }
+
+    func record(path index: Int, failed: Bool) {
+        counts.withLock { counts in
+            guard counts.indices.contains(index) else { return }
+            if failed { counts[index].failed += 1 } else { counts[index].sent += 1 }
+        }
+    }
+
+    /// In path order.
+    public var perPath: [PathCounts] { counts.withLock { $0 } }
+}
+
 /// The live transport: one bound socket per path. Confined to the heartbeat thread.
 final class UDPHeartbeatTransport: HeartbeatSending {
     let paths: [HeartbeatPath]
     let sockets: [HeartbeatSocket]
+    let sendCounters: HeartbeatSendCounters
     var builder: HeartbeatRoundBuilder
     /// errno of the last failed send per path; nil once a send succeeds.
     private(set) var lastSendErrno: [Int32?]
     var onSendError: (HeartbeatPath, Int32) -> Void = { _, _ in }
+    /// Hears, after each round, how much later than one interval after the previous round it
+    /// went out (zero when on time or early, as rounds an event sends at once are): the
+    /// heartbeat thread's send lateness, for the metrics. Set before the loop starts.
+    var onRoundLateness: (@Sendable (Duration) -> Void)?
+    var clock: any TandemClock = MonotonicClock()
+    private var lastRound: MonotonicInstant?
 
     init(paths: [HeartbeatPath], port: UInt16, builder: HeartbeatRoundBuilder) throws(PosixError) {
         self.paths = paths
@@ -104,6 +140,7 @@ final class UDPHeartbeatTransport: HeartbeatSending {
         for path in paths { sockets.append(try HeartbeatSocket(local: path.local, port: port)) }
         self.sockets = sockets
         self.builder = builder
+        sendCounters = HeartbeatSendCounters(pathCount: paths.count)
         lastSendErrno = Array(repeating: nil, count: paths.count)
     }
 
@@ -111,7 +148,9 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     /// that path (never to a packet's source address, so a forged source cannot redirect it).
     func send(_ bytes: [UInt8], onPath index: Int) {
         guard sockets.indices.contains(index) else { return }
-        if let code = sockets[index].send(bytes, to: paths[index].peer) {
+        let code = sockets[index].send(bytes, to: paths[index].peer)
+        sendCounters.record(path: index, failed: code != nil)
+        if let code {
             if lastSendErrno[index] != code { onSendError(paths[index], code) }
             lastSendErrno[index] = code
         }
@@ -119,9 +158,19 @@ final class UDPHeartbeatTransport: HeartbeatSending {
 
     @discardableResult
     func send(_ outgoing: Election.Outgoing) -> [Int: String] {
+        if let onRoundLateness {
+            let now = clock.now()
+            if let lastRound {
+                let gap = now.nanoseconds(since: lastRound), interval = UInt64(builder.identity.intervalMilliseconds) * 1_000_000
+                onRoundLateness(.nanoseconds(Int64(clamping: gap > interval ? gap - interval : 0)))
+            }
+            lastRound = now
+        }
         let packets = builder.nextRound(outgoing, pathCount: paths.count)
         for (index, packet) in packets.enumerated() {
-            if let code = sockets[index].send(packet, to: paths[index].peer) {
+            let code = sockets[index].send(packet, to: paths[index].peer)
+            sendCounters.record(path: index, failed: code != nil)
+            if let code {
                 // Report a path's failure when it starts failing (or its errno changes), not every round.
                 if lastSendErrno[index] != code { onSendError(paths[index], code) }
                 lastSendErrno[index] = code

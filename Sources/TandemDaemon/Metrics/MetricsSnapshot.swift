@@ -1,0 +1,228 @@
+import Prometheus
+import Synchronization
+import TandemCore
+
+/// Everything one scrape of `/metrics` shows, read at once from the sources `tandemctl status`
+/// reads: the status report itself (`ControlCenter.snapshot()`, built by the same code as
+/// `status`), the IPVS listing that report was built from, the heartbeat verifier's counters,
+/// the replication service's status, the counters only metrics keep (`MetricsEvents`) and the
+/// process's own figures. A value: `MetricsExposition.render(_:)` turns it into text.
+public struct MetricsSnapshot: Sendable {
+    /// What `tandemctl status` shows, from the same call.
+    public var status: StatusReport
+    /// When the role last changed (or the daemon started), wall-clock nanoseconds since 1970: the
+    /// instant `status`'s `role_since` is printed from.
+    public var roleChangedAtNanoseconds: UInt64
+    /// The config in force when the report was built (maps service names to IPVS keys).
+    public var config: Config
+    /// The kernel's IPVS table the report's services were built from; nil when it could not be
+    /// read or the config has no virtual servers.
+    public var listing: IPVSListing?
+    /// The heartbeat verifier's counters (the report shows most of them; this also has rate limits).
+    public var heartbeats: HeartbeatVerifier.Counters
+    /// Heartbeat packets sent and refused per path, in the order of `status.peer.paths`.
+    public var heartbeatsSent: [HeartbeatSendCounters.PathCounts]
+    /// Config replication's counters and conflict flag (`tandemctl status` shows them as one line).
+    public var replication: ReplicationStatus
+    /// Role changes and health-check overload skips since start.
+    public var events: MetricsEvents.Counts
+    /// CPU, memory, descriptors and start time; nil where /proc cannot be read.
+    public var process: ProcessStatistics?
+
+    public init(status: StatusReport, roleChangedAtNanoseconds: UInt64, config: Config, listing: IPVSListing?, heartbeats: HeartbeatVerifier.Counters,
+                heartbeatsSent: [HeartbeatSendCounters.PathCounts], replication: ReplicationStatus, events: MetricsEvents.Counts, process: ProcessStatistics?) {
+        self.status = status
+        self.roleChangedAtNanoseconds = roleChangedAtNanoseconds
+        self.config = config
+        self.listing = listing
+        self.heartbeats = heartbeats
+        self.heartbeatsSent = heartbeatsSent
+        self.replication = replication
+        self.events = events
+        self.process = process
+    }
+}
+
+/// What only the metrics endpoint shows, fed by hooks in the daemon as things happen:
+/// - role changes (`ElectionDriver.onRoleChange`, on the heartbeat thread) and health results
+///   not counted because the checks ran late: plain counters, in `counts`, rendered with the
+///   snapshot;
+/// - every IPVS reconcile (`KernelWorker`'s observer) and every health-check result
+///   (`HealthMonitor`'s observer): counters and histograms in `registry`, a swift-prometheus
+///   registry that lives as long as the daemon and is appended to each scrape.
+/// Thread-safe.
+public final class MetricsEvents: Sendable {
+    public struct RoleChange: Sendable, Hashable {
+        public var from: Role
+        public var to: Role
+        public var reason: RoleChangeReason
+    }
+
+    public struct Counts: Sendable, Hashable {
+        /// Role changes since start, by from, to and reason class.
+        public var roleChanges: [RoleChange: UInt64] = [:]
+        /// Health-check results dropped as meaningless because the checks ran behind (overload).
+        public var healthOverloadSkips: UInt64 = 0
+
+        public init(roleChanges: [RoleChange: UInt64] = [:], healthOverloadSkips: UInt64 = 0) {
+            self.roleChanges = roleChanges
+            self.healthOverloadSkips = healthOverloadSkips
+        }
+    }
+
+    /// IPVS reconcile durations: 0.5 ms (an unchanged table of a few services) to 5 s.
+    static let reconcileBuckets: [Duration] = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+                                               .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                               .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+    /// Health-check durations: 1 ms (a TCP connect on a LAN) to 30 s (an exec check's longest timeout).
+    static let checkBuckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                                           .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                                           .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30)]
+
+    private let state = Mutex<(counts: Counts, role: Role)>((Counts(), .starting))
+    /// The event-driven families (names apart from the snapshot's, so one scrape never repeats a family).
+    public let registry = PrometheusCollectorRegistry()
+    /// Looked up once: the heartbeat thread records into it every round.
+    private let sendLatenessHistogram: DurationHistogram
+
+    /// Heartbeat send lateness: 0.1 ms (a prompt wake-up) to 1 s (a stalled thread).
+    static let latenessBuckets: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+                                              .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                              .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]
+
+    public init() {
+        // Families without labels exist from the start (at 0), so rate() and absent() work at once.
+        _ = registry.makeDurationHistogram(descriptor: Self.reconcileDuration, buckets: Self.reconcileBuckets)
+        sendLatenessHistogram = registry.makeDurationHistogram(descriptor: Self.sendLateness, buckets: Self.latenessBuckets)
+        _ = registry.makeCounter(descriptor: Self.driftRepairs)
+    }
+
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+    private static var reconcileDuration: MetricNameDescriptor { descriptor("tandem_ipvs_reconcile_duration_seconds",
+                                                      "Time an IPVS reconcile took, from dumping the table to the last write, seconds.") }
+    private static var reconciles: MetricNameDescriptor { descriptor("tandem_ipvs_reconciles_total",
+                                               "IPVS reconciles by result: unchanged, applied, partial (some writes refused), failed.") }
+    private static var changes: MetricNameDescriptor { descriptor("tandem_ipvs_changes_total", "IPVS changes the kernel accepted, by kind.") }
+    private static var kernelErrors: MetricNameDescriptor { descriptor("tandem_ipvs_kernel_errors_total",
+                                                 "IPVS requests the kernel refused, by errno name (other: no errno).") }
+    private static var driftRepairs: MetricNameDescriptor { descriptor("tandem_ipvs_drift_repairs_total",
+                                                 "Periodic checks that found the kernel's IPVS table drifted from the config and wrote it back.") }
+    private static var sendLateness: MetricNameDescriptor {
+        descriptor("tandem_heartbeat_send_lateness_seconds",
+                   "How much later than one interval after the previous round each heartbeat round went out (0 when on time), seconds.")
+    }
+    private static var announcements: MetricNameDescriptor {
+        descriptor("tandem_vip_announcements_total",
+                   "Gratuitous ARPs and unsolicited neighbour advertisements for each VIP, by result (sent, failed).")
+    }
+    private static var foreignRemovals: MetricNameDescriptor {
+        descriptor("tandem_vip_foreign_removals_total",
+                   "Removals of a VIP by another program seen on this node (an active node puts a held VIP back).")
+    }
+    private static var checks: MetricNameDescriptor { descriptor("tandem_health_checks_total",
+                                           "Health-check results per real server: passed, failed, or uncounted (ran too late to mean anything).") }
+    private static var checkDuration: MetricNameDescriptor { descriptor("tandem_health_check_duration_seconds",
+                                                  "Time a health check took, by check type, seconds.") }
+
+    /// The node changed role to `to` for `reason` (the election's wording); the previous role is
+    /// the last one recorded (starting at first).
+    public func roleChanged(to: Role, reason: String) {
+        state.withLock { s in
+            let change = RoleChange(from: s.role, to: to, reason: RoleChangeReason(to: to, reason: reason))
+            s.counts.roleChanges[change, default: 0] += 1
+            s.role = to
+        }
+    }
+
+    public var counts: Counts { state.withLock { $0.counts } }
+
+    /// A heartbeat round went out `lateness` after it was due (on the heartbeat thread: one
+    /// uncontended lock).
+    public func heartbeatRoundSent(lateness: Duration) {
+        sendLatenessHistogram.record(lateness)
+    }
+
+    /// One announcement for `vip` was handed to the kernel (or refused).
+    public func announced(_ vip: VirtualIP, succeeded: Bool) {
+        registry.makeCounter(descriptor: Self.announcements, labels: Self.vipLabels(vip) + [("result", succeeded ? "sent" : "failed")])
+            .increment()
+    }
+
+    /// The route monitor saw another program remove `vip` from its interface.
+    public func foreignRemoval(of vip: VirtualIP) {
+        registry.makeCounter(descriptor: Self.foreignRemovals, labels: Self.vipLabels(vip)).increment()
+    }
+
+    /// The labels of `tandem_vip_held` ("10.0.0.10/24" as `tandemctl status` writes it).
+    static func vipLabels(_ vip: VirtualIP) -> [(String, String)] {
+        [("vip", vip.prefix.description), ("interface", vip.interface)]
+    }
+
+    /// One IPVS reconcile reached the kernel.
+    public func reconciled(_ outcome: IPVSReconcileOutcome) {
+        registry.makeDurationHistogram(descriptor: Self.reconcileDuration, buckets: Self.reconcileBuckets).record(outcome.duration)
+        registry.makeCounter(descriptor: Self.reconciles, labels: [("result", outcome.result)]).increment()
+        for change in outcome.applied {
+            registry.makeCounter(descriptor: Self.changes, labels: [("kind", change.kindLabel)]).increment()
+        }
+        for error in outcome.errors {
+            registry.makeCounter(descriptor: Self.kernelErrors, labels: [("errno", error)]).increment()
+        }
+        if outcome.periodic && !outcome.applied.isEmpty { registry.makeCounter(descriptor: Self.driftRepairs).increment() }
+    }
+
+    /// One health check finished after `duration`; `service` is the key of its virtual service
+    /// in the config in force (for node_exporter's labels), nil when it left the config.
+    public func healthChecked(_ key: HealthTarget.Key, service: IPVSServiceKey?, result: ProbeResult, duration: Duration) {
+        let check = key.probe.typeName
+        registry.makeDurationHistogram(descriptor: Self.checkDuration, labels: [("check", check)], buckets: Self.checkBuckets)
+            .record(duration)
+        let outcome = !result.counted ? "uncounted" : result.passed ? "passed" : "failed"
+        if !result.counted { state.withLock { $0.counts.healthOverloadSkips += 1 } }
+        guard let service else { return }
+        let labels = [("service", key.server.service)] + MetricsExposition.serviceLabels(service)
+            + [("remote_address", key.server.address.description), ("remote_port", String(key.server.port)),
+               ("check", check), ("result", outcome)]
+        registry.makeCounter(descriptor: Self.checks, labels: labels).increment()
+    }
+}
+
+/// The class of a role change's reason: a bounded label value for
+/// `tandem_role_changes_total{reason=…}`, read from the election's wording (`Election`'s
+/// `inactiveTarget` and `become` calls). The text itself stays in `tandemctl status`.
+public enum RoleChangeReason: String, Sendable, Hashable, CaseIterable {
+    /// The peer went silent for the dead time, or was never heard within it after start.
+    case peerSilent = "peer_silent"
+    /// The peer left, asked us to take over, or is in fault, maintenance or stopping.
+    case peerLeft = "peer_left"
+    /// An operator's request on this node: failover, maintenance, stop.
+    case operatorRequest = "operator"
+    /// A local fault (tracked interface down, no usable heartbeat path) or its end.
+    case fault
+    /// The election compared priorities or roles (preemption, both active, the peer's state).
+    case election
+    /// None of the above (keeping VIPs already held at start, a handover that timed out, …).
+    case other
+
+    public init(to: Role, reason: String) {
+        let text = reason.lowercased()
+        func any(_ words: String...) -> Bool { words.contains { text.contains($0) } }
+        if to == .fault || text.hasPrefix("local faults") {
+            self = .fault
+        } else if any("silent", "no heartbeat") {
+            self = .peerSilent
+        } else if any("asked us to take over", "released the vips and left", "is in stopping", "is in maintenance", "is in fault") {
+            self = .peerLeft
+        } else if to == .stopping || to == .maintenance || any("failover", "maintenance", "stop requested", "handover complete") {
+            self = .operatorRequest
+        } else if any("already held") {
+            self = .other
+        } else if any("wins", "preempt", "is active", "is starting", "is standby") {
+            self = .election
+        } else {
+            self = .other
+        }
+    }
+}
