@@ -447,4 +447,34 @@ struct NodeHarness {
         let released = Self.reconciles(h.takeEffects())
         #expect(released.map(\.1) == [.released] && released.first?.0.holdingVIPs == false)
     }
+
+    // MARK: - Found by the simulator (tandem-sim --hours 2000: seeds 220, 549, 5397, 6946, 7768)
+
+    /// A reload removed a VIP while active and its release failed: the retry used to take only
+    /// VIPs still in the config, so the address stayed on the interface for good.
+    @Test func aFailedReleaseOfAVIPTheReloadRemovedIsRetried() {
+        var h = H(vips: [H.vip, H.vip6])
+        h.startActive()
+        h.failWrites = true
+        h.send(.reload(NodeState.Settings(election: H.settings, vips: [H.vip])))
+        #expect(h.kernel[H.vip6] != nil)
+        h.failWrites = false
+        h.advance(1000)
+        #expect(h.kernel[H.vip6] == nil, "released at the retry although the config no longer names it")
+        #expect(h.kernel[H.vip] != nil, "the configured VIP stays with the active node")
+    }
+
+    /// A standby whose kernel still holds a VIP (left by a failed release and a crash) must not
+    /// keep it when a reload adds that VIP to the config: the active peer holds it.
+    @Test func aVIPAddedByAReloadIsReleasedOnANodeThatDoesNotServe() {
+        var h = H(vips: [H.vip])
+        h.send(.start)
+        h.send(.heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .active, priority: 100,
+                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
+        #expect(h.state.election.role == .standby)
+        h.kernel[H.vip6] = .held                                           // the leftover copy
+        h.send(.reload(NodeState.Settings(election: H.settings, vips: [H.vip, H.vip6])))
+        #expect(h.kernel[H.vip6] == nil)
+        #expect(h.effects.contains(.log(.notice, "VIPs added by a reload were already present on this standby node: stale copies released: 2001:db8::10/64 on eth0 (removed)")))
+    }
 }

@@ -21,8 +21,10 @@
 ///   itself instead; here the active stays active, since the peer is still standby and a demotion
 ///   would only add an outage); a VIP added by someone else is left alone. Every change except
 ///   Tandem's own is followed by one fresh judgement of health (at most four rounds in a row).
-/// - **Reload.** Removed VIPs are released and no longer watched; added ones are claimed and
-///   announced while holding; the election takes the new settings.
+/// - **Reload.** Removed VIPs are released and no longer watched (a failed release is retried
+///   even though the config no longer names the VIP); added ones are claimed and announced while
+///   holding, and released while not (a copy left on the interface by an earlier failed release
+///   and a crash would double the active peer's); the election takes the new settings.
 /// - **Stop.** A graceful stop hands over; after `stopTimeout` (or at a second signal) the node
 ///   releases everything, sends a release notice and finishes.
 /// - **Requests.** At most one failover or maintenance change at a time. A failover without
@@ -144,7 +146,7 @@ public struct NodeState: Sendable {
     }
 
     private enum ClaimPurpose: Sendable { case takeover, reclaim, reload }
-    private enum ReleasePurpose: Sendable { case all, removedByReload, retry }
+    private enum ReleasePurpose: Sendable { case all, removedByReload, retry, staleAdded }
 
     /// - Parameters:
     ///   - config: the version of the config the node starts with.
@@ -317,11 +319,22 @@ public struct NodeState: Sendable {
         case .reclaim(let report):
             reclaim(report)
         case .claimAdded(let list):
-            if election.holdingVIPs { claim(list, purpose: .reload) }
+            if election.holdingVIPs {
+                claim(list, purpose: .reload)
+            } else {
+                // Not serving: a copy already on the interface (left by an earlier failed
+                // release, a crash) must go, or it doubles the active peer's.
+                awaiting = .release(.staleAdded, list)
+                out.append(.release(list))
+            }
         case .retryRelease:
-            let list = vips.filter(releaseOwed.contains)
+            // Owed releases of VIPs still configured wait while this node serves (it holds
+            // them now); those a reload removed are released whatever the role.
+            let owed = vips.filter(releaseOwed.contains)
+                + releaseOwed.filter { !vips.contains($0) }.sorted { $0.prefix.description < $1.prefix.description }
             releaseOwed = []
-            guard !servesVIPs, !list.isEmpty else { return }
+            let list = servesVIPs ? owed.filter { !vips.contains($0) } : owed
+            guard !list.isEmpty else { return }
             out.append(.log(.notice, "releasing again VIPs whose release failed: \(Self.list(list))"))
             awaiting = .release(.retry, list)
             out.append(.release(list))
@@ -563,6 +576,7 @@ public struct NodeState: Sendable {
         for vip in asked {
             switch results[vip] ?? .failed("no answer") {
             case .removed: done.append("\(vip.prefix) on \(vip.interface) (removed)")
+            case .alreadyAbsent where purpose == .staleAdded: break
             case .alreadyAbsent: done.append("\(vip.prefix) on \(vip.interface) (already absent)")
             case .failed(let why):
                 releaseOwed.insert(vip)
@@ -574,6 +588,7 @@ public struct NodeState: Sendable {
         switch purpose {
         case .all, .retry: log = "VIPs released"
         case .removedByReload: log = "VIPs released (removed from the config)"
+        case .staleAdded: log = "VIPs added by a reload were already present on this \(election.role) node: stale copies released"
         }
         if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
         if purpose == .all { reconcileIPVS(.released) { $0.holdingVIPs = false } }
