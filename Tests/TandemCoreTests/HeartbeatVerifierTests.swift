@@ -61,6 +61,26 @@ struct HeartbeatVerifierTests {
         ("garbage", [[1, 2, 3]], .malformed(.tooShort(length: 3))),
     ]
 
+    /// Arrivals exactly on the 10 ms interval leave the jitter at 0; a loss (a 20 ms gap for a
+    /// sequence step of 2) is not jitter; late and early arrivals move it by 1/16 of their deviation.
+    @Test func arrivalJitterFollowsTheDeviationFromTheInterval() {
+        var v = verifier()
+        var now: UInt64 = 1000
+        for sequence in 1...5 {
+            _ = v.verify(packet(sequence: UInt64(sequence)), at: .milliseconds(now))
+            now += 10
+        }
+        #expect(v.paths[0].arrivalJitterNanoseconds == 0)
+        now += 10                                                  // sequence 6 lost
+        _ = v.verify(packet(sequence: 7), at: .milliseconds(now))
+        #expect(v.paths[0].arrivalJitterNanoseconds == 0, "a lost packet is counted as lost, not as jitter")
+        _ = v.verify(packet(sequence: 8), at: .milliseconds(now + 14))   // 4 ms late
+        #expect(v.paths[0].arrivalJitterNanoseconds == 4_000_000 / 16)
+        _ = v.verify(packet(sequence: 9), at: .milliseconds(now + 20))   // 4 ms early
+        #expect(v.paths[0].arrivalJitterNanoseconds == 250_000 + (4_000_000 - 250_000) / 16)
+        #expect(v.paths[1].arrivalJitterNanoseconds == 0, "per path")
+    }
+
     @Test func dropsAndCountsBadPackets() {
         for (name, packets, reason) in Self.drops {
             var v = verifier()

@@ -87,7 +87,8 @@ private func knownSnapshot() throws -> (MetricsSnapshot, MetricsEvents) {
     let mine = StatusReport.ConfigInfo(serial: 7, digest: config.digest)
     let peer = StatusReport.Peer(name: "rb", role: "standby", alive: true, lastHeardMs: 40, priority: 90,
                                  config: .init(serial: 6, digest: "ab"),
-                                 paths: [.init(path: "10.0.1.1 -> 10.0.1.2", received: 1200, lost: 3, lastHeardMs: 40)])
+                                 paths: [.init(path: "10.0.1.1 -> 10.0.1.2", received: 1200, lost: 3, lastHeardMs: 40,
+                                               arrivalJitterMs: 0.25, dropped: ["malformed": 2, "replay": 1])])
     let status = StatusReport(node: "ra", role: "active", roleReason: "rb silent for 310ms on all paths", roleSince: nil, roleAgeMs: nil,
                               priority: 100, effectivePriority: 100, maintenance: false, peer: peer,
                               heartbeats: .init(accepted: 1200, malformed: 2), vips: [.init(address: "10.0.0.10/24", interface: "eth0", held: true)],

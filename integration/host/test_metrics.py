@@ -45,10 +45,16 @@ def pair(topo):
     p.close()
 
 
-def scrape(pair, node, path="/metrics"):
+# What Prometheus 2.42 sends: it prefers OpenMetrics.
+PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+                     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+
+
+def scrape(pair, node, path="/metrics", accept=None):
     """(status, headers text, body) of a GET from the client namespace, through curl."""
     url = f"http://{ADDR[node]}:{pair.metrics_port}{path}"
-    r = pair.topo.exec("c", "curl", "-s", "-S", "-D", "-", "--max-time", "5", url, check=False)
+    extra = ["-H", f"Accept: {accept}"] if accept else []
+    r = pair.topo.exec("c", "curl", "-s", "-S", "-D", "-", "--max-time", "5", *extra, url, check=False)
     assert r.returncode == 0, f"curl {url}: {r.stderr}"
     # text mode turns the CRLFs into LFs: the head ends at the first empty line.
     head, _, body = r.stdout.partition("\n\n")
@@ -146,6 +152,16 @@ def test_exposition_passes_promtool_and_matches_status(pair):
         assert rounds > 0 and s[("tandem_heartbeat_send_lateness_seconds_bucket", frozenset({("le", "+Inf")}))] == rounds
         path = frozenset({("path", f"{ADDR[node]} -> {ADDR['b' if node == 'a' else 'a']}")})
         assert s[("tandem_heartbeats_sent_total", path)] > 0 and s[("tandem_heartbeats_received_total", path)] > 0, body
+        assert s[("tandem_heartbeats_dropped_total", path | {("reason", "malformed")})] == 0
+        jitter = s[("tandem_heartbeat_arrival_jitter_seconds", path)]
+        assert 0 <= jitter < 0.01, f"arrival jitter {jitter}s on a quiet 10 ms pair"
+        # Asked as Prometheus asks: OpenMetrics, the same samples, counters' families without _total, # EOF.
+        status, head, om = scrape(pair, node, accept=PROMETHEUS_ACCEPT)
+        assert status == 200 and "application/openmetrics-text; version=1.0.0" in head, head
+        assert om.endswith("# EOF\n") and "# TYPE tandem_heartbeats_sent counter" in om, om[-300:]
+        o = samples(om)
+        assert o[("tandem_config_serial", frozenset())] == s[("tandem_config_serial", frozenset())]
+        assert o.get(("tandem_role", frozenset({("state", role)}))) == 1
     # The active's announcements are counted; a VIP removed by hand is counted and put back.
     vip = frozenset({("vip", "10.99.0.10/24"), ("interface", "eth0")})
     assert samples(scrape(pair, "a")[2])[("tandem_vip_announcements_total", vip | {("result", "sent")})] >= 1

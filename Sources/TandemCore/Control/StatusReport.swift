@@ -127,13 +127,20 @@ public struct StatusReport: Codable, Sendable, Hashable {
         /// Why this node's own end of the path cannot carry heartbeats ("address not configured on
         /// any interface", "sending fails: …"); nil when it can.
         public var localProblem: String?
+        /// Interarrival jitter of the peer's heartbeats on this path, ms (`PathStatistics.arrivalJitterNanoseconds`).
+        public var arrivalJitterMs: Double?
+        /// Packets dropped on this path's socket, by reason class (malformed, unauthenticated, replay, …).
+        public var dropped: [String: UInt64]?
 
-        public init(path: String, received: UInt64, lost: UInt64, lastHeardMs: UInt64?, localProblem: String? = nil) {
+        public init(path: String, received: UInt64, lost: UInt64, lastHeardMs: UInt64?, localProblem: String? = nil,
+                    arrivalJitterMs: Double? = nil, dropped: [String: UInt64]? = nil) {
             self.path = path
             self.received = received
             self.lost = lost
             self.lastHeardMs = lastHeardMs
             self.localProblem = localProblem
+            self.arrivalJitterMs = arrivalJitterMs
+            self.dropped = dropped
         }
     }
 

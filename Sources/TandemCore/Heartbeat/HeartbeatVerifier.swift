@@ -51,8 +51,22 @@ public struct HeartbeatVerifier: Sendable {
         /// Sequence numbers skipped on this path within one epoch: lost (or reordered behind a later packet).
         public var lost: UInt64 = 0
         public var lastHeard: MonotonicInstant?
+        /// Interarrival jitter, nanoseconds: a running mean (gain 1/16, as RFC 3550 §6.4.1's
+        /// estimator) of how far each packet's arrival gap on this path differs from what the
+        /// sender's interval and the sequence step predict. 0 until two packets arrived.
+        public var arrivalJitterNanoseconds: UInt64 = 0
 
         public init() {}
+
+        /// A packet arrived `gap` ns after the previous one on this path, where `expected` ns were due.
+        mutating func noteArrival(gap: UInt64, expected: UInt64) {
+            let deviation = gap > expected ? gap - expected : expected - gap
+            if deviation >= arrivalJitterNanoseconds {
+                arrivalJitterNanoseconds += (deviation - arrivalJitterNanoseconds) / 16
+            } else {
+                arrivalJitterNanoseconds -= (arrivalJitterNanoseconds - deviation) / 16
+            }
+        }
     }
 
     /// Which of this node's keys verified the peer's last authentic packet.
@@ -83,6 +97,19 @@ public struct HeartbeatVerifier: Sendable {
         case wrongTarget(String)
         /// More challenges from the peer than `answersPerSecond`.
         case challengeRateLimited
+
+        /// The reason's class, as status and metrics label it: malformed, unauthenticated,
+        /// replay, unexpected_sender, unknown_path, rate_limited.
+        public var category: String {
+            switch self {
+            case .malformed: return "malformed"
+            case .missingTag, .badTag: return "unauthenticated"
+            case .staleEpoch, .replayedSequence, .staleAnswer: return "replay"
+            case .unexpectedSender, .wrongTarget: return "unexpected_sender"
+            case .unknownPath: return "unknown_path"
+            case .challengeRateLimited: return "rate_limited"
+            }
+        }
 
         public var description: String {
             switch self {
@@ -292,6 +319,7 @@ public struct HeartbeatVerifier: Sendable {
             }
             lastSequence = Array(repeating: nil, count: pathCount)
         }
+        var sequenceStep: UInt64?
         if message.bootEpoch == currentEpoch, let last = lastSequence[path] {
             guard message.sequence > last else {
                 counters.replayed += 1
@@ -299,6 +327,11 @@ public struct HeartbeatVerifier: Sendable {
                                                   lastAccepted: last, pathIndex: message.pathIndex))
             }
             paths[path].lost += message.sequence - last - 1
+            sequenceStep = message.sequence - last
+        }
+        if let step = sequenceStep, let heard = paths[path].lastHeard {
+            paths[path].noteArrival(gap: now.nanoseconds(since: heard),
+                                    expected: step &* UInt64(message.intervalMilliseconds) &* 1_000_000)
         }
         currentEpoch = message.bootEpoch
         newestEpoch = max(newestEpoch ?? 0, message.bootEpoch)

@@ -146,7 +146,9 @@ public final class ControlCenter: ControlHandling {
             let local = index < s.localPaths.count ? s.localPaths[index] : nil
             return StatusReport.Path(path: "\(path.local) -> \(path.peer)", received: stats.received, lost: stats.lost,
                                      lastHeardMs: stats.lastHeard.map { s.now.milliseconds(since: $0) },
-                                     localProblem: local.flatMap { $0.isUsable ? nil : $0.description })
+                                     localProblem: local.flatMap { $0.isUsable ? nil : $0.description },
+                                     arrivalJitterMs: stats.received > 1 ? Double(stats.arrivalJitterNanoseconds) / 1e6 : nil,
+                                     dropped: index < s.pathDrops.count ? s.pathDrops[index] : [:])
         }
         let peer = StatusReport.Peer(name: peerName, role: s.peer.map { $0.role.description } ?? "unknown", alive: s.peerAlive,
                                      lastHeardMs: s.peer.map { s.now.milliseconds(since: $0.lastHeard) },

@@ -67,6 +67,8 @@ public struct HeartbeatStatus: Sendable {
     public var localPaths: [LocalHealth.PathState] = []
     /// The operator's drained real servers (`NodeState.drains`).
     public var drained: Set<RealServerID> = []
+    /// Packets dropped on each path's socket, by reason class (`DropReason.category`), in path order.
+    public var pathDrops: [[String: UInt64]] = []
 }
 
 /// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
@@ -91,6 +93,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     var watchdog: WatchdogPinger?
     /// The SCHED_FIFO priority this thread runs with now; nil for the default scheduler.
     private var runningPriority: Int?
+    /// Packets dropped on each path's socket, by reason class (`DropReason.category`).
+    private var pathDrops: [[String: UInt64]]
 
     // Shared:
     /// Events for the thread; `closed` once the loop has finished (a request posted then is refused at once).
@@ -110,6 +114,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
         self.verifier = verifier
         self.logger = logger
         self.realtimePriority = realtimePriority
+        pathDrops = Array(repeating: [:], count: transport.sockets.count)
         wake = try WakeUpEvent()
     }
 
@@ -185,7 +190,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
             }
             if deadline > now { waitReadable(descriptors, timeoutNanoseconds: deadline.nanoseconds(since: now)) }
             // 1. Every packet already received, before any timer.
-            for socket in transport.sockets {
+            for (index, socket) in transport.sockets.enumerated() {
                 var budget = 256
                 while budget > 0, let (count, source) = socket.receive(into: &buffer) {
                     budget -= 1
@@ -195,6 +200,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     case .accepted(let message):
                         driver.heartbeatReceived(message, at: now)
                     case .dropped(let reason):
+                        pathDrops[index][reason.category, default: 0] += 1
                         logDrop(reason, from: source, local: socket.local, at: now)
                     case .authentication(let event):
                         logAuthentication(event, at: now)
@@ -332,16 +338,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     /// left out (`LogRateLimiter`), so a peer dropped forever does not flood the log.
     private func logDrop(_ reason: HeartbeatVerifier.DropReason, from source: IPAddress?, local: IPAddress,
                          at now: MonotonicInstant) {
-        let key: String
-        switch reason {
-        case .malformed: key = "malformed"
-        case .missingTag, .badTag: key = "unauthenticated"
-        case .staleEpoch, .replayedSequence, .staleAnswer: key = "replayed"
-        case .unexpectedSender, .wrongTarget: key = "sender"
-        case .unknownPath: key = "path"
-        case .challengeRateLimited: key = "rate-limited"
-        }
-        guard case .write(let suppressed) = logLimiter.admit(key, at: now) else { return }
+        guard case .write(let suppressed) = logLimiter.admit(reason.category, at: now) else { return }
         let more = suppressed == 0 ? "" : "; \(suppressed) more like it not logged"
         logger.warning("heartbeat dropped from \(source?.description ?? "?") to \(local): \(reason) (\(dropCounters(verifier.counters))\(more))")
     }
@@ -369,7 +366,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                                      peerAlive: election.peerIsAlive(at: now),
                                      authentication: verifier.authenticationStatus(at: now), keyFingerprints: keyFingerprints,
                                      localFaults: driver.health.faults, localPaths: driver.health.paths,
-                                     drained: driver.node.drains.drained)
+                                     drained: driver.node.drains.drained, pathDrops: pathDrops)
         snapshot.withLock { $0 = status }
     }
 }

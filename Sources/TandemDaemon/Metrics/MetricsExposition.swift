@@ -90,12 +90,16 @@ public enum MetricsExposition {
                         [("path", path.path)], counts.failed)
         }
         let c = s.heartbeats
-        let dropped: [(String, UInt64)] = [
-            ("malformed", c.malformed), ("unauthenticated", c.unauthenticated), ("replay", c.replayed),
-            ("unexpected_sender", c.unexpectedSender), ("unknown_path", c.unknownPath), ("rate_limited", c.rateLimited),
-        ]
-        for (reason, count) in dropped {
-            out.counter("tandem_heartbeats_dropped_total", "Heartbeat packets dropped, by reason.", [("reason", reason)], count)
+        for path in s.status.peer.paths {
+            for reason in Self.dropReasons {
+                out.counter("tandem_heartbeats_dropped_total", "Heartbeat packets dropped, per path (the socket they arrived on) and reason.",
+                            [("path", path.path), ("reason", reason)], path.dropped?[reason] ?? 0)
+            }
+            if let jitter = path.arrivalJitterMs {
+                out.gauge("tandem_heartbeat_arrival_jitter_seconds",
+                          "Interarrival jitter of the peer's heartbeats per path: running mean (gain 1/16, RFC 3550) of each arrival's deviation from the sender's interval, seconds.",
+                          [("path", path.path)], jitter / 1000)
+            }
         }
         let challenges: [(String, UInt64)] = [
             ("sent", c.challengesSent), ("answer_accepted", c.answersAccepted), ("answered", c.challengesAnswered),
@@ -106,6 +110,9 @@ public enum MetricsExposition {
                         [("kind", kind)], count)
         }
     }
+
+    /// `HeartbeatVerifier.DropReason.category`'s values: every one is exported (0 until it happens).
+    static let dropReasons = ["malformed", "unauthenticated", "replay", "unexpected_sender", "unknown_path", "rate_limited"]
 
     private static func vips(_ s: MetricsSnapshot, _ out: Families) {
         for vip in s.status.vips {

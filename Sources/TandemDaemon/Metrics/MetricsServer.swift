@@ -21,8 +21,8 @@ import TandemCore
 /// - each request must arrive whole within `requestTimeout` of the connection opening or of the
 ///   previous response (a slowloris, or an idle kept-alive connection, is closed then).
 ///
-/// OpenMetrics is not offered: swift-prometheus writes only 0.0.4 (no `# EOF`), which every
-/// Prometheus server accepts whatever its `Accept` header prefers.
+/// The body is Prometheus text 0.0.4, or OpenMetrics 1.0 when the scraper's `Accept` prefers it
+/// (as Prometheus's own header does): `OpenMetrics.convert` of the same text.
 public final class MetricsServer: Service, Sendable {
     public static let maximumConnections = 16
     public static let maximumRequestBytes = 8192
@@ -177,10 +177,16 @@ final class MetricsRequestHandler: ChannelInboundHandler {
             let promise = context.eventLoop.makePromise(of: [UInt8].self)
             promise.completeWithTask { [render] in await render() }
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let openMetrics = OpenMetrics.preferred(accept: request.headers.first(name: "Accept"))
             promise.futureResult.whenSuccess { body in
                 let (handler, context) = bound.value
-                handler.send(.ok, body, to: request, keepAlive: request.isKeepAlive, context: context,
-                             contentType: MetricsExposition.contentType)
+                if openMetrics {
+                    handler.send(.ok, OpenMetrics.convert(body), to: request, keepAlive: request.isKeepAlive, context: context,
+                                 contentType: OpenMetrics.contentType)
+                } else {
+                    handler.send(.ok, body, to: request, keepAlive: request.isKeepAlive, context: context,
+                                 contentType: MetricsExposition.contentType)
+                }
             }
         }
     }
