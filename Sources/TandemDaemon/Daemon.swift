@@ -134,11 +134,13 @@ public enum Daemon {
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
         let store = LockedBox(initial)
+        // Each check's service key for the metrics' labels, by virtual server name: looked up once
+        // per check (thousands a second), so a table rebuilt at each reload, not a scan of the config.
+        let serviceKeys = LockedBox(Self.serviceKeys(config))
         // Health results go to NodeState (it owns the IPVS table's inputs), paced by DaemonHealth.
         let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock,
                                   onResult: { key, result, duration in
-                                      let service = store.withLock { $0.current }.virtualServers
-                                          .first { $0.name == key.server.service }?.ipvsService.key
+                                      let service = serviceKeys.withLock { $0[key.server.service] }
                                       metricsEvents.healthChecked(key, service: service, result: result, duration: duration)
                                   },
                                   deliver: { down, weights in loop.post(.node(.realServerHealth(down: down, weights: weights))) })
@@ -206,6 +208,7 @@ public enum Daemon {
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
             loop.post(.reload(fresh, newSettings))
             loop.post(.configVersion(ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)))
+            serviceKeys.withLock { $0 = Self.serviceKeys(fresh) }
             health.apply(fresh)
             result.applied = true
             return .success(result)
@@ -263,6 +266,11 @@ public enum Daemon {
         try await ServiceGroup(configuration: configuration).run()
         hub.finish()
         worker.drain()
+    }
+
+    /// Each virtual server's IPVS service key, by name.
+    static func serviceKeys(_ config: Config) -> [String: IPVSServiceKey] {
+        Dictionary(config.virtualServers.map { ($0.name, $0.ipvsService.key) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The heartbeat keys of `settings` (nil with `auth: none`, which is logged as a warning).
