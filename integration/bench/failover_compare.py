@@ -76,7 +76,7 @@ class PrivatePair(Pair):
 
     def start(self, node):
         log = open(self.logs[node], "ab")
-        p = self.topo.popen(node, "sh", "-c", PRIVATE_RUN, "sh", failover_pair.TANDEMD, "--config", str(self.config),
+        p = self.topo.popen(node, "sh", "-c", PRIVATE_RUN, "sh", failover_pair.TANDEMD, "--config", str(self.config.path(node)),
                             "--node", failover_pair.NODES[node], stdout=log, stderr=log)
         log.close()
         self.procs[node] = p
