@@ -187,7 +187,8 @@ public final class PairSimulation {
 
     // Invariant bookkeeping.
     private var dualSince: UInt64?
-    private var divergedSince: (at: UInt64, versions: [ConfigVersion])?
+    private var divergedSince: UInt64?
+    private var divergedVersions: [ConfigVersion] = []
     private var drainsDivergedSince: UInt64?
     private var noHolderSince: UInt64?
     /// An outage the operator asked for (`failover --force` with no peer to take over) ends here.
@@ -681,31 +682,18 @@ public final class PairSimulation {
     private func check() {
         // 1. Never two holders of a VIP for longer than `dualBound` once each hears the other.
         let both = live(0) && live(1) && connected
-        let dual = both && !nodes[0].kernelVIPs.isDisjoint(with: nodes[1].kernelVIPs)
-        if dual {
-            if dualSince == nil { dualSince = now }
-            let length = now - dualSince!
-            statistics.longestDualMs = max(statistics.longestDualMs, length / 1_000_000)
-            if length > dualBound {
-                fail("both nodes have held \(NodeState.list(Array(nodes[0].kernelVIPs.intersection(nodes[1].kernelVIPs)))) for \(length / 1_000_000)ms while hearing each other (bound \(dualBound / 1_000_000)ms)")
-            }
-        } else {
-            dualSince = nil
+        let shared = nodes[0].kernelVIPs.intersection(nodes[1].kernelVIPs)
+        lasting(both && !shared.isEmpty, since: &dualSince, longest: &statistics.longestDualMs, bound: dualBound) {
+            "both nodes have held \(NodeState.list(Array(shared))) for \($0)ms while hearing each other"
         }
         // 2. A holder exists within `outageBound` whenever a node can serve.
         let canServe = (0..<2).contains { i in
             live(i) && nodes[i].kernelFailure == 0 && !(nodes[i].state?.election.maintenance ?? true) && !nodes[i].stopping
         }
         let held = (0..<2).contains { nodes[$0].running && nodes[$0].kernelVIPs.contains(baseVIP) }
-        if canServe && !held && now >= excusedOutageUntil {
-            if noHolderSince == nil { noHolderSince = now }
-            let length = now - noHolderSince!
-            statistics.longestOutageMs = max(statistics.longestOutageMs, length / 1_000_000)
-            if length > outageBound {
-                fail("no node has held \(baseVIP.prefix) for \(length / 1_000_000)ms although a node can serve (bound \(outageBound / 1_000_000)ms)")
-            }
-        } else {
-            noHolderSince = nil
+        lasting(canServe && !held && now >= excusedOutageUntil, since: &noHolderSince, longest: &statistics.longestOutageMs,
+                bound: outageBound) {
+            "no node has held \(baseVIP.prefix) for \($0)ms although a node can serve"
         }
         // 4. A config is never half-applied: the VIPs a node acts on are its config's.
         for i in 0..<2 {
@@ -716,29 +704,19 @@ public final class PairSimulation {
             }
         }
         // 5. Both nodes converge to the higher serial (not while two configs share one serial,
-        // which the operator resolves) once they reach each other.
-        if both, nodes[0].loaded != nodes[1].loaded, nodes[0].loaded.serial != nodes[1].loaded.serial {
-            let versions = [nodes[0].loaded, nodes[1].loaded]
-            if divergedSince?.versions != versions { divergedSince = (now, versions) }
-            let length = now - divergedSince!.at
-            statistics.longestDivergenceMs = max(statistics.longestDivergenceMs, length / 1_000_000)
-            if length > convergenceBound {
-                fail("the nodes run \(versions[0]) and \(versions[1]) for \(length / 1_000_000)ms while reaching each other (bound \(convergenceBound / 1_000_000)ms)")
-            }
-        } else {
-            divergedSince = nil
+        // which the operator resolves) once they reach each other; a new pair of versions restarts the wait.
+        let versions = [nodes[0].loaded, nodes[1].loaded]
+        if versions != divergedVersions { divergedSince = nil }
+        divergedVersions = versions
+        lasting(both && versions[0] != versions[1] && versions[0].serial != versions[1].serial, since: &divergedSince,
+                longest: &statistics.longestDivergenceMs, bound: convergenceBound) {
+            "the nodes run \(versions[0]) and \(versions[1]) for \($0)ms while reaching each other"
         }
         // 6. The two drain lists become equal once the nodes reach each other (the newer wins).
-        if both, let a = nodes[0].state?.drains, let b = nodes[1].state?.drains,
-           a.generation != b.generation || a.drained != b.drained {
-            if drainsDivergedSince == nil { drainsDivergedSince = now }
-            let length = now - drainsDivergedSince!
-            statistics.longestDrainDivergenceMs = max(statistics.longestDrainDivergenceMs, length / 1_000_000)
-            if length > drainBound {
-                fail("the drain lists differ for \(length / 1_000_000)ms while the nodes reach each other: \(nodes[0].name) \(a.list), \(nodes[1].name) \(b.list) (bound \(drainBound / 1_000_000)ms)")
-            }
-        } else {
-            drainsDivergedSince = nil
+        let a = nodes[0].state?.drains, b = nodes[1].state?.drains
+        let drainsDiffer = a != nil && b != nil && (a!.generation != b!.generation || a!.drained != b!.drained)
+        lasting(both && drainsDiffer, since: &drainsDivergedSince, longest: &statistics.longestDrainDivergenceMs, bound: drainBound) {
+            "the drain lists differ for \($0)ms while the nodes reach each other: \(self.nodes[0].name) \(a!.list), \(self.nodes[1].name) \(b!.list)"
         }
         // 3. Every request is answered in time.
         for i in 0..<2 where nodes[i].stalledUntil == nil {
@@ -746,6 +724,20 @@ public final class PairSimulation {
                 fail("\(nodes[i].name) has not answered request \(id) (\(request.command)) in time")
             }
         }
+    }
+
+    /// Tracks how long `holds` has been true (from `since`), keeps the longest in `longest` (ms),
+    /// and fails with `what(ms)` once it lasts longer than `bound` (ns).
+    private func lasting(_ holds: Bool, since: inout UInt64?, longest: inout UInt64, bound: UInt64, _ what: (UInt64) -> String) {
+        guard holds else {
+            since = nil
+            return
+        }
+        let start = since ?? now
+        since = start
+        let ms = (now - start) / 1_000_000
+        longest = max(longest, ms)
+        if now - start > bound { fail("\(what(ms)) (bound \(bound / 1_000_000)ms)") }
     }
 
     // MARK: - The simulated world as executor

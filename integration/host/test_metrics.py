@@ -28,8 +28,13 @@ from vip_topology import REPO  # noqa: E402
 RULES = REPO / "examples" / "prometheus" / "tandem-alerts.yaml"
 PROM_PORT = 9090
 
-pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("promtool") is None,
-                                reason="needs Debian's prometheus package (integration/setup --for test installs it)")
+
+
+@pytest.fixture(autouse=True)
+def prometheus_installed():
+    """Fails (never skips) without Debian's prometheus package: a missing install step must show."""
+    missing = [tool for tool in ("prometheus", "promtool") if shutil.which(tool) is None]
+    assert not missing, f"{', '.join(missing)} not found: run integration/setup --for test (it installs Debian's prometheus)"
 
 
 @pytest.fixture
