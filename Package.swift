@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "TandemDaemon",
             dependencies: [
-                "TandemCore", "TandemKernel", "TandemHealth",
+                "TandemCore", "TandemKernel", "TandemHealth", "CEpoll",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

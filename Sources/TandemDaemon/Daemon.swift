@@ -111,7 +111,7 @@ public enum Daemon {
         let loop: HeartbeatLoop
         do {
             loop = try HeartbeatLoop(driver: driver, transport: transport, verifier: verifier, logger: logger,
-                                     realtimePriority: config.heartbeat.realtimePriority, keys: keys, clock: clock)
+                                     realtimeSetting: config.heartbeat.realtimePriority, keys: keys, clock: clock)
         } catch {
             throw DaemonStartError(description: "\(error)", exitCode: 71)
         }

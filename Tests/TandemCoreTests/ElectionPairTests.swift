@@ -176,6 +176,21 @@ struct ElectionPairTests {
         #expect(p.firstTime(0, ElectionPair.isClaim)! <= 5)
     }
 
+    /// Issue 16: with the early heartbeat (`Election.finish`), one node settles into sending right
+    /// after it hears the other, yet each still sends once per interval: the two never set each
+    /// other off back and forth, and neither falls silent.
+    @Test func aSettledPairStillSendsOncePerIntervalEach() {
+        var p = pair()
+        p.run(until: 10_000)
+        for node in 0..<2 {
+            let sends = p.log.filter { $0.node == p.name(node) && $0.action.isSend && $0.ms >= 1_000 }.map(\.ms)
+            // 9 s at one per 10 ms: 900, give or take the stretched 11.25 ms ones.
+            #expect((800...901).contains(sends.count), "\(p.name(node)): \(sends.count) sends in 9 s")
+            let gaps = zip(sends, sends.dropFirst()).map { $1 - $0 }
+            #expect(gaps.allSatisfy { $0 >= 7 && $0 <= 12 }, "\(p.name(node)): gaps \(Set(gaps).sorted())")
+        }
+    }
+
     @Test func activeCrashStandbyTakesOverWithinTheDeadTime() {
         var p = pair()
         p.run(until: 100)

@@ -460,14 +460,43 @@ struct ElectionTests {
         var harness = ElectionHarness(electionSettings())
         harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 25), until: 60)
         let sends = harness.log.filter { if case .send = $0.action { return true } else { return false } }.map(\.ms)
-        #expect(sends == [0, 5, 15, 25, 35, 45, 55])
+        // After the last heartbeat at 25 the standby sends 1⅛ intervals apart (36.25, 47.5) while
+        // the active may still be alive, then at the takeover (55).
+        #expect(sends == [0, 5, 15, 25, 36, 47, 55])
         let timers = harness.log.compactMap { entry -> UInt64? in
             if case .scheduleTimer(let at) = entry.action { return at.nanoseconds / 1_000_000 }
             return nil
         }
-        // After the last heartbeat at 25: sends at 35 and 45, the dead time at 55 (takeover), then the next send.
-        #expect(timers.suffix(3) == [45, 55, 65])
+        // After the last heartbeat at 25: sends at 36 and 47, the dead time at 55 (takeover), then the next send.
+        #expect(timers.suffix(3) == [47, 55, 65])
         #expect(harness.election.role == .active)
+    }
+
+    /// Issue 16 (idle cost): a standby that hears its active sends its own heartbeat with the
+    /// answer, in the same wake-up (unless it sent one in the last half interval), and otherwise
+    /// 1⅛ intervals after its last; the active keeps its strict timer.
+    @Test func aStandbySendsItsHeartbeatWhenTheActivesArrives() {
+        var harness = ElectionHarness(electionSettings())
+        // Heard first at 5 (the transition sends at once); then the active's come at 13, 14 (the
+        // same round on a second path), 23, 33, and stop.
+        harness.run([at(0, .start(holdingVIPs: false)), at(5, .heard(.heartbeat, .active, priority: 100)),
+                     at(14, .heard(.heartbeat, .active, priority: 100))]
+                    + peer(.active, from: 13, through: 33), until: 60)
+        // 44 and 55: 1⅛ intervals (11.25 ms) apart once the active is silent.
+        #expect(harness.log.filter { $0.action.isSend }.map(\.ms) == [0, 5, 13, 23, 33, 44, 55])
+        // The active's come 3 ms after the standby's own (under half an interval): it keeps its
+        // timer, 1⅛ intervals apart (15, 26.25, 37.5), drifting until the active's come half an
+        // interval after its last (48): from then on it answers them.
+        var late = ElectionHarness(electionSettings())
+        late.run([at(0, .start(holdingVIPs: false)), at(5, .heard(.heartbeat, .active, priority: 100))]
+                 + peer(.active, from: 8, through: 58), until: 60)
+        #expect(late.log.filter { $0.action.isSend }.map(\.ms) == [0, 5, 15, 26, 37, 48, 58])
+        // An active hearing its standby early does not send early.
+        var active = ElectionHarness(electionSettings(priority: 200))
+        active.run([at(0, .start(holdingVIPs: false))] + peer(.standby, from: 38, through: 98), until: 100)
+        #expect(active.election.role == .active)
+        let activeSends = active.log.filter { $0.action.isSend && $0.ms > 40 }.map(\.ms)
+        #expect(zip(activeSends, activeSends.dropFirst()).allSatisfy { $1 - $0 == 10 }, "\(activeSends)")
     }
 
     @Test func reasonsSayWhy() {

@@ -186,7 +186,10 @@ import Testing
     @Test func timingThatCannotWork() {
         let tight = Self.warnings(of: minimal(replacingLine: 8, with: "  interval: 100ms\n  dead_time: 101ms"))
         #expect(tight.contains("heartbeat.dead_time: dead time 101ms is less than twice the interval 100ms: a single late or lost heartbeat is a takeover; use at least 200ms (3× is usual) (line 9)"))
-        #expect(tight.contains { $0.hasPrefix("heartbeat.dead_time: dead time 101ms without realtime_priority:") })
+        // SCHED_FIFO is the default: a short dead time is fine unless the config turns it off.
+        #expect(!tight.contains { $0.contains("realtime_priority") }, "\(tight)")
+        let off = Self.warnings(of: minimal(replacingLine: 8, with: "  interval: 100ms\n  dead_time: 101ms\n  realtime_priority: off"))
+        #expect(off.contains { $0.hasPrefix("heartbeat.dead_time: dead time 101ms with realtime_priority: off:") }, "\(off)")
         let realtime = Self.warnings(of: minimal(replacingLine: 8, with: "  interval: 100ms\n  dead_time: 400ms\n  realtime_priority: 50"))
         #expect(!realtime.contains { $0.hasPrefix("heartbeat") }, "\(realtime)")
         let slow = Self.warnings(of: minimal(replacingLine: 8, with: "  interval: 1s\n  dead_time: 3s"))

@@ -13,8 +13,10 @@ Topology (integration/host/vip_topology.py): routers a (10.99.0.1, priority 100)
 routers' eth0; heartbeats / VRRP adverts unicast over the same link. Tandem: interval 10 ms,
 dead time 30 ms, HMAC heartbeats (integration/host/failover_pair.py's config). keepalived:
 VRRPv3, unicast peers, advert_int 0.01 (master down = 3 × 10 ms + skew 6.5 ms for priority 90),
-state BACKUP + nopreempt on both. Both run with the default scheduler (no realtime) unless
---realtime N is given (Tandem `realtime_priority`, keepalived `vrrp_rt_priority`).
+state BACKUP + nopreempt on both. Scheduling (--realtime): `default` runs each with its own
+default config (Tandem's heartbeat thread SCHED_FIFO 50, keepalived the default scheduler), `off`
+both with the default scheduler (Tandem `realtime_priority: off`), N both SCHED_FIFO N (Tandem
+`realtime_priority: N`, keepalived `vrrp_rt_priority N`).
 
 a) outage: the client pings the VIP every 1 ms (`ping -i 0.001`); the active router's link is
    cut (`ip link set pa down` on its bridge port: a router crash as the LAN sees it — the same
@@ -76,7 +78,7 @@ class PrivatePair(Pair):
 
     def start(self, node):
         log = open(self.logs[node], "ab")
-        p = self.topo.popen(node, "sh", "-c", PRIVATE_RUN, "sh", failover_pair.TANDEMD, "--config", str(self.config.path(node)),
+        p = self.topo.popen(node, "sh", "-c", PRIVATE_RUN, "sh", getattr(self, "tandemd", failover_pair.TANDEMD), "--config", str(self.config.path(node)),
                             "--node", failover_pair.NODES[node], stdout=log, stderr=log)
         log.close()
         self.procs[node] = p
@@ -88,16 +90,15 @@ class PrivatePair(Pair):
 
 
 class TandemImpl(Impl):
-    name = "tandem"
-
-    def __init__(self, tandemd, realtime):
-        self.tandemd, self.realtime = tandemd, realtime
+    def __init__(self, tandemd, realtime, name="tandem"):
+        self.tandemd, self.realtime, self.name = tandemd, realtime, name
 
     def make(self, topo, interval_ms):
         failover_pair.TANDEMD = self.tandemd
         pair = PrivatePair(topo, interval_ms=interval_ms, dead_ms=3 * interval_ms)
+        pair.tandemd = self.tandemd
         text = re.sub(r"(?m)^state_directory: .*$", "state_directory: /run/tandem/state", pair.config.read_text())
-        if self.realtime:
+        if self.realtime != "default":
             text = text.replace("heartbeat:\n", f"heartbeat:\n  realtime_priority: {self.realtime}\n", 1)
         pair.config.write_text(text)
         pair.pids = lambda node: [pair.procs[node].pid]
@@ -111,7 +112,8 @@ class KeepalivedImpl(Impl):
         self.realtime = realtime
 
     def make(self, topo, interval_ms):
-        return KeepalivedPair(topo, interval_ms=interval_ms, realtime_priority=self.realtime)
+        priority = None if self.realtime in ("default", "off") else int(self.realtime)
+        return KeepalivedPair(topo, interval_ms=interval_ms, realtime_priority=priority)
 
 
 def wait_for(predicate, timeout, step=0.005):
@@ -309,11 +311,21 @@ def main():
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--hogs", type=int, default=4, help="CPU-bound processes during the load test (default 4)")
     ap.add_argument("--interval-ms", type=int, default=10)
-    ap.add_argument("--realtime", type=int, metavar="PRIO", help="SCHED_FIFO priority for both (default: none)")
+    ap.add_argument("--realtime", default="default", metavar="default|off|PRIO",
+                    help="default: each its own default (Tandem SCHED_FIFO 50, keepalived none); off: both the "
+                         "default scheduler; PRIO: both SCHED_FIFO PRIO")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 reps, 10 s load, 10 s idle")
     ap.add_argument("--only", default="outage,load,idle", help="comma list of outage,load,idle")
     ap.add_argument("--tandemd", default=str(HERE.parents[1] / ".build" / "release" / "tandemd"))
+    ap.add_argument("--baseline", metavar="TANDEMD",
+                    help="another tandemd (an older build) measured in the same run as 'baseline', same config")
+    ap.add_argument("--baseline-realtime", metavar="default|off|PRIO",
+                    help="the baseline's realtime_priority (default: --realtime's; builds before issue 16 know no 'off' "
+                         "and run the default scheduler by default: give them 'default')")
     args = ap.parse_args()
+    for option, value in (("--realtime", args.realtime), ("--baseline-realtime", args.baseline_realtime)):
+        if value is not None and value not in ("default", "off") and not (value.isdigit() and 1 <= int(value) <= 99):
+            raise SystemExit(f"{option} takes default, off or a priority 1-99, not {value!r}")
     if args.quick:
         args.reps, args.load_seconds, args.idle_seconds = 2, 10, 10
     if os.geteuid() != 0:
@@ -321,11 +333,16 @@ def main():
     if not Path(args.tandemd).exists():
         raise SystemExit(f"{args.tandemd} missing: swift build -c release --product tandemd")
     only = set(args.only.split(","))
-    impls = [TandemImpl(args.tandemd, args.realtime), KeepalivedImpl(args.realtime)]
+    impls = [TandemImpl(args.tandemd, args.realtime)]
+    if args.baseline:
+        if not Path(args.baseline).exists():
+            raise SystemExit(f"--baseline {args.baseline} does not exist")
+        impls.append(TandemImpl(args.baseline, args.baseline_realtime or args.realtime, name="baseline"))
+    impls.append(KeepalivedImpl(args.realtime))
     kv = subprocess.run(["keepalived", "--version"], capture_output=True, text=True)
     say(f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}  tandemd {args.tandemd}  "
         f"{(kv.stderr or kv.stdout).splitlines()[0]}  kernel {os.uname().release}  cpus {os.cpu_count()}  "
-        f"load {os.getloadavg()[0]:.2f}  interval {args.interval_ms} ms  realtime {args.realtime or 'no'}")
+        f"{'baseline ' + args.baseline + ' (realtime ' + (args.baseline_realtime or args.realtime) + ')  ' if args.baseline else ''}load {os.getloadavg()[0]:.2f}  interval {args.interval_ms} ms  realtime {args.realtime}")
     rows = []
     if "outage" in only:
         say(f"\na) client-observed outage, active's link cut, {args.reps} reps each, alternating")

@@ -91,6 +91,22 @@ def test_active_link_cut_standby_takes_over_and_heal_leaves_rb_active(topo, pair
     assert pair.client_mac_for_vip() == topo.mac["b"]
 
 
+def test_a_standby_stalled_past_the_dead_time_reads_the_queued_heartbeats_before_judging(topo, pair):
+    """Issue 16: the standby's whole process is stopped (SIGSTOP: the heartbeat thread starved, as
+    a CPU hog or a swapped-out page would) for ten dead times while the active keeps sending. When
+    it runs again its timer is long overdue; it must read the heartbeats queued on its socket
+    first and see the active alive, not take over."""
+    pair.start_settled()
+    pair.signal("b", signal.SIGSTOP)
+    time.sleep(10 * pair.dead_ms / 1000)
+    pair.signal("b", signal.SIGCONT)
+    for _ in range(50):
+        assert pair.holders() == {"a"}, pair.log("b")[-2000:]
+        time.sleep(0.01)
+    assert pair.role("b") == "standby"
+    assert "-> active" not in pair.log("b").split("-> standby")[-1], pair.log("b")[-2000:]
+
+
 def test_sigstop_then_sigcont_leaves_no_lasting_dual_active(topo, pair):
     pair.start_settled()
     pair.signal("a", signal.SIGSTOP)

@@ -94,20 +94,22 @@ def fifo_threads(pid):
     return found
 
 
-def test_realtime_priority_is_applied_by_a_reload(pair):
+def test_realtime_priority_is_the_default_and_a_reload_changes_it(pair):
     pair.start_settled()
     pid = pair.procs["a"].pid
-    assert fifo_threads(pid) == {}
-    with_rt = pair.config_text(serial=2).replace("  interval:", "  realtime_priority: 50\n  interval:")
-    assert "realtime_priority: 50" in with_rt
-    pair.config.write_text(with_rt)
+    # No realtime_priority in the config: the heartbeat thread (and only it) runs SCHED_FIFO 50.
+    pair.wait_for(lambda: list(fifo_threads(pid).values()) == [50], 5, what="the heartbeat thread runs SCHED_FIFO 50 by default")
+    off = pair.config_text(serial=2).replace("  interval:", "  realtime_priority: off\n  interval:")
+    assert "realtime_priority: off" in off
+    pair.config.write_text(off)
     r = pair.ctl("a", "reload")
-    assert r.returncode == 0 and "~ heartbeat realtime priority none -> 50" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "~ heartbeat realtime priority SCHED_FIFO 50 (the default) -> off" in r.stdout, r.stdout + r.stderr
     assert "needs a restart" not in r.stdout, r.stdout
-    pair.wait_for(lambda: list(fifo_threads(pid).values()) == [50], 5, what="the heartbeat thread runs SCHED_FIFO 50")
-    pair.config.write_text(pair.config_text(serial=3))
-    assert pair.ctl("a", "reload").returncode == 0
-    pair.wait_for(lambda: fifo_threads(pid) == {}, 5, what="back to the default scheduler")
+    pair.wait_for(lambda: fifo_threads(pid) == {}, 5, what="the default scheduler")
+    pair.config.write_text(pair.config_text(serial=3).replace("  interval:", "  realtime_priority: 70\n  interval:"))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0 and "~ heartbeat realtime priority off -> SCHED_FIFO 70" in r.stdout, r.stdout + r.stderr
+    pair.wait_for(lambda: list(fifo_threads(pid).values()) == [70], 5, what="the heartbeat thread runs SCHED_FIFO 70")
 
 
 def test_control_group_is_applied_by_a_reload(pair):

@@ -132,7 +132,7 @@ public struct HeartbeatSettings: Sendable, Hashable {
         case none
     }
 
-    /// Below this dead time `check-config` asks for `realtime_priority`: the default scheduler
+    /// Below this dead time `check-config` warns about `realtime_priority: off`: the default scheduler
     /// has been measured holding a heartbeat thread back 30-43 ms on a loaded two-core router
     /// (integration/bench/README.md), and this leaves about five times that.
     public static let schedulerSafeDeadTime = TimeSpan.milliseconds(250)
@@ -146,8 +146,43 @@ public struct HeartbeatSettings: Sendable, Hashable {
     /// only with HMAC authentication). This node still signs with `key_file`. See the README's
     /// "Changing the heartbeat key".
     public var nextKeyFile: String?
-    /// Run the heartbeat thread with SCHED_FIFO at this priority (1…99); nil keeps the default scheduler.
+    /// `realtime_priority` as the config writes it: nil when absent (the heartbeat thread then asks
+    /// for `defaultRealtimePriority`), 0 for `off` (the default scheduler), else a SCHED_FIFO
+    /// priority 1…99. What the thread runs with is `effectiveRealtimePriority`.
     public var realtimePriority: Int?
+
+    /// The SCHED_FIFO priority of the heartbeat thread when the config does not give one. On by
+    /// default because the default scheduler has been measured holding the thread back 30-43 ms
+    /// on a loaded two-core router (four CPU hogs: false takeovers at a 30 ms dead time; with
+    /// SCHED_FIFO none, integration/bench/README.md). 50 is below the kernel's threaded IRQ
+    /// handlers (SCHED_FIFO 50 too, by creation order) and far from 99 (migration, watchdog).
+    public static let defaultRealtimePriority = 50
+
+    /// The SCHED_FIFO priority the heartbeat thread asks for; nil for the default scheduler
+    /// (`realtime_priority: off`). If the kernel refuses (no CAP_SYS_NICE, RLIMIT_RTPRIO 0), the
+    /// thread logs why once and runs with the default scheduler.
+    public var effectiveRealtimePriority: Int? { Self.effectiveRealtimePriority(realtimePriority) }
+
+    /// The priority a `realtime_priority` setting (nil: absent, 0: off) asks for; nil for `off`.
+    public static func effectiveRealtimePriority(_ setting: Int?) -> Int? {
+        switch setting {
+        case nil: return defaultRealtimePriority
+        case 0: return nil
+        case let priority: return priority
+        }
+    }
+
+    /// `realtime_priority` in words: "SCHED_FIFO 50 (the default)", "SCHED_FIFO 70", "off".
+    public var realtimeDescription: String { Self.realtimeDescription(realtimePriority) }
+
+    /// A `realtime_priority` setting (nil: absent, 0: off) in words.
+    public static func realtimeDescription(_ setting: Int?) -> String {
+        switch setting {
+        case nil: return "SCHED_FIFO \(defaultRealtimePriority) (the default)"
+        case 0: return "off"
+        case let priority?: return "SCHED_FIFO \(priority)"
+        }
+    }
 
     public init(port: UInt16 = 539, interval: TimeSpan, deadTime: TimeSpan, authentication: Authentication,
                 realtimePriority: Int? = nil, nextKeyFile: String? = nil) {

@@ -196,8 +196,8 @@ public enum ConfigDifference {
         if old.nextKeyFile != new.nextKeyFile {
             out.append(.init("~ heartbeat next_key_file \(old.nextKeyFile ?? "none") -> \(new.nextKeyFile ?? "none")"))
         }
-        if old.realtimePriority != new.realtimePriority {
-            out.append(.init("~ heartbeat realtime priority \(old.realtimePriority.map(String.init) ?? "none") -> \(new.realtimePriority.map(String.init) ?? "none")"))
+        if old.effectiveRealtimePriority != new.effectiveRealtimePriority {
+            out.append(.init("~ heartbeat realtime priority \(old.realtimeDescription) -> \(new.realtimeDescription)"))
         }
         return out
     }

@@ -271,7 +271,14 @@ private struct Reader {
         let interval = m["interval"]?.timeSpan(min: .milliseconds(1), max: .seconds(60)) ?? .seconds(1)
         let deadTime = m["dead_time"]?.timeSpan(min: .milliseconds(2), max: .seconds(600))
             ?? TimeSpan(milliseconds: interval.milliseconds * 3)
-        let realtime = m["realtime_priority"]?.int(1...99)
+        // nil: absent (SCHED_FIFO 50); 0: off; else 1…99.
+        let realtime = m["realtime_priority"].flatMap { f -> Int? in
+            guard let text = f.scalarText else { return nil }
+            if text == "off" { return 0 }
+            if !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) { return f.int(1...99, what: "a SCHED_FIFO priority") }
+            f.fail("\"\(text)\" is not a realtime priority: write a SCHED_FIFO priority 1…99, or off for the default scheduler (the default is \(HeartbeatSettings.defaultRealtimePriority))")
+            return nil
+        }
         let auth: HeartbeatSettings.Authentication?
         let mode = m["auth"]?.choice([("hmac-sha256", "hmac-sha256"), ("none", "none")]) ?? "hmac-sha256"
         switch (mode, m["key_file"]) {
@@ -307,8 +314,8 @@ private struct Reader {
             if deadTime.milliseconds < interval.milliseconds * 2 {
                 at.warn("dead time \(deadTime) is less than twice the interval \(interval): a single late or lost heartbeat is a takeover; use at least \(TimeSpan(milliseconds: interval.milliseconds * 2)) (3× is usual)")
             }
-            if deadTime < HeartbeatSettings.schedulerSafeDeadTime, realtime == nil {
-                at.warn("dead time \(deadTime) without realtime_priority: on a busy router the default scheduler can hold the heartbeat thread back for tens of milliseconds (30-43 ms measured with four CPU hogs on two cores, integration/bench/README.md), a false takeover; set realtime_priority: 50, or a dead time of at least \(HeartbeatSettings.schedulerSafeDeadTime)")
+            if deadTime < HeartbeatSettings.schedulerSafeDeadTime, realtime == 0 {
+                at.warn("dead time \(deadTime) with realtime_priority: off: on a busy router the default scheduler can hold the heartbeat thread back for tens of milliseconds (30-43 ms measured with four CPU hogs on two cores, integration/bench/README.md), a false takeover; remove realtime_priority: off (SCHED_FIFO \(HeartbeatSettings.defaultRealtimePriority) is the default), or use a dead time of at least \(HeartbeatSettings.schedulerSafeDeadTime)")
             }
         }
         return HeartbeatSettings(port: port, interval: interval, deadTime: deadTime, authentication: auth,

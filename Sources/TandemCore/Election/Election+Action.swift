@@ -23,6 +23,7 @@ extension Election {
 
         var isAnnouncement: Bool { if case .announce = self { return true } else { return false } }
         var isRelease: Bool { if case .release = self { return true } else { return false } }
+        var isSend: Bool { if case .send = self { return true } else { return false } }
     }
 
     /// The election's part of an outgoing packet; the driver adds sender, epoch, sequence,

@@ -58,6 +58,8 @@ public struct Election: Sendable {
 
     private var startedAt: MonotonicInstant?
     private var nextHeartbeatAt: MonotonicInstant = .zero
+    /// When the last packet went out (`finish`).
+    private var lastSentAt: MonotonicInstant = .zero
     private var preemptCandidateSince: MonotonicInstant?
     private var handover: Handover?
     /// Set once the winner of a dual-active episode has re-announced; cleared when the episode ends.
@@ -218,7 +220,7 @@ public struct Election: Sendable {
             actions.append(.announce(reason: "\(settings.peerName) is heard again after a silence: re-announcing"))
             dualActiveAnnounced = message.role == .active
         }
-        return finish(at: now, actions)
+        return finish(at: now, actions, peerHeard: true)
     }
 
     /// The timer set by the last `scheduleTimer` has fired (late is fine; early is ignored).
@@ -567,7 +569,15 @@ public struct Election: Sendable {
     }
 
     /// Sends the periodic packet if due and appends the one timer for the next deadline.
-    private mutating func finish(at now: MonotonicInstant, _ decided: [Action]) -> [Action] {
+    ///
+    /// `peerHeard`: this batch handles a packet from the peer. A standby that hears its active
+    /// sends its own heartbeat with the answer, in the same wake-up, unless it sent one in the last
+    /// half interval, and otherwise at the latest 1⅛ intervals after its last one. So the standby
+    /// of a settled pair wakes once per interval instead of twice (issue 16: idle cost) and locks
+    /// onto the active's rhythm from any phase within a few intervals, while the active keeps its
+    /// own strict timer (the standby's dead time runs on it). The active still hears the standby
+    /// every interval, at most 1⅛ apart while locking or when one of the active's is lost.
+    private mutating func finish(at now: MonotonicInstant, _ decided: [Action], peerHeard: Bool = false) -> [Action] {
         var actions = decided
         // Never announce what this batch gives up: no announcement before the last release, and
         // none at all when the VIPs are not held at the end.
@@ -576,11 +586,22 @@ public struct Election: Sendable {
         }
         if !holdingVIPs { actions.removeAll(where: \.isAnnouncement) }
         guard !isFinished else { return actions }
-        if now >= nextHeartbeatAt {
+        let interval = settings.interval.milliseconds * 1_000_000
+        let follows = role == .standby && handover == nil && handoverRequestedUntil == nil
+            && peer.map { $0.role == .active && !$0.departed } == true
+        if actions.contains(where: \.isSend) {
+            lastSentAt = now
+        } else if now >= nextHeartbeatAt
+                    || (peerHeard && follows && now.nanoseconds(since: lastSentAt) >= interval / 2) {
             actions.append(.send(outgoing(currentKind)))
-            var next = nextHeartbeatAt + settings.interval
-            if next <= now { next = now + settings.interval }
-            nextHeartbeatAt = next
+            if follows {
+                nextHeartbeatAt = MonotonicInstant(nanoseconds: now.nanoseconds + interval + interval / 8)
+            } else {
+                var next = nextHeartbeatAt + settings.interval
+                if next <= now { next = now + settings.interval }
+                nextHeartbeatAt = next
+            }
+            lastSentAt = now
         }
         actions.append(.scheduleTimer(at: nextDeadline(after: now)))
         return actions

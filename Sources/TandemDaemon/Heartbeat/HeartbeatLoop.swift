@@ -78,8 +78,8 @@ public struct HeartbeatStatus: Sendable {
 /// 2. the events other threads posted (route changes, stop, reload);
 /// 3. the election's one timer, when due.
 /// Nothing else runs on this thread; health probes, IPVS work and notify commands are
-/// elsewhere, so none of them can delay a heartbeat. With `realtime_priority` the thread runs
-/// SCHED_FIFO.
+/// elsewhere, so none of them can delay a heartbeat. The thread runs SCHED_FIFO at
+/// `realtime_priority` (50 unless the config says otherwise or `off`).
 public final class HeartbeatLoop: @unchecked Sendable {
     // Thread-confined to the heartbeat thread once started:
     private let driver: ElectionDriver
@@ -93,6 +93,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     var watchdog: WatchdogPinger?
     /// The SCHED_FIFO priority this thread runs with now; nil for the default scheduler.
     private var runningPriority: Int?
+    /// Whether the scheduler was chosen (and logged) once, at start.
+    private var schedulerChosen = false
     /// Packets dropped on each path's socket, by reason class (`DropReason.category`).
     private var pathDrops: [[String: UInt64]]
 
@@ -100,22 +102,26 @@ public final class HeartbeatLoop: @unchecked Sendable {
     /// Events for the thread; `closed` once the loop has finished (a request posted then is refused at once).
     private let inbox = Mutex<(events: [HeartbeatLoopEvent], closed: Bool)>(([], false))
     private let wake: WakeUpEvent
+    /// The path sockets (indices 0..<n) and the wake-up pipe (index n), waited on together.
+    private let waitSet: HeartbeatWaitSet
     private let logger: Logger
-    private let realtimePriority: Int?
+    /// `realtime_priority` as the config at start wrote it (`HeartbeatSettings.realtimePriority`).
+    private let realtimeSetting: Int?
     private let snapshot = Mutex(HeartbeatStatus())
     private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(driver: ElectionDriver, transport: UDPHeartbeatTransport, verifier: HeartbeatVerifier, logger: Logger,
-         realtimePriority: Int?, keys: HeartbeatKeySet?, clock: any TandemClock = MonotonicClock()) throws(PosixError) {
+         realtimeSetting: Int?, keys: HeartbeatKeySet?, clock: any TandemClock = MonotonicClock()) throws(PosixError) {
         self.clock = clock
         keyFingerprints = keys.map { ($0.current.fingerprint, $0.next?.fingerprint) }
         self.driver = driver
         self.transport = transport
         self.verifier = verifier
         self.logger = logger
-        self.realtimePriority = realtimePriority
+        self.realtimeSetting = realtimeSetting
         pathDrops = Array(repeating: [:], count: transport.sockets.count)
         wake = try WakeUpEvent()
+        waitSet = try HeartbeatWaitSet(descriptors: transport.sockets.map(\.descriptor) + [wake.descriptor])
     }
 
     /// Posts an event to the heartbeat thread (any thread).
@@ -173,11 +179,10 @@ public final class HeartbeatLoop: @unchecked Sendable {
     }
 
     private func run() {
-        applyRealtimePriority(realtimePriority)
+        applyRealtimePriority(realtimeSetting)
         transport.onSendError = { [logger] path, code in
             logger.warning("heartbeat send on \(path) failed: \(String(cString: strerror(code))) (errno \(code))")
         }
-        let descriptors = transport.sockets.map(\.descriptor) + [wake.descriptor]
         var buffer = [UInt8](repeating: 0, count: 2048)
         driver.start(at: clock.now())
         while !driver.isFinished {
@@ -188,9 +193,12 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 let ping = MonotonicInstant(nanoseconds: now.nanoseconds + watchdog!.nanosecondsUntilNext(now: now.nanoseconds))
                 if ping < deadline { deadline = ping }
             }
-            if deadline > now { waitReadable(descriptors, timeoutNanoseconds: deadline.nanoseconds(since: now)) }
-            // 1. Every packet already received, before any timer.
-            for (index, socket) in transport.sockets.enumerated() {
+            waitSet.wait(timeoutNanoseconds: deadline > now ? deadline.nanoseconds(since: now) : 0)
+            // 1. Every packet already received, before any timer: from each socket the wait found
+            // ready, and from every socket when the peer is not (or no longer) heard, so a
+            // silence is never judged on a stale look (after a stall, say).
+            let judging = !driver.election.peerIsAlive(at: clock.now())
+            for (index, socket) in transport.sockets.enumerated() where judging || waitSet.ready[index] {
                 var budget = 256
                 while budget > 0, let (count, source) = socket.receive(into: &buffer) {
                     budget -= 1
@@ -210,7 +218,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 }
             }
             // 2. Events from other threads.
-            wake.drain()
+            if waitSet.ready[transport.sockets.count] { wake.drain() }
             var events = inbox.withLock { inbox -> [HeartbeatLoopEvent] in defer { inbox.events = [] }; return inbox.events }
             // Every route event makes the driver re-read links and addresses once: a burst of
             // `hostChanged` needs one reading, so keep only the last of them.
@@ -284,16 +292,24 @@ public final class HeartbeatLoop: @unchecked Sendable {
         }
     }
 
-    /// Heartbeat thread only: switches this thread to SCHED_FIFO at `wanted`, or back to the
-    /// default scheduler (nil); at start and at each reload that changes `realtime_priority`.
-    private func applyRealtimePriority(_ wanted: Int?) {
-        guard wanted != runningPriority else { return }
+    /// Heartbeat thread only: switches this thread to SCHED_FIFO at the priority `setting` asks
+    /// for (`HeartbeatSettings.effectiveRealtimePriority`: 50 when absent), or back to the default
+    /// scheduler (`off`); at start and at each reload. A refusal is logged with its fix and the
+    /// thread keeps the scheduler it has; the next reload tries again.
+    private func applyRealtimePriority(_ setting: Int?) {
+        let wanted = HeartbeatSettings.effectiveRealtimePriority(setting)
+        let described = HeartbeatSettings.realtimeDescription(setting)
+        guard !schedulerChosen || wanted != runningPriority else { return }
+        schedulerChosen = true
         if let wanted {
             if let code = makeCurrentThreadRealtime(priority: wanted) {
-                logger.warning("heartbeat thread: cannot switch to SCHED_FIFO priority \(wanted): \(String(cString: strerror(code))) (errno \(code)); running with \(runningPriority.map { "SCHED_FIFO priority \($0)" } ?? "the default scheduler")")
+                let fix = code == EPERM
+                    ? "give tandemd CAP_SYS_NICE and an RLIMIT_RTPRIO of at least \(wanted) (systemd: LimitRTPRIO=\(wanted); the packaged unit has both), or write heartbeat: realtime_priority: off to run with the default scheduler on purpose"
+                    : "write heartbeat: realtime_priority: off to run with the default scheduler on purpose"
+                logger.warning("heartbeat thread: cannot switch to \(described): \(String(cString: strerror(code))) (errno \(code)); running with \(runningPriority.map { "SCHED_FIFO priority \($0)" } ?? "the default scheduler"), so a busy CPU can delay heartbeats into a false takeover: \(fix)")
                 return
             }
-            logger.info("heartbeat thread runs SCHED_FIFO priority \(wanted)")
+            logger.info("heartbeat thread runs \(described)")
         } else {
             var parameters = sched_param()
             parameters.sched_priority = 0
@@ -302,7 +318,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 logger.warning("heartbeat thread: cannot return to the default scheduler: \(String(cString: strerror(code))) (errno \(code))")
                 return
             }
-            logger.info("heartbeat thread runs with the default scheduler")
+            logger.info("heartbeat thread runs with the default scheduler (realtime_priority: off)")
         }
         runningPriority = wanted
     }

@@ -1,8 +1,9 @@
+import CEpoll
 import Glibc
 import TandemCore
 import TandemKernel
 
-// The heartbeat transport's sockets, wake-up pipe and poll. Their system calls go through
+// The heartbeat transport's sockets, wake-up pipe and wait set. Their system calls go through
 // `Posix` (TandemKernel's `System/Posix.swift`), which retries EINTR and names the operation,
 // the object and the errno of a failure.
 
@@ -104,20 +105,70 @@ final class WakeUpEvent: @unchecked Sendable {
     }
 
     func drain() {
-        var bytes = [UInt8](repeating: 0, count: 64)
         while true {
-            guard let n = try? Posix.read(descriptor, into: &bytes, object: "heartbeat wake-up pipe"), n > 0 else { return }
+            guard let n = try? Posix.read(descriptor, into: &drainBuffer, object: "heartbeat wake-up pipe"), n > 0 else { return }
         }
     }
+
+    /// `drain`'s buffer (the heartbeat thread's only).
+    private var drainBuffer = [UInt8](repeating: 0, count: 64)
 }
 
-/// Waits until one of `descriptors` is readable or `timeoutNanoseconds` pass (rounded up to
-/// whole milliseconds: at most 1 ms late); a signal or an error just returns early (the caller
-/// re-checks everything).
-func waitReadable(_ descriptors: [Int32], timeoutNanoseconds: UInt64) {
-    var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-    let milliseconds = Int32(clamping: (timeoutNanoseconds + 999_999) / 1_000_000)
-    _ = try? Posix.poll(&fds, timeoutMilliseconds: milliseconds, object: "heartbeat sockets")
+/// The heartbeat thread's wait: one epoll set over the path sockets and the wake-up pipe, made
+/// once, so a wake-up costs one system call and says which descriptors are ready (a socket that
+/// is not ready is not read: no receive that would only say EAGAIN). Waits with nanosecond
+/// timeouts (`epoll_pwait2`, Linux 5.11; on an older kernel `epoll_wait`, whose timeout is
+/// rounded up to whole milliseconds). Heartbeat thread only.
+final class HeartbeatWaitSet {
+    private let set: Int32
+    private let events: UnsafeMutablePointer<epoll_event>
+    private let count: Int
+    private var nanosecondWait = true
+    /// Whether each descriptor (in the order given to `init`) was ready at the last `wait`:
+    /// readable, or an error to collect by reading.
+    private(set) var ready: [Bool]
+
+    init(descriptors: [Int32]) throws(PosixError) {
+        set = try Posix.epollCreate(object: "heartbeat sockets")
+        count = descriptors.count
+        events = .allocate(capacity: max(count, 1))
+        ready = Array(repeating: false, count: count)
+        do {
+            for (index, fd) in descriptors.enumerated() {
+                try Posix.epollAdd(set, fd, events: UInt32(EPOLLIN.rawValue), data: UInt64(index), object: "heartbeat sockets")
+            }
+        } catch {
+            Posix.close(set)
+            events.deallocate()
+            throw error
+        }
+    }
+
+    deinit {
+        Posix.close(set)
+        events.deallocate()
+    }
+
+    /// Waits until a descriptor is ready or `timeoutNanoseconds` pass (0: just looks), then sets
+    /// `ready`. A signal or an error returns early with nothing ready (the caller re-checks).
+    func wait(timeoutNanoseconds: UInt64) {
+        for index in 0..<count { ready[index] = false }
+        var n: Int?
+        if nanosecondWait {
+            var timeout = timespec(tv_sec: Int(timeoutNanoseconds / 1_000_000_000), tv_nsec: Int(timeoutNanoseconds % 1_000_000_000))
+            let rc = epoll_pwait2(set, events, Int32(count), &timeout, nil)
+            if rc >= 0 { n = Int(rc) } else if Glibc.errno == ENOSYS || Glibc.errno == EPERM { nanosecondWait = false }
+        }
+        if !nanosecondWait {
+            let milliseconds = Int32(clamping: (timeoutNanoseconds + 999_999) / 1_000_000)
+            n = (try? Posix.epollWait(set, into: events, capacity: Int32(count), timeoutMilliseconds: milliseconds,
+                                      object: "heartbeat sockets")) ?? nil
+        }
+        for event in UnsafeBufferPointer(start: events, count: n ?? 0) {
+            let index = Int(event.data.u64)
+            if index < count { ready[index] = true }
+        }
+    }
 }
 
 /// Puts the calling thread under SCHED_FIFO at `priority`; returns the errno on failure.
