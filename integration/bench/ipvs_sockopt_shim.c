@@ -5,15 +5,14 @@
  * libipvs falls back to when the generic-netlink IPVS family is missing) are answered here: every
  * IP_VS_SO_SET_* succeeds without doing anything and IP_VS_SO_GET_* returns zeroed data with a
  * version. Nothing else is touched: the checks themselves (socket, connect, epoll, timers) are
- * keepalived's own. Each call is counted and the counts go to stderr at exit, to show how often the
- * checker wrote to "IPVS" (at start-up: one service and its real servers; then only on changes).
+ * keepalived's own, and it writes to IPVS only at start-up and when a real server changes state.
+ * The first IPVS call answered writes one line to stderr (keepalived's log in health_bench.py).
  *
  * Build: cc -O2 -shared -fPIC -o ipvs_sockopt_shim.so ipvs_sockopt_shim.c -ldl
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,7 +23,13 @@
 #define IPVS_GET_INFO (IPVS_BASE_CTL + 1)
 #define IPVS_VERSION 0x010201u /* 1.2.1, what current kernels report */
 
-static unsigned long set_calls, get_calls;
+static int announced;
+
+static void announce(void) {
+    static const char line[] = "ipvs_sockopt_shim: no IPVS here; answering keepalived's IPVS socket options\n";
+    if (!__atomic_exchange_n(&announced, 1, __ATOMIC_RELAXED))
+        (void)!write(2, line, sizeof line - 1);
+}
 
 static int is_ipvs(int level, int optname, int max) {
     return level == IPPROTO_IP && optname >= IPVS_BASE_CTL && optname <= max;
@@ -33,7 +38,7 @@ static int is_ipvs(int level, int optname, int max) {
 int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen) {
     static int (*real)(int, int, int, const void *, socklen_t);
     if (is_ipvs(level, optname, IPVS_SET_MAX)) {
-        __atomic_add_fetch(&set_calls, 1, __ATOMIC_RELAXED);
+        announce();
         return 0;
     }
     if (!real)
@@ -44,7 +49,7 @@ int setsockopt(int fd, int level, int optname, const void *optval, socklen_t opt
 int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen) {
     static int (*real)(int, int, int, void *, socklen_t *);
     if (is_ipvs(level, optname, IPVS_GET_MAX)) {
-        __atomic_add_fetch(&get_calls, 1, __ATOMIC_RELAXED);
+        announce();
         if (optval && optlen) {
             memset(optval, 0, *optlen);
             if (optname == IPVS_GET_INFO && *optlen >= 3 * sizeof(unsigned int)) {
@@ -58,14 +63,4 @@ int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen) 
     if (!real)
         real = (int (*)(int, int, int, void *, socklen_t *))dlsym(RTLD_NEXT, "getsockopt");
     return real(fd, level, optname, optval, optlen);
-}
-
-__attribute__((destructor)) static void report(void) {
-    if (set_calls || get_calls) {
-        char line[128];
-        int n = snprintf(line, sizeof line, "ipvs_sockopt_shim: pid %d: %lu IPVS set calls, %lu get calls\n",
-                         (int)getpid(), set_calls, get_calls);
-        if (n > 0)
-            (void)!write(2, line, (size_t)n);
-    }
 }
