@@ -134,14 +134,15 @@ public enum Daemon {
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
         let store = LockedBox(initial)
-        // Each check's service key for the metrics' labels, by virtual server name: looked up once
-        // per check (thousands a second), so a table rebuilt at each reload, not a scan of the config.
+        // Each check's service key for the metrics' labels, by virtual server name: a table rebuilt at
+        // each reload, read at a target's first result after start or reload (the metrics keep
+        // each target's series until the next reload).
         let serviceKeys = LockedBox(Self.serviceKeys(config))
         // Health results go to NodeState (it owns the IPVS table's inputs), paced by DaemonHealth.
         let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock,
                                   onResult: { key, result, duration in
-                                      let service = serviceKeys.withLock { $0[key.server.service] }
-                                      metricsEvents.healthChecked(key, service: service, result: result, duration: duration)
+                                      metricsEvents.healthChecked(key, service: serviceKeys.withLock { $0[key.server.service] },
+                                                                  result: result, duration: duration)
                                   },
                                   deliver: { down, weights in loop.post(.node(.realServerHealth(down: down, weights: weights))) })
         let controlGroup = ControlGroup(config.control.group, logger: logger)
@@ -209,6 +210,7 @@ public enum Daemon {
             loop.post(.reload(fresh, newSettings))
             loop.post(.configVersion(ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)))
             serviceKeys.withLock { $0 = Self.serviceKeys(fresh) }
+            metricsEvents.healthServicesChanged()
             health.apply(fresh)
             result.applied = true
             return .success(result)

@@ -153,6 +153,38 @@ struct MetricsExpositionTests {
         }
     }
 
+    @Test func healthResultsAddUpPerTargetAndFollowAReload() {
+        let events = MetricsEvents()
+        let key = HealthTarget.Key(server: RealServerID(service: "web", address: IPAddress("10.0.2.1")!, port: 80),
+                                   probe: .tcp(port: nil, send: nil, expect: nil))
+        let before = IPVSServiceKey.address(protocol: .tcp, address: IPAddress("10.0.0.10")!, port: 80)
+        let after = IPVSServiceKey.address(protocol: .tcp, address: IPAddress("10.0.0.11")!, port: 8080)
+        var lookups = 0
+        func service(_ key: IPVSServiceKey) -> IPVSServiceKey? {
+            lookups += 1
+            return key
+        }
+        for passed in [true, true, false, true] {
+            events.healthChecked(key, service: service(before), result: ProbeResult(passed: passed, reason: ""), duration: .milliseconds(3))
+        }
+        #expect(lookups == 1, "the service key is looked up at the target's first result only")
+        events.healthServicesChanged()
+        events.healthChecked(key, service: service(after), result: ProbeResult(passed: true, reason: ""), duration: .milliseconds(30))
+        events.healthChecked(key, service: nil, result: ProbeResult(passed: true, reason: ""), duration: .milliseconds(30))
+        #expect(lookups == 2)
+        let text = normalizedExposition(events.registry.emitToBuffer())
+        func checks(_ local: String, _ port: Int, _ result: String) -> String {
+            #"tandem_health_checks_total{service="web",local_address="\#(local)",local_port="\#(port)",local_mark="",proto="TCP","#
+                + #"remote_address="10.0.2.1",remote_port="80",check="tcp",result="\#(result)"}"#
+        }
+        for line in [checks("10.0.0.10", 80, "passed") + " 3", checks("10.0.0.10", 80, "failed") + " 1",
+                     checks("10.0.0.11", 8080, "passed") + " 2",
+                     #"tandem_health_check_duration_seconds_bucket{check="tcp",le="0.005"} 4"#,
+                     #"tandem_health_check_duration_seconds_count{check="tcp"} 6"#] {
+            #expect(text.contains(line + "\n"), "missing \(line) in\n\(text)")
+        }
+    }
+
     @Test func labelValuesAreEscaped() {
         let registry = PrometheusCollectorRegistry()
         Families(registry: registry).gauge("tandem_test", "Help with a back\\slash.", [("v", "a\"b\\c\nd")], 1)

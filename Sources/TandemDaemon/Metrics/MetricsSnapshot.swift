@@ -49,7 +49,10 @@ public struct MetricsSnapshot: Sendable {
 ///   snapshot;
 /// - every IPVS reconcile (`KernelWorker`'s observer) and every health-check result
 ///   (`HealthMonitor`'s observer): counters and histograms in `registry`, a swift-prometheus
-///   registry that lives as long as the daemon and is appended to each scrape.
+///   registry that lives as long as the daemon and is appended to each scrape. A health target's
+///   series are looked up in the registry once and then kept in a table by target
+///   (`HealthSeries`): a result costs one table lookup, an atomic add and a histogram update, not a
+///   registry lookup by seven labels built from strings (thousands of results a second).
 /// Thread-safe.
 public final class MetricsEvents: Sendable {
     public struct RoleChange: Sendable, Hashable {
@@ -84,6 +87,43 @@ public final class MetricsEvents: Sendable {
     public let registry = PrometheusCollectorRegistry()
     /// Looked up once: the heartbeat thread records into it every round.
     private let sendLatenessHistogram: DurationHistogram
+    /// Each health target's series, made at its first result; emptied when the virtual servers'
+    /// service keys change (`healthServicesChanged()`).
+    private let healthSeries = Mutex<[HealthTarget.Key: HealthSeries]>([:])
+
+    /// One health target's series in `registry`: its check type's duration histogram and, once a
+    /// result of that outcome was recorded, its `tandem_health_checks_total` counter per outcome.
+    private struct HealthSeries {
+        /// The key of the target's virtual service when the series were made; nil when it had left
+        /// the config (then results are not counted, only timed).
+        let service: IPVSServiceKey?
+        let duration: DurationHistogram
+        /// By `Outcome.rawValue`.
+        var counters: [Counter?] = [nil, nil, nil]
+
+        enum Outcome: Int {
+            case passed = 0, failed, uncounted
+            var label: String { ["passed", "failed", "uncounted"][rawValue] }
+        }
+
+        /// The duration histogram and the counter of `outcome` for `key`.
+        mutating func series(_ outcome: Outcome, of key: HealthTarget.Key,
+                             in registry: PrometheusCollectorRegistry) -> (DurationHistogram, Counter?) {
+            (duration, counter(outcome, of: key, in: registry))
+        }
+
+        /// The counter of `outcome` for `key`, made in `registry` at its first use.
+        mutating func counter(_ outcome: Outcome, of key: HealthTarget.Key, in registry: PrometheusCollectorRegistry) -> Counter? {
+            if let counter = counters[outcome.rawValue] { return counter }
+            guard let service else { return nil }
+            let labels = [("service", key.server.service)] + MetricsExposition.serviceLabels(service)
+                + [("remote_address", key.server.address.description), ("remote_port", String(key.server.port)),
+                   ("check", key.probe.typeName), ("result", outcome.label)]
+            let counter = registry.makeCounter(descriptor: MetricsEvents.checks, labels: labels)
+            counters[outcome.rawValue] = counter
+            return counter
+        }
+    }
 
     /// Heartbeat send lateness: 0.1 ms (a prompt wake-up) to 1 s (a stalled thread).
     static let latenessBuckets: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
@@ -173,19 +213,29 @@ public final class MetricsEvents: Sendable {
         if outcome.periodic && !outcome.applied.isEmpty { registry.makeCounter(descriptor: Self.driftRepairs).increment() }
     }
 
-    /// One health check finished after `duration`; `service` is the key of its virtual service
-    /// in the config in force (for node_exporter's labels), nil when it left the config.
-    public func healthChecked(_ key: HealthTarget.Key, service: IPVSServiceKey?, result: ProbeResult, duration: Duration) {
-        let check = key.probe.typeName
-        registry.makeDurationHistogram(descriptor: Self.checkDuration, labels: [("check", check)], buckets: Self.checkBuckets)
-            .record(duration)
-        let outcome = !result.counted ? "uncounted" : result.passed ? "passed" : "failed"
+    /// One health check finished after `duration`; `service` gives the key of its virtual service
+    /// in the config in force (for node_exporter's labels), nil when it left the config. It is
+    /// read only at the target's first result and at the first after `healthServicesChanged()`.
+    public func healthChecked(_ key: HealthTarget.Key, service: @autoclosure () -> IPVSServiceKey?, result: ProbeResult,
+                              duration: Duration) {
+        let outcome: HealthSeries.Outcome = !result.counted ? .uncounted : result.passed ? .passed : .failed
         if !result.counted { state.withLock { $0.counts.healthOverloadSkips += 1 } }
-        guard let service else { return }
-        let labels = [("service", key.server.service)] + MetricsExposition.serviceLabels(service)
-            + [("remote_address", key.server.address.description), ("remote_port", String(key.server.port)),
-               ("check", check), ("result", outcome)]
-        registry.makeCounter(descriptor: Self.checks, labels: labels).increment()
+        let (histogram, counter) = healthSeries.withLock { table in
+            // One lookup: the default (made in the registry) is inserted only when missing.
+            table[key, default: HealthSeries(
+                service: service(),
+                duration: registry.makeDurationHistogram(descriptor: Self.checkDuration, labels: [("check", key.probe.typeName)],
+                                                         buckets: Self.checkBuckets))]
+                .series(outcome, of: key, in: registry)
+        }
+        histogram.record(duration)
+        counter?.increment()
+    }
+
+    /// The virtual servers' service keys may have changed (a reload): each target's series are
+    /// looked up again at its next result, with its service's key then.
+    public func healthServicesChanged() {
+        healthSeries.withLock { $0.removeAll() }
     }
 }
 
