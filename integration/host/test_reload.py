@@ -99,6 +99,8 @@ def test_realtime_priority_is_the_default_and_a_reload_changes_it(pair):
     pid = pair.procs["a"].pid
     # No realtime_priority in the config: the heartbeat thread (and only it) runs SCHED_FIFO 50.
     pair.wait_for(lambda: list(fifo_threads(pid).values()) == [50], 5, what="the heartbeat thread runs SCHED_FIFO 50 by default")
+    (tid,) = fifo_threads(pid)
+    assert pathlib.Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip() == "heartbeat"
     off = pair.config_text(serial=2).replace("  interval:", "  realtime_priority: off\n  interval:")
     assert "realtime_priority: off" in off
     pair.config.write_text(off)

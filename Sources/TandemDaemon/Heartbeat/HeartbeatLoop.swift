@@ -179,6 +179,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     }
 
     private func run() {
+        // `top -H`, `ps -L` and /proc/PID/task/TID/comm show it by name (15 characters at most).
+        _ = pthread_setname_np(pthread_self(), "heartbeat")
         applyRealtimePriority(realtimeSetting)
         transport.onSendError = { [logger] path, code in
             logger.warning("heartbeat send on \(path) failed: \(String(cString: strerror(code))) (errno \(code))")
