@@ -1,3 +1,4 @@
+import CEpoll
 import Glibc
 import Logging
 import Synchronization
@@ -180,7 +181,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
 
     private func run() {
         // `top -H`, `ps -L` and /proc/PID/task/TID/comm show it by name (15 characters at most).
-        _ = pthread_setname_np(pthread_self(), "heartbeat")
+        _ = tandem_set_thread_name("heartbeat")
         applyRealtimePriority(realtimeSetting)
         transport.onSendError = { [logger] path, code in
             logger.warning("heartbeat send on \(path) failed: \(String(cString: strerror(code))) (errno \(code))")
