@@ -91,11 +91,13 @@ struct Field {
     /// The node's index in `diags.document`.
     let node: Int32
     let diags: Diagnostics
-    /// The path is `parentPath`, then `outer` (the step of the mapping or list holding this field
-    /// in its own parent), then `step` (this field's key or index): the text is built only when
-    /// asked for (errors, and once per collection whose fields are two steps down), not for every
-    /// value read; a real server's fields, for one, need none.
+    /// The path is `parentPath`, then up to three steps kept unjoined: `outer2`, `outer` (the
+    /// step of the mapping or list holding this field in its own parent) and `step` (this
+    /// field's key or index). The text is built only when asked for (errors, and once per
+    /// collection whose fields would be four steps down: a service's real server list), not for
+    /// every value read; a real server's fields, for one, need none.
     private let parentPath: String
+    private let outer2: Step
     private let outer: Step
     private let step: Step
 
@@ -118,30 +120,32 @@ struct Field {
         self.node = node
         self.diags = diags
         parentPath = path
+        outer2 = .whole
         outer = .whole
         step = .whole
     }
 
-    private init(node: Int32, parentPath: String, outer: Step, step: Step, diags: Diagnostics) {
+    private init(node: Int32, parentPath: String, outer2: Step, outer: Step, step: Step, diags: Diagnostics) {
         self.node = node
         self.diags = diags
         self.parentPath = parentPath
+        self.outer2 = outer2
         self.outer = outer
         self.step = step
     }
 
-    /// What makes the fields inside this one (`child`): itself, or, when it already keeps two
+    /// What makes the fields inside this one (`child`): itself, or, when it already keeps three
     /// steps, a field of its whole path, built once for all its items.
-    private var parent: Field { outer.isWhole ? self : Field(node: node, path: path, diags: diags) }
+    private var parent: Field { outer2.isWhole ? self : Field(node: node, path: path, diags: diags) }
 
     /// A field inside this one (an item of its list, a value of its mapping) at `step`; call it
     /// on `parent`.
     private func child(_ node: Int32, _ step: Step) -> Field {
-        Field(node: node, parentPath: outer.applied(to: parentPath), outer: self.step, step: step, diags: diags)
+        Field(node: node, parentPath: parentPath, outer2: outer, outer: self.step, step: step, diags: diags)
     }
 
     /// Like `virtual_servers[1].real_servers[0].port`.
-    var path: String { step.applied(to: outer.applied(to: parentPath)) }
+    var path: String { step.applied(to: outer.applied(to: outer2.applied(to: parentPath))) }
 
     var line: Int? { diags.document.line(node) }
 
