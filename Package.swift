@@ -9,7 +9,6 @@ let package = Package(
         .executable(name: "tandemctl", targets: ["tandemctl"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -29,11 +28,18 @@ let package = Package(
         ),
         // <sys/epoll.h> for the kernel layer's `Posix` wrappers (not in Swift's Glibc module).
         .systemLibrary(name: "CEpoll"),
+        // libyaml's event parser, which the config reader builds its own small tree from (C, no
+        // Foundation; Debian's libyaml-0-2 at run time).
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
         // Pure logic: no kernel, no I/O beyond reading a config file.
         .target(
             name: "TandemCore",
             dependencies: [
-                .product(name: "Yams", package: "Yams"),
+                "CYAML",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

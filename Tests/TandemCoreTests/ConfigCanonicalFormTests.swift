@@ -56,6 +56,62 @@ import Testing
         #expect(config.digest == (try Self.pinnedDigests())["minimal"])
     }
 
+    /// The digest's writer skips building the servers' JSON objects; its bytes must be the
+    /// compact text of `canonical` for every shape of service (examples: fwmark, sorry servers,
+    /// health checks, tunnels, per-server forwarding).
+    @Test(arguments: exampleConfigs())
+    func directCanonicalBytesEqualTheCompactText(_ file: URL) throws {
+        let config = try ConfigParser.load(path: file.path)
+        #expect(config.canonicalCompactUTF8 == config.canonical.compactUTF8)
+    }
+
+    @Test func directCanonicalBytesOfConfigsWithoutServersAndWithMany() throws {
+        var config = try ConfigParser.parse(yaml: benchConfig(services: 300, servers: 4))
+        #expect(config.canonicalCompactUTF8 == config.canonical.compactUTF8)
+        config.virtualServers = []
+        #expect(config.canonicalCompactUTF8 == config.canonical.compactUTF8)
+        config.virtualServers = [try ConfigParser.parse(yaml: minimalConfig).virtualServers[0]]
+        config.virtualServers[0].realServers = []
+        #expect(config.canonicalCompactUTF8 == config.canonical.compactUTF8)
+    }
+
+    @Test func directCanonicalBytesOfRealServersOfEveryShape() throws {
+        // Thresholds, per-server forwarding (a tunnel with every option), IPv6, port 0 and
+        // weight 0: each field of a real server's canonical object.
+        var config = try ConfigParser.parse(yaml: minimalConfig)
+        let base = config.virtualServers[0].realServers[0]
+        var servers: [RealServer] = []
+        for address in ["10.0.0.21", "0.0.0.0", "255.255.255.255", "2001:db8::1", "::ffff:10.0.0.1"] {
+            var server = base
+            server.address = IPAddress(address)!
+            servers.append(server)
+        }
+        servers[1].upperThreshold = 4_294_967_295
+        servers[1].lowerThreshold = 7
+        servers[2].forwarding = .tunnel(TunnelSettings(type: .gue, port: 6080, checksum: .remoteChecksum))
+        servers[3].forwarding = .nat
+        servers[3].port = 0
+        servers[4].weight = 0
+        config.virtualServers[0].realServers = servers
+        #expect(String(decoding: config.canonicalCompactUTF8, as: UTF8.self) == config.canonical.compactText)
+    }
+
+    @Test func objectWithAnExtraKeyIsWrittenInKeyOrder() {
+        for extra in ["", "a", "m", "z"] {
+            for fields in [[:], ["b": 1], ["b": 1, "y": [true]]] as [[String: JSONValue]] {
+                for indent in [false, true] {
+                    var out = JSONWriter(indent: indent)
+                    out.writeObject(fields, level: 0, plus: extra) { out, level in out.write(["x": 2], level: level) }
+                    var whole = fields
+                    whole[extra] = ["x": 2]
+                    var expected = JSONWriter(indent: indent)
+                    expected.write(.object(whole), level: 0)
+                    #expect(out.bytes == expected.bytes, "extra \(extra), fields \(fields.keys.sorted()), indent \(indent)")
+                }
+            }
+        }
+    }
+
     // MARK: JSON text form
 
     @Test func quotingEscapesExactlyTheJSONSpecials() {

@@ -30,9 +30,10 @@ import Testing
     }
 }
 
-/// Text nested deeper than `ConfigParser.maximumNesting` is refused before Yams composes it: its
-/// composer recurses once per level, and 10,000 "[" (run through the `config` fuzz target)
-/// crashed the loader with a stack overflow instead of an error.
+/// Text nested deeper than `ConfigParser.maximumNesting` is refused before it is parsed: Yams's
+/// composer, which the loader used before libyaml's events, recursed once per level, and 10,000
+/// "[" (run through the `config` fuzz target) crashed the loader with a stack overflow instead of
+/// an error. The reader builds its tree without recursion now; the limit and its lines stay.
 @Suite struct ConfigNestingTests {
     static let tooDeep: [(String, String, Int)] = [
         ("flow sequences, the crashing input", String(repeating: "[", count: 10_000), 1),

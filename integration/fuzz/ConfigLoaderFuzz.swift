@@ -1,5 +1,5 @@
 // Fuzz target `config`: the config loader, from the bytes of a file to a validated `Config`
-// (`ConfigParser.parseWithWarnings(data:)`: size, NUL and UTF-8 checks, YAML through Yams, the
+// (`ConfigParser.parseWithWarnings(data:)`: size, NUL and UTF-8 checks, YAML through libyaml's events, the
 // reader and the validator), then what the daemon does with a config it accepted.
 //
 // Properties checked on every input:

@@ -12,10 +12,10 @@
 #   ipvs       IPVS generic-netlink replies (services, real servers, daemons, info, timeouts)
 #   rtnetlink  rtnetlink link and address messages (notifications and dump replies)
 #
-# Build: SwiftPM builds TandemCore's dependencies (Yams, swift-crypto) as usual (`swift build
+# Build: SwiftPM builds TandemCore's dependencies (swift-crypto) as usual (`swift build
 # --target TandemCore`, a no-op after the project's own debug build); then swiftc compiles
 # TandemCore and the targets with -sanitize=fuzzer,address into .build/fuzz and links them with
-# those dependencies' objects into one binary, run as TARGET-fuzz. Both steps are skipped when
+# those dependencies' objects (and libyaml, -lyaml) into one binary, run as TARGET-fuzz. Both steps are skipped when
 # nothing they read changed.
 #
 # Corpus: .build/fuzz/corpus/TARGET (kept between runs), seeded from .build/fuzz/seeds/TARGET:
@@ -52,8 +52,8 @@ if ! swift build --target TandemCore > "$build/deps.log" 2>&1; then
 fi
 bin=$(swift build --show-bin-path)
 
-# The clang module maps and include paths SwiftPM gave TandemCore's compile (Yams's CYaml,
-# swift-crypto's C modules), read from its build manifest.
+# The clang module maps and include paths SwiftPM gave TandemCore's compile (CYAML for
+# libyaml, swift-crypto's C modules), read from its build manifest.
 mapfile -t cflags < <(python3 - "$root/.build/debug.yaml" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
@@ -76,7 +76,7 @@ PY
 
 # Objects of those dependencies (the C and Swift modules TandemCore links against).
 deps=()
-for module in Yams CYaml Crypto CryptoBoringWrapper CCryptoBoringSSL CCryptoBoringSSLShims CXKCP CXKCPShims; do
+for module in Crypto CryptoBoringWrapper CCryptoBoringSSL CCryptoBoringSSLShims CXKCP CXKCPShims; do
     [ -d "$bin/$module.build" ] || continue
     while IFS= read -r -d '' object; do deps+=("$object"); done < <(find "$bin/$module.build" -name '*.o' -print0)
 done
@@ -96,7 +96,7 @@ stale() {
 core=()
 while IFS= read -r -d '' f; do core+=("$f"); done < <(find Sources/TandemCore -name '*.swift' -print0 | sort -z)
 depmodules=()
-for module in Yams Crypto; do
+for module in Crypto; do
     [ -e "$bin/Modules/$module.swiftmodule" ] && depmodules+=("$bin/Modules/$module.swiftmodule")
 done
 if stale "$build/TandemCore.o" "${core[@]}" "${depmodules[@]}"; then
@@ -113,7 +113,7 @@ while IFS= read -r -d '' f; do harness+=("$f"); done < <(find "$here" -maxdepth 
 if stale "$build/tandem-fuzz" "${kernel[@]}" "${harness[@]}" "$build/TandemCore.o"; then
     echo "run.sh: compiling and linking the fuzz targets"
     swiftc "${swiftflags[@]}" -module-name TandemFuzz -wmo -c -o "$build/TandemFuzz.o" "${harness[@]}" "${kernel[@]}"
-    swiftc -sanitize=fuzzer,address -g -use-ld=lld -o "$build/tandem-fuzz" "$build/TandemFuzz.o" "$build/TandemCore.o" "${deps[@]}"
+    swiftc -sanitize=fuzzer,address -g -use-ld=lld -o "$build/tandem-fuzz" "$build/TandemFuzz.o" "$build/TandemCore.o" "${deps[@]}" -lyaml
 fi
 for t in "${all[@]}"; do ln -sf tandem-fuzz "$build/$t-fuzz"; done
 
@@ -157,7 +157,7 @@ PY
         ;;
     config)
         cp examples/*.yaml "$dir/"
-        # The nesting that overflowed Yams's composer before the loader refused it.
+        # The nesting that overflowed Yams's composer (the loader's YAML reader then) before the loader refused it.
         python3 -c 'import sys; open(sys.argv[1], "w").write("[" * 10000)' "$dir/deep-nesting.yaml"
         # The YAML documents of the config unit tests (multi-line string literals with a serial).
         python3 - "$dir" Tests/TandemCoreTests/*.swift <<'PY'

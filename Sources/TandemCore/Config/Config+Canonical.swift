@@ -6,6 +6,35 @@ extension Config {
     /// sorted by identity. Key order, comments, layout and equivalent spellings ("1s" and
     /// "1000ms") do not change it; any change of meaning does.
     public var canonical: JSONValue {
+        var fields = canonicalFieldsButServices
+        fields["virtual_servers"] = .array(canonicalServiceOrder.map(\.canonical))
+        return .object(fields)
+    }
+
+    /// SHA-256 of the compact canonical JSON, in lowercase hex: identifies a config version.
+    public var digest: String { Hex.encode(SHA256.hash(data: canonicalCompactUTF8)) }
+
+    /// `canonical.compactUTF8`, written without building the virtual and real servers' JSON
+    /// objects (a config may have tens of thousands): the same bytes.
+    var canonicalCompactUTF8: [UInt8] {
+        var out = JSONWriter(indent: false)
+        out.bytes.reserveCapacity(300 + virtualServers.reduce(0) { $0 + 300 + 130 * $1.realServers.count })
+        out.writeObject(canonicalFieldsButServices, level: 0, plus: "virtual_servers") { out, level in
+            out.writeArray(canonicalServiceOrder, level: level) { out, vs, level in
+                out.writeObject(vs.canonicalFieldsButRealServers, level: level, plus: "real_servers") { out, level in
+                    out.writeArray(vs.canonicalRealServerOrder, level: level) { out, rs, _ in
+                        rs.writeCompactCanonical(to: &out)
+                    }
+                }
+            }
+        }
+        return out.bytes
+    }
+
+    private var canonicalServiceOrder: [VirtualServer] { virtualServers.sorted { $0.ipvsKey < $1.ipvsKey } }
+
+    /// The canonical form's top-level fields but `virtual_servers`.
+    private var canonicalFieldsButServices: [String: JSONValue] {
         var fields: [String: JSONValue] = [
             "serial": .int(Int64(clamping: serial)),
             "nodes": .array(nodes.sorted { $0.name < $1.name }.map(\.canonical)),
@@ -13,7 +42,6 @@ extension Config {
             "election": ["preempt": .bool(election.preempt), "preempt_delay_ms": ms(election.preemptDelay)],
             "announce": announce.canonical,
             "virtual_ips": .array(virtualIPs.sorted { $0.prefix < $1.prefix }.map(\.canonical)),
-            "virtual_servers": .array(virtualServers.sorted { $0.ipvsKey < $1.ipvsKey }.map(\.canonical)),
             "sync": sync.map(\.canonical) ?? .null,
             "standby_table": .string(standbyTable.rawValue),
             "ipvs_timeouts": ipvsTimeouts.map { ["tcp_ms": ms($0.tcp), "tcp_fin_ms": ms($0.tcpFin), "udp_ms": ms($0.udp)] } ?? .null,
@@ -23,11 +51,8 @@ extension Config {
         ]
         // Only when set, so configs without `metrics:` keep their digest.
         if !metrics.listen.isEmpty { fields["metrics"] = ["listen": .array(metrics.listen.map { .string($0.description) })] }
-        return .object(fields)
+        return fields
     }
-
-    /// SHA-256 of the compact canonical JSON, in lowercase hex: identifies a config version.
-    public var digest: String { Hex.encode(SHA256.hash(data: canonical.compactUTF8)) }
 }
 
 private func ms(_ t: TimeSpan) -> JSONValue { .int(Int64(clamping: t.milliseconds)) }
@@ -102,6 +127,19 @@ extension ForwardingMethod {
 
 extension VirtualServer {
     var canonical: JSONValue {
+        var fields = canonicalFieldsButRealServers
+        fields["real_servers"] = .array(canonicalRealServerOrder.map(\.canonical))
+        return .object(fields)
+    }
+
+    var canonicalRealServerOrder: [RealServer] {
+        realServers.sorted {
+            IPVSDestinationKey(address: $0.address, port: $0.port) < IPVSDestinationKey(address: $1.address, port: $1.port)
+        }
+    }
+
+    /// The canonical fields but `real_servers`.
+    var canonicalFieldsButRealServers: [String: JSONValue] {
         var fields: [String: JSONValue] = [
             "name": .string(name),
             "scheduler": .string(scheduler.name),
@@ -117,9 +155,6 @@ extension VirtualServer {
                  "weight": .int(Int64(s.weight)), "forwarding": opt(s.forwarding, \.canonical)]
             },
             "health_check": opt(healthCheck, \.canonical),
-            "real_servers": .array(realServers.sorted {
-                IPVSDestinationKey(address: $0.address, port: $0.port) < IPVSDestinationKey(address: $1.address, port: $1.port)
-            }.map(\.canonical)),
         ]
         switch match {
         case .address(let a, let port, let proto):
@@ -130,7 +165,7 @@ extension VirtualServer {
             fields["fwmark"] = .int(Int64(mark))
             fields["family"] = .string(family == .ipv4 ? "ipv4" : "ipv6")
         }
-        return .object(fields)
+        return fields
     }
 }
 
@@ -141,6 +176,24 @@ extension RealServer {
             "upper_threshold": .int(Int64(upperThreshold)), "lower_threshold": .int(Int64(lowerThreshold)),
             "forwarding": opt(forwarding, \.canonical),
         ]
+    }
+
+    /// Appends the compact text of `canonical` without building it: the same keys, in the order
+    /// `JSONWriter` sorts them (a config may have tens of thousands of real servers).
+    func writeCompactCanonical(to out: inout JSONWriter) {
+        out.append("{\"address\":")
+        out.quote(address)
+        out.append(",\"forwarding\":")
+        if let forwarding { out.write(forwarding.canonical, level: 1) } else { out.append("null") }
+        out.append(",\"lower_threshold\":")
+        out.integer(Int64(lowerThreshold))
+        out.append(",\"port\":")
+        out.integer(Int64(port))
+        out.append(",\"upper_threshold\":")
+        out.integer(Int64(upperThreshold))
+        out.append(",\"weight\":")
+        out.integer(Int64(weight))
+        out.append("}")
     }
 }
 

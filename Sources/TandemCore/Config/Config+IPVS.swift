@@ -23,8 +23,9 @@ extension Config {
             var liveWeight = 0
             for rs in vs.realServers {
                 let id = RealServerID(service: vs.name, address: rs.address, port: rs.port)
-                var weight = weights[id] ?? rs.weight
-                if down.contains(id) {
+                // Most tables (show-config, a first apply) have no overrides: skip hashing the IDs.
+                var weight = weights.isEmpty ? rs.weight : weights[id] ?? rs.weight
+                if !down.isEmpty && down.contains(id) {
                     if vs.healthCheck?.failureAction == .remove { continue }
                     weight = 0
                 } else {

@@ -1,5 +1,10 @@
-import Foundation
-import Yams
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reads and validates Tandem's YAML configuration.
 ///
@@ -10,9 +15,9 @@ public enum ConfigParser {
     /// Files larger than this are refused before parsing.
     public static let maximumFileSize = 64 * 1024 * 1024
 
-    /// Deepest nesting of YAML collections accepted (a config nests about 8 levels). Yams's composer
-    /// recurses once per level, so text nested thousands of levels deep (a few KB of "[") would
-    /// exhaust the stack; it is refused before composing.
+    /// Deepest nesting of YAML collections accepted (a config nests about 8 levels). Text nested
+    /// thousands of levels deep (a few KB of "[") is refused before it is parsed: it once crashed
+    /// the loader (a recursive composer ran out of stack), and no config needs it.
     public static let maximumNesting = 64
 
     /// A parsed, valid config together with any warnings.
@@ -32,49 +37,47 @@ public enum ConfigParser {
         func fail(_ message: String) -> ConfigError {
             ConfigError(file: path, issues: [ConfigIssue(path: "", line: nil, message: message)])
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw fail("no such file: check the path")
-        }
-        if isDirectory.boolValue { throw fail("is a directory, not a config file") }
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumFileSize {
-            throw fail("is \(size) bytes; configs larger than \(maximumFileSize / 1024 / 1024) MiB are refused")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw fail("cannot be read: check its permissions")
+        let bytes: [UInt8]
+        switch ConfigFile.read(path, limit: maximumFileSize) {
+        case .success(let read): bytes = read
+        case .failure(.missing): throw fail("no such file: check the path")
+        case .failure(.directory): throw fail("is a directory, not a config file")
+        case .failure(.tooLarge(let size)): throw fail(tooLarge(size))
+        case .failure(.unreadable): throw fail("cannot be read: check its permissions")
         }
         do {
-            return try parseWithWarnings(data: data)
+            return try parseWithWarnings(data: bytes)
         } catch {
             throw ConfigError(file: path, issues: error.issues)
         }
     }
 
-    /// Parses config bytes: must be UTF-8 text without NUL bytes.
-    public static func parseWithWarnings(data: Data) throws(ConfigError) -> Result {
+    private static func tooLarge(_ size: Int) -> String {
+        "is \(size) bytes; configs larger than \(maximumFileSize / 1024 / 1024) MiB are refused"
+    }
+
+    /// Parses config bytes (such as `Data` or `[UInt8]`): must be UTF-8 text without NUL bytes;
+    /// one leading byte order mark is dropped.
+    public static func parseWithWarnings(data: some Collection<UInt8>) throws(ConfigError) -> Result {
         func fail(_ message: String) -> ConfigError {
             ConfigError(issues: [ConfigIssue(path: "", line: nil, message: message)])
         }
-        if data.count > maximumFileSize {
-            throw fail("is \(data.count) bytes; configs larger than \(maximumFileSize / 1024 / 1024) MiB are refused")
+        if data.count > maximumFileSize { throw fail(tooLarge(data.count)) }
+        func decode(_ bytes: some Collection<UInt8>) -> String?? { bytes.contains(0) ? nil : .some(utf8Text(bytes)) }
+        // nil: NUL bytes; .some(nil): not UTF-8.
+        let text = data.withContiguousStorageIfAvailable { decode($0) } ?? decode(data)
+        switch text {
+        case nil: throw fail("is not a text file (it contains NUL bytes): is this the right file?")
+        case .some(nil): throw fail("is not UTF-8 text: is this the right file?")
+        case .some(.some(let text)): return try parseWithWarnings(yaml: text)
         }
-        if data.withUnsafeBytes({ $0.contains(0) }) {
-            throw fail("is not a text file (it contains NUL bytes): is this the right file?")
-        }
-        guard let text = utf8Text(data) else {
-            throw fail("is not UTF-8 text: is this the right file?")
-        }
-        return try parseWithWarnings(yaml: text)
     }
 
     /// The text of UTF-8 bytes, nil when they are not UTF-8. A leading byte order mark is
-    /// dropped, as `String(data:encoding: .utf8)` does; this validates in one pass without it.
-    static func utf8Text(_ data: Data) -> String? {
+    /// dropped, as Foundation's `String(data:encoding: .utf8)` does; this validates in one pass.
+    static func utf8Text(_ data: some Collection<UInt8>) -> String? {
         let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
-        return data.withUnsafeBytes { raw in
-            String(validating: raw.starts(with: bom) ? UnsafeRawBufferPointer(rebasing: raw.dropFirst(3)) : raw,
-                   as: UTF8.self)
-        }
+        return String(validating: data.starts(with: bom) ? data.dropFirst(3) : data[...], as: UTF8.self)
     }
 
     /// Parses YAML text into a validated config.
@@ -84,29 +87,14 @@ public enum ConfigParser {
 
     /// Parses YAML text into a validated config, also returning warnings.
     public static func parseWithWarnings(yaml: String) throws(ConfigError) -> Result {
-        func fail(_ message: String, line: Int? = nil) -> ConfigError {
-            ConfigError(issues: [ConfigIssue(path: "", line: line, message: message)])
-        }
-        if yaml.trimmingWhitespace.isEmpty {
-            throw fail("is empty: a config needs at least serial, nodes and virtual_ips (see examples/reference.yaml)")
-        }
-        if let line = YAMLNesting.lineNestedDeeper(than: maximumNesting, in: yaml) {
-            throw fail("nests collections more than \(maximumNesting) levels deep: a config needs fewer than 10", line: line)
-        }
-        let root: YAMLNode?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw fail("is not valid YAML: \(describe(error))", line: line(of: error))
-        } catch {
-            throw fail("is not valid YAML: \(error)")
-        }
-        guard let root else {
-            throw fail("holds no YAML document: a config needs at least serial, nodes and virtual_ips")
-        }
-        let diags = Diagnostics(root: root)
+        var text = yaml
+        text.makeContiguousUTF8()
+        let parsed: Swift.Result<YAMLDocument, ConfigError> = text.utf8.withContiguousStorageIfAvailable { bytes in
+            Swift.Result { () throws(ConfigError) in try document(bytes, of: text) }
+        } ?? .failure(ConfigError(issues: [ConfigIssue(path: "", line: nil, message: "is not valid YAML: not stored as UTF-8")]))
+        let diags = Diagnostics(document: try parsed.get())
         let reader = Reader(diags: diags)
-        let config = reader.read(Field(node: root, path: "", diags: diags))
+        let config = reader.read(Field(node: diags.document.root, path: "", diags: diags))
         if let config { Validator(diags: diags).validate(config) }
         let errors = diags.errors
         guard errors.isEmpty, let config else {
@@ -115,24 +103,28 @@ public enum ConfigParser {
         return Result(config: config, warnings: diags.warnings)
     }
 
-    private static func describe(_ error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
-            return problem
-        case .reader(let problem, _, _, _):
-            return problem
-        default:
-            return "\(error)"
+    /// The YAML document of a config's text (`bytes`, the UTF-8 of `text`): refuses empty text,
+    /// text nested too deep, invalid YAML and streams without a document.
+    private static func document(_ bytes: UnsafeBufferPointer<UInt8>, of text: String) throws(ConfigError) -> YAMLDocument {
+        func fail(_ message: String, line: Int? = nil) -> ConfigError {
+            ConfigError(issues: [ConfigIssue(path: "", line: line, message: message)])
         }
-    }
-
-    private static func line(of error: YamlError) -> Int? {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-            return mark.line
-        default:
-            return nil
+        if text.trimmingWhitespace.isEmpty {
+            throw fail("is empty: a config needs at least serial, nodes and virtual_ips (see examples/reference.yaml)")
         }
+        if let line = YAMLNesting.lineNestedDeeper(than: maximumNesting, in: bytes) {
+            throw fail("nests collections more than \(maximumNesting) levels deep: a config needs fewer than 10", line: line)
+        }
+        let root: YAMLDocument?
+        do {
+            root = try YAMLDocument.parse(bytes)
+        } catch {
+            throw fail("is not valid YAML: \(error.message)", line: error.line)
+        }
+        guard let root else {
+            throw fail("holds no YAML document: a config needs at least serial, nodes and virtual_ips")
+        }
+        return root
     }
 }
 
@@ -148,25 +140,39 @@ enum YAMLNesting {
     /// count too, which only raises the estimate; a mapping opened after a "- " on the same line
     /// is not counted, so the estimate is at least half the real depth.
     static func lineNestedDeeper(than limit: Int, in text: String) -> Int? {
+        var text = text
+        return text.withUTF8 { lineNestedDeeper(than: limit, in: $0) }
+    }
+
+    /// Like `lineNestedDeeper(than:in:)` for the UTF-8 bytes of the text.
+    static func lineNestedDeeper(than limit: Int, in text: UnsafeBufferPointer<UInt8>) -> Int? {
+        let newline = UInt8(ascii: "\n"), space = UInt8(ascii: " ")
         var indents: [Int] = []
         var flow = 0
         var line = 0
-        for content in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        var lineStart = 0
+        let end = text.count
+        while lineStart <= end {
             line += 1
-            let indent = content.prefix { $0 == UInt8(ascii: " ") }.count
-            var rest = content.dropFirst(indent)
-            guard let first = rest.first, first != UInt8(ascii: "#"), first != UInt8(ascii: "\r") else { continue }
+            var lineEnd = lineStart
+            while lineEnd < end && text[lineEnd] != newline { lineEnd += 1 }
+            defer { lineStart = lineEnd + 1 }
+            var i = lineStart
+            while i < lineEnd && text[i] == space { i += 1 }
+            let indent = i - lineStart
+            guard i < lineEnd, text[i] != UInt8(ascii: "#"), text[i] != UInt8(ascii: "\r") else { continue }
             while let last = indents.last, last >= indent { indents.removeLast() }
             indents.append(indent)
             var compact = 0
-            while let indicator = rest.first, indicator == UInt8(ascii: "-") || indicator == UInt8(ascii: "?"),
-                  rest.dropFirst().first.map({ $0 == UInt8(ascii: " ") }) ?? true {
+            while i < lineEnd, text[i] == UInt8(ascii: "-") || text[i] == UInt8(ascii: "?"),
+                  i + 1 == lineEnd || text[i + 1] == space {
                 compact += 1
-                rest = rest.dropFirst(2).drop { $0 == UInt8(ascii: " ") }
+                i = min(i + 2, lineEnd)
+                while i < lineEnd && text[i] == space { i += 1 }
             }
             var deepest = flow
-            for byte in rest {
-                switch byte {
+            while i < lineEnd {
+                switch text[i] {
                 case UInt8(ascii: "["), UInt8(ascii: "{"):
                     flow += 1
                     deepest = max(deepest, flow)
@@ -175,6 +181,7 @@ enum YAMLNesting {
                 default:
                     break
                 }
+                i += 1
             }
             if indents.count + compact + deepest > limit { return line }
         }
@@ -234,15 +241,28 @@ private struct Reader {
 
     func nodeName(_ f: Field) -> String? {
         guard let s = f.string(maxLength: 64) else { return nil }
-        guard s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+        // Byte by byte: the same verdict as character by character (a character is one of these
+        // only if it is a single ASCII byte), without Unicode property lookups.
+        guard s.utf8.allSatisfy({ Reader.isNameByte($0) }) else {
             f.fail("\"\(s)\" is not a valid node name: use letters, digits, '-', '_' and '.'")
             return nil
         }
         return s
     }
 
+    /// An ASCII letter or digit, '-', '_' or '.'.
+    static func isNameByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+            return true
+        default:
+            return false
+        }
+    }
+
     func trackedInterface(_ f: Field) -> TrackedInterface? {
-        if case .scalar = f.node {
+        if f.kind == .scalar {
             return interfaceName(f).map { TrackedInterface(interface: $0, effect: .fault) }
         }
         guard let m = f.mapping(allowed: ["interface", "lower_priority_by"]) else { return nil }
@@ -412,7 +432,7 @@ private struct Reader {
             // refuses "Zero port specified for non-persistent service".
             var port: UInt16?
             if let pf = m.required("port") {
-                if case .scalar(let text) = pf.node, text.string == "0" { port = 0 } else { port = pf.port() }
+                if pf.isScalar("0") { port = 0 } else { port = pf.port() }
             }
             if port == 0, !m.has("persistence") {
                 m["port"]?.fail("port 0 (every port) needs persistence, as ipvsadm requires (\"Zero port specified for non-persistent service\"): add persistence, or use a fwmark service to match several ports")
@@ -621,17 +641,13 @@ private struct Reader {
 
     func healthCheck(_ f: Field) -> HealthCheck? {
         let common = ["type", "interval", "timeout", "rise", "fall", "failure_action", "warmup"]
-        guard case .mapping = f.node else {
+        guard f.kind == .mapping else {
             f.fail("expected a mapping with at least type")
             return nil
         }
         // Read the type first to know which keys are allowed.
-        var typeName: String?
-        if case .mapping(let map) = f.node {
-            for (k, v) in map where k.string == "type" { typeName = v.string }
-        }
         let own: [String]
-        switch typeName {
+        switch f.scalarText(ofLast: "type") {
         case "tcp": own = ["port", "send", "expect"]
         case "http", "https": own = ["port", "path", "host", "sni", "status", "body", "verify_certificate"]
         case "udp": own = ["port", "send", "expect"]
@@ -686,7 +702,7 @@ private struct Reader {
         if !tls, m.has("verify_certificate") { m["verify_certificate"]?.fail("only https checks verify certificates") }
         var status: [ClosedRange<Int>] = [200...399]
         if let sf = m["status"] {
-            let items: [Field] = { if case .sequence = sf.node { return sf.list() ?? [] } else { return [sf] } }()
+            let items: [Field] = sf.kind == .sequence ? sf.list() ?? [] : [sf]
             status = items.compactMap(statusRange)
         }
         return HTTPProbe(tls: tls, port: m["port"]?.port(), path: path, host: host, serverName: sni, status: status,
@@ -708,8 +724,9 @@ private struct Reader {
 
     func regex(_ f: Field) -> String? {
         guard let s = f.string() else { return nil }
+        // The matcher the health checks use compiles it, so both accept the same expressions.
         do {
-            _ = try NSRegularExpression(pattern: s)
+            _ = try ReplyMatcher(pattern: s)
         } catch {
             f.fail("\"\(s)\" is not a valid regular expression")
             return nil
@@ -721,7 +738,7 @@ private struct Reader {
     /// form when an argument contains spaces).
     func command(_ f: Field) -> [String]? {
         var args: [String]
-        if case .sequence = f.node {
+        if f.kind == .sequence {
             args = f.list()?.compactMap { $0.string() } ?? []
         } else {
             guard let s = f.string() else { return nil }
@@ -802,7 +819,7 @@ private struct Reader {
         guard let m = f.mapping(allowed: ["listen"]) else { return MetricsSettings() }
         guard let listen = m["listen"] else { return MetricsSettings() }
         let items: [Field]
-        if case .sequence = listen.node { items = listen.list() ?? [] } else { items = [listen] }
+        if listen.kind == .sequence { items = listen.list() ?? [] } else { items = [listen] }
         var endpoints: [ServerEndpoint] = []
         for item in items {
             guard let text = item.string() else { continue }

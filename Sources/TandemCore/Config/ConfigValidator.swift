@@ -71,11 +71,13 @@ struct Validator {
         let vipAddresses = Set(config.virtualIPs.map(\.address))
         var nodeOf: [IPAddress: String] = [:]
         for node in config.nodes { for a in node.heartbeatAddresses { nodeOf[a] = node.name } }
-        var names: [String: Int] = [:]
-        var keys: [IPVSServiceKey: Int] = [:]
+        var names: [String: Int] = Dictionary(minimumCapacity: config.virtualServers.count)
+        var keys: [IPVSServiceKey: Int] = Dictionary(minimumCapacity: config.virtualServers.count)
         var mixedFamily = false
+        let natGatewayFamilies = Set(config.virtualIPs.filter(\.natGateway).map(\.family))
         for (i, vs) in config.virtualServers.enumerated() {
-            let path = "virtual_servers[\(i)]"
+            // Paths are built only for a problem: most services have none.
+            var path: String { "virtual_servers[\(i)]" }
             if let first = names[vs.name] {
                 fail("\(path).name", "\"\(vs.name)\" is already the name of virtual_servers[\(first)]")
             } else {
@@ -105,17 +107,17 @@ struct Validator {
                let zero = vs.realServers.firstIndex(where: { $0.port == 0 }) {
                 fail("\(path).health_check", "real_servers[\(zero)] has port 0 (it keeps the client's destination port), so a \(check.probe.typeName) check has no port to probe: give health_check.port")
             }
-            if case .nat = vs.forwarding, !config.virtualIPs.contains(where: { $0.natGateway && $0.family == vs.family }) {
+            if case .nat = vs.forwarding, !natGatewayFamilies.contains(vs.family) {
                 warn("\(path).forwarding", "NAT real servers must route replies through the active router: add the internal gateway address to virtual_ips with nat_gateway: true")
             }
-            var destinations: [IPVSDestinationKey: Int] = [:]
+            var destinations = DestinationIndex(vs.realServers.count)
             for (j, rs) in vs.realServers.enumerated() {
-                let rpath = "\(path).real_servers[\(j)]"
+                var rpath: String { "\(path).real_servers[\(j)]" }
                 let key = IPVSDestinationKey(address: rs.address, port: rs.port)
-                if let first = destinations[key] {
+                if let first = destinations.first(key) {
                     fail(rpath, "\(key) is already real_servers[\(first)]")
                 } else {
-                    destinations[key] = j
+                    destinations.add(key, at: j)
                 }
                 let forwarding = rs.forwarding ?? vs.forwarding
                 mixedFamily = mixedFamily || rs.address.family != vs.family
@@ -124,8 +126,8 @@ struct Validator {
                                 vips: vipAddresses, nodeOf: nodeOf, config: config)
             }
             if let sorry = vs.sorryServer {
-                let spath = "\(path).sorry_server"
-                if destinations[IPVSDestinationKey(address: sorry.address, port: sorry.port)] != nil {
+                var spath: String { "\(path).sorry_server" }
+                if destinations.first(IPVSDestinationKey(address: sorry.address, port: sorry.port)) != nil {
                     fail(spath, "the sorry server is also a real server of this service: use a separate server")
                 }
                 checkDestination(spath, address: sorry.address, port: sorry.port,
@@ -144,28 +146,28 @@ struct Validator {
     /// active) on the standby; the service's own VIP and port is a forwarding loop. A node's
     /// heartbeat address is that router itself: allowed, since a director may serve too, but
     /// only that node serves locally, so it is a warning.
-    func checkNotThePair(_ path: String, address: IPAddress, port: UInt16, what: String, service vs: VirtualServer,
+    func checkNotThePair(_ path: @autoclosure () -> String, address: IPAddress, port: UInt16, what: String, service vs: VirtualServer,
                          vips: Set<IPAddress>, nodeOf: [IPAddress: String], config: Config) {
         if vips.contains(address) {
             if case .address(let vip, let servicePort, _) = vs.match, vip == address, servicePort == port || port == 0 {
-                fail("\(path).address", "\(what) \(address.bracketed):\(port) is this service's own VIP and port: a forwarding loop; use the server's own address")
+                fail("\(path()).address", "\(what) \(address.bracketed):\(port) is this service's own VIP and port: a forwarding loop; use the server's own address")
             } else {
-                fail("\(path).address", "\(address) is one of the pair's virtual IPs: \(what) would be local on the active router and the active itself seen from the standby; use the server's own address (or 127.0.0.1 to serve on the routers themselves)")
+                fail("\(path()).address", "\(address) is one of the pair's virtual IPs: \(what) would be local on the active router and the active itself seen from the standby; use the server's own address (or 127.0.0.1 to serve on the routers themselves)")
             }
         } else if let node = nodeOf[address] {
             let other = config.nodes.first { $0.name != node }?.name ?? "the other node"
-            warn("\(path).address", "\(address) is \(node)'s heartbeat address: \(what) is \(node) itself (local on \(node), forwarded to \(node) by \(other)); use a separate server, or 127.0.0.1 if each router serves")
+            warn("\(path()).address", "\(address) is \(node)'s heartbeat address: \(what) is \(node) itself (local on \(node), forwarded to \(node) by \(other)); use a separate server, or 127.0.0.1 if each router serves")
         }
     }
 
-    func checkDestination(_ path: String, address: IPAddress, port: UInt16, forwarding: ForwardingMethod,
+    func checkDestination(_ path: @autoclosure () -> String, address: IPAddress, port: UInt16, forwarding: ForwardingMethod,
                           service vs: VirtualServer) {
         if address.isUnspecified || address.isMulticast || address.isLimitedBroadcast {
-            fail("\(path).address", "\(address) cannot be a real server: use its unicast address")
+            fail("\(path()).address", "\(address) cannot be a real server: use its unicast address")
         }
         if address.family != vs.family {
             if case .tunnel = forwarding {} else {
-                fail("\(path).address", "\(address) is \(address.family) but the service is \(vs.family): only tunnel real servers may differ in family")
+                fail("\(path()).address", "\(address) is \(address.family) but the service is \(vs.family): only tunnel real servers may differ in family")
             }
         }
         guard case .address(_, let servicePort, _) = vs.match else { return }
@@ -173,10 +175,31 @@ struct Validator {
         case .directRouting, .tunnel:
             if port != servicePort {
                 let how = forwarding == .directRouting ? "direct routing" : "a tunnel"
-                fail("\(path).port", "\(port) differs from the service port \(servicePort): with \(how) packets reach the real server unchanged, so it must listen on \(servicePort)")
+                fail("\(path()).port", "\(port) differs from the service port \(servicePort): with \(how) packets reach the real server unchanged, so it must listen on \(servicePort)")
             }
         case .nat:
             break
         }
+    }
+}
+
+/// The index of each distinct real server of one service: a list searched linearly for the few
+/// most services have (no hashing, no table per service), a dictionary beyond 16.
+private struct DestinationIndex {
+    private var list: [(key: IPVSDestinationKey, index: Int)] = []
+    private var table: [IPVSDestinationKey: Int]?
+
+    init(_ count: Int) {
+        if count > 16 { table = Dictionary(minimumCapacity: count) } else { list.reserveCapacity(count) }
+    }
+
+    /// The index `key` was first added at.
+    func first(_ key: IPVSDestinationKey) -> Int? {
+        if let table { return table[key] }
+        return list.first { $0.key == key }?.index
+    }
+
+    mutating func add(_ key: IPVSDestinationKey, at index: Int) {
+        if table != nil { table![key] = index } else { list.append((key, index)) }
     }
 }

@@ -1,16 +1,11 @@
-import Yams
-
-/// Yams' node, named apart from the config's `Node` (a router).
-typealias YAMLNode = Yams.Node
-
 /// Collects the problems found while reading a config. Cross-checks made after parsing find
 /// the line of a path in the document itself (`line(of:)`), so reading records nothing per key.
 final class Diagnostics {
     private(set) var issues: [ConfigIssue] = []
-    /// The document read, for `line(of:)`.
-    var root: YAMLNode?
+    /// The document read: the fields' nodes are indices into it.
+    let document: YAMLDocument
 
-    init(root: YAMLNode? = nil) { self.root = root }
+    init(document: YAMLDocument) { self.document = document }
 
     func error(_ path: String, _ line: Int?, _ message: String) {
         issues.append(ConfigIssue(path: path, line: line, message: message))
@@ -61,29 +56,26 @@ final class Diagnostics {
 
     /// The line `path` itself has (see `line(of:)`), without looking at its parents.
     private func ownLine(of path: String) -> Int? {
-        guard let root else { return nil }
-        if path.isEmpty {
-            if case .mapping = root { return root.mark?.line }
-            return nil
-        }
+        let doc = document
+        var node = doc.root
+        if path.isEmpty { return doc.kind(node) == .mapping ? doc.line(node) : nil }
         guard let steps = Diagnostics.steps(path) else { return nil }
-        var node = root
         for (i, step) in steps.enumerated() {
             let last = i == steps.count - 1
             switch step {
             case .key(let key):
-                guard case .mapping(let map) = node,
-                      let pair = map.first(where: { if case .scalar(let k) = $0.key { return k.string == key } else { return false } })
-                else { return nil }
-                if last { return pair.key.mark?.line ?? pair.value.mark?.line }
-                node = pair.value
+                guard doc.kind(node) == .mapping else { return nil }
+                let pairs = doc.children(of: node)
+                guard let k = stride(from: pairs.startIndex, to: pairs.endIndex, by: 2).first(where: {
+                    doc.scalar(pairs[$0], is: String(key))
+                }) else { return nil }
+                if last { return doc.line(pairs[k]) }
+                node = pairs[k + 1]
             case .index(let n):
-                guard case .sequence(let seq) = node, n >= 0, n < seq.count else { return nil }
-                node = seq[n]
-                if last {
-                    if case .mapping = node { return node.mark?.line }
-                    return nil
-                }
+                let items = doc.children(of: node)
+                guard doc.kind(node) == .sequence, n >= 0, n < items.count else { return nil }
+                node = items[items.startIndex + n]
+                if last { return doc.kind(node) == .mapping ? doc.line(node) : nil }
             }
         }
         return nil
@@ -96,40 +88,72 @@ final class Diagnostics {
 /// A YAML node together with its path in the document, with strict conversions that report
 /// problems to `Diagnostics` and return nil.
 struct Field {
-    let node: YAMLNode
+    /// The node's index in `diags.document`.
+    let node: Int32
     let diags: Diagnostics
-    /// The path of the mapping or list holding this field ("" at the top) and the field's key or
-    /// index in it: the path text is built only when asked for (errors, and once per mapping or
-    /// list whose items need it), not for every value read.
+    /// The path is `parentPath`, then up to three steps kept unjoined: `outer2`, `outer` (the
+    /// step of the mapping or list holding this field in its own parent) and `step` (this
+    /// field's key or index). The text is built only when asked for (errors, and once per
+    /// collection whose fields would be four steps down: a service's real server list), not for
+    /// every value read; a real server's fields, for one, need none.
     private let parentPath: String
+    private let outer2: Step
+    private let outer: Step
     private let step: Step
 
-    private enum Step { case whole, key(String), index(Int) }
+    private enum Step {
+        case whole, key(String), index(Int)
 
-    init(node: YAMLNode, path: String, diags: Diagnostics) {
+        /// `path` followed by this step.
+        func applied(to path: String) -> String {
+            switch self {
+            case .whole: return path
+            case .key(let key): return Field.join(path, key)
+            case .index(let i): return path + "[" + String(i) + "]"
+            }
+        }
+
+        var isWhole: Bool { if case .whole = self { return true } else { return false } }
+    }
+
+    init(node: Int32, path: String, diags: Diagnostics) {
         self.node = node
         self.diags = diags
         parentPath = path
+        outer2 = .whole
+        outer = .whole
         step = .whole
     }
 
-    private init(node: YAMLNode, parentPath: String, step: Step, diags: Diagnostics) {
+    private init(node: Int32, parentPath: String, outer2: Step, outer: Step, step: Step, diags: Diagnostics) {
         self.node = node
         self.diags = diags
         self.parentPath = parentPath
+        self.outer2 = outer2
+        self.outer = outer
         self.step = step
     }
 
-    /// Like `virtual_servers[1].real_servers[0].port`.
-    var path: String {
-        switch step {
-        case .whole: return parentPath
-        case .key(let key): return Field.join(parentPath, key)
-        case .index(let i): return parentPath + "[" + String(i) + "]"
-        }
+    /// What makes the fields inside this one (`child`): itself, or, when it already keeps three
+    /// steps, a field of its whole path, built once for all its items.
+    private var parent: Field { outer2.isWhole ? self : Field(node: node, path: path, diags: diags) }
+
+    /// A field inside this one (an item of its list, a value of its mapping) at `step`; call it
+    /// on `parent`.
+    private func child(_ node: Int32, _ step: Step) -> Field {
+        Field(node: node, parentPath: parentPath, outer2: outer, outer: self.step, step: step, diags: diags)
     }
 
-    var line: Int? { node.mark?.line }
+    /// Like `virtual_servers[1].real_servers[0].port`.
+    var path: String { step.applied(to: outer.applied(to: outer2.applied(to: parentPath))) }
+
+    var line: Int? { diags.document.line(node) }
+
+    /// Whether the node is a scalar, a list or a mapping.
+    var kind: YAMLDocument.Kind { diags.document.kind(node) }
+
+    /// True when the node is a scalar whose text is `text`.
+    func isScalar(_ text: StaticString) -> Bool { diags.document.scalar(node, is: text) }
 
     func fail(_ message: String) { diags.error(path, line, message) }
 
@@ -140,22 +164,35 @@ struct Field {
 
     /// The scalar's text; a mapping or list where a value is expected is an error.
     var scalarText: String? {
-        guard case .scalar(let s) = node else {
-            fail("expected a single value, found \(node.kindName)")
+        guard let s = diags.document.string(node) else {
+            fail("expected a single value, found \(kind.name)")
             return nil
         }
-        return s.string
+        return s
     }
 
-    var isNull: Bool {
-        if case .scalar(let s) = node, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) { return true }
-        return false
+    var isNull: Bool { diags.document.isNull(node) }
+
+    /// The text of the value of the last `key` of a mapping, when that value is a scalar.
+    func scalarText(ofLast key: StaticString) -> String? {
+        let doc = diags.document
+        guard doc.kind(node) == .mapping else { return nil }
+        let pairs = doc.children(of: node)
+        var found: String?
+        for k in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) where doc.scalar(pairs[k], is: key) {
+            found = doc.string(pairs[k + 1])
+        }
+        return found
     }
 
     func string(nonEmpty: Bool = true, maxLength: Int = 4096) -> String? {
         guard let s = scalarText else { return nil }
         if nonEmpty && s.trimmingWhitespace.isEmpty { fail("must not be empty"); return nil }
-        if s.count > maxLength { fail("is \(s.count) characters long; at most \(maxLength) are allowed"); return nil }
+        // A string has at most as many characters as UTF-8 bytes: count them only when it may be too long.
+        if s.utf8.count > maxLength && s.count > maxLength {
+            fail("is \(s.count) characters long; at most \(maxLength) are allowed")
+            return nil
+        }
         return s
     }
 
@@ -170,16 +207,42 @@ struct Field {
 
     /// A decimal integer in `range`; `what` names it in the error ("a valid port").
     func integer(_ range: ClosedRange<Int64>, what: String? = nil) -> Int64? {
+        guard let n = quickInteger ?? textInteger else { return nil }
+        guard range.contains(n) else {
+            if let what { fail("\(n) is not \(what) (\(range.lowerBound)…\(range.upperBound))") }
+            else { fail("\(n) is out of range: use \(range.lowerBound)…\(range.upperBound)") }
+            return nil
+        }
+        return n
+    }
+
+    /// The value of a scalar whose bytes are `-?[0-9]{1,18}` without a leading zero (what
+    /// `textInteger` accepts, read without making a `String`); nil for any other node.
+    private var quickInteger: Int64? {
+        diags.document.withScalarBytes(node) { b -> Int64? in
+            let negative = b.first == UInt8(ascii: "-")
+            var i = negative ? 1 : 0
+            let digits = b.count - i
+            guard digits >= 1, digits <= 18, !(digits > 1 && b[i] == UInt8(ascii: "0")) else { return nil }
+            var n: Int64 = 0
+            while i < b.count {
+                let d = b[i] &- UInt8(ascii: "0")
+                guard d < 10 else { return nil }
+                n = n * 10 + Int64(d)
+                i += 1
+            }
+            return negative ? -n : n
+        } ?? nil
+    }
+
+    /// A decimal integer read from the scalar's text; a mapping or list, or text that is not a
+    /// whole number, is an error.
+    private var textInteger: Int64? {
         guard let s = scalarText else { return nil }
         let digits = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
         guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
               !(digits.count > 1 && digits.first == "0"), let n = Int64(s) else {
             fail("\"\(s)\" is not a whole number")
-            return nil
-        }
-        guard range.contains(n) else {
-            if let what { fail("\(n) is not \(what) (\(range.lowerBound)…\(range.upperBound))") }
-            else { fail("\(n) is out of range: use \(range.lowerBound)…\(range.upperBound)") }
             return nil
         }
         return n
@@ -190,8 +253,7 @@ struct Field {
     }
 
     func port(allowZero: Bool = false) -> UInt16? {
-        guard let s = scalarText else { return nil }
-        if s == "0" && !allowZero { fail("0 is not a valid port (1…65535)"); return nil }
+        if !allowZero && isScalar("0") { fail("0 is not a valid port (1…65535)"); return nil }
         return integer(allowZero ? 0...65535 : 1...65535, what: "a valid port").map { UInt16($0) }
     }
 
@@ -207,6 +269,7 @@ struct Field {
     }
 
     func address() -> IPAddress? {
+        if let v4 = quickIPv4 { return .v4(v4) }
         guard let s = scalarText else { return nil }
         if s.contains("/" as Character) {
             fail("\"\(s)\" has a prefix length; write the address alone here")
@@ -214,6 +277,34 @@ struct Field {
         }
         guard let a = IPAddress(s) else { fail("\"\(s)\" is not an IPv4 or IPv6 address"); return nil }
         return a
+    }
+
+    /// The value of a scalar whose bytes are a dotted quad as `IPAddress` reads it (four parts
+    /// of 1-3 digits, each at most 255, no leading zeros), read without making a `String`; nil
+    /// for anything else, which `IPAddress` then reads or refuses.
+    private var quickIPv4: UInt32? {
+        diags.document.withScalarBytes(node) { b -> UInt32? in
+            guard b.count >= 7, b.count <= 15 else { return nil }
+            var value: UInt32 = 0, part: UInt32 = 0, digits = 0, parts = 0, first: UInt8 = 0
+            for byte in b {
+                if byte == UInt8(ascii: ".") {
+                    guard digits > 0, parts < 3 else { return nil }
+                    value = value << 8 | part
+                    parts += 1
+                    part = 0
+                    digits = 0
+                    continue
+                }
+                let d = byte &- UInt8(ascii: "0")
+                guard d < 10 else { return nil }
+                if digits == 0 { first = d }
+                digits += 1
+                part = part * 10 + UInt32(d)
+                guard digits <= 3, part <= 255, !(digits > 1 && first == 0) else { return nil }
+            }
+            guard digits > 0, parts == 3 else { return nil }
+            return value << 8 | part
+        } ?? nil
     }
 
     func prefix() -> IPPrefix? {
@@ -239,44 +330,47 @@ struct Field {
 
     /// The items of a list.
     func list() -> [Field]? {
-        guard case .sequence(let seq) = node else {
-            fail("expected a list, found \(node.kindName)")
+        guard kind == .sequence else {
+            fail("expected a list, found \(kind.name)")
             return nil
         }
-        let base = path
+        let seq = diags.document.children(of: node)
+        let parent = self.parent
         var items: [Field] = []
         items.reserveCapacity(seq.count)
-        for (i, item) in seq.enumerated() { items.append(Field(node: item, parentPath: base, step: .index(i), diags: diags)) }
+        for (i, item) in seq.enumerated() { items.append(parent.child(item, .index(i))) }
         return items
     }
 
     /// A mapping restricted to `allowed` keys; unknown and repeated keys are reported.
     func mapping(allowed: [String]) -> MapView? {
-        guard case .mapping(let map) = node else {
-            fail("expected a mapping of keys to values, found \(node.kindName)")
+        guard kind == .mapping else {
+            fail("expected a mapping of keys to values, found \(kind.name)")
             return nil
         }
-        let base = path
+        let doc = diags.document
+        let pairs = doc.children(of: node)
+        let parent = self.parent
         var values: [(key: String, field: Field)] = []
-        values.reserveCapacity(map.count)
-        for (keyNode, valueNode) in map {
-            guard case .scalar(let k) = keyNode else {
-                diags.error(base, keyNode.mark?.line, "keys must be plain words, found \(keyNode.kindName)")
+        values.reserveCapacity(pairs.count / 2)
+        for k in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) {
+            let keyNode = pairs[k], valueNode = pairs[k + 1]
+            guard let key = doc.string(keyNode) else {
+                diags.error(path, doc.line(keyNode), "keys must be plain words, found \(doc.kind(keyNode).name)")
                 continue
             }
-            let key = k.string
             if !allowed.contains(key) {
                 var message = "unknown key"
                 if let near = Field.nearest(key, in: allowed) { message += "; did you mean \"\(near)\"?" }
                 else { message += "; allowed here: \(allowed.joined(separator: ", "))" }
-                diags.error(Field.join(base, key), keyNode.mark?.line, message)
+                diags.error(Field.join(path, key), doc.line(keyNode), message)
                 continue
             }
             if values.contains(where: { $0.key == key }) {
-                diags.error(Field.join(base, key), keyNode.mark?.line, "appears twice; keep one")
+                diags.error(Field.join(path, key), doc.line(keyNode), "appears twice; keep one")
                 continue
             }
-            values.append((key, Field(node: valueNode, parentPath: base, step: .key(key), diags: diags)))
+            values.append((key, parent.child(valueNode, .key(key))))
         }
         return MapView(field: self, values: values)
     }
@@ -323,16 +417,6 @@ struct MapView {
     }
 
     func has(_ key: String) -> Bool { self[key] != nil }
-}
-
-extension YAMLNode {
-    var kindName: String {
-        switch self {
-        case .scalar: return "a single value"
-        case .mapping: return "a mapping"
-        case .sequence: return "a list"
-        }
-    }
 }
 
 extension String {
