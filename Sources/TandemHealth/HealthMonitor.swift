@@ -108,7 +108,7 @@ public final class HealthMonitor: Sendable {
     /// unchanged targets' state and schedules, stops removed ones and starts new ones.
     public func apply(targets: [HealthTarget]) {
         let now = clock.now()
-        let added: [Slot] = inner.withLock { inner in
+        let added: [(Slot, TimeSpan)] = inner.withLock { inner in
             guard !inner.stopped else { return [] }
             let (added, removed) = inner.health.apply(targets: targets, at: now)
             for key in removed { inner.slots.removeValue(forKey: key)?.retired = true }
@@ -121,11 +121,11 @@ public final class HealthMonitor: Sendable {
                 let loop = group.next()
                 let slot = Slot(target: target, loop: loop, timers: timers.timers(for: loop))
                 inner.slots[key] = slot
-                return slot
+                return (slot, target.check.interval)
             }
         }
-        for slot in added {
-            let interval = Int64(slot.target.check.interval.milliseconds)
+        for (slot, interval) in added {
+            let interval = Int64(interval.milliseconds)
             let jitter = TimeAmount.milliseconds(Int64.random(in: 0..<max(1, interval)))
             schedule(slot, at: deadlineNow() + jitter)
         }

@@ -77,10 +77,11 @@ private final class SilentListener {
         let short = loop.makePromise(of: ProbeResult.self)
         let refused = loop.makePromise(of: ProbeResult.self)
         let refusing = try RefusingPort()
+        let (silentPort, refusingPort) = (listener.port, refusing.port)
         try await loop.submit {
-            poller.connect(to: address, port: listener.port, timeout: .milliseconds(900)) { long.succeed($0) }
-            poller.connect(to: address, port: refusing.port, timeout: .milliseconds(900)) { refused.succeed($0) }
-            poller.connect(to: address, port: listener.port, timeout: .milliseconds(200)) { short.succeed($0) }
+            poller.connect(to: address, port: silentPort, timeout: .milliseconds(900)) { long.succeed($0) }
+            poller.connect(to: address, port: refusingPort, timeout: .milliseconds(900)) { refused.succeed($0) }
+            poller.connect(to: address, port: silentPort, timeout: .milliseconds(200)) { short.succeed($0) }
         }.get()
         #expect(try await refused.futureResult.get() == .failure("connect failed: connection refused"))
         #expect(try await short.futureResult.get() == .failure("timed out after 200ms"))
@@ -98,8 +99,9 @@ private final class SilentListener {
         let loop = group.next()
         let poller = try #require(ConnectPoller(loop: loop, timers: CoarseTimers(loop: loop)))
         let promise = loop.makePromise(of: ProbeResult.self)
+        let port = listener.port
         try await loop.submit {
-            poller.connect(to: IPAddress("127.0.0.1")!, port: listener.port, timeout: .milliseconds(100)) { promise.succeed($0) }
+            poller.connect(to: IPAddress("127.0.0.1")!, port: port, timeout: .milliseconds(100)) { promise.succeed($0) }
             usleep(400_000)  // busy well past the timeout (100 ms) and the threshold (50 ms)
         }.get()
         let r = try await promise.futureResult.get()
