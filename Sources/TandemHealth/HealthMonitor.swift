@@ -32,13 +32,38 @@ public final class HealthMonitor: Sendable {
         }
     }
 
+    /// One target's schedule: made when the target is added, retired when it is removed (or
+    /// re-added: the new slot replaces it), captured by its own timers and probe completions, so
+    /// a check finds its state without looking its key up.
+    private final class Slot: @unchecked Sendable {
+        let key: HealthTarget.Key
+        /// The loop every check of this target runs on, and its timers.
+        let loop: any EventLoop
+        let timers: CoarseTimers
+        // Under the monitor's lock:
+        /// The target's settings; a reload that keeps its key replaces them.
+        var target: HealthTarget
+        /// Removed (or the monitor stopped): its pending slot and any result in flight do nothing.
+        var retired = false
+        /// The effective weight last published (the configured one until the first result).
+        var publishedWeight: Int?
+        // Only on `loop`:
+        /// A check is running (cannot overlap the next slot while timeout ≤ interval).
+        var running = false
+        var probeStarted = MonotonicInstant.zero
+
+        init(target: HealthTarget, loop: any EventLoop, timers: CoarseTimers) {
+            key = target.key
+            self.target = target
+            self.loop = loop
+            self.timers = timers
+            publishedWeight = target.weight
+        }
+    }
+
     private struct Inner {
         var health = HealthState()
-        /// Bumped when a key is (re)added, so a removed target's pending slot never runs.
-        var generation: [HealthTarget.Key: UInt64] = [:]
-        var nextGeneration: UInt64 = 0
-        var running: Set<HealthTarget.Key> = []
-        var weights: [HealthTarget.Key: Int?] = [:]
+        var slots: [HealthTarget.Key: Slot] = [:]
         var stopped = false
     }
 
@@ -83,24 +108,26 @@ public final class HealthMonitor: Sendable {
     /// unchanged targets' state and schedules, stops removed ones and starts new ones.
     public func apply(targets: [HealthTarget]) {
         let now = clock.now()
-        let added: [(HealthTarget, UInt64)] = inner.withLock { inner in
+        let added: [(Slot, TimeSpan)] = inner.withLock { inner in
             guard !inner.stopped else { return [] }
             let (added, removed) = inner.health.apply(targets: targets, at: now)
-            for key in removed {
-                inner.generation[key] = nil
-                inner.weights[key] = nil
+            for key in removed { inner.slots.removeValue(forKey: key)?.retired = true }
+            // Kept targets take their new settings (interval, timeout, weight, …) at their next check.
+            for (key, slot) in inner.slots {
+                if let target = inner.health.targets[key] { slot.target = target }
             }
             return added.compactMap { key in
-                inner.nextGeneration += 1
-                inner.generation[key] = inner.nextGeneration
-                return inner.health.targets[key].map { ($0, inner.nextGeneration) }
+                guard let target = inner.health.targets[key] else { return nil }
+                let loop = group.next()
+                let slot = Slot(target: target, loop: loop, timers: timers.timers(for: loop))
+                inner.slots[key] = slot
+                return (slot, target.check.interval)
             }
         }
-        for (target, generation) in added {
-            let loop = group.next()
-            let interval = Int64(target.check.interval.milliseconds)
+        for (slot, interval) in added {
+            let interval = Int64(interval.milliseconds)
             let jitter = TimeAmount.milliseconds(Int64.random(in: 0..<max(1, interval)))
-            schedule(target.key, generation: generation, at: deadlineNow() + jitter, on: loop)
+            schedule(slot, at: deadlineNow() + jitter)
         }
     }
 
@@ -108,7 +135,8 @@ public final class HealthMonitor: Sendable {
     public func stop() {
         inner.withLock { inner in
             inner.stopped = true
-            inner.generation = [:]
+            for slot in inner.slots.values { slot.retired = true }
+            inner.slots = [:]
         }
         continuation.finish()
     }
@@ -125,80 +153,74 @@ public final class HealthMonitor: Sendable {
         return inner.withLock { $0.health.tableInputs(at: now) }
     }
 
-    private func schedule(_ key: HealthTarget.Key, generation: UInt64, at deadline: NIODeadline, on loop: any EventLoop) {
-        timers.timers(for: loop).schedule(at: deadline) { [self] in
-            self.runCheck(key, generation: generation, slot: deadline, on: loop)
+    private func schedule(_ slot: Slot, at deadline: NIODeadline) {
+        slot.timers.schedule(at: deadline) { [self] in
+            self.runCheck(slot, slot: deadline)
         }
     }
 
-    private func runCheck(_ key: HealthTarget.Key, generation: UInt64, slot: NIODeadline, on loop: any EventLoop) {
-        let (target, start): (HealthTarget?, Bool) = inner.withLock { inner in
-            guard !inner.stopped, inner.generation[key] == generation, let target = inner.health.targets[key] else {
-                return (nil, false)
-            }
-            // Still running (cannot happen while timeout ≤ interval): skip this slot, keep the schedule.
-            if inner.running.contains(key) { return (target, false) }
-            inner.running.insert(key)
-            return (target, true)
+    /// On the slot's loop, at its deadline: schedules the next slot and starts a check unless
+    /// one is still running.
+    private func runCheck(_ slot: Slot, slot deadline: NIODeadline) {
+        let target: HealthTarget? = inner.withLock { inner in
+            inner.stopped || slot.retired ? nil : slot.target
         }
         guard let target else { return }
         let interval = TimeAmount.milliseconds(Int64(target.check.interval.milliseconds))
-        var next = slot + interval
+        var next = deadline + interval
         let now = deadlineNow()
         if next < now { next = now + interval } // fell behind (suspended process): do not burst
-        schedule(key, generation: generation, at: next, on: loop)
-        guard start else { return }
-        let probeStarted = clock.now()
-        prober.probe(target, on: loop).whenComplete { [self] result in
-            let probeResult: ProbeResult
-            switch result {
-            case .success(let r): probeResult = r
-            case .failure(let error): probeResult = .failure("\(error)")
-            }
-            self.onResult?(key, probeResult, .nanoseconds(Int64(clamping: self.clock.now().nanoseconds(since: probeStarted))))
-            self.record(probeResult, for: key, on: loop)
+        schedule(slot, at: next)
+        // Still running (cannot happen while timeout ≤ interval): skip this slot, keep the schedule.
+        guard !slot.running else { return }
+        slot.running = true
+        slot.probeStarted = clock.now()
+        prober.probe(target, on: slot.loop) { [self] result in
+            self.finished(slot, result)
         }
     }
 
-    private func record(_ result: ProbeResult, for key: HealthTarget.Key, on loop: any EventLoop) {
+    /// On the slot's loop: a check's result.
+    private func finished(_ slot: Slot, _ result: ProbeResult) {
         let now = clock.now()
+        slot.running = false
+        onResult?(slot.key, result, .nanoseconds(Int64(clamping: now.nanoseconds(since: slot.probeStarted))))
         let (update, nextStep): (HealthUpdate?, MonotonicInstant?) = inner.withLock { inner in
-            inner.running.remove(key)
-            guard !inner.stopped else { return (nil, nil) }
-            let change = inner.health.record(result, for: key, at: now)
-            return publishable(&inner, key: key, change: change, at: now)
+            guard !inner.stopped, !slot.retired else { return (nil, nil) }
+            let recorded = inner.health.record(result, for: slot.key, at: now) { tracker in
+                (tracker.effectiveWeight(configured: slot.target.weight, warmup: slot.target.check.warmup, at: now),
+                 tracker.nextWeightChange(warmup: slot.target.check.warmup, after: now))
+            }
+            guard let (change, (weight, step)) = recorded else { return (nil, nil) }
+            return (publishable(slot, change: change, weight: weight, at: now), change?.new == .up ? step : nil)
         }
         if let update { publish(update) }
-        if let nextStep { scheduleWeightStep(key, at: nextStep, on: loop) }
-        if !result.counted { onUncounted?(key, result) }
+        if let nextStep { scheduleWeightStep(slot, at: nextStep) }
+        if !result.counted { onUncounted?(slot.key, result) }
     }
 
-    /// Decides whether `key`'s status or effective weight changed since last published.
-    private func publishable(_ inner: inout Inner, key: HealthTarget.Key, change: HealthState.Change?,
-                             at now: MonotonicInstant) -> (HealthUpdate?, MonotonicInstant?) {
-        guard let target = inner.health.targets[key], let tracker = inner.health.trackers[key] else { return (nil, nil) }
-        let weight = tracker.effectiveWeight(configured: target.weight, warmup: target.check.warmup, at: now)
-        let previous = inner.weights[key] ?? .some(target.weight)
-        inner.weights[key] = .some(weight)
-        let nextStep = change?.new == .up ? tracker.nextWeightChange(warmup: target.check.warmup, after: now) : nil
-        guard change != nil || weight != previous else { return (nil, nextStep) }
-        return (HealthUpdate(key: key, change: change, weight: weight, at: now), nextStep)
+    /// The update to publish if `slot`'s status changed or its effective weight differs from
+    /// the one last published (under the lock).
+    private func publishable(_ slot: Slot, change: HealthState.Change?, weight: Int?, at now: MonotonicInstant) -> HealthUpdate? {
+        let previous = slot.publishedWeight
+        slot.publishedWeight = weight
+        guard change != nil || weight != previous else { return nil }
+        return HealthUpdate(key: slot.key, change: change, weight: weight, at: now)
     }
 
     /// Warm-up: re-evaluates the weight at each ramp step and publishes it.
-    private func scheduleWeightStep(_ key: HealthTarget.Key, at instant: MonotonicInstant, on loop: any EventLoop) {
+    private func scheduleWeightStep(_ slot: Slot, at instant: MonotonicInstant) {
         let deadline = NIODeadline.uptimeNanoseconds(instant.nanoseconds)
-        timers.timers(for: loop).schedule(at: deadline) { [self] in
+        slot.timers.schedule(at: deadline) { [self] in
             let now = self.clock.now()
             let (update, next): (HealthUpdate?, MonotonicInstant?) = self.inner.withLock { inner in
-                guard !inner.stopped, let tracker = inner.health.trackers[key], let target = inner.health.targets[key] else {
-                    return (nil, nil)
-                }
-                let (u, _) = self.publishable(&inner, key: key, change: nil, at: now)
-                return (u, tracker.nextWeightChange(warmup: target.check.warmup, after: now))
+                guard !inner.stopped, !slot.retired, let tracker = inner.health.trackers[slot.key] else { return (nil, nil) }
+                let warmup = slot.target.check.warmup
+                let weight = tracker.effectiveWeight(configured: slot.target.weight, warmup: warmup, at: now)
+                return (self.publishable(slot, change: nil, weight: weight, at: now), tracker.nextWeightChange(warmup: warmup, after: now))
             }
             if let update { self.publish(update) }
-            if let next { self.scheduleWeightStep(key, at: next, on: loop) }
+            if let next { self.scheduleWeightStep(slot, at: next) }
         }
     }
 

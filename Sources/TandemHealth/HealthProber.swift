@@ -12,10 +12,32 @@ import TandemKernel
 /// never costs more than a bounded amount of memory.
 public protocol HealthProber: Sendable {
     func probe(_ target: HealthTarget, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult>
+    /// The same probe, its result handed to `completion` exactly once, on `eventLoop` (before
+    /// this returns when the result is known at once). The monitor calls this one; the default
+    /// waits for the future above.
+    func probe(_ target: HealthTarget, on eventLoop: any EventLoop, completion: @escaping @Sendable (ProbeResult) -> Void)
+}
+
+extension HealthProber {
+    public func probe(_ target: HealthTarget, on eventLoop: any EventLoop, completion: @escaping @Sendable (ProbeResult) -> Void) {
+        deliver(probe(target, on: eventLoop), on: eventLoop, to: completion)
+    }
+}
+
+/// Hands a probe future's result to `completion` on `loop`; a failed future is a failed result.
+func deliver(_ future: EventLoopFuture<ProbeResult>, on loop: any EventLoop,
+             to completion: @escaping @Sendable (ProbeResult) -> Void) {
+    future.hop(to: loop).whenComplete { result in
+        switch result {
+        case .success(let r): completion(r)
+        case .failure(let error): completion(.failure("\(error)"))
+        }
+    }
 }
 
 /// The live prober: swift-nio sockets on the caller's event loop (no thread per check), except
-/// plain TCP connect checks, which a `ConnectPoller` runs on the same loop without a channel;
+/// plain TCP connect checks, which a `ConnectPoller` runs on the same loop without a channel
+/// (and, through `probe(_:on:completion:)`, without a promise);
 /// and `posix_spawn` (through Foundation's `Process`) for exec checks.
 public struct NIOHealthProber: HealthProber {
     /// Largest HTTP response part kept (status line and headers are bounded separately).
@@ -36,7 +58,27 @@ public struct NIOHealthProber: HealthProber {
         execRunner = SpawnChildRunner(clock: clock)
     }
 
+    /// Plain TCP connect checks go to the loop's `ConnectPoller` (its own timeouts, no promise).
+    public func probe(_ target: HealthTarget, on eventLoop: any EventLoop, completion: @escaping @Sendable (ProbeResult) -> Void) {
+        if let poller = connectPoller(for: target, on: eventLoop) {
+            poller.connect(to: target.address, port: target.probePort, timeout: target.check.timeout, completion: completion)
+        } else {
+            deliver(probe(target, on: eventLoop), on: eventLoop, to: completion)
+        }
+    }
+
+    /// The loop's poller if `target` is a plain TCP connect check with a port to connect to.
+    private func connectPoller(for target: HealthTarget, on eventLoop: any EventLoop) -> ConnectPoller? {
+        guard case .tcp(_, nil, nil) = target.check.probe, target.probePort != 0 else { return nil }
+        return connectPollers.poller(for: eventLoop, timers: timers)
+    }
+
     public func probe(_ target: HealthTarget, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult> {
+        if let poller = connectPoller(for: target, on: eventLoop) {
+            let promise = eventLoop.makePromise(of: ProbeResult.self)
+            poller.connect(to: target.address, port: target.probePort, timeout: target.check.timeout) { promise.succeed($0) }
+            return promise.futureResult
+        }
         let timeout = TimeAmount.milliseconds(Int64(target.check.timeout.milliseconds))
         let promise = eventLoop.makePromise(of: ProbeResult.self)
         // Never cancelled (see CoarseTimers): after an earlier verdict this does nothing.
@@ -56,11 +98,6 @@ public struct NIOHealthProber: HealthProber {
         }
         guard target.probePort != 0 else {
             promise.succeed(.failure("no port to check: set port in the health check (fwmark real servers have none)"))
-            return promise.futureResult
-        }
-        if case .tcp(_, nil, nil) = target.check.probe,
-           let poller = connectPollers.poller(for: eventLoop, timers: timers) {
-            poller.connect(to: target.address, port: target.probePort, promise: promise)
             return promise.futureResult
         }
         let address: SocketAddress

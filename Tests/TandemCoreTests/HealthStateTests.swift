@@ -67,6 +67,22 @@ private func id(_ service: String, _ address: String, _ port: UInt16) -> RealSer
         #expect(targets.map(\.weight) == [10, 10, 4])
     }
 
+    /// The monitor's one-lookup record: the closure sees the tracker after the result; a key
+    /// that is no longer a target records nothing.
+    @Test func recordThenReadSeesTheTrackerAfterTheResult() throws {
+        let cfg = try config()
+        var state = HealthState()
+        state.apply(targets: HealthTarget.all(in: cfg), at: .zero)
+        let key = HealthTarget.all(in: cfg)[0].key
+        let first = try #require(state.record(.success("connected"), for: key, at: ms(1000)) { ($0.status, $0.consecutiveSuccesses) })
+        #expect(first.change?.new == .up && first.read == (.up, 1))
+        let second = try #require(state.record(.success("connected"), for: key, at: ms(2000)) { ($0.status, $0.consecutiveSuccesses) })
+        #expect(second.change == nil && second.read == (.up, 2))
+        #expect(state.trackers[key]?.lastCheck == ms(2000))
+        state.apply(targets: [], at: ms(2000))
+        #expect(state.record(.failure("refused"), for: key, at: ms(3000)) { $0.status } == nil)
+    }
+
     @Test func downSetAndWeightsDriveTheDesiredTable() throws {
         let cfg = try config()
         var state = HealthState()

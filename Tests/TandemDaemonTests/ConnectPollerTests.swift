@@ -26,18 +26,14 @@ private final class SilentListener {
 @Suite(.serialized) struct ConnectPollerTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
-    /// Runs `connect`s on one loop through one poller; returns the results and the connects
-    /// still in flight afterwards.
+    /// Runs `connect`s on one loop through one poller (each with `timeout`); returns the results
+    /// and the connects still in flight afterwards.
     private func connectAll(_ count: Int, port: UInt16, address: IPAddress = IPAddress("127.0.0.1")!,
-                            failAfter: TimeAmount? = nil) async throws -> ([ProbeResult], Int) {
+                            timeout: TimeSpan = .seconds(5)) async throws -> ([ProbeResult], Int) {
         let loop = group.next()
         let poller = try #require(ConnectPoller(loop: loop, timers: CoarseTimers(loop: loop)))
         let promises = (0..<count).map { _ in loop.makePromise(of: ProbeResult.self) }
-        for p in promises { poller.connect(to: address, port: port, promise: p) }
-        if let failAfter {
-            // What the prober's timeout does.
-            loop.scheduleTask(in: failAfter) { for p in promises { p.succeed(.failure("timed out")) } }
-        }
+        for p in promises { poller.connect(to: address, port: port, timeout: timeout) { p.succeed($0) } }
         var results: [ProbeResult] = []
         for p in promises { results.append(try await p.futureResult.get()) }
         let left = try await loop.submit { poller.inFlight }.get()
@@ -58,16 +54,59 @@ private final class SilentListener {
         #expect(left == 0)
     }
 
-    @Test func aHangingConnectIsClosedWhenThePromiseIsFailedByTheTimeout() async throws {
+    @Test func aHangingConnectTimesOutAndIsClosed() async throws {
         let listener = try SilentListener(backlog: 0)
         // Fill the accept queue (length backlog + 1): later SYNs are dropped.
         let (first, _) = try await connectAll(1, port: listener.port)
         #expect(first == [.success("connected")])
-        let start = ContinuousClock.now
-        let (results, left) = try await connectAll(5, port: listener.port, failAfter: .milliseconds(300))
-        #expect(results == Array(repeating: .failure("timed out"), count: 5))
+        let (results, left) = try await connectAll(5, port: listener.port, timeout: .milliseconds(300))
+        #expect(results == Array(repeating: .failure("timed out after 300ms"), count: 5))
         #expect(left == 0)
-        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+
+    /// Connects with two timeouts in flight at once (two deadline queues), the shorter started
+    /// last: each ends at its own timeout, and a connect that completes leaves nothing behind.
+    @Test func timeoutsOfDifferentLengthsEachEndTheirOwnConnects() async throws {
+        let listener = try SilentListener(backlog: 0)
+        let (first, _) = try await connectAll(1, port: listener.port)
+        #expect(first == [.success("connected")])
+        let loop = group.next()
+        let poller = try #require(ConnectPoller(loop: loop, timers: CoarseTimers(loop: loop)))
+        let address = IPAddress("127.0.0.1")!
+        let long = loop.makePromise(of: ProbeResult.self)
+        let short = loop.makePromise(of: ProbeResult.self)
+        let refused = loop.makePromise(of: ProbeResult.self)
+        let refusing = try RefusingPort()
+        let (silentPort, refusingPort) = (listener.port, refusing.port)
+        try await loop.submit {
+            poller.connect(to: address, port: silentPort, timeout: .milliseconds(900)) { long.succeed($0) }
+            poller.connect(to: address, port: refusingPort, timeout: .milliseconds(900)) { refused.succeed($0) }
+            poller.connect(to: address, port: silentPort, timeout: .milliseconds(200)) { short.succeed($0) }
+        }.get()
+        #expect(try await refused.futureResult.get() == .failure("connect failed: connection refused"))
+        #expect(try await short.futureResult.get() == .failure("timed out after 200ms"))
+        #expect(try await loop.submit { poller.inFlight }.get() == 1)
+        #expect(try await long.futureResult.get() == .failure("timed out after 900ms"))
+        #expect(try await loop.submit { poller.inFlight }.get() == 0)
+    }
+
+    /// The poller's own timeouts follow the prober's rule: one that fires long after it was due
+    /// (the loop was busy) does not count.
+    @Test func aTimeoutFiredByABlockedLoopIsNotCounted() async throws {
+        let listener = try SilentListener(backlog: 0)
+        let (first, _) = try await connectAll(1, port: listener.port)
+        #expect(first == [.success("connected")])
+        let loop = group.next()
+        let poller = try #require(ConnectPoller(loop: loop, timers: CoarseTimers(loop: loop)))
+        let promise = loop.makePromise(of: ProbeResult.self)
+        let port = listener.port
+        try await loop.submit {
+            poller.connect(to: IPAddress("127.0.0.1")!, port: port, timeout: .milliseconds(100)) { promise.succeed($0) }
+            usleep(400_000)  // busy well past the timeout (100 ms) and the threshold (50 ms)
+        }.get()
+        let r = try await promise.futureResult.get()
+        #expect(!r.counted && !r.passed, "\(r)")
+        #expect(r.reason.contains("ms behind (overloaded): not counted"))
     }
 
     @Test(.enabled(if: FileManager.default.contents(atPath: "/proc/net/if_inet6").map { !$0.isEmpty } ?? false))

@@ -121,6 +121,23 @@ private func eventually(_ seconds: Double = 3, _ condition: () -> Bool) async th
         #expect(prober.count(server(1)) - start >= 5)
     }
 
+    /// A reload that keeps a target's key but changes its settings: the running schedule takes
+    /// the new interval at its next check, and the state is kept.
+    @Test func reloadAppliesNewSettingsToKeptTargets() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let prober = ScriptedProber()
+        let monitor = HealthMonitor(group: group, prober: prober)
+        defer { monitor.stop() }
+        prober.set(.success("ok"), for: server(1))
+        monitor.apply(targets: targets(1, interval: .milliseconds(400)))
+        #expect(try await eventually { monitor.snapshot().first?.status == .up })
+        monitor.apply(targets: targets(1, interval: .milliseconds(10)))
+        let start = prober.count(server(1))
+        // At 400 ms this takes about 8 s; at 10 ms about 0.2 s after the one slot still at 400 ms.
+        #expect(try await eventually(3) { prober.count(server(1)) - start >= 20 })
+        #expect(monitor.snapshot().map(\.status) == [.up])
+    }
+
     @Test func warmupPublishesWeightSteps() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let prober = ScriptedProber()

@@ -48,10 +48,17 @@ public struct HealthState: Sendable {
     /// running during a reload).
     @discardableResult
     public mutating func record(_ result: ProbeResult, for key: HealthTarget.Key, at now: MonotonicInstant) -> Change? {
-        guard var tracker = trackers[key] else { return nil }
-        let transition = tracker.record(result, at: now)
-        trackers[key] = tracker
-        return transition.map { Change(key: key, old: $0.old, new: $0.new, reason: $0.reason, at: now) }
+        record(result, for: key, at: now) { _ in () }?.change
+    }
+
+    /// Records a result for `key` and lets `read` see the tracker after it, with one hash lookup
+    /// (the monitor records thousands of results a second); nil if the key is no longer a target.
+    public mutating func record<R>(_ result: ProbeResult, for key: HealthTarget.Key, at now: MonotonicInstant,
+                                   then read: (HealthTracker) -> R) -> (change: Change?, read: R)? {
+        guard let index = trackers.index(forKey: key) else { return nil }
+        let transition = trackers.values[index].record(result, at: now)
+        let value = read(trackers.values[index])
+        return (transition.map { Change(key: key, old: $0.old, new: $0.new, reason: $0.reason, at: now) }, value)
     }
 
     /// The `down` set and `weights` map for `Config.desiredIPVSTable` at `now`. A weight is listed
