@@ -15,12 +15,13 @@ import TandemTesting
         let logger = Logger(label: "test")
         let worker = KernelWorker(config: config, notifier: Notifier(runner: RecordingNotifyRunner(log: OrderLog()), nodeName: "a", logger: logger),
                                   logger: logger, makeKernel: { InMemoryIPVSKernel(config.desiredIPVSTable(down: [], weights: [:])) })
-        // Work on the worker queue that lasts until released (at most 5 s, so a regression fails
-        // instead of hanging).
+        // Work on the worker queue that lasts until released (at most 60 s, so a regression fails
+        // instead of hanging). Not shorter: on a loaded two-core host with the other suites running
+        // in parallel, the read's continuation has waited more than 5 s for a thread to resume on.
         let blocked = Mutex(true)
         let release = DispatchSemaphore(value: 0)
         worker.afterPendingWork {
-            _ = release.wait(timeout: .now() + 5)
+            _ = release.wait(timeout: .now() + 60)
             blocked.withLock { $0 = false }
         }
         let listing = await worker.currentListing(for: config)
