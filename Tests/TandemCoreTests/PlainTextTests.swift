@@ -10,15 +10,15 @@ import Testing
 /// Foundation's call gives (checked against it once over every Unicode scalar and these paths).
 @Suite struct PlainTextTests {
     @Test func trimsAsFoundationsCharacterSetsDo() {
-        #expect(" \t x y \n".trimming(.whitespaces) == "x y \n")
-        #expect("\n x \n\r".trimming(.whitespacesAndNewlines) == "x")
-        #expect("\nx\n".trimming(.newlines) == "x")
-        #expect("\u{A0}q\u{3000}\u{200B}".trimming(.whitespaces) == "q")   // Zs, and U+200B as Foundation counts it
-        #expect("\u{2028}a\u{85}".trimming(.newlines) == "a")
-        #expect("   ".trimming(.whitespaces) == "")
-        #expect("".trimming(.whitespacesAndNewlines) == "")
+        #expect(" \t x y \n".trimmingWhitespace() == "x y \n")
+        #expect("\n x \n\r".trimmingWhitespaceAndNewlines() == "x")
+        #expect("\nx\n".trimmingNewlines() == "x")
+        #expect("\u{A0}q\u{3000}\u{200B}".trimmingWhitespace() == "q")   // Zs, and U+200B as Foundation counts it
+        #expect("\u{2028}a\u{85}".trimmingNewlines() == "a")
+        #expect("   ".trimmingWhitespace() == "")
+        #expect("".trimmingWhitespaceAndNewlines() == "")
         // Scalar by scalar: a space that a combining mark follows is still trimmed.
-        #expect(" \u{301}x".trimming(.whitespaces).unicodeScalars.first == "\u{301}")
+        #expect(" \u{301}x".trimmingWhitespace().unicodeScalars.first == "\u{301}")
     }
 
     @Test func replacesEveryScalar() {

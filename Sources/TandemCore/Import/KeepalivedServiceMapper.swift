@@ -580,7 +580,7 @@ struct ServiceMapper {
             for s in model.block ?? [] {
                 switch s.keyword {
                 case "misc_path":
-                    let text = s.arguments.joined(separator: " ").trimming(.whitespaces)
+                    let text = s.arguments.joined(separator: " ").trimmingWhitespace()
                     if text.isEmpty { continue }
                     let words = KeepalivedLexer.words(text)
                     if words.first?.hasPrefix("/") == true, !text.contains(where: { "|&;<>$`*?()".contains($0) }) {

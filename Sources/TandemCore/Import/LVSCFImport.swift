@@ -53,7 +53,7 @@ public enum LVSCFImport {
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             number += 1
             let location = SourceLocation(file: file, line: number)
-            var line = stripComment(String(raw)).trimming(.whitespaces)
+            var line = stripComment(String(raw)).trimmingWhitespace()
             if line.hasSuffix("\r") { line.removeLast() }
             if line.isEmpty { continue }
             if line == "{" {
@@ -93,8 +93,8 @@ public enum LVSCFImport {
             guard let eq = line.firstIndex(of: "=") else {
                 throw ImportError(at: location, "\"\(line)\" is not `key = value`: lvs.cf lines are settings or blocks")
             }
-            let key = line[..<eq].trimming(.whitespaces)
-            let value = unquote(line[line.index(after: eq)...].trimming(.whitespaces))
+            let key = line[..<eq].trimmingWhitespace()
+            let value = unquote(line[line.index(after: eq)...].trimmingWhitespace())
             stack.last!.entries.append(Entry(key: key, value: value, location: location))
         }
         if stack.count > 1 {

@@ -86,7 +86,7 @@ public final class KernelWorker: @unchecked Sendable {
     public static let sysfsMTU: @Sendable (String) -> Int? = { interface in
         guard !interface.isEmpty, !interface.contains("/"),
               let text = try? String(contentsOfFile: "/sys/class/net/\(interface)/mtu", encoding: .utf8) else { return nil }
-        return Int(text.trimming(.whitespacesAndNewlines))
+        return Int(text.trimmingWhitespaceAndNewlines())
     }
 
 

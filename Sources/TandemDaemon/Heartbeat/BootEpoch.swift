@@ -30,7 +30,7 @@ public enum BootEpoch {
         let path = PathText.appending("boot-epoch", to: stateDirectory)
         var epoch = now
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
-           let last = UInt64(text.trimming(.whitespacesAndNewlines)), last >= epoch {
+           let last = UInt64(text.trimmingWhitespaceAndNewlines()), last >= epoch {
             epoch = last + 1
         }
         do {
