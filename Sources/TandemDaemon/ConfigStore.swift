@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import TandemCore
 
 /// Holds the config the daemon runs on. A reload replaces it only with a valid config: a bad

@@ -1,5 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
+import NIOPosix
 import TandemCore
 
 extension Daemon {
@@ -12,8 +17,14 @@ extension Daemon {
                                 logger: Logger, clock: any TandemClock) throws -> ReplicationService {
         var key: HeartbeatKey?
         if case .hmacSHA256(let keyFile) = config.heartbeat.authentication {
+            let bytes: Data
             do {
-                key = try HeartbeatKey(fileContents: try Data(contentsOf: URL(fileURLWithPath: keyFile)), path: keyFile)
+                bytes = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+            } catch {
+                throw DaemonStartError(description: "cannot read heartbeat key file \(keyFile): \(FileErrorText.describe(error))", exitCode: 78)
+            }
+            do {
+                key = try HeartbeatKey(fileContents: bytes, path: keyFile)
             } catch {
                 throw DaemonStartError(description: "cannot read heartbeat key file \(keyFile): \(error)", exitCode: 78)
             }
@@ -35,6 +46,8 @@ extension Daemon {
                 store.withLock { $0.stage(text: snapshot.text, config: config, digest: snapshot.digest) }
             },
             answer: { event in loop.post(.node(event)) },
-            logger: logger, clock: clock)
+            // One event-loop thread: a fetch or a serve now and then. NIO's singleton group
+            // (the default) has a thread per core, each idle with its stack and malloc arena.
+            logger: logger, group: MultiThreadedEventLoopGroup(numberOfThreads: 1), clock: clock)
     }
 }

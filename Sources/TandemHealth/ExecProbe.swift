@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import TandemCore
 import TandemKernel
@@ -18,17 +17,25 @@ enum ExecProbe {
             promise.succeed(.failure("cannot find the program \"\(arguments.first ?? "")\": give an absolute path"))
             return
         }
-        let name = (program as NSString).lastPathComponent
+        let name = PathText.lastComponent(of: program)
         let request = ChildRequest(arguments: arguments, timeout: timeout, terminationGrace: .milliseconds(0), outputLimit: 0)
-        Thread.detachNewThread {
-            let outcome = runner.run(request)
-            switch outcome.ending {
-            case .exited(0): promise.succeed(.success("\(name) exited 0"))
-            case .exited(let status): promise.succeed(.failure("\(name) exited \(status)"))
-            case .killedBySignal(let signal): promise.succeed(.failure("\(name) killed by signal \(signal)"))
-            case .timedOut: promise.succeed(.failure("timed out after \(timeout)"))
-            case .failedToStart(let why): promise.succeed(.failure("cannot run \(why)"))
+        do {
+            try DetachedThread.start(object: "exec check \(name)") {
+                finish(runner.run(request), name: name, timeout: timeout, promise: promise)
             }
+        } catch {
+            promise.succeed(.failure("cannot run \(name): \(error)"))
+        }
+    }
+
+    private static func finish(_ outcome: ChildOutcome, name: String, timeout: TimeSpan,
+                               promise: EventLoopPromise<ProbeResult>) {
+        switch outcome.ending {
+        case .exited(0): promise.succeed(.success("\(name) exited 0"))
+        case .exited(let status): promise.succeed(.failure("\(name) exited \(status)"))
+        case .killedBySignal(let signal): promise.succeed(.failure("\(name) killed by signal \(signal)"))
+        case .timedOut: promise.succeed(.failure("timed out after \(timeout)"))
+        case .failedToStart(let why): promise.succeed(.failure("cannot run \(why)"))
         }
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import NIOPosix
 import TandemCore
@@ -127,7 +126,7 @@ final class StreamProbeHandler: ChannelInboundHandler {
     private func finishAgent(_ line: [UInt8]) {
         let text = String(decoding: line, as: UTF8.self)
         switch AgentReply.parse(text) {
-        case .success(let reply): finish(.agent(reply, text: text.trimmingCharacters(in: .newlines)))
+        case .success(let reply): finish(.agent(reply, text: text.trimmingNewlines()))
         case .failure(let error): finish(.failure(error.description))
         }
     }

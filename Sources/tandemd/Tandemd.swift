@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Logging
 import TandemCore
 import TandemDaemon
@@ -49,14 +48,14 @@ struct Tandemd: AsyncParsableCommand {
         do {
             store = try ConfigStore(path: config)
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            try? Posix.writeAll(2, Array("\(error)\n".utf8), object: "standard error")
             throw ExitCode(78)
         }
         let addresses = node == nil ? ((try? localAddresses()) ?? []) : []
         let me: Node
         switch store.current.identifyNode(requested: node, localAddresses: addresses) {
         case .failure(let error):
-            FileHandle.standardError.write(Data("\(config): \(error)\n".utf8))
+            try? Posix.writeAll(2, Array("\(config): \(error)\n".utf8), object: "standard error")
             throw ExitCode(78)
         case .success(let found):
             me = found
@@ -66,7 +65,7 @@ struct Tandemd: AsyncParsableCommand {
             return
         }
         guard let repair = TimeSpan(parsing: repairInterval), repair >= .milliseconds(100), repair <= .seconds(3600) else {
-            FileHandle.standardError.write(Data("--repair-interval \(repairInterval): not a duration from 100ms to 1h (write it like 30s or 500ms)\n".utf8))
+            try? Posix.writeAll(2, Array("--repair-interval \(repairInterval): not a duration from 100ms to 1h (write it like 30s or 500ms)\n".utf8), object: "standard error")
             throw ExitCode(64)
         }
         let level = Logger.Level(rawValue: logLevel) ?? .info

@@ -60,6 +60,11 @@ import Testing
         ("pong", "ping pong", true),
         ("^pong$", "pong", true),
         ("^pong$", "pong\n", true),
+        ("^pong$", "pong\r\n", true),   // ICU's `$`: before the final line terminator too
+        ("^pong$", "pong\n\n", false),  // but only the final one
+        ("pong\\z", "pong\n", false),
+        ("(?m)^b$", "a\nb\nc", true),
+        ("^b$", "a\nb\nc", false),
         ("OK", "ok", false),
         ("(?i)ok", "ok", true),
         ("status: (up|ready)", "x\nstatus: ready\n", true),

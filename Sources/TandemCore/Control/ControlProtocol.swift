@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The control protocol between `tandemctl` and `tandemd`: newline-delimited JSON over the Unix
 /// socket (`control.socket`, default /run/tandem/tandemd.sock). Defined once here and used by

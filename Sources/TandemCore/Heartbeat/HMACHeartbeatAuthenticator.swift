@@ -1,5 +1,12 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The shared secret that authenticates heartbeats, as read from the key file.
 ///
@@ -67,7 +74,7 @@ public struct HeartbeatKeySet: Sendable {
         func key(_ path: String, option: String) throws(HeartbeatKeyError) -> HeartbeatKey {
             let data: Data
             do { data = try read(path) } catch {
-                throw .unreadable(path: path, option: option, reason: (error as NSError).localizedDescription)
+                throw .unreadable(path: path, option: option, reason: FileErrorText.describe(error))
             }
             if let o = ownership(path),
                let problem = KeyFilePermissions.problem(path: path, mode: o.mode, owner: o.owner, runningAs: runningAs) {
@@ -102,7 +109,7 @@ public struct HeartbeatKeySet: Sendable {
             guard let path else { continue }
             let data: Data
             do { data = try read(path) } catch {
-                warnings.append("heartbeat.\(option): cannot read \(path) here (\((error as NSError).localizedDescription)); "
+                warnings.append("heartbeat.\(option): cannot read \(path) here (\(FileErrorText.describe(error))); "
                     + "tandemd will refuse to start on a node without it")
                 continue
             }
@@ -125,11 +132,9 @@ public struct HeartbeatKeySet: Sendable {
 
     /// The mode and owner of the file `path` names (after symbolic links); nil when it cannot be read.
     public static func liveOwnership(_ path: String) -> FileOwnership? {
-        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: target),
-              let mode = (attributes[.posixPermissions] as? NSNumber)?.uint32Value,
-              let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value else { return nil }
-        return (mode, owner)
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt32(info.st_mode) & 0o7777, UInt32(info.st_uid))
     }
 
     /// The authenticators: (current, next).

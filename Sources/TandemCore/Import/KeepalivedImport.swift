@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// `tandemctl import keepalived`: one keepalived.conf per router (or one file with `@` lines for
 /// both) into one Tandem pair config.

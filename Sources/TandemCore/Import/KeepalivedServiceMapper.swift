@@ -1,5 +1,3 @@
-import Foundation
-
 /// keepalived's `virtual_server` and `virtual_server_group` blocks as Tandem virtual servers,
 /// following keepalived 2.2.7's reading of them (keepalived/check/check_parser.c for each
 /// keyword, check_data.c validate_check_config() for the fixes it applies afterwards), so the
@@ -582,7 +580,7 @@ struct ServiceMapper {
             for s in model.block ?? [] {
                 switch s.keyword {
                 case "misc_path":
-                    let text = s.arguments.joined(separator: " ").trimmingCharacters(in: .whitespaces)
+                    let text = s.arguments.joined(separator: " ").trimmingWhitespace()
                     if text.isEmpty { continue }
                     let words = KeepalivedLexer.words(text)
                     if words.first?.hasPrefix("/") == true, !text.contains(where: { "|&;<>$`*?()".contains($0) }) {

@@ -1,5 +1,3 @@
-import Foundation
-
 /// `tandemctl import lvs.cf`: pulse/piranha's `lvs.cf` (lvs.cf(5)) into a Tandem pair config.
 ///
 /// The format: `key = value` lines, `#` comments, and `virtual NAME { … }` blocks holding
@@ -55,7 +53,7 @@ public enum LVSCFImport {
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             number += 1
             let location = SourceLocation(file: file, line: number)
-            var line = stripComment(String(raw)).trimmingCharacters(in: .whitespaces)
+            var line = stripComment(String(raw)).trimmingWhitespace()
             if line.hasSuffix("\r") { line.removeLast() }
             if line.isEmpty { continue }
             if line == "{" {
@@ -95,8 +93,8 @@ public enum LVSCFImport {
             guard let eq = line.firstIndex(of: "=") else {
                 throw ImportError(at: location, "\"\(line)\" is not `key = value`: lvs.cf lines are settings or blocks")
             }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let value = unquote(line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces))
+            let key = line[..<eq].trimmingWhitespace()
+            let value = unquote(line[line.index(after: eq)...].trimmingWhitespace())
             stack.last!.entries.append(Entry(key: key, value: value, location: location))
         }
         if stack.count > 1 {

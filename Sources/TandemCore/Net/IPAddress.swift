@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The two address families Tandem handles. Raw values are the Linux `AF_*` numbers, which is
 /// what the IPVS family's `AF` attributes carry.

@@ -1,5 +1,4 @@
 import Crypto
-import Foundation
 
 /// The mutual challenge-response that opens every peer connection (config replication).
 ///

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A request on an established peer connection. JSON-encoded, sealed by `PeerSession`.
 ///

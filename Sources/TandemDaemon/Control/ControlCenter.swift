@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -230,7 +234,7 @@ public final class ControlCenter: ControlHandling {
         do {
             try OperatorState.setMaintenanceFlag(on, stateDirectory: directory)
         } catch {
-            return .failure(.failed("cannot record maintenance in \(directory): \(error.localizedDescription); nothing changed"))
+            return .failure(.failed("cannot record maintenance in \(directory): \(FileErrorText.describe(error)); nothing changed"))
         }
         let reply = await ask(.maintenance(on))
         if case .refused = reply { try? OperatorState.setMaintenanceFlag(!on, stateDirectory: directory) }

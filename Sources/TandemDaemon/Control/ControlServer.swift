@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import Logging
 import NIOCore
@@ -84,13 +88,13 @@ public final class ControlServer: Service, Sendable {
 
     /// Creates the socket's directory and removes a stale socket; throws if a daemon answers there.
     public static func prepare(path: String) throws(DaemonStartError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: path)
         if !directory.isEmpty {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o755])
             } catch {
-                throw DaemonStartError(description: "cannot create the control socket's directory \(directory): \(error.localizedDescription)", exitCode: 73)
+                throw DaemonStartError(description: "cannot create the control socket's directory \(directory): \(FileErrorText.describe(error))", exitCode: 73)
             }
         }
         guard let info = try? Posix.linkStatus(of: path) else { return }

@@ -26,7 +26,7 @@ public final class LiveDrainKeeper: DrainKeeping {
             do {
                 try OperatorState.storeDrains(book, stateDirectory: stateDirectory)
             } catch {
-                logger.error("cannot store drains in \(stateDirectory): \(error.localizedDescription); they will not survive a restart")
+                logger.error("cannot store drains in \(stateDirectory): \(FileErrorText.describe(error)); they will not survive a restart")
             }
         }
     }

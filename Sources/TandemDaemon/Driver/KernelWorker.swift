@@ -1,5 +1,9 @@
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import Synchronization
 import TandemCore
@@ -82,7 +86,7 @@ public final class KernelWorker: @unchecked Sendable {
     public static let sysfsMTU: @Sendable (String) -> Int? = { interface in
         guard !interface.isEmpty, !interface.contains("/"),
               let text = try? String(contentsOfFile: "/sys/class/net/\(interface)/mtu", encoding: .utf8) else { return nil }
-        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        return Int(text.trimmingWhitespaceAndNewlines())
     }
 
 

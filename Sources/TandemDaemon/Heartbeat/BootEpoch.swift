@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import TandemCore
 import TandemKernel
 
@@ -23,10 +27,10 @@ public enum BootEpoch {
 
     /// The epoch, and a warning when it could not be persisted.
     public static func next(stateDirectory: String, now: UInt64) -> (epoch: UInt64, warning: String?) {
-        let path = (stateDirectory as NSString).appendingPathComponent("boot-epoch")
+        let path = PathText.appending("boot-epoch", to: stateDirectory)
         var epoch = now
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
-           let last = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)), last >= epoch {
+           let last = UInt64(text.trimmingWhitespaceAndNewlines()), last >= epoch {
             epoch = last + 1
         }
         do {
@@ -34,7 +38,7 @@ public enum BootEpoch {
             try Data("\(epoch)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
             return (epoch, nil)
         } catch {
-            return (epoch, "cannot record the boot epoch in \(path) (\(error.localizedDescription)): using the wall clock alone")
+            return (epoch, "cannot record the boot epoch in \(path) (\(FileErrorText.describe(error))): using the wall clock alone")
         }
     }
 }

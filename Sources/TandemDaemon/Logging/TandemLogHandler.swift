@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Logging
 import Synchronization
 import TandemCore
@@ -55,7 +55,7 @@ public struct TandemLogHandler: LogHandler {
     /// `stderrIsJournal` for this process: `$JOURNAL_STREAM` against `fstat(2)`.
     public static func stderrIsJournal() -> Bool {
         guard let st = try? Posix.status(of: 2, object: "standard error") else { return false }
-        return stderrIsJournal(journalStream: ProcessInfo.processInfo.environment["JOURNAL_STREAM"],
+        return stderrIsJournal(journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) },
                                stderrDevice: UInt64(st.st_dev), stderrInode: UInt64(st.st_ino))
     }
 

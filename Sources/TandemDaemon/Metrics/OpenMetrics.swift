@@ -1,4 +1,4 @@
-import Foundation
+import TandemCore
 
 /// The OpenMetrics 1.0 text format (openmetrics.io, `OpenMetrics.md`), made from the Prometheus
 /// 0.0.4 text that swift-prometheus writes, for scrapers that ask for it through `Accept`.
@@ -78,7 +78,7 @@ public enum OpenMetrics {
 
     /// 0.0.4 HELP text escapes `\` and newlines; OpenMetrics also escapes `"`.
     static func escapeQuotes(_ help: Substring) -> String {
-        help.replacingOccurrences(of: "\"", with: "\\\"")
+        help.replacingScalar("\"", with: "\\\"")
     }
 }
 

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import TandemCore
 import Glibc
 
 /// The standard process metrics (`process_*`, as the Prometheus client libraries name them),
@@ -51,7 +56,7 @@ public struct ProcessStatistics: Sendable, Hashable {
         func field(_ n: Int) -> UInt64? { n - 3 < fields.count ? UInt64(fields[n - 3]) : nil }
         guard let utime = field(14), let stime = field(15), let start = field(22), let vsize = field(23), let rss = field(24),
               let btimeLine = procStat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
-              let bootTime = Double(btimeLine.dropFirst("btime ".count).trimmingCharacters(in: .whitespaces)) else { return nil }
+              let bootTime = Double(btimeLine.dropFirst("btime ".count).trimmingWhitespace()) else { return nil }
         return ProcessStatistics(cpuSeconds: Double(utime + stime) / ticksPerSecond, residentMemoryBytes: rss * pageSize,
                                  virtualMemoryBytes: vsize, startTimeSeconds: bootTime + Double(start) / ticksPerSecond,
                                  openFileDescriptors: openFileDescriptors, maximumFileDescriptors: maximumFileDescriptors)

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What config replication last did and what it knows, for `tandemctl status`. A value: take
 /// it with `ReplicationService.status()` from any thread.

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 import TandemCore
 import TandemKernel
 
@@ -19,7 +24,7 @@ public enum ServiceManagerMessage: Sendable, Hashable {
 
     /// The datagram's text. Status lines lose any newline (one line each, sd_notify(3)).
     public var datagram: String {
-        func line(_ s: String) -> String { s.replacingOccurrences(of: "\n", with: " ") }
+        func line(_ s: String) -> String { s.replacingScalar("\n", with: " ") }
         switch self {
         case .ready(let status): return "READY=1\nSTATUS=\(line(status))"
         case .status(let status): return "STATUS=\(line(status))"

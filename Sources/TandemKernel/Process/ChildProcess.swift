@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import TandemCore
 
@@ -72,7 +71,7 @@ public struct ChildOutcome: Sendable, Hashable, CustomStringConvertible {
     /// The kept output as one line (newlines shown as " | "), at most `limit` characters; nil when empty.
     public func outputLine(limit: Int = 300) -> String? {
         let text = String(decoding: output, as: UTF8.self)
-            .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             .joined(separator: " | ")
         guard !text.isEmpty else { return nil }
         let cut = text.count > limit ? String(text.prefix(limit)) + "…" : text
