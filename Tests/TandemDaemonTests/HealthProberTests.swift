@@ -27,9 +27,9 @@ import TandemCore
         var reason: String
         /// The result must come before this many seconds (the timeout is 0.5 s): a timeout by 0.9 s
         /// (no later than the timeout plus slack). Any other verdict's reason already proves it
-        /// came from the server's behaviour, not from the timeout; its bound (5 s) only guards
-        /// against a runaway: at the start of a parallel `swift test` on a loaded 2-core host the
-        /// first case once took 2.8 s.
+        /// came from the server's behaviour, not from the timeout; its bound (30 s) only guards
+        /// against a runaway: in a parallel `swift test` on a loaded 2-core host a case's await
+        /// has resumed 2.8, 5.6 and once 13 s late (it passes in 0.1 s alone).
         var within: Double
         var description: String { name }
     }
@@ -40,47 +40,47 @@ import TandemCore
 
     static let cases: [Case] = [
         Case(name: "tcp connect", server: .silent, probe: .tcp(port: nil, send: nil, expect: nil),
-             passed: true, reason: "connected", within: 5),
+             passed: true, reason: "connected", within: 30),
         Case(name: "tcp send only", server: .silent, probe: .tcp(port: nil, send: "QUIT\r\n", expect: nil),
-             passed: true, reason: "connected and sent 6 bytes", within: 5),
+             passed: true, reason: "connected and sent 6 bytes", within: 30),
         Case(name: "tcp expect banner", server: .greet(bytes("220 mail ESMTP\r\n")), probe: .tcp(port: nil, send: nil, expect: "^220"),
-             passed: true, reason: "reply matched \"^220\"", within: 5),
+             passed: true, reason: "reply matched \"^220\"", within: 30),
         Case(name: "tcp send/expect", server: .answer(bytes("+PONG\r\n")), probe: .tcp(port: nil, send: "PING\r\n", expect: "^\\+PONG"),
-             passed: true, reason: "reply matched \"^\\+PONG\"", within: 5),
+             passed: true, reason: "reply matched \"^\\+PONG\"", within: 30),
         Case(name: "tcp expect, garbage then close", server: .answer(bytes("\u{1}\u{2}garbage")), probe: .tcp(port: nil, send: "x", expect: "^220"),
-             passed: false, reason: "connection closed; reply \"\\x01\\x02garbage\" does not match \"^220\"", within: 5),
+             passed: false, reason: "connection closed; reply \"\\x01\\x02garbage\" does not match \"^220\"", within: 30),
         Case(name: "tcp expect, silent", server: .silent, probe: .tcp(port: nil, send: nil, expect: "^220"),
              passed: false, reason: "timed out after 500ms", within: 0.9),
         Case(name: "tcp expect, closes at once", server: .close, probe: .tcp(port: nil, send: nil, expect: "^220"),
-             passed: false, reason: "connection closed without a reply", within: 5),
+             passed: false, reason: "connection closed without a reply", within: 30),
         Case(name: "tcp expect, endless stream", server: .endless(prefix: bytes("500 ")), probe: .tcp(port: nil, send: nil, expect: "^220"),
-             passed: false, reason: "no match for \"^220\" in the first 16384 bytes (\"500 zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz…\")", within: 5),
-        Case(name: "http 200", server: .answer(ok200), probe: .http(http), passed: true, reason: "HTTP 200", within: 5),
+             passed: false, reason: "no match for \"^220\" in the first 16384 bytes (\"500 zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz…\")", within: 30),
+        Case(name: "http 200", server: .answer(ok200), probe: .http(http), passed: true, reason: "HTTP 200", within: 30),
         Case(name: "http 200 body matches", server: .answer(ok200), probe: .http(httpBody), passed: true,
-             reason: "HTTP 200, body matched \"^all ok\"", within: 5),
+             reason: "HTTP 200, body matched \"^all ok\"", within: 30),
         Case(name: "http 503", server: .answer(bytes("HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")), probe: .http(http),
-             passed: false, reason: "HTTP 503, expected 200-399", within: 5),
+             passed: false, reason: "HTTP 503, expected 200-399", within: 30),
         Case(name: "http body mismatch", server: .answer(bytes("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnope")), probe: .http(httpBody),
-             passed: false, reason: "HTTP 200, but the body does not match \"^all ok\"", within: 5),
+             passed: false, reason: "HTTP 200, but the body does not match \"^all ok\"", within: 30),
         Case(name: "http garbage", server: .answer(bytes("SSH-2.0-OpenSSH_9.2\r\n")), probe: .http(http),
-             passed: false, reason: "not an HTTP response: invalid constant string", within: 5),
+             passed: false, reason: "not an HTTP response: invalid constant string", within: 30),
         Case(name: "http silent", server: .silent, probe: .http(http), passed: false, reason: "timed out after 500ms", within: 0.9),
         Case(name: "http closes at once", server: .close, probe: .http(http), passed: false,
-             reason: "connection closed before a response", within: 5),
+             reason: "connection closed before a response", within: 30),
         Case(name: "http endless headers", server: .endless(prefix: bytes("HTTP/1.1 200 OK\r\nX-A: ")), probe: .http(http),
-             passed: false, reason: "the server sent more than 81920 bytes", within: 5),
+             passed: false, reason: "the server sent more than 81920 bytes", within: 30),
         Case(name: "http endless body with expression", server: .endless(prefix: bytes("HTTP/1.1 200 OK\r\n\r\n")), probe: .http(httpBody),
-             passed: false, reason: "HTTP 200, but the first 65536 bytes of the body does not match \"^all ok\"", within: 5),
+             passed: false, reason: "HTTP 200, but the first 65536 bytes of the body does not match \"^all ok\"", within: 30),
         Case(name: "agent 50%", server: .greet(bytes("up 50%\n")), probe: .agent(port: 0, send: nil),
-             passed: true, reason: "agent replied \"up 50%\"", within: 5),
+             passed: true, reason: "agent replied \"up 50%\"", within: 30),
         Case(name: "agent drain then close", server: .answer(bytes("drain")), probe: .agent(port: 0, send: "status\n"),
-             passed: true, reason: "agent replied \"drain\"", within: 5),
+             passed: true, reason: "agent replied \"drain\"", within: 30),
         Case(name: "agent down", server: .greet(bytes("down #maintenance\n")), probe: .agent(port: 0, send: nil),
-             passed: false, reason: "agent replied \"down #maintenance\"", within: 5),
+             passed: false, reason: "agent replied \"down #maintenance\"", within: 30),
         Case(name: "agent garbage", server: .greet(bytes("HTTP/1.1 400\r\n")), probe: .agent(port: 0, send: nil),
-             passed: false, reason: AgentReply.ParseError.unknownWord("HTTP/1.1").description, within: 5),
+             passed: false, reason: AgentReply.ParseError.unknownWord("HTTP/1.1").description, within: 30),
         Case(name: "agent endless", server: .endless(prefix: []), probe: .agent(port: 0, send: nil),
-             passed: false, reason: "agent reply longer than 1024 bytes without a newline", within: 5),
+             passed: false, reason: "agent reply longer than 1024 bytes without a newline", within: 30),
         Case(name: "agent silent", server: .silent, probe: .agent(port: 0, send: nil),
              passed: false, reason: "timed out after 500ms", within: 0.9),
     ]
