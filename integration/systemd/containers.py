@@ -15,7 +15,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".build" / "systemd"
 TREE = CACHE / "root"
-PACKAGES = ["systemd", "systemd-sysv", "dbus", "iproute2", "libnl-3-200", "libnl-genl-3-200", "libnl-route-3-200",
+PACKAGES = ["systemd", "systemd-sysv", "dbus", "iproute2", "libnl-3-200", "libnl-genl-3-200", "libnl-route-3-200", "libyaml-0-2",
             "man-db", "adduser", "procps", "iputils-ping"]
 NETNS = "tandem-sd"
 BRIDGE = "br0"
