@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemCoreTests",
-            dependencies: ["TandemCore", "TandemTesting"],
+            dependencies: ["TandemCore", "TandemTesting", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Fixtures")]
         ),
     ],

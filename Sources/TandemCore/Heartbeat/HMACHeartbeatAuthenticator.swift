@@ -174,31 +174,71 @@ public enum HeartbeatKeyError: Error, Sendable, Hashable, CustomStringConvertibl
     }
 }
 
-/// HMAC-SHA256 over the packet, 32-byte tag, checked in constant time by swift-crypto.
+/// HMAC-SHA256 over the packet, 32-byte tag (RFC 2104 with SHA-256; RFC 4231's test vectors).
 ///
-/// The key is set up once (`keyed`: its inner and outer pads already hashed); each tag starts
-/// from a copy of that state (swift-crypto's digests copy on write), which saves two SHA-256
-/// blocks and the key handling on every heartbeat sent and received.
+/// The key is set up once: two SHA-256 states that have absorbed the key's inner and outer pad
+/// blocks (`K ⊕ ipad`, `K ⊕ opad`; a key longer than the 64-byte block is hashed first). Each tag
+/// starts from copies of them (swift-crypto's digests copy on write), which saves two SHA-256
+/// blocks and the key handling per heartbeat sent and received. The hashing itself is swift-crypto's
+/// (BoringSSL); only the two-pass composition is here, fed through `update(bufferPointer:)`
+/// because `HMAC.update(data:)` walks the generic `DataProtocol` path, which cost more than the
+/// SHA-256 blocks themselves on every heartbeat (issue 16 profile).
 public struct HMACHeartbeatAuthenticator: HeartbeatAuthenticator {
     let key: HeartbeatKey
-    private let keyed: HMAC<SHA256>
+    /// SHA-256 after `K ⊕ ipad` (0x36 bytes) and after `K ⊕ opad` (0x5c bytes).
+    private let inner: SHA256
+    private let outer: SHA256
+
+    /// SHA-256's block size in bytes (FIPS 180-4), the size HMAC pads the key to.
+    static let blockSize = 64
 
     public init(key: HeartbeatKey) {
         self.key = key
-        keyed = HMAC<SHA256>(key: key.key)
+        var block = [UInt8](repeating: 0, count: Self.blockSize)
+        key.key.withUnsafeBytes { raw in
+            if raw.count > Self.blockSize {
+                SHA256.hash(data: raw).withUnsafeBytes { digest in
+                    for (index, byte) in digest.enumerated() { block[index] = byte }
+                }
+            } else {
+                for (index, byte) in raw.enumerated() { block[index] = byte }
+            }
+        }
+        var inner = SHA256(), outer = SHA256()
+        var pad = [UInt8](repeating: 0, count: Self.blockSize)
+        for index in block.indices { pad[index] = block[index] ^ 0x36 }
+        pad.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        for index in block.indices { pad[index] = block[index] ^ 0x5c }
+        pad.withUnsafeBytes { outer.update(bufferPointer: $0) }
+        for index in block.indices { block[index] = 0; pad[index] = 0 }
+        self.inner = inner
+        self.outer = outer
+    }
+
+    /// HMAC(K, bytes) = SHA-256((K ⊕ opad) ‖ SHA-256((K ⊕ ipad) ‖ bytes)).
+    private func code(for bytes: ArraySlice<UInt8>) -> SHA256Digest {
+        var first = inner
+        bytes.withUnsafeBytes { first.update(bufferPointer: $0) }
+        let innerDigest = first.finalize()
+        var second = outer
+        innerDigest.withUnsafeBytes { second.update(bufferPointer: $0) }
+        return second.finalize()
     }
 
     public func tag(for bytes: ArraySlice<UInt8>) -> [UInt8] {
-        var mac = keyed
-        mac.update(data: bytes)
-        return Array(mac.finalize())
+        code(for: bytes).withUnsafeBytes { Array($0) }
     }
 
+    /// Compares every byte whatever the first difference (an OR of XORs), so the time taken
+    /// tells nothing about how much of a forged tag was right; a tag of another length is unequal.
     public func isValidTag(_ tag: ArraySlice<UInt8>, for bytes: ArraySlice<UInt8>) -> Bool {
-        var mac = keyed
-        mac.update(data: bytes)
-        // `HashedAuthenticationCode == DataProtocol` compares in constant time (safeCompare);
-        // a tag of another length is simply unequal.
-        return mac.finalize() == tag
+        guard tag.count == SHA256Digest.byteCount else { return false }
+        return code(for: bytes).withUnsafeBytes { expected in
+            tag.withUnsafeBytes { given in
+                var difference: UInt8 = 0
+                for index in 0..<SHA256Digest.byteCount { difference |= expected[index] ^ given[index] }
+                return difference == 0
+            }
+        }
     }
 }
