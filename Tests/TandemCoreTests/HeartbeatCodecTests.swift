@@ -77,6 +77,34 @@ struct HeartbeatCodecTests {
         }
     }
 
+    /// A packet rewritten for another kind, sequence, role and priority is byte for byte the
+    /// packet `encode` makes for them, with and without a tag, whatever it held before.
+    @Test func rewritingAPacketEqualsEncodingTheMessage() throws {
+        for auth in [try authenticator(), nil] as [HMACHeartbeatAuthenticator?] {
+            var packet = try HeartbeatCodec.encode(goldenMessage, authenticator: auth)
+            for (kind, role, priority, sequence) in [(HeartbeatMessage.Kind.claimed, Role.standby, UInt8(1), UInt64(0)),
+                                                     (.release, .stopping, 255, .max), (.heartbeat, .active, 150, 43),
+                                                     (.handoverRequest, .fault, 7, 0x0102_0304_0506_0708)] {
+                HeartbeatCodec.rewrite(&packet, kind: kind, sequence: sequence, role: role, priority: priority, authenticator: auth)
+                var message = goldenMessage
+                (message.kind, message.role, message.priority, message.sequence) = (kind, role, priority, sequence)
+                #expect(packet == (try HeartbeatCodec.encode(message, authenticator: auth)), "\(kind) \(role) \(priority) \(sequence)")
+            }
+        }
+    }
+
+    /// The peer's name, given as `knownSender`, decodes to the same message; another name, or bytes
+    /// that are not UTF-8, are still validated.
+    @Test func aKnownSenderDecodesAsAnyOther() throws {
+        let encoded = try HeartbeatCodec.encode(goldenMessage, authenticator: try authenticator())
+        #expect(try HeartbeatCodec.decode(encoded, knownSender: "lvs-a").message == goldenMessage)
+        #expect(try HeartbeatCodec.decode(encoded, knownSender: "lvs-b").message.sender == "lvs-a")
+        #expect(try HeartbeatCodec.decode(encoded, knownSender: "lvs-").message.sender == "lvs-a")
+        var invalid = try HeartbeatCodec.encode(goldenPlainMessage, authenticator: nil)
+        invalid[invalid.count - 1] = 0xff
+        #expect(throws: HeartbeatDecodeError.nameNotUTF8) { try HeartbeatCodec.decode(invalid, knownSender: "b") }
+    }
+
     @Test func encodeRejectsEmptyAndOverlongNames() throws {
         var message = goldenMessage
         message.sender = ""

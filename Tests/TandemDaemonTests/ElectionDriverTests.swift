@@ -527,6 +527,39 @@ extension InMemoryIPVSKernel {
         #expect(verifier.paths.map(\.received) == [2, 2])
     }
 
+    /// Every round is what `HeartbeatCodec.encode` makes of the round's message, also after the
+    /// identity (a new config) or the keys change, and an earlier round's packets stay as sent.
+    @Test func roundsEqualEncodingTheirMessagesAcrossIdentityAndKeyChanges() throws {
+        let auth = HMACHeartbeatAuthenticator(key: try HeartbeatKey(fileContents: Data("0123456789abcdef0123".utf8), path: "a.key"))
+        let other = HMACHeartbeatAuthenticator(key: try HeartbeatKey(fileContents: Data("fedcba9876543210fedc".utf8), path: "b.key"))
+        var builder = HeartbeatRoundBuilder(identity: HeartbeatIdentity(nodeName: "b", bootEpoch: 7, configSerial: 3,
+                                                                        configDigest: .zero, intervalMilliseconds: 10),
+                                            authenticator: auth)
+        func expected(_ out: Election.Outgoing, path: Int, _ authenticator: HMACHeartbeatAuthenticator?) throws -> [UInt8] {
+            let id = builder.identity
+            return try HeartbeatCodec.encode(
+                HeartbeatMessage(kind: out.kind, sender: id.nodeName, bootEpoch: id.bootEpoch, sequence: builder.sequence,
+                                 role: out.role, priority: out.priority, configSerial: id.configSerial,
+                                 configDigest: id.configDigest, pathIndex: UInt8(path), intervalMilliseconds: id.intervalMilliseconds),
+                authenticator: authenticator)
+        }
+        let outs = [Election.Outgoing(kind: .heartbeat, role: .starting, priority: 100),
+                    Election.Outgoing(kind: .heartbeat, role: .active, priority: 150),
+                    Election.Outgoing(kind: .takeoverRequest, role: .active, priority: 40)]
+        var first: [[UInt8]] = []
+        for (step, out) in (outs + outs + outs).enumerated() {
+            if step == 3 { builder.identity.configSerial = 4; builder.identity.intervalMilliseconds = 20 }
+            if step == 6 { builder.authenticator = other }
+            let round = builder.nextRound(out, pathCount: 2)
+            if step == 0 { first = round }
+            let key = step >= 6 ? other : auth
+            #expect(round == [try expected(out, path: 0, key), try expected(out, path: 1, key)], "round \(step)")
+        }
+        #expect(first[0][24] == Role.starting.rawValue, "a round already returned is not rewritten")
+        builder.authenticator = nil
+        #expect(builder.nextRound(outs[1], pathCount: 2) == [try expected(outs[1], path: 0, nil), try expected(outs[1], path: 1, nil)])
+    }
+
     @Test func identityCarriesTheConfigDigestBytes() throws {
         let config = try ConfigParser.parse(yaml: vipOnlyYAML)
         let identity = HeartbeatIdentity(config: config, nodeName: "a", bootEpoch: 1)

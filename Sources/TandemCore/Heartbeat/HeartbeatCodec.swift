@@ -77,8 +77,30 @@ public enum HeartbeatCodec {
         return bytes
     }
 
+    /// Turns `packet`, which `encode` made for the same sender, boot epoch, config, interval, path
+    /// and authenticator, into the packet `encode` makes for `kind`, `sequence`, `role` and
+    /// `priority`: those bytes (offsets 5, 16-23, 24, 25) are written and the tag computed again,
+    /// nothing else is built. The heartbeat thread keeps one such packet per path and rewrites it
+    /// every round (issue 16: idle cost); `HeartbeatCodecTests` checks it equals `encode`.
+    public static func rewrite(_ packet: inout [UInt8], kind: HeartbeatMessage.Kind, sequence: UInt64, role: Role,
+                               priority: UInt8, authenticator: (any HeartbeatAuthenticator)?) {
+        precondition(packet.count >= minimumLength + (authenticator == nil ? 0 : tagLength), "rewrite needs a packet encode made")
+        packet[5] = kind.rawValue
+        for index in 0..<8 { packet[16 + index] = UInt8(truncatingIfNeeded: sequence >> (UInt64(7 - index) * 8)) }
+        packet[24] = role.rawValue
+        packet[25] = priority
+        if let authenticator {
+            let signedEnd = packet.count - tagLength
+            let tag = authenticator.tag(for: packet[0..<signedEnd])
+            packet.replaceSubrange(signedEnd..<packet.count, with: tag)
+        }
+    }
+
     /// Parses one packet. Does not check the tag.
-    public static func decode(_ bytes: [UInt8]) throws(HeartbeatDecodeError) -> Decoded {
+    /// - Parameter knownSender: the name expected in most packets (the peer's): when the packet's
+    ///   name bytes are exactly its UTF-8, that String is used as it is instead of validating and
+    ///   building a new one (the heartbeat thread's common case); any other name is validated.
+    public static func decode(_ bytes: [UInt8], knownSender: String? = nil) throws(HeartbeatDecodeError) -> Decoded {
         guard bytes.count >= minimumLength else { throw .tooShort(length: bytes.count) }
         guard bytes.count <= maximumLength else { throw .tooLong(length: bytes.count) }
         var reader = Reader(bytes: bytes)
@@ -102,7 +124,13 @@ public enum HeartbeatCodec {
         let nameLength = Int(try reader.byte(field: "sender name length"))
         guard (1...HeartbeatMessage.maximumNameLength).contains(nameLength) else { throw .badNameLength(nameLength) }
         let nameBytes = try reader.bytes(nameLength, field: "sender name")
-        guard let sender = String(validating: nameBytes, as: UTF8.self) else { throw .nameNotUTF8 }
+        let sender: String
+        if let knownSender, knownSender.utf8.elementsEqual(nameBytes) {
+            sender = knownSender
+        } else {
+            guard let validated = String(validating: nameBytes, as: UTF8.self) else { throw .nameNotUTF8 }
+            sender = validated
+        }
         let signedEnd = reader.offset
         var tag: ArraySlice<UInt8>?
         if flags & authenticatedFlag != 0 {

@@ -293,7 +293,7 @@ public struct HeartbeatVerifier: Sendable {
         if EpochChallengeCodec.isChallengePacket(bytes) { return verifyChallengePacket(bytes, at: now, localSequence: localSequence) }
         let decoded: HeartbeatCodec.Decoded
         do {
-            decoded = try HeartbeatCodec.decode(bytes)
+            decoded = try HeartbeatCodec.decode(bytes, knownSender: peerName)
         } catch {
             counters.malformed += 1
             return .dropped(.malformed(error))

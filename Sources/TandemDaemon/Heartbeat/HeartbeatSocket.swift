@@ -65,9 +65,9 @@ final class HeartbeatSocket {
 
     /// Sends one datagram; returns the errno on failure (the caller counts it, never throws: a
     /// down link must not stop the other paths). A full socket buffer counts as EAGAIN.
-    func send(_ bytes: [UInt8], to peer: IPAddress) -> Int32? {
+    func send(_ bytes: [UInt8], to peer: PreparedSocketAddress) -> Int32? {
         do {
-            return try Posix.send(descriptor, bytes, to: peer, port: port) == nil ? EAGAIN : nil
+            return try Posix.send(descriptor, bytes, to: peer) == nil ? EAGAIN : nil
         } catch {
             return error.errno
         }

@@ -66,10 +66,13 @@ public protocol HeartbeatSending: AnyObject {
 
 /// Builds the packets of a round; pure, so the encoding of rounds is tested without sockets.
 public struct HeartbeatRoundBuilder: Sendable {
-    public var identity: HeartbeatIdentity
+    public var identity: HeartbeatIdentity { didSet { packets = [] } }
     public private(set) var sequence: UInt64 = 0
     /// Signs every packet; replaced when a reload brings new keys.
-    var authenticator: (any HeartbeatAuthenticator)?
+    var authenticator: (any HeartbeatAuthenticator)? { didSet { packets = [] } }
+    /// The last round's packets, one per path: the next round rewrites only what changes in
+    /// them (`HeartbeatCodec.rewrite`); encoded anew after the identity or the keys change.
+    private var packets: [[UInt8]] = []
 
     public init(identity: HeartbeatIdentity, authenticator: (any HeartbeatAuthenticator)?) {
         self.identity = identity
@@ -79,7 +82,14 @@ public struct HeartbeatRoundBuilder: Sendable {
     /// The next round: one encoded packet per path index in `0 ..< pathCount`.
     public mutating func nextRound(_ outgoing: Election.Outgoing, pathCount: Int) -> [[UInt8]] {
         sequence += 1
-        return (0..<pathCount).compactMap { index in
+        if packets.count == pathCount {
+            for index in packets.indices {
+                HeartbeatCodec.rewrite(&packets[index], kind: outgoing.kind, sequence: sequence, role: outgoing.role,
+                                       priority: outgoing.priority, authenticator: authenticator)
+            }
+            return packets
+        }
+        packets = (0..<pathCount).compactMap { index in
             let message = HeartbeatMessage(kind: outgoing.kind, sender: identity.nodeName, bootEpoch: identity.bootEpoch,
                                            sequence: sequence, role: outgoing.role, priority: outgoing.priority,
                                            configSerial: identity.configSerial, configDigest: identity.configDigest,
@@ -87,6 +97,7 @@ public struct HeartbeatRoundBuilder: Sendable {
                                            intervalMilliseconds: identity.intervalMilliseconds)
             return try? HeartbeatCodec.encode(message, authenticator: authenticator)
         }
+        return packets
     }
 }
 
@@ -122,6 +133,8 @@ public final class HeartbeatSendCounters: Sendable {
 final class UDPHeartbeatTransport: HeartbeatSending {
     let paths: [HeartbeatPath]
     let sockets: [HeartbeatSocket]
+    /// Each path's peer address and port as `sendto` takes it, built once.
+    private let destinations: [PreparedSocketAddress]
     let sendCounters: HeartbeatSendCounters
     var builder: HeartbeatRoundBuilder
     /// errno of the last failed send per path; nil once a send succeeds.
@@ -139,6 +152,7 @@ final class UDPHeartbeatTransport: HeartbeatSending {
         var sockets: [HeartbeatSocket] = []
         for path in paths { sockets.append(try HeartbeatSocket(local: path.local, port: port)) }
         self.sockets = sockets
+        destinations = paths.map { PreparedSocketAddress($0.peer, port: port) }
         self.builder = builder
         sendCounters = HeartbeatSendCounters(pathCount: paths.count)
         lastSendErrno = Array(repeating: nil, count: paths.count)
@@ -148,7 +162,7 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     /// that path (never to a packet's source address, so a forged source cannot redirect it).
     func send(_ bytes: [UInt8], onPath index: Int) {
         guard sockets.indices.contains(index) else { return }
-        let code = sockets[index].send(bytes, to: paths[index].peer)
+        let code = sockets[index].send(bytes, to: destinations[index])
         sendCounters.record(path: index, failed: code != nil)
         if let code {
             if lastSendErrno[index] != code { onSendError(paths[index], code) }
@@ -168,7 +182,7 @@ final class UDPHeartbeatTransport: HeartbeatSending {
         }
         let packets = builder.nextRound(outgoing, pathCount: paths.count)
         for (index, packet) in packets.enumerated() {
-            let code = sockets[index].send(packet, to: paths[index].peer)
+            let code = sockets[index].send(packet, to: destinations[index])
             sendCounters.record(path: index, failed: code != nil)
             if let code {
                 // Report a path's failure when it starts failing (or its errno changes), not every round.

@@ -25,3 +25,30 @@ public enum IPSocketAddress {
         }
     }
 }
+
+/// A socket address built once by `IPSocketAddress.with`, for a destination every send goes to
+/// (the heartbeat's peer on a path): no `sockaddr` is built per packet.
+public struct PreparedSocketAddress: @unchecked Sendable {
+    private let storage: sockaddr_storage
+    /// The length of the `sockaddr_in` or `sockaddr_in6` inside.
+    public let length: socklen_t
+    /// The address it was built from, for error messages.
+    public let address: IPAddress
+    public let port: UInt16
+
+    public init(_ address: IPAddress, port: UInt16) {
+        var storage = sockaddr_storage()
+        length = IPSocketAddress.with(address, port: port) { pointer, length in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: Int(length))) }
+            return length
+        }
+        self.storage = storage
+        self.address = address
+        self.port = port
+    }
+
+    /// Calls `body` with the address as `sendto` takes it.
+    public func with<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        withUnsafePointer(to: storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) } }
+    }
+}

@@ -566,6 +566,20 @@ extension Posix {
         try bytes.withUnsafeBytes { raw in Result { () throws(PosixError) in try send(descriptor, raw, to: address, port: port) } }.get()
     }
 
+    /// `send` of an array to a prepared IP socket address: the count sent, nil when a
+    /// non-blocking socket is full. EINTR is retried; the address is told only when the call failed.
+    @inlinable
+    public static func send(_ descriptor: Int32, _ bytes: [UInt8], to address: PreparedSocketAddress) throws(PosixError) -> Int? {
+        while true {
+            let n = bytes.withUnsafeBytes { raw in address.with { Glibc.sendto(descriptor, raw.baseAddress, raw.count, 0, $0, $1) } }
+            do {
+                if let done = try settle(n, call: "sendto", object: "") { return done.count }
+            } catch {
+                throw error.with(object: "\(address.address.bracketed):\(address.port)")
+            }
+        }
+    }
+
     /// `send` of an array to a socket address of another family.
     @inlinable
     public static func send<Address>(_ descriptor: Int32, _ bytes: [UInt8], to address: Address, object: String) throws(PosixError) -> Int? {
