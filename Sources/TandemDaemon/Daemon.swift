@@ -250,6 +250,7 @@ public enum Daemon {
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: PeriodicReconcileService(worker: worker, period: repairPeriod)),
+                .init(service: ResidentCodeService(settle: .seconds(10), period: .seconds(300))),
                 .init(service: SignalService(onReload: reload, onStatus: { loop.post(.logStatus) })),
                 .init(service: ControlServer(path: local.controlSocket, group: controlGroup, handler: center,
                                              logger: logger)),

@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import ServiceLifecycle
 import Synchronization
+import TandemKernel
 import UnixSignals
 
 /// The heartbeat/election loop as a `Service`: starts its thread, and on graceful shutdown
@@ -71,6 +72,24 @@ public struct PeriodicReconcileService: Service {
             while !Task.isCancelled {
                 try await Task.sleep(for: period)
                 worker.periodicCheck()
+            }
+        }
+    }
+}
+
+/// Gives back the code pages start-up touched (`ResidentCode.release`): once the daemon has
+/// settled (`settle` after start), then every `period`, so code a reload or a failover ran is
+/// not counted in VmRSS for good either (issue 16: idle memory).
+public struct ResidentCodeService: Service {
+    let settle: Duration
+    let period: Duration
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            try await Task.sleep(for: settle)
+            while !Task.isCancelled {
+                ResidentCode.release()
+                try await Task.sleep(for: period)
             }
         }
     }
