@@ -165,6 +165,20 @@ public final class LiveIPVSKernel: IPVSKernel {
         return try IPVSWire.decodeInfo(first)
     }
 
+    /// Most real-server dump requests per sendmsg (`dump`). Each dump's answer is one skb that the
+    /// kernel sizes after the largest read this socket made (up to 32 KiB, af_netlink.c
+    /// `netlink_dump`), and a dump waits while the receive buffer is full: 64 answers stay well
+    /// under the 4 MiB buffer.
+    static let destinationDumpBatch = 64
+
+    /// The whole table: one dump of the services, then one dump of each service's real servers
+    /// (IPVS answers real servers per service only). Those go out `destinationDumpBatch` per
+    /// sendmsg: while the kernel handles the sendmsg it starts each dump in turn and, a service's
+    /// few real servers fitting one skb, finishes it at once (`netlink_dump_start` runs the first
+    /// `netlink_dump` itself), so the next request finds the socket idle. One that finds an
+    /// earlier dump still running (a service with more real servers than one skb holds) is answered
+    /// EBUSY and asked again on its own. Issue 16: 10,000 services cost 10,000 sendmsg and as many
+    /// waits before; now 157 sendmsg, and the answers are already queued when read.
     public func dump() throws -> IPVSListing {
         let info = try info()
         let family = socket.familyID
@@ -174,17 +188,58 @@ public final class LiveIPVSKernel: IPVSKernel {
         }
         var services: [IPVSListedService] = []
         services.reserveCapacity(serviceReplies.count)
-        for reply in serviceReplies {
-            var observed = try IPVSWire.decodeService(reply)
-            let key = observed.service.key
-            let destinationReplies = try query("list real servers of", object: key.description, dump: true) { seq in
-                IPVSWire.destinationDumpMessage(key, family: family, sequence: seq)
+        for reply in serviceReplies { services.append(try IPVSWire.decodeService(reply)) }
+        var start = 0
+        while start < services.count {
+            let end = min(start + LiveIPVSKernel.destinationDumpBatch, services.count)
+            var batch: [UInt8] = []
+            var slots: [UInt32: Int] = [:]
+            for index in start..<end {
+                let seq = nextSequence()
+                batch += IPVSWire.destinationDumpMessage(services[index].service.key, family: family, sequence: seq)
+                slots[seq] = index
             }
-            // Kept in the kernel's dump order: ipvsadm's listing order depends on it
-            // (IPVSAdmOrder), and the formats sort from it.
-            observed.destinations = try destinationReplies
-                .map { try IPVSWire.decodeDestination($0, serviceFamily: key.family) }
-            services.append(observed)
+            try socket.send(batch, operation: "list real servers")
+            var open = Set(slots.keys)
+            var busy: [Int] = []
+            while !open.isEmpty {
+                let datagram = try socket.receive(timeoutMilliseconds: LiveIPVSKernel.replyTimeoutMilliseconds,
+                                                  operation: "list real servers")
+                for message in try NetlinkMessage.split(datagram) {
+                    guard let index = slots[message.sequence], open.contains(message.sequence) else { continue }
+                    let key = services[index].service.key
+                    switch message.type {
+                    case Netlink.done:
+                        open.remove(message.sequence)
+                        if let raw = readHost(Int32.self, message.payload), raw < 0 {
+                            throw KernelError(operation: "list real servers of", object: key.description, errno: -raw,
+                                              hint: LiveIPVSKernel.readHint(-raw))
+                        }
+                    case Netlink.error:
+                        open.remove(message.sequence)
+                        let code = message.errorCode ?? EIO
+                        if code == EBUSY { busy.append(index); continue }
+                        if code != 0 {
+                            throw KernelError(operation: "list real servers of", object: key.description, errno: code,
+                                              hint: LiveIPVSKernel.readHint(code))
+                        }
+                    case family:
+                        // Kept in the kernel's dump order: ipvsadm's listing order depends on it
+                        // (IPVSAdmOrder), and the formats sort from it.
+                        services[index].destinations.append(
+                            try IPVSWire.decodeDestination(try message.generic().attributes, serviceFamily: key.family))
+                    default:
+                        continue
+                    }
+                }
+            }
+            for index in busy {
+                let key = services[index].service.key
+                services[index].destinations = try query("list real servers of", object: key.description, dump: true) { seq in
+                    IPVSWire.destinationDumpMessage(key, family: family, sequence: seq)
+                }.map { try IPVSWire.decodeDestination($0, serviceFamily: key.family) }
+            }
+            start = end
         }
         return IPVSListing(version: info.version, connectionTableSize: info.connectionTableSize, services: services)
     }
