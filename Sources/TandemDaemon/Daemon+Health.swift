@@ -31,7 +31,7 @@ public final class DaemonHealth: Service, Sendable {
     /// on `clock` by default) is replaceable for tests.
     public init(config: Config, logger: Logger, prober: (any HealthProber)? = nil,
                 spacingMilliseconds: UInt64 = 100, events: EventHub? = nil, clock: any TandemClock = MonotonicClock(),
-                onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)? = nil,
+                onResult: (@Sendable (HealthTarget.Key) -> HealthMonitor.ResultObserver)? = nil,
                 deliver: @escaping @Sendable (_ down: Set<RealServerID>, _ weights: [RealServerID: Int]) -> Void) {
         self.clock = clock
         group = MultiThreadedEventLoopGroup(numberOfThreads: Self.threads(cores: System.coreCount))

@@ -139,9 +139,8 @@ public enum Daemon {
         let serviceKeys = LockedBox(Self.serviceKeys(config))
         // Health results go to NodeState (it owns the IPVS table's inputs), paced by DaemonHealth.
         let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock,
-                                  onResult: { key, result, duration in
-                                      metricsEvents.healthChecked(key, service: serviceKeys.withLock { $0[key.server.service] },
-                                                                  result: result, duration: duration)
+                                  onResult: { key in
+                                      metricsEvents.healthRecorder(for: key, service: serviceKeys.withLock { $0[key.server.service] })
                                   },
                                   deliver: { down, weights in loop.post(.node(.realServerHealth(down: down, weights: weights))) })
         let controlGroup = ControlGroup(config.control.group, logger: logger)
@@ -210,6 +209,7 @@ public enum Daemon {
             loop.post(.configVersion(ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)))
             serviceKeys.withLock { $0 = Self.serviceKeys(fresh) }
             metricsEvents.healthServicesChanged()
+            health.monitor.resetResultObservers()
             health.apply(fresh)
             result.applied = true
             return .success(result)

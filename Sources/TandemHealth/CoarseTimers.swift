@@ -20,10 +20,15 @@ final class CoarseTimers: @unchecked Sendable {
     /// Slots of the wheel: by default 1,024 × 5 ms = 5.12 s ahead; later deadlines wait in `far`.
     private let slots: UInt64
 
+    private enum Action: Sendable {
+        case closure(@Sendable () -> Void)
+        case target(any CoarseTimerTarget)
+    }
+
     private struct Entry {
         var deadline: UInt64
         var sequence: UInt64
-        var action: @Sendable () -> Void
+        var action: Action
     }
 
     private let loop: any EventLoop
@@ -56,6 +61,16 @@ final class CoarseTimers: @unchecked Sendable {
     /// Runs `action` on the loop at (or up to one resolution after) `deadline`, never before.
     /// Callable from any thread.
     func schedule(at deadline: NIODeadline, _ action: @escaping @Sendable () -> Void) {
+        schedule(deadline, .closure(action))
+    }
+
+    /// Calls `target.timerFired(deadline:)` on the loop at (or up to one resolution after)
+    /// `deadline`, never before. Callable from any thread.
+    func schedule(at deadline: NIODeadline, target: any CoarseTimerTarget) {
+        schedule(deadline, .target(target))
+    }
+
+    private func schedule(_ deadline: NIODeadline, _ action: Action) {
         if loop.inEventLoop {
             insert(deadline, action)
         } else {
@@ -63,7 +78,7 @@ final class CoarseTimers: @unchecked Sendable {
         }
     }
 
-    private func insert(_ deadline: NIODeadline, _ action: @escaping @Sendable () -> Void) {
+    private func insert(_ deadline: NIODeadline, _ action: Action) {
         let resolution = UInt64(Self.resolution.nanoseconds)
         if count == 0 {
             // Idle until now (no ticker ran): start the wheel at the present tick.
@@ -98,7 +113,12 @@ final class CoarseTimers: @unchecked Sendable {
             // In deadline order, also for actions that were already due when scheduled (a busy
             // loop): those all land in the next tick.
             if spare.count > 1 { spare.sort { ($0.deadline, $0.sequence) < ($1.deadline, $1.sequence) } }
-            for entry in spare { entry.action() }
+            for entry in spare {
+                switch entry.action {
+                case .closure(let action): action()
+                case .target(let target): target.timerFired(deadline: .uptimeNanoseconds(entry.deadline))
+                }
+            }
             spare.removeAll(keepingCapacity: true)
         }
         fired = max(fired, now)
@@ -107,6 +127,14 @@ final class CoarseTimers: @unchecked Sendable {
             ticker = nil
         }
     }
+}
+
+/// An object a `CoarseTimers` timer calls when it fires, instead of a closure: a schedule that
+/// repeats thousands of times a second (a health check's next slot) then makes no closure each
+/// time. The timer keeps the object until it fires.
+protocol CoarseTimerTarget: AnyObject, Sendable {
+    /// On the loop, at (or up to one resolution after) `deadline`.
+    func timerFired(deadline: NIODeadline)
 }
 
 /// The `CoarseTimers` of each event loop a component uses.

@@ -32,17 +32,26 @@ public final class HealthMonitor: Sendable {
         }
     }
 
+    /// What receives one target's results, with how long each probe took (monotonic).
+    public typealias ResultObserver = @Sendable (ProbeResult, Duration) -> Void
+
     /// One target's schedule: made when the target is added, retired when it is removed (or
-    /// re-added: the new slot replaces it), captured by its own timers and probe completions, so
-    /// a check finds its state without looking its key up.
-    private final class Slot: @unchecked Sendable {
+    /// re-added: the new slot replaces it), kept alive by its pending timer (it is the timer's
+    /// target: no closure per check) and reached by its probe completion, so a check finds its
+    /// state (settings, tracker position, metrics observer) without looking its key up.
+    private final class Slot: CoarseTimerTarget, @unchecked Sendable {
         let key: HealthTarget.Key
         /// The loop every check of this target runs on, and its timers.
         let loop: any EventLoop
         let timers: CoarseTimers
+        /// The monitor (a stopped monitor retires its slots, so their timers stop).
+        let monitor: HealthMonitor
         // Under the monitor's lock:
         /// The target's settings; a reload that keeps its key replaces them.
         var target: HealthTarget
+        /// The target's tracker in the monitor's `HealthState` (`position(of:)`), updated at
+        /// every apply.
+        var position: Int?
         /// Removed (or the monitor stopped): its pending slot and any result in flight do nothing.
         var retired = false
         /// The effective weight last published (the configured one until the first result).
@@ -51,14 +60,41 @@ public final class HealthMonitor: Sendable {
         /// A check is running (cannot overlap the next slot while timeout ≤ interval).
         var running = false
         var probeStarted = MonotonicInstant.zero
+        /// The monitor's `onResult` for this target, made at its first result and again after
+        /// `resetResultObservers()`: made for `observerGeneration` (`.max`: not made yet).
+        /// Closures are kept in non-optional properties: an optional one is converted (a thunk
+        /// made) each time it is read or stored.
+        var observer: ResultObserver = { _, _ in }
+        var observerGeneration = UInt64.max
+        // Any thread:
+        /// What every probe of this target completes, made once. It reaches the slot through a
+        /// weak reference (no cycle); the slot's pending timer keeps it while a check runs (a
+        /// slot retired and gone before its last result drops that result, as a retired slot
+        /// ignores it).
+        let completion: @Sendable (ProbeResult) -> Void
+        private let reference: Reference
 
-        init(target: HealthTarget, loop: any EventLoop, timers: CoarseTimers) {
+        /// A weak reference to a slot, made before the slot itself.
+        private final class Reference: @unchecked Sendable {
+            weak var slot: Slot?
+        }
+
+        init(target: HealthTarget, loop: any EventLoop, timers: CoarseTimers, monitor: HealthMonitor) {
             key = target.key
             self.target = target
             self.loop = loop
             self.timers = timers
+            self.monitor = monitor
             publishedWeight = target.weight
+            let reference = Reference()
+            self.reference = reference
+            completion = { result in
+                if let slot = reference.slot { slot.monitor.finished(slot, result) }
+            }
+            reference.slot = self
         }
+
+        func timerFired(deadline: NIODeadline) { monitor.runCheck(self, slot: deadline) }
     }
 
     private struct Inner {
@@ -74,18 +110,22 @@ public final class HealthMonitor: Sendable {
     private let clock: any TandemClock
     private let onUpdate: (@Sendable (HealthUpdate) -> Void)?
     private let onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)?
-    /// Every result with how long its probe took (monotonic), counted or not.
-    private let onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)?
+    /// Makes what receives a target's every result, counted or not (see `ResultObserver`).
+    private let onResult: (@Sendable (HealthTarget.Key) -> ResultObserver)?
+    /// Raised by `resetResultObservers()`: each target asks `onResult` again at its next result.
+    private let observerGeneration = Atomic<UInt64>(0)
     private let continuation: AsyncStream<HealthUpdate>.Continuation
     /// Every update, in order. Buffers the newest 10,000 if nobody reads.
     public let updates: AsyncStream<HealthUpdate>
 
     /// `clock` times the checks and dates the changes; `prober` defaults to a `NIOHealthProber` on it.
+    /// `onResult` makes, for a target at its first result, what receives that target's results:
+    /// kept with the target (no lookup per result) until `resetResultObservers()`.
     public init(group: any EventLoopGroup, prober: (any HealthProber)? = nil,
                 clock: any TandemClock = MonotonicClock(),
                 onUpdate: (@Sendable (HealthUpdate) -> Void)? = nil,
                 onUncounted: (@Sendable (HealthTarget.Key, ProbeResult) -> Void)? = nil,
-                onResult: (@Sendable (HealthTarget.Key, ProbeResult, Duration) -> Void)? = nil) {
+                onResult: (@Sendable (HealthTarget.Key) -> ResultObserver)? = nil) {
         self.clock = clock
         timers = CoarseTimerRegistry(clock: clock)
         self.onUncounted = onUncounted
@@ -112,14 +152,17 @@ public final class HealthMonitor: Sendable {
             guard !inner.stopped else { return [] }
             let (added, removed) = inner.health.apply(targets: targets, at: now)
             for key in removed { inner.slots.removeValue(forKey: key)?.retired = true }
-            // Kept targets take their new settings (interval, timeout, weight, …) at their next check.
+            // Kept targets take their new settings (interval, timeout, weight, …) at their next
+            // check; every tracker may have moved.
             for (key, slot) in inner.slots {
                 if let target = inner.health.targets[key] { slot.target = target }
+                slot.position = inner.health.position(of: key)
             }
             return added.compactMap { key in
                 guard let target = inner.health.targets[key] else { return nil }
                 let loop = group.next()
-                let slot = Slot(target: target, loop: loop, timers: timers.timers(for: loop))
+                let slot = Slot(target: target, loop: loop, timers: timers.timers(for: loop), monitor: self)
+                slot.position = inner.health.position(of: key)
                 inner.slots[key] = slot
                 return (slot, target.check.interval)
             }
@@ -141,6 +184,12 @@ public final class HealthMonitor: Sendable {
         continuation.finish()
     }
 
+    /// Each target asks `onResult` for a new observer at its next result (the observers' view of
+    /// the config changed: a reload).
+    public func resetResultObservers() {
+        observerGeneration.wrappingAdd(1, ordering: .relaxed)
+    }
+
     /// Every target's health now (for `tandemctl status`).
     public func snapshot() -> [HealthState.Entry] {
         let now = clock.now()
@@ -154,9 +203,7 @@ public final class HealthMonitor: Sendable {
     }
 
     private func schedule(_ slot: Slot, at deadline: NIODeadline) {
-        slot.timers.schedule(at: deadline) { [self] in
-            self.runCheck(slot, slot: deadline)
-        }
+        slot.timers.schedule(at: deadline, target: slot)
     }
 
     /// On the slot's loop, at its deadline: schedules the next slot and starts a check unless
@@ -175,23 +222,27 @@ public final class HealthMonitor: Sendable {
         guard !slot.running else { return }
         slot.running = true
         slot.probeStarted = clock.now()
-        prober.probe(target, on: slot.loop) { [self] result in
-            self.finished(slot, result)
-        }
+        prober.probe(target, on: slot.loop, completion: slot.completion)
     }
 
     /// On the slot's loop: a check's result.
     private func finished(_ slot: Slot, _ result: ProbeResult) {
         let now = clock.now()
         slot.running = false
-        onResult?(slot.key, result, .nanoseconds(Int64(clamping: now.nanoseconds(since: slot.probeStarted))))
+        if let onResult {
+            let generation = observerGeneration.load(ordering: .relaxed)
+            if slot.observerGeneration != generation {
+                slot.observer = onResult(slot.key)
+                slot.observerGeneration = generation
+            }
+            slot.observer(result, .nanoseconds(Int64(clamping: now.nanoseconds(since: slot.probeStarted))))
+        }
         let (update, nextStep): (HealthUpdate?, MonotonicInstant?) = inner.withLock { inner in
-            guard !inner.stopped, !slot.retired else { return (nil, nil) }
-            let recorded = inner.health.record(result, for: slot.key, at: now) { tracker in
+            guard !inner.stopped, !slot.retired, let position = slot.position else { return (nil, nil) }
+            let (change, (weight, step)) = inner.health.record(result, at: position, for: slot.key, at: now) { tracker in
                 (tracker.effectiveWeight(configured: slot.target.weight, warmup: slot.target.check.warmup, at: now),
                  tracker.nextWeightChange(warmup: slot.target.check.warmup, after: now))
             }
-            guard let (change, (weight, step)) = recorded else { return (nil, nil) }
             return (publishable(slot, change: change, weight: weight, at: now), change?.new == .up ? step : nil)
         }
         if let update { publish(update) }
@@ -214,7 +265,7 @@ public final class HealthMonitor: Sendable {
         slot.timers.schedule(at: deadline) { [self] in
             let now = self.clock.now()
             let (update, next): (HealthUpdate?, MonotonicInstant?) = self.inner.withLock { inner in
-                guard !inner.stopped, !slot.retired, let tracker = inner.health.trackers[slot.key] else { return (nil, nil) }
+                guard !inner.stopped, !slot.retired, let tracker = inner.health.tracker(for: slot.key) else { return (nil, nil) }
                 let warmup = slot.target.check.warmup
                 let weight = tracker.effectiveWeight(configured: slot.target.weight, warmup: warmup, at: now)
                 return (self.publishable(slot, change: nil, weight: weight, at: now), tracker.nextWeightChange(warmup: warmup, after: now))

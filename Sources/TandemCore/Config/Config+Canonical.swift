@@ -12,26 +12,48 @@ extension Config {
     }
 
     /// SHA-256 of the compact canonical JSON, in lowercase hex: identifies a config version.
-    public var digest: String { Hex.encode(SHA256.hash(data: canonicalCompactUTF8)) }
+    public var digest: String {
+        var hash = SHA256()
+        writeCanonicalCompact { hash.update(data: $0) }
+        return Hex.encode(hash.finalize())
+    }
 
     /// `canonical.compactUTF8`, written without building the virtual and real servers' JSON
     /// objects (a config may have tens of thousands): the same bytes.
     var canonicalCompactUTF8: [UInt8] {
+        var all: [UInt8] = []
+        all.reserveCapacity(300 + virtualServers.reduce(0) { $0 + 300 + 130 * $1.realServers.count })
+        writeCanonicalCompact { all.append(contentsOf: $0) }
+        return all
+    }
+
+    /// Writes `canonicalCompactUTF8` into a buffer of about 64 KiB and hands it to `take` each
+    /// time it fills, and at the end: the digest hashes a large config's text without holding
+    /// all of it.
+    private func writeCanonicalCompact(_ take: ([UInt8]) -> Void) {
+        let chunk = 64 * 1024
         var out = JSONWriter(indent: false)
-        out.bytes.reserveCapacity(300 + virtualServers.reduce(0) { $0 + 300 + 130 * $1.realServers.count })
+        out.bytes.reserveCapacity(chunk + 4096)
         out.writeObject(canonicalFieldsButServices, level: 0, plus: "virtual_servers") { out, level in
-            out.writeArray(canonicalServiceOrder, level: level) { out, vs, level in
-                out.writeObject(vs.canonicalFieldsButRealServers, level: level, plus: "real_servers") { out, level in
-                    out.writeArray(vs.canonicalRealServerOrder, level: level) { out, rs, _ in
-                        rs.writeCompactCanonical(to: &out)
-                    }
+            out.writeArray(canonicalServiceIndices, level: level) { out, i, _ in
+                virtualServers[i].writeCompactCanonical(to: &out)
+                if out.bytes.count >= chunk {
+                    take(out.bytes)
+                    out.bytes.removeAll(keepingCapacity: true)
                 }
             }
         }
-        return out.bytes
+        take(out.bytes)
     }
 
-    private var canonicalServiceOrder: [VirtualServer] { virtualServers.sorted { $0.ipvsKey < $1.ipvsKey } }
+    private var canonicalServiceOrder: [VirtualServer] { canonicalServiceIndices.map { virtualServers[$0] } }
+
+    /// The indices of `virtualServers` in canonical order (by IPVS key), sorted without moving
+    /// the services themselves.
+    private var canonicalServiceIndices: [Int] {
+        let keys = virtualServers.map(\.ipvsKey)
+        return keys.indices.sorted { keys[$0] < keys[$1] }
+    }
 
     /// The canonical form's top-level fields but `virtual_servers`.
     private var canonicalFieldsButServices: [String: JSONValue] {
@@ -112,6 +134,16 @@ extension VirtualIP {
 }
 
 extension ForwardingMethod {
+    /// `prefix` and the compact text of `canonical`, NAT and direct routing without building it.
+    func writeCompactCanonical(after prefix: StaticString, to out: inout JSONWriter) {
+        out.append(prefix)
+        switch self {
+        case .nat: out.append("{\"method\":\"nat\"}")
+        case .directRouting: out.append("{\"method\":\"dr\"}")
+        case .tunnel: out.write(canonical, level: 2)
+        }
+    }
+
     var canonical: JSONValue {
         switch self {
         case .nat: return ["method": "nat"]
@@ -133,9 +165,64 @@ extension VirtualServer {
     }
 
     var canonicalRealServerOrder: [RealServer] {
-        realServers.sorted {
-            IPVSDestinationKey(address: $0.address, port: $0.port) < IPVSDestinationKey(address: $1.address, port: $1.port)
+        func before(_ a: RealServer, _ b: RealServer) -> Bool {
+            IPVSDestinationKey(address: a.address, port: a.port) < IPVSDestinationKey(address: b.address, port: b.port)
         }
+        // Usually written in order already: then the list itself, not a sorted copy (the sort is
+        // stable, so it would keep that order too).
+        if realServers.indices.dropFirst().allSatisfy({ !before(realServers[$0], realServers[$0 - 1]) }) { return realServers }
+        return realServers.sorted(by: before)
+    }
+
+    /// Appends the compact text of `canonical` without building it: the keys in the order
+    /// `JSONWriter` sorts them (`String` order, which for these ASCII keys is byte order), the
+    /// rarer nested values (tunnel forwarding, persistence, sorry server, health check) through
+    /// their `canonical` values.
+    func writeCompactCanonical(to out: inout JSONWriter) {
+        switch match {
+        case .address(let a, let port, let proto):
+            out.append("{\"address\":")
+            out.quote(a)
+            forwarding.writeCompactCanonical(after: ",\"forwarding\":", to: &out)
+            writeHealthCheckToPersistence(to: &out)
+            out.append(",\"port\":")
+            out.integer(Int64(port))
+            out.append(",\"protocol\":")
+            out.quote(proto.description)
+        case .fwmark(let mark, let family):
+            out.append("{\"family\":")
+            out.append(family == .ipv4 ? "\"ipv4\"" : "\"ipv6\"")
+            forwarding.writeCompactCanonical(after: ",\"forwarding\":", to: &out)
+            out.append(",\"fwmark\":")
+            out.integer(Int64(mark))
+            writeHealthCheckToPersistence(to: &out)
+        }
+        out.append(",\"real_servers\":")
+        out.writeArray(canonicalRealServerOrder, level: 2) { out, rs, _ in rs.writeCompactCanonical(to: &out) }
+        out.append(",\"scheduler\":")
+        out.quote(scheduler.name)
+        out.append(",\"scheduler_flags\":")
+        if scheduler.flags.isEmpty {
+            out.append("[]")
+        } else {
+            out.write(.array(scheduler.flags.map(\.rawValue).sorted().map(JSONValue.string)), level: 2)
+        }
+        out.append(",\"sorry_server\":")
+        if let sorryServer { out.write(sorryServer.canonical, level: 2) } else { out.append("null") }
+        out.append("}")
+    }
+
+    /// The keys from `health_check` to `persistence`, which sort between the two match kinds'
+    /// own keys.
+    private func writeHealthCheckToPersistence(to out: inout JSONWriter) {
+        out.append(",\"health_check\":")
+        if let healthCheck { out.write(healthCheck.canonical, level: 2) } else { out.append("null") }
+        out.append(",\"name\":")
+        out.quote(name)
+        out.append(",\"one_packet\":")
+        out.append(onePacket ? "true" : "false")
+        out.append(",\"persistence\":")
+        if let persistence { out.write(persistence.canonical, level: 2) } else { out.append("null") }
     }
 
     /// The canonical fields but `real_servers`.
@@ -144,16 +231,10 @@ extension VirtualServer {
             "name": .string(name),
             "scheduler": .string(scheduler.name),
             "scheduler_flags": .array(scheduler.flags.map(\.rawValue).sorted().map(JSONValue.string)),
-            "persistence": opt(persistence) { p in
-                ["timeout_ms": ms(p.timeout), "prefix_length": .int(Int64(p.prefixLength)),
-                 "engine": opt(p.engine, JSONValue.string)]
-            },
+            "persistence": opt(persistence, \.canonical),
             "one_packet": .bool(onePacket),
             "forwarding": forwarding.canonical,
-            "sorry_server": opt(sorryServer) { s in
-                ["address": .string(s.address.description), "port": .int(Int64(s.port)),
-                 "weight": .int(Int64(s.weight)), "forwarding": opt(s.forwarding, \.canonical)]
-            },
+            "sorry_server": opt(sorryServer, \.canonical),
             "health_check": opt(healthCheck, \.canonical),
         ]
         switch match {
@@ -166,6 +247,19 @@ extension VirtualServer {
             fields["family"] = .string(family == .ipv4 ? "ipv4" : "ipv6")
         }
         return fields
+    }
+}
+
+extension Persistence {
+    var canonical: JSONValue {
+        ["timeout_ms": ms(timeout), "prefix_length": .int(Int64(prefixLength)), "engine": opt(engine, JSONValue.string)]
+    }
+}
+
+extension SorryServer {
+    var canonical: JSONValue {
+        ["address": .string(address.description), "port": .int(Int64(port)), "weight": .int(Int64(weight)),
+         "forwarding": opt(forwarding, \.canonical)]
     }
 }
 

@@ -109,7 +109,7 @@ public enum ConfigParser {
         func fail(_ message: String, line: Int? = nil) -> ConfigError {
             ConfigError(issues: [ConfigIssue(path: "", line: line, message: message)])
         }
-        if text.trimmingWhitespace.isEmpty {
+        if text.isBlank {
             throw fail("is empty: a config needs at least serial, nodes and virtual_ips (see examples/reference.yaml)")
         }
         if let line = YAMLNesting.lineNestedDeeper(than: maximumNesting, in: bytes) {
@@ -203,12 +203,12 @@ private struct Reader {
 
         let serial = top.required("serial", hint: "a whole number that you raise with every change")?
             .integer(0...Int64.max).map { UInt64($0) }
-        let nodes = top.required("nodes", hint: "list the two routers of the pair")?.list()?.compactMap(node) ?? []
+        let nodes = top.required("nodes", hint: "list the two routers of the pair")?.list()?.compactMapReserving(node) ?? []
         let heartbeat = top.required("heartbeat", hint: "at least the key_file (or auth: none)").flatMap(heartbeatSettings)
         let election = top["election"].map(electionSettings) ?? ElectionSettings()
         let announce = top["announce"].map(announceSettings) ?? AnnounceSettings()
-        let vips = top.required("virtual_ips", hint: "the addresses the active router holds")?.list()?.compactMap(virtualIP) ?? []
-        let services = top["virtual_servers"]?.list()?.compactMap(virtualServer) ?? []
+        let vips = top.required("virtual_ips", hint: "the addresses the active router holds")?.list()?.compactMapReserving(virtualIP) ?? []
+        let services = top["virtual_servers"]?.list()?.compactMapReserving(virtualServer) ?? []
         let sync = top["sync"].flatMap(syncSettings)
         let standbyTable = top["standby_table"]?.choice(StandbyTable.allCases.map { ($0.rawValue, $0) }) ?? .warm
         let timeouts = top["ipvs_timeouts"].flatMap(ipvsTimeouts)
@@ -418,7 +418,7 @@ private struct Reader {
         let name = m.required("name").flatMap(nodeName)
         var match: VirtualServerMatch?
         if let mark = m["fwmark"] {
-            for key in ["address", "port", "protocol"] where m.has(key) {
+            for key: StaticString in ["address", "port", "protocol"] where m.has(key) {
                 m[key]?.fail("a fwmark service is matched by its mark alone; remove \(key)")
             }
             let family = m["family"]?.choice([("ipv4", AddressFamily.ipv4), ("ipv6", .ipv6)]) ?? .ipv4
@@ -449,7 +449,7 @@ private struct Reader {
         let health = m["health_check"].flatMap(healthCheck)
         let servicePort = self.servicePort(match)
         let sorry = m["sorry_server"].flatMap { sorryServer($0, servicePort: servicePort) }
-        let reals = m["real_servers"]?.list()?.compactMap { realServer($0, servicePort: servicePort) } ?? []
+        let reals = m["real_servers"]?.list()?.compactMapReserving { realServer($0, servicePort: servicePort) } ?? []
         guard let name, let match, let scheduler, let forwarding else { return nil }
         if onePacket, case .address(_, _, let proto) = match, proto != .udp {
             m["one_packet"]?.fail("one-packet scheduling is for UDP services only; remove it or use protocol: udp")
@@ -640,13 +640,13 @@ private struct Reader {
     // MARK: Health checks
 
     func healthCheck(_ f: Field) -> HealthCheck? {
-        let common = ["type", "interval", "timeout", "rise", "fall", "failure_action", "warmup"]
+        let common: [StaticString] = ["type", "interval", "timeout", "rise", "fall", "failure_action", "warmup"]
         guard f.kind == .mapping else {
             f.fail("expected a mapping with at least type")
             return nil
         }
         // Read the type first to know which keys are allowed.
-        let own: [String]
+        let own: [StaticString]
         switch f.scalarText(ofLast: "type") {
         case "tcp": own = ["port", "send", "expect"]
         case "http", "https": own = ["port", "path", "host", "sni", "status", "body", "verify_certificate"]
@@ -779,7 +779,7 @@ private struct Reader {
 
     func ipvsTimeouts(_ f: Field) -> IPVSTimeouts? {
         guard let m = f.mapping(allowed: ["tcp", "tcp_fin", "udp"]) else { return nil }
-        func seconds(_ key: String, _ fallback: TimeSpan) -> TimeSpan {
+        func seconds(_ key: StaticString, _ fallback: TimeSpan) -> TimeSpan {
             guard let field = m[key], let d = field.timeSpan(min: .seconds(1)) else { return fallback }
             if d.milliseconds % 1000 != 0 {
                 field.fail("the kernel counts these timeouts in whole seconds: write \(d.milliseconds / 1000 + 1)s")
@@ -838,5 +838,18 @@ private struct Reader {
         guard let s = f.string() else { return nil }
         guard s.hasPrefix("/") else { f.fail("\"\(s)\" must be an absolute path"); return nil }
         return s
+    }
+}
+
+extension Array {
+    /// `compactMap` into an array reserved for every element at once: lists of services and of
+    /// real servers then do not grow (and copy) as they are read.
+    func compactMapReserving<T>(_ transform: (Element) -> T?) -> [T] {
+        var result: [T] = []
+        result.reserveCapacity(count)
+        for element in self {
+            if let value = transform(element) { result.append(value) }
+        }
+        return result
     }
 }

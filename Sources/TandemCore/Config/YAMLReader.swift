@@ -102,13 +102,13 @@ struct Field {
     private let step: Step
 
     private enum Step {
-        case whole, key(String), index(Int)
+        case whole, key(StaticString), index(Int)
 
         /// `path` followed by this step.
         func applied(to path: String) -> String {
             switch self {
             case .whole: return path
-            case .key(let key): return Field.join(path, key)
+            case .key(let key): return Field.join(path, key.description)
             case .index(let i): return path + "[" + String(i) + "]"
             }
         }
@@ -136,13 +136,16 @@ struct Field {
 
     /// What makes the fields inside this one (`child`): itself, or, when it already keeps three
     /// steps, a field of its whole path, built once for all its items.
-    private var parent: Field { outer2.isWhole ? self : Field(node: node, path: path, diags: diags) }
+    fileprivate var parent: Field { outer2.isWhole ? self : Field(node: node, path: path, diags: diags) }
 
     /// A field inside this one (an item of its list, a value of its mapping) at `step`; call it
     /// on `parent`.
     private func child(_ node: Int32, _ step: Step) -> Field {
         Field(node: node, parentPath: parentPath, outer2: outer, outer: self.step, step: step, diags: diags)
     }
+
+    /// The field of a mapping's value at `key`; call it on `parent`.
+    fileprivate func child(_ node: Int32, _ key: StaticString) -> Field { child(node, .key(key)) }
 
     /// Like `virtual_servers[1].real_servers[0].port`.
     var path: String { step.applied(to: outer.applied(to: outer2.applied(to: parentPath))) }
@@ -187,7 +190,7 @@ struct Field {
 
     func string(nonEmpty: Bool = true, maxLength: Int = 4096) -> String? {
         guard let s = scalarText else { return nil }
-        if nonEmpty && s.trimmingWhitespace.isEmpty { fail("must not be empty"); return nil }
+        if nonEmpty && s.isBlank { fail("must not be empty"); return nil }
         // A string has at most as many characters as UTF-8 bytes: count them only when it may be too long.
         if s.utf8.count > maxLength && s.count > maxLength {
             fail("is \(s.count) characters long; at most \(maxLength) are allowed")
@@ -343,36 +346,39 @@ struct Field {
     }
 
     /// A mapping restricted to `allowed` keys; unknown and repeated keys are reported.
-    func mapping(allowed: [String]) -> MapView? {
+    ///
+    /// Keys are compared as bytes with the allowed words, without making a `String` of each.
+    func mapping(allowed: [StaticString]) -> MapView? {
         guard kind == .mapping else {
             fail("expected a mapping of keys to values, found \(kind.name)")
             return nil
         }
         let doc = diags.document
         let pairs = doc.children(of: node)
-        let parent = self.parent
-        var values: [(key: String, field: Field)] = []
+        var values: [(key: StaticString, node: Int32)] = []
         values.reserveCapacity(pairs.count / 2)
         for k in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) {
             let keyNode = pairs[k], valueNode = pairs[k + 1]
-            guard let key = doc.string(keyNode) else {
+            guard doc.kind(keyNode) == .scalar else {
                 diags.error(path, doc.line(keyNode), "keys must be plain words, found \(doc.kind(keyNode).name)")
                 continue
             }
-            if !allowed.contains(key) {
+            guard let key = allowed.first(where: { doc.scalar(keyNode, is: $0) }) else {
+                let key = doc.string(keyNode) ?? ""
+                let words = allowed.map(\.description)
                 var message = "unknown key"
-                if let near = Field.nearest(key, in: allowed) { message += "; did you mean \"\(near)\"?" }
-                else { message += "; allowed here: \(allowed.joined(separator: ", "))" }
+                if let near = Field.nearest(key, in: words) { message += "; did you mean \"\(near)\"?" }
+                else { message += "; allowed here: \(words.joined(separator: ", "))" }
                 diags.error(Field.join(path, key), doc.line(keyNode), message)
                 continue
             }
-            if values.contains(where: { $0.key == key }) {
-                diags.error(Field.join(path, key), doc.line(keyNode), "appears twice; keep one")
+            if values.contains(where: { MapView.same($0.key, key) }) {
+                diags.error(Field.join(path, key.description), doc.line(keyNode), "appears twice; keep one")
                 continue
             }
-            values.append((key, parent.child(valueNode, .key(key))))
+            values.append((key, valueNode))
         }
-        return MapView(field: self, values: values)
+        return MapView(field: self, parent: parent, values: values)
     }
 
     /// The closest allowed word to a misspelt key, if it is close enough to be a typo.
@@ -398,17 +404,29 @@ struct Field {
 /// The keys of one YAML mapping, already checked against the allowed set.
 struct MapView {
     let field: Field
-    /// The allowed keys present, in file order, each once (a mapping has a handful: a linear
-    /// search beats hashing).
-    let values: [(key: String, field: Field)]
+    /// What makes the fields of the values (`Field.parent` of `field`).
+    fileprivate let parent: Field
+    /// The allowed keys present, in file order, each once, with their value's node (a mapping
+    /// has a handful: a linear search beats hashing).
+    fileprivate let values: [(key: StaticString, node: Int32)]
 
-    subscript(key: String) -> Field? {
-        guard let f = values.first(where: { $0.key == key })?.field, !f.isNull else { return nil }
-        return f
+    subscript(key: StaticString) -> Field? {
+        guard let node = values.first(where: { MapView.same($0.key, key) })?.node,
+              !field.diags.document.isNull(node) else { return nil }
+        return parent.child(node, key)
+    }
+
+    /// The same text (usually the same literal, so the same address).
+    static func same(_ a: StaticString, _ b: StaticString) -> Bool {
+        a.withUTF8Buffer { a in
+            b.withUTF8Buffer { b in
+                a.count == b.count && (a.baseAddress == b.baseAddress || a.elementsEqual(b))
+            }
+        }
     }
 
     /// A key that must be present; its absence is reported at the mapping's line.
-    func required(_ key: String, hint: String? = nil) -> Field? {
+    func required(_ key: StaticString, hint: String? = nil) -> Field? {
         if let f = self[key] { return f }
         var message = "missing required key \"\(key)\""
         if let hint { message += ": \(hint)" }
@@ -416,12 +434,14 @@ struct MapView {
         return nil
     }
 
-    func has(_ key: String) -> Bool { self[key] != nil }
+    func has(_ key: StaticString) -> Bool { self[key] != nil }
 }
 
 extension String {
-    var trimmingWhitespace: Substring {
-        let s = self.drop { $0.isWhitespace }
-        return s.dropLast(s.reversed().prefix { $0.isWhitespace }.count)
+    /// Empty or whitespace only (Unicode White_Space, as `Character.isWhitespace`); a first
+    /// byte that is printable ASCII answers without Unicode property lookups.
+    var isBlank: Bool {
+        if let b = utf8.first, b > 0x20, b < 0x80 { return false }
+        return allSatisfy(\.isWhitespace)
     }
 }

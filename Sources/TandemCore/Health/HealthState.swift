@@ -4,9 +4,23 @@
 /// `tableInputs(at:)` to `Config.desiredIPVSTable(down:weights:)`.
 public struct HealthState: Sendable {
     public private(set) var targets: [HealthTarget.Key: HealthTarget] = [:]
-    public private(set) var trackers: [HealthTarget.Key: HealthTracker] = [:]
+    /// Every target's tracker, at its key's position in `keys`. Positions change only in `apply`,
+    /// so a caller that records thousands of results a second can keep a target's position
+    /// (`position(of:)`) and record without a hash lookup.
+    private var states: [HealthTracker] = []
+    private var keys: [HealthTarget.Key] = []
+    private var positions: [HealthTarget.Key: Int] = [:]
 
     public init() {}
+
+    /// Every target's tracker, by key.
+    public var trackers: [HealthTarget.Key: HealthTracker] { Dictionary(uniqueKeysWithValues: zip(keys, states)) }
+
+    /// The tracker of `key`, nil if it is not a target.
+    public func tracker(for key: HealthTarget.Key) -> HealthTracker? { positions[key].map { states[$0] } }
+
+    /// Where `key`'s tracker is, for `record(_:at:for:at:then:)`, until the next `apply`.
+    public func position(of key: HealthTarget.Key) -> Int? { positions[key] }
 
     /// Replaces the target set. Targets whose key is unchanged keep their tracker (taking the new
     /// rise and fall); new targets start `unknown`; removed targets are forgotten.
@@ -17,17 +31,25 @@ public struct HealthState: Sendable {
         for t in new { fresh[t.key] = t }
         let removed = targets.keys.filter { fresh[$0] == nil }.sorted()
         var added: [HealthTarget.Key] = []
+        var newStates: [HealthTracker] = [], newKeys: [HealthTarget.Key] = []
+        var newPositions: [HealthTarget.Key: Int] = Dictionary(minimumCapacity: fresh.count)
+        newStates.reserveCapacity(fresh.count)
+        newKeys.reserveCapacity(fresh.count)
         for (key, target) in fresh {
-            if var tracker = trackers[key] {
+            if var tracker = self.tracker(for: key) {
                 tracker.rise = max(1, target.check.rise)
                 tracker.fall = max(1, target.check.fall)
-                trackers[key] = tracker
+                newStates.append(tracker)
             } else {
-                trackers[key] = HealthTracker(rise: target.check.rise, fall: target.check.fall, createdAt: now)
+                newStates.append(HealthTracker(rise: target.check.rise, fall: target.check.fall, createdAt: now))
                 added.append(key)
             }
+            newPositions[key] = newKeys.count
+            newKeys.append(key)
         }
-        for key in removed { trackers[key] = nil }
+        states = newStates
+        keys = newKeys
+        positions = newPositions
         targets = fresh
         return (added.sorted(), removed)
     }
@@ -55,9 +77,16 @@ public struct HealthState: Sendable {
     /// (the monitor records thousands of results a second); nil if the key is no longer a target.
     public mutating func record<R>(_ result: ProbeResult, for key: HealthTarget.Key, at now: MonotonicInstant,
                                    then read: (HealthTracker) -> R) -> (change: Change?, read: R)? {
-        guard let index = trackers.index(forKey: key) else { return nil }
-        let transition = trackers.values[index].record(result, at: now)
-        let value = read(trackers.values[index])
+        guard let position = positions[key] else { return nil }
+        return record(result, at: position, for: key, at: now, then: read)
+    }
+
+    /// Like `record(_:for:at:then:)` for the tracker at `position` (`position(of: key)` since
+    /// the last `apply`), without looking the key up.
+    public mutating func record<R>(_ result: ProbeResult, at position: Int, for key: HealthTarget.Key, at now: MonotonicInstant,
+                                   then read: (HealthTracker) -> R) -> (change: Change?, read: R) {
+        let transition = states[position].record(result, at: now)
+        let value = read(states[position])
         return (transition.map { Change(key: key, old: $0.old, new: $0.new, reason: $0.reason, at: now) }, value)
     }
 
@@ -66,7 +95,7 @@ public struct HealthState: Sendable {
     public func tableInputs(at now: MonotonicInstant) -> (down: Set<RealServerID>, weights: [RealServerID: Int]) {
         var down: Set<RealServerID> = []
         var weights: [RealServerID: Int] = [:]
-        for (key, tracker) in trackers {
+        for (key, tracker) in zip(keys, states) {
             guard let target = targets[key] else { continue }
             guard let w = tracker.effectiveWeight(configured: target.weight, warmup: target.check.warmup, at: now) else {
                 down.insert(key.server)
@@ -79,7 +108,7 @@ public struct HealthState: Sendable {
 
     /// The next instant at which `tableInputs` changes without a new result (a warm-up step).
     public func nextWeightChange(after now: MonotonicInstant) -> MonotonicInstant? {
-        trackers.compactMap { key, tracker in
+        zip(keys, states).compactMap { key, tracker in
             targets[key].flatMap { tracker.nextWeightChange(warmup: $0.check.warmup, after: now) }
         }.min()
     }
@@ -98,8 +127,8 @@ public struct HealthState: Sendable {
 
     /// Every target's health, sorted by real server.
     public func snapshot(at now: MonotonicInstant) -> [Entry] {
-        trackers.keys.sorted().compactMap { key in
-            guard let tracker = trackers[key], let target = targets[key] else { return nil }
+        keys.sorted().compactMap { key in
+            guard let tracker = self.tracker(for: key), let target = targets[key] else { return nil }
             return Entry(key: key, status: tracker.status, since: tracker.since, lastResult: tracker.lastResult,
                          lastCheck: tracker.lastCheck, configuredWeight: target.weight,
                          effectiveWeight: tracker.effectiveWeight(configured: target.weight, warmup: target.check.warmup, at: now))

@@ -51,8 +51,9 @@ public struct MetricsSnapshot: Sendable {
 ///   (`HealthMonitor`'s observer): counters and histograms in `registry`, a swift-prometheus
 ///   registry that lives as long as the daemon and is appended to each scrape. A health target's
 ///   series are looked up in the registry once and then kept in a table by target
-///   (`HealthSeries`): a result costs one table lookup, an atomic add and a histogram update, not a
-///   registry lookup by seven labels built from strings (thousands of results a second).
+///   (`HealthSeries`), and the monitor keeps each target's (`healthRecorder(for:service:)`): a
+///   result costs an atomic add and a histogram update, not a registry lookup by seven labels
+///   built from strings (thousands of results a second).
 /// Thread-safe.
 public final class MetricsEvents: Sendable {
     public struct RoleChange: Sendable, Hashable {
@@ -93,28 +94,34 @@ public final class MetricsEvents: Sendable {
 
     /// One health target's series in `registry`: its check type's duration histogram and, once a
     /// result of that outcome was recorded, its `tandem_health_checks_total` counter per outcome.
-    private struct HealthSeries {
+    private final class HealthSeries: Sendable {
         /// The key of the target's virtual service when the series were made; nil when it had left
         /// the config (then results are not counted, only timed).
         let service: IPVSServiceKey?
         let duration: DurationHistogram
         /// By `Outcome.rawValue`.
-        var counters: [Counter?] = [nil, nil, nil]
+        private let counters = Mutex<[Counter?]>([nil, nil, nil])
+
+        init(service: IPVSServiceKey?, duration: DurationHistogram) {
+            self.service = service
+            self.duration = duration
+        }
 
         enum Outcome: Int {
             case passed = 0, failed, uncounted
             var label: String { ["passed", "failed", "uncounted"][rawValue] }
         }
 
-        /// The duration histogram and the counter of `outcome` for `key`.
-        mutating func series(_ outcome: Outcome, of key: HealthTarget.Key,
-                             in registry: PrometheusCollectorRegistry) -> (DurationHistogram, Counter?) {
-            (duration, counter(outcome, of: key, in: registry))
+        /// The counter of `outcome` for `key`, made in `registry` at its first use.
+        func counter(_ outcome: Outcome, of key: HealthTarget.Key, in registry: PrometheusCollectorRegistry) -> Counter? {
+            counters.withLock { counters in
+                if let counter = counters[outcome.rawValue] { return counter }
+                return made(outcome, of: key, in: registry, into: &counters)
+            }
         }
 
-        /// The counter of `outcome` for `key`, made in `registry` at its first use.
-        mutating func counter(_ outcome: Outcome, of key: HealthTarget.Key, in registry: PrometheusCollectorRegistry) -> Counter? {
-            if let counter = counters[outcome.rawValue] { return counter }
+        private func made(_ outcome: Outcome, of key: HealthTarget.Key, in registry: PrometheusCollectorRegistry,
+                          into counters: inout [Counter?]) -> Counter? {
             guard let service else { return nil }
             let labels = [("service", key.server.service)] + MetricsExposition.serviceLabels(service)
                 + [("remote_address", key.server.address.description), ("remote_port", String(key.server.port)),
@@ -218,18 +225,36 @@ public final class MetricsEvents: Sendable {
     /// read only at the target's first result and at the first after `healthServicesChanged()`.
     public func healthChecked(_ key: HealthTarget.Key, service: @autoclosure () -> IPVSServiceKey?, result: ProbeResult,
                               duration: Duration) {
-        let outcome: HealthSeries.Outcome = !result.counted ? .uncounted : result.passed ? .passed : .failed
-        if !result.counted { state.withLock { $0.counts.healthOverloadSkips += 1 } }
-        let (histogram, counter) = healthSeries.withLock { table in
-            // One lookup: the default (made in the registry) is inserted only when missing.
-            table[key, default: HealthSeries(
+        record(result, duration: duration, of: key, in: series(of: key, service: service()))
+    }
+
+    /// What records `key`'s results as `healthChecked` does, its series looked up now (with
+    /// `service`, read only if they do not exist yet): for the monitor to keep with the target
+    /// until `healthServicesChanged()`.
+    public func healthRecorder(for key: HealthTarget.Key, service: @autoclosure () -> IPVSServiceKey?)
+        -> @Sendable (ProbeResult, Duration) -> Void {
+        let series = series(of: key, service: service())
+        return { [self] result, duration in record(result, duration: duration, of: key, in: series) }
+    }
+
+    /// `key`'s series, made (in the registry) at its first result.
+    private func series(of key: HealthTarget.Key, service: @autoclosure () -> IPVSServiceKey?) -> HealthSeries {
+        healthSeries.withLock { table in
+            if let series = table[key] { return series }
+            let series = HealthSeries(
                 service: service(),
                 duration: registry.makeDurationHistogram(descriptor: Self.checkDuration, labels: [("check", key.probe.typeName)],
-                                                         buckets: Self.checkBuckets))]
-                .series(outcome, of: key, in: registry)
+                                                         buckets: Self.checkBuckets))
+            table[key] = series
+            return series
         }
-        histogram.record(duration)
-        counter?.increment()
+    }
+
+    private func record(_ result: ProbeResult, duration: Duration, of key: HealthTarget.Key, in series: HealthSeries) {
+        let outcome: HealthSeries.Outcome = !result.counted ? .uncounted : result.passed ? .passed : .failed
+        if !result.counted { state.withLock { $0.counts.healthOverloadSkips += 1 } }
+        series.duration.record(duration)
+        series.counter(outcome, of: key, in: registry)?.increment()
     }
 
     /// The virtual servers' service keys may have changed (a reload): each target's series are
