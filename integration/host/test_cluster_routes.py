@@ -14,16 +14,17 @@ are the ones `tandemctl bird-config` generates. Needs root and bird2 (integratio
 """
 import json
 import os
-import secrets
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-TANDEMCTL = os.environ.get("TANDEMCTL", str(REPO / ".build" / "debug" / "tandemctl"))
+sys.path.insert(0, os.path.dirname(__file__))
+from vip_topology import TANDEMCTL, Topology, run  # noqa: E402
+
 VIP4 = "198.51.100.10"
 VIP6 = "2001:db8:100::10"
 OTHER4 = "198.51.100.11"
@@ -54,10 +55,6 @@ sync:
 """
 
 
-def run(*args, check=True, timeout=20):
-    return subprocess.run(list(args), check=check, capture_output=True, text=True, timeout=timeout)
-
-
 def wait_for(what, predicate, timeout):
     """Polls `predicate` (returning a truthy value when done) every 50 ms, at most `timeout` s."""
     deadline = time.monotonic() + timeout
@@ -70,48 +67,14 @@ def wait_for(what, predicate, timeout):
     raise AssertionError(f"{what}: not after {timeout}s (last: {last!r})")
 
 
-class Cluster:
+class Cluster(Topology):
+    """Three nodes on one bridge (vip_topology.Topology): the upstream router and two directors."""
+
     def __init__(self, tmp: Path):
-        tag = "tdm-" + secrets.token_hex(3)
-        self.ns = {n: f"{tag}-{n}" for n in ("sw", "up", "d1", "d2")}
         self.tmp = tmp
-        self.procs = []
         self.config = tmp / "cluster.yaml"
         self.config.write_text(CONFIG)
-        try:
-            self._build()
-        except Exception:
-            self.close()
-            raise
-
-    def _build(self):
-        for name in self.ns.values():
-            run("ip", "netns", "add", name)
-        self.ip("sw", "link", "add", "br0", "type", "bridge")
-        self.ip("sw", "link", "set", "br0", "up")
-        for node, last in (("up", "1"), ("d1", "11"), ("d2", "12")):
-            run("ip", "-n", self.ns["sw"], "link", "add", f"p{node}", "type", "veth", "peer", "name", "eth0", "netns", self.ns[node])
-            self.ip("sw", "link", "set", f"p{node}", "master", "br0")
-            self.ip("sw", "link", "set", f"p{node}", "up")
-            self.ip(node, "link", "set", "lo", "up")
-            self.ip(node, "addr", "add", f"192.0.2.{last}/24", "dev", "eth0")
-            self.ip(node, "addr", "add", f"fd00:2::{last}/64", "dev", "eth0", "nodad")
-            self.ip(node, "link", "set", "eth0", "up")
-
-    def close(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=5)
-        for name in self.ns.values():
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
-
-    def ip(self, node, *args, check=True):
-        return run("ip", "-n", self.ns[node], *args, check=check)
+        super().__init__({node: (f"192.0.2.{last}/24", f"fd00:2::{last}/64") for node, last in (("up", 1), ("d1", 11), ("d2", 12))})
 
     def routes(self, node, *args):
         r = run("ip", "-j", "-n", self.ns[node], *args, check=False)
@@ -127,7 +90,7 @@ class Cluster:
         # ip omits the default protocol, boot, and the default type, unicast (iproute2 ip/iproute.c).
         return sorted((r["dst"], r.get("type", "unicast"), str(r.get("protocol", "boot"))) for r in rows)
 
-    def tandemctl(self, node, *args, check=True):
+    def ctl(self, node, *args, check=True):
         r = run("ip", "netns", "exec", self.ns[node], TANDEMCTL, *args, check=False, timeout=30)
         if check and r.returncode != 0:
             raise AssertionError(f"tandemctl {' '.join(args)} failed ({r.returncode}): {r.stderr}")
@@ -162,22 +125,22 @@ def blackhole(dst):
 
 def test_apply_routes_puts_exactly_the_announced_vips_in_table_100(cluster):
     assert cluster.table("d1") == []
-    cluster.tandemctl("d1", "cluster", "apply-routes", cluster.config, "--announce", VIP4, "--announce", VIP6)
+    cluster.ctl("d1", "cluster", "apply-routes", cluster.config, "--announce", VIP4, "--announce", VIP6)
     assert cluster.table("d1") == sorted([blackhole(VIP4), blackhole(VIP6)])
     # Nothing outside table 100: the main table has no VIP route, so forwarding is unchanged.
     assert not [r for r in cluster.routes("d1", "route", "show", "table", "main") if r["dst"].startswith("198.51.100.")]
 
     # Idempotent: the same request changes nothing and says so.
-    again = cluster.tandemctl("d1", "cluster", "apply-routes", cluster.config, "--announce", VIP4, "--announce", VIP6)
+    again = cluster.ctl("d1", "cluster", "apply-routes", cluster.config, "--announce", VIP4, "--announce", VIP6)
     assert again.stdout == ""
 
     # Withdraw one, announce another: removal first.
-    moved = cluster.tandemctl("d1", "cluster", "apply-routes", cluster.config, "--announce", OTHER4, "--announce", VIP6)
+    moved = cluster.ctl("d1", "cluster", "apply-routes", cluster.config, "--announce", OTHER4, "--announce", VIP6)
     assert moved.stdout.splitlines() == [f"- blackhole {VIP4}/32 proto 250 (removed)", f"+ blackhole {OTHER4}/32 proto 250 (added)"]
     assert cluster.table("d1") == sorted([blackhole(OTHER4), blackhole(VIP6)])
 
     # Withdraw everything.
-    cluster.tandemctl("d1", "cluster", "apply-routes", cluster.config)
+    cluster.ctl("d1", "cluster", "apply-routes", cluster.config)
     assert cluster.table("d1") == []
 
 
@@ -187,7 +150,7 @@ def test_foreign_routes_are_left_alone_and_conflicts_reported(cluster):
     # A stale route of Tandem's protocol that is not a VIP's: removed.
     cluster.ip("d1", "route", "add", "blackhole", "198.51.100.0/24", "table", "100", "proto", "250")
 
-    r = cluster.tandemctl("d1", "cluster", "apply-routes", cluster.config, "--announce", "all", check=False)
+    r = cluster.ctl("d1", "cluster", "apply-routes", cluster.config, "--announce", "all", check=False)
     assert r.returncode == 1
     assert f"conflict blackhole {OTHER4}/32 proto 3 in table 100" in r.stderr
     assert f"ip route del {OTHER4}/32 table 100 proto 3" in r.stderr
@@ -195,27 +158,27 @@ def test_foreign_routes_are_left_alone_and_conflicts_reported(cluster):
         ("203.0.113.0/24", "unicast", "static"), (OTHER4, "blackhole", "boot"), blackhole(VIP4), blackhole(VIP6),
     ])
 
-    listing = cluster.tandemctl("d1", "cluster", "routes", cluster.config).stdout.splitlines()
+    listing = cluster.ctl("d1", "cluster", "routes", cluster.config).stdout.splitlines()
     assert f"announced blackhole {VIP4}/32 proto 250" in listing
     assert f"conflict blackhole {OTHER4}/32 proto 3" in listing
     assert any(line.startswith("foreign unicast 203.0.113.0/24 dev #1 proto 4") for line in listing)
 
     # Withdrawing all never touches the foreign routes.
-    cluster.tandemctl("d1", "cluster", "apply-routes", cluster.config, check=False)
+    cluster.ctl("d1", "cluster", "apply-routes", cluster.config, check=False)
     assert cluster.table("d1") == sorted([("203.0.113.0/24", "unicast", "static"), (OTHER4, "blackhole", "boot")])
 
 
 def test_bird_config_is_accepted_and_dry_run_changes_nothing(cluster):
     for args in (("--node", "d1"), ("--node", "d2"), ("--upstream",), ("--upstream", "--peer", "up6")):
-        r = cluster.tandemctl("d1", "bird-config", cluster.config, *args)
+        r = cluster.ctl("d1", "bird-config", cluster.config, *args)
         conf = cluster.tmp / "check.conf"
         conf.write_text(r.stdout)
         parsed = run("bird", "-p", "-c", str(conf), check=False)
         assert parsed.returncode == 0, (args, parsed.stderr, r.stdout)
     # Without --node, the director is the one owning one of this namespace's addresses.
-    own = cluster.tandemctl("d2", "bird-config", cluster.config)
+    own = cluster.ctl("d2", "bird-config", cluster.config)
     assert "local 192.0.2.12 as 65010;" in own.stdout
-    dry = cluster.tandemctl("d1", "cluster", "apply-routes", cluster.config, "--announce", VIP4, "--dry-run")
+    dry = cluster.ctl("d1", "cluster", "apply-routes", cluster.config, "--announce", VIP4, "--dry-run")
     assert dry.stdout.splitlines() == [f"would + blackhole {VIP4}/32 proto 250"]
     assert cluster.table("d1") == []
 
@@ -225,13 +188,13 @@ def test_bird_learns_tandem_routes_and_the_upstream_router_spreads_over_both_dir
     """Tandem's route → BIRD's kernel protocol on the director → BGP (with BFD) → the upstream
     router's BIRD merges both directors' routes → one multipath route in its kernel."""
     def generated(*args):
-        return cluster.tandemctl("d1", "bird-config", cluster.config, *args).stdout
+        return cluster.ctl("d1", "bird-config", cluster.config, *args).stdout
 
     cluster.start_bird("up", generated("--upstream"))
     cluster.start_bird("d1", generated("--node", "d1"))
     cluster.start_bird("d2", generated("--node", "d2"))
     for d in ("d1", "d2"):
-        cluster.tandemctl(d, "cluster", "apply-routes", cluster.config, "--announce", VIP4)
+        cluster.ctl(d, "cluster", "apply-routes", cluster.config, "--announce", VIP4)
 
     # The director's BIRD learned the route from table 100 through its kernel protocol.
     learned = wait_for("d1's BIRD learning the VIP route",
@@ -250,12 +213,12 @@ def test_bird_learns_tandem_routes_and_the_upstream_router_spreads_over_both_dir
 
     # d1 withdraws (maintenance, say): the upstream router keeps only d2, through BGP, promptly.
     started = time.monotonic()
-    cluster.tandemctl("d1", "cluster", "apply-routes", cluster.config)
+    cluster.ctl("d1", "cluster", "apply-routes", cluster.config)
     wait_for("d1 gone from the upstream router's route", lambda: nexthops() == ["192.0.2.12"], 10)
     withdrawn_after = time.monotonic() - started
     assert VIP4 not in cluster.birdc("d1", "show", "route", "protocol", "tandem_vips4").stdout
     print(f"withdrawal reached the upstream router's kernel in {withdrawn_after:.2f}s")
 
     # d2 withdraws too: the VIP is no longer routed upstream.
-    cluster.tandemctl("d2", "cluster", "apply-routes", cluster.config)
+    cluster.ctl("d2", "cluster", "apply-routes", cluster.config)
     wait_for("the VIP route gone from the upstream router", lambda: nexthops() is None, 10)
