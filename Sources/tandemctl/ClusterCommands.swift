@@ -69,6 +69,7 @@ struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
         abstract: "Show or set the VIP routes of a cluster director's route table directly (bypasses tandemd).",
+        shouldDisplay: false,
         subcommands: [Routes.self, ApplyRoutes.self]
     )
 
