@@ -14,7 +14,6 @@ are the ones `tandemctl bird-config` generates. Needs root and bird2 (integratio
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -183,7 +182,6 @@ def test_bird_config_is_accepted_and_dry_run_changes_nothing(cluster):
     assert cluster.table("d1") == []
 
 
-@pytest.mark.skipif(shutil.which("bird") is None, reason="bird2 is not installed (integration/setup installs it)")
 def test_bird_learns_tandem_routes_and_the_upstream_router_spreads_over_both_directors(cluster):
     """Tandem's route → BIRD's kernel protocol on the director → BGP (with BFD) → the upstream
     router's BIRD merges both directors' routes → one multipath route in its kernel."""
