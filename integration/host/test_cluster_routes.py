@@ -3,6 +3,7 @@
 Run as root after `swift build`:  python3 -m pytest -v integration/host/test_cluster_routes.py
 
     up  (eth0 192.0.2.1)  BIRD: the upstream router, merge paths (ECMP) into its main table
+    up6 (eth0 fd00:2::99) BIRD: the upstream router of the IPv6 sessions
     d1  (eth0 192.0.2.11) BIRD + `tandemctl cluster apply-routes`: a director
     d2  (eth0 192.0.2.12) likewise
     all joined by br0 in a switch namespace
@@ -42,7 +43,7 @@ cluster:
     local_as: 65010
     peers:
       - {{address: 192.0.2.1, as: 65000, name: up4}}
-      - {{address: 'fd00:2::1', as: 65000, name: up6}}
+      - {{address: 'fd00:2::99', as: 65000, name: up6}}
     bfd_interval: 100ms
     hold_time: 9s
 virtual_ips:
@@ -67,13 +68,15 @@ def wait_for(what, predicate, timeout):
 
 
 class Cluster(Topology):
-    """Three nodes on one bridge (vip_topology.Topology): the upstream router and two directors."""
+    """Four nodes on one bridge (vip_topology.Topology): the upstream routers of the IPv4 and the
+    IPv6 sessions, and two directors."""
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
         self.config = tmp / "cluster.yaml"
         self.config.write_text(CONFIG)
-        super().__init__({node: (f"192.0.2.{last}/24", f"fd00:2::{last}/64") for node, last in (("up", 1), ("d1", 11), ("d2", 12))})
+        super().__init__({node: (f"192.0.2.{last}/24", f"fd00:2::{last}/64")
+                          for node, last in (("up", 1), ("up6", 99), ("d1", 11), ("d2", 12))})
 
     def routes(self, node, *args):
         r = run("ip", "-j", "-n", self.ns[node], *args, check=False)
@@ -182,41 +185,53 @@ def test_bird_config_is_accepted_and_dry_run_changes_nothing(cluster):
     assert cluster.table("d1") == []
 
 
-def test_bird_learns_tandem_routes_and_the_upstream_router_spreads_over_both_directors(cluster):
+def test_bird_learns_tandem_routes_and_the_upstream_routers_spread_over_both_directors(cluster):
     """Tandem's route → BIRD's kernel protocol on the director → BGP (with BFD) → the upstream
-    router's BIRD merges both directors' routes → one multipath route in its kernel."""
+    router's BIRD merges both directors' routes → one multipath route in its kernel; for IPv4
+    and IPv6."""
     def generated(*args):
         return cluster.ctl("d1", "bird-config", cluster.config, *args).stdout
 
     cluster.start_bird("up", generated("--upstream"))
+    cluster.start_bird("up6", generated("--upstream", "--peer", "up6"))
     cluster.start_bird("d1", generated("--node", "d1"))
     cluster.start_bird("d2", generated("--node", "d2"))
     for d in ("d1", "d2"):
-        cluster.ctl(d, "cluster", "apply-routes", cluster.config, "--announce", VIP4)
+        cluster.ctl(d, "cluster", "apply-routes", cluster.config, "--announce", VIP4, "--announce", VIP6)
 
-    # The director's BIRD learned the route from table 100 through its kernel protocol.
-    learned = wait_for("d1's BIRD learning the VIP route",
-                       lambda: VIP4 in cluster.birdc("d1", "show", "route", "protocol", "tandem_vips4").stdout, 15)
-    assert learned
-    # The upstream router's kernel gets one route with a next hop per director (ECMP). BGP
-    # sessions start after BIRD's start delay (5 s), so this bound is generous.
-    def nexthops():
-        rows = cluster.routes("up", "route", "show", f"{VIP4}/32")
+    # The director's BIRD learned the routes from table 100 through its kernel protocols.
+    wait_for("d1's BIRD learning the IPv4 VIP route",
+             lambda: VIP4 in cluster.birdc("d1", "show", "route", "protocol", "tandem_vips4").stdout, 15)
+    wait_for("d1's BIRD learning the IPv6 VIP route",
+             lambda: VIP6 in cluster.birdc("d1", "show", "route", "protocol", "tandem_vips6").stdout, 15)
+
+    def nexthops(node, family, dst):
+        """The gateways of `dst`'s route in `node`'s main table, None without a route."""
+        rows = cluster.routes(node, family, "route", "show", dst)
         if not rows:
             return None
         return sorted(h["gateway"] for h in rows[0].get("nexthops", [])) or [rows[0].get("gateway")]
-    assert wait_for("both directors as next hops on the upstream router", lambda: nexthops() == ["192.0.2.11", "192.0.2.12"] and nexthops(), 60)
+
+    # Each upstream router's kernel gets one route with a next hop per director (ECMP). BGP
+    # sessions start after BIRD's start delay (5 s), so this bound is generous.
+    v4 = lambda: nexthops("up", "-4", f"{VIP4}/32")  # noqa: E731
+    v6 = lambda: nexthops("up6", "-6", f"{VIP6}/128")  # noqa: E731
+    wait_for("both directors as IPv4 next hops", lambda: v4() == ["192.0.2.11", "192.0.2.12"], 60)
+    # IPv6 next hops are the directors' link-local addresses (BIRD sends both, the kernel keeps one).
+    wait_for("both directors as IPv6 next hops", lambda: v6() is not None and len(v6()) == 2, 60)
     sessions = cluster.birdc("up", "show", "bfd", "sessions").stdout
     assert "192.0.2.11" in sessions and "192.0.2.12" in sessions
 
-    # d1 withdraws (maintenance, say): the upstream router keeps only d2, through BGP, promptly.
+    # d1 withdraws (maintenance, say): the upstream routers keep only d2, through BGP, promptly.
     started = time.monotonic()
     cluster.ctl("d1", "cluster", "apply-routes", cluster.config)
-    wait_for("d1 gone from the upstream router's route", lambda: nexthops() == ["192.0.2.12"], 10)
+    wait_for("d1 gone from the IPv4 route", lambda: v4() == ["192.0.2.12"], 10)
     withdrawn_after = time.monotonic() - started
+    wait_for("d1 gone from the IPv6 route", lambda: v6() is not None and len(v6()) == 1, 10)
     assert VIP4 not in cluster.birdc("d1", "show", "route", "protocol", "tandem_vips4").stdout
     print(f"withdrawal reached the upstream router's kernel in {withdrawn_after:.2f}s")
 
-    # d2 withdraws too: the VIP is no longer routed upstream.
+    # d2 withdraws too: the VIPs are no longer routed upstream.
     cluster.ctl("d2", "cluster", "apply-routes", cluster.config)
-    wait_for("the VIP route gone from the upstream router", lambda: nexthops() is None, 10)
+    wait_for("the IPv4 VIP route gone", lambda: v4() is None, 10)
+    wait_for("the IPv6 VIP route gone", lambda: v6() is None, 10)
