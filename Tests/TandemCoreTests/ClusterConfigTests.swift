@@ -144,7 +144,7 @@ func warnings(of yaml: String) throws -> [String] {
 
     @Test func aClusterNeedsTwoToSixteenDirectors() {
         let one = minimalClusterConfig.replacingOccurrences(of: "  - name: d2\n    addresses: [10.0.0.2]\n", with: "")
-        #expect(errors(of: one) == ["nodes: a cluster has 2 to 16 directors; found 1: list every director, or remove cluster: for a single router (line 2)"])
+        #expect(errors(of: one) == ["nodes: a cluster has 2 to 16 directors; found 1: list every director of the cluster, this one included (line 2)"])
         let many = (1...17).map { "  - {name: d\($0), addresses: [10.0.1.\($0)]}" }.joined(separator: "\n")
         let seventeen = minimalClusterConfig.replacingOccurrences(of: "  - name: d1\n    addresses: [10.0.0.1]\n  - name: d2\n    addresses: [10.0.0.2]", with: many)
         #expect(errors(of: seventeen) == ["nodes: a cluster has 2 to 16 directors; found 17: the upstream router merges at most 16 equal paths (BIRD's merge paths limit), so the others would receive no flows (line 2)"])

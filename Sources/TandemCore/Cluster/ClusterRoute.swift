@@ -36,7 +36,7 @@ public struct ClusterRoute: Sendable, Hashable, Comparable, CustomStringConverti
     public var priority: UInt32
 
     /// The metric Tandem installs: 0 for IPv4; for IPv6 1024, what the kernel stores for 0 anyway
-    /// (IP6_RT_PRIO_USER, net/ipv6/route.c `rtm_to_fib6_config`), so a dump matches the request.
+    /// (IP6_RT_PRIO_USER, net/ipv6/route.c `ip6_route_info_create`), so a dump matches the request.
     public static func announcementPriority(_ family: AddressFamily) -> UInt32 { family == .ipv6 ? 1024 : 0 }
 
     public init(destination: IPPrefix, kind: Kind, protocolNumber: UInt8, priority: UInt32 = 0) {

@@ -7,7 +7,7 @@ extension Validator {
         let range = ClusterSettings.directorCount
         guard range.contains(nodes.count) else {
             fail("nodes", nodes.count < range.lowerBound
-                 ? "a cluster has \(range.lowerBound) to \(range.upperBound) directors; found \(nodes.count): list every director, or remove cluster: for a single router"
+                 ? "a cluster has \(range.lowerBound) to \(range.upperBound) directors; found \(nodes.count): list every director of the cluster, this one included"
                  : "a cluster has \(range.lowerBound) to \(range.upperBound) directors; found \(nodes.count): the upstream router merges at most 16 equal paths (BIRD's merge paths limit), so the others would receive no flows")
             return
         }
