@@ -56,15 +56,25 @@ public struct ConfigStore: Sendable {
     }
 
     /// Reads and validates the file (or takes what replication staged for exactly its text);
-    /// changes nothing. `commit` puts the result in force.
+    /// changes nothing. `commit` puts the result in force. A config that switches between a pair
+    /// and a cluster (`cluster:`) is refused: the two modes run different parts of the daemon,
+    /// so only a restart can switch.
     public func prepareReload() -> Result<Prepared, ConfigError> {
         do {
             let data = try Self.readData(path)
+            let prepared: Prepared
             if let staged, data == Data(staged.text.utf8) {
-                return .success(Prepared(config: staged.config, text: staged.text, digest: staged.digest))
+                prepared = Prepared(config: staged.config, text: staged.text, digest: staged.digest)
+            } else {
+                let (fresh, text) = try Self.parse(data, path: path)
+                prepared = Prepared(config: fresh, text: text, digest: fresh.digest)
             }
-            let (fresh, text) = try Self.parse(data, path: path)
-            return .success(Prepared(config: fresh, text: text, digest: fresh.digest))
+            if prepared.config.isCluster != current.isCluster {
+                let change = current.isCluster ? "from a cluster to a pair" : "from a pair to a cluster"
+                return .failure(ConfigError(file: path, issues: [ConfigIssue(path: "cluster", line: nil, message:
+                    "switches this node \(change): a reload cannot change the mode; restart tandemd to switch (the running config stays)")]))
+            }
+            return .success(prepared)
         } catch {
             return .failure(error)
         }

@@ -22,6 +22,8 @@ struct Tandemctl: AsyncParsableCommand {
             VIPCommand.self,
             HealthCommand.self,
             ImportCommand.self,
+            BIRDConfigCommand.self,
+            ClusterCommand.self,
         ]
     )
 }

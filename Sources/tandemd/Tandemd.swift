@@ -61,7 +61,11 @@ struct Tandemd: AsyncParsableCommand {
             me = found
         }
         if check {
-            print("\(config): valid; this is node \(me.name) (priority \(me.priority)), peer \(store.current.peer(of: me.name)?.name ?? "?"), digest \(store.current.digest)")
+            if store.current.isCluster {
+                print("\(config): valid; this is director \(me.name) of a cluster of \(store.current.nodes.count), digest \(store.current.digest) (this tandemd does not run clusters yet)")
+            } else {
+                print("\(config): valid; this is node \(me.name) (priority \(me.priority)), peer \(store.current.peer(of: me.name)?.name ?? "?"), digest \(store.current.digest)")
+            }
             return
         }
         guard let repair = TimeSpan(parsing: repairInterval), repair >= .milliseconds(100), repair <= .seconds(3600) else {

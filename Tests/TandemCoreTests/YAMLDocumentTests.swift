@@ -184,7 +184,7 @@ import Testing
     @Test func nestingWithinTheLimitIsRead() {
         // 60 levels: deeper than any config, within the limit; the key is then unknown.
         let text = minimal(appending: "deep: " + String(repeating: "[", count: 60) + String(repeating: "]", count: 60))
-        #expect(errors(of: text) == ["deep: unknown key; allowed here: serial, nodes, heartbeat, election, announce, virtual_ips, virtual_servers, sync, standby_table, ipvs_timeouts, notify, control, state_directory, metrics (line 22)"])
+        #expect(errors(of: text) == ["deep: unknown key; allowed here: serial, nodes, heartbeat, election, announce, virtual_ips, virtual_servers, sync, standby_table, ipvs_timeouts, notify, control, state_directory, metrics, cluster (line 22)"])
     }
 }
 

@@ -32,6 +32,27 @@ import TandemCore
         }
     }
 
+    @Test func aReloadCannotSwitchBetweenPairAndCluster() throws {
+        try withFile { path in
+            try valid.write(toFile: path, atomically: true, encoding: .utf8)
+            var store = try ConfigStore(path: path)
+            let before = store.current
+            try """
+            serial: 2
+            nodes: [{name: a, addresses: [10.0.0.1]}, {name: b, addresses: [10.0.0.2]}]
+            heartbeat: {auth: none}
+            cluster: {bgp: {local_as: 65010, peers: [{address: 10.0.0.254, as: 65000}]}}
+            virtual_ips: [{address: 10.0.0.10/32}]
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+            guard case .rejected(let error) = store.reload() else {
+                Issue.record("a reload switched a pair to a cluster")
+                return
+            }
+            #expect(error.description == "\(path): cluster: switches this node from a pair to a cluster: a reload cannot change the mode; restart tandemd to switch (the running config stays)")
+            #expect(store.current == before)
+        }
+    }
+
     @Test func goodReloadReplacesAndUnchangedIsReported() throws {
         try withFile { path in
             try valid.write(toFile: path, atomically: true, encoding: .utf8)

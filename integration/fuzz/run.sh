@@ -10,7 +10,7 @@
 #   control    control-socket request lines (and tandemctl's reading of responses)
 #   peer       peer channel: frames, handshake, session MACs, JSON messages
 #   ipvs       IPVS generic-netlink replies (services, real servers, daemons, info, timeouts)
-#   rtnetlink  rtnetlink link and address messages (notifications and dump replies)
+#   rtnetlink  rtnetlink link, address and cluster route messages (notifications and dump replies)
 #
 # Build: SwiftPM builds TandemCore's dependencies (swift-crypto) as usual (`swift build
 # --target TandemCore`, a no-op after the project's own debug build); then swiftc compiles
@@ -107,7 +107,7 @@ fi
 
 # 3. The targets, with the pure netlink decoders of TandemKernel (the rest of TandemKernel needs libnl).
 kernel=(Sources/TandemKernel/IPVS/NetlinkCodec.swift Sources/TandemKernel/IPVS/IPVSWire.swift
-        Sources/TandemKernel/Address/RouteMessages.swift)
+        Sources/TandemKernel/Address/RouteMessages.swift Sources/TandemKernel/Cluster/ClusterRouteMessages.swift)
 harness=()
 while IFS= read -r -d '' f; do harness+=("$f"); done < <(find "$here" -maxdepth 1 -name '*.swift' -print0 | sort -z)
 if stale "$build/tandem-fuzz" "${kernel[@]}" "${harness[@]}" "$build/TandemCore.o"; then
@@ -178,7 +178,7 @@ PY
         { printf '\001'; cat examples/import/lvs.cf; } > "$dir/lvs.cf"
         ;;
     ipvs) hex_fixtures "$dir" Tests/TandemKernelTests/IPVSEncodingTests.swift ;;
-    rtnetlink) hex_fixtures "$dir" Tests/TandemKernelTests/RouteMessagesTests.swift ;;
+    rtnetlink) hex_fixtures "$dir" Tests/TandemKernelTests/RouteMessagesTests.swift Tests/TandemKernelTests/ClusterRouteMessagesTests.swift ;;
     esac
     TANDEM_FUZZ_SEEDS=$dir "$build/$t-fuzz"
 done

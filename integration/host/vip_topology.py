@@ -27,10 +27,17 @@ def run(*args, check=True, timeout=20, **kw):
     return subprocess.run(list(args), check=check, capture_output=True, text=True, timeout=timeout, **kw)
 
 
+# Each node's eth0 addresses (IPv4, IPv6).
+PAIR_NODES = {"a": ("10.99.0.1/24", "fd00:99::1/64"), "b": ("10.99.0.2/24", "fd00:99::2/64"),
+              "c": ("10.99.0.100/24", "fd00:99::100/64")}
+
+
 class Topology:
-    def __init__(self):
+    def __init__(self, nodes=None):
+        """`nodes`: name -> (IPv4, IPv6) of its eth0; by default the pair's a, b and client c."""
+        self.nodes = nodes or PAIR_NODES
         tag = "tdm-" + secrets.token_hex(3)
-        self.ns = {n: f"{tag}-{n}" for n in ("sw", "a", "b", "c")}
+        self.ns = {n: f"{tag}-{n}" for n in ("sw", *self.nodes)}
         self.procs = []
         try:
             self._build()
@@ -44,9 +51,7 @@ class Topology:
         sw = self.ns["sw"]
         self.ip("sw", "link", "add", "br0", "type", "bridge")
         self.ip("sw", "link", "set", "br0", "up")
-        addresses = {"a": ("10.99.0.1/24", "fd00:99::1/64"), "b": ("10.99.0.2/24", "fd00:99::2/64"),
-                     "c": ("10.99.0.100/24", "fd00:99::100/64")}
-        for node, (v4, v6) in addresses.items():
+        for node, (v4, v6) in self.nodes.items():
             port = f"p{node}"
             run("ip", "-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", self.ns[node])
             self.ip("sw", "link", "set", port, "master", "br0")
@@ -56,12 +61,12 @@ class Topology:
             self.ip(node, "addr", "add", v6, "dev", "eth0", "nodad")
             self.ip(node, "link", "set", "eth0", "up")
         self.wait_operational()
-        self.mac = {node: self.ip_json(node, "link", "show", "dev", "eth0")[0]["address"] for node in ("a", "b", "c")}
+        self.mac = {node: self.ip_json(node, "link", "show", "dev", "eth0")[0]["address"] for node in self.nodes}
 
     def wait_operational(self, timeout=10):
         """Waits until every link is operationally up: until the kernel's link watcher has run, a
         fresh veth still has its no-op qdisc and silently drops what is sent (bounded wait)."""
-        links = [("sw", "br0"), ("sw", "pa"), ("sw", "pb"), ("sw", "pc"), ("a", "eth0"), ("b", "eth0"), ("c", "eth0")]
+        links = [("sw", "br0")] + [("sw", f"p{n}") for n in self.nodes] + [(n, "eth0") for n in self.nodes]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             states = [self.ip_json(n, "link", "show", "dev", d)[0]["operstate"] for n, d in links]

@@ -73,6 +73,8 @@ extension Config {
         ]
         // Only when set, so configs without `metrics:` keep their digest.
         if !metrics.listen.isEmpty { fields["metrics"] = ["listen": .array(metrics.listen.map { .string($0.description) })] }
+        // Only for a cluster, so a pair's config keeps its digest.
+        if let cluster { fields["cluster"] = cluster.canonical }
         return fields
     }
 }
@@ -342,6 +344,22 @@ extension NotifySettings {
         return [
             "active": cmd(active), "standby": cmd(standby), "fault": cmd(fault),
             "maintenance": cmd(maintenance), "stop": cmd(stop), "timeout_ms": ms(timeout),
+        ]
+    }
+}
+
+extension ClusterSettings {
+    /// BGP peers keep file order: it names them (`upstream1`, …) and orders BIRD's protocols.
+    var canonical: JSONValue {
+        [
+            "vip_interface": .string(vipInterface), "route_table": .int(Int64(routeTable)),
+            "route_protocol": .int(Int64(routeProtocol)),
+            "bgp": [
+                "local_as": .int(Int64(bgp.localAS)),
+                "peers": .array(bgp.peers.map { ["address": .string($0.address.description), "as": .int(Int64($0.remoteAS)), "name": .string($0.name)] }),
+                "bfd": .bool(bgp.bfd), "bfd_interval_ms": ms(bgp.bfdInterval), "bfd_multiplier": .int(Int64(bgp.bfdMultiplier)),
+                "hold_time_ms": opt(bgp.holdTime, ms),
+            ],
         ]
     }
 }

@@ -1,4 +1,5 @@
-/// The whole configuration of a Tandem pair: one file, identical on both routers.
+/// The whole configuration of a Tandem pair (or, with `cluster`, of a cluster of active
+/// directors): one file, identical on every router.
 ///
 /// A `Config` is a validated value: every field already has its default applied, every
 /// cross-check has passed. Build one with `ConfigParser.parse(_:)`; the YAML language is
@@ -21,6 +22,8 @@ public struct Config: Sendable, Hashable {
     public var stateDirectory: String
     /// The Prometheus endpoint (`metrics:`); off unless `listen` names an address.
     public var metrics = MetricsSettings()
+    /// Cluster mode (`cluster:`): nil for a pair. With it, `nodes` lists 2…16 active directors.
+    public var cluster: ClusterSettings?
 
     public init(serial: UInt64, nodes: [Node], heartbeat: HeartbeatSettings, election: ElectionSettings,
                 announce: AnnounceSettings, virtualIPs: [VirtualIP], virtualServers: [VirtualServer],

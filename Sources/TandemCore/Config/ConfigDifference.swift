@@ -132,6 +132,7 @@ public enum ConfigDifference {
             func describe(_ m: MetricsSettings) -> String { m.listen.isEmpty ? "off" : m.listen.map(\.description).joined(separator: ", ") }
             out.append(.init("~ metrics listen \(describe(old.metrics)) -> \(describe(new.metrics))", .restart))
         }
+        out += cluster(old.cluster, new.cluster)
         if old.serial != new.serial { out.append(.init("~ serial \(old.serial) -> \(new.serial)")) }
         return out
     }
@@ -200,6 +201,25 @@ public enum ConfigDifference {
             out.append(.init("~ heartbeat realtime priority \(old.realtimeDescription) -> \(new.realtimeDescription)"))
         }
         return out
+    }
+
+    /// Switching between pair and cluster, the route table and protocol: restart. BGP settings
+    /// are not tandemd's: they reach BIRD through `tandemctl bird-config`.
+    private static func cluster(_ old: ClusterSettings?, _ new: ClusterSettings?) -> [ConfigChange] {
+        switch (old, new) {
+        case (nil, nil): return []
+        case (nil, _?): return [.init("~ mode pair -> cluster", .restart)]
+        case (_?, nil): return [.init("~ mode cluster -> pair", .restart)]
+        case (let a?, let b?):
+            var out: [ConfigChange] = []
+            if a.vipInterface != b.vipInterface { out.append(.init("~ cluster vip_interface \(a.vipInterface) -> \(b.vipInterface)", .restart)) }
+            if a.routeTable != b.routeTable { out.append(.init("~ cluster route_table \(a.routeTable) -> \(b.routeTable)", .restart)) }
+            if a.routeProtocol != b.routeProtocol {
+                out.append(.init("~ cluster route_protocol \(a.routeProtocol) -> \(b.routeProtocol)", .restart))
+            }
+            if a.bgp != b.bgp { out.append(.init("~ cluster bgp (BIRD's: regenerate its config with tandemctl bird-config)", .unused)) }
+            return out
+        }
     }
 
     /// `~ connection sync daemon: syncid 1 -> 2, port 8848 -> 8850, maxlen default -> 512`.

@@ -198,19 +198,35 @@ private struct Reader {
         guard let top = root.mapping(allowed: [
             "serial", "nodes", "heartbeat", "election", "announce", "virtual_ips", "virtual_servers",
             "sync", "standby_table", "ipvs_timeouts", "notify", "control", "state_directory",
-            "metrics",
+            "metrics", "cluster",
         ]) else { return nil }
 
+        // Read first: a cluster's nodes and VIPs follow other rules than a pair's.
+        let clusterField = top["cluster"]
+        let (cluster, vipInterface) = clusterField.map(clusterSettings) ?? (nil, nil)
+        let clusterMode = clusterField != nil
         let serial = top.required("serial", hint: "a whole number that you raise with every change")?
             .integer(0...Int64.max).map { UInt64($0) }
-        let nodes = top.required("nodes", hint: "list the two routers of the pair")?.list()?.compactMapReserving(node) ?? []
+        let nodes = top.required("nodes", hint: clusterMode ? "list the directors of the cluster (2 to 16)" : "list the two routers of the pair")?
+            .list()?.compactMapReserving { node($0, cluster: clusterMode) } ?? []
         let heartbeat = top.required("heartbeat", hint: "at least the key_file (or auth: none)").flatMap(heartbeatSettings)
         let election = top["election"].map(electionSettings) ?? ElectionSettings()
         let announce = top["announce"].map(announceSettings) ?? AnnounceSettings()
-        let vips = top.required("virtual_ips", hint: "the addresses the active router holds")?.list()?.compactMapReserving(virtualIP) ?? []
+        let vips = top.required("virtual_ips", hint: clusterMode ? "the addresses every director holds and announces" : "the addresses the active router holds")?
+            .list()?.compactMapReserving { virtualIP($0, clusterInterface: vipInterface) } ?? []
         let services = top["virtual_servers"]?.list()?.compactMapReserving(virtualServer) ?? []
         let sync = top["sync"].flatMap(syncSettings)
         let standbyTable = top["standby_table"]?.choice(StandbyTable.allCases.map { ($0.rawValue, $0) }) ?? .warm
+        if clusterMode {
+            for key in ["election", "announce"] where top.has(key) {
+                top[key]?.warn(key == "election"
+                    ? "has no effect in cluster mode: every director is active, there is no election; remove it"
+                    : "has no effect in cluster mode: the VIPs sit on a non-ARPing interface and are reached through the routes BIRD announces, so no gratuitous ARP or NA is sent; remove it")
+            }
+            if standbyTable == .cold {
+                top["standby_table"]?.fail("every director of a cluster is active and holds the IPVS table; remove standby_table: cold")
+            }
+        }
         let timeouts = top["ipvs_timeouts"].flatMap(ipvsTimeouts)
         let notify = top["notify"].map(notifySettings) ?? NotifySettings()
         let control = top["control"].map(controlSettings) ?? ControlSettings()
@@ -218,21 +234,28 @@ private struct Reader {
 
         let metrics = top["metrics"].map(metricsSettings) ?? MetricsSettings()
 
-        guard let serial, let heartbeat else { return nil }
+        guard let serial, let heartbeat, cluster != nil || !clusterMode else { return nil }
         var config = Config(serial: serial, nodes: nodes, heartbeat: heartbeat, election: election, announce: announce,
                             virtualIPs: vips, virtualServers: services, sync: sync, standbyTable: standbyTable,
                             ipvsTimeouts: timeouts, notify: notify, control: control, stateDirectory: stateDirectory)
         config.metrics = metrics
+        config.cluster = cluster
         return config
     }
 
     // MARK: Nodes and heartbeat
 
-    func node(_ f: Field) -> Node? {
+    func node(_ f: Field, cluster: Bool) -> Node? {
         guard let m = f.mapping(allowed: ["name", "addresses", "priority", "track_interfaces"]) else { return nil }
         let name = m.required("name").flatMap(nodeName)
-        let addresses = m.required("addresses", hint: "this node's heartbeat address, one per path")?.list()?
+        let addresses = m.required("addresses", hint: cluster
+                                   ? "this director's own addresses: its BGP sessions start from the first one of the peer's family"
+                                   : "this node's heartbeat address, one per path")?.list()?
             .compactMap { $0.address() }
+        if cluster {
+            m["priority"]?.fail("every director of a cluster is active, so there is no election and no priority; remove it")
+            m["track_interfaces"]?.fail("a cluster has no election for a tracked link to lower: BFD on the BGP sessions finds a dead uplink, and health checks a dead inside link; remove it")
+        }
         let priority = m["priority"]?.int(1...255, what: "a valid priority") ?? 100
         let tracks = m["track_interfaces"]?.list()?.compactMap(trackedInterface) ?? []
         guard let name, let addresses else { return nil }
@@ -383,13 +406,18 @@ private struct Reader {
 
     // MARK: Virtual IPs
 
-    func virtualIP(_ f: Field) -> VirtualIP? {
+    /// A VIP; in a cluster (`clusterInterface` is its `vip_interface`) its interface defaults
+    /// to, and must be, that one, and it must be a host address (see `clusterVIP`).
+    func virtualIP(_ f: Field, clusterInterface: String?) -> VirtualIP? {
         guard let m = f.mapping(allowed: ["address", "interface", "label", "nat_gateway"]) else { return nil }
-        let prefix = m.required("address", hint: "the VIP with its prefix length, like 192.0.2.10/24")?.prefix()
-        let interface = m.required("interface").flatMap(interfaceName)
+        let prefix = m.required("address", hint: clusterInterface == nil ? "the VIP with its prefix length, like 192.0.2.10/24"
+                                : "the VIP as a host address, like 192.0.2.10/32 or 2001:db8::10/128")?.prefix()
+        let interface = clusterInterface.map { c in m["interface"].map { interfaceName($0) ?? c } ?? c }
+            ?? m.required("interface").flatMap(interfaceName)
         let label = m["label"]?.string(maxLength: 15)
         let nat = m["nat_gateway"]?.bool() ?? false
         guard let prefix, let interface else { return nil }
+        if let clusterInterface { clusterVIP(m, prefix: prefix, interface: interface, natGateway: nat, vipInterface: clusterInterface) }
         if let p = m["address"] {
             let a = prefix.address
             if a.isUnspecified || a.isMulticast || a.isLoopback || a.isLimitedBroadcast {
@@ -406,6 +434,21 @@ private struct Reader {
             }
         }
         return VirtualIP(prefix: prefix, interface: interface, label: label, natGateway: nat)
+    }
+
+    /// A cluster's VIP sits on `vip_interface` as a host address. A shorter prefix on `lo` would
+    /// make the whole subnet local (net/ipv4/fib_frontend.c `fib_add_ifaddr` adds the prefix as
+    /// an RTN_LOCAL route on a loopback device), and the route BIRD announces is the /32 or /128.
+    func clusterVIP(_ m: MapView, prefix: IPPrefix, interface: String, natGateway: Bool, vipInterface: String) {
+        if interface != vipInterface {
+            m["interface"]?.fail("every VIP of a cluster sits on cluster.vip_interface (\(vipInterface)), which answers no ARP for it; remove interface, or change vip_interface")
+        }
+        if prefix.length != prefix.family.bitWidth {
+            m["address"]?.fail("\(prefix) is not a host address: in a cluster each VIP is one address on \(vipInterface) and one announced route; write \(prefix.address)/\(prefix.family.bitWidth)")
+        }
+        if natGateway {
+            m["nat_gateway"]?.fail("a cluster has no gateway address that moves with an active router: every director is active; remove nat_gateway")
+        }
     }
 
     // MARK: Virtual servers
@@ -754,6 +797,113 @@ private struct Reader {
             return nil
         }
         return args
+    }
+
+    // MARK: Cluster
+
+    /// The cluster section, nil when any part of it is wrong, and its VIP interface (the default
+    /// when unreadable), which the VIPs need either way.
+    func clusterSettings(_ f: Field) -> (ClusterSettings?, String?) {
+        guard let m = f.mapping(allowed: ["vip_interface", "route_table", "route_protocol", "bgp"]) else {
+            return (nil, ClusterSettings.defaultVIPInterface)
+        }
+        let vipInterface = m["vip_interface"].flatMap(interfaceName) ?? ClusterSettings.defaultVIPInterface
+        var table = ClusterSettings.defaultRouteTable
+        if let tf = m["route_table"], let n = tf.integer(1...Int64(UInt32.max), what: "a routing table number") {
+            if ClusterSettings.reservedRouteTables.contains(UInt32(n)) {
+                tf.fail("table \(n) is reserved by the kernel (252 compat, 253 default, 254 main, 255 local; include/uapi/linux/rtnetlink.h): pick a table of its own that no ip rule selects, like \(ClusterSettings.defaultRouteTable)")
+            } else {
+                table = UInt32(n)
+            }
+        }
+        var proto = ClusterSettings.defaultRouteProtocol
+        if let pf = m["route_protocol"], let n = pf.int(0...255, what: "an rtnetlink route protocol number") {
+            if ClusterSettings.forbiddenRouteProtocols.contains(UInt8(n)) {
+                pf.fail("protocol \(n) is not Tandem's to take: 0-4 are the kernel's and ip route's own (unspec, redirect, kernel, boot, static), and BIRD ignores 0 and 2 and owns 12; use a private number such as \(ClusterSettings.defaultRouteProtocol)")
+            } else {
+                proto = UInt8(n)
+                if let daemon = ClusterSettings.otherDaemonsRouteProtocols[proto] {
+                    pf.warn("protocol \(n) is assigned to \(daemon) (include/uapi/linux/rtnetlink.h): if that daemon ever writes into table \(table), Tandem takes its routes for its own and removes them; use a number no daemon uses, such as \(ClusterSettings.defaultRouteProtocol)")
+                }
+            }
+        }
+        guard let bgp = m.required("bgp", hint: "local_as and the upstream peers, which tandemctl bird-config writes into BIRD's config").flatMap(bgpSettings) else {
+            return (nil, vipInterface)
+        }
+        return (ClusterSettings(vipInterface: vipInterface, routeTable: table, routeProtocol: proto, bgp: bgp), vipInterface)
+    }
+
+    func bgpSettings(_ f: Field) -> BGPSettings? {
+        guard let m = f.mapping(allowed: ["local_as", "peers", "bfd", "bfd_interval", "bfd_multiplier", "hold_time"]) else {
+            return nil
+        }
+        let localAS = m.required("local_as", hint: "the AS number every director announces from, like 65010").flatMap(asNumber)
+        let peers = m.required("peers", hint: "the upstream routers, each with address and as")?.list()?
+            .enumerated().compactMap { bgpPeer($1, index: $0) }
+        if let list = m["peers"], peers?.isEmpty == true, list.kind == .sequence {
+            list.fail("give at least one upstream router to announce the VIPs to")
+        }
+        let bfd = m["bfd"]?.bool() ?? true
+        let interval = m["bfd_interval"]?.timeSpan(min: .milliseconds(10), max: .seconds(10)) ?? BGPSettings.defaultBFDInterval
+        let multiplier = m["bfd_multiplier"]?.int(1...255, what: "a BFD detect multiplier") ?? BGPSettings.defaultBFDMultiplier
+        if !bfd {
+            for key in ["bfd_interval", "bfd_multiplier"] where m.has(key) {
+                m[key]?.fail("has no effect with bfd: false; remove it or turn BFD on")
+            }
+        }
+        var hold: TimeSpan?
+        if let hf = m["hold_time"], let t = hf.timeSpan(max: .seconds(65535)) {
+            // RFC 4271 §4.2: the hold time is whole seconds, 0 (no keepalives) or at least 3.
+            if t.milliseconds % 1000 != 0 {
+                hf.fail("BGP counts the hold time in whole seconds: write \(t.milliseconds / 1000 + 1)s")
+            } else if t.milliseconds != 0 && t < .seconds(3) {
+                hf.fail("\(t) is not a BGP hold time: 0s (no keepalives) or 3s and more (RFC 4271 §4.2)")
+            } else {
+                hold = t
+            }
+        }
+        guard let localAS, let peers else { return nil }
+        return BGPSettings(localAS: localAS, peers: peers, bfd: bfd, bfdInterval: interval, bfdMultiplier: multiplier,
+                           holdTime: hold)
+    }
+
+    func bgpPeer(_ f: Field, index: Int) -> BGPPeer? {
+        guard let m = f.mapping(allowed: ["address", "as", "name"]) else { return nil }
+        let address = m.required("address", hint: "the upstream router's address on the director's link")?.address()
+        let remoteAS = m.required("as", hint: "the upstream router's AS number (the local_as for iBGP)").flatMap(asNumber)
+        var name = "upstream\(index + 1)"
+        if let nf = m["name"], let s = nf.string(maxLength: 64) {
+            if Reader.isBIRDSymbol(s) {
+                name = s
+            } else {
+                nf.fail("\"\(s)\" is not a BIRD protocol name: start with a letter or '_', then letters, digits and '_'")
+            }
+        }
+        guard let address, let remoteAS else { return nil }
+        if address.isUnspecified || address.isMulticast || address.isLoopback || address.isLimitedBroadcast {
+            m["address"]?.fail("\(address) cannot be a BGP neighbour: use the upstream router's unicast address")
+        }
+        return BGPPeer(address: address, remoteAS: remoteAS, name: name)
+    }
+
+    /// A BIRD symbol: a letter or '_', then letters, digits and '_' (BIRD doc "Lexical structure",
+    /// conf/cf-lex.l); written without quotes in the generated config.
+    static func isBIRDSymbol(_ s: String) -> Bool {
+        func letter(_ b: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b) || b == UInt8(ascii: "_")
+        }
+        guard let first = s.utf8.first, letter(first) else { return false }
+        return s.utf8.allSatisfy { letter($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    /// A 4-byte AS number (RFC 6793): 1…4294967295 but AS_TRANS 23456.
+    func asNumber(_ f: Field) -> UInt32? {
+        guard let n = f.integer(1...Int64(UInt32.max), what: "an AS number") else { return nil }
+        if UInt32(n) == BGPSettings.transitionAS {
+            f.fail("23456 is AS_TRANS, a placeholder for 4-byte AS numbers (RFC 6793), never a real AS: use your own, like 65010")
+            return nil
+        }
+        return UInt32(n)
     }
 
     // MARK: The rest

@@ -7,7 +7,18 @@ public enum ConfigSummary {
         let nodes = config.nodes.map { n in
             "\(n.name)\(n.name == node ? " (this node)" : "") priority \(n.priority) via \(n.heartbeatAddresses.map(\.description).joined(separator: ", "))"
         }
-        lines.append("nodes: \(nodes.joined(separator: "; "))")
+        if let cluster = config.cluster {
+            let directors = config.nodes.map { n in
+                "\(n.name)\(n.name == node ? " (this node)" : "") \(n.heartbeatAddresses.map(\.description).joined(separator: ", "))"
+            }
+            lines.append("cluster: \(config.nodes.count) active directors: \(directors.joined(separator: "; "))")
+            lines.append("routes: host routes of the VIPs on \(cluster.vipInterface) in table \(cluster.routeTable), protocol \(cluster.routeProtocol)")
+            let bgp = cluster.bgp
+            let peers = bgp.peers.map { "\($0.name) \($0.address) AS \($0.remoteAS)" }.joined(separator: ", ")
+            lines.append("bgp: AS \(bgp.localAS) to \(peers); " + (bgp.bfd ? "BFD \(bgp.bfdInterval) × \(bgp.bfdMultiplier), a dead director detected in \(bgp.bfdDetectionTime)" : "no BFD"))
+        } else {
+            lines.append("nodes: \(nodes.joined(separator: "; "))")
+        }
         let auth: String
         switch config.heartbeat.authentication {
         case .none: auth = "UNAUTHENTICATED (auth: none)"

@@ -11,30 +11,29 @@ struct Validator {
 
     func validate(_ config: Config) {
         guard diags.errors.isEmpty else { return }
-        validateNodes(config)
+        if let cluster = config.cluster {
+            validateDirectors(config, cluster)
+        } else {
+            validateNodes(config)
+        }
         validateVirtualIPs(config)
         validateServices(config)
+        if config.cluster != nil { validateClusterServices(config) }
     }
 
     func validateNodes(_ config: Config) {
         let nodes = config.nodes
         guard nodes.count == 2 else {
-            fail("nodes", "a pair has exactly two nodes; found \(nodes.count)")
+            fail("nodes", nodes.count > 2
+                 ? "a pair has exactly two nodes; found \(nodes.count): for more active directors add a cluster: section (see examples/cluster.yaml)"
+                 : "a pair has exactly two nodes; found \(nodes.count)")
             return
         }
         if nodes[0].name == nodes[1].name {
             fail("nodes[1].name", "both nodes are called \"\(nodes[0].name)\": give each router its own name")
         }
+        validateNodeAddresses(nodes)
         for (i, node) in nodes.enumerated() {
-            let path = "nodes[\(i)].addresses"
-            if node.heartbeatAddresses.isEmpty { fail(path, "give at least one heartbeat address") }
-            if node.heartbeatAddresses.count > 4 { fail(path, "at most 4 heartbeat paths are supported") }
-            for (j, a) in node.heartbeatAddresses.enumerated() {
-                if a.isUnspecified || a.isMulticast || a.isLimitedBroadcast {
-                    fail("\(path)[\(j)]", "\(a) cannot be a heartbeat address: use the node's own unicast address")
-                }
-                if node.heartbeatAddresses[..<j].contains(a) { fail("\(path)[\(j)]", "\(a) is listed twice") }
-            }
             var seen = Set<String>()
             for (j, t) in node.trackInterfaces.enumerated() where !seen.insert(t.interface).inserted {
                 fail("nodes[\(i)].track_interfaces[\(j)]", "\(t.interface) is tracked twice")
@@ -49,6 +48,21 @@ struct Validator {
         } else {
             for j in a.indices where a[j].family != b[j].family {
                 fail("nodes[1].addresses[\(j)]", "path \(j) is \(b[j].family) here but \(a[j].family) on \(nodes[0].name): a path joins two addresses of one family")
+            }
+        }
+    }
+
+    /// Each node's own addresses: present, at most 4, unicast, none twice within the node.
+    func validateNodeAddresses(_ nodes: [Node]) {
+        for (i, node) in nodes.enumerated() {
+            let path = "nodes[\(i)].addresses"
+            if node.heartbeatAddresses.isEmpty { fail(path, "give at least one heartbeat address") }
+            if node.heartbeatAddresses.count > 4 { fail(path, "at most 4 heartbeat paths are supported") }
+            for (j, a) in node.heartbeatAddresses.enumerated() {
+                if a.isUnspecified || a.isMulticast || a.isLimitedBroadcast {
+                    fail("\(path)[\(j)]", "\(a) cannot be a heartbeat address: use the node's own unicast address")
+                }
+                if node.heartbeatAddresses[..<j].contains(a) { fail("\(path)[\(j)]", "\(a) is listed twice") }
             }
         }
     }
@@ -107,7 +121,8 @@ struct Validator {
                let zero = vs.realServers.firstIndex(where: { $0.port == 0 }) {
                 fail("\(path).health_check", "real_servers[\(zero)] has port 0 (it keeps the client's destination port), so a \(check.probe.typeName) check has no port to probe: give health_check.port")
             }
-            if case .nat = vs.forwarding, !natGatewayFamilies.contains(vs.family) {
+            // A cluster warns about NAT on its own terms (validateClusterServices).
+            if case .nat = vs.forwarding, config.cluster == nil, !natGatewayFamilies.contains(vs.family) {
                 warn("\(path).forwarding", "NAT real servers must route replies through the active router: add the internal gateway address to virtual_ips with nat_gateway: true")
             }
             var destinations = DestinationIndex(vs.realServers.count)

@@ -17,8 +17,10 @@ import TandemCore
 final class RouteCallbackBox {
     /// errno of the last NLMSG_ERROR reply (positive), reset before every request.
     var lastErrno: Int32 = 0
-    /// Messages decoded by the VALID callback (of an event socket, or of a dump), in arrival order.
+    /// Messages decoded by the VALID callback (of an event socket), in arrival order.
     var notifications: [RouteNotification] = []
+    /// While a dump runs: the bytes of every message received, decoded once the dump is complete.
+    var dumpMessages: [[UInt8]]?
 }
 
 private func routeErrorCallback(_: UnsafeMutablePointer<sockaddr_nl>?, _ err: UnsafeMutablePointer<nlmsgerr>?,
@@ -35,7 +37,9 @@ private func routeValidCallback(_ msg: OpaquePointer?, _ arg: UnsafeMutableRawPo
     guard let msg, let arg, let header = nlmsg_hdr(msg) else { return Int32(NL_OK.rawValue) }
     let box = Unmanaged<RouteCallbackBox>.fromOpaque(arg).takeUnretainedValue()
     let bytes = Array(UnsafeRawBufferPointer(start: header, count: Int(header.pointee.nlmsg_len)))
-    if let notification = RouteMessages.notification(message: bytes[...]) {
+    if box.dumpMessages != nil {
+        box.dumpMessages!.append(bytes)
+    } else if let notification = RouteMessages.notification(message: bytes[...]) {
         box.notifications.append(notification)
     }
     return Int32(NL_OK.rawValue)
@@ -173,13 +177,53 @@ final class RouteSocket {
         }
     }
 
-    /// Sends a dump request (`request` returns libnl's code) and decodes every message of the
-    /// reply up to NLMSG_DONE through the VALID callback. A dump the kernel marks interrupted
-    /// (NLM_F_DUMP_INTR: the table changed during it) is asked again, as libnl's cache refill does.
+    /// Dumps the routes of `table` (RTM_GETROUTE for AF_UNSPEC: every family; the kernel lists
+    /// every table and the decoder keeps this one), decoded by `ClusterRouteMessages`.
+    func dumpRoutes(table: UInt32) throws(KernelError) -> [ClusterRoute] {
+        let socket = self.socket
+        let replies = try dumpMessages("dump routes of table \(table)") {
+            var request = rtgenmsg(rtgen_family: UInt8(AF_UNSPEC))
+            return nl_send_simple(socket, Int32(ClusterRouteMessages.getRoute), NLM_F_DUMP, &request, MemoryLayout<rtgenmsg>.size)
+        }
+        return replies.compactMap { ClusterRouteMessages.route(message: $0[...], table: table) }
+    }
+
+    /// Sends one request of `type` whose payload (family header and attributes) is `payload`,
+    /// with NLM_F_REQUEST, NLM_F_ACK and `flags`, and waits for the ACK. Returns the kernel's
+    /// errno on a refusal, 0 on success; failures before the kernel answers throw.
+    func send(type: UInt16, flags: Int32, payload: [UInt8], operation: String, object: String) throws(KernelError) -> Int32 {
+        guard let msg = nlmsg_alloc_simple(Int32(type), flags) else {
+            throw KernelError(operation: operation, object: object, errno: ENOMEM)
+        }
+        defer { nlmsg_free(msg) }
+        var rc = payload.withUnsafeBytes { raw in
+            nlmsg_append(msg, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count, Int32(NLMSG_ALIGNTO))
+        }
+        if rc < 0 { throw KernelError(operation: operation, object: object, libnlCode: -rc) }
+        box.lastErrno = 0
+        // nl_send_auto adds NLM_F_REQUEST and NLM_F_ACK (the socket keeps auto-ACK on).
+        rc = nl_send_auto(socket, msg)
+        if rc < 0 { throw failure(operation, object, rc) }
+        rc = nl_wait_for_ack(socket)
+        if rc >= 0 { return 0 }
+        if box.lastErrno != 0 { return box.lastErrno }
+        throw failure(operation, object, rc)
+    }
+
+    /// `dumpMessages` decoded as link and address notifications.
     private func dump(_ operation: String, request: () -> Int32) throws(KernelError) -> [RouteNotification] {
+        try dumpMessages(operation, request: request).compactMap { RouteMessages.notification(message: $0[...]) }
+    }
+
+    /// Sends a dump request (`request` returns libnl's code) and collects the bytes of every
+    /// message of the reply up to NLMSG_DONE through the VALID callback. A dump the kernel marks
+    /// interrupted (NLM_F_DUMP_INTR: the table changed during it) is asked again, as libnl's cache
+    /// refill does.
+    private func dumpMessages(_ operation: String, request: () -> Int32) throws(KernelError) -> [[UInt8]] {
+        defer { box.dumpMessages = nil }
         for _ in 0..<RouteSocket.dumpAttempts {
             box.lastErrno = 0
-            box.notifications = []
+            box.dumpMessages = []
             var rc = request()
             if rc < 0 { throw failure(operation, purpose, rc) }
             guard let shared = nl_socket_get_cb(socket) else {
@@ -191,8 +235,8 @@ final class RouteSocket {
             _ = nl_cb_set(callbacks, NL_CB_VALID, NL_CB_CUSTOM, routeValidCallback, Unmanaged.passUnretained(box).toOpaque())
             rc = nl_recvmsgs(socket, callbacks)
             nl_cb_put(callbacks)
-            let replies = box.notifications
-            box.notifications = []
+            let replies = box.dumpMessages ?? []
+            box.dumpMessages = []
             if rc == -NLE_DUMP_INTR { continue }
             if rc < 0 { throw failure(operation, purpose, rc) }
             return replies
