@@ -218,11 +218,11 @@ private struct Reader {
         let sync = top["sync"].flatMap(syncSettings)
         let standbyTable = top["standby_table"]?.choice(StandbyTable.allCases.map { ($0.rawValue, $0) }) ?? .warm
         if clusterMode {
-            for key in ["election", "announce"] where top.has(key) {
-                top[key]?.warn(key == "election"
-                    ? "has no effect in cluster mode: every director is active, there is no election; remove it"
-                    : "has no effect in cluster mode: the VIPs sit on a non-ARPing interface and are reached through the routes BIRD announces, so no gratuitous ARP or NA is sent; remove it")
-            }
+            let pairOnly: [(key: StaticString, why: String)] = [
+                ("election", "has no effect in cluster mode: every director is active, there is no election; remove it"),
+                ("announce", "has no effect in cluster mode: the VIPs sit on a non-ARPing interface and are reached through the routes BIRD announces, so no gratuitous ARP or NA is sent; remove it"),
+            ]
+            for (key, why) in pairOnly where top.has(key) { top[key]?.warn(why) }
             if standbyTable == .cold {
                 top["standby_table"]?.fail("every director of a cluster is active and holds the IPVS table; remove standby_table: cold")
             }
@@ -847,7 +847,7 @@ private struct Reader {
         let interval = m["bfd_interval"]?.timeSpan(min: .milliseconds(10), max: .seconds(10)) ?? BGPSettings.defaultBFDInterval
         let multiplier = m["bfd_multiplier"]?.int(1...255, what: "a BFD detect multiplier") ?? BGPSettings.defaultBFDMultiplier
         if !bfd {
-            for key in ["bfd_interval", "bfd_multiplier"] where m.has(key) {
+            for key: StaticString in ["bfd_interval", "bfd_multiplier"] where m.has(key) {
                 m[key]?.fail("has no effect with bfd: false; remove it or turn BFD on")
             }
         }
