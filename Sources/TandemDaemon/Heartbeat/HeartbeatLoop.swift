@@ -217,7 +217,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                         driver.heartbeatReceived(message, at: now)
                     case .dropped(let reason):
                         pathDrops[index][reason.category, default: 0] += 1
-                        logDrop(reason, from: source, local: socket.local, at: now)
+                        logDrop(reason, from: Posix.ipAddress(of: source), local: socket.local, at: now)
                     case .authentication(let event):
                         logAuthentication(event, at: now)
                     }

@@ -73,13 +73,15 @@ final class HeartbeatSocket {
         }
     }
 
-    /// Reads one datagram if one is queued: (bytes, source address), nil when none is (or the
-    /// receive failed: the loop reads again at the next wake-up).
-    func receive(into buffer: inout [UInt8]) -> (count: Int, source: IPAddress?)? {
+    /// Reads one datagram if one is queued: (byte count, source socket address), nil when none is
+    /// (or the receive failed: the loop reads again at the next wake-up). The source stays a
+    /// `sockaddr_storage` (`Posix.ipAddress(of:)` turns it into an address): only a dropped
+    /// packet's log line needs it, so an accepted heartbeat builds no address.
+    func receive(into buffer: inout [UInt8]) -> (count: Int, source: sockaddr_storage)? {
         var storage = sockaddr_storage()
         // `try?` flattens: nil for nothing queued and for a failed receive alike.
         guard let n = try? Posix.receive(descriptor, into: &buffer, source: &storage, object: "heartbeat socket") else { return nil }
-        return (min(n, buffer.count), Posix.ipAddress(of: storage))
+        return (min(n, buffer.count), storage)
     }
 }
 
