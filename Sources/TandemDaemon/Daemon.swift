@@ -39,10 +39,11 @@ public enum Daemon {
         let config = initial.current
         // The one clock every part of the daemon reads (`TandemClock`).
         let clock = MonotonicClock()
-        // The cluster's route announcements (TandemCore/Cluster) are not wired into the decision
-        // loop yet; run as a pair it would elect one director out of N and ARP for VIPs on lo.
+        // A cluster director runs no heartbeats and no election (Daemon+Cluster.swift).
         if config.isCluster {
-            throw DaemonStartError(description: "\(initial.path): cluster: (active/active directors) is not run by this tandemd yet; use a pair config (two nodes, no cluster: section)", exitCode: 78)
+            try await runCluster(store: initial, nodeName: nodeName, local: local, logger: logger,
+                                 serviceManager: serviceManager, repairPeriod: repairPeriod, clock: clock)
+            return
         }
         let settings: Election.Settings
         do {

@@ -1,0 +1,142 @@
+import Logging
+import Synchronization
+import TandemCore
+import TandemKernel
+
+/// Carries out control commands for a cluster director (`tandemctl status`, `maintenance`,
+/// `show ipvs`, `events`): reads the director's snapshot and asks `ClusterDirector` for
+/// maintenance changes, never deciding anything itself. Failover has no meaning without a pair;
+/// drains and reloads are not run by a director yet: they are refused with the way round.
+public final class ClusterControlCenter: ControlHandling {
+    public struct Parts: Sendable {
+        public var nodeName: String
+        public var configPath: String
+        public var config: Config
+        public var digest: String
+        public var director: ClusterDirector
+        public var worker: KernelWorker
+        public var hub: EventHub
+        /// Where the maintenance flag is kept (node-local).
+        public var stateDirectory: String
+        /// Health of the checked real servers.
+        public var health: @Sendable () -> [RealServerID: RealServerHealthInfo]
+        public var clock: any TandemClock
+    }
+
+    private let parts: Parts
+    private let logger: Logger
+    /// A maintenance change is writing the flag file and waiting for the director.
+    private let maintenanceChange = Mutex(false)
+    /// When the director started (wall clock, ns since the epoch), for `role_since`.
+    private let startedAt: UInt64
+
+    public init(parts: Parts, logger: Logger) {
+        self.parts = parts
+        self.logger = logger
+        startedAt = parts.clock.wallNanoseconds()
+    }
+
+    public func events() -> AsyncStream<ControlEvent> { parts.hub.subscribe() }
+
+    public func handle(_ command: ControlCommand, from client: ControlClient) async -> ControlResponse {
+        if command.changesState { logger.notice("control: \(command.name) requested by \(client)") }
+        switch command {
+        case .status:
+            var response = ControlResponse()
+            response.status = await status()
+            return response
+        case .maintenance(let on):
+            return await maintenance(on)
+        case .failover:
+            return .failure(.refused("\(parts.nodeName) is a cluster director: every director is active, there is no failover; use `tandemctl maintenance on` to take this one out of the routes"))
+        case .drain, .undrain:
+            return .failure(.refused("drains are not run by a cluster director yet: set the real server's weight to 0 in the config on every director and restart them one at a time, or use `tandemctl maintenance on` for the whole director"))
+        case .reload:
+            return .failure(.refused("a cluster director does not reload its config yet: restart tandemd (it withdraws its routes before it stops)"))
+        case .showIPVS:
+            guard let listing = await parts.worker.currentListing(for: parts.config) else {
+                return .failure(.refused(IPVSIntent.needsIPVS(parts.config)
+                    ? "the IPVS table cannot be read here (no IPVS in this kernel? see `tandemctl doctor`)"
+                    : "this config has no virtual servers: tandemd does not use IPVS"))
+            }
+            var response = ControlResponse()
+            response.ipvs = IPVSListFormat.render(listing)
+            return response
+        case .events:
+            return .failure(.badRequest("events is a stream: the server handles it"))
+        }
+    }
+
+    /// The report: `mode` "cluster", role "director", one announcement per VIP with its reasons.
+    public func status() async -> StatusReport {
+        let config = parts.config
+        let s = parts.director.snapshot
+        let listing = config.virtualServers.isEmpty ? nil : await parts.worker.currentListing(for: config)
+        let services = StatusReport.services(config: config, listing: listing, health: parts.health(), drained: [])
+        let announced = s.decisions.filter(\.announce).count
+        let wallNow = parts.clock.wallNanoseconds()
+        let vips = config.virtualIPs.map { vip in
+            let decision = s.decisions.first { $0.address == vip.address }
+            let missing = decision?.reasons.contains { if case .addressMissing = $0 { return true } else { return false } } ?? true
+            return StatusReport.VIP(address: vip.prefix.description, interface: vip.interface, held: !missing,
+                                    problem: missing ? "not on \(vip.interface)" : nil)
+        }
+        let cluster = config.cluster
+        var report = StatusReport(
+            node: parts.nodeName, role: "director",
+            roleReason: "cluster director (\(s.phase.rawValue)): announcing \(announced) of \(s.decisions.count) VIP(s)",
+            roleSince: ControlTime.iso8601(nanosecondsSinceEpoch: startedAt),
+            roleAgeMs: wallNow >= startedAt ? (wallNow - startedAt) / 1_000_000 : 0,
+            priority: 0, effectivePriority: 0, maintenance: s.maintenance,
+            peer: StatusReport.Peer(name: "none", role: "none", alive: false, lastHeardMs: nil, priority: nil, config: nil, paths: []),
+            heartbeats: .init(), vips: vips, services: services,
+            config: StatusReport.ConfigInfo(serial: config.serial, digest: parts.digest, path: parts.configPath),
+            configWarning: nil, roleChanges: [])
+        report.mode = "cluster"
+        report.cluster = ClusterDirectorStatus(
+            phase: s.phase.rawValue, vipInterface: cluster?.vipInterface ?? ClusterSettings.defaultVIPInterface,
+            routeTable: cluster?.routeTable ?? ClusterSettings.defaultRouteTable,
+            routeProtocol: cluster?.routeProtocol ?? ClusterSettings.defaultRouteProtocol, ipvsProblem: s.ipvsProblem,
+            routeProblems: s.routeProblems.isEmpty ? nil : s.routeProblems,
+            announcements: s.decisions.map(ClusterDirectorStatus.Announcement.init))
+        return report
+    }
+
+    /// The flag file is written first (the choice survives a crash) and the director answers once
+    /// the route table followed; the answer adds the active connections still on this director
+    /// (IPVS_DEST_ATTR_ACTIVE_CONNS summed over the table), which `tandemctl status` shows falling.
+    func maintenance(_ on: Bool) async -> ControlResponse {
+        let acquired = maintenanceChange.withLock { busy -> Bool in
+            if busy { return false }
+            busy = true
+            return true
+        }
+        guard acquired else { return .failure(.refused("another maintenance change is in progress")) }
+        defer { maintenanceChange.withLock { $0 = false } }
+        let directory = parts.stateDirectory
+        do {
+            try OperatorState.setMaintenanceFlag(on, stateDirectory: directory)
+        } catch {
+            return .failure(.failed("cannot record maintenance in \(directory): \(FileErrorText.describe(error)); nothing changed"))
+        }
+        let reply = await withCheckedContinuation { (continuation: CheckedContinuation<NodeReply, Never>) in
+            parts.director.maintenance(on, reply: { continuation.resume(returning: $0) })
+        }
+        switch reply {
+        case .maintenanceDone(let text):
+            var message = text
+            if let listing = await parts.worker.currentListing(for: parts.config) {
+                let active = listing.services.reduce(0) { sum, s in sum + s.destinations.reduce(0) { $0 + Int($1.activeConnections) } }
+                message += "; \(active) active connection(s) on this director now (`tandemctl status` shows them per real server)"
+            }
+            return ControlResponse(message: message)
+        case .refused(let why):
+            try? OperatorState.setMaintenanceFlag(!on, stateDirectory: directory)
+            return .failure(.refused(why))
+        case .failed(let why):
+            return .failure(.failed(why))
+        case .failoverDone, .drainDone:
+            return .failure(.failed("unexpected answer to maintenance"))
+        }
+    }
+}

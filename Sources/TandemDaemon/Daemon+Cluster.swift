@@ -1,0 +1,77 @@
+import Logging
+import ServiceLifecycle
+import TandemCore
+import TandemKernel
+
+extension Daemon {
+    /// Runs a cluster director (the config has `cluster:`) until stopped: no peer heartbeats and no
+    /// election; `ClusterDirector` owns the decisions (`ClusterDirectorState`). It reuses the
+    /// pair's parts: `KernelWorker` for the IPVS table (the same on every director, checked every
+    /// `repairPeriod`) and the sync daemons, `DaemonHealth` for the real servers, the control
+    /// server, and adds the cluster's route table (`LiveAnnouncedRoutes`). SIGTERM/SIGINT withdraw
+    /// every route, wait `ClusterDirectorState.defaultWithdrawalGrace`, release the VIPs and exit 0.
+    static func runCluster(store initial: ConfigStore, nodeName: String, local: NodeLocalSettings, logger: Logger,
+                           serviceManager: any ServiceManagerNotifying, repairPeriod: Duration,
+                           clock: MonotonicClock) async throws {
+        let config = initial.current
+        guard let cluster = config.cluster else { return }
+        guard config.node(named: nodeName) != nil else {
+            throw DaemonStartError(description: "\(initial.path): node \(nodeName) is not one of the cluster's directors (\(config.nodes.map(\.name).joined(separator: ", "))): pass --node NAME", exitCode: 78)
+        }
+        let addressTable: LiveAddressTable
+        let routes: LiveAnnouncedRoutes
+        do {
+            addressTable = try LiveAddressTable()
+            routes = try LiveAnnouncedRoutes(table: cluster.routeTable)
+        } catch {
+            throw DaemonStartError(description: "\(error)", exitCode: 71)
+        }
+        try ControlServer.prepare(path: local.controlSocket)
+        let hub = EventHub(clock: clock)
+        let notifier = Notifier(runner: ProcessNotifyRunner(runner: SpawnChildRunner(clock: clock)), nodeName: nodeName, logger: logger)
+        let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub, clock: clock,
+                                  verifiesWrites: true, makeKernel: { try LiveIPVSKernel() })
+        let maintenance = OperatorState.maintenanceFlag(stateDirectory: local.stateDirectory)
+        if maintenance {
+            logger.notice("maintenance is on (flag file in \(local.stateDirectory)): nothing is announced until `tandemctl maintenance off`")
+        }
+        let director = ClusterDirector(settings: .init(config: config), maintenance: maintenance, addressTable: addressTable,
+                                       routes: routes, worker: worker, logger: logger, events: hub, clock: clock,
+                                       watchdog: WatchdogPinger(notifier: serviceManager))
+        worker.onTableState = { problem in director.post(.ipvsReconciled(problem: problem)) }
+        let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock,
+                                  deliver: { down, weights in director.post(.health(down: down, weights: weights)) })
+        let center = ClusterControlCenter(
+            parts: .init(nodeName: nodeName, configPath: initial.path, config: config, digest: initial.digest, director: director,
+                         worker: worker, hub: hub, stateDirectory: local.stateDirectory,
+                         health: { health.statusForControl() }, clock: clock),
+            logger: logger)
+        logger.notice("starting: cluster director \(nodeName) of \(config.nodes.count); VIPs \(config.virtualIPs.map { "\($0.prefix)" }.joined(separator: ", ")) on \(cluster.vipInterface); route table \(cluster.routeTable) proto \(cluster.routeProtocol); \(config.virtualServers.count) virtual server(s); config serial \(config.serial) digest \(initial.digest.prefix(16))")
+        serviceManager.send(.ready(status: "cluster director \(nodeName)"))
+        let service = ClusterDirectorService(director: director, onStop: {
+            serviceManager.send(.stopping(status: "withdrawing the routes"))
+        })
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(service: PeriodicReconcileService(worker: worker, period: repairPeriod)),
+                .init(service: SignalService(onReload: {
+                    logger.warning("SIGHUP: a cluster director does not reload its config yet: restart tandemd (it withdraws its routes first)")
+                }, onStatus: {
+                    let s = director.snapshot
+                    let vips = s.decisions.map { "\($0.address) \($0)" }.joined(separator: "; ")
+                    logger.notice("status: director \(nodeName) \(s.phase.rawValue)\(s.maintenance ? ", maintenance" : ""); \(vips)")
+                })),
+                .init(service: ControlServer(path: local.controlSocket, group: ControlGroup(config.control.group, logger: logger),
+                                             handler: center, logger: logger)),
+                .init(service: health),
+                .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = Duration.milliseconds(Int64(ClusterDirectorState.defaultWithdrawalGrace) + 4000)
+        configuration.maximumCancellationDuration = Duration.seconds(5)
+        try await ServiceGroup(configuration: configuration).run()
+        hub.finish()
+        worker.drain()
+    }
+}

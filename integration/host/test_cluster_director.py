@@ -1,0 +1,212 @@
+"""tandemd as a cluster director on the host kernel (issue 19), in a network namespace.
+
+Run as root after `swift build`:  python3 -m pytest -v integration/host/test_cluster_director.py
+
+One director namespace (d1, eth0 192.0.2.11) runs tandemd with a cluster config. The host kernel
+has no IPVS, so the director that announces is one whose config needs none (VIPs without virtual
+servers or `sync:`: its empty table counts as installed and verified); the one with a virtual
+server shows the withdrawal for an IPVS table that cannot be installed. Every assertion about the
+kernel uses `ip -j route show table 100` and `ip -j addr show dev lo`, never only tandemd's report;
+every wait is bounded.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from failover_pair import TANDEMD  # noqa: E402
+from vip_topology import TANDEMCTL, Topology  # noqa: E402
+
+VIP = "198.51.100.10"
+STALE = "198.51.100.99"
+FOREIGN = "203.0.113.7"
+# ClusterDirectorState.defaultWithdrawalGrace: a stop waits this long between the withdrawal and
+# the release of the VIPs.
+GRACE_S = 1.0
+
+BASE = """\
+serial: 1
+nodes:
+  - {{name: d1, addresses: [192.0.2.11]}}
+  - {{name: d2, addresses: [192.0.2.12]}}
+heartbeat:
+  key_file: /etc/tandem/heartbeat.key
+cluster:
+  route_table: 100
+  route_protocol: 250
+  bgp:
+    local_as: 65010
+    peers:
+      - {{address: 192.0.2.1, as: 65000}}
+virtual_ips:
+  - address: {vip}/32
+state_directory: {state}
+"""
+
+WITH_SERVICE = """\
+virtual_servers:
+  - name: www
+    address: {vip}
+    port: 80
+    scheduler: mh
+    scheduler_flags: [mh-fallback]
+    forwarding: dr
+    real_servers:
+      - address: 192.0.2.21
+"""
+
+
+def wait_for(what, predicate, timeout):
+    """Polls `predicate` every 20 ms until it returns something truthy, at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.02)
+    raise AssertionError(f"{what}: not after {timeout}s (last: {last!r})")
+
+
+class Director:
+    def __init__(self, tmp: Path, config_text: str):
+        self.tmp = tmp
+        self.topo = Topology({"d1": ("192.0.2.11/24", "fd00:2::11/64")})
+        self.config = tmp / "cluster.yaml"
+        self.config.write_text(config_text)
+        self.socket = str(tmp / "d1.sock")
+        self.log = tmp / "d1.log"
+        self.proc = None
+
+    def start(self):
+        with open(self.log, "ab") as log:
+            self.proc = self.topo.popen("d1", TANDEMD, "--config", str(self.config), "--node", "d1",
+                                        "--control-socket", self.socket, "--state-directory", str(self.tmp / "state"),
+                                        stdout=log, stderr=log)
+
+    def routes(self):
+        """Tandem's routes (proto 250) in table 100, by destination, as `ip -j route` lists them."""
+        r = subprocess.run(["ip", "-j", "-n", self.topo.ns["d1"], "route", "show", "table", "100", "proto", "250"],
+                           capture_output=True, text=True, timeout=10)
+        # A table that holds no route does not exist for the kernel: "FIB table does not exist".
+        if r.returncode != 0 and "does not exist" in r.stderr:
+            return []
+        assert r.returncode == 0, r.stderr
+        return [route["dst"] for route in json.loads(r.stdout or "[]")]
+
+    def all_routes(self):
+        r = subprocess.run(["ip", "-j", "-n", self.topo.ns["d1"], "route", "show", "table", "100"],
+                           capture_output=True, text=True, timeout=10)
+        return [] if r.returncode != 0 else json.loads(r.stdout or "[]")
+
+    def on_lo(self):
+        """The addresses on lo, as `ip -j addr` lists them."""
+        return [a["local"] for link in self.topo.ip_json("d1", "addr", "show", "dev", "lo") for a in link["addr_info"]]
+
+    def ctl(self, *args, timeout=20):
+        return subprocess.run(["ip", "netns", "exec", self.topo.ns["d1"], TANDEMCTL, args[0], "--socket", self.socket,
+                               *args[1:]], capture_output=True, text=True, timeout=timeout)
+
+    def status(self):
+        r = self.ctl("status", "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.topo.close()
+
+    def logtext(self):
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture
+def director(tmp_path):
+    made = []
+
+    def make(config_text):
+        d = Director(tmp_path, config_text)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()
+
+
+def test_director_announces_drains_and_withdraws_before_it_stops(director, tmp_path):
+    d = director(BASE.format(vip=VIP, state=tmp_path / "state"))
+    ns = d.topo.ns["d1"]
+    # A route of Tandem's protocol a crashed predecessor left, and a foreign one: the first goes,
+    # the second stays.
+    subprocess.run(["ip", "-n", ns, "route", "add", "blackhole", f"{STALE}/32", "table", "100", "proto", "250"], check=True)
+    subprocess.run(["ip", "-n", ns, "route", "add", "blackhole", f"{FOREIGN}/32", "table", "100", "proto", "static"], check=True)
+    d.start()
+    wait_for("the VIP's route in table 100", lambda: d.routes() == [VIP], timeout=10)
+    assert VIP in d.on_lo(), d.logtext()
+    assert FOREIGN in [r["dst"] for r in d.all_routes()]
+    # No election, no peer: status says cluster, and why the VIP is announced.
+    s = wait_for("status", lambda: d.status(), timeout=5)
+    assert s["mode"] == "cluster" and s["role"] == "director"
+    assert s["cluster"]["announcements"] == [{"address": VIP, "announced": True, "reasons": [], "decision": "announced"}]
+    text = d.ctl("status").stdout
+    assert f"VIP {VIP}: announced" in text, text
+
+    # Maintenance: the answer comes after the table changed, so no wait is needed.
+    r = d.ctl("maintenance", "on")
+    assert r.returncode == 0, r.stderr
+    assert "every route withdrawn" in r.stdout, r.stdout
+    assert d.routes() == []
+    assert VIP in d.on_lo()  # the connections already here finish
+    assert d.status()["cluster"]["announcements"][0]["reasons"] == ["maintenance"]
+    assert (tmp_path / "state" / "maintenance").exists()
+    r = d.ctl("maintenance", "off")
+    assert r.returncode == 0, r.stderr
+    assert f"announcing {VIP}" in r.stdout, r.stdout
+    assert d.routes() == [VIP]
+
+    # Someone deletes the route: the repair puts it back (every 5 s).
+    subprocess.run(["ip", "-n", ns, "route", "del", "blackhole", f"{VIP}/32", "table", "100", "proto", "250"], check=True)
+    wait_for("the deleted route repaired", lambda: d.routes() == [VIP], timeout=8)
+
+    # SIGTERM: the route goes first; the VIP stays on lo for the grace period; then exit 0.
+    d.proc.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    wait_for("the route withdrawn after SIGTERM", lambda: d.routes() == [], timeout=3)
+    withdrawn = time.monotonic()
+    assert d.proc.poll() is None, "tandemd exited before withdrawing"
+    assert VIP in d.on_lo(), "the VIP was released before the grace period"
+    rc = d.proc.wait(timeout=10)
+    exited = time.monotonic()
+    assert rc == 0, d.logtext()
+    assert exited - withdrawn >= GRACE_S * 0.9, (sent, withdrawn, exited)
+    assert VIP not in d.on_lo()
+    assert d.routes() == []
+    assert FOREIGN in [r["dst"] for r in d.all_routes()]
+
+
+def test_director_without_an_installable_ipvs_table_withdraws(director, tmp_path):
+    if Path("/proc/net/ip_vs").exists():
+        pytest.skip("this kernel has IPVS: the table can be installed here, the VM lab covers that case")
+    d = director(BASE.format(vip=VIP, state=tmp_path / "state") + WITH_SERVICE.format(vip=VIP))
+    d.start()
+    s = wait_for("status with the IPVS reason", lambda: (lambda s: s if s["cluster"]["ipvs_problem"] else None)(d.status())
+                 if os.path.exists(d.socket) else None, timeout=10)
+    a = s["cluster"]["announcements"][0]
+    assert a["announced"] is False
+    assert a["reasons"][0].startswith("IPVS table not verified (IPVS cannot be opened"), a
+    # The VIP is held, the route is not there.
+    assert VIP in wait_for("the VIP on lo", lambda: d.on_lo() if VIP in d.on_lo() else None, timeout=5)
+    time.sleep(0.5)
+    assert d.routes() == []
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=10) == 0, d.logtext()
+    assert VIP not in d.on_lo()
