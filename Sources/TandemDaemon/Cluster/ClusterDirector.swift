@@ -25,8 +25,8 @@ public struct ClusterDirectorSnapshot: Sendable {
 /// rtnetlink, sub-millisecond, done on the queue), the `KernelWorker` (IPVS reconciles, reported
 /// back through `onTableState`, and the sync daemons in both roles), the route table
 /// (`AnnouncedRoutes.reconcile`, done on the queue: a route dump and a few writes), the logger
-/// and the event hub. The one timer is a `DispatchQueue.asyncAfter` on the same queue, the state's
-/// deadline converted with the daemon's `TandemClock`.
+/// and the event hub. The one timer is a `DispatchQueue.asyncAfter` on the same queue at the state's
+/// deadline (`dispatchTime`: the live clock's CLOCK_MONOTONIC).
 ///
 /// Thread-safety: `state`, `replies` and `timerGeneration` are touched only on `queue`.
 public final class ClusterDirector: @unchecked Sendable {
@@ -85,7 +85,7 @@ public final class ClusterDirector: @unchecked Sendable {
     private func pingWatchdog() {
         guard watchdog != nil, !state.isFinished else { return }
         watchdog?.tick(now: clock.now().nanoseconds)
-        queue.asyncAfter(deadline: .now() + .milliseconds(500)) { self.pingWatchdog() }
+        queue.asyncAfter(deadline: Self.dispatchTime(clock.now().adding(milliseconds: 500))) { self.pingWatchdog() }
     }
 
     /// `tandemctl maintenance on|off`; `reply` is called exactly once.
@@ -181,11 +181,17 @@ public final class ClusterDirector: @unchecked Sendable {
         return nil
     }
 
-    /// Gives `.timer` at `deadline` on the daemon's clock; a wake-up before it (the dispatch
-    /// clock is not the daemon's) waits again rather than losing the timer.
+    /// The dispatch time of `instant`: on Linux dispatch's uptime clock is CLOCK_MONOTONIC
+    /// (libdispatch src/shims/time.h `_dispatch_uptime`), the live `MonotonicClock`'s base, so
+    /// the instant converts without reading a clock here.
+    static func dispatchTime(_ instant: MonotonicInstant) -> DispatchTime {
+        DispatchTime(uptimeNanoseconds: instant.nanoseconds)
+    }
+
+    /// Gives `.timer` at `deadline` on the daemon's clock; a wake-up before it (rounding) waits
+    /// again rather than losing the timer. The wait follows CLOCK_MONOTONIC (`dispatchTime`).
     private func arm(_ deadline: MonotonicInstant, generation: UInt64) {
-        let wait = deadline.nanoseconds(since: clock.now())
-        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: wait))) {
+        queue.asyncAfter(deadline: Self.dispatchTime(deadline)) {
             guard generation == self.timerGeneration else { return }
             if self.clock.now() < deadline {
                 self.arm(deadline, generation: generation)
