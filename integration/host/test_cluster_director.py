@@ -161,9 +161,11 @@ def test_director_announces_drains_and_withdraws_before_it_stops(director, tmp_p
     assert f"VIP {VIP}: announced" in text, text
 
     # Maintenance: the answer comes after the table changed, so no wait is needed.
-    r = d.ctl("maintenance", "on")
+    r = d.ctl("maintenance", "on", "--wait", "--timeout", "5")
     assert r.returncode == 0, r.stderr
     assert "every route withdrawn" in r.stdout, r.stdout
+    # No virtual servers here: no connection to wait for.
+    assert r.stdout.splitlines()[-2:] == ["  active connections: 0", "no active connections left on this node"], r.stdout
     assert d.routes() == []
     assert VIP in d.on_lo()  # the connections already here finish
     assert d.status()["cluster"]["announcements"][0]["reasons"] == ["maintenance"]
