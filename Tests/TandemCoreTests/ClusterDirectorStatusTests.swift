@@ -40,6 +40,7 @@ import Testing
           VIP 10.0.5.11: withdrawn: maintenance; no live real server for tcp 10.0.5.11:80 (web)
         services:
           web tcp 10.0.5.11:80 mh: 10.0.0.21:80 down, active 3
+
         """)
     }
 

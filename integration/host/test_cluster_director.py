@@ -24,6 +24,7 @@ from failover_pair import TANDEMD  # noqa: E402
 from vip_topology import TANDEMCTL, Topology  # noqa: E402
 
 VIP = "198.51.100.10"
+VIP6 = "2001:db8:100::10"
 STALE = "198.51.100.99"
 FOREIGN = "203.0.113.7"
 # ClusterDirectorState.defaultWithdrawalGrace: a stop waits this long between the withdrawal and
@@ -33,8 +34,8 @@ GRACE_S = 1.0
 BASE = """\
 serial: 1
 nodes:
-  - {{name: d1, addresses: [192.0.2.11]}}
-  - {{name: d2, addresses: [192.0.2.12]}}
+  - {{name: d1, addresses: [192.0.2.11, 'fd00:2::11']}}
+  - {{name: d2, addresses: [192.0.2.12, 'fd00:2::12']}}
 heartbeat:
   key_file: /etc/tandem/heartbeat.key
 cluster:
@@ -44,9 +45,10 @@ cluster:
     local_as: 65010
     peers:
       - {{address: 192.0.2.1, as: 65000}}
+      - {{address: 'fd00:2::1', as: 65000}}
 virtual_ips:
   - address: {vip}/32
-state_directory: {state}
+{more_vips}state_directory: {state}
 """
 
 WITH_SERVICE = """\
@@ -91,14 +93,17 @@ class Director:
                                         stdout=log, stderr=log)
 
     def routes(self):
-        """Tandem's routes (proto 250) in table 100, by destination, as `ip -j route` lists them."""
-        r = subprocess.run(["ip", "-j", "-n", self.topo.ns["d1"], "route", "show", "table", "100", "proto", "250"],
-                           capture_output=True, text=True, timeout=10)
-        # A table that holds no route does not exist for the kernel: "FIB table does not exist".
-        if r.returncode != 0 and "does not exist" in r.stderr:
-            return []
-        assert r.returncode == 0, r.stderr
-        return [route["dst"] for route in json.loads(r.stdout or "[]")]
+        """Tandem's routes (proto 250) in table 100, IPv4 and IPv6, sorted destinations, as `ip -j route` lists them."""
+        found = []
+        for family in ("-4", "-6"):
+            r = subprocess.run(["ip", family, "-j", "-n", self.topo.ns["d1"], "route", "show", "table", "100", "proto", "250"],
+                               capture_output=True, text=True, timeout=10)
+            # A table that holds no route does not exist for the kernel: "FIB table does not exist".
+            if r.returncode != 0 and "does not exist" in r.stderr:
+                continue
+            assert r.returncode == 0, r.stderr
+            found += [route["dst"] for route in json.loads(r.stdout or "[]")]
+        return sorted(found)
 
     def all_routes(self):
         r = subprocess.run(["ip", "-j", "-n", self.topo.ns["d1"], "route", "show", "table", "100"],
@@ -117,6 +122,11 @@ class Director:
         r = self.ctl("status", "--json")
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
+
+    def try_status(self):
+        """The status, or None while the control socket does not answer yet."""
+        r = self.ctl("status", "--json")
+        return json.loads(r.stdout) if r.returncode == 0 else None
 
     def close(self):
         if self.proc and self.proc.poll() is None:
@@ -143,20 +153,22 @@ def director(tmp_path):
 
 
 def test_director_announces_drains_and_withdraws_before_it_stops(director, tmp_path):
-    d = director(BASE.format(vip=VIP, state=tmp_path / "state"))
+    d = director(BASE.format(vip=VIP, more_vips=f"  - address: {VIP6}/128\n", state=tmp_path / "state"))
     ns = d.topo.ns["d1"]
     # A route of Tandem's protocol a crashed predecessor left, and a foreign one: the first goes,
     # the second stays.
     subprocess.run(["ip", "-n", ns, "route", "add", "blackhole", f"{STALE}/32", "table", "100", "proto", "250"], check=True)
     subprocess.run(["ip", "-n", ns, "route", "add", "blackhole", f"{FOREIGN}/32", "table", "100", "proto", "static"], check=True)
     d.start()
-    wait_for("the VIP's route in table 100", lambda: d.routes() == [VIP], timeout=10)
-    assert VIP in d.on_lo(), d.logtext()
+    both = sorted([VIP, VIP6])
+    wait_for("the VIPs' routes in table 100", lambda: d.routes() == both, timeout=10)
+    assert VIP in d.on_lo() and VIP6 in d.on_lo(), d.logtext()
     assert FOREIGN in [r["dst"] for r in d.all_routes()]
     # No election, no peer: status says cluster, and why the VIP is announced.
-    s = wait_for("status", lambda: d.status(), timeout=5)
+    s = wait_for("status", d.try_status, timeout=5)
     assert s["mode"] == "cluster" and s["role"] == "director"
-    assert s["cluster"]["announcements"] == [{"address": VIP, "announced": True, "reasons": [], "decision": "announced"}]
+    assert s["cluster"]["announcements"] == [{"address": VIP, "announced": True, "reasons": [], "decision": "announced"},
+                                             {"address": VIP6, "announced": True, "reasons": [], "decision": "announced"}]
     text = d.ctl("status").stdout
     assert f"VIP {VIP}: announced" in text, text
 
@@ -168,16 +180,16 @@ def test_director_announces_drains_and_withdraws_before_it_stops(director, tmp_p
     assert r.stdout.splitlines()[-2:] == ["  active connections: 0", "no active connections left on this node"], r.stdout
     assert d.routes() == []
     assert VIP in d.on_lo()  # the connections already here finish
-    assert d.status()["cluster"]["announcements"][0]["reasons"] == ["maintenance"]
+    assert [a["reasons"] for a in d.status()["cluster"]["announcements"]] == [["maintenance"], ["maintenance"]]
     assert (tmp_path / "state" / "maintenance").exists()
     r = d.ctl("maintenance", "off")
     assert r.returncode == 0, r.stderr
-    assert f"announcing {VIP}" in r.stdout, r.stdout
-    assert d.routes() == [VIP]
+    assert f"announcing {VIP}, {VIP6}" in r.stdout, r.stdout
+    assert d.routes() == both
 
     # Someone deletes the route: the repair puts it back (every 5 s).
     subprocess.run(["ip", "-n", ns, "route", "del", "blackhole", f"{VIP}/32", "table", "100", "proto", "250"], check=True)
-    wait_for("the deleted route repaired", lambda: d.routes() == [VIP], timeout=8)
+    wait_for("the deleted route repaired", lambda: d.routes() == both, timeout=8)
 
     # SIGTERM: the route goes first; the VIP stays on lo for the grace period; then exit 0.
     d.proc.send_signal(signal.SIGTERM)
@@ -185,12 +197,12 @@ def test_director_announces_drains_and_withdraws_before_it_stops(director, tmp_p
     wait_for("the route withdrawn after SIGTERM", lambda: d.routes() == [], timeout=3)
     withdrawn = time.monotonic()
     assert d.proc.poll() is None, "tandemd exited before withdrawing"
-    assert VIP in d.on_lo(), "the VIP was released before the grace period"
+    assert VIP in d.on_lo() and VIP6 in d.on_lo(), "a VIP was released before the grace period"
     rc = d.proc.wait(timeout=10)
     exited = time.monotonic()
     assert rc == 0, d.logtext()
     assert exited - withdrawn >= GRACE_S * 0.9, (sent, withdrawn, exited)
-    assert VIP not in d.on_lo()
+    assert VIP not in d.on_lo() and VIP6 not in d.on_lo()
     assert d.routes() == []
     assert FOREIGN in [r["dst"] for r in d.all_routes()]
 
@@ -198,10 +210,10 @@ def test_director_announces_drains_and_withdraws_before_it_stops(director, tmp_p
 def test_director_without_an_installable_ipvs_table_withdraws(director, tmp_path):
     if Path("/proc/net/ip_vs").exists():
         pytest.skip("this kernel has IPVS: the table can be installed here, the VM lab covers that case")
-    d = director(BASE.format(vip=VIP, state=tmp_path / "state") + WITH_SERVICE.format(vip=VIP))
+    d = director(BASE.format(vip=VIP, more_vips="", state=tmp_path / "state") + WITH_SERVICE.format(vip=VIP))
     d.start()
-    s = wait_for("status with the IPVS reason", lambda: (lambda s: s if s["cluster"]["ipvs_problem"] else None)(d.status())
-                 if os.path.exists(d.socket) else None, timeout=10)
+    s = wait_for("status with the IPVS reason",
+                 lambda: (lambda s: s if s and s["cluster"]["ipvs_problem"] else None)(d.try_status()), timeout=10)
     a = s["cluster"]["announcements"][0]
     assert a["announced"] is False
     assert a["reasons"][0].startswith("IPVS table not verified (IPVS cannot be opened"), a
@@ -212,3 +224,23 @@ def test_director_without_an_installable_ipvs_table_withdraws(director, tmp_path
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=10) == 0, d.logtext()
     assert VIP not in d.on_lo()
+
+
+def test_maintenance_survives_a_restart(director, tmp_path):
+    d = director(BASE.format(vip=VIP, more_vips="", state=tmp_path / "state"))
+    d.start()
+    wait_for("the VIP's route", lambda: d.routes() == [VIP], timeout=10)
+    assert d.ctl("maintenance", "on").returncode == 0
+    assert d.routes() == []
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=10) == 0, d.logtext()
+    d.start()
+    # Up again, in maintenance: the VIP is held, nothing is announced.
+    wait_for("the VIP on lo after the restart", lambda: VIP in d.on_lo(), timeout=10)
+    s = wait_for("status after the restart", d.try_status, timeout=5)
+    assert s["maintenance"] is True
+    assert s["cluster"]["announcements"][0]["reasons"] == ["maintenance"]
+    time.sleep(0.3)
+    assert d.routes() == []
+    assert d.ctl("maintenance", "off").returncode == 0
+    assert d.routes() == [VIP]

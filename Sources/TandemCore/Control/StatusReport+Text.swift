@@ -123,6 +123,6 @@ extension StatusReport {
             "  \(s.name) \(s.address) \(s.scheduler): " + s.realServers.map { "\($0.server) \($0.health), active \($0.activeConnections.map(String.init) ?? "-")" }.joined(separator: "; ")
         }
         if !rows.isEmpty { out += ["services:"] + rows }
-        return out.joined(separator: "\n")
+        return out.map { $0 + "\n" }.joined()
     }
 }
