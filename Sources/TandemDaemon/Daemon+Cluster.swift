@@ -35,12 +35,20 @@ extension Daemon {
         if maintenance {
             logger.notice("maintenance is on (flag file in \(local.stateDirectory)): nothing is announced until `tandemctl maintenance off`")
         }
+        // The director is made after the health checks (it reads their first verdicts) and
+        // receives their deliveries through this box.
+        let box = LockedBox<ClusterDirector?>(nil)
+        let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock,
+                                  deliver: { down, weights in box.withLock { $0 }?.post(.health(down: down, weights: weights)) })
         let director = ClusterDirector(settings: .init(config: config), maintenance: maintenance, addressTable: addressTable,
                                        routes: routes, worker: worker, logger: logger, events: hub, clock: clock,
-                                       watchdog: WatchdogPinger(notifier: serviceManager))
+                                       watchdog: WatchdogPinger(notifier: serviceManager),
+                                       unchecked: {
+                                           Set(health.snapshot().filter { $0.status == .unknown }
+                                               .map { RealServerID(service: $0.service, address: $0.address, port: $0.port) })
+                                       })
+        box.withLock { $0 = director }
         worker.onTableState = { problem in director.post(.ipvsReconciled(problem: problem)) }
-        let health = DaemonHealth(config: config, logger: logger, events: hub, clock: clock,
-                                  deliver: { down, weights in director.post(.health(down: down, weights: weights)) })
         let center = ClusterControlCenter(
             parts: .init(nodeName: nodeName, configPath: initial.path, config: config, digest: initial.digest, director: director,
                          worker: worker, hub: hub, stateDirectory: local.stateDirectory,

@@ -51,6 +51,14 @@ private func announcing(_ c: Config) -> ClusterDirectorState {
         #expect(s.handle(.start, at: t0).isEmpty)
     }
 
+    @Test func factsBeforeTheStartAreKeptNotDecided() throws {
+        var s = ClusterDirectorState(settings: .init(config: try config()))
+        #expect(s.handle(.health(down: [web], weights: [:]), at: t0).isEmpty)
+        #expect(s.decisions.isEmpty)
+        _ = s.handle(.start, at: t0)
+        #expect(s.ipvsInputs == IPVSInputs(holdingVIPs: true, down: [web]))
+    }
+
     @Test func noSyncDaemonWithoutSync() throws {
         let c = try config(minimalClusterConfig.replacingOccurrences(of: "sync:\n  interface: eth0", with: ""))
         var s = ClusterDirectorState(settings: .init(config: c))
@@ -104,6 +112,29 @@ private func announcing(_ c: Config) -> ClusterDirectorState {
         #expect(up.contains(.log(.notice, "VIP 10.0.5.10: announced")))
         // The same verdict again is no event.
         #expect(s.handle(.health(down: [], weights: [:]), at: at(30)).isEmpty)
+    }
+
+    @Test func aRealServerWithoutItsFirstVerdictIsNotLive() throws {
+        var s = ClusterDirectorState(settings: .init(config: try config()), unchecked: [web])
+        let start = s.handle(.start, at: t0)
+        #expect(start.contains(.log(.notice, "director: waiting for the first health verdicts of 1 real server(s) before counting them live")))
+        _ = s.handle(.addressesObserved([vip]), at: t0)
+        #expect(routeRequests(s.handle(.ipvsReconciled(problem: nil), at: t0)).isEmpty)
+        #expect(s.decisions.map(\.description) == ["withdrawn: no live real server for tcp 10.0.5.10:80 (web)"])
+        // It still counts in the IPVS table, as for a pair.
+        #expect(s.ipvsInputs == IPVSInputs(holdingVIPs: true))
+        #expect(routeRequests(s.handle(.unchecked([]), at: at(900))) == [[vip]])
+        #expect(s.handle(.unchecked([]), at: at(901)).isEmpty)
+    }
+
+    @Test func aFirstVerdictOfDownKeepsItWithdrawn() throws {
+        var s = ClusterDirectorState(settings: .init(config: try config()), unchecked: [web])
+        _ = s.handle(.start, at: t0)
+        _ = s.handle(.addressesObserved([vip]), at: t0)
+        _ = s.handle(.ipvsReconciled(problem: nil), at: t0)
+        _ = s.handle(.health(down: [web], weights: [:]), at: at(900))
+        #expect(routeRequests(s.handle(.unchecked([]), at: at(901))).isEmpty)
+        #expect(s.announced.isEmpty)
     }
 
     @Test func maintenanceWithdrawsAndAnswersAfterTheTable() throws {

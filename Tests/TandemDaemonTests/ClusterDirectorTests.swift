@@ -117,12 +117,16 @@ private func tableStates(_ w: KernelWorker, after body: () -> Void) -> [String?]
         let worker: KernelWorker
         let director: ClusterDirector
 
-        init(services: Bool, kernel: @escaping @Sendable () throws -> any IPVSKernel) throws {
+        /// What the health checks report as without a first verdict.
+        let pending = LockedBox<Set<RealServerID>>([])
+
+        init(services: Bool, pending initial: Set<RealServerID> = [], kernel: @escaping @Sendable () throws -> any IPVSKernel) throws {
+            pending.withLock { $0 = initial }
             let config = try ConfigParser.parse(yaml: clusterYAML(services: services))
             worker = TandemDaemonTests.worker(config, kernel: kernel)
             director = ClusterDirector(settings: .init(config: config, withdrawalGrace: 50), maintenance: false,
                                        addressTable: addresses, routes: routes, worker: worker, logger: quietLogger(),
-                                       events: nil, clock: MonotonicClock())
+                                       events: nil, clock: MonotonicClock(), unchecked: { [pending] in pending.withLock { $0 } })
             let director = self.director
             worker.onTableState = { director.post(.ipvsReconciled(problem: $0)) }
         }
@@ -168,6 +172,20 @@ private func tableStates(_ w: KernelWorker, after body: () -> Void) -> [String?]
         await rig.director.waitUntilFinished()
         #expect(rig.onLo.isEmpty)
         #expect(rig.director.snapshot.phase == .finished)
+    }
+
+    @Test func aDirectorAnnouncesOnceTheFirstHealthVerdictsAreIn() async throws {
+        let kernel = LoggingIPVSKernel(InMemoryIPVSKernel(), log: OrderLog())
+        let web = RealServerID(service: "web", address: IPAddress("10.0.0.21")!, port: 80)
+        let rig = try Rig(services: true, pending: [web]) { kernel }
+        rig.director.start()
+        rig.settle()
+        #expect(rig.announced.isEmpty)
+        rig.pending.withLock { $0 = [] }
+        // Read every 100 ms: announced within a few reads.
+        for _ in 0..<50 where rig.announced.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(rig.announced == ["10.0.5.10/32"])
+        #expect(rig.director.snapshot.decisions.map(\.description) == ["announced"])
     }
 
     @Test func aDirectorWithoutIPVSWithdrawsAndSaysWhy() throws {

@@ -10,6 +10,11 @@
 ///   standby), start the sync daemon as master and backup when the config has `sync:`, and
 ///   reconcile the route table once even though nothing can be announced yet (the IPVS table is
 ///   not verified), which removes routes a crashed predecessor left behind.
+/// - **First health verdicts**: a real server whose health check has not given its first result
+///   (`unchecked`) does not count as live, so a director that starts or restarts announces once
+///   its checks have seen the real servers, not before (the pair's IPVS table counts such a
+///   server as up, `HealthTracker`; a director must not draw flows it may not be able to serve).
+///   It still counts in the IPVS table, as for a pair.
 /// - **Announce**: after every change of a fact (`RouteAnnouncement.decide`'s inputs) the
 ///   decisions are made again; when the set of VIPs to announce changed, the route table is
 ///   reconciled to it (`reconcileRoutes`). Every `repairInterval` the VIPs are claimed again (a
@@ -70,6 +75,8 @@ public struct ClusterDirectorState: Sendable {
         /// The health checks' verdicts: real servers down, and weight overrides in force
         /// (drains, agent feedback, warm-up), as `Config.desiredIPVSTable(down:weights:)` takes them.
         case health(down: Set<RealServerID>, weights: [RealServerID: Int])
+        /// The checked real servers that have no first verdict yet (empty once all have one).
+        case unchecked(Set<RealServerID>)
         /// The addresses on `vip_interface` now (the answer to `observeAddresses`); nil when they
         /// could not be read (then every VIP counts as missing).
         case addressesObserved(Set<IPAddress>?)
@@ -132,6 +139,8 @@ public struct ClusterDirectorState: Sendable {
     public private(set) var presentAddresses: Set<IPAddress> = []
     public private(set) var down: Set<RealServerID> = []
     public private(set) var weights: [RealServerID: Int] = [:]
+    /// Checked real servers without a first verdict: not live for the decisions.
+    public private(set) var unchecked: Set<RealServerID>
     /// The decisions in force, one per VIP in config order (empty before the start).
     public private(set) var decisions: [RouteAnnouncement.Decision] = []
     /// The problems of the last route reconcile (empty: the table is as asked).
@@ -149,9 +158,13 @@ public struct ClusterDirectorState: Sendable {
     /// Set when a stop's withdrawal was reconciled: the VIPs are released at this instant.
     private var releaseAt: MonotonicInstant?
 
-    public init(settings: Settings, maintenance: Bool = false) {
+    /// - Parameters:
+    ///   - maintenance: the operator's flag as kept across restarts.
+    ///   - unchecked: the real servers with a health check, none of which has a verdict at start.
+    public init(settings: Settings, maintenance: Bool = false, unchecked: Set<RealServerID> = []) {
         self.settings = settings
         self.maintenance = maintenance
+        self.unchecked = unchecked
     }
 
     public var isFinished: Bool { phase == .finished }
@@ -176,6 +189,9 @@ public struct ClusterDirectorState: Sendable {
             let vips = settings.config.virtualIPs
             effects.append(.log(.notice, "director: claiming \(vips.count) VIP(s) on \(settings.vipInterface) (no ARP/NA), installing the IPVS table"
                                 + (maintenance ? "; maintenance is on: nothing is announced" : "")))
+            if !unchecked.isEmpty {
+                effects.append(.log(.notice, "director: waiting for the first health verdicts of \(unchecked.count) real server(s) before counting them live"))
+            }
             effects.append(.claim(vips))
             effects.append(.observeAddresses)
             effects.append(.reconcileIPVS(ipvsInputs))
@@ -194,6 +210,10 @@ public struct ClusterDirectorState: Sendable {
             down = newDown
             weights = newWeights
             if phase == .running { effects.append(.reconcileIPVS(ipvsInputs)) }
+            effects += decide(force: false, at: now)
+        case .unchecked(let servers):
+            guard servers != unchecked else { return [] }
+            unchecked = servers
             effects += decide(force: false, at: now)
         case .addressesObserved(let addresses):
             if addresses == nil { effects.append(.log(.error, "director: the addresses on \(settings.vipInterface) cannot be read: every VIP counts as missing")) }
@@ -255,8 +275,10 @@ public struct ClusterDirectorState: Sendable {
     /// Makes the decisions again; logs each VIP whose decision changed and asks for a route
     /// reconcile when the set to announce changed (or `force`).
     private mutating func decide(force: Bool, at now: MonotonicInstant) -> [Effect] {
+        // Before the start nothing is decided: facts (health) are only kept.
+        guard phase != .idle else { return [] }
         let director = RouteAnnouncement.DirectorState(running: phase == .running, maintenance: maintenance, ipvsProblem: ipvsProblem)
-        let vips = settings.config.clusterVIPStates(presentAddresses: presentAddresses, down: down, weights: weights)
+        let vips = settings.config.clusterVIPStates(presentAddresses: presentAddresses, down: down.union(unchecked), weights: weights)
         let fresh = RouteAnnouncement.decide(director: director, vips: vips, vipInterface: settings.vipInterface)
         var effects: [Effect] = []
         let before = Dictionary(decisions.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })

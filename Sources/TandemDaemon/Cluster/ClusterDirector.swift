@@ -43,6 +43,7 @@ public final class ClusterDirector: @unchecked Sendable {
     private var timerGeneration: UInt64 = 0
     /// systemd's watchdog, pinged from the director's queue (a stuck queue stops the pings).
     private var watchdog: WatchdogPinger?
+    private let uncheckedServers: @Sendable () -> Set<RealServerID>
     private let snapshotBox = Mutex(ClusterDirectorSnapshot())
     private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
@@ -53,11 +54,14 @@ public final class ClusterDirector: @unchecked Sendable {
     ///   - addressTable: claims and reads the VIPs on `vip_interface`.
     ///   - routes: the cluster's route table (`LiveAnnouncedRoutes` on `cluster.route_table`).
     ///   - watchdog: systemd's watchdog (nil when off), pinged every 500 ms from the queue.
+    ///   - unchecked: the checked real servers without a first verdict now (`DaemonHealth`);
+    ///     read at start and every 100 ms until it is empty, each change posted as `.unchecked`.
     public init(settings: ClusterDirectorState.Settings, maintenance: Bool, addressTable: any AddressTable,
                 routes: any AnnouncedRoutes, worker: KernelWorker, logger: Logger, events: EventHub?, clock: any TandemClock,
-                watchdog: WatchdogPinger? = nil) {
+                watchdog: WatchdogPinger? = nil, unchecked: @escaping @Sendable () -> Set<RealServerID> = { [] }) {
         self.watchdog = watchdog
-        state = ClusterDirectorState(settings: settings, maintenance: maintenance)
+        self.uncheckedServers = unchecked
+        state = ClusterDirectorState(settings: settings, maintenance: maintenance, unchecked: unchecked())
         self.addressTable = addressTable
         self.routes = routes
         self.worker = worker
@@ -79,7 +83,17 @@ public final class ClusterDirector: @unchecked Sendable {
         queue.async {
             self.pingWatchdog()
             self.run(.start)
+            self.watchFirstVerdicts()
         }
+    }
+
+    /// Reads the servers without a first verdict until there are none (a first verdict comes
+    /// within one check interval and timeout, so this ends soon after start).
+    private func watchFirstVerdicts() {
+        guard !state.unchecked.isEmpty, !state.isFinished else { return }
+        let now = uncheckedServers()
+        if now != state.unchecked { run(.unchecked(now)) }
+        queue.asyncAfter(deadline: Self.dispatchTime(clock.now().adding(milliseconds: 100))) { self.watchFirstVerdicts() }
     }
 
     private func pingWatchdog() {
