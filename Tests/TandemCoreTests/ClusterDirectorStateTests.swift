@@ -59,6 +59,28 @@ private func announcing(_ c: Config) -> ClusterDirectorState {
         #expect(s.ipvsInputs == IPVSInputs(holdingVIPs: true, down: [web]))
     }
 
+    @Test func aReloadWithdrawsRemovedVIPsBeforeReleasingThemAndClaimsNewOnes() throws {
+        let c = try config()
+        var s = announcing(c)
+        let other = IPAddress("10.0.5.11")!
+        let fresh = try config(minimalClusterConfig.replacingOccurrences(of: "10.0.5.10", with: "10.0.5.11"))
+        let effects = s.handle(.reload(fresh), at: at(10))
+        // The route table first (the old VIP's route goes), then the release, then the claim.
+        let routes = effects.firstIndex { if case .reconcileRoutes([]) = $0 { return true } else { return false } }
+        let release = effects.firstIndex(of: .release(c.virtualIPs))
+        let claim = effects.firstIndex(of: .claim(fresh.virtualIPs))
+        #expect(routes != nil && release != nil && claim != nil)
+        if let routes, let release, let claim { #expect(routes < release && release < claim) }
+        #expect(effects.contains(.reconcileIPVS(IPVSInputs(holdingVIPs: true))))
+        #expect(s.decisions.map(\.description) == ["withdrawn: the address is not on lo"])
+        // The new address is found: announced (web moved with it and has its live real server).
+        #expect(routeRequests(s.handle(.addressesObserved([other]), at: at(11))) == [[other]])
+        // A reload while stopping is not applied.
+        _ = s.handle(.stop, at: at(20))
+        #expect(s.handle(.reload(c), at: at(21)) == [.log(.warning, "director: reload while withdrawing: the new config is not applied")])
+        #expect(s.settings.config.virtualIPs == fresh.virtualIPs)
+    }
+
     @Test func noSyncDaemonWithoutSync() throws {
         let c = try config(minimalClusterConfig.replacingOccurrences(of: "sync:\n  interface: eth0", with: ""))
         var s = ClusterDirectorState(settings: .init(config: c))

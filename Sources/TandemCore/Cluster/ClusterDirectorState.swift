@@ -24,6 +24,11 @@
 ///   every VIP, `RouteAnnouncement` rule 2) and is answered once the route table was reconciled,
 ///   so `tandemctl maintenance on` returns after the routes are gone from the table. The VIPs and
 ///   the IPVS table stay: the connections the router already sent here finish.
+/// - **Reload** (a new config, already validated, still a cluster with the same route table,
+///   protocol and `vip_interface`: those need a restart, `ConfigDifference`): the decisions are
+///   made for the new VIPs and the table reconciled first (a removed VIP's route goes), then the
+///   removed VIPs are released (their routes are already withdrawn; flows still arriving for them
+///   are no longer served, as the operator asked), the new ones claimed, and the IPVS table follows.
 /// - **Stop** (SIGTERM, restart): the routes are withdrawn FIRST, then the director waits
 ///   `withdrawalGrace` with the VIPs and the IPVS table still in place, so the flows the router
 ///   sends until BIRD's withdrawal reaches it are still forwarded; then the VIPs are released and
@@ -84,6 +89,8 @@ public struct ClusterDirectorState: Sendable {
         case maintenance(on: Bool, request: NodeRequestID)
         /// SIGTERM or SIGINT; a second one skips the wait.
         case stop
+        /// A reload put this config in force (validated; same cluster table, protocol and interface).
+        case reload(Config)
         /// The instant last asked for with `scheduleTimer` has come.
         case timer
         /// The answer to `reconcileRoutes`: each failure as text ("cannot read table 100: …",
@@ -228,6 +235,20 @@ public struct ClusterDirectorState: Sendable {
             effects.append(.log(.notice, "director: maintenance \(on ? "on: withdrawing every route" : "off: announcing again what can be served")"))
             pendingMaintenance.append((id, on))
             effects += decide(force: true, at: now)
+        case .reload(let config):
+            guard phase == .running else {
+                return [.log(.warning, "director: reload while \(phase.rawValue): the new config is not applied")]
+            }
+            let old = settings.config.virtualIPs
+            settings.config = config
+            let removed = old.filter { !config.virtualIPs.contains($0) }
+            let added = config.virtualIPs.filter { !old.contains($0) }
+            effects.append(.log(.notice, "director: config serial \(config.serial) in force: \(added.count) VIP(s) added, \(removed.count) removed"))
+            effects += decide(force: true, at: now)
+            if !removed.isEmpty { effects.append(.release(removed)) }
+            if !added.isEmpty { effects.append(.claim(added)) }
+            effects.append(.observeAddresses)
+            effects.append(.reconcileIPVS(ipvsInputs))
         case .stop:
             switch phase {
             case .running:
