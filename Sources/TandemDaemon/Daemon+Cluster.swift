@@ -9,7 +9,8 @@ extension Daemon {
     /// pair's parts: `KernelWorker` for the IPVS table (the same on every director, checked every
     /// `repairPeriod`) and the sync daemons, `DaemonHealth` for the real servers, the control
     /// server, and adds the cluster's route table (`LiveAnnouncedRoutes`). SIGTERM/SIGINT withdraw
-    /// every route, wait `ClusterDirectorState.defaultWithdrawalGrace`, release the VIPs and exit 0.
+    /// every route, wait `ClusterDirectorState.defaultWithdrawalGrace`, release the VIPs and exit 0;
+    /// SIGHUP and `tandemctl reload` reload (`reloader`).
     static func runCluster(store initial: ConfigStore, nodeName: String, local: NodeLocalSettings, logger: Logger,
                            serviceManager: any ServiceManagerNotifying, repairPeriod: Duration,
                            clock: MonotonicClock) async throws {
@@ -49,9 +50,13 @@ extension Daemon {
                                        })
         box.withLock { $0 = director }
         worker.onTableState = { problem in director.post(.ipvsReconciled(problem: problem)) }
+        let store = LockedBox(initial)
+        let reload = reloader(store: store, started: config, nodeName: nodeName, local: local, director: director,
+                              health: health, hub: hub, logger: logger)
         let center = ClusterControlCenter(
-            parts: .init(nodeName: nodeName, configPath: initial.path, config: config, digest: initial.digest, director: director,
-                         worker: worker, hub: hub, stateDirectory: local.stateDirectory,
+            parts: .init(nodeName: nodeName, configPath: initial.path, cluster: cluster,
+                         currentConfig: { store.withLock { $0.current } }, currentDigest: { store.withLock { $0.digest } },
+                         reload: reload, director: director, worker: worker, hub: hub, stateDirectory: local.stateDirectory,
                          health: { health.statusForControl() }, clock: clock),
             logger: logger)
         logger.notice("starting: cluster director \(nodeName) of \(config.nodes.count); VIPs \(config.virtualIPs.map { "\($0.prefix)" }.joined(separator: ", ")) on \(cluster.vipInterface); route table \(cluster.routeTable) proto \(cluster.routeProtocol); \(config.virtualServers.count) virtual server(s); config serial \(config.serial) digest \(initial.digest.prefix(16))")
@@ -62,9 +67,7 @@ extension Daemon {
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: PeriodicReconcileService(worker: worker, period: repairPeriod)),
-                .init(service: SignalService(onReload: {
-                    logger.warning("SIGHUP: a cluster director does not reload its config yet: restart tandemd (it withdraws its routes first)")
-                }, onStatus: {
+                .init(service: SignalService(onReload: { _ = reload(false) }, onStatus: {
                     let s = director.snapshot
                     let vips = s.decisions.map { "\($0.address) \($0)" }.joined(separator: "; ")
                     logger.notice("status: director \(nodeName) \(s.phase.rawValue)\(s.maintenance ? ", maintenance" : ""); \(vips)")
@@ -81,5 +84,60 @@ extension Daemon {
         try await ServiceGroup(configuration: configuration).run()
         hub.finish()
         worker.drain()
+    }
+
+    /// A director's reload (`tandemctl reload`, SIGHUP): validates the file (a switch to a pair is
+    /// refused by `ConfigStore`), reports the difference and what needs a restart, and unless
+    /// `dryRun` puts it in force: health checks first, then the director (`ClusterDirector.reload`).
+    /// The cluster section in force stays the one the director started with (its route table,
+    /// protocol and interface need a restart and are listed so; the BGP part is BIRD's).
+    static func reloader(store: LockedBox<ConfigStore>, started: Config, nodeName: String, local: NodeLocalSettings,
+                         director: ClusterDirector, health: DaemonHealth, hub: EventHub,
+                         logger: Logger) -> @Sendable (Bool) -> Result<ReloadResult, ControlProtocolError> {
+        let context = ReloadContext(nodeName: nodeName, controlSocketFromConfig: local.controlSocket == started.control.socketPath,
+                                    stateDirectoryFromConfig: local.stateDirectory == started.stateDirectory)
+        return { dryRun in
+            let (running, runningDigest) = store.withLock { ($0.current, $0.digest) }
+            let prepared: ConfigStore.Prepared
+            switch store.withLock({ $0.prepareReload() }) {
+            case .failure(let error):
+                logger.error("reload rejected: \(error); keeping the config in force (digest \(runningDigest.prefix(16)))")
+                hub.publish(.config, "reload rejected: \(error)")
+                return .failure(.refused("\(error)\nthe running config (serial \(running.serial)) stays in force"))
+            case .success(let value):
+                prepared = value
+            }
+            var fresh = prepared.config
+            guard fresh.node(named: nodeName) != nil else {
+                return .failure(.refused("\(store.withLock { $0.path }): node \(nodeName) is not one of the new config's directors; the running config (serial \(running.serial)) stays in force"))
+            }
+            let changes = ConfigDifference.changes(from: running, to: fresh, started: started, context: context)
+                .filter { $0.effect != .restart }.map(\.description)
+            let restartNeeded = ConfigDifference.restartNeeded(started: started, current: fresh, context: context)
+            var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial, oldDigest: runningDigest,
+                                      newDigest: prepared.digest, changes: changes, restartNeeded: restartNeeded)
+            guard !dryRun else { return .success(result) }
+            guard case .replaced = store.withLock({ $0.commit(prepared) }) else {
+                logger.notice("reload: config unchanged")
+                return .success(result)
+            }
+            if !restartNeeded.isEmpty {
+                logger.warning("reload: needs a restart to apply: \(restartNeeded.joined(separator: "; ")); running with the values it started with")
+            }
+            logger.notice("reload: config replaced (digest \(runningDigest.prefix(16)) -> \(prepared.digest.prefix(16)), serial \(fresh.serial))")
+            hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
+            fresh.cluster = started.cluster
+            if let vipInterface = started.cluster?.vipInterface {
+                fresh.virtualIPs = fresh.virtualIPs.map { vip in
+                    var vip = vip
+                    vip.interface = vipInterface
+                    return vip
+                }
+            }
+            health.apply(fresh)
+            director.reload(fresh)
+            result.applied = true
+            return .success(result)
+        }
     }
 }

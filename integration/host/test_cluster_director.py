@@ -244,3 +244,28 @@ def test_maintenance_survives_a_restart(director, tmp_path):
     assert d.routes() == []
     assert d.ctl("maintenance", "off").returncode == 0
     assert d.routes() == [VIP]
+
+
+def test_reload_adds_and_removes_vips(director, tmp_path):
+    other = "198.51.100.11"
+    d = director(BASE.format(vip=VIP, more_vips="", state=tmp_path / "state"))
+    d.start()
+    wait_for("the VIP's route", lambda: d.routes() == [VIP], timeout=10)
+    d.config.write_text(BASE.format(vip=VIP, more_vips=f"  - address: {other}/32\n", state=tmp_path / "state")
+                        .replace("serial: 1", "serial: 2"))
+    r = d.ctl("reload")
+    assert r.returncode == 0, r.stderr
+    wait_for("both routes after adding a VIP", lambda: d.routes() == sorted([VIP, other]), timeout=5)
+    assert other in d.on_lo()
+    # Removing the first VIP: its route goes and it leaves lo.
+    d.config.write_text(BASE.format(vip=other, more_vips="", state=tmp_path / "state").replace("serial: 1", "serial: 3"))
+    assert d.ctl("reload").returncode == 0
+    wait_for("only the remaining route", lambda: d.routes() == [other], timeout=5)
+    assert VIP not in d.on_lo() and other in d.on_lo()
+    assert d.try_status()["config"]["serial"] == 3
+    # A switch to a pair is refused; the director keeps running with serial 3.
+    d.config.write_text("serial: 4\nnodes:\n  - {name: d1, addresses: [192.0.2.11]}\n  - {name: d2, addresses: [192.0.2.12]}\n"
+                        "heartbeat:\n  key_file: /etc/tandem/heartbeat.key\nvirtual_ips:\n  - {address: 10.0.0.10/24, interface: eth0}\n")
+    r = d.ctl("reload")
+    assert r.returncode != 0 and "restart" in (r.stderr + r.stdout), r
+    assert d.routes() == [other]

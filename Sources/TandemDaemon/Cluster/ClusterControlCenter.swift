@@ -5,14 +5,18 @@ import TandemKernel
 
 /// Carries out control commands for a cluster director (`tandemctl status`, `maintenance`,
 /// `show ipvs`, `events`): reads the director's snapshot and asks `ClusterDirector` for
-/// maintenance changes, never deciding anything itself. Failover has no meaning without a pair;
-/// drains and reloads are not run by a director yet: they are refused with the way round.
+/// maintenance changes, never deciding anything itself; `reload` is the daemon's. Failover has
+/// no meaning without a pair; drains are not run by a director yet: refused with the way round.
 public final class ClusterControlCenter: ControlHandling {
     public struct Parts: Sendable {
         public var nodeName: String
         public var configPath: String
-        public var config: Config
-        public var digest: String
+        /// The cluster section the director started with (table, protocol and interface in use).
+        public var cluster: ClusterSettings
+        public var currentConfig: @Sendable () -> Config
+        public var currentDigest: @Sendable () -> String
+        /// Re-reads the config file: validates it, and unless `dryRun` puts it in force.
+        public var reload: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError>
         public var director: ClusterDirector
         public var worker: KernelWorker
         public var hub: EventHub
@@ -50,12 +54,20 @@ public final class ClusterControlCenter: ControlHandling {
         case .failover:
             return .failure(.refused("\(parts.nodeName) is a cluster director: every director is active, there is no failover; use `tandemctl maintenance on` to take this one out of the routes"))
         case .drain, .undrain:
-            return .failure(.refused("drains are not run by a cluster director yet: set the real server's weight to 0 in the config on every director and restart them one at a time, or use `tandemctl maintenance on` for the whole director"))
-        case .reload:
-            return .failure(.refused("a cluster director does not reload its config yet: restart tandemd (it withdraws its routes before it stops)"))
+            return .failure(.refused("drains are not run by a cluster director yet: set the real server's weight to 0 in the config on every director and `tandemctl reload` each, or use `tandemctl maintenance on` for the whole director"))
+        case .reload(let dryRun):
+            switch parts.reload(dryRun) {
+            case .success(let result):
+                var response = ControlResponse(message: result.applied ? "reloaded" : dryRun ? "dry run: nothing applied" : "config unchanged")
+                response.reload = result
+                return response
+            case .failure(let error):
+                return .failure(error)
+            }
         case .showIPVS:
-            guard let listing = await parts.worker.currentListing(for: parts.config) else {
-                return .failure(.refused(IPVSIntent.needsIPVS(parts.config)
+            let config = parts.currentConfig()
+            guard let listing = await parts.worker.currentListing(for: config) else {
+                return .failure(.refused(IPVSIntent.needsIPVS(config)
                     ? "the IPVS table cannot be read here (no IPVS in this kernel? see `tandemctl doctor`)"
                     : "this config has no virtual servers: tandemd does not use IPVS"))
             }
@@ -69,7 +81,7 @@ public final class ClusterControlCenter: ControlHandling {
 
     /// The report: `mode` "cluster", role "director", one announcement per VIP with its reasons.
     public func status() async -> StatusReport {
-        let config = parts.config
+        let config = parts.currentConfig()
         let s = parts.director.snapshot
         let listing = config.virtualServers.isEmpty ? nil : await parts.worker.currentListing(for: config)
         let services = StatusReport.services(config: config, listing: listing, health: parts.health(), drained: [])
@@ -81,7 +93,7 @@ public final class ClusterControlCenter: ControlHandling {
             return StatusReport.VIP(address: vip.prefix.description, interface: vip.interface, held: !missing,
                                     problem: missing ? "not on \(vip.interface)" : nil)
         }
-        let cluster = config.cluster
+        let cluster = parts.cluster
         var report = StatusReport(
             node: parts.nodeName, role: "director",
             roleReason: "cluster director (\(s.phase.rawValue)): announcing \(announced) of \(s.decisions.count) VIP(s)",
@@ -90,13 +102,12 @@ public final class ClusterControlCenter: ControlHandling {
             priority: 0, effectivePriority: 0, maintenance: s.maintenance,
             peer: StatusReport.Peer(name: "none", role: "none", alive: false, lastHeardMs: nil, priority: nil, config: nil, paths: []),
             heartbeats: .init(), vips: vips, services: services,
-            config: StatusReport.ConfigInfo(serial: config.serial, digest: parts.digest, path: parts.configPath),
+            config: StatusReport.ConfigInfo(serial: config.serial, digest: parts.currentDigest(), path: parts.configPath),
             configWarning: nil, roleChanges: [])
         report.mode = "cluster"
         report.cluster = ClusterDirectorStatus(
-            phase: s.phase.rawValue, vipInterface: cluster?.vipInterface ?? ClusterSettings.defaultVIPInterface,
-            routeTable: cluster?.routeTable ?? ClusterSettings.defaultRouteTable,
-            routeProtocol: cluster?.routeProtocol ?? ClusterSettings.defaultRouteProtocol, ipvsProblem: s.ipvsProblem,
+            phase: s.phase.rawValue, vipInterface: cluster.vipInterface, routeTable: cluster.routeTable,
+            routeProtocol: cluster.routeProtocol, ipvsProblem: s.ipvsProblem,
             routeProblems: s.routeProblems.isEmpty ? nil : s.routeProblems,
             announcements: s.decisions.map(ClusterDirectorStatus.Announcement.init))
         return report
@@ -125,7 +136,7 @@ public final class ClusterControlCenter: ControlHandling {
         switch reply {
         case .maintenanceDone(let text):
             var message = text
-            if let listing = await parts.worker.currentListing(for: parts.config) {
+            if let listing = await parts.worker.currentListing(for: parts.currentConfig()) {
                 let active = listing.services.reduce(0) { sum, s in sum + s.destinations.reduce(0) { $0 + Int($1.activeConnections) } }
                 message += "; \(active) active connection(s) on this director now (`tandemctl status` shows them per real server)"
             }

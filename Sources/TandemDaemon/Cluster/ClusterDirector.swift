@@ -44,6 +44,8 @@ public final class ClusterDirector: @unchecked Sendable {
     /// systemd's watchdog, pinged from the director's queue (a stuck queue stops the pings).
     private var watchdog: WatchdogPinger?
     private let uncheckedServers: @Sendable () -> Set<RealServerID>
+    /// `watchFirstVerdicts` is scheduled (on `queue`).
+    private var watchingVerdicts = false
     private let snapshotBox = Mutex(ClusterDirectorSnapshot())
     private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
@@ -87,13 +89,30 @@ public final class ClusterDirector: @unchecked Sendable {
         }
     }
 
+    /// A reload put `config` in force (validated; its cluster section the one the director
+    /// started with, since table, protocol and interface need a restart). The IPVS worker gets it
+    /// first; the health checks must already run `config`'s targets (`DaemonHealth.apply`), so
+    /// new real servers count as unchecked until their first verdict.
+    public func reload(_ config: Config) {
+        queue.async {
+            self.worker.configChanged(config)
+            self.run(.reload(config))
+            self.run(.unchecked(self.uncheckedServers()))
+            self.watchFirstVerdicts()
+        }
+    }
+
     /// Reads the servers without a first verdict until there are none (a first verdict comes
-    /// within one check interval and timeout, so this ends soon after start).
+    /// within one check interval and timeout, so this ends soon after start or a reload).
     private func watchFirstVerdicts() {
-        guard !state.unchecked.isEmpty, !state.isFinished else { return }
-        let now = uncheckedServers()
-        if now != state.unchecked { run(.unchecked(now)) }
-        queue.asyncAfter(deadline: Self.dispatchTime(clock.now().adding(milliseconds: 100))) { self.watchFirstVerdicts() }
+        guard !state.unchecked.isEmpty, !state.isFinished, !watchingVerdicts else { return }
+        watchingVerdicts = true
+        queue.asyncAfter(deadline: Self.dispatchTime(clock.now().adding(milliseconds: 100))) {
+            self.watchingVerdicts = false
+            let now = self.uncheckedServers()
+            if now != self.state.unchecked { self.run(.unchecked(now)) }
+            self.watchFirstVerdicts()
+        }
     }
 
     private func pingWatchdog() {
