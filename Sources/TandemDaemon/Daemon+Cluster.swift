@@ -51,13 +51,15 @@ extension Daemon {
         box.withLock { $0 = director }
         worker.onTableState = { problem in director.post(.ipvsReconciled(problem: problem)) }
         let store = LockedBox(initial)
+        let birdReader = BIRDSessionReader(socket: local.birdSocket, runner: SpawnChildRunner(clock: clock))
         let reload = reloader(store: store, started: config, nodeName: nodeName, local: local, director: director,
                               health: health, hub: hub, logger: logger)
         let center = ClusterControlCenter(
             parts: .init(nodeName: nodeName, configPath: initial.path, cluster: cluster,
                          currentConfig: { store.withLock { $0.current } }, currentDigest: { store.withLock { $0.digest } },
                          reload: reload, director: director, worker: worker, hub: hub, stateDirectory: local.stateDirectory,
-                         health: { health.statusForControl() }, clock: clock),
+                         health: { health.statusForControl() }, clock: clock,
+                         bgpSessions: { await birdReader.sessions() }),
             logger: logger)
         logger.notice("starting: cluster director \(nodeName) of \(config.nodes.count); VIPs \(config.virtualIPs.map { "\($0.prefix)" }.joined(separator: ", ")) on \(cluster.vipInterface); route table \(cluster.routeTable) proto \(cluster.routeProtocol); \(config.virtualServers.count) virtual server(s); config serial \(config.serial) digest \(initial.digest.prefix(16))")
         serviceManager.send(.ready(status: "cluster director \(nodeName)"))

@@ -15,10 +15,16 @@ public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
 public struct NodeLocalSettings: Sendable, Hashable {
     public var controlSocket: String
     public var stateDirectory: String
+    /// A cluster director's BIRD control socket (`birdc -s`), for the BGP sessions in status.
+    public var birdSocket: String
 
-    public init(controlSocket: String, stateDirectory: String) {
+    /// BIRD's default control socket (Debian's bird2 package).
+    public static let defaultBIRDSocket = "/run/bird/bird.ctl"
+
+    public init(controlSocket: String, stateDirectory: String, birdSocket: String = NodeLocalSettings.defaultBIRDSocket) {
         self.controlSocket = controlSocket
         self.stateDirectory = stateDirectory
+        self.birdSocket = birdSocket
     }
 }
 

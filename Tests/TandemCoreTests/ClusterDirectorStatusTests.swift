@@ -25,7 +25,8 @@ import Testing
         report.mode = "cluster"
         report.cluster = ClusterDirectorStatus(phase: "running", vipInterface: "lo", routeTable: 100, routeProtocol: 250,
                                                ipvsProblem: nil, routeProblems: ["+ blackhole 10.0.5.10/32 proto 250: EPERM"],
-                                               announcements: decisions.map(ClusterDirectorStatus.Announcement.init))
+                                               announcements: decisions.map(ClusterDirectorStatus.Announcement.init),
+                                               bgp: [BGPSessionStatus(name: "upstream", state: "up", since: "05:49:01.156", info: "Established")])
         return report
     }
 
@@ -38,6 +39,8 @@ import Testing
           ROUTE PROBLEM: + blackhole 10.0.5.10/32 proto 250: EPERM
           VIP 10.0.5.10: announced
           VIP 10.0.5.11: withdrawn: maintenance; no live real server for tcp 10.0.5.11:80 (web)
+        BGP sessions (BIRD):
+          upstream: up since 05:49:01.156 (Established)
         services:
           web tcp 10.0.5.11:80 mh: 10.0.0.21:80 down, active 3
 
@@ -50,6 +53,7 @@ import Testing
         #expect(json.contains("\"mode\":\"cluster\""))
         #expect(json.contains("{\"address\":\"10.0.5.11\",\"announced\":false,\"decision\":\"withdrawn: maintenance; no live real server for tcp 10.0.5.11:80 (web)\",\"reasons\":[\"maintenance\",\"no live real server for tcp 10.0.5.11:80 (web)\"]}"))
         #expect(json.contains("\"route_table\":100"))
+        #expect(json.contains("\"bgp\":[{\"info\":\"Established\",\"name\":\"upstream\",\"since\":\"05:49:01.156\",\"state\":\"up\"}]"))
         #expect(try ControlProtocol.decoder().decode(StatusReport.self, from: data) == Self.report())
         // A pair's report is unchanged: no mode, no cluster.
         var pair = Self.report()

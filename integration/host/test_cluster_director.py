@@ -84,13 +84,14 @@ class Director:
         self.config.write_text(config_text)
         self.socket = str(tmp / "d1.sock")
         self.log = tmp / "d1.log"
+        self.bird_socket = tmp / "bird.ctl"
         self.proc = None
 
     def start(self):
         with open(self.log, "ab") as log:
             self.proc = self.topo.popen("d1", TANDEMD, "--config", str(self.config), "--node", "d1",
                                         "--control-socket", self.socket, "--state-directory", str(self.tmp / "state"),
-                                        stdout=log, stderr=log)
+                                        "--bird-socket", str(self.bird_socket), stdout=log, stderr=log)
 
     def routes(self):
         """Tandem's routes (proto 250) in table 100, IPv4 and IPv6, sorted destinations, as `ip -j route` lists them."""
@@ -171,6 +172,8 @@ def test_director_announces_drains_and_withdraws_before_it_stops(director, tmp_p
                                              {"address": VIP6, "announced": True, "reasons": [], "decision": "announced"}]
     text = d.ctl("status").stdout
     assert f"VIP {VIP}: announced" in text, text
+    # No BIRD runs here: status says so instead of inventing sessions.
+    assert "birdc -s" in s["cluster"]["bgp_problem"] and "bgp" not in s["cluster"], s["cluster"]
 
     # Maintenance: the answer comes after the table changed, so no wait is needed.
     r = d.ctl("maintenance", "on", "--wait", "--timeout", "5")
@@ -269,3 +272,27 @@ def test_reload_adds_and_removes_vips(director, tmp_path):
     r = d.ctl("reload")
     assert r.returncode != 0 and "restart" in (r.stderr + r.stdout), r
     assert d.routes() == [other]
+
+
+def test_status_shows_birds_bgp_sessions(director, tmp_path):
+    d = director(BASE.format(vip=VIP, more_vips="", state=tmp_path / "state"))
+    conf = tmp_path / "d1.bird.conf"
+    r = subprocess.run([TANDEMCTL, "bird-config", str(d.config), "--node", "d1"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    conf.write_text(r.stdout)
+    bird = d.topo.popen("d1", "bird", "-f", "-c", str(conf), "-s", str(d.bird_socket),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    birdc = lambda: subprocess.run(["birdc", "-s", str(d.bird_socket), "show", "protocols"], capture_output=True, text=True, timeout=5)
+    wait_for("BIRD answering", lambda: d.bird_socket.exists() and birdc().returncode == 0, timeout=10)
+    d.start()
+    s = wait_for("status with BGP sessions", lambda: (lambda s: s if s and s["cluster"].get("bgp") is not None else None)(d.try_status()),
+                 timeout=10)
+    # The same sessions and states as birdc lists (no peer answers here, so they stay where they are).
+    listed = {line.split()[0]: line.split()[3] for line in birdc().stdout.splitlines() if len(line.split()) > 3 and line.split()[1] == "BGP"}
+    assert listed, birdc().stdout
+    assert {b["name"]: b["state"] for b in s["cluster"]["bgp"]} == listed
+    assert "bgp_problem" not in s["cluster"]
+    text = d.ctl("status").stdout
+    assert "BGP sessions (BIRD):" in text, text
+    bird.terminate()
+    bird.wait(timeout=5)

@@ -29,9 +29,16 @@ public struct ClusterDirectorStatus: Codable, Sendable, Hashable {
     public var routeProblems: [String]?
     /// One per VIP, in config order.
     public var announcements: [Announcement]
+    /// This director's BGP sessions as its BIRD lists them (`birdc show protocols`); nil when
+    /// BIRD could not be asked (then `bgpProblem` says why).
+    public var bgp: [BGPSessionStatus]?
+    public var bgpProblem: String?
 
     public init(phase: String, vipInterface: String, routeTable: UInt32, routeProtocol: UInt8, ipvsProblem: String?,
-                routeProblems: [String]?, announcements: [Announcement]) {
+                routeProblems: [String]?, announcements: [Announcement], bgp: [BGPSessionStatus]? = nil,
+                bgpProblem: String? = nil) {
+        self.bgp = bgp
+        self.bgpProblem = bgpProblem
         self.phase = phase
         self.vipInterface = vipInterface
         self.routeTable = routeTable
@@ -48,6 +55,11 @@ public struct ClusterDirectorStatus: Codable, Sendable, Hashable {
         for problem in routeProblems ?? [] { out.append("  ROUTE PROBLEM: \(problem)") }
         if announcements.isEmpty { out.append("VIPs: none configured") }
         for a in announcements { out.append("  VIP \(a.address): \(a.decision)") }
+        if let bgpProblem { out.append("BGP sessions: unknown: \(bgpProblem)") }
+        if let bgp {
+            out.append(bgp.isEmpty ? "BGP sessions: none in BIRD's config" : "BGP sessions (BIRD):")
+            for session in bgp { out.append("  \(session.line)") }
+        }
         return out
     }
 }

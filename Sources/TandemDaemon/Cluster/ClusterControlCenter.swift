@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 import TandemCore
@@ -25,6 +26,8 @@ public final class ClusterControlCenter: ControlHandling {
         /// Health of the checked real servers.
         public var health: @Sendable () -> [RealServerID: RealServerHealthInfo]
         public var clock: any TandemClock
+        /// This director's BGP sessions from its BIRD, or why they cannot be read.
+        public var bgpSessions: @Sendable () async -> Result<[BGPSessionStatus], BIRDQueryError>
     }
 
     private let parts: Parts
@@ -110,6 +113,10 @@ public final class ClusterControlCenter: ControlHandling {
             routeProtocol: cluster.routeProtocol, ipvsProblem: s.ipvsProblem,
             routeProblems: s.routeProblems.isEmpty ? nil : s.routeProblems,
             announcements: s.decisions.map(ClusterDirectorStatus.Announcement.init))
+        switch await parts.bgpSessions() {
+        case .success(let sessions): report.cluster?.bgp = sessions
+        case .failure(let error): report.cluster?.bgpProblem = error.description
+        }
         return report
     }
 
@@ -148,6 +155,44 @@ public final class ClusterControlCenter: ControlHandling {
             return .failure(.failed(why))
         case .failoverDone, .drainDone:
             return .failure(.failed("unexpected answer to maintenance"))
+        }
+    }
+}
+
+/// Why BIRD's BGP sessions could not be read.
+public struct BIRDQueryError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Asks this director's BIRD for its protocols (`birdc -s SOCKET show protocols`, 1 s at most,
+/// on a queue of its own so a status call never blocks a shared thread on it).
+public struct BIRDSessionReader: Sendable {
+    public var socket: String
+    public var runner: any ChildRunning
+    private static let queue = DispatchQueue(label: "tandem.birdc")
+
+    public init(socket: String, runner: any ChildRunning) {
+        self.socket = socket
+        self.runner = runner
+    }
+
+    public func sessions() async -> Result<[BGPSessionStatus], BIRDQueryError> {
+        let request = ChildRequest(arguments: ["birdc", "-s", socket, "show", "protocols"], timeout: .seconds(1),
+                                   terminationGrace: .milliseconds(200), outputLimit: 65536)
+        let runner = self.runner
+        let socket = self.socket
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<ChildOutcome, Never>) in
+            Self.queue.async { continuation.resume(returning: runner.run(request)) }
+        }
+        let text = String(decoding: outcome.output, as: UTF8.self)
+        guard outcome.succeeded else {
+            return .failure(BIRDQueryError(description: "birdc -s \(socket) show protocols \(outcome)" + (outcome.outputLine().map { ": \($0)" } ?? "")
+                                           + " (is BIRD running with this control socket? tandemd --bird-socket)"))
+        }
+        do {
+            return .success(try BIRDProtocols.bgpSessions(text))
+        } catch {
+            return .failure(BIRDQueryError(description: "\(error)"))
         }
     }
 }
