@@ -5,9 +5,12 @@ Run as root after `swift build`:  python3 -m pytest -v integration/host/test_clu
 One director namespace (d1, eth0 192.0.2.11) runs tandemd with a cluster config. The host kernel
 has no IPVS, so the director that announces is one whose config needs none (VIPs without virtual
 servers or `sync:`: its empty table counts as installed and verified); the one with a virtual
-server shows the withdrawal for an IPVS table that cannot be installed. Every assertion about the
-kernel uses `ip -j route show table 100` and `ip -j addr show dev lo`, never only tandemd's report;
-every wait is bounded.
+server shows the withdrawal for an IPVS table that cannot be installed. Covered: announce, stale
+and foreign routes, maintenance (also across a restart), route repair, SIGTERM withdrawing before
+the release and the exit, reload adding and removing VIPs (a switch to a pair refused), and the
+BGP sessions of a real BIRD in status. Every assertion about the kernel uses `ip -j route show
+table 100`, `ip -j addr show dev lo` or `birdc`, never only tandemd's report; every wait is
+bounded. Needs root and bird2 (integration/setup).
 """
 import json
 import os

@@ -14,7 +14,6 @@ public struct ClusterDirectorSnapshot: Sendable {
     public var ipvsProblem: String?
     public var decisions: [RouteAnnouncement.Decision] = []
     public var routeProblems: [String] = []
-    public var down: Set<RealServerID> = []
 }
 
 /// Runs this director's `ClusterDirectorState` on one serial queue and carries out its effects:
@@ -160,7 +159,7 @@ public final class ClusterDirector: @unchecked Sendable {
         let s = state
         snapshotBox.withLock {
             $0 = ClusterDirectorSnapshot(phase: s.phase, maintenance: s.maintenance, ipvsProblem: s.ipvsProblem,
-                                         decisions: s.decisions, routeProblems: s.routeProblems, down: s.down)
+                                         decisions: s.decisions, routeProblems: s.routeProblems)
         }
         if s.isFinished { finish() }
     }
