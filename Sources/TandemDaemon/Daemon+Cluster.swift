@@ -47,6 +47,14 @@ extension Daemon {
                                        unchecked: {
                                            Set(health.snapshot().filter { $0.status == .unknown }
                                                .map { RealServerID(service: $0.service, address: $0.address, port: $0.port) })
+                                       },
+                                       drained: OperatorState.loadDrains(stateDirectory: local.stateDirectory, logger: logger).drained,
+                                       keepDrains: { servers in
+                                           do {
+                                               try OperatorState.storeDrains(DrainBook(drained: servers), stateDirectory: local.stateDirectory)
+                                           } catch {
+                                               logger.error("cannot keep the drain list in \(local.stateDirectory): \(FileErrorText.describe(error)); it is in force until tandemd stops")
+                                           }
                                        })
         box.withLock { $0 = director }
         worker.onTableState = { problem in director.post(.ipvsReconciled(problem: problem)) }

@@ -81,6 +81,28 @@ private func announcing(_ c: Config) -> ClusterDirectorState {
         #expect(s.settings.config.virtualIPs == fresh.virtualIPs)
     }
 
+    @Test func drainingTheOnlyRealServerWithdrawsAndIsKept() throws {
+        var s = announcing(try config())
+        let effects = s.handle(.drain([web], on: true, request: 5), at: at(10))
+        #expect(effects.contains(.drainsChanged([web])))
+        #expect(effects.contains(.reconcileIPVS(IPVSInputs(holdingVIPs: true, drained: [web]))))
+        #expect(routeRequests(effects) == [[]])
+        #expect(s.decisions.map(\.description) == ["withdrawn: no live real server for tcp 10.0.5.10:80 (web)"])
+        #expect(replies(effects) == [.drainDone(DrainBook(drained: [web]).list,
+                                                peer: .failed("cluster directors do not share drains: run the same command on every director"))])
+        // The same drain again changes nothing but is answered.
+        let again = s.handle(.drain([web], on: true, request: 6), at: at(11))
+        #expect(again.count == 1 && replies(again).count == 1)
+        let undrained = s.handle(.drain([web], on: false, request: 7), at: at(12))
+        #expect(undrained.contains(.drainsChanged([])))
+        #expect(routeRequests(undrained) == [[vip]])
+        // Kept across a restart: a director started with the list withholds the VIP.
+        var restarted = ClusterDirectorState(settings: .init(config: try config()), drained: [web])
+        _ = restarted.handle(.start, at: t0)
+        _ = restarted.handle(.addressesObserved([vip]), at: t0)
+        #expect(routeRequests(restarted.handle(.ipvsReconciled(problem: nil), at: t0)).isEmpty)
+    }
+
     @Test func noSyncDaemonWithoutSync() throws {
         let c = try config(minimalClusterConfig.replacingOccurrences(of: "sync:\n  interface: eth0", with: ""))
         var s = ClusterDirectorState(settings: .init(config: c))

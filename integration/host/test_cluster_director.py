@@ -227,6 +227,15 @@ def test_director_without_an_installable_ipvs_table_withdraws(director, tmp_path
     assert VIP in wait_for("the VIP on lo", lambda: d.on_lo() if VIP in d.on_lo() else None, timeout=5)
     time.sleep(0.5)
     assert d.routes() == []
+    # A drain on a director: its own, kept in the state directory, and a reason of its own.
+    r = d.ctl("drain", "192.0.2.21:80")
+    assert r.returncode == 0, r.stderr
+    assert "cluster directors do not share drains" in r.stdout, r.stdout
+    assert "www 192.0.2.21 80" in (tmp_path / "state" / "drains").read_text()
+    reasons = d.try_status()["cluster"]["announcements"][0]["reasons"]
+    assert reasons[1:] == ["no live real server for tcp 198.51.100.10:80 (www)"], reasons
+    assert d.ctl("undrain", "192.0.2.21:80").returncode == 0
+    assert len(d.try_status()["cluster"]["announcements"][0]["reasons"]) == 1
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=10) == 0, d.logtext()
     assert VIP not in d.on_lo()

@@ -24,6 +24,10 @@
 ///   every VIP, `RouteAnnouncement` rule 2) and is answered once the route table was reconciled,
 ///   so `tandemctl maintenance on` returns after the routes are gone from the table. The VIPs and
 ///   the IPVS table stay: the connections the router already sent here finish.
+/// - **Drain** (`tandemctl drain` on this director): the real server's weight goes to 0 in this
+///   director's IPVS table (established connections finish) and it no longer counts as live; the
+///   list is kept in the state directory. Directors do not share drains: run the command on each
+///   (the answer says so), or every director but one hashes the server's flows there.
 /// - **Reload** (a new config, already validated, still a cluster with the same route table,
 ///   protocol and `vip_interface`: those need a restart, `ConfigDifference`): the decisions are
 ///   made for the new VIPs and the table reconciled first (a removed VIP's route goes), then the
@@ -85,6 +89,8 @@ public struct ClusterDirectorState: Sendable {
         /// The addresses on `vip_interface` now (the answer to `observeAddresses`); nil when they
         /// could not be read (then every VIP counts as missing).
         case addressesObserved(Set<IPAddress>?)
+        /// `tandemctl drain`/`undrain` of these real servers; answered at once by `reply(id, .drainDone)`.
+        case drain(Set<RealServerID>, on: Bool, request: NodeRequestID)
         /// `tandemctl maintenance on|off`; answered once by `reply(id, …)`.
         case maintenance(on: Bool, request: NodeRequestID)
         /// SIGTERM or SIGINT; a second one skips the wait.
@@ -114,6 +120,8 @@ public struct ClusterDirectorState: Sendable {
         case reconcileIPVS(IPVSInputs)
         /// Run the connection-sync daemon as master and as backup (the config has `sync:`).
         case runSyncDaemons
+        /// The drained set changed: keep it in the state directory.
+        case drainsChanged(Set<RealServerID>)
         /// Reconcile the route table to announce exactly these VIPs (`AnnouncedRoutes.reconcile`);
         /// answer `.routesReconciled`.
         case reconcileRoutes(announce: Set<IPAddress>)
@@ -148,6 +156,8 @@ public struct ClusterDirectorState: Sendable {
     public private(set) var weights: [RealServerID: Int] = [:]
     /// Checked real servers without a first verdict: not live for the decisions.
     public private(set) var unchecked: Set<RealServerID>
+    /// Real servers drained on this director (weight 0 in its table, not live).
+    public private(set) var drained: Set<RealServerID>
     /// The decisions in force, one per VIP in config order (empty before the start).
     public private(set) var decisions: [RouteAnnouncement.Decision] = []
     /// The problems of the last route reconcile (empty: the table is as asked).
@@ -168,10 +178,12 @@ public struct ClusterDirectorState: Sendable {
     /// - Parameters:
     ///   - maintenance: the operator's flag as kept across restarts.
     ///   - unchecked: the real servers with a health check, none of which has a verdict at start.
-    public init(settings: Settings, maintenance: Bool = false, unchecked: Set<RealServerID> = []) {
+    ///   - drained: the drain list kept in the state directory.
+    public init(settings: Settings, maintenance: Bool = false, unchecked: Set<RealServerID> = [], drained: Set<RealServerID> = []) {
         self.settings = settings
         self.maintenance = maintenance
         self.unchecked = unchecked
+        self.drained = drained
     }
 
     public var isFinished: Bool { phase == .finished }
@@ -180,7 +192,7 @@ public struct ClusterDirectorState: Sendable {
     public var announced: Set<IPAddress> { Set(decisions.filter(\.announce).map(\.address)) }
 
     /// The inputs of the IPVS table: the VIPs are always held, real servers follow health.
-    public var ipvsInputs: IPVSInputs { IPVSInputs(holdingVIPs: true, down: down, weights: weights) }
+    public var ipvsInputs: IPVSInputs { IPVSInputs(holdingVIPs: true, down: down, weights: weights, drained: drained) }
 
     /// Handles one event; returns the effects in order.
     public mutating func handle(_ event: Event, at now: MonotonicInstant) -> [Effect] {
@@ -226,6 +238,17 @@ public struct ClusterDirectorState: Sendable {
             if addresses == nil { effects.append(.log(.error, "director: the addresses on \(settings.vipInterface) cannot be read: every VIP counts as missing")) }
             presentAddresses = (addresses ?? []).intersection(settings.config.virtualIPs.map(\.address))
             effects += decide(force: false, at: now)
+        case .drain(let servers, let on, let id):
+            guard phase == .running else { return [.reply(id, .refused("tandemd is stopping"))] }
+            let fresh = on ? drained.union(servers) : drained.subtracting(servers)
+            let list = DrainBook(drained: fresh).list
+            let note = DrainOffer.failed("cluster directors do not share drains: run the same command on every director")
+            guard fresh != drained else { return [.reply(id, .drainDone(list, peer: note))] }
+            drained = fresh
+            effects.append(.drainsChanged(fresh))
+            effects.append(.reconcileIPVS(ipvsInputs))
+            effects += decide(force: false, at: now)
+            effects.append(.reply(id, .drainDone(list, peer: note)))
         case .maintenance(let on, let id):
             guard phase == .running else { return [.reply(id, .refused("tandemd is stopping: the routes are already withdrawn"))] }
             guard on != maintenance else {
@@ -299,7 +322,9 @@ public struct ClusterDirectorState: Sendable {
         // Before the start nothing is decided: facts (health) are only kept.
         guard phase != .idle else { return [] }
         let director = RouteAnnouncement.DirectorState(running: phase == .running, maintenance: maintenance, ipvsProblem: ipvsProblem)
-        let vips = settings.config.clusterVIPStates(presentAddresses: presentAddresses, down: down.union(unchecked), weights: weights)
+        // A drained server has weight 0 in the table: not live.
+        let effective = weights.merging(drained.map { ($0, 0) }, uniquingKeysWith: { _, drainedWeight in drainedWeight })
+        let vips = settings.config.clusterVIPStates(presentAddresses: presentAddresses, down: down.union(unchecked), weights: effective)
         let fresh = RouteAnnouncement.decide(director: director, vips: vips, vipInterface: settings.vipInterface)
         var effects: [Effect] = []
         let before = Dictionary(decisions.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })

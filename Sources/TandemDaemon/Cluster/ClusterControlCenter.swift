@@ -7,7 +7,7 @@ import TandemKernel
 /// Carries out control commands for a cluster director (`tandemctl status`, `maintenance`,
 /// `show ipvs`, `events`): reads the director's snapshot and asks `ClusterDirector` for
 /// maintenance changes, never deciding anything itself; `reload` is the daemon's. Failover has
-/// no meaning without a pair; drains are not run by a director yet: refused with the way round.
+/// no meaning without a pair. Drains are this director's only (directors do not share them).
 public final class ClusterControlCenter: ControlHandling {
     public struct Parts: Sendable {
         public var nodeName: String
@@ -56,8 +56,10 @@ public final class ClusterControlCenter: ControlHandling {
             return await maintenance(on)
         case .failover:
             return .failure(.refused("\(parts.nodeName) is a cluster director: every director is active, there is no failover; use `tandemctl maintenance on` to take this one out of the routes"))
-        case .drain, .undrain:
-            return .failure(.refused("drains are not run by a cluster director yet: set the real server's weight to 0 in the config on every director and `tandemctl reload` each, or use `tandemctl maintenance on` for the whole director"))
+        case .drain(let server, let service):
+            return await drain(server: server, service: service, on: true)
+        case .undrain(let server, let service):
+            return await drain(server: server, service: service, on: false)
         case .reload(let dryRun):
             switch parts.reload(dryRun) {
             case .success(let result):
@@ -118,6 +120,36 @@ public final class ClusterControlCenter: ControlHandling {
         case .failure(let error): report.cluster?.bgpProblem = error.description
         }
         return report
+    }
+
+    /// Drains on this director only; the answer lists each real server's connections here and
+    /// says the other directors were not told (`tandemctl drain --wait` follows them to zero).
+    func drain(server: String, service: String?, on: Bool) async -> ControlResponse {
+        let config = parts.currentConfig()
+        let (endpoint, ids): (ServerEndpoint, [RealServerID])
+        do { (endpoint, ids) = try ControlCenter.drainTargets(server: server, service: service, config: config) } catch { return .failure(error) }
+        let reply = await withCheckedContinuation { (continuation: CheckedContinuation<NodeReply, Never>) in
+            parts.director.drain(Set(ids), on: on, reply: { continuation.resume(returning: $0) })
+        }
+        guard case .drainDone(_, let note) = reply else {
+            if case .refused(let why) = reply { return .failure(.refused(why)) }
+            return .failure(.failed("unexpected answer to \(on ? "drain" : "undrain")"))
+        }
+        let listing = await parts.worker.currentListing(for: config)
+        let entries = ids.map { id -> DrainResult.Entry in
+            let key = config.virtualServers.first { $0.name == id.service }?.ipvsService.key
+            let dest = listing?.services.first { $0.service.key == key }?.destinations
+                .first { $0.destination.address == id.address && $0.destination.port == id.port }
+            return DrainResult.Entry(service: id.service, server: endpoint.description, drained: on,
+                                     activeConnections: dest?.activeConnections, inactiveConnections: dest?.inactiveConnections)
+        }
+        var text = "\(on ? "drained" : "undrained") \(endpoint) in \(ids.map(\.service).joined(separator: ", ")) on \(parts.nodeName)"
+        if case .failed(let why) = note { text += "; \(why)" }
+        logger.notice("\(text)")
+        parts.hub.publish(.drain, text)
+        var response = ControlResponse(message: text)
+        response.drain = DrainResult(entries: entries, peerInformed: false)
+        return response
     }
 
     /// The flag file is written first (the choice survives a crash) and the director answers once

@@ -43,6 +43,7 @@ public final class ClusterDirector: @unchecked Sendable {
     /// systemd's watchdog, pinged from the director's queue (a stuck queue stops the pings).
     private var watchdog: WatchdogPinger?
     private let uncheckedServers: @Sendable () -> Set<RealServerID>
+    private let keepDrains: @Sendable (Set<RealServerID>) -> Void
     /// `watchFirstVerdicts` is scheduled (on `queue`).
     private var watchingVerdicts = false
     private let snapshotBox = Mutex(ClusterDirectorSnapshot())
@@ -57,12 +58,16 @@ public final class ClusterDirector: @unchecked Sendable {
     ///   - watchdog: systemd's watchdog (nil when off), pinged every 500 ms from the queue.
     ///   - unchecked: the checked real servers without a first verdict now (`DaemonHealth`);
     ///     read at start and every 100 ms until it is empty, each change posted as `.unchecked`.
+    ///   - drained, keepDrains: the drain list from the state directory, and where a changed one
+    ///     is kept (called on the director's queue).
     public init(settings: ClusterDirectorState.Settings, maintenance: Bool, addressTable: any AddressTable,
                 routes: any AnnouncedRoutes, worker: KernelWorker, logger: Logger, events: EventHub?, clock: any TandemClock,
-                watchdog: WatchdogPinger? = nil, unchecked: @escaping @Sendable () -> Set<RealServerID> = { [] }) {
+                watchdog: WatchdogPinger? = nil, unchecked: @escaping @Sendable () -> Set<RealServerID> = { [] },
+                drained: Set<RealServerID> = [], keepDrains: @escaping @Sendable (Set<RealServerID>) -> Void = { _ in }) {
         self.watchdog = watchdog
+        self.keepDrains = keepDrains
         self.uncheckedServers = unchecked
-        state = ClusterDirectorState(settings: settings, maintenance: maintenance, unchecked: unchecked())
+        state = ClusterDirectorState(settings: settings, maintenance: maintenance, unchecked: unchecked(), drained: drained)
         self.addressTable = addressTable
         self.routes = routes
         self.worker = worker
@@ -130,6 +135,16 @@ public final class ClusterDirector: @unchecked Sendable {
         }
     }
 
+    /// `tandemctl drain`/`undrain`; `reply` is called exactly once.
+    public func drain(_ servers: Set<RealServerID>, on: Bool, reply: @escaping @Sendable (NodeReply) -> Void) {
+        queue.async {
+            let id = self.nextRequest
+            self.nextRequest += 1
+            self.replies[id] = reply
+            self.run(.drain(servers, on: on, request: id))
+        }
+    }
+
     /// Returns once the state has finished (after a stop).
     public func waitUntilFinished() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -191,6 +206,8 @@ public final class ClusterDirector: @unchecked Sendable {
             worker.reconcile(inputs, reason: .health)
         case .runSyncDaemons:
             worker.runSyncDaemonsInBothRoles()
+        case .drainsChanged(let servers):
+            keepDrains(servers)
         case .reconcileRoutes(let announce):
             return .routesReconciled(problems: reconcileRoutes(announce))
         case .reply(let id, let reply):
