@@ -58,10 +58,27 @@ extension Daemon {
                                        })
         box.withLock { $0 = director }
         worker.onTableState = { problem in director.post(.ipvsReconciled(problem: problem)) }
+        // A VIP that leaves vip_interface behind Tandem's back is withdrawn at once (the 5 s
+        // repair claims it again); without the monitor only the repair notices.
+        let monitor: LiveRouteMonitor?
+        do {
+            monitor = try LiveRouteMonitor(interfaces: [cluster.vipInterface], vips: config.virtualIPs, ownPorts: addressTable.ownPorts,
+                                           onError: { error in logger.warning("route monitor: \(error)") },
+                                           handler: { event in
+                                               switch event {
+                                               case .vipRemoved, .vipAdded, .overrun: director.addressesChanged()
+                                               default: break
+                                               }
+                                           })
+        } catch {
+            logger.error("route monitor unavailable (\(error)): a VIP removed from \(cluster.vipInterface) is noticed by the 5 s repair only")
+            monitor = nil
+        }
         let store = LockedBox(initial)
         let birdReader = BIRDSessionReader(socket: local.birdSocket, runner: SpawnChildRunner(clock: clock))
         let reload = reloader(store: store, started: config, nodeName: nodeName, local: local, director: director,
-                              health: health, hub: hub, logger: logger)
+                              health: health, hub: hub, logger: logger,
+                              onVIPs: { vips in for vip in vips { monitor?.track(vip, present: false) } })
         let center = ClusterControlCenter(
             parts: .init(nodeName: nodeName, configPath: initial.path, cluster: cluster,
                          currentConfig: { store.withLock { $0.current } }, currentDigest: { store.withLock { $0.digest } },
@@ -92,18 +109,20 @@ extension Daemon {
         configuration.maximumGracefulShutdownDuration = Duration.milliseconds(Int64(ClusterDirectorState.defaultWithdrawalGrace) + 4000)
         configuration.maximumCancellationDuration = Duration.seconds(5)
         try await ServiceGroup(configuration: configuration).run()
+        monitor?.stop()
         hub.finish()
         worker.drain()
     }
 
     /// A director's reload (`tandemctl reload`, SIGHUP): validates the file (a switch to a pair is
     /// refused by `ConfigStore`), reports the difference and what needs a restart, and unless
-    /// `dryRun` puts it in force: health checks first, then the director (`ClusterDirector.reload`).
+    /// `dryRun` puts it in force: health checks first, then `onVIPs` with the VIPs it adds (the
+    /// route monitor watches them), then the director (`ClusterDirector.reload`).
     /// The cluster section in force stays the one the director started with (its route table,
     /// protocol and interface need a restart and are listed so; the BGP part is BIRD's).
     static func reloader(store: LockedBox<ConfigStore>, started: Config, nodeName: String, local: NodeLocalSettings,
-                         director: ClusterDirector, health: DaemonHealth, hub: EventHub,
-                         logger: Logger) -> @Sendable (Bool) -> Result<ReloadResult, ControlProtocolError> {
+                         director: ClusterDirector, health: DaemonHealth, hub: EventHub, logger: Logger,
+                         onVIPs: @escaping @Sendable ([VirtualIP]) -> Void) -> @Sendable (Bool) -> Result<ReloadResult, ControlProtocolError> {
         let context = ReloadContext(nodeName: nodeName, controlSocketFromConfig: local.controlSocket == started.control.socketPath,
                                     stateDirectoryFromConfig: local.stateDirectory == started.stateDirectory)
         return { dryRun in
@@ -145,6 +164,7 @@ extension Daemon {
                 }
             }
             health.apply(fresh)
+            onVIPs(fresh.virtualIPs.filter { !running.virtualIPs.contains($0) })
             director.reload(fresh)
             result.applied = true
             return .success(result)

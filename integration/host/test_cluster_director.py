@@ -193,6 +193,12 @@ def test_director_announces_drains_and_withdraws_before_it_stops(director, tmp_p
     assert f"announcing {VIP}, {VIP6}" in r.stdout, r.stdout
     assert d.routes() == both
 
+    # Someone deletes the VIP from lo: withdrawn at once (route monitor), claimed and announced
+    # again by the repair (every 5 s).
+    subprocess.run(["ip", "-n", ns, "addr", "del", f"{VIP}/32", "dev", "lo"], check=True)
+    wait_for("the route of the removed VIP withdrawn", lambda: d.routes() == [VIP6], timeout=1.5)
+    wait_for("the VIP claimed and announced again", lambda: VIP in d.on_lo() and d.routes() == both, timeout=8)
+
     # Someone deletes the route: the repair puts it back (every 5 s).
     subprocess.run(["ip", "-n", ns, "route", "del", "blackhole", f"{VIP}/32", "table", "100", "proto", "250"], check=True)
     wait_for("the deleted route repaired", lambda: d.routes() == both, timeout=8)

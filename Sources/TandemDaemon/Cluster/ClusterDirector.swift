@@ -145,6 +145,19 @@ public final class ClusterDirector: @unchecked Sendable {
         }
     }
 
+    /// The addresses on `vip_interface` changed (the route monitor saw a VIP come or go): read
+    /// them now, so a VIP removed behind Tandem's back is withdrawn at once, not at the next repair.
+    public func addressesChanged() {
+        queue.async { self.run(self.observeAddresses()) }
+    }
+
+    /// The addresses on `vip_interface` as `.addressesObserved` (nil: unreadable).
+    private func observeAddresses() -> ClusterDirectorState.Event {
+        let interface = state.settings.vipInterface
+        guard let list = try? addressTable.addresses() else { return .addressesObserved(nil) }
+        return .addressesObserved(Set(list.filter { $0.interface == interface }.map(\.prefix.address)))
+    }
+
     /// Returns once the state has finished (after a stop).
     public func waitUntilFinished() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -199,9 +212,7 @@ public final class ClusterDirector: @unchecked Sendable {
                 }
             }
         case .observeAddresses:
-            let interface = state.settings.vipInterface
-            guard let list = try? addressTable.addresses() else { return .addressesObserved(nil) }
-            return .addressesObserved(Set(list.filter { $0.interface == interface }.map(\.prefix.address)))
+            return observeAddresses()
         case .reconcileIPVS(let inputs):
             worker.reconcile(inputs, reason: .health)
         case .runSyncDaemons:
