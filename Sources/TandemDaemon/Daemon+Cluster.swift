@@ -102,6 +102,12 @@ extension Daemon {
                 .init(service: ControlServer(path: local.controlSocket, group: ControlGroup(config.control.group, logger: logger),
                                              handler: center, logger: logger)),
                 .init(service: health),
+                .init(service: MetricsServer(listen: config.metrics.listen, logger: logger, render: {
+                    let s = director.snapshot
+                    let bgp = try? await birdReader.sessions().get()
+                    return Array(ClusterMetrics.render(decisions: s.decisions, maintenance: s.maintenance, ipvsVerified: s.ipvsProblem == nil,
+                                                       routeProblems: s.routeProblems.count, bgp: bgp).utf8)
+                })),
                 .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

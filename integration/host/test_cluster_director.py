@@ -13,6 +13,7 @@ table 100`, `ip -j addr show dev lo` or `birdc`, never only tandemd's report; ev
 bounded. Needs root and bird2 (integration/setup).
 """
 import json
+import secrets
 import os
 import signal
 import subprocess
@@ -314,3 +315,26 @@ def test_status_shows_birds_bgp_sessions(director, tmp_path):
     assert "BGP sessions (BIRD):" in text, text
     bird.terminate()
     bird.wait(timeout=5)
+
+
+def test_metrics_of_a_director(director, tmp_path):
+    port = 20000 + secrets.randbelow(20000)
+    d = director(BASE.format(vip=VIP, more_vips="", state=tmp_path / "state") + f"metrics:\n  listen: [127.0.0.1:{port}]\n")
+    d.start()
+    wait_for("the VIP's route", lambda: d.routes() == [VIP], timeout=10)
+
+    def scrape():
+        r = subprocess.run(["ip", "netns", "exec", d.topo.ns["d1"], "curl", "-sf", f"http://127.0.0.1:{port}/metrics"],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout if r.returncode == 0 else None
+
+    text = wait_for("/metrics answering", scrape, timeout=5)
+    assert f'tandem_cluster_vip_announced{{vip="{VIP}"}} 1' in text, text
+    assert "tandem_cluster_ipvs_verified 1" in text
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=10)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert d.ctl("maintenance", "on").returncode == 0
+    assert d.routes() == []
+    text = scrape()
+    assert f'tandem_cluster_vip_announced{{vip="{VIP}"}} 0' in text, text
+    assert f'tandem_cluster_vip_withdrawal_reason{{vip="{VIP}",reason="maintenance"}} 1' in text, text
