@@ -231,6 +231,9 @@ private func announcing(_ c: Config) -> ClusterDirectorState {
         #expect(end.contains(.finished(reason: "stopped")))
         #expect(s.isFinished)
         #expect(s.handle(.timer, at: at(5000)).isEmpty)
+        // Requests after the end are still answered.
+        #expect(s.handle(.maintenance(on: true, request: 8), at: at(5001)) == [.reply(8, .refused("tandemd has stopped"))])
+        #expect(s.handle(.drain([web], on: true, request: 9), at: at(5002)) == [.reply(9, .refused("tandemd has stopped"))])
     }
 
     @Test func secondStopSkipsTheWait() throws {

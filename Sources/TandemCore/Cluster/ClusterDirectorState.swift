@@ -197,8 +197,11 @@ public struct ClusterDirectorState: Sendable {
     /// Handles one event; returns the effects in order.
     public mutating func handle(_ event: Event, at now: MonotonicInstant) -> [Effect] {
         guard phase != .finished else {
-            if case .maintenance(_, let id) = event { return [.reply(id, .refused("tandemd has stopped"))] }
-            return []
+            // Every request is answered, even after the end.
+            switch event {
+            case .maintenance(_, let id), .drain(_, _, let id): return [.reply(id, .refused("tandemd has stopped"))]
+            default: return []
+            }
         }
         var effects: [Effect] = []
         switch event {
