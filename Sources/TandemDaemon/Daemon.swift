@@ -15,10 +15,16 @@ public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
 public struct NodeLocalSettings: Sendable, Hashable {
     public var controlSocket: String
     public var stateDirectory: String
+    /// A cluster director's BIRD control socket (`birdc -s`), for the BGP sessions in status.
+    public var birdSocket: String
 
-    public init(controlSocket: String, stateDirectory: String) {
+    /// BIRD's default control socket (Debian's bird2 package).
+    public static let defaultBIRDSocket = "/run/bird/bird.ctl"
+
+    public init(controlSocket: String, stateDirectory: String, birdSocket: String = NodeLocalSettings.defaultBIRDSocket) {
         self.controlSocket = controlSocket
         self.stateDirectory = stateDirectory
+        self.birdSocket = birdSocket
     }
 }
 
@@ -39,10 +45,11 @@ public enum Daemon {
         let config = initial.current
         // The one clock every part of the daemon reads (`TandemClock`).
         let clock = MonotonicClock()
-        // The cluster's route announcements (TandemCore/Cluster) are not wired into the decision
-        // loop yet; run as a pair it would elect one director out of N and ARP for VIPs on lo.
+        // A cluster director runs no heartbeats and no election (Daemon+Cluster.swift).
         if config.isCluster {
-            throw DaemonStartError(description: "\(initial.path): cluster: (active/active directors) is not run by this tandemd yet; use a pair config (two nodes, no cluster: section)", exitCode: 78)
+            try await runCluster(store: initial, nodeName: nodeName, local: local, logger: logger,
+                                 serviceManager: serviceManager, repairPeriod: repairPeriod, clock: clock)
+            return
         }
         let settings: Election.Settings
         do {

@@ -149,16 +149,37 @@ struct MaintenanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "maintenance",
         abstract: "Pin this node to standby (an active node hands over first), or release it.",
-        discussion: "The setting is kept in the state directory and survives a daemon restart.")
+        discussion: """
+            The setting is kept in the state directory and survives a daemon restart. On a \
+            cluster director, maintenance withdraws every VIP's route first (the command returns \
+            once they are out of the route table) and keeps the VIPs, so established connections \
+            finish. `maintenance on --wait` then reports this node's active IPVS connections every \
+            second until they reach zero (or --timeout).
+            """)
 
     enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
 
     @OptionGroup var socket: SocketOption
     @Argument(help: "on or off.") var state: Switch
+    @Flag(help: "With on: wait until this node's active connections have fallen to zero.") var wait = false
+    @Option(help: "Longest wait, in seconds.") var timeout: Int = 600
 
     func run() throws {
         let response = try ControlConnectionClient.request(.maintenance(on: state == .on), socket: socket)
         print(response.message ?? "maintenance \(state.rawValue)")
+        guard wait, state == .on else { return }
+        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+        while Date() < deadline {
+            let services = try ControlConnectionClient.request(.status, socket: socket).status?.services ?? []
+            let active = services.reduce(0) { sum, s in sum + s.realServers.reduce(0) { $0 + Int($1.activeConnections ?? 0) } }
+            print("  active connections: \(active)")
+            if active == 0 {
+                print("no active connections left on this node")
+                return
+            }
+            sleep(1)
+        }
+        throw ControlConnectionClient.fail("this node still has active connections after \(timeout)s", code: 1)
     }
 }
 

@@ -24,6 +24,8 @@ struct Tandemd: AsyncParsableCommand {
     @Option(help: "This node's control socket, overriding control.socket (node-local; two daemons on one host need two).")
     var controlSocket: String?
     @Option(help: "This node's state directory, overriding state_directory (node-local).") var stateDirectory: String?
+    @Option(help: "A cluster director's BIRD control socket, for the BGP sessions in `tandemctl status`.")
+    var birdSocket: String = NodeLocalSettings.defaultBIRDSocket
     @Option(help: "How often the IPVS table and the sync daemon are checked and repaired, e.g. 30s or 500ms (100ms to 1h).")
     var repairInterval: String = "30s"
 
@@ -83,7 +85,7 @@ struct Tandemd: AsyncParsableCommand {
         let logger = Logger(label: "tandemd")
         do {
             let local = NodeLocalSettings(controlSocket: controlSocket ?? store.current.control.socketPath,
-                                          stateDirectory: stateDirectory ?? store.current.stateDirectory)
+                                          stateDirectory: stateDirectory ?? store.current.stateDirectory, birdSocket: birdSocket)
             // systemd's notify socket when started by systemd (Type=notify); nothing otherwise.
             var serviceManager: any ServiceManagerNotifying = NoServiceManager()
             do {

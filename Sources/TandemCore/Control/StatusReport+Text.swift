@@ -3,6 +3,7 @@ extension StatusReport {
     /// Renders the report for a terminal: role first, then peer and paths, config, VIPs,
     /// services with their real servers, and the recent role changes.
     public var text: String {
+        if let cluster { return clusterText(cluster) }
         var out: [String] = []
         let since = roleAgeMs.map { " for \(ControlTime.age(milliseconds: $0))" } ?? ""
         out.append("node \(node): \(role.uppercased())\(since) — \(roleReason)")
@@ -109,5 +110,19 @@ extension StatusReport {
             while line.hasSuffix(" ") { line.removeLast() }
             return line
         }
+    }
+
+    /// A cluster director's layout: the director, what it announces and why, then the services.
+    private func clusterText(_ cluster: ClusterDirectorStatus) -> String {
+        let since = roleAgeMs.map { " for \(ControlTime.age(milliseconds: $0))" } ?? ""
+        var out = ["node \(node): CLUSTER DIRECTOR\(since) — \(roleReason)"]
+        if maintenance { out.append("  maintenance ON (every route withdrawn; `tandemctl maintenance off` to announce again)") }
+        out.append("config: serial \(config.serial), digest \(config.digest.prefix(16))")
+        out += cluster.lines
+        let rows = services.map { s in
+            "  \(s.name) \(s.address) \(s.scheduler): " + s.realServers.map { "\($0.server) \($0.health), active \($0.activeConnections.map(String.init) ?? "-")" }.joined(separator: "; ")
+        }
+        if !rows.isEmpty { out += ["services:"] + rows }
+        return out.map { $0 + "\n" }.joined()
     }
 }

@@ -96,6 +96,10 @@ public struct StatusReport: Codable, Sendable, Hashable {
     /// This node's own faults (no usable heartbeat path, a VIP interface missing or without
     /// carrier, an address conflict), most basic first; nil or empty when healthy.
     public var localFaults: [String]?
+    /// "cluster" for a cluster director (issue 19); absent for a pair, whose report is unchanged.
+    public var mode: String?
+    /// A cluster director's announcements per VIP and why; nil for a pair.
+    public var cluster: ClusterDirectorStatus?
 
     public struct Peer: Codable, Sendable, Hashable {
         public var name: String

@@ -243,21 +243,28 @@ public final class ControlCenter: ControlHandling {
 
     // MARK: - Drain
 
-    func drain(server: String, service: String?, on: Bool) async -> ControlResponse {
-        let endpoint: ServerEndpoint
-        do { endpoint = try ServerEndpoint.parse(server) } catch { return .failure(error) }
-        let config = parts.currentConfig()
+    /// The real servers `tandemctl drain SERVER [--service NAME]` names in `config`, or why none.
+    static func drainTargets(server: String, service: String?,
+                             config: Config) throws(ControlProtocolError) -> (ServerEndpoint, [RealServerID]) {
+        let endpoint = try ServerEndpoint.parse(server)
         let matching = config.virtualServers.filter { service == nil || $0.name == service }
         if let service, matching.isEmpty {
-            return .failure(.refused("no virtual server named \(service) (known: \(config.virtualServers.map(\.name).joined(separator: ", ")))"))
+            throw .refused("no virtual server named \(service) (known: \(config.virtualServers.map(\.name).joined(separator: ", ")))")
         }
         let ids = matching.compactMap { vs -> RealServerID? in
             guard vs.realServers.contains(where: { $0.address == endpoint.address && $0.port == endpoint.port }) else { return nil }
             return RealServerID(service: vs.name, address: endpoint.address, port: endpoint.port)
         }
         guard !ids.isEmpty else {
-            return .failure(.refused("no real server \(endpoint) in \(service.map { "virtual server \($0)" } ?? "any virtual server") of the config"))
+            throw .refused("no real server \(endpoint) in \(service.map { "virtual server \($0)" } ?? "any virtual server") of the config")
         }
+        return (endpoint, ids)
+    }
+
+    func drain(server: String, service: String?, on: Bool) async -> ControlResponse {
+        let config = parts.currentConfig()
+        let (endpoint, ids): (ServerEndpoint, [RealServerID])
+        do { (endpoint, ids) = try Self.drainTargets(server: server, service: service, config: config) } catch { return .failure(error) }
         let told: DrainOffer
         switch await ask(.drain(ids, on: on, wallClock: parts.clock.wallNanoseconds())) {
         case .drainDone(_, let peer): told = peer

@@ -67,12 +67,18 @@ public final class KernelWorker: @unchecked Sendable {
     /// A daemon Tandem started and the kernel reported otherwise than `SyncDaemonRules`
     /// predicts: (what was asked, what the kernel reported), taken as matching from then on.
     private var syncStartedAs: (desired: IPVSSyncDaemon, reported: IPVSSyncDaemon)?
+    /// Cluster mode: the sync daemon runs as master and as backup at once, whatever the role.
+    private var syncBothRoles = false
+    /// After writes, dump the table again and count it as verified only when it matches (a
+    /// cluster director announces only a verified table, `RouteAnnouncement` rule 3).
+    private let verifiesWrites: Bool
 
     public init(config: Config, notifier: Notifier, logger: Logger, events: EventHub? = nil,
                 interfaceMTU: @escaping @Sendable (String) -> Int? = KernelWorker.sysfsMTU,
                 onReconcile: (@Sendable (IPVSReconcileOutcome) -> Void)? = nil, clock: any TandemClock = MonotonicClock(),
-                makeKernel: @escaping @Sendable () throws -> any IPVSKernel) {
+                verifiesWrites: Bool = false, makeKernel: @escaping @Sendable () throws -> any IPVSKernel) {
         self.clock = clock
+        self.verifiesWrites = verifiesWrites
         self.config = config
         self.onReconcile = onReconcile
         self.interfaceMTU = interfaceMTU
@@ -118,6 +124,25 @@ public final class KernelWorker: @unchecked Sendable {
         set { reported.withLock { $0 = newValue } }
     }
     private let reported = Mutex<(@Sendable (IPVSReconcileReason, Bool) -> Void)?>(nil)
+
+    /// Hears the table's state after every reconcile, the periodic one included, on the worker's
+    /// queue: nil when the kernel's table is the desired one (and, with `verifiesWrites`, a dump
+    /// after the writes matched it), else why not: the kernel's error, the changes refused.
+    public var onTableState: (@Sendable (String?) -> Void)? {
+        get { tableState.withLock { $0 } }
+        set { tableState.withLock { $0 = newValue } }
+    }
+    private let tableState = Mutex<(@Sendable (String?) -> Void)?>(nil)
+
+    /// Cluster mode: run the sync daemon as master and as backup from now on (the config's
+    /// `sync:` parameters in both), so every director sends its connections and receives the
+    /// others' (issue 19). Repaired by the periodic check like a pair's.
+    public func runSyncDaemonsInBothRoles() {
+        queue.async {
+            self.syncBothRoles = true
+            self.reconcileSync(reason: "cluster director")
+        }
+    }
 
     /// The role has settled: move the sync daemon, then run the notify command.
     public func roleSettled(_ role: Role, reason: String) {
@@ -213,11 +238,22 @@ public final class KernelWorker: @unchecked Sendable {
         }
     }
 
-    /// Whether the kernel's table is the desired one afterwards (true when this config needs no IPVS).
+    /// Whether the kernel's table is the desired one afterwards (true when this config needs no
+    /// IPVS); reports the table's state to `onTableState`.
     @discardableResult
     private func reconcile(reason: String, quiet: Bool = false) -> Bool {
-        guard IPVSIntent.needsIPVS(config, formerlyOwned: formerlyOwned) else { return true }
-        guard let kernel = openKernel() else { inSync = false; return false }
+        let (ok, problem) = reconcileTable(reason: reason, quiet: quiet)
+        tableState.withLock { $0 }?(problem)
+        return ok
+    }
+
+    /// Whether the kernel's table is the desired one afterwards, and if not, why.
+    private func reconcileTable(reason: String, quiet: Bool) -> (Bool, String?) {
+        guard IPVSIntent.needsIPVS(config, formerlyOwned: formerlyOwned) else { return (true, nil) }
+        guard let kernel = openKernel() else {
+            inSync = false
+            return (false, "IPVS cannot be opened: \(lastOpenError ?? "unknown error")")
+        }
         let intent = IPVSIntent(config: config, holdingVIPs: inputs.holdingVIPs, down: inputs.down, weights: inputs.weights,
                                 drained: inputs.drained, formerlyOwned: formerlyOwned)
         let (desired, owned) = (intent.desired, intent.owned)
@@ -241,7 +277,7 @@ public final class KernelWorker: @unchecked Sendable {
                 if !quiet { logger.info("ipvs \(reason): table matches (\(desired.entries.count) services), no writes") }
                 inSync = true
                 formerlyOwned = .nothing
-                return true
+                return (true, nil)
             }
             let results = try kernel.apply(changes)
             let failed = results.filter { !$0.succeeded }
@@ -254,7 +290,17 @@ public final class KernelWorker: @unchecked Sendable {
             }
             inSync = failed.isEmpty
             if inSync { formerlyOwned = .nothing }
-            return inSync
+            guard inSync else {
+                return (false, "\(failed.count) of \(changes.count) change(s) refused, first: \(failed[0])")
+            }
+            if verifiesWrites {
+                let left = IPVSPlanner.plan(desired: desired, observed: try kernel.dump().table, owned: owned)
+                if !left.isEmpty {
+                    inSync = false
+                    return (false, "the table still differs after the writes: \(IPVSPlanSummary(left))")
+                }
+            }
+            return (true, nil)
         } catch {
             logger.error("ipvs \(reason): \(error)")
             events?.publish(.kernel, "ipvs \(reason): \(error)")
@@ -262,7 +308,7 @@ public final class KernelWorker: @unchecked Sendable {
             outcome.failed = true
             inSync = false
             self.kernel = nil
-            return false
+            return (false, "\(error)")
         }
     }
 
@@ -281,22 +327,37 @@ public final class KernelWorker: @unchecked Sendable {
 
     /// Brings the kernel's sync daemons to what the config and the settled role ask for.
     private func reconcileSync(reason: String) {
-        guard let role = syncRole else { return }
+        // Each kernel role to run, and whether the plan sees only that role's daemon (both roles
+        // at once) or every daemon (one role: the other role's daemon is stopped).
+        let roles: [IPVSSyncDaemon.Role]
+        if syncBothRoles {
+            roles = [.master, .backup]
+        } else if let role = syncRole {
+            roles = [SyncDaemonPlan.kernelRole(for: role)]
+        } else {
+            return
+        }
         let managed = config.sync != nil || syncFormerlyManaged
         guard managed, let kernel = openKernel() else { return }
-        let desired = config.sync?.daemon(role: SyncDaemonPlan.kernelRole(for: role))
-        let mtu = desired.flatMap { interfaceMTU($0.interface) }
-        let actions: [SyncDaemonPlan.Action]
+        var planned: [(action: SyncDaemonPlan.Action, mtu: Int?)] = []
         do {
-            actions = SyncDaemonPlan.actions(desired: desired, managed: managed, running: try kernel.syncDaemons(),
-                                             interfaceMTU: mtu,
-                                             startedAs: syncStartedAs.flatMap { $0.desired == desired ? $0.reported : nil })
+            let running = try kernel.syncDaemons()
+            for kernelRole in roles {
+                let desired = config.sync?.daemon(role: kernelRole)
+                let mtu = desired.flatMap { interfaceMTU($0.interface) }
+                planned += SyncDaemonPlan.actions(desired: desired, managed: managed,
+                                                  running: syncBothRoles ? running.filter { $0.role == kernelRole } : running,
+                                                  interfaceMTU: mtu,
+                                                  startedAs: syncStartedAs.flatMap { $0.desired == desired ? $0.reported : nil })
+                    .map { ($0, mtu) }
+            }
         } catch {
             logger.error("sync daemon (\(reason)): cannot read the kernel's sync daemons: \(error)")
             return
         }
+        let actions = planned.map(\.action)
         var failures: [String] = []
-        for action in actions {
+        for (action, mtu) in planned {
             syncDaemonWrites += 1
             do {
                 switch action {
