@@ -267,7 +267,7 @@ class ClusterLab:
     scheduler: mh
     scheduler_flags: [mh-fallback, mh-port]
     forwarding: dr
-    health_check: {{type: tcp, interval: 1s, timeout: {500 * SLOW}ms, rise: 1, fall: 2}}
+    health_check: {{type: tcp, interval: {SLOW // 2 or 1}s, timeout: {250 * SLOW}ms, rise: 1, fall: 2}}
     real_servers:
 {reals.replace("PORT", str(port))}
 """
@@ -364,6 +364,8 @@ virtual_servers:
         say(f"config: {self.config} (mh + mh-fallback + mh-port, DR, sync daemon on eth0, BFD {BFD_MS} ms x {BFD_MULT})")
         check = sh(BIN / "tandemctl", "check-config", self.config, check=False)
         say((check.stdout + check.stderr).rstrip())
+        if check.returncode != 0:
+            raise SystemExit("tandemctl check-config refused the lab's config")
         for rs in SERVERS:
             self.spawn(f"http-{rs}", rs, [sys.executable, "-c", HTTP_SERVER, rs])
 
