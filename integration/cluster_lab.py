@@ -43,6 +43,7 @@ SERVERS = {"rs1": "192.0.2.21", "rs2": "192.0.2.22", "rs3": "192.0.2.23"}
 CLIENT_ADDRS = [f"10.0.0.{i}" for i in range(2, 10)]
 PERIOD_MS = 20      # the short-connection loop: one connection every 20 ms
 LONG_FLOWS = 24     # long-lived connections on port 9000
+DRAIN_WAIT_S = 8    # how long `maintenance on --wait` may wait for the connections to fall to zero
 
 
 def say(text=""):
@@ -92,16 +93,18 @@ threading.Thread(target=T(('0.0.0.0', 9000), Echo).serve_forever, daemon=True).s
 http.server.ThreadingHTTPServer(('0.0.0.0', 80), H).serve_forever()
 """
 
-# The client: short connections at a fixed rate, each from the next source address, until the
-# file STOP appears; one line per attempt: time, ok|fail, real server (or error), source.
+# The client: short connections at a fixed rate, each in a thread of its own (so a connection
+# waiting for its time-out does not hold back the next ones) and from the next source address,
+# until the file STOP appears; one line per attempt: start time, ok|fail, real server (or error),
+# source.
 SHORT_CLIENT = """
-import socket, time, sys, os
+import socket, time, sys, os, threading
 period, stop, addrs, slow = float(sys.argv[1]), sys.argv[2], sys.argv[3].split(','), float(sys.argv[4])
-end = time.monotonic() + 900
-i = 0
-while time.monotonic() < end and not os.path.exists(stop):
-    t = time.time()
-    src = addrs[i % len(addrs)]; i += 1
+lock = threading.Lock()
+def emit(line):
+    with lock:
+        sys.stdout.write(line + '\\n'); sys.stdout.flush()
+def attempt(t, src):
     try:
         s = socket.socket(); s.settimeout(0.4 * slow); s.bind((src, 0))
         port = s.getsockname()[1]
@@ -114,10 +117,18 @@ while time.monotonic() < end and not os.path.exists(stop):
             data += chunk
         s.close()
         who = data.rsplit(b'served by ', 1)[-1].strip().decode() if b'served by' in data else 'garbage'
-        print(f'{t:.4f} ok {who} {src}:{port}', flush=True)
+        emit(f'{t:.4f} ok {who} {src}:{port}')
     except Exception as e:
-        print(f'{t:.4f} fail {type(e).__name__} {src}', flush=True)
-    time.sleep(max(0, period - (time.time() - t)))
+        emit(f'{t:.4f} fail {type(e).__name__} {src}')
+end = time.monotonic() + 900
+i = 0
+next_at = time.monotonic()
+while time.monotonic() < end and not os.path.exists(stop):
+    threading.Thread(target=attempt, args=(time.time(), addrs[i % len(addrs)]), daemon=True).start()
+    i += 1
+    next_at += period
+    time.sleep(max(0, next_at - time.monotonic()))
+time.sleep(0.5 * slow)
 """.replace("VIPADDR", VIP)
 
 # Long-lived connections: opened once, then one line each every 200 ms; one line per round per
@@ -388,7 +399,7 @@ virtual_servers:
         say(self.birdc("up", "show", "protocols").stdout.rstrip())
         say("$ birdc show bfd sessions  (upstream)")
         say(self.birdc("up", "show", "bfd", "sessions").stdout.rstrip())
-        say(f"$ birdc show route {VIP}/32 all  (upstream)")
+        say(f"$ birdc show route {VIP}/32  (upstream)")
         say(self.birdc("up", "show", "route", f"{VIP}/32").stdout.rstrip())
         say(f"$ ip route show {VIP}  (upstream kernel)")
         say(self.ip("up", "route", "show", f"{VIP}/32").stdout.rstrip())
@@ -440,14 +451,17 @@ virtual_servers:
             say(f"{victim}'s next hop left the upstream kernel route {1000 * detect:.0f} ms after the crash "
                 f"(BFD {BFD_MS} ms x {BFD_MULT} = {BFD_MS * BFD_MULT} ms detection)")
         result("route_removed_ms", round(1000 * detect) if gone else None)
+        protocols = self.birdc("up", "show", "protocols").stdout
         say("$ birdc show protocols  (upstream)")
-        say(self.birdc("up", "show", "protocols").stdout.rstrip())
+        say(protocols.rstrip())
+        down_ms = self.bird_since_ms(protocols, victim, crash_at)
+        if down_ms is not None:
+            say(f"upstream BIRD took session {victim} down {down_ms} ms after the crash ({time.strftime('%H:%M:%S', time.localtime(crash_at))}"
+                f".{int(1000 * (crash_at % 1)):03d}; the Since column above), BFD detection {BFD_MS * BFD_MULT} ms")
+        result("bird_down_ms", down_ms)
         say(f"$ ip route show {VIP}  (upstream kernel)")
         say(self.ip("up", "route", "show", f"{VIP}/32").stdout.rstrip())
         result("nexthops_after_crash", self.nexthops())
-        bird_log = [l for l in (self.dir / "bird-up.log").read_text(errors="replace").splitlines() if "director_1" in l or "BFD" in l]
-        for line in bird_log[-4:]:
-            say(f"upstream BIRD log: {line}")
         time.sleep(5)
         after = [s for s in self.samples() if s[0] >= crash_at - 1]
         answered = [s for s in after if s[1]]
@@ -478,11 +492,11 @@ virtual_servers:
         say(f"long-lived connections alive and still on the real server they started on: {same}")
 
         drained = "d2"
-        heading(f"6. drain {drained}: tandemctl maintenance on --wait --timeout {int(10 * SLOW)}")
+        heading(f"6. drain {drained}: tandemctl maintenance on --wait --timeout {DRAIN_WAIT_S}")
         stats_before = self.conns()
         t_drain = time.monotonic()
         drain_at = time.time()
-        r = self.ctl(drained, "maintenance", "on", "--wait", "--timeout", str(int(10 * SLOW)), timeout=60 * SLOW)
+        r = self.ctl(drained, "maintenance", "on", "--wait", "--timeout", str(DRAIN_WAIT_S), timeout=60 * SLOW)
         say(f"$ tandemctl maintenance on --wait  (exit {r.returncode}, {time.monotonic() - t_drain:.1f} s)")
         say((r.stdout + r.stderr).rstrip())
         result("drain_exit", r.returncode)
@@ -514,6 +528,22 @@ virtual_servers:
         short_stop.touch()
         long_stop.touch()
         return ok
+
+    @staticmethod
+    def bird_since_ms(protocols, name, since_epoch):
+        """Milliseconds from since_epoch to the Since time (local HH:MM:SS.mmm of today) of protocol
+        `name` in `birdc show protocols`."""
+        import datetime
+        for line in protocols.splitlines():
+            parts = line.split()
+            if len(parts) >= 5 and parts[0] == name:
+                try:
+                    clock = datetime.datetime.strptime(parts[4], "%H:%M:%S.%f").time()
+                except ValueError:
+                    return None
+                base = datetime.datetime.fromtimestamp(since_epoch)
+                return round((datetime.datetime.combine(base.date(), clock).timestamp() - since_epoch) * 1000)
+        return None
 
     @staticmethod
     def longest_gap(samples):

@@ -57,6 +57,7 @@ def test_cluster_lab_ecmp_crash_and_drain():
     # The crash: d1's next hop leaves the upstream kernel route within BFD's detection time plus
     # slack for the emulated CPU; the kernel route keeps the other two.
     assert res["route_removed_ms"] is not None and res["route_removed_ms"] < 5000, res
+    assert res["bird_down_ms"] is not None and 0 <= res["bird_down_ms"] < 5000, res
     assert res["nexthops_after_crash"] == [D["d2"], D["d3"]]
     crash = section(out, "5. crash")
     kernel = crash.split("$ ip route show", 1)[1].split("\n\n", 1)[0]
@@ -67,6 +68,10 @@ def test_cluster_lab_ecmp_crash_and_drain():
     ok, n = res["after_crash_answered"]
     assert ok == n and n > 20, res["after_crash_answered"]
     assert all(v > 0 for v in res["after_crash_directors"].values()), res["after_crash_directors"]
+    # The long-lived connections (synced to every director by the sync daemons) all survive the
+    # crash: the ones ECMP moved off d1 find their synced entry on d2 or d3.
+    alive, n = res["long_alive_after_crash"]
+    assert alive == n == 24, res["long_alive_after_crash"]
 
     # The drain: the command returned, d2's next hop is gone, and d2 schedules no new connection
     # afterwards while d3 takes them all; the client lost none.
@@ -75,3 +80,5 @@ def test_cluster_lab_ecmp_crash_and_drain():
     assert after["d2"] == 0 and after["d3"] > 20, after
     ok, n = res["drain_answered"]
     assert ok == n and n > 20, res["drain_answered"]
+    alive, n = res["long_alive_after_drain"]
+    assert alive == n == 24, res["long_alive_after_drain"]
