@@ -47,7 +47,7 @@ def test_cluster_lab_ecmp_crash_and_drain():
     # three BGP routes for the VIP, the kernel one multipath route.
     routes = section(out, "3. routes learned")
     bird_route = routes.split("$ birdc show route", 1)[1].split("$ ip route", 1)[0]
-    assert len(re.findall(r"\[director_\d", bird_route)) == 3, bird_route
+    assert len(re.findall(r"\[d[123] ", bird_route)) == 3, bird_route
     kernel = routes.split("$ ip route show", 1)[1].split("$ ", 1)[0]
     assert sorted(re.findall(r"nexthop via (\S+)", kernel)) == sorted(D.values()), kernel
     assert res["nexthops_before"] == sorted(D.values())
