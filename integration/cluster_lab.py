@@ -43,7 +43,7 @@ SERVERS = {"rs1": "192.0.2.21", "rs2": "192.0.2.22", "rs3": "192.0.2.23"}
 CLIENT_ADDRS = [f"10.0.0.{i}" for i in range(2, 10)]
 PERIOD_MS = 20      # the short-connection loop: one connection every 20 ms
 LONG_FLOWS = 24     # long-lived connections on port 9000
-DRAIN_WAIT_S = 5    # how long `maintenance on --wait` may wait for the connections to fall to zero
+DRAIN_WAIT_S = 40   # how long `maintenance on --wait` may wait: it ends after 3 s without a packet (DirectorDrainWatch)
 
 
 def say(text=""):

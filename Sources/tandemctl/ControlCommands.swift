@@ -154,7 +154,11 @@ struct MaintenanceCommand: ParsableCommand {
             cluster director, maintenance withdraws every VIP's route first (the command returns \
             once they are out of the route table) and keeps the VIPs, so established connections \
             finish. `maintenance on --wait` then reports this node's active IPVS connections every \
-            second until they reach zero (or --timeout).
+            second until they reach zero (or --timeout). On a director the router sends nothing once \
+            the routes are withdrawn, and its flows continue on the other directors through the \
+            synced entries, so its own entries would wait for IPVS's timeouts: a director has drained \
+            when no packet reached its real servers for 3 s in a row (IPVS's InPkts counters stop \
+            rising), or when its active connections reach zero.
             """)
 
     enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
@@ -169,13 +173,27 @@ struct MaintenanceCommand: ParsableCommand {
         print(response.message ?? "maintenance \(state.rawValue)")
         guard wait, state == .on else { return }
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+        var director: DirectorDrainWatch?
         while Date() < deadline {
-            let services = try ControlConnectionClient.request(.status, socket: socket).status?.services ?? []
-            let active = services.reduce(0) { sum, s in sum + s.realServers.reduce(0) { $0 + Int($1.activeConnections ?? 0) } }
-            print("  active connections: \(active)")
-            if active == 0 {
-                print("no active connections left on this node")
-                return
+            let status = try ControlConnectionClient.request(.status, socket: socket).status
+            let servers = (status?.services ?? []).flatMap(\.realServers)
+            let active = servers.reduce(0) { $0 + Int($1.activeConnections ?? 0) }
+            if status?.mode == "cluster" {
+                if director == nil { director = DirectorDrainWatch() }
+                let packets = servers.reduce(UInt64(0)) { $0 &+ ($1.inPackets ?? 0) }
+                switch director!.observe(.init(active: active, inPackets: packets)) {
+                case .draining(let active, let packets):
+                    print("  active connections: \(active); packets in the last second: \(packets)")
+                case .drained(let why):
+                    print(why)
+                    return
+                }
+            } else {
+                print("  active connections: \(active)")
+                if active == 0 {
+                    print("no active connections left on this node")
+                    return
+                }
             }
             sleep(1)
         }

@@ -188,7 +188,7 @@ private func announcing(_ c: Config) -> ClusterDirectorState {
         #expect(replies(on).isEmpty)  // not before the table was reconciled
         let done = s.handle(.routesReconciled(problems: []), at: at(11))
         #expect(done.contains(.reply(7, .maintenanceDone(message:
-            "maintenance on: every route withdrawn (1 VIP(s)); new flows go to the other directors, established connections finish here"))))
+            "maintenance on: every route withdrawn (1 VIP(s)); new flows go to the other directors, and so do the packets of established ones (they continue there through the entries the sync daemon gave them; without sync they break)"))))
         #expect(s.decisions.map(\.description) == ["withdrawn: maintenance"])
         #expect(!released(on + done))  // the VIPs stay for the connections in flight
         #expect(s.handle(.maintenance(on: true, request: 8), at: at(12)) == [.reply(8, .maintenanceDone(message: "maintenance is already on: nothing changed"))])

@@ -94,6 +94,11 @@ def test_cluster_lab_ecmp_crash_and_drain():
     # The drain: the command returned, d2's next hop is gone, and d2 schedules no new connection
     # afterwards while d3 takes them all; the client lost none.
     assert res["nexthops_after_drain"] == [D["d3"]], res
+    # `maintenance on --wait` ends: no packet reached d2 for 3 s once the router stopped sending
+    # there (its entries stay until IPVS's timeouts; DirectorDrainWatch).
+    assert res["drain_exit"] == 0, section(out, "6. drain")
+    assert "no packet reached this director for 3 s" in section(out, "6. drain") or \
+        "no active connections left on this director" in section(out, "6. drain"), section(out, "6. drain")
     after = res["after_drain_directors"]
     assert after["d2"] == 0 and after["d3"] > 20, after
     # Connections in their handshake when the router rehashes can lose their next packet to a

@@ -373,7 +373,7 @@ public struct ClusterDirectorState: Sendable {
     private func maintenanceText(on: Bool) -> String {
         let failed = routeProblems.isEmpty ? "" : "; the route table did not follow: " + routeProblems.joined(separator: "; ")
         if on {
-            return "maintenance on: every route withdrawn (\(decisions.count) VIP(s)); new flows go to the other directors, established connections finish here\(failed)"
+            return "maintenance on: every route withdrawn (\(decisions.count) VIP(s)); new flows go to the other directors, and so do the packets of established ones (they continue there through the entries the sync daemon gave them; without sync they break)\(failed)"
         }
         let announced = decisions.filter(\.announce).map { "\($0.address)" }
         let withheld = decisions.filter { !$0.announce }.map { "\($0.address) \($0)" }

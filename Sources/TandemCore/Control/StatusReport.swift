@@ -217,9 +217,13 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var kernelWeight: Int?
         public var activeConnections: UInt32?
         public var inactiveConnections: UInt32?
+        /// Packets IPVS has forwarded to this real server since it entered the table (ipvsadm's
+        /// InPkts); nil when it is not in the kernel table. A director's drain wait watches it stop.
+        public var inPackets: UInt64?
 
         public init(server: String, health: String, healthReason: String?, healthAgeMs: UInt64?, drained: Bool,
-                    configWeight: Int, kernelWeight: Int?, activeConnections: UInt32?, inactiveConnections: UInt32?) {
+                    configWeight: Int, kernelWeight: Int?, activeConnections: UInt32?, inactiveConnections: UInt32?,
+                    inPackets: UInt64? = nil) {
             self.server = server
             self.health = health
             self.healthReason = healthReason
@@ -229,6 +233,7 @@ public struct StatusReport: Codable, Sendable, Hashable {
             self.kernelWeight = kernelWeight
             self.activeConnections = activeConnections
             self.inactiveConnections = inactiveConnections
+            self.inPackets = inPackets
         }
     }
 
@@ -318,7 +323,8 @@ extension StatusReport {
                                   health: vs.healthCheck == nil ? "unchecked" : (info?.status ?? "unknown"),
                                   healthReason: info?.reason, healthAgeMs: info?.ageMs, drained: drained.contains(id),
                                   configWeight: rs.weight, kernelWeight: observed.map { Int($0.destination.weight) },
-                                  activeConnections: observed?.activeConnections, inactiveConnections: observed?.inactiveConnections)
+                                  activeConnections: observed?.activeConnections, inactiveConnections: observed?.inactiveConnections,
+                                  inPackets: observed?.statistics.inPackets)
             }
             if let sorry = vs.sorryServer {
                 let observed = inKernel(sorry.address, sorry.port)
@@ -327,7 +333,8 @@ extension StatusReport {
                                           healthAgeMs: nil, drained: false, configWeight: sorry.weight,
                                           kernelWeight: observed.map { Int($0.destination.weight) },
                                           activeConnections: observed?.activeConnections,
-                                          inactiveConnections: observed?.inactiveConnections))
+                                          inactiveConnections: observed?.inactiveConnections,
+                                          inPackets: observed?.statistics.inPackets))
             }
             return Service(name: vs.name, address: vs.ipvsService.key.description,
                            scheduler: vs.ipvsService.scheduler, inKernel: listing == nil ? nil : kernel != nil,
