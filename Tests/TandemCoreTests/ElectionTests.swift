@@ -499,35 +499,6 @@ struct ElectionTests {
         #expect(zip(activeSends, activeSends.dropFirst()).allSatisfy { $1 - $0 == 10 }, "\(activeSends)")
     }
 
-    /// Only a settled active (VIPs held, a live standby peer, no handover, interval ≤ 100 ms)
-    /// lets the peer's packets wait for its timer; every other state wakes on arrival.
-    @Test func onlyASettledActiveLetsThePeersPacketsWaitForItsTimer() {
-        func defers(with settings: Election.Settings = electionSettings(priority: 200), _ steps: [ElectionStep],
-                    until: UInt64, at ms: UInt64? = nil) -> Bool {
-            var harness = ElectionHarness(settings)
-            harness.run([at(0, .start(holdingVIPs: false))] + steps, until: until)
-            return harness.election.defersPeerPackets(at: .milliseconds(ms ?? until))
-        }
-        #expect(defers([], until: 10) == false, "starting")
-        #expect(defers([], until: 100) == false, "active, peer never heard")
-        #expect(defers(peer(.standby, from: 40, through: 100), until: 100), "active with a live standby")
-        #expect(defers(peer(.standby, from: 40, through: 100), until: 100, at: 131) == false, "the standby silent for the dead time")
-        #expect(defers(peer(.standby, from: 40, through: 100) + [at(100, .heard(.release, .stopping, priority: 100))],
-                       until: 100) == false, "the standby departed")
-        #expect(defers(peer(.standby, from: 40, through: 100) + [at(100, .maintenance(true))], until: 100) == false,
-                "handing over for maintenance")
-        #expect(defers(peer(.standby, from: 40, through: 100) + [at(100, .heard(.handoverRequest, .standby, priority: 100))],
-                       until: 100) == false, "the standby asked for a failover")
-        #expect(defers(with: electionSettings(priority: 50), peer(.active, from: 5, through: 100), until: 100) == false, "standby")
-        #expect(defers(with: electionSettings(priority: 200), peer(.active, priority: 100, from: 40, through: 100), until: 100) == false,
-                "the peer is active too")
-        var slow = electionSettings(priority: 200)
-        slow.interval = .milliseconds(200)
-        slow.deadTime = .milliseconds(600)
-        #expect(defers(with: slow, peer(.standby, from: 700, through: 1000, every: 200), until: 1000) == false,
-                "an interval over 100 ms wakes on arrival")
-    }
-
     @Test func reasonsSayWhy() {
         var harness = ElectionHarness(electionSettings(priority: 200, preempt: true, preemptDelay: 50))
         harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 65)

@@ -146,27 +146,6 @@ public struct Election: Sendable {
         return now < peer.lastHeard + settings.deadTime
     }
 
-    /// The longest heartbeat interval at which a settled active lets the peer's packets wait for
-    /// its own timer (`defersPeerPackets`): one interval is then the most any of them waits.
-    public static let peerPacketDeferralLimit = TimeSpan.milliseconds(100)
-
-    /// Whether a packet from the peer may wait until this node's next timer (at most one interval
-    /// away) instead of waking it when it arrives (issue 16: idle cost). True for a settled active:
-    /// holding the VIPs, no handover in either direction, the peer a live standby, and an interval
-    /// of at most `peerPacketDeferralLimit`. The standby of such a pair answers each of the active's
-    /// heartbeats at once (`finish`), so the active then reads that answer just before its next
-    /// send and wakes once per interval instead of twice. Nothing the standby can send needs the
-    /// active sooner: a handover request, a claim or a dual-active contest waits one interval at
-    /// most, and the standby's silence is still judged on a fresh look (the driver reads every
-    /// socket before a timer whenever the peer is not alive). Any other state — starting,
-    /// standby, fault, a peer that is active, departed or silent — wakes on arrival as before.
-    public func defersPeerPackets(at now: MonotonicInstant) -> Bool {
-        guard role == .active, holdingVIPs, handover == nil, handoverRequestedUntil == nil, !isFinished,
-              settings.interval <= Self.peerPacketDeferralLimit,
-              let peer, peer.role == .standby, !peer.departed else { return false }
-        return peerIsAlive(at: now)
-    }
-
     /// Whether this node beats the peer: higher effective priority, or equal priority and a name
     /// that sorts first (byte-wise UTF-8).
     func winsAgainst(peerPriority: UInt8) -> Bool {

@@ -72,9 +72,8 @@ public struct HeartbeatStatus: Sendable {
     public var pathDrops: [[String: UInt64]] = []
 }
 
-/// The heartbeat/election loop on its own thread: wait on the path sockets and a wake-up pipe
-/// (only the pipe and the timer for a settled active, `Election.defersPeerPackets`), then, every
-/// time round, in this order:
+/// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
+/// pipe, then, every time round, in this order:
 /// 1. every datagram already queued on every path, each verified and (if accepted) given to
 ///    the election — so a stall never makes queued heartbeats look like silence;
 /// 2. the events other threads posted (route changes, stop, reload);
@@ -123,7 +122,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
         self.realtimeSetting = realtimeSetting
         pathDrops = Array(repeating: [:], count: transport.sockets.count)
         wake = try WakeUpEvent()
-        waitSet = try HeartbeatWaitSet(sockets: transport.sockets.map(\.descriptor), wakeUp: wake.descriptor)
+        waitSet = try HeartbeatWaitSet(descriptors: transport.sockets.map(\.descriptor) + [wake.descriptor])
     }
 
     /// Posts an event to the heartbeat thread (any thread).
@@ -197,15 +196,11 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 let ping = MonotonicInstant(nanoseconds: now.nanoseconds + watchdog!.nanosecondsUntilNext(now: now.nanoseconds))
                 if ping < deadline { deadline = ping }
             }
-            // A settled active reads the standby's packets just before its own timer instead of
-            // waking for each (`Election.defersPeerPackets`): one wake-up per interval, not two.
-            let deferring = driver.election.defersPeerPackets(at: now)
-            waitSet.wait(timeoutNanoseconds: deadline > now ? deadline.nanoseconds(since: now) : 0, sockets: !deferring)
+            waitSet.wait(timeoutNanoseconds: deadline > now ? deadline.nanoseconds(since: now) : 0)
             // 1. Every packet already received, before any timer: from each socket the wait found
             // ready, and from every socket when the peer is not (or no longer) heard, so a
-            // silence is never judged on a stale look (after a stall, say), or when the wait did
-            // not watch the sockets.
-            let judging = deferring || !driver.election.peerIsAlive(at: clock.now())
+            // silence is never judged on a stale look (after a stall, say).
+            let judging = !driver.election.peerIsAlive(at: clock.now())
             for (index, socket) in transport.sockets.enumerated() where judging || waitSet.ready[index] {
                 var budget = 256
                 while budget > 0, let (count, source) = socket.receive(into: &buffer) {

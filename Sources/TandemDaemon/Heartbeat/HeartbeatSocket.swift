@@ -116,61 +116,45 @@ final class WakeUpEvent: @unchecked Sendable {
     private var drainBuffer = [UInt8](repeating: 0, count: 64)
 }
 
-/// The heartbeat thread's wait: epoll sets made once, so a wake-up costs one system call and says
-/// which descriptors are ready (a socket that is not ready is not read: no receive that would only
-/// say EAGAIN). One set holds the path sockets and the wake-up pipe; the other only the pipe, for
-/// an active that lets the peer's packets wait for its timer (`Election.defersPeerPackets`), so
-/// their arrival does not wake it. Waits with nanosecond timeouts (`epoll_pwait2`, Linux 5.11; on
-/// an older kernel `epoll_wait`, whose timeout is rounded up to whole milliseconds). Heartbeat
-/// thread only.
+/// The heartbeat thread's wait: one epoll set over the path sockets and the wake-up pipe, made
+/// once, so a wake-up costs one system call and says which descriptors are ready (a socket that
+/// is not ready is not read: no receive that would only say EAGAIN). Waits with nanosecond
+/// timeouts (`epoll_pwait2`, Linux 5.11; on an older kernel `epoll_wait`, whose timeout is
+/// rounded up to whole milliseconds). Heartbeat thread only.
 final class HeartbeatWaitSet {
-    private let everything: Int32
-    private let wakeUpOnly: Int32
+    private let set: Int32
     private let events: UnsafeMutablePointer<epoll_event>
     private let count: Int
     private var nanosecondWait = true
-    /// Whether each descriptor (the sockets in the order given to `init`, then the wake-up pipe)
-    /// was ready at the last `wait`: readable, or an error to collect by reading.
+    /// Whether each descriptor (in the order given to `init`) was ready at the last `wait`:
+    /// readable, or an error to collect by reading.
     private(set) var ready: [Bool]
 
-    init(sockets: [Int32], wakeUp: Int32) throws(PosixError) {
-        everything = try Posix.epollCreate(object: "heartbeat sockets")
-        do {
-            wakeUpOnly = try Posix.epollCreate(object: "heartbeat wake-up pipe")
-        } catch {
-            Posix.close(everything)
-            throw error
-        }
-        count = sockets.count + 1
-        events = .allocate(capacity: count)
+    init(descriptors: [Int32]) throws(PosixError) {
+        set = try Posix.epollCreate(object: "heartbeat sockets")
+        count = descriptors.count
+        events = .allocate(capacity: max(count, 1))
         ready = Array(repeating: false, count: count)
         do {
-            for (index, fd) in sockets.enumerated() {
-                try Posix.epollAdd(everything, fd, events: UInt32(EPOLLIN.rawValue), data: UInt64(index), object: "heartbeat sockets")
+            for (index, fd) in descriptors.enumerated() {
+                try Posix.epollAdd(set, fd, events: UInt32(EPOLLIN.rawValue), data: UInt64(index), object: "heartbeat sockets")
             }
-            try Posix.epollAdd(everything, wakeUp, events: UInt32(EPOLLIN.rawValue), data: UInt64(sockets.count), object: "heartbeat sockets")
-            try Posix.epollAdd(wakeUpOnly, wakeUp, events: UInt32(EPOLLIN.rawValue), data: UInt64(sockets.count), object: "heartbeat wake-up pipe")
         } catch {
-            Posix.close(everything)
-            Posix.close(wakeUpOnly)
+            Posix.close(set)
             events.deallocate()
             throw error
         }
     }
 
     deinit {
-        Posix.close(everything)
-        Posix.close(wakeUpOnly)
+        Posix.close(set)
         events.deallocate()
     }
 
-    /// Waits until a watched descriptor is ready or `timeoutNanoseconds` pass (0: just looks),
-    /// then sets `ready`. `sockets`: whether a packet arriving on a path socket ends the wait
-    /// (false: only the wake-up pipe and the timeout do). A signal or an error returns early with
-    /// nothing ready (the caller re-checks).
-    func wait(timeoutNanoseconds: UInt64, sockets: Bool = true) {
+    /// Waits until a descriptor is ready or `timeoutNanoseconds` pass (0: just looks), then sets
+    /// `ready`. A signal or an error returns early with nothing ready (the caller re-checks).
+    func wait(timeoutNanoseconds: UInt64) {
         for index in 0..<count { ready[index] = false }
-        let set = sockets ? everything : wakeUpOnly
         var n: Int?
         if nanosecondWait {
             var timeout = timespec(tv_sec: Int(timeoutNanoseconds / 1_000_000_000), tv_nsec: Int(timeoutNanoseconds % 1_000_000_000))
