@@ -61,14 +61,7 @@ public final class ClusterControlCenter: ControlHandling {
         case .undrain(let server, let service):
             return await drain(server: server, service: service, on: false)
         case .reload(let dryRun):
-            switch parts.reload(dryRun) {
-            case .success(let result):
-                var response = ControlResponse(message: result.applied ? "reloaded" : dryRun ? "dry run: nothing applied" : "config unchanged")
-                response.reload = result
-                return response
-            case .failure(let error):
-                return .failure(error)
-            }
+            return ControlCenter.reloadResponse(parts.reload(dryRun), dryRun: dryRun)
         case .showIPVS:
             let config = parts.currentConfig()
             guard let listing = await parts.worker.currentListing(for: config) else {

@@ -100,14 +100,7 @@ public final class ControlCenter: ControlHandling {
         case .undrain(let server, let service):
             return await drain(server: server, service: service, on: false)
         case .reload(let dryRun):
-            switch parts.reload(dryRun) {
-            case .success(let result):
-                var response = ControlResponse(message: result.applied ? "reloaded" : dryRun ? "dry run: nothing applied" : "config unchanged")
-                response.reload = result
-                return response
-            case .failure(let error):
-                return .failure(error)
-            }
+            return ControlCenter.reloadResponse(parts.reload(dryRun), dryRun: dryRun)
         case .showIPVS:
             guard let listing = await parts.worker.currentListing(for: parts.currentConfig()) else {
                 return .failure(.refused(IPVSIntent.needsIPVS(parts.currentConfig())
@@ -354,5 +347,19 @@ enum ReplicationStatusLine {
         parts.append("fetches \(status.fetches), serves \(status.serves), failed fetches \(status.fetchFailures), authentication failures \(status.authenticationFailures)")
         if status.conflict { parts.append("CONFLICT: equal serials, different contents") }
         return parts.joined(separator: "; ")
+    }
+}
+
+extension ControlCenter {
+    /// The answer to `tandemctl reload [--dry-run]` for a pair's node and a director alike.
+    static func reloadResponse(_ result: Result<ReloadResult, ControlProtocolError>, dryRun: Bool) -> ControlResponse {
+        switch result {
+        case .success(let result):
+            var response = ControlResponse(message: result.applied ? "reloaded" : dryRun ? "dry run: nothing applied" : "config unchanged")
+            response.reload = result
+            return response
+        case .failure(let error):
+            return .failure(error)
+        }
     }
 }
