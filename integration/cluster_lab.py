@@ -14,10 +14,19 @@ VIP 198.51.100.10: tcp 80 (one short HTTP request per connection) and tcp 9000 (
 one line in, the real server's name out). Every director installs the same IPVS table (mh with
 mh-fallback and mh-port, direct routing) and runs the sync daemon as master and backup.
 
-Steps: routes upstream; flows spread; a director crashed (tandemd and BIRD SIGKILLed, its link
-cut); a director drained (`tandemctl maintenance on --wait`). Every wait is bounded. Lines that
-start with `RESULT ` are the figures the VM test reads (integration/vm/test_cluster_lab.py).
+Steps: routes upstream; flows spread; a director crashed; a director drained (`tandemctl
+maintenance on --wait`). Every wait is bounded. Lines that start with `RESULT ` are the figures the
+VM test reads (integration/vm/test_cluster_lab.py).
+
+The crash is a silent one, as after a power loss or a kernel panic: the director's switch port
+stops forwarding in both directions at once (`bridge link set ... state disabled` in the switch's
+namespace: one netlink change, no carrier change on the router's own port), and only then are its
+tandemd and BIRD SIGKILLed, so the FIN that the kernel sends for the killed BIRD's BGP session never
+reaches the router. The router can learn of the crash only from BFD (or, 9 s later, the BGP hold
+timer). Its BIRD logs to a file with milliseconds (`timeformat log`, `debug protocols {states,
+events}`), and `ip -ts monitor route` records its kernel route changes: the lab reads both.
 """
+import datetime
 import json
 import os
 import secrets
@@ -44,6 +53,20 @@ CLIENT_ADDRS = [f"10.0.0.{i}" for i in range(2, 10)]
 PERIOD_MS = 20      # the short-connection loop: one connection every 20 ms
 LONG_FLOWS = 24     # long-lived connections on port 9000
 DRAIN_WAIT_S = 40   # how long `maintenance on --wait` may wait: it ends after 3 s without a packet (DirectorDrainWatch)
+
+
+def clock(epoch):
+    """Local wall-clock time with milliseconds, as BIRD prints it."""
+    return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M:%S.%f")[:-3]
+
+
+def log_time(line):
+    """The epoch time of a BIRD log line that starts `YYYY-MM-DD HH:MM:SS.mmm` (timeformat log
+    "%F %T.%3f"), or None."""
+    try:
+        return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    except ValueError:
+        return None
 
 
 def say(text=""):
@@ -96,7 +119,7 @@ http.server.ThreadingHTTPServer(('0.0.0.0', 80), H).serve_forever()
 # The client: short connections at a fixed rate, each in a thread of its own (so a connection
 # waiting for its time-out does not hold back the next ones) and from the next source address,
 # until the file STOP appears; one line per attempt: start time, ok|fail, real server (or error),
-# source.
+# source, milliseconds it took (a SYN lost to a dead director costs a retransmission, 1 s).
 SHORT_CLIENT = """
 import socket, time, sys, os, threading
 period, stop, addrs, slow = float(sys.argv[1]), sys.argv[2], sys.argv[3].split(','), float(sys.argv[4])
@@ -105,6 +128,8 @@ def emit(line):
     with lock:
         sys.stdout.write(line + '\\n'); sys.stdout.flush()
 def attempt(t, src):
+    t0 = time.monotonic()
+    took = lambda: f'{1000 * (time.monotonic() - t0):.0f}'
     try:
         s = socket.socket(); s.settimeout(0.4 * slow); s.bind((src, 0))
         port = s.getsockname()[1]
@@ -117,9 +142,9 @@ def attempt(t, src):
             data += chunk
         s.close()
         who = data.rsplit(b'served by ', 1)[-1].strip().decode() if b'served by' in data else 'garbage'
-        emit(f'{t:.4f} ok {who} {src}:{port}')
+        emit(f'{t:.4f} ok {who} {src}:{port} {took()}')
     except Exception as e:
-        emit(f'{t:.4f} fail {type(e).__name__} {src}')
+        emit(f'{t:.4f} fail {type(e).__name__} {src} {took()}')
 end = time.monotonic() + 900
 i = 0
 next_at = time.monotonic()
@@ -169,6 +194,7 @@ class ClusterLab:
         self.ns = {n: f"{tag}-{n}" for n in names}
         self.procs = {}
         self.dir = Path(tempfile.mkdtemp(prefix="tandem-cluster-lab-"))
+        self.bird_log = self.dir / "up.bird.log"
         self.crashed = set()
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -313,7 +339,16 @@ virtual_servers:
 
     def start_bird(self, node, args):
         conf = self.dir / f"{node}.bird.conf"
-        conf.write_text(sh(BIN / "tandemctl", "bird-config", self.config, *args).stdout)
+        text = sh(BIN / "tandemctl", "bird-config", self.config, *args).stdout
+        if node == "up":
+            # The lab's own lines before the generated config: a log file with milliseconds and
+            # the protocols' state changes and events (BFD session up/down, BGP state), which is
+            # where the crash's detection time is read from.
+            text = (f'# Added by the lab: the log the crash step reads.\n'
+                    f'log "{self.bird_log}" all;\n'
+                    f'timeformat log "%F %T.%3f";\n'
+                    f'debug protocols {{ states, events }};\n\n') + text
+        conf.write_text(text)
         sh("bird", "-p", "-c", conf)
         sock = self.dir / f"{node}.bird.ctl"
         self.spawn(f"bird-{node}", node, ["bird", "-f", "-c", conf, "-s", sock, "-P", self.dir / f"{node}.bird.pid"])
@@ -332,6 +367,16 @@ virtual_servers:
             parts = line.split()
             if len(parts) >= 3 and parts[1] in ("ok", "fail"):
                 out.append((float(parts[0]), parts[1] == "ok", parts[2]))
+        return out
+
+    def durations(self, start, end):
+        """(start time, milliseconds) of the answered short connections started in [start, end)."""
+        out = []
+        path = self.dir / "short.log"
+        for line in path.read_text().splitlines() if path.exists() else []:
+            parts = line.split()
+            if len(parts) == 5 and parts[1] == "ok" and start <= float(parts[0]) < end:
+                out.append((float(parts[0]), int(parts[4])))
         return out
 
     def long_state(self):
@@ -434,30 +479,75 @@ virtual_servers:
             say(f"  #{i:2} {s['src']:>16} -> {','.join(s['servers'])}  ipvs: {' '.join(owners[i])}")
 
         victim = "d1"
-        heading(f"5. crash {victim}: tandemd and BIRD SIGKILLed, its link cut")
+        detection = BFD_MS * BFD_MULT
+        heading(f"5. crash {victim}: its switch port silenced in both directions, then tandemd and BIRD SIGKILLed")
         stats_before = self.conns()
+        monitor = self.spawn("route-monitor", "up", ["ip", "-ts", "monitor", "route"])
+        # `bridge` started beforehand and fed its commands on stdin: under emulation a process
+        # start takes a second, which would blur the moment of the cut.
+        switch = subprocess.Popen(["ip", "netns", "exec", self.ns["sw"], "stdbuf", "-oL", "bridge", "-batch", "-"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5 * SLOW)   # the monitor is listening and `bridge` is waiting before the cut
+        # The port stops forwarding both ways at once: whatever d1 sends from now on (the FIN of
+        # its killed BIRD's BGP session included) stays in the switch. The router's port and
+        # d1's own carrier do not change. The cut happened between before_cut and crash_at (when
+        # `bridge` answered the `link show` that follows the change); the times below count from
+        # crash_at, so they are if anything short by that bracket.
+        before_cut = time.time()
+        switch.stdin.write(f"link set dev {victim}-eth0 state 0\nlink show dev {victim}-eth0\n")
+        switch.stdin.flush()
+        port = switch.stdout.readline().strip()
         crash_at = time.time()
         t_crash = time.monotonic()
         for key in (f"tandemd-{victim}", f"bird-{victim}"):
             self.procs[key].send_signal(signal.SIGKILL)
-        self.ip(victim, "link", "set", "eth0", "down", check=False)
         self.crashed.add(victim)
+        switch.stdin.close()
+        switch.wait(timeout=10 * SLOW)
+        if "state disabled" not in port:
+            raise SystemExit(f"{victim}'s switch port is not disabled: {port!r}")
+        say(f"{clock(crash_at)} {victim}'s switch port disabled (within {1000 * (crash_at - before_cut):.1f} ms before), "
+            f"then tandemd and BIRD SIGKILLed; `bridge link show`: {port}")
+        result("silenced_bracket_ms", round(1000 * (crash_at - before_cut), 1))
         gone = wait_for(lambda: DIRECTORS[victim] not in self.nexthops(), 30 * SLOW, 0.01)
         detect = time.monotonic() - t_crash
         if not gone:
             ok = False
             say(f"{victim}'s next hop is still upstream after {detect:.1f} s: {self.nexthops()}")
         else:
-            say(f"{victim}'s next hop left the upstream kernel route {1000 * detect:.0f} ms after the crash "
-                f"(BFD {BFD_MS} ms x {BFD_MULT} = {BFD_MS * BFD_MULT} ms detection)")
+            say(f"{victim}'s next hop was seen gone from the upstream kernel route {1000 * detect:.0f} ms after the cut "
+                f"(`ip -j route` polled; each poll is a process start)")
         result("route_removed_ms", round(1000 * detect) if gone else None)
+        # The router's BIRD: when its BFD session to d1 went down and its BGP session with it
+        # (its log), with the configured detection for comparison.
+        events = wait_for(lambda: self.bfd_down_events(victim, crash_at), 10 * SLOW, 0.1) or {}
+        bfd_ms = self.ms_after(events.get("bfd"), crash_at)
+        bgp_ms = self.ms_after(events.get("bgp"), crash_at)
+        say(f"$ grep {DIRECTORS[victim]}\\|{victim}: {self.bird_log.name}  (upstream BIRD's log, since the cut)")
+        for line in events.get("lines", []):
+            say(f"  {line}")
+        say(f"upstream BFD session to {victim} down {bfd_ms} ms after the cut, BGP session {victim} down "
+            f"{bgp_ms} ms after it (reason: {events.get('reason')}); configured detection "
+            f"{BFD_MS} ms x {BFD_MULT} = {detection} ms")
+        result("bfd_down_ms", bfd_ms)
+        result("bgp_down_ms", bgp_ms)
+        result("bgp_down_reason", events.get("reason"))
+        result("bfd_detection_ms", detection)
+        result("bfd_interval_ms", BFD_MS)
+        monitor.terminate()
+        removed = self.route_monitor_removal(victim, crash_at)
+        route_ms = self.ms_after(removed, crash_at)
+        say(f"the upstream kernel replaced the route without {victim} {route_ms} ms after the cut (`ip -ts monitor route`)")
+        result("route_removed_monitor_ms", route_ms)
+        say("$ birdc show bfd sessions  (upstream)")
+        say(self.birdc("up", "show", "bfd", "sessions").stdout.rstrip())
         protocols = self.birdc("up", "show", "protocols").stdout
         say("$ birdc show protocols  (upstream)")
         say(protocols.rstrip())
         down_ms = self.bird_since_ms(protocols, victim, crash_at)
         if down_ms is not None:
-            say(f"upstream BIRD took session {victim} down {down_ms} ms after the crash ({time.strftime('%H:%M:%S', time.localtime(crash_at))}"
-                f".{int(1000 * (crash_at % 1)):03d}; the Since column above), BFD detection {BFD_MS * BFD_MULT} ms")
+            say(f"upstream BIRD took session {victim} down {down_ms} ms after the cut ({clock(crash_at)}; "
+                f"the Since column above), BFD detection {detection} ms")
         result("bird_down_ms", down_ms)
         say(f"$ ip route show {VIP}  (upstream kernel)")
         say(self.ip("up", "route", "show", f"{VIP}/32").stdout.rstrip())
@@ -474,6 +564,28 @@ virtual_servers:
         result("crash_failed", len(failed))
         result("crash_fail_window_ms", round(1000 * window))
         result("crash_longest_gap_ms", round(1000 * gap))
+        # Connections that met the dead director: their SYN is lost, and the retransmission (1 s
+        # later) reaches a survivor once the route is gone. Slow = over 500 ms.
+        baseline = self.durations(crash_at - 6, crash_at - 1)
+        near = self.durations(crash_at - 1, crash_at + 5)
+        slow = sorted((t, ms) for t, ms in near if ms > 500)
+        # Split at the moment the router's kernel route lost d1 (`ip monitor`, else the poll):
+        # slow connections started before it met the dead director, later ones are the
+        # emulated CPU's noise.
+        route_left = crash_at + (route_ms if route_ms is not None else 1000 * detect) / 1000
+        met = [(t, ms) for t, ms in slow if t < route_left]
+        say(f"client: {len(slow)} of {len(near)} answered connections started from 1 s before to 5 s after the cut took "
+            f"over 500 ms; {len(met)} of them started before the route left"
+            + (f" ({1000 * (met[0][0] - crash_at):.0f} to {1000 * (met[-1][0] - crash_at):.0f} ms after the cut, "
+               f"the slowest {max(ms for _, ms in met)} ms)" if met else "")
+            + f"; before the crash the slowest took {max((ms for _, ms in baseline), default=0)} ms")
+        say("  slow connections (start after the cut : milliseconds taken): "
+            + " ".join(f"{1000 * (t - crash_at):.0f}:{ms}" for t, ms in slow))
+        result("crash_slow", [len(slow), len(near)])
+        result("crash_slow_before_route", len(met))
+        result("crash_slow_window_ms", [round(1000 * (met[0][0] - crash_at)), round(1000 * (met[-1][0] - crash_at))] if met else None)
+        result("crash_max_ms", max((ms for _, ms in near), default=None))
+        result("before_crash_max_ms", max((ms for _, ms in baseline), default=None))
         stats_after = self.conns()
         moved = {d: stats_after[d] - stats_before[d] for d in stats_after}
         say(f"new connections per surviving director since the crash: {moved}")
@@ -529,11 +641,63 @@ virtual_servers:
         long_stop.touch()
         return ok
 
+    def bfd_down_events(self, victim, since_epoch):
+        """From the upstream BIRD's log, after since_epoch: the time (epoch seconds) its BFD session
+        to the victim went down, the time the victim's BGP session went down (state stop), the
+        reason BGP logged just before (`BFD session down`, `Connection closed`, ...) and those
+        lines; None while the BGP session has not gone down."""
+        addr = DIRECTORS[victim]
+        found = {"lines": []}
+        text = self.bird_log.read_text(errors="replace") if self.bird_log.exists() else ""
+        for line in text.splitlines():
+            stamp = log_time(line)
+            if stamp is None or stamp < since_epoch:
+                continue
+            msg = line.split("> ", 1)[-1]
+            if not (msg.startswith(f"{victim}: ") or f" {addr} " in f" {msg} "):
+                continue
+            found["lines"].append(line)
+            if "bfd" not in found and f"Session to {addr} changed state from Up to Down" in msg:
+                found["bfd"] = stamp
+            if "bgp" not in found and msg.startswith(f"{victim}: "):
+                if msg == f"{victim}: State changed to stop":
+                    found["bgp"] = stamp
+                elif "reason" not in found and not msg.startswith(f"{victim}: State changed"):
+                    found["reason"] = msg.split(": ", 1)[1]
+        return found if "bgp" in found else None
+
+    def route_monitor_removal(self, victim, since_epoch):
+        """The time (epoch seconds) `ip -ts monitor route` on the router first showed the VIP's
+        route without the victim's next hop (or the old route deleted) after since_epoch."""
+        path = self.dir / "route-monitor.log"
+        entries, current = [], None
+        for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+            if line.startswith("["):
+                stamp, _, rest = line[1:].partition("] ")
+                current = [stamp, rest]
+                entries.append(current)
+            elif current is not None:
+                current[1] += " " + line.strip()
+        for stamp, text in entries:
+            try:
+                at = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+            except ValueError:
+                continue
+            words = text.split()
+            if at < since_epoch or VIP not in words[:2]:
+                continue
+            if words[0] == "Deleted" or f"via {DIRECTORS[victim]} " not in text + " ":
+                return at
+        return None
+
+    @staticmethod
+    def ms_after(stamp, since_epoch):
+        return None if stamp is None else round(1000 * (stamp - since_epoch))
+
     @staticmethod
     def bird_since_ms(protocols, name, since_epoch):
         """Milliseconds from since_epoch to the Since time (local HH:MM:SS.mmm of today) of protocol
         `name` in `birdc show protocols`."""
-        import datetime
         for line in protocols.splitlines():
             parts = line.split()
             if len(parts) >= 5 and parts[0] == name:
