@@ -191,6 +191,10 @@ public final class PairSimulation {
     private var divergedVersions: [ConfigVersion] = []
     private var drainsDivergedSince: UInt64?
     private var noHolderSince: UInt64?
+    /// The node the neighbours' ARP/ND entry for the base VIP points at: the last one that
+    /// announced it (nil before any announcement).
+    private var pointedAt: Int?
+    private var misdirectedSince: UInt64?
     /// An outage the operator asked for (`failover --force` with no peer to take over) ends here.
     private var excusedOutageUntil: UInt64 = 0
     private var trace: [String] = []
@@ -211,6 +215,7 @@ public final class PairSimulation {
         public var longestDivergenceMs: UInt64 = 0
         public var longestDrainDivergenceMs: UInt64 = 0
         public var announcements = 0
+        public var longestMisdirectedMs: UInt64 = 0
     }
 
     public init(seed: UInt64) {
@@ -677,6 +682,9 @@ public final class PairSimulation {
     private var convergenceBound: UInt64 { (30_000 + 2_000 + 2 * profile.deadTimeMs + 4 * profile.intervalMs) * 1_000_000 }
     /// The drain resync's back-off at its longest (60 s), a connect timeout and a few heartbeats.
     private var drainBound: UInt64 { (60_000 + 2_000 + 2 * profile.deadTimeMs + 4 * profile.intervalMs) * 1_000_000 }
+    /// A holder announces with its claim (a cold standby after its IPVS install, up to 200 ms)
+    /// or when it wins a contest it learns of within a dual-active episode.
+    private var misdirectedBound: UInt64 { dualBound + outageBound + 250_000_000 }
     private var outageBound: UInt64 { (3 * profile.deadTimeMs + 4 * profile.intervalMs + 2 * profile.maxDelayMs) * 1_000_000 }
 
     private func check() {
@@ -694,6 +702,16 @@ public final class PairSimulation {
         lasting(canServe && !held && now >= excusedOutageUntil, since: &noHolderSince, longest: &statistics.longestOutageMs,
                 bound: outageBound) {
             "no node has held \(baseVIP.prefix) for \($0)ms although a node can serve"
+        }
+        // 7. The neighbours follow the holder: once one node alone holds the VIP, the neighbours'
+        // entry points at it within `misdirectedBound`. The node that gave the VIP up after
+        // holding it (a partition healed, a dual-active contest lost, a stop) has announced it
+        // last, so the one that keeps it must announce again; otherwise the neighbours send to
+        // a node that no longer answers until their entries expire.
+        let holders = (0..<2).filter { nodes[$0].running && nodes[$0].kernelVIPs.contains(baseVIP) }
+        let misdirected = holders.count == 1 && live(holders[0]) && pointedAt != nil && pointedAt != holders[0]
+        lasting(misdirected, since: &misdirectedSince, longest: &statistics.longestMisdirectedMs, bound: misdirectedBound) {
+            "\(self.nodes[holders[0]].name) alone has held \(self.baseVIP.prefix) for \($0)ms but the neighbours still point at \(self.nodes[self.pointedAt!].name), which announced it last"
         }
         // 4. A config is never half-applied: the VIPs a node acts on are its config's.
         for i in 0..<2 {
@@ -783,7 +801,7 @@ public final class PairSimulation {
                         kind: outgoing.kind, sender: s.nodes[i].name, bootEpoch: s.nodes[i].epoch,
                         sequence: s.nodes[i].sequence, role: outgoing.role, priority: outgoing.priority,
                         configSerial: s.nodes[i].loaded.serial, configDigest: s.nodes[i].loaded.digest, pathIndex: UInt8(path),
-                        intervalMilliseconds: UInt32(s.profile.intervalMs))
+                        intervalMilliseconds: outgoing.advertisedInterval.map { UInt32($0.milliseconds) } ?? UInt32(s.profile.intervalMs))
                     s.transmit(from: i, path: path, try! HeartbeatCodec.encode(message, authenticator: PairSimulation.authenticator))
                 }
                 return .sent([:])
@@ -814,6 +832,7 @@ public final class PairSimulation {
                 s.statistics.announcements += 1
                 let foreign = vips.filter { !s.nodes[i].kernelVIPs.contains($0) }
                 if !foreign.isEmpty { s.fail("\(s.nodes[i].name) announces \(NodeState.list(foreign)), which its kernel does not hold") }
+                if vips.contains(s.baseVIP) { s.pointedAt = i }
             case .offerDrains(let list, let request):
                 s.offer(from: i, list, request: request)
             case .answerPeer(let id, let response):

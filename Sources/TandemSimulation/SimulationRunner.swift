@@ -36,7 +36,7 @@ public enum SimulationRunner {
         /// One line: what ran and what it found.
         public var summary: String {
             let s = statistics
-            return "\(seedsRun) seeds x \(hoursPerSeed) h = \(Double(seedsRun) * hoursPerSeed) simulated hours: \(s.events) events, \(s.faults) faults, \(s.crashes) crashes, \(s.requests) requests, \(s.roleChanges) role changes, \(s.announcements) announcements; longest dual holding \(s.longestDualMs)ms, longest outage \(s.longestOutageMs)ms; \(s.configsApplied) configs replicated, longest config divergence \(s.longestDivergenceMs)ms, longest drain divergence \(s.longestDrainDivergenceMs)ms; \(failures.count) seeds failed"
+            return "\(seedsRun) seeds x \(hoursPerSeed) h = \(Double(seedsRun) * hoursPerSeed) simulated hours: \(s.events) events, \(s.faults) faults, \(s.crashes) crashes, \(s.requests) requests, \(s.roleChanges) role changes, \(s.announcements) announcements; longest dual holding \(s.longestDualMs)ms, longest outage \(s.longestOutageMs)ms; \(s.configsApplied) configs replicated, longest config divergence \(s.longestDivergenceMs)ms, longest drain divergence \(s.longestDrainDivergenceMs)ms, longest misdirected neighbours \(s.longestMisdirectedMs)ms; \(failures.count) seeds failed"
         }
     }
 
@@ -76,6 +76,7 @@ public enum SimulationRunner {
                     total.statistics.longestOutageMs = max(total.statistics.longestOutageMs, s.longestOutageMs)
                     total.statistics.longestDivergenceMs = max(total.statistics.longestDivergenceMs, s.longestDivergenceMs)
                     total.statistics.longestDrainDivergenceMs = max(total.statistics.longestDrainDivergenceMs, s.longestDrainDivergenceMs)
+                    total.statistics.longestMisdirectedMs = max(total.statistics.longestMisdirectedMs, s.longestMisdirectedMs)
                     if let violation = simulation.violation { total.failures.append(violation) }
                 }
             }

@@ -105,7 +105,8 @@ struct ElectionHarness {
             case .announce: line = "announce"
             case .release: line = "release"
             case .send(let outgoing):
-                guard outgoing.kind != .heartbeat else { return nil }
+                // Periodic kinds: `yielded` rounds have tests of their own.
+                guard outgoing.kind != .heartbeat, outgoing.kind != .yielded else { return nil }
                 line = "send \(outgoing.kind)"
             case .notify: return nil
             case .rejected(let command, _): line = "rejected \(command)"
@@ -458,39 +459,145 @@ struct ElectionTests {
 
     @Test func heartbeatsGoOutEveryIntervalAndTheTimerTracksTheDeadTime() {
         var harness = ElectionHarness(electionSettings())
-        harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 25), until: 60)
+        harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 25), until: 80)
         let sends = harness.log.filter { if case .send = $0.action { return true } else { return false } }.map(\.ms)
-        // After the last heartbeat at 25 the standby sends 1⅛ intervals apart (36.25, 47.5) while
-        // the active may still be alive, then at the takeover (55).
-        #expect(sends == [0, 5, 15, 25, 36, 47, 55])
+        // Starting (0), standby on hearing the active (5); then nothing until the standby
+        // interval (100 ms) is due, the takeover at the dead time after the active's last
+        // (25 + 30 = 55), and the active's strict interval after it.
+        #expect(sends == [0, 5, 55, 65, 75])
         let timers = harness.log.compactMap { entry -> UInt64? in
             if case .scheduleTimer(let at) = entry.action { return at.nanoseconds / 1_000_000 }
             return nil
         }
-        // After the last heartbeat at 25: sends at 36 and 47, the dead time at 55 (takeover), then the next send.
-        #expect(timers.suffix(3) == [47, 55, 65])
+        // After the last heartbeat at 25 the one timer is the dead time (55), then the active's interval.
+        #expect(timers.drop { $0 < 55 }.prefix(3) == [55, 65, 75])
         #expect(harness.election.role == .active)
     }
 
-    /// Issue 16 (idle cost): a standby that hears its active sends its own heartbeat with the
-    /// answer, in the same wake-up (unless it sent one in the last half interval), and otherwise
-    /// 1⅛ intervals after its last; the active keeps its strict timer.
-    @Test func aStandbySendsItsHeartbeatWhenTheActivesArrives() {
+    /// Issue 16 (idle cost): a standby following a live active sends its own heartbeat only every
+    /// standby interval (ten intervals, at most 1 s: 100 ms here), with the answer to one of the
+    /// active's (in the same wake-up), advertising that interval; the active keeps its strict timer.
+    @Test func aFollowingStandbySendsEveryStandbyIntervalWithTheActivesHeartbeat() {
+        #expect(electionSettings().standbyInterval == .milliseconds(100))
         var harness = ElectionHarness(electionSettings())
-        // Heard first at 5 (the transition sends at once); then the active's come at 13, 14 (the
-        // same round on a second path), 23, 33, and stop.
-        harness.run([at(0, .start(holdingVIPs: false)), at(5, .heard(.heartbeat, .active, priority: 100)),
-                     at(14, .heard(.heartbeat, .active, priority: 100))]
-                    + peer(.active, from: 13, through: 33), until: 60)
-        // 44 and 55: 1⅛ intervals (11.25 ms) apart once the active is silent.
-        #expect(harness.log.filter { $0.action.isSend }.map(\.ms) == [0, 5, 13, 23, 33, 44, 55])
-        // The active's come 3 ms after the standby's own (under half an interval): it keeps its
-        // timer, 1⅛ intervals apart (15, 26.25, 37.5), drifting until the active's come half an
-        // interval after its last (48): from then on it answers them.
-        var late = ElectionHarness(electionSettings())
-        late.run([at(0, .start(holdingVIPs: false)), at(5, .heard(.heartbeat, .active, priority: 100))]
-                 + peer(.active, from: 8, through: 58), until: 60)
-        #expect(late.log.filter { $0.action.isSend }.map(\.ms) == [0, 5, 15, 26, 37, 48, 58])
+        harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 1_005), until: 1_010)
+        let sends = harness.log.compactMap { entry -> (ms: UInt64, out: Election.Outgoing)? in
+            if case .send(let out) = entry.action { return (entry.ms, out) }
+            return nil
+        }
+        // 0 starting, 5 the transition to standby; then with the active heartbeat that comes at
+        // least 95 ms (the standby interval less half an interval) after the last one.
+        #expect(sends.map(\.ms) == [0, 5, 105, 205, 305, 405, 505, 605, 705, 805, 905, 1_005])
+        #expect(sends.dropFirst().allSatisfy { $0.out.advertisedInterval == .milliseconds(100) && $0.out.role == .standby })
+        #expect(sends.first?.out.advertisedInterval == nil)
+        // It wakes for nothing but the active's packets: every timer it asks for is later than the
+        // next of them (the dead time after the last one heard).
+        let timers = harness.log.compactMap { entry -> (UInt64, UInt64)? in
+            if case .scheduleTimer(let at) = entry.action, entry.ms >= 5, entry.ms < 1_005 { return (entry.ms, at.nanoseconds / 1_000_000) }
+            return nil
+        }
+        #expect(timers.count > 90 && timers.allSatisfy { $1 - $0 > 10 }, "\(timers.filter { $1 - $0 <= 10 })")
+    }
+
+    /// A standby that stops following (the active restarts and is heard starting, asks it to take
+    /// over, or leaves) is back on the configured interval at once, not a standby interval later.
+    @Test func aStandbyThatStopsFollowingSendsAtTheIntervalAgain() {
+        var harness = ElectionHarness(electionSettings())
+        harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 205)
+                    + [at(212, .heardAfterRestart(.starting, priority: 100))], until: 240)
+        let sends = harness.log.filter { $0.action.isSend && $0.ms > 210 }
+        // The last was at 205: due one interval after it on hearing the peer starting at 212,
+        // then every interval.
+        #expect(sends.map(\.ms).prefix(3) == [215, 225, 235], "\(sends.map(\.ms))")
+        #expect(sends.allSatisfy { if case .send(let out) = $0.action { return out.advertisedInterval == nil } else { return false } })
+    }
+
+    /// The active judges a peer by the interval the peer advertises: a standby advertising 100 ms
+    /// (30 ms dead time at a 10 ms interval) is alive for 300 ms after its last packet.
+    @Test func aPeerIsJudgedByItsAdvertisedInterval() {
+        var election = Election(settings: electionSettings(priority: 200))
+        _ = election.started(at: .zero)
+        _ = election.timerFired(at: .milliseconds(30))
+        #expect(election.role == .active)
+        let standby = HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 1, sequence: 1, role: .standby,
+                                       priority: 100, configSerial: 1, configDigest: .zero, pathIndex: 0,
+                                       intervalMilliseconds: 100)
+        _ = election.heartbeatReceived(standby, at: .milliseconds(40))
+        #expect(election.peer.map { election.deadTime(of: $0) } == .milliseconds(300))
+        #expect(election.peerIsAlive(at: .milliseconds(339)))
+        #expect(!election.peerIsAlive(at: .milliseconds(340)))
+        // A handover has a taker all that time: a failover at 300 ms asks the standby to take over.
+        #expect(election.failoverRequested(at: .milliseconds(300)).contains(.send(.init(kind: .takeoverRequest, role: .active, priority: 200))))
+        // The scale: the configured dead time when the peer's interval is ours or shorter,
+        // multiplied by the ratio when it is longer.
+        var peerStatus = election.peer!
+        for (advertised, dead) in [(UInt32(5), UInt64(30)), (10, 30), (15, 45), (100, 300), (1_000, 3_000)] {
+            peerStatus.intervalMilliseconds = advertised
+            #expect(election.deadTime(of: peerStatus) == .milliseconds(dead), "advertised \(advertised)ms")
+        }
+    }
+
+    /// A node that gives the VIPs up after holding them, other than by a completed handover,
+    /// marks its rounds `yielded`, every interval, for the handover timeout (200 ms here); then it
+    /// follows the active at the standby interval again.
+    @Test func aDualActiveLoserYieldsEveryIntervalForTheHandoverTimeout() {
+        var harness = ElectionHarness(electionSettings())
+        harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, priority: 200, from: 100, through: 600), until: 600)
+        let sends = harness.log.compactMap { entry -> (ms: UInt64, kind: HeartbeatMessage.Kind)? in
+            if case .send(let out) = entry.action, entry.ms >= 100 { return (entry.ms, out.kind) }
+            return nil
+        }
+        #expect(sends.filter { $0.kind == .yielded }.map(\.ms) == Array(stride(from: 100, through: 290, by: 10)))
+        // Its own active heartbeat was due at 100 too; then the standby's, a standby interval
+        // apart, with the active's.
+        #expect(sends.filter { $0.kind != .yielded }.map(\.ms) == [100, 300, 400, 500, 600])
+    }
+
+    /// The active announces once when its peer yields (the peer may have announced after it),
+    /// again only when rounds are missing in between (another claim may hide in them), and when
+    /// a peer leaves holding the VIPs (its release notice says `active`).
+    @Test func anActiveAnnouncesWhenItsPeerGivesTheVIPsUp() {
+        var election = Election(settings: electionSettings(priority: 200))
+        _ = election.started(at: .zero)
+        _ = election.timerFired(at: .milliseconds(30))
+        #expect(election.role == .active)
+        func packet(_ kind: HeartbeatMessage.Kind, _ role: Role, _ sequence: UInt64, epoch: UInt64 = 7) -> HeartbeatMessage {
+            HeartbeatMessage(kind: kind, sender: "b", bootEpoch: epoch, sequence: sequence, role: role, priority: 100,
+                             configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10)
+        }
+        func announces(_ message: HeartbeatMessage, at ms: UInt64) -> Bool {
+            election.heartbeatReceived(message, at: .milliseconds(ms)).contains { if case .announce = $0 { return true } else { return false } }
+        }
+        #expect(!announces(packet(.heartbeat, .standby, 1), at: 40))
+        #expect(announces(packet(.yielded, .standby, 2), at: 50))
+        #expect(!announces(packet(.yielded, .standby, 3), at: 60))
+        #expect(announces(packet(.yielded, .standby, 5), at: 80))      // round 4 is missing
+        #expect(!announces(packet(.heartbeat, .standby, 6), at: 90))
+        #expect(!announces(packet(.release, .standby, 7), at: 100))    // a standby leaving
+        #expect(!announces(packet(.heartbeat, .standby, 1, epoch: 8), at: 105))
+        #expect(announces(packet(.release, .active, 2, epoch: 8), at: 110))
+    }
+
+    /// A node that stops holding the VIPs with nobody to hand over to says so in its release
+    /// notice (role `active`); one that handed them over, or never held them, does not.
+    @Test func aReleaseNoticeSaysWhetherTheVIPsWereHeld() {
+        func notice(_ actions: [Election.Action]) -> Election.Outgoing? {
+            actions.lazy.compactMap { if case .send(let out) = $0, out.kind == .release { return out } else { return nil } }.first
+        }
+        var active = Election(settings: electionSettings())
+        _ = active.started(at: .zero)
+        _ = active.timerFired(at: .milliseconds(30))
+        #expect(notice(active.stopRequested(at: .milliseconds(40)))?.role == .active)
+        var standby = Election(settings: electionSettings())
+        _ = standby.started(at: .zero)
+        _ = standby.heartbeatReceived(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 1, sequence: 1, role: .active, priority: 100,
+                                                       configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10),
+                                      at: .milliseconds(5))
+        #expect(notice(standby.stopRequested(at: .milliseconds(10)))?.role == .stopping)
+    }
+
+    /// Issue 16 (idle cost): the active keeps its strict timer whenever its standby is heard.
+    @Test func anActiveKeepsItsStrictTimerWhenTheStandbyIsHeard() {
         // An active hearing its standby early does not send early.
         var active = ElectionHarness(electionSettings(priority: 200))
         active.run([at(0, .start(holdingVIPs: false))] + peer(.standby, from: 38, through: 98), until: 100)

@@ -126,7 +126,7 @@ struct HeartbeatCodecTests {
         ("version 2", { $0[4] = 2 }, .unsupportedVersion(2)),
         ("version 0", { $0[4] = 0 }, .unsupportedVersion(0)),
         ("kind 0", { $0[5] = 0 }, .unknownKind(0)),
-        ("kind 6", { $0[5] = 6 }, .unknownKind(6)),
+        ("kind 7", { $0[5] = 7 }, .unknownKind(7)),
         ("undefined flag", { $0[6] = 0x02 }, .unknownFlags(0x02)),
         ("role 0", { $0[24] = 0 }, .unknownRole(0)),
         ("role 7", { $0[24] = 7 }, .unknownRole(7)),

@@ -157,6 +157,22 @@ struct NodeHarness {
         #expect(!h.effects.contains(.announce([H.vip])))
     }
 
+    /// A cold active that starts handing over before its install finishes does not announce
+    /// after it: the peer claims and announces first, and the neighbours must stay with it
+    /// (the simulator's invariant 8).
+    @Test func aHandoverBeforeTheColdInstallFinishesDropsItsAnnouncement() {
+        var h = H()
+        h.state = NodeState(settings: NodeState.Settings(election: H.settings, vips: [H.vip], announceAfterIPVSInstall: true))
+        h.startActive()
+        h.send(.ipvsReconciled(.startUp, succeeded: true))
+        h.send(.heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .standby, priority: 100,
+                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
+        h.send(.command(1, .failover(force: false)))                 // hands over: the VIPs stay until b claims
+        #expect(h.state.heldVIPs == [H.vip])
+        h.send(.ipvsReconciled(.claimed, succeeded: true))
+        #expect(!h.effects.contains(.announce([H.vip])))
+    }
+
     @Test func aFailedClaimIsRetriedUntilTheVIPIsHeld() {
         var h = H()
         h.failWrites = true

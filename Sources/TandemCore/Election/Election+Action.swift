@@ -27,16 +27,21 @@ extension Election {
     }
 
     /// The election's part of an outgoing packet; the driver adds sender, epoch, sequence,
-    /// config serial and digest, path index and interval.
+    /// config serial and digest, path index and (unless `advertisedInterval` says otherwise) the
+    /// configured interval.
     public struct Outgoing: Sendable, Hashable {
         public var kind: HeartbeatMessage.Kind
         public var role: Role
         public var priority: UInt8
+        /// The interval this node keeps in its present state, when it is not the configured one:
+        /// a standby following a live active sends every `Settings.standbyInterval` and says so.
+        public var advertisedInterval: TimeSpan?
 
-        public init(kind: HeartbeatMessage.Kind, role: Role, priority: UInt8) {
+        public init(kind: HeartbeatMessage.Kind, role: Role, priority: UInt8, advertisedInterval: TimeSpan? = nil) {
             self.kind = kind
             self.role = role
             self.priority = priority
+            self.advertisedInterval = advertisedInterval
         }
     }
 
@@ -54,5 +59,8 @@ extension Election {
         public var configDigest: HeartbeatMessage.ConfigDigest
         /// The peer sent a release notice: it has left and need not be waited for.
         public var departed: Bool
+        /// The interval the peer says it keeps (its packets' interval field), ms: the configured
+        /// interval, or the longer `Settings.standbyInterval` of a standby following an active.
+        public var intervalMilliseconds: UInt32
     }
 }

@@ -17,6 +17,20 @@ extension Election {
         /// How long a handing-over active waits for the peer to claim before giving up on the handover.
         public var handoverTimeout: TimeSpan
 
+        /// How often a standby that follows a live active sends its own heartbeat: ten intervals,
+        /// at most one second, never less than the interval (10 ms → 100 ms, 100 ms → 1 s, 1 s → 1 s).
+        /// The active heard every interval is what the standby's dead time runs on; the standby's
+        /// heartbeats only tell the active that someone could take over, so they need not come as
+        /// often. The standby advertises this interval in its packets and the active judges it by
+        /// that (`Election.deadTime(of:)`), as a VRRPv3 backup judges its master by the master's
+        /// advertised interval (RFC 5798 §6.1, Master_Adver_Interval). Keepalived's backup sends
+        /// nothing at all; Tandem's standby still sends, so the active knows whether a handover
+        /// (stop, failover, maintenance) has a taker.
+        public var standbyInterval: TimeSpan {
+            let tenfold = TimeSpan(milliseconds: interval.milliseconds.multipliedReportingOverflow(by: 10).partialValue)
+            return max(interval, min(tenfold, .seconds(1)))
+        }
+
         public init(nodeName: String, peerName: String, priority: Int, trackedInterfaces: [TrackedInterface] = [],
                     preempt: Bool = false, preemptDelay: TimeSpan = .milliseconds(0), interval: TimeSpan,
                     deadTime: TimeSpan, handoverTimeout: TimeSpan? = nil) {

@@ -8,7 +8,11 @@
 ///   tracked interfaces that are down, never below 1). On equal priority the node whose name
 ///   sorts first (byte-wise UTF-8) wins; both nodes compute the same answer.
 /// - **Dead peer.** The peer is dead when no valid packet has arrived on any path for the dead
-///   time, or when it sent a release notice. A live standby then takes over at once.
+///   time, or when it sent a release notice. A live standby then takes over at once. A peer that
+///   advertises a longer interval than ours is given the dead time scaled by the ratio
+///   (`deadTime(of:)`, RFC 5798's Master_Adver_Interval): a standby following a live active
+///   sends only every `Settings.standbyInterval`, and a peer whose config is being reloaded
+///   to another interval is not declared dead by the old one.
 /// - **Start-up.** A starting node listens for up to the dead time. A peer heard active makes it
 ///   standby; a peer heard standby or starting is settled by priority; a peer in fault,
 ///   maintenance or stopping leaves it active; silence for the whole dead time makes it active.
@@ -34,6 +38,11 @@
 ///   when the last local fault clears the node listens for a dead time (as at start-up) before
 ///   taking over from a silent peer: it goes to standby first and hears whether the peer is active.
 /// - **Maintenance** pins the node to standby: it never takes over; an active hands over first.
+/// - **The neighbours follow the holder.** An active holding the VIPs announces them again when
+///   the peer is heard after a silence or in a new boot epoch, when the peer's packets say
+///   `yielded` (it gave up VIPs it held other than by a completed handover; sent every interval
+///   for the handover timeout) and when its release notice carries the role `active` (it left
+///   holding them): the peer may have announced them after we did.
 /// - **Never announce what is given up.** When one event both re-announces and releases (a
 ///   partition heals and this node loses the dual-active contest), the announcement is dropped:
 ///   a node giving up the VIPs never points the neighbours at itself.
@@ -68,6 +77,10 @@ public struct Election: Sendable {
     private var handoverRequestedUntil: MonotonicInstant?
     /// After a forced failover with nobody to take over: do not claim again before this instant.
     private var holdOffUntil: MonotonicInstant?
+    /// After losing a dual-active contest: periodic rounds go out as `yielded`, every interval,
+    /// until this instant (the handover timeout: four dead times, at least 1 s), so that loss
+    /// or reordering for longer than the peer's own failure detector tolerates does not hide it.
+    private var yieldingUntil: MonotonicInstant?
 
     /// Why the active is handing over, which decides what happens after.
     enum HandoverPurpose: Sendable, Hashable {
@@ -140,10 +153,25 @@ public struct Election: Sendable {
         return localFaults.first
     }
 
-    /// Whether the peer is alive at `now`: heard within the dead time and not departed.
+    /// Whether this node is handing the VIPs over (stop, failover, maintenance): it keeps them
+    /// until the peer has claimed, but must not point the neighbours back at itself.
+    public var isHandingOver: Bool { handover != nil }
+
+    /// Whether the peer is alive at `now`: heard within its dead time (`deadTime(of:)`) and not departed.
     public func peerIsAlive(at now: MonotonicInstant) -> Bool {
         guard let peer, !peer.departed else { return false }
-        return now < peer.lastHeard + settings.deadTime
+        return now < peer.lastHeard + deadTime(of: peer)
+    }
+
+    /// How long `peer` may stay silent before it is dead: the configured dead time, scaled by
+    /// the peer's advertised interval over ours when that is longer (a standby sending every
+    /// `standbyInterval` gets the same number of missed heartbeats as an active), so 30 ms at a
+    /// 10 ms interval becomes 300 ms for a standby advertising 100 ms.
+    public func deadTime(of peer: PeerStatus) -> TimeSpan {
+        let own = max(settings.interval.milliseconds, 1), theirs = UInt64(peer.intervalMilliseconds)
+        guard theirs > own else { return settings.deadTime }
+        let (product, overflow) = settings.deadTime.milliseconds.multipliedReportingOverflow(by: theirs)
+        return TimeSpan(milliseconds: overflow ? UInt64.max / 2 : product / own)
     }
 
     /// Whether this node beats the peer: higher effective priority, or equal priority and a name
@@ -165,7 +193,15 @@ public struct Election: Sendable {
     }
 
     private func outgoing(_ kind: HeartbeatMessage.Kind) -> Outgoing {
-        Outgoing(kind: kind, role: role, priority: effectivePriority)
+        Outgoing(kind: kind, role: role, priority: effectivePriority,
+                 advertisedInterval: follows && settings.standbyInterval > settings.interval ? settings.standbyInterval : nil)
+    }
+
+    /// A standby following a live active, asking nothing of it: it sends every
+    /// `Settings.standbyInterval`, with the answer to one of the active's heartbeats.
+    private var follows: Bool {
+        role == .standby && handover == nil && handoverRequestedUntil == nil && yieldingUntil == nil
+            && peer.map { $0.role == .active && !$0.departed } == true
     }
 
     // MARK: - Events
@@ -198,7 +234,7 @@ public struct Election: Sendable {
             peer = PeerStatus(role: message.role, priority: message.priority, lastKind: message.kind, lastHeard: now,
                               bootEpoch: message.bootEpoch, sequence: message.sequence,
                               configSerial: message.configSerial, configDigest: message.configDigest,
-                              departed: message.kind == .release)
+                              departed: message.kind == .release, intervalMilliseconds: message.intervalMilliseconds)
         }
         guard startedAt != nil else { return [] }
         var actions: [Action] = []
@@ -211,16 +247,37 @@ public struct Election: Sendable {
             actions.append(.send(outgoing(.claimed)))
             nextHeartbeatAt = now + settings.interval
         }
-        let heardAgain = role == .active && handover == nil && !wasAlive && previous.map { !$0.departed } == true
+        // A peer heard after a silence, or in a new life (it restarted, perhaps after taking
+        // over during a partition we did not notice because its standby heartbeats are slow).
+        let heardAgain = role == .active && handover == nil && previous.map { !$0.departed } == true
+            && (!wasAlive || previous.map { $0.bootEpoch != message.bootEpoch } == true)
+        // The peer says it gave up VIPs it held (`yielded`): it may have announced them after we
+        // last did (a cold standby announces after its IPVS install; a dual-active loser
+        // re-claims what someone removed), and we may never have heard it active (its packets
+        // lost, or overtaken by later ones), so the neighbours may point at it.
+        let gaveUp = role == .active && handover == nil
+            && ((message.kind == .yielded && Self.newlyYielded(message, after: previous))
+                || (message.kind == .release && message.role == .active && previous.map { !$0.departed } != false))
         decide(at: now, into: &actions)
-        if heardAgain, role == .active, holdingVIPs, !actions.contains(where: \.isAnnouncement) {
-            // The peer is back after a silence (a partition heals, or it restarted): it may have
-            // taken over meanwhile and announced itself, so point the neighbours back at us —
-            // decided after the role, so a node that loses the contest never announces.
-            actions.append(.announce(reason: "\(settings.peerName) is heard again after a silence: re-announcing"))
+        if heardAgain || gaveUp, role == .active, holdingVIPs, !actions.contains(where: \.isAnnouncement) {
+            // The peer is back after a silence (a partition heals, or it restarted), or it gave
+            // up VIPs it held: it may have taken over meanwhile and announced itself, so point
+            // the neighbours back at us — decided after the role, so a node that loses the
+            // contest never announces.
+            let why = heardAgain ? (wasAlive ? "restarted" : "is heard again after a silence")
+                : message.kind == .release ? "left holding the VIPs" : "gave up the VIPs it held"
+            actions.append(.announce(reason: "\(settings.peerName) \(why): re-announcing"))
             dualActiveAnnounced = message.role == .active
         }
         return finish(at: now, actions, peerHeard: true)
+    }
+
+    /// Whether a `yielded` packet may start a yield we have not answered: the peer's last packet
+    /// was not one, or rounds are missing in between (lost or overtaken), which may have held a
+    /// new claim and a new contest lost. A restarted peer (another boot epoch) counts as new.
+    static func newlyYielded(_ message: HeartbeatMessage, after previous: PeerStatus?) -> Bool {
+        guard let previous, previous.bootEpoch == message.bootEpoch else { return true }
+        return previous.lastKind != .yielded || message.sequence > previous.sequence + 1
     }
 
     /// The timer set by the last `scheduleTimer` has fired (late is fine; early is ignored).
@@ -367,6 +424,7 @@ public struct Election: Sendable {
     private var currentKind: HeartbeatMessage.Kind {
         if handover != nil { return .takeoverRequest }
         if handoverRequestedUntil != nil { return .handoverRequest }
+        if yieldingUntil != nil, role != .active { return .yielded }
         return .heartbeat
     }
 
@@ -386,7 +444,7 @@ public struct Election: Sendable {
         guard let handover else { return }
         if let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest {
             if handoverGraceOver(at: now) {
-                leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions)
+                leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions, handedOver: true)
             }
         } else if let fault = faultReason {
             leave(reason: "\(fault) during the handover", into: &actions)
@@ -411,7 +469,7 @@ public struct Election: Sendable {
                 handover = nil
                 let target: Role = pending.purpose == .maintenance ? .maintenance : .standby
                 become(target, reason: "\(pending.purpose.name) handover complete: \(settings.peerName) has claimed the VIPs",
-                       at: now, into: &actions)
+                       at: now, into: &actions, handedOver: true)
             } else if now >= pending.deadline || !peerAlive {
                 handover = nil
                 let why = peerAlive ? "did not claim within \(settings.handoverTimeout)" : "went silent"
@@ -481,8 +539,9 @@ public struct Election: Sendable {
             }
             if let peer, peer.departed { return (.active, "\(peerName) released the VIPs and left") }
             if let peer {
-                guard now >= peer.lastHeard + settings.deadTime else { return nil }
-                return (.active, "\(peerName) silent for \(now.milliseconds(since: peer.lastHeard))ms on all paths (dead time \(settings.deadTime))")
+                let deadTime = deadTime(of: peer)
+                guard now >= peer.lastHeard + deadTime else { return nil }
+                return (.active, "\(peerName) silent for \(now.milliseconds(since: peer.lastHeard))ms on all paths (dead time \(deadTime))")
             }
             guard now >= startedAt + settings.deadTime else { return nil }
             return (.active, "no heartbeat from \(peerName) within the dead time (\(settings.deadTime)) since start")
@@ -527,13 +586,18 @@ public struct Election: Sendable {
 
     /// Changes the role and emits, in order: transition, claim + announce (to active) or
     /// release (from holding the VIPs, unless `keepVIPs`), one packet, notify.
+    ///
+    /// A release that is not a completed handover marks the next rounds `yielded` for the
+    /// handover timeout (every interval): the peer, if it holds the VIPs, announces them again,
+    /// since this node may have announced them after it did.
     private mutating func become(_ target: Role, reason: String, at now: MonotonicInstant, into actions: inout [Action],
-                                 keepVIPs: Bool = false) {
+                                 keepVIPs: Bool = false, handedOver: Bool = false) {
         let from = role
         role = target
         actions.append(.transition(from: from, to: target, reason: reason))
         var kind = currentKind
         if target == .active {
+            yieldingUntil = nil
             actions.append(.claim(reason: reason))
             actions.append(.announce(reason: reason))
             holdingVIPs = true
@@ -542,9 +606,16 @@ public struct Election: Sendable {
         } else if holdingVIPs, !keepVIPs {
             actions.append(.release(reason: reason))
             holdingVIPs = false
+            if !handedOver {
+                yieldingUntil = now + settings.handoverTimeout
+                kind = currentKind
+            }
         }
         actions.append(.send(outgoing(kind)))
-        nextHeartbeatAt = now + settings.interval
+        nextHeartbeatAt = follows
+            ? MonotonicInstant(nanoseconds: now.nanoseconds + settings.standbyInterval.milliseconds * 1_000_000
+                                            + settings.interval.milliseconds * 1_000_000 / 8)
+            : now + settings.interval
         actions.append(.notify(role: target, reason: reason))
     }
 
@@ -556,13 +627,18 @@ public struct Election: Sendable {
     }
 
     /// Ends a stop: release (if held), release notice, notify (if asked), finished.
-    private mutating func leave(reason: String, into actions: inout [Action], notify: Bool = false) {
+    /// The release notice of a node that leaves holding the VIPs, unless it handed them over,
+    /// carries the role `active`: the peer, if it holds them too (a partition it did not
+    /// notice), announces them again.
+    private mutating func leave(reason: String, into actions: inout [Action], notify: Bool = false, handedOver: Bool = false) {
         handover = nil
+        var notice = outgoing(.release)
         if holdingVIPs {
             actions.append(.release(reason: reason))
             holdingVIPs = false
+            if !handedOver { notice.role = .active }
         }
-        actions.append(.send(outgoing(.release)))
+        actions.append(.send(notice))
         if notify { actions.append(.notify(role: .stopping, reason: reason)) }
         actions.append(.finished(reason: reason))
         isFinished = true
@@ -570,13 +646,16 @@ public struct Election: Sendable {
 
     /// Sends the periodic packet if due and appends the one timer for the next deadline.
     ///
-    /// `peerHeard`: this batch handles a packet from the peer. A standby that hears its active
-    /// sends its own heartbeat with the answer, in the same wake-up, unless it sent one in the last
-    /// half interval, and otherwise at the latest 1⅛ intervals after its last one. So the standby
-    /// of a settled pair wakes once per interval instead of twice (issue 16: idle cost) and locks
-    /// onto the active's rhythm from any phase within a few intervals, while the active keeps its
-    /// own strict timer (the standby's dead time runs on it). The active still hears the standby
-    /// every interval, at most 1⅛ apart while locking or when one of the active's is lost.
+    /// `peerHeard`: this batch handles a packet from the peer. A standby following its active
+    /// (`follows`) sends its own heartbeat every `standbyInterval`, with the answer to one of the
+    /// active's, in the same wake-up, once its last one is at least the standby interval less
+    /// half an interval old, and otherwise at the latest ⅛ interval after the standby interval.
+    /// So the standby of a settled pair wakes once per interval (on the active's packet) and the
+    /// active once per interval (its timer) with a packet to read only every standby interval
+    /// (issue 16: idle cost), while the active keeps its own strict timer (the standby's dead
+    /// time runs on it). A standby that stops following (the peer starts, stops, yields or
+    /// leaves) is back on the configured interval at once: its next heartbeat is due at most one
+    /// interval after its last.
     private mutating func finish(at now: MonotonicInstant, _ decided: [Action], peerHeard: Bool = false) -> [Action] {
         var actions = decided
         // Never announce what this batch gives up: no announcement before the last release, and
@@ -586,16 +665,19 @@ public struct Election: Sendable {
         }
         if !holdingVIPs { actions.removeAll(where: \.isAnnouncement) }
         guard !isFinished else { return actions }
+        if let until = yieldingUntil, now >= until { yieldingUntil = nil }
         let interval = settings.interval.milliseconds * 1_000_000
-        let follows = role == .standby && handover == nil && handoverRequestedUntil == nil
-            && peer.map { $0.role == .active && !$0.departed } == true
+        let period = (follows ? settings.standbyInterval : settings.interval).milliseconds * 1_000_000
+        if !actions.contains(where: \.isSend), !follows, lastSentAt + settings.interval < nextHeartbeatAt {
+            nextHeartbeatAt = lastSentAt + settings.interval
+        }
         if actions.contains(where: \.isSend) {
             lastSentAt = now
         } else if now >= nextHeartbeatAt
-                    || (peerHeard && follows && now.nanoseconds(since: lastSentAt) >= interval / 2) {
+                    || (peerHeard && follows && now.nanoseconds(since: lastSentAt) >= period - interval / 2) {
             actions.append(.send(outgoing(currentKind)))
             if follows {
-                nextHeartbeatAt = MonotonicInstant(nanoseconds: now.nanoseconds + interval + interval / 8)
+                nextHeartbeatAt = MonotonicInstant(nanoseconds: now.nanoseconds + period + interval / 8)
             } else {
                 var next = nextHeartbeatAt + settings.interval
                 if next <= now { next = now + settings.interval }
@@ -622,7 +704,7 @@ public struct Election: Sendable {
         consider(holdOffUntil)
         if let since = preemptCandidateSince { consider(since + settings.preemptDelay) }
         if role == .starting, let startedAt { consider(startedAt + settings.deadTime) }
-        if let peer, !peer.departed { consider(peer.lastHeard + settings.deadTime) }
+        if let peer, !peer.departed { consider(peer.lastHeard + deadTime(of: peer)) }
         return deadline
     }
 }

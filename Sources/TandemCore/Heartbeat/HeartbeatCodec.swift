@@ -5,7 +5,7 @@
 ///      0    4 magic "TNDM" (54 4E 44 4D)
 ///      4    1 version (1)
 ///      5    1 message kind (HeartbeatMessage.Kind: 1 heartbeat, 2 takeover-request, 3 claimed, 4 release,
-///              5 handover-request)
+///              5 handover-request, 6 yielded)
 ///      6    1 flags (bit 0: a 32-byte authentication tag follows the body; other bits must be 0)
 ///      7    1 path index
 ///      8    8 boot epoch

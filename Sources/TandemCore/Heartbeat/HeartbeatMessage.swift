@@ -18,6 +18,12 @@ public struct HeartbeatMessage: Sendable, Hashable {
         /// "Hand over to me": sent by a standby whose operator asked for a failover there. The
         /// active answers by starting a make-before-break handover (`takeoverRequest`).
         case handoverRequest = 5
+        /// "I held the VIPs and gave them up to you": the periodic packet of a node that lost a
+        /// dual-active contest, every interval for the handover timeout. It may have announced the VIPs after
+        /// the winner did (a cold standby announces after its IPVS install) and the winner may
+        /// never have seen it active (its active packets lost, or overtaken by later ones), so
+        /// the winner announces again. Version 1 receivers before this kind drop it as unknown.
+        case yielded = 6
 
         public var description: String {
             switch self {
@@ -26,6 +32,7 @@ public struct HeartbeatMessage: Sendable, Hashable {
             case .claimed: return "claimed"
             case .release: return "release"
             case .handoverRequest: return "handover-request"
+            case .yielded: return "yielded"
             }
         }
     }

@@ -53,8 +53,11 @@ public struct HeartbeatVerifier: Sendable {
         public var lastHeard: MonotonicInstant?
         /// Interarrival jitter, nanoseconds: a running mean (gain 1/16, as RFC 3550 §6.4.1's
         /// estimator) of how far each packet's arrival gap on this path differs from what the
-        /// sender's interval and the sequence step predict. 0 until two packets arrived.
+        /// sequence step and the interval the previous packet advertised predict (a standby
+        /// changes its interval when it starts following the active). 0 until two packets arrived.
         public var arrivalJitterNanoseconds: UInt64 = 0
+        /// The interval the last accepted packet advertised, ms.
+        var lastIntervalMilliseconds: UInt32 = 0
 
         public init() {}
 
@@ -331,13 +334,14 @@ public struct HeartbeatVerifier: Sendable {
         }
         if let step = sequenceStep, let heard = paths[path].lastHeard {
             paths[path].noteArrival(gap: now.nanoseconds(since: heard),
-                                    expected: step &* UInt64(message.intervalMilliseconds) &* 1_000_000)
+                                    expected: step &* UInt64(paths[path].lastIntervalMilliseconds) &* 1_000_000)
         }
         currentEpoch = message.bootEpoch
         newestEpoch = max(newestEpoch ?? 0, message.bootEpoch)
         lastSequence[path] = message.sequence
         paths[path].received += 1
         paths[path].lastHeard = now
+        paths[path].lastIntervalMilliseconds = message.intervalMilliseconds
         counters.accepted += 1
         return .accepted(message)
     }

@@ -669,12 +669,14 @@ public struct NodeState: Sendable {
     }
 
     /// Cold standby: announces the VIPs waiting for the install once no reconcile is outstanding,
-    /// only those still held, and only while serving (a release in between dropped them).
+    /// only those still held, and only while serving and not handing over (a release in between
+    /// dropped them; a node that has asked its peer to take over would point the neighbours
+    /// away from the peer that already announced).
     private mutating func announceIfInstalled() {
         guard !announceWhenInstalled.isEmpty, reconcilesOutstanding == 0 else { return }
         let list = announceWhenInstalled.filter(heldVIPs.contains)
         announceWhenInstalled = []
-        if servesVIPs, !list.isEmpty { out.append(.announce(list)) }
+        if servesVIPs, !election.isHandingOver, !list.isEmpty { out.append(.announce(list)) }
     }
 
     // MARK: - Drains

@@ -71,8 +71,11 @@ public struct HeartbeatRoundBuilder: Sendable {
     /// Signs every packet; replaced when a reload brings new keys.
     var authenticator: (any HeartbeatAuthenticator)? { didSet { packets = [] } }
     /// The last round's packets, one per path: the next round rewrites only what changes in
-    /// them (`HeartbeatCodec.rewrite`); encoded anew after the identity or the keys change.
+    /// them (`HeartbeatCodec.rewrite`); encoded anew after the identity, the keys or the
+    /// advertised interval change.
     private var packets: [[UInt8]] = []
+    /// The interval field of `packets`, ms.
+    private var packetsInterval: UInt32 = 0
 
     public init(identity: HeartbeatIdentity, authenticator: (any HeartbeatAuthenticator)?) {
         self.identity = identity
@@ -82,7 +85,8 @@ public struct HeartbeatRoundBuilder: Sendable {
     /// The next round: one encoded packet per path index in `0 ..< pathCount`.
     public mutating func nextRound(_ outgoing: Election.Outgoing, pathCount: Int) -> [[UInt8]] {
         sequence += 1
-        if packets.count == pathCount {
+        let interval = Self.interval(of: outgoing, identity: identity)
+        if packets.count == pathCount, packetsInterval == interval {
             for index in packets.indices {
                 HeartbeatCodec.rewrite(&packets[index], kind: outgoing.kind, sequence: sequence, role: outgoing.role,
                                        priority: outgoing.priority, authenticator: authenticator)
@@ -94,10 +98,17 @@ public struct HeartbeatRoundBuilder: Sendable {
                                            sequence: sequence, role: outgoing.role, priority: outgoing.priority,
                                            configSerial: identity.configSerial, configDigest: identity.configDigest,
                                            pathIndex: UInt8(clamping: index),
-                                           intervalMilliseconds: identity.intervalMilliseconds)
+                                           intervalMilliseconds: interval)
             return try? HeartbeatCodec.encode(message, authenticator: authenticator)
         }
+        packetsInterval = interval
         return packets
+    }
+
+    /// The interval a round of `outgoing` advertises, ms: the election's when it keeps another
+    /// than the configured one (a following standby), else the identity's.
+    public static func interval(of outgoing: Election.Outgoing, identity: HeartbeatIdentity) -> UInt32 {
+        outgoing.advertisedInterval.map { UInt32(clamping: $0.milliseconds) } ?? identity.intervalMilliseconds
     }
 }
 
@@ -140,12 +151,14 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     /// errno of the last failed send per path; nil once a send succeeds.
     private(set) var lastSendErrno: [Int32?]
     var onSendError: (HeartbeatPath, Int32) -> Void = { _, _ in }
-    /// Hears, after each round, how much later than one interval after the previous round it
-    /// went out (zero when on time or early, as rounds an event sends at once are): the
+    /// Hears, after each round, how much later than one interval (the one the previous round
+    /// advertised) after the previous round it went out (zero when on time or early, as rounds an event sends at once are): the
     /// heartbeat thread's send lateness, for the metrics. Set before the loop starts.
     var onRoundLateness: (@Sendable (Duration) -> Void)?
     var clock: any TandemClock = MonotonicClock()
     private var lastRound: MonotonicInstant?
+    /// The interval the last round advertised, ms: the next round is late after that long.
+    private var lastRoundInterval: UInt32 = 0
 
     init(paths: [HeartbeatPath], port: UInt16, builder: HeartbeatRoundBuilder) throws(PosixError) {
         self.paths = paths
@@ -175,10 +188,13 @@ final class UDPHeartbeatTransport: HeartbeatSending {
         if let onRoundLateness {
             let now = clock.now()
             if let lastRound {
-                let gap = now.nanoseconds(since: lastRound), interval = UInt64(builder.identity.intervalMilliseconds) * 1_000_000
+                // Late against what the previous round promised: a following standby's rounds
+                // are a standby interval apart.
+                let gap = now.nanoseconds(since: lastRound), interval = UInt64(lastRoundInterval) * 1_000_000
                 onRoundLateness(.nanoseconds(Int64(clamping: gap > interval ? gap - interval : 0)))
             }
             lastRound = now
+            lastRoundInterval = HeartbeatRoundBuilder.interval(of: outgoing, identity: builder.identity)
         }
         let packets = builder.nextRound(outgoing, pathCount: paths.count)
         for (index, packet) in packets.enumerated() {
