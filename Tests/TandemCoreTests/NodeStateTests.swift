@@ -187,6 +187,22 @@ struct NodeHarness {
         #expect(h.effects.contains(.announce([H.vip])))
     }
 
+    /// While handing over, a VIP a stranger removed is claimed again (packets in flight are still
+    /// answered) but not announced: the peer may have claimed and announced it already.
+    @Test func aVIPClaimedAgainWhileHandingOverIsNotAnnounced() {
+        var h = H()
+        h.startActive()
+        h.send(.heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .standby, priority: 100,
+                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
+        h.send(.command(1, .failover(force: false)))
+        #expect(h.state.election.isHandingOver)
+        _ = h.takeEffects()
+        h.kernel[H.vip] = nil
+        h.send(.routes([.vipRemoved(H.vip, origin: .foreign)]))
+        #expect(h.kernel[H.vip] == .held)
+        #expect(!h.effects.contains(.announce([H.vip])))
+    }
+
     @Test func aFailedReleaseIsRetriedWhileStandby() {
         var h = H()
         h.startActive()

@@ -255,7 +255,12 @@ public struct Election: Sendable {
         // last did (a cold standby announces after its IPVS install; a dual-active loser
         // re-claims what someone removed), and we may never have heard it active (its packets
         // lost, or overtaken by later ones), so the neighbours may point at it.
-        let gaveUp = role == .active && handover == nil
+        // Also while a failover or maintenance handover is pending: the peer that yields does not
+        // hold the VIPs, and if the handover then fails this node keeps them.
+        // Only a packet newer than what we knew counts: an older one overtaken by later rounds
+        // (the peer may have claimed since) must not point the neighbours back at us.
+        let newer = previous.map { $0.bootEpoch != message.bootEpoch || message.sequence > $0.sequence } ?? true
+        let gaveUp = role == .active && newer
             && ((message.kind == .yielded && Self.newlyYielded(message, after: previous))
                 || (message.kind == .release && message.role == .active && previous.map { !$0.departed } != false))
         decide(at: now, into: &actions)

@@ -468,7 +468,8 @@ public struct NodeState: Sendable {
         if !usable.isEmpty {
             heldVIPs.formUnion(usable)
             out.append(.log(.notice, "VIPs usable now: \(Self.list(usable))"))
-            out.append(.announce(usable))
+            // Not while handing over: the peer may have claimed and announced already.
+            if !election.isHandingOver { out.append(.announce(usable)) }
         }
         guard !missing.isEmpty else { return }
         out.append(.log(.warning, "VIPs missing while active: \(Self.list(missing)); claiming them again"))
@@ -519,7 +520,9 @@ public struct NodeState: Sendable {
         case .takeover:
             afterTakeoverClaim()
         case .reclaim, .reload:
-            if !nowHeld.isEmpty { out.append(.announce(nowHeld)) }
+            // Held again (or added) while handing over: kept for packets in flight, but not
+            // announced, since the peer may have claimed and announced them already.
+            if !nowHeld.isEmpty, !election.isHandingOver { out.append(.announce(nowHeld)) }
         }
     }
 
