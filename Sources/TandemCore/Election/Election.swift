@@ -551,7 +551,8 @@ public struct Election: Sendable {
             guard now >= startedAt + settings.deadTime else { return nil }
             return (.active, "no heartbeat from \(peerName) within the dead time (\(settings.deadTime)) since start")
         }
-        let comparison = comparison(peerPriority: peer.priority)
+        // The comparison's text is built only where a reason uses it: this runs for every packet
+        // a standby hears, and the common answer ("is active") needs none (issue 16: idle cost).
         let wins = winsAgainst(peerPriority: peer.priority)
         if peer.lastKind == .takeoverRequest, peer.role == .active || peer.role == .stopping {
             preemptCandidateSince = nil
@@ -567,10 +568,10 @@ public struct Election: Sendable {
             preemptCandidateSince = since
             if now >= since + settings.preemptDelay {
                 preemptCandidateSince = nil
-                return (.active, "\(peerName) is active with lower priority (\(comparison)) and preempt is on"
+                return (.active, "\(peerName) is active with lower priority (\(comparison(peerPriority: peer.priority))) and preempt is on"
                                  + " (heard it for \(now.milliseconds(since: since))ms, preempt delay \(settings.preemptDelay))")
             }
-            return (.standby, "\(peerName) is active; preempting after \(settings.preemptDelay) (\(comparison))")
+            return (.standby, "\(peerName) is active; preempting after \(settings.preemptDelay) (\(comparison(peerPriority: peer.priority)))")
         case .standby, .starting:
             preemptCandidateSince = nil
             if role == .starting, holdingVIPs {
@@ -579,8 +580,8 @@ public struct Election: Sendable {
             if peer.role == .starting, role != .starting {
                 return (.standby, "\(peerName) is starting and will decide")
             }
-            if wins { return (.active, "\(peerName) is \(peer.role) and we win (\(comparison))") }
-            return (.standby, "\(peerName) is \(peer.role) and wins (\(comparison))")
+            if wins { return (.active, "\(peerName) is \(peer.role) and we win (\(comparison(peerPriority: peer.priority)))") }
+            return (.standby, "\(peerName) is \(peer.role) and wins (\(comparison(peerPriority: peer.priority)))")
         case .fault, .maintenance, .stopping:
             preemptCandidateSince = nil
             return (.active, "\(peerName) is in \(peer.role)")
