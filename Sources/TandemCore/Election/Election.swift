@@ -77,9 +77,11 @@ public struct Election: Sendable {
     private var handoverRequestedUntil: MonotonicInstant?
     /// After a forced failover with nobody to take over: do not claim again before this instant.
     private var holdOffUntil: MonotonicInstant?
-    /// After losing a dual-active contest: periodic rounds go out as `yielded`, every interval,
-    /// until this instant (the handover timeout: four dead times, at least 1 s), so that loss
-    /// or reordering for longer than the peer's own failure detector tolerates does not hide it.
+    /// After giving up the VIPs other than by a completed handover (a lost dual-active contest, a
+    /// fault, maintenance, a forced failover, stale VIPs at start-up): periodic rounds go out as
+    /// `yielded`, every interval, until this instant (the handover timeout: four dead times, at
+    /// least 1 s), so that loss or reordering for longer than the peer's own failure detector
+    /// tolerates does not hide it.
     private var yieldingUntil: MonotonicInstant?
 
     /// Why the active is handing over, which decides what happens after.

@@ -18,8 +18,9 @@ public struct HeartbeatMessage: Sendable, Hashable {
         /// "Hand over to me": sent by a standby whose operator asked for a failover there. The
         /// active answers by starting a make-before-break handover (`takeoverRequest`).
         case handoverRequest = 5
-        /// "I held the VIPs and gave them up to you": the periodic packet of a node that lost a
-        /// dual-active contest, every interval for the handover timeout. It may have announced the VIPs after
+        /// "I held the VIPs and gave them up": the periodic packet of a node that released them
+        /// other than by a completed handover (a lost dual-active contest, a fault, maintenance, a
+        /// forced failover), every interval for the handover timeout. It may have announced the VIPs after
         /// the winner did (a cold standby announces after its IPVS install) and the winner may
         /// never have seen it active (its active packets lost, or overtaken by later ones), so
         /// the winner announces again. Version 1 receivers before this kind drop it as unknown.
