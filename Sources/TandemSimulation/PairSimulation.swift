@@ -801,7 +801,7 @@ public final class PairSimulation {
                         kind: outgoing.kind, sender: s.nodes[i].name, bootEpoch: s.nodes[i].epoch,
                         sequence: s.nodes[i].sequence, role: outgoing.role, priority: outgoing.priority,
                         configSerial: s.nodes[i].loaded.serial, configDigest: s.nodes[i].loaded.digest, pathIndex: UInt8(path),
-                        intervalMilliseconds: outgoing.advertisedInterval.map { UInt32($0.milliseconds) } ?? UInt32(s.profile.intervalMs))
+                        intervalMilliseconds: outgoing.intervalMilliseconds(configured: UInt32(s.profile.intervalMs)))
                     s.transmit(from: i, path: path, try! HeartbeatCodec.encode(message, authenticator: PairSimulation.authenticator))
                 }
                 return .sent([:])

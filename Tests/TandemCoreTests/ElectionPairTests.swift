@@ -122,7 +122,7 @@ struct ElectionPair {
                         kind: outgoing.kind, sender: name(node), bootEpoch: members[node].epoch,
                         sequence: members[node].sequence, role: outgoing.role, priority: outgoing.priority,
                         configSerial: 1, configDigest: .zero, pathIndex: UInt8(path),
-                        intervalMilliseconds: UInt32(outgoing.advertisedInterval?.milliseconds ?? 10))
+                        intervalMilliseconds: outgoing.intervalMilliseconds(configured: 10))
                     let bytes = try! HeartbeatCodec.encode(message, authenticator: Self.authenticator)
                     captured.append((node, path, bytes))
                     if !partitioned {

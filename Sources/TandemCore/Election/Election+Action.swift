@@ -43,6 +43,11 @@ extension Election {
             self.priority = priority
             self.advertisedInterval = advertisedInterval
         }
+
+        /// The packet's interval field, ms: `advertisedInterval` when set, else `configured`.
+        public func intervalMilliseconds(configured: UInt32) -> UInt32 {
+            advertisedInterval.map { UInt32(clamping: $0.milliseconds) } ?? configured
+        }
     }
 
     /// What the election knows of the peer, for decisions and for status.

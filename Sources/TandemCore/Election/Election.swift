@@ -620,10 +620,7 @@ public struct Election: Sendable {
             }
         }
         actions.append(.send(outgoing(kind)))
-        nextHeartbeatAt = follows
-            ? MonotonicInstant(nanoseconds: now.nanoseconds + settings.standbyInterval.milliseconds * 1_000_000
-                                            + settings.interval.milliseconds * 1_000_000 / 8)
-            : now + settings.interval
+        nextHeartbeatAt = follows ? nextFollowingHeartbeat(after: now) : now + settings.interval
         actions.append(.notify(role: target, reason: reason))
     }
 
@@ -685,7 +682,7 @@ public struct Election: Sendable {
                     || (peerHeard && follows && now.nanoseconds(since: lastSentAt) >= period - interval / 2) {
             actions.append(.send(outgoing(currentKind)))
             if follows {
-                nextHeartbeatAt = MonotonicInstant(nanoseconds: now.nanoseconds + period + interval / 8)
+                nextHeartbeatAt = nextFollowingHeartbeat(after: now)
             } else {
                 var next = nextHeartbeatAt + settings.interval
                 if next <= now { next = now + settings.interval }
@@ -695,6 +692,14 @@ public struct Election: Sendable {
         }
         actions.append(.scheduleTimer(at: nextDeadline(after: now)))
         return actions
+    }
+
+    /// When a following standby that sent at `now` sends next at the latest: a standby interval
+    /// and ⅛ interval later (it sends earlier, with one of the active's, once the standby
+    /// interval less half an interval has passed).
+    private func nextFollowingHeartbeat(after now: MonotonicInstant) -> MonotonicInstant {
+        MonotonicInstant(nanoseconds: now.nanoseconds + settings.standbyInterval.milliseconds * 1_000_000
+                                      + settings.interval.milliseconds * 1_000_000 / 8)
     }
 
     /// The earliest instant at which the election might act without a new event.

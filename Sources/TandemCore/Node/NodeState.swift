@@ -468,8 +468,7 @@ public struct NodeState: Sendable {
         if !usable.isEmpty {
             heldVIPs.formUnion(usable)
             out.append(.log(.notice, "VIPs usable now: \(Self.list(usable))"))
-            // Not while handing over: the peer may have claimed and announced already.
-            if !election.isHandingOver { out.append(.announce(usable)) }
+            announceOwn(usable)
         }
         guard !missing.isEmpty else { return }
         out.append(.log(.warning, "VIPs missing while active: \(Self.list(missing)); claiming them again"))
@@ -520,9 +519,7 @@ public struct NodeState: Sendable {
         case .takeover:
             afterTakeoverClaim()
         case .reclaim, .reload:
-            // Held again (or added) while handing over: kept for packets in flight, but not
-            // announced, since the peer may have claimed and announced them already.
-            if !nowHeld.isEmpty, !election.isHandingOver { out.append(.announce(nowHeld)) }
+            announceOwn(nowHeld)
         }
     }
 
@@ -679,7 +676,15 @@ public struct NodeState: Sendable {
         guard !announceWhenInstalled.isEmpty, reconcilesOutstanding == 0 else { return }
         let list = announceWhenInstalled.filter(heldVIPs.contains)
         announceWhenInstalled = []
-        if servesVIPs, !election.isHandingOver, !list.isEmpty { out.append(.announce(list)) }
+        if servesVIPs { announceOwn(list) }
+    }
+
+    /// An announcement NodeState decides on its own (a cold install finished, a VIP held again or
+    /// added by a reload), not the election's: none while handing over, since the peer may have
+    /// claimed and announced the VIPs already; the VIPs stay held for packets in flight.
+    private mutating func announceOwn(_ list: [VirtualIP]) {
+        guard !list.isEmpty, !election.isHandingOver else { return }
+        out.append(.announce(list))
     }
 
     // MARK: - Drains

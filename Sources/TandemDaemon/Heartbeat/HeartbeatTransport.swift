@@ -108,7 +108,7 @@ public struct HeartbeatRoundBuilder: Sendable {
     /// The interval a round of `outgoing` advertises, ms: the election's when it keeps another
     /// than the configured one (a following standby), else the identity's.
     public static func interval(of outgoing: Election.Outgoing, identity: HeartbeatIdentity) -> UInt32 {
-        outgoing.advertisedInterval.map { UInt32(clamping: $0.milliseconds) } ?? identity.intervalMilliseconds
+        outgoing.intervalMilliseconds(configured: identity.intervalMilliseconds)
     }
 }
 
