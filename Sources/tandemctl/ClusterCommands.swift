@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import TandemCore
 import TandemKernel
 
@@ -38,7 +38,7 @@ struct BIRDConfigCommand: ParsableCommand {
 
     func run() throws {
         let (config, _) = try loadClusterOrExit(file)
-        let source = (file as NSString).lastPathComponent
+        let source = file.split(separator: "/").last.map(String.init) ?? file
         do {
             if upstream {
                 print(try BIRDConfig.upstream(config, peer: peer, source: source), terminator: "")

@@ -1,6 +1,8 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import TandemCore
+import TandemKernel
 
 /// Exit status for an invalid config (sysexits.h EX_CONFIG).
 let exitConfigInvalid: Int32 = 78
@@ -18,7 +20,13 @@ func loadConfigOrExit(_ path: String) throws -> ConfigParser.Result {
 }
 
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    writeOut(STDERR_FILENO, text)
+}
+
+/// Writes `line` and a newline straight to `descriptor` (unbuffered, as `FileHandle` did): for
+/// output interleaved with a child's or read line by line while the command still runs.
+func writeOut(_ descriptor: Int32, _ line: String) {
+    try? Posix.writeAll(descriptor, Array((line + "\n").utf8), object: descriptor == STDERR_FILENO ? "standard error" : "standard output")
 }
 
 /// `tandemctl check-config FILE [--node NAME]`.

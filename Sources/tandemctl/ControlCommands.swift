@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Glibc
 import TandemCore
 import TandemKernel
@@ -34,7 +34,7 @@ struct ControlConnectionClient {
     }
 
     static func fail(_ message: String, code: Int32) -> ExitCode {
-        FileHandle.standardError.write(Data("tandemctl: \(message)\n".utf8))
+        writeOut(STDERR_FILENO, "tandemctl: \(message)")
         return ExitCode(code)
     }
 
@@ -333,7 +333,7 @@ struct EventsCommand: ParsableCommand {
         while let response = try client.receive() {
             guard let event = response.event else { continue }
             let text = json ? String(decoding: ControlProtocol.line(event).dropLast(), as: UTF8.self) : event.line
-            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+            writeOut(STDOUT_FILENO, text)
             seen += 1
             if let count, seen >= count { return }
         }

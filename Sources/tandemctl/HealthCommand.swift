@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOPosix
 import TandemCore
@@ -94,7 +94,7 @@ struct HealthCheckCommand: AsyncParsableCommand {
                 emit(.object(fields))
             } else {
                 let w = weight.map { $0 == target.weight ? "weight \($0)" : "weight \($0) of \(target.weight)" } ?? "down"
-                emitText("\(target.server): \(target.check.probe.typeName) \(result.passed ? "passed" : "FAILED"): \(result.reason) (\(w), \(String(format: "%.1f", ms))ms)")
+                emitText("\(target.server): \(target.check.probe.typeName) \(result.passed ? "passed" : "FAILED"): \(result.reason) (\(w), \(oneDecimal(ms))ms)")
             }
         }
         if !allPassed { throw ExitCode(1) }
@@ -140,7 +140,7 @@ struct HealthCheckCommand: AsyncParsableCommand {
 /// Writes one line to standard output at once (no stdio buffering: a reader sees each line as
 /// it happens).
 private func emitText(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    writeOut(STDOUT_FILENO, line)
 }
 
 private func emit(_ value: JSONValue) {
@@ -154,4 +154,10 @@ private func serverFields(_ server: RealServerID, probe: HealthCheck.Probe) -> [
 
 private func optionalInt(_ value: Int?) -> JSONValue {
     value.map { JSONValue.int(Int64($0)) } ?? JSONValue.null
+}
+
+/// `value` with one decimal ("12.3", "0.0"), rounded to nearest, ties to even, as `%.1f` printed it.
+func oneDecimal(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded(.toNearestOrEven))
+    return "\(tenths < 0 ? "-" : "")\(abs(tenths) / 10).\(abs(tenths) % 10)"
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import TandemCore
 
 /// `tandemctl import keepalived|lvs.cf`: convert another failover daemon's config into a Tandem
@@ -33,7 +33,7 @@ struct ImportOutputOptions: ParsableArguments {
             do {
                 try Data(result.yaml.utf8).write(to: URL(fileURLWithPath: output))
             } catch {
-                printError("\(output): cannot write the config: \(error.localizedDescription)")
+                printError("\(output): cannot write the config: \(FileErrorText.describe(error))")
                 throw ExitCode(1)
             }
             printError("import: wrote \(output); check it with tandemctl check-config \(output)")
@@ -77,8 +77,8 @@ struct DiskImportFiles: ImportFileSource {
                 candidates = next
                 if last { break }
             }
-            var isDirectory: ObjCBool = false
-            results += candidates.filter { FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && !isDirectory.boolValue }
+            var isDirectory = false
+            results += candidates.filter { FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && !isDirectory }
         }
         return results
     }

@@ -365,6 +365,26 @@ struct IPVSDecodingTests {
         #expect(throws: NetlinkDecodeError.self) { try IPVSWire.decodeService(try NetlinkMessage.split(empty)[0].generic().attributes) }
     }
 
+    @Test func attributesAreFoundAtAnyOffsetAndARepeatedOneReadsAsItsLast() throws {
+        // A 5-byte attribute (padded to 8) first, so the next headers sit at offsets that are not
+        // multiples of their own size within the datagram; port 80 then port 443; a stray
+        // 2-byte tail shorter than a header is ignored.
+        let reply = hex("""
+        36000000 1c00 0200 03000000 00000000 | 05 01 0000
+        0500 0d00 01 000000
+        0600 0200 0050 0000
+        0600 0200 01bb 0000
+        0800 0300 02000000
+        ffff
+        """)
+        let attributes = try NetlinkMessage.split(reply)[0].generic().attributes
+        #expect(attributes.u8(13) == 1)
+        #expect(attributes.bigEndianU16(2) == 443)
+        #expect(attributes.u32(3) == 2)
+        #expect(attributes[4] == nil)
+        #expect(attributes.u64(3) == nil)
+    }
+
     @Test func encodedChangesDecodeBackToTheSameModel() throws {
         let services = [
             IPVSService(key: httpKey, scheduler: "wlc", flags: .persistent, timeout: 300, netmask: 0xFFFF_FF00),

@@ -30,9 +30,18 @@ final class GenericNetlinkSocket {
     private let socket: OpaquePointer
     /// The family id the kernel assigned to the family name.
     let familyID: UInt16
-    /// Reused for every datagram. The kernel's dump datagrams are at most 32 KiB
-    /// (`netlink_dump` caps its skb there) and ACKs are small, so 64 KiB always suffices.
-    private var receiveBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Reused for every datagram; `receiveLength` bytes.
+    private var receiveBuffer = [UInt8](repeating: 0, count: GenericNetlinkSocket.receiveLength)
+
+    /// The length every receive on the socket offers the kernel: the page size, at most 8 KiB
+    /// (4 KiB on x86-64). `netlink_dump` (net/netlink/af_netlink.c) gives each dump datagram a
+    /// buffer as long as the longest receive the socket has offered (capped near 32 KiB) and never
+    /// shorter than NLMSG_GOODSIZE (this length less the skb overhead), then fills at most that
+    /// much; so a dump datagram never exceeds this length. Offering 64 KiB (as libnl's 16 KiB
+    /// does too) made each of a large table's 10,000 real-server dumps allocate two 32 KiB buffers,
+    /// zeroed under `init_on_alloc`, for about a kilobyte of answer: 15 % of a dump's time in a VM.
+    /// ACKs (with NETLINK_CAP_ACK) and IPVS's non-dump replies are far shorter.
+    static let receiveLength = min(max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096), 8192)
 
     /// Opens a socket and resolves `family`. Throws `IPVSUnavailableError` when the family is
     /// "IPVS" and the kernel does not know it (module absent and not loadable), `KernelError` otherwise.
@@ -46,6 +55,10 @@ final class GenericNetlinkSocket {
             throw KernelError(operation: "connect generic netlink socket", object: "", libnlCode: -rc,
                               hint: "this kernel must support generic netlink")
         }
+        // libnl's own receives (the family lookup below) offer `receiveLength` too, peeking
+        // first so a longer reply is still read whole.
+        _ = nl_socket_set_msg_buf_size(sk, GenericNetlinkSocket.receiveLength)
+        nl_socket_enable_msg_peek(sk)
         // Generous buffers: a batch's ACKs queue up while the kernel works through it, and
         // dumps of large tables arrive in many datagrams.
         _ = nl_socket_set_buffer_size(sk, 4 << 20, 4 << 20)

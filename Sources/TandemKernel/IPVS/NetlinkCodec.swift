@@ -74,7 +74,7 @@ func readHost<T: FixedWidthInteger>(_ type: T.Type, _ bytes: ArraySlice<UInt8>) 
     guard bytes.count >= size else { return nil }
     var value: T = 0
     withUnsafeMutableBytes(of: &value) { raw in
-        for i in 0..<size { raw[i] = bytes[bytes.startIndex + i] }
+        bytes.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<size])) }
     }
     return value
 }
@@ -150,42 +150,66 @@ struct NetlinkDecodeError: Error, Sendable, CustomStringConvertible {
 
 /// The attributes of one level, by type (the last of a repeated type wins, as `nla_parse` does).
 struct NetlinkAttributes: Sendable {
-    private(set) var values: [UInt16: ArraySlice<UInt8>] = [:]
+    /// The attribute area, checked once: every attribute's length lies inside it. Lookups scan
+    /// it (a message has a few dozen attributes at most); no table is built, so decoding a
+    /// 40,000-real-server dump allocates nothing per attribute set.
+    private let bytes: ArraySlice<UInt8>
 
     init(_ bytes: ArraySlice<UInt8>) throws {
         var offset = bytes.startIndex
         while bytes.endIndex - offset >= Netlink.attributeHeaderLength {
-            guard let length = readHost(UInt16.self, bytes[offset...]),
-                  let type = readHost(UInt16.self, bytes[(offset + 2)...]) else { break }
+            let (length, type) = NetlinkAttributes.header(bytes, at: offset)
             guard Int(length) >= Netlink.attributeHeaderLength, offset + Int(length) <= bytes.endIndex else {
                 throw NetlinkDecodeError("attribute \(type & Netlink.typeMask) has length \(length) past the end of its message")
             }
-            values[type & Netlink.typeMask] = bytes[(offset + Netlink.attributeHeaderLength)..<(offset + Int(length))]
             offset += Netlink.align(Int(length))
+        }
+        self.bytes = bytes
+    }
+
+    /// The length and type fields of the attribute header at `offset` (host order).
+    private static func header(_ bytes: ArraySlice<UInt8>, at offset: Int) -> (length: UInt16, type: UInt16) {
+        bytes.withUnsafeBytes { raw in
+            let at = offset - bytes.startIndex
+            return (raw.loadUnaligned(fromByteOffset: at, as: UInt16.self),
+                    raw.loadUnaligned(fromByteOffset: at + 2, as: UInt16.self))
         }
     }
 
-    subscript(_ type: UInt16) -> ArraySlice<UInt8>? { values[type] }
+    /// The payload of the attribute of `type` (its last occurrence, as a table keyed by type
+    /// would keep), nil when absent.
+    subscript(_ type: UInt16) -> ArraySlice<UInt8>? {
+        var found: ArraySlice<UInt8>?
+        var offset = bytes.startIndex
+        while bytes.endIndex - offset >= Netlink.attributeHeaderLength {
+            let (length, kind) = NetlinkAttributes.header(bytes, at: offset)
+            if kind & Netlink.typeMask == type {
+                found = bytes[(offset + Netlink.attributeHeaderLength)..<(offset + Int(length))]
+            }
+            offset += Netlink.align(Int(length))
+        }
+        return found
+    }
 
-    func u8(_ type: UInt16) -> UInt8? { values[type].flatMap { $0.first } }
-    func u16(_ type: UInt16) -> UInt16? { values[type].flatMap { readHost(UInt16.self, $0) } }
-    func u32(_ type: UInt16) -> UInt32? { values[type].flatMap { readHost(UInt32.self, $0) } }
-    func u64(_ type: UInt16) -> UInt64? { values[type].flatMap { readHost(UInt64.self, $0) } }
+    func u8(_ type: UInt16) -> UInt8? { self[type].flatMap { $0.first } }
+    func u16(_ type: UInt16) -> UInt16? { self[type].flatMap { readHost(UInt16.self, $0) } }
+    func u32(_ type: UInt16) -> UInt32? { self[type].flatMap { readHost(UInt32.self, $0) } }
+    func u64(_ type: UInt16) -> UInt64? { self[type].flatMap { readHost(UInt64.self, $0) } }
     func bigEndianU16(_ type: UInt16) -> UInt16? {
-        guard let b = values[type], b.count >= 2 else { return nil }
+        guard let b = self[type], b.count >= 2 else { return nil }
         return UInt16(b[b.startIndex]) << 8 | UInt16(b[b.startIndex + 1])
     }
     func bigEndianU32(_ type: UInt16) -> UInt32? {
-        guard let b = values[type], b.count >= 4 else { return nil }
+        guard let b = self[type], b.count >= 4 else { return nil }
         return b.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
     }
     /// A NUL-terminated (or unterminated) string.
     func string(_ type: UInt16) -> String? {
-        guard let b = values[type] else { return nil }
+        guard let b = self[type] else { return nil }
         return String(decoding: b.prefix { $0 != 0 }, as: UTF8.self)
     }
     func nested(_ type: UInt16) throws -> NetlinkAttributes? {
-        guard let b = values[type] else { return nil }
+        guard let b = self[type] else { return nil }
         return try NetlinkAttributes(b)
     }
 }
