@@ -104,7 +104,10 @@ public enum HeartbeatCodec {
         guard bytes.count >= minimumLength else { throw .tooShort(length: bytes.count) }
         guard bytes.count <= maximumLength else { throw .tooLong(length: bytes.count) }
         var reader = Reader(bytes: bytes)
-        guard try reader.bytes(4, field: "magic").elementsEqual(magic) else { throw .badMagic }
+        // "TNDM" compared with literals, not the `magic` array (a lazy global's check per packet).
+        let start = try reader.bytes(4, field: "magic")
+        let at = start.startIndex
+        guard start[at] == 0x54, start[at + 1] == 0x4E, start[at + 2] == 0x44, start[at + 3] == 0x4D else { throw .badMagic }
         let version = try reader.byte(field: "version")
         guard version == HeartbeatCodec.version else { throw .unsupportedVersion(version) }
         let kindByte = try reader.byte(field: "message kind")

@@ -48,13 +48,15 @@ public final class ElectionDriver {
         NodeState.Settings(election: settings, vips: config.virtualIPs, announceAfterIPVSInstall: worker.installsOnClaim(config))
     }
 
-    public var election: Election { node.election }
+    /// The election, borrowed (`_read`): the heartbeat loop asks it something every wake-up, and
+    /// a plain getter copied the whole value (its peer, settings and sets) each time.
+    public var election: Election { _read { yield node.election } }
     public var config: Config { executor.config }
     public var timerDeadline: MonotonicInstant? { node.timerDeadline }
     public var isFinished: Bool { node.isFinished }
     public var finishReason: String? { node.finishReason }
     public var heldVIPs: Set<VirtualIP> { node.heldVIPs }
-    public var health: LocalHealth.Report { node.health }
+    public var health: LocalHealth.Report { _read { yield node.health } }
     public var rejections: (count: UInt64, command: String, reason: String) { node.rejections }
     /// The newest role changes (at most `historyLimit`), oldest first.
     public var history: [RoleHistoryEntry] { executor.history }

@@ -375,14 +375,15 @@ public final class HeartbeatLoop: @unchecked Sendable {
         }
     }
 
+    /// Every wake-up: the fields are read from the election in place (`driver.election` is a
+    /// borrow; binding it to a local would copy the whole election each time).
     private func publish(at now: MonotonicInstant) {
-        let election = driver.election
-        let status = HeartbeatStatus(role: election.role, peer: election.peer, counters: verifier.counters,
-                                     paths: verifier.paths, now: now, effectivePriority: election.effectivePriority,
-                                     maintenance: election.maintenance,
+        let status = HeartbeatStatus(role: driver.election.role, peer: driver.election.peer, counters: verifier.counters,
+                                     paths: verifier.paths, now: now, effectivePriority: driver.election.effectivePriority,
+                                     maintenance: driver.election.maintenance,
                                      roleReason: driver.roleReason, roleChangedAt: driver.roleChangedAt,
                                      history: driver.history, rejections: driver.rejections,
-                                     peerAlive: election.peerIsAlive(at: now),
+                                     peerAlive: driver.election.peerIsAlive(at: now),
                                      authentication: verifier.authenticationStatus(at: now), keyFingerprints: keyFingerprints,
                                      localFaults: driver.health.faults, localPaths: driver.health.paths,
                                      drained: driver.node.drains.drained, pathDrops: pathDrops)
