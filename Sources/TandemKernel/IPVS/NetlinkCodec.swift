@@ -167,13 +167,10 @@ struct NetlinkAttributes: Sendable {
         self.bytes = bytes
     }
 
-    /// The length and type fields of the attribute header at `offset` (host order).
+    /// The length and type fields of the attribute header at `offset` (host order); the caller
+    /// has checked that a whole header is left.
     private static func header(_ bytes: ArraySlice<UInt8>, at offset: Int) -> (length: UInt16, type: UInt16) {
-        bytes.withUnsafeBytes { raw in
-            let at = offset - bytes.startIndex
-            return (raw.loadUnaligned(fromByteOffset: at, as: UInt16.self),
-                    raw.loadUnaligned(fromByteOffset: at + 2, as: UInt16.self))
-        }
+        (readHost(UInt16.self, bytes[offset...]) ?? 0, readHost(UInt16.self, bytes[(offset + 2)...]) ?? 0)
     }
 
     /// The payload of the attribute of `type` (its last occurrence, as a table keyed by type
