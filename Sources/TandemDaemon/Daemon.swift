@@ -180,6 +180,16 @@ public enum Daemon {
                 if !dryRun { loop.post(.node(.reloadFailed("\(error)"))) }
                 return .failure(.refused("\(store.withLock { $0.path }): \(error); the running config stays in force"))
             }
+            // A VIP brought in on an interface this node does not have would fault the node (and
+            // the peer, once mirrored): refused, the running config stays (VIPInterfaceCheck).
+            let absent = VIPInterfaceCheck.absent(in: fresh, running: running, exists: interfaceExists)
+            if !absent.isEmpty {
+                let problem = VIPInterfaceCheck.problem(absent, node: nodeName)
+                logger.error("reload rejected: \(problem); keeping the running config")
+                hub.publish(.config, "reload rejected: \(problem)")
+                if !dryRun { loop.post(.node(.reloadFailed(problem))) }
+                return .failure(.refused("\(store.withLock { $0.path }): \(problem)\nthe running config (serial \(running.serial)) stays in force"))
+            }
             // Key files are read at every reload (a key may change under the same path) and
             // replace the heartbeat keys at once; a file that cannot be used refuses the reload.
             let freshKeys: HeartbeatKeySet?

@@ -200,9 +200,7 @@ public struct LiveDoctorHost: DoctorHost {
         readFile("/proc/sys/\(path)").map { trimmed($0[...]) }
     }
 
-    public func interfaceExists(_ name: String) -> Bool {
-        !name.isEmpty && !name.contains("/") && if_nametoindex(name) != 0
-    }
+    public func interfaceExists(_ name: String) -> Bool { TandemKernel.interfaceExists(name) }
 
     /// This host's addresses (`TandemKernel.localAddresses`); none when they cannot be listed.
     public func localAddresses() -> Set<IPAddress> {

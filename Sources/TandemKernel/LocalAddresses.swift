@@ -31,3 +31,8 @@ public func localAddresses() throws(KernelError) -> Set<IPAddress> {
     }
     return result
 }
+
+/// Whether this network namespace has an interface called `name` (if_nametoindex).
+public func interfaceExists(_ name: String) -> Bool {
+    !name.isEmpty && !name.contains("/") && if_nametoindex(name) != 0
+}

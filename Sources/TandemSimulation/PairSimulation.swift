@@ -452,7 +452,7 @@ public final class PairSimulation {
         nodes[i].state = NodeState(settings: nodeSettings, config: nodes[i].file, replicates: true, drains: nodes[i].storedDrains)
         note("\(nodes[i].name) starts (epoch \(epoch), state directory \(keepState ? "kept" : "lost"), VIPs in kernel \(nodes[i].kernelVIPs.count))")
         step(i, .start)
-        if nodes[i].maintenanceFlag { ask(i, .maintenance(true), restoring: true) }
+        if nodes[i].maintenanceFlag { ask(i, .maintenance(true, force: true), restoring: true) }
     }
 
     // MARK: - Network
@@ -474,7 +474,7 @@ public final class PairSimulation {
         nodes[i].nextRequest += 1
         let wait = nodes[i].state!.settings.requestWaitLimit.milliseconds
         nodes[i].requests[id] = (now + (wait + 1000) * 1_000_000, command)
-        if case .maintenance(let on) = command { nodes[i].maintenanceFlag = on }
+        if case .maintenance(let on, _) = command { nodes[i].maintenanceFlag = on }
         if case .failover(force: true) = command {
             let holdOff = settings[i].handoverTimeout.milliseconds + profile.deadTimeMs
             excusedOutageUntil = max(excusedOutageUntil, now + holdOff * 1_000_000)
@@ -489,7 +489,7 @@ public final class PairSimulation {
             fail("\(nodes[i].name) answered request \(id) twice, or one never asked: \(reply)")
             return
         }
-        if case .refused = reply, case .maintenance(let on) = request.command { nodes[i].maintenanceFlag = !on }
+        if case .refused = reply, case .maintenance(let on, _) = request.command { nodes[i].maintenanceFlag = !on }
         note("\(nodes[i].name): request \(id) answered: \(reply)")
     }
 
@@ -564,7 +564,7 @@ public final class PairSimulation {
             ask(i, .failover(force: rng.chance(0.2)))
         case 12:
             if rng.chance(0.5) {
-                ask(i, .maintenance(!(nodes[i].state?.election.maintenance ?? false)))
+                ask(i, .maintenance(!(nodes[i].state?.election.maintenance ?? false), force: rng.chance(0.2)))
             } else {
                 drainCommand(i)
             }

@@ -51,6 +51,13 @@ struct CheckConfigCommand: AsyncParsableCommand {
         for warning in result.warnings { printError("\(file): warning: \(warning)") }
         let keys = HeartbeatKeySet.check(config.heartbeat)
         for warning in keys.warnings { printError("\(file): warning: \(warning)") }
+        // On a node of this config (named with --node, or found by this host's addresses): VIPs
+        // on interfaces this host does not have (tandemd refuses a reload that brings one in).
+        if !config.isCluster,
+           case .success(let me) = config.identifyNode(requested: node, localAddresses: node == nil ? ((try? localAddresses()) ?? []) : []) {
+            let absent = VIPInterfaceCheck.absent(in: config, exists: interfaceExists)
+            if !absent.isEmpty { printError("\(file): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))") }
+        }
         if !keys.errors.isEmpty {
             for error in keys.errors { printError("\(file): \(error)") }
             printError("\(file): not valid (\(keys.errors.count) error\(keys.errors.count == 1 ? "" : "s"))")

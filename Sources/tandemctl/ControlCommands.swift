@@ -150,7 +150,10 @@ struct MaintenanceCommand: ParsableCommand {
         commandName: "maintenance",
         abstract: "Pin this node to standby (an active node hands over first), or release it.",
         discussion: """
-            The setting is kept in the state directory and survives a daemon restart. On a \
+            The setting is kept in the state directory and survives a daemon restart. On the \
+            active of a pair, `on` first hands over to the standby; with nobody to hand over to \
+            (the peer not heard, or in fault or maintenance) it is refused and the node stays \
+            active, unless --force, which releases the VIPs anyway. On a \
             cluster director, maintenance withdraws every VIP's route first (the command returns \
             once they are out of the route table) and keeps the VIPs, so established connections \
             finish. `maintenance on --wait` then reports this node's active IPVS connections every \
@@ -166,10 +169,11 @@ struct MaintenanceCommand: ParsableCommand {
     @OptionGroup var socket: SocketOption
     @Argument(help: "on or off.") var state: Switch
     @Flag(help: "With on: wait until this node's active connections have fallen to zero.") var wait = false
+    @Flag(help: "With on, on the active of a pair: release the VIPs even with nobody to hand over to.") var force = false
     @Option(help: "Longest wait, in seconds.") var timeout: Int = 600
 
     func run() throws {
-        let response = try ControlConnectionClient.request(.maintenance(on: state == .on), socket: socket)
+        let response = try ControlConnectionClient.request(.maintenance(on: state == .on, force: force), socket: socket)
         print(response.message ?? "maintenance \(state.rawValue)")
         guard wait, state == .on else { return }
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))

@@ -63,6 +63,15 @@ struct Tandemd: AsyncParsableCommand {
             me = found
         }
         if check {
+            // Warned, not refused: an interface may be created after tandemd starts (a VLAN, a
+            // bond); until then the node is judged faulty, and a reload that brings such a VIP in
+            // is refused.
+            let absent = store.current.isCluster ? []
+                : VIPInterfaceCheck.absent(in: store.current, exists: interfaceExists)
+            if !absent.isEmpty {
+                try? Posix.writeAll(2, Array("\(config): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))\n".utf8),
+                                    object: "standard error")
+            }
             if store.current.isCluster {
                 print("\(config): valid; this is director \(me.name) of a cluster of \(store.current.nodes.count), digest \(store.current.digest) (this tandemd does not run clusters yet)")
             } else {

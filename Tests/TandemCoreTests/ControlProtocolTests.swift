@@ -5,7 +5,7 @@ import Testing
 @Suite("Control protocol")
 struct ControlProtocolTests {
     static let commands: [ControlCommand] = [
-        .status, .failover(force: false), .failover(force: true), .maintenance(on: true), .maintenance(on: false),
+        .status, .failover(force: false), .failover(force: true), .maintenance(on: true), .maintenance(on: true, force: true), .maintenance(on: false),
         .drain(server: "10.0.1.11:80", service: "web"), .undrain(server: "[2001:db8::11]:443", service: nil),
         .reload(dryRun: true), .reload(dryRun: false), .showIPVS, .events,
     ]

@@ -134,7 +134,7 @@ struct ElectionPair {
             case .finished:
                 members[node].down = true
                 members[node].timer = nil
-            case .transition, .announce, .notify, .rejected:
+            case .transition, .announce, .notify, .rejected, .alert:
                 break
             }
         }

@@ -11,6 +11,8 @@ struct ElectionStep: Sendable {
         case heardAfterRestart(Role, priority: UInt8)
         case link(String, up: Bool)
         case maintenance(Bool)
+        /// `maintenance on --force`.
+        case forcedMaintenance
         case failover
         case forcedFailover
         case stop
@@ -76,6 +78,7 @@ struct ElectionHarness {
             return election.heartbeatReceived(message(.heartbeat, role, priority), at: now)
         case .link(let name, let up): return election.trackedInterfaceChanged(name, isUp: up, at: now)
         case .maintenance(let on): return election.maintenanceRequested(on, at: now)
+        case .forcedMaintenance: return election.maintenanceRequested(true, force: true, at: now)
         case .failover: return election.failoverRequested(at: now)
         case .forcedFailover: return election.failoverRequested(at: now, force: true)
         case .stop: return election.stopRequested(at: now)
@@ -112,6 +115,7 @@ struct ElectionHarness {
             case .rejected(let command, _): line = "rejected \(command)"
             case .scheduleTimer: return nil
             case .finished: line = "finished"
+            case .alert(let level, _): line = "alert \(level)"
             }
             return "\(entry.ms): \(line)"
         }
@@ -270,9 +274,20 @@ let electionCases: [ElectionCase] = [
                  until: 200, effects: becameActive(5, from: .starting)
                      + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
                         "72: active→maintenance", "72: release"], role: .maintenance),
-    ElectionCase(name: "maintenance on the active with no live standby: release at once",
+    ElectionCase(name: "maintenance on the active with no live standby: refused, it stays active",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false)), at(100, .maintenance(true))],
+                 until: 110, effects: becameActive(30, from: .starting) + ["100: rejected maintenance"],
+                 role: .active),
+    ElectionCase(name: "maintenance on the active with the peer in maintenance too: refused, it stays active",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.maintenance, from: 5, through: 105)
+                     + [at(100, .maintenance(true))],
+                 until: 110, effects: becameActive(5, from: .starting) + ["100: rejected maintenance"],
+                 role: .active),
+    ElectionCase(name: "forced maintenance on the active with no live standby: release at once",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false)), at(100, .forcedMaintenance)],
                  until: 110, effects: becameActive(30, from: .starting) + ["100: active→maintenance", "100: release"],
                  role: .maintenance),
     ElectionCase(name: "graceful stop of the active: take-over request, peer claims, then release",
@@ -497,6 +512,64 @@ struct ElectionTests {
             return nil
         }
         #expect(timers.count > 90 && timers.allSatisfy { $1 - $0 > 10 }, "\(timers.filter { $1 - $0 <= 10 })")
+    }
+
+    /// A reload that shortens the interval (2 s → 100 ms) puts the next heartbeat one new interval
+    /// after the one the reload sends, not on the old 2 s tick: that heartbeat advertises 100 ms,
+    /// so the peer's dead time for this node falls to 400 ms at once (operator report: the old
+    /// tick left 1.9 s of silence and the standby took over, then lost the dual-active contest).
+    @Test func aShortenedIntervalTakesEffectFromTheReloadsOwnHeartbeat() {
+        func settings(interval: UInt64, deadTime: UInt64) -> Election.Settings {
+            Election.Settings(nodeName: "a", peerName: "b", priority: 150, interval: .milliseconds(interval),
+                              deadTime: .milliseconds(deadTime))
+        }
+        var election = Election(settings: settings(interval: 2_000, deadTime: 6_000))
+        var timer: MonotonicInstant?
+        var sends: [UInt64] = []
+        func record(_ actions: [Election.Action], at ms: UInt64) {
+            for action in actions {
+                if case .scheduleTimer(let at) = action { timer = at }
+                if action.isSend { sends.append(ms) }
+            }
+        }
+        func advance(to ms: UInt64) {
+            var fired = 0
+            while let due = timer, due <= .milliseconds(ms), fired < 1_000 {
+                timer = nil
+                fired += 1
+                record(election.timerFired(at: due), at: due.nanoseconds / 1_000_000)
+            }
+        }
+        record(election.started(at: .zero, holdingVIPs: true), at: 0)
+        advance(to: 10_050)
+        #expect(election.role == .active)
+        #expect(sends.last == 10_000, "\(sends)")
+        record(election.settingsChanged(settings(interval: 100, deadTime: 400), at: .milliseconds(10_150)), at: 10_150)
+        advance(to: 10_560)
+        #expect(sends.drop { $0 < 10_150 } == [10_150, 10_250, 10_350, 10_450, 10_550], "\(sends)")
+    }
+
+    /// Heartbeats lost one way: the peer goes on claiming active although this node wins, since it
+    /// does not hear this node. Past the handover timeout (200 ms here) that is reported once, as
+    /// an error naming the cause, with a re-announcement; its end is reported too.
+    @Test func aDualActiveEpisodeThatOutlastsTheHandoverTimeoutIsReported() {
+        var harness = ElectionHarness(electionSettings(priority: 150))
+        harness.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 100, through: 400)
+                    + peer(.standby, from: 410, through: 500), until: 500)
+        #expect(harness.effects == becameActive(30, from: .starting)
+                + ["100: announce", "300: alert error", "300: announce", "410: alert notice"], "\(harness.effects)")
+        #expect(harness.election.role == .active && harness.election.lastingDualActiveMilliseconds(at: .milliseconds(500)) == nil)
+        let alerts = harness.log.compactMap { entry -> String? in
+            if case .alert(_, let text) = entry.action { return text }
+            return nil
+        }
+        #expect(alerts.first?.hasPrefix("DUAL ACTIVE: b has stayed active for 200ms although this node wins") == true, "\(alerts)")
+        #expect(alerts.last == "dual active ended after 310ms: b is standby now", "\(alerts)")
+        // An episode the peer ends within the timeout (a partition that heals) reports nothing.
+        var brief = ElectionHarness(electionSettings(priority: 150))
+        brief.run([at(0, .start(holdingVIPs: false))] + peer(.active, from: 100, through: 150)
+                  + peer(.standby, from: 160, through: 500), until: 500)
+        #expect(!brief.effects.contains { $0.contains("alert") }, "\(brief.effects)")
     }
 
     /// A standby that stops following (the active restarts and is heard starting, asks it to take

@@ -150,7 +150,7 @@ struct NodeHarness {
         h.state = NodeState(settings: NodeState.Settings(election: H.settings, vips: [H.vip], announceAfterIPVSInstall: true))
         h.startActive()
         h.send(.ipvsReconciled(.startUp, succeeded: true))
-        h.send(.command(1, .maintenance(true)))                      // releases before the install is reported
+        h.send(.command(1, .maintenance(true, force: true)))                    // releases before the install is reported
         #expect(h.state.heldVIPs.isEmpty)
         h.send(.ipvsReconciled(.claimed, succeeded: true))
         h.send(.ipvsReconciled(.released, succeeded: true))
@@ -207,7 +207,7 @@ struct NodeHarness {
         var h = H()
         h.startActive()
         h.failWrites = true
-        h.send(.command(1, .maintenance(true)))
+        h.send(.command(1, .maintenance(true, force: true)))
         #expect(h.state.election.role == .maintenance)
         #expect(h.kernel[H.vip] != nil)
         h.failWrites = false
@@ -246,8 +246,8 @@ struct NodeHarness {
     @Test func everyRequestGetsExactlyOneReplyAlsoDuringAndAfterTheStop() {
         var h = H()
         h.startActive()
-        // Maintenance with no peer: settles at once.
-        h.send(.command(1, .maintenance(true)))
+        // Forced maintenance with no peer: settles at once.
+        h.send(.command(1, .maintenance(true, force: true)))
         #expect(h.replies[1]?.count == 1)
         if case .maintenanceDone = h.replies[1]?.first {} else { Issue.record("maintenance on: \(String(describing: h.replies[1]))") }
         h.send(.command(2, .maintenance(false)))
@@ -262,6 +262,25 @@ struct NodeHarness {
         for id: NodeRequestID in 1...5 { #expect(h.replies[id]?.count == 1, "request \(id): \(String(describing: h.replies[id]))") }
         if case .refused = h.replies[4]?.first {} else { Issue.record("request during stop: \(String(describing: h.replies[4]))") }
         if case .refused = h.replies[5]?.first {} else { Issue.record("request after stop: \(String(describing: h.replies[5]))") }
+    }
+
+    /// Maintenance on an active nobody can take over from is refused (nothing changes: the VIPs
+    /// stay, the role stays), as a failover is; with --force it releases them.
+    @Test func maintenanceWithNobodyToHandOverToIsRefusedUnlessForced() {
+        var h = H()
+        h.startActive()
+        h.send(.command(1, .maintenance(true)))
+        guard case .refused(let why) = h.replies[1]?.first else {
+            Issue.record("maintenance on with no peer: \(String(describing: h.replies[1]))")
+            return
+        }
+        #expect(why.contains("not heard") && why.contains("--force"), "\(why)")
+        #expect(h.state.election.role == .active && !h.state.election.maintenance)
+        #expect(h.kernel[H.vip] != nil)
+        h.send(.command(2, .maintenance(true, force: true)))
+        #expect(h.state.election.role == .maintenance)
+        #expect(h.kernel.isEmpty)
+        if case .maintenanceDone = h.replies[2]?.first {} else { Issue.record("forced: \(String(describing: h.replies[2]))") }
     }
 
     @Test func aSecondRequestWhileOneWaitsIsRefused() {

@@ -105,3 +105,15 @@ import TandemTesting
         #expect(LiveAddressTable.wouldTakeSecondaries(vip, interfaceIndex: 2, addresses: addresses) == expected, "\(name)")
     }
 }
+
+/// The live address table against the kernel of this test (no privilege needed: nothing changes).
+@Suite struct LiveAddressTableReleaseTests {
+    /// A VIP on an interface that does not exist is already absent, not an error to retry.
+    @Test func releasingFromAnInterfaceThatDoesNotExistFindsTheVIPAbsent() throws {
+        let table = try LiveAddressTable()
+        let vip = VirtualIP(prefix: IPPrefix("192.0.2.10/24")!, interface: "tdm-nosuch0")
+        #expect(try table.release(vip) == .alreadyAbsent)
+        // Claiming it is still an error that names the interface.
+        #expect(throws: KernelError.self) { try table.claim(vip) }
+    }
+}

@@ -13,6 +13,11 @@ Run on the host: it boots ONE throwaway VM (integration/vm/run) and runs itself 
      weight in the config, the re-apply (goal: 1 write), each checked against ipvsadm -S -n;
   4. times the pieces of an apply without writes, to show where the time goes: loading the config
      (`check-config`), dumping the table (`ipvs show`), a `--dry-run` into the full and the empty table.
+  5. two floors under those figures: the start-up of the binary alone (`tandemctl --help`) and a
+     read of the whole table (`ipvs show`; IPVS answers real servers per service only).
+With `--compare PATH` a second tandemctl (for instance the shipped build: `--static-swift-stdlib`,
+as packaging/build-deb makes it) is timed beside the first in the same VM, alternating, for the
+apply, both re-applies and the start-up.
 Kernel writes are read from tandemctl's own report (`applied N of M changes ... in B batches`, one
 sendmsg per batch; `nothing to change` is 0 writes).
 
@@ -21,7 +26,7 @@ taken with time.monotonic() around it inside the VM. The VM runs under software 
 development hosts, so absolute times are several times a real machine's; compare within one run.
 
 Usage (after `swift build -c release --product tandemctl`):
-    python3 integration/bench/ipvs_apply.py [--runs 3] [--services 10000] [--servers 4]
+    python3 integration/bench/ipvs_apply.py [--runs 3] [--services 10000] [--servers 4] [--compare TANDEMCTL]
 """
 import argparse
 import os
@@ -36,6 +41,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TANDEMCTL = os.environ.get("TANDEMCTL") or str(ROOT / ".build" / "release" / "tandemctl")
+# A second tandemctl timed beside the first (`--compare`); empty: none.
+COMPARE = os.environ.get("TANDEMCTL_COMPARE", "")
 PORTS_PER_VIP = 250
 
 
@@ -142,32 +149,52 @@ def in_vm(args):
     print(f"table: {adds} services, {dests} real servers; config {config.stat().st_size} bytes; "
           f"tandemctl {TANDEMCTL}", flush=True)
 
-    tandem, ipvsadm = [], []
+    binaries = [TANDEMCTL] + ([COMPARE] if COMPARE else [])
+    label = {TANDEMCTL: "tandemctl"} | ({COMPARE: "compare"} if COMPARE else {})
+    if COMPARE:
+        print(f"compare {COMPARE}", flush=True)
+    applies = {b: [] for b in binaries}
+    ipvsadm = []
     reloaded = True
+    b = 0
     for i in range(args.runs):
-        reloaded &= fresh_ipvs()
-        t, proc = run([TANDEMCTL, "ipvs", "apply", str(config)])
-        n, b = writes(proc.stdout)
-        assert n == services * (servers + 1), (n, proc.stdout[-300:])
-        check_table(expected, f"tandemctl ipvs apply (run {i + 1})")
-        tandem.append(t)
-        print(f"run {i + 1}: tandemctl ipvs apply {t:.3f} s ({n} changes, {b} sendmsg)", flush=True)
+        for binary in binaries:
+            reloaded &= fresh_ipvs()
+            t, proc = run([binary, "ipvs", "apply", str(config)])
+            n, b = writes(proc.stdout)
+            assert n == services * (servers + 1), (n, proc.stdout[-300:])
+            check_table(expected, f"{label[binary]} ipvs apply (run {i + 1})")
+            applies[binary].append(t)
+            print(f"run {i + 1}: {label[binary]} ipvs apply {t:.3f} s ({n} changes, {b} sendmsg)", flush=True)
         reloaded &= fresh_ipvs()
         with open(restore) as f:
             t, _ = run(["ipvsadm", "-R"], stdin=f)
         check_table(expected, f"ipvsadm -R (run {i + 1})")
         ipvsadm.append(t)
         print(f"run {i + 1}: ipvsadm -R {t:.3f} s", flush=True)
+    tandem = applies[TANDEMCTL]
 
-    # The table now holds what ipvsadm -R loaded: Tandem adopts it without writing.
-    t_same, proc = run([TANDEMCTL, "ipvs", "apply", str(config)])
-    same_writes, same_batches = writes(proc.stdout)
-    check_table(expected, "the unchanged re-apply")
-    t_one, proc = run([TANDEMCTL, "ipvs", "apply", str(changed)])
-    one_writes, one_batches = writes(proc.stdout)
-    check_table(expected_changed, "the one-weight re-apply")
+    # The table now holds what ipvsadm -R loaded: Tandem adopts it without writing. Each binary
+    # then changes one weight: the first to the changed config, the second back to the original.
+    reapply = {}
+    for binary in binaries:
+        t_same, proc = run([binary, "ipvs", "apply", str(config)])
+        same_writes, same_batches = writes(proc.stdout)
+        check_table(expected, f"{label[binary]}'s unchanged re-apply")
+        reapply[binary] = (t_same, same_writes, same_batches)
+    one = {}
+    for binary, target, table in zip(binaries, [changed, config], [expected_changed, expected]):
+        t_one, proc = run([binary, "ipvs", "apply", str(target)])
+        one_writes, one_batches = writes(proc.stdout)
+        check_table(table, f"{label[binary]}'s one-weight re-apply")
+        one[binary] = (t_one, one_writes, one_batches)
+    t_same, same_writes, same_batches = reapply[TANDEMCTL]
+    t_one, one_writes, one_batches = one[TANDEMCTL]
+    if len(binaries) == 2:  # leave the changed table, as without --compare
+        run([TANDEMCTL, "ipvs", "apply", str(changed)])
 
     # Where an apply's time goes, without writes (full table, then empty table).
+    startup = {binary: statistics.median(run([binary, "--help"])[0] for _ in range(3)) for binary in binaries}
     t_load, _ = run([TANDEMCTL, "check-config", str(config)])
     t_show, _ = run([TANDEMCTL, "ipvs", "show"])
     t_dry_full, _ = run([TANDEMCTL, "ipvs", "apply", "--dry-run", str(changed)])
@@ -203,6 +230,22 @@ def in_vm(args):
     print(f"  ipvsadm -S -n (dump + print)              {t_save:.3f} s")
     print(f"  apply --dry-run, full table (load+dump+plan) {t_dry_full:.3f} s")
     print(f"  apply --dry-run, empty table (load+plan+print plan) {t_dry_empty:.3f} s")
+    print()
+    print("floors (what no apply can go under, in this VM):")
+    print(f"  reading the table: ipvs show {t_show:.3f} s = {t_show / med_i:.3f} x ipvsadm -R, "
+          f"ipvsadm -S -n {t_save / med_i:.3f} x (a re-apply's goal: 0.1)")
+    for binary in binaries:
+        print(f"  start-up of {label[binary]} (--help, median of 3) {startup[binary]:.3f} s = "
+              f"{startup[binary] / med_i:.3f} x ipvsadm -R")
+    if COMPARE:
+        print()
+        print(f"side by side ({TANDEMCTL} against {COMPARE}):")
+        for binary in binaries:
+            a = statistics.median(applies[binary])
+            print(f"  {label[binary]:<9} apply {a:.3f} s ({a / med_i:.3f}; {fmt(applies[binary])}), "
+                  f"unchanged {reapply[binary][0]:.3f} s ({reapply[binary][0] / med_i:.3f}, {reapply[binary][1]} writes), "
+                  f"one weight {one[binary][0]:.3f} s ({one[binary][0] / med_i:.3f}, {one[binary][1]} writes), "
+                  f"start-up {startup[binary]:.3f} s")
 
 
 def main():
@@ -210,6 +253,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="timed loads per tool, alternating (default 3)")
     parser.add_argument("--services", type=int, default=10_000, help="virtual services (default 10000)")
     parser.add_argument("--servers", type=int, default=4, help="real servers per service (default 4)")
+    parser.add_argument("--compare", metavar="TANDEMCTL", default=COMPARE,
+                        help="a second tandemctl to time beside the first (e.g. a --static-swift-stdlib build)")
     parser.add_argument("--in-vm", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 1 <= args.runs <= 20 or not 1 <= args.services <= 62_500 or not 1 <= args.servers <= 200:
@@ -217,13 +262,15 @@ def main():
     if args.in_vm or os.environ.get("TANDEM_IN_VM"):
         in_vm(args)
         return
-    if not os.access(TANDEMCTL, os.X_OK):
-        raise SystemExit(f"{TANDEMCTL} missing: run `swift build -c release --product tandemctl` first")
+    for binary in [TANDEMCTL] + ([args.compare] if args.compare else []):
+        if not os.access(binary, os.X_OK):
+            raise SystemExit(f"{binary} missing: run `swift build -c release --product tandemctl` first")
     python = sys.executable
     inner = [python, str(pathlib.Path(__file__).resolve()), "--in-vm", "--runs", str(args.runs),
              "--services", str(args.services), "--servers", str(args.servers)]
     cmd = [str(ROOT / "integration" / "vm" / "run"), "--mem", "2G", "--timeout", "3000", "--",
-           f"TANDEMCTL={shlex.quote(TANDEMCTL)} PYTHONDONTWRITEBYTECODE=1 {shlex.join(inner)}"]
+           f"TANDEMCTL={shlex.quote(TANDEMCTL)} TANDEMCTL_COMPARE={shlex.quote(args.compare or '')} "
+           f"PYTHONDONTWRITEBYTECODE=1 {shlex.join(inner)}"]
     os.execv(cmd[0], cmd)
 
 

@@ -103,6 +103,22 @@ def test_failover_refused_when_peer_down_then_forced(topo, pair):
     pair.wait_for(lambda: pair.holders() == {"a"}, 5, what="ra takes the VIP back")
 
 
+def test_maintenance_refused_when_peer_down_then_forced(pair):
+    """Maintenance on an active with nobody to hand over to would leave the VIPs unserved: refused
+    like a failover (exit 1, the flag file taken back), and done with --force."""
+    started(pair)
+    pair.kill("b")
+    pair.wait_for(lambda: not status(pair, "a")["peer"]["alive"], 5, what="ra sees rb dead")
+    r = pair.ctl("a", "maintenance", "on")
+    assert r.returncode == 1, r.stdout
+    assert "rb is not heard" in r.stderr and "--force" in r.stderr, r.stderr
+    assert pair.holders() == {"a"} and status(pair, "a")["role"] == "active"
+    assert not os.path.exists(f"{pair.dir}/state-a/maintenance")
+    r = pair.ctl("a", "maintenance", "on", "--force")
+    assert r.returncode == 0, r.stderr
+    assert pair.holders() == set() and status(pair, "a")["role"] == "maintenance"
+
+
 def test_unprivileged_user_reads_but_cannot_change(pair):
     started(pair)
     r = pair.ctl("a", "status", "--json", user=NOBODY)
@@ -205,6 +221,45 @@ def test_reload_dry_run_then_apply(pair):
     r = pair.ctl("a", "reload")
     assert r.returncode == 1 and "intervall" in r.stderr and "stays in force" in r.stderr
     assert status(pair, "a")["config"]["serial"] == 2
+
+
+def test_reload_refuses_a_vip_on_an_interface_this_node_lacks(pair):
+    """A mistyped interface in a new VIP would fault the node, and its peer once mirrored (both
+    routers releasing every VIP): the reload and its dry run are refused with the VIP, the
+    interface and the node named; the running config and the VIPs stay."""
+    started(pair)
+    pair.config.write_text(pair.config_text(serial=2, extra_vips=["192.0.2.30/24"]).replace(
+        "192.0.2.30/24, interface: eth0", "192.0.2.30/24, interface: eth9"))
+    for args in (["reload", "--dry-run"], ["reload"]):
+        r = pair.ctl("a", *args)
+        assert r.returncode == 1, r.stdout
+        assert "192.0.2.30/24 on eth9" in r.stderr and "does not exist on ra" in r.stderr, r.stderr
+        assert "stays in force" in r.stderr, r.stderr
+    time.sleep(0.5)
+    assert status(pair, "a")["config"]["serial"] == 1
+    assert status(pair, "a")["role"] == "active" and status(pair, "b")["role"] == "standby"
+    assert pair.holders() == {"a"}
+
+
+def test_heartbeats_lost_one_way_are_reported_as_dual_active(pair):
+    """ra's heartbeats stop reaching rb (an nftables rule in rb's namespace drops UDP from the
+    heartbeat port); rb's still reach ra. rb takes over; ra, which wins, stays active too. Past the handover
+    timeout ra logs and shows DUAL ACTIVE (both hold the VIP, as `ip addr` in both namespaces
+    says); once the filter goes, rb yields and ra reports the episode ended."""
+    started(pair)
+    pair.topo.exec("b", "nft", "add", "table", "inet", "oneway")
+    pair.topo.exec("b", "nft", "add", "chain", "inet", "oneway", "in", "{ type filter hook input priority 0 ; }")
+    pair.topo.exec("b", "nft", "add", "rule", "inet", "oneway", "in", "udp", "sport", str(pair.port), "drop")
+    pair.wait_for(lambda: pair.holders() == {"a", "b"}, 5, what="rb takes over and ra stays active")
+    pair.wait_for(lambda: status(pair, "a").get("dual_active"), 5, what="ra reports dual active")
+    text = pair.ctl("a", "status").stdout
+    assert "WARNING: DUAL ACTIVE for" in text and "rb stays active although ra wins" in text, text
+    assert "DUAL ACTIVE: rb has stayed active" in pair.logs["a"].read_text()
+    assert status(pair, "b").get("dual_active") is None  # rb loses the contest it cannot see
+    pair.topo.exec("b", "nft", "delete", "table", "inet", "oneway")
+    pair.wait_for(lambda: pair.holders() == {"a"}, 5, what="rb yields once it hears ra")
+    pair.wait_for(lambda: status(pair, "a").get("dual_active") is None, 5, what="the warning goes")
+    assert "dual active ended after" in pair.logs["a"].read_text()
 
 
 def test_events_follow_streams_role_changes(pair):

@@ -58,8 +58,9 @@ public enum ControlCommand: Sendable, Hashable {
     /// Make-before-break handover to the peer (run on either node). `force`: also when the peer
     /// cannot take over or the configs differ.
     case failover(force: Bool)
-    /// Pin this node to standby (`on`), or release it.
-    case maintenance(on: Bool)
+    /// Pin this node to standby (`on`), or release it. `force`: also on an active with nobody to
+    /// hand over to (the VIPs are then served by no one).
+    case maintenance(on: Bool, force: Bool = false)
     /// Weight 0 for a real server (`ADDR:PORT`), in one service or in every service that has it.
     case drain(server: String, service: String?)
     /// Undo `drain`.
@@ -113,7 +114,9 @@ public struct ControlRequest: Codable, Sendable, Hashable {
         switch command {
         case .status, .showIPVS, .events: break
         case .failover(let force): self.force = force
-        case .maintenance(let on): self.on = on
+        case .maintenance(let on, let force):
+            self.on = on
+            if force { self.force = true }
         case .drain(let server, let service), .undrain(let server, let service):
             self.server = server
             self.service = service
@@ -137,7 +140,7 @@ public struct ControlRequest: Codable, Sendable, Hashable {
         case "failover": return .failover(force: request.force ?? false)
         case "maintenance":
             guard let on = request.on else { throw .badRequest("maintenance needs \"on\": true or false") }
-            return .maintenance(on: on)
+            return .maintenance(on: on, force: request.force ?? false)
         case "drain", "undrain":
             guard let server = request.server, !server.isEmpty else {
                 throw .badRequest("\(request.command) needs \"server\": \"ADDR:PORT\"")

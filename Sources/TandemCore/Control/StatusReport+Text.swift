@@ -46,6 +46,7 @@ extension StatusReport {
         }
         out.append(configLine)
         if let configWarning { out.append("  WARNING: \(configWarning)") }
+        if let dualActive { out.append("  WARNING: \(dualActive)") }
         if let replication { out.append("  last replication: \(replication)") }
         if let restartNeeded, !restartNeeded.isEmpty {
             out.append("  NEEDS A RESTART to apply: \(restartNeeded.joined(separator: "; ")) (running with the values it started with)")

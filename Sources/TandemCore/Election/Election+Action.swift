@@ -20,6 +20,9 @@ extension Election {
         case scheduleTimer(at: MonotonicInstant)
         /// Stopping is complete (VIPs released or handed over): the daemon may exit.
         case finished(reason: String)
+        /// Something the operator must hear about that changes no role: log it at `level` and
+        /// publish it (a lasting dual-active episode, and its end).
+        case alert(NodeLogLevel, String)
 
         var isAnnouncement: Bool { if case .announce = self { return true } else { return false } }
         var isRelease: Bool { if case .release = self { return true } else { return false } }

@@ -73,6 +73,20 @@ public struct Election: Sendable {
     private var handover: Handover?
     /// Set once the winner of a dual-active episode has re-announced; cleared when the episode ends.
     private var dualActiveAnnounced = false
+    /// Since when the peer has been heard active while this node, active too, wins the contest;
+    /// nil outside such an episode. The peer yields as soon as it hears this node, so an episode
+    /// that outlasts the handover timeout means the peer does not hear it: heartbeats are lost in
+    /// one direction only (a firewall rule, a one-way link fault), and both hold the VIPs.
+    public private(set) var dualActiveSince: MonotonicInstant?
+    /// Whether the lasting episode has been reported (`Action.alert`).
+    private var dualActiveAlerted = false
+
+    /// How long a lasting dual-active episode (one reported by `Action.alert`: the peer has not
+    /// yielded within the handover timeout) has gone on at `now`, in ms; nil when there is none.
+    public func lastingDualActiveMilliseconds(at now: MonotonicInstant) -> UInt64? {
+        guard dualActiveAlerted, let since = dualActiveSince else { return nil }
+        return now.milliseconds(since: since)
+    }
     /// A standby asking the active to hand over (`failover` run on the standby), until this instant.
     private var handoverRequestedUntil: MonotonicInstant?
     /// After a forced failover with nobody to take over: do not claim again before this instant.
@@ -322,18 +336,30 @@ public struct Election: Sendable {
     }
 
     /// The operator turned maintenance on or off.
-    public mutating func maintenanceRequested(_ on: Bool, at now: MonotonicInstant) -> [Action] {
+    ///
+    /// On the active, `on` hands over to a live standby first (make-before-break). With nobody
+    /// to hand over to (the peer not heard, or in fault, maintenance or starting) it is refused,
+    /// as `failover` is, unless `force`: maintenance would leave the VIPs served by no one.
+    public mutating func maintenanceRequested(_ on: Bool, force: Bool = false, at now: MonotonicInstant) -> [Action] {
         guard startedAt != nil, !isFinished else { return [] }
         var actions: [Action] = []
         if role == .stopping {
             return finish(at: now, [.rejected(command: "maintenance", reason: "\(settings.nodeName) is stopping")])
+        }
+        if on, role == .active, handover == nil, !(peerIsAlive(at: now) && peer?.role == .standby), !force {
+            let why = !peerIsAlive(at: now)
+                ? "peer \(settings.peerName) is not heard"
+                : "peer \(settings.peerName) is \(peer?.role.description ?? "unknown"), not standby"
+            return finish(at: now, [.rejected(command: "maintenance",
+                                              reason: "\(why): nobody would serve the VIPs; \(settings.nodeName) stays active "
+                                                  + "(use --force to release them anyway)")])
         }
         maintenance = on
         if on, role == .active, handover == nil {
             if peerIsAlive(at: now), let peer, peer.role == .standby {
                 beginHandover(.maintenance, at: now, into: &actions)
             } else {
-                become(.maintenance, reason: "maintenance requested and no live standby to hand over to: releasing the VIPs",
+                become(.maintenance, reason: "forced maintenance with no live standby to hand over to: releasing the VIPs",
                        at: now, into: &actions)
             }
         } else if !on, handover?.purpose == .maintenance {
@@ -494,6 +520,8 @@ public struct Election: Sendable {
         }
         guard let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest else {
             dualActiveAnnounced = false
+            endDualActive(at: now, into: &actions, because: peerAlive ? "\(settings.peerName) is \(peer?.role.description ?? "unknown") now"
+                          : "\(settings.peerName) is no longer heard")
             return
         }
         let comparison = comparison(peerPriority: peer.priority)
@@ -504,9 +532,30 @@ public struct Election: Sendable {
                 actions.append(.send(outgoing(.heartbeat)))
                 nextHeartbeatAt = now + settings.interval
             }
+            let since = dualActiveSince ?? now
+            dualActiveSince = since
+            if !dualActiveAlerted, now >= since + settings.handoverTimeout {
+                dualActiveAlerted = true
+                actions.append(.alert(.error, "DUAL ACTIVE: \(settings.peerName) has stayed active for \(now.milliseconds(since: since))ms "
+                    + "although this node wins (\(comparison)): it does not hear \(settings.nodeName)'s heartbeats (lost one way: "
+                    + "a firewall rule or a link fault between them); both hold the VIPs. Check the path from \(settings.nodeName) "
+                    + "to \(settings.peerName), or stop one of them"))
+                actions.append(.announce(reason: "\(settings.peerName) is still active after \(settings.handoverTimeout): re-announcing"))
+            }
         } else {
             become(.standby, reason: "\(settings.peerName) is also active and wins (\(comparison))", at: now, into: &actions)
         }
+    }
+
+    /// Ends a dual-active episode (the peer yielded, left, or this node is no longer active);
+    /// a reported one is reported ended.
+    private mutating func endDualActive(at now: MonotonicInstant, into actions: inout [Action], because why: String) {
+        guard let since = dualActiveSince else { return }
+        if dualActiveAlerted {
+            actions.append(.alert(.notice, "dual active ended after \(now.milliseconds(since: since))ms: \(why)"))
+        }
+        dualActiveSince = nil
+        dualActiveAlerted = false
     }
 
     private mutating func decideInactive(at now: MonotonicInstant, into actions: inout [Action]) {
@@ -603,6 +652,7 @@ public struct Election: Sendable {
         let from = role
         role = target
         actions.append(.transition(from: from, to: target, reason: reason))
+        if target != .active { endDualActive(at: now, into: &actions, because: "\(settings.nodeName) is \(target) now") }
         var kind = currentKind
         if target == .active {
             yieldingUntil = nil
@@ -690,6 +740,12 @@ public struct Election: Sendable {
             }
             lastSentAt = now
         }
+        // Whatever this batch sent, the next periodic heartbeat is never further from the last
+        // one than the period in force now: a reload that shortens the interval (2 s → 100 ms)
+        // sends one heartbeat advertising 100 ms, and the peer's dead time shrinks with it at
+        // once (`deadTime(of:)`), so the old 2 s tick must not stand (it cost a false takeover).
+        let latest = follows ? nextFollowingHeartbeat(after: lastSentAt) : lastSentAt + settings.interval
+        if lastSentAt != .zero, nextHeartbeatAt > latest { nextHeartbeatAt = latest }
         actions.append(.scheduleTimer(at: nextDeadline(after: now)))
         return actions
     }

@@ -2,8 +2,9 @@
 public enum NodeCommand: Sendable, Hashable {
     /// `tandemctl failover [--force]`: hand the VIPs to the peer (active), or take them (standby).
     case failover(force: Bool)
-    /// `tandemctl maintenance on|off`: pin this node to standby, or let it take part again.
-    case maintenance(Bool)
+    /// `tandemctl maintenance on|off [--force]`: pin this node to standby, or let it take part
+    /// again. On an active with nobody to hand over to, `on` is refused unless `force`.
+    case maintenance(Bool, force: Bool = false)
     /// `tandemctl drain|undrain`: these real servers (already matched against the config) get
     /// weight 0 whatever their health, or back; `wallClock` (ns since the epoch) stamps the list.
     case drain([RealServerID], on: Bool, wallClock: UInt64)

@@ -377,6 +377,9 @@ public struct NodeState: Sendable {
             electionTimer = at
         case .finished(let reason):
             finish(reason: reason)
+        case .alert(let level, let text):
+            out.append(.log(level, text))
+            out.append(.publish(.peer, text))
         }
     }
 
@@ -810,10 +813,10 @@ public struct NodeState: Sendable {
             pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
                                      deadline: now + settings.requestWaitLimit)
             actions = election.failoverRequested(at: now, force: force)
-        case .maintenance(let on):
+        case .maintenance(let on, let force):
             pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
                                      deadline: now + settings.requestWaitLimit)
-            actions = election.maintenanceRequested(on, at: now)
+            actions = election.maintenanceRequested(on, force: force, at: now)
         case .drain:
             return
         }
@@ -855,7 +858,7 @@ public struct NodeState: Sendable {
                 pending = nil
                 out.append(.reply(request.id, .failed("the handover did not complete within \(settings.requestWaitLimit): see `tandemctl status`")))
             }
-        case .maintenance(let on):
+        case .maintenance(let on, _):
             if on ? role == .maintenance : role != .maintenance {
                 let text = on ? "maintenance on: \(nodeName) is pinned to standby (role \(role)); it survives a restart"
                     : "maintenance off: \(nodeName) is \(role)"

@@ -52,7 +52,7 @@ public final class ClusterControlCenter: ControlHandling {
             var response = ControlResponse()
             response.status = await status()
             return response
-        case .maintenance(let on):
+        case .maintenance(let on, _):
             return await maintenance(on)
         case .failover:
             return .failure(.refused("\(parts.nodeName) is a cluster director: every director is active, there is no failover; use `tandemctl maintenance on` to take this one out of the routes"))

@@ -78,7 +78,7 @@ public final class ControlCenter: ControlHandling {
         let directory = parts.stateDirectory
         if OperatorState.maintenanceFlag(stateDirectory: directory) {
             logger.notice("maintenance is on (flag file in \(directory)): this node stays standby until `tandemctl maintenance off`")
-            parts.loop.post(.request(.maintenance(true), reply: { _ in }))
+            parts.loop.post(.request(.maintenance(true, force: true), reply: { _ in }))
         }
     }
 
@@ -93,8 +93,8 @@ public final class ControlCenter: ControlHandling {
             return response
         case .failover(let force):
             return await failover(force: force)
-        case .maintenance(let on):
-            return await maintenance(on)
+        case .maintenance(let on, let force):
+            return await maintenance(on, force: force)
         case .drain(let server, let service):
             return await drain(server: server, service: service, on: true)
         case .undrain(let server, let service):
@@ -182,6 +182,10 @@ public final class ControlCenter: ControlHandling {
             replication: parts.replication(), restartNeeded: parts.restartNeeded(), localFaults: s.localFaults)
         report.authentication = StatusReport.Authentication(status: s.authentication, counters: c, fingerprints: s.keyFingerprints,
                                                              now: s.now, wallNow: wallNow)
+        report.dualActive = s.dualActiveMs.map {
+            "DUAL ACTIVE for \($0)ms: \(peerName) stays active although \(parts.nodeName) wins, so it does not hear "
+                + "\(parts.nodeName)'s heartbeats (lost one way); both hold the VIPs"
+        }
         return StatusSources(report: report, config: config, listing: listing, loop: s)
     }
 
@@ -215,7 +219,7 @@ public final class ControlCenter: ControlHandling {
 
     /// The flag file is written first (so the choice survives a crash) and taken back when the
     /// node refuses; `maintenanceChange` keeps two requests from racing on the file.
-    func maintenance(_ on: Bool) async -> ControlResponse {
+    func maintenance(_ on: Bool, force: Bool = false) async -> ControlResponse {
         let acquired = maintenanceChange.withLock { busy -> Bool in
             if busy { return false }
             busy = true
@@ -229,7 +233,7 @@ public final class ControlCenter: ControlHandling {
         } catch {
             return .failure(.failed("cannot record maintenance in \(directory): \(FileErrorText.describe(error)); nothing changed"))
         }
-        let reply = await ask(.maintenance(on))
+        let reply = await ask(.maintenance(on, force: force))
         if case .refused = reply { try? OperatorState.setMaintenanceFlag(!on, stateDirectory: directory) }
         return Self.response(reply)
     }

@@ -70,6 +70,9 @@ public struct HeartbeatStatus: Sendable {
     public var drained: Set<RealServerID> = []
     /// Packets dropped on each path's socket, by reason class (`DropReason.category`), in path order.
     public var pathDrops: [[String: UInt64]] = []
+    /// How long the peer has stayed active although this node wins, once past the handover
+    /// timeout (`Election.lastingDualActiveMilliseconds`); nil when not.
+    public var dualActiveMs: UInt64?
 }
 
 /// The heartbeat/election loop on its own thread: poll on the path sockets and a wake-up
@@ -386,7 +389,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
                                      peerAlive: driver.election.peerIsAlive(at: now),
                                      authentication: verifier.authenticationStatus(at: now), keyFingerprints: keyFingerprints,
                                      localFaults: driver.health.faults, localPaths: driver.health.paths,
-                                     drained: driver.node.drains.drained, pathDrops: pathDrops)
+                                     drained: driver.node.drains.drained, pathDrops: pathDrops,
+                                     dualActiveMs: driver.election.lastingDualActiveMilliseconds(at: now))
         snapshot.withLock { $0 = status }
     }
 }

@@ -44,9 +44,19 @@ public final class LiveAddressTable: AddressTable {
         }
     }
 
+    /// Removes `vip` from its interface. An interface that does not exist (if_nametoindex:
+    /// ENODEV) holds no address, so the VIP is `.alreadyAbsent`: an error there would be retried
+    /// for as long as the interface stays away (a VIP on a mistyped interface was retried, and
+    /// logged, every 100 ms for good).
     public func release(_ vip: VirtualIP) throws(KernelError) -> AddressChange {
         let object = "\(vip.prefix) on \(vip.interface)"
-        let index = try lookUpInterfaceIndex(of: vip.interface, for: "VIP \(vip.prefix)")
+        let index: Int32
+        do {
+            index = try lookUpInterfaceIndex(of: vip.interface, for: "VIP \(vip.prefix)")
+        } catch {
+            if error.errno == ENODEV { return .alreadyAbsent }
+            throw error
+        }
         var restore: String?
         if vip.prefix.family == .ipv4 {
             let all = try socket.withLock { s throws(KernelError) in try s.dumpAddresses() }

@@ -1,0 +1,40 @@
+/// VIPs whose interface does not exist on this host.
+///
+/// `LocalHealth` judges a node with such a VIP faulty (it cannot hold the VIP, so its peer
+/// should), which is right when an interface disappears but turns a mistyped interface name into
+/// a total outage: the config mirrors to the peer, the peer faults too, and every VIP is
+/// released on both routers. So a reload (or a mirrored config) that brings in a VIP on an
+/// interface this node does not have is refused, `tandemd --check` and `tandemctl check-config`
+/// on a node warn, and the running config stays. keepalived, for comparison, logs an unknown
+/// interface at config load and leaves that address out.
+public enum VIPInterfaceCheck {
+    /// The VIPs of `config` on interfaces `exists` does not find, in config order, less those
+    /// `running` already has on the same interface (a reload that keeps a VIP whose interface is
+    /// missing is not the reload's doing: the node is already judged faulty for it).
+    public static func absent(in config: Config, running: Config? = nil, exists: (String) -> Bool) -> [VirtualIP] {
+        let kept = Set((running?.virtualIPs ?? []).map { VIPKey(prefix: $0.prefix, interface: $0.interface) })
+        var known: [String: Bool] = [:]
+        return config.virtualIPs.filter { vip in
+            if kept.contains(VIPKey(prefix: vip.prefix, interface: vip.interface)) { return false }
+            if let found = known[vip.interface] { return !found }
+            let found = exists(vip.interface)
+            known[vip.interface] = found
+            return !found
+        }
+    }
+
+    /// One line naming the VIPs, their interfaces and the fix, for `node`.
+    public static func problem(_ vips: [VirtualIP], node: String) -> String {
+        let interfaces = Array(Set(vips.map(\.interface))).sorted()
+        let list = vips.map { "\($0.prefix) on \($0.interface)" }.joined(separator: ", ")
+        return "virtual_ips: \(list): \(interfaces.count == 1 ? "interface" : "interfaces") "
+            + "\(interfaces.joined(separator: ", ")) \(interfaces.count == 1 ? "does" : "do") not exist on \(node); "
+            + "with it this node would be judged faulty and release every VIP (and so would the peer, "
+            + "once the config is mirrored there): correct the name, or create the interface first"
+    }
+
+    private struct VIPKey: Hashable {
+        var prefix: IPPrefix
+        var interface: String
+    }
+}

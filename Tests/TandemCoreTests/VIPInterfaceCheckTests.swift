@@ -1,0 +1,38 @@
+import Testing
+@testable import TandemCore
+
+@Suite struct VIPInterfaceCheckTests {
+    static let base = """
+        serial: 1
+        nodes:
+          - {name: ra, addresses: [10.77.0.1], priority: 150}
+          - {name: rb, addresses: [10.77.0.2], priority: 100}
+        heartbeat: {interval: 100ms, dead_time: 400ms, auth: none}
+        virtual_ips:
+          - {address: 10.77.0.10/24, interface: eth0}
+
+        """
+
+    func config(_ extra: String) throws -> Config {
+        try ConfigParser.parseWithWarnings(data: Array((Self.base + extra).utf8)).config
+    }
+
+    /// A VIP on an interface this host lacks is found; one the running config already has there
+    /// is not the reload's doing and is left out; each interface is looked up once.
+    @Test func findsVIPsOnInterfacesThisHostLacks() throws {
+        let running = try config("  - {address: 10.88.0.10/24, interface: eth8}\n")
+        let fresh = try config("  - {address: 10.88.0.10/24, interface: eth8}\n  - {address: 10.66.0.10/24, interface: eth9}\n"
+                               + "  - {address: 10.66.0.11/24, interface: eth9}\n")
+        var looked: [String] = []
+        let exists = { (name: String) -> Bool in looked.append(name); return name == "eth0" }
+        let absent = VIPInterfaceCheck.absent(in: fresh, running: running, exists: exists)
+        #expect(absent.map(\.prefix.description) == ["10.66.0.10/24", "10.66.0.11/24"])
+        #expect(looked == ["eth9"])  // eth0 and eth8 carry only VIPs the running config has
+        #expect(VIPInterfaceCheck.absent(in: fresh, exists: { $0 == "eth0" }).count == 3)
+        #expect(VIPInterfaceCheck.absent(in: fresh, exists: { _ in true }).isEmpty)
+        let text = VIPInterfaceCheck.problem(absent, node: "ra")
+        #expect(text == "virtual_ips: 10.66.0.10/24 on eth9, 10.66.0.11/24 on eth9: interface eth9 does not exist on ra; "
+                + "with it this node would be judged faulty and release every VIP (and so would the peer, once the "
+                + "config is mirrored there): correct the name, or create the interface first")
+    }
+}
