@@ -13,8 +13,12 @@ import TandemKernel
 enum ExecProbe {
     static func run(_ arguments: [String], timeout: TimeSpan, promise: EventLoopPromise<ProbeResult>,
                     runner: any ChildRunning = SpawnChildRunner()) {
-        guard let program = arguments.first, SpawnChildRunner.resolve(program) != nil else {
-            promise.succeed(.failure("cannot find the program \"\(arguments.first ?? "")\": give an absolute path"))
+        guard let program = arguments.first, !program.isEmpty else {
+            promise.succeed(.failure("no program to run"))
+            return
+        }
+        if let why = SpawnChildRunner.whyNotRunnable(program) {
+            promise.succeed(.failure("cannot run the check: \(why)"))
             return
         }
         let name = PathText.lastComponent(of: program)

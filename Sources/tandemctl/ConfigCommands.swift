@@ -51,6 +51,13 @@ struct CheckConfigCommand: AsyncParsableCommand {
         for warning in result.warnings { printError("\(file): warning: \(warning)") }
         let keys = HeartbeatKeySet.check(config.heartbeat)
         for warning in keys.warnings { printError("\(file): warning: \(warning)") }
+        // Notify programs that cannot run here (check-config may run on another host: warned).
+        let notify = config.notify
+        for (event, command) in [("active", notify.active), ("standby", notify.standby), ("fault", notify.fault),
+                                 ("maintenance", notify.maintenance), ("stop", notify.stop)] {
+            guard let program = command?.first, let why = SpawnChildRunner.whyNotRunnable(program) else { continue }
+            printError("\(file): warning: notify.\(event): \(why) (here; tandemd on a node without it logs each notify it cannot run)")
+        }
         // On a node of this config (named with --node, or found by this host's addresses): VIPs
         // on interfaces this host does not have (tandemd refuses a reload that brings one in).
         if !config.isCluster,

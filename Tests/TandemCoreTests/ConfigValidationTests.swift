@@ -146,6 +146,16 @@ import Testing
         ])
     }
 
+    /// Commands run without a shell: shell syntax in the one-line form reaches the program as
+    /// arguments (`/x.sh; echo y` runs /x.sh with ";" "echo" "y"), so it is pointed out.
+    @Test func shellSyntaxInACommandIsAWarning() throws {
+        let yaml = minimalConfig + "\nnotify:\n  active: /usr/local/bin/on-active.sh; echo done\n  standby: [/bin/sh, -c, \"a; b\"]\n"
+        let result = try ConfigParser.parseWithWarnings(yaml: yaml)
+        #expect(result.config.notify.active == ["/usr/local/bin/on-active.sh;", "echo", "done"])
+        let warnings = result.warnings.map(\.description).filter { $0.hasPrefix("notify") }
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("notify.active: contains `;`, but commands run without a shell"), "\(warnings)")
+    }
+
     @Test func authNoneIsAnExplicitOptOut() throws {
         let config = try ConfigParser.parse(yaml: minimal(replacingLine: 9, with: "  auth: none"))
         #expect(config.heartbeat.authentication == .none)

@@ -51,6 +51,31 @@ func importLVSCF(_ text: String) throws -> ImportResult {
         #expect(result.findings.contains { $0.kind == .note && $0.message.contains("virtual ftp") && $0.location?.line == 57 })
     }
 
+    /// nanny's timeout 300 and reentry 180 at keepalive 1 would be 300 and 180 checks; Tandem
+    /// counts at most 100, so the import checks every 3 s (fall 100 = 300 s, rise 60 = 180 s)
+    /// and says so, instead of capping the counts and cutting the times short.
+    @Test func longTimeoutsKeepNannysTimesByCheckingLessOften() throws {
+        let result = try importLVSCF(lvsGlobals + """
+            virtual web {
+             address = 192.0.2.10 eth0:1
+             vip_nmask = 255.255.255.0
+             port = 80
+             send = "GET / HTTP/1.0\\r\\n\\r\\n"
+             expect = "HTTP"
+             timeout = 300
+             reentry = 180
+             server a {
+              address = 10.0.0.1
+             }
+            }
+
+            """)
+        let config = try ConfigParser.parse(yaml: result.yaml)
+        let check = try #require(config.virtualServers.first?.healthCheck)
+        #expect(check.interval == .seconds(3) && check.fall == 100 && check.rise == 60 && check.timeout == .seconds(1))
+        #expect(result.findings.contains { $0.message.contains("checked every 3s, not at nanny's keepalive 1s") }, "\(result.findings.map(\.message))")
+    }
+
     @Test(arguments: [
         // DR: the real server's port is the service's, as ipvsadm -g requires.
         ("virtual web {\n active = 1\n address = 192.0.2.10 eth0:1\n vip_nmask = 255.255.255.0\n port = 80\n server a {\n address = 10.0.0.1\n port = 8080\n weight = 2\n }\n}\n",

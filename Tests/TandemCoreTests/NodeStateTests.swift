@@ -229,6 +229,25 @@ struct NodeHarness {
         #expect(!h.effects.contains { if case .judgeHealth = $0 { return true } else { return false } })
     }
 
+    /// A VIP another program adds on a standby doubles the active's copy (ARP answered by both):
+    /// it is removed, with a warning naming who added it.
+    @Test func aVIPAddedByAStrangerOnAStandbyIsRemoved() {
+        var h = H()
+        h.send(.start)
+        h.send(.heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .active, priority: 100,
+                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
+        #expect(h.state.election.role == .standby)
+        _ = h.takeEffects()
+        h.kernel[H.vip] = .held
+        h.send(.routes([.vipAdded(H.vip, origin: .foreign)]))
+        #expect(h.kernel[H.vip] == nil)
+        #expect(h.effects.contains(.release([H.vip])))
+        #expect(h.effects.contains(.log(.warning, "VIP 192.0.2.10/24 on eth0 was added by another program while standby: "
+            + "removing it (b serves it when active; a second copy here would answer for it too)")))
+        #expect(h.effects.contains(.log(.notice, "VIPs added outside Tandem on this standby node removed: 192.0.2.10/24 on eth0 (removed)")))
+        #expect(h.state.election.role == .standby)
+    }
+
     @Test func aReloadReleasesRemovedVIPsAndClaimsAddedOnes() {
         var h = H(vips: [H.vip])
         h.startActive()

@@ -39,7 +39,20 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
             Issue.record("expected a start failure, got \(missing)")
             return
         }
-        #expect(why.contains("/nonexistent/notify"))
+        #expect(why == "/nonexistent/notify: no such file (or a directory on the way cannot be searched); check the path")
+        // Each reason a program cannot run names itself and its fix (an operator read "no such
+        // executable file; give an absolute path" for an absolute path that was mode 0644).
+        let directory = "/tmp/tandem-child-\(getpid())"
+        _ = mkdir(directory, 0o700)
+        defer { _ = unlink(directory + "/plain.sh"); _ = rmdir(directory) }
+        let fd = open(directory + "/plain.sh", O_CREAT | O_WRONLY, 0o644)
+        close(fd)
+        #expect(SpawnChildRunner.whyNotRunnable(directory + "/plain.sh")
+                == "\(directory)/plain.sh: is not executable by tandemd (mode 0644): `chmod +x \(directory)/plain.sh`")
+        #expect(SpawnChildRunner.whyNotRunnable(directory) == "\(directory): is a directory, not a program")
+        #expect(SpawnChildRunner.whyNotRunnable("tandem-no-such-program")
+                == "tandem-no-such-program: no such executable file in PATH; give an absolute path")
+        #expect(SpawnChildRunner.whyNotRunnable("/bin/true") == nil)
         let killed = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "kill -SEGV $$"], timeout: .seconds(10)))
         #expect(killed.ending == .killedBySignal(SIGSEGV))
     }

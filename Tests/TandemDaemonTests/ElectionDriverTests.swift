@@ -448,7 +448,7 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
         #expect(h.vipPresent("10.0.0.10/24"))
         // The VIP is gone, so its announcements stop; it is claimed again and announced afresh.
         #expect(h.settled() == ["end announce", "claim 10.0.0.10/24 added", "announce 10.0.0.10/24"])
-        #expect(h.logLines.all.contains { $0.contains("was removed by foreign while active: re-adding it") })
+        #expect(h.logLines.all.contains { $0.contains("was removed by another program while active: re-adding it") })
         // Tandem's own removal is not answered.
         h.log.clear()
         h.driver.routeEvent(.vipRemoved(vip, origin: .tandem), at: .milliseconds(41))

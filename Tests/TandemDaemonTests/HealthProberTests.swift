@@ -154,7 +154,7 @@ import TandemCore
         (["/bin/sh", "-c", "test \"$0:$1\" = 127.0.0.1:8080", "%h", "%p"], true, "sh exited 0"),
         (["/bin/sh", "-c", "yes | head -c 10000000; exit 3"], false, "sh exited 3"),
         (["/bin/sleep", "5"], false, "timed out after 500ms"),
-        (["/nonexistent/check"], false, "cannot find the program \"/nonexistent/check\": give an absolute path"),
+        (["/nonexistent/check"], false, "cannot run the check: /nonexistent/check: no such file (or a directory on the way cannot be searched); check the path"),
     ]
 
     @Test(arguments: execCases)

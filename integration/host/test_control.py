@@ -262,6 +262,16 @@ def test_heartbeats_lost_one_way_are_reported_as_dual_active(pair):
     assert "dual active ended after" in pair.logs["a"].read_text()
 
 
+def test_a_vip_added_by_hand_on_the_standby_is_removed(pair):
+    """`ip addr add VIP` on the standby would answer ARP for the address the active serves: the
+    standby removes it (as `ip addr` in its namespace shows) and says who added it."""
+    started(pair)
+    pair.topo.ip("b", "addr", "add", f"{VIP}/24", "dev", "eth0")
+    pair.wait_for(lambda: pair.holders() == {"a"}, 5, what="rb removes the copy")
+    assert "was added by another program while standby: removing it" in pair.logs["b"].read_text()
+    assert status(pair, "b")["role"] == "standby" and status(pair, "a")["role"] == "active"
+
+
 def test_events_follow_streams_role_changes(pair):
     started(pair)
     follower = subprocess.Popen([TANDEMCTL, "events", "--socket", pair.socket("b"), "--count", "2"],

@@ -26,6 +26,16 @@ public enum ChangeOrigin: String, Sendable, Hashable {
     case kernel
     /// Unknown: the change was found by re-reading the state after lost notifications.
     case unknown
+
+    /// Who made the change, for a log line: "VIP … was removed by another program".
+    public var actor: String {
+        switch self {
+        case .tandem: return "Tandem"
+        case .foreign: return "another program"
+        case .kernel: return "the kernel"
+        case .unknown: return "an unknown program (found on re-reading the addresses)"
+        }
+    }
 }
 
 /// Something the VIP monitor reports.

@@ -790,6 +790,11 @@ private struct Reader {
                 return nil
             }
             args = s.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            // Shell syntax reaches the program as arguments: `/x.sh; echo y` runs /x.sh with "y".
+            if let shell = [";", "|", "&&", ">", "<", "`", "$("].first(where: { s.contains($0) }) {
+                f.warn("contains `\(shell)`, but commands run without a shell: it reaches the program as an argument; "
+                       + "for a shell line write [/bin/sh, -c, \"...\"]")
+            }
         }
         guard let first = args.first else { f.fail("must name a program"); return nil }
         if !first.hasPrefix("/") {

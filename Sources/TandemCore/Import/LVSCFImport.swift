@@ -431,13 +431,25 @@ struct LVSCFMapper {
         }
         if !fields.isEmpty {
             let quiesce = block.value("quiesce_server") == "1"
-            fields.append(("interval", .raw(durationText(ms: interval))))
+            // Tandem counts at most 100 checks for rise and fall (health_check rise/fall 1…100):
+            // when nanny's timeout or reentry needs more at its keepalive, check less often, in
+            // whole seconds, so that the times stay nanny's (timeout 300 at keepalive 1: every
+            // 3 s, fall 100), rather than cutting them short.
+            let every = max(interval, (max(timeoutMS, reentryMS) + 99_999) / 100_000 * 1000)
+            let rise = max(1, (reentryMS + every - 1) / every), fall = max(1, (timeoutMS + every - 1) / every)
+            fields.append(("interval", .raw(durationText(ms: every))))
             fields.append(("timeout", .raw(durationText(ms: interval))))
-            fields.append(("rise", .number(Int(min(100, max(1, (reentryMS + interval - 1) / interval))))))
-            fields.append(("fall", .number(Int(min(100, max(1, (timeoutMS + interval - 1) / interval))))))
+            fields.append(("rise", .number(Int(rise))))
+            fields.append(("fall", .number(Int(fall))))
             fields.append(("failure_action", .raw(quiesce ? "quiesce" : "remove")))
             vs.healthCheck = TandemDraft.HealthCheck(fields: fields, source: block.entry("send")?.location ?? block.entry("send_program")?.location ?? block.location)
-            note(.note, block.location, "virtual \(block.name): nanny's timeout \(durationText(ms: timeoutMS)) and reentry \(durationText(ms: reentryMS)) at keepalive \(durationText(ms: interval)) become fall and rise counts")
+            if every == interval {
+                note(.note, block.location, "virtual \(block.name): nanny's timeout \(durationText(ms: timeoutMS)) and reentry \(durationText(ms: reentryMS)) at keepalive \(durationText(ms: interval)) become fall \(fall) and rise \(rise)")
+            } else {
+                note(.note, block.location, "virtual \(block.name): checked every \(durationText(ms: every)), not at nanny's keepalive \(durationText(ms: interval)): "
+                     + "Tandem counts at most 100 checks for rise and fall, and nanny's timeout \(durationText(ms: timeoutMS)) and reentry \(durationText(ms: reentryMS)) "
+                     + "need more at \(durationText(ms: interval)); the times are kept: fall \(fall) × \(durationText(ms: every)), rise \(rise) × \(durationText(ms: every))")
+            }
         }
         for e in block.entries where !["active", "address", "vip_nmask", "port", "fwmark", "protocol", "scheduler", "persistent", "pmask",
                                         "sorry_server", "send", "expect", "use_regex", "send_program", "load_monitor", "timeout", "reentry", "quiesce_server"].contains(e.key) {

@@ -133,6 +133,8 @@ public struct NodeState: Sendable {
         case claimAdded([VirtualIP])
         /// The retry of releases that failed.
         case retryRelease
+        /// VIPs another program added on this node while it does not serve them: removed.
+        case removeForeignCopies([VirtualIP])
         case releaseAll(reason: String)
         case sendNotice(Election.Outgoing)
         case finish(reason: String)
@@ -146,7 +148,7 @@ public struct NodeState: Sendable {
     }
 
     private enum ClaimPurpose: Sendable { case takeover, reclaim, reload }
-    private enum ReleasePurpose: Sendable { case all, removedByReload, retry, staleAdded }
+    private enum ReleasePurpose: Sendable { case all, removedByReload, retry, staleAdded, foreignCopy }
 
     /// - Parameters:
     ///   - config: the version of the config the node starts with.
@@ -337,6 +339,10 @@ public struct NodeState: Sendable {
             guard !list.isEmpty else { return }
             out.append(.log(.notice, "releasing again VIPs whose release failed: \(Self.list(list))"))
             awaiting = .release(.retry, list)
+            out.append(.release(list))
+        case .removeForeignCopies(let list):
+            guard !election.holdingVIPs, [.standby, .maintenance, .fault].contains(election.role) else { return }
+            awaiting = .release(.foreignCopy, list)
             out.append(.release(list))
         case .releaseAll(let reason):
             releaseAll(reason: reason)
@@ -579,7 +585,7 @@ public struct NodeState: Sendable {
         for vip in asked {
             switch results[vip] ?? .failed("no answer") {
             case .removed: done.append("\(vip.prefix) on \(vip.interface) (removed)")
-            case .alreadyAbsent where purpose == .staleAdded: break
+            case .alreadyAbsent where purpose == .staleAdded || purpose == .foreignCopy: break
             case .alreadyAbsent: done.append("\(vip.prefix) on \(vip.interface) (already absent)")
             case .failed(let why):
                 releaseOwed.insert(vip)
@@ -592,6 +598,7 @@ public struct NodeState: Sendable {
         case .all, .retry: log = "VIPs released"
         case .removedByReload: log = "VIPs released (removed from the config)"
         case .staleAdded: log = "VIPs added by a reload were already present on this \(election.role) node: stale copies released"
+        case .foreignCopy: log = "VIPs added outside Tandem on this \(election.role) node removed"
         }
         if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
         if purpose == .all { reconcileIPVS(.released) { $0.holdingVIPs = false } }
@@ -624,12 +631,20 @@ public struct NodeState: Sendable {
         case .vipRemoved(let vip, let origin):
             stale = origin != .tandem
             if origin != .tandem, vips.contains(vip), servesVIPs {
-                out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was removed by \(origin) while active: re-adding it"))
+                out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was removed by \(origin.actor) while active: re-adding it"))
             }
         case .vipAdded(let vip, let origin):
             stale = origin != .tandem
             if origin != .tandem, vips.contains(vip), !election.holdingVIPs {
-                out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was added by \(origin) while \(election.role): leaving it (Tandem did not add it)"))
+                // A node that does not serve the VIPs never keeps a copy: it would answer ARP and
+                // neighbour solicitations for the address the active serves (a duplicate IP).
+                if [.standby, .maintenance, .fault].contains(election.role) {
+                    out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was added by \(origin.actor) while \(election.role): "
+                        + "removing it (\(peerName) serves it when active; a second copy here would answer for it too)"))
+                    agenda.append(.removeForeignCopies([vip]))
+                } else {
+                    out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was added by \(origin.actor) while \(election.role): leaving it (Tandem did not add it)"))
+                }
             }
         case .overrun:
             out.append(.log(.warning, "route monitor lost notifications (overrun): state re-read"))

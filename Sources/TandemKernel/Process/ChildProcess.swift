@@ -131,7 +131,7 @@ public struct SpawnChildRunner: ChildRunning {
             return ChildOutcome(ending: .failedToStart("empty command"))
         }
         guard let path = Self.resolve(program) else {
-            return ChildOutcome(ending: .failedToStart("\(program): no such executable file\(program.contains("/") ? "" : " in PATH"); give an absolute path"))
+            return ChildOutcome(ending: .failedToStart(Self.whyNotRunnable(program) ?? "\(program): cannot be run"))
         }
         var pipeEnds: [Int32] = [-1, -1]
         if request.outputLimit > 0 {
@@ -181,14 +181,31 @@ public struct SpawnChildRunner: ChildRunning {
     }
 
     /// An absolute or relative path as given; a bare name searched in PATH.
+    /// Why `program` cannot be run here, naming the fix; nil when it can (`resolve` finds it).
+    /// A path: "no such file", "is a directory", "is not executable (mode 0644): chmod +x …";
+    /// a bare name: not found in PATH.
+    public static func whyNotRunnable(_ program: String) -> String? {
+        guard resolve(program) == nil else { return nil }
+        guard program.contains("/") else {
+            return "\(program): no such executable file in PATH; give an absolute path"
+        }
+        guard let info = try? Posix.status(of: program) else {
+            return "\(program): no such file (or a directory on the way cannot be searched); check the path"
+        }
+        if info.st_mode & S_IFMT == S_IFDIR { return "\(program): is a directory, not a program" }
+        let mode = String(info.st_mode & 0o7777, radix: 8)
+        return "\(program): is not executable by tandemd (mode 0\(mode)): `chmod +x \(program)`"
+    }
+
     public static func resolve(_ program: String) -> String? {
-        if program.contains("/") { return Posix.isAccessible(program, X_OK) ? program : nil }
+        func runnable(_ candidate: String) -> Bool {
+            guard let info = try? Posix.status(of: candidate) else { return false }
+            return info.st_mode & S_IFMT == S_IFREG && Posix.isAccessible(candidate, X_OK)
+        }
+        if program.contains("/") { return runnable(program) ? program : nil }
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = "\(dir)/\(program)"
-            if let info = try? Posix.status(of: candidate), info.st_mode & S_IFMT == S_IFREG, Posix.isAccessible(candidate, X_OK) {
-                return candidate
-            }
+        for dir in path.split(separator: ":") where runnable("\(dir)/\(program)") {
+            return "\(dir)/\(program)"
         }
         return nil
     }
