@@ -200,6 +200,17 @@ public enum Daemon {
                 if !dryRun { loop.post(.node(.reloadFailed("\(error)"))) }
                 return .failure(.refused("\(store.withLock { $0.path }): \(error)\nthe running config (serial \(running.serial)) stays in force"))
             }
+            // New keys that would refuse the live peer's heartbeats make both nodes active.
+            let heard = loop.status
+            if let lockout = HeartbeatKeyChange.lockout(
+                running: keysInForce.withLock { $0.map { ($0.current.fingerprint, $0.next?.fingerprint) } },
+                fresh: freshKeys.map { ($0.current.fingerprint, $0.next?.fingerprint) },
+                peerAlive: heard.peerAlive, peerSignsWith: heard.authentication.peerKey, peerName: peer.name) {
+                logger.error("reload rejected: \(lockout); keeping the running config and keys")
+                hub.publish(.config, "reload rejected: \(lockout)")
+                if !dryRun { loop.post(.node(.reloadFailed(lockout))) }
+                return .failure(.refused("\(store.withLock { $0.path }): \(lockout)\nthe running config (serial \(running.serial)) stays in force"))
+            }
             let changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
                 .filter { $0.effect != .restart }.map(\.description)
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)

@@ -27,6 +27,13 @@ struct ControlConnectionClient {
             throw Self.fail("control socket path \(path) is too long", code: 64)
         } catch {
             let code = error.errno
+            // connect(2) to a path that is not a socket says ECONNREFUSED too: name what it is.
+            if code == ECONNREFUSED, let info = try? Posix.status(of: path), info.st_mode & S_IFMT != S_IFSOCK {
+                let kind = info.st_mode & S_IFMT
+                let what = kind == S_IFDIR ? "a directory" : kind == S_IFREG ? "a regular file" : "not a socket"
+                throw Self.fail("\(path) is \(what), not tandemd's control socket: pass --socket with the path of control.socket "
+                                + "in tandemd's config (default /run/tandem/tandemd.sock)", code: 69)
+            }
             let hint = code == ENOENT || code == ECONNREFUSED ? " (is tandemd running? it listens on control.socket; pass --socket if it is elsewhere)"
                 : code == EACCES ? " (the socket's directory does not admit you)" : ""
             throw Self.fail("cannot connect to tandemd at \(path): \(String(cString: strerror(code)))\(hint)", code: 69)

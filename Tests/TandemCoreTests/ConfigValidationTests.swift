@@ -156,6 +156,13 @@ import Testing
         #expect(warnings.count == 1 && warnings[0].hasPrefix("notify.active: contains `;`, but commands run without a shell"), "\(warnings)")
     }
 
+    /// A value that is too long is quoted in the error (up to 64 characters), not only counted.
+    @Test func aTooLongValueIsQuotedInItsError() {
+        let yaml = minimal(replacingLine: 13, with: "    interface: eth0\n    label: eth0:verylonglabel")
+        #expect(errors(of: yaml).contains { $0.hasPrefix("virtual_ips[0].label: \"eth0:verylonglabel\" is 18 characters long; at most 15 are allowed") },
+                "\(errors(of: yaml))")
+    }
+
     @Test func authNoneIsAnExplicitOptOut() throws {
         let config = try ConfigParser.parse(yaml: minimal(replacingLine: 9, with: "  auth: none"))
         #expect(config.heartbeat.authentication == .none)

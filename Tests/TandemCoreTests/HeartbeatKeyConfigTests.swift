@@ -46,3 +46,31 @@ import Testing
         #expect(plain.digest != rotating.digest)
     }
 }
+
+@Suite struct HeartbeatKeyChangeTests {
+    /// Which reloads of the keys would lock out a live peer that signs with a given key.
+    @Test func aReloadThatWouldRefuseTheLivePeersKeyIsNamed() {
+        let a = "sha256:aaaaaaaaaaaa", b = "sha256:bbbbbbbbbbbb", c = "sha256:cccccccccccc"
+        func lockout(_ running: HeartbeatKeyChange.Fingerprints?, _ fresh: HeartbeatKeyChange.Fingerprints?,
+                     alive: Bool = true, slot: HeartbeatVerifier.KeySlot? = .current) -> String? {
+            HeartbeatKeyChange.lockout(running: running, fresh: fresh, peerAlive: alive, peerSignsWith: slot, peerName: "rb")
+        }
+        // The documented rotation: next first, then swap; both keep accepting the peer's key.
+        #expect(lockout((a, nil), (a, b)) == nil)
+        #expect(lockout((a, b), (b, a)) == nil)
+        #expect(lockout((a, b), (b, nil), slot: .next) == nil)
+        // A different key_file in one step: refused, with the peer's key and the two-step fix.
+        let refused = lockout((a, nil), (c, nil))
+        #expect(refused?.hasPrefix("heartbeat: rb signs with sha256:aaaaaaaaaaaa (this node's current key), which the new keys (key_file sha256:cccccccccccc) would refuse") == true,
+                "\(refused ?? "nil")")
+        #expect(refused?.contains("add the new key as next_key_file on both nodes") == true)
+        #expect(lockout((a, b), (b, nil), slot: .current) != nil)
+        // Nobody to lock out, or no key the peer is known to sign with.
+        #expect(lockout((a, nil), (c, nil), alive: false) == nil)
+        #expect(lockout((a, nil), (c, nil), slot: nil) == nil)
+        // Switching authentication on or off while the peer is heard.
+        #expect(lockout(nil, (a, nil), slot: nil)?.contains("unauthenticated heartbeats") == true)
+        #expect(lockout((a, nil), nil)?.contains("auth: none would no longer check it") == true)
+        #expect(lockout(nil, nil, slot: nil) == nil)
+    }
+}

@@ -158,13 +158,19 @@ def key_config(pair, serial, with_next):
     return text
 
 
-def test_key_rotation_one_node_at_a_time_without_a_takeover(topo, keyed_pair):
-    pair = keyed_pair
+def start_with_one_key(pair):
+    """Both nodes sign with the same fresh key (serial 1), settled; returns (that key, another)."""
     old, new = secrets.token_bytes(32), secrets.token_bytes(32)
     for n in ("a", "b"):
         put_key(pair, n, "heartbeat.key", old)
     pair.config.write_text(key_config(pair, 1, with_next=False))
     pair.start_settled()
+    return old, new
+
+
+def test_key_rotation_one_node_at_a_time_without_a_takeover(topo, keyed_pair):
+    pair = keyed_pair
+    old, new = start_with_one_key(pair)
     roles_before = {n: len(pair.roles(n)) for n in ("a", "b")}
     samples, holders_seen = 0, set()
 
@@ -215,6 +221,24 @@ def test_key_rotation_one_node_at_a_time_without_a_takeover(topo, keyed_pair):
         assert s["heartbeats"]["unauthenticated"] == 0, s["heartbeats"]
         assert s["peer"]["alive"]
     print(f"\n[key rotation] {samples} samples, VIP on ra throughout, no packet unauthenticated")
+
+
+def test_a_one_step_key_change_that_would_lock_the_peer_out_is_refused(topo, keyed_pair):
+    """A new key in key_file on one node, in one step, would refuse the live peer's heartbeats
+    and make both nodes active: the reload is refused with the two-step fix, nothing moves."""
+    pair = keyed_pair
+    _, new = start_with_one_key(pair)
+    put_key(pair, "a", "heartbeat.key", new)
+    pair.config.write_text(key_config(pair, 2, with_next=False))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 1, r.stdout
+    assert "rb signs with sha256:" in r.stderr and "would refuse: both nodes would go active" in r.stderr, r.stderr
+    assert "add the new key as next_key_file on both nodes" in r.stderr and "stays in force" in r.stderr, r.stderr
+    time.sleep(1.0)   # ten intervals: nothing changed
+    assert pair.holders() == {"a"}
+    sa, sb = status(pair, "a"), status(pair, "b")
+    assert sa["config"]["serial"] == 1 and sa["peer"]["alive"] and sb["peer"]["alive"]
+    assert sa["heartbeats"]["unauthenticated"] == 0 and sb["heartbeats"]["unauthenticated"] == 0
 
 
 def test_check_config_validates_the_next_key_file(tmp_path, tandemctl):

@@ -117,6 +117,16 @@ def test_help_text_matches_golden(tandemctl, command):
 
 
 
+def test_a_socket_path_that_is_no_socket_is_named(tandemctl, tmp_path):
+    """--socket pointing at a directory or a file: the error says what it is, not "is tandemd running"."""
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    for path, what in ((tmp_path, "is a directory"), (plain, "is a regular file")):
+        r = tandemctl("status", "--socket", str(path))
+        assert r.returncode == 69, r.stderr
+        assert f"{path} {what}, not tandemd's control socket" in r.stderr, r.stderr
+
+
 def test_ipvs_apply_reports_a_bad_config_before_the_kernel(bin_dir, root, tmp_path):
     # `ipvs apply` dumps the kernel's table on its own thread while it loads the config: a bad
     # config is still reported as such (78) whatever the dump found, and a good one on a kernel

@@ -193,7 +193,8 @@ struct Field {
         if nonEmpty && s.isBlank { fail("must not be empty"); return nil }
         // A string has at most as many characters as UTF-8 bytes: count them only when it may be too long.
         if s.utf8.count > maxLength && s.count > maxLength {
-            fail("is \(s.count) characters long; at most \(maxLength) are allowed")
+            let shown = s.count <= 64 ? s : String(s.prefix(32)) + "…"
+            fail("\"\(shown)\" is \(s.count) characters long; at most \(maxLength) are allowed")
             return nil
         }
         return s
@@ -367,7 +368,9 @@ struct Field {
                 let key = doc.string(keyNode) ?? ""
                 let words = allowed.map(\.description)
                 var message = "unknown key"
-                if let near = Field.nearest(key, in: words) { message += "; did you mean \"\(near)\"?" }
+                if key == "<<" {
+                    message = "YAML merge keys (<<) are not supported: write the keys out (a plain alias, *name, may stand for a whole value)"
+                } else if let near = Field.nearest(key, in: words) { message += "; did you mean \"\(near)\"?" }
                 else { message += "; allowed here: \(words.joined(separator: ", "))" }
                 diags.error(Field.join(path, key), doc.line(keyNode), message)
                 continue

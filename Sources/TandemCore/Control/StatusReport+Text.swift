@@ -14,7 +14,10 @@ extension StatusReport {
         for fault in localFaults ?? [] { out.append("  FAULT: \(fault)") }
         let heard = peer.lastHeardMs.map { "heard \(ControlTime.age(milliseconds: $0)) ago" } ?? "never heard"
         let peerPriority = peer.priority.map { ", priority \($0)" } ?? ""
-        out.append("peer \(peer.name): \(peer.alive ? peer.role : "\(peer.role), NOT HEARD (dead)")\(peerPriority), \(heard)")
+        // A dead peer's role is only what it last said: "NOT HEARD (dead; last heard as active)",
+        // which does not read as a second active.
+        let known = peer.role == "unknown" ? "" : "; last heard as \(peer.role)"
+        out.append("peer \(peer.name): \(peer.alive ? peer.role : "NOT HEARD (dead\(known))")\(peerPriority), \(heard)")
         for path in peer.paths {
             let total = path.received + path.lost
             let loss = total == 0 ? "0%" : Self.percent(path.lost, of: total)

@@ -242,3 +242,36 @@ public struct HMACHeartbeatAuthenticator: HeartbeatAuthenticator {
         }
     }
 }
+
+/// Whether new heartbeat keys would lock a live peer out (operator report: changing `key_file` to
+/// a new key on one node and reloading made every packet of the peer `unauthenticated`, and both
+/// nodes went active).
+public enum HeartbeatKeyChange {
+    /// Key fingerprints: the current one and the next, or nil for `auth: none`.
+    public typealias Fingerprints = (current: String, next: String?)
+
+    /// Why reloading from `running` to `fresh` keys would stop this node from accepting the
+    /// heartbeats of a live peer that signs with `peerSignsWith` (a slot of `running`), with the
+    /// fix; nil when the new keys still accept them (or the peer is not heard).
+    public static func lockout(running: Fingerprints?, fresh: Fingerprints?, peerAlive: Bool,
+                               peerSignsWith: HeartbeatVerifier.KeySlot?, peerName: String) -> String? {
+        guard peerAlive else { return nil }
+        let twoSteps = "change keys in two steps (README: \"changing the key\"): add the new key as next_key_file on both "
+            + "nodes and reload both, then make it key_file on both"
+        guard let running else {
+            guard fresh != nil else { return nil }
+            return "heartbeat: \(peerName) sends unauthenticated heartbeats (auth: none), which the new key_file would refuse: "
+                + "both nodes would go active; switch both nodes to the key at once (stop one, reload the other, start it)"
+        }
+        guard let slot = peerSignsWith else { return nil }
+        let signing = slot == .current ? running.current : running.next
+        guard let signing else { return nil }
+        guard let fresh else {
+            return "heartbeat: \(peerName) signs with \(signing) and auth: none would no longer check it; "
+                + "switch both nodes at once (stop one, reload the other, start it)"
+        }
+        if fresh.current == signing || fresh.next == signing { return nil }
+        return "heartbeat: \(peerName) signs with \(signing) (this node's \(slot) key), which the new keys (key_file \(fresh.current)"
+            + (fresh.next.map { ", next_key_file \($0)" } ?? "") + ") would refuse: both nodes would go active; " + twoSteps
+    }
+}
