@@ -30,6 +30,9 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         #expect(ok.ending == .exited(3))
         #expect(String(decoding: ok.output, as: UTF8.self) == "active\noops\n")
         #expect(ok.outputLine() == "active | oops")
+        // A terminal escape in a script's output is shown, not passed to whoever reads the log.
+        let escaped = runner.run(ChildRequest(arguments: ["/usr/bin/printf", "\\033[31mred\\r\\n"], timeout: .seconds(10)))
+        #expect(escaped.outputLine() == "\\x1b[31mred\\x0d", "\(escaped.outputLine() ?? "nil")")
         let literal = runner.run(ChildRequest(arguments: ["/bin/echo", "a;false"], timeout: .seconds(10)))
         #expect(literal.ending == .exited(0) && String(decoding: literal.output, as: UTF8.self) == "a;false\n")
         let bare = runner.run(ChildRequest(arguments: ["true"], timeout: .seconds(10)))

@@ -97,7 +97,11 @@ public struct ConfigBook: Sendable {
         case .config(let version, let bytes, let nodes, let peerOfThisNode):
             if bytes > PeerFrame.maximumConfigBytes { return refuse("it is \(bytes) bytes, more than \(PeerFrame.maximumConfigBytes)") }
             guard version.digest == sentAs.digest else {
-                return refuse("its text has digest \(version.digest.description.prefix(16)) but was sent as \(sentAs.digest.description.prefix(16))")
+                // The peer's config changed between its heartbeat and the fetch (two reloads in
+                // quick succession): not a fault, the next heartbeat names the newer version.
+                monitor.fetchFinished(.failed, at: now)
+                return [.failed(serial: sentAs.serial, reason: "it changed on \(peerName) while being fetched (digest "
+                                + "\(version.digest.description.prefix(16)), announced as \(sentAs.digest.description.prefix(16)))")]
             }
             guard nodes.contains(nodeName) else { return refuse("it does not name this node (\(nodeName)) among its nodes") }
             guard peerOfThisNode == peerName else {

@@ -70,7 +70,18 @@ public struct ChildOutcome: Sendable, Hashable, CustomStringConvertible {
 
     /// The kept output as one line (newlines shown as " | "), at most `limit` characters; nil when empty.
     public func outputLine(limit: Int = 300) -> String? {
-        let text = String(decoding: output, as: UTF8.self)
+        // Control characters (a terminal escape, a carriage return) would reach whoever reads the
+        // log with a terminal: shown as \xNN instead.
+        var clean = ""
+        for scalar in String(decoding: output, as: UTF8.self).unicodeScalars {
+            let v = scalar.value
+            if scalar == "\n" || scalar == "\t" || !(v < 0x20 || (0x7f...0x9f).contains(v)) {
+                clean.unicodeScalars.append(scalar)
+            } else {
+                clean += "\\x" + (v < 0x10 ? "0" : "") + String(v, radix: 16)
+            }
+        }
+        let text = clean
             .split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             .joined(separator: " | ")
         guard !text.isEmpty else { return nil }
