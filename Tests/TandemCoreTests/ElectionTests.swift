@@ -274,6 +274,20 @@ let electionCases: [ElectionCase] = [
                  until: 200, effects: becameActive(5, from: .starting)
                      + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
                         "72: active→maintenance", "72: release"], role: .maintenance),
+    ElectionCase(name: "maintenance handover the standby never takes (it goes silent): refused, it stays active",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, priority: 50, from: 5, through: 55)
+                     + [at(50, .maintenance(true))],
+                 until: 200, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
+                        "80: send takeover-request", "85: rejected maintenance"], role: .active),
+    ElectionCase(name: "forced maintenance handover the standby never takes: released anyway",
+                 settings: electionSettings(),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, priority: 50, from: 5, through: 55)
+                     + [at(50, .forcedMaintenance)],
+                 until: 200, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
+                        "80: send takeover-request", "85: active→maintenance", "85: release"], role: .maintenance),
     ElectionCase(name: "maintenance on the active with no live standby: refused, it stays active",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false)), at(100, .maintenance(true))],

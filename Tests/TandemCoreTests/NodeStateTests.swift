@@ -302,6 +302,24 @@ struct NodeHarness {
         if case .maintenanceDone = h.replies[2]?.first {} else { Issue.record("forced: \(String(describing: h.replies[2]))") }
     }
 
+    /// A maintenance handover the standby never takes leaves the node active with maintenance
+    /// off, and is answered as a refusal (nothing changed: the daemon takes its flag file back).
+    @Test func aMaintenanceHandoverNobodyTakesIsRefusedAndTheNodeStaysActive() {
+        var h = H()
+        h.startActive()
+        h.send(.heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .standby, priority: 100,
+                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
+        h.send(.command(1, .maintenance(true)))
+        #expect(h.replies[1] == nil)
+        h.advance(2_000)
+        guard case .refused(let why) = h.replies[1]?.first else {
+            Issue.record("expected a refusal, got \(String(describing: h.replies[1]))")
+            return
+        }
+        #expect(why.hasPrefix("b went silent: staying active; maintenance is off"), "\(why)")
+        #expect(h.state.election.role == .active && !h.state.election.maintenance && h.kernel[H.vip] != nil)
+    }
+
     @Test func aSecondRequestWhileOneWaitsIsRefused() {
         var h = H()
         h.startActive()

@@ -114,6 +114,9 @@ public struct Election: Sendable {
     struct Handover: Sendable, Hashable {
         var purpose: HandoverPurpose
         var deadline: MonotonicInstant
+        /// The operator forced it (`maintenance on --force`): if the peer does not claim, the
+        /// VIPs are released anyway; otherwise this node stays active.
+        var forced = false
         /// When the peer was first heard active after our takeover request: the VIPs are
         /// released `releaseGrace` later.
         var peerClaimedAt: MonotonicInstant?
@@ -358,6 +361,7 @@ public struct Election: Sendable {
         if on, role == .active, handover == nil {
             if peerIsAlive(at: now), let peer, peer.role == .standby {
                 beginHandover(.maintenance, at: now, into: &actions)
+                handover?.forced = force
             } else {
                 become(.maintenance, reason: "forced maintenance with no live standby to hand over to: releasing the VIPs",
                        at: now, into: &actions)
@@ -506,12 +510,16 @@ public struct Election: Sendable {
             } else if now >= pending.deadline || !peerAlive {
                 handover = nil
                 let why = peerAlive ? "did not claim within \(settings.handoverTimeout)" : "went silent"
-                if pending.purpose == .maintenance {
-                    become(.maintenance, reason: "maintenance handover failed (\(settings.peerName) \(why)): releasing anyway",
+                if pending.purpose == .maintenance, pending.forced {
+                    become(.maintenance, reason: "forced maintenance handover failed (\(settings.peerName) \(why)): releasing anyway",
                            at: now, into: &actions)
                 } else {
+                    // As a failover: nobody took the VIPs, so this node keeps serving them.
+                    if pending.purpose == .maintenance { maintenance = false }
+                    let off = pending.purpose == .maintenance
+                        ? "; maintenance is off (`maintenance on --force` releases the VIPs even so)" : ""
                     actions.append(.rejected(command: pending.purpose.name,
-                                             reason: "\(settings.peerName) \(why): staying active"))
+                                             reason: "\(settings.peerName) \(why): staying active" + off))
                     actions.append(.send(outgoing(.heartbeat)))
                     nextHeartbeatAt = now + settings.interval
                 }

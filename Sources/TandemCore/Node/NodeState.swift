@@ -377,7 +377,11 @@ public struct NodeState: Sendable {
             out.append(.publish(.control, "\(command) rejected: \(reason)"))
             if let pending, pending.command.name == command {
                 self.pending = nil
-                out.append(.reply(pending.id, .failed(reason)))
+                // A maintenance handover nobody took ends with maintenance off again: nothing
+                // changed, so the answer is a refusal (the daemon takes its flag file back).
+                let undone: Bool
+                if case .maintenance(true, _) = pending.command { undone = !election.maintenance } else { undone = false }
+                out.append(.reply(pending.id, undone ? .refused(reason) : .failed(reason)))
             }
         case .scheduleTimer(let at):
             electionTimer = at
