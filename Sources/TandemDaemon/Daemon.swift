@@ -248,11 +248,25 @@ public enum Daemon {
             return .success(result)
         }
         // systemd hears RELOADING=1 ... READY=1 around every reload that may change something.
+        // Why the file on disk was refused at the last reload (of any origin), until one takes it:
+        // status says so, since a restart would fail on that file.
+        let fileRefused = LockedBox<String?>(nil)
         let reloadConfig: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
-            guard !dryRun else { return reloadInner(true) }
-            reporter.reloading()
-            defer { reporter.reloaded() }
-            return reloadInner(false)
+            let result: Result<ReloadResult, ControlProtocolError>
+            if dryRun {
+                result = reloadInner(true)
+            } else {
+                reporter.reloading()
+                result = reloadInner(false)
+                reporter.reloaded()
+            }
+            switch result {
+            case .success: fileRefused.withLock { $0 = nil }
+            case .failure(let error):
+                let first = error.description.split(separator: "\n").first.map(String.init) ?? error.description
+                fileRefused.withLock { $0 = "\(first) (at \(ControlTime.iso8601(nanosecondsSinceEpoch: clock.wallNanoseconds())))" }
+            }
+            return result
         }
         let reload: @Sendable () -> Void = { _ = reloadConfig(false) }
         let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
@@ -266,6 +280,7 @@ public enum Daemon {
             currentDigest: { store.withLock { $0.digest } }, reload: reloadConfig)
         parts.clock = clock
         parts.replication = { ReplicationStatusLine.text(replication.status()) }
+        parts.configFileRefused = { fileRefused.withLock { $0 } }
         parts.restartNeeded = {
             ConfigDifference.restartNeeded(started: config, current: store.withLock { $0.current }, context: reloadContext)
         }

@@ -221,6 +221,12 @@ def test_reload_dry_run_then_apply(pair):
     r = pair.ctl("a", "reload")
     assert r.returncode == 1 and "intervall" in r.stderr and "stays in force" in r.stderr
     assert status(pair, "a")["config"]["serial"] == 2
+    # Status says the file on disk is the refused one (a restart would read it), until a reload takes one.
+    assert "intervall" in status(pair, "a")["config_file_refused"]
+    assert "the config file on disk was refused at the last reload" in pair.ctl("a", "status").stdout
+    pair.write_config(serial=3, extra_vips=["192.0.2.20/24"])
+    assert pair.ctl("a", "reload").returncode == 0
+    assert status(pair, "a").get("config_file_refused") is None
 
 
 def test_reload_refuses_a_vip_on_an_interface_this_node_lacks(pair):

@@ -50,6 +50,10 @@ extension StatusReport {
         out.append(configLine)
         if let configWarning { out.append("  WARNING: \(configWarning)") }
         if let dualActive { out.append("  WARNING: \(dualActive)") }
+        if let configFileRefused {
+            out.append("  WARNING: the config file on disk was refused at the last reload; this node runs the config before it, "
+                       + "and a restart would read that file: \(configFileRefused)")
+        }
         if let replication { out.append("  last replication: \(replication)") }
         if let restartNeeded, !restartNeeded.isEmpty {
             out.append("  NEEDS A RESTART to apply: \(restartNeeded.joined(separator: "; ")) (running with the values it started with)")

@@ -20,6 +20,9 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public var config: ConfigInfo
     /// Conflicting or differing configs between the nodes, worded for the operator; nil when equal.
     public var configWarning: String?
+    /// Why the config file on disk was refused at the last reload (the running config is the one
+    /// before it, and a restart would read the file); nil when the last reload took it.
+    public var configFileRefused: String?
     /// Both nodes active for longer than the handover timeout although this one wins: the peer
     /// does not hear it (heartbeats lost one way). Worded for the operator; nil when not.
     public var dualActive: String?

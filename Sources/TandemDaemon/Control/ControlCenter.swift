@@ -41,6 +41,9 @@ public final class ControlCenter: ControlHandling {
         public var replication: @Sendable () -> String? = { nil }
         /// Settings in force that only a restart applies (`ConfigDifference.restartNeeded`).
         public var restartNeeded: @Sendable () -> [String] = { [] }
+        /// Why the config file on disk was refused at the last reload, while no reload has taken
+        /// a file since; nil otherwise.
+        public var configFileRefused: @Sendable () -> String? = { nil }
 
         public init(nodeName: String, configPath: String, loop: HeartbeatLoop, worker: KernelWorker,
                     addressTable: any AddressTable, paths: [HeartbeatPath], hub: EventHub, stateDirectory: String,
@@ -182,6 +185,7 @@ public final class ControlCenter: ControlHandling {
             replication: parts.replication(), restartNeeded: parts.restartNeeded(), localFaults: s.localFaults)
         report.authentication = StatusReport.Authentication(status: s.authentication, counters: c, fingerprints: s.keyFingerprints,
                                                              now: s.now, wallNow: wallNow)
+        report.configFileRefused = parts.configFileRefused()
         report.dualActive = s.dualActiveMs.map {
             "DUAL ACTIVE for \($0)ms: \(peerName) stays active although \(parts.nodeName) wins, so it does not hear "
                 + "\(parts.nodeName)'s heartbeats (lost one way); both hold the VIPs"
