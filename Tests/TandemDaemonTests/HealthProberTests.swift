@@ -100,7 +100,9 @@ import TandemCore
         } else {
             #expect(result.reason == c.reason)
         }
-        #expect(seconds < c.within, "took \(seconds)s")
+        // `within` is what a quiet host takes; three times it still tells a probe that stops at
+        // its timeout from one that waits for the server (a CI build beside it took 0.94 s of 0.9).
+        #expect(seconds < c.within * 3, "took \(seconds)s")
         if c.reason.hasPrefix("timed out") { #expect(seconds >= 0.45) }
     }
 
@@ -161,8 +163,13 @@ import TandemCore
     func exec(_ command: [String], _ passed: Bool, _ reason: String) async throws {
         let (result, seconds) = try await run(target(.exec(command: command), port: 8080))
         #expect(result.passed == passed)
-        #expect(result.reason == reason)
-        #expect(seconds < 0.9)
+        if reason.hasPrefix("timed out") {
+            // On a loaded host the timeout may fire late enough not to count; it is still this timeout.
+            #expect(result.reason.hasPrefix(reason), "\(result.reason)")
+        } else {
+            #expect(result.reason == reason)
+        }
+        #expect(seconds < 2.7, "took \(seconds)s")   // 0.9 s on a quiet host; /bin/sleep 5 must not run out
     }
 
     @Test func execKilledAtTimeoutLeavesNoChild() async throws {
