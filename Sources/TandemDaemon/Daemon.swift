@@ -182,14 +182,15 @@ public enum Daemon {
             }
             // A VIP brought in on an interface this node does not have would fault the node (and
             // the peer, once mirrored): refused, the running config stays (VIPInterfaceCheck).
-            let absent = VIPInterfaceCheck.absent(in: fresh, running: running, exists: interfaceExists)
-            if !absent.isEmpty {
-                let problem = VIPInterfaceCheck.problem(absent, node: nodeName)
-                logger.error("reload rejected: \(problem); keeping the running config")
-                hub.publish(.config, "reload rejected: \(problem)")
-                if !dryRun { loop.post(.node(.reloadFailed(problem))) }
-                return .failure(.refused("\(store.withLock { $0.path }): \(problem)\nthe running config (serial \(running.serial)) stays in force"))
+            // A refusal of what the file asks on this node: logged, published, told to the node.
+            func refuse(_ why: String) -> Result<ReloadResult, ControlProtocolError> {
+                logger.error("reload rejected: \(why); keeping the running config")
+                hub.publish(.config, "reload rejected: \(why)")
+                if !dryRun { loop.post(.node(.reloadFailed(why))) }
+                return .failure(.refused("\(store.withLock { $0.path }): \(why)\nthe running config (serial \(running.serial)) stays in force"))
             }
+            let absent = VIPInterfaceCheck.absent(in: fresh, running: running, exists: interfaceExists)
+            if !absent.isEmpty { return refuse(VIPInterfaceCheck.problem(absent, node: nodeName)) }
             // Key files are read at every reload (a key may change under the same path) and
             // replace the heartbeat keys at once; a file that cannot be used refuses the reload.
             let freshKeys: HeartbeatKeySet?
@@ -206,10 +207,7 @@ public enum Daemon {
                 running: keysInForce.withLock { $0.map { ($0.current.fingerprint, $0.next?.fingerprint) } },
                 fresh: freshKeys.map { ($0.current.fingerprint, $0.next?.fingerprint) },
                 peerAlive: heard.peerAlive, peerSignsWith: heard.authentication.peerKey, peerName: peer.name) {
-                logger.error("reload rejected: \(lockout); keeping the running config and keys")
-                hub.publish(.config, "reload rejected: \(lockout)")
-                if !dryRun { loop.post(.node(.reloadFailed(lockout))) }
-                return .failure(.refused("\(store.withLock { $0.path }): \(lockout)\nthe running config (serial \(running.serial)) stays in force"))
+                return refuse(lockout)
             }
             let changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
                 .filter { $0.effect != .restart }.map(\.description)

@@ -191,7 +191,6 @@ public struct SpawnChildRunner: ChildRunning {
                             output: reader.kept, outputDiscarded: reader.discarded, pid: pid)
     }
 
-    /// An absolute or relative path as given; a bare name searched in PATH.
     /// Why `program` cannot be run here, naming the fix; nil when it can (`resolve` finds it).
     /// A path: "no such file", "is a directory", "is not executable (mode 0644): chmod +x …";
     /// a bare name: not found in PATH.
@@ -208,6 +207,8 @@ public struct SpawnChildRunner: ChildRunning {
         return "\(program): is not executable by tandemd (mode 0\(mode)): `chmod +x \(program)`"
     }
 
+    /// An absolute or relative path as given; a bare name searched in PATH. Only a regular file
+    /// this process may execute is found.
     public static func resolve(_ program: String) -> String? {
         func runnable(_ candidate: String) -> Bool {
             guard let info = try? Posix.status(of: candidate) else { return false }
