@@ -76,6 +76,26 @@ func importLVSCF(_ text: String) throws -> ImportResult {
         #expect(result.findings.contains { $0.message.contains("checked every 3s, not at nanny's keepalive 1s") }, "\(result.findings.map(\.message))")
     }
 
+    /// Two `virtual` blocks (one per port) share a VIP but name different aliases and masks:
+    /// one VIP comes out, the first block's, and the finding names the block that differs and
+    /// what of it is left out. Blocks that agree say nothing.
+    @Test func blocksThatDisagreeOnAVIPsDeviceAreNamed() throws {
+        func block(_ name: String, _ port: Int, _ device: String, _ mask: String) -> String {
+            "virtual \(name) {\n address = 192.0.2.10 \(device)\n vip_nmask = \(mask)\n port = \(port)\n server a {\n address = 10.0.0.1\n }\n}\n"
+        }
+        let agreeing = try importLVSCF(lvsGlobals + block("web", 80, "eth0:1", "255.255.255.0") + block("tls", 443, "eth0:1", "255.255.255.0"))
+        #expect(!agreeing.findings.contains { $0.message.contains("gives VIP") }, "\(agreeing.findings.map(\.message))")
+        let result = try importLVSCF(lvsGlobals + block("web", 80, "eth0:1", "255.255.255.0") + block("tls", 443, "eth1:2", "255.255.0.0"))
+        let config = try ConfigParser.parse(yaml: result.yaml)
+        #expect(config.virtualIPs.map(\.prefix.description) == ["192.0.2.10/24"])
+        #expect(config.virtualIPs.map(\.interface) == ["eth0"])
+        let finding = try #require(result.findings.first { $0.message.contains("gives VIP 192.0.2.10") }, "\(result.findings.map(\.message))")
+        #expect(finding.kind == .notCarriedOver)
+        #expect(finding.message.contains("virtual tls") && finding.message.contains("interface eth1, not eth0")
+                && finding.message.contains("alias eth1:2, not eth0:1") && finding.message.contains("prefix 192.0.2.10/16, not 192.0.2.10/24"),
+                "\(finding.message)")
+    }
+
     @Test(arguments: [
         // DR: the real server's port is the service's, as ipvsadm -g requires.
         ("virtual web {\n active = 1\n address = 192.0.2.10 eth0:1\n vip_nmask = 255.255.255.0\n port = 80\n server a {\n address = 10.0.0.1\n port = 8080\n weight = 2\n }\n}\n",

@@ -307,6 +307,30 @@ struct LVSCFMapper {
         return TandemDraft.VIP(prefix: "\(ip)/\(length)", interface: interface, label: label, source: location)
     }
 
+    /// Adds the VIP of a `virtual` or `failover` block, once per address: several blocks (one per
+    /// port, say) share a VIP. When a later block gives the same address another device, alias
+    /// label or mask, the first block's is kept and the finding says which block differs (pulse
+    /// ran `ifconfig` for each block, so the last one it ran won on the alias: the file is
+    /// ambiguous, and the output must not pick silently).
+    mutating func addVIP(_ vip: TandemDraft.VIP, block: String) {
+        let address = vip.prefix.split(separator: "/").first
+        guard let first = draft.virtualIPs.first(where: { $0.prefix.split(separator: "/").first == address }) else {
+            draft.virtualIPs.append(vip)
+            return
+        }
+        var differences: [String] = []
+        if first.interface != vip.interface { differences.append("interface \(vip.interface), not \(first.interface)") }
+        if first.label != vip.label {
+            differences.append("alias \(vip.label ?? "none"), not \(first.label ?? "none")")
+        }
+        if first.prefix != vip.prefix { differences.append("prefix \(vip.prefix), not \(first.prefix)") }
+        guard !differences.isEmpty else { return }
+        let at = first.source.map { " (line \($0.line))" } ?? ""
+        note(.notCarriedOver, vip.source,
+             "\(block) gives VIP \(address ?? "") \(differences.joined(separator: ", ")) as its first block\(at) did; one address is one VIP, and the output keeps the first block's \(first.interface)\(first.label.map { " (\($0))" } ?? "") \(first.prefix)",
+             "give every block of \(address ?? "this address") the same `address = IP device:alias` and vip_nmask, or edit virtual_ips in the output")
+    }
+
     static func prefixLength(_ mask: String) -> Int? {
         guard let ip = IPAddress(mask), ip.family == .ipv4 else { return nil }
         let value = ip.bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
@@ -342,9 +366,7 @@ struct LVSCFMapper {
             note(.notCarriedOver, block.location, "virtual \(block.name) has no usable address and is left out")
             return
         }
-        if !draft.virtualIPs.contains(where: { $0.prefix.split(separator: "/").first == vip.prefix.split(separator: "/").first }) {
-            draft.virtualIPs.append(vip)
-        }
+        addVIP(vip, block: "virtual \(block.name)")
         let address = String(vip.prefix.split(separator: "/")[0])
         var vs = TandemDraft.VirtualServer(name: uniqueName(block.name), scheduler: "wlc", forwarding: forwarding, realServers: [], source: block.location)
         let servicePort = port(block.entry("port")) ?? 0
@@ -494,7 +516,7 @@ struct LVSCFMapper {
             note(.notCarriedOver, block.location, "failover \(block.name) has no usable address and is left out")
             return
         }
-        if !draft.virtualIPs.contains(where: { $0.prefix == vip.prefix }) { draft.virtualIPs.append(vip) }
+        addVIP(vip, block: "failover \(block.name)")
         for key in ["start_cmd", "stop_cmd"] {
             if let c = block.entry(key) {
                 let role = key == "start_cmd" ? "active" : "standby"
