@@ -156,6 +156,23 @@ import Testing
         #expect(warnings.count == 1 && warnings[0].hasPrefix("notify.active: contains `;`, but commands run without a shell"), "\(warnings)")
     }
 
+    /// An unknown key is skipped and the rest read as written, so the cross-checks still run:
+    /// one pass reports a typo and a clash between nodes. An error that leaves a value out
+    /// (here a duration without a unit) still holds the cross-checks back, as they could
+    /// blame what is missing.
+    @Test func aKeyTypoDoesNotHideTheCrossChecks() {
+        let clash = minimal(replacingLine: 6, with: "    addresses: [10.0.0.1]")
+        let crossCheck = errors(of: clash)
+        #expect(crossCheck.count == 1, "\(crossCheck)")
+        let typo = clash.replacingOccurrences(of: "  interval: 100ms", with: "  interval: 100ms\n  intreval: 5ms")
+        let both = errors(of: typo)
+        #expect(both.contains { $0.hasPrefix("heartbeat.intreval: unknown key; did you mean \"interval\"?") }, "\(both)")
+        #expect(both.contains(crossCheck[0]), "\(both)")
+        let loose = clash.replacingOccurrences(of: "  interval: 100ms", with: "  interval: 100")
+        let held = errors(of: loose)
+        #expect(held.count == 1 && held[0].hasPrefix("heartbeat.interval:"), "\(held)")
+    }
+
     /// A value that is too long is quoted in the error (up to 64 characters), not only counted.
     @Test func aTooLongValueIsQuotedInItsError() {
         let yaml = minimal(replacingLine: 13, with: "    interface: eth0\n    label: eth0:verylonglabel")

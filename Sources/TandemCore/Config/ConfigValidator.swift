@@ -9,8 +9,12 @@ struct Validator {
     func fail(_ path: String, _ message: String) { diags.error(path, diags.line(of: path), message) }
     func warn(_ path: String, _ message: String) { diags.warning(path, diags.line(of: path), message) }
 
+    /// Cross-checks a config the reader built. Skipped after an error that left something out
+    /// (a value refused, a list item dropped), where a cross-check could blame what is not
+    /// there; run after errors about keys alone (unknown, repeated), which the reader skips and
+    /// nothing else depends on, so one pass reports a typo and a clash together.
     func validate(_ config: Config) {
-        guard diags.errors.isEmpty else { return }
+        guard diags.onlyKeyErrors else { return }
         if let cluster = config.cluster {
             validateDirectors(config, cluster)
         } else {

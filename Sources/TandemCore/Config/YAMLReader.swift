@@ -11,6 +11,20 @@ final class Diagnostics {
         issues.append(ConfigIssue(path: path, line: line, message: message))
     }
 
+    /// Errors about a mapping's keys alone (unknown, repeated, not a plain word): the reader
+    /// skips the key and builds everything else as written, so the cross-checks can still run
+    /// and report in the same pass (`Validator.validate`).
+    private(set) var keyErrorCount = 0
+
+    /// An error about a key that the reader skips (see `keyErrorCount`).
+    func keyError(_ path: String, _ line: Int?, _ message: String) {
+        error(path, line, message)
+        keyErrorCount += 1
+    }
+
+    /// Whether every error so far is a skipped key's, so the config read is whole apart from them.
+    var onlyKeyErrors: Bool { issues.count(where: { $0.severity == .error }) == keyErrorCount }
+
     func warning(_ path: String, _ line: Int?, _ message: String) {
         issues.append(ConfigIssue(path: path, line: line, message: message, severity: .warning))
     }
@@ -361,7 +375,7 @@ struct Field {
         for k in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) {
             let keyNode = pairs[k], valueNode = pairs[k + 1]
             guard doc.kind(keyNode) == .scalar else {
-                diags.error(path, doc.line(keyNode), "keys must be plain words, found \(doc.kind(keyNode).name)")
+                diags.keyError(path, doc.line(keyNode), "keys must be plain words, found \(doc.kind(keyNode).name)")
                 continue
             }
             guard let key = allowed.first(where: { doc.scalar(keyNode, is: $0) }) else {
@@ -372,11 +386,11 @@ struct Field {
                     message = "YAML merge keys (<<) are not supported: write the keys out (a plain alias, *name, may stand for a whole value)"
                 } else if let near = Field.nearest(key, in: words) { message += "; did you mean \"\(near)\"?" }
                 else { message += "; allowed here: \(words.joined(separator: ", "))" }
-                diags.error(Field.join(path, key), doc.line(keyNode), message)
+                diags.keyError(Field.join(path, key), doc.line(keyNode), message)
                 continue
             }
             if values.contains(where: { MapView.same($0.key, key) }) {
-                diags.error(Field.join(path, key.description), doc.line(keyNode), "appears twice; keep one")
+                diags.keyError(Field.join(path, key.description), doc.line(keyNode), "appears twice; keep one")
                 continue
             }
             values.append((key, valueNode))
