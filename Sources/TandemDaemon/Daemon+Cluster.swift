@@ -29,7 +29,7 @@ extension Daemon {
         }
         try ControlServer.prepare(path: local.controlSocket)
         let hub = EventHub(clock: clock)
-        let notifier = Notifier(runner: ProcessNotifyRunner(runner: SpawnChildRunner(clock: clock)), nodeName: nodeName, logger: logger)
+        let notifier = Notifier(runner: ProcessNotifyRunner(runner: SpawnChildRunner(clock: clock)), nodeName: nodeName, logger: logger, clock: clock)
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub, clock: clock,
                                   verifiesWrites: true, makeKernel: { try LiveIPVSKernel() })
         let maintenance = OperatorState.maintenanceFlag(stateDirectory: local.stateDirectory)

@@ -97,7 +97,8 @@ public enum Daemon {
         })
         try ControlServer.prepare(path: local.controlSocket)
         let hub = EventHub(clock: clock)
-        let notifier = Notifier(runner: ProcessNotifyRunner(runner: SpawnChildRunner(clock: clock)), nodeName: nodeName, logger: logger)
+        let notifier = Notifier(runner: ProcessNotifyRunner(runner: SpawnChildRunner(clock: clock)), nodeName: nodeName, logger: logger,
+                                clock: clock, onFinished: { metricsEvents.notifyFinished(role: $0, succeeded: $1) })
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
                                   onReconcile: { metricsEvents.reconciled($0) }, clock: clock, makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
@@ -279,6 +280,7 @@ public enum Daemon {
         parts.clock = clock
         parts.replication = { ReplicationStatusLine.text(replication.status()) }
         parts.configFileRefused = { fileRefused.withLock { $0 } }
+        parts.notify = { notifier.status() }
         parts.restartNeeded = {
             ConfigDifference.restartNeeded(started: config, current: store.withLock { $0.current }, context: reloadContext)
         }

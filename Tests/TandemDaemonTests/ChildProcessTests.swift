@@ -184,8 +184,10 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         let lines = LockedBox<[String]>([])
         let logger = Logger(label: "test") { _ in TandemLogHandler(label: "a", write: { line in lines.withLock { $0.append(line) } }) }
         let outcomes = LockedBox<[ChildOutcome]>([])
+        let ended = LockedBox<[String]>([])
         let notifier = Notifier(runner: RecordingOutcomes(inner: ProcessNotifyRunner(terminationGrace: .milliseconds(300)), outcomes: outcomes),
-                                nodeName: "a", logger: logger)
+                                nodeName: "a", logger: logger, onFinished: { role, ok in ended.withLock { $0.append("\(role) \(ok)") } })
+        #expect(notifier.status() == nil)
         let script = "echo $TANDEM_ROLE >> \(dir)/log; case $TANDEM_ROLE in active) /bin/sleep \(marker) & ;; fault) trap '' TERM; /bin/sleep 30 ;; esac"
         let settings = NotifySettings(active: ["/bin/sh", "-c", script], standby: ["/bin/sh", "-c", script],
                                       fault: ["/bin/sh", "-c", script], maintenance: nil, stop: nil, timeout: .milliseconds(500))
@@ -197,6 +199,13 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         #expect(all.contains("notify fault: /bin/sh -c \(script) killed at the timeout (500ms): SIGTERM to its process group, still running 300ms later (it ignores SIGTERM), so SIGKILL"))
         #expect(outcomes.withLock { $0 }.count == 5)
         #expect(outcomes.withLock { $0 }.allSatisfy(reaped))
+        // Status: the last one succeeded, the fault's timeout is kept as the last failure.
+        let status = try #require(notifier.status())
+        #expect(status.running == nil && status.queued == 0 && status.succeeded == 4 && status.failed == 1)
+        #expect(status.last?.role == "standby" && status.last?.result == "succeeded")
+        #expect(status.lastFailure?.role == "fault" && status.lastFailure?.outcome.contains("killed at the timeout (500ms)") == true,
+                "\(String(describing: status.lastFailure))")
+        #expect(ended.withLock { $0 } == ["active true", "fault false", "standby true", "active true", "standby true"])
     }
 }
 

@@ -93,6 +93,17 @@ exit 0
             pid = pair.procs[n].pid
             zombies = [c for c in proc_children(pid) if c[1] == "Z"]
             assert zombies == [], f"zombie children of tandemd {pid}: {zombies}"
+        # Status shows how they ended: the standby runs failed (killed at the timeout), the active
+        # ones succeeded; a WARNING while the newest one failed.
+        for n in ("a", "b"):
+            notify = json.loads(pair.ctl(n, "status", "--json").stdout)["notify"]
+            assert notify["failed"] == expected[n].count("standby"), notify
+            assert notify["succeeded"] == expected[n].count("active"), notify
+            assert "running" not in notify and notify["queued"] == 0, notify
+            assert notify["last"]["role"] == expected[n][-1], notify
+            assert notify["last_failure"]["role"] == "standby" and killed in notify["last_failure"]["outcome"], notify
+            text = pair.ctl(n, "status").stdout
+            assert ("WARNING: notify standby failed at " in text) == (expected[n][-1] == "standby"), text
         # Every background child was left running (not killed: the command had ended normally) — except
         # those of the standby runs, killed with their group at the timeout.
         assert len(sleepers(marker)) == sum(v.count("active") for v in expected.values())

@@ -55,6 +55,7 @@ extension StatusReport {
                        + "and a restart would read that file: \(configFileRefused)")
         }
         if let replication { out.append("  last replication: \(replication)") }
+        if let notify { out += Self.notifyLines(notify) }
         if let restartNeeded, !restartNeeded.isEmpty {
             out.append("  NEEDS A RESTART to apply: \(restartNeeded.joined(separator: "; ")) (running with the values it started with)")
         }
@@ -132,5 +133,19 @@ extension StatusReport {
         }
         if !rows.isEmpty { out += ["services:"] + rows }
         return out.map { $0 + "\n" }.joined()
+    }
+
+    /// The notify lines: a command running for over a second (a hung or slow script holds back
+    /// the next role's), and a WARNING while the newest command that ended failed.
+    static func notifyLines(_ notify: Notify) -> [String] {
+        var out: [String] = []
+        if let running = notify.running, running.forMs >= 1000 {
+            out.append("  notify \(running.role): \(running.command) running for \(ControlTime.age(milliseconds: running.forMs))"
+                       + (notify.queued > 0 ? ", \(notify.queued) more queued behind it" : ""))
+        }
+        if let last = notify.last, last.result == "failed" {
+            out.append("  WARNING: notify \(last.role) failed at \(last.at): \(last.command) \(last.outcome)")
+        }
+        return out
     }
 }

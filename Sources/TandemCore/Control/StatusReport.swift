@@ -35,6 +35,39 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public var restartNeeded: [String]?
     /// Heartbeat keys, the key the peer signs with, and the boot-epoch challenge (issue 13).
     public var authentication: Authentication?
+    /// The notify commands: the one running, how many wait, the last one and the last failed
+    /// one (`NotifyLedger`); nil while none has been queued since start.
+    public var notify: Notify?
+
+    /// The notify commands' state (`NotifyLedger.status`).
+    public struct Notify: Codable, Sendable, Hashable {
+        public struct Running: Codable, Sendable, Hashable {
+            public var role: String
+            public var command: String
+            /// ISO 8601, when it started.
+            public var since: String
+            public var forMs: UInt64
+        }
+        public struct Ended: Codable, Sendable, Hashable {
+            public var role: String
+            public var command: String
+            /// "succeeded" or "failed".
+            public var result: String
+            /// How it ended, with its first output ("exited with status 1; output: …").
+            public var outcome: String
+            /// ISO 8601, when it ended.
+            public var at: String
+            public var durationMs: UInt64
+        }
+        public var running: Running?
+        /// Commands waiting behind the running one.
+        public var queued: Int
+        public var last: Ended?
+        public var lastFailure: Ended?
+        /// Commands since start, by result.
+        public var succeeded: UInt64
+        public var failed: UInt64
+    }
 
     /// How the peer's heartbeats are authenticated. Built by `Authentication.init(verifier:…)`.
     public struct Authentication: Codable, Sendable, Hashable {

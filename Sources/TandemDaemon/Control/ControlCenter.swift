@@ -44,6 +44,8 @@ public final class ControlCenter: ControlHandling {
         /// Why the config file on disk was refused at the last reload, while no reload has taken
         /// a file since; nil otherwise.
         public var configFileRefused: @Sendable () -> String? = { nil }
+        /// The notify commands' state (`Notifier.status`).
+        public var notify: @Sendable () -> StatusReport.Notify? = { nil }
 
         public init(nodeName: String, configPath: String, loop: HeartbeatLoop, worker: KernelWorker,
                     addressTable: any AddressTable, paths: [HeartbeatPath], hub: EventHub, stateDirectory: String,
@@ -186,6 +188,7 @@ public final class ControlCenter: ControlHandling {
         report.authentication = StatusReport.Authentication(status: s.authentication, counters: c, fingerprints: s.keyFingerprints,
                                                              now: s.now, wallNow: wallNow)
         report.configFileRefused = parts.configFileRefused()
+        report.notify = parts.notify()
         report.dualActive = s.dualActiveMs.map {
             "DUAL ACTIVE for \($0)ms: \(peerName) stays active although \(parts.nodeName) wins, so it does not hear "
                 + "\(parts.nodeName)'s heartbeats (lost one way); both hold the VIPs"

@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import Synchronization
 import TandemCore
 import TandemKernel
 
@@ -31,17 +32,31 @@ public struct ProcessNotifyRunner: NotifyRunner {
 }
 
 /// Runs the configured notify command of each role change, one at a time and in order, on its
-/// own queue so a slow command never delays a heartbeat or an IPVS change.
+/// own queue so a slow command never delays a heartbeat or an IPVS change. Keeps the
+/// `NotifyLedger` that status shows.
 public final class Notifier: Sendable {
     private let queue = DispatchQueue(label: "tandem.notify")
     private let runner: any NotifyRunner
     private let nodeName: String
     private let logger: Logger
+    private let clock: any TandemClock
+    private let ledger = Mutex(NotifyLedger())
+    /// Hears each command's end: its role and whether it succeeded (the metrics).
+    private let onFinished: @Sendable (Role, Bool) -> Void
 
-    public init(runner: any NotifyRunner, nodeName: String, logger: Logger) {
+    public init(runner: any NotifyRunner, nodeName: String, logger: Logger, clock: any TandemClock = MonotonicClock(),
+                onFinished: @escaping @Sendable (Role, Bool) -> Void = { _, _ in }) {
         self.runner = runner
         self.nodeName = nodeName
         self.logger = logger
+        self.clock = clock
+        self.onFinished = onFinished
+    }
+
+    /// The notify section of the status (any thread).
+    public func status() -> StatusReport.Notify? {
+        let now = clock.now()
+        return ledger.withLock { $0.status(at: now, iso8601: { ControlTime.iso8601(nanosecondsSinceEpoch: $0) }) }
     }
 
     /// The command `settings` names for `role`, if any (`stopping` runs `stop`).
@@ -60,11 +75,17 @@ public final class Notifier: Sendable {
     public func notify(_ role: Role, reason: String, settings: NotifySettings) {
         guard let command = Notifier.command(for: role, in: settings) else { return }
         let environment = ["TANDEM_ROLE": role.description, "TANDEM_REASON": reason, "TANDEM_NODE": nodeName]
-        queue.async { [runner, logger] in
+        ledger.withLock { $0.queue() }
+        queue.async { [self] in
+            ledger.withLock { $0.start(role, command: command, at: clock.now(), wall: clock.wallNanoseconds()) }
             let outcome = runner.run(command, environment: environment, timeout: settings.timeout)
             let output = outcome.outputLine().map { "; output: \($0)" } ?? ""
             let line = "notify \(role): \(command.joined(separator: " ")) \(outcome)\(output)"
             if outcome.succeeded { logger.info("\(line)") } else { logger.warning("\(line)") }
+            ledger.withLock {
+                $0.finish(succeeded: outcome.succeeded, outcome: "\(outcome)\(output)", at: clock.now(), wall: clock.wallNanoseconds())
+            }
+            onFinished(role, outcome.succeeded)
         }
     }
 

@@ -168,6 +168,10 @@ public final class MetricsEvents: Sendable {
         descriptor("tandem_vip_foreign_removals_total",
                    "Removals of a VIP by another program seen on this node (an active node puts a held VIP back).")
     }
+    private static var notifyCommands: MetricNameDescriptor {
+        descriptor("tandem_notify_commands_total",
+                   "Notify commands (notify: in the config) that ended, by the role they were run for and result (succeeded, failed).")
+    }
     private static var checks: MetricNameDescriptor { descriptor("tandem_health_checks_total",
                                            "Health-check results per real server: passed, failed, or uncounted (ran too late to mean anything).") }
     private static var checkDuration: MetricNameDescriptor { descriptor("tandem_health_check_duration_seconds",
@@ -189,6 +193,12 @@ public final class MetricsEvents: Sendable {
     /// uncontended lock).
     public func heartbeatRoundSent(lateness: Duration) {
         sendLatenessHistogram.record(lateness)
+    }
+
+    /// A notify command run for `role` ended (on the notify queue).
+    public func notifyFinished(role: Role, succeeded: Bool) {
+        registry.makeCounter(descriptor: Self.notifyCommands,
+                             labels: [("role", role.description), ("result", succeeded ? "succeeded" : "failed")]).increment()
     }
 
     /// One announcement for `vip` was handed to the kernel (or refused).
