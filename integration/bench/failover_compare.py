@@ -29,7 +29,8 @@ b) false takeovers: with a settled pair, four CPU-bound processes (time-bounded 
    Tandem first, then keepalived (one pair at a time, each under the same load).
 c) idle cost: both pairs idle at interval 10 ms for --idle-seconds, side by side; CPU time is
    utime+stime from /proc/PID/stat (and the scheduler's ns-exact sum from /proc/PID/schedstat)
-   over the window; memory is VmRSS and VmHWM from /proc/PID/status at the end. keepalived's
+   over the window; wake-ups are the voluntary context switches of all threads (each sleep ends
+   in one), and the cost per wake-up is schedstat over them; memory is VmRSS and VmHWM from /proc/PID/status at the end. keepalived's
    figures are the parent plus its VRRP child.
 """
 import argparse
@@ -260,6 +261,15 @@ def proc_cpu(pid):
     return ticks / CLK_TCK, sched / 1e9
 
 
+def proc_wakeups(pid):
+    """Voluntary context switches of a process, all threads: each is one sleep, so one wake-up."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        status = (task / "status").read_text()
+        total += int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))
+    return total
+
+
 def proc_mem(pid):
     status = Path(f"/proc/{pid}/status").read_text()
     get = lambda key: int(re.search(rf"^{key}:\s+(\d+) kB", status, re.M).group(1))
@@ -277,19 +287,21 @@ def bench_idle(impls, interval_ms, seconds):
             settle(pair)
         time.sleep(1)
         pids = [{n: pair.pids(n) for n in ("a", "b")} for pair in pairs]
-        before = [{n: [proc_cpu(p) for p in ps[n]] for n in ps} for ps in pids]
+        before = [{n: [proc_cpu(p) + (proc_wakeups(p),) for p in ps[n]] for n in ps} for ps in pids]
         t0 = time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
-        after = [{n: [proc_cpu(p) for p in ps[n]] for n in ps} for ps in pids]
+        after = [{n: [proc_cpu(p) + (proc_wakeups(p),) for p in ps[n]] for n in ps} for ps in pids]
         out = {}
         for impl, pair, ps, b, a in zip(impls, pairs, pids, before, after):
             for n in ("a", "b"):
                 ticks = sum(x[0] for x in a[n]) - sum(x[0] for x in b[n])
                 sched = sum(x[1] for x in a[n]) - sum(x[1] for x in b[n])
+                wakes = sum(x[2] for x in a[n]) - sum(x[2] for x in b[n])
                 mem = [proc_mem(p) for p in ps[n]]
                 out[(impl.name, n)] = dict(role=pair.role(n), cpu=ticks, sched=sched, elapsed=elapsed,
-                                           rss=sum(m[0] for m in mem), hwm=sum(m[1] for m in mem), procs=len(ps[n]))
+                                           rss=sum(m[0] for m in mem), hwm=sum(m[1] for m in mem), procs=len(ps[n]),
+                                           wakes=wakes)
         return out
     finally:
         for pair in pairs:
@@ -378,7 +390,8 @@ def main():
         for (name, node), r in res.items():
             rows.append((f"idle {name} {node} ({r['role']})",
                          f"cpu {r['cpu']:.2f} s ({100 * r['cpu'] / r['elapsed']:.2f}%)",
-                         f"schedstat {r['sched']:.3f} s; VmRSS {r['rss'] / 1024:.1f} MiB VmHWM {r['hwm'] / 1024:.1f} MiB"
+                         f"schedstat {r['sched']:.3f} s; {r['wakes'] / r['elapsed']:.0f} wake-ups/s, "
+                         f"{1e6 * r['sched'] / max(r['wakes'], 1):.0f} µs each; VmRSS {r['rss'] / 1024:.1f} MiB VmHWM {r['hwm'] / 1024:.1f} MiB"
                          + (f" ({r['procs']} processes)" if r["procs"] > 1 else "")))
     say("\n" + "\n".join(f"{a:34s} {b:24s} {c}" for a, b, c in rows))
 
