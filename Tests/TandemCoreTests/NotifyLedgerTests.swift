@@ -11,21 +11,34 @@ import Testing
         #expect(NotifyLedger().status(at: t0, iso8601: iso) == nil)
     }
 
-    /// A command queued behind a running one, the running one failing, the next succeeding:
-    /// the failure stays as `lastFailure`, `last` is the newest, the counts add up.
-    @Test func aFailureIsKeptAfterALaterSuccess() throws {
+    func pending(_ role: Role, _ command: [String]) -> NotifyLedger.Pending {
+        .init(role: role, command: command, environment: ["TANDEM_ROLE": role.description], timeout: .seconds(10))
+    }
+
+    /// Commands run one at a time; of those waiting only the newest role change's is kept (a
+    /// standby command behind a slow active one is stale once the node is active again). A
+    /// failure stays as `lastFailure` after a later success; the counts add up.
+    @Test func onlyTheNewestWaitsAndAFailureIsKept() throws {
         var ledger = NotifyLedger()
-        ledger.queue()
-        ledger.queue()
-        ledger.start(.active, command: ["/usr/local/bin/up", "web"], at: at(0), wall: 100)
+        #expect(ledger.queue(pending(.active, ["/usr/local/bin/up", "web"])) == nil)
+        let first = ledger.startNext(at: at(0), wall: 100)
+        let none = ledger.startNext(at: at(1), wall: 101)
+        #expect(first?.role == .active && none == nil)
+        #expect(ledger.queue(pending(.standby, ["/usr/local/bin/down"])) == nil)
+        #expect(ledger.queue(pending(.fault, ["/usr/local/bin/down"]))?.role == .standby)
+        #expect(ledger.queue(pending(.standby, ["/usr/local/bin/down"]))?.role == .fault)
         var status = try #require(ledger.status(at: at(2500), iso8601: iso))
         #expect(status.running == .init(role: "active", command: "/usr/local/bin/up web", since: "wall100", forMs: 2500))
-        #expect(status.queued == 1 && status.last == nil)
+        #expect(status.queued == 1 && status.waiting == "standby" && status.skipped == 2 && status.last == nil)
         ledger.finish(succeeded: false, outcome: "exited with status 3; output: no such unit", at: at(3000), wall: 200)
-        ledger.start(.standby, command: ["/usr/local/bin/down"], at: at(3000), wall: 200)
+        let next = ledger.startNext(at: at(3000), wall: 200)
+        #expect(next?.role == .standby && next?.environment["TANDEM_ROLE"] == "standby" && next?.timeout == .seconds(10))
         ledger.finish(succeeded: true, outcome: "exited with status 0", at: at(3010), wall: 210)
+        let after = ledger.startNext(at: at(3010), wall: 210)
+        #expect(after == nil)
         status = try #require(ledger.status(at: at(4000), iso8601: iso))
-        #expect(status.running == nil && status.queued == 0 && status.succeeded == 1 && status.failed == 1)
+        #expect(status.running == nil && status.queued == 0 && status.waiting == nil)
+        #expect(status.succeeded == 1 && status.failed == 1 && status.skipped == 2)
         #expect(status.last == .init(role: "standby", command: "/usr/local/bin/down", result: "succeeded",
                                      outcome: "exited with status 0", at: "wall210", durationMs: 10))
         #expect(status.lastFailure == .init(role: "active", command: "/usr/local/bin/up web", result: "failed",
@@ -39,16 +52,17 @@ import Testing
                                                at: "2026-12-01T19:00:00Z", durationMs: 5)
         let ok = StatusReport.Notify.Ended(role: "standby", command: "/bin/down", result: "succeeded", outcome: "exited with status 0",
                                            at: "2026-12-01T19:01:00Z", durationMs: 5)
-        var notify = StatusReport.Notify(running: nil, queued: 0, last: failed, lastFailure: failed, succeeded: 0, failed: 1)
+        var notify = StatusReport.Notify(running: nil, queued: 0, waiting: nil, last: failed, lastFailure: failed, succeeded: 0, failed: 1, skipped: 0)
         #expect(StatusReport.notifyLines(notify) == ["  WARNING: notify active failed at 2026-12-01T19:00:00Z: /bin/up exited with status 1"])
         notify.last = ok
         #expect(StatusReport.notifyLines(notify).isEmpty)
         notify.running = .init(role: "active", command: "/bin/up", since: "x", forMs: 999)
         #expect(StatusReport.notifyLines(notify).isEmpty)
         notify.running?.forMs = 12_000
-        notify.queued = 2
+        notify.queued = 1
+        notify.waiting = "standby"
         let lines = StatusReport.notifyLines(notify)
-        #expect(lines.count == 1 && lines[0].hasPrefix("  notify active: /bin/up running for ") && lines[0].hasSuffix(", 2 more queued behind it"),
+        #expect(lines.count == 1 && lines[0].hasPrefix("  notify active: /bin/up running for ") && lines[0].hasSuffix("; the standby command waits behind it"),
                 "\(lines)")
     }
 }

@@ -191,8 +191,11 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         let script = "echo $TANDEM_ROLE >> \(dir)/log; case $TANDEM_ROLE in active) /bin/sleep \(marker) & ;; fault) trap '' TERM; /bin/sleep 30 ;; esac"
         let settings = NotifySettings(active: ["/bin/sh", "-c", script], standby: ["/bin/sh", "-c", script],
                                       fault: ["/bin/sh", "-c", script], maintenance: nil, stop: nil, timeout: .milliseconds(500))
-        for role: Role in [.active, .fault, .standby, .active, .standby] { notifier.notify(role, reason: "test", settings: settings) }
-        notifier.drain()
+        // Each waits for the one before to end, so none is superseded.
+        for role: Role in [.active, .fault, .standby, .active, .standby] {
+            notifier.notify(role, reason: "test", settings: settings)
+            notifier.drain()
+        }
         let ran = try String(contentsOfFile: "\(dir)/log", encoding: .utf8)
         #expect(ran == "active\nfault\nstandby\nactive\nstandby\n")
         let all = lines.withLock { $0 }.joined(separator: "\n")
@@ -201,11 +204,42 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         #expect(outcomes.withLock { $0 }.allSatisfy(reaped))
         // Status: the last one succeeded, the fault's timeout is kept as the last failure.
         let status = try #require(notifier.status())
-        #expect(status.running == nil && status.queued == 0 && status.succeeded == 4 && status.failed == 1)
+        #expect(status.running == nil && status.queued == 0 && status.succeeded == 4 && status.failed == 1 && status.skipped == 0)
         #expect(status.last?.role == "standby" && status.last?.result == "succeeded")
         #expect(status.lastFailure?.role == "fault" && status.lastFailure?.outcome.contains("killed at the timeout (500ms)") == true,
                 "\(String(describing: status.lastFailure))")
         #expect(ended.withLock { $0 } == ["active true", "fault false", "standby true", "active true", "standby true"])
+    }
+
+    /// Role changes that come while a slow command runs: only the newest one's command runs
+    /// after it; the ones in between are skipped and logged, never run on a node that has moved on.
+    @Test func roleChangesWhileACommandRunsLeaveOnlyTheNewestToRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tdm-notify-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lines = LockedBox<[String]>([])
+        let logger = Logger(label: "test") { _ in TandemLogHandler(label: "a", write: { line in lines.withLock { $0.append(line) } }) }
+        let notifier = Notifier(runner: ProcessNotifyRunner(terminationGrace: .milliseconds(300)), nodeName: "a", logger: logger)
+        // The first run (active) waits for the file `go`, so the others come while it runs.
+        let script = "echo $TANDEM_ROLE >> \(dir)/log; if [ $TANDEM_ROLE = active ] && [ ! -e \(dir)/ran ]; then touch \(dir)/ran; "
+            + "i=0; while [ ! -e \(dir)/go ] && [ $i -lt 100 ]; do /bin/sleep 0.05; i=$((i+1)); done; fi"
+        let command = ["/bin/sh", "-c", script]
+        let settings = NotifySettings(active: command, standby: command, fault: command, maintenance: nil, stop: nil, timeout: .seconds(10))
+        notifier.notify(.active, reason: "test", settings: settings)
+        for _ in 0..<200 where notifier.status()?.running == nil { usleep(10_000) }
+        #expect(notifier.status()?.running?.role == "active")
+        for role: Role in [.standby, .fault, .active, .standby] { notifier.notify(role, reason: "test", settings: settings) }
+        let waiting = try #require(notifier.status())
+        #expect(waiting.waiting == "standby" && waiting.queued == 1 && waiting.skipped == 3, "\(waiting)")
+        _ = FileManager.default.createFile(atPath: "\(dir)/go", contents: nil)
+        notifier.drain()
+        #expect(try String(contentsOfFile: "\(dir)/log", encoding: .utf8) == "active\nstandby\n")
+        let log = lines.withLock { $0 }.joined(separator: "\n")
+        for (skipped, became) in [("standby", "fault"), ("fault", "active"), ("active", "standby")] {
+            #expect(log.contains("notify \(skipped): /bin/sh -c \(script) skipped: the node became \(became) before it started"), "\(log)")
+        }
+        let status = try #require(notifier.status())
+        #expect(status.succeeded == 2 && status.skipped == 3 && status.queued == 0 && status.last?.role == "standby")
     }
 }
 

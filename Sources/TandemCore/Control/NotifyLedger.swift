@@ -25,8 +25,29 @@ public struct NotifyLedger: Sendable, Hashable {
         public var durationMs: UInt64
     }
 
-    /// Role changes whose command has not started yet (the one running is not counted).
-    public private(set) var queued = 0
+    /// A role change's command waiting for the one running to end.
+    public struct Pending: Sendable, Hashable {
+        public var role: Role
+        public var command: [String]
+        public var environment: [String: String]
+        public var timeout: TimeSpan
+
+        public init(role: Role, command: [String], environment: [String: String], timeout: TimeSpan) {
+            self.role = role
+            self.command = command
+            self.environment = environment
+            self.timeout = timeout
+        }
+    }
+
+    /// The newest role change's command, waiting: only one ever waits, since a role change makes
+    /// the commands of the roles before it stale (a `standby` command run on a node that is
+    /// active again would stop what it serves).
+    public private(set) var pending: Pending?
+    /// Commands of role changes superseded by a newer one before they started.
+    public private(set) var skippedCount: UInt64 = 0
+    /// 1 while a command waits, else 0.
+    public var queued: Int { pending == nil ? 0 : 1 }
     public private(set) var running: Running?
     public private(set) var last: Ended?
     /// The newest command that failed, whatever ran after it.
@@ -36,13 +57,21 @@ public struct NotifyLedger: Sendable, Hashable {
 
     public init() {}
 
-    /// A role change queued its command.
-    public mutating func queue() { queued += 1 }
+    /// A role change queued its command; returns the one it supersedes (waiting, not started),
+    /// which will not run.
+    public mutating func queue(_ command: Pending) -> Pending? {
+        let superseded = pending
+        if superseded != nil { skippedCount += 1 }
+        pending = command
+        return superseded
+    }
 
-    /// The next queued command started.
-    public mutating func start(_ role: Role, command: [String], at now: MonotonicInstant, wall: UInt64) {
-        queued = max(0, queued - 1)
-        running = Running(role: role, command: command.joined(separator: " "), startedAt: now, startedAtWall: wall)
+    /// Starts the waiting command, if any (none while one runs: they run one at a time).
+    public mutating func startNext(at now: MonotonicInstant, wall: UInt64) -> Pending? {
+        guard running == nil, let next = pending else { return nil }
+        pending = nil
+        running = Running(role: next.role, command: next.command.joined(separator: " "), startedAt: now, startedAtWall: wall)
+        return next
     }
 
     /// The running command ended; `outcome` says how.
@@ -58,7 +87,7 @@ public struct NotifyLedger: Sendable, Hashable {
     /// The status section; nil while no command has been queued since start (`notify:` unset,
     /// or no role change yet). `iso8601` renders wall-clock nanoseconds.
     public func status(at now: MonotonicInstant, iso8601: (UInt64) -> String) -> StatusReport.Notify? {
-        guard running != nil || last != nil || queued > 0 else { return nil }
+        guard running != nil || last != nil || pending != nil else { return nil }
         func describe(_ ended: Ended) -> StatusReport.Notify.Ended {
             .init(role: ended.role.description, command: ended.command, result: ended.succeeded ? "succeeded" : "failed",
                   outcome: ended.outcome, at: iso8601(ended.endedAtWall), durationMs: ended.durationMs)
@@ -66,7 +95,7 @@ public struct NotifyLedger: Sendable, Hashable {
         return StatusReport.Notify(
             running: running.map { .init(role: $0.role.description, command: $0.command, since: iso8601($0.startedAtWall),
                                          forMs: now.milliseconds(since: $0.startedAt)) },
-            queued: queued, last: last.map(describe), lastFailure: lastFailure.map(describe),
-            succeeded: succeededCount, failed: failedCount)
+            queued: queued, waiting: pending?.role.description, last: last.map(describe), lastFailure: lastFailure.map(describe),
+            succeeded: succeededCount, failed: failedCount, skipped: skippedCount)
     }
 }

@@ -18,6 +18,10 @@ extension StatusReport {
         // which does not read as a second active.
         let known = peer.role == "unknown" ? "" : "; last heard as \(peer.role)"
         out.append("peer \(peer.name): \(peer.alive ? peer.role : "NOT HEARD (dead\(known))")\(peerPriority), \(heard)")
+        if !peer.alive, role == "maintenance" || role == "fault" {
+            out.append("  WARNING: nobody serves the VIPs: this node is in \(role) and \(peer.name) is not heard"
+                       + (role == "maintenance" ? " (`tandemctl maintenance off` takes them)" : ""))
+        }
         for path in peer.paths {
             let total = path.received + path.lost
             let loss = total == 0 ? "0%" : Self.percent(path.lost, of: total)
@@ -136,12 +140,12 @@ extension StatusReport {
     }
 
     /// The notify lines: a command running for over a second (a hung or slow script holds back
-    /// the next role's), and a WARNING while the newest command that ended failed.
+    /// the next role's command), and a WARNING while the newest command that ended failed.
     static func notifyLines(_ notify: Notify) -> [String] {
         var out: [String] = []
         if let running = notify.running, running.forMs >= 1000 {
             out.append("  notify \(running.role): \(running.command) running for \(ControlTime.age(milliseconds: running.forMs))"
-                       + (notify.queued > 0 ? ", \(notify.queued) more queued behind it" : ""))
+                       + (notify.waiting.map { "; the \($0) command waits behind it" } ?? ""))
         }
         if let last = notify.last, last.result == "failed" {
             out.append("  WARNING: notify \(last.role) failed at \(last.at): \(last.command) \(last.outcome)")

@@ -60,13 +60,17 @@ public struct StatusReport: Codable, Sendable, Hashable {
             public var durationMs: UInt64
         }
         public var running: Running?
-        /// Commands waiting behind the running one.
+        /// Commands waiting behind the running one: 0 or 1 (only the newest role change's waits).
         public var queued: Int
+        /// The role whose command waits, if one does.
+        public var waiting: String?
         public var last: Ended?
         public var lastFailure: Ended?
         /// Commands since start, by result.
         public var succeeded: UInt64
         public var failed: UInt64
+        /// Commands not run because a newer role change came before they started.
+        public var skipped: UInt64
     }
 
     /// How the peer's heartbeats are authenticated. Built by `Authentication.init(verifier:…)`.

@@ -71,22 +71,31 @@ public final class Notifier: Sendable {
         }
     }
 
-    /// Queues the notification of `role` (TANDEM_ROLE, TANDEM_REASON, TANDEM_NODE in the environment).
+    /// Queues the notification of `role` (TANDEM_ROLE, TANDEM_REASON, TANDEM_NODE in the
+    /// environment). Commands run one at a time, in order; a role change's command that has not
+    /// started when a newer role change comes is skipped (logged), so a slow or hung command
+    /// never leaves a backlog of stale roles to run after the node has moved on.
     public func notify(_ role: Role, reason: String, settings: NotifySettings) {
         guard let command = Notifier.command(for: role, in: settings) else { return }
         let environment = ["TANDEM_ROLE": role.description, "TANDEM_REASON": reason, "TANDEM_NODE": nodeName]
-        ledger.withLock { $0.queue() }
-        queue.async { [self] in
-            ledger.withLock { $0.start(role, command: command, at: clock.now(), wall: clock.wallNanoseconds()) }
-            let outcome = runner.run(command, environment: environment, timeout: settings.timeout)
-            let output = outcome.outputLine().map { "; output: \($0)" } ?? ""
-            let line = "notify \(role): \(command.joined(separator: " ")) \(outcome)\(output)"
-            if outcome.succeeded { logger.info("\(line)") } else { logger.warning("\(line)") }
-            ledger.withLock {
-                $0.finish(succeeded: outcome.succeeded, outcome: "\(outcome)\(output)", at: clock.now(), wall: clock.wallNanoseconds())
-            }
-            onFinished(role, outcome.succeeded)
+        let pending = NotifyLedger.Pending(role: role, command: command, environment: environment, timeout: settings.timeout)
+        if let superseded = ledger.withLock({ $0.queue(pending) }) {
+            logger.notice("notify \(superseded.role): \(superseded.command.joined(separator: " ")) skipped: the node became \(role) before it started")
         }
+        queue.async { [self] in runNext() }
+    }
+
+    /// On the notify queue: runs the waiting command, if it was not taken by an earlier call.
+    private func runNext() {
+        guard let next = ledger.withLock({ $0.startNext(at: clock.now(), wall: clock.wallNanoseconds()) }) else { return }
+        let outcome = runner.run(next.command, environment: next.environment, timeout: next.timeout)
+        let output = outcome.outputLine().map { "; output: \($0)" } ?? ""
+        let line = "notify \(next.role): \(next.command.joined(separator: " ")) \(outcome)\(output)"
+        if outcome.succeeded { logger.info("\(line)") } else { logger.warning("\(line)") }
+        ledger.withLock {
+            $0.finish(succeeded: outcome.succeeded, outcome: "\(outcome)\(output)", at: clock.now(), wall: clock.wallNanoseconds())
+        }
+        onFinished(next.role, outcome.succeeded)
     }
 
     /// Waits until every queued notification has finished (tests, shutdown).
