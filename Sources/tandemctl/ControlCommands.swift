@@ -58,6 +58,19 @@ struct ControlConnectionClient {
         }
     }
 
+    /// How long a request waits for tandemd's answer, seconds: a status is answered at once and
+    /// a failover or reload within a few seconds, so a daemon that says nothing for this long is
+    /// stopped (SIGSTOP), hung or starved, and a monitoring script must not hang with it.
+    static let answerTimeoutSeconds = 30
+
+    /// Makes `receive()` give up (exit 69) after `seconds` without a byte from tandemd.
+    mutating func limitWait(seconds: Int) {
+        var limit = timeval(tv_sec: seconds, tv_usec: 0)   // 0: wait for ever
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        waitLimit = seconds == 0 ? nil : seconds
+    }
+    private var waitLimit: Int?
+
     /// The next response line; nil when tandemd closed the connection.
     mutating func receive() throws -> ControlResponse? {
         while true {
@@ -73,7 +86,12 @@ struct ControlConnectionClient {
             } catch {
                 throw Self.fail("lost the connection to tandemd at \(path): \(error.reason)", code: 69)
             }
-            guard let n = received else { continue }  // a blocking socket: does not happen
+            guard let n = received else {
+                // A blocking socket says "would block" only when its SO_RCVTIMEO ran out.
+                guard let waitLimit else { continue }
+                throw Self.fail("tandemd at \(path) did not answer within \(waitLimit)s: it is stopped (SIGSTOP), hung or starved of CPU; "
+                                + "see `systemctl status tandem` and its log (the request may still be carried out)", code: 69)
+            }
             if n == 0 { return nil }
             pending.append(contentsOf: buffer[..<n])
         }
@@ -86,12 +104,28 @@ struct ControlConnectionClient {
     static func request(_ command: ControlCommand, socket: SocketOption) throws -> ControlResponse {
         var client = try ControlConnectionClient(path: socket.path)
         defer { client.close() }
+        client.limitWait(seconds: answerTimeoutSeconds)
         try client.send(command)
         guard let response = try client.receive() else {
             throw fail("tandemd closed the connection without answering", code: 69)
         }
         try check(response)
         return response
+    }
+
+    /// The active connections of `servers` as the kernel counts them, for the `--wait` loops; exits
+    /// 1 when none match (`none` nil) or a count is unknown (the IPVS table is not readable on
+    /// this node): a wait must never report "no connections left" on counts it could not read.
+    static func activeConnections(_ servers: [StatusReport.RealServer], of what: String, none: Int? = nil) throws -> Int {
+        if servers.isEmpty, let none { return none }
+        guard !servers.isEmpty else {
+            throw fail("\(what) is in no virtual server of the config in force (with --service: in none of that name); nothing to wait for", code: 1)
+        }
+        guard servers.allSatisfy({ $0.activeConnections != nil }) else {
+            throw fail("cannot wait: the connection counts of \(what) are unknown here (the kernel's IPVS table is not readable on this node: "
+                       + "see `tandemctl status`); the drain itself is in force", code: 1)
+        }
+        return servers.reduce(0) { $0 + Int($1.activeConnections ?? 0) }
     }
 
     static func check(_ response: ControlResponse) throws {
@@ -188,7 +222,7 @@ struct MaintenanceCommand: ParsableCommand {
         while Date() < deadline {
             let status = try ControlConnectionClient.request(.status, socket: socket).status
             let servers = (status?.services ?? []).flatMap(\.realServers)
-            let active = servers.reduce(0) { $0 + Int($1.activeConnections ?? 0) }
+            let active = try ControlConnectionClient.activeConnections(servers, of: "this node's real servers", none: 0)
             if status?.mode == "cluster" {
                 if director == nil { director = DirectorDrainWatch() }
                 let packets = servers.reduce(UInt64(0)) { $0 &+ ($1.inPackets ?? 0) }
@@ -243,12 +277,18 @@ struct DrainCommand: ParsableCommand {
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
         while Date() < deadline {
             let status = try ControlConnectionClient.request(.status, socket: socket).status
+            // A pair's clients are on the active router's table (a standby's has only what the
+            // sync daemon mirrored, if that): a wait anywhere else would end at once, wrongly.
+            if let status, status.mode != "cluster", status.role != "active" {
+                throw ControlConnectionClient.fail("this node (\(status.node)) is \(status.role): \(server)'s connections are counted on "
+                                                   + "the active router's table; run drain --wait on the active (\(status.peer.name) if it is active)", code: 1)
+            }
             let endpoint = try? ServerEndpoint.parse(server)
             let rows = (status?.services ?? []).filter { service == nil || $0.name == service }.flatMap { svc in
                 svc.realServers.filter { $0.server == endpoint?.description }.map { (svc.name, $0) }
             }
-            let active = rows.reduce(0) { $0 + Int($1.1.activeConnections ?? 0) }
             print(rows.map { "  \($0.0): active \($0.1.activeConnections.map(String.init) ?? "-"), inactive \($0.1.inactiveConnections.map(String.init) ?? "-")" }.joined(separator: "\n"))
+            let active = try ControlConnectionClient.activeConnections(rows.map(\.1), of: "\(server)")
             if active == 0 {
                 print("no active connections left on \(server)")
                 return
@@ -337,9 +377,12 @@ struct EventsCommand: ParsableCommand {
     func run() throws {
         var client = try ControlConnectionClient(path: socket.path)
         defer { client.close() }
+        client.limitWait(seconds: ControlConnectionClient.answerTimeoutSeconds)
         try client.send(.events)
         guard let ack = try client.receive() else { throw ControlConnectionClient.fail("tandemd closed the connection", code: 69) }
         try ControlConnectionClient.check(ack)
+        // Events come when something happens: the stream may rightly be quiet for hours.
+        client.limitWait(seconds: 0)
         var seen = 0
         while let response = try client.receive() {
             guard let event = response.event else { continue }
@@ -348,5 +391,7 @@ struct EventsCommand: ParsableCommand {
             seen += 1
             if let count, seen >= count { return }
         }
+        // A watcher must tell a crash from a normal end: tandemd never ends the stream itself.
+        throw ControlConnectionClient.fail("tandemd at \(socket.path) closed the event stream: it stopped or restarted", code: 69)
     }
 }

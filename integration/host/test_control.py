@@ -426,3 +426,42 @@ def test_requests_during_and_after_a_stop_are_all_answered(pair):
     slow = [r for r in results if r[3] > 4.0]
     assert not slow, slow
     print(f"{len(results)} requests, {len(stopping)} answered 'stopping/stopped', slowest {max(r[3] for r in results):.2f} s")
+
+
+def test_a_daemon_that_does_not_answer_times_tandemctl_out(pair):
+    """A stopped (SIGSTOP) tandemd: tandemctl gives up after 30 s with exit 69 and says why,
+    so a monitoring script never hangs; an event stream that tandemd ends (it was killed) exits
+    69, so a watcher can tell a crash from a normal end."""
+    started(pair)
+    follower = subprocess.Popen([TANDEMCTL, "events", "--socket", pair.socket("b")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    pair.signal("a", signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = pair.ctl("a", "status", timeout=60)
+        took = time.monotonic() - t0
+        assert r.returncode == 69, (r.returncode, r.stdout, r.stderr)
+        assert "did not answer within 30s: it is stopped (SIGSTOP), hung or starved of CPU" in r.stderr, r.stderr
+        assert 29 <= took < 45, took
+    finally:
+        pair.signal("a", signal.SIGCONT)
+    assert pair.ctl("a", "status").returncode == 0
+    pair.signal("b", signal.SIGKILL)
+    _, err = follower.communicate(timeout=10)
+    assert follower.returncode == 69 and "closed the event stream: it stopped or restarted" in err, (follower.returncode, err)
+
+
+def test_drain_wait_refuses_counts_it_cannot_read(pair):
+    """No IPVS on this host: the connection counts are unknown, so `drain --wait` must not report
+    "no active connections left"; on the standby it points at the active router."""
+    pair.config.write_text(pair.config_text(tail=SERVICE_TAIL))
+    started(pair)
+    r = pair.ctl("a", "drain", "10.99.0.21:80", "--wait", "--timeout", "5")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "cannot wait: the connection counts of 10.99.0.21:80 are unknown here" in r.stderr, r.stderr
+    assert "no active connections left" not in r.stdout
+    r = pair.ctl("b", "drain", "10.99.0.21:80", "--wait", "--timeout", "5")
+    assert r.returncode == 1 and "this node (rb) is standby" in r.stderr and "run drain --wait on the active (ra" in r.stderr, r.stderr
+    r = pair.ctl("a", "maintenance", "on", "--wait", "--timeout", "5")
+    assert "no active connections left" not in r.stdout, r.stdout
