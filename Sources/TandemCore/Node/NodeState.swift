@@ -906,9 +906,20 @@ public struct NodeState: Sendable {
             return
         }
         if last.alive && !view.alive {
-            out.append(.publish(.peer, "\(peerName) lost: \(peer.departed ? "it released and left" : "silent for the dead time \(settings.election.deadTime)")"))
+            let what = "\(peerName) lost: \(peer.departed ? "it released and left" : "silent for the dead time \(settings.election.deadTime)")"
+            out.append(.publish(.peer, what))
+            // In the log too: losing the peer is news whatever this node does about it.
+            let consequence = switch election.role {
+            case .active: "; this node keeps the VIPs with no standby to fail over to"
+            case .maintenance: "; this node is in maintenance, so NOBODY serves the VIPs: `tandemctl maintenance off` takes them"
+            case .fault: "; this node is in fault, so NOBODY serves the VIPs"
+            default: ""
+            }
+            out.append(.log(peer.departed ? .notice : .warning, "peer " + what + consequence))
         } else if !last.alive && view.alive {
-            out.append(.publish(.peer, "\(peerName) heard again: \(peer.role), priority \(peer.priority)"))
+            let what = "\(peerName) heard again: \(peer.role), priority \(peer.priority)"
+            out.append(.publish(.peer, what))
+            out.append(.log(.notice, "peer " + what))
         } else if last.role != view.role {
             out.append(.publish(.peer, "\(peerName): \(last.role) -> \(view.role)"))
         }
