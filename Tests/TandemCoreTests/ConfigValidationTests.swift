@@ -173,6 +173,23 @@ import Testing
         #expect(held.count == 1 && held[0].hasPrefix("heartbeat.interval:"), "\(held)")
     }
 
+    /// A pair's VIP on lo cannot be announced, and a VIP at the top or bottom of its subnet is
+    /// the subnet's broadcast or network address: warnings, each naming the fix.
+    @Test func vipsThatCannotWorkAsWrittenAreWarnings() throws {
+        let onLo = try ConfigParser.parseWithWarnings(yaml: minimal(replacingLine: 12, with: "    interface: lo"))
+        #expect(onLo.warnings.map(\.description).contains { $0.hasPrefix("virtual_ips[0].interface: lo has no link layer: no gratuitous ARP") },
+                "\(onLo.warnings)")
+        let broadcast = minimalConfig.replacingOccurrences(of: "10.0.0.10/24", with: "10.0.0.255/24")
+            .replacingOccurrences(of: "    address: 10.0.0.10\n", with: "    address: 10.0.0.255\n")
+        let edge = try ConfigParser.parseWithWarnings(yaml: broadcast)
+        #expect(edge.warnings.map(\.description).contains { $0.hasPrefix("virtual_ips[0].address: 10.0.0.255 is the broadcast address of 10.0.0.255/24's subnet") },
+                "\(edge.warnings)")
+        #expect(Validator.subnetEdge(IPPrefix("10.0.0.0/24")!) == "network")
+        #expect(Validator.subnetEdge(IPPrefix("10.0.0.1/31")!) == nil)
+        #expect(Validator.subnetEdge(IPPrefix("10.0.0.10/24")!) == nil)
+        #expect(try ConfigParser.parseWithWarnings(yaml: minimalConfig).warnings.isEmpty)
+    }
+
     /// A value that is too long is quoted in the error (up to 64 characters), not only counted.
     @Test func aTooLongValueIsQuotedInItsError() {
         let yaml = minimal(replacingLine: 13, with: "    interface: eth0\n    label: eth0:verylonglabel")

@@ -82,7 +82,26 @@ struct Validator {
             if config.nodes.contains(where: { $0.heartbeatAddresses.contains(vip.address) }) {
                 fail("virtual_ips[\(i)].address", "\(vip.address) is a node's heartbeat address: a VIP moves between nodes, so it must be an address of its own")
             }
+            // A pair moves a VIP by announcing it (GARP / NA) from its interface; loopback has no
+            // link layer, so no announcement leaves it and clients keep the old router's MAC.
+            if config.cluster == nil, vip.interface == "lo" {
+                warn("virtual_ips[\(i)].interface", "lo has no link layer: no gratuitous ARP or neighbour advertisement can announce \(vip.prefix) from it, so after a failover clients keep sending to the old router until their neighbour entries expire; put the VIP on the LAN interface (lo suits cluster mode, where routes announce it)")
+            }
+            if let edge = Self.subnetEdge(vip.prefix) {
+                warn("virtual_ips[\(i)].address", "\(vip.address) is the \(edge) address of \(vip.prefix)'s subnet: hosts on it treat it as such, not as a server; choose another address or prefix length")
+            }
         }
+    }
+
+    /// "network" or "broadcast" when an IPv4 prefix of 30 bits or fewer has its address at the
+    /// bottom or top of the subnet (RFC 919, RFC 3021 exempts /31); nil otherwise.
+    static func subnetEdge(_ prefix: IPPrefix) -> String? {
+        guard prefix.address.family == .ipv4, prefix.length <= 30 else { return nil }
+        let value = prefix.address.bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let host = prefix.length == 0 ? UInt32.max : (UInt32.max >> UInt32(prefix.length))
+        if value & host == 0 { return "network" }
+        if value & host == host { return "broadcast" }
+        return nil
     }
 
     func validateServices(_ config: Config) {
