@@ -204,11 +204,20 @@ public enum Daemon {
             }
             // New keys that would refuse the live peer's heartbeats make both nodes active.
             let heard = loop.status
+            let runningKeys = keysInForce.withLock { $0.map { ($0.current.fingerprint, $0.next?.fingerprint) } }
+            let freshFingerprints = freshKeys.map { ($0.current.fingerprint, $0.next?.fingerprint) }
             if let lockout = HeartbeatKeyChange.lockout(
-                running: keysInForce.withLock { $0.map { ($0.current.fingerprint, $0.next?.fingerprint) } },
-                fresh: freshKeys.map { ($0.current.fingerprint, $0.next?.fingerprint) },
+                running: runningKeys, fresh: freshFingerprints,
                 peerAlive: heard.peerAlive, peerSignsWith: heard.authentication.peerKey, peerName: peer.name) {
                 return refuse(lockout)
+            }
+            // And the other way: a signing key the live peer cannot check.
+            if let refused = HeartbeatKeyChange.peerWouldRefuse(
+                running: runningKeys, fresh: freshFingerprints, peerAlive: heard.peerAlive,
+                peerSignsWith: heard.authentication.peerKey,
+                peerRunsRunningConfig: heard.peer?.configDigest == HeartbeatMessage.ConfigDigest(hex: runningDigest),
+                peerName: peer.name, peerSerial: heard.peer?.configSerial) {
+                return refuse(refused)
             }
             let changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
                 .filter { $0.effect != .restart }.map(\.description)

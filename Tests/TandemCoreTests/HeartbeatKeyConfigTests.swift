@@ -73,4 +73,33 @@ import Testing
         #expect(lockout((a, nil), nil)?.contains("auth: none would no longer check it") == true)
         #expect(lockout(nil, nil, slot: nil) == nil)
     }
+
+    /// Which reloads would sign with a key the live peer cannot check (it would hear nothing
+    /// and go active): the documented rotation passes; a swap the peer's config does not
+    /// prepare, or a key file rewritten in place, is refused with the peer named and the fix.
+    @Test func aSigningKeyThePeerCannotCheckIsNamed() {
+        let a = "sha256:aaaaaaaaaaaa", b = "sha256:bbbbbbbbbbbb", c = "sha256:cccccccccccc"
+        func refused(_ running: HeartbeatKeyChange.Fingerprints?, _ fresh: HeartbeatKeyChange.Fingerprints?, alive: Bool = true,
+                     slot: HeartbeatVerifier.KeySlot? = .current, sameConfig: Bool = true) -> String? {
+            HeartbeatKeyChange.peerWouldRefuse(running: running, fresh: fresh, peerAlive: alive, peerSignsWith: slot,
+                                               peerRunsRunningConfig: sameConfig, peerName: "rb", peerSerial: 24)
+        }
+        // The documented rotation: next first, then swap while the peer runs the config with the next key, then drop next.
+        #expect(refused((a, nil), (a, b)) == nil)
+        #expect(refused((a, b), (b, a)) == nil)
+        #expect(refused((a, b), (b, nil), slot: .next, sameConfig: false) == nil)
+        // The swap while the peer runs another config (it refused the one with the next key).
+        let other = refused((a, b), (b, a), sameConfig: false)
+        #expect(other?.hasPrefix("heartbeat: rb cannot check the new key_file sha256:bbbbbbbbbbbb: it signs with sha256:aaaaaaaaaaaa and runs another config (serial 24)") == true,
+                "\(other ?? "nil")")
+        #expect(other?.contains("add the new key as next_key_file on both nodes and reload until rb runs that config") == true)
+        // key_file and next_key_file rewritten in place: the config (and its digest) unchanged.
+        #expect(refused((a, b), (c, a))?.contains("the next key in force is sha256:bbbbbbbbbbbb, not this key") == true)
+        #expect(refused((a, nil), (c, nil))?.contains("the config in force has no next_key_file") == true)
+        // Nobody to refuse it, or nothing known of the peer's key, or no change of signing key.
+        #expect(refused((a, b), (b, a), alive: false, sameConfig: false) == nil)
+        #expect(refused((a, b), (b, a), slot: nil, sameConfig: false) == nil)
+        #expect(refused((a, nil), (a, c), sameConfig: false) == nil)
+        #expect(refused(nil, (a, nil), slot: nil) == nil)
+    }
 }

@@ -241,6 +241,29 @@ def test_a_one_step_key_change_that_would_lock_the_peer_out_is_refused(topo, key
     assert sa["heartbeats"]["unauthenticated"] == 0 and sb["heartbeats"]["unauthenticated"] == 0
 
 
+def test_a_swap_to_a_key_the_peer_does_not_hold_is_refused(topo, keyed_pair):
+    """Step 1 of the rotation done on ra only (rb lacks the next key, so it keeps serial 1), then
+    step 2 on ra: rb could not check ra's new signing key, would hear nothing and go active. The
+    reload is refused with rb named and the fix; nothing moves."""
+    pair = keyed_pair
+    old, new = start_with_one_key(pair)
+    put_key(pair, "a", "heartbeat-next.key", new)
+    pair.config.write_text(key_config(pair, 2, with_next=True))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0, r.stderr
+    put_key(pair, "a", "heartbeat.key", new)
+    put_key(pair, "a", "heartbeat-next.key", old)
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 1, r.stdout
+    assert "rb cannot check the new key_file sha256:" in r.stderr and "runs another config (serial 1)" in r.stderr, r.stderr
+    assert "both would hold the VIPs" in r.stderr and "reload until rb runs that config" in r.stderr, r.stderr
+    time.sleep(1.0)   # ten intervals: nothing changed
+    assert pair.holders() == {"a"}
+    sa, sb = status(pair, "a"), status(pair, "b")
+    assert sa["peer"]["alive"] and sb["peer"]["alive"] and sb["role"] == "standby"
+    assert sb["heartbeats"]["unauthenticated"] == 0
+
+
 def test_check_config_validates_the_next_key_file(tmp_path, tandemctl):
     key = tmp_path / "k1"
     # A key file's one trailing newline is not part of the key, so k2 (k1 plus "\n") holds the same

@@ -274,4 +274,29 @@ public enum HeartbeatKeyChange {
         return "heartbeat: \(peerName) signs with \(signing) (this node's \(slot) key), which the new keys (key_file \(fresh.current)"
             + (fresh.next.map { ", next_key_file \($0)" } ?? "") + ") would refuse: both nodes would go active; " + twoSteps
     }
+
+    /// Why signing with `fresh`'s key_file would make a live peer refuse this node's heartbeats,
+    /// with the fix; nil when the peer is known to accept it. The peer accepts the key it signs
+    /// with (`peerSignsWith`, a slot of `running`) and, when it runs the same config as this node
+    /// (`peerRunsRunningConfig`: the digest its heartbeats carry is this node's), the running
+    /// next_key_file: that is step 2 of the documented rotation. Any other new signing key (a
+    /// step skipped, a next key the peer refused to load, a key file rewritten in place) is one
+    /// the peer cannot check: it would hear nothing, go active, and both would hold the VIPs.
+    public static func peerWouldRefuse(running: Fingerprints?, fresh: Fingerprints?, peerAlive: Bool,
+                                       peerSignsWith: HeartbeatVerifier.KeySlot?, peerRunsRunningConfig: Bool,
+                                       peerName: String, peerSerial: UInt64?) -> String? {
+        guard peerAlive, let running, let fresh, fresh.current != running.current else { return nil }
+        guard let slot = peerSignsWith, let signing = slot == .current ? running.current : running.next else { return nil }
+        var accepted = [signing]
+        if peerRunsRunningConfig, let next = running.next { accepted.append(next) }
+        if accepted.contains(fresh.current) { return nil }
+        let why = peerRunsRunningConfig
+            ? (running.next == nil
+               ? "it signs with \(signing) and the config in force has no next_key_file"
+               : "it signs with \(signing) and the next key in force is \(running.next!), not this key (was a key file rewritten in place?)")
+            : "it signs with \(signing) and runs another config (serial \(peerSerial.map(String.init) ?? "?")), so it may not hold this key as its next_key_file"
+        return "heartbeat: \(peerName) cannot check the new key_file \(fresh.current): \(why); it would refuse every heartbeat "
+            + "from this node, go active, and both would hold the VIPs. Change keys in two steps (README: \"changing the key\"): "
+            + "add the new key as next_key_file on both nodes and reload until \(peerName) runs that config, then make it key_file"
+    }
 }
