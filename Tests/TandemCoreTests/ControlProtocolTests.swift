@@ -209,6 +209,8 @@ struct StatusReportTests {
         #expect(lines.contains("  path 10.0.1.2 -> 10.0.1.1: received 10, lost 0 (0.0%), last heard 900ms ago — NOT USABLE here: address not configured on any interface"))
         #expect(lines.contains("VIPs not held: 2001:db8::10/64 on eth1"))
         #expect(lines.contains("  VIP 2001:db8::10/64 on eth1: address conflict: …"))
+        // In fault, and the peer not heard: nobody serves the VIPs.
+        #expect(lines.contains("  WARNING: nobody serves the VIPs: this node is in fault and a is not heard"), "\(lines)")
         let json = String(decoding: (try? ControlProtocol.encoder().encode(report)) ?? Data(), as: UTF8.self)
         #expect(json.contains("\"local_faults\":[\"no usable heartbeat path\""))
         #expect(json.contains("\"local_problem\":\"address not configured on any interface\""))

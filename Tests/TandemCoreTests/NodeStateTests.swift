@@ -248,6 +248,38 @@ struct NodeHarness {
         #expect(h.state.election.role == .standby)
     }
 
+    /// Losing the peer and hearing it again are logged, not only published: with what losing it
+    /// means for this node (an active has no standby left; a node in maintenance leaves the VIPs
+    /// served by nobody).
+    @Test func losingThePeerIsLoggedWithWhatItMeans() {
+        func heartbeat(_ sequence: UInt64, role: Role) -> NodeEvent {
+            .heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: sequence, role: role, priority: 90,
+                                        configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100))
+        }
+        var h = H()
+        h.startActive()
+        h.send(heartbeat(1, role: .standby))
+        _ = h.takeEffects()
+        h.advance(1000)
+        var effects = h.takeEffects()
+        #expect(effects.contains(.log(.warning, "peer b lost: silent for the dead time 300ms; this node keeps the VIPs with no standby to fail over to")),
+                "\(effects)")
+        h.send(heartbeat(2, role: .standby))
+        effects = h.takeEffects()
+        #expect(effects.contains(.log(.notice, "peer b heard again: standby, priority 90")), "\(effects)")
+        // In maintenance, with the peer active; then the peer goes silent.
+        h.send(heartbeat(3, role: .active))
+        h.send(.command(1, .maintenance(true, force: true)))
+        h.advance(50)
+        h.send(heartbeat(4, role: .active))
+        #expect(h.state.election.role == .maintenance)
+        _ = h.takeEffects()
+        h.advance(1000)
+        effects = h.takeEffects()
+        #expect(effects.contains(.log(.warning, "peer b lost: silent for the dead time 300ms; this node is in maintenance, so NOBODY serves the VIPs: `tandemctl maintenance off` takes them")),
+                "\(effects)")
+    }
+
     @Test func aReloadReleasesRemovedVIPsAndClaimsAddedOnes() {
         var h = H(vips: [H.vip])
         h.startActive()
