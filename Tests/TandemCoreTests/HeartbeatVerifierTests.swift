@@ -45,6 +45,28 @@ struct HeartbeatVerifierTests {
         #expect(v.currentEpoch == 5)
     }
 
+    /// The peer signing with a key this node does not hold: reported as "refusing" while its
+    /// packets keep coming (the status says the keys differ, not only that the peer is silent),
+    /// cleared by an authentic packet or 5 s after the last refused one.
+    @Test func packetsNamingThePeerThatFailAuthenticationAreReported() throws {
+        var v = verifier()
+        for (i, at) in [100, 200, 300].enumerated() {
+            _ = v.verify(packet(sequence: UInt64(i + 1), signedWith: otherKey), at: .milliseconds(UInt64(at)))
+        }
+        _ = v.verify(packet(sequence: 9, sender: "mallory", signedWith: otherKey), at: .milliseconds(350))
+        let refused = try #require(v.authenticationStatus(at: .milliseconds(400)).refused)
+        #expect(refused == .init(count: 3, since: .milliseconds(100), last: .milliseconds(300)))
+        let report = StatusReport.Authentication(status: v.authenticationStatus(at: .milliseconds(400)), counters: v.counters,
+                                                 fingerprints: ("sha256:aaaaaaaaaaaa", nil), now: .milliseconds(400), wallNow: 1_000_000_000)
+        #expect(report.state == "refusing" && report.detail?.hasPrefix("3 heartbeats naming the peer failed authentication since ") == true,
+                "\(report.detail ?? "nil")")
+        #expect(report.detail?.contains("key_file / next_key_file differ between the nodes") == true)
+        #expect(v.authenticationStatus(at: .milliseconds(5_301)).refused == nil)
+        _ = v.verify(packet(sequence: 4, signedWith: otherKey), at: .milliseconds(500))
+        #expect(isAccepted(v.verify(packet(sequence: 5), at: .milliseconds(600))))
+        #expect(v.authenticationStatus(at: .milliseconds(600)).refused == nil)
+    }
+
     /// Each row: packets fed in order, then the verdict of the last one and the counters.
     static let drops: [(String, [[UInt8]], HeartbeatVerifier.DropReason)] = [
         ("no tag while a key is configured", [packet(sequence: 1, signedWith: nil)], .missingTag),

@@ -264,6 +264,24 @@ def test_a_swap_to_a_key_the_peer_does_not_hold_is_refused(topo, keyed_pair):
     assert sb["heartbeats"]["unauthenticated"] == 0
 
 
+def test_a_peer_with_another_key_is_reported_as_refused_not_only_silent(topo, keyed_pair):
+    """rb restarted with another key: each node refuses the other's heartbeats and both go active
+    (as keepalived would). Status must say why: REFUSING, the keys differ, not just "not heard"."""
+    pair = keyed_pair
+    start_with_one_key(pair)
+    pair.signal("b", signal.SIGTERM)
+    pair.wait_exit("b")
+    put_key(pair, "b", "heartbeat.key", secrets.token_bytes(32))
+    pair.start("b")
+    pair.wait_for(lambda: os.path.exists(pair.socket("b")) and pair.ctl("b", "status").returncode == 0, 10, what="rb back")
+    for n in ("a", "b"):
+        pair.wait_for(lambda: status(pair, n)["authentication"]["state"] == "refusing", 10, what=f"{n} reports refusing")
+        auth = status(pair, n)["authentication"]
+        assert "differ between the nodes" in auth["detail"] and "both nodes may be active" in auth["detail"], auth
+        text = pair.ctl(n, "status").stdout
+        assert "  REFUSING: " in text and "naming the peer failed authentication" in text, text
+
+
 def test_check_config_validates_the_next_key_file(tmp_path, tandemctl):
     key = tmp_path / "k1"
     # A key file's one trailing newline is not part of the key, so k2 (k1 plus "\n") holds the same

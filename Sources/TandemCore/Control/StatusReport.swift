@@ -82,7 +82,8 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var nextKeyFingerprint: String?
         /// "current" or "next": which of this node's keys verified the peer's last authentic packet.
         public var peerKey: String?
-        /// "ok", or "re-authenticating" while packets of an epoch that is not accepted arrive.
+        /// "ok"; "refusing" while packets naming the peer fail authentication (the keys differ); or
+        /// "re-authenticating" while packets of an epoch that is not accepted arrive.
         public var state: String
         /// What is happening, worded for the operator (nil when there is nothing to say).
         public var detail: String?
@@ -117,7 +118,13 @@ public struct StatusReport: Codable, Sendable, Hashable {
             }
             var detail: String?
             var state = "ok"
-            if let pending = status.reauthenticating {
+            if let refused = status.refused {
+                state = "refusing"
+                detail = "\(refused.count) heartbeat\(refused.count == 1 ? "" : "s") naming the peer failed authentication since \(wall(refused.since)), "
+                    + "none authentic since: it signs with a key this node does not hold (key_file / next_key_file differ between the "
+                    + "nodes: compare the key fingerprints in `tandemctl status` on both), or they are forged; this node cannot hear "
+                    + "the peer, so both nodes may be active"
+            } else if let pending = status.reauthenticating {
                 state = "re-authenticating"
                 detail = "the peer sends boot epoch \(pending.questionedEpoch), older than its current epoch \(pending.currentEpoch) "
                     + "(a restart with its state lost and its clock behind, or a replay): not accepted until it answers a challenge; "

@@ -182,8 +182,17 @@ public struct HeartbeatVerifier: Sendable {
         public var lastVerified: Verification?
         /// The last time a challenge showed older-epoch packets to be replays.
         public var lastReplayRefuted: Refutation?
+        /// Packets naming the peer that failed authentication since its last authentic one (a key
+        /// this node does not hold: the nodes' keys differ), while they keep coming.
+        public var refused: Refused?
 
         public init() {}
+
+        public struct Refused: Sendable, Hashable {
+            public var count: UInt64
+            public var since: MonotonicInstant
+            public var last: MonotonicInstant
+        }
 
         public struct Reauthentication: Sendable, Hashable {
             public var questionedEpoch: UInt64
@@ -287,6 +296,9 @@ public struct HeartbeatVerifier: Sendable {
         if let last = lastUnverifiedAt, now.milliseconds(since: last) > Self.challengeLifetimeMilliseconds {
             status.reauthenticating = nil
         }
+        if let refused = status.refused, now.milliseconds(since: refused.last) > Self.refusedReportMilliseconds {
+            status.refused = nil
+        }
         return status
     }
 
@@ -302,7 +314,7 @@ public struct HeartbeatVerifier: Sendable {
             return .dropped(.malformed(error))
         }
         let message = decoded.message
-        if let reason = admit(tag: decoded.tag, signedBytes: decoded.signedBytes, sender: message.sender) {
+        if let reason = admit(tag: decoded.tag, signedBytes: decoded.signedBytes, sender: message.sender, at: now) {
             return .dropped(reason)
         }
         let path = Int(message.pathIndex)
@@ -354,10 +366,21 @@ public struct HeartbeatVerifier: Sendable {
 
     /// Authenticates a heartbeat's or challenge packet's tag and checks that the peer sent it;
     /// notes which key the peer signs with. Nil when the packet may be read further.
-    private mutating func admit(tag: ArraySlice<UInt8>?, signedBytes: ArraySlice<UInt8>, sender: String) -> DropReason? {
+    private mutating func admit(tag: ArraySlice<UInt8>?, signedBytes: ArraySlice<UInt8>, sender: String,
+                                at now: MonotonicInstant) -> DropReason? {
         let slot: KeySlot?
         switch authenticate(tag: tag, signedBytes: signedBytes) {
-        case .failure(let reason): return reason
+        case .failure(let reason):
+            if sender == peerName {
+                if var refused = authentication.refused {
+                    refused.count += 1
+                    refused.last = now
+                    authentication.refused = refused
+                } else {
+                    authentication.refused = .init(count: 1, since: now, last: now)
+                }
+            }
+            return reason
         case .success(let key): slot = key
         }
         guard sender == peerName else {
@@ -365,8 +388,12 @@ public struct HeartbeatVerifier: Sendable {
             return .unexpectedSender(sender)
         }
         if let slot { authentication.peerKey = slot }
+        authentication.refused = nil
         return nil
     }
+
+    /// How long packets that fail authentication stay reported after the last of them, ms.
+    static let refusedReportMilliseconds: UInt64 = 5_000
 
     private mutating func authenticate(tag: ArraySlice<UInt8>?, signedBytes: ArraySlice<UInt8>) -> Authenticity {
         guard !authenticators.isEmpty else { return .success(nil) }
@@ -414,7 +441,7 @@ public struct HeartbeatVerifier: Sendable {
             return .dropped(.malformed(error))
         }
         let packet = decoded.packet
-        if let reason = admit(tag: decoded.tag, signedBytes: decoded.signedBytes, sender: packet.sender) {
+        if let reason = admit(tag: decoded.tag, signedBytes: decoded.signedBytes, sender: packet.sender, at: now) {
             return .dropped(reason)
         }
         guard let localName, packet.target == localName else {
