@@ -280,6 +280,33 @@ struct NodeHarness {
                 "\(effects)")
     }
 
+    /// A copy of a VIP's address with another prefix length (a leftover /32) on a standby answers
+    /// ARP for it as much as an exact copy: removed. On the active it is left, with the fix logged.
+    @Test func aCopyOfAVIPsAddressWithAnotherPrefixIsRemovedOnAStandby() {
+        let copy = VirtualIP(prefix: IPPrefix("192.0.2.10/32")!, interface: "eth0")
+        var h = H()
+        h.send(.start)
+        h.send(.heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .active, priority: 100,
+                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
+        #expect(h.state.election.role == .standby)
+        _ = h.takeEffects()
+        h.kernel[copy] = .held
+        h.send(.routes([.vipCopyAdded(H.vip, copy: copy, origin: .foreign)]))
+        #expect(h.kernel[copy] == nil)
+        #expect(h.effects.contains(.release([copy])))
+        #expect(h.effects.contains(.log(.warning, "192.0.2.10/32 on eth0, a copy of VIP 192.0.2.10/24 on eth0 with another prefix length, "
+            + "was added by another program while standby: removing it (b serves the VIP when active; a copy here would answer ARP "
+            + "and neighbour solicitations for it too)")), "\(h.effects)")
+        var active = H()
+        active.startActive()
+        _ = active.takeEffects()
+        active.kernel[copy] = .held
+        active.send(.routes([.vipCopyAdded(H.vip, copy: copy, origin: .foreign)]))
+        #expect(active.kernel[copy] == .held)
+        #expect(!active.effects.contains(.release([copy])))
+        #expect(active.effects.contains { if case .log(.warning, let text) = $0 { text.contains("leaving it") } else { false } })
+    }
+
     @Test func aReloadReleasesRemovedVIPsAndClaimsAddedOnes() {
         var h = H(vips: [H.vip])
         h.startActive()

@@ -50,6 +50,26 @@ import Testing
         #expect(w.apply(notification) == expected, "\(name)")
     }
 
+    /// A VIP's address added with another prefix length or on another interface is a copy that
+    /// answers for the VIP; reported with who added it, except on lo or a NOARP link (kept there
+    /// on purpose by a router that is also a direct-routing real server). Its removal is nobody's business.
+    @Test func aCopyOfAVIPsAddressIsReported() {
+        var w = started()
+        let lo = LinkState(index: 1, name: "lo", flags: 0x1 | 0x8, operState: 0)
+        _ = w.apply(.linkChanged(lo))
+        #expect(w.apply(.addressAdded(address("192.0.2.10/32"), senderPort: 999))
+                == [.vipCopyAdded(vip4, copy: VirtualIP(prefix: IPPrefix("192.0.2.10/32")!, interface: "eth0"), origin: .foreign)])
+        #expect(w.apply(.addressAdded(address("2001:db8::10/128", index: 3, name: "eth1"), senderPort: 0))
+                == [.vipCopyAdded(vip6, copy: VirtualIP(prefix: IPPrefix("2001:db8::10/128")!, interface: "eth1"), origin: .foreign)])
+        #expect(w.apply(.addressAdded(address("192.0.2.10/32", index: 1), senderPort: 999)) == [])
+        _ = w.apply(.linkChanged(LinkState(index: 4, name: "dummy0", flags: 0x1 | 0x80, operState: 0)))
+        #expect(w.apply(.addressAdded(address("192.0.2.10/32", index: 4), senderPort: 999)) == [])
+        #expect(w.apply(.addressAdded(address("192.0.2.10/32"), senderPort: 4242))
+                == [.vipCopyAdded(vip4, copy: VirtualIP(prefix: IPPrefix("192.0.2.10/32")!, interface: "eth0"), origin: .tandem)])
+        #expect(w.apply(.addressRemoved(address("192.0.2.10/32"), senderPort: 999)) == [])
+        #expect(w.presentVIPs == [vip4])
+    }
+
     @Test func linkDownThenUpAndRepeatsSuppressed() {
         var w = started()
         #expect(w.apply(.linkChanged(eth0Down)) == [.linkDown(interface: "eth0")])

@@ -276,6 +276,16 @@ def test_a_vip_added_by_hand_on_the_standby_is_removed(pair):
     pair.wait_for(lambda: pair.holders() == {"a"}, 5, what="rb removes the copy")
     assert "was added by another program while standby: removing it" in pair.logs["b"].read_text()
     assert status(pair, "b")["role"] == "standby" and status(pair, "a")["role"] == "active"
+    # A copy with another prefix length (a leftover /32) answers ARP all the same: removed too.
+    pair.topo.ip("b", "addr", "add", f"{VIP}/32", "dev", "eth0")
+
+    def copies():
+        return [a for link in pair.topo.ip_json("b", "addr", "show", "dev", "eth0")
+                for a in link.get("addr_info", []) if a.get("local") == VIP]
+
+    pair.wait_for(lambda: copies() == [], 5, what="rb removes the /32 copy")
+    assert f"{VIP}/32 on eth0, a copy of VIP {VIP}/24 on eth0 with another prefix length" in pair.logs["b"].read_text()
+    assert pair.holders() == {"a"}
 
 
 def test_events_follow_streams_role_changes(pair):

@@ -45,6 +45,12 @@ public enum RouteWatchEvent: Sendable, Hashable {
     case linkRemoved(interface: String)
     case vipRemoved(VirtualIP, origin: ChangeOrigin)
     case vipAdded(VirtualIP, origin: ChangeOrigin)
+    /// An address added with a tracked VIP's address but another prefix length or interface
+    /// (`copy`, as the kernel lists it: a leftover /32 from a keepalived migration, say): it
+    /// answers ARP or neighbour solicitations for the VIP all the same. Not reported on a
+    /// loopback or NOARP link (lo, a dummy), where a router that is also a direct-routing real
+    /// server keeps its VIPs on purpose.
+    case vipCopyAdded(VirtualIP, copy: VirtualIP, origin: ChangeOrigin)
     /// Notifications were lost (ENOBUFS); the events that follow come from a fresh dump.
     case overrun
     /// Something this node's own health depends on changed without another event saying so: a
@@ -129,6 +135,11 @@ public struct RouteWatch: Sendable, Hashable {
         return .foreign
     }
 
+    /// `IFF_LOOPBACK` and `IFF_NOARP` (include/uapi/linux/if.h): a VIP's address on such a link
+    /// (lo, a dummy) is a direct-routing real server's, kept there on purpose with arp_ignore.
+    static let loopbackFlag: UInt32 = 0x8
+    static let noARPFlag: UInt32 = 0x80
+
     /// Applies one notification and returns the events it causes (usually none or one).
     public mutating func apply(_ notification: RouteNotification) -> [RouteWatchEvent] {
         switch notification {
@@ -154,6 +165,14 @@ public struct RouteWatch: Sendable, Hashable {
             return [.linkRemoved(interface: link.name)]
         case .addressAdded(let address, let port):
             guard let vip = trackedVIP(for: address) else {
+                let name = address.interface.isEmpty ? interfaceNames[address.interfaceIndex] ?? "" : address.interface
+                let quiet = links[address.interfaceIndex].map { $0.flags & (Self.loopbackFlag | Self.noARPFlag) != 0 } ?? (name == "lo")
+                if !name.isEmpty, !quiet, let vip = trackedVIPs.first(where: { $0.address == address.prefix.address }) {
+                    let copy = VirtualIP(prefix: address.prefix, interface: name)
+                    let origin: ChangeOrigin = ownPorts.contains(port) ? .tandem
+                        : port == 0 && address.prefix.family == .ipv4 ? .kernel : .foreign
+                    return [.vipCopyAdded(vip, copy: copy, origin: origin)]
+                }
                 return watchedAddresses.contains(address.prefix.address) ? [.hostChanged] : []
             }
             let flagsBefore = vipFlags[vip]

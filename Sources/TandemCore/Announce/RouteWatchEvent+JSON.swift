@@ -23,6 +23,13 @@ extension RouteWatchEvent {
             fields["vip"] = .string(vip.prefix.description)
             fields["interface"] = .string(vip.interface)
             fields["origin"] = .string(origin.rawValue)
+        case .vipCopyAdded(let vip, let copy, let origin):
+            fields["event"] = "vip_copy_added"
+            fields["vip"] = .string(vip.prefix.description)
+            fields["interface"] = .string(vip.interface)
+            fields["copy"] = .string(copy.prefix.description)
+            fields["copy_interface"] = .string(copy.interface)
+            fields["origin"] = .string(origin.rawValue)
         case .overrun:
             fields["event"] = "overrun"
         case .hostChanged:

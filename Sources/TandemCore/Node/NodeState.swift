@@ -650,6 +650,19 @@ public struct NodeState: Sendable {
                     out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was added by \(origin.actor) while \(election.role): leaving it (Tandem did not add it)"))
                 }
             }
+        case .vipCopyAdded(let vip, let copy, let origin):
+            stale = origin != .tandem
+            guard origin != .tandem, vips.contains(vip) else { break }
+            let what = "\(copy.prefix) on \(copy.interface), a copy of VIP \(vip.prefix) on \(vip.interface) with another "
+                + (copy.interface == vip.interface ? "prefix length" : "interface")
+            if !election.holdingVIPs, [.standby, .maintenance, .fault].contains(election.role) {
+                out.append(.log(.warning, "\(what), was added by \(origin.actor) while \(election.role): removing it "
+                    + "(\(peerName) serves the VIP when active; a copy here would answer ARP and neighbour solicitations for it too)"))
+                agenda.append(.removeForeignCopies([copy]))
+            } else {
+                out.append(.log(.warning, "\(what), was added by \(origin.actor) while \(election.role): leaving it (Tandem did not add it, "
+                    + "and it goes with this node when the VIPs move: remove it with ip addr del \(copy.prefix) dev \(copy.interface))"))
+            }
         case .overrun:
             out.append(.log(.warning, "route monitor lost notifications (overrun): state re-read"))
         case .hostChanged:
