@@ -293,6 +293,7 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
             }
             garp_master_repeat 2
             notify_master /usr/local/bin/up
+            notify_backup "/etc/keepalived/notify.sh BACKUP 'VI 1' x"
         }
         """])
         let config = try ConfigParser.parse(yaml: result.yaml)
@@ -308,6 +309,8 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(config.virtualIPs[0].label == "eth0:web")
         #expect(config.announce.repeatCount == 2)
         #expect(config.notify.active == ["/usr/local/bin/up"])
+        // keepalived.conf(5): a parameter with a blank in a script's string is single-quoted.
+        #expect(config.notify.standby == ["/etc/keepalived/notify.sh", "BACKUP", "VI 1", "x"])
         #expect(config.sync == SyncSettings(interface: "eth2", syncID: 7, maxLength: 1400))
         // The VIP without a prefix length is a quirk on its line.
         #expect(result.findings.contains { $0.kind == .quirk && $0.location?.line == 16 })

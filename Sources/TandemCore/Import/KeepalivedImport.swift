@@ -511,7 +511,7 @@ private struct Builder {
             }
         }
         for (role, command, location) in instance.notify {
-            let words = KeepalivedLexer.words(command)
+            let words = KeepalivedLexer.scriptWords(command)
             if words.first?.hasPrefix("/") == true {
                 draft.notify.append((role, words, location))
             } else {

@@ -288,6 +288,35 @@ public struct KeepalivedLexer {
         return words
     }
 
+    /// Splits a script's text (a notify command, `misc_path`: the one string keepalived runs)
+    /// into its arguments as keepalived does: blanks separate, and a parameter that contains a
+    /// blank is enclosed in single quotes, which are not part of it (keepalived.conf(5),
+    /// "Quoted strings"). An unclosed quote runs to the end of the text.
+    static func scriptWords(_ text: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quoted = false
+        for c in text {
+            if quoted {
+                if c == "'" { quoted = false } else { current.append(c) }
+                continue
+            }
+            switch c {
+            case "'":
+                quoted = true
+                inWord = true
+            case " ", "\t":
+                if inWord { words.append(current); current = ""; inWord = false }
+            default:
+                current.append(c)
+                inWord = true
+            }
+        }
+        if inWord { words.append(current) }
+        return words
+    }
+
     /// Builds the block tree from lines of words.
     static func buildTree(_ lines: [(words: [String], location: SourceLocation)]) throws(ImportError) -> [KeepalivedStatement] {
         // Each open level: its statements and the index of the statement that opened it in the

@@ -582,7 +582,7 @@ struct ServiceMapper {
                 case "misc_path":
                     let text = s.arguments.joined(separator: " ").trimmingWhitespace()
                     if text.isEmpty { continue }
-                    let words = KeepalivedLexer.words(text)
+                    let words = KeepalivedLexer.scriptWords(text)
                     if words.first?.hasPrefix("/") == true, !text.contains(where: { "|&;<>$`*?()".contains($0) }) {
                         command = words.map { .text($0) }
                     } else {
