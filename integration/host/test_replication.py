@@ -123,3 +123,28 @@ def test_a_conflict_is_reported_on_both_and_raising_a_serial_converges(topo):
         assert pair.digest("a") == pair.digest("b")
     finally:
         pair.close()
+
+
+def test_a_path_address_that_comes_later_is_listened_on_then(topo, pair):
+    """rb starts without its path address (fault: no usable heartbeat path); the config channel
+    cannot listen there. Once the address is back, the heartbeat path recovers, and the channel
+    must too: the bind is retried (status says NOT LISTENING meanwhile), and `ss` shows it."""
+    pair.start("a")
+    pair.wait_for(lambda: pair.role("a") == "active", 10, what="ra active")
+    topo.ip("b", "addr", "del", "10.99.0.2/24", "dev", "eth0")
+    pair.start("b")
+    pair.wait_for(lambda: "config replication: cannot listen on TCP 10.99.0.2" in pair.log("b"), 10, what="rb's bind failure")
+    line = next(l for l in pair.log("b").splitlines() if "cannot listen on TCP 10.99.0.2" in l)
+    assert "Cannot assign requested address (errno 99)" in line and "bind(" not in line, line
+    status = json.loads(pair.ctl("b", "status", "--json").stdout)
+    assert "NOT LISTENING on 10.99.0.2 (Cannot assign requested address (errno 99); retrying)" in status["replication"], status["replication"]
+    topo.ip("b", "addr", "add", "10.99.0.2/24", "dev", "eth0")
+
+    def listening():
+        out = topo.exec("b", "ss", "-Hltn").stdout
+        return any(line.split()[3].startswith("10.99.0.2:") for line in out.splitlines() if len(line.split()) > 3)
+
+    pair.wait_for(listening, 40, step=0.5, what="rb listening on 10.99.0.2")
+    pair.wait_for(lambda: pair.role("b") == "standby", 10, what="rb standby")
+    assert "config replication listening on TCP 10.99.0.2" in pair.log("b") and "(after retrying)" in pair.log("b")
+    assert "NOT LISTENING" not in json.loads(pair.ctl("b", "status", "--json").stdout)["replication"]

@@ -357,6 +357,9 @@ enum ReplicationStatusLine {
         }
         parts.append("fetches \(status.fetches), serves \(status.serves), failed fetches \(status.fetchFailures), authentication failures \(status.authenticationFailures)")
         if status.conflict { parts.append("CONFLICT: equal serials, different contents") }
+        for (address, why) in status.notListening.sorted(by: { $0.key < $1.key }) {
+            parts.append("NOT LISTENING on \(address) (\(why); retrying): the peer cannot fetch over that path")
+        }
         return parts.joined(separator: "; ")
     }
 }

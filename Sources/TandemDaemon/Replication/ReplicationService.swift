@@ -173,6 +173,45 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
         }
     }
 
+    /// Listens on one path address and serves the peer's fetches there. An address that cannot
+    /// be bound yet (not configured at start, say, or the port taken) is retried, 1 s after the
+    /// first failure and up to 30 s apart, until it can: the heartbeat path comes back with the
+    /// address, and so must the config channel. Logged at the first failure and when it listens.
+    private func listen(on address: IPAddress, key: HeartbeatKey) async {
+        var delay: Duration = .seconds(1)
+        var failed = false
+        while !Task.isCancelled {
+            do {
+                let server = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .bind(host: address.description, port: Int(settings.port)) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                state.withLock { _ = $0.status.notListening.removeValue(forKey: address.description) }
+                logger.info("config replication listening on TCP \(address) port \(settings.port)\(failed ? " (after retrying)" : "")")
+                await accept(on: server, key: key)
+                return
+            } catch {
+                let why = Self.describe(error)
+                if !failed {
+                    logger.error("config replication: cannot listen on TCP \(address) port \(settings.port): \(why); the peer cannot fetch this node's config over this path until it can (retrying)")
+                }
+                failed = true
+                state.withLock { $0.status.notListening[address.description] = why }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+    }
+
+    /// A socket error as an operator reads it: the errno's text and number, not the system call's Swift signature.
+    static func describe(_ error: any Error) -> String {
+        if let io = error as? IOError { return "\(String(cString: strerror(io.errnoCode))) (errno \(io.errnoCode))" }
+        return "\(error)"
+    }
+
     public func run() async throws {
         guard let key else {
             logger.warning("config replication is off: heartbeats are not authenticated (auth: none); keep the two config files identical by hand")
@@ -183,21 +222,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
         try? await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { tasks in
                 for path in self.settings.paths {
-                    let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
-                    do {
-                        server = try await ServerBootstrap(group: self.group)
-                            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                            .bind(host: path.local.description, port: Int(self.settings.port)) { channel in
-                                channel.eventLoop.makeCompletedFuture {
-                                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                                }
-                            }
-                    } catch {
-                        self.logger.error("config replication: cannot listen on TCP \(path.local) port \(self.settings.port): \(error); the peer cannot fetch this node's config over this path")
-                        continue
-                    }
-                    self.logger.info("config replication listening on TCP \(path.local) port \(self.settings.port)")
-                    tasks.addTask { await self.accept(on: server, key: key) }
+                    tasks.addTask { await self.listen(on: path.local, key: key) }
                 }
                 tasks.addTask {
                     for await job in self.jobs.stream { await self.perform(job, key: key) }

@@ -47,6 +47,8 @@ public struct ReplicationStatus: Sendable, Hashable {
     public var fetchFailures: UInt64 = 0
     /// Configs served to the peer.
     public var serves: UInt64 = 0
+    /// Path addresses this node cannot listen on yet (address → why); retried until it can.
+    public var notListening: [String: String] = [:]
 
     public init(enabled: Bool, disabledReason: String? = nil) {
         self.enabled = enabled
