@@ -219,8 +219,10 @@ public enum Daemon {
                 peerName: peer.name, peerSerial: heard.peer?.configSerial) {
                 return refuse(refused)
             }
-            let changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
+            var changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
                 .filter { $0.effect != .restart }.map(\.description)
+            // Keys are files, not config: a key rotated under the same path changes no config line.
+            if let keyChange = HeartbeatKeyChange.describe(running: runningKeys, fresh: freshFingerprints) { changes.append(keyChange) }
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
                                       oldDigest: runningDigest, newDigest: prepared.digest, changes: changes,
@@ -235,6 +237,7 @@ public enum Daemon {
             if keysChanged { loop.post(.keys(freshKeys)) }
             guard case .replaced = store.withLock({ $0.commit(prepared) }) else {
                 logger.notice("reload: config unchanged")
+                result.applied = keysChanged
                 // The node learns the version in force after every reload (a replication waiting
                 // for it may find it loaded by an operator's reload in between).
                 loop.post(.configVersion(ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)))

@@ -102,4 +102,15 @@ import Testing
         #expect(refused((a, nil), (a, c), sameConfig: false) == nil)
         #expect(refused(nil, (a, nil), slot: nil) == nil)
     }
+
+    /// A key rotated under the same path changes no config line: the reload's difference says so.
+    @Test func aKeyChangeIsALineOfTheReloadsDifference() {
+        let a = "sha256:aaaaaaaaaaaa", b = "sha256:bbbbbbbbbbbb"
+        #expect(HeartbeatKeyChange.describe(running: (a, nil), fresh: (a, nil)) == nil)
+        #expect(HeartbeatKeyChange.describe(running: nil, fresh: nil) == nil)
+        #expect(HeartbeatKeyChange.describe(running: (a, nil), fresh: (a, b))
+                == "~ heartbeat keys: key_file sha256:aaaaaaaaaaaa -> key_file sha256:aaaaaaaaaaaa, next_key_file sha256:bbbbbbbbbbbb")
+        #expect(HeartbeatKeyChange.describe(running: (a, b), fresh: nil)
+                == "~ heartbeat keys: key_file sha256:aaaaaaaaaaaa, next_key_file sha256:bbbbbbbbbbbb -> none (auth: none)")
+    }
 }

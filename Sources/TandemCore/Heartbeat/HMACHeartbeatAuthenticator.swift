@@ -275,6 +275,17 @@ public enum HeartbeatKeyChange {
             + (fresh.next.map { ", next_key_file \($0)" } ?? "") + ") would refuse: both nodes would go active; " + twoSteps
     }
 
+    /// The reload's change of keys as a line of its difference ("~ heartbeat keys: …"), nil when
+    /// the fingerprints are the same.
+    public static func describe(running: Fingerprints?, fresh: Fingerprints?) -> String? {
+        func text(_ keys: Fingerprints?) -> String {
+            guard let keys else { return "none (auth: none)" }
+            return "key_file \(keys.current)" + (keys.next.map { ", next_key_file \($0)" } ?? "")
+        }
+        guard running?.current != fresh?.current || running?.next != fresh?.next else { return nil }
+        return "~ heartbeat keys: \(text(running)) -> \(text(fresh))"
+    }
+
     /// Why signing with `fresh`'s key_file would make a live peer refuse this node's heartbeats,
     /// with the fix; nil when the peer is known to accept it. The peer accepts the key it signs
     /// with (`peerSignsWith`, a slot of `running`) and, when it runs the same config as this node
