@@ -456,8 +456,8 @@ struct NodeHarness {
         #expect(h.effects.contains(.drainsChanged(book)))
         #expect(h.effects.contains(.offerDrains(book.list, request: 1)))
         #expect(h.replies[1] == nil, "waits for the peer")
-        h.send(.drainsOffered(book.list, request: 1, .accepted("drained 1 real server(s) there too")))
-        #expect(h.replies[1] == [.drainDone(book.list, peer: .accepted("drained 1 real server(s) there too"))])
+        h.send(.drainsOffered(book.list, request: 1, .accepted("1 real server(s) drained there too, the same list")))
+        #expect(h.replies[1] == [.drainDone(book.list, peer: .accepted("1 real server(s) drained there too, the same list"))])
     }
 
     @Test func withoutAPeerChannelADrainIsAnsweredAtOnce() {
@@ -483,7 +483,7 @@ struct NodeHarness {
     static let peerDrainRows: [PeerDrainRow] = [
         PeerDrainRow(name: "a newer list is adopted", ours: DrainBook(drained: [web1], generation: 10),
                      offered: DrainList(generation: 20, entries: ["web 10.20.0.12 80"]),
-                     answer: .accepted("drained 1 real server(s) there too"), after: [web2], sendsBack: false),
+                     answer: .accepted("1 real server(s) drained there too, the same list"), after: [web2], sendsBack: false),
         PeerDrainRow(name: "an equal generation is the same list", ours: DrainBook(drained: [web1], generation: 10),
                      offered: DrainList(generation: 10, entries: ["web 10.20.0.11 80"]),
                      answer: .accepted("has the same drain list"), after: [web1], sendsBack: false),

@@ -38,7 +38,7 @@ import TandemKernel
         do {
             try AtomicFileWriter.write([1], to: "/nonexistent-tandem-dir/tandem.yaml")
         } catch {
-            #expect(error.description.hasPrefix("cannot create /nonexistent-tandem-dir/.tandem.yaml.tandem-tmp: No such file or directory (ENOENT); check the config directory's permissions and free space"))
+            #expect(error.description.hasPrefix("cannot create /nonexistent-tandem-dir/.tandem.yaml.tandem-tmp: No such file or directory (ENOENT); check the permissions and free space of /nonexistent-tandem-dir"))
         }
     }
 

@@ -4,39 +4,39 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The text that full Foundation's `localizedDescription` gives for the file errors that
-/// `Data(contentsOf:)`, `FileManager` and `Data.write(to:)` throw, without full Foundation (which
-/// brings ICU): "The operation could not be completed. The file doesn’t exist." and the like.
+/// The reason a file could not be read or written, worded for a log line or an error after the
+/// file's name ("no such file", "permission denied"), for the errors that `Data(contentsOf:)`,
+/// `FileManager` and `Data.write(to:)` throw (`CocoaError` file codes), without full Foundation
+/// (which brings ICU) and without its "The operation could not be completed." boilerplate.
 /// Errors of Tandem's own (such as `PosixError`) are told by their `description`.
 public enum FileErrorText {
     public static func describe(_ error: any Error) -> String {
-        let prefix = "The operation could not be completed. "
         if let cocoa = error as? CocoaError {
             let code = cocoa.code.rawValue
-            if let reason = cocoaReasons[code] { return prefix + reason }
-            return prefix + "(NSCocoaErrorDomain error \(code).)"
+            if let reason = cocoaReasons[code] { return reason }
+            return "file error \(code) (NSCocoaErrorDomain)"
         }
         return String(describing: error)
     }
 
-    /// Foundation's failure reasons for the file error codes of `CocoaError`.
+    /// The file error codes of `CocoaError` (Foundation's FoundationErrors.h), in plain words.
     private static let cocoaReasons: [Int: String] = [
-        4: "The file doesn’t exist.",
-        255: "The file couldn’t be locked.",
-        257: "You don’t have permission.",
-        258: "The file name is invalid.",
-        259: "The file isn’t in the correct format.",
-        260: "The file doesn’t exist.",
-        261: "The specified text encoding isn’t applicable.",
-        262: "The specified URL type isn’t supported.",
-        263: "The item is too large.",
-        264: "The text encoding of the contents couldn’t be determined.",
-        513: "You don’t have permission.",
-        514: "The file name is invalid.",
-        516: "A file with the same name already exists.",
-        517: "The specified text encoding isn’t applicable.",
-        518: "The specified URL type isn’t supported.",
-        640: "There isn’t enough space.",
-        642: "The volume is read only.",
+        4: "no such file",
+        255: "the file could not be locked",
+        257: "permission denied",
+        258: "the file name is not valid",
+        259: "the file is not in the expected format",
+        260: "no such file",
+        261: "the text encoding does not apply",
+        262: "the URL type is not supported",
+        263: "the file is too large",
+        264: "the text encoding of the contents cannot be determined",
+        513: "permission denied",
+        514: "the file name is not valid",
+        516: "a file of that name already exists",
+        517: "the text encoding does not apply",
+        518: "the URL type is not supported",
+        640: "no space left on the device",
+        642: "the file system is read-only",
     ]
 }

@@ -758,7 +758,8 @@ public struct NodeState: Sendable {
             let text = "drains mirrored from the peer: \(parsed.isEmpty ? "none" : parsed.sorted().map(\.description).joined(separator: ", "))"
             out.append(.log(.notice, text))
             out.append(.publish(.drain, text))
-            out.append(.answerPeer(id, .accepted("drained \(parsed.count) real server(s) there too")))
+            out.append(.answerPeer(id, .accepted(parsed.isEmpty ? "no real server drained there either now"
+                                                 : "\(parsed.count) real server(s) drained there too, the same list")))
         }
     }
 

@@ -26,7 +26,7 @@ public enum AtomicFileWriter {
         do {
             try replace(path, with: bytes)
         } catch {
-            throw error.with(hint: "check the config directory's permissions and free space")
+            throw error.with(hint: "check the permissions and free space of \(split(path).directory)")
         }
     }
 
