@@ -327,6 +327,12 @@ public enum Daemon {
         configuration.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: configuration).run()
         hub.finish()
+        // The heartbeat thread has finished: give its port back before waiting for a stop
+        // notify command, so a restart meanwhile can bind it.
+        for socket in transport.sockets { socket.close() }
+        if let notify = notifier.status(), let role = notify.running?.role ?? notify.waiting {
+            logger.notice("waiting for the notify \(role) command to end (at most notify.timeout, \(config.notify.timeout), and 1 s) before exiting; the heartbeat port and the control socket are already given back")
+        }
         worker.drain()
     }
 
