@@ -416,7 +416,10 @@ struct NodeHarness {
             return
         }
         #expect(why.contains("configs differ (serial 0 here, 9 on b)"))
+        #expect(why.contains("this node fetches b's newer config within a few heartbeats: try again in a moment"), "\(why)")
         #expect(h.state.election.role == .active)
+        #expect(NodeState.configsDiffer(here: 25, peer: 24, peerName: "rb").contains("rb fetches this node's newer config"))
+        #expect(NodeState.configsDiffer(here: 25, peer: 25, peerName: "rb").contains("equal serials with different contents are a conflict"))
     }
 
     @Test func aForcedStopReleasesSendsANoticeAndFinishes() {

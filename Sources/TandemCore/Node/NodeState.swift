@@ -823,6 +823,23 @@ public struct NodeState: Sendable {
 
     // MARK: - Operator requests
 
+    /// Why a failover is refused while the two configs differ, and what to do: a newer serial on
+    /// one side is being mirrored to the other (a failover right after a reload meets this for
+    /// about a second), equal serials with different contents are a conflict to settle by hand.
+    static func configsDiffer(here: UInt64, peer: UInt64, peerName: String) -> String {
+        let differ = "configs differ (serial \(here) here, \(peer) on \(peerName)): \(peerName) would serve a different table; "
+        if here > peer {
+            return differ + "\(peerName) fetches this node's newer config within a few heartbeats: try again in a moment "
+                + "(`tandemctl status` shows both serials), or use --force to fail over to \(peerName)'s config as it is"
+        }
+        if here < peer {
+            return differ + "this node fetches \(peerName)'s newer config within a few heartbeats: try again in a moment, "
+                + "or use --force"
+        }
+        return differ + "equal serials with different contents are a conflict nobody mirrors: raise the serial of the right "
+            + "config and reload it, or use --force"
+    }
+
     private mutating func request(_ id: NodeRequestID, _ command: NodeCommand, at now: MonotonicInstant) {
         if case .drain(let ids, let on, let wallClock) = command {
             drain(id, ids, on: on, wallClock: wallClock)
@@ -840,7 +857,7 @@ public struct NodeState: Sendable {
         switch command {
         case .failover(let force):
             if !force, election.peerIsAlive(at: now), let peer = election.peer, peer.configDigest != config.running.digest {
-                out.append(.reply(id, .refused("configs differ (serial \(config.running.serial) here, \(peer.configSerial) on \(peerName)): the peer would serve a different table; make them equal, or use --force")))
+                out.append(.reply(id, .refused(Self.configsDiffer(here: config.running.serial, peer: peer.configSerial, peerName: peerName))))
                 return
             }
             pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
