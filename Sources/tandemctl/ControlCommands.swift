@@ -342,6 +342,7 @@ struct ReloadCommand: ParsableCommand {
         if !restart.isEmpty {
             print("needs a restart of tandemd (until then it runs with the values it started with):")
             for line in restart { print("  ~ \(line)") }
+            if let advice = ConfigDifference.restartTogetherAdvice(restart) { print(advice) }
         }
     }
 }

@@ -124,6 +124,8 @@ import Testing
                                           ("weight: 5", "weight: 2")])
         let reverted = try Self.config([("serial: 1", "serial: 4"), ("weight: 5", "weight: 2")])
         #expect(ConfigDifference.restartNeeded(started: started, current: portChanged, context: Self.context) == ["heartbeat port 539 -> 540"])
+        #expect(ConfigDifference.restartTogetherAdvice(["heartbeat port 539 -> 540"])?.hasPrefix("restart both routers together") == true)
+        #expect(ConfigDifference.restartTogetherAdvice(["control socket /a -> /b"]) == nil)
         // A later reload of something else: the port still needs the restart.
         #expect(ConfigDifference.restartNeeded(started: started, current: thenWeight, context: Self.context) == ["heartbeat port 539 -> 540"])
         #expect(ConfigDifference.changes(from: portChanged, to: thenWeight, started: started, context: Self.context)

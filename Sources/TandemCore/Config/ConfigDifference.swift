@@ -79,6 +79,15 @@ public enum ConfigDifference {
             .map { $0.text.hasPrefix("~ ") ? String($0.text.dropFirst(2)) : $0.text }
     }
 
+    /// What to do about restart-only changes that the two routers must make together (the
+    /// heartbeat port, heartbeat addresses): a router restarted alone heartbeats where its peer
+    /// does not listen, both go active. Nil when `restartNeeded` holds none of them.
+    public static func restartTogetherAdvice(_ restartNeeded: [String]) -> String? {
+        guard restartNeeded.contains(where: { $0.hasPrefix("heartbeat port ") || $0.hasPrefix("heartbeat addresses ") }) else { return nil }
+        return "restart both routers together for the heartbeat port or addresses (stop the standby, restart the active, "
+            + "start the standby): a router restarted alone heartbeats where its peer does not listen, and both go active"
+    }
+
     /// Every difference from `old` (the config in force) to `new`, classified.
     ///
     /// - Parameters:

@@ -62,6 +62,7 @@ extension StatusReport {
         if let notify { out += Self.notifyLines(notify) }
         if let restartNeeded, !restartNeeded.isEmpty {
             out.append("  NEEDS A RESTART to apply: \(restartNeeded.joined(separator: "; ")) (running with the values it started with)")
+            if let advice = ConfigDifference.restartTogetherAdvice(restartNeeded) { out.append("    \(advice)") }
         }
         if vips.isEmpty {
             out.append("VIPs: none configured")
