@@ -190,6 +190,11 @@ struct StatusReportTests {
 
         """
         #expect(report.text == expected)
+        // The same active with no readable IPVS table: warned at the top, not only per service.
+        var unreadable = report
+        unreadable.services[0].inKernel = nil
+        #expect(unreadable.text.contains("  WARNING: the kernel's IPVS table is not readable on this active node"))
+        #expect(!report.text.contains("WARNING"))
     }
 
     @Test func humanLayoutOfAFaultyNode() {

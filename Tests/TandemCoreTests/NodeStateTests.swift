@@ -71,8 +71,9 @@ struct NodeHarness {
     }
     var replies: [NodeRequestID: [NodeReply]] { world.replies }
 
-    init(vips: [VirtualIP] = [NodeHarness.vip], present: [VirtualIP: LocalHealth.VIPState] = [:]) {
-        state = NodeState(settings: NodeState.Settings(election: Self.settings, vips: vips))
+    init(vips: [VirtualIP] = [NodeHarness.vip], present: [VirtualIP: LocalHealth.VIPState] = [:],
+         settings: Election.Settings = NodeHarness.settings) {
+        state = NodeState(settings: NodeState.Settings(election: settings, vips: vips))
         world.kernel = present
     }
 
@@ -305,6 +306,21 @@ struct NodeHarness {
         #expect(active.kernel[copy] == .held)
         #expect(!active.effects.contains(.release([copy])))
         #expect(active.effects.contains { if case .log(.warning, let text) = $0 { text.contains("leaving it") } else { false } })
+    }
+
+    /// A tracked link with `lower_priority_by` going down and up changes the effective priority,
+    /// which can move the VIPs at the next comparison: logged both ways.
+    @Test func aChangeOfEffectivePriorityIsLogged() {
+        let settings = Election.Settings(nodeName: "a", peerName: "b", priority: 100,
+                                     trackedInterfaces: [TrackedInterface(interface: "eth1", effect: .lowerPriority(by: 30))],
+                                     interval: .milliseconds(100), deadTime: .milliseconds(300))
+        var h = H(settings: settings)
+        h.startActive()
+        _ = h.takeEffects()
+        h.send(.routes([.linkDown(interface: "eth1")]))
+        #expect(h.takeEffects().contains(.log(.notice, "effective priority 100 -> 70: tracked link eth1 is down (priority 100, lowered by its tracked links that are down)")))
+        h.send(.routes([.linkUp(interface: "eth1")]))
+        #expect(h.takeEffects().contains(.log(.notice, "effective priority 70 -> 100: tracked link eth1 is up (priority 100, lowered by its tracked links that are down)")))
     }
 
     @Test func aReloadReleasesRemovedVIPsAndClaimsAddedOnes() {

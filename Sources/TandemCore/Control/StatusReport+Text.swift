@@ -60,6 +60,11 @@ extension StatusReport {
         }
         if let replication { out.append("  last replication: \(replication)") }
         if let notify { out += Self.notifyLines(notify) }
+        // An active whose virtual services cannot be read from the kernel may not serve them.
+        if role == "active", !services.isEmpty, services.allSatisfy({ $0.inKernel == nil }) {
+            out.append("  WARNING: the kernel's IPVS table is not readable on this active node, so its virtual services may not be served "
+                       + "(is ip_vs loaded? see the log's ipvs lines and `tandemctl doctor`)")
+        }
         if let restartNeeded, !restartNeeded.isEmpty {
             out.append("  NEEDS A RESTART to apply: \(restartNeeded.joined(separator: "; ")) (running with the values it started with)")
             if let advice = ConfigDifference.restartTogetherAdvice(restartNeeded) { out.append("    \(advice)") }

@@ -625,13 +625,13 @@ public struct NodeState: Sendable {
         switch event {
         case .linkDown(let name):
             out.append(.log(.notice, "link \(name) is down"))
-            agenda += election.trackedInterfaceChanged(name, isUp: false, at: now).map(Work.action)
+            trackedLinkChanged(name, isUp: false, at: now)
         case .linkRemoved(let name):
             out.append(.log(.notice, "link \(name) is gone"))
-            agenda += election.trackedInterfaceChanged(name, isUp: false, at: now).map(Work.action)
+            trackedLinkChanged(name, isUp: false, at: now)
         case .linkUp(let name):
             out.append(.log(.notice, "link \(name) is up"))
-            agenda += election.trackedInterfaceChanged(name, isUp: true, at: now).map(Work.action)
+            trackedLinkChanged(name, isUp: true, at: now)
         case .vipRemoved(let vip, let origin):
             stale = origin != .tandem
             if origin != .tandem, vips.contains(vip), servesVIPs {
@@ -818,6 +818,18 @@ public struct NodeState: Sendable {
                 out.append(.replicationResult(serial: serial, result: reason, succeeded: false))
                 out.append(.log(.warning, "config replication: \(peerName)'s config serial \(serial): \(reason); retrying"))
             }
+        }
+    }
+
+    /// A tracked link went up or down: the election decides; a changed effective priority
+    /// (`lower_priority_by`) is logged, since it can move the VIPs at the next comparison.
+    private mutating func trackedLinkChanged(_ name: String, isUp: Bool, at now: MonotonicInstant) {
+        let before = election.effectivePriority
+        agenda += election.trackedInterfaceChanged(name, isUp: isUp, at: now).map(Work.action)
+        let after = election.effectivePriority
+        if after != before {
+            out.append(.log(.notice, "effective priority \(before) -> \(after): tracked link \(name) is \(isUp ? "up" : "down") "
+                + "(priority \(election.settings.priority), lowered by its tracked links that are down)"))
         }
     }
 
