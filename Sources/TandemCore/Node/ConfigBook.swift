@@ -5,13 +5,14 @@
 /// - The higher serial wins (`ReplicationDecision`); equal serials with different digests are a
 ///   conflict, reported once per pair of versions and never applied.
 /// - A higher peer version is fetched (one fetch at a time; a failed fetch is retried after a
-///   back-off, a refused config is not fetched again until the peer's version changes:
+///   back-off, a refused config is fetched again when the peer's version changes or after a
+///   minute, doubling to ten, so a refusal for a cause on this node heals once it is fixed:
 ///   `ReplicationMonitor`).
 /// - A fetched config is refused whole, and the config in force stays, when it is larger than
 ///   `PeerFrame.maximumConfigBytes`, invalid, not what the peer said it sent (digest), does not
 ///   name this node, pairs this node with another peer (renaming needs a restart of both), or
-///   its serial is not higher than the one in force; it is not fetched again until the peer's
-///   version changes. One that is already in force is done.
+///   its serial is not higher than the one in force; it is fetched again as above. One that is
+///   already in force is done.
 /// - Otherwise it is *prepared*: written over the config file, then reloaded the way SIGHUP
 ///   reloads. It is applied when the reload puts exactly its version in force; a failed write
 ///   is a failed fetch (retried), a reload that refuses it is a refusal, and a reload that puts

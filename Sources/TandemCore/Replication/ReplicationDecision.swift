@@ -66,18 +66,26 @@ public struct ReplicationMonitor: Sendable {
         case applied
         /// Could not talk to the peer; retried after a back-off.
         case failed
-        /// The peer's config was refused; not fetched again until the peer's version changes.
+        /// The peer's config was refused; fetched again only when the peer's version changes, or
+        /// after `refusedRetry` (doubling up to `maximumRefusedRetry`): a refusal for a cause on
+        /// this node (a key file or an interface it lacks) heals once the operator fixes it.
         case refused
     }
 
     public var initialRetry = TimeSpan.milliseconds(500)
     public var maximumRetry = TimeSpan.seconds(30)
+    public var refusedRetry = TimeSpan.seconds(60)
+    public var maximumRefusedRetry = TimeSpan.seconds(600)
     /// The conflict being reported, if any.
     public private(set) var conflict: (local: ConfigVersion, peer: ConfigVersion)?
     private var fetching: ConfigVersion?
     private var retryAt: MonotonicInstant?
     private var retryDelay: TimeSpan?
     private var refused: ConfigVersion?
+    /// When the refused version may be fetched again, and the wait that led there.
+    private var refusedRetryAt: MonotonicInstant?
+    private var refusedDelay: TimeSpan?
+    private var lastRefused: ConfigVersion?
 
     public init() {}
 
@@ -95,6 +103,7 @@ public struct ReplicationMonitor: Sendable {
             conflict = nil
             actions.append(.conflictResolved)
         }
+        if refused == peer, let again = refusedRetryAt, now >= again { refused = nil }
         guard decision == .fetchFromPeer, fetching == nil, refused != peer else { return actions }
         if let retryAt, now < retryAt { return actions }
         fetching = peer
@@ -110,12 +119,19 @@ public struct ReplicationMonitor: Sendable {
         case .applied:
             retryAt = nil
             retryDelay = nil
+            refusedDelay = nil
         case .failed:
             let delay = retryDelay.map { min(TimeSpan(milliseconds: $0.milliseconds * 2), maximumRetry) } ?? initialRetry
             retryDelay = delay
             retryAt = now + delay
         case .refused:
+            // The same version refused again waits twice as long; another version starts over.
+            let delay = refused == nil && refusedDelay != nil && target == lastRefused
+                ? min(TimeSpan(milliseconds: refusedDelay!.milliseconds * 2), maximumRefusedRetry) : refusedRetry
             refused = target
+            lastRefused = target
+            refusedDelay = delay
+            refusedRetryAt = now + delay
             retryAt = nil
             retryDelay = nil
         }
