@@ -98,7 +98,8 @@ public enum Daemon {
         try ControlServer.prepare(path: local.controlSocket)
         let hub = EventHub(clock: clock)
         let notifier = Notifier(runner: ProcessNotifyRunner(runner: SpawnChildRunner(clock: clock)), nodeName: nodeName, logger: logger,
-                                clock: clock, onFinished: { metricsEvents.notifyFinished(role: $0, succeeded: $1) })
+                                clock: clock, onFinished: { metricsEvents.notifyFinished(role: $0, succeeded: $1) },
+                                onSkipped: { metricsEvents.notifySkipped(role: $0) })
         let worker = KernelWorker(config: config, notifier: notifier, logger: logger, events: hub,
                                   onReconcile: { metricsEvents.reconciled($0) }, clock: clock, makeKernel: { try LiveIPVSKernel() })
         let driver = ElectionDriver(config: config, settings: settings, addressTable: addressTable, announcer: announcer,
@@ -222,7 +223,10 @@ public enum Daemon {
             var changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
                 .filter { $0.effect != .restart }.map(\.description)
             // Keys are files, not config: a key rotated under the same path changes no config line.
-            if let keyChange = HeartbeatKeyChange.describe(running: runningKeys, fresh: freshFingerprints) { changes.append(keyChange) }
+            if let keyChange = HeartbeatKeyChange.describe(running: runningKeys, fresh: freshFingerprints),
+               !changes.contains(where: { $0.hasPrefix("~ heartbeat key_file") || $0.hasPrefix("~ heartbeat next_key_file") || $0.hasPrefix("~ heartbeat authentication") }) {
+                changes.append(keyChange)
+            }
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
                                       oldDigest: runningDigest, newDigest: prepared.digest, changes: changes,
@@ -327,11 +331,14 @@ public enum Daemon {
         configuration.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: configuration).run()
         hub.finish()
-        // The heartbeat thread has finished: give its port back before waiting for a stop
-        // notify command, so a restart meanwhile can bind it.
-        for socket in transport.sockets { socket.close() }
-        if let notify = notifier.status(), let role = notify.running?.role ?? notify.waiting {
-            logger.notice("waiting for the notify \(role) command to end (at most notify.timeout, \(config.notify.timeout), and 1 s) before exiting; the heartbeat port and the control socket are already given back")
+        // The stop notify command is queued by the kernel worker: let it get there, then say
+        // what the process still waits for. The heartbeat port stays held until the exit, so a
+        // tandemd started meanwhile refuses to start rather than run its `active` command
+        // before this one's `stop` (systemd's restart waits for the exit anyway).
+        worker.finishQueuedWork()
+        if let notify = notifier.status(), notify.running != nil || notify.waiting != nil {
+            let what = [notify.running.map { "\($0.role) (running)" }, notify.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
+            logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(config.notify.timeout)) and 1 s, before exiting")
         }
         worker.drain()
     }

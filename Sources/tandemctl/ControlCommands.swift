@@ -90,7 +90,7 @@ struct ControlConnectionClient {
                 // A blocking socket says "would block" only when its SO_RCVTIMEO ran out.
                 guard let waitLimit else { continue }
                 throw Self.fail("tandemd at \(path) did not answer within \(waitLimit)s: it is stopped (SIGSTOP), hung or starved of CPU; "
-                                + "see `systemctl status tandem` and its log (the request may still be carried out)", code: 69)
+                                + "see `systemctl status tandemd` and its log (the request may still be carried out)", code: 69)
             }
             if n == 0 { return nil }
             pending.append(contentsOf: buffer[..<n])
@@ -104,7 +104,12 @@ struct ControlConnectionClient {
     static func request(_ command: ControlCommand, socket: SocketOption) throws -> ControlResponse {
         var client = try ControlConnectionClient(path: socket.path)
         defer { client.close() }
-        client.limitWait(seconds: answerTimeoutSeconds)
+        // A failover or maintenance change is answered when the roles settle, which may take the
+        // handover timeout (4 × dead_time, up to 40 minutes): tandemd answers it in any case.
+        switch command {
+        case .failover, .maintenance: break
+        default: client.limitWait(seconds: answerTimeoutSeconds)
+        }
         try client.send(command)
         guard let response = try client.receive() else {
             throw fail("tandemd closed the connection without answering", code: 69)
@@ -113,19 +118,22 @@ struct ControlConnectionClient {
         return response
     }
 
-    /// The active connections of `servers` as the kernel counts them, for the `--wait` loops; exits
-    /// 1 when none match (`none` nil) or a count is unknown (the IPVS table is not readable on
-    /// this node): a wait must never report "no connections left" on counts it could not read.
-    static func activeConnections(_ servers: [StatusReport.RealServer], of what: String, none: Int? = nil) throws -> Int {
-        if servers.isEmpty, let none { return none }
-        guard !servers.isEmpty else {
+    /// The active connections of the real servers `rows` (each with its service) as the kernel
+    /// counts them, for the `--wait` loops; exits 1 when none match (`none` nil) or a service's
+    /// table is unknown (the IPVS table is not readable on this node): a wait must never report
+    /// "no connections left" on counts it could not read. A server absent from a readable table
+    /// (a sorry server standing by, one its health check removed) has none.
+    static func activeConnections(_ rows: [(service: StatusReport.Service, server: StatusReport.RealServer)], of what: String,
+                                  none: Int? = nil) throws -> Int {
+        if rows.isEmpty, let none { return none }
+        guard !rows.isEmpty else {
             throw fail("\(what) is in no virtual server of the config in force (with --service: in none of that name); nothing to wait for", code: 1)
         }
-        guard servers.allSatisfy({ $0.activeConnections != nil }) else {
+        guard rows.allSatisfy({ $0.service.inKernel != nil }) else {
             throw fail("cannot wait: the connection counts of \(what) are unknown here (the kernel's IPVS table is not readable on this node: "
-                       + "see `tandemctl status`); the drain itself is in force", code: 1)
+                       + "see `tandemctl status`); nothing else was undone", code: 1)
         }
-        return servers.reduce(0) { $0 + Int($1.activeConnections ?? 0) }
+        return rows.reduce(0) { $0 + Int($1.server.activeConnections ?? 0) }
     }
 
     static func check(_ response: ControlResponse) throws {
@@ -222,7 +230,8 @@ struct MaintenanceCommand: ParsableCommand {
         while Date() < deadline {
             let status = try ControlConnectionClient.request(.status, socket: socket).status
             let servers = (status?.services ?? []).flatMap(\.realServers)
-            let active = try ControlConnectionClient.activeConnections(servers, of: "this node's real servers", none: 0)
+            let rows = (status?.services ?? []).flatMap { svc in svc.realServers.map { (service: svc, server: $0) } }
+            let active = try ControlConnectionClient.activeConnections(rows, of: "this node's real servers", none: 0)
             if status?.mode == "cluster" {
                 if director == nil { director = DirectorDrainWatch() }
                 let packets = servers.reduce(UInt64(0)) { $0 &+ ($1.inPackets ?? 0) }
@@ -285,10 +294,10 @@ struct DrainCommand: ParsableCommand {
             }
             let endpoint = try? ServerEndpoint.parse(server)
             let rows = (status?.services ?? []).filter { service == nil || $0.name == service }.flatMap { svc in
-                svc.realServers.filter { $0.server == endpoint?.description }.map { (svc.name, $0) }
+                svc.realServers.filter { $0.server == endpoint?.description }.map { (service: svc, server: $0) }
             }
-            print(rows.map { "  \($0.0): active \($0.1.activeConnections.map(String.init) ?? "-"), inactive \($0.1.inactiveConnections.map(String.init) ?? "-")" }.joined(separator: "\n"))
-            let active = try ControlConnectionClient.activeConnections(rows.map(\.1), of: "\(server)")
+            print(rows.map { "  \($0.service.name): active \($0.server.activeConnections.map(String.init) ?? "-"), inactive \($0.server.inactiveConnections.map(String.init) ?? "-")" }.joined(separator: "\n"))
+            let active = try ControlConnectionClient.activeConnections(rows, of: "\(server)")
             if active == 0 {
                 print("no active connections left on \(server)")
                 return

@@ -45,6 +45,20 @@ import Testing
                                             outcome: "exited with status 3; output: no such unit", at: "wall200", durationMs: 3000))
     }
 
+    /// A role change whose role has no command supersedes the waiting one all the same: it is
+    /// stale (an `active` command must not run on a node that went on to maintenance).
+    @Test func aRoleWithoutACommandSupersedesTheWaitingOne() {
+        var ledger = NotifyLedger()
+        _ = ledger.queue(pending(.maintenance, ["/bin/m"]))
+        _ = ledger.startNext(at: at(0), wall: 1)
+        _ = ledger.queue(pending(.active, ["/bin/up"]))
+        #expect(ledger.supersede()?.role == .active)
+        #expect(ledger.supersede() == nil)
+        ledger.finish(succeeded: true, outcome: "exited with status 0", at: at(5), wall: 2)
+        let next = ledger.startNext(at: at(5), wall: 2)
+        #expect(next == nil && ledger.skippedCount == 1)
+    }
+
     /// Text: a WARNING only while the newest command that ended failed; a running line only once
     /// a command has run for a second (a quick script is not news).
     @Test func textWarnsWhileTheNewestFailedAndShowsALongRun() {

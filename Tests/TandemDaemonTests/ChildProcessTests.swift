@@ -240,6 +240,17 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         }
         let status = try #require(notifier.status())
         #expect(status.succeeded == 2 && status.skipped == 3 && status.queued == 0 && status.last?.role == "standby")
+        // A newer role without a command (maintenance here) leaves nothing stale to run.
+        try? FileManager.default.removeItem(atPath: "\(dir)/go")
+        try? FileManager.default.removeItem(atPath: "\(dir)/ran")
+        notifier.notify(.active, reason: "test", settings: settings)
+        for _ in 0..<200 where notifier.status()?.running == nil { usleep(10_000) }
+        notifier.notify(.standby, reason: "test", settings: settings)
+        notifier.notify(.maintenance, reason: "test", settings: settings)
+        _ = FileManager.default.createFile(atPath: "\(dir)/go", contents: nil)
+        notifier.drain()
+        #expect(try String(contentsOfFile: "\(dir)/log", encoding: .utf8) == "active\nstandby\nactive\n")
+        #expect(lines.withLock { $0 }.joined(separator: "\n").contains("notify standby: /bin/sh -c \(script) skipped: the node became maintenance before it started"))
     }
 }
 

@@ -153,6 +153,23 @@ struct MetricsExpositionTests {
         }
     }
 
+    /// Every role x result of the notify counter exists from the start at 0, so `increase()` sees
+    /// a first failure (a series born at 1 never shows one, and the alert would not fire).
+    @Test func notifyCountersStartAtZero() {
+        let events = MetricsEvents()
+        var text = normalizedExposition(events.registry.emitToBuffer())
+        for role in ["active", "standby", "fault", "maintenance", "stopping"] {
+            for result in ["succeeded", "failed", "skipped"] {
+                #expect(text.contains(#"tandem_notify_commands_total{role="\#(role)",result="\#(result)"} 0"# + "\n"), "\(role) \(result)")
+            }
+        }
+        events.notifyFinished(role: .active, succeeded: false)
+        events.notifySkipped(role: .standby)
+        text = normalizedExposition(events.registry.emitToBuffer())
+        #expect(text.contains(#"tandem_notify_commands_total{role="active",result="failed"} 1"# + "\n"))
+        #expect(text.contains(#"tandem_notify_commands_total{role="standby",result="skipped"} 1"# + "\n"))
+    }
+
     @Test func healthResultsAddUpPerTargetAndFollowAReload() {
         let events = MetricsEvents()
         let key = HealthTarget.Key(server: RealServerID(service: "web", address: IPAddress("10.0.2.1")!, port: 80),

@@ -66,6 +66,15 @@ public struct NotifyLedger: Sendable, Hashable {
         return superseded
     }
 
+    /// A role change whose role has no command: the waiting command (of an older role) is
+    /// stale all the same; returns it, and it will not run.
+    public mutating func supersede() -> Pending? {
+        guard let superseded = pending else { return nil }
+        pending = nil
+        skippedCount += 1
+        return superseded
+    }
+
     /// Starts the waiting command, if any (none while one runs: they run one at a time).
     public mutating func startNext(at now: MonotonicInstant, wall: UInt64) -> Pending? {
         guard running == nil, let next = pending else { return nil }

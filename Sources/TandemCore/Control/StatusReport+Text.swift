@@ -39,7 +39,8 @@ extension StatusReport {
             } else {
                 var line = "  authentication: HMAC-SHA256, key \(auth.keyFingerprint ?? "?")"
                 if let next = auth.nextKeyFingerprint { line += ", next key \(next) also accepted" }
-                if let key = auth.peerKey { line += "; \(peer.name) signs with the \(key) key" }
+                // While its packets are refused, the key it last signed with is history.
+                if let key = auth.peerKey, auth.state != "refusing" { line += "; \(peer.name) signs with the \(key) key" }
                 out.append(line)
             }
             if let detail = auth.detail {
@@ -47,7 +48,7 @@ extension StatusReport {
             }
         }
         var configLine = "config: serial \(config.serial), digest \(config.digest.prefix(16))"
-        if let peerConfig = peer.config {
+        if let peerConfig = peer.config, peer.alive {
             configLine += peerConfig.digest == config.digest ? " (same on \(peer.name))"
                 : "; \(peer.name): serial \(peerConfig.serial), digest \(peerConfig.digest.prefix(16))"
         }

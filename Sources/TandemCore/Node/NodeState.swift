@@ -661,7 +661,7 @@ public struct NodeState: Sendable {
                 agenda.append(.removeForeignCopies([copy]))
             } else {
                 out.append(.log(.warning, "\(what), was added by \(origin.actor) while \(election.role): leaving it (Tandem did not add it, "
-                    + "and it goes with this node when the VIPs move: remove it with ip addr del \(copy.prefix) dev \(copy.interface))"))
+                    + "and it stays on this node when the VIPs move away, answering for the VIP there: remove it with ip addr del \(copy.prefix) dev \(copy.interface))"))
             }
         case .overrun:
             out.append(.log(.warning, "route monitor lost notifications (overrun): state re-read"))

@@ -212,6 +212,9 @@ public final class KernelWorker: @unchecked Sendable {
     /// Runs `body` after all work queued so far (tests).
     public func afterPendingWork(_ body: @escaping @Sendable () -> Void) { queue.async(execute: body) }
 
+    /// Waits until the work queued so far here is done (not the notify commands it queued).
+    public func finishQueuedWork() { queue.sync {} }
+
     /// Waits until all queued work is done (tests, shutdown).
     public func drain() {
         queue.sync {}

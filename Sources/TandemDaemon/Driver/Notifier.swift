@@ -43,14 +43,18 @@ public final class Notifier: Sendable {
     private let ledger = Mutex(NotifyLedger())
     /// Hears each command's end: its role and whether it succeeded (the metrics).
     private let onFinished: @Sendable (Role, Bool) -> Void
+    /// Hears each command skipped because a newer role change came before it started.
+    private let onSkipped: @Sendable (Role) -> Void
 
     public init(runner: any NotifyRunner, nodeName: String, logger: Logger, clock: any TandemClock = MonotonicClock(),
-                onFinished: @escaping @Sendable (Role, Bool) -> Void = { _, _ in }) {
+                onFinished: @escaping @Sendable (Role, Bool) -> Void = { _, _ in },
+                onSkipped: @escaping @Sendable (Role) -> Void = { _ in }) {
         self.runner = runner
         self.nodeName = nodeName
         self.logger = logger
         self.clock = clock
         self.onFinished = onFinished
+        self.onSkipped = onSkipped
     }
 
     /// The notify section of the status (any thread).
@@ -76,13 +80,21 @@ public final class Notifier: Sendable {
     /// started when a newer role change comes is skipped (logged), so a slow or hung command
     /// never leaves a backlog of stale roles to run after the node has moved on.
     public func notify(_ role: Role, reason: String, settings: NotifySettings) {
-        guard let command = Notifier.command(for: role, in: settings) else { return }
+        let becoming = role == .stopping ? "the node is stopping" : "the node became \(role)"
+        guard let command = Notifier.command(for: role, in: settings) else {
+            // No command for this role: a waiting one of an older role is stale all the same.
+            if let superseded = ledger.withLock({ $0.supersede() }) { skipped(superseded, because: becoming) }
+            return
+        }
         let environment = ["TANDEM_ROLE": role.description, "TANDEM_REASON": reason, "TANDEM_NODE": nodeName]
         let pending = NotifyLedger.Pending(role: role, command: command, environment: environment, timeout: settings.timeout)
-        if let superseded = ledger.withLock({ $0.queue(pending) }) {
-            logger.notice("notify \(superseded.role): \(superseded.command.joined(separator: " ")) skipped: the node became \(role) before it started")
-        }
+        if let superseded = ledger.withLock({ $0.queue(pending) }) { skipped(superseded, because: becoming) }
         queue.async { [self] in runNext() }
+    }
+
+    private func skipped(_ command: NotifyLedger.Pending, because becoming: String) {
+        logger.notice("notify \(command.role): \(command.command.joined(separator: " ")) skipped: \(becoming) before it started")
+        onSkipped(command.role)
     }
 
     /// On the notify queue: runs the waiting command, if it was not taken by an earlier call.

@@ -13,8 +13,6 @@ final class HeartbeatSocket {
     let descriptor: Int32
     let local: IPAddress
     let port: UInt16
-    /// False once `close()` gave the port back.
-    private var isOpen = true
 
     /// Binds to `local`:`port`. `IP_FREEBIND` lets the daemon start before the address is up;
     /// DSCP CS6 (network control) marks the packets for priority queueing on the links.
@@ -63,15 +61,7 @@ final class HeartbeatSocket {
     /// `IPV6_FREEBIND` (linux/in6.h; glibc's headers lack it).
     static let ipv6FreeBind: Int32 = 78
 
-    deinit { if isOpen { Posix.close(descriptor) } }
-
-    /// Gives the address and port back at once (a new tandemd can bind them), once the
-    /// heartbeat thread has finished: nothing sends or receives on it after that.
-    func close() {
-        guard isOpen else { return }
-        isOpen = false
-        Posix.close(descriptor)
-    }
+    deinit { Posix.close(descriptor) }
 
     /// Sends one datagram; returns the errno on failure (the caller counts it, never throws: a
     /// down link must not stop the other paths). A full socket buffer counts as EAGAIN.

@@ -142,6 +142,9 @@ public final class MetricsEvents: Sendable {
         _ = registry.makeDurationHistogram(descriptor: Self.reconcileDuration, buckets: Self.reconcileBuckets)
         sendLatenessHistogram = registry.makeDurationHistogram(descriptor: Self.sendLateness, buckets: Self.latenessBuckets)
         _ = registry.makeCounter(descriptor: Self.driftRepairs)
+        // Every role × result from the start, at 0: `increase()` then sees a first failure (a
+        // series born at 1 shows no increase, and the alert would never fire for it).
+        for role in Self.notifyRoles { for result in Self.notifyResults { _ = notifyCounter(role, result) } }
     }
 
     private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
@@ -170,7 +173,7 @@ public final class MetricsEvents: Sendable {
     }
     private static var notifyCommands: MetricNameDescriptor {
         descriptor("tandem_notify_commands_total",
-                   "Notify commands (notify: in the config) that ended, by the role they were run for and result (succeeded, failed).")
+                   "Notify commands (notify: in the config) by the role they were for and result: succeeded, failed, or skipped (a newer role change came before it started).")
     }
     private static var checks: MetricNameDescriptor { descriptor("tandem_health_checks_total",
                                            "Health-check results per real server: passed, failed, or uncounted (ran too late to mean anything).") }
@@ -197,8 +200,18 @@ public final class MetricsEvents: Sendable {
 
     /// A notify command run for `role` ended (on the notify queue).
     public func notifyFinished(role: Role, succeeded: Bool) {
-        registry.makeCounter(descriptor: Self.notifyCommands,
-                             labels: [("role", role.description), ("result", succeeded ? "succeeded" : "failed")]).increment()
+        notifyCounter(role, succeeded ? "succeeded" : "failed").increment()
+    }
+
+    /// A notify command for `role` was skipped: a newer role change came before it started.
+    public func notifySkipped(role: Role) { notifyCounter(role, "skipped").increment() }
+
+    /// The roles that have notify commands (`Notifier.command(for:in:)`) and the results.
+    static let notifyRoles: [Role] = [.active, .standby, .fault, .maintenance, .stopping]
+    static let notifyResults = ["succeeded", "failed", "skipped"]
+
+    private func notifyCounter(_ role: Role, _ result: String) -> Counter {
+        registry.makeCounter(descriptor: Self.notifyCommands, labels: [("role", role.description), ("result", result)])
     }
 
     /// One announcement for `vip` was handed to the kernel (or refused).
