@@ -222,9 +222,10 @@ public enum Daemon {
             }
             var changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
                 .filter { $0.effect != .restart }.map(\.description)
-            // Keys are files, not config: a key rotated under the same path changes no config line.
-            if let keyChange = HeartbeatKeyChange.describe(running: runningKeys, fresh: freshFingerprints),
-               !changes.contains(where: { $0.hasPrefix("~ heartbeat key_file") || $0.hasPrefix("~ heartbeat next_key_file") || $0.hasPrefix("~ heartbeat authentication") }) {
+            // Keys are files, not config: a key rotated under the same paths changes no config line
+            // (changed paths have lines of their own).
+            if fresh.heartbeat.authentication == running.heartbeat.authentication, fresh.heartbeat.nextKeyFile == running.heartbeat.nextKeyFile,
+               let keyChange = HeartbeatKeyChange.describe(running: runningKeys, fresh: freshFingerprints) {
                 changes.append(keyChange)
             }
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)

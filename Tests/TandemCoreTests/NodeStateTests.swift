@@ -93,6 +93,19 @@ struct NodeHarness {
         now = end
     }
 
+    /// A heartbeat from the peer b.
+    static func peer(_ sequence: UInt64 = 1, role: Role, priority: UInt8 = 100) -> NodeEvent {
+        .heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: sequence, role: role, priority: priority,
+                                    configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100))
+    }
+
+    /// Starts and hears an active peer at once: the node becomes standby.
+    mutating func startStandby() {
+        send(.start)
+        send(Self.peer(role: .active))
+        #expect(state.election.role == .standby)
+    }
+
     /// Starts alone: with no peer heard for the dead time, the node becomes active.
     mutating func startActive() {
         send(.start)
@@ -234,10 +247,7 @@ struct NodeHarness {
     /// it is removed, with a warning naming who added it.
     @Test func aVIPAddedByAStrangerOnAStandbyIsRemoved() {
         var h = H()
-        h.send(.start)
-        h.send(.heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .active, priority: 100,
-                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
-        #expect(h.state.election.role == .standby)
+        h.startStandby()
         _ = h.takeEffects()
         h.kernel[H.vip] = .held
         h.send(.routes([.vipAdded(H.vip, origin: .foreign)]))
@@ -253,10 +263,7 @@ struct NodeHarness {
     /// means for this node (an active has no standby left; a node in maintenance leaves the VIPs
     /// served by nobody).
     @Test func losingThePeerIsLoggedWithWhatItMeans() {
-        func heartbeat(_ sequence: UInt64, role: Role) -> NodeEvent {
-            .heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: sequence, role: role, priority: 90,
-                                        configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100))
-        }
+        func heartbeat(_ sequence: UInt64, role: Role) -> NodeEvent { H.peer(sequence, role: role, priority: 90) }
         var h = H()
         h.startActive()
         h.send(heartbeat(1, role: .standby))
@@ -286,10 +293,7 @@ struct NodeHarness {
     @Test func aCopyOfAVIPsAddressWithAnotherPrefixIsRemovedOnAStandby() {
         let copy = VirtualIP(prefix: IPPrefix("192.0.2.10/32")!, interface: "eth0")
         var h = H()
-        h.send(.start)
-        h.send(.heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: 1, role: .active, priority: 100,
-                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
-        #expect(h.state.election.role == .standby)
+        h.startStandby()
         _ = h.takeEffects()
         h.kernel[copy] = .held
         h.send(.routes([.vipCopyAdded(H.vip, copy: copy, origin: .foreign)]))

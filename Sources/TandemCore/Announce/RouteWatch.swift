@@ -130,8 +130,13 @@ public struct RouteWatch: Sendable, Hashable {
     public mutating func origin(of vip: VirtualIP, present: Bool, port: UInt32) -> ChangeOrigin {
         let wasExpected = expected[vip] == present
         if wasExpected { expected[vip] = nil }
-        if ownPorts.contains(port) || wasExpected { return .tandem }
-        if port == 0 { return vip.prefix.family == .ipv4 ? .kernel : .foreign }
+        return wasExpected ? .tandem : origin(port: port, family: vip.prefix.family)
+    }
+
+    /// Who changed an address, from its notification's port alone (see `ChangeOrigin`).
+    func origin(port: UInt32, family: AddressFamily) -> ChangeOrigin {
+        if ownPorts.contains(port) { return .tandem }
+        if port == 0 { return family == .ipv4 ? .kernel : .foreign }
         return .foreign
     }
 
@@ -169,9 +174,7 @@ public struct RouteWatch: Sendable, Hashable {
                 let quiet = links[address.interfaceIndex].map { $0.flags & (Self.loopbackFlag | Self.noARPFlag) != 0 } ?? (name == "lo")
                 if !name.isEmpty, !quiet, let vip = trackedVIPs.first(where: { $0.address == address.prefix.address }) {
                     let copy = VirtualIP(prefix: address.prefix, interface: name)
-                    let origin: ChangeOrigin = ownPorts.contains(port) ? .tandem
-                        : port == 0 && address.prefix.family == .ipv4 ? .kernel : .foreign
-                    return [.vipCopyAdded(vip, copy: copy, origin: origin)]
+                    return [.vipCopyAdded(vip, copy: copy, origin: origin(port: port, family: address.prefix.family))]
                 }
                 return watchedAddresses.contains(address.prefix.address) ? [.hostChanged] : []
             }

@@ -96,8 +96,7 @@ struct Validator {
     /// "network" or "broadcast" when an IPv4 prefix of 30 bits or fewer has its address at the
     /// bottom or top of the subnet (RFC 919, RFC 3021 exempts /31); nil otherwise.
     static func subnetEdge(_ prefix: IPPrefix) -> String? {
-        guard prefix.address.family == .ipv4, prefix.length <= 30 else { return nil }
-        let value = prefix.address.bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard case .v4(let value) = prefix.address, prefix.length <= 30 else { return nil }
         let host = prefix.length == 0 ? UInt32.max : (UInt32.max >> UInt32(prefix.length))
         if value & host == 0 { return "network" }
         if value & host == host { return "broadcast" }

@@ -57,21 +57,12 @@ public struct NotifyLedger: Sendable, Hashable {
 
     public init() {}
 
-    /// A role change queued its command; returns the one it supersedes (waiting, not started),
-    /// which will not run.
-    public mutating func queue(_ command: Pending) -> Pending? {
+    /// A role change: `command` is its role's command, nil when the role has none. Either way
+    /// the waiting command (of an older role, not started) is stale: returned, it will not run.
+    public mutating func queue(_ command: Pending?) -> Pending? {
         let superseded = pending
         if superseded != nil { skippedCount += 1 }
         pending = command
-        return superseded
-    }
-
-    /// A role change whose role has no command: the waiting command (of an older role) is
-    /// stale all the same; returns it, and it will not run.
-    public mutating func supersede() -> Pending? {
-        guard let superseded = pending else { return nil }
-        pending = nil
-        skippedCount += 1
         return superseded
     }
 

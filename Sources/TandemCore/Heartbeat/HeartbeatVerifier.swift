@@ -372,13 +372,8 @@ public struct HeartbeatVerifier: Sendable {
         switch authenticate(tag: tag, signedBytes: signedBytes) {
         case .failure(let reason):
             if sender == peerName {
-                if var refused = authentication.refused {
-                    refused.count += 1
-                    refused.last = now
-                    authentication.refused = refused
-                } else {
-                    authentication.refused = .init(count: 1, since: now, last: now)
-                }
+                let before = authentication.refused
+                authentication.refused = .init(count: (before?.count ?? 0) + 1, since: before?.since ?? now, last: now)
             }
             return reason
         case .success(let key): slot = key

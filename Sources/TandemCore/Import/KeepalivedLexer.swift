@@ -260,54 +260,35 @@ public struct KeepalivedLexer {
 
     /// Splits a line into words: blanks separate, `"…"` is one word without its quotes, `{` and
     /// `}` outside quotes are words of their own.
-    static func words(_ line: String) -> [String] {
-        var words: [String] = []
-        var current = ""
-        var inWord = false
-        var quoted = false
-        for c in line {
-            if quoted {
-                if c == "\"" { quoted = false } else { current.append(c) }
-                continue
-            }
-            switch c {
-            case "\"":
-                quoted = true
-                inWord = true
-            case " ", "\t":
-                if inWord { words.append(current); current = ""; inWord = false }
-            case "{", "}":
-                if inWord { words.append(current); current = ""; inWord = false }
-                words.append(String(c))
-            default:
-                current.append(c)
-                inWord = true
-            }
-        }
-        if inWord { words.append(current) }
-        return words
-    }
+    static func words(_ line: String) -> [String] { split(line, quote: "\"", bracesAreWords: true) }
 
     /// Splits a script's text (a notify command, `misc_path`: the one string keepalived runs)
     /// into its arguments as keepalived does: blanks separate, and a parameter that contains a
     /// blank is enclosed in single quotes, which are not part of it (keepalived.conf(5),
     /// "Quoted strings"). An unclosed quote runs to the end of the text.
-    static func scriptWords(_ text: String) -> [String] {
+    static func scriptWords(_ text: String) -> [String] { split(text, quote: "'", bracesAreWords: false) }
+
+    /// Blanks separate words; `quote` … `quote` is (part of) one word without the quotes; with
+    /// `bracesAreWords`, `{` and `}` outside quotes are words of their own.
+    private static func split(_ text: String, quote: Character, bracesAreWords: Bool) -> [String] {
         var words: [String] = []
         var current = ""
         var inWord = false
         var quoted = false
         for c in text {
             if quoted {
-                if c == "'" { quoted = false } else { current.append(c) }
+                if c == quote { quoted = false } else { current.append(c) }
                 continue
             }
             switch c {
-            case "'":
+            case quote:
                 quoted = true
                 inWord = true
             case " ", "\t":
                 if inWord { words.append(current); current = ""; inWord = false }
+            case "{" where bracesAreWords, "}" where bracesAreWords:
+                if inWord { words.append(current); current = ""; inWord = false }
+                words.append(String(c))
             default:
                 current.append(c)
                 inWord = true

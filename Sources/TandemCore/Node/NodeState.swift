@@ -341,7 +341,7 @@ public struct NodeState: Sendable {
             awaiting = .release(.retry, list)
             out.append(.release(list))
         case .removeForeignCopies(let list):
-            guard !election.holdingVIPs, [.standby, .maintenance, .fault].contains(election.role) else { return }
+            guard keepsNoVIPCopies else { return }
             awaiting = .release(.foreignCopy, list)
             out.append(.release(list))
         case .releaseAll(let reason):
@@ -642,7 +642,7 @@ public struct NodeState: Sendable {
             if origin != .tandem, vips.contains(vip), !election.holdingVIPs {
                 // A node that does not serve the VIPs never keeps a copy: it would answer ARP and
                 // neighbour solicitations for the address the active serves (a duplicate IP).
-                if [.standby, .maintenance, .fault].contains(election.role) {
+                if keepsNoVIPCopies {
                     out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was added by \(origin.actor) while \(election.role): "
                         + "removing it (\(peerName) serves it when active; a second copy here would answer for it too)"))
                     agenda.append(.removeForeignCopies([vip]))
@@ -655,7 +655,7 @@ public struct NodeState: Sendable {
             guard origin != .tandem, vips.contains(vip) else { break }
             let what = "\(copy.prefix) on \(copy.interface), a copy of VIP \(vip.prefix) on \(vip.interface) with another "
                 + (copy.interface == vip.interface ? "prefix length" : "interface")
-            if !election.holdingVIPs, [.standby, .maintenance, .fault].contains(election.role) {
+            if keepsNoVIPCopies {
                 out.append(.log(.warning, "\(what), was added by \(origin.actor) while \(election.role): removing it "
                     + "(\(peerName) serves the VIP when active; a copy here would answer ARP and neighbour solicitations for it too)"))
                 agenda.append(.removeForeignCopies([copy]))
@@ -831,6 +831,12 @@ public struct NodeState: Sendable {
             out.append(.log(.notice, "effective priority \(before) -> \(after): tracked link \(name) is \(isUp ? "up" : "down") "
                 + "(priority \(election.settings.priority), lowered by its tracked links that are down)"))
         }
+    }
+
+    /// A node that does not serve the VIPs (standby, maintenance, fault, holding none) keeps no
+    /// copy of one: it would answer ARP and neighbour solicitations for the address the active serves.
+    private var keepsNoVIPCopies: Bool {
+        !election.holdingVIPs && [.standby, .maintenance, .fault].contains(election.role)
     }
 
     // MARK: - Operator requests

@@ -80,21 +80,16 @@ public final class Notifier: Sendable {
     /// started when a newer role change comes is skipped (logged), so a slow or hung command
     /// never leaves a backlog of stale roles to run after the node has moved on.
     public func notify(_ role: Role, reason: String, settings: NotifySettings) {
-        let becoming = role == .stopping ? "the node is stopping" : "the node became \(role)"
-        guard let command = Notifier.command(for: role, in: settings) else {
-            // No command for this role: a waiting one of an older role is stale all the same.
-            if let superseded = ledger.withLock({ $0.supersede() }) { skipped(superseded, because: becoming) }
-            return
-        }
         let environment = ["TANDEM_ROLE": role.description, "TANDEM_REASON": reason, "TANDEM_NODE": nodeName]
-        let pending = NotifyLedger.Pending(role: role, command: command, environment: environment, timeout: settings.timeout)
-        if let superseded = ledger.withLock({ $0.queue(pending) }) { skipped(superseded, because: becoming) }
-        queue.async { [self] in runNext() }
-    }
-
-    private func skipped(_ command: NotifyLedger.Pending, because becoming: String) {
-        logger.notice("notify \(command.role): \(command.command.joined(separator: " ")) skipped: \(becoming) before it started")
-        onSkipped(command.role)
+        let pending = Notifier.command(for: role, in: settings).map {
+            NotifyLedger.Pending(role: role, command: $0, environment: environment, timeout: settings.timeout)
+        }
+        if let superseded = ledger.withLock({ $0.queue(pending) }) {
+            let becoming = role == .stopping ? "the node is stopping" : "the node became \(role)"
+            logger.notice("notify \(superseded.role): \(superseded.command.joined(separator: " ")) skipped: \(becoming) before it started")
+            onSkipped(superseded.role)
+        }
+        if pending != nil { queue.async { [self] in runNext() } }
     }
 
     /// On the notify queue: runs the waiting command, if it was not taken by an earlier call.

@@ -206,8 +206,8 @@ public final class MetricsEvents: Sendable {
     /// A notify command for `role` was skipped: a newer role change came before it started.
     public func notifySkipped(role: Role) { notifyCounter(role, "skipped").increment() }
 
-    /// The roles that have notify commands (`Notifier.command(for:in:)`) and the results.
-    static let notifyRoles: [Role] = [.active, .standby, .fault, .maintenance, .stopping]
+    /// The roles that have notify commands (`Notifier.command(for:in:)`: every one but starting) and the results.
+    static let notifyRoles = Role.allCases.filter { $0 != .starting }
     static let notifyResults = ["succeeded", "failed", "skipped"]
 
     private func notifyCounter(_ role: Role, _ result: String) -> Counter {
