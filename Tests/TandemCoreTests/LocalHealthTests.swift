@@ -99,6 +99,25 @@ struct LocalHealthTests {
         #expect(report.vips.map(\.state) == row.vipStates)
     }
 
+    /// A VIP's address with another prefix length or on another interface is a copy; one on a
+    /// loopback or NOARP link (a direct-routing real server's) is not, nor is the VIP itself.
+    @Test func copiesOfAVIPsAddressAreFoundExceptOnQuietLinks() {
+        var dummy = up("dr0", 6)
+        dummy.flags |= LinkState.noARPFlag
+        var loopback = up("lo", 1)
+        loopback.flags |= LinkState.loopbackFlag
+        let addresses = healthyAddresses + [
+            addr("192.0.2.10/32", on: "eth1", index: 3), addr("192.0.2.10/24", on: "eth0"), addr("2001:db8::10/128", on: "hb", index: 4),
+            addr("192.0.2.10/32", on: "lo", index: 1), addr("192.0.2.10/32", on: "dr0", index: 6), addr("192.0.2.11/32", on: "eth1", index: 3),
+        ]
+        let report = LocalHealth.assess(heartbeatAddresses: [], sendFailures: [:], vips: [vip4, vip6], trackedInterfaces: [],
+                                        links: healthyLinks + [dummy, loopback], addresses: addresses)
+        #expect(report.copies == [VirtualIP(prefix: IPPrefix("192.0.2.10/32")!, interface: "eth1"),
+                                  VirtualIP(prefix: IPPrefix("192.0.2.10/24")!, interface: "eth0"),
+                                  VirtualIP(prefix: IPPrefix("2001:db8::10/128")!, interface: "hb")])
+        #expect(report.vips.map(\.state) == [.held, .held])
+    }
+
     @Test func problemsNameTheInterfaceAndTheFix() {
         #expect(LocalHealth.VIPState.held.problem(vip4) == nil)
         #expect(LocalHealth.VIPState.absent.problem(vip4) == nil)

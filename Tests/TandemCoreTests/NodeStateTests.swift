@@ -22,7 +22,10 @@ struct NodeHarness {
             effects.append(effect)
             switch effect {
             case .judgeHealth(let query):
-                return .judged(LocalHealth.Report(vips: query.vips.map { LocalHealth.VIPEntry(vip: $0, state: kernel[$0] ?? .absent) }))
+                // A present address that carries a VIP's address but is no VIP is a copy (`LocalHealth.copies`).
+                let copies = kernel.keys.filter { key in !query.vips.contains(key) && query.vips.contains { $0.prefix.address == key.prefix.address } }
+                return .judged(LocalHealth.Report(vips: query.vips.map { LocalHealth.VIPEntry(vip: $0, state: kernel[$0] ?? .absent) },
+                                                  copies: copies.sorted { "\($0.prefix) \($0.interface)" < "\($1.prefix) \($1.interface)" }))
             case .claim(let vips):
                 var results: [VirtualIP: VIPClaimOutcome] = [:]
                 for vip in vips {
@@ -309,7 +312,68 @@ struct NodeHarness {
         active.send(.routes([.vipCopyAdded(H.vip, copy: copy, origin: .foreign)]))
         #expect(active.kernel[copy] == .held)
         #expect(!active.effects.contains(.release([copy])))
-        #expect(active.effects.contains { if case .log(.warning, let text) = $0 { text.contains("leaving it") } else { false } })
+        #expect(active.effects.contains(.log(.warning, "192.0.2.10/32 on eth0, a copy of VIP 192.0.2.10/24 on eth0 with another prefix length, "
+            + "was added by another program while active: leaving it while this node serves the VIPs (Tandem did not add it); it is "
+            + "removed when this node stops serving them, as a copy would answer for the VIP there too")), "\(active.effects)")
+        // The active hands over (a peer of higher priority): once it stops serving, the copy goes too.
+        _ = active.takeEffects()
+        for sequence in 1...10 {
+            active.send(H.peer(UInt64(sequence), role: .active, priority: 150))
+            active.advance(100)
+        }
+        #expect(active.state.election.role == .standby)
+        #expect(active.kernel[copy] == nil, "\(active.effects)")
+        #expect(active.kernel[H.vip] == nil)
+        #expect(active.effects.contains(.log(.notice, "copies of VIP addresses removed from this standby node: 192.0.2.10/32 on eth0 (removed)")),
+                "\(active.effects)")
+    }
+
+    /// A copy present when tandemd starts (left by keepalived, or by hand) is found by the first
+    /// judgement: removed once the node settles as standby, asked once (not again at every event).
+    @Test func aCopyOfAVIPsAddressPresentAtStartIsRemovedWhenTheNodeBecomesStandby() {
+        let copy = VirtualIP(prefix: IPPrefix("192.0.2.10/32")!, interface: "eth1")
+        var h = H(present: [copy: .held])
+        h.send(.start)
+        #expect(h.effects.contains(.log(.warning, "192.0.2.10/32 on eth1, a copy of VIP 192.0.2.10/24 on eth0 with another interface, "
+            + "was found at start-up: it stays only if this node becomes active, and goes when it stops serving the VIPs (a copy "
+            + "answers ARP and neighbour solicitations for the VIP too)")), "\(h.effects)")
+        #expect(h.kernel[copy] == .held)
+        h.send(H.peer(role: .active))
+        #expect(h.state.election.role == .standby)
+        #expect(h.kernel[copy] == nil)
+        #expect(h.effects.filter { $0 == .release([copy]) }.count == 1, "\(h.effects)")
+        // Removed for good: later events ask nothing more.
+        _ = h.takeEffects()
+        for sequence in 2...6 {
+            h.send(H.peer(UInt64(sequence), role: .active))
+            h.advance(100)
+        }
+        #expect(h.state.election.role == .standby)
+        #expect(!h.effects.contains { if case .release = $0 { true } else { false } }, "\(h.effects)")
+        // Added again later: removed again.
+        h.kernel[copy] = .held
+        h.send(.routes([.vipCopyAdded(H.vip, copy: copy, origin: .foreign)]))
+        #expect(h.kernel[copy] == nil, "\(h.effects)")
+    }
+
+    /// A copy whose removal fails is retried with the other failed releases, not asked again at
+    /// every judgement.
+    @Test func aCopyWhoseRemovalFailsIsRetriedAtTheRetryDelay() {
+        let copy = VirtualIP(prefix: IPPrefix("192.0.2.10/32")!, interface: "eth0")
+        var h = H()
+        h.startStandby()
+        _ = h.takeEffects()
+        // Added, and the kernel refuses its removal: one attempt, then the retry.
+        h.failWrites = true
+        h.kernel[copy] = .held
+        h.send(.routes([.vipCopyAdded(H.vip, copy: copy, origin: .foreign)]))
+        #expect(h.effects.filter { $0 == .release([copy]) }.count == 1, "\(h.effects)")
+        h.send(H.peer(2, role: .active))
+        h.send(.routes([.hostChanged]))
+        #expect(h.effects.filter { $0 == .release([copy]) }.count == 1, "\(h.effects)")
+        h.failWrites = false
+        h.advance(2000)
+        #expect(h.kernel[copy] == nil, "\(h.effects)")
     }
 
     /// A tracked link with `lower_priority_by` going down and up changes the effective priority,

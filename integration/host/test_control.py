@@ -288,6 +288,27 @@ def test_a_vip_added_by_hand_on_the_standby_is_removed(pair):
     assert pair.holders() == {"a"}
 
 
+def test_copies_present_at_start_or_kept_while_active_go_when_the_node_stops_serving(pair):
+    """A leftover /32 of the VIP on rb before tandemd starts (keepalived's, say) goes once rb
+    settles as standby; one added on the active ra stays while ra serves and goes when a failover
+    makes ra standby. `ip addr` in each namespace is the witness."""
+    def copies(node):
+        return [f"{a['local']}/{a['prefixlen']}" for link in pair.topo.ip_json(node, "addr", "show", "dev", "eth0")
+                for a in link.get("addr_info", []) if a.get("local") == VIP and a.get("prefixlen") == 32]
+
+    pair.topo.ip("b", "addr", "add", f"{VIP}/32", "dev", "eth0")
+    started(pair)
+    pair.wait_for(lambda: copies("b") == [], 5, what="rb removes the /32 it found at start-up")
+    assert f"{VIP}/32 on eth0, a copy of VIP {VIP}/24 on eth0 with another prefix length, was found at start-up" in pair.logs["b"].read_text()
+    pair.topo.ip("a", "addr", "add", f"{VIP}/32", "dev", "eth0")
+    pair.wait_for(lambda: "leaving it while this node serves the VIPs" in pair.logs["a"].read_text(), 5, what="ra's warning")
+    assert copies("a") == [f"{VIP}/32"]
+    assert pair.ctl("a", "failover").returncode == 0
+    pair.wait_for(lambda: pair.holders() == {"b"} and copies("a") == [], 5, what="ra, now standby, removes its /32")
+    assert "copies of VIP addresses removed from this standby node" in pair.logs["a"].read_text()
+    assert copies("b") == []
+
+
 def test_events_follow_streams_role_changes(pair):
     started(pair)
     follower = subprocess.Popen([TANDEMCTL, "events", "--socket", pair.socket("b"), "--count", "2"],

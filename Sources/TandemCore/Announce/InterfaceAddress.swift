@@ -56,4 +56,13 @@ public struct LinkState: Sendable, Hashable {
     /// Usable for traffic: administratively up and the carrier present (IFF_UP and IFF_RUNNING,
     /// which the kernel sets from the operational state).
     public var isUp: Bool { flags & LinkState.upFlag != 0 && flags & LinkState.runningFlag != 0 }
+
+    /// `IFF_LOOPBACK` and `IFF_NOARP` (include/uapi/linux/if.h).
+    public static let loopbackFlag: UInt32 = 0x8
+    public static let noARPFlag: UInt32 = 0x80
+
+    /// Whether an address here answers no ARP or neighbour solicitation on a shared link: a
+    /// loopback or NOARP link (lo, a dummy), where a direct-routing real server keeps the VIP on
+    /// purpose with arp_ignore. Such a copy of a VIP's address is left alone.
+    public var isQuiet: Bool { flags & (LinkState.loopbackFlag | LinkState.noARPFlag) != 0 }
 }

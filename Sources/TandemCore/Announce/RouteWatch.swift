@@ -140,11 +140,6 @@ public struct RouteWatch: Sendable, Hashable {
         return .foreign
     }
 
-    /// `IFF_LOOPBACK` and `IFF_NOARP` (include/uapi/linux/if.h): a VIP's address on such a link
-    /// (lo, a dummy) is a direct-routing real server's, kept there on purpose with arp_ignore.
-    static let loopbackFlag: UInt32 = 0x8
-    static let noARPFlag: UInt32 = 0x80
-
     /// Applies one notification and returns the events it causes (usually none or one).
     public mutating func apply(_ notification: RouteNotification) -> [RouteWatchEvent] {
         switch notification {
@@ -171,7 +166,7 @@ public struct RouteWatch: Sendable, Hashable {
         case .addressAdded(let address, let port):
             guard let vip = trackedVIP(for: address) else {
                 let name = address.interface.isEmpty ? interfaceNames[address.interfaceIndex] ?? "" : address.interface
-                let quiet = links[address.interfaceIndex].map { $0.flags & (Self.loopbackFlag | Self.noARPFlag) != 0 } ?? (name == "lo")
+                let quiet = links[address.interfaceIndex].map(\.isQuiet) ?? (name == "lo")
                 if !name.isEmpty, !quiet, let vip = trackedVIPs.first(where: { $0.address == address.prefix.address }) {
                     let copy = VirtualIP(prefix: address.prefix, interface: name)
                     return [.vipCopyAdded(vip, copy: copy, origin: origin(port: port, family: address.prefix.family))]

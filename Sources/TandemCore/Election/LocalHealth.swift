@@ -102,11 +102,18 @@ public enum LocalHealth {
         public var vips: [VIPEntry]
         /// Reasons this node cannot serve, most basic first; empty when healthy.
         public var faults: [String]
+        /// Copies of a VIP's address with another prefix length or on another interface (a
+        /// leftover /32 from keepalived, an address added by hand), in the kernel's address
+        /// order; not those on a quiet link (`LinkState.isQuiet`). Each answers ARP and neighbour
+        /// solicitations for the VIP as an exact copy would, so a node that does not serve the
+        /// VIPs removes them (`NodeState`).
+        public var copies: [VirtualIP]
 
-        public init(paths: [PathState] = [], vips: [VIPEntry] = [], faults: [String] = []) {
+        public init(paths: [PathState] = [], vips: [VIPEntry] = [], faults: [String] = [], copies: [VirtualIP] = []) {
             self.paths = paths
             self.vips = vips
             self.faults = faults
+            self.copies = copies
         }
 
         /// The state of `vip`, nil when it is not one of the assessed VIPs.
@@ -163,7 +170,21 @@ public enum LocalHealth {
             if !link.isUp { faults.append("VIP interface \(vip.interface) is down or has no carrier") }
         }
         for entry in states where entry.state == .conflict { faults.append(conflictText(entry.vip)) }
-        return Report(paths: paths, vips: states, faults: faults)
+        return Report(paths: paths, vips: states, faults: faults, copies: copies(of: vips, links: linkByName, addresses: addresses))
+    }
+
+    /// The addresses that carry a VIP's address but are not a configured VIP (another prefix
+    /// length, another interface), except on quiet links; each once.
+    static func copies(of vips: [VirtualIP], links: [String: LinkState], addresses: [InterfaceAddress]) -> [VirtualIP] {
+        let vipAddresses = Set(vips.map(\.prefix.address))
+        var found: [VirtualIP] = []
+        for address in addresses where vipAddresses.contains(address.prefix.address) && !address.interface.isEmpty {
+            let copy = VirtualIP(prefix: address.prefix, interface: address.interface)
+            let quiet = links[address.interface]?.isQuiet ?? (address.interface == "lo")
+            guard !quiet, !vips.contains(copy), !found.contains(copy) else { continue }
+            found.append(copy)
+        }
+        return found
     }
 
     static func pathState(_ local: IPAddress, sendFailure: String?, links: [String: LinkState],

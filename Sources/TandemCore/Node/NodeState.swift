@@ -118,6 +118,12 @@ public struct NodeState: Sendable {
     /// `reconcileIPVS` effects not yet answered by `.ipvsReconciled`.
     private var reconcilesOutstanding = 0
     private var lastPeerView: (role: Role, alive: Bool)?
+    /// Who added each copy of a VIP's address (`RouteWatchEvent.vipCopyAdded`), for the line
+    /// logged when the next judgement finds it.
+    private var copyActors: [VirtualIP: String] = [:]
+    /// Copies of VIP addresses whose removal was asked while they are still reported present:
+    /// not asked again until a judgement finds them gone (a failed removal is retried as a release).
+    private var copiesSwept: Set<VirtualIP> = []
     /// Requests that arrived while another step was waiting for an answer.
     private var agenda: [Work] = []
     private var awaiting: Call?
@@ -135,6 +141,9 @@ public struct NodeState: Sendable {
         case retryRelease
         /// VIPs another program added on this node while it does not serve them: removed.
         case removeForeignCopies([VirtualIP])
+        /// Copies of VIP addresses with another prefix or interface (`LocalHealth.Report.copies`)
+        /// on this node while it does not serve the VIPs: removed.
+        case removeAddressCopies([VirtualIP])
         case releaseAll(reason: String)
         case sendNotice(Election.Outgoing)
         case finish(reason: String)
@@ -148,7 +157,7 @@ public struct NodeState: Sendable {
     }
 
     private enum ClaimPurpose: Sendable { case takeover, reclaim, reload }
-    private enum ReleasePurpose: Sendable { case all, removedByReload, retry, staleAdded, foreignCopy }
+    private enum ReleasePurpose: Sendable { case all, removedByReload, retry, staleAdded, foreignCopy, addressCopy }
 
     /// - Parameters:
     ///   - config: the version of the config the node starts with.
@@ -300,6 +309,13 @@ public struct NodeState: Sendable {
                 perform(agenda.removeFirst(), at: now)
                 continue
             }
+            // Whatever made this node stop serving (start-up as standby, a failover, maintenance,
+            // a fault), it keeps no copy of a VIP's address once it has settled there.
+            let sweep = keepsNoVIPCopies ? health.copies.filter { !copiesSwept.contains($0) } : []
+            if !sweep.isEmpty {
+                agenda.append(.removeAddressCopies(sweep))
+                continue
+            }
             if healthStale, judgeRounds < 4, !isFinished {
                 healthStale = false
                 judgeRounds += 1
@@ -343,6 +359,11 @@ public struct NodeState: Sendable {
         case .removeForeignCopies(let list):
             guard keepsNoVIPCopies else { return }
             awaiting = .release(.foreignCopy, list)
+            out.append(.release(list))
+        case .removeAddressCopies(let list):
+            guard keepsNoVIPCopies else { return }
+            copiesSwept.formUnion(list)
+            awaiting = .release(.addressCopy, list)
             out.append(.release(list))
         case .releaseAll(let reason):
             releaseAll(reason: reason)
@@ -456,6 +477,9 @@ public struct NodeState: Sendable {
     private mutating func judged(_ report: LocalHealth.Report, start: Bool, at now: MonotonicInstant) {
         let before = health
         health = report
+        logNewCopies(report.copies.filter { !before.copies.contains($0) })
+        copiesSwept.formIntersection(report.copies)
+        copyActors = copyActors.filter { report.copies.contains($0.key) }
         if report.faults != before.faults {
             out.append(report.faults.isEmpty ? .log(.notice, "local faults cleared")
                 : .log(.warning, "local fault: \(report.faults.joined(separator: "; "))"))
@@ -589,7 +613,7 @@ public struct NodeState: Sendable {
         for vip in asked {
             switch results[vip] ?? .failed("no answer") {
             case .removed: done.append("\(vip.prefix) on \(vip.interface) (removed)")
-            case .alreadyAbsent where purpose == .staleAdded || purpose == .foreignCopy: break
+            case .alreadyAbsent where purpose == .staleAdded || purpose == .foreignCopy || purpose == .addressCopy: break
             case .alreadyAbsent: done.append("\(vip.prefix) on \(vip.interface) (already absent)")
             case .failed(let why):
                 releaseOwed.insert(vip)
@@ -603,7 +627,11 @@ public struct NodeState: Sendable {
         case .removedByReload: log = "VIPs released (removed from the config)"
         case .staleAdded: log = "VIPs added by a reload were already present on this \(election.role) node: stale copies released"
         case .foreignCopy: log = "VIPs added outside Tandem on this \(election.role) node removed"
+        case .addressCopy: log = "copies of VIP addresses removed from this \(election.role) node"
         }
+        // A swept copy's removal (or its retry): the next judgement confirms it gone and forgets
+        // it as swept, so one added again later is removed again.
+        if asked.contains(where: copiesSwept.contains) { healthStale = true }
         if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
         if purpose == .all { reconcileIPVS(.released) { $0.holdingVIPs = false } }
     }
@@ -651,18 +679,10 @@ public struct NodeState: Sendable {
                 }
             }
         case .vipCopyAdded(let vip, let copy, let origin):
+            // The judgement this makes stale finds the copy (`LocalHealth.Report.copies`): it
+            // logs it and, on a node that does not serve the VIPs, the sweep removes it.
             stale = origin != .tandem
-            guard origin != .tandem, vips.contains(vip) else { break }
-            let what = "\(copy.prefix) on \(copy.interface), a copy of VIP \(vip.prefix) on \(vip.interface) with another "
-                + (copy.interface == vip.interface ? "prefix length" : "interface")
-            if keepsNoVIPCopies {
-                out.append(.log(.warning, "\(what), was added by \(origin.actor) while \(election.role): removing it "
-                    + "(\(peerName) serves the VIP when active; a copy here would answer ARP and neighbour solicitations for it too)"))
-                agenda.append(.removeForeignCopies([copy]))
-            } else {
-                out.append(.log(.warning, "\(what), was added by \(origin.actor) while \(election.role): leaving it (Tandem did not add it, "
-                    + "and it stays on this node when the VIPs move away, answering for the VIP there: remove it with ip addr del \(copy.prefix) dev \(copy.interface))"))
-            }
+            if origin != .tandem, vips.contains(vip) { copyActors[copy] = origin.actor }
         case .overrun:
             out.append(.log(.warning, "route monitor lost notifications (overrun): state re-read"))
         case .hostChanged:
@@ -830,6 +850,29 @@ public struct NodeState: Sendable {
         if after != before {
             out.append(.log(.notice, "effective priority \(before) -> \(after): tracked link \(name) is \(isUp ? "up" : "down") "
                 + "(priority \(election.settings.priority), lowered by its tracked links that are down)"))
+        }
+    }
+
+    /// One line for each copy of a VIP's address a judgement found for the first time: what it
+    /// is, who added it when known, and what happens to it (`drive` removes it on a node that
+    /// does not serve the VIPs; a serving node leaves it until it stops serving).
+    private mutating func logNewCopies(_ copies: [VirtualIP]) {
+        for copy in copies {
+            guard let vip = vips.first(where: { $0.prefix.address == copy.prefix.address }) else { continue }
+            let what = "\(copy.prefix) on \(copy.interface), a copy of VIP \(vip.prefix) on \(vip.interface) with another "
+                + (copy.interface == vip.interface ? "prefix length" : "interface")
+            let how = copyActors[copy].map { "was added by \($0) while \(election.role)" }
+                ?? (election.role == .starting ? "was found at start-up" : "is on this \(election.role) node")
+            if keepsNoVIPCopies {
+                out.append(.log(.warning, "\(what), \(how): removing it "
+                    + "(\(peerName) serves the VIP when active; a copy here would answer ARP and neighbour solicitations for it too)"))
+            } else if election.role == .starting {
+                out.append(.log(.warning, "\(what), \(how): it stays only if this node becomes active, and goes when it stops "
+                    + "serving the VIPs (a copy answers ARP and neighbour solicitations for the VIP too)"))
+            } else {
+                out.append(.log(.warning, "\(what), \(how): leaving it while this node serves the VIPs (Tandem did not add it); "
+                    + "it is removed when this node stops serving them, as a copy would answer for the VIP there too"))
+            }
         }
     }
 
