@@ -177,8 +177,10 @@ struct FailoverCommand: ParsableCommand {
         abstract: "Move the VIPs to the other node, make-before-break; returns when the move is complete.",
         discussion: """
         Works from either node: on the active it hands over to the standby; on the standby it asks \
-        the active to hand over. Refused, with the reason, when the peer cannot take over (not \
-        heard, in fault or maintenance) or the two configs differ — unless --force, which on the \
+        the active to hand over. Right after a reload it first waits (up to the handover timeout \
+        and 2 s) for the peer to mirror the new config. Refused, with the reason, when the peer \
+        cannot take over (not heard, in fault or maintenance) or the two configs still differ — \
+        unless --force, which on the \
         active releases the VIPs even with nobody to claim them (it takes them back after the \
         handover timeout if the peer does not).
         """)

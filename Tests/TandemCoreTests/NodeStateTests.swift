@@ -500,10 +500,68 @@ struct NodeHarness {
             return
         }
         #expect(why.contains("configs differ (serial 0 here, 9 on b)"))
-        #expect(why.contains("this node fetches b's newer config within a few heartbeats: try again in a moment"), "\(why)")
+        #expect(why.contains("configs are not mirrored without heartbeat authentication (auth: none)"), "\(why)")
         #expect(h.state.election.role == .active)
         #expect(NodeState.configsDiffer(here: 25, peer: 24, peerName: "rb").contains("rb fetches this node's newer config"))
         #expect(NodeState.configsDiffer(here: 25, peer: 25, peerName: "rb").contains("equal serials with different contents are a conflict"))
+    }
+
+    /// A failover asked right after a reload (the peer still runs the older serial) waits for the
+    /// mirror and then fails over; one the mirror does not settle in time is refused, saying so.
+    @Test func aFailoverRightAfterAReloadWaitsForTheMirror() {
+        let old = HeartbeatMessage.ConfigDigest([UInt8](repeating: 7, count: 32))!
+        func beat(_ sequence: UInt64, _ digest: HeartbeatMessage.ConfigDigest, serial: UInt64, role: Role = .standby) -> NodeEvent {
+            .heartbeat(HeartbeatMessage(kind: .heartbeat, sender: "b", bootEpoch: 7, sequence: sequence, role: role, priority: 100,
+                                        configSerial: serial, configDigest: digest, pathIndex: 0, intervalMilliseconds: 100))
+        }
+        for mirrored in [true, false] {
+            var h = Self.replicating()
+            h.startActive()
+            let ours = h.state.configVersion
+            h.send(beat(1, old, serial: ours.serial + 5))
+            _ = h.takeEffects()
+            h.send(.command(1, .failover(force: false)))
+            #expect(h.replies[1] == nil, "answered at once: \(String(describing: h.replies[1]))")
+            #expect(h.effects.contains { if case .log(.notice, let text) = $0 { text.hasPrefix("failover waits for the config mirror") } else { false } })
+            // A second request meanwhile is told one is in progress.
+            h.send(.command(2, .failover(force: false)))
+            #expect(h.replies[2] == [.refused("another failover or maintenance change is in progress")])
+            var sequence: UInt64 = 2
+            for _ in 0..<3 {
+                h.send(beat(sequence, old, serial: ours.serial + 5))
+                sequence += 1
+                h.advance(100)
+            }
+            #expect(h.replies[1] == nil)
+            if mirrored {
+                // The mirror lands: the peer's heartbeats carry this node's config; the failover runs.
+                h.send(beat(sequence, ours.digest, serial: ours.serial))
+                sequence += 1
+                #expect(h.effects.contains { if case .log(.notice, let text) = $0 { text.hasPrefix("failover starts: b runs this node's config") } else { false } })
+                for _ in 0..<10 {   // b claims (make-before-break), then a releases
+                    h.send(beat(sequence, ours.digest, serial: ours.serial, role: .active))
+                    sequence += 1
+                    h.advance(100)
+                }
+                #expect(h.state.election.role == .standby, "\(h.effects)")
+                guard case .failoverDone = h.replies[1]?.first else {
+                    Issue.record("failover after the mirror: \(String(describing: h.replies[1]))")
+                    continue
+                }
+            } else {
+                for _ in 0..<80 {
+                    h.send(beat(sequence, old, serial: ours.serial + 5))
+                    sequence += 1
+                    h.advance(100)
+                }
+                guard case .refused(let why) = h.replies[1]?.first else {
+                    Issue.record("failover the mirror never settled: \(String(describing: h.replies[1]))")
+                    continue
+                }
+                #expect(why.contains("this node fetches b's newer config") && why.contains("for the mirror)"), "\(why)")
+                #expect(h.state.election.role == .active)
+            }
+        }
     }
 
     @Test func aForcedStopReleasesSendsANoticeAndFinishes() {

@@ -321,6 +321,23 @@ def test_events_follow_streams_role_changes(pair):
     assert any(" role rb: standby -> active" in line for line in lines), out
 
 
+def test_a_failover_right_after_a_reload_waits_for_the_mirror(pair):
+    """`reload` then `failover` at once on ra (a script's order): rb still runs serial 1, so the
+    failover waits until rb has mirrored serial 2, then hands over: exit 0, and `ip addr` shows
+    the VIP (and the reload's new one) on rb alone."""
+    started(pair)
+    pair.write_config(serial=2, extra_vips=["192.0.2.21/24"])
+    assert pair.ctl("a", "reload").returncode == 0
+    r = pair.ctl("a", "failover")
+    assert r.returncode == 0, r.stdout + r.stderr
+    pair.wait_for(lambda: pair.holders() == {"b"}, 5, what="rb holds the VIP")
+    assert any(a.get("local") == "192.0.2.21" for link in pair.topo.ip_json("b", "addr", "show", "dev", "eth0")
+               for a in link.get("addr_info", []))
+    assert status(pair, "b")["config"]["serial"] == 2
+    log = pair.logs["a"].read_text()
+    assert "failover waits for the config mirror: serial 2 here, 1 on rb" in log or "failover complete" in r.stdout, log[-2000:]
+
+
 def test_failover_refused_on_config_conflict_unless_forced(pair):
     started(pair)
     # Same serial, different contents, loaded by ra only: a conflict nothing resolves by itself.

@@ -70,6 +70,9 @@ public struct NodeState: Sendable {
         public var wasActive: Bool
         public var since: MonotonicInstant
         public var deadline: MonotonicInstant
+        /// A failover asked while the peer's config and this node's differ with one serial newer:
+        /// it starts once the mirror has made them equal (`NodeState.drive`), or is refused at the deadline.
+        public var awaitingMirror = false
     }
 
     public private(set) var settings: Settings
@@ -316,6 +319,7 @@ public struct NodeState: Sendable {
                 agenda.append(.removeAddressCopies(sweep))
                 continue
             }
+            if startFailoverAfterMirror(at: now) { continue }
             if healthStale, judgeRounds < 4, !isFinished {
                 healthStale = false
                 judgeRounds += 1
@@ -885,10 +889,15 @@ public struct NodeState: Sendable {
     // MARK: - Operator requests
 
     /// Why a failover is refused while the two configs differ, and what to do: a newer serial on
-    /// one side is being mirrored to the other (a failover right after a reload meets this for
-    /// about a second), equal serials with different contents are a conflict to settle by hand.
-    static func configsDiffer(here: UInt64, peer: UInt64, peerName: String) -> String {
+    /// one side that the mirror did not bring over in time (a failover waits for it first), equal
+    /// serials with different contents (a conflict to settle by hand), or no mirror at all
+    /// (`auth: none`: configs are copied by hand).
+    static func configsDiffer(here: UInt64, peer: UInt64, peerName: String, mirrors: Bool = true) -> String {
         let differ = "configs differ (serial \(here) here, \(peer) on \(peerName)): \(peerName) would serve a different table; "
+        if !mirrors, here != peer {
+            return differ + "configs are not mirrored without heartbeat authentication (auth: none): copy the newer config "
+                + "to the other node and reload it there, or use --force"
+        }
         if here > peer {
             return differ + "\(peerName) fetches this node's newer config within a few heartbeats: try again in a moment "
                 + "(`tandemctl status` shows both serials), or use --force to fail over to \(peerName)'s config as it is"
@@ -918,7 +927,18 @@ public struct NodeState: Sendable {
         switch command {
         case .failover(let force):
             if !force, election.peerIsAlive(at: now), let peer = election.peer, peer.configDigest != config.running.digest {
-                out.append(.reply(id, .refused(Self.configsDiffer(here: config.running.serial, peer: peer.configSerial, peerName: peerName))))
+                // One side runs a newer serial: replication mirrors it within a few heartbeats (a
+                // failover right after a reload), so wait for that rather than refuse. Equal serials
+                // with different contents, or no replication, would wait for nothing.
+                guard config.replicates, peer.configSerial != config.running.serial else {
+                    out.append(.reply(id, .refused(Self.configsDiffer(here: config.running.serial, peer: peer.configSerial, peerName: peerName,
+                                                                       mirrors: config.replicates))))
+                    return
+                }
+                pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
+                                         deadline: now + settings.requestWaitLimit, awaitingMirror: true)
+                out.append(.log(.notice, "failover waits for the config mirror: serial \(config.running.serial) here, "
+                    + "\(peer.configSerial) on \(peerName); it starts once both run the same config (at most \(settings.requestWaitLimit))"))
                 return
             }
             pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
@@ -931,7 +951,12 @@ public struct NodeState: Sendable {
         case .drain:
             return
         }
-        // A refusal at once: the request is answered `refused` (nothing changed).
+        carryOutRequest(id, actions)
+    }
+
+    /// The election's answer to a request: a refusal at once is answered `refused` (nothing
+    /// changed); the other actions go on the agenda.
+    private mutating func carryOutRequest(_ id: NodeRequestID, _ actions: [Election.Action]) {
         for action in actions {
             guard case .rejected(let name, let reason) = action else { continue }
             pending = nil
@@ -943,9 +968,33 @@ public struct NodeState: Sendable {
         agenda += actions.filter { if case .rejected = $0 { return false } else { return true } }.map(Work.action)
     }
 
+    /// A failover that waited for the config mirror starts once both nodes run the same config
+    /// (or the peer is no longer heard: the election then says what it does); true when it started.
+    private mutating func startFailoverAfterMirror(at now: MonotonicInstant) -> Bool {
+        guard var request = pending, request.awaitingMirror, case .failover(let force) = request.command, let peer = election.peer,
+              peer.configDigest == config.running.digest || !election.peerIsAlive(at: now) else { return false }
+        out.append(.log(.notice, "failover starts: \(peerName) runs this node's config (serial \(config.running.serial)) after "
+            + "\(now.milliseconds(since: request.since))ms"))
+        // The handover is timed (and bounded) from here, as for a failover asked now.
+        request.awaitingMirror = false
+        request.wasActive = election.role == .active
+        request.since = now
+        request.deadline = now + settings.requestWaitLimit
+        pending = request
+        carryOutRequest(request.id, election.failoverRequested(at: now, force: force))
+        return true
+    }
+
     /// Answers the pending request when the roles say it is done, or when its wait limit passed.
     private mutating func completeRequest(at now: MonotonicInstant) {
         guard let request = pending else { return }
+        if request.awaitingMirror {
+            guard now >= request.deadline, let peer = election.peer else { return }
+            pending = nil
+            out.append(.reply(request.id, .refused(Self.configsDiffer(here: config.running.serial, peer: peer.configSerial, peerName: peerName)
+                + " (waited \(settings.requestWaitLimit) for the mirror)")))
+            return
+        }
         let role = election.role
         let peerAlive = election.peerIsAlive(at: now)
         let peerRole = election.peer?.role
