@@ -220,6 +220,16 @@ public enum Daemon {
                 peerName: peer.name, peerSerial: heard.peer?.configSerial) {
                 return refuse(refused)
             }
+            // A changed config whose serial is not raised would not stay (ConfigBook.serialProblem).
+            let freshVersion = ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)
+            let runningVersion = ConfigVersion(serial: running.serial, digest: .init(hex: runningDigest) ?? .zero)
+            let peerVersion = heard.peerAlive ? heard.peer.map { ConfigVersion(serial: $0.configSerial, digest: $0.configDigest) } : nil
+            var mirrors = false
+            if case .hmacSHA256 = running.heartbeat.authentication { mirrors = true }
+            if let problem = ConfigBook.serialProblem(running: runningVersion, fresh: freshVersion, peer: peerVersion,
+                                                      peerName: peer.name, mirrors: mirrors) {
+                return refuse(problem)
+            }
             var changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
                 .filter { $0.effect != .restart }.map(\.description)
             // Keys are files, not config: a key rotated under the same paths changes no config line

@@ -6,6 +6,27 @@ import Testing
     static func version(_ serial: UInt64, _ digestByte: UInt8) -> ConfigVersion {
         ConfigVersion(serial: serial, digest: HeartbeatMessage.ConfigDigest([UInt8](repeating: digestByte, count: 32))!)
     }
+
+    /// A changed config reloaded by an operator must carry a serial above the one in force and
+    /// above the live peer's; the refusal gives the serial to write. Unchanged is always fine.
+    @Test func aReloadsSerialMustRiseAboveTheRunningAndThePeers() {
+        let v = Self.version
+        func problem(_ fresh: ConfigVersion, peer: ConfigVersion? = nil, mirrors: Bool = true) -> String? {
+            ConfigBook.serialProblem(running: v(3, 1), fresh: fresh, peer: peer, peerName: "rb", mirrors: mirrors)
+        }
+        #expect(problem(v(3, 1)) == nil)
+        #expect(problem(v(4, 2)) == nil)
+        #expect(problem(v(4, 2), peer: v(3, 1)) == nil)
+        #expect(problem(v(4, 2), peer: v(4, 2)) == nil, "the peer's own config, fetched: not a conflict")
+        #expect(problem(v(1, 2)) == "the file's serial 1 is below the serial in force (3): rb would keep serial 3, and rb's copy of "
+            + "serial 3 would be fetched back over it; raise serial to 4 (every change needs a higher serial: the higher one wins between the nodes)")
+        #expect(problem(v(1, 2), mirrors: false)?.hasPrefix("the file's serial 1 is below the serial in force (3): rb would keep serial 3; raise serial to 4") == true)
+        #expect(problem(v(3, 2))?.hasPrefix("the config changed but its serial (3) did not: the two nodes would run different configs under one serial") == true)
+        #expect(problem(v(4, 2), peer: v(5, 7)) == "rb runs serial 5, above the file's 4: its config would be fetched back over this one; "
+            + "raise serial to 6 (every change needs a higher serial: the higher one wins between the nodes)")
+        #expect(problem(v(4, 2), peer: v(4, 7))?.hasPrefix("rb already runs serial 4 with other contents") == true)
+        #expect(problem(v(4, 2), peer: v(4, 7))?.contains("raise serial to 5") == true)
+    }
     static let t0 = MonotonicInstant.milliseconds(1000)
     static let mine = version(3, 0xaa)
     static let higher = version(4, 0xbb)

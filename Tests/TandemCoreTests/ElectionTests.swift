@@ -362,6 +362,24 @@ let electionCases: [ElectionCase] = [
                  until: 75, effects: becameActive(5, from: .starting)
                      + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
                         "71: active→standby", "71: release"], role: .standby),
+    ElectionCase(name: "manual failover with preempt: the higher-priority node that handed over does not take the VIPs back",
+                 settings: electionSettings(priority: 200, preempt: true, preemptDelay: 20),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 45)
+                     + [at(50, .failover), at(51, .heard(.claimed, .active, priority: 100))]
+                     + peer(.active, from: 60, through: 295),
+                 until: 300, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
+                        "71: active→standby", "71: release", "71: alert notice"], role: .standby),
+    ElectionCase(name: "preempt suspended by a failover ends when the peer stops serving (it restarts): preempts as configured again",
+                 settings: electionSettings(priority: 200, preempt: true, preemptDelay: 20),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 45)
+                     + [at(50, .failover), at(51, .heard(.claimed, .active, priority: 100))]
+                     + peer(.active, from: 60, through: 100) + peer(.starting, from: 110, through: 130)
+                     + peer(.active, from: 140, through: 295),
+                 until: 300, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
+                        "71: active→standby", "71: release", "71: alert notice"] + becameActive(160, from: .standby) + ["160: announce"],
+                 role: .active),
     ElectionCase(name: "manual failover refused on a standby and without a live peer",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false)), at(10, .failover), at(100, .failover)],

@@ -258,7 +258,7 @@ struct NodeHarness {
         #expect(h.effects.contains(.release([H.vip])))
         #expect(h.effects.contains(.log(.warning, "VIP 192.0.2.10/24 on eth0 was added by another program while standby: "
             + "removing it (b serves it when active; a second copy here would answer for it too)")))
-        #expect(h.effects.contains(.log(.notice, "VIPs added outside Tandem on this standby node removed: 192.0.2.10/24 on eth0 (removed)")))
+        #expect(h.effects.contains(.log(.notice, "VIP addresses Tandem did not add removed from this standby node: 192.0.2.10/24 on eth0 (removed)")))
         #expect(h.state.election.role == .standby)
     }
 
@@ -324,8 +324,29 @@ struct NodeHarness {
         #expect(active.state.election.role == .standby)
         #expect(active.kernel[copy] == nil, "\(active.effects)")
         #expect(active.kernel[H.vip] == nil)
-        #expect(active.effects.contains(.log(.notice, "copies of VIP addresses removed from this standby node: 192.0.2.10/32 on eth0 (removed)")),
+        #expect(active.effects.contains(.log(.notice, "VIP addresses Tandem did not add removed from this standby node: 192.0.2.10/32 on eth0 (removed)")),
                 "\(active.effects)")
+    }
+
+    /// A VIP on a standby that no event announced (its interface deleted and re-created, the
+    /// address put back by ifupdown) is found by the next judgement and removed, with the reason;
+    /// one in address conflict is left so the conflict stays visible.
+    @Test func aVIPFoundOnAStandbyByAJudgementIsRemoved() {
+        var h = H(vips: [H.vip, H.vip6])
+        h.startStandby()
+        _ = h.takeEffects()
+        h.kernel[H.vip] = .held
+        h.kernel[H.vip6] = .conflict
+        h.send(.routes([.hostChanged]))
+        #expect(h.kernel[H.vip] == nil, "\(h.effects)")
+        #expect(h.kernel[H.vip6] == .conflict)
+        #expect(h.effects.contains(.log(.warning, "VIP 192.0.2.10/24 on eth0 is on this standby node although Tandem did not add it: "
+            + "removing it (b serves it when active; a second copy here would answer for it too)")), "\(h.effects)")
+        #expect(h.effects.filter { if case .release = $0 { true } else { false } }.count == 1)
+        // Removed: the next events ask nothing more.
+        _ = h.takeEffects()
+        h.send(.routes([.hostChanged]))
+        #expect(!h.effects.contains { if case .release = $0 { true } else { false } }, "\(h.effects)")
     }
 
     /// A copy present when tandemd starts (left by keepalived, or by hand) is found by the first

@@ -70,6 +70,36 @@ import Testing
         #expect(w.presentVIPs == [vip4])
     }
 
+    /// A deleted link takes its addresses with it, and the kernel may report their removal after
+    /// the link's, under an index that no longer names it. The VIP added on the link re-created
+    /// under the same name (new index) is then reported as added, not taken for present.
+    @Test func aVIPAddedOnARecreatedLinkIsReportedAdded() {
+        var w = started()
+        #expect(w.presentVIPs == [vip4])
+        #expect(w.apply(.linkRemoved(LinkState(index: 2, name: "eth0", flags: 0, operState: 2))) == [.linkRemoved(interface: "eth0")])
+        #expect(w.apply(.addressRemoved(address("192.0.2.10/24"), senderPort: 0)) == [])
+        #expect(w.presentVIPs.isEmpty)
+        _ = w.apply(.linkChanged(LinkState(index: 9, name: "eth0", flags: 0x1 | 0x40 | 0x10000, operState: 6)))
+        #expect(w.apply(.addressAdded(address("192.0.2.10/24", index: 9), senderPort: 999)) == [.vipAdded(vip4, origin: .foreign)])
+    }
+
+    /// Tandem's claim marks the VIP present (`track`) before the kernel's notification of it is
+    /// read: that notification still fulfils the expectation, so a later addition by another
+    /// program is not taken for Tandem's (a standby would keep it).
+    @Test func anExpectationFulfilledAfterTrackingDoesNotLinger() {
+        var w = RouteWatch(interfaces: ["eth0"], vips: [vip4], ownPorts: [4242])
+        _ = w.resynchronise(links: [eth0Up], addresses: [], afterOverrun: false)
+        w.expect(vip4, present: true)
+        w.track(vip4, present: true)
+        #expect(w.apply(.addressAdded(address("192.0.2.10/24"), senderPort: 0)) == [.hostChanged])   // its flags, first seen
+        #expect(w.expected.isEmpty)
+        w.expect(vip4, present: false)
+        w.track(vip4, present: false)
+        #expect(w.apply(.addressRemoved(address("192.0.2.10/24"), senderPort: 0)) == [])
+        #expect(w.expected.isEmpty)
+        #expect(w.apply(.addressAdded(address("192.0.2.10/24"), senderPort: 999)) == [.vipAdded(vip4, origin: .foreign)])
+    }
+
     @Test func linkDownThenUpAndRepeatsSuppressed() {
         var w = started()
         #expect(w.apply(.linkChanged(eth0Down)) == [.linkDown(interface: "eth0")])
@@ -151,7 +181,8 @@ import Testing
         upAgain.flags = 0x1 | 0x40 | 0x10000
         #expect(w.apply(.linkChanged(upAgain)) == [.linkUp(interface: "eth0")])
         // Its addresses are named by the new index.
-        #expect(w.apply(.addressAdded(address("192.0.2.10/24", index: 9), senderPort: 4242)) == [])   // still known present
+        // The VIP went with the old link: added again (by Tandem's claim here), it is reported added.
+        #expect(w.apply(.addressAdded(address("192.0.2.10/24", index: 9), senderPort: 4242)) == [.vipAdded(vip4, origin: .tandem)])
         #expect(w.apply(.addressRemoved(address("192.0.2.10/24", index: 9), senderPort: 4242))
                 == [.vipRemoved(vip4, origin: .tandem)])
     }

@@ -224,6 +224,7 @@ struct MetricsExpositionTests {
         (.active, "no heartbeat from rb within the dead time (300ms) since start", .peerSilent),
         (.active, "rb released the VIPs and left", .peerLeft),
         (.active, "rb asked us to take over", .peerLeft),
+        (.active, "failover requested on ra: rb handed the VIPs over", .operatorRequest),
         (.active, "rb is in maintenance", .peerLeft),
         (.standby, "failover handover complete: rb has claimed the VIPs", .operatorRequest),
         (.maintenance, "maintenance requested", .operatorRequest),

@@ -305,7 +305,7 @@ def test_copies_present_at_start_or_kept_while_active_go_when_the_node_stops_ser
     assert copies("a") == [f"{VIP}/32"]
     assert pair.ctl("a", "failover").returncode == 0
     pair.wait_for(lambda: pair.holders() == {"b"} and copies("a") == [], 5, what="ra, now standby, removes its /32")
-    assert "copies of VIP addresses removed from this standby node" in pair.logs["a"].read_text()
+    assert "VIP addresses Tandem did not add removed from this standby node" in pair.logs["a"].read_text()
     assert copies("b") == []
 
 
@@ -338,14 +338,35 @@ def test_a_failover_right_after_a_reload_waits_for_the_mirror(pair):
     assert "failover waits for the config mirror: serial 2 here, 1 on rb" in log or "failover complete" in r.stdout, log[-2000:]
 
 
+def test_a_reload_whose_serial_was_not_raised_is_refused(pair):
+    """The most common slip: the file changed, the serial did not (or went down). The reload is
+    refused with the serial to write, and the running config stays (no conflict, nothing
+    overwritten by the peer's copy); with the serial raised it goes through and rb mirrors it."""
+    started(pair)
+    for serial in (1, 0):
+        pair.write_config(serial=serial, extra_vips=["192.0.2.21/24"])
+        r = pair.ctl("a", "reload")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "raise serial to 2" in r.stderr and "the running config (serial 1) stays in force" in r.stderr, r.stderr
+    assert status(pair, "a").get("config_warning") is None
+    pair.write_config(serial=2, extra_vips=["192.0.2.21/24"])
+    assert pair.ctl("a", "reload").returncode == 0
+    pair.wait_for(lambda: status(pair, "b")["config"]["serial"] == 2, 5, what="rb mirrors serial 2")
+
+
 def test_failover_refused_on_config_conflict_unless_forced(pair):
     started(pair)
-    # Same serial, different contents, loaded by ra only: a conflict nothing resolves by itself.
-    pair.write_config(serial=1, extra_vips=["192.0.2.21/24"])
+    # Same serial, different contents, one on each node (rb was down while ra's was reloaded, and
+    # its own file was edited meanwhile): a conflict nothing resolves by itself.
+    pair.signal("b", signal.SIGTERM)
+    assert pair.wait_exit("b") == 0
+    pair.write_config(serial=2, extra_vips=["192.0.2.21/24"])
     assert pair.ctl("a", "reload").returncode == 0
+    pair.config.path("b").write_text(pair.config_text(serial=2, extra_vips=["192.0.2.22/24"]))
+    pair.start("b")
     pair.wait_for(lambda: status(pair, "a").get("config_warning"), 5, what="ra reports the conflict")
     warning = status(pair, "a")["config_warning"]
-    assert warning.startswith("CONFIG CONFLICT: both nodes run serial 1")
+    assert warning.startswith("CONFIG CONFLICT: both nodes run serial 2")
     assert "CONFIG CONFLICT" in pair.ctl("a", "status").stdout
     r = pair.ctl("a", "failover")
     assert r.returncode == 1 and "configs differ" in r.stderr and "--force" in r.stderr

@@ -230,6 +230,28 @@ def test_vip_interface_deleted_and_recreated_gets_the_vip_back(topo, pair):
     assert "claim VIP" not in pair.log("a"), "a claim failed (on the missing interface?)"
 
 
+def test_a_vip_put_back_on_a_recreated_interface_of_the_standby_is_removed(topo, pair):
+    """rb serves (after a failover); its VIP interface is deleted (rb faults, ra takes over) and
+    re-created, and the VIP is put back on it by hand (ifupdown would): rb, now standby, removes
+    it, as it would on an interface that never went, so only ra answers ARP for the VIP."""
+    add_eth1(topo, "a")
+    add_eth1(topo, "b")
+    write_config(pair, vips=((f"{VIP_ETH1}/24", "eth1"),))
+    pair.start("a")
+    pair.wait_for(lambda: on(topo, "a", VIP_ETH1, "eth1"), timeout=5, what="VIP on ra eth1")
+    pair.start("b")
+    pair.wait_for(lambda: pair.role("b") == "standby", timeout=5, what="rb standby")
+    assert pair.ctl("b", "failover").returncode == 0
+    pair.wait_for(lambda: holders(topo, VIP_ETH1, "eth1") == {"b"}, timeout=5, what="VIP on rb only")
+    topo.ip("b", "link", "del", "eth1")
+    pair.wait_for(lambda: holders(topo, VIP_ETH1, "eth1") == {"a"}, timeout=5, what="ra takes over")
+    add_eth1(topo, "b")
+    pair.wait_for(lambda: pair.role("b") == "standby", timeout=5, what="rb standby on its new eth1")
+    topo.ip("b", "addr", "add", f"{VIP_ETH1}/24", "dev", "eth1")
+    pair.wait_for(lambda: holders(topo, VIP_ETH1, "eth1") == {"a"}, timeout=3, what="rb removes the VIP put back by hand")
+    assert "was added by another program while standby: removing it" in pair.log("b")
+
+
 def test_vip_interface_renamed_away_and_back(topo, pair):
     add_eth1(topo, "a")
     write_config(pair, vips=((f"{VIP_ETH1}/24", "eth1"),))

@@ -159,6 +159,14 @@ public struct RouteWatch: Sendable, Hashable {
         case .linkRemoved(let link):
             links[link.index] = nil
             interfaceNames[link.index] = nil
+            // Its addresses went with it. The kernel's RTM_DELADDR for them may come after the
+            // RTM_DELLINK, when the index no longer names the link: forget them here, or a VIP
+            // added again on the re-created link would count as already present (no `.vipAdded`).
+            for vip in presentVIPs where vip.interface == link.name {
+                presentVIPs.remove(vip)
+                vipFlags[vip] = nil
+            }
+            for vip in expected.keys where vip.interface == link.name { expected[vip] = nil }
             guard trackedInterfaces.contains(link.name) else { return [.hostChanged] }
             // Known down (not unknown): a link re-created under this name is then reported up.
             linkUp[link.name] = false
@@ -175,14 +183,23 @@ public struct RouteWatch: Sendable, Hashable {
             }
             let flagsBefore = vipFlags[vip]
             vipFlags[vip] = address.flags
-            guard !presentVIPs.contains(vip) else { return flagsBefore == address.flags ? [] : [.hostChanged] }
+            guard !presentVIPs.contains(vip) else {
+                // Tandem's own claim, already tracked as present (`track` ran before this
+                // notification came): the expectation is fulfilled. Left standing, it would take
+                // the next addition of the VIP, by anyone, for Tandem's.
+                if expected[vip] == true { expected[vip] = nil }
+                return flagsBefore == address.flags ? [] : [.hostChanged]
+            }
             presentVIPs.insert(vip)
             return [.vipAdded(vip, origin: origin(of: vip, present: true, port: port))]
         case .addressRemoved(let address, let port):
             guard let vip = trackedVIP(for: address) else {
                 return watchedAddresses.contains(address.prefix.address) ? [.hostChanged] : []
             }
-            guard presentVIPs.contains(vip) else { return [] }
+            guard presentVIPs.contains(vip) else {
+                if expected[vip] == false { expected[vip] = nil }   // as for an addition above
+                return []
+            }
             presentVIPs.remove(vip)
             vipFlags[vip] = nil
             return [.vipRemoved(vip, origin: origin(of: vip, present: false, port: port))]

@@ -70,6 +70,11 @@ public struct Election: Sendable {
     /// When the last packet went out (`finish`).
     private var lastSentAt: MonotonicInstant = .zero
     private var preemptCandidateSince: MonotonicInstant?
+    /// Set when this node handed the VIPs over in an operator's failover: it does not preempt the
+    /// peer it handed them to (the failover would be undone after `preempt_delay`), until the peer
+    /// stops serving (not heard, or no longer active) or this node becomes active again (a
+    /// failover back). Not kept across a restart: a restarted node preempts as configured.
+    public private(set) var preemptSuspended = false
     private var handover: Handover?
     /// Set once the winner of a dual-active episode has re-announced; cleared when the episode ends.
     private var dualActiveAnnounced = false
@@ -507,6 +512,12 @@ public struct Election: Sendable {
                 let target: Role = pending.purpose == .maintenance ? .maintenance : .standby
                 become(target, reason: "\(pending.purpose.name) handover complete: \(settings.peerName) has claimed the VIPs",
                        at: now, into: &actions, handedOver: true)
+                if pending.purpose == .failover, settings.preempt, effectivePriority > peer.priority {
+                    preemptSuspended = true
+                    actions.append(.alert(.notice, "preempt suspended: \(settings.peerName) serves after an operator's failover; "
+                        + "\(settings.nodeName) (priority \(effectivePriority) > \(peer.priority)) takes the VIPs back only if "
+                        + "\(settings.peerName) stops serving, or with `tandemctl failover`"))
+                }
             } else if now >= pending.deadline || !peerAlive {
                 handover = nil
                 let why = peerAlive ? "did not claim within \(settings.handoverTimeout)" : "went silent"
@@ -528,6 +539,7 @@ public struct Election: Sendable {
         }
         guard let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest else {
             dualActiveAnnounced = false
+            guard dualActiveSince != nil else { return }
             endDualActive(at: now, into: &actions, because: peerAlive ? "\(settings.peerName) is \(peer?.role.description ?? "unknown") now"
                           : "\(settings.peerName) is no longer heard")
             return
@@ -557,6 +569,9 @@ public struct Election: Sendable {
 
     /// Ends a dual-active episode (the peer yielded, left, or this node is no longer active);
     /// a reported one is reported ended.
+    /// Callers test `dualActiveSince` first and build `why` only then: a settled active passes
+    /// here at every timer tick, where building the text each time was a string allocation per
+    /// heartbeat (issue 16 profile).
     private mutating func endDualActive(at now: MonotonicInstant, into actions: inout [Action], because why: String) {
         guard let since = dualActiveSince else { return }
         if dualActiveAlerted {
@@ -597,6 +612,7 @@ public struct Election: Sendable {
         let peerName = settings.peerName
         guard let peer, peerIsAlive(at: now) else {
             preemptCandidateSince = nil
+            preemptSuspended = false
             guard let startedAt else { return nil }
             if let since = listeningSince, now < since + settings.deadTime {
                 return role == .fault ? (.standby, "local faults cleared: listening for \(peerName) for the dead time (\(settings.deadTime)) before deciding") : nil
@@ -615,11 +631,17 @@ public struct Election: Sendable {
         let wins = winsAgainst(peerPriority: peer.priority)
         if peer.lastKind == .takeoverRequest, peer.role == .active || peer.role == .stopping {
             preemptCandidateSince = nil
+            // A handover this node asked for (`tandemctl failover` on this standby) is the
+            // operator's, not the peer's idea: the reason (logged, given to notify) says so.
+            if handoverRequestedUntil != nil {
+                return (.active, "failover requested on \(settings.nodeName): \(peerName) handed the VIPs over")
+            }
             return (.active, "\(peerName) asked us to take over")
         }
+        if peer.role != .active { preemptSuspended = false }
         switch peer.role {
         case .active:
-            guard settings.preempt, effectivePriority > peer.priority else {
+            guard settings.preempt, !preemptSuspended, effectivePriority > peer.priority else {
                 preemptCandidateSince = nil
                 return (.standby, "\(peerName) is active")
             }
@@ -660,10 +682,11 @@ public struct Election: Sendable {
         let from = role
         role = target
         actions.append(.transition(from: from, to: target, reason: reason))
-        if target != .active { endDualActive(at: now, into: &actions, because: "\(settings.nodeName) is \(target) now") }
+        if target != .active, dualActiveSince != nil { endDualActive(at: now, into: &actions, because: "\(settings.nodeName) is \(target) now") }
         var kind = currentKind
         if target == .active {
             yieldingUntil = nil
+            preemptSuspended = false
             actions.append(.claim(reason: reason))
             actions.append(.announce(reason: reason))
             holdingVIPs = true

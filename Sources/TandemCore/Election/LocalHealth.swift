@@ -119,6 +119,20 @@ public enum LocalHealth {
         /// The state of `vip`, nil when it is not one of the assessed VIPs.
         public func state(of vip: VirtualIP) -> VIPState? { vips.first { $0.vip == vip }?.state }
 
+        /// Records that `vip` (a VIP or a copy) was just removed from its interface, as the
+        /// next judgement would find it: the VIP absent (or its interface still without
+        /// carrier), the copy gone.
+        public mutating func noteRemoved(_ vip: VirtualIP) {
+            copies.removeAll { $0 == vip }
+            for index in vips.indices where vips[index].vip == vip {
+                switch vips[index].state {
+                case .held, .tentative, .conflict: vips[index].state = .absent
+                case .noCarrier: vips[index].state = .noCarrier(present: false)
+                case .absent, .interfaceMissing: break
+                }
+            }
+        }
+
         /// What a node that counted `held` as its own must do about its VIPs after this report:
         /// - `lost`: held VIPs that are gone or in address conflict: no longer held, no longer announced;
         /// - `usable`: (only while `serving`) VIPs present and usable but not yet held (duplicate

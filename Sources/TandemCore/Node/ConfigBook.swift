@@ -38,6 +38,41 @@ public struct ConfigBook: Sendable {
     /// The conflict being reported, if any.
     public var conflict: (local: ConfigVersion, peer: ConfigVersion)? { monitor.conflict }
 
+    /// Why an operator's reload of a changed config must be refused for its serial; nil when it
+    /// may go ahead (also when nothing changed: `fresh` is the version in force).
+    ///
+    /// The higher serial wins between the nodes (the rule above), so a changed config whose
+    /// serial is not above the one in force, or not above the live peer's, would not stay: the
+    /// peer's copy would be fetched back over it (lower), or the two nodes would run different
+    /// configs under one serial, a conflict nothing resolves (equal). The fix is the serial to write.
+    /// - Parameters:
+    ///   - peer: the live peer's version (nil when it is not heard).
+    ///   - mirrors: whether configs are mirrored (`auth` with a key); with `auth: none` the
+    ///     serials are still compared and reported, and the rule is the same.
+    public static func serialProblem(running: ConfigVersion, fresh: ConfigVersion, peer: ConfigVersion?, peerName: String,
+                                     mirrors: Bool) -> String? {
+        guard fresh.digest != running.digest else { return nil }
+        let wanted = max(running.serial, peer?.serial ?? 0) + 1
+        let fix = "raise serial to \(wanted) (every change needs a higher serial: the higher one wins between the nodes)"
+        if fresh.serial < running.serial {
+            let back = mirrors ? ", and \(peerName)'s copy of serial \(running.serial) would be fetched back over it" : ""
+            return "the file's serial \(fresh.serial) is below the serial in force (\(running.serial)): \(peerName) would keep "
+                + "serial \(running.serial)\(back); \(fix)"
+        }
+        if fresh.serial == running.serial {
+            return "the config changed but its serial (\(fresh.serial)) did not: the two nodes would run different configs "
+                + "under one serial (a CONFIG CONFLICT nobody resolves); \(fix)"
+        }
+        if let peer, peer.digest != fresh.digest, peer.serial >= fresh.serial {
+            return peer.serial == fresh.serial
+                ? "\(peerName) already runs serial \(peer.serial) with other contents: the two nodes would run different configs "
+                    + "under one serial (a CONFIG CONFLICT nobody resolves); \(fix)"
+                : "\(peerName) runs serial \(peer.serial), above the file's \(fresh.serial): its config would "
+                    + (mirrors ? "be fetched back over this one" : "win over this one") + "; \(fix)"
+        }
+        return nil
+    }
+
     /// What a step of the book asks for.
     public enum Step: Sendable, Hashable {
         /// Fetch the peer's config (it runs `version`).

@@ -121,12 +121,13 @@ public struct NodeState: Sendable {
     /// `reconcileIPVS` effects not yet answered by `.ipvsReconciled`.
     private var reconcilesOutstanding = 0
     private var lastPeerView: (role: Role, alive: Bool)?
-    /// Who added each copy of a VIP's address (`RouteWatchEvent.vipCopyAdded`), for the line
-    /// logged when the next judgement finds it.
-    private var copyActors: [VirtualIP: String] = [:]
-    /// Copies of VIP addresses whose removal was asked while they are still reported present:
-    /// not asked again until a judgement finds them gone (a failed removal is retried as a release).
-    private var copiesSwept: Set<VirtualIP> = []
+    /// Who added each stray address (a VIP, or a copy of a VIP's address, added by another
+    /// program: `RouteWatchEvent.vipAdded` / `.vipCopyAdded`), for the line logged when the next
+    /// judgement finds it.
+    private var strayActors: [VirtualIP: String] = [:]
+    /// Stray addresses whose removal failed: not asked again by the sweep (the release is retried
+    /// at the retry delay) until a judgement finds them gone.
+    private var straysSwept: Set<VirtualIP> = []
     /// Requests that arrived while another step was waiting for an answer.
     private var agenda: [Work] = []
     private var awaiting: Call?
@@ -142,11 +143,8 @@ public struct NodeState: Sendable {
         case claimAdded([VirtualIP])
         /// The retry of releases that failed.
         case retryRelease
-        /// VIPs another program added on this node while it does not serve them: removed.
-        case removeForeignCopies([VirtualIP])
-        /// Copies of VIP addresses with another prefix or interface (`LocalHealth.Report.copies`)
-        /// on this node while it does not serve the VIPs: removed.
-        case removeAddressCopies([VirtualIP])
+        /// Stray addresses on this node while it does not serve the VIPs (`strays`): removed.
+        case removeStrays([VirtualIP])
         case releaseAll(reason: String)
         case sendNotice(Election.Outgoing)
         case finish(reason: String)
@@ -160,7 +158,7 @@ public struct NodeState: Sendable {
     }
 
     private enum ClaimPurpose: Sendable { case takeover, reclaim, reload }
-    private enum ReleasePurpose: Sendable { case all, removedByReload, retry, staleAdded, foreignCopy, addressCopy }
+    private enum ReleasePurpose: Sendable { case all, removedByReload, retry, staleAdded, stray }
 
     /// - Parameters:
     ///   - config: the version of the config the node starts with.
@@ -177,6 +175,33 @@ public struct NodeState: Sendable {
 
     /// Whether the state waits for the answer to a call (`answer(_:at:)`).
     public var isAwaitingAnswer: Bool { awaiting != nil }
+
+    /// Whether the peer is heard (`Election.peerIsAlive`), asked by the heartbeat loop at every
+    /// wake-up. Answered inside this module: another module reading `election` gets a copy of
+    /// the whole value (its peer, settings and sets retained and released), which was a cost per
+    /// heartbeat in issue 16's profile.
+    public func peerIsAlive(at now: MonotonicInstant) -> Bool { election.peerIsAlive(at: now) }
+
+    /// What status readers see of the election and the node, read in place (see `peerIsAlive(at:)`).
+    public struct StatusFields: Sendable {
+        public var role: Role
+        public var peer: Election.PeerStatus?
+        public var effectivePriority: UInt8
+        public var maintenance: Bool
+        public var peerAlive: Bool
+        public var dualActiveMs: UInt64?
+        public var localFaults: [String]
+        public var localPaths: [LocalHealth.PathState]
+        public var drained: Set<RealServerID>
+    }
+
+    /// The fields the heartbeat loop publishes at every wake-up, at `now`.
+    public func statusFields(at now: MonotonicInstant) -> StatusFields {
+        StatusFields(role: election.role, peer: election.peer, effectivePriority: election.effectivePriority,
+                     maintenance: election.maintenance, peerAlive: election.peerIsAlive(at: now),
+                     dualActiveMs: election.lastingDualActiveMilliseconds(at: now), localFaults: health.faults,
+                     localPaths: health.paths, drained: drains.drained)
+    }
 
     private var nodeName: String { settings.election.nodeName }
     private var peerName: String { settings.election.peerName }
@@ -313,10 +338,11 @@ public struct NodeState: Sendable {
                 continue
             }
             // Whatever made this node stop serving (start-up as standby, a failover, maintenance,
-            // a fault), it keeps no copy of a VIP's address once it has settled there.
-            let sweep = keepsNoVIPCopies ? health.copies.filter { !copiesSwept.contains($0) } : []
+            // a fault), and however the address came (added by hand, by another daemon, back with
+            // its interface), it keeps no VIP and no copy of one's address once settled there.
+            let sweep = strays.filter { !straysSwept.contains($0) }
             if !sweep.isEmpty {
-                agenda.append(.removeAddressCopies(sweep))
+                agenda.append(.removeStrays(sweep))
                 continue
             }
             if startFailoverAfterMirror(at: now) { continue }
@@ -360,14 +386,9 @@ public struct NodeState: Sendable {
             out.append(.log(.notice, "releasing again VIPs whose release failed: \(Self.list(list))"))
             awaiting = .release(.retry, list)
             out.append(.release(list))
-        case .removeForeignCopies(let list):
+        case .removeStrays(let list):
             guard keepsNoVIPCopies else { return }
-            awaiting = .release(.foreignCopy, list)
-            out.append(.release(list))
-        case .removeAddressCopies(let list):
-            guard keepsNoVIPCopies else { return }
-            copiesSwept.formUnion(list)
-            awaiting = .release(.addressCopy, list)
+            awaiting = .release(.stray, list)
             out.append(.release(list))
         case .releaseAll(let reason):
             releaseAll(reason: reason)
@@ -481,9 +502,10 @@ public struct NodeState: Sendable {
     private mutating func judged(_ report: LocalHealth.Report, start: Bool, at now: MonotonicInstant) {
         let before = health
         health = report
-        logNewCopies(report.copies.filter { !before.copies.contains($0) })
-        copiesSwept.formIntersection(report.copies)
-        copyActors = copyActors.filter { report.copies.contains($0.key) }
+        logNewStrays(before: before)
+        let present = Set(strays(in: report))
+        straysSwept.formIntersection(present)
+        strayActors = strayActors.filter { present.contains($0.key) }
         if report.faults != before.faults {
             out.append(report.faults.isEmpty ? .log(.notice, "local faults cleared")
                 : .log(.warning, "local fault: \(report.faults.joined(separator: "; "))"))
@@ -617,7 +639,7 @@ public struct NodeState: Sendable {
         for vip in asked {
             switch results[vip] ?? .failed("no answer") {
             case .removed: done.append("\(vip.prefix) on \(vip.interface) (removed)")
-            case .alreadyAbsent where purpose == .staleAdded || purpose == .foreignCopy || purpose == .addressCopy: break
+            case .alreadyAbsent where purpose == .staleAdded || purpose == .stray: break
             case .alreadyAbsent: done.append("\(vip.prefix) on \(vip.interface) (already absent)")
             case .failed(let why):
                 releaseOwed.insert(vip)
@@ -630,12 +652,19 @@ public struct NodeState: Sendable {
         case .all, .retry: log = "VIPs released"
         case .removedByReload: log = "VIPs released (removed from the config)"
         case .staleAdded: log = "VIPs added by a reload were already present on this \(election.role) node: stale copies released"
-        case .foreignCopy: log = "VIPs added outside Tandem on this \(election.role) node removed"
-        case .addressCopy: log = "copies of VIP addresses removed from this \(election.role) node"
+        case .stray: log = "VIP addresses Tandem did not add removed from this \(election.role) node"
         }
-        // A swept copy's removal (or its retry): the next judgement confirms it gone and forgets
-        // it as swept, so one added again later is removed again.
-        if asked.contains(where: copiesSwept.contains) { healthStale = true }
+        // What this node removed is gone: the judgement in hand says so too (no second sweep of
+        // it, no need to read the kernel again); a stray whose removal failed is left to the retry.
+        for vip in asked {
+            switch results[vip] ?? .failed("no answer") {
+            case .removed, .alreadyAbsent:
+                health.noteRemoved(vip)
+                straysSwept.remove(vip)
+            case .failed:
+                if purpose == .stray { straysSwept.insert(vip) }
+            }
+        }
         if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
         if purpose == .all { reconcileIPVS(.released) { $0.holdingVIPs = false } }
     }
@@ -673,11 +702,11 @@ public struct NodeState: Sendable {
             stale = origin != .tandem
             if origin != .tandem, vips.contains(vip), !election.holdingVIPs {
                 // A node that does not serve the VIPs never keeps a copy: it would answer ARP and
-                // neighbour solicitations for the address the active serves (a duplicate IP).
+                // neighbour solicitations for the address the active serves (a duplicate IP). The
+                // judgement this makes stale finds it (`strays`): it is logged with who added it
+                // and removed.
                 if keepsNoVIPCopies {
-                    out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was added by \(origin.actor) while \(election.role): "
-                        + "removing it (\(peerName) serves it when active; a second copy here would answer for it too)"))
-                    agenda.append(.removeForeignCopies([vip]))
+                    strayActors[vip] = origin.actor
                 } else {
                     out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was added by \(origin.actor) while \(election.role): leaving it (Tandem did not add it)"))
                 }
@@ -686,7 +715,7 @@ public struct NodeState: Sendable {
             // The judgement this makes stale finds the copy (`LocalHealth.Report.copies`): it
             // logs it and, on a node that does not serve the VIPs, the sweep removes it.
             stale = origin != .tandem
-            if origin != .tandem, vips.contains(vip) { copyActors[copy] = origin.actor }
+            if origin != .tandem, vips.contains(vip) { strayActors[copy] = origin.actor }
         case .overrun:
             out.append(.log(.warning, "route monitor lost notifications (overrun): state re-read"))
         case .hostChanged:
@@ -857,15 +886,34 @@ public struct NodeState: Sendable {
         }
     }
 
-    /// One line for each copy of a VIP's address a judgement found for the first time: what it
-    /// is, who added it when known, and what happens to it (`drive` removes it on a node that
-    /// does not serve the VIPs; a serving node leaves it until it stops serving).
-    private mutating func logNewCopies(_ copies: [VirtualIP]) {
-        for copy in copies {
+    /// Addresses this node must not keep while it does not serve the VIPs: configured VIPs present
+    /// (not one in address conflict, left so the conflict stays visible) and copies of a VIP's
+    /// address (`LocalHealth.Report.copies`). Empty while it serves them or starts.
+    private var strays: [VirtualIP] { keepsNoVIPCopies ? strays(in: health) : [] }
+
+    /// The addresses of `report` that are strays whenever this node does not serve the VIPs.
+    private func strays(in report: LocalHealth.Report) -> [VirtualIP] {
+        report.vips.filter { $0.state.isPresent && $0.state != .conflict }.map(\.vip) + report.copies
+    }
+
+    /// One line for each stray address a judgement found for the first time: what it is, who
+    /// added it when known, and what happens to it (`drive` removes it on a node that does not
+    /// serve the VIPs; a serving node leaves a copy until it stops serving).
+    private mutating func logNewStrays(before: LocalHealth.Report) {
+        if keepsNoVIPCopies {
+            for entry in health.vips where entry.state.isPresent && entry.state != .conflict && before.state(of: entry.vip)?.isPresent != true {
+                let vip = entry.vip
+                let how = strayActors[vip].map { "was added by \($0) while \(election.role)" }
+                    ?? "is on this \(election.role) node although Tandem did not add it"
+                out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) \(how): removing it (\(peerName) serves it when active; "
+                    + "a second copy here would answer for it too)"))
+            }
+        }
+        for copy in health.copies where !before.copies.contains(copy) {
             guard let vip = vips.first(where: { $0.prefix.address == copy.prefix.address }) else { continue }
             let what = "\(copy.prefix) on \(copy.interface), a copy of VIP \(vip.prefix) on \(vip.interface) with another "
                 + (copy.interface == vip.interface ? "prefix length" : "interface")
-            let how = copyActors[copy].map { "was added by \($0) while \(election.role)" }
+            let how = strayActors[copy].map { "was added by \($0) while \(election.role)" }
                 ?? (election.role == .starting ? "was found at start-up" : "is on this \(election.role) node")
             if keepsNoVIPCopies {
                 out.append(.log(.warning, "\(what), \(how): removing it "
@@ -1006,9 +1054,16 @@ public struct NodeState: Sendable {
                 : role == .active && peerRole != .active
             if done {
                 let (from, to) = request.wasActive ? (nodeName, peerName) : (peerName, nodeName)
-                let text = request.wasActive && peerRole != .active
+                var text = request.wasActive && peerRole != .active
                     ? "failover forced: \(nodeName) released the VIPs in \(ms)ms; \(peerName) is \(peerAlive ? peerRole?.description ?? "unknown" : "not heard")"
                     : "failover complete: \(from) -> \(to) in \(ms)ms (make-before-break)"
+                // With preempt on, the node of higher priority that handed over does not take the
+                // VIPs back after the preempt delay (`Election.preemptSuspended`): say so, on either side.
+                if request.wasActive, election.preemptSuspended {
+                    text += "; preempt is suspended on \(nodeName) while \(peerName) serves (`tandemctl failover` moves the VIPs back)"
+                } else if !request.wasActive, settings.election.preempt, let peer = election.peer, peer.priority > election.effectivePriority {
+                    text += "; \(peerName) (priority \(peer.priority)) does not preempt while \(nodeName) serves (`tandemctl failover` moves the VIPs back)"
+                }
                 pending = nil
                 out.append(.publish(.control, text))
                 out.append(.reply(request.id, .failoverDone(from: from, to: to, milliseconds: ms, message: text)))

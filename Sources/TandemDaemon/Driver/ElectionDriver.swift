@@ -51,6 +51,11 @@ public final class ElectionDriver {
     /// The election, borrowed (`_read`): the heartbeat loop asks it something every wake-up, and
     /// a plain getter copied the whole value (its peer, settings and sets) each time.
     public var election: Election { _read { yield node.election } }
+    /// `NodeState.peerIsAlive(at:)`: the heartbeat loop's question at every wake-up, without
+    /// copying the election out of `node`.
+    public func peerIsAlive(at now: MonotonicInstant) -> Bool { node.peerIsAlive(at: now) }
+    /// `NodeState.statusFields(at:)`, for the status the heartbeat loop publishes.
+    public func statusFields(at now: MonotonicInstant) -> NodeState.StatusFields { node.statusFields(at: now) }
     public var config: Config { executor.config }
     public var timerDeadline: MonotonicInstant? { node.timerDeadline }
     public var isFinished: Bool { node.isFinished }

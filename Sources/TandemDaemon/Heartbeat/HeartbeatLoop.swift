@@ -203,7 +203,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
             // 1. Every packet already received, before any timer: from each socket the wait found
             // ready, and from every socket when the peer is not (or no longer) heard, so a
             // silence is never judged on a stale look (after a stall, say).
-            let judging = !driver.election.peerIsAlive(at: clock.now())
+            let judging = !driver.peerIsAlive(at: clock.now())
             for (index, socket) in transport.sockets.enumerated() where judging || waitSet.ready[index] {
                 var budget = 256
                 while budget > 0, let (count, source) = socket.receive(into: &buffer) {
@@ -267,6 +267,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private func handle(_ event: HeartbeatLoopEvent, at now: MonotonicInstant) {
         switch event {
         case .route(let routeEvent):
+            logger.debug("link and address monitor: \(routeEvent)")
             driver.routeEvent(routeEvent, at: now, judgeNow: false)
         case .stop:
             driver.stopRequested(at: now)
@@ -378,19 +379,20 @@ public final class HeartbeatLoop: @unchecked Sendable {
         }
     }
 
-    /// Every wake-up: the fields are read from the election in place (`driver.election` is a
-    /// borrow; binding it to a local would copy the whole election each time).
+    /// Every wake-up: the node's fields are read inside TandemCore (`statusFields(at:)`), since
+    /// reading `election` or `health` from this module copies the whole value each time.
     private func publish(at now: MonotonicInstant) {
-        let status = HeartbeatStatus(role: driver.election.role, peer: driver.election.peer, counters: verifier.counters,
-                                     paths: verifier.paths, now: now, effectivePriority: driver.election.effectivePriority,
-                                     maintenance: driver.election.maintenance,
+        let node = driver.statusFields(at: now)
+        let status = HeartbeatStatus(role: node.role, peer: node.peer, counters: verifier.counters,
+                                     paths: verifier.paths, now: now, effectivePriority: node.effectivePriority,
+                                     maintenance: node.maintenance,
                                      roleReason: driver.roleReason, roleChangedAt: driver.roleChangedAt,
                                      history: driver.history, rejections: driver.rejections,
-                                     peerAlive: driver.election.peerIsAlive(at: now),
+                                     peerAlive: node.peerAlive,
                                      authentication: verifier.authenticationStatus(at: now), keyFingerprints: keyFingerprints,
-                                     localFaults: driver.health.faults, localPaths: driver.health.paths,
-                                     drained: driver.node.drains.drained, pathDrops: pathDrops,
-                                     dualActiveMs: driver.election.lastingDualActiveMilliseconds(at: now))
+                                     localFaults: node.localFaults, localPaths: node.localPaths,
+                                     drained: node.drained, pathDrops: pathDrops,
+                                     dualActiveMs: node.dualActiveMs)
         snapshot.withLock { $0 = status }
     }
 }
