@@ -338,6 +338,23 @@ def test_a_failover_right_after_a_reload_waits_for_the_mirror(pair):
     assert "failover waits for the config mirror: serial 2 here, 1 on rb" in log or "failover complete" in r.stdout, log[-2000:]
 
 
+def test_a_failover_with_preempt_on_is_not_undone(pair):
+    """ra (priority 100) preempts rb (90) after 300 ms. `failover` on ra moves the VIP to rb and
+    it stays there (`ip addr`), rather than coming back once the preempt delay has passed; a
+    failover back returns it, and preemption works again afterwards."""
+    pair.config.write_text(pair.config_text(tail="election: {preempt: true, preempt_delay: 300ms}\n"))
+    started(pair)
+    r = pair.ctl("a", "failover")
+    assert r.returncode == 0, r.stderr
+    assert "preempt is suspended on ra while rb serves" in r.stdout, r.stdout
+    pair.wait_for(lambda: pair.holders() == {"b"}, 5, what="rb holds the VIP")
+    time.sleep(1.5)
+    assert pair.holders() == {"b"} and status(pair, "a")["role"] == "standby"
+    assert "preempt suspended: rb serves after an operator's failover" in pair.logs["a"].read_text()
+    assert pair.ctl("a", "failover").returncode == 0
+    pair.wait_for(lambda: pair.holders() == {"a"}, 5, what="the VIP back on ra")
+
+
 def test_a_reload_whose_serial_was_not_raised_is_refused(pair):
     """The most common slip: the file changed, the serial did not (or went down). The reload is
     refused with the serial to write, and the running config stays (no conflict, nothing
