@@ -349,7 +349,7 @@ public enum Daemon {
         worker.finishQueuedWork()
         if let notify = notifier.status(), notify.running != nil || notify.waiting != nil {
             let what = [notify.running.map { "\($0.role) (running)" }, notify.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
-            logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(config.notify.timeout)) and 1 s, before exiting")
+            logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(store.withLock { $0.current.notify.timeout })) and 1 s, before exiting")
         }
         worker.drain()
     }

@@ -174,6 +174,16 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
 }
 
 @Suite(.serialized) struct NotifierOrderTests {
+    /// Maintenance without a command of its own runs the standby's (the node serves nothing
+    /// either way); a role's own command wins; stopping and starting have no fallback.
+    @Test func maintenanceFallsBackToTheStandbyCommand() {
+        let standby = ["/usr/local/bin/svc", "stop"]
+        #expect(Notifier.command(for: .maintenance, in: NotifySettings(standby: standby)) == standby)
+        #expect(Notifier.command(for: .maintenance, in: NotifySettings(standby: standby, maintenance: ["/bin/true"])) == ["/bin/true"])
+        #expect(Notifier.command(for: .stopping, in: NotifySettings(standby: standby)) == nil)
+        #expect(Notifier.command(for: .starting, in: NotifySettings(standby: standby)) == nil)
+    }
+
     /// After a command that leaves a child behind and one that times out, later ones still run, in order.
     @Test func notifyCommandsKeepRunningInOrderAfterALingeringChildAndATimeout() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tdm-notify-\(UUID().uuidString)").path
@@ -240,17 +250,17 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         }
         let status = try #require(notifier.status())
         #expect(status.succeeded == 2 && status.skipped == 3 && status.queued == 0 && status.last?.role == "standby")
-        // A newer role without a command (maintenance here) leaves nothing stale to run.
+        // A newer role without a command (stopping here) leaves nothing stale to run.
         try? FileManager.default.removeItem(atPath: "\(dir)/go")
         try? FileManager.default.removeItem(atPath: "\(dir)/ran")
         notifier.notify(.active, reason: "test", settings: settings)
         for _ in 0..<200 where notifier.status()?.running == nil { usleep(10_000) }
         notifier.notify(.standby, reason: "test", settings: settings)
-        notifier.notify(.maintenance, reason: "test", settings: settings)
+        notifier.notify(.stopping, reason: "test", settings: settings)
         _ = FileManager.default.createFile(atPath: "\(dir)/go", contents: nil)
         notifier.drain()
         #expect(try String(contentsOfFile: "\(dir)/log", encoding: .utf8) == "active\nstandby\nactive\n")
-        #expect(lines.withLock { $0 }.joined(separator: "\n").contains("notify standby: /bin/sh -c \(script) skipped: the node became maintenance before it started"))
+        #expect(lines.withLock { $0 }.joined(separator: "\n").contains("notify standby: /bin/sh -c \(script) skipped: the node is stopping before it started"))
     }
 }
 

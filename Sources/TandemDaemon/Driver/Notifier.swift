@@ -69,7 +69,10 @@ public final class Notifier: Sendable {
         case .active: return settings.active
         case .standby: return settings.standby
         case .fault: return settings.fault
-        case .maintenance: return settings.maintenance
+        // A node in maintenance serves nothing, as a standby: without a command of its own it
+        // runs the standby's (TANDEM_ROLE still says maintenance), so a service started for the
+        // active stops there too (pulse's "fos" services; keepalived has no maintenance).
+        case .maintenance: return settings.maintenance ?? settings.standby
         case .stopping: return settings.stop
         case .starting: return nil
         }
