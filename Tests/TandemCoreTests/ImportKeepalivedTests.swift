@@ -317,6 +317,64 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(result.reportText.contains("/etc/keepalived/keepalived.conf:5   nodes[0]"))
     }
 
+    /// Where most LVS configs put them: a vrrp_sync_group's notify scripts become the pair's
+    /// (keepalived runs the group's and the instance's; Tandem one per role, the group's).
+    @Test func syncGroupNotifyScriptsAreCarriedOver() throws {
+        let conf = importVRRP.replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    notify_master /usr/local/bin/instance-up\n    notify_fault /usr/local/bin/down\n") + """
+        vrrp_sync_group VG_1 {
+            group {
+                VI_1
+            }
+            notify_master "/usr/local/bin/lvs-notify MASTER"
+            notify_backup /usr/local/bin/lvs-notify BACKUP
+            notify /usr/local/bin/generic
+        }
+        """
+        let result = try importKeepalived(["/etc/keepalived/keepalived.conf": conf])
+        let config = try ConfigParser.parse(yaml: result.yaml)
+        #expect(config.notify.active == ["/usr/local/bin/lvs-notify", "MASTER"])
+        #expect(config.notify.standby == ["/usr/local/bin/lvs-notify", "BACKUP"])
+        #expect(config.notify.fault == ["/usr/local/bin/down"])
+        #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.contains("the output keeps the sync group's") && $0.location?.line == 5 },
+                "\(result.findings)")
+        #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("notify (in vrrp_sync_group)") && $0.location?.line == 21 }, "\(result.findings)")
+        #expect(!result.findings.contains { $0.message.contains("notify_master (in vrrp_sync_group)") })
+    }
+
+    /// keepalived clears nopreempt on an instance whose initial state is MASTER (vrrp.c): that
+    /// router preempts, so the output does too, with the quirk named.
+    @Test func nopreemptWithStateMasterIsClearedAsKeepalivedDoes() throws {
+        let conf = importVRRP.replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    nopreempt\n")
+        let result = try importKeepalived(["/etc/keepalived/keepalived.conf": conf])
+        #expect(try ConfigParser.parse(yaml: result.yaml).election.preempt == true)
+        #expect(result.findings.contains { $0.kind == .quirk && $0.message.contains("nopreempt with state MASTER") })
+        let backup = conf.replacingOccurrences(of: "state MASTER", with: "state BACKUP")
+        #expect(try ConfigParser.parse(yaml: importKeepalived(["/etc/keepalived/keepalived.conf": backup]).yaml).election.preempt == false)
+    }
+
+    /// inhibit_on_failure on some real servers only: one failure_action per service in Tandem,
+    /// so the ones keepalived would remove are named.
+    @Test func inhibitOnFailureOnSomeRealServersOnlyIsReported() throws {
+        let (_, result) = try importedTable("""
+        virtual_server 192.0.2.10 80 {
+            protocol TCP
+            real_server 10.0.0.1 80 {
+                inhibit_on_failure
+                TCP_CHECK {
+                }
+            }
+            real_server 10.0.0.2 80 {
+                TCP_CHECK {
+                }
+            }
+        }
+        """)
+        let config = try ConfigParser.parse(yaml: result.yaml)
+        #expect(config.virtualServers.first?.healthCheck?.failureAction == .quiesce)
+        #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("inhibit_on_failure is set on some real servers only: keepalived removes 10.0.0.2") },
+                "\(result.findings)")
+    }
+
     @Test func multicastWithoutAddressesIsAClearError() throws {
         let conf = "vrrp_instance VI_1 {\n interface eth0\n virtual_ipaddress {\n 192.0.2.10/24\n }\n}\n"
         #expect(throws: ImportError.self) { _ = try importKeepalived(["/k.conf": conf], main: ["/k.conf"]) }

@@ -105,11 +105,17 @@ struct RouterView {
         var garp: [(String, String?, SourceLocation)] = []
     }
 
+    /// keepalived's notify keywords and the Tandem role each becomes.
+    static let notifyRoles = ["notify_master": "active", "notify_backup": "standby", "notify_fault": "fault", "notify_stop": "stop"]
+
     var file: String
     var routerID: (String, SourceLocation)?
     var instances: [Instance] = []
     var globalGarp: [(String, String?, SourceLocation)] = []
     var syncDaemon: KeepalivedStatement?
+    /// notify_master/_backup/_fault/_stop of a vrrp_sync_group (role, command, where): keepalived
+    /// runs them on the group's transitions, which are the pair's in Tandem.
+    var syncGroupNotify: [(String, String, SourceLocation)] = []
     var virtualServers: [KeepalivedStatement] = []
     var groups: [String: KeepalivedStatement] = [:]
     /// Statements with no Tandem equivalent, with what to do instead.
@@ -129,7 +135,11 @@ struct RouterView {
                 view.notes.append(ImportFinding(.note, at: s.location,
                     "vrrp_sync_group \(s.arg(0) ?? ""): Tandem moves all of the pair's VIPs together, as a sync group does"))
                 for inner in s.block ?? [] where inner.keyword.hasPrefix("notify") {
-                    view.unmapped.append(Unmapped.finding(for: inner, context: "vrrp_sync_group"))
+                    if let role = notifyRoles[inner.keyword] {
+                        view.syncGroupNotify.append((role, inner.arguments.joined(separator: " "), inner.location))
+                    } else {
+                        view.unmapped.append(Unmapped.finding(for: inner, context: "vrrp_sync_group"))
+                    }
                 }
             default:
                 view.unmapped.append(Unmapped.finding(for: s, context: nil))
@@ -202,8 +212,7 @@ struct RouterView {
             case "unicast_peer":
                 for line in s.block ?? [] { i.unicastPeers.append((line.keyword, line.location)) }
             case "notify_master", "notify_backup", "notify_fault", "notify_stop":
-                let role = ["notify_master": "active", "notify_backup": "standby", "notify_fault": "fault", "notify_stop": "stop"][s.keyword]!
-                i.notify.append((role, s.arguments.joined(separator: " "), s.location))
+                i.notify.append((Self.notifyRoles[s.keyword]!, s.arguments.joined(separator: " "), s.location))
             case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
                  "garp_interval", "gna_interval":
                 i.garp.append((s.keyword, s.arg(0), s.location))
@@ -220,6 +229,15 @@ struct RouterView {
             default:
                 unmapped.append(Unmapped.finding(for: s, context: "vrrp_instance"))
             }
+        }
+        // vrrp.c (vrrp_complete_instance): "nopreempt will not work with initial state MASTER -
+        // clearing". The MASTER router preempts after all.
+        if i.nopreempt, i.state?.uppercased() == "MASTER" {
+            i.nopreempt = false
+            notes.append(ImportFinding(.quirk, at: i.location,
+                "vrrp_instance \(i.name) has nopreempt with state MASTER: keepalived clears nopreempt (\"nopreempt will not work with "
+                    + "initial state MASTER - clearing\"), so this router preempts, and the output says preempt: true",
+                advice: "for no preemption, write state BACKUP on both routers in keepalived, and preempt: false here"))
         }
         instances.append(i)
     }
@@ -452,6 +470,27 @@ private struct Builder {
         }
     }
 
+    /// The notify commands of one router: its sync group's and its instance's. keepalived runs
+    /// both on a transition; Tandem runs one command per role, so where both name one for the
+    /// same role the sync group's is kept (it is the group that moves as the pair does) and
+    /// the instance's is reported as left out.
+    static func notifyCommands(instance: [(String, String, SourceLocation)], syncGroup: [(String, String, SourceLocation)],
+                               findings: inout [ImportFinding]) -> [(String, String, SourceLocation)] {
+        var out = syncGroup
+        for entry in instance {
+            if let group = syncGroup.first(where: { $0.0 == entry.0 }) {
+                if group.1 != entry.1 {
+                    findings.append(ImportFinding(.notCarriedOver, at: entry.2,
+                        "the vrrp_instance's notify command for \(entry.0) (\"\(entry.1)\") and the vrrp_sync_group's (\"\(group.1)\") both run in keepalived; Tandem runs one per role and the output keeps the sync group's",
+                        advice: "call both from one script and point notify.\(entry.0) at it"))
+                }
+            } else {
+                out.append(entry)
+            }
+        }
+        return out
+    }
+
     /// keepalived's default priority, VRRP_PRIO_DFL (100), whatever the `state` (2.2.7's
     /// vrrp_parser.c sets base_priority only from `priority`).
     static func defaultPriority(_ i: RouterView.Instance?) -> Int { 100 }
@@ -510,7 +549,8 @@ private struct Builder {
                 findings.append(ImportFinding(.note, at: instance.location, "preempt_delay has no effect with nopreempt, in keepalived and in Tandem"))
             }
         }
-        for (role, command, location) in instance.notify {
+        let notify = Self.notifyCommands(instance: instance.notify, syncGroup: views[0].syncGroupNotify, findings: &findings)
+        for (role, command, location) in notify {
             let words = KeepalivedLexer.scriptWords(command)
             if words.first?.hasPrefix("/") == true {
                 draft.notify.append((role, words, location))
@@ -521,8 +561,9 @@ private struct Builder {
             }
         }
         if views.count == 2 {
-            let other = views[1].instances.first?.notify ?? []
-            let mine = instance.notify.map { "\($0.0) \($0.1)" }, theirs = other.map { "\($0.0) \($0.1)" }
+            var ignored: [ImportFinding] = []
+            let other = Self.notifyCommands(instance: views[1].instances.first?.notify ?? [], syncGroup: views[1].syncGroupNotify, findings: &ignored)
+            let mine = notify.map { "\($0.0) \($0.1)" }, theirs = other.map { "\($0.0) \($0.1)" }
             if mine != theirs {
                 findings.append(ImportFinding(.difference, at: other.first?.2 ?? views[1].instances.first?.location,
                     "the routers' notify commands differ; Tandem has one notify setting for the pair and the output uses \(views[0].file)'s",

@@ -650,6 +650,14 @@ struct ServiceMapper {
         fields.append(("fall", .number(min(100, max(1, (checkerRetry ?? 1) + 1)))))
         let inhibited = inhibit || withCheckers.contains { $0.inhibit == true }
         fields.append(("failure_action", .raw(inhibited ? "quiesce" : "remove")))
+        // Per real server in keepalived, per service in Tandem: a mix cannot be carried over.
+        let removedOnFailure = withCheckers.filter { !inhibit && $0.inhibit != true }
+        if inhibited, !removedOnFailure.isEmpty {
+            let names = removedOnFailure.map { "\($0.address)" }.joined(separator: ", ")
+            note(.notCarriedOver, vs.location, "inhibit_on_failure is set on some real servers only: keepalived removes \(names) on failure "
+                + "and sets the others to weight 0; Tandem has one failure_action per service and the output says quiesce for all",
+                 "split the service, or accept weight 0 for every failed real server")
+        }
         if !inhibited {
             note(.note, vs.location, "no inhibit_on_failure: keepalived removes a failed real server, so the output says failure_action: remove (Tandem's default is quiesce)")
         }
