@@ -193,6 +193,18 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
     """
 }
 
+/// The log line of an announcement says what goes out, so an operator can check it without tcpdump.
+@Suite struct AnnouncementLogTests {
+    @Test func theLineNamesTheVIPsTheMessagesAndTheSchedule() {
+        let v4 = VirtualIP(prefix: IPPrefix("192.0.2.10/24")!, interface: "eth0")
+        let v6 = VirtualIP(prefix: IPPrefix("2001:db8::10/64")!, interface: "eth0")
+        #expect(ElectionDriver.announcement([v4], AnnounceSettings(repeatCount: 3, secondBurstDelay: .seconds(1)))
+                == "192.0.2.10/24 on eth0: 3 gratuitous ARP requests each now, 3 more after 1s")
+        #expect(ElectionDriver.announcement([v4, v6], AnnounceSettings(repeatCount: 2, secondBurstDelay: nil, refreshInterval: .seconds(60), arpMode: .reply))
+                == "192.0.2.10/24 on eth0, 2001:db8::10/64 on eth0: 2 gratuitous ARP replies / unsolicited neighbour advertisements each now, then 1 every 1m while active")
+    }
+}
+
 @Suite struct LocalFaultDriverTests {
     @Test func aStandbyThatLosesItsHeartbeatAddressNeverTakesOver() throws {
         let h = try Harness(yaml: vipOnlyYAML)

@@ -829,7 +829,7 @@ public struct NodeState: Sendable {
         case .accepted(let answer):
             drainResync.offered(succeeded: true, at: now)
             lastDrainOfferFailure = nil
-            out.append(.log(.info, "drain list (\(list.entries.count) drained) offered to the returning peer: \(answer)"))
+            out.append(.log(.info, "drain list (\(list.entries.count) drained) offered to \(peerName), heard (again): \(answer)"))
         case .failed(let why):
             drainResync.offered(succeeded: false, at: now)
             if why != lastDrainOfferFailure {
@@ -1102,7 +1102,9 @@ public struct NodeState: Sendable {
             return
         }
         if last.alive && !view.alive {
-            let what = "\(peerName) lost: \(peer.departed ? "it released and left" : "silent for the dead time \(settings.election.deadTime)")"
+            // A departing standby held nothing: it stopped; an active (or one stopping) released the VIPs.
+            let left = last.role == .active || last.role == .stopping ? "it released the VIPs and left" : "it stopped and left"
+            let what = "\(peerName) lost: \(peer.departed ? left : "silent for the dead time \(settings.election.deadTime)")"
             out.append(.publish(.peer, what))
             // In the log too: losing the peer is news whatever this node does about it.
             let consequence = switch election.role {

@@ -44,6 +44,18 @@ public final class ElectionDriver {
                             worker: worker, logger: logger, heartbeatAddresses: heartbeatAddresses, clock: clock)
     }
 
+    /// What an announcement sends, for the log (an operator checks it without tcpdump):
+    /// "192.0.2.10/24 on eth0: 3 gratuitous ARP requests now, 3 more after 1s".
+    static func announcement(_ vips: [VirtualIP], _ a: AnnounceSettings) -> String {
+        let kinds = [vips.contains { $0.prefix.family == .ipv4 } ? "gratuitous ARP \(a.arpMode == .reply ? "replies" : "requests")" : nil,
+                     vips.contains { $0.prefix.family == .ipv6 } ? "unsolicited neighbour advertisements" : nil].compactMap { $0 }
+        var text = vips.map { "\($0.prefix) on \($0.interface)" }.joined(separator: ", ")
+            + ": \(a.repeatCount) \(kinds.joined(separator: " / ")) each now"
+        if let second = a.secondBurstDelay { text += ", \(a.repeatCount) more after \(second)" }
+        if let refresh = a.refreshInterval { text += ", then \(a.refreshRepeat) every \(refresh) while active" }
+        return text
+    }
+
     static func nodeSettings(_ config: Config, _ settings: Election.Settings, worker: KernelWorker) -> NodeState.Settings {
         NodeState.Settings(election: settings, vips: config.virtualIPs, announceAfterIPVSInstall: worker.installsOnClaim(config))
     }
@@ -242,7 +254,10 @@ public final class ElectionDriver {
             case .untrack(let vips):
                 for vip in vips { routeMonitor?.untrack(vip) }
             case .announce(let vips):
-                do { try announcer.begin(vips, settings: config.announce) } catch { logger.error("announce: \(error)") }
+                do {
+                    try announcer.begin(vips, settings: config.announce)
+                    logger.info("announcing \(ElectionDriver.announcement(vips, config.announce))")
+                } catch { logger.error("announce: \(error)") }
             case .endAnnouncements(let vips):
                 if !vips.isEmpty { announcer.end(vips) }
             case .reconcileIPVS(let inputs, let reason):
