@@ -188,6 +188,24 @@ import Testing
         #expect(Validator.subnetEdge(IPPrefix("10.0.0.1/31")!) == nil)
         #expect(Validator.subnetEdge(IPPrefix("10.0.0.10/24")!) == nil)
         #expect(try ConfigParser.parseWithWarnings(yaml: minimalConfig).warnings.isEmpty)
+        // Addresses the kernel takes but clients never reach.
+        #expect(Validator.unroutable(IPAddress("169.254.10.1")!)?.contains("link-local (169.254.0.0/16)") == true)
+        #expect(Validator.unroutable(IPAddress("fe80::10")!)?.contains("link-local (fe80::/10)") == true)
+        #expect(Validator.unroutable(IPAddress("::ffff:10.99.0.11")!)?.hasSuffix("write the IPv4 address 10.99.0.11 instead") == true)
+        #expect(Validator.unroutable(IPAddress("fd00::10")!) == nil && Validator.unroutable(IPAddress("10.0.0.10")!) == nil)
+        #expect(Validator.unroutable(IPAddress("febf::1")!) != nil && Validator.unroutable(IPAddress("fec0::1")!) == nil)
+    }
+
+    /// A `$ROLE` argument of a notify command reaches it as written (no shell); a TCP-based
+    /// check of a UDP service probes TCP only: warnings naming what to do instead.
+    @Test func notifyShellVariablesAndTCPChecksOfUDPServicesAreWarnings() throws {
+        let notify = minimalConfig + "\nnotify:\n  active: /usr/local/bin/notify.sh $ROLE\n"
+        let warned = try ConfigParser.parseWithWarnings(yaml: notify).warnings.map(\.description)
+        #expect(warned.contains { $0.hasPrefix("notify.active: $ROLE is passed as it is written: notify commands run without a shell") }, "\(warned)")
+        let udp = minimalConfig.replacingOccurrences(of: "    port: 80\n    forwarding: dr\n",
+                                                     with: "    port: 80\n    protocol: udp\n    forwarding: dr\n    health_check: {type: http}\n")
+        let checks = try ConfigParser.parseWithWarnings(yaml: udp).warnings.map(\.description)
+        #expect(checks.contains { $0.hasPrefix("virtual_servers[0].health_check: a http check of a UDP service connects over TCP") }, "\(checks)")
     }
 
     /// A value that is too long is quoted in the error (up to 64 characters), not only counted.

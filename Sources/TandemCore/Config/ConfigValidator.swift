@@ -22,6 +22,7 @@ struct Validator {
         }
         validateVirtualIPs(config)
         validateServices(config)
+        validateNotify(config.notify)
         if config.cluster != nil { validateClusterServices(config) }
     }
 
@@ -90,6 +91,39 @@ struct Validator {
             if let edge = Self.subnetEdge(vip.prefix) {
                 warn("virtual_ips[\(i)].address", "\(vip.address) is the \(edge) address of \(vip.prefix)'s subnet: hosts on it treat it as such, not as a server; choose another address or prefix length")
             }
+            if let problem = Self.unroutable(vip.address) {
+                warn("virtual_ips[\(i)].address", problem)
+            }
+        }
+    }
+
+    /// Why clients cannot use `address` as a service address, nil when they can: a link-local
+    /// address (169.254.0.0/16, RFC 3927; fe80::/10, RFC 4291 §2.5.6) is valid on its link only,
+    /// and an IPv4-mapped IPv6 address (::ffff:0:0/96, §2.5.5.2) stands for an IPv4 peer inside
+    /// IPv6 sockets, never reached on an interface. The kernel adds both without complaint.
+    static func unroutable(_ address: IPAddress) -> String? {
+        switch address {
+        case .v4(let value) where value >> 16 == 0xA9FE:
+            return "\(address) is link-local (169.254.0.0/16): valid on its link only, so routed clients never reach it; use a routable address"
+        case .v6(let high, _) where high >> 54 == 0x3FA:
+            return "\(address) is link-local (fe80::/10): valid on its link only, so routed clients never reach it; use a global or unique local address"
+        case .v6(let high, let low) where high == 0 && low >> 32 == 0xFFFF:
+            return "\(address) is an IPv4-mapped IPv6 address: IPv4 clients never reach it on an interface; write the IPv4 address \(IPAddress.v4(UInt32(truncatingIfNeeded: low))) instead"
+        default:
+            return nil
+        }
+    }
+
+    /// Notify commands run without a shell: a `$NAME` or `${NAME}` argument reaches the command as
+    /// it is written (the role, reason and node are in its environment instead).
+    func validateNotify(_ notify: NotifySettings) {
+        let commands: [(String, [String]?)] = [("active", notify.active), ("standby", notify.standby), ("fault", notify.fault),
+                                               ("maintenance", notify.maintenance), ("stop", notify.stop)]
+        for (role, command) in commands {
+            guard let command, let argument = command.dropFirst().first(where: { $0.contains("$") }) else { continue }
+            warn("notify.\(role)", "\(argument) is passed as it is written: notify commands run without a shell; the command finds "
+                + "the role, the reason and the node in its environment (TANDEM_ROLE, TANDEM_REASON, TANDEM_NODE), or run "
+                + "[/bin/sh, -c, \"…\"] for a shell")
         }
     }
 
@@ -138,6 +172,10 @@ struct Validator {
                 warn("\(path).real_servers", vs.sorryServer == nil
                      ? "every real server has weight 0, so none takes a new connection: give at least one a weight above 0"
                      : "every real server has weight 0, so the sorry server takes every new connection")
+            }
+            if case .address(_, _, let proto) = vs.match, proto == .udp, let check = vs.healthCheck,
+               ["tcp", "http", "https"].contains(check.probe.typeName), check.probe.port == nil {
+                warn("\(path).health_check", "a \(check.probe.typeName) check of a UDP service connects over TCP: it says only whether each real server also listens on TCP there; check the UDP service itself with type udp (send and expect) or exec")
             }
             if let check = vs.healthCheck, check.probe.port == nil, check.probe.typeName != "exec",
                let zero = vs.realServers.firstIndex(where: { $0.port == 0 }) {
