@@ -370,6 +370,15 @@ let electionCases: [ElectionCase] = [
                  until: 300, effects: becameActive(5, from: .starting)
                      + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
                         "71: active→standby", "71: release", "71: alert notice"], role: .standby),
+    ElectionCase(name: "preempt suspended by a failover ends when the peer's priority drops (its tracked link went down)",
+                 settings: electionSettings(priority: 200, preempt: true, preemptDelay: 20),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 45)
+                     + [at(50, .failover), at(51, .heard(.claimed, .active, priority: 100))]
+                     + peer(.active, from: 60, through: 100) + peer(.active, priority: 70, from: 110, through: 295),
+                 until: 300, effects: becameActive(5, from: .starting)
+                     + ["50: send takeover-request", "60: send takeover-request", "70: send takeover-request",
+                        "71: active→standby", "71: release", "71: alert notice"] + becameActive(130, from: .standby) + ["130: announce"],
+                 role: .active),
     ElectionCase(name: "preempt suspended by a failover ends when the peer stops serving (it restarts): preempts as configured again",
                  settings: electionSettings(priority: 200, preempt: true, preemptDelay: 20),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.standby, from: 5, through: 45)

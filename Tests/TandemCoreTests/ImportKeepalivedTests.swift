@@ -329,6 +329,12 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
             notify_backup /usr/local/bin/lvs-notify BACKUP
             notify /usr/local/bin/generic
         }
+        vrrp_sync_group VG_OTHER {
+            group {
+                VI_9
+            }
+            notify_master /usr/local/bin/other
+        }
         """
         let result = try importKeepalived(["/etc/keepalived/keepalived.conf": conf])
         let config = try ConfigParser.parse(yaml: result.yaml)
@@ -339,6 +345,8 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
                 "\(result.findings)")
         #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("notify (in vrrp_sync_group)") && $0.location?.line == 21 }, "\(result.findings)")
         #expect(!result.findings.contains { $0.message.contains("notify_master (in vrrp_sync_group)") })
+        #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("vrrp_sync_group VG_OTHER does not list vrrp_instance VI_1") },
+                "\(result.findings)")
     }
 
     /// keepalived clears nopreempt on an instance whose initial state is MASTER (vrrp.c): that

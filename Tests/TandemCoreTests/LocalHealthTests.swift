@@ -116,6 +116,14 @@ struct LocalHealthTests {
                                   VirtualIP(prefix: IPPrefix("192.0.2.10/24")!, interface: "eth0"),
                                   VirtualIP(prefix: IPPrefix("2001:db8::10/128")!, interface: "hb")])
         #expect(report.vips.map(\.state) == [.held, .held])
+        // A VIP with a label (or nat_gateway) is itself, not a copy of itself.
+        var labelled = vip4
+        labelled.label = "eth1:vip"
+        labelled.natGateway = true
+        let itself = LocalHealth.assess(heartbeatAddresses: [], sendFailures: [:], vips: [labelled], trackedInterfaces: [],
+                                        links: healthyLinks, addresses: healthyAddresses)
+        #expect(itself.copies.isEmpty, "\(itself.copies)")
+        #expect(itself.vips.map(\.state) == [.held])
     }
 
     @Test func problemsNameTheInterfaceAndTheFix() {

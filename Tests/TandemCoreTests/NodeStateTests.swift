@@ -579,10 +579,21 @@ struct NodeHarness {
                     Issue.record("failover the mirror never settled: \(String(describing: h.replies[1]))")
                     continue
                 }
-                #expect(why.contains("this node fetches b's newer config") && why.contains("for the mirror)"), "\(why)")
+                #expect(why.contains("for the mirror: this node has not taken b's serial \(ours.serial + 5)"), "\(why)")
                 #expect(h.state.election.role == .active)
             }
         }
+        // The peer goes silent while the failover waits: answered, nothing done (no takeover
+        // request, no release).
+        var h = Self.replicating()
+        h.startActive()
+        let ours = h.state.configVersion
+        h.send(beat(1, old, serial: ours.serial + 5))
+        h.send(.command(1, .failover(force: false)))
+        #expect(h.replies[1] == nil)
+        h.advance(1000)
+        #expect(h.replies[1] == [.refused("b is no longer heard while the failover waited for the config mirror: nothing done")])
+        #expect(h.state.election.role == .active && h.kernel[H.vip] != nil)
     }
 
     @Test func aForcedStopReleasesSendsANoticeAndFinishes() {

@@ -351,6 +351,8 @@ def test_a_failover_with_preempt_on_is_not_undone(pair):
     time.sleep(1.5)
     assert pair.holders() == {"b"} and status(pair, "a")["role"] == "standby"
     assert "preempt suspended: rb serves after an operator's failover" in pair.logs["a"].read_text()
+    assert "preempt suspended after a failover: rb serves" in pair.ctl("a", "status").stdout
+    assert status(pair, "a")["preempt_suspended"].startswith("preempt suspended after a failover")
     assert pair.ctl("a", "failover").returncode == 0
     pair.wait_for(lambda: pair.holders() == {"a"}, 5, what="the VIP back on ra")
 

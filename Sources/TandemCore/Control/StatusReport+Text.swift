@@ -11,6 +11,7 @@ extension StatusReport {
         if effectivePriority != priority { line += " (effective \(effectivePriority))" }
         if maintenance { line += "; maintenance ON (pinned to standby; `tandemctl maintenance off` to release)" }
         out.append(line)
+        if let preemptSuspended { out.append("  \(preemptSuspended)") }
         for fault in localFaults ?? [] { out.append("  FAULT: \(fault)") }
         let heard = peer.lastHeardMs.map { "heard \(ControlTime.age(milliseconds: $0)) ago" } ?? "never heard"
         let peerPriority = peer.priority.map { ", priority \($0)" } ?? ""

@@ -12,6 +12,9 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public var priority: Int
     public var effectivePriority: Int
     public var maintenance: Bool
+    /// With preempt on: this node handed the VIPs over in an operator's failover and does not
+    /// take them back by preemption (`Election.preemptSuspended`), worded; nil when not.
+    public var preemptSuspended: String?
     public var peer: Peer
     /// Heartbeat packets accepted and dropped (by reason) since start.
     public var heartbeats: HeartbeatCounters

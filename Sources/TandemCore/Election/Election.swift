@@ -74,7 +74,10 @@ public struct Election: Sendable {
     /// peer it handed them to (the failover would be undone after `preempt_delay`), until the peer
     /// stops serving (not heard, or no longer active) or this node becomes active again (a
     /// failover back). Not kept across a restart: a restarted node preempts as configured.
-    public private(set) var preemptSuspended = false
+    public var preemptSuspended: Bool { preemptSuspendedAt != nil }
+    /// The peer's priority when the suspension began: a lower one later (its tracked link went
+    /// down) ends the suspension, since preemption exists to move the VIPs off a weaker node.
+    public private(set) var preemptSuspendedAt: UInt8?
     private var handover: Handover?
     /// Set once the winner of a dual-active episode has re-announced; cleared when the episode ends.
     private var dualActiveAnnounced = false
@@ -513,7 +516,7 @@ public struct Election: Sendable {
                 become(target, reason: "\(pending.purpose.name) handover complete: \(settings.peerName) has claimed the VIPs",
                        at: now, into: &actions, handedOver: true)
                 if pending.purpose == .failover, settings.preempt, effectivePriority > peer.priority {
-                    preemptSuspended = true
+                    preemptSuspendedAt = peer.priority
                     actions.append(.alert(.notice, "preempt suspended: \(settings.peerName) serves after an operator's failover; "
                         + "\(settings.nodeName) (priority \(effectivePriority) > \(peer.priority)) takes the VIPs back only if "
                         + "\(settings.peerName) stops serving, or with `tandemctl failover`"))
@@ -612,7 +615,7 @@ public struct Election: Sendable {
         let peerName = settings.peerName
         guard let peer, peerIsAlive(at: now) else {
             preemptCandidateSince = nil
-            preemptSuspended = false
+            preemptSuspendedAt = nil
             guard let startedAt else { return nil }
             if let since = listeningSince, now < since + settings.deadTime {
                 return role == .fault ? (.standby, "local faults cleared: listening for \(peerName) for the dead time (\(settings.deadTime)) before deciding") : nil
@@ -638,7 +641,7 @@ public struct Election: Sendable {
             }
             return (.active, "\(peerName) asked us to take over")
         }
-        if peer.role != .active { preemptSuspended = false }
+        if peer.role != .active || peer.priority < (preemptSuspendedAt ?? 0) { preemptSuspendedAt = nil }
         switch peer.role {
         case .active:
             guard settings.preempt, !preemptSuspended, effectivePriority > peer.priority else {
@@ -686,7 +689,7 @@ public struct Election: Sendable {
         var kind = currentKind
         if target == .active {
             yieldingUntil = nil
-            preemptSuspended = false
+            preemptSuspendedAt = nil
             actions.append(.claim(reason: reason))
             actions.append(.announce(reason: reason))
             holdingVIPs = true

@@ -123,8 +123,8 @@ public enum LocalHealth {
         /// next judgement would find it: the VIP absent (or its interface still without
         /// carrier), the copy gone.
         public mutating func noteRemoved(_ vip: VirtualIP) {
-            copies.removeAll { $0 == vip }
-            for index in vips.indices where vips[index].vip == vip {
+            copies.removeAll { $0.prefix == vip.prefix && $0.interface == vip.interface }
+            for index in vips.indices where vips[index].vip.prefix == vip.prefix && vips[index].vip.interface == vip.interface {
                 switch vips[index].state {
                 case .held, .tentative, .conflict: vips[index].state = .absent
                 case .noCarrier: vips[index].state = .noCarrier(present: false)
@@ -195,7 +195,9 @@ public enum LocalHealth {
         for address in addresses where vipAddresses.contains(address.prefix.address) && !address.interface.isEmpty {
             let copy = VirtualIP(prefix: address.prefix, interface: address.interface)
             let quiet = links[address.interface]?.isQuiet ?? (address.interface == "lo")
-            guard !quiet, !vips.contains(copy), !found.contains(copy) else { continue }
+            // Same address, prefix and interface is the VIP itself, whatever its label or
+            // nat_gateway (which `VirtualIP`'s equality also compares).
+            guard !quiet, !vips.contains(where: { address.matches($0) }), !found.contains(copy) else { continue }
             found.append(copy)
         }
         return found

@@ -113,9 +113,10 @@ struct RouterView {
     var instances: [Instance] = []
     var globalGarp: [(String, String?, SourceLocation)] = []
     var syncDaemon: KeepalivedStatement?
-    /// notify_master/_backup/_fault/_stop of a vrrp_sync_group (role, command, where): keepalived
-    /// runs them on the group's transitions, which are the pair's in Tandem.
-    var syncGroupNotify: [(String, String, SourceLocation)] = []
+    /// Each vrrp_sync_group: its name, the instances of its `group` block, and its
+    /// notify_master/_backup/_fault/_stop (role, command, where), which keepalived runs on the
+    /// group's transitions: the pair's in Tandem, for the group of the imported instance.
+    var syncGroups: [(name: String, members: [String], notify: [(String, String, SourceLocation)], location: SourceLocation)] = []
     var virtualServers: [KeepalivedStatement] = []
     var groups: [String: KeepalivedStatement] = [:]
     /// Statements with no Tandem equivalent, with what to do instead.
@@ -134,13 +135,18 @@ struct RouterView {
             case "vrrp_sync_group":
                 view.notes.append(ImportFinding(.note, at: s.location,
                     "vrrp_sync_group \(s.arg(0) ?? ""): Tandem moves all of the pair's VIPs together, as a sync group does"))
-                for inner in s.block ?? [] where inner.keyword.hasPrefix("notify") {
-                    if let role = notifyRoles[inner.keyword] {
-                        view.syncGroupNotify.append((role, inner.arguments.joined(separator: " "), inner.location))
-                    } else {
+                var group: (name: String, members: [String], notify: [(String, String, SourceLocation)], location: SourceLocation)
+                    = (s.arg(0) ?? "", [], [], s.location)
+                for inner in s.block ?? [] {
+                    if inner.keyword == "group" {
+                        group.members += (inner.block ?? []).map(\.keyword)
+                    } else if let role = notifyRoles[inner.keyword] {
+                        group.notify.append((role, inner.arguments.joined(separator: " "), inner.location))
+                    } else if inner.keyword.hasPrefix("notify") {
                         view.unmapped.append(Unmapped.finding(for: inner, context: "vrrp_sync_group"))
                     }
                 }
+                view.syncGroups.append(group)
             default:
                 view.unmapped.append(Unmapped.finding(for: s, context: nil))
             }
@@ -470,6 +476,22 @@ private struct Builder {
         }
     }
 
+    /// The notify commands of the sync group that lists `instance` (the imported one); another
+    /// group's are reported as left out.
+    static func syncGroupNotify(_ view: RouterView, instance: String, findings: inout [ImportFinding]) -> [(String, String, SourceLocation)] {
+        var out: [(String, String, SourceLocation)] = []
+        for group in view.syncGroups where !group.notify.isEmpty {
+            if group.members.contains(instance) {
+                out += group.notify
+            } else {
+                findings.append(ImportFinding(.notCarriedOver, at: group.location,
+                    "vrrp_sync_group \(group.name) does not list vrrp_instance \(instance), the one imported: its notify scripts are left out",
+                    advice: "Tandem moves all of the pair's VIPs as one; point notify.* at the script that should run"))
+            }
+        }
+        return out
+    }
+
     /// The notify commands of one router: its sync group's and its instance's. keepalived runs
     /// both on a transition; Tandem runs one command per role, so where both name one for the
     /// same role the sync group's is kept (it is the group that moves as the pair does) and
@@ -549,7 +571,8 @@ private struct Builder {
                 findings.append(ImportFinding(.note, at: instance.location, "preempt_delay has no effect with nopreempt, in keepalived and in Tandem"))
             }
         }
-        let notify = Self.notifyCommands(instance: instance.notify, syncGroup: views[0].syncGroupNotify, findings: &findings)
+        let notify = Self.notifyCommands(instance: instance.notify, syncGroup: Self.syncGroupNotify(views[0], instance: instance.name, findings: &findings),
+                                         findings: &findings)
         for (role, command, location) in notify {
             let words = KeepalivedLexer.scriptWords(command)
             if words.first?.hasPrefix("/") == true {
@@ -562,7 +585,10 @@ private struct Builder {
         }
         if views.count == 2 {
             var ignored: [ImportFinding] = []
-            let other = Self.notifyCommands(instance: views[1].instances.first?.notify ?? [], syncGroup: views[1].syncGroupNotify, findings: &ignored)
+            let otherInstance = views[1].instances.first
+            let other = Self.notifyCommands(instance: otherInstance?.notify ?? [],
+                                            syncGroup: Self.syncGroupNotify(views[1], instance: otherInstance?.name ?? "", findings: &ignored),
+                                            findings: &ignored)
             let mine = notify.map { "\($0.0) \($0.1)" }, theirs = other.map { "\($0.0) \($0.1)" }
             if mine != theirs {
                 findings.append(ImportFinding(.difference, at: other.first?.2 ?? views[1].instances.first?.location,

@@ -37,6 +37,8 @@ public struct ConfigBook: Sendable {
 
     /// The conflict being reported, if any.
     public var conflict: (local: ConfigVersion, peer: ConfigVersion)? { monitor.conflict }
+    /// The peer's version this node fetched and refused, until it is fetched again.
+    public var refusedPeerVersion: ConfigVersion? { monitor.refusedVersion }
 
     /// Why an operator's reload of a changed config must be refused for its serial; nil when it
     /// may go ahead (also when nothing changed: `fresh` is the version in force).

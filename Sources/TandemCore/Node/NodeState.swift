@@ -188,6 +188,8 @@ public struct NodeState: Sendable {
         public var peer: Election.PeerStatus?
         public var effectivePriority: UInt8
         public var maintenance: Bool
+        /// `Election.preemptSuspended`: after an operator's failover away from this node.
+        public var preemptSuspended: Bool
         public var peerAlive: Bool
         public var dualActiveMs: UInt64?
         public var localFaults: [String]
@@ -198,7 +200,8 @@ public struct NodeState: Sendable {
     /// The fields the heartbeat loop publishes at every wake-up, at `now`.
     public func statusFields(at now: MonotonicInstant) -> StatusFields {
         StatusFields(role: election.role, peer: election.peer, effectivePriority: election.effectivePriority,
-                     maintenance: election.maintenance, peerAlive: election.peerIsAlive(at: now),
+                     maintenance: election.maintenance, preemptSuspended: election.preemptSuspended,
+                     peerAlive: election.peerIsAlive(at: now),
                      dualActiveMs: election.lastingDualActiveMilliseconds(at: now), localFaults: health.faults,
                      localPaths: health.paths, drained: drains.drained)
     }
@@ -252,6 +255,7 @@ public struct NodeState: Sendable {
             if let retry = kernelRetryAt, now >= retry {
                 kernelRetryAt = nil
                 healthStale = true
+                straysSwept = []
                 if !releaseOwed.isEmpty { agenda.append(.retryRelease) }
             }
         case .routes(let events):
@@ -340,7 +344,7 @@ public struct NodeState: Sendable {
             // Whatever made this node stop serving (start-up as standby, a failover, maintenance,
             // a fault), and however the address came (added by hand, by another daemon, back with
             // its interface), it keeps no VIP and no copy of one's address once settled there.
-            let sweep = strays.filter { !straysSwept.contains($0) }
+            let sweep = strays.filter { !straysSwept.contains($0) && !releaseOwed.contains($0) }
             if !sweep.isEmpty {
                 agenda.append(.removeStrays(sweep))
                 continue
@@ -642,7 +646,9 @@ public struct NodeState: Sendable {
             case .alreadyAbsent where purpose == .staleAdded || purpose == .stray: break
             case .alreadyAbsent: done.append("\(vip.prefix) on \(vip.interface) (already absent)")
             case .failed(let why):
-                releaseOwed.insert(vip)
+                // A stray is tried again by the sweep after the retry delay, and only while this
+                // node still serves nothing; a configured VIP's release is owed whatever happens.
+                if purpose != .stray { releaseOwed.insert(vip) }
                 scheduleKernelRetry(at: now)
                 out.append(.log(.error, "release VIP \(vip.prefix) on \(vip.interface): \(why); retrying in \(retryDelay)"))
             }
@@ -655,14 +661,14 @@ public struct NodeState: Sendable {
         case .stray: log = "VIP addresses Tandem did not add removed from this \(election.role) node"
         }
         // What this node removed is gone: the judgement in hand says so too (no second sweep of
-        // it, no need to read the kernel again); a stray whose removal failed is left to the retry.
+        // it, no need to read the kernel again); a stray whose removal failed waits for the retry.
         for vip in asked {
             switch results[vip] ?? .failed("no answer") {
             case .removed, .alreadyAbsent:
                 health.noteRemoved(vip)
                 straysSwept.remove(vip)
             case .failed:
-                if purpose == .stray { straysSwept.insert(vip) }
+                straysSwept.insert(vip)
             }
         }
         if !done.isEmpty { out.append(.log(.notice, "\(log): \(done.joined(separator: ", "))")) }
@@ -974,13 +980,25 @@ public struct NodeState: Sendable {
         let actions: [Election.Action]
         switch command {
         case .failover(let force):
-            if !force, election.peerIsAlive(at: now), let peer = election.peer, peer.configDigest != config.running.digest {
+            // Only a failover the election would carry out now waits for anything (the others are
+            // refused below with the election's own reason: this node or the peer in fault,
+            // maintenance, starting).
+            let runnable = (election.role == .active && election.peer?.role == .standby)
+                || (election.role == .standby && election.peer?.role == .active)
+            if !force, runnable, election.peerIsAlive(at: now), let peer = election.peer, peer.configDigest != config.running.digest {
                 // One side runs a newer serial: replication mirrors it within a few heartbeats (a
                 // failover right after a reload), so wait for that rather than refuse. Equal serials
-                // with different contents, or no replication, would wait for nothing.
+                // with different contents, or no replication, would wait for nothing, and neither
+                // would a newer peer config this node has already refused.
+                let peerVersion = ConfigVersion(serial: peer.configSerial, digest: peer.configDigest)
                 guard config.replicates, peer.configSerial != config.running.serial else {
                     out.append(.reply(id, .refused(Self.configsDiffer(here: config.running.serial, peer: peer.configSerial, peerName: peerName,
                                                                        mirrors: config.replicates))))
+                    return
+                }
+                if config.refusedPeerVersion == peerVersion {
+                    out.append(.reply(id, .refused("configs differ (serial \(config.running.serial) here, \(peer.configSerial) on \(peerName)): "
+                        + "this node refused \(peerName)'s config serial \(peer.configSerial) (this node's log says why): fix that, or use --force")))
                     return
                 }
                 pending = PendingRequest(id: id, command: command, wasActive: election.role == .active, since: now,
@@ -1019,13 +1037,23 @@ public struct NodeState: Sendable {
     /// A failover that waited for the config mirror starts once both nodes run the same config
     /// (or the peer is no longer heard: the election then says what it does); true when it started.
     private mutating func startFailoverAfterMirror(at now: MonotonicInstant) -> Bool {
-        guard var request = pending, request.awaitingMirror, case .failover(let force) = request.command, let peer = election.peer,
-              peer.configDigest == config.running.digest || !election.peerIsAlive(at: now) else { return false }
+        guard var request = pending, request.awaitingMirror, case .failover(let force) = request.command, let peer = election.peer else {
+            return false
+        }
+        // What the operator asked no longer applies: answered, nothing done (a failover asked on
+        // the active must never become one that pulls the VIPs back).
+        let gone = !election.peerIsAlive(at: now) ? "\(peerName) is no longer heard"
+            : request.wasActive != (election.role == .active) ? "this node became \(election.role) meanwhile" : nil
+        if let gone {
+            pending = nil
+            out.append(.reply(request.id, .refused("\(gone) while the failover waited for the config mirror: nothing done")))
+            return false
+        }
+        guard peer.configDigest == config.running.digest else { return false }
         out.append(.log(.notice, "failover starts: \(peerName) runs this node's config (serial \(config.running.serial)) after "
             + "\(now.milliseconds(since: request.since))ms"))
         // The handover is timed (and bounded) from here, as for a failover asked now.
         request.awaitingMirror = false
-        request.wasActive = election.role == .active
         request.since = now
         request.deadline = now + settings.requestWaitLimit
         pending = request
@@ -1039,8 +1067,12 @@ public struct NodeState: Sendable {
         if request.awaitingMirror {
             guard now >= request.deadline, let peer = election.peer else { return }
             pending = nil
-            out.append(.reply(request.id, .refused(Self.configsDiffer(here: config.running.serial, peer: peer.configSerial, peerName: peerName)
-                + " (waited \(settings.requestWaitLimit) for the mirror)")))
+            let (here, there) = (config.running.serial, peer.configSerial)
+            let stuck = here > there
+                ? "\(peerName) has not taken this node's serial \(here) (it may have refused it: its log and `tandemctl status` say why)"
+                : "this node has not taken \(peerName)'s serial \(there) (this node's log and `tandemctl status` say why)"
+            out.append(.reply(request.id, .refused("configs differ (serial \(here) here, \(there) on \(peerName)) after waiting "
+                + "\(settings.requestWaitLimit) for the mirror: \(stuck); fix that, or use --force")))
             return
         }
         let role = election.role

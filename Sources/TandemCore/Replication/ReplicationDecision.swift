@@ -82,6 +82,8 @@ public struct ReplicationMonitor: Sendable {
     private var retryAt: MonotonicInstant?
     private var retryDelay: TimeSpan?
     private var refused: ConfigVersion?
+    /// The peer's version whose fetch was refused, until it may be fetched again.
+    public var refusedVersion: ConfigVersion? { refused }
     /// When the refused version may be fetched again, and the wait that led there.
     private var refusedRetryAt: MonotonicInstant?
     private var refusedDelay: TimeSpan?

@@ -189,6 +189,10 @@ public final class ControlCenter: ControlHandling {
                                                              now: s.now, wallNow: wallNow)
         report.configFileRefused = parts.configFileRefused()
         report.notify = parts.notify()
+        if s.preemptSuspended {
+            report.preemptSuspended = "preempt suspended after a failover: \(peerName) serves; \(parts.nodeName) takes the VIPs back "
+                + "only if \(peerName) stops serving or its priority drops, or with `tandemctl failover`"
+        }
         report.dualActive = s.dualActiveMs.map {
             "DUAL ACTIVE for \($0)ms: \(peerName) stays active although \(parts.nodeName) wins, so it does not hear "
                 + "\(parts.nodeName)'s heartbeats (lost one way); both hold the VIPs"

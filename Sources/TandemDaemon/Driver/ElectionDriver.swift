@@ -337,14 +337,19 @@ public final class ElectionDriver {
         private func release(_ vips: [VirtualIP]) -> [VirtualIP: VIPReleaseOutcome] {
             var results: [VirtualIP: VIPReleaseOutcome] = [:]
             for vip in vips {
-                routeMonitor?.expect(vip, present: false)
+                // Only the config's VIPs are watched: a copy of one (another prefix or interface)
+                // or a VIP a reload removed is released without becoming a tracked VIP.
+                let watched = config.virtualIPs.contains(vip)
+                if watched { routeMonitor?.expect(vip, present: false) }
                 do {
                     let result = try addressTable.release(vip)
-                    if result != .removed { routeMonitor?.cancelExpectation(vip) }
-                    routeMonitor?.track(vip, present: false)
+                    if watched {
+                        if result != .removed { routeMonitor?.cancelExpectation(vip) }
+                        routeMonitor?.track(vip, present: false)
+                    }
                     results[vip] = result == .removed ? .removed : .alreadyAbsent
                 } catch {
-                    routeMonitor?.cancelExpectation(vip)
+                    if watched { routeMonitor?.cancelExpectation(vip) }
                     results[vip] = .failed("\(error)")
                 }
             }

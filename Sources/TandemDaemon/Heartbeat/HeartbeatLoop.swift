@@ -50,6 +50,8 @@ public struct HeartbeatStatus: Sendable {
     public var now: MonotonicInstant = .zero
     public var effectivePriority: UInt8 = 0
     public var maintenance = false
+    /// `Election.preemptSuspended`: this node does not preempt the peer it handed over to.
+    public var preemptSuspended = false
     public var roleReason = ""
     /// Wall-clock nanoseconds of the last role change.
     public var roleChangedAt: UInt64 = 0
@@ -385,7 +387,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
         let node = driver.statusFields(at: now)
         let status = HeartbeatStatus(role: node.role, peer: node.peer, counters: verifier.counters,
                                      paths: verifier.paths, now: now, effectivePriority: node.effectivePriority,
-                                     maintenance: node.maintenance,
+                                     maintenance: node.maintenance, preemptSuspended: node.preemptSuspended,
                                      roleReason: driver.roleReason, roleChangedAt: driver.roleChangedAt,
                                      history: driver.history, rejections: driver.rejections,
                                      peerAlive: node.peerAlive,
