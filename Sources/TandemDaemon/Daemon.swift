@@ -224,10 +224,8 @@ public enum Daemon {
             let freshVersion = ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)
             let runningVersion = ConfigVersion(serial: running.serial, digest: .init(hex: runningDigest) ?? .zero)
             let peerVersion = heard.peerAlive ? heard.peer.map { ConfigVersion(serial: $0.configSerial, digest: $0.configDigest) } : nil
-            var mirrors = false
-            if case .hmacSHA256 = running.heartbeat.authentication { mirrors = true }
             if let problem = ConfigBook.serialProblem(running: runningVersion, fresh: freshVersion, peer: peerVersion,
-                                                      peerName: peer.name, mirrors: mirrors) {
+                                                      peerName: peer.name, mirrors: running.heartbeat.authentication.mirrorsConfig) {
                 return refuse(problem)
             }
             var changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)

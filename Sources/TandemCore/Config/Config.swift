@@ -133,6 +133,10 @@ public struct HeartbeatSettings: Sendable, Hashable {
         case hmacSHA256(keyFile: String)
         /// No authentication: only when the config says `auth: none`.
         case none
+
+        /// Whether configs are mirrored between the nodes: only over an authenticated channel
+        /// (an unauthenticated one never rewrites a config).
+        public var mirrorsConfig: Bool { if case .hmacSHA256 = self { true } else { false } }
     }
 
     /// Below this dead time `check-config` warns about `realtime_priority: off`: the default scheduler

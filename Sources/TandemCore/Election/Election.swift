@@ -184,6 +184,13 @@ public struct Election: Sendable {
     /// until the peer has claimed, but must not point the neighbours back at itself.
     public var isHandingOver: Bool { handover != nil }
 
+    /// Whether a failover asked now (not forced) would be carried out: on the active with a live
+    /// standby peer, or on the standby with a live active peer (`failoverRequested`'s own rule).
+    public func failoverRunnable(at now: MonotonicInstant) -> Bool {
+        guard peerIsAlive(at: now), let peer else { return false }
+        return (role == .active && peer.role == .standby) || (role == .standby && peer.role == .active)
+    }
+
     /// Whether the peer is alive at `now`: heard within its dead time (`deadTime(of:)`) and not departed.
     public func peerIsAlive(at now: MonotonicInstant) -> Bool {
         guard let peer, !peer.departed else { return false }
@@ -398,7 +405,7 @@ public struct Election: Sendable {
         case .active:
             if handover != nil {
                 actions.append(.rejected(command: "failover", reason: "a handover is already in progress"))
-            } else if peerIsAlive(at: now), let peer, peer.role == .standby {
+            } else if failoverRunnable(at: now) {
                 beginHandover(.failover, at: now, into: &actions)
             } else {
                 let why = !peerIsAlive(at: now)
@@ -415,7 +422,7 @@ public struct Election: Sendable {
         case .standby:
             if handoverRequestedUntil != nil {
                 actions.append(.rejected(command: "failover", reason: "a failover request is already in progress"))
-            } else if peerIsAlive(at: now), let peer, peer.role == .active {
+            } else if failoverRunnable(at: now) {
                 handoverRequestedUntil = now + settings.handoverTimeout
                 actions.append(.send(outgoing(.handoverRequest)))
                 nextHeartbeatAt = now + settings.interval

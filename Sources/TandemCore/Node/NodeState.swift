@@ -983,9 +983,7 @@ public struct NodeState: Sendable {
             // Only a failover the election would carry out now waits for anything (the others are
             // refused below with the election's own reason: this node or the peer in fault,
             // maintenance, starting).
-            let runnable = (election.role == .active && election.peer?.role == .standby)
-                || (election.role == .standby && election.peer?.role == .active)
-            if !force, runnable, election.peerIsAlive(at: now), let peer = election.peer, peer.configDigest != config.running.digest {
+            if !force, election.failoverRunnable(at: now), let peer = election.peer, peer.configDigest != config.running.digest {
                 // One side runs a newer serial: replication mirrors it within a few heartbeats (a
                 // failover right after a reload), so wait for that rather than refuse. Equal serials
                 // with different contents, or no replication, would wait for nothing, and neither

@@ -36,10 +36,8 @@ public final class ElectionDriver {
     public init(config: Config, settings: Election.Settings, addressTable: any AddressTable, announcer: any Announcer,
                 sender: any HeartbeatSending, worker: KernelWorker, logger: Logger, heartbeatAddresses: [IPAddress] = [],
                 clock: any TandemClock = MonotonicClock(), drains: DrainBook = DrainBook()) {
-        var authenticated = false
-        if case .hmacSHA256 = config.heartbeat.authentication { authenticated = true }
         node = NodeState(settings: Self.nodeSettings(config, settings, worker: worker), config: ConfigVersion(config),
-                         replicates: authenticated, drains: drains)
+                         replicates: config.heartbeat.authentication.mirrorsConfig, drains: drains)
         executor = Executor(config: config, addressTable: addressTable, announcer: announcer, sender: sender,
                             worker: worker, logger: logger, heartbeatAddresses: heartbeatAddresses, clock: clock)
     }
