@@ -54,6 +54,38 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(lexer.findings.contains { $0.kind == .quirk && $0.location == SourceLocation(file: "/k/keepalived.conf", line: 1) } == quirk)
     }
 
+    /// alloc_strvec_quoted_escaped() in lib/parser.c, which keepalived uses for script lines:
+    /// both quotes, and backslash escapes also inside them.
+    @Test(arguments: [
+        (#"/bin/x a b"#, ["/bin/x", "a", "b"] as [String]?),
+        (#"/bin/x 'a b' "c 'd'" e\ f"#, ["/bin/x", "a b", "c 'd'", "e f"]),
+        (#"/bin/x pre'quoted part'post \t\x41\101\"q\"\\"#, ["/bin/x", "prequoted partpost", "\tAA\"q\"\\"]),
+        (#"/bin/x "don\"t" 'it\'s'"#, ["/bin/x", "don\"t", "it's"]),
+        (#"/bin/x 'unclosed"#, nil),
+        (#"/bin/x trailing\"#, nil),
+        ("", []),
+    ])
+    func quotedEscapedWords(_ text: String, _ words: [String]?) {
+        #expect(KeepalivedLexer.quotedEscapedWords(text) == words)
+    }
+
+    /// A script line is read again from its text: the script is the word after the keyword,
+    /// what follows it is keepalived's user and group.
+    @Test func aScriptLineIsReadWithQuotesAndEscapes() throws {
+        let (tree, _) = try statements(#"""
+        notify_master "/bin/notify \"two words\" 'x y'" keepalived_script
+        vrrp_instance VI { notify_backup "/bin/b 'c d'" }
+        """#)
+        let script = try #require(KeepalivedLexer.script(tree[0]))
+        #expect(script.text == #"/bin/notify "two words" 'x y'"#)
+        #expect(script.words == ["/bin/notify", "two words", "x y"])
+        #expect(script.extra == ["keepalived_script"])
+        // A statement that shares its line with a brace is read from its words.
+        let inner = try #require(tree[1].block?.first)
+        #expect(inner.line == nil)
+        #expect(KeepalivedLexer.script(inner)?.words == ["/bin/b", "c d"])
+    }
+
     @Test func parametersAreSubstitutedAndRedefined() throws {
         let (tree, _) = try statements("""
         $VIP=192.0.2.10
@@ -339,7 +371,11 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         let result = try importKeepalived(["/etc/keepalived/keepalived.conf": conf])
         let config = try ConfigParser.parse(yaml: result.yaml)
         #expect(config.notify.active == ["/usr/local/bin/lvs-notify", "MASTER"])
-        #expect(config.notify.standby == ["/usr/local/bin/lvs-notify", "BACKUP"])
+        // Outside the quotes, BACKUP is the user keepalived runs the script as (notify.c
+        // notify_script_init): said, and not made an argument.
+        #expect(config.notify.standby == ["/usr/local/bin/lvs-notify"])
+        #expect(result.findings.contains { $0.kind == .quirk && $0.message.contains("as the user (and group) BACKUP") && $0.advice.contains("add them to notify.standby") },
+                "\(result.findings)")
         #expect(config.notify.fault == ["/usr/local/bin/down"])
         #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.contains("the output keeps the sync group's") && $0.location?.line == 5 },
                 "\(result.findings)")
@@ -446,6 +482,9 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
          .http(HTTPProbe(tls: true, path: "/s", status: [200...299], verifyCertificate: false))),
         ("MISC_CHECK {\n misc_path \"/usr/bin/check --fast\"\n }", .exec(command: ["/usr/bin/check", "--fast"])),
         ("MISC_CHECK {\n misc_path \"check | grep ok\"\n }", .exec(command: ["/bin/sh", "-c", "check | grep ok"])),
+        // Unquoted, keepalived runs the first word only.
+        ("MISC_CHECK {\n misc_path /usr/bin/check --fast\n }", .exec(command: ["/usr/bin/check"])),
+        ("MISC_CHECK {\n misc_path \"/usr/bin/check --url 'http://h/a b'\"\n }", .exec(command: ["/usr/bin/check", "--url", "http://h/a b"])),
         ("UDP_CHECK {\n payload 70696e67\n require_reply 706f6e67\n }", .udp(port: nil, send: "ping", expect: "pong")),
     ])
     func checkerTypes(_ checker: String, _ probe: HealthCheck.Probe) throws {

@@ -523,8 +523,8 @@ struct NodeHarness {
         #expect(why.contains("configs differ (serial 0 here, 9 on b)"))
         #expect(why.contains("configs are not mirrored without heartbeat authentication (auth: none)"), "\(why)")
         #expect(h.state.election.role == .active)
-        #expect(NodeState.configsDiffer(here: 25, peer: 24, peerName: "rb").contains("rb fetches this node's newer config"))
-        #expect(NodeState.configsDiffer(here: 25, peer: 25, peerName: "rb").contains("equal serials with different contents are a conflict"))
+        #expect(NodeState.configsDiffer(here: 25, peer: 25, peerName: "rb", mirrors: true).contains("equal serials with different contents are a conflict"))
+        #expect(NodeState.configsDiffer(here: 25, peer: 25, peerName: "rb", mirrors: false).contains("equal serials with different contents are a conflict"))
     }
 
     /// A failover asked right after a reload (the peer still runs the older serial) waits for the

@@ -105,6 +105,28 @@ struct RouterView {
         var garp: [(String, String?, SourceLocation)] = []
     }
 
+    /// A notify script's text as keepalived 2.2.7 holds it (the word after the keyword, read
+    /// with quotes and escapes), or nil when keepalived ignores the line. Words after it are the
+    /// user and group keepalived runs the script as (notify.c `notify_script_init`), a common
+    /// slip for arguments outside the quotes: said, and left out.
+    static func notifyScript(_ s: KeepalivedStatement, notes: inout [ImportFinding]) -> String? {
+        guard let script = KeepalivedLexer.script(s) else { return nil }
+        guard script.words?.isEmpty == false else {
+            notes.append(ImportFinding(.quirk, at: s.location,
+                "keepalived cannot parse \(s.keyword) \"\(script.text)\" (an unclosed quote or a backslash at the end) and ignores it; so does the output",
+                advice: "fix the quoting in keepalived.conf and import again"))
+            return nil
+        }
+        if !script.extra.isEmpty {
+            let extra = script.extra.joined(separator: " ")
+            notes.append(ImportFinding(.quirk, at: s.location,
+                "keepalived runs \(s.keyword) \"\(script.text)\" as the user (and group) \(extra), the words after the script, and ignores "
+                    + "the script when no such user exists; arguments belong inside the script's double quotes",
+                advice: "the output runs \(script.text) as tandemd's user without \(extra); if \(extra) was meant as arguments, add them to notify.\(notifyRoles[s.keyword] ?? "…")"))
+        }
+        return script.text
+    }
+
     /// keepalived's notify keywords and the Tandem role each becomes.
     static let notifyRoles = ["notify_master": "active", "notify_backup": "standby", "notify_fault": "fault", "notify_stop": "stop"]
 
@@ -141,7 +163,7 @@ struct RouterView {
                     if inner.keyword == "group" {
                         group.members += (inner.block ?? []).map(\.keyword)
                     } else if let role = notifyRoles[inner.keyword] {
-                        group.notify.append((role, inner.arguments.joined(separator: " "), inner.location))
+                        if let text = Self.notifyScript(inner, notes: &view.notes) { group.notify.append((role, text, inner.location)) }
                     } else if inner.keyword.hasPrefix("notify") {
                         view.unmapped.append(Unmapped.finding(for: inner, context: "vrrp_sync_group"))
                     }
@@ -218,7 +240,7 @@ struct RouterView {
             case "unicast_peer":
                 for line in s.block ?? [] { i.unicastPeers.append((line.keyword, line.location)) }
             case "notify_master", "notify_backup", "notify_fault", "notify_stop":
-                i.notify.append((Self.notifyRoles[s.keyword]!, s.arguments.joined(separator: " "), s.location))
+                if let text = Self.notifyScript(s, notes: &notes) { i.notify.append((Self.notifyRoles[s.keyword]!, text, s.location)) }
             case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
                  "garp_interval", "gna_interval":
                 i.garp.append((s.keyword, s.arg(0), s.location))
@@ -574,7 +596,7 @@ private struct Builder {
         let notify = Self.notifyCommands(instance: instance.notify, syncGroup: Self.syncGroupNotify(views[0], instance: instance.name, findings: &findings),
                                          findings: &findings)
         for (role, command, location) in notify {
-            let words = KeepalivedLexer.scriptWords(command)
+            let words = KeepalivedLexer.quotedEscapedWords(command) ?? []
             if words.first?.hasPrefix("/") == true {
                 draft.notify.append((role, words, location))
             } else {

@@ -4,11 +4,16 @@ public struct KeepalivedStatement: Sendable, Hashable {
     public var location: SourceLocation
     /// The statements inside `{ … }` after this one, or nil when it opens no block.
     public var block: [KeepalivedStatement]?
+    /// The whole line (comments cut, parameters replaced) when this statement is alone on it;
+    /// nil when the line also holds a brace. keepalived re-reads a script's line from this text
+    /// with quotes and escapes (`alloc_strvec_quoted_escaped`), which `words` does not honour.
+    public var line: String?
 
-    public init(words: [String], location: SourceLocation, block: [KeepalivedStatement]? = nil) {
+    public init(words: [String], location: SourceLocation, block: [KeepalivedStatement]? = nil, line: String? = nil) {
         self.words = words
         self.location = location
         self.block = block
+        self.line = line
     }
 
     public var keyword: String { words.first ?? "" }
@@ -49,7 +54,7 @@ public struct KeepalivedLexer {
     public private(set) var filesRead: [String] = []
 
     private var definitions: [String: String] = [:]
-    private var lines: [(words: [String], location: SourceLocation)] = []
+    private var lines: [(words: [String], location: SourceLocation, text: String)] = []
 
     public init(files: any ImportFileSource, configID: String?) {
         self.files = files
@@ -112,7 +117,7 @@ public struct KeepalivedLexer {
                 try include(pattern: pattern, from: path, at: location, depth: depth)
                 continue
             }
-            lines.append((Self.words(line), location))
+            lines.append((Self.words(line), location, line))
         }
     }
 
@@ -262,11 +267,99 @@ public struct KeepalivedLexer {
     /// `}` outside quotes are words of their own.
     static func words(_ line: String) -> [String] { split(line, quote: "\"", bracesAreWords: true) }
 
-    /// Splits a script's text (a notify command, `misc_path`: the one string keepalived runs)
-    /// into its arguments as keepalived does: blanks separate, and a parameter that contains a
-    /// blank is enclosed in single quotes, which are not part of it (keepalived.conf(5),
-    /// "Quoted strings"). An unclosed quote runs to the end of the text.
-    static func scriptWords(_ text: String) -> [String] { split(text, quote: "'", bracesAreWords: false) }
+    /// A script statement (`notify_master`, `misc_path`, …) read as keepalived 2.2.7 reads it
+    /// (notify.c `notify_script_init`, `set_script_params_array`): the line is split again with
+    /// quotes and escapes, the word after the keyword is the script's whole text, and that text
+    /// is split once more into the program and its arguments. Words after the script's text are
+    /// `extra`: keepalived takes them as the user (and group) to run a notify script as, and
+    /// ignores them after `misc_path`. `words` is nil when keepalived cannot parse the line (an
+    /// unclosed quote, a trailing backslash: "Unable to parse … script", the script is ignored).
+    struct Script: Equatable {
+        /// The script's text as keepalived holds it (the second word of the line).
+        var text: String
+        /// The program and its arguments, as keepalived execs them (no shell).
+        var words: [String]?
+        /// Words after the script's text on the line.
+        var extra: [String]
+    }
+
+    static func script(_ statement: KeepalivedStatement) -> Script? {
+        let lineWords = statement.line.map(quotedEscapedWords) ?? statement.words
+        guard let lineWords else { return Script(text: statement.arguments.joined(separator: " "), words: nil, extra: []) }
+        guard lineWords.count >= 2 else { return nil }
+        return Script(text: lineWords[1], words: quotedEscapedWords(lineWords[1]), extra: Array(lineWords.dropFirst(2)))
+    }
+
+    /// keepalived's `alloc_strvec_quoted_escaped` (lib/parser.c): blanks separate words; `"…"`
+    /// and `'…'` are (part of) one word without the quotes, each quote literal inside the other;
+    /// a backslash escapes the next character anywhere, also inside quotes, with C's escapes
+    /// (`\n`, `\t`, `\a`, `\b`, `\f`, `\r`, `\v`, `\E` for ESC, octal `\NNN`, hex `\xHH`,
+    /// `\cX` for a control character); any other escaped character is itself. Nil for an
+    /// unclosed quote or a backslash at the end, which keepalived refuses.
+    static func quotedEscapedWords(_ text: String) -> [String]? {
+        let bytes = Array(text.utf8)
+        var words: [String] = []
+        var current: [UInt8] = []
+        var inWord = false
+        var quote: UInt8?
+        var i = 0
+        func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+        func hexValue(_ b: UInt8) -> UInt8? {
+            switch b {
+            case 0x30...0x39: return b - 0x30
+            case 0x41...0x46: return b - 0x41 + 10
+            case 0x61...0x66: return b - 0x61 + 10
+            default: return nil
+            }
+        }
+        func isOctal(_ k: Int) -> Bool { k < bytes.count && bytes[k] >= 0x30 && bytes[k] <= 0x37 }
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x5C {  // backslash
+                i += 1
+                guard i < bytes.count else { return nil }
+                inWord = true
+                let e = bytes[i]
+                if e == 0x78, i + 1 < bytes.count, hexValue(bytes[i + 1]) != nil {  // \xHH…
+                    var value: UInt8 = 0
+                    i += 1
+                    while i < bytes.count, let h = hexValue(bytes[i]) { value = value &<< 4 | h; i += 1 }
+                    current.append(value)
+                } else if e == 0x63, i + 1 < bytes.count {  // \cX
+                    current.append(bytes[i + 1] & 0x1F)
+                    i += 2
+                } else if isOctal(i) {
+                    var value = bytes[i] - 0x30
+                    i += 1
+                    for _ in 0..<2 where isOctal(i) { value = value &<< 3 &+ (bytes[i] - 0x30); i += 1 }
+                    current.append(value)
+                } else {
+                    let escapes: [UInt8: UInt8] = [0x61: 0x07, 0x62: 0x08, 0x45: 0x1B, 0x66: 0x0C, 0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09, 0x76: 0x0B]
+                    current.append(escapes[e] ?? e)
+                    i += 1
+                }
+                continue
+            }
+            if let q = quote {
+                if b == q { quote = nil } else { current.append(b) }
+                i += 1
+                continue
+            }
+            if b == 0x22 || b == 0x27 {
+                quote = b
+                inWord = true
+            } else if isBlank(b) {
+                if inWord { words.append(String(decoding: current, as: UTF8.self)); current = []; inWord = false }
+            } else {
+                current.append(b)
+                inWord = true
+            }
+            i += 1
+        }
+        guard quote == nil else { return nil }
+        if inWord { words.append(String(decoding: current, as: UTF8.self)) }
+        return words
+    }
 
     /// Blanks separate words; `quote` … `quote` is (part of) one word without the quotes; with
     /// `bracesAreWords`, `{` and `}` outside quotes are words of their own.
@@ -299,16 +392,17 @@ public struct KeepalivedLexer {
     }
 
     /// Builds the block tree from lines of words.
-    static func buildTree(_ lines: [(words: [String], location: SourceLocation)]) throws(ImportError) -> [KeepalivedStatement] {
+    static func buildTree(_ lines: [(words: [String], location: SourceLocation, text: String)]) throws(ImportError) -> [KeepalivedStatement] {
         // Each open level: its statements and the index of the statement that opened it in the
         // parent level.
         var levels: [[KeepalivedStatement]] = [[]]
         var openers: [SourceLocation] = []
-        for (words, location) in lines {
+        for (words, location, text) in lines {
             var buffer: [String] = []
+            let alone = !words.contains("{") && !words.contains("}")
             func flush() {
                 if !buffer.isEmpty {
-                    levels[levels.count - 1].append(KeepalivedStatement(words: buffer, location: location))
+                    levels[levels.count - 1].append(KeepalivedStatement(words: buffer, location: location, line: alone ? text : nil))
                     buffer = []
                 }
             }

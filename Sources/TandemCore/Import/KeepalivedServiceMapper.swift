@@ -580,9 +580,18 @@ struct ServiceMapper {
             for s in model.block ?? [] {
                 switch s.keyword {
                 case "misc_path":
-                    let text = s.arguments.joined(separator: " ").trimmingWhitespace()
-                    if text.isEmpty { continue }
-                    let words = KeepalivedLexer.scriptWords(text)
+                    guard let script = KeepalivedLexer.script(s), !script.text.trimmingWhitespace().isEmpty else { continue }
+                    let text = script.text.trimmingWhitespace()
+                    guard let words = script.words else {
+                        note(.quirk, s.location, "keepalived cannot parse misc_path \"\(text)\" (an unclosed quote or a backslash at the end) and ignores it; so does the output",
+                             "fix the quoting in keepalived.conf and import again")
+                        continue
+                    }
+                    if !script.extra.isEmpty {
+                        note(.quirk, s.location, "keepalived runs misc_path \"\(text)\" only: the words after it (\(script.extra.joined(separator: " "))) are ignored "
+                            + "unless the whole command is inside double quotes; the output does as keepalived did",
+                             "if they were meant as arguments, add them to the exec check's command")
+                    }
                     if words.first?.hasPrefix("/") == true, !text.contains(where: { "|&;<>$`*?()".contains($0) }) {
                         command = words.map { .text($0) }
                     } else {

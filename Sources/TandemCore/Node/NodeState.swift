@@ -942,23 +942,15 @@ public struct NodeState: Sendable {
 
     // MARK: - Operator requests
 
-    /// Why a failover is refused while the two configs differ, and what to do: a newer serial on
-    /// one side that the mirror did not bring over in time (a failover waits for it first), equal
-    /// serials with different contents (a conflict to settle by hand), or no mirror at all
-    /// (`auth: none`: configs are copied by hand).
-    static func configsDiffer(here: UInt64, peer: UInt64, peerName: String, mirrors: Bool = true) -> String {
+    /// Why a failover is refused at once while the two configs differ, and what to do: equal
+    /// serials with different contents (a conflict nobody mirrors: settle it by hand), or no mirror
+    /// at all (`auth: none`: configs are copied by hand). Differing serials with a mirror are not
+    /// refused here: the failover waits for the mirror (`startFailoverAfterMirror`).
+    static func configsDiffer(here: UInt64, peer: UInt64, peerName: String, mirrors: Bool) -> String {
         let differ = "configs differ (serial \(here) here, \(peer) on \(peerName)): \(peerName) would serve a different table; "
         if !mirrors, here != peer {
             return differ + "configs are not mirrored without heartbeat authentication (auth: none): copy the newer config "
                 + "to the other node and reload it there, or use --force"
-        }
-        if here > peer {
-            return differ + "\(peerName) fetches this node's newer config within a few heartbeats: try again in a moment "
-                + "(`tandemctl status` shows both serials), or use --force to fail over to \(peerName)'s config as it is"
-        }
-        if here < peer {
-            return differ + "this node fetches \(peerName)'s newer config within a few heartbeats: try again in a moment, "
-                + "or use --force"
         }
         return differ + "equal serials with different contents are a conflict nobody mirrors: raise the serial of the right "
             + "config and reload it, or use --force"
