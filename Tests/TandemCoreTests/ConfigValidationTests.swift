@@ -120,6 +120,14 @@ import Testing
         #expect(found.contains(c.expected), "got: \(found)")
     }
 
+    /// A refused interval is not replaced by the 1 s default and compared with the dead time:
+    /// the operator would read an error about a value nobody wrote.
+    @Test(arguments: ["0ms", "50", "0.5s"])
+    func aRefusedIntervalIsSaidOnce(_ interval: String) {
+        let found = errors(of: minimal(replacingLine: 8, with: "  interval: \(interval)\n  dead_time: 200ms"))
+        #expect(found.count == 1 && found[0].hasPrefix("heartbeat.interval: "), "got: \(found)")
+    }
+
     @Test func minimalConfigIsValid() {
         #expect(errors(of: minimalConfig) == [])
     }

@@ -226,7 +226,7 @@ let electionCases: [ElectionCase] = [
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.active, priority: 50, from: 100, through: 120)
                      + [at(130, .heard(.heartbeat, .standby, priority: 50)), at(200, .heard(.heartbeat, .active, priority: 50))],
-                 until: 205, effects: becameActive(30, from: .starting) + ["100: announce", "200: announce"], role: .active),
+                 until: 215, effects: becameActive(30, from: .starting) + ["100: announce", "211: announce"], role: .active),
     ElectionCase(name: "dual active, equal priority: b loses the tie to a",
                  settings: electionSettings(node: "b", peer: "a"),
                  steps: [at(0, .start(holdingVIPs: false)), at(100, .heard(.heartbeat, .active, priority: 100))],
@@ -236,7 +236,7 @@ let electionCases: [ElectionCase] = [
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
                      + [at(200, .heard(.heartbeat, .standby, priority: 100))],
-                 until: 210, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["200: announce"],
+                 until: 215, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["211: announce"],
                  role: .active),
     ElectionCase(name: "tracked interface with effect fault: active releases; back up and peer silent: active again",
                  settings: electionSettings(),
@@ -470,13 +470,24 @@ let electionCases: [ElectionCase] = [
                  settings: electionSettings(node: "b", peer: "a"),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
                      + [at(200, .heard(.heartbeat, .active, priority: 100))],
-                 until: 205, effects: ["5: starting→standby"] + becameActive(75, from: .standby)
-                     + ["200: active→standby", "200: release"], role: .standby),
+                 until: 215, effects: ["5: starting→standby"] + becameActive(75, from: .standby)
+                     + ["211: active→standby", "211: release"], role: .standby),
+    // The stale packets a path held back (the peer's neighbour entry unresolved) arrive in one
+    // burst ahead of its fresh ones: judged on the newest an interval and an eighth later, an
+    // `active` sent as the peer's link failed does not make the serving node yield.
+    ElectionCase(name: "split healed: a burst of stale packets ahead of a fresh one is judged on the newest",
+                 settings: electionSettings(node: "b", peer: "a"),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(200, .heard(.heartbeat, .active, priority: 100)), at(200, .heard(.heartbeat, .fault, priority: 100)),
+                        at(200, .heard(.heartbeat, .fault, priority: 100)), at(201, .heard(.heartbeat, .standby, priority: 100)),
+                        at(207, .heard(.heartbeat, .standby, priority: 100))],
+                 until: 230, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["211: announce"],
+                 role: .active),
     ElectionCase(name: "split healed, we win: one announcement",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.active, priority: 50, from: 5, through: 45)
                      + [at(200, .heard(.heartbeat, .active, priority: 50))],
-                 until: 205, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["200: announce"],
+                 until: 215, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["211: announce"],
                  role: .active),
     ElectionCase(name: "peer restart (new boot epoch) is heard as a fresh peer",
                  settings: electionSettings(),
@@ -688,7 +699,9 @@ struct ElectionTests {
         #expect(announces(packet(.yielded, .standby, 5), at: 80))      // round 4 is missing
         #expect(!announces(packet(.heartbeat, .standby, 6), at: 90))
         #expect(!announces(packet(.release, .standby, 7), at: 100))    // a standby leaving
-        #expect(!announces(packet(.heartbeat, .standby, 1, epoch: 8), at: 105))
+        // Back after its release notice: it may have run unheard in between (started with
+        // another key) and announced the VIPs.
+        #expect(announces(packet(.heartbeat, .standby, 1, epoch: 8), at: 105))
         #expect(announces(packet(.release, .active, 2, epoch: 8), at: 110))
     }
 

@@ -328,6 +328,27 @@ struct NodeHarness {
                 "\(active.effects)")
     }
 
+    /// A new MAC on a VIP's link: the active announces the VIPs it serves there (the neighbours
+    /// would keep sending to the old MAC until their entries expire); a standby only logs it.
+    @Test func aVIPLinksNewMACIsAnnouncedByTheActive() {
+        var h = H(vips: [H.vip, H.vip6])
+        h.startActive()
+        _ = h.takeEffects()
+        h.send(.routes([.linkAddressChanged(interface: "eth0", from: "02:00:00:00:aa:01", to: "02:00:00:00:aa:0b")]))
+        #expect(h.effects.contains(.log(.notice, "link eth0 changed its hardware address from 02:00:00:00:aa:01 to 02:00:00:00:aa:0b: "
+            + "announcing \(NodeState.list([H.vip, H.vip6])) with the new one")), "\(h.effects)")
+        #expect(h.takeEffects().contains(.announce([H.vip, H.vip6])))
+        h.send(.routes([.linkAddressChanged(interface: "eth1", from: "02:00:00:00:bb:01", to: "02:00:00:00:bb:02")]))
+        #expect(!h.takeEffects().contains { if case .announce = $0 { true } else { false } })
+
+        var standby = H()
+        standby.startStandby()
+        _ = standby.takeEffects()
+        standby.send(.routes([.linkAddressChanged(interface: "eth0", from: "02:00:00:00:aa:01", to: "02:00:00:00:aa:0b")]))
+        #expect(standby.effects.contains(.log(.notice, "link eth0 changed its hardware address from 02:00:00:00:aa:01 to 02:00:00:00:aa:0b")))
+        #expect(!standby.effects.contains { if case .announce = $0 { true } else { false } })
+    }
+
     /// A VIP on a standby that no event announced (its interface deleted and re-created, the
     /// address put back by ifupdown) is found by the next judgement and removed, with the reason;
     /// one in address conflict is left so the conflict stays visible.

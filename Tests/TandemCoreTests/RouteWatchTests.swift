@@ -202,6 +202,24 @@ import Testing
         #expect(w.apply(.linkChanged(eth0Up)) == [.linkUp(interface: "eth0")])
     }
 
+    /// `ip link set eth0 address …` (a bond's fail_over_mac, a NIC swapped under the same name):
+    /// the neighbours must hear the new MAC. Reported for a tracked link only, and from a dump
+    /// after an overrun too.
+    @Test func aTrackedLinksNewHardwareAddressIsReported() {
+        var w = RouteWatch(interfaces: ["eth0"], vips: [vip4], ownPorts: [4242])
+        let old = LinkState(index: 2, name: "eth0", flags: 0x1 | 0x40 | 0x10000, operState: 6, hardwareAddress: [2, 0, 0, 0, 0xaa, 1])
+        let new = LinkState(index: 2, name: "eth0", flags: 0x1 | 0x40 | 0x10000, operState: 6, hardwareAddress: [2, 0, 0, 0, 0xaa, 0x0b])
+        let other = LinkState(index: 3, name: "eth1", flags: 0x1 | 0x40 | 0x10000, operState: 6, hardwareAddress: [2, 0, 0, 0, 0xbb, 1])
+        #expect(w.resynchronise(links: [old, other], addresses: [], afterOverrun: false) == [])
+        #expect(w.apply(.linkChanged(old)) == [])
+        #expect(w.apply(.linkChanged(new)) == [.linkAddressChanged(interface: "eth0", from: "02:00:00:00:aa:01", to: "02:00:00:00:aa:0b")])
+        var otherNew = other
+        otherNew.hardwareAddress = [2, 0, 0, 0, 0xbb, 2]
+        #expect(w.apply(.linkChanged(otherNew)) == [])
+        #expect(w.resynchronise(links: [old, otherNew], addresses: [], afterOverrun: true)
+                == [.overrun, .linkAddressChanged(interface: "eth0", from: "02:00:00:00:aa:0b", to: "02:00:00:00:aa:01")])
+    }
+
     @Test func changesThatOnlyLocalHealthNeedsAreHostChanged() {
         var w = RouteWatch(interfaces: ["eth0"], vips: [vip4, vip6], ownPorts: [4242],
                            watchedAddresses: [IPAddress("10.0.0.2")!])

@@ -230,8 +230,13 @@ private func libnlAddress(_ object: OpaquePointer) -> InterfaceAddress? {
 }
 
 private func libnlLink(_ object: OpaquePointer) -> LinkState {
-    LinkState(index: rtnl_link_get_ifindex(object), name: rtnl_link_get_name(object).map { String(cString: $0) } ?? "",
-              flags: UInt32(truncatingIfNeeded: rtnl_link_get_flags(object)), operState: rtnl_link_get_operstate(object))
+    var hardware: [UInt8] = []
+    if let address = rtnl_link_get_addr(object), let bytes = nl_addr_get_binary_addr(address) {
+        hardware = Array(UnsafeRawBufferPointer(start: bytes, count: Int(nl_addr_get_len(address))))
+    }
+    return LinkState(index: rtnl_link_get_ifindex(object), name: rtnl_link_get_name(object).map { String(cString: $0) } ?? "",
+                     flags: UInt32(truncatingIfNeeded: rtnl_link_get_flags(object)), operState: rtnl_link_get_operstate(object),
+                     hardwareAddress: hardware)
 }
 
 /// The messages of a datagram, each exactly `nlmsg_len` bytes.
@@ -268,9 +273,9 @@ struct RouteMessagesTests {
         #expect(RouteMessages.notifications(inDatagram: RouteCaptures.ipv6AddressAddedByKernel)
             == [.addressAdded(Self.address(3, "2001:db8::101/64", flags: 0x82), senderPort: 0)])
         #expect(RouteMessages.notifications(inDatagram: RouteCaptures.linkDown)
-            == [.linkChanged(LinkState(index: 2, name: "v1", flags: 0x1002, operState: 2))])
+            == [.linkChanged(LinkState(index: 2, name: "v1", flags: 0x1002, operState: 2, hardwareAddress: [0xee, 0xb8, 0xef, 0x4b, 0xa9, 0xdf]))])
         #expect(RouteMessages.notifications(inDatagram: RouteCaptures.linkDump)
-            == [.linkChanged(LinkState(index: 3, name: "v0", flags: 0x11043, operState: 6))])
+            == [.linkChanged(LinkState(index: 3, name: "v0", flags: 0x11043, operState: 6, hardwareAddress: [0x02, 0x05, 0xa2, 0x0c, 0x9d, 0xaf]))])
     }
 
     /// Hand-made messages, each at one edge of what libnl accepts.

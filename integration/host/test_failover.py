@@ -81,7 +81,7 @@ def test_active_link_cut_standby_takes_over_and_heal_leaves_rb_active(topo, pair
     pair.wait_for(lambda: pair.role("a") == "standby", timeout=5, step=0.002, what="ra standby after heal")
     resolved = time.monotonic() - t1
     for _ in range(50):
-        assert pair.holders() == {"b"}
+        assert pair.holders() == {"b"}, "ra:\n" + pair.log("a")[-3000:] + "\nrb:\n" + pair.log("b")[-3000:]
         time.sleep(0.01)
     prober.stop()
     report("link-cut", takeover=takeover, client_outage=outage, heal_resolved=resolved)

@@ -212,6 +212,30 @@ def test_split_heal_the_loser_sends_no_gratuitous_arp(topo, pair):
 
 # --- kind 8: interfaces come, go and lose carrier ---------------------------------------------------
 
+def test_a_new_mac_on_the_active_vip_interface_is_announced(topo, pair):
+    """`ip link set eth0 address …` on the active (a bond's fail_over_mac failover, a NIC swapped
+    under the same name): the kernel tells the neighbours nothing (arp_notify is off), so the
+    client kept sending to the old MAC for tens of seconds. The active announces the VIP with the
+    new MAC, in the ARP payload as well as the Ethernet header."""
+    write_config(pair)
+    pair.start_settled()
+    topo.exec("c", "ping", "-c", "1", "-W", "2", VIP)
+    assert pair.client_mac_for_vip() == topo.mac["a"]
+    new_mac = "02:00:00:00:aa:5a"
+    cap = Capture(topo, "sw", "arp", dev="br0")
+    topo.ip("a", "link", "set", "dev", "eth0", "address", new_mac)
+    pair.wait_for(lambda: pair.client_mac_for_vip() == new_mac, timeout=3, what="the client's entry for the VIP on ra's new MAC")
+    time.sleep(0.2)
+    frames = cap.stop()
+    ip = bytes(int(x) for x in VIP.split("."))
+    new = bytes.fromhex(new_mac.replace(":", ""))
+    announced = [f for _, f in frames if len(f) >= 42 and f[12:14] == b"\x08\x06" and f[28:32] == ip and f[38:42] == ip]
+    assert announced and all(f[6:12] == new and f[22:28] == new for f in announced), [f[:42].hex() for f in announced]
+    assert "changed its hardware address" in pair.log("a")
+    assert pair.holders() == {"a"}
+    topo.exec("c", "ping", "-c", "1", "-W", "2", VIP)
+
+
 def test_vip_interface_deleted_and_recreated_gets_the_vip_back(topo, pair):
     add_eth1(topo, "a")
     write_config(pair, vips=((f"{VIP_ETH1}/24", "eth1"),))

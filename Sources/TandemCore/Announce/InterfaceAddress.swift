@@ -41,12 +41,24 @@ public struct LinkState: Sendable, Hashable {
     public var flags: UInt32
     /// RFC 2863 operational state (IF_OPER_UP = 6).
     public var operState: UInt8
+    /// The link's hardware address (IFLA_ADDRESS: 6 bytes on Ethernet); empty when the
+    /// notification carried none.
+    public var hardwareAddress: [UInt8]
 
-    public init(index: Int32, name: String, flags: UInt32, operState: UInt8) {
+    public init(index: Int32, name: String, flags: UInt32, operState: UInt8, hardwareAddress: [UInt8] = []) {
         self.index = index
         self.name = name
         self.flags = flags
         self.operState = operState
+        self.hardwareAddress = hardwareAddress
+    }
+
+    /// The hardware address as `ip link` prints it (`02:00:00:00:aa:01`).
+    public var hardwareAddressText: String {
+        hardwareAddress.map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined(separator: ":")
     }
 
     public static let upFlag: UInt32 = 0x1

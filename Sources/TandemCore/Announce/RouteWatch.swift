@@ -43,6 +43,10 @@ public enum RouteWatchEvent: Sendable, Hashable {
     case linkDown(interface: String)
     case linkUp(interface: String)
     case linkRemoved(interface: String)
+    /// A tracked link's hardware address changed (`ip link set … address`, a bond's
+    /// `fail_over_mac` failover, a NIC swapped under the same name): neighbours still send to the
+    /// old one, and the kernel tells them nothing unless `arp_notify` is set.
+    case linkAddressChanged(interface: String, from: String, to: String)
     case vipRemoved(VirtualIP, origin: ChangeOrigin)
     case vipAdded(VirtualIP, origin: ChangeOrigin)
     /// An address added with a tracked VIP's address but another prefix length or interface
@@ -65,7 +69,8 @@ public enum RouteWatchEvent: Sendable, Hashable {
 ///
 /// Every transition of a tracked interface is reported: missing at start and removed
 /// (`.linkRemoved`), renamed away (`.linkRemoved` of the old name), re-created or renamed back
-/// (`.linkUp` once up), carrier lost or regained (`.linkDown` / `.linkUp`). Links are known by
+/// (`.linkUp` once up), carrier lost or regained (`.linkDown` / `.linkUp`), hardware address
+/// changed (`.linkAddressChanged`). Links are known by
 /// index, so a rename is told from a new link. Changes that matter only to `LocalHealth` (any
 /// link's existence, name or carrier; heartbeat addresses; a present VIP's flags) are reported
 /// as `.hostChanged` when nothing else is.
@@ -154,6 +159,10 @@ public struct RouteWatch: Sendable, Hashable {
                 events.append(.linkRemoved(interface: old.name))
             }
             events += trackedLinkEvent(link)
+            if let old, old.name == link.name, trackedInterfaces.contains(link.name), !old.hardwareAddress.isEmpty,
+               !link.hardwareAddress.isEmpty, old.hardwareAddress != link.hardwareAddress {
+                events.append(.linkAddressChanged(interface: link.name, from: old.hardwareAddressText, to: link.hardwareAddressText))
+            }
             if events.isEmpty, old == nil || old?.name != link.name || old?.isUp != link.isUp { events.append(.hostChanged) }
             return events
         case .linkRemoved(let link):
@@ -222,6 +231,7 @@ public struct RouteWatch: Sendable, Hashable {
     public mutating func resynchronise(links: [LinkState], addresses: [InterfaceAddress], afterOverrun: Bool) -> [RouteWatchEvent] {
         var events: [RouteWatchEvent] = afterOverrun ? [.overrun] : []
         let before = Set(self.links.values.map(\.name))
+        let addressBefore = Dictionary(self.links.values.map { ($0.name, $0.hardwareAddress) }) { first, _ in first }
         interfaceNames = [:]
         self.links = [:]
         for link in links {
@@ -231,6 +241,10 @@ public struct RouteWatch: Sendable, Hashable {
         for name in trackedInterfaces.sorted() {
             if let link = links.first(where: { $0.name == name }) {
                 events += trackedLinkEvent(link)
+                if let old = addressBefore[name], !old.isEmpty, !link.hardwareAddress.isEmpty, old != link.hardwareAddress {
+                    let was = LinkState(index: link.index, name: name, flags: 0, operState: 0, hardwareAddress: old)
+                    events.append(.linkAddressChanged(interface: name, from: was.hardwareAddressText, to: link.hardwareAddressText))
+                }
             } else if linkUp[name] == nil || before.contains(name) {
                 // Missing at start, or gone since the last dump.
                 linkUp[name] = false

@@ -13,6 +13,11 @@ extension RouteWatchEvent {
         case .linkRemoved(let interface):
             fields["event"] = "link_removed"
             fields["interface"] = .string(interface)
+        case .linkAddressChanged(let interface, let from, let to):
+            fields["event"] = "link_address_changed"
+            fields["interface"] = .string(interface)
+            fields["from"] = .string(from)
+            fields["to"] = .string(to)
         case .vipRemoved(let vip, let origin):
             fields["event"] = "vip_removed"
             fields["vip"] = .string(vip.prefix.description)

@@ -311,9 +311,13 @@ private struct Reader {
             return nil
         }
         let port = m["port"]?.port() ?? 539
-        let interval = m["interval"]?.timeSpan(min: .milliseconds(1), max: .seconds(60)) ?? .seconds(1)
-        let deadTime = m["dead_time"]?.timeSpan(min: .milliseconds(2), max: .seconds(600))
-            ?? TimeSpan(milliseconds: interval.milliseconds * 3)
+        let givenInterval = m["interval"].map { $0.timeSpan(min: .milliseconds(1), max: .seconds(60)) }
+        let interval = (givenInterval ?? nil) ?? .seconds(1)
+        let givenDeadTime = m["dead_time"].map { $0.timeSpan(min: .milliseconds(2), max: .seconds(600)) }
+        let deadTime = (givenDeadTime ?? nil) ?? TimeSpan(milliseconds: interval.milliseconds * 3)
+        // An interval or dead time already refused is not compared with the other (the error
+        // would be about a default the operator never wrote).
+        let timingRefused = givenInterval == .some(nil) || givenDeadTime == .some(nil)
         // nil: absent (SCHED_FIFO 50); 0: off; else 1…99.
         let realtime = m["realtime_priority"].flatMap { f -> Int? in
             guard let text = f.scalarText else { return nil }
@@ -349,7 +353,9 @@ private struct Reader {
                 }
             }
         }
-        if deadTime <= interval {
+        if timingRefused {
+            // Said already.
+        } else if deadTime <= interval {
             m["dead_time"]?.fail("dead time \(deadTime) must be longer than the interval \(interval) (at least 2×, usually 3×)")
                 ?? m.field.fail("dead time must be longer than the interval")
         } else {

@@ -47,6 +47,15 @@
 ///   partition heals and this node loses the dual-active contest), the announcement is dropped:
 ///   a node giving up the VIPs never points the neighbours at itself.
 ///
+/// - **A peer heard after a silence is judged on its newest packet.** Its packets count as heard at
+///   once, but the election acts on them only `rejoinSettle` (an interval and an eighth) after the
+///   first, on the newest by then (a peer never heard before, or back after its release notice, is
+///   acted on at once: nothing of its was held back). While the path was broken the peer's kernel held its packets
+///   behind an unresolved neighbour entry (up to about a second of them: ARP's retransmit time,
+///   `unres_qlen_bytes`) and delivers them in one burst, oldest first, when the path returns:
+///   acting on the first (an `active` sent as its link failed, then hours-old news) made a
+///   serving active yield to a peer that was only listening after its fault cleared.
+///
 /// The driver must deliver every heartbeat already received before a `timerFired` for the same
 /// moment, so a stalled process does not mistake queued heartbeats for silence.
 public struct Election: Sendable {
@@ -88,6 +97,16 @@ public struct Election: Sendable {
     public private(set) var dualActiveSince: MonotonicInstant?
     /// Whether the lasting episode has been reported (`Action.alert`).
     private var dualActiveAlerted = false
+    /// A peer heard after a silence: what was known of it before, its newest
+    /// packet so far, and when the election acts on that packet (`rejoinSettle`).
+    private var rejoin: (previous: PeerStatus?, newest: HeartbeatMessage, until: MonotonicInstant)?
+
+    /// How long after the first packet of a peer heard after a silence the election acts on its
+    /// newest: an interval and an eighth, so a fresh packet (the peer sends every interval while
+    /// it does not hear this node) follows any burst the network held back.
+    public var rejoinSettle: TimeSpan {
+        TimeSpan(milliseconds: settings.interval.milliseconds + settings.interval.milliseconds / 8)
+    }
 
     /// How long a lasting dual-active episode (one reported by `Action.alert`: the peer has not
     /// yielded within the handover timeout) has gone on at `now`, in ms; nil when there is none.
@@ -271,6 +290,23 @@ public struct Election: Sendable {
                               departed: message.kind == .release, intervalMilliseconds: message.intervalMilliseconds)
         }
         guard startedAt != nil else { return [] }
+        if !wasAlive, let previous, !previous.departed, rejoin == nil {
+            rejoin = (previous, message, now + rejoinSettle)
+        } else if rejoin != nil, peer?.sequence == message.sequence, peer?.bootEpoch == message.bootEpoch {
+            rejoin?.newest = message
+        }
+        if let pending = rejoin {
+            guard now >= pending.until else { return finish(at: now, [], peerHeard: true) }
+            rejoin = nil
+            return react(to: pending.newest, previous: pending.previous, wasAlive: false, at: now)
+        }
+        return react(to: message, previous: previous, wasAlive: wasAlive, at: now)
+    }
+
+    /// What the election does about the peer's packet `message` (its status already updated),
+    /// given what was known of the peer before (`previous`) and whether it was alive then.
+    private mutating func react(to message: HeartbeatMessage, previous: PeerStatus?, wasAlive: Bool,
+                                at now: MonotonicInstant) -> [Action] {
         var actions: [Action] = []
         if message.kind == .handoverRequest, role == .active, handover == nil, message.role == .standby {
             // The peer's operator asked for a failover there: hand over, make-before-break.
@@ -282,8 +318,10 @@ public struct Election: Sendable {
             nextHeartbeatAt = now + settings.interval
         }
         // A peer heard after a silence, or in a new life (it restarted, perhaps after taking
-        // over during a partition we did not notice because its standby heartbeats are slow).
-        let heardAgain = role == .active && handover == nil && previous.map { !$0.departed } == true
+        // over during a partition we did not notice because its standby heartbeats are slow), or
+        // back after its release notice: in between it may have run unheard (another key, whose
+        // packets this node refused) and announced the VIPs as its own.
+        let heardAgain = role == .active && handover == nil && previous != nil
             && (!wasAlive || previous.map { $0.bootEpoch != message.bootEpoch } == true)
         // The peer says it gave up VIPs it held (`yielded`): it may have announced them after we
         // last did (a cold standby announces after its IPVS install; a dual-active loser
@@ -303,7 +341,7 @@ public struct Election: Sendable {
             // up VIPs it held: it may have taken over meanwhile and announced itself, so point
             // the neighbours back at us — decided after the role, so a node that loses the
             // contest never announces.
-            let why = heardAgain ? (wasAlive ? "restarted" : "is heard again after a silence")
+            let why = heardAgain ? (wasAlive ? "restarted" : previous?.departed == true ? "is back after it left" : "is heard again after a silence")
                 : message.kind == .release ? "left holding the VIPs" : "gave up the VIPs it held"
             actions.append(.announce(reason: "\(settings.peerName) \(why): re-announcing"))
             dualActiveAnnounced = message.role == .active
@@ -322,6 +360,11 @@ public struct Election: Sendable {
     /// The timer set by the last `scheduleTimer` has fired (late is fine; early is ignored).
     public mutating func timerFired(at now: MonotonicInstant) -> [Action] {
         guard startedAt != nil, !isFinished else { return [] }
+        if let pending = rejoin {
+            guard now >= pending.until else { return finish(at: now, []) }
+            rejoin = nil
+            return react(to: pending.newest, previous: pending.previous, wasAlive: false, at: now)
+        }
         var actions: [Action] = []
         decide(at: now, into: &actions)
         return finish(at: now, actions)
@@ -810,6 +853,7 @@ public struct Election: Sendable {
             if let claimed = handover.peerClaimedAt { consider(claimed + releaseGrace) }
         }
         consider(handoverRequestedUntil)
+        consider(rejoin?.until)
         if let listeningSince { consider(listeningSince + settings.deadTime) }
         consider(holdOffUntil)
         if let since = preemptCandidateSince { consider(since + settings.preemptDelay) }

@@ -699,6 +699,14 @@ public struct NodeState: Sendable {
         case .linkUp(let name):
             out.append(.log(.notice, "link \(name) is up"))
             trackedLinkChanged(name, isUp: true, at: now)
+        case .linkAddressChanged(let name, let from, let to):
+            // The neighbours keep sending to the old MAC (the kernel tells them nothing unless
+            // arp_notify is set): the VIPs served on the link are announced with the new one.
+            stale = false
+            let served = servesVIPs ? vips.filter { $0.interface == name && heldVIPs.contains($0) } : []
+            out.append(.log(.notice, "link \(name) changed its hardware address from \(from) to \(to)"
+                + (served.isEmpty ? "" : ": announcing \(Self.list(served)) with the new one")))
+            announceOwn(served)
         case .vipRemoved(let vip, let origin):
             stale = origin != .tandem
             if origin != .tandem, vips.contains(vip), servesVIPs {

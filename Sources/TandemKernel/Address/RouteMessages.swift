@@ -36,6 +36,8 @@ enum RouteMessages {
     static let nameSize = 16
 
     enum LinkAttribute {
+        /// IFLA_ADDRESS: the link's hardware address.
+        static let address: UInt16 = 1
         static let name: UInt16 = 3
         static let operState: UInt16 = 16
     }
@@ -98,7 +100,8 @@ enum RouteMessages {
         guard let attributes = valid, let rawName = attributes[LinkAttribute.name],
               let name = validString(rawName) else { return nil }
         let operState = attributes[LinkAttribute.operState]?.first ?? 0
-        return LinkState(index: index, name: name, flags: flags, operState: operState)
+        return LinkState(index: index, name: name, flags: flags, operState: operState,
+                         hardwareAddress: attributes[LinkAttribute.address].map(Array.init) ?? [])
     }
 
     /// The payload of RTM_NEWADDR / RTM_DELADDR: `ifaddrmsg` (family, prefix length, flags u8,

@@ -4,6 +4,9 @@
 // receives and nothing queues up), bound to the interface. `getsockname` on the bound socket
 // gives the interface's MAC. For each message the destination `sockaddr_ll` names the Ethernet
 // type and the destination MAC, and the kernel writes the Ethernet header, as iputils arping does.
+// The MAC is read again for every announcement (`getsockname` reports the link's address at the
+// time of the call, net/packet/af_packet.c `packet_getname`): a link whose address changed since
+// the socket was opened (`ip link set … address`, a bond's fail_over_mac) is announced with the new one.
 // IPv6 goes the same way (not through a raw ICMPv6 socket): the complete IPv6 packet, checksum
 // included, is built and tested in TandemCore, and sending does not depend on the VIP being
 // bound-able (not tentative), on the routing table or on source-address selection. Needs
@@ -18,7 +21,6 @@ import TandemCore
 final class PacketSocket {
     let descriptor: Int32
     let interfaceIndex: Int32
-    let mac: MACAddress
     let interface: String
     /// IPv6 forwarding on the interface when the socket was opened: sets the R flag of
     /// neighbour advertisements (as keepalived does). Read once, off the claim's hot path.
@@ -44,25 +46,28 @@ final class PacketSocket {
             Posix.close(fd)
             throw KernelError(error, operation: "bind packet socket")
         }
+        descriptor = fd
+        _ = try mac()
+    }
+
+    deinit { Posix.close(descriptor) }
+
+    /// The interface's MAC now.
+    func mac() throws(KernelError) -> MACAddress {
         let local: sockaddr_ll
         do {
-            local = try Posix.localAddress(of: fd, as: sockaddr_ll.self, zero: sockaddr_ll(), object: interface)
+            local = try Posix.localAddress(of: descriptor, as: sockaddr_ll.self, zero: sockaddr_ll(), object: interface)
         } catch {
-            Posix.close(fd)
             throw KernelError(error, operation: "read hardware address",
                               hint: "announcements need an Ethernet-like interface with a 6-byte MAC")
         }
-        if local.sll_halen != 6 {
-            Posix.close(fd)
+        guard local.sll_halen == 6 else {
             throw KernelError(operation: "read hardware address", object: interface, errno: EAFNOSUPPORT,
                               hint: "announcements need an Ethernet-like interface with a 6-byte MAC")
         }
         let a = local.sll_addr
-        mac = MACAddress(octets: [a.0, a.1, a.2, a.3, a.4, a.5])!
-        descriptor = fd
+        return MACAddress(octets: [a.0, a.1, a.2, a.3, a.4, a.5])!
     }
-
-    deinit { Posix.close(descriptor) }
 
     /// Sends `payload` as one frame of `etherType` to `destination`.
     func send(_ payload: [UInt8], etherType: UInt16, destination: MACAddress, object: String) throws(KernelError) {
@@ -126,10 +131,10 @@ public final class PacketAnnouncementSender: AnnouncementSender {
         let object = "\(vip.address) on \(vip.interface)"
         switch vip.address.family {
         case .ipv4:
-            let arp = GratuitousARP(address: vip.address, mac: s.mac, mode: arpMode)!
+            let arp = GratuitousARP(address: vip.address, mac: try s.mac(), mode: arpMode)!
             try s.send(arp.payload, etherType: GratuitousARP.etherType, destination: .broadcast, object: object)
         case .ipv6:
-            let na = NeighborAdvertisement(target: vip.address, mac: s.mac, router: s.ipv6Router)!
+            let na = NeighborAdvertisement(target: vip.address, mac: try s.mac(), router: s.ipv6Router)!
             try s.send(na.packet, etherType: NeighborAdvertisement.etherType,
                        destination: .ipv6Multicast(NeighborAdvertisement.allNodes), object: object)
         }
