@@ -495,6 +495,20 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(result.mappings.contains(ImportMapping(source: SourceLocation(file: "/etc/keepalived/keepalived.conf", line: 17), path: "virtual_servers[0].health_check")))
     }
 
+    /// keepalived reads one keyword per line: words after those a keyword takes are ignored,
+    /// a second keyword on the same line too; the import does as keepalived did and says so.
+    @Test(arguments: [
+        ("url { path / digest 9b3a0c85a887a256d6939da88aabd8cd }", "keepalived reads \"path /\" and ignores the rest of the line (digest 9b3a0c85a887a256d6939da88aabd8cd)"),
+        ("url {\n path /status status_code 201\n }", "keepalived reads \"path /status\" and ignores the rest of the line (status_code 201)"),
+    ])
+    func wordsAfterAKeywordsArgumentsAreSaidIgnored(_ url: String, _ message: String) throws {
+        let (_, result) = try importedTable("virtual_server 192.0.2.10 80 {\n protocol TCP\n real_server 10.0.0.1 80 {\n HTTP_GET {\n \(url)\n }\n }\n}\n")
+        #expect(result.findings.contains { $0.kind == .quirk && $0.message.hasPrefix(message) }, "\(result.findings)")
+        let check = try #require(try ConfigParser.parse(yaml: result.yaml).virtualServers.first?.healthCheck)
+        guard case .http(let probe) = check.probe else { Issue.record("\(check.probe)"); return }
+        #expect(probe.path == (url.contains("/status") ? "/status" : "/"))
+    }
+
     /// Keywords with no Tandem equivalent inside virtual_server, each reported on its line.
     @Test(arguments: ["quorum 2", "alpha", "hysteresis 1", "quorum_up /bin/true", "omega", "ha_suspend", "flag-3", "smtp_alert"])
     func virtualServerKeywordsLeftOut(_ line: String) throws {

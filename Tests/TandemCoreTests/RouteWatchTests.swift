@@ -129,6 +129,16 @@ import Testing
                 == [.overrun, .linkRemoved(interface: "eth0"), .vipRemoved(vip6, origin: .unknown)])
     }
 
+    /// A rename seen only in a dump (notifications lost) is still told from a deletion: the
+    /// link's index lives on under another name.
+    @Test func aRenameFoundByAResyncIsReportedAsARename() {
+        var w = started()
+        var renamed = eth0Up
+        renamed.name = "lan0"
+        #expect(w.resynchronise(links: [renamed, eth1Down], addresses: [], afterOverrun: true)
+                == [.overrun, .linkRemoved(interface: "eth0", why: .renamed(to: "lan0")), .vipRemoved(vip4, origin: .unknown)])
+    }
+
     @Test func ipv6ChangesCarryNoPortSoExpectationsDecide() {
         var w = started()
         let v6 = address("2001:db8::10/64")
@@ -167,7 +177,7 @@ import Testing
 
     @Test func aTrackedInterfaceMissingAtStartIsReportedGoneThenUpWhenItAppears() {
         var w = RouteWatch(interfaces: ["eth1"], vips: [], ownPorts: [])
-        #expect(w.resynchronise(links: [eth0Up], addresses: [], afterOverrun: false) == [.linkRemoved(interface: "eth1")])
+        #expect(w.resynchronise(links: [eth0Up], addresses: [], afterOverrun: false) == [.linkRemoved(interface: "eth1", why: .missing)])
         let eth1Up = LinkState(index: 7, name: "eth1", flags: 0x1 | 0x40 | 0x10000, operState: 6)
         #expect(w.apply(.linkChanged(eth1Up)) == [.linkUp(interface: "eth1")])
     }
@@ -191,7 +201,7 @@ import Testing
         var w = started()
         var renamed = eth0Up
         renamed.name = "lan0"
-        #expect(w.apply(.linkChanged(renamed)) == [.linkRemoved(interface: "eth0")])
+        #expect(w.apply(.linkChanged(renamed)) == [.linkRemoved(interface: "eth0", why: .renamed(to: renamed.name))])
         #expect(w.apply(.linkChanged(eth0Up)) == [.linkUp(interface: "eth0")])
     }
 

@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from vip_topology import Capture  # noqa: E402
-from failover_pair import ADDR, Pair  # noqa: E402
+from failover_pair import ADDR, VIP, Pair  # noqa: E402
 from test_failover import inject, udp_payloads  # noqa: E402
 
 TEST_CLOCK = "TANDEMD_TEST_BOOT_CLOCK_NS"   # test-only stand-in for the wall clock (BootEpoch.swift)
@@ -280,6 +280,28 @@ def test_a_peer_with_another_key_is_reported_as_refused_not_only_silent(topo, ke
         assert "differ between the nodes" in auth["detail"] and "both nodes may be active" in auth["detail"], auth
         text = pair.ctl(n, "status").stdout
         assert "  REFUSING: " in text and "naming the peer failed authentication" in text, text
+
+
+def test_a_peer_back_with_the_right_key_after_running_with_another_is_announced_over(topo, keyed_pair):
+    """rb ran a while with another key (both active: it announced the VIP, the client moved to
+    it), then stopped and came back with the right key. ra, which never heard it active, must
+    announce the VIP again: the client kept sending to rb's MAC for 8 s in the operator's trial."""
+    pair = keyed_pair
+    right, _ = start_with_one_key(pair)
+    topo.exec("c", "ping", "-c", "1", "-W", "2", VIP)
+    assert pair.client_mac_for_vip() == topo.mac["a"]
+    pair.signal("b", signal.SIGTERM)
+    pair.wait_exit("b")
+    put_key(pair, "b", "heartbeat.key", secrets.token_bytes(32))
+    pair.start("b")
+    pair.wait_for(lambda: pair.client_mac_for_vip() == topo.mac["b"], 10, what="the client on rb (it announced with the other key)")
+    pair.signal("b", signal.SIGTERM)
+    pair.wait_exit("b")
+    put_key(pair, "b", "heartbeat.key", right)
+    pair.start("b")
+    pair.wait_for(lambda: pair.client_mac_for_vip() == topo.mac["a"], 3, what="the client back on ra after rb returned with the right key")
+    assert pair.holders() == {"a"}
+    assert "is back after it left" in pair.log("a")
 
 
 def test_check_config_validates_the_next_key_file(tmp_path, tandemctl):

@@ -38,11 +38,23 @@ public enum ChangeOrigin: String, Sendable, Hashable {
     }
 }
 
+/// Why a tracked interface is not there.
+public enum LinkGone: Sendable, Hashable {
+    /// Deleted (RTM_DELLINK), or absent from a later dump.
+    case deleted
+    /// Absent from the first dump: it never existed while Tandem watched.
+    case missing
+    /// Renamed to another name (same index).
+    case renamed(to: String)
+}
+
 /// Something the VIP monitor reports.
 public enum RouteWatchEvent: Sendable, Hashable {
     case linkDown(interface: String)
     case linkUp(interface: String)
-    case linkRemoved(interface: String)
+    /// A tracked interface is not there (any more): deleted, missing when first looked for, or
+    /// renamed away (Tandem names interfaces by name).
+    case linkRemoved(interface: String, why: LinkGone = .deleted)
     /// A tracked link's hardware address changed (`ip link set … address`, a bond's
     /// `fail_over_mac` failover, a NIC swapped under the same name): neighbours still send to the
     /// old one, and the kernel tells them nothing unless `arp_notify` is set.
@@ -156,7 +168,7 @@ public struct RouteWatch: Sendable, Hashable {
             if let old, old.name != link.name, trackedInterfaces.contains(old.name) {
                 // Renamed away: for Tandem the interface of that name is gone.
                 linkUp[old.name] = false
-                events.append(.linkRemoved(interface: old.name))
+                events.append(.linkRemoved(interface: old.name, why: .renamed(to: link.name)))
             }
             events += trackedLinkEvent(link)
             if let old, old.name == link.name, trackedInterfaces.contains(link.name), !old.hardwareAddress.isEmpty,
@@ -232,6 +244,7 @@ public struct RouteWatch: Sendable, Hashable {
         var events: [RouteWatchEvent] = afterOverrun ? [.overrun] : []
         let before = Set(self.links.values.map(\.name))
         let addressBefore = Dictionary(self.links.values.map { ($0.name, $0.hardwareAddress) }) { first, _ in first }
+        let indexBefore = Dictionary(self.links.values.map { ($0.name, $0.index) }) { first, _ in first }
         interfaceNames = [:]
         self.links = [:]
         for link in links {
@@ -246,9 +259,11 @@ public struct RouteWatch: Sendable, Hashable {
                     events.append(.linkAddressChanged(interface: name, from: was.hardwareAddressText, to: link.hardwareAddressText))
                 }
             } else if linkUp[name] == nil || before.contains(name) {
-                // Missing at start, or gone since the last dump.
+                // Missing at start, or gone since the last dump (renamed when its index lives on).
+                let why: LinkGone = linkUp[name] == nil ? .missing
+                    : indexBefore[name].flatMap { index in links.first { $0.index == index } }.map { .renamed(to: $0.name) } ?? .deleted
                 linkUp[name] = false
-                events.append(.linkRemoved(interface: name))
+                events.append(.linkRemoved(interface: name, why: why))
             }
         }
         let named = addresses.map { a -> InterfaceAddress in

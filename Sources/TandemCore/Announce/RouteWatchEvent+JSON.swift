@@ -10,9 +10,16 @@ extension RouteWatchEvent {
         case .linkUp(let interface):
             fields["event"] = "link_up"
             fields["interface"] = .string(interface)
-        case .linkRemoved(let interface):
+        case .linkRemoved(let interface, let why):
             fields["event"] = "link_removed"
             fields["interface"] = .string(interface)
+            switch why {
+            case .deleted: fields["reason"] = "deleted"
+            case .missing: fields["reason"] = "missing"
+            case .renamed(let to):
+                fields["reason"] = "renamed"
+                fields["renamed_to"] = .string(to)
+            }
         case .linkAddressChanged(let interface, let from, let to):
             fields["event"] = "link_address_changed"
             fields["interface"] = .string(interface)

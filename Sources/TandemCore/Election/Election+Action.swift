@@ -6,8 +6,10 @@ extension Election {
         case transition(from: Role, to: Role, reason: String)
         /// Claim the VIPs and make the IPVS table match (becoming active).
         case claim(reason: String)
-        /// Send gratuitous ARP / unsolicited neighbour advertisements for every VIP.
-        case announce(reason: String)
+        /// Send gratuitous ARP / unsolicited neighbour advertisements for every VIP. `again`: an
+        /// active that already announced tells the neighbours once more (its reason is logged; a
+        /// claim's reason is the role change's, logged with it).
+        case announce(reason: String, again: Bool = false)
         /// Remove the VIPs (leaving active).
         case release(reason: String)
         /// Send one packet round on every heartbeat path.

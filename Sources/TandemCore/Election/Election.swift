@@ -343,7 +343,7 @@ public struct Election: Sendable {
             // contest never announces.
             let why = heardAgain ? (wasAlive ? "restarted" : previous?.departed == true ? "is back after it left" : "is heard again after a silence")
                 : message.kind == .release ? "left holding the VIPs" : "gave up the VIPs it held"
-            actions.append(.announce(reason: "\(settings.peerName) \(why): re-announcing"))
+            actions.append(.announce(reason: "\(settings.peerName) \(why): re-announcing", again: true))
             dualActiveAnnounced = message.role == .active
         }
         return finish(at: now, actions, peerHeard: true)
@@ -601,7 +601,7 @@ public struct Election: Sendable {
         if winsAgainst(peerPriority: peer.priority) {
             if !dualActiveAnnounced {
                 dualActiveAnnounced = true
-                actions.append(.announce(reason: "\(settings.peerName) is also active; we win (\(comparison)): re-announcing"))
+                actions.append(.announce(reason: "\(settings.peerName) is also active; we win (\(comparison)): re-announcing", again: true))
                 actions.append(.send(outgoing(.heartbeat)))
                 nextHeartbeatAt = now + settings.interval
             }
@@ -613,7 +613,7 @@ public struct Election: Sendable {
                     + "although this node wins (\(comparison)): it does not hear \(settings.nodeName)'s heartbeats (lost one way: "
                     + "a firewall rule or a link fault between them); both hold the VIPs. Check the path from \(settings.nodeName) "
                     + "to \(settings.peerName), or stop one of them"))
-                actions.append(.announce(reason: "\(settings.peerName) is still active after \(settings.handoverTimeout): re-announcing"))
+                actions.append(.announce(reason: "\(settings.peerName) is still active after \(settings.handoverTimeout): re-announcing", again: true))
             }
         } else {
             become(.standby, reason: "\(settings.peerName) is also active and wins (\(comparison))", at: now, into: &actions)

@@ -145,8 +145,42 @@ struct RouterView {
     var unmapped: [ImportFinding] = []
     var notes: [ImportFinding] = []
 
+    /// Keywords the importer reads that take one argument, and those that take none: keepalived
+    /// reads the words it expects and ignores the rest of the line, a second keyword written on
+    /// the same line too (`path / digest 9b3a…` is the path `/` and no digest).
+    static let oneArgument: Set<String> = [
+        "path", "digest", "virtualhost", "connect_port", "connect_ip", "connect_timeout", "bindto", "bind_port", "retry",
+        "nb_get_retry", "delay_before_retry", "warmup", "misc_timeout", "delay_loop", "lb_algo", "lvs_sched",
+        "persistence_timeout", "persistence_granularity", "protocol", "weight", "uthreshold", "lthreshold", "payload",
+        "require_reply", "state", "interface", "virtual_router_id", "priority", "advert_int", "preempt_delay", "router_id",
+    ]
+    static let noArgument: Set<String> = ["nopreempt", "inhibit_on_failure", "ha_suspend", "ops", "sorry_server_inhibit", "misc_dynamic"]
+
+    /// Every statement of the blocks the importer maps (global_defs, vrrp_instance,
+    /// virtual_server, at any depth) with words after those its keyword takes.
+    static func extraWords(inTopLevel tree: [KeepalivedStatement]) -> [ImportFinding] {
+        extraWords(in: tree.filter { ["global_defs", "vrrp_instance", "virtual_server"].contains($0.keyword) }.flatMap { $0.block ?? [] })
+    }
+
+    private static func extraWords(in tree: [KeepalivedStatement]) -> [ImportFinding] {
+        var out: [ImportFinding] = []
+        for s in tree {
+            let takes = oneArgument.contains(s.keyword) ? 1 : noArgument.contains(s.keyword) ? 0 : nil
+            if let takes, s.argumentCount > takes {
+                let read = s.words.prefix(takes + 1).joined(separator: " ")
+                let rest = s.words.dropFirst(takes + 1).joined(separator: " ")
+                out.append(ImportFinding(.quirk, at: s.location,
+                    "keepalived reads \"\(read)\" and ignores the rest of the line (\(rest)): one keyword per line",
+                    advice: "the output does as keepalived did; if \"\(rest)\" was meant, put it on a line of its own in keepalived.conf and import again"))
+            }
+            out += extraWords(in: s.block ?? [])
+        }
+        return out
+    }
+
     static func read(_ tree: [KeepalivedStatement], file: String) -> RouterView {
         var view = RouterView(file: file)
+        view.notes += extraWords(inTopLevel: tree)
         for s in tree {
             switch s.keyword {
             case "global_defs": view.readGlobal(s)

@@ -412,7 +412,10 @@ public struct NodeState: Sendable {
             out.append(.publish(.role, "\(nodeName): \(from) -> \(to): \(reason)"))
         case .claim:
             claim(vips, purpose: .takeover)
-        case .announce:
+        case .announce(let reason, let again):
+            // Why the neighbours are told again (the peer back after a silence, a dual-active
+            // contest won, …); the announcement's own line says what goes out.
+            if again { out.append(.log(.info, reason)) }
             announceHeld()
         case .release(let reason):
             releaseAll(reason: reason)
@@ -693,8 +696,12 @@ public struct NodeState: Sendable {
         case .linkDown(let name):
             out.append(.log(.notice, "link \(name) is down"))
             trackedLinkChanged(name, isUp: false, at: now)
-        case .linkRemoved(let name):
-            out.append(.log(.notice, "link \(name) is gone"))
+        case .linkRemoved(let name, let why):
+            switch why {
+            case .deleted: out.append(.log(.notice, "link \(name) is gone (deleted)"))
+            case .missing: out.append(.log(.notice, "link \(name) does not exist"))
+            case .renamed(let to): out.append(.log(.notice, "link \(name) was renamed to \(to): for Tandem \(name) is gone until a link of that name is up again"))
+            }
             trackedLinkChanged(name, isUp: false, at: now)
         case .linkUp(let name):
             out.append(.log(.notice, "link \(name) is up"))
