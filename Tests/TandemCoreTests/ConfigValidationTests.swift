@@ -204,6 +204,18 @@ import Testing
         #expect(Validator.unroutable(IPAddress("febf::1")!) != nil && Validator.unroutable(IPAddress("fec0::1")!) == nil)
     }
 
+    /// A loopback heartbeat address never reaches the other router, and a pair without VIPs moves
+    /// nothing: warnings (an operator's trial accepted both in silence).
+    @Test func loopbackHeartbeatsAndAPairWithoutVIPsAreWarnings() throws {
+        let loopback = minimalConfig.replacingOccurrences(of: "addresses: [10.0.0.1]", with: "addresses: [127.0.0.2]")
+        #expect(loopback != minimalConfig)
+        let warned = try ConfigParser.parseWithWarnings(yaml: loopback).warnings.map(\.description)
+        #expect(warned.contains { $0.hasPrefix("nodes[0].addresses[0]: 127.0.0.2 is a loopback address: it never leaves this router") }, "\(warned)")
+        let noVIPs = try ConfigParser.parseWithWarnings(yaml: String(minimalConfig[..<minimalConfig.range(of: "virtual_ips:")!.lowerBound]) + "virtual_ips: []\n")
+        #expect(noVIPs.warnings.map(\.description).contains { $0.hasPrefix("virtual_ips: no virtual IPs: the pair elects an active router") },
+                "\(noVIPs.warnings)")
+    }
+
     /// A `$ROLE` argument of a notify command reaches it as written (no shell); a TCP-based
     /// check of a UDP service probes TCP only: warnings naming what to do instead.
     @Test func notifyShellVariablesAndTCPChecksOfUDPServicesAreWarnings() throws {

@@ -483,6 +483,13 @@ let electionCases: [ElectionCase] = [
                         at(207, .heard(.heartbeat, .standby, priority: 100))],
                  until: 230, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["211: announce"],
                  role: .active),
+    // Only what the peer's packets say waits for the settle: this node's own fault acts at once.
+    ElectionCase(name: "a local fault inside the settle window acts at once",
+                 settings: electionSettings(node: "b", peer: "a"),
+                 steps: [at(0, .start(holdingVIPs: false))] + peer(.active, from: 5, through: 45)
+                     + [at(200, .heard(.heartbeat, .active, priority: 100)), at(203, .link("eth1", up: false))],
+                 until: 230, effects: ["5: starting→standby"] + becameActive(75, from: .standby) + ["203: active→fault", "203: release"],
+                 role: .fault),
     ElectionCase(name: "split healed, we win: one announcement",
                  settings: electionSettings(),
                  steps: [at(0, .start(holdingVIPs: false))] + peer(.active, priority: 50, from: 5, through: 45)
@@ -699,6 +706,8 @@ struct ElectionTests {
         #expect(announces(packet(.yielded, .standby, 5), at: 80))      // round 4 is missing
         #expect(!announces(packet(.heartbeat, .standby, 6), at: 90))
         #expect(!announces(packet(.release, .standby, 7), at: 100))    // a standby leaving
+        #expect(!announces(packet(.release, .standby, 7), at: 101))    // its notice on a second path
+        #expect(!announces(packet(.heartbeat, .standby, 6), at: 102))  // an older round overtaken by it
         // Back after its release notice: it may have run unheard in between (started with
         // another key) and announced the VIPs.
         #expect(announces(packet(.heartbeat, .standby, 1, epoch: 8), at: 105))

@@ -245,13 +245,20 @@ def test_vip_interface_deleted_and_recreated_gets_the_vip_back(topo, pair):
     topo.ip("a", "link", "del", "eth1")
     pair.wait_for(lambda: pair.role("a") == "fault", timeout=2, what="ra in fault while eth1 is gone")
     add_eth1(topo, "a")
+    cap = Capture(topo, "sw", "arp", dev="x1a")       # the new eth1's peer: its second burst comes 1 s after the first
     new_index = topo.ip_json("a", "link", "show", "dev", "eth1")[0]["ifindex"]
     assert new_index != old_index
     t0 = time.monotonic()
     pair.wait_for(lambda: on(topo, "a", VIP_ETH1, "eth1"), timeout=3, what="VIP on the new eth1")
     print(f"\n[recreate] VIP back on the new eth1 after {(time.monotonic() - t0) * 1000:.0f} ms")
+    time.sleep(1.3)
+    frames = cap.stop()
     assert pair.role("a") == "active"
     assert "claim VIP" not in pair.log("a"), "a claim failed (on the missing interface?)"
+    # Announced from the new interface (its announcement socket opened again), not refused.
+    new_mac = topo.ip_json("a", "link", "show", "dev", "eth1")[0]["address"]
+    assert garps(frames, VIP_ETH1, new_mac), "no gratuitous ARP for the VIP from the new eth1"
+    assert "announce:" not in pair.log("a"), pair.log("a")[-2000:]
 
 
 def test_a_vip_put_back_on_a_recreated_interface_of_the_standby_is_removed(topo, pair):

@@ -56,8 +56,9 @@ public enum RouteWatchEvent: Sendable, Hashable {
     /// renamed away (Tandem names interfaces by name).
     case linkRemoved(interface: String, why: LinkGone = .deleted)
     /// A tracked link's hardware address changed (`ip link set … address`, a bond's
-    /// `fail_over_mac` failover, a NIC swapped under the same name): neighbours still send to the
-    /// old one, and the kernel tells them nothing unless `arp_notify` is set.
+    /// `fail_over_mac` failover): neighbours still send to the old one, and the kernel tells them
+    /// nothing unless `arp_notify` is set. A link re-created under the name (a new index) is not
+    /// this event: its VIPs are claimed again and announced from it.
     case linkAddressChanged(interface: String, from: String, to: String)
     case vipRemoved(VirtualIP, origin: ChangeOrigin)
     case vipAdded(VirtualIP, origin: ChangeOrigin)

@@ -68,11 +68,19 @@ struct Validator {
                     fail("\(path)[\(j)]", "\(a) cannot be a heartbeat address: use the node's own unicast address")
                 }
                 if node.heartbeatAddresses[..<j].contains(a) { fail("\(path)[\(j)]", "\(a) is listed twice") }
+                if a.isLoopback {
+                    warn("\(path)[\(j)]", "\(a) is a loopback address: it never leaves this router, so the other router cannot hear "
+                        + "these heartbeats (both would go active); use an address on the LAN or on a dedicated heartbeat link")
+                }
             }
         }
     }
 
     func validateVirtualIPs(_ config: Config) {
+        if config.cluster == nil, config.virtualIPs.isEmpty {
+            warn("virtual_ips", "no virtual IPs: the pair elects an active router but no address moves to it, so clients "
+                + "keep no path through a failover; add the service addresses (and a nat_gateway address for NAT)")
+        }
         var seen: [IPAddress: Int] = [:]
         for (i, vip) in config.virtualIPs.enumerated() {
             if let first = seen[vip.address] {

@@ -321,7 +321,11 @@ public struct Election: Sendable {
         // over during a partition we did not notice because its standby heartbeats are slow), or
         // back after its release notice: in between it may have run unheard (another key, whose
         // packets this node refused) and announced the VIPs as its own.
-        let heardAgain = role == .active && handover == nil && previous != nil
+        // A copy of the release notice on another path, or an older round overtaken by it, is not
+        // the peer back.
+        let back = previous.map { !$0.departed || (message.kind != .release
+            && ($0.bootEpoch != message.bootEpoch || message.sequence > $0.sequence)) } ?? false
+        let heardAgain = role == .active && handover == nil && back
             && (!wasAlive || previous.map { $0.bootEpoch != message.bootEpoch } == true)
         // The peer says it gave up VIPs it held (`yielded`): it may have announced them after we
         // last did (a cold standby announces after its IPVS install; a dual-active loser
@@ -360,8 +364,7 @@ public struct Election: Sendable {
     /// The timer set by the last `scheduleTimer` has fired (late is fine; early is ignored).
     public mutating func timerFired(at now: MonotonicInstant) -> [Action] {
         guard startedAt != nil, !isFinished else { return [] }
-        if let pending = rejoin {
-            guard now >= pending.until else { return finish(at: now, []) }
+        if let pending = rejoin, now >= pending.until {
             rejoin = nil
             return react(to: pending.newest, previous: pending.previous, wasAlive: false, at: now)
         }
@@ -535,9 +538,14 @@ public struct Election: Sendable {
         }
     }
 
+    /// A peer heard after a silence whose newest packet the election has not acted on yet
+    /// (`rejoin`): what its packets say (role, kind) waits; this node's own faults, maintenance and
+    /// deadlines do not.
+    private var peerSettling: Bool { rejoin != nil }
+
     private mutating func decideStopping(at now: MonotonicInstant, into actions: inout [Action]) {
         guard let handover else { return }
-        if let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest {
+        if !peerSettling, let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest {
             if handoverGraceOver(at: now) {
                 leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions, handedOver: true)
             }
@@ -559,7 +567,7 @@ public struct Election: Sendable {
         }
         let peerAlive = peerIsAlive(at: now)
         if let pending = handover {
-            if let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest {
+            if !peerSettling, let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest {
                 guard handoverGraceOver(at: now) else { return }
                 handover = nil
                 let target: Role = pending.purpose == .maintenance ? .maintenance : .standby
@@ -590,6 +598,7 @@ public struct Election: Sendable {
             }
             return
         }
+        if peerSettling { return }
         guard let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest else {
             dualActiveAnnounced = false
             guard dualActiveSince != nil else { return }
@@ -662,6 +671,7 @@ public struct Election: Sendable {
             preemptCandidateSince = nil
             return (.fault, fault)
         }
+        if peerSettling { return nil }
         let peerName = settings.peerName
         guard let peer, peerIsAlive(at: now) else {
             preemptCandidateSince = nil

@@ -108,7 +108,8 @@ struct RouterView {
     /// A notify script's text as keepalived 2.2.7 holds it (the word after the keyword, read
     /// with quotes and escapes), or nil when keepalived ignores the line. Words after it are the
     /// user and group keepalived runs the script as (notify.c `notify_script_init`), a common
-    /// slip for arguments outside the quotes: said, and left out.
+    /// slip for arguments outside the quotes: keepalived then ran nothing (no such user) or ran
+    /// the script as that user, so the output leaves it out and says what to write.
     static func notifyScript(_ s: KeepalivedStatement, notes: inout [ImportFinding]) -> String? {
         guard let script = KeepalivedLexer.script(s) else { return nil }
         guard script.words?.isEmpty == false else {
@@ -119,10 +120,13 @@ struct RouterView {
         }
         if !script.extra.isEmpty {
             let extra = script.extra.joined(separator: " ")
+            let role = notifyRoles[s.keyword] ?? "…"
             notes.append(ImportFinding(.quirk, at: s.location,
                 "keepalived runs \(s.keyword) \"\(script.text)\" as the user (and group) \(extra), the words after the script, and ignores "
-                    + "the script when no such user exists; arguments belong inside the script's double quotes",
-                advice: "the output runs \(script.text) as tandemd's user without \(extra); if \(extra) was meant as arguments, add them to notify.\(notifyRoles[s.keyword] ?? "…")"))
+                    + "the script when no such user exists (arguments belong inside the script's double quotes): left out of the output",
+                advice: "write notify.\(role): [\(([script.text] + script.extra).joined(separator: ", "))] if \(extra) was meant as arguments, "
+                    + "or [\(script.text)] if it was the user (Tandem runs notify commands as tandemd's user)"))
+            return nil
         }
         return script.text
     }
@@ -151,10 +155,18 @@ struct RouterView {
     static let oneArgument: Set<String> = [
         "path", "digest", "virtualhost", "connect_port", "connect_ip", "connect_timeout", "bindto", "bind_port", "retry",
         "nb_get_retry", "delay_before_retry", "warmup", "misc_timeout", "delay_loop", "lb_algo", "lvs_sched",
-        "persistence_timeout", "persistence_granularity", "protocol", "weight", "uthreshold", "lthreshold", "payload",
-        "require_reply", "state", "interface", "virtual_router_id", "priority", "advert_int", "preempt_delay", "router_id",
+        "persistence_timeout", "persistence_granularity", "protocol", "weight", "uthreshold", "lthreshold",
+        "state", "interface", "virtual_router_id", "priority", "advert_int", "preempt_delay", "router_id",
+        // A real server's takes an optional true or false (rs_inhibit_handler).
+        "inhibit_on_failure",
     ]
-    static let noArgument: Set<String> = ["nopreempt", "inhibit_on_failure", "ha_suspend", "ops", "sorry_server_inhibit", "misc_dynamic"]
+    static let noArgument: Set<String> = ["nopreempt", "ha_suspend", "ops", "sorry_server_inhibit", "misc_dynamic"]
+    /// Blocks whose lines are lists or free-form (addresses, routes, rules, tracked objects), not keywords.
+    static let listBlocks: Set<String> = [
+        "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "static_ipaddress",
+        "static_routes", "static_rules", "track_interface", "track_script", "track_process", "track_file", "track_bfd",
+        "unicast_peer",
+    ]
 
     /// Every statement of the blocks the importer maps (global_defs, vrrp_instance,
     /// virtual_server, at any depth) with words after those its keyword takes.
@@ -173,7 +185,7 @@ struct RouterView {
                     "keepalived reads \"\(read)\" and ignores the rest of the line (\(rest)): one keyword per line",
                     advice: "the output does as keepalived did; if \"\(rest)\" was meant, put it on a line of its own in keepalived.conf and import again"))
             }
-            out += extraWords(in: s.block ?? [])
+            if !listBlocks.contains(s.keyword) { out += extraWords(in: s.block ?? []) }
         }
         return out
     }

@@ -624,8 +624,10 @@ struct ServiceMapper {
             var reply: String?
             for s in model.block ?? [] {
                 switch s.keyword {
-                case "payload": payload = s.arg(0)
-                case "require_reply": reply = s.arg(0)
+                // Every word, blanks skipped: check_udp.c joins them (make_strvec_str) and
+                // read_hex_str skips blanks, so `payload 12 34 01` is three bytes.
+                case "payload": payload = s.arguments.joined()
+                case "require_reply": reply = s.arguments.joined()
                 case "connect_port", "connect_timeout", "retry", "nb_get_retry", "delay_loop", "delay_before_retry": break
                 default: findings.append(Unmapped.finding(for: s, context: "UDP_CHECK"))
                 }

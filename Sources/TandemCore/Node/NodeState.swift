@@ -709,8 +709,11 @@ public struct NodeState: Sendable {
         case .linkAddressChanged(let name, let from, let to):
             // The neighbours keep sending to the old MAC (the kernel tells them nothing unless
             // arp_notify is set): the VIPs served on the link are announced with the new one.
+            // Not while handing over (the peer is taking them), nor before a cold standby's
+            // install (its pending announcement reads the new MAC when it goes out).
             stale = false
-            let served = servesVIPs ? vips.filter { $0.interface == name && heldVIPs.contains($0) } : []
+            let announceable = servesVIPs && !election.isHandingOver && announceWhenInstalled.isEmpty && !announceAfterInstall
+            let served = announceable ? vips.filter { $0.interface == name && heldVIPs.contains($0) } : []
             out.append(.log(.notice, "link \(name) changed its hardware address from \(from) to \(to)"
                 + (served.isEmpty ? "" : ": announcing \(Self.list(served)) with the new one")))
             announceOwn(served)

@@ -52,7 +52,8 @@ final class PacketSocket {
 
     deinit { Posix.close(descriptor) }
 
-    /// The interface's MAC now.
+    /// The interface's MAC now. ENODEV when the interface this socket was bound to is gone (the
+    /// kernel unbinds the socket: no index, no address), so the caller opens a new socket.
     func mac() throws(KernelError) -> MACAddress {
         let local: sockaddr_ll
         do {
@@ -60,6 +61,10 @@ final class PacketSocket {
         } catch {
             throw KernelError(error, operation: "read hardware address",
                               hint: "announcements need an Ethernet-like interface with a 6-byte MAC")
+        }
+        guard local.sll_ifindex == interfaceIndex, local.sll_halen != 0 else {
+            throw KernelError(operation: "read hardware address", object: interface, errno: ENODEV,
+                              hint: "interface \(interface) was removed since its announcement socket was opened")
         }
         guard local.sll_halen == 6 else {
             throw KernelError(operation: "read hardware address", object: interface, errno: EAFNOSUPPORT,
