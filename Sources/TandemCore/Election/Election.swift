@@ -47,14 +47,19 @@
 ///   partition heals and this node loses the dual-active contest), the announcement is dropped:
 ///   a node giving up the VIPs never points the neighbours at itself.
 ///
-/// - **A peer heard after a silence is judged on its newest packet.** Its packets count as heard at
-///   once, but the election acts on them only `rejoinSettle` (an interval and an eighth) after the
-///   first, on the newest by then (a peer never heard before, or back after its release notice, is
-///   acted on at once: nothing of its was held back). While the path was broken the peer's kernel held its packets
-///   behind an unresolved neighbour entry (up to about a second of them: ARP's retransmit time,
-///   `unres_qlen_bytes`) and delivers them in one burst, oldest first, when the path returns:
-///   acting on the first (an `active` sent as its link failed, then hours-old news) made a
-///   serving active yield to a peer that was only listening after its fault cleared.
+/// - **A peer heard after a silence is judged on its newest fresh packet.** Its packets count as
+///   heard at once, but what they say (role, kind) is acted on only `rejoinSettle` (an interval
+///   and an eighth) after the first, on the newest by then, and only once a packet has come at
+///   least half an interval after the first: the burst alone is not news. While the path was
+///   broken the peer's kernel held its packets behind an unresolved neighbour entry (up to about a
+///   second of them: ARP's retransmit time, `unres_qlen_bytes`) and delivers them in one burst,
+///   oldest first, when the path returns. Acting on the first (an `active` sent as its link
+///   failed) made a serving active yield to a peer that was only listening after its fault
+///   cleared; acting on the last of a burst with nothing after it yielded to a peer whose process
+///   had crashed meanwhile (found by the simulator's held cuts). A burst followed by silence
+///   leaves the peer lost again after the dead time. A peer back after its release notice is acted
+///   on at once (older packets of its are overtaken by the notice), and so is a peer never heard
+///   before by a node that is not active (start-up decides on it).
 ///
 /// The driver must deliver every heartbeat already received before a `timerFired` for the same
 /// moment, so a stalled process does not mistake queued heartbeats for silence.
@@ -97,9 +102,17 @@ public struct Election: Sendable {
     public private(set) var dualActiveSince: MonotonicInstant?
     /// Whether the lasting episode has been reported (`Action.alert`).
     private var dualActiveAlerted = false
-    /// A peer heard after a silence: what was known of it before, its newest
-    /// packet so far, and when the election acts on that packet (`rejoinSettle`).
-    private var rejoin: (previous: PeerStatus?, newest: HeartbeatMessage, until: MonotonicInstant)?
+    /// A peer heard after a silence: what was known of it before, its newest packet so far, when
+    /// the first came, when the election may act (`rejoinSettle`), and whether a packet has come
+    /// since the first burst (half an interval after the first).
+    private var rejoin: Rejoin?
+    private struct Rejoin {
+        var previous: PeerStatus?
+        var newest: HeartbeatMessage
+        var since: MonotonicInstant
+        var until: MonotonicInstant
+        var fresh = false
+    }
 
     /// How long after the first packet of a peer heard after a silence the election acts on its
     /// newest: an interval and an eighth, so a fresh packet (the peer sends every interval while
@@ -290,13 +303,18 @@ public struct Election: Sendable {
                               departed: message.kind == .release, intervalMilliseconds: message.intervalMilliseconds)
         }
         guard startedAt != nil else { return [] }
-        if !wasAlive, let previous, !previous.departed, rejoin == nil {
-            rejoin = (previous, message, now + rejoinSettle)
-        } else if rejoin != nil, peer?.sequence == message.sequence, peer?.bootEpoch == message.bootEpoch {
-            rejoin?.newest = message
+        // A peer never heard by this process counts too while this node is active: the burst
+        // may be all that is left of a process that has exited since (a restarted active heard
+        // the held packets of the peer that had handed it the VIPs, and yielded to it).
+        if !wasAlive, rejoin == nil, previous.map({ !$0.departed }) ?? (role == .active) {
+            rejoin = Rejoin(previous: previous, newest: message, since: now, until: now + rejoinSettle)
+        } else if var pending = rejoin {
+            if peer?.sequence == message.sequence, peer?.bootEpoch == message.bootEpoch { pending.newest = message }
+            if now.nanoseconds(since: pending.since) >= settings.interval.milliseconds * 500_000 { pending.fresh = true }
+            rejoin = pending
         }
         if let pending = rejoin {
-            guard now >= pending.until else { return finish(at: now, [], peerHeard: true) }
+            guard now >= pending.until, pending.fresh else { return finish(at: now, [], peerHeard: true) }
             rejoin = nil
             return react(to: pending.newest, previous: pending.previous, wasAlive: false, at: now)
         }
@@ -364,9 +382,14 @@ public struct Election: Sendable {
     /// The timer set by the last `scheduleTimer` has fired (late is fine; early is ignored).
     public mutating func timerFired(at now: MonotonicInstant) -> [Action] {
         guard startedAt != nil, !isFinished else { return [] }
-        if let pending = rejoin, now >= pending.until {
-            rejoin = nil
-            return react(to: pending.newest, previous: pending.previous, wasAlive: false, at: now)
+        if let pending = rejoin {
+            if !peerIsAlive(at: now) {
+                // A burst and nothing after it: the peer is lost again, nothing it said counts.
+                rejoin = nil
+            } else if now >= pending.until, pending.fresh {
+                rejoin = nil
+                return react(to: pending.newest, previous: pending.previous, wasAlive: false, at: now)
+            }
         }
         var actions: [Action] = []
         decide(at: now, into: &actions)
