@@ -96,9 +96,6 @@ public final class PairSimulation {
         var maintenanceFlag = false
         var stalledUntil: UInt64?
         var stalledSince: UInt64 = 0
-        /// Whether the node is active now, and when it last stopped being active (global ns).
-        var isActive = false
-        var activeUntil: UInt64 = 0
         /// Datagrams that arrived while stalled (the socket buffer).
         var socketBuffer: [(path: Int, bytes: [UInt8])] = []
         var timerGeneration: UInt64 = 0
@@ -178,11 +175,6 @@ public final class PairSimulation {
     private var queue = EventHeap()
     /// [from][path]: the link from `from` to its peer on `path` is cut.
     var cut = [[false, false], [false, false]]
-    /// [from][path]: packets a cut link holds instead of dropping, delivered in one burst, oldest
-    /// first, when it heals; nil for a link that drops. As the sender's kernel holds them behind
-    /// an unresolved neighbour entry (ARP), at most `heldLimit`, the oldest dropped first.
-    var held: [[[[UInt8]]?]] = [[nil, nil], [nil, nil]]
-    static let heldLimit = 100
     var lossRate = 0.0
     var extraDelayMs: UInt64 = 0
     var duplicateRate = 0.0
@@ -375,13 +367,6 @@ public final class PairSimulation {
             case .link(let from, let path):
                 cut[from][path] = false
                 note("link \(nodes[from].name)->\(nodes[1 - from].name) path \(path) healed")
-                if let burst = held[from][path] {
-                    held[from][path] = nil
-                    if !burst.isEmpty { note("  \(burst.count) held packets delivered in one burst") }
-                    for (k, bytes) in burst.enumerated() {
-                        schedule(now + profile.minDelayMs * 1_000_000 + UInt64(k) * 1000, .deliver(to: 1 - from, path: path, bytes: bytes))
-                    }
-                }
             case .loss:
                 lossRate = 0
                 duplicateRate = 0
@@ -473,11 +458,6 @@ public final class PairSimulation {
     // MARK: - Network
 
     func transmit(from i: Int, path: Int, _ bytes: [UInt8]) {
-        if cut[i][path], held[i][path] != nil {
-            if held[i][path]!.count >= Self.heldLimit { held[i][path]!.removeFirst() }
-            held[i][path]!.append(bytes)
-            return
-        }
         guard !cut[i][path], !rng.chance(lossRate) else { return }
         let copies = rng.chance(duplicateRate) ? 2 : 1
         for _ in 0..<copies {
@@ -515,22 +495,6 @@ public final class PairSimulation {
 
     // MARK: - Chaos
 
-    /// Invariant 9: an active yields in a dual-active contest only to a peer that is active, or
-    /// was within a dead time and the longest delivery (its packet was in flight): never to a
-    /// packet a cut link held back from long before (the settle, `Election.rejoinSettle`).
-    func checkYield(_ i: Int, from: Role, to: Role, reason: String) {
-        guard from == .active, to == .standby, reason.contains("is also active and wins") else { return }
-        let peer = nodes[1 - i]
-        let bound = (profile.deadTimeMs + profile.maxDelayMs + profile.intervalMs) * 1_000_000
-        if !peer.isActive, now - peer.activeUntil > bound {
-            fail("\(nodes[i].name) yielded to \(peer.name), which has not been active for \((now - peer.activeUntil) / 1_000_000)ms "
-                + "(bound \(bound / 1_000_000)ms): it acted on a stale packet (\(reason))")
-        }
-    }
-
-    /// Half the cuts hold the packets sent meanwhile (an empty queue) rather than drop them.
-    private func holdsPackets() -> [[UInt8]]? { rng.chance(0.5) ? [] : nil }
-
     private func chaos() {
         statistics.faults += 1
         let span = { (low: UInt64, high: UInt64) -> UInt64 in self.rng.between(low, high) * 1_000_000 }
@@ -538,25 +502,20 @@ public final class PairSimulation {
         let i = Int(rng.between(0, 1))
         switch rng.between(0, 15) {
         case 0:
-            let hold = holdsPackets()
-            for from in 0..<2 { for path in 0..<2 { cut[from][path] = true; held[from][path] = hold } }
-            note("partition: both paths, both ways" + (hold != nil ? " (packets held for the heal)" : ""))
+            for from in 0..<2 { for path in 0..<2 { cut[from][path] = true } }
+            note("partition: both paths, both ways")
             let heal = now + span(dead / 2, dead * 4)
             for from in 0..<2 { for path in 0..<2 { schedule(heal, .heal(.link(from: from, path: path))) } }
         case 1:
-            let hold = holdsPackets()
-            for path in 0..<2 { cut[i][path] = true; held[i][path] = hold }
-            note("one-way partition: \(nodes[i].name) -> \(nodes[1 - i].name) cut" + (hold != nil ? " (packets held for the heal)" : ""))
+            for path in 0..<2 { cut[i][path] = true }
+            note("one-way partition: \(nodes[i].name) -> \(nodes[1 - i].name) cut")
             let heal = now + span(dead / 2, dead * 4)
             for path in 0..<2 { schedule(heal, .heal(.link(from: i, path: path))) }
         case 2:
             let path = Int(rng.between(0, 1))
-            let hold = holdsPackets()
             cut[0][path] = true
             cut[1][path] = true
-            held[0][path] = hold
-            held[1][path] = hold
-            note("path \(path) cut both ways" + (hold != nil ? " (packets held for the heal)" : ""))
+            note("path \(path) cut both ways")
             let heal = now + span(dead, dead * 6)
             schedule(heal, .heal(.link(from: 0, path: path)))
             schedule(heal, .heal(.link(from: 1, path: path)))
@@ -578,8 +537,6 @@ public final class PairSimulation {
             nodes[i].timerGeneration += 1
             nodes[i].incarnation += 1
             statistics.crashes += 1
-            if nodes[i].isActive { nodes[i].activeUntil = now }
-            nodes[i].isActive = false
             note("\(nodes[i].name) crashes (kill -9); VIPs left in its kernel: \(nodes[i].kernelVIPs.count)")
             schedule(now + span(1, dead * 3), .restart(i, keepState: keep))
         case 6:
@@ -851,9 +808,6 @@ public final class PairSimulation {
             case .roleChanged(let from, let to, let reason):
                 s.statistics.roleChanges += 1
                 s.note("\(s.nodes[i].name): \(from) -> \(to): \(reason)")
-                s.checkYield(i, from: from, to: to, reason: reason)
-                if from == .active { s.nodes[i].activeUntil = s.now }
-                s.nodes[i].isActive = to == .active
             case .reply(let id, let reply):
                 s.replied(i, id, reply)
             case .finished:

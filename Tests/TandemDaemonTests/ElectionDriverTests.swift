@@ -139,14 +139,6 @@ final class Harness {
                          configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10)
     }
 
-    /// An active peer heard by this active node for the first time: the election acts on it once
-    /// a second packet has come half an interval later and the settle (11 ms at 10 ms) is over.
-    func activePeerHeard(priority: UInt8, at ms: UInt64) {
-        driver.heartbeatReceived(peer(.active, sequence: 1, priority: priority), at: .milliseconds(ms))
-        driver.heartbeatReceived(peer(.active, sequence: 2, priority: priority), at: .milliseconds(ms + 6))
-        driver.timerFired(at: .milliseconds(ms + 12))
-    }
-
     /// Order log after the worker has finished, with the start-up lines dropped.
     func settled() -> [String] {
         for _ in 0..<100 {
@@ -378,7 +370,7 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
         _ = h.settled()
         h.log.clear()
         // b is active too and has the higher priority: a must yield.
-        h.activePeerHeard(priority: 200, at: 31)
+        h.driver.heartbeatReceived(h.peer(.active, sequence: 1, priority: 200), at: .milliseconds(31))
         #expect(h.driver.election.role == .standby)
         #expect(h.settled() == ["end announce", "release 10.0.0.10/24 removed", "sync stop master", "sync start backup",
                                 "notify standby node=a"])
@@ -398,7 +390,7 @@ func eth1YAML(track: String = "", vips: String = "[{address: 10.0.0.10/24, inter
                                "notify active node=a"])
         #expect(lines.firstIndex(of: "ipvs apply 3")! < lines.firstIndex(of: "announce 10.0.0.10/24")!)
         h.log.clear()
-        h.activePeerHeard(priority: 200, at: 31)
+        h.driver.heartbeatReceived(h.peer(.active, sequence: 1, priority: 200), at: .milliseconds(31))
         #expect(h.settled() == ["end announce", "release 10.0.0.10/24 removed", "ipvs apply 1", "sync stop master",
                                 "sync start backup", "notify standby node=a"])
         #expect(h.ipvs.inner_listingCount == 0)

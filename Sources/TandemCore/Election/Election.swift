@@ -47,20 +47,6 @@
 ///   partition heals and this node loses the dual-active contest), the announcement is dropped:
 ///   a node giving up the VIPs never points the neighbours at itself.
 ///
-/// - **A peer heard after a silence is judged on its newest fresh packet.** Its packets count as
-///   heard at once, but what they say (role, kind) is acted on only `rejoinSettle` (an interval
-///   and an eighth) after the first, on the newest by then, and only once a packet has come at
-///   least half an interval after the first: the burst alone is not news. While the path was
-///   broken the peer's kernel held its packets behind an unresolved neighbour entry (up to about a
-///   second of them: ARP's retransmit time, `unres_qlen_bytes`) and delivers them in one burst,
-///   oldest first, when the path returns. Acting on the first (an `active` sent as its link
-///   failed) made a serving active yield to a peer that was only listening after its fault
-///   cleared; acting on the last of a burst with nothing after it yielded to a peer whose process
-///   had crashed meanwhile (found by the simulator's held cuts). A burst followed by silence
-///   leaves the peer lost again after the dead time. A peer back after its release notice is acted
-///   on at once (older packets of its are overtaken by the notice), and so is a peer never heard
-///   before by a node that is not active (start-up decides on it).
-///
 /// The driver must deliver every heartbeat already received before a `timerFired` for the same
 /// moment, so a stalled process does not mistake queued heartbeats for silence.
 public struct Election: Sendable {
@@ -102,24 +88,6 @@ public struct Election: Sendable {
     public private(set) var dualActiveSince: MonotonicInstant?
     /// Whether the lasting episode has been reported (`Action.alert`).
     private var dualActiveAlerted = false
-    /// A peer heard after a silence: what was known of it before, its newest packet so far, when
-    /// the first came, when the election may act (`rejoinSettle`), and whether a packet has come
-    /// since the first burst (half an interval after the first).
-    private var rejoin: Rejoin?
-    private struct Rejoin {
-        var previous: PeerStatus?
-        var newest: HeartbeatMessage
-        var since: MonotonicInstant
-        var until: MonotonicInstant
-        var fresh = false
-    }
-
-    /// How long after the first packet of a peer heard after a silence the election acts on its
-    /// newest: an interval and an eighth, so a fresh packet (the peer sends every interval while
-    /// it does not hear this node) follows any burst the network held back.
-    public var rejoinSettle: TimeSpan {
-        TimeSpan(milliseconds: settings.interval.milliseconds + settings.interval.milliseconds / 8)
-    }
 
     /// How long a lasting dual-active episode (one reported by `Action.alert`: the peer has not
     /// yielded within the handover timeout) has gone on at `now`, in ms; nil when there is none.
@@ -303,28 +271,6 @@ public struct Election: Sendable {
                               departed: message.kind == .release, intervalMilliseconds: message.intervalMilliseconds)
         }
         guard startedAt != nil else { return [] }
-        // A peer never heard by this process counts too while this node is active: the burst
-        // may be all that is left of a process that has exited since (a restarted active heard
-        // the held packets of the peer that had handed it the VIPs, and yielded to it).
-        if !wasAlive, rejoin == nil, previous.map({ !$0.departed }) ?? (role == .active) {
-            rejoin = Rejoin(previous: previous, newest: message, since: now, until: now + rejoinSettle)
-        } else if var pending = rejoin {
-            if peer?.sequence == message.sequence, peer?.bootEpoch == message.bootEpoch { pending.newest = message }
-            if now.nanoseconds(since: pending.since) >= settings.interval.milliseconds * 500_000 { pending.fresh = true }
-            rejoin = pending
-        }
-        if let pending = rejoin {
-            guard now >= pending.until, pending.fresh else { return finish(at: now, [], peerHeard: true) }
-            rejoin = nil
-            return react(to: pending.newest, previous: pending.previous, wasAlive: false, at: now)
-        }
-        return react(to: message, previous: previous, wasAlive: wasAlive, at: now)
-    }
-
-    /// What the election does about the peer's packet `message` (its status already updated),
-    /// given what was known of the peer before (`previous`) and whether it was alive then.
-    private mutating func react(to message: HeartbeatMessage, previous: PeerStatus?, wasAlive: Bool,
-                                at now: MonotonicInstant) -> [Action] {
         var actions: [Action] = []
         if message.kind == .handoverRequest, role == .active, handover == nil, message.role == .standby {
             // The peer's operator asked for a failover there: hand over, make-before-break.
@@ -338,9 +284,8 @@ public struct Election: Sendable {
         // A peer heard after a silence, or in a new life (it restarted, perhaps after taking
         // over during a partition we did not notice because its standby heartbeats are slow), or
         // back after its release notice: in between it may have run unheard (another key, whose
-        // packets this node refused) and announced the VIPs as its own.
-        // A copy of the release notice on another path, or an older round overtaken by it, is not
-        // the peer back.
+        // packets this node refused) and announced the VIPs as its own. A copy of the release
+        // notice on another path, or an older round overtaken by it, is not the peer back.
         let back = previous.map { !$0.departed || (message.kind != .release
             && ($0.bootEpoch != message.bootEpoch || message.sequence > $0.sequence)) } ?? false
         let heardAgain = role == .active && handover == nil && back
@@ -382,15 +327,6 @@ public struct Election: Sendable {
     /// The timer set by the last `scheduleTimer` has fired (late is fine; early is ignored).
     public mutating func timerFired(at now: MonotonicInstant) -> [Action] {
         guard startedAt != nil, !isFinished else { return [] }
-        if let pending = rejoin {
-            if !peerIsAlive(at: now) {
-                // A burst and nothing after it: the peer is lost again, nothing it said counts.
-                rejoin = nil
-            } else if now >= pending.until, pending.fresh {
-                rejoin = nil
-                return react(to: pending.newest, previous: pending.previous, wasAlive: false, at: now)
-            }
-        }
         var actions: [Action] = []
         decide(at: now, into: &actions)
         return finish(at: now, actions)
@@ -561,14 +497,9 @@ public struct Election: Sendable {
         }
     }
 
-    /// A peer heard after a silence whose newest packet the election has not acted on yet
-    /// (`rejoin`): what its packets say (role, kind) waits; this node's own faults, maintenance and
-    /// deadlines do not.
-    private var peerSettling: Bool { rejoin != nil }
-
     private mutating func decideStopping(at now: MonotonicInstant, into actions: inout [Action]) {
         guard let handover else { return }
-        if !peerSettling, let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest {
+        if let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest {
             if handoverGraceOver(at: now) {
                 leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions, handedOver: true)
             }
@@ -590,7 +521,7 @@ public struct Election: Sendable {
         }
         let peerAlive = peerIsAlive(at: now)
         if let pending = handover {
-            if !peerSettling, let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest {
+            if let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest {
                 guard handoverGraceOver(at: now) else { return }
                 handover = nil
                 let target: Role = pending.purpose == .maintenance ? .maintenance : .standby
@@ -621,7 +552,6 @@ public struct Election: Sendable {
             }
             return
         }
-        if peerSettling { return }
         guard let peer, peerAlive, peer.role == .active, peer.lastKind != .takeoverRequest else {
             dualActiveAnnounced = false
             guard dualActiveSince != nil else { return }
@@ -694,7 +624,6 @@ public struct Election: Sendable {
             preemptCandidateSince = nil
             return (.fault, fault)
         }
-        if peerSettling { return nil }
         let peerName = settings.peerName
         guard let peer, peerIsAlive(at: now) else {
             preemptCandidateSince = nil
@@ -886,7 +815,6 @@ public struct Election: Sendable {
             if let claimed = handover.peerClaimedAt { consider(claimed + releaseGrace) }
         }
         consider(handoverRequestedUntil)
-        consider(rejoin?.until)
         if let listeningSince { consider(listeningSince + settings.deadTime) }
         consider(holdOffUntil)
         if let since = preemptCandidateSince { consider(since + settings.preemptDelay) }
