@@ -53,14 +53,6 @@ public struct LinkState: Sendable, Hashable {
         self.hardwareAddress = hardwareAddress
     }
 
-    /// The hardware address as `ip link` prints it (`02:00:00:00:aa:01`).
-    public var hardwareAddressText: String {
-        hardwareAddress.map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined(separator: ":")
-    }
-
     public static let upFlag: UInt32 = 0x1
     public static let runningFlag: UInt32 = 0x40
     public static let lowerUpFlag: UInt32 = 0x10000

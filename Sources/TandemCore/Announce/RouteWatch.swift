@@ -172,10 +172,7 @@ public struct RouteWatch: Sendable, Hashable {
                 events.append(.linkRemoved(interface: old.name, why: .renamed(to: link.name)))
             }
             events += trackedLinkEvent(link)
-            if let old, old.name == link.name, trackedInterfaces.contains(link.name), !old.hardwareAddress.isEmpty,
-               !link.hardwareAddress.isEmpty, old.hardwareAddress != link.hardwareAddress {
-                events.append(.linkAddressChanged(interface: link.name, from: old.hardwareAddressText, to: link.hardwareAddressText))
-            }
+            if let old, old.name == link.name, let change = addressChange(of: link, from: old.hardwareAddress) { events.append(change) }
             if events.isEmpty, old == nil || old?.name != link.name || old?.isUp != link.isUp { events.append(.hostChanged) }
             return events
         case .linkRemoved(let link):
@@ -228,6 +225,14 @@ public struct RouteWatch: Sendable, Hashable {
         }
     }
 
+    /// `.linkAddressChanged` when tracked `link`'s Ethernet address differs from `old` (both
+    /// known; the only addresses an announcement can carry).
+    private func addressChange(of link: LinkState, from old: [UInt8]?) -> RouteWatchEvent? {
+        guard trackedInterfaces.contains(link.name), let old, let was = MACAddress(octets: old),
+              let now = MACAddress(octets: link.hardwareAddress), was != now else { return nil }
+        return .linkAddressChanged(interface: link.name, from: was.description, to: now.description)
+    }
+
     /// The up/down transition of a tracked link, if any (none for the first sighting of an up link).
     private mutating func trackedLinkEvent(_ link: LinkState) -> [RouteWatchEvent] {
         guard trackedInterfaces.contains(link.name) else { return [] }
@@ -255,10 +260,7 @@ public struct RouteWatch: Sendable, Hashable {
         for name in trackedInterfaces.sorted() {
             if let link = links.first(where: { $0.name == name }) {
                 events += trackedLinkEvent(link)
-                if let old = addressBefore[name], !old.isEmpty, !link.hardwareAddress.isEmpty, old != link.hardwareAddress {
-                    let was = LinkState(index: link.index, name: name, flags: 0, operState: 0, hardwareAddress: old)
-                    events.append(.linkAddressChanged(interface: name, from: was.hardwareAddressText, to: link.hardwareAddressText))
-                }
+                if let change = addressChange(of: link, from: addressBefore[name]) { events.append(change) }
             } else if linkUp[name] == nil || before.contains(name) {
                 // Missing at start, or gone since the last dump (renamed when its index lives on).
                 let why: LinkGone = linkUp[name] == nil ? .missing

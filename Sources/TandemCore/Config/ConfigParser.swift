@@ -353,12 +353,10 @@ private struct Reader {
                 }
             }
         }
-        if timingRefused {
-            // Said already.
-        } else if deadTime <= interval {
+        if !timingRefused, deadTime <= interval {
             m["dead_time"]?.fail("dead time \(deadTime) must be longer than the interval \(interval) (at least 2×, usually 3×)")
                 ?? m.field.fail("dead time must be longer than the interval")
-        } else {
+        } else if !timingRefused {
             let at = m["dead_time"] ?? m.field
             if deadTime.milliseconds < interval.milliseconds * 2 {
                 at.warn("dead time \(deadTime) is less than twice the interval \(interval): a single late or lost heartbeat is a takeover; use at least \(TimeSpan(milliseconds: interval.milliseconds * 2)) (3× is usual)")
