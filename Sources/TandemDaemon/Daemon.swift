@@ -118,7 +118,8 @@ public enum Daemon {
         }
         let verifier = HeartbeatVerifier(peerName: peer.name, pathCount: paths.count, authenticator: authenticator,
                                          nextAuthenticator: keys?.authenticators.next, localName: nodeName, localEpoch: epoch,
-                                         challengeRetryMilliseconds: UInt64(clamping: max(config.heartbeat.interval.milliseconds, 100)))
+                                         challengeRetryMilliseconds: UInt64(clamping: max(config.heartbeat.interval.milliseconds, 100)),
+                                         staleAfterMilliseconds: HeartbeatVerifier.staleAfterMilliseconds(deadTime: config.heartbeat.deadTime))
         let keysInForce = LockedBox(keys)
         let stopTimeout = driver.node.settings.stopTimeout
         let loop: HeartbeatLoop

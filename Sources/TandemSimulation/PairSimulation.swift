@@ -96,6 +96,12 @@ public final class PairSimulation {
         var maintenanceFlag = false
         var stalledUntil: UInt64?
         var stalledSince: UInt64 = 0
+        /// Whether the node is active now, and when it last stopped being active (global ns).
+        var isActive = false
+        var activeUntil: UInt64 = 0
+        /// Whether the node's verifier could judge the staleness of the last heartbeat it read
+        /// (it had heard the sender's epoch before): a first packet can be a held one.
+        var lastPacketJudged = true
         /// Datagrams that arrived while stalled (the socket buffer).
         var socketBuffer: [(path: Int, bytes: [UInt8])] = []
         var timerGeneration: UInt64 = 0
@@ -175,6 +181,11 @@ public final class PairSimulation {
     private var queue = EventHeap()
     /// [from][path]: the link from `from` to its peer on `path` is cut.
     var cut = [[false, false], [false, false]]
+    /// [from][path]: packets a cut link holds instead of dropping, delivered in one burst, oldest
+    /// first, when it heals; nil for a link that drops. As the sender's kernel holds them behind
+    /// an unresolved neighbour entry (ARP), at most `heldLimit`, the oldest dropped first.
+    var held: [[[[UInt8]]?]] = [[nil, nil], [nil, nil]]
+    static let heldLimit = 100
     var lossRate = 0.0
     var extraDelayMs: UInt64 = 0
     var duplicateRate = 0.0
@@ -367,6 +378,13 @@ public final class PairSimulation {
             case .link(let from, let path):
                 cut[from][path] = false
                 note("link \(nodes[from].name)->\(nodes[1 - from].name) path \(path) healed")
+                if let burst = held[from][path] {
+                    held[from][path] = nil
+                    if !burst.isEmpty { note("  \(burst.count) held packets delivered in one burst") }
+                    for (k, bytes) in burst.enumerated() {
+                        schedule(now + profile.minDelayMs * 1_000_000 + UInt64(k) * 1000, .deliver(to: 1 - from, path: path, bytes: bytes))
+                    }
+                }
             case .loss:
                 lossRate = 0
                 duplicateRate = 0
@@ -388,11 +406,15 @@ public final class PairSimulation {
 
     private func receive(_ i: Int, _ bytes: [UInt8]) {
         guard var verifier = nodes[i].verifier else { return }
+        if let decoded = try? HeartbeatCodec.decode(bytes) {
+            nodes[i].lastPacketJudged = verifier.judgesStaleness(ofEpoch: decoded.message.bootEpoch)
+        }
         let verdict = verifier.verify(bytes, at: localNow(i), localSequence: nodes[i].sequence)
         let replies = verifier.takeOutbox()
         nodes[i].verifier = verifier
         for reply in replies { transmit(from: i, path: reply.pathIndex, reply.bytes) }
         if case .accepted(let message) = verdict { step(i, .heartbeat(message)) }
+        if case .dropped(let reason) = verdict, case .stale = reason { note("  \(nodes[i].name) dropped a heartbeat: \(reason)") }
     }
 
     /// Runs one event through node `i`'s state with the simulated world as executor.
@@ -445,6 +467,8 @@ public final class PairSimulation {
         nodes[i].verifier = HeartbeatVerifier(peerName: nodes[1 - i].name, pathCount: 2, authenticator: Self.authenticator,
                                               localName: nodes[i].name, localEpoch: epoch,
                                               challengeRetryMilliseconds: max(profile.intervalMs, 100),
+                                              staleAfterMilliseconds: HeartbeatVerifier.staleAfterMilliseconds(
+                                                deadTime: .milliseconds(profile.deadTimeMs)),
                                               nonceSource: NonceSource(seed: rng.next()).nonce)
         let nodeSettings = NodeState.Settings(election: settings[i], vips: nodes[i].vips, announceAfterIPVSInstall: profile.cold)
         nodes[i].peerOffers = [:]
@@ -458,6 +482,11 @@ public final class PairSimulation {
     // MARK: - Network
 
     func transmit(from i: Int, path: Int, _ bytes: [UInt8]) {
+        if cut[i][path], held[i][path] != nil {
+            if held[i][path]!.count >= Self.heldLimit { held[i][path]!.removeFirst() }
+            held[i][path]!.append(bytes)
+            return
+        }
         guard !cut[i][path], !rng.chance(lossRate) else { return }
         let copies = rng.chance(duplicateRate) ? 2 : 1
         for _ in 0..<copies {
@@ -495,6 +524,29 @@ public final class PairSimulation {
 
     // MARK: - Chaos
 
+    /// Invariant 9: an active yields in a dual-active contest only to a peer that is active, or
+    /// was within the stale bound (`HeartbeatVerifier.staleAfterMilliseconds`), the longest
+    /// delivery and an interval: never to a packet a cut link held back from long before. A
+    /// node that had not heard the sender's epoch before cannot tell its first packet's age:
+    /// such a yield is noted, not failed (docs/architecture.md, "Stale heartbeats after a heal").
+    func checkYield(_ i: Int, from: Role, to: Role, reason: String) {
+        guard from == .active, to == .standby, reason.contains("is also active and wins") else { return }
+        let peer = nodes[1 - i]
+        let stale = HeartbeatVerifier.staleAfterMilliseconds(deadTime: .milliseconds(profile.deadTimeMs))
+        let bound = (stale + profile.maxDelayMs + profile.intervalMs) * 1_000_000
+        guard !peer.isActive, now - peer.activeUntil > bound else { return }
+        let what = "\(nodes[i].name) yielded to \(peer.name), which has not been active for \((now - peer.activeUntil) / 1_000_000)ms "
+            + "(bound \(bound / 1_000_000)ms)"
+        if nodes[i].lastPacketJudged {
+            fail(what + ": it acted on a stale packet (\(reason))")
+        } else {
+            note("  " + what + ", on the first packet of an epoch it had not heard: its age cannot be told")
+        }
+    }
+
+    /// Half the cuts hold the packets sent meanwhile (an empty queue) rather than drop them.
+    private func holdsPackets() -> [[UInt8]]? { rng.chance(0.5) ? [] : nil }
+
     private func chaos() {
         statistics.faults += 1
         let span = { (low: UInt64, high: UInt64) -> UInt64 in self.rng.between(low, high) * 1_000_000 }
@@ -502,20 +554,25 @@ public final class PairSimulation {
         let i = Int(rng.between(0, 1))
         switch rng.between(0, 15) {
         case 0:
-            for from in 0..<2 { for path in 0..<2 { cut[from][path] = true } }
-            note("partition: both paths, both ways")
+            let hold = holdsPackets()
+            for from in 0..<2 { for path in 0..<2 { cut[from][path] = true; held[from][path] = hold } }
+            note("partition: both paths, both ways" + (hold != nil ? " (packets held for the heal)" : ""))
             let heal = now + span(dead / 2, dead * 4)
             for from in 0..<2 { for path in 0..<2 { schedule(heal, .heal(.link(from: from, path: path))) } }
         case 1:
-            for path in 0..<2 { cut[i][path] = true }
-            note("one-way partition: \(nodes[i].name) -> \(nodes[1 - i].name) cut")
+            let hold = holdsPackets()
+            for path in 0..<2 { cut[i][path] = true; held[i][path] = hold }
+            note("one-way partition: \(nodes[i].name) -> \(nodes[1 - i].name) cut" + (hold != nil ? " (packets held for the heal)" : ""))
             let heal = now + span(dead / 2, dead * 4)
             for path in 0..<2 { schedule(heal, .heal(.link(from: i, path: path))) }
         case 2:
             let path = Int(rng.between(0, 1))
+            let hold = holdsPackets()
             cut[0][path] = true
             cut[1][path] = true
-            note("path \(path) cut both ways")
+            held[0][path] = hold
+            held[1][path] = hold
+            note("path \(path) cut both ways" + (hold != nil ? " (packets held for the heal)" : ""))
             let heal = now + span(dead, dead * 6)
             schedule(heal, .heal(.link(from: 0, path: path)))
             schedule(heal, .heal(.link(from: 1, path: path)))
@@ -537,6 +594,8 @@ public final class PairSimulation {
             nodes[i].timerGeneration += 1
             nodes[i].incarnation += 1
             statistics.crashes += 1
+            if nodes[i].isActive { nodes[i].activeUntil = now }
+            nodes[i].isActive = false
             note("\(nodes[i].name) crashes (kill -9); VIPs left in its kernel: \(nodes[i].kernelVIPs.count)")
             schedule(now + span(1, dead * 3), .restart(i, keepState: keep))
         case 6:
@@ -688,8 +747,16 @@ public final class PairSimulation {
     private var outageBound: UInt64 { (3 * profile.deadTimeMs + 4 * profile.intervalMs + 2 * profile.maxDelayMs) * 1_000_000 }
 
     private func check() {
-        // 1. Never two holders of a VIP for longer than `dualBound` once each hears the other.
-        let both = live(0) && live(1) && connected
+        // 1. Never two holders of a VIP for longer than `dualBound` once each hears the other and
+        // its kernel takes address changes (a release the kernel refuses is retried: invariant 2
+        // excuses a failing kernel the same way). A node that refuses the peer's epoch until the
+        // peer answers a challenge does not hear it: under random loss that one-path exchange
+        // has no bound (seed 2871 of session 31: 47 % loss, six challenges lost in 1.2 s); with
+        // no loss it takes a round trip, and the bound holds.
+        let challenging = lossRate > 0 && (0..<2).contains { i in
+            nodes[i].verifier.map { $0.authenticationStatus(at: localNow(i)).reauthenticating != nil } ?? false
+        }
+        let both = live(0) && live(1) && connected && !challenging && nodes[0].kernelFailure == 0 && nodes[1].kernelFailure == 0
         let shared = nodes[0].kernelVIPs.intersection(nodes[1].kernelVIPs)
         lasting(both && !shared.isEmpty, since: &dualSince, longest: &statistics.longestDualMs, bound: dualBound) {
             "both nodes have held \(NodeState.list(Array(shared))) for \($0)ms while hearing each other"
@@ -801,13 +868,17 @@ public final class PairSimulation {
                         kind: outgoing.kind, sender: s.nodes[i].name, bootEpoch: s.nodes[i].epoch,
                         sequence: s.nodes[i].sequence, role: outgoing.role, priority: outgoing.priority,
                         configSerial: s.nodes[i].loaded.serial, configDigest: s.nodes[i].loaded.digest, pathIndex: UInt8(path),
-                        intervalMilliseconds: outgoing.intervalMilliseconds(configured: UInt32(s.profile.intervalMs)))
+                        intervalMilliseconds: outgoing.intervalMilliseconds(configured: UInt32(s.profile.intervalMs)),
+                        sentAtNanoseconds: s.localNow(i).nanoseconds)
                     s.transmit(from: i, path: path, try! HeartbeatCodec.encode(message, authenticator: PairSimulation.authenticator))
                 }
                 return .sent([:])
             case .roleChanged(let from, let to, let reason):
                 s.statistics.roleChanges += 1
                 s.note("\(s.nodes[i].name): \(from) -> \(to): \(reason)")
+                s.checkYield(i, from: from, to: to, reason: reason)
+                if from == .active { s.nodes[i].activeUntil = s.now }
+                s.nodes[i].isActive = to == .active
             case .reply(let id, let reply):
                 s.replied(i, id, reply)
             case .finished:
@@ -832,7 +903,10 @@ public final class PairSimulation {
                 s.statistics.announcements += 1
                 let foreign = vips.filter { !s.nodes[i].kernelVIPs.contains($0) }
                 if !foreign.isEmpty { s.fail("\(s.nodes[i].name) announces \(NodeState.list(foreign)), which its kernel does not hold") }
-                if vips.contains(s.baseVIP) { s.pointedAt = i }
+                if vips.contains(s.baseVIP) {
+                    s.pointedAt = i
+                    s.note("\(s.nodes[i].name) announces \(s.baseVIP.prefix)")
+                }
             case .offerDrains(let list, let request):
                 s.offer(from: i, list, request: request)
             case .answerPeer(let id, let response):

@@ -696,6 +696,43 @@ struct ElectionTests {
         #expect(announces(packet(.release, .active, 2, epoch: 8), at: 110))
     }
 
+    /// A peer that gives VIPs up while this node's failover hands them to it is about to claim
+    /// them and announce: this node announces only if the handover then fails and it keeps the
+    /// VIPs (the simulator's seed 1246: the peer yielded and claimed in one burst after a heal,
+    /// and the old active's announcement came after the new one's).
+    @Test func aPeerThatYieldsDuringAHandoverIsAnnouncedOverOnlyIfTheHandoverFails() {
+        func packet(_ kind: HeartbeatMessage.Kind, _ role: Role, _ sequence: UInt64) -> HeartbeatMessage {
+            HeartbeatMessage(kind: kind, sender: "b", bootEpoch: 7, sequence: sequence, role: role, priority: 100,
+                             configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10)
+        }
+        func isAnnouncement(_ action: Election.Action) -> Bool { if case .announce = action { return true } else { return false } }
+        for claims in [true, false] {
+            var election = Election(settings: electionSettings(priority: 200))
+            _ = election.started(at: .zero)
+            _ = election.timerFired(at: .milliseconds(30))
+            _ = election.heartbeatReceived(packet(.heartbeat, .standby, 1), at: .milliseconds(40))
+            #expect(election.failoverRequested(at: .milliseconds(45)).contains(.send(.init(kind: .takeoverRequest, role: .active, priority: 200))))
+            var announced: [UInt64] = []
+            if !election.heartbeatReceived(packet(.yielded, .standby, 2), at: .milliseconds(50)).filter(isAnnouncement).isEmpty { announced.append(50) }
+            if claims {
+                _ = election.heartbeatReceived(packet(.claimed, .active, 3), at: .milliseconds(52))
+                for ms in stride(from: UInt64(55), through: 300, by: 5) {
+                    if !election.timerFired(at: .milliseconds(ms)).filter(isAnnouncement).isEmpty { announced.append(ms) }
+                    _ = election.heartbeatReceived(packet(.heartbeat, .active, 3 + ms), at: .milliseconds(ms))
+                }
+                #expect(election.role == .standby, "the handover completed")
+                #expect(announced.isEmpty)
+            } else {
+                for ms in stride(from: UInt64(55), through: 300, by: 5) {
+                    if !election.timerFired(at: .milliseconds(ms)).filter(isAnnouncement).isEmpty { announced.append(ms) }
+                    _ = election.heartbeatReceived(packet(.heartbeat, .standby, 3 + ms), at: .milliseconds(ms))
+                }
+                #expect(election.role == .active, "the peer did not claim within the handover timeout")
+                #expect(announced == [245], "announced once, when the handover failed")
+            }
+        }
+    }
+
     /// A node that stops holding the VIPs with nobody to hand over to says so in its release
     /// notice (role `active`); one that handed them over, or never held them, does not.
     @Test func aReleaseNoticeSaysWhetherTheVIPsWereHeld() {

@@ -24,6 +24,14 @@ private let goldenAuthenticatedHex =
     + "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" + "0000000a" + "05" + "6c76732d61"
     + "fa5f6a7c4a64a08626817cbcab613897d40fdb85ff469fe7b650710166724b62"
 
+/// The golden message with its send time (flag bit 1): the 8 bytes follow the name, the tag
+/// covers them. Tag computed independently with Python as above.
+private let goldenTimedHex =
+    "544e444d01010301" + "0102030405060708" + "000000000000002a" + "03" + "96" + "0000000000000007"
+    + "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" + "0000000a" + "05" + "6c76732d61"
+    + "1122334455667788"
+    + "90bbfbd855856bd901b0a5e1f912e353bff9bc3e1f98f271ecf4a51f61547563"
+
 private let goldenPlainMessage = HeartbeatMessage(
     kind: .takeoverRequest, sender: "b", bootEpoch: 1, sequence: 2, role: .stopping, priority: 100,
     configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 30)
@@ -53,6 +61,20 @@ struct HeartbeatCodecTests {
         #expect(auth.isValidTag(decoded.tag!, for: decoded.signedBytes))
     }
 
+    /// A send time is written after the name and under the tag, and read back; a packet without
+    /// one (a tandemd from before the field) decodes with none.
+    @Test func aSendTimeIsEncodedAfterTheNameUnderTheTag() throws {
+        var message = goldenMessage
+        message.sentAtNanoseconds = 0x1122_3344_5566_7788
+        let encoded = try HeartbeatCodec.encode(message, authenticator: try authenticator())
+        #expect(encoded == bytes(hex: goldenTimedHex))
+        let decoded = try HeartbeatCodec.decode(encoded)
+        #expect(decoded.message == message)
+        #expect(decoded.signedBytes.count == 76 + 8)
+        #expect(try authenticator().isValidTag(decoded.tag!, for: decoded.signedBytes))
+        #expect(try HeartbeatCodec.decode(bytes(hex: goldenAuthenticatedHex)).message.sentAtNanoseconds == nil)
+    }
+
     @Test func encodesAndDecodesUnauthenticatedGoldenBytes() throws {
         let encoded = try HeartbeatCodec.encode(goldenPlainMessage, authenticator: nil)
         #expect(encoded == bytes(hex: goldenPlainHex))
@@ -71,24 +93,33 @@ struct HeartbeatCodecTests {
             message.sender = String(repeating: "ü", count: 32)  // 64 UTF-8 bytes: the longest name
             message.sequence = .max
             message.intervalMilliseconds = .max
+            message.sentAtNanoseconds = .max
             let encoded = try HeartbeatCodec.encode(message, authenticator: try authenticator())
             #expect(encoded.count == HeartbeatCodec.maximumLength)
             #expect(try HeartbeatCodec.decode(encoded).message == message)
         }
     }
 
-    /// A packet rewritten for another kind, sequence, role and priority is byte for byte the
-    /// packet `encode` makes for them, with and without a tag, whatever it held before.
+    /// A packet rewritten for another kind, sequence, role, priority and send time is byte for
+    /// byte the packet `encode` makes for them, with and without a tag or a send time, whatever
+    /// it held before.
     @Test func rewritingAPacketEqualsEncodingTheMessage() throws {
         for auth in [try authenticator(), nil] as [HMACHeartbeatAuthenticator?] {
-            var packet = try HeartbeatCodec.encode(goldenMessage, authenticator: auth)
-            for (kind, role, priority, sequence) in [(HeartbeatMessage.Kind.claimed, Role.standby, UInt8(1), UInt64(0)),
-                                                     (.release, .stopping, 255, .max), (.heartbeat, .active, 150, 43),
-                                                     (.handoverRequest, .fault, 7, 0x0102_0304_0506_0708)] {
-                HeartbeatCodec.rewrite(&packet, kind: kind, sequence: sequence, role: role, priority: priority, authenticator: auth)
-                var message = goldenMessage
-                (message.kind, message.role, message.priority, message.sequence) = (kind, role, priority, sequence)
-                #expect(packet == (try HeartbeatCodec.encode(message, authenticator: auth)), "\(kind) \(role) \(priority) \(sequence)")
+            for timed in [false, true] {
+                var first = goldenMessage
+                first.sentAtNanoseconds = timed ? 5 : nil
+                var packet = try HeartbeatCodec.encode(first, authenticator: auth)
+                for (kind, role, priority, sequence) in [(HeartbeatMessage.Kind.claimed, Role.standby, UInt8(1), UInt64(0)),
+                                                         (.release, .stopping, 255, .max), (.heartbeat, .active, 150, 43),
+                                                         (.handoverRequest, .fault, 7, 0x0102_0304_0506_0708)] {
+                    let sentAt: UInt64? = timed ? sequence &* 3 &+ 1 : nil
+                    HeartbeatCodec.rewrite(&packet, kind: kind, sequence: sequence, role: role, priority: priority,
+                                           sentAtNanoseconds: sentAt, authenticator: auth)
+                    var message = goldenMessage
+                    (message.kind, message.role, message.priority, message.sequence) = (kind, role, priority, sequence)
+                    message.sentAtNanoseconds = sentAt
+                    #expect(packet == (try HeartbeatCodec.encode(message, authenticator: auth)), "\(kind) \(role) \(priority) \(sequence) \(timed)")
+                }
             }
         }
     }
@@ -121,13 +152,16 @@ struct HeartbeatCodecTests {
     static let malformed: [(String, @Sendable (inout [UInt8]) -> Void, HeartbeatDecodeError)] = [
         ("empty", { $0 = [] }, .tooShort(length: 0)),
         ("one byte short", { $0.removeLast() }, .tooShort(length: 71)),
-        ("longer than any packet", { $0 += [UInt8](repeating: 0, count: 96) }, .tooLong(length: 168)),
+        ("longer than any packet", { $0 += [UInt8](repeating: 0, count: 104) }, .tooLong(length: 176)),
         ("bad magic", { $0[0] = UInt8(ascii: "X") }, .badMagic),
         ("version 2", { $0[4] = 2 }, .unsupportedVersion(2)),
         ("version 0", { $0[4] = 0 }, .unsupportedVersion(0)),
         ("kind 0", { $0[5] = 0 }, .unknownKind(0)),
         ("kind 7", { $0[5] = 7 }, .unknownKind(7)),
-        ("undefined flag", { $0[6] = 0x02 }, .unknownFlags(0x02)),
+        ("undefined flag", { $0[6] = 0x04 }, .unknownFlags(0x04)),
+        ("send-time flag without the time", { $0[6] = 0x02 }, .truncated(field: "send time")),
+        ("send-time flag, the time and a trailing byte", { $0[6] = 0x02; $0 += [UInt8](repeating: 7, count: 9) },
+         .trailingBytes(count: 1)),
         ("role 0", { $0[24] = 0 }, .unknownRole(0)),
         ("role 7", { $0[24] = 7 }, .unknownRole(7)),
         ("name length 0", { $0[70] = 0 }, .badNameLength(0)),

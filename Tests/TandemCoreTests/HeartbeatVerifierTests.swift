@@ -10,11 +10,11 @@ private let key = makeKey("shared-secret-shared-secret-32by")
 private let otherKey = makeKey("another-secret-another-secret-32")
 
 private func packet(epoch: UInt64 = 5, sequence: UInt64, path: UInt8 = 0, sender: String = "b",
-                    role: Role = .active, priority: UInt8 = 100,
+                    role: Role = .active, priority: UInt8 = 100, sentAt: UInt64? = nil,
                     signedWith authenticator: (any HeartbeatAuthenticator)? = key) -> [UInt8] {
     let message = HeartbeatMessage(kind: .heartbeat, sender: sender, bootEpoch: epoch, sequence: sequence, role: role,
                                    priority: priority, configSerial: 1, configDigest: .zero, pathIndex: path,
-                                   intervalMilliseconds: 10)
+                                   intervalMilliseconds: 10, sentAtNanoseconds: sentAt)
     return try! HeartbeatCodec.encode(message, authenticator: authenticator)
 }
 
@@ -162,6 +162,102 @@ struct HeartbeatVerifierTests {
         #expect(!isAccepted(v.verify(packet(epoch: 5, sequence: 501), at: .zero)))
         #expect(isAccepted(v.verify(packet(epoch: 6, sequence: 2), at: .zero)))
         #expect(v.paths[0].lost == 0)
+    }
+
+    /// The heal of a cut link: the peer's kernel held every packet sent meanwhile and delivers
+    /// them in one burst, oldest first. Those sent more than the stale bound before the quickest
+    /// delivery of the epoch are dropped and counted (their sequence numbers are not "lost"); the
+    /// newest are accepted. The peer's clock is 7 s ahead of this node's: only differences count.
+    @Test func packetsHeldBackByACutLinkAreDroppedAsStale() {
+        var v = HeartbeatVerifier(peerName: "b", pathCount: 2, authenticator: key, staleAfterMilliseconds: 500)
+        let ms: UInt64 = 1_000_000, peerAhead: UInt64 = 7_000 * ms
+        // 10 ms interval, 1 ms on the wire, until the cut at 1 s.
+        for n in UInt64(1)...100 {
+            #expect(isAccepted(v.verify(packet(sequence: n, role: .active, sentAt: n * 10 * ms + peerAhead),
+                                        at: MonotonicInstant(nanoseconds: n * 10 * ms + ms))))
+        }
+        // Sequences 101-300 were held while the link was cut (1.01-3.0 s) and come at 3.0001 s
+        // on: sequence 101 is 1,990 ms old, 1 ms of it the wire, and the reference crept 2 ms
+        // in the 2 s since the last packet.
+        var dropped: [UInt64] = [], accepted: [UInt64] = []
+        for n in UInt64(101)...300 {
+            let verdict = v.verify(packet(sequence: n, role: n < 110 ? .active : .standby, sentAt: n * 10 * ms + peerAhead),
+                                   at: MonotonicInstant(nanoseconds: 3_000 * ms + n * 1_000))
+            if isAccepted(verdict) { accepted.append(n) } else { dropped.append(n) }
+            if n == 101, case .dropped(let reason) = verdict {
+                #expect(reason == .stale(lateMilliseconds: 1987, boundMilliseconds: 500, sequence: 101, pathIndex: 0))
+                #expect(reason.category == "stale")
+                #expect(reason.description.hasPrefix("stale: sequence 101 on path 0 arrived 1987ms later than the peer's packets take"))
+            }
+        }
+        // Sent before 2.5 s (sequence < 250, and every `active` of them): stale.
+        #expect(dropped == Array(101...249))
+        #expect(accepted == Array(250...300))
+        #expect(v.counters.stale == 149)
+        #expect(v.counters.dropped == 149)
+        #expect(v.paths[0].lost == 0)
+        #expect(v.paths[0].received == 151)
+    }
+
+    /// A peer clock slower than this node's (here by 800 ppm, beyond crystals and NTP's slew)
+    /// never makes fresh packets stale over an hour, and a packet read late because this node was
+    /// starved for less than the bound is not stale either.
+    @Test func aSlowerPeerClockAndALateReadAreNotStale() {
+        var v = HeartbeatVerifier(peerName: "b", pathCount: 2, authenticator: key, staleAfterMilliseconds: 500)
+        let ms: UInt64 = 1_000_000
+        var accepted = 0
+        for n in UInt64(1)...3_600 {  // one a second for an hour
+            let local = n * 1_000 * ms
+            let peer = local - local / 1_250  // 800 ppm slower
+            if isAccepted(v.verify(packet(sequence: n, sentAt: peer), at: MonotonicInstant(nanoseconds: local + ms))) { accepted += 1 }
+        }
+        #expect(accepted == 3_600)
+        let local: UInt64 = 3_601_000 * ms
+        #expect(isAccepted(v.verify(packet(sequence: 3_601, sentAt: local - local / 1_250),
+                                    at: MonotonicInstant(nanoseconds: local + 450 * ms))))
+        #expect(v.counters.stale == 0)
+    }
+
+    /// Staleness is judged within one boot epoch: a restarted peer's clock may be anywhere, so
+    /// its first packet sets the reference afresh; and with no send time nothing is judged.
+    @Test func aNewEpochStartsItsOwnReference() {
+        var v = HeartbeatVerifier(peerName: "b", pathCount: 2, authenticator: key, staleAfterMilliseconds: 500)
+        let s: UInt64 = 1_000_000_000
+        #expect(isAccepted(v.verify(packet(epoch: 5, sequence: 1, sentAt: 100 * s), at: MonotonicInstant(nanoseconds: 10 * s))))
+        #expect(v.judgesStaleness(ofEpoch: 5))
+        #expect(!v.judgesStaleness(ofEpoch: 6))
+        #expect(isAccepted(v.verify(packet(epoch: 6, sequence: 1, sentAt: 1 * s), at: MonotonicInstant(nanoseconds: 11 * s))))
+        #expect(isAccepted(v.verify(packet(epoch: 6, sequence: 2, sentAt: 1 * s + s / 100), at: MonotonicInstant(nanoseconds: 11 * s + s / 100))))
+        #expect(!isAccepted(v.verify(packet(epoch: 6, sequence: 3, sentAt: 1 * s + s / 50), at: MonotonicInstant(nanoseconds: 12 * s))))
+        #expect(isAccepted(v.verify(packet(epoch: 6, sequence: 4), at: MonotonicInstant(nanoseconds: 20 * s))))
+    }
+
+    /// Mixed versions: a node sends its send time until it has heard the peer's current epoch,
+    /// and after that only while the epoch's heartbeats carried one. A tandemd from before the
+    /// field never sends one (and drops packets with one); a restart of the peer asks again.
+    @Test func theSendTimeGoesOnlyToAPeerThatSendsOne() {
+        var v = verifier()
+        #expect(v.peerTakesSendTime)
+        _ = v.verify(packet(epoch: 5, sequence: 1), at: .milliseconds(1))
+        #expect(!v.peerTakesSendTime)
+        _ = v.verify(packet(epoch: 5, sequence: 2), at: .milliseconds(2))
+        #expect(!v.peerTakesSendTime)
+        // A new tandemd in the peer's epoch sent without because it heard us without: once one
+        // of the epoch's heartbeats carries it, the peer understands it.
+        _ = v.verify(packet(epoch: 5, sequence: 3, sentAt: 3), at: .milliseconds(3))
+        #expect(v.peerTakesSendTime)
+        _ = v.verify(packet(epoch: 5, sequence: 4), at: .milliseconds(4))
+        #expect(v.peerTakesSendTime)
+        // The peer restarts (a downgrade, say): unknown until its first heartbeat.
+        _ = v.verify(packet(epoch: 6, sequence: 1), at: .milliseconds(5))
+        #expect(!v.peerTakesSendTime)
+        _ = v.verify(packet(epoch: 7, sequence: 1, sentAt: 9), at: .milliseconds(6))
+        #expect(v.peerTakesSendTime)
+    }
+
+    @Test func theStaleBoundIsTheDeadTimeWithAFloor() {
+        #expect(HeartbeatVerifier.staleAfterMilliseconds(deadTime: .milliseconds(30)) == 500)
+        #expect(HeartbeatVerifier.staleAfterMilliseconds(deadTime: .milliseconds(3_000)) == 3_000)
     }
 
     @Test func countsLossPerPath() {

@@ -540,19 +540,22 @@ extension InMemoryIPVSKernel {
     }
 
     /// Every round is what `HeartbeatCodec.encode` makes of the round's message, also after the
-    /// identity (a new config) or the keys change, and an earlier round's packets stay as sent.
+    /// identity (a new config), the keys or the send time's presence (a peer that does not take
+    /// it) change, and an earlier round's packets stay as sent.
     @Test func roundsEqualEncodingTheirMessagesAcrossIdentityAndKeyChanges() throws {
         let auth = HMACHeartbeatAuthenticator(key: try HeartbeatKey(fileContents: Data("0123456789abcdef0123".utf8), path: "a.key"))
         let other = HMACHeartbeatAuthenticator(key: try HeartbeatKey(fileContents: Data("fedcba9876543210fedc".utf8), path: "b.key"))
         var builder = HeartbeatRoundBuilder(identity: HeartbeatIdentity(nodeName: "b", bootEpoch: 7, configSerial: 3,
                                                                         configDigest: .zero, intervalMilliseconds: 10),
                                             authenticator: auth)
-        func expected(_ out: Election.Outgoing, path: Int, _ authenticator: HMACHeartbeatAuthenticator?) throws -> [UInt8] {
+        func expected(_ out: Election.Outgoing, path: Int, _ authenticator: HMACHeartbeatAuthenticator?,
+                      sentAt: UInt64? = nil) throws -> [UInt8] {
             let id = builder.identity
             return try HeartbeatCodec.encode(
                 HeartbeatMessage(kind: out.kind, sender: id.nodeName, bootEpoch: id.bootEpoch, sequence: builder.sequence,
                                  role: out.role, priority: out.priority, configSerial: id.configSerial,
-                                 configDigest: id.configDigest, pathIndex: UInt8(path), intervalMilliseconds: id.intervalMilliseconds),
+                                 configDigest: id.configDigest, pathIndex: UInt8(path), intervalMilliseconds: id.intervalMilliseconds,
+                                 sentAtNanoseconds: sentAt),
                 authenticator: authenticator)
         }
         let outs = [Election.Outgoing(kind: .heartbeat, role: .starting, priority: 100),
@@ -570,6 +573,12 @@ extension InMemoryIPVSKernel {
         #expect(first[0][24] == Role.starting.rawValue, "a round already returned is not rewritten")
         builder.authenticator = nil
         #expect(builder.nextRound(outs[1], pathCount: 2) == [try expected(outs[1], path: 0, nil), try expected(outs[1], path: 1, nil)])
+        builder.authenticator = auth
+        for (step, sentAt) in [UInt64(5), 6, nil, 7, 8].enumerated() {
+            let round = builder.nextRound(outs[step % 3], pathCount: 2, sentAtNanoseconds: sentAt)
+            #expect(round == [try expected(outs[step % 3], path: 0, auth, sentAt: sentAt),
+                              try expected(outs[step % 3], path: 1, auth, sentAt: sentAt)], "timed round \(step)")
+        }
     }
 
     @Test func identityCarriesTheConfigDigestBytes() throws {

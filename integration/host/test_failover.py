@@ -84,6 +84,11 @@ def test_active_link_cut_standby_takes_over_and_heal_leaves_rb_active(topo, pair
         assert pair.holders() == {"b"}, "ra:\n" + pair.log("a")[-3000:] + "\nrb:\n" + pair.log("b")[-3000:]
         time.sleep(0.01)
     prober.stop()
+    # While the link was cut ra's kernel held its heartbeats behind the unresolved ARP entry and
+    # sent them in one burst when it came back (the oldest about a second old: ARP's retry):
+    # rb drops those as stale instead of yielding to the `active` ra sent as its link failed.
+    stale = [line for line in pair.log("b").splitlines() if "heartbeat dropped" in line and ": stale: " in line]
+    assert stale, "rb dropped no held heartbeat as stale after the heal:\n" + pair.log("b")[-3000:]
     report("link-cut", takeover=takeover, client_outage=outage, heal_resolved=resolved)
     assert takeover < pair.dead_ms / 1000 + MARGIN
     assert pair.role("b") == "active"

@@ -5,6 +5,7 @@ Facts (booting without a systemd host, nsenter, stopping): docs in ../../docs/ar
 testing layers and systemd-nspawn(1). The root tree is made once with debootstrap and cached under
 .build/systemd/root; each machine boots from its own copy.
 """
+import fcntl
 import os
 import pathlib
 import shutil
@@ -29,11 +30,25 @@ def sh(*args, check=True, timeout=120, **kw):
     return proc
 
 
+def _tree_ready():
+    return (TREE / "etc" / "os-release").exists() and (TREE / ".tandem-packages").exists() \
+        and (TREE / ".tandem-packages").read_text().split() == PACKAGES
+
+
 def ensure_tree():
-    """The cached root tree; made with debootstrap (about a minute from the Debian archive) when missing."""
-    if (TREE / "etc" / "os-release").exists() and (TREE / ".tandem-packages").exists() \
-            and (TREE / ".tandem-packages").read_text().split() == PACKAGES:
+    """The cached root tree; made with debootstrap (about a minute from the Debian archive) when missing.
+    One maker at a time (integration/test-all starts it in the background while it builds)."""
+    if _tree_ready():
         return TREE
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _tree_ready():
+            return TREE
+        return _make_tree()
+
+
+def _make_tree():
     missing = [tool for tool in ("debootstrap", "systemd-nspawn", "nsenter") if not shutil.which(tool)]
     assert not missing, f"{missing} missing: run integration/setup --for test (packages debootstrap, systemd-container)"
     tmp = CACHE / "root.tmp"

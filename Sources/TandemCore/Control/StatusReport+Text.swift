@@ -31,9 +31,12 @@ extension StatusReport {
                        + (path.localProblem.map { " — NOT USABLE here: \($0)" } ?? ""))
         }
         let h = heartbeats
-        let dropped = h.malformed + h.unauthenticated + h.replayed + h.unexpectedSender + h.unknownPath
+        let stale = h.stale ?? 0
+        let dropped = h.malformed + h.unauthenticated + h.replayed + h.unexpectedSender + h.unknownPath + stale
         out.append("  heartbeats accepted \(h.accepted), dropped \(dropped)"
-                   + (dropped == 0 ? "" : " (malformed \(h.malformed), unauthenticated \(h.unauthenticated), replayed \(h.replayed), unexpected sender \(h.unexpectedSender), unknown path \(h.unknownPath))"))
+                   + (dropped == 0 ? "" : " (malformed \(h.malformed), unauthenticated \(h.unauthenticated), replayed \(h.replayed), unexpected sender \(h.unexpectedSender), unknown path \(h.unknownPath)"
+                      + (stale == 0 ? "" : ", stale \(stale): held back in the network, as a cut link's queue is sent when it returns")
+                      + ")"))
         if let auth = authentication {
             if auth.mode == "none" {
                 out.append("  authentication: NONE (auth: none)")

@@ -208,15 +208,19 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var replayed: UInt64
         public var unexpectedSender: UInt64
         public var unknownPath: UInt64
+        /// Authentic packets held back in the network (`HeartbeatVerifier`'s stale bound); nil
+        /// from a daemon before the field.
+        public var stale: UInt64?
 
         public init(accepted: UInt64 = 0, malformed: UInt64 = 0, unauthenticated: UInt64 = 0, replayed: UInt64 = 0,
-                    unexpectedSender: UInt64 = 0, unknownPath: UInt64 = 0) {
+                    unexpectedSender: UInt64 = 0, unknownPath: UInt64 = 0, stale: UInt64? = 0) {
             self.accepted = accepted
             self.malformed = malformed
             self.unauthenticated = unauthenticated
             self.replayed = replayed
             self.unexpectedSender = unexpectedSender
             self.unknownPath = unknownPath
+            self.stale = stale
         }
     }
 

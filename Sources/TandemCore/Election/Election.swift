@@ -128,6 +128,10 @@ public struct Election: Sendable {
         /// When the peer was first heard active after our takeover request: the VIPs are
         /// released `releaseGrace` later.
         var peerClaimedAt: MonotonicInstant?
+        /// Why the neighbours may point at the peer (it gave up VIPs it held while this handover
+        /// was pending): announced if the handover fails and this node keeps the VIPs, never
+        /// while it is pending (the peer's claim, a moment later, announces; ours would follow it).
+        var announceIfKept: String?
     }
 
     /// How long a handing-over node keeps the VIPs after the peer has claimed them: packets
@@ -295,7 +299,9 @@ public struct Election: Sendable {
         // re-claims what someone removed), and we may never have heard it active (its packets
         // lost, or overtaken by later ones), so the neighbours may point at it.
         // Also while a failover or maintenance handover is pending: the peer that yields does not
-        // hold the VIPs, and if the handover then fails this node keeps them.
+        // hold the VIPs, and if the handover then fails this node keeps them (the announcement
+        // waits for that: `Handover.announceIfKept`; the simulator's seed 1246 of session 31 had
+        // a peer yield and claim in one burst, and our announcement followed its claim's).
         // Only a packet newer than what we knew counts: an older one overtaken by later rounds
         // (the peer may have claimed since) must not point the neighbours back at us.
         let newer = previous.map { $0.bootEpoch != message.bootEpoch || message.sequence > $0.sequence } ?? true
@@ -310,8 +316,12 @@ public struct Election: Sendable {
             // contest never announces.
             let why = heardAgain ? (wasAlive ? "restarted" : previous?.departed == true ? "is back after it left" : "is heard again after a silence")
                 : message.kind == .release ? "left holding the VIPs" : "gave up the VIPs it held"
-            actions.append(.announce(reason: "\(settings.peerName) \(why): re-announcing", again: true))
-            dualActiveAnnounced = message.role == .active
+            if handover != nil {
+                handover?.announceIfKept = "\(settings.peerName) \(why) during the handover"
+            } else {
+                actions.append(.announce(reason: "\(settings.peerName) \(why): re-announcing", again: true))
+                dualActiveAnnounced = message.role == .active
+            }
         }
         return finish(at: now, actions, peerHeard: true)
     }
@@ -548,6 +558,9 @@ public struct Election: Sendable {
                                              reason: "\(settings.peerName) \(why): staying active" + off))
                     actions.append(.send(outgoing(.heartbeat)))
                     nextHeartbeatAt = now + settings.interval
+                    if let reason = pending.announceIfKept, holdingVIPs {
+                        actions.append(.announce(reason: "\(reason) and this node keeps the VIPs: re-announcing", again: true))
+                    }
                 }
             }
             return

@@ -6,7 +6,8 @@
 ///      4    1 version (1)
 ///      5    1 message kind (HeartbeatMessage.Kind: 1 heartbeat, 2 takeover-request, 3 claimed, 4 release,
 ///              5 handover-request, 6 yielded)
-///      6    1 flags (bit 0: a 32-byte authentication tag follows the body; other bits must be 0)
+///      6    1 flags (bit 0: a 32-byte authentication tag follows the body; bit 1: the send time
+///              follows the sender name; other bits must be 0)
 ///      7    1 path index
 ///      8    8 boot epoch
 ///     16    8 sequence number
@@ -17,10 +18,15 @@
 ///     66    4 heartbeat interval, milliseconds
 ///     70    1 sender name length n (1…64)
 ///     71    n sender name, UTF-8
-///   71+n   32 HMAC-SHA256 tag over bytes 0 ..< 71+n (only when flag bit 0 is set)
+///   71+n    8 send time: nanoseconds of the sender's monotonic clock (only when flag bit 1 is set)
+///   71+n+t 32 HMAC-SHA256 tag over every byte before it (only when flag bit 0 is set; t is 8 with
+///              the send time, else 0)
 /// ```
 ///
-/// A packet is therefore 72…135 bytes without a tag and 104…167 with one. Decoding checks the
+/// A packet is therefore 72…143 bytes without a tag and 104…175 with one. The send time (bit 1)
+/// came after the first release: a tandemd from before it drops such packets as malformed
+/// ("unknown flags"), so a node sends it only while its peer's packets carry it too, or before
+/// it has heard the peer (`HeartbeatVerifier.peerSendsTime`): a mixed pair talks without it. Decoding checks the
 /// total length first, then every field against the bytes that remain, and rejects unknown
 /// versions, kinds, flags and roles and any trailing byte; it throws `HeartbeatDecodeError` and
 /// never traps. The tag is not checked here: `HeartbeatVerifier` does that with the key.
@@ -31,11 +37,15 @@ public enum HeartbeatCodec {
     /// Bytes before the sender name.
     public static let fixedLength = 71
     public static let minimumLength = fixedLength + 1
-    public static let maximumLength = fixedLength + HeartbeatMessage.maximumNameLength + tagLength
+    public static let maximumLength = fixedLength + HeartbeatMessage.maximumNameLength + sendTimeLength + tagLength
+    /// Bytes of the send time field.
+    public static let sendTimeLength = 8
 
     /// Flag bit 0: the packet ends with an authentication tag.
     public static let authenticatedFlag: UInt8 = 0x01
-    static let knownFlags: UInt8 = authenticatedFlag
+    /// Flag bit 1: the sender name is followed by the send time.
+    public static let sendTimeFlag: UInt8 = 0x02
+    static let knownFlags: UInt8 = authenticatedFlag | sendTimeFlag
 
     /// A structurally valid packet, not yet authenticated.
     public struct Decoded: Sendable, Hashable {
@@ -58,7 +68,7 @@ public enum HeartbeatCodec {
         bytes += magic
         bytes.append(version)
         bytes.append(message.kind.rawValue)
-        bytes.append(authenticator == nil ? 0 : authenticatedFlag)
+        bytes.append((authenticator == nil ? 0 : authenticatedFlag) | (message.sentAtNanoseconds == nil ? 0 : sendTimeFlag))
         bytes.append(message.pathIndex)
         append(message.bootEpoch, to: &bytes)
         append(message.sequence, to: &bytes)
@@ -69,6 +79,7 @@ public enum HeartbeatCodec {
         append(UInt64(message.intervalMilliseconds), byteCount: 4, to: &bytes)
         bytes.append(UInt8(name.count))
         bytes += name
+        if let sentAt = message.sentAtNanoseconds { append(sentAt, to: &bytes) }
         if let authenticator {
             let tag = authenticator.tag(for: bytes[...])
             guard tag.count == tagLength else { throw .badTagLength(tag.count) }
@@ -78,17 +89,23 @@ public enum HeartbeatCodec {
     }
 
     /// Turns `packet`, which `encode` made for the same sender, boot epoch, config, interval, path
-    /// and authenticator, into the packet `encode` makes for `kind`, `sequence`, `role` and
-    /// `priority`: those bytes (offsets 5, 16-23, 24, 25) are written and the tag computed again,
-    /// nothing else is built. The heartbeat thread keeps one such packet per path and rewrites it
-    /// every round (issue 16: idle cost); `HeartbeatCodecTests` checks it equals `encode`.
+    /// and authenticator, and with a send time exactly when `sentAtNanoseconds` is given, into the
+    /// packet `encode` makes for `kind`, `sequence`, `role`, `priority` and `sentAtNanoseconds`:
+    /// those bytes (offsets 5, 16-23, 24, 25 and the send time) are written and the tag computed
+    /// again, nothing else is built. The heartbeat thread keeps one such packet per path and
+    /// rewrites it every round (issue 16: idle cost); `HeartbeatCodecTests` checks it equals `encode`.
     public static func rewrite(_ packet: inout [UInt8], kind: HeartbeatMessage.Kind, sequence: UInt64, role: Role,
-                               priority: UInt8, authenticator: (any HeartbeatAuthenticator)?) {
+                               priority: UInt8, sentAtNanoseconds: UInt64? = nil, authenticator: (any HeartbeatAuthenticator)?) {
         precondition(packet.count >= minimumLength + (authenticator == nil ? 0 : tagLength), "rewrite needs a packet encode made")
+        precondition((packet[6] & sendTimeFlag != 0) == (sentAtNanoseconds != nil), "rewrite keeps the packet's send-time field")
         packet[5] = kind.rawValue
         for index in 0..<8 { packet[16 + index] = UInt8(truncatingIfNeeded: sequence >> (UInt64(7 - index) * 8)) }
         packet[24] = role.rawValue
         packet[25] = priority
+        if let sentAt = sentAtNanoseconds {
+            let at = fixedLength + Int(packet[fixedLength - 1])
+            for index in 0..<8 { packet[at + index] = UInt8(truncatingIfNeeded: sentAt >> (UInt64(7 - index) * 8)) }
+        }
         if let authenticator {
             let signedEnd = packet.count - tagLength
             let tag = authenticator.tag(for: packet[0..<signedEnd])
@@ -134,6 +151,10 @@ public enum HeartbeatCodec {
             guard let validated = String(validating: nameBytes, as: UTF8.self) else { throw .nameNotUTF8 }
             sender = validated
         }
+        var sentAt: UInt64?
+        if flags & sendTimeFlag != 0 {
+            sentAt = try reader.integer(sendTimeLength, field: "send time")
+        }
         let signedEnd = reader.offset
         var tag: ArraySlice<UInt8>?
         if flags & authenticatedFlag != 0 {
@@ -142,7 +163,8 @@ public enum HeartbeatCodec {
         guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }
         let message = HeartbeatMessage(
             kind: kind, sender: sender, bootEpoch: bootEpoch, sequence: sequence, role: role, priority: priority,
-            configSerial: configSerial, configDigest: digest, pathIndex: pathIndex, intervalMilliseconds: interval)
+            configSerial: configSerial, configDigest: digest, pathIndex: pathIndex, intervalMilliseconds: interval,
+            sentAtNanoseconds: sentAt)
         return Decoded(message: message, signedBytes: bytes[0..<signedEnd], tag: tag)
     }
 

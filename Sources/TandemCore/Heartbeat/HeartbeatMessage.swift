@@ -78,9 +78,16 @@ public struct HeartbeatMessage: Sendable, Hashable {
     public var pathIndex: UInt8
     /// The sender's heartbeat interval in milliseconds, for status and sanity checks.
     public var intervalMilliseconds: UInt32
+    /// When the sender sent this round, nanoseconds of its own monotonic clock (meaningful only
+    /// against its other packets of the same boot epoch); nil from a sender that does not send it
+    /// (a tandemd before the field, or one talking to such a peer). The receiver uses it to tell
+    /// a packet held back in the network (a sender's kernel queueing behind an unresolved
+    /// neighbour entry while a link is cut) from a fresh one: `HeartbeatVerifier`'s staleness check.
+    public var sentAtNanoseconds: UInt64?
 
     public init(kind: Kind, sender: String, bootEpoch: UInt64, sequence: UInt64, role: Role, priority: UInt8,
-                configSerial: UInt64, configDigest: ConfigDigest, pathIndex: UInt8, intervalMilliseconds: UInt32) {
+                configSerial: UInt64, configDigest: ConfigDigest, pathIndex: UInt8, intervalMilliseconds: UInt32,
+                sentAtNanoseconds: UInt64? = nil) {
         self.kind = kind
         self.sender = sender
         self.bootEpoch = bootEpoch
@@ -91,5 +98,6 @@ public struct HeartbeatMessage: Sendable, Hashable {
         self.configDigest = configDigest
         self.pathIndex = pathIndex
         self.intervalMilliseconds = intervalMilliseconds
+        self.sentAtNanoseconds = sentAtNanoseconds
     }
 }

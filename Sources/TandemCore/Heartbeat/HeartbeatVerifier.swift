@@ -13,6 +13,20 @@
 ///   not accepted; the verifier challenges the peer (`EpochChallengeCodec`) and accepts the epoch
 ///   the peer answers with, so a live peer is never locked out and a replay is never accepted.
 ///
+/// Staleness: a packet that carries its send time (`HeartbeatMessage.sentAtNanoseconds`) and
+/// arrives more than `staleAfterMilliseconds` later than the quickest of the current epoch's
+/// packets did is dropped as stale. While a path is cut the sender's kernel holds its packets
+/// behind the unresolved neighbour entry (net/core/neighbour.c `__neigh_event_send`: the
+/// `arp_queue`, up to `unres_qlen_bytes`; ARP asks again every `retrans_time`, 1 s) and delivers
+/// them in one burst, oldest first, when the path comes back: an `active` sent as the link
+/// failed would make the node that took over meanwhile yield to a peer that has long since
+/// left that role. The two clocks are not compared directly: the verifier keeps the smallest
+/// (arrival − send time) of the epoch, a packet's staleness is how much later than that it came,
+/// and the estimate creeps up by `offsetCreepPerMille` ‰ of the time since it was last set so
+/// that a peer clock slower than this node's (drift, NTP slewing at up to 500 ppm) never makes
+/// fresh packets look stale. The first packets of an epoch have nothing to be compared with and
+/// are accepted.
+///
 /// Keys: with a key configured, a packet without a tag or with a wrong tag is unauthenticated.
 /// A second key (`next_key_file`) is accepted alongside the current one (key rotation); this
 /// node signs with the current key only, and `authentication.peerKey` says which one the peer
@@ -34,6 +48,9 @@ public struct HeartbeatVerifier: Sendable {
         public var unknownPath: UInt64 = 0
         /// Challenges from the peer not answered because more than `answersPerSecond` came in a second.
         public var rateLimited: UInt64 = 0
+        /// Authentic packets that came more than the stale bound after they were sent (held back
+        /// in the network); their sequence numbers count as received, not lost.
+        public var stale: UInt64 = 0
         /// Epoch challenges this node sent, peer answers it accepted, peer challenges it answered.
         public var challengesSent: UInt64 = 0
         public var answersAccepted: UInt64 = 0
@@ -41,7 +58,7 @@ public struct HeartbeatVerifier: Sendable {
 
         public init() {}
 
-        public var dropped: UInt64 { malformed + unauthenticated + replayed + unexpectedSender + unknownPath + rateLimited }
+        public var dropped: UInt64 { malformed + unauthenticated + replayed + unexpectedSender + unknownPath + rateLimited + stale }
     }
 
     /// What one path has delivered, for status ("per-path loss and last-heard age").
@@ -100,9 +117,12 @@ public struct HeartbeatVerifier: Sendable {
         case wrongTarget(String)
         /// More challenges from the peer than `answersPerSecond`.
         case challengeRateLimited
+        /// Sent `lateMilliseconds` later (than the epoch's quickest delivery) than it arrived,
+        /// more than `boundMilliseconds`.
+        case stale(lateMilliseconds: UInt64, boundMilliseconds: UInt64, sequence: UInt64, pathIndex: UInt8)
 
         /// The reason's class, as status and metrics label it: malformed, unauthenticated,
-        /// replay, unexpected_sender, unknown_path, rate_limited.
+        /// replay, unexpected_sender, unknown_path, rate_limited, stale.
         public var category: String {
             switch self {
             case .malformed: return "malformed"
@@ -111,6 +131,7 @@ public struct HeartbeatVerifier: Sendable {
             case .unexpectedSender, .wrongTarget: return "unexpected_sender"
             case .unknownPath: return "unknown_path"
             case .challengeRateLimited: return "rate_limited"
+            case .stale: return "stale"
             }
         }
 
@@ -131,6 +152,10 @@ public struct HeartbeatVerifier: Sendable {
             case .wrongTarget(let name): return "epoch challenge addressed to \"\(name)\", not to this node"
             case .challengeRateLimited:
                 return "epoch challenge not answered: more than \(HeartbeatVerifier.answersPerSecond) in one second"
+            case .stale(let late, let bound, let sequence, let path):
+                return "stale: sequence \(sequence) on path \(path) arrived \(late)ms later than the peer's packets take "
+                    + "(more than \(bound)ms): held back in the network, as a sender's kernel holds packets while a link "
+                    + "is cut and sends them in one burst when it returns; not acted on"
             }
         }
     }
@@ -220,6 +245,21 @@ public struct HeartbeatVerifier: Sendable {
     public static let challengeLifetimeMilliseconds: UInt64 = 5000
     /// At most this many challenges are outstanding; the oldest is forgotten first.
     public static let maximumOutstanding = 8
+    /// The peer clock's offset estimate rises by this many thousandths of the time since it was
+    /// last set (1 ms per second): above any drift between two monotonic clocks (crystals within
+    /// ±100 ppm, NTP slewing at most 500 ppm), so a slower peer clock never makes fresh packets stale.
+    public static let offsetCreepPerMille: UInt64 = 1
+    /// The stale bound never goes below this, ms: a packet read late because this node's
+    /// heartbeat thread was starved is not stale (a kernel's held packets are at least ARP's
+    /// retransmit time, 1 s, old when they come).
+    public static let minimumStaleAfterMilliseconds: UInt64 = 500
+
+    /// The stale bound for a pair judged lost after `deadTime`: the dead time, at least
+    /// `minimumStaleAfterMilliseconds`. A packet older than the dead time tells nothing the
+    /// election may act on: had nothing else come, the peer would count as lost.
+    public static func staleAfterMilliseconds(deadTime: TimeSpan) -> UInt64 {
+        max(minimumStaleAfterMilliseconds, deadTime.milliseconds)
+    }
 
     public let peerName: String
     public let pathCount: Int
@@ -229,6 +269,9 @@ public struct HeartbeatVerifier: Sendable {
     public let localEpoch: UInt64
     /// Minimum time between two challenges, milliseconds.
     public let challengeRetryMilliseconds: UInt64
+    /// A packet that arrives more than this many ms later than the epoch's quickest is stale
+    /// (`staleAfterMilliseconds(deadTime:)`; a reload that changes the dead time sets it again).
+    public var staleAfterMilliseconds: UInt64
     /// [current] or [current, next]; empty with `auth: none`.
     private var authenticators: [any HeartbeatAuthenticator]
     private let nonceSource: @Sendable () -> [UInt8]
@@ -247,6 +290,16 @@ public struct HeartbeatVerifier: Sendable {
     private var lastChallengeAt: MonotonicInstant?
     private var lastUnverifiedAt: MonotonicInstant?
     private var answerWindow: (start: MonotonicInstant, count: Int)?
+    /// The smallest (arrival − send time) of the current epoch's packets, ns, as it stood `at`.
+    private var clockOffset: (nanoseconds: Int64, at: MonotonicInstant)?
+    /// Whether the current epoch's heartbeats carried their send time: nil before the first.
+    private var epochSendsTime: Bool?
+
+    /// Whether this node's heartbeats should carry their send time: until the peer's current
+    /// epoch has been heard, and once one of its heartbeats carried one. A tandemd from before
+    /// the field never sends it (and drops packets that carry it), so a node that hears only
+    /// heartbeats without it leaves it out; a node that ever sent one understands them.
+    public var peerTakesSendTime: Bool { epochSendsTime != false }
 
     /// - Parameters:
     ///   - peerName: the only sender accepted.
@@ -259,6 +312,7 @@ public struct HeartbeatVerifier: Sendable {
     public init(peerName: String, pathCount: Int, authenticator: (any HeartbeatAuthenticator)?,
                 nextAuthenticator: (any HeartbeatAuthenticator)? = nil, localName: String? = nil, localEpoch: UInt64 = 0,
                 challengeRetryMilliseconds: UInt64 = 200,
+                staleAfterMilliseconds: UInt64 = HeartbeatVerifier.minimumStaleAfterMilliseconds,
                 nonceSource: @escaping @Sendable () -> [UInt8] = HeartbeatVerifier.randomNonce) {
         self.peerName = peerName
         self.pathCount = max(pathCount, 0)
@@ -266,6 +320,7 @@ public struct HeartbeatVerifier: Sendable {
         self.localName = localName
         self.localEpoch = localEpoch
         self.challengeRetryMilliseconds = challengeRetryMilliseconds
+        self.staleAfterMilliseconds = staleAfterMilliseconds
         self.nonceSource = nonceSource
         self.paths = Array(repeating: PathStatistics(), count: max(pathCount, 0))
         self.lastSequence = Array(repeating: nil, count: max(pathCount, 0))
@@ -276,6 +331,10 @@ public struct HeartbeatVerifier: Sendable {
         var generator = SystemRandomNumberGenerator()
         return (0..<EpochChallengeCodec.nonceLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
+
+    /// Whether a packet of the peer's boot epoch `epoch` would have its staleness judged: the
+    /// epoch is the current one and one of its packets carried a send time.
+    public func judgesStaleness(ofEpoch epoch: UInt64) -> Bool { clockOffset != nil && currentEpoch == epoch }
 
     /// Replaces the keys (a reload with new key files); nil `current` means `auth: none`.
     public mutating func replaceKeys(current: (any HeartbeatAuthenticator)?, next: (any HeartbeatAuthenticator)?) {
@@ -333,6 +392,8 @@ public struct HeartbeatVerifier: Sendable {
                 return .dropped(.staleEpoch(received: message.bootEpoch, current: currentEpoch))
             }
             lastSequence = Array(repeating: nil, count: pathCount)
+            clockOffset = nil
+            epochSendsTime = nil
         }
         var sequenceStep: UInt64?
         if message.bootEpoch == currentEpoch, let last = lastSequence[path] {
@@ -344,18 +405,48 @@ public struct HeartbeatVerifier: Sendable {
             paths[path].lost += message.sequence - last - 1
             sequenceStep = message.sequence - last
         }
+        currentEpoch = message.bootEpoch
+        newestEpoch = max(newestEpoch ?? 0, message.bootEpoch)
+        if let late = lateness(of: message, at: now) {
+            lastSequence[path] = message.sequence
+            counters.stale += 1
+            return .dropped(.stale(lateMilliseconds: late / 1_000_000, boundMilliseconds: staleAfterMilliseconds,
+                                   sequence: message.sequence, pathIndex: message.pathIndex))
+        }
         if let step = sequenceStep, let heard = paths[path].lastHeard {
             paths[path].noteArrival(gap: now.nanoseconds(since: heard),
                                     expected: step &* UInt64(paths[path].lastIntervalMilliseconds) &* 1_000_000)
         }
-        currentEpoch = message.bootEpoch
-        newestEpoch = max(newestEpoch ?? 0, message.bootEpoch)
         lastSequence[path] = message.sequence
         paths[path].received += 1
         paths[path].lastHeard = now
         paths[path].lastIntervalMilliseconds = message.intervalMilliseconds
         counters.accepted += 1
         return .accepted(message)
+    }
+
+    /// How much later than the epoch's quickest packet `message` came, ns, when that is more than
+    /// the stale bound; nil for a packet to accept (also one without a send time, and the first
+    /// of an epoch). Updates the offset estimate with every packet that carries a send time.
+    private mutating func lateness(of message: HeartbeatMessage, at now: MonotonicInstant) -> UInt64? {
+        guard let sentAt = message.sentAtNanoseconds else {
+            if epochSendsTime == nil { epochSendsTime = false }
+            return nil
+        }
+        epochSendsTime = true
+        let sample = Int64(bitPattern: now.nanoseconds &- sentAt)
+        guard let offset = clockOffset else {
+            clockOffset = (sample, now)
+            return nil
+        }
+        let creep = Int64(clamping: now.nanoseconds(since: offset.at) / 1000 * Self.offsetCreepPerMille)
+        let estimate = offset.nanoseconds &+ creep
+        if sample > estimate {
+            let late = UInt64(sample - estimate)
+            if late > staleAfterMilliseconds &* 1_000_000 { return late }
+        }
+        clockOffset = (min(estimate, sample), now)
+        return nil
     }
 
     /// Which key verified the tag (nil with `auth: none`), or why the packet is dropped.
@@ -486,6 +577,8 @@ public struct HeartbeatVerifier: Sendable {
             }
             let previous = currentEpoch
             currentEpoch = packet.epoch
+            clockOffset = nil
+            epochSendsTime = nil
             newestEpoch = max(newestEpoch ?? 0, packet.epoch)
             // Heartbeats the peer sent before it answered are not accepted (they could be replayed).
             lastSequence = Array(repeating: packet.sequence, count: pathCount)

@@ -177,7 +177,7 @@ public final class ControlCenter: ControlHandling {
             priority: node?.priority ?? 0, effectivePriority: Int(s.effectivePriority), maintenance: s.maintenance,
             peer: peer,
             heartbeats: .init(accepted: c.accepted, malformed: c.malformed, unauthenticated: c.unauthenticated,
-                              replayed: c.replayed, unexpectedSender: c.unexpectedSender, unknownPath: c.unknownPath),
+                              replayed: c.replayed, unexpectedSender: c.unexpectedSender, unknownPath: c.unknownPath, stale: c.stale),
             vips: vips, services: services, config: mine,
             configWarning: StatusReport.configWarning(mine: mine, peer: s.peerAlive ? peerConfig : nil, peerName: peerName),
             roleChanges: s.history.map {

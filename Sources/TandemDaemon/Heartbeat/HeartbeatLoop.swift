@@ -221,6 +221,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     case .authentication(let event):
                         logAuthentication(event, at: now)
                     }
+                    transport.sendsTime = verifier.peerTakesSendTime
                     for reply in verifier.takeOutbox() { transport.send(reply.bytes, onPath: reply.pathIndex) }
                     if driver.isFinished { break }
                 }
@@ -277,6 +278,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
             driver.forceStop(reason: reason, at: now)
         case .reload(let config, let settings):
             transport.builder.identity.intervalMilliseconds = UInt32(clamping: config.heartbeat.interval.milliseconds)
+            verifier.staleAfterMilliseconds = HeartbeatVerifier.staleAfterMilliseconds(deadTime: config.heartbeat.deadTime)
             applyRealtimePriority(config.heartbeat.realtimePriority)
             driver.configChanged(config, settings: settings, at: now)
         case .keys(let keys):
@@ -356,7 +358,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
     }
 
     private func dropCounters(_ c: HeartbeatVerifier.Counters) -> String {
-        "dropped malformed \(c.malformed) unauthenticated \(c.unauthenticated) replayed \(c.replayed) unexpected-sender \(c.unexpectedSender) unknown-path \(c.unknownPath) rate-limited \(c.rateLimited)"
+        "dropped malformed \(c.malformed) unauthenticated \(c.unauthenticated) replayed \(c.replayed) unexpected-sender \(c.unexpectedSender) unknown-path \(c.unknownPath) rate-limited \(c.rateLimited) stale \(c.stale)"
     }
 
     /// One line per dropped packet: the first 5 of a reason, then one a minute with the count

@@ -76,20 +76,25 @@ public struct HeartbeatRoundBuilder: Sendable {
     private var packets: [[UInt8]] = []
     /// The interval field of `packets`, ms.
     private var packetsInterval: UInt32 = 0
+    /// Whether `packets` carry a send time.
+    private var packetsTimed = false
 
     public init(identity: HeartbeatIdentity, authenticator: (any HeartbeatAuthenticator)?) {
         self.identity = identity
         self.authenticator = authenticator
     }
 
-    /// The next round: one encoded packet per path index in `0 ..< pathCount`.
-    public mutating func nextRound(_ outgoing: Election.Outgoing, pathCount: Int) -> [[UInt8]] {
+    /// The next round: one encoded packet per path index in `0 ..< pathCount`, each carrying
+    /// `sentAtNanoseconds` (this node's monotonic clock now) when given: nil leaves the field
+    /// out, for a peer that does not take it (`HeartbeatVerifier.peerTakesSendTime`).
+    public mutating func nextRound(_ outgoing: Election.Outgoing, pathCount: Int, sentAtNanoseconds: UInt64? = nil) -> [[UInt8]] {
         sequence += 1
         let interval = Self.interval(of: outgoing, identity: identity)
-        if packets.count == pathCount, packetsInterval == interval {
+        if packets.count == pathCount, packetsInterval == interval, packetsTimed == (sentAtNanoseconds != nil) {
             for index in packets.indices {
                 HeartbeatCodec.rewrite(&packets[index], kind: outgoing.kind, sequence: sequence, role: outgoing.role,
-                                       priority: outgoing.priority, authenticator: authenticator)
+                                       priority: outgoing.priority, sentAtNanoseconds: sentAtNanoseconds,
+                                       authenticator: authenticator)
             }
             return packets
         }
@@ -98,10 +103,11 @@ public struct HeartbeatRoundBuilder: Sendable {
                                            sequence: sequence, role: outgoing.role, priority: outgoing.priority,
                                            configSerial: identity.configSerial, configDigest: identity.configDigest,
                                            pathIndex: UInt8(clamping: index),
-                                           intervalMilliseconds: interval)
+                                           intervalMilliseconds: interval, sentAtNanoseconds: sentAtNanoseconds)
             return try? HeartbeatCodec.encode(message, authenticator: authenticator)
         }
         packetsInterval = interval
+        packetsTimed = sentAtNanoseconds != nil
         return packets
     }
 
@@ -156,6 +162,9 @@ final class UDPHeartbeatTransport: HeartbeatSending {
     /// heartbeat thread's send lateness, for the metrics. Set before the loop starts.
     var onRoundLateness: (@Sendable (Duration) -> Void)?
     var clock: any TandemClock = MonotonicClock()
+    /// Whether rounds carry their send time (the heartbeat loop sets it from
+    /// `HeartbeatVerifier.peerTakesSendTime` after every packet it reads).
+    var sendsTime = true
     private var lastRound: MonotonicInstant?
     /// The interval the last round advertised, ms: the next round is late after that long.
     private var lastRoundInterval: UInt32 = 0
@@ -185,18 +194,18 @@ final class UDPHeartbeatTransport: HeartbeatSending {
 
     @discardableResult
     func send(_ outgoing: Election.Outgoing) -> [Int: String] {
-        if let onRoundLateness {
-            let now = clock.now()
+        let now = clock.now()
+        if onRoundLateness != nil {
             if let lastRound {
                 // Late against what the previous round promised: a following standby's rounds
                 // are a standby interval apart.
                 let gap = now.nanoseconds(since: lastRound), interval = UInt64(lastRoundInterval) * 1_000_000
-                onRoundLateness(.nanoseconds(Int64(clamping: gap > interval ? gap - interval : 0)))
+                onRoundLateness?(.nanoseconds(Int64(clamping: gap > interval ? gap - interval : 0)))
             }
             lastRound = now
             lastRoundInterval = HeartbeatRoundBuilder.interval(of: outgoing, identity: builder.identity)
         }
-        let packets = builder.nextRound(outgoing, pathCount: paths.count)
+        let packets = builder.nextRound(outgoing, pathCount: paths.count, sentAtNanoseconds: sendsTime ? now.nanoseconds : nil)
         for (index, packet) in packets.enumerated() {
             let code = sockets[index].send(packet, to: destinations[index])
             sendCounters.record(path: index, failed: code != nil)

@@ -111,7 +111,7 @@ public enum MetricsExposition {
     }
 
     /// `HeartbeatVerifier.DropReason.category`'s values: every one is exported (0 until it happens).
-    static let dropReasons = ["malformed", "unauthenticated", "replay", "unexpected_sender", "unknown_path", "rate_limited"]
+    static let dropReasons = ["malformed", "unauthenticated", "replay", "unexpected_sender", "unknown_path", "rate_limited", "stale"]
 
     private static func vips(_ s: MetricsSnapshot, _ out: Families) {
         for vip in s.status.vips {
