@@ -333,7 +333,8 @@ public final class PairSimulation {
             // As the daemon: every datagram already queued, then the timer.
             let buffered = nodes[i].socketBuffer
             nodes[i].socketBuffer = []
-            for (_, bytes) in buffered where nodes[i].running { receive(i, bytes) }
+            // Read late by the stall (the daemon's `readLate`: it woke that long after its deadline).
+            for (_, bytes) in buffered where nodes[i].running { receive(i, bytes, readLate: stalled) }
             if nodes[i].running, nodes[i].timerDue { fire(i) }
         case .restart(let i, let keepState):
             guard !nodes[i].running else { return }
@@ -404,12 +405,12 @@ public final class PairSimulation {
         step(i, .timer)
     }
 
-    private func receive(_ i: Int, _ bytes: [UInt8]) {
+    private func receive(_ i: Int, _ bytes: [UInt8], readLate: UInt64 = 0) {
         guard var verifier = nodes[i].verifier else { return }
         if let decoded = try? HeartbeatCodec.decode(bytes) {
             nodes[i].lastPacketJudged = verifier.judgesStaleness(ofEpoch: decoded.message.bootEpoch)
         }
-        let verdict = verifier.verify(bytes, at: localNow(i), localSequence: nodes[i].sequence)
+        let verdict = verifier.verify(bytes, at: localNow(i), localSequence: nodes[i].sequence, readLateNanoseconds: readLate)
         let replies = verifier.takeOutbox()
         nodes[i].verifier = verifier
         for reply in replies { transmit(from: i, path: reply.pathIndex, reply.bytes) }

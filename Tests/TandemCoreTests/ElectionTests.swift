@@ -733,6 +733,25 @@ struct ElectionTests {
         }
     }
 
+    /// The same during a maintenance handover the operator then calls off (`maintenance off`):
+    /// the node stays active and announces, as the peer gave VIPs up meanwhile.
+    @Test func aPeerThatYieldsDuringAMaintenanceHandoverCalledOffIsAnnouncedOver() {
+        func packet(_ kind: HeartbeatMessage.Kind, _ role: Role, _ sequence: UInt64) -> HeartbeatMessage {
+            HeartbeatMessage(kind: kind, sender: "b", bootEpoch: 7, sequence: sequence, role: role, priority: 100,
+                             configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10)
+        }
+        func announces(_ actions: [Election.Action]) -> Bool { actions.contains { if case .announce = $0 { return true } else { return false } } }
+        var election = Election(settings: electionSettings(priority: 200))
+        _ = election.started(at: .zero)
+        _ = election.timerFired(at: .milliseconds(30))
+        _ = election.heartbeatReceived(packet(.heartbeat, .standby, 1), at: .milliseconds(40))
+        #expect(!announces(election.maintenanceRequested(true, at: .milliseconds(45))))
+        #expect(election.isHandingOver)
+        #expect(!announces(election.heartbeatReceived(packet(.yielded, .standby, 2), at: .milliseconds(50))))
+        #expect(announces(election.maintenanceRequested(false, at: .milliseconds(60))))
+        #expect(election.role == .active && !election.isHandingOver)
+    }
+
     /// A node that stops holding the VIPs with nobody to hand over to says so in its release
     /// notice (role `active`); one that handed them over, or never held them, does not.
     @Test func aReleaseNoticeSaysWhetherTheVIPsWereHeld() {

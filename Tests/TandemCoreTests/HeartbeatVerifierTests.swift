@@ -218,6 +218,45 @@ struct HeartbeatVerifierTests {
         #expect(v.counters.stale == 0)
     }
 
+    /// The peer's monotonic clock stood still for 3 s (its VM paused, its machine suspended):
+    /// from then on every packet looks 3 s late. A held burst comes all at once; late packets
+    /// that keep coming over more than an interval mean the offset moved, and the reference
+    /// starts again instead of locking the peer out for an hour (the creep alone: 1 ms a second).
+    @Test func aPeerClockThatStoodStillIsNotLockedOut() {
+        var v = HeartbeatVerifier(peerName: "b", pathCount: 2, authenticator: key, staleAfterMilliseconds: 500)
+        let ms: UInt64 = 1_000_000
+        for n in UInt64(1)...100 {
+            #expect(isAccepted(v.verify(packet(sequence: n, sentAt: n * 10 * ms), at: MonotonicInstant(nanoseconds: n * 10 * ms + ms))))
+        }
+        // Paused from 1.0 to 4.0 s by this node's clock; its clock resumes at 1.0 s.
+        var verdicts: [Bool] = []
+        for n in UInt64(101)...110 {
+            let sent = n * 10 * ms
+            verdicts.append(isAccepted(v.verify(packet(sequence: n, sentAt: sent), at: MonotonicInstant(nanoseconds: sent + 3_000 * ms + ms))))
+        }
+        // 101 (4.01 s) and 102 (4.02 s, 10 ms later: one interval, not more) are dropped; 103
+        // comes 20 ms after the first late one: the offset moved, and it and the rest are taken.
+        #expect(verdicts == [false, false] + Array(repeating: true, count: 8))
+        #expect(v.counters.stale == 2)
+    }
+
+    /// This node's own heartbeat thread woke 3 s late (starved, or stopped): what its socket
+    /// held is as old as that, not held in the network, and is read as it was before the send
+    /// time (the peer stays alive rather than be taken over from because of our own stall).
+    @Test func packetsReadLateBecauseThisNodeOversleptAreNotStale() {
+        var v = HeartbeatVerifier(peerName: "b", pathCount: 2, authenticator: key, staleAfterMilliseconds: 500)
+        let ms: UInt64 = 1_000_000
+        for n in UInt64(1)...100 {
+            #expect(isAccepted(v.verify(packet(sequence: n, sentAt: n * 10 * ms), at: MonotonicInstant(nanoseconds: n * 10 * ms + ms))))
+        }
+        let woke: UInt64 = 4_000 * ms
+        for n in UInt64(101)...400 {
+            #expect(isAccepted(v.verify(packet(sequence: n, sentAt: n * 10 * ms), at: MonotonicInstant(nanoseconds: woke + n * 1_000),
+                                        readLateNanoseconds: 2_995 * ms)), "sequence \(n)")
+        }
+        #expect(v.counters.stale == 0)
+    }
+
     /// Staleness is judged within one boot epoch: a restarted peer's clock may be anywhere, so
     /// its first packet sets the reference afresh; and with no send time nothing is judged.
     @Test func aNewEpochStartsItsOwnReference() {

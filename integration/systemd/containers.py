@@ -31,8 +31,10 @@ def sh(*args, check=True, timeout=120, **kw):
 
 
 def _tree_ready():
-    return (TREE / "etc" / "os-release").exists() and (TREE / ".tandem-packages").exists() \
-        and (TREE / ".tandem-packages").read_text().split() == PACKAGES
+    try:
+        return (TREE / "etc" / "os-release").exists() and (TREE / ".tandem-packages").read_text().split() == PACKAGES
+    except OSError:  # absent, or being replaced by another maker
+        return False
 
 
 def ensure_tree():

@@ -396,10 +396,13 @@ public struct Election: Sendable {
                 become(.maintenance, reason: "forced maintenance with no live standby to hand over to: releasing the VIPs",
                        at: now, into: &actions)
             }
-        } else if !on, handover?.purpose == .maintenance {
+        } else if !on, let pending = handover, pending.purpose == .maintenance {
             handover = nil
             actions.append(.send(outgoing(.heartbeat)))
             nextHeartbeatAt = now + settings.interval
+            if let reason = pending.announceIfKept, holdingVIPs {
+                actions.append(.announce(reason: "\(reason) and maintenance was turned off: re-announcing", again: true))
+            }
         }
         decide(at: now, into: &actions)
         return finish(at: now, actions)

@@ -25,8 +25,9 @@
 ///
 /// A packet is therefore 72…143 bytes without a tag and 104…175 with one. The send time (bit 1)
 /// came after the first release: a tandemd from before it drops such packets as malformed
-/// ("unknown flags"), so a node sends it only while its peer's packets carry it too, or before
-/// it has heard the peer (`HeartbeatVerifier.peerSendsTime`): a mixed pair talks without it. Decoding checks the
+/// ("unknown flags", or "longer than the 167-byte maximum" with a name over 56 bytes), so a node
+/// sends it only while its peer's packets carry it too, or before it has heard the peer
+/// (`HeartbeatVerifier.peerTakesSendTime`): a mixed pair talks without it. Decoding checks the
 /// total length first, then every field against the bytes that remain, and rejects unknown
 /// versions, kinds, flags and roles and any trailing byte; it throws `HeartbeatDecodeError` and
 /// never traps. The tag is not checked here: `HeartbeatVerifier` does that with the key.

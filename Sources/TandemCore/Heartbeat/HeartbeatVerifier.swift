@@ -23,9 +23,12 @@
 /// left that role. The two clocks are not compared directly: the verifier keeps the smallest
 /// (arrival − send time) of the epoch, a packet's staleness is how much later than that it came,
 /// and the estimate creeps up by `offsetCreepPerMille` ‰ of the time since it was last set so
-/// that a peer clock slower than this node's (drift, NTP slewing at up to 500 ppm) never makes
-/// fresh packets look stale. The first packets of an epoch have nothing to be compared with and
-/// are accepted.
+/// that a peer clock slower than this node's (crystal drift) never makes fresh packets look
+/// stale. A held burst comes all at once; stale packets that keep coming for longer than
+/// `offsetMovedAfterMilliseconds` (or the packet's interval) mean the offset itself moved (the
+/// peer's monotonic clock stood still while its machine was suspended or its VM paused, or a
+/// clock daemon slewed it faster than the creep): the estimate starts again from the packet
+/// then. The first packets of an epoch have nothing to be compared with and are accepted.
 ///
 /// Keys: with a key configured, a packet without a tag or with a wrong tag is unauthenticated.
 /// A second key (`next_key_file`) is accepted alongside the current one (key rotation); this
@@ -49,7 +52,7 @@ public struct HeartbeatVerifier: Sendable {
         /// Challenges from the peer not answered because more than `answersPerSecond` came in a second.
         public var rateLimited: UInt64 = 0
         /// Authentic packets that came more than the stale bound after they were sent (held back
-        /// in the network); their sequence numbers count as received, not lost.
+        /// in the network): not counted as received on their path, nor as lost.
         public var stale: UInt64 = 0
         /// Epoch challenges this node sent, peer answers it accepted, peer challenges it answered.
         public var challengesSent: UInt64 = 0
@@ -246,9 +249,14 @@ public struct HeartbeatVerifier: Sendable {
     /// At most this many challenges are outstanding; the oldest is forgotten first.
     public static let maximumOutstanding = 8
     /// The peer clock's offset estimate rises by this many thousandths of the time since it was
-    /// last set (1 ms per second): above any drift between two monotonic clocks (crystals within
-    /// ±100 ppm, NTP slewing at most 500 ppm), so a slower peer clock never makes fresh packets stale.
+    /// last set (1 ms per second): above the drift between two crystals (±100 ppm each), so a
+    /// slower peer clock never makes fresh packets stale. Faster changes (a clock slewed harder,
+    /// a suspended machine) are caught by `offsetMovedAfterMilliseconds`.
     public static let offsetCreepPerMille: UInt64 = 1
+    /// Stale packets arriving over longer than this (ms; at least the packet's advertised
+    /// interval) are not one held burst, which the kernel delivers at once: the offset moved,
+    /// and the estimate starts again from the packet that shows it.
+    public static let offsetMovedAfterMilliseconds: UInt64 = 5
     /// The stale bound never goes below this, ms: a packet read late because this node's
     /// heartbeat thread was starved is not stale (a kernel's held packets are at least ARP's
     /// retransmit time, 1 s, old when they come).
@@ -292,6 +300,8 @@ public struct HeartbeatVerifier: Sendable {
     private var answerWindow: (start: MonotonicInstant, count: Int)?
     /// The smallest (arrival − send time) of the current epoch's packets, ns, as it stood `at`.
     private var clockOffset: (nanoseconds: Int64, at: MonotonicInstant)?
+    /// When the current run of stale drops began (nil after an accepted packet).
+    private var staleSince: MonotonicInstant?
     /// Whether the current epoch's heartbeats carried their send time: nil before the first.
     private var epochSendsTime: Bool?
 
@@ -362,8 +372,16 @@ public struct HeartbeatVerifier: Sendable {
     }
 
     /// Checks one received datagram, updating counters and path statistics.
-    /// - Parameter localSequence: this node's newest heartbeat sequence (sent in an answer).
-    public mutating func verify(_ bytes: [UInt8], at now: MonotonicInstant, localSequence: UInt64 = 0) -> Verdict {
+    /// - Parameters:
+    ///   - now: when this node reads it.
+    ///   - localSequence: this node's newest heartbeat sequence (sent in an answer).
+    ///   - readLateNanoseconds: how much later than it meant to this node woke to read it (its
+    ///     own thread starved or stopped): a packet may have waited in the socket that long, so
+    ///     it is stale only beyond the bound plus this. A node that overslept judges the peer by
+    ///     what its socket held, as before the send time, rather than take over from a live peer
+    ///     because its own queue is old.
+    public mutating func verify(_ bytes: [UInt8], at now: MonotonicInstant, localSequence: UInt64 = 0,
+                                readLateNanoseconds: UInt64 = 0) -> Verdict {
         if EpochChallengeCodec.isChallengePacket(bytes) { return verifyChallengePacket(bytes, at: now, localSequence: localSequence) }
         let decoded: HeartbeatCodec.Decoded
         do {
@@ -393,6 +411,7 @@ public struct HeartbeatVerifier: Sendable {
             }
             lastSequence = Array(repeating: nil, count: pathCount)
             clockOffset = nil
+            staleSince = nil
             epochSendsTime = nil
         }
         var sequenceStep: UInt64?
@@ -407,8 +426,11 @@ public struct HeartbeatVerifier: Sendable {
         }
         currentEpoch = message.bootEpoch
         newestEpoch = max(newestEpoch ?? 0, message.bootEpoch)
-        if let late = lateness(of: message, at: now) {
+        if let late = lateness(of: message, at: now, readLate: readLateNanoseconds) {
             lastSequence[path] = message.sequence
+            // The path delivered it now: the next packet's arrival gap counts from here.
+            paths[path].lastHeard = now
+            paths[path].lastIntervalMilliseconds = message.intervalMilliseconds
             counters.stale += 1
             return .dropped(.stale(lateMilliseconds: late / 1_000_000, boundMilliseconds: staleAfterMilliseconds,
                                    sequence: message.sequence, pathIndex: message.pathIndex))
@@ -428,7 +450,7 @@ public struct HeartbeatVerifier: Sendable {
     /// How much later than the epoch's quickest packet `message` came, ns, when that is more than
     /// the stale bound; nil for a packet to accept (also one without a send time, and the first
     /// of an epoch). Updates the offset estimate with every packet that carries a send time.
-    private mutating func lateness(of message: HeartbeatMessage, at now: MonotonicInstant) -> UInt64? {
+    private mutating func lateness(of message: HeartbeatMessage, at now: MonotonicInstant, readLate: UInt64) -> UInt64? {
         guard let sentAt = message.sentAtNanoseconds else {
             if epochSendsTime == nil { epochSendsTime = false }
             return nil
@@ -443,9 +465,21 @@ public struct HeartbeatVerifier: Sendable {
         let estimate = offset.nanoseconds &+ creep
         if sample > estimate {
             let late = UInt64(sample - estimate)
-            if late > staleAfterMilliseconds &* 1_000_000 { return late }
+            if late > staleAfterMilliseconds &* 1_000_000 &+ readLate {
+                let moved = max(Self.offsetMovedAfterMilliseconds, UInt64(message.intervalMilliseconds))
+                guard let since = staleSince else {
+                    staleSince = now
+                    return late
+                }
+                guard now.milliseconds(since: since) > moved else { return late }
+                // Not a burst: the offset moved. Start again from this packet.
+                clockOffset = (sample, now)
+                staleSince = nil
+                return nil
+            }
         }
         clockOffset = (min(estimate, sample), now)
+        staleSince = nil
         return nil
     }
 
@@ -578,6 +612,7 @@ public struct HeartbeatVerifier: Sendable {
             let previous = currentEpoch
             currentEpoch = packet.epoch
             clockOffset = nil
+            staleSince = nil
             epochSendsTime = nil
             newestEpoch = max(newestEpoch ?? 0, packet.epoch)
             // Heartbeats the peer sent before it answered are not accepted (they could be replayed).

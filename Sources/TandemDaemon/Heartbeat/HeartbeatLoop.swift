@@ -202,6 +202,10 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 if ping < deadline { deadline = ping }
             }
             waitSet.wait(timeoutNanoseconds: deadline > now ? deadline.nanoseconds(since: now) : 0)
+            // Woken later than the deadline: this thread was starved or stopped, and what its
+            // sockets hold may have waited there that long (not held back in the network).
+            let woke = clock.now()
+            let readLate = woke > deadline ? woke.nanoseconds(since: deadline) : 0
             // 1. Every packet already received, before any timer: from each socket the wait found
             // ready, and from every socket when the peer is not (or no longer) heard, so a
             // silence is never judged on a stale look (after a stall, say).
@@ -212,7 +216,9 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     budget -= 1
                     now = clock.now()
                     let bytes = Array(buffer[0..<count])
-                    switch verifier.verify(bytes, at: now, localSequence: transport.builder.sequence) {
+                    let verdict = verifier.verify(bytes, at: now, localSequence: transport.builder.sequence, readLateNanoseconds: readLate)
+                    transport.sendsTime = verifier.peerTakesSendTime
+                    switch verdict {
                     case .accepted(let message):
                         driver.heartbeatReceived(message, at: now)
                     case .dropped(let reason):
@@ -221,7 +227,6 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     case .authentication(let event):
                         logAuthentication(event, at: now)
                     }
-                    transport.sendsTime = verifier.peerTakesSendTime
                     for reply in verifier.takeOutbox() { transport.send(reply.bytes, onPath: reply.pathIndex) }
                     if driver.isFinished { break }
                 }
