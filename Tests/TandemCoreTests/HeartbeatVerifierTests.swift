@@ -231,8 +231,9 @@ struct HeartbeatVerifierTests {
 
     /// The peer's monotonic clock stood still for 3 s (its VM paused, its machine suspended):
     /// from then on every packet looks 3 s late. A held burst comes all at once; late packets
-    /// that keep coming over more than an interval mean the offset moved, and the reference
+    /// that arrive as far apart as they were sent mean the offset moved, and the reference
     /// starts again instead of locking the peer out for an hour (the creep alone: 1 ms a second).
+    /// A burst read slowly (here 300 packets sent over 3 s, read over 30 ms) stays stale.
     @Test func aPeerClockThatStoodStillIsNotLockedOut() {
         var v = verifierHearingTheActive()
         let ms: UInt64 = 1_000_000
@@ -242,10 +243,15 @@ struct HeartbeatVerifierTests {
             let sent = n * 10 * ms
             verdicts.append(isAccepted(v.verify(packet(sequence: n, sentAt: sent), at: MonotonicInstant(nanoseconds: sent + 3_000 * ms + ms))))
         }
-        // 101 (4.01 s) and 102 (4.02 s, 10 ms later: one interval, not more) are dropped; 103
-        // comes 20 ms after the first late one: the offset moved, and it and the rest are taken.
-        #expect(verdicts == [false, false] + Array(repeating: true, count: 8))
-        #expect(v.counters.stale == 2)
+        // 101 (4.01 s) is dropped; 102 comes 10 ms after it and was sent 10 ms after it: the
+        // offset moved, and it and the rest are taken.
+        #expect(verdicts == [false] + Array(repeating: true, count: 9))
+        #expect(v.counters.stale == 1)
+        var slow = verifierHearingTheActive()
+        for n in UInt64(101)...400 {
+            #expect(!isAccepted(slow.verify(packet(sequence: n, sentAt: n * 10 * ms),
+                                            at: MonotonicInstant(nanoseconds: 5_000 * ms + (n - 100) * 100_000))), "sequence \(n)")
+        }
     }
 
     /// This node's own heartbeat thread woke 3 s late (starved, or stopped): what its socket

@@ -24,11 +24,11 @@
 /// (arrival − send time) of the epoch, a packet's staleness is how much later than that it came,
 /// and the estimate creeps up by `offsetCreepPerMille` ‰ of the time since it was last set so
 /// that a peer clock slower than this node's (crystal drift) never makes fresh packets look
-/// stale. A held burst comes all at once; stale packets that keep coming for longer than
-/// `offsetMovedAfterMilliseconds` (or the packet's interval) mean the offset itself moved (the
-/// peer's monotonic clock stood still while its machine was suspended or its VM paused, or a
-/// clock daemon slewed it faster than the creep): the estimate starts again from the packet
-/// then. The first packets of an epoch have nothing to be compared with and are accepted.
+/// stale. A held burst comes all at once, packets sent over seconds arriving within
+/// milliseconds; stale packets that arrive about as far apart as they were sent (at least
+/// `offsetMovedAfterMilliseconds` apart) mean the offset itself moved (the peer's monotonic
+/// clock stood still while its machine was suspended or its VM paused, or a clock daemon
+/// slewed it faster than the creep): the estimate starts again from the packet then. The first packets of an epoch have nothing to be compared with and are accepted.
 ///
 /// Keys: with a key configured, a packet without a tag or with a wrong tag is unauthenticated.
 /// A second key (`next_key_file`) is accepted alongside the current one (key rotation); this
@@ -253,9 +253,10 @@ public struct HeartbeatVerifier: Sendable {
     /// slower peer clock never makes fresh packets stale. Faster changes (a clock slewed harder,
     /// a suspended machine) are caught by `offsetMovedAfterMilliseconds`.
     public static let offsetCreepPerMille: UInt64 = 1
-    /// Stale packets arriving over longer than this (ms; at least the packet's advertised
-    /// interval) are not one held burst, which the kernel delivers at once: the offset moved,
-    /// and the estimate starts again from the packet that shows it.
+    /// Stale packets arriving at least this far apart (ms), and at least half as far apart as
+    /// they were sent, are not one held burst, which the kernel delivers at once (however
+    /// slowly this node then reads it): the offset moved, and the estimate starts again from
+    /// the packet that shows it.
     public static let offsetMovedAfterMilliseconds: UInt64 = 5
     /// The stale bound never goes below this, ms: a packet read late because this node's
     /// heartbeat thread was starved is not stale (a kernel's held packets are at least ARP's
@@ -300,8 +301,9 @@ public struct HeartbeatVerifier: Sendable {
     private var answerWindow: (start: MonotonicInstant, count: Int)?
     /// The smallest (arrival − send time) of the current epoch's packets, ns, as it stood `at`.
     private var clockOffset: (nanoseconds: Int64, at: MonotonicInstant)?
-    /// When the current run of stale drops began (nil after an accepted packet).
-    private var staleSince: MonotonicInstant?
+    /// The first packet of the current run of stale drops: when it arrived and was sent (nil
+    /// after an accepted packet).
+    private var staleSince: (arrival: MonotonicInstant, sentAt: UInt64)?
     /// Whether the current epoch's heartbeats carried their send time: nil before the first.
     private var epochSendsTime: Bool?
 
@@ -466,12 +468,15 @@ public struct HeartbeatVerifier: Sendable {
         if sample > estimate {
             let late = UInt64(sample - estimate)
             if late > staleAfterMilliseconds &* 1_000_000 &+ readLate {
-                let moved = max(Self.offsetMovedAfterMilliseconds, UInt64(message.intervalMilliseconds))
-                guard let since = staleSince else {
-                    staleSince = now
+                guard let run = staleSince else {
+                    staleSince = (now, sentAt)
                     return late
                 }
-                guard now.milliseconds(since: since) > moved else { return late }
+                let arrivalSpread = now.nanoseconds(since: run.arrival)
+                let sendSpread = sentAt > run.sentAt ? sentAt - run.sentAt : 0
+                guard arrivalSpread >= Self.offsetMovedAfterMilliseconds * 1_000_000, arrivalSpread * 2 >= sendSpread else {
+                    return late
+                }
                 // Not a burst: the offset moved. Start again from this packet.
                 clockOffset = (sample, now)
                 staleSince = nil
