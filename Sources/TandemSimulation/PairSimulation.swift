@@ -468,8 +468,7 @@ public final class PairSimulation {
         nodes[i].verifier = HeartbeatVerifier(peerName: nodes[1 - i].name, pathCount: 2, authenticator: Self.authenticator,
                                               localName: nodes[i].name, localEpoch: epoch,
                                               challengeRetryMilliseconds: max(profile.intervalMs, 100),
-                                              staleAfterMilliseconds: HeartbeatVerifier.staleAfterMilliseconds(
-                                                deadTime: .milliseconds(profile.deadTimeMs)),
+                                              staleAfterMilliseconds: staleBoundMs,
                                               nonceSource: NonceSource(seed: rng.next()).nonce)
         let nodeSettings = NodeState.Settings(election: settings[i], vips: nodes[i].vips, announceAfterIPVSInstall: profile.cold)
         nodes[i].peerOffers = [:]
@@ -533,8 +532,7 @@ public final class PairSimulation {
     func checkYield(_ i: Int, from: Role, to: Role, reason: String) {
         guard from == .active, to == .standby, reason.contains("is also active and wins") else { return }
         let peer = nodes[1 - i]
-        let stale = HeartbeatVerifier.staleAfterMilliseconds(deadTime: .milliseconds(profile.deadTimeMs))
-        let bound = (stale + profile.maxDelayMs + profile.intervalMs) * 1_000_000
+        let bound = (staleBoundMs + profile.maxDelayMs + profile.intervalMs) * 1_000_000
         guard !peer.isActive, now - peer.activeUntil > bound else { return }
         let what = "\(nodes[i].name) yielded to \(peer.name), which has not been active for \((now - peer.activeUntil) / 1_000_000)ms "
             + "(bound \(bound / 1_000_000)ms)"
@@ -544,6 +542,9 @@ public final class PairSimulation {
             note("  " + what + ", on the first packet of an epoch it had not heard: its age cannot be told")
         }
     }
+
+    /// The nodes' stale bound, ms (as the daemon derives it from the dead time).
+    private var staleBoundMs: UInt64 { HeartbeatVerifier.staleAfterMilliseconds(deadTime: .milliseconds(profile.deadTimeMs)) }
 
     /// Half the cuts hold the packets sent meanwhile (an empty queue) rather than drop them.
     private func holdsPackets() -> [[UInt8]]? { rng.chance(0.5) ? [] : nil }

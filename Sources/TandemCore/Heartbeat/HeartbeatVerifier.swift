@@ -28,7 +28,8 @@
 /// milliseconds; stale packets that arrive about as far apart as they were sent (at least
 /// `offsetMovedAfterMilliseconds` apart) mean the offset itself moved (the peer's monotonic
 /// clock stood still while its machine was suspended or its VM paused, or a clock daemon
-/// slewed it faster than the creep): the estimate starts again from the packet then. The first packets of an epoch have nothing to be compared with and are accepted.
+/// slewed it faster than the creep): the estimate starts again from the packet then. The
+/// first packets of an epoch have nothing to be compared with and are accepted.
 ///
 /// Keys: with a key configured, a packet without a tag or with a wrong tag is unauthenticated.
 /// A second key (`next_key_file`) is accepted alongside the current one (key rotation); this
@@ -412,9 +413,7 @@ public struct HeartbeatVerifier: Sendable {
                 return .dropped(.staleEpoch(received: message.bootEpoch, current: currentEpoch))
             }
             lastSequence = Array(repeating: nil, count: pathCount)
-            clockOffset = nil
-            staleSince = nil
-            epochSendsTime = nil
+            forgetEpochTiming()
         }
         var sequenceStep: UInt64?
         if message.bootEpoch == currentEpoch, let last = lastSequence[path] {
@@ -447,6 +446,13 @@ public struct HeartbeatVerifier: Sendable {
         paths[path].lastIntervalMilliseconds = message.intervalMilliseconds
         counters.accepted += 1
         return .accepted(message)
+    }
+
+    /// A new epoch of the peer: its clock and its send-time field are unknown again.
+    private mutating func forgetEpochTiming() {
+        clockOffset = nil
+        staleSince = nil
+        epochSendsTime = nil
     }
 
     /// How much later than the epoch's quickest packet `message` came, ns, when that is more than
@@ -616,9 +622,7 @@ public struct HeartbeatVerifier: Sendable {
             }
             let previous = currentEpoch
             currentEpoch = packet.epoch
-            clockOffset = nil
-            staleSince = nil
-            epochSendsTime = nil
+            forgetEpochTiming()
             newestEpoch = max(newestEpoch ?? 0, packet.epoch)
             // Heartbeats the peer sent before it answered are not accepted (they could be replayed).
             lastSequence = Array(repeating: packet.sequence, count: pathCount)
