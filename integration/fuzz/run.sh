@@ -3,6 +3,8 @@
 #
 #   integration/fuzz/run.sh [SECONDS] [TARGET...]     # default: 60 s each, every target
 #   FUZZ_JOBS=2 integration/fuzz/run.sh 10              # two targets at a time
+#   FUZZ_BUILD_ONLY=1 integration/fuzz/run.sh           # build, run nothing (integration/test-all
+#                                                       # builds beside the simulator this way)
 #
 # Targets (integration/fuzz/README.md says what each checks):
 #   heartbeat  heartbeat decoder and verifier
@@ -116,6 +118,10 @@ if stale "$build/tandem-fuzz" "${kernel[@]}" "${harness[@]}" "$build/TandemCore.
     swiftc -sanitize=fuzzer,address -g -use-ld=lld -o "$build/tandem-fuzz" "$build/TandemFuzz.o" "$build/TandemCore.o" "${deps[@]}" -lyaml
 fi
 for t in "${all[@]}"; do ln -sf tandem-fuzz "$build/$t-fuzz"; done
+if [ "${FUZZ_BUILD_ONLY:-0}" = 1 ]; then
+    echo "run.sh: built $build/tandem-fuzz"
+    exit 0
+fi
 
 # 4. Seeds.
 seed_dir() { rm -rf "$build/seeds/$1"; mkdir -p "$build/seeds/$1" "$build/corpus/$1"; echo "$build/seeds/$1"; }
