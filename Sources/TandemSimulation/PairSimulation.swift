@@ -414,7 +414,7 @@ public final class PairSimulation {
         let replies = verifier.takeOutbox()
         nodes[i].verifier = verifier
         for reply in replies { transmit(from: i, path: reply.pathIndex, reply.bytes) }
-        if case .accepted(let message) = verdict { step(i, .heartbeat(message)) }
+        if case .accepted(let message, let waited) = verdict { step(i, .heartbeat(message, waitedNanoseconds: waited)) }
         if case .dropped(let reason) = verdict, case .stale = reason { note("  \(nodes[i].name) dropped a heartbeat: \(reason)") }
     }
 

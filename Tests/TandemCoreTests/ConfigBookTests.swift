@@ -120,6 +120,7 @@ import Testing
         let steps = book.reloadFailed("line 2: unknown key", at: Self.t0 + .milliseconds(700))
         guard case .refused(4, let reason)? = steps.first else { Issue.record("\(steps)"); return }
         #expect(reason.contains("line 2: unknown key"))
+        #expect(Array(steps.dropFirst()) == [.restoreFile(Self.higher)], "the file goes back as it was")
         #expect(book.running == Self.mine, "the config in force stays")
         #expect(book.peerHeard(Self.higher, at: Self.t0 + .seconds(60)) == [], "the same version is not fetched again")
         #expect(book.peerHeard(Self.version(5, 0xee), at: Self.t0 + .seconds(61)) == [.fetch(Self.version(5, 0xee))], "a new one is")

@@ -87,7 +87,7 @@ struct ElectionPair {
                 switch entry.event {
                 case .deliver(let to, let bytes):
                     guard !members[to].down else { continue }
-                    if case .accepted(let message) = members[to].verifier.verify(bytes, at: now) {
+                    if case .accepted(let message, _) = members[to].verifier.verify(bytes, at: now) {
                         perform(to, members[to].election.heartbeatReceived(message, at: now))
                     }
                 case .call(let node, let call):

@@ -752,6 +752,67 @@ struct ElectionTests {
         #expect(election.role == .active && !election.isHandingOver)
     }
 
+    /// A standby paused (SIGSTOP, a stunned VM) while the active's failover ran and failed reads
+    /// the queued takeover requests when it resumes: the active gave up on them after the
+    /// handover timeout, so they are heartbeats now and the standby stays (operator trial of
+    /// session 32: it claimed, announced and ran its notify, then lost the contest). A request
+    /// that comes while the requester still waits is honoured, also one read a little late,
+    /// and so is one whose age is unknown (a peer without send times).
+    @Test func aTakeoverRequestTheRequesterGaveUpOnIsNotHonoured() {
+        // Peer "b" (priority 200, active); this node "a" (100) follows it. Send times are b's
+        // clock in ms; `waited` is how late the verifier found the packet, ms.
+        func packet(_ kind: HeartbeatMessage.Kind, _ sequence: UInt64, sentAt: UInt64?) -> HeartbeatMessage {
+            HeartbeatMessage(kind: kind, sender: "b", bootEpoch: 7, sequence: sequence, role: .active, priority: 200,
+                             configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10,
+                             sentAtNanoseconds: sentAt.map { $0 * 1_000_000 })
+        }
+        func following() -> Election {
+            var election = Election(settings: electionSettings())
+            _ = election.started(at: .zero)
+            _ = election.heartbeatReceived(packet(.heartbeat, 1, sentAt: 5), at: .milliseconds(5), waitedNanoseconds: nil)
+            #expect(election.role == .standby)
+            return election
+        }
+        func alerts(_ actions: [Election.Action]) -> [String] {
+            actions.compactMap { if case .alert(_, let text) = $0 { return text } else { return nil } }
+        }
+        // Paused from 50 ms to 2,000 ms: b's failover ran from 100 ms, requests every 10 ms until
+        // it gave up at 300 ms; then plain heartbeats. All are read at once at 2,000 ms.
+        var paused = following()
+        var said: [String] = []
+        var sequence: UInt64 = 2
+        for sent in stride(from: UInt64(100), to: 300, by: 10) {
+            let actions = paused.heartbeatReceived(packet(.takeoverRequest, sequence, sentAt: sent), at: .milliseconds(2_000),
+                                                   waitedNanoseconds: (2_000 - sent) * 1_000_000)
+            said += alerts(actions)
+            #expect(paused.role == .standby, "request sent at \(sent) ms, read at 2,000 ms")
+            sequence += 1
+        }
+        #expect(said.count == 1, "said once for the run: \(said)")
+        #expect(said.first?.contains("handover timeout (200ms)") == true, "\(said)")
+        _ = paused.heartbeatReceived(packet(.heartbeat, sequence, sentAt: 300), at: .milliseconds(2_000), waitedNanoseconds: 1_700_000_000)
+        #expect(paused.role == .standby)
+        // A later failover, read in time, is honoured (a new run of requests).
+        _ = paused.heartbeatReceived(packet(.takeoverRequest, sequence + 1, sentAt: 2_100), at: .milliseconds(2_101), waitedNanoseconds: 0)
+        #expect(paused.role == .active)
+
+        var unknown = following()
+        _ = unknown.heartbeatReceived(packet(.takeoverRequest, 2, sentAt: 100), at: .milliseconds(101), waitedNanoseconds: nil)
+        #expect(unknown.role == .active, "a request whose age is unknown is honoured")
+        // Read 150 ms late: b waits until 200 ms into its handover (less an interval), so it still waits.
+        var slow = following()
+        _ = slow.heartbeatReceived(packet(.takeoverRequest, 2, sentAt: 100), at: .milliseconds(250), waitedNanoseconds: 150_000_000)
+        #expect(slow.role == .active, "150 ms into the handover")
+        // Paused from 90 to 350 ms: the newest request waited only 70 ms, but it came 180 ms after
+        // the first of its run, 250 ms into the handover: b has given up. Its age alone would not say so.
+        var resumed = following()
+        for (sequence, sent) in [(UInt64(2), UInt64(100)), (3, 280)] {
+            _ = resumed.heartbeatReceived(packet(.takeoverRequest, sequence, sentAt: sent), at: .milliseconds(350),
+                                          waitedNanoseconds: (350 - sent) * 1_000_000)
+            #expect(resumed.role == .standby, "request sent at \(sent) ms, read at 350 ms")
+        }
+    }
+
     /// A node that stops holding the VIPs with nobody to hand over to says so in its release
     /// notice (role `active`); one that handed them over, or never held them, does not.
     @Test func aReleaseNoticeSaysWhetherTheVIPsWereHeld() {

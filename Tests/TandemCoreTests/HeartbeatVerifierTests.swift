@@ -32,7 +32,7 @@ struct HeartbeatVerifierTests {
     @Test func acceptsAnAuthenticPacketAndRecordsThePath() {
         var v = verifier()
         let verdict = v.verify(packet(sequence: 1, path: 1), at: .milliseconds(7))
-        guard case .accepted(let message) = verdict else {
+        guard case .accepted(let message, _) = verdict else {
             Issue.record("expected acceptance, got \(verdict)")
             return
         }
@@ -266,6 +266,28 @@ struct HeartbeatVerifierTests {
                                         readLateNanoseconds: 2_995 * ms)), "sequence \(n)")
         }
         #expect(v.counters.stale == 0)
+    }
+
+    /// Every accepted packet says how much later than the epoch's quickest it was read (the
+    /// election uses it to drop requests their sender gave up on): unknown for the packet that
+    /// starts the estimate and without a send time, the lateness itself otherwise, this node's
+    /// own oversleeping included (what a paused standby reads when it resumes).
+    @Test func anAcceptedPacketSaysHowLongItWaited() {
+        var v = HeartbeatVerifier(peerName: "b", pathCount: 2, authenticator: key, staleAfterMilliseconds: 500)
+        let ms: UInt64 = 1_000_000
+        func waited(_ verdict: HeartbeatVerifier.Verdict) -> UInt64?? {
+            if case .accepted(_, let waited) = verdict { return .some(waited) }
+            return nil
+        }
+        #expect(waited(v.verify(packet(sequence: 1, sentAt: 100 * ms), at: MonotonicInstant(nanoseconds: 1_000 * ms))) == .some(nil))
+        #expect(waited(v.verify(packet(sequence: 2, sentAt: 110 * ms), at: MonotonicInstant(nanoseconds: 1_010 * ms))) == .some(0))
+        // 40 ms later than the transit of the first; the estimate crept 10 µs meanwhile.
+        #expect(waited(v.verify(packet(sequence: 3, sentAt: 120 * ms), at: MonotonicInstant(nanoseconds: 1_060 * ms))) == .some(40 * ms - 50_000))
+        // Read 4 s late by a node that overslept that long: accepted, and 4 s old.
+        let verdict = v.verify(packet(sequence: 4, sentAt: 130 * ms), at: MonotonicInstant(nanoseconds: 5_030 * ms),
+                               readLateNanoseconds: 4_000 * ms)
+        #expect(waited(verdict).flatMap { $0 }.map { $0 / ms } == 3_995)
+        #expect(waited(v.verify(packet(sequence: 5), at: MonotonicInstant(nanoseconds: 5_040 * ms))) == .some(nil))
     }
 
     /// Staleness is judged within one boot epoch: a restarted peer's clock may be anywhere, so

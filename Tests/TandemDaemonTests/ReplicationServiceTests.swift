@@ -20,6 +20,9 @@ import TandemKernel
         private let serviceBox = LockedBox<ReplicationService?>(nil)
         let peerVersion: @Sendable () -> ConfigVersion?
         var service: ReplicationService { serviceBox.withLock { $0! } }
+        /// Set: this node's reloads refuse every file for this reason (tandemd's own checks of
+        /// this router, such as a VIP interface it lacks, which `check-config` cannot make).
+        let reloadRefusal = LockedBox<String?>(nil)
 
         /// `storeText`: serve the store's text, as tandemd does; false: the service reads and checks the file.
         init(name: String, peer: String, local: String, peerAddress: String, port: UInt16, dir: String, key: HeartbeatKey?,
@@ -41,6 +44,10 @@ import TandemKernel
                 box = ReplicationService(
                     settings: settings, key: key, localVersion: { store.withLock { ConfigVersion($0.current) } },
                     reload: { [unowned self] in
+                        if let why = reloadRefusal.withLock({ $0 }) {
+                            self.handle(.reloadFailed(why))
+                            return
+                        }
                         switch store.withLock({ $0.reload() }) {
                         case .rejected(let error): self.handle(.reloadFailed("\(error)"))
                         case .unchanged, .replaced: self.handle(.configLoaded(self.version))
@@ -85,6 +92,7 @@ import TandemKernel
                 case .fetch(let version): service.fetch(version)
                 case .write(let version): service.write(version)
                 case .reload: service.reload()
+                case .restoreFile(let version): service.restore(version)
                 case .applied(let version, _): service.record(serial: version.serial, result: "applied", succeeded: true)
                 case .refused(let serial, let reason): service.record(serial: serial, result: "refused: \(reason)", succeeded: false)
                 case .failed(let serial, let reason): service.record(serial: serial, result: reason, succeeded: false)
@@ -249,6 +257,31 @@ import TandemKernel
             #expect(status.lastReplication?.result.contains("does not name this node (ra)") == true)
             #expect(p.ra.version.serial == 1)
             #expect(p.ra.fileText == Self.config(serial: 1, keyFile: p.keyFile))
+        }
+    }
+
+    /// A config this router's reload refuses (operator trial of session 32: a VIP on an
+    /// interface only the peer has) must not stay in its file: the next start would load it and
+    /// the router would go to fault. The file goes back as it was; the refused one stays beside it.
+    @Test func aConfigTheReloadRefusesDoesNotStayInTheFile() async throws {
+        try await withPair { p in
+            let mine = Self.config(serial: 1, keyFile: p.keyFile)
+            p.ra.reloadRefusal.withLock { $0 = "virtual_ips[1]: interface vlan97 does not exist on ra" }
+            let theirs = Self.config(serial: 2, vips: ["10.0.0.10/24", "10.0.0.11/24"], keyFile: p.keyFile, comment: "edited on rb")
+            try theirs.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
+            p.rb.operatorReload()
+            #expect(try await eventually { p.ra.service.status().lastReplication?.result.contains("vlan97") == true })
+            #expect(p.ra.service.status().lastReplication?.result.hasPrefix("refused: the reload did not apply it") == true)
+            #expect(p.ra.version.serial == 1, "the config in force stays")
+            #expect(try await eventually { p.ra.fileText == mine }, "the file is back as it was")
+            #expect((try? String(contentsOfFile: p.ra.path + ".refused", encoding: .utf8)) == theirs)
+            // Once this router can take it (the interface exists now), the next fetch applies it.
+            p.ra.reloadRefusal.withLock { $0 = nil }
+            let newer = Self.config(serial: 3, vips: ["10.0.0.10/24", "10.0.0.11/24"], keyFile: p.keyFile)
+            try newer.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
+            p.rb.operatorReload()
+            #expect(try await eventually { p.ra.version.serial == 3 })
+            #expect(p.ra.fileText == newer)
         }
     }
 

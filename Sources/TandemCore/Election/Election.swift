@@ -105,6 +105,12 @@ public struct Election: Sendable {
     /// least 1 s), so that loss or reordering for longer than the peer's own failure detector
     /// tolerates does not hide it.
     private var yieldingUntil: MonotonicInstant?
+    /// A takeover or handover request read after the requester gave up on it was said; reset by
+    /// the next request read in time (`heartbeatReceived(_:at:waitedNanoseconds:)`).
+    private var expiredRequestNoted = false
+    /// The peer's current run of takeover or handover requests: its epoch, the kind, and the
+    /// send time of the first of them (the peer's clock, ns).
+    private var requestRun: (epoch: UInt64, kind: HeartbeatMessage.Kind, firstSentAt: UInt64)?
 
     /// Why the active is handing over, which decides what happens after.
     enum HandoverPurpose: Sendable, Hashable {
@@ -259,8 +265,30 @@ public struct Election: Sendable {
     /// A packet from the peer that `HeartbeatVerifier` accepted. Which boot epochs are the peer's
     /// current life is the verifier's decision (an older one is accepted after the peer answered
     /// a challenge, issue 13), so any other epoch than the known one starts a new peer status.
-    public mutating func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant) -> [Action] {
+    ///
+    /// - Parameter waitedNanoseconds: how much later than the peer's quickest packet this one was
+    ///   read (the verifier's estimate; nil when unknown). A takeover or handover request is
+    ///   honoured only while its sender still waits for the answer: the requester gives up the
+    ///   handover timeout after its first request, so a request is read as the periodic heartbeat
+    ///   it also is once the time since the first request of its run was sent (the peer's send
+    ///   times) plus how long this one waited comes within an interval of that timeout
+    ///   (`expiredRequest`). A standby paused while the active's failover was refused must not
+    ///   take the VIPs when it resumes and reads its queue. Without send times (a peer from
+    ///   before them) every request is honoured, as before.
+    public mutating func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant,
+                                           waitedNanoseconds: UInt64? = nil) -> [Action] {
         guard message.sender == settings.peerName, !isFinished else { return [] }
+        var message = message
+        var expiredNote: Action?
+        if let elapsed = expiredRequest(message, waitedNanoseconds: waitedNanoseconds) {
+            if !expiredRequestNoted {
+                expiredNote = .alert(.notice, "\(settings.peerName)'s \(message.kind) (sequence \(message.sequence)) came "
+                    + "\(elapsed)ms into its handover, which \(settings.peerName) gives up after the handover timeout "
+                    + "(\(settings.handoverTimeout)): read as a heartbeat, nothing taken over or handed over")
+            }
+            expiredRequestNoted = true
+            message.kind = .heartbeat
+        }
         let previous = peer
         let wasAlive = peerIsAlive(at: now)
         if var known = peer, known.bootEpoch == message.bootEpoch, message.sequence <= known.sequence {
@@ -275,7 +303,7 @@ public struct Election: Sendable {
                               departed: message.kind == .release, intervalMilliseconds: message.intervalMilliseconds)
         }
         guard startedAt != nil else { return [] }
-        var actions: [Action] = []
+        var actions: [Action] = expiredNote.map { [$0] } ?? []
         if message.kind == .handoverRequest, role == .active, handover == nil, message.role == .standby {
             // The peer's operator asked for a failover there: hand over, make-before-break.
             beginHandover(.failover, at: now, into: &actions)
@@ -324,6 +352,29 @@ public struct Election: Sendable {
             }
         }
         return finish(at: now, actions, peerHeard: true)
+    }
+
+    /// How far into its handover the peer was when this node read `message` (ms), when that is
+    /// past the point where the peer gives up (the handover timeout less an interval, the
+    /// granularity of its deadline check); nil for a request still waited for, or any other
+    /// kind. Keeps `requestRun`: a packet of another kind ends the run.
+    private mutating func expiredRequest(_ message: HeartbeatMessage, waitedNanoseconds: UInt64?) -> UInt64? {
+        guard message.kind == .takeoverRequest || message.kind == .handoverRequest else {
+            if let run = requestRun, run.epoch != message.bootEpoch || message.sequence > (peer?.sequence ?? 0) { requestRun = nil }
+            return nil
+        }
+        guard let sentAt = message.sentAtNanoseconds, let waited = waitedNanoseconds else { return nil }
+        let first: UInt64
+        if let run = requestRun, run.epoch == message.bootEpoch, run.kind == message.kind, run.firstSentAt <= sentAt {
+            first = run.firstSentAt
+        } else {
+            requestRun = (message.bootEpoch, message.kind, sentAt)
+            expiredRequestNoted = false
+            first = sentAt
+        }
+        let elapsed = (sentAt - first + waited) / 1_000_000
+        let givesUpAt = settings.handoverTimeout.milliseconds - min(settings.interval.milliseconds, settings.handoverTimeout.milliseconds)
+        return elapsed >= givesUpAt ? elapsed : nil
     }
 
     /// Whether a `yielded` packet may start a yield we have not answered: the peer's last packet

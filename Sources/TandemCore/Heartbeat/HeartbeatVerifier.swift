@@ -29,7 +29,10 @@
 /// `offsetMovedAfterMilliseconds` apart) mean the offset itself moved (the peer's monotonic
 /// clock stood still while its machine was suspended or its VM paused, or a clock daemon
 /// slewed it faster than the creep): the estimate starts again from the packet then. The
-/// first packets of an epoch have nothing to be compared with and are accepted.
+/// first packets of an epoch have nothing to be compared with and are accepted. An accepted
+/// packet's verdict carries how much later than the quickest it came (`waitedNanoseconds`): the
+/// election ignores a handover or takeover request that waited longer than the requester waits
+/// for an answer (a standby that was paused reads its queue when it resumes).
 ///
 /// Keys: with a key configured, a packet without a tag or with a wrong tag is unauthenticated.
 /// A second key (`next_key_file`) is accepted alongside the current one (key rotation); this
@@ -189,7 +192,11 @@ public struct HeartbeatVerifier: Sendable {
 
     /// The outcome for one packet.
     public enum Verdict: Sendable, Hashable {
-        case accepted(HeartbeatMessage)
+        /// `waitedNanoseconds`: how much later than the current epoch's quickest packet this one
+        /// was read (its age beyond the transit time, this node's own late reading included);
+        /// nil when the packet carries no send time or starts the estimate (the first of an
+        /// epoch, or the first after the peer's clock moved).
+        case accepted(HeartbeatMessage, waitedNanoseconds: UInt64?)
         case dropped(DropReason)
         /// A challenge or answer, handled (see `outbox` for what to send).
         case authentication(AuthenticationEvent)
@@ -427,7 +434,8 @@ public struct HeartbeatVerifier: Sendable {
         }
         currentEpoch = message.bootEpoch
         newestEpoch = max(newestEpoch ?? 0, message.bootEpoch)
-        if let late = lateness(of: message, at: now, readLate: readLateNanoseconds) {
+        let timing = timing(of: message, at: now, readLate: readLateNanoseconds)
+        if timing.stale, let late = timing.waited {
             lastSequence[path] = message.sequence
             // The path delivered it now: the next packet's arrival gap counts from here.
             paths[path].lastHeard = now
@@ -445,7 +453,7 @@ public struct HeartbeatVerifier: Sendable {
         paths[path].lastHeard = now
         paths[path].lastIntervalMilliseconds = message.intervalMilliseconds
         counters.accepted += 1
-        return .accepted(message)
+        return .accepted(message, waitedNanoseconds: timing.waited)
     }
 
     /// A new epoch of the peer: its clock and its send-time field are unknown again.
@@ -455,43 +463,43 @@ public struct HeartbeatVerifier: Sendable {
         epochSendsTime = nil
     }
 
-    /// How much later than the epoch's quickest packet `message` came, ns, when that is more than
-    /// the stale bound; nil for a packet to accept (also one without a send time, and the first
-    /// of an epoch). Updates the offset estimate with every packet that carries a send time.
-    private mutating func lateness(of message: HeartbeatMessage, at now: MonotonicInstant, readLate: UInt64) -> UInt64? {
+    /// How much later than the epoch's quickest packet `message` came, ns (`waited`: nil without
+    /// a send time, and for the packet that starts the estimate), and whether that is more than
+    /// the stale bound plus this node's own lateness (`stale`). Updates the offset estimate with
+    /// every packet that carries a send time.
+    private mutating func timing(of message: HeartbeatMessage, at now: MonotonicInstant,
+                                 readLate: UInt64) -> (waited: UInt64?, stale: Bool) {
         guard let sentAt = message.sentAtNanoseconds else {
             if epochSendsTime == nil { epochSendsTime = false }
-            return nil
+            return (nil, false)
         }
         epochSendsTime = true
         let sample = Int64(bitPattern: now.nanoseconds &- sentAt)
         guard let offset = clockOffset else {
             clockOffset = (sample, now)
-            return nil
+            return (nil, false)
         }
         let creep = Int64(clamping: now.nanoseconds(since: offset.at) / 1000 * Self.offsetCreepPerMille)
         let estimate = offset.nanoseconds &+ creep
-        if sample > estimate {
-            let late = UInt64(sample - estimate)
-            if late > staleAfterMilliseconds &* 1_000_000 &+ readLate {
-                guard let run = staleSince else {
-                    staleSince = (now, sentAt)
-                    return late
-                }
-                let arrivalSpread = now.nanoseconds(since: run.arrival)
-                let sendSpread = sentAt > run.sentAt ? sentAt - run.sentAt : 0
-                guard arrivalSpread >= Self.offsetMovedAfterMilliseconds * 1_000_000, arrivalSpread * 2 >= sendSpread else {
-                    return late
-                }
-                // Not a burst: the offset moved. Start again from this packet.
-                clockOffset = (sample, now)
-                staleSince = nil
-                return nil
+        let late = sample > estimate ? UInt64(sample - estimate) : 0
+        if late > staleAfterMilliseconds &* 1_000_000 &+ readLate {
+            guard let run = staleSince else {
+                staleSince = (now, sentAt)
+                return (late, true)
             }
+            let arrivalSpread = now.nanoseconds(since: run.arrival)
+            let sendSpread = sentAt > run.sentAt ? sentAt - run.sentAt : 0
+            guard arrivalSpread >= Self.offsetMovedAfterMilliseconds * 1_000_000, arrivalSpread * 2 >= sendSpread else {
+                return (late, true)
+            }
+            // Not a burst: the offset moved. Start again from this packet.
+            clockOffset = (sample, now)
+            staleSince = nil
+            return (nil, false)
         }
         clockOffset = (min(estimate, sample), now)
         staleSince = nil
-        return nil
+        return (late, false)
     }
 
     /// Which key verified the tag (nil with `auth: none`), or why the packet is dropped.

@@ -89,6 +89,10 @@ public struct ConfigBook: Sendable {
         case applied(ConfigVersion, milliseconds: UInt64)
         /// The fetched config was refused; the config in force stays.
         case refused(serial: UInt64, reason: String)
+        /// Put the config file back as it was before the fetched `version` was written over it
+        /// (the reload refused it: a refused config never stays in the file, where the next
+        /// start would load it), keeping the refused one beside it.
+        case restoreFile(ConfigVersion)
         /// The fetch failed (or the write): retried after a back-off.
         case failed(serial: UInt64, reason: String)
     }
@@ -185,7 +189,6 @@ public struct ConfigBook: Sendable {
         guard let target = prepared else { return [] }
         prepared = nil
         monitor.fetchFinished(.refused, at: now)
-        return [.refused(serial: target.serial,
-                         reason: "written to the config file (the previous one kept beside it) but the reload did not apply it: \(reason)")]
+        return [.refused(serial: target.serial, reason: "the reload did not apply it: \(reason)"), .restoreFile(target)]
     }
 }

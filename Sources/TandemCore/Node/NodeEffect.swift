@@ -38,6 +38,9 @@ public enum NodeEffect: Sendable, Hashable {
     case writeConfig(ConfigVersion)
     /// Reload the config file as SIGHUP does; give `.configLoaded` or `.reloadFailed`.
     case reloadConfig
+    /// The reload refused the fetched config written as `version`: put the config file back as
+    /// it was (its `.prev`), the refused one kept as `<file>.refused`. Logged, not answered.
+    case restoreConfigFile(ConfigVersion)
     /// Config replication's outcome for `tandemctl status` (the last replication, counters).
     case replicationResult(serial: UInt64, result: String, succeeded: Bool)
     /// Equal serials with different digests (`local` nil: the conflict is resolved).

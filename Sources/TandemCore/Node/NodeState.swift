@@ -238,8 +238,8 @@ public struct NodeState: Sendable {
             awaiting = .judge(start: true)
             out.append(.judgeHealth(healthQuery))
             return take()
-        case .heartbeat(let message):
-            agenda += election.heartbeatReceived(message, at: now).map(Work.action)
+        case .heartbeat(let message, let waited):
+            agenda += election.heartbeatReceived(message, at: now, waitedNanoseconds: waited).map(Work.action)
             if message.kind != .release {
                 book(config.peerHeard(ConfigVersion(serial: message.configSerial, digest: message.configDigest), at: now))
             }
@@ -891,6 +891,8 @@ public struct NodeState: Sendable {
             case .refused(let serial, let reason):
                 out.append(.replicationResult(serial: serial, result: "refused: \(reason)", succeeded: false))
                 out.append(.log(.error, "config replication: refused \(peerName)'s config serial \(serial): \(reason); keeping this node's config"))
+            case .restoreFile(let version):
+                out.append(.restoreConfigFile(version))
             case .failed(let serial, let reason):
                 out.append(.replicationResult(serial: serial, result: reason, succeeded: false))
                 out.append(.log(.warning, "config replication: \(peerName)'s config serial \(serial): \(reason); retrying"))

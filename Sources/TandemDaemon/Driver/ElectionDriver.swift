@@ -113,8 +113,8 @@ public final class ElectionDriver {
     /// Start-up: judge health, adopt VIPs already present, start the election.
     public func start(at now: MonotonicInstant) { run(.start, at: now) }
 
-    public func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant) {
-        run(.heartbeat(message), at: now)
+    public func heartbeatReceived(_ message: HeartbeatMessage, waitedNanoseconds: UInt64? = nil, at now: MonotonicInstant) {
+        run(.heartbeat(message, waitedNanoseconds: waitedNanoseconds), at: now)
     }
 
     public func timerFired(at now: MonotonicInstant) { run(.timer, at: now) }
@@ -285,6 +285,8 @@ public final class ElectionDriver {
                 replication?.write(version)
             case .reloadConfig:
                 replication?.reload()
+            case .restoreConfigFile(let version):
+                replication?.restore(version)
             case .replicationResult(let serial, let result, let succeeded):
                 replication?.record(serial: serial, result: result, succeeded: succeeded)
             case .configConflict(let local, let peer):

@@ -219,8 +219,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     let verdict = verifier.verify(bytes, at: now, localSequence: transport.builder.sequence, readLateNanoseconds: readLate)
                     transport.sendsTime = verifier.peerTakesSendTime
                     switch verdict {
-                    case .accepted(let message):
-                        driver.heartbeatReceived(message, at: now)
+                    case .accepted(let message, let waited):
+                        driver.heartbeatReceived(message, waitedNanoseconds: waited, at: now)
                     case .dropped(let reason):
                         pathDrops[index][reason.category, default: 0] += 1
                         logDrop(reason, from: Posix.ipAddress(of: source), local: socket.local, at: now)

@@ -12,6 +12,9 @@ public protocol ConfigReplicating: AnyObject, Sendable {
     func write(_ version: ConfigVersion)
     /// Reload the config file as SIGHUP does (it answers `.configLoaded` or `.reloadFailed`).
     func reload()
+    /// The reload refused the config written as `version`: put the config file back as it was
+    /// before that write, keeping the refused one beside it; logs the outcome.
+    func restore(_ version: ConfigVersion)
     /// A replication ended: `result` is "applied" or why not.
     func record(serial: UInt64, result: String, succeeded: Bool)
     /// Equal serials with different digests (`local` nil: resolved).

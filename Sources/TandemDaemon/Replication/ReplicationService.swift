@@ -160,6 +160,8 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
     public func write(_ version: ConfigVersion) { jobs.continuation.yield(.write(version)) }
     public func reload() { jobs.continuation.yield(.reload) }
 
+    public func restore(_ version: ConfigVersion) { jobs.continuation.yield(.restore(version)) }
+
     public func record(serial: UInt64, result: String, succeeded: Bool) {
         state.withLock { if succeeded { $0.status.fetches += 1 } else { $0.status.fetchFailures += 1 } }
         record(.fetched, serial: serial, result: result, succeeded: succeeded)
@@ -384,6 +386,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
         case fetch(ConfigVersion)
         case write(ConfigVersion)
         case reload
+        case restore(ConfigVersion)
     }
 
     private func perform(_ job: Job, key: HeartbeatKey) async {
@@ -394,6 +397,8 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
             answer(.configWritten(target, failure: writeFetched(target)))
         case .reload:
             reloadFile()
+        case .restore(let refused):
+            restoreFile(refusing: refused)
         }
     }
 
@@ -443,6 +448,29 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
             $0.fetched = nil
         }
         return nil
+    }
+
+    /// Puts the config file back as it was before the peer's config `refused` was written over
+    /// it: the write kept the old file as `<file>.prev` (`AtomicFileWriter`); that file is renamed
+    /// back (atomic), after the refused one is linked to `<file>.refused` for the operator. A
+    /// refused config left in the file would be loaded at the next start (a VIP interface this
+    /// router lacks: fault). Failures are logged with the copy to make by hand.
+    private func restoreFile(refusing refused: ConfigVersion) {
+        let path = settings.configPath
+        let previous = AtomicFileWriter.previousPath(of: path)
+        let kept = path + ".refused"
+        try? Posix.unlinkIfPresent(kept)
+        let keptRefused = (try? Posix.link(path, as: kept)) != nil
+        do {
+            try Posix.rename(previous, to: path)
+            let text = "config replication: \(path) is back as it was before \(settings.peerName)'s refused config serial \(refused.serial) "
+                + "was written over it\(keptRefused ? " (that one is kept as \(kept))" : "")"
+            logger.notice("\(text)")
+        } catch {
+            let text = "config replication: cannot put \(path) back as it was (\(error)): it holds \(settings.peerName)'s refused config "
+                + "serial \(refused.serial), which this router would load at its next start; copy \(previous) over it"
+            logger.error("\(text)")
+        }
     }
 
     /// Fetches the peer's config over the first path that answers.
