@@ -216,6 +216,37 @@ import Testing
                 "\(noVIPs.warnings)")
     }
 
+    /// Heartbeat addresses and a metrics endpoint that check-config passed but the kernel then
+    /// refused, on both routers at their next start (operator trial of session 32): errors
+    /// naming the fix. An IPv6 link-local address binds only with a scope (EINVAL without); a
+    /// metrics server on the heartbeat port of a heartbeat address meets config replication's
+    /// TCP listener there (EADDRINUSE).
+    @Test func heartbeatAddressesAndMetricsEndpointsTheKernelWouldRefuseAreErrors() throws {
+        let linkLocal = minimalConfig.replacingOccurrences(of: "addresses: [10.0.0.1]", with: "addresses: [10.0.0.1, \"fe80::1\"]")
+            .replacingOccurrences(of: "addresses: [10.0.0.2]", with: "addresses: [10.0.0.2, \"fe80::2\"]")
+        let refused = errors(of: linkLocal)
+        #expect(refused.contains { $0.hasPrefix("nodes[0].addresses[1]: fe80::1 is IPv6 link-local (fe80::/10): the kernel binds such an address only with an interface scope") }, "\(refused)")
+        #expect(refused.contains { $0.hasPrefix("nodes[1].addresses[1]: fe80::2 is IPv6 link-local") }, "\(refused)")
+        let unique = linkLocal.replacingOccurrences(of: "fe80::", with: "fd00:5c::")
+        #expect(errors(of: unique).isEmpty, "\(errors(of: unique))")
+        let mapped = minimalConfig.replacingOccurrences(of: "addresses: [10.0.0.1]", with: "addresses: [\"::ffff:10.0.0.1\"]")
+        #expect(errors(of: mapped).contains { $0.hasPrefix("nodes[0].addresses[0]: ::ffff:10.0.0.1 is an IPv4-mapped IPv6 address: write the IPv4 address 10.0.0.1 instead") },
+                "\(errors(of: mapped))")
+
+        let port = try ConfigParser.parse(yaml: minimalConfig).heartbeat.port
+        for listen in ["10.0.0.1:\(port)", "0.0.0.0:\(port)", "[::]:\(port)"] {
+            let clash = minimalConfig + "\nmetrics:\n  listen: \"\(listen)\"\n"
+            #expect(errors(of: clash).contains { $0.hasPrefix("metrics.listen: \(listen) is on the heartbeat port \(port), where config replication listens on TCP") },
+                    "\(listen): \(errors(of: clash))")
+        }
+        for listen in ["10.0.0.1:9539", "127.0.0.1:\(port)"] {
+            #expect(errors(of: minimalConfig + "\nmetrics:\n  listen: \"\(listen)\"\n").isEmpty, "\(listen)")
+        }
+        let unauthenticated = minimalConfig.replacingOccurrences(of: "  key_file: /etc/tandem/key\n", with: "  auth: none\n")
+            + "\nmetrics:\n  listen: \"10.0.0.1:\(port)\"\n"
+        #expect(errors(of: unauthenticated).isEmpty, "without a key nothing is mirrored, so nothing listens on TCP there: \(errors(of: unauthenticated))")
+    }
+
     /// A `$ROLE` argument of a notify command reaches it as written (no shell); a TCP-based
     /// check of a UDP service probes TCP only: warnings naming what to do instead.
     @Test func notifyShellVariablesAndTCPChecksOfUDPServicesAreWarnings() throws {

@@ -23,7 +23,23 @@ struct Validator {
         validateVirtualIPs(config)
         validateServices(config)
         validateNotify(config.notify)
+        validateMetrics(config)
         if config.cluster != nil { validateClusterServices(config) }
+    }
+
+    /// A metrics endpoint on the heartbeat port of an address where config replication listens
+    /// (TCP, on every heartbeat address, when configs are mirrored): one of the two listeners
+    /// could not bind (EADDRINUSE), and it would be the metrics server, found only in the log.
+    func validateMetrics(_ config: Config) {
+        guard config.cluster == nil, config.heartbeat.authentication.mirrorsConfig else { return }
+        let port = config.heartbeat.port
+        let replication = Set(config.nodes.flatMap(\.heartbeatAddresses))
+        for (i, endpoint) in config.metrics.listen.enumerated() where endpoint.port == port {
+            guard endpoint.address.isUnspecified || replication.contains(endpoint.address) else { continue }
+            let path = config.metrics.listen.count == 1 ? "metrics.listen" : "metrics.listen[\(i)]"
+            fail(path, "\(endpoint) is on the heartbeat port \(port), where config replication listens on TCP on the heartbeat "
+                 + "addresses: metrics could not be served there; choose another port (9539, say)")
+        }
     }
 
     func validateNodes(_ config: Config) {
@@ -66,6 +82,8 @@ struct Validator {
             for (j, a) in node.heartbeatAddresses.enumerated() {
                 if a.isUnspecified || a.isMulticast || a.isLimitedBroadcast {
                     fail("\(path)[\(j)]", "\(a) cannot be a heartbeat address: use the node's own unicast address")
+                } else if let problem = Self.unbindableHeartbeatAddress(a) {
+                    fail("\(path)[\(j)]", problem)
                 }
                 if node.heartbeatAddresses[..<j].contains(a) { fail("\(path)[\(j)]", "\(a) is listed twice") }
                 if a.isLoopback {
@@ -102,6 +120,25 @@ struct Validator {
             if let problem = Self.unroutable(vip.address) {
                 warn("virtual_ips[\(i)].address", problem)
             }
+        }
+    }
+
+    /// Why a heartbeat socket cannot use `address` although it is a unicast address, nil when it
+    /// can. An IPv6 link-local address (fe80::/10, RFC 4291 §2.5.6) names no link by itself: the
+    /// kernel refuses to bind one without a scope (net/ipv6/af_inet6.c `__inet6_bind`: EINVAL),
+    /// so both daemons would fail at their next start. An IPv4-mapped IPv6 address
+    /// (::ffff:0:0/96) is an IPv4 address in IPv6 form: its path would be IPv6 on one node and,
+    /// written plainly on the other, IPv4.
+    static func unbindableHeartbeatAddress(_ address: IPAddress) -> String? {
+        switch address {
+        case .v6(let high, _) where high >> 54 == 0x3FA:
+            return "\(address) is IPv6 link-local (fe80::/10): the kernel binds such an address only with an interface "
+                + "scope, which a heartbeat address does not take, so tandemd could not start; give the heartbeat link a "
+                + "unique local address on both routers (ip addr add fd00:5c::1/64 dev IFACE, and ::2 on the peer) or use IPv4"
+        case .v6(let high, let low) where high == 0 && low >> 32 == 0xFFFF:
+            return "\(address) is an IPv4-mapped IPv6 address: write the IPv4 address \(IPAddress.v4(UInt32(truncatingIfNeeded: low))) instead"
+        default:
+            return nil
         }
     }
 
