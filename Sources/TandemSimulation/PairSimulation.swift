@@ -333,8 +333,22 @@ public final class PairSimulation {
             // As the daemon: every datagram already queued, then the timer.
             let buffered = nodes[i].socketBuffer
             nodes[i].socketBuffer = []
-            // Read late by the stall (the daemon's `readLate`: it woke that long after its deadline).
-            for (_, bytes) in buffered where nodes[i].running { receive(i, bytes, readLate: stalled) }
+            // Read late by the stall (the daemon's `readLate`: it woke that long after its
+            // deadline), all verified first and then given to the node together, as the
+            // daemon's loop does (a request withdrawn later in the queue is a heartbeat).
+            var batch: [(HeartbeatMessage, UInt64?)] = []
+            for (_, bytes) in buffered where nodes[i].running {
+                if let accepted = receive(i, bytes, readLate: stalled, deliver: false) { batch.append(accepted) }
+            }
+            let withdrawn = HeartbeatMessage.withdrawnRequests(batch.map(\.0))
+            for (index, (message, waited)) in batch.enumerated() where nodes[i].running {
+                var message = message
+                if withdrawn[index] {
+                    note("  \(nodes[i].name) reads \(message.kind) \(message.sequence) as a heartbeat: withdrawn later in its queue")
+                    message.kind = .heartbeat
+                }
+                step(i, .heartbeat(message, waitedNanoseconds: waited))
+            }
             if nodes[i].running, nodes[i].timerDue { fire(i) }
         case .restart(let i, let keepState):
             guard !nodes[i].running else { return }
@@ -405,8 +419,11 @@ public final class PairSimulation {
         step(i, .timer)
     }
 
-    private func receive(_ i: Int, _ bytes: [UInt8], readLate: UInt64 = 0) {
-        guard var verifier = nodes[i].verifier else { return }
+    /// Verifies a datagram node `i` reads and gives an accepted one to the node, or (`deliver`
+    /// false) returns it for the caller to give.
+    @discardableResult
+    private func receive(_ i: Int, _ bytes: [UInt8], readLate: UInt64 = 0, deliver: Bool = true) -> (HeartbeatMessage, UInt64?)? {
+        guard var verifier = nodes[i].verifier else { return nil }
         if let decoded = try? HeartbeatCodec.decode(bytes) {
             nodes[i].lastPacketJudged = verifier.judgesStaleness(ofEpoch: decoded.message.bootEpoch)
         }
@@ -414,8 +431,10 @@ public final class PairSimulation {
         let replies = verifier.takeOutbox()
         nodes[i].verifier = verifier
         for reply in replies { transmit(from: i, path: reply.pathIndex, reply.bytes) }
-        if case .accepted(let message, let waited) = verdict { step(i, .heartbeat(message, waitedNanoseconds: waited)) }
         if case .dropped(let reason) = verdict, case .stale = reason { note("  \(nodes[i].name) dropped a heartbeat: \(reason)") }
+        guard case .accepted(let message, let waited) = verdict else { return nil }
+        if deliver { step(i, .heartbeat(message, waitedNanoseconds: waited)) }
+        return (message, waited)
     }
 
     /// Runs one event through node `i`'s state with the simulated world as executor.

@@ -813,6 +813,30 @@ struct ElectionTests {
         }
     }
 
+    /// Packets read in one go (a node that was paused reads its whole queue): a request is
+    /// withdrawn when the batch holds a later round of the same epoch that is not a request,
+    /// whatever order the paths' sockets were read in; never by its own copy on another path, an
+    /// older round, or another epoch's packet.
+    @Test func aRequestWithdrawnLaterInTheSameReadIsFound() {
+        func m(_ kind: HeartbeatMessage.Kind, _ sequence: UInt64, epoch: UInt64 = 7, path: UInt8 = 0) -> HeartbeatMessage {
+            HeartbeatMessage(kind: kind, sender: "b", bootEpoch: epoch, sequence: sequence, role: .active, priority: 200,
+                             configSerial: 1, configDigest: .zero, pathIndex: path, intervalMilliseconds: 10)
+        }
+        let rows: [([HeartbeatMessage], [Bool], String)] = [
+            ([m(.heartbeat, 1), m(.takeoverRequest, 2), m(.takeoverRequest, 3), m(.heartbeat, 4)], [false, true, true, false],
+             "the failover was given up: plain rounds after the requests"),
+            ([m(.heartbeat, 1), m(.takeoverRequest, 2), m(.takeoverRequest, 3)], [false, false, false], "still asking"),
+            ([m(.takeoverRequest, 5, path: 0), m(.takeoverRequest, 5, path: 1)], [false, false], "one round on two paths"),
+            ([m(.takeoverRequest, 10, path: 0), m(.heartbeat, 9, path: 1)], [false, false], "an older round on a slower path"),
+            ([m(.heartbeat, 11, path: 1), m(.takeoverRequest, 10, path: 0)], [false, true], "path 1's socket read first"),
+            ([m(.handoverRequest, 3), m(.claimed, 4)], [true, false], "a standby's handover request, then another kind"),
+            ([m(.takeoverRequest, 10), m(.heartbeat, 2, epoch: 8)], [false, false], "a restart: another epoch"),
+        ]
+        for (batch, expected, why) in rows {
+            #expect(HeartbeatMessage.withdrawnRequests(batch) == expected, "\(why)")
+        }
+    }
+
     /// A node that stops holding the VIPs with nobody to hand over to says so in its release
     /// notice (role `active`); one that handed them over, or never held them, does not.
     @Test func aReleaseNoticeSaysWhetherTheVIPsWereHeld() {

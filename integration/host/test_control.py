@@ -103,6 +103,40 @@ def test_failover_refused_when_peer_down_then_forced(topo, pair):
     pair.wait_for(lambda: pair.holders() == {"a"}, 5, what="ra takes the VIP back")
 
 
+def test_a_paused_standby_does_not_act_on_a_failover_refused_meanwhile(pair):
+    """Operator trial of session 32: rb paused (SIGSTOP, as a stunned VM) while `tandemctl
+    failover` on ra waits for it and gives up; when rb resumes it reads the queued takeover
+    requests. They are past the handover timeout: rb must stay standby, never holding the VIP
+    (it claimed, announced and ran its notify before the fix), and ra keeps serving."""
+    started(pair)
+    b = pair.procs["b"]
+    # Every address change in rb's namespace, as the kernel reports it (a claim lasting a few
+    # milliseconds would slip between two `ip addr` reads).
+    monitor = subprocess.Popen(["ip", "-n", pair.topo.ns["b"], "monitor", "address"], stdout=subprocess.PIPE, text=True)
+    b.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(0.2)
+        r = pair.ctl("a", "failover")
+        # ra gives up: rb went silent (its dead time) or did not claim (the handover timeout).
+        assert r.returncode == 1 and "staying active" in r.stderr, (r.stdout, r.stderr)
+        time.sleep(0.3)
+    finally:
+        b.send_signal(signal.SIGCONT)
+    # Watch what `ip -j addr` sees in both namespaces for 1.5 s (bounded loop).
+    seen = set()
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        seen |= pair.holders()
+    monitor.terminate()
+    changes = monitor.communicate(timeout=5)[0]
+    assert VIP not in changes, f"rb's namespace saw the VIP come and go:\n{changes}"
+    assert seen == {"a"}, f"holders seen after rb resumed: {seen}\n{pair.log('b')[-3000:]}"
+    log = pair.log("b")
+    assert "asked us to take over" not in log and "VIPs claimed" not in log, log[-3000:]
+    assert "read as a heartbeat, nothing taken over or handed over" in log, log[-3000:]
+    assert status(pair, "b")["role"] == "standby" and status(pair, "a")["role"] == "active"
+
+
 def test_maintenance_refused_when_peer_down_then_forced(pair):
     """Maintenance on an active with nobody to hand over to would leave the VIPs unserved: refused
     like a failover (exit 1, the flag file taken back), and done with --force."""

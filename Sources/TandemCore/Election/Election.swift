@@ -359,7 +359,7 @@ public struct Election: Sendable {
     /// granularity of its deadline check); nil for a request still waited for, or any other
     /// kind. Keeps `requestRun`: a packet of another kind ends the run.
     private mutating func expiredRequest(_ message: HeartbeatMessage, waitedNanoseconds: UInt64?) -> UInt64? {
-        guard message.kind == .takeoverRequest || message.kind == .handoverRequest else {
+        guard message.kind.isRequest else {
             if let run = requestRun, run.epoch != message.bootEpoch || message.sequence > (peer?.sequence ?? 0) { requestRun = nil }
             return nil
         }

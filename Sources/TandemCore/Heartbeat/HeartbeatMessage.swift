@@ -26,6 +26,10 @@ public struct HeartbeatMessage: Sendable, Hashable {
         /// the winner announces again. Version 1 receivers before this kind drop it as unknown.
         case yielded = 6
 
+        /// A request the receiver acts on at once (`takeoverRequest`, `handoverRequest`): sent
+        /// every interval while the sender waits for the answer.
+        public var isRequest: Bool { self == .takeoverRequest || self == .handoverRequest }
+
         public var description: String {
             switch self {
             case .heartbeat: return "heartbeat"
@@ -99,5 +103,26 @@ public struct HeartbeatMessage: Sendable, Hashable {
         self.pathIndex = pathIndex
         self.intervalMilliseconds = intervalMilliseconds
         self.sentAtNanoseconds = sentAtNanoseconds
+    }
+}
+
+extension HeartbeatMessage {
+    /// Which of `messages`, packets read in one go from the sockets (all paths), are requests
+    /// their sender had already withdrawn: the batch holds a packet of the same boot epoch with
+    /// a higher sequence that is not a request (the sender stopped asking: the handover
+    /// completed, or it gave up because this node went silent or did not claim in time). A node
+    /// that was paused or starved reads its whole queue at once; acting on a withdrawn request
+    /// there would take the VIPs for a failover the peer had called off. Sequences, not the
+    /// order read, say which came later (each path's socket is read in turn). Pure: true at the
+    /// withdrawn indexes.
+    public static func withdrawnRequests(_ messages: [HeartbeatMessage]) -> [Bool] {
+        var newestPlain: [UInt64: UInt64] = [:]
+        for message in messages where !message.kind.isRequest {
+            newestPlain[message.bootEpoch] = max(newestPlain[message.bootEpoch] ?? 0, message.sequence)
+        }
+        return messages.map { message in
+            guard message.kind.isRequest, let newest = newestPlain[message.bootEpoch] else { return false }
+            return newest > message.sequence
+        }
     }
 }

@@ -103,6 +103,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private var schedulerChosen = false
     /// Packets dropped on each path's socket, by reason class (`DropReason.category`).
     private var pathDrops: [[String: UInt64]]
+    /// The packets accepted in one wake-up, in the order read (kept to reuse its storage).
+    private var accepted: [(message: HeartbeatMessage, waited: UInt64?, at: MonotonicInstant)] = []
 
     // Shared:
     /// Events for the thread; `closed` once the loop has finished (a request posted then is refused at once).
@@ -209,7 +211,11 @@ public final class HeartbeatLoop: @unchecked Sendable {
             // 1. Every packet already received, before any timer: from each socket the wait found
             // ready, and from every socket when the peer is not (or no longer) heard, so a
             // silence is never judged on a stale look (after a stall, say).
+            // Read and verified first, then given to the election together, so that a request
+            // the peer withdrew later in the same queue is not acted on
+            // (`HeartbeatMessage.withdrawnRequests`): a node that was paused reads it all at once.
             let judging = !driver.peerIsAlive(at: clock.now())
+            accepted.removeAll(keepingCapacity: true)
             for (index, socket) in transport.sockets.enumerated() where judging || waitSet.ready[index] {
                 var budget = 256
                 while budget > 0, let (count, source) = socket.receive(into: &buffer) {
@@ -220,7 +226,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     transport.sendsTime = verifier.peerTakesSendTime
                     switch verdict {
                     case .accepted(let message, let waited):
-                        driver.heartbeatReceived(message, waitedNanoseconds: waited, at: now)
+                        accepted.append((message, waited, now))
                     case .dropped(let reason):
                         pathDrops[index][reason.category, default: 0] += 1
                         logDrop(reason, from: Posix.ipAddress(of: source), local: socket.local, at: now)
@@ -228,9 +234,9 @@ public final class HeartbeatLoop: @unchecked Sendable {
                         logAuthentication(event, at: now)
                     }
                     for reply in verifier.takeOutbox() { transport.send(reply.bytes, onPath: reply.pathIndex) }
-                    if driver.isFinished { break }
                 }
             }
+            deliver(accepted, readLate: readLate)
             // 2. Events from other threads.
             if waitSet.ready[transport.sockets.count] { wake.drain() }
             var events = inbox.withLock { inbox -> [HeartbeatLoopEvent] in defer { inbox.events = [] }; return inbox.events }
@@ -270,6 +276,25 @@ public final class HeartbeatLoop: @unchecked Sendable {
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Gives the packets read in one wake-up to the election in the order read; a request the
+    /// peer withdrew later in the same batch goes as the heartbeat it also is, said once.
+    private func deliver(_ batch: [(message: HeartbeatMessage, waited: UInt64?, at: MonotonicInstant)], readLate: UInt64) {
+        let withdrawn = batch.count > 1 ? HeartbeatMessage.withdrawnRequests(batch.map(\.message)) : []
+        var said = false
+        for (index, item) in batch.enumerated() {
+            if driver.isFinished { break }
+            var message = item.message
+            if !withdrawn.isEmpty, withdrawn[index] {
+                if !said {
+                    said = true
+                    logger.notice("\(message.sender)'s \(message.kind) (sequence \(message.sequence)) was read together with later heartbeats in which \(message.sender) no longer asks (\(batch.count) packets read at once, this node woke \(readLate / 1_000_000)ms late): read as a heartbeat, nothing taken over or handed over")
+                }
+                message.kind = .heartbeat
+            }
+            driver.heartbeatReceived(message, waitedNanoseconds: item.waited, at: item.at)
+        }
     }
 
     private func handle(_ event: HeartbeatLoopEvent, at now: MonotonicInstant) {
