@@ -300,6 +300,26 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix(keyword) && $0.location?.line == 5 })
     }
 
+    /// `lvs_sync_daemon_interface` in a vrrp_instance (keepalived 2.x still reads it, as the
+    /// global lvs_sync_daemon with that instance: operator trial of session 32 found it dropped as
+    /// "no equivalent") becomes sync, with keepalived's sync id, the instance's virtual_router_id;
+    /// beside a global lvs_sync_daemon it is left out with a note. The global form without `id`
+    /// takes the vrid too.
+    @Test func theInstanceFormOfTheSyncDaemonIsCarriedOver() throws {
+        let instanceForm = importVRRP.replacingOccurrences(of: "    priority 150\n",
+                                                           with: "    priority 150\n    virtual_router_id 51\n    lvs_sync_daemon_interface eth1\n")
+        let result = try importKeepalived(["/etc/keepalived/keepalived.conf": instanceForm])
+        #expect(try ConfigParser.parse(yaml: result.yaml).sync == SyncSettings(interface: "eth1", syncID: 51))
+        #expect(result.findings.contains { $0.kind == .note && $0.message.hasPrefix("lvs_sync_daemon_interface eth1 (in vrrp_instance VI_1")
+                                             && $0.location?.line == 6 }, "\(result.findings)")
+        #expect(!result.findings.contains { $0.kind == .notCarriedOver && $0.message.contains("lvs_sync_daemon_interface") })
+
+        let both = "global_defs {\n    lvs_sync_daemon eth2 VI_1\n}\n" + instanceForm
+        let global = try importKeepalived(["/etc/keepalived/keepalived.conf": both])
+        #expect(try ConfigParser.parse(yaml: global.yaml).sync == SyncSettings(interface: "eth2", syncID: 51), "the global form, the vrid as its id")
+        #expect(global.findings.contains { $0.kind == .note && $0.message.hasPrefix("lvs_sync_daemon_interface eth1 in vrrp_instance VI_1 is left out") })
+    }
+
     @Test func vrrpInstance() throws {
         let result = try importKeepalived(["/etc/keepalived/keepalived.conf": """
         global_defs {

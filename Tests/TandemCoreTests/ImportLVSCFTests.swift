@@ -130,6 +130,40 @@ func importLVSCF(_ text: String) throws -> ImportResult {
         }
     }
 
+    /// Operator trial of session 32: `active_cmd`/`inactive_cmd` (the README's migration table
+    /// maps them to notify) were dropped as "no equivalent"; a DR real server's own port and a
+    /// weight beyond IPVS's range were changed without a word.
+    @Test func roleCommandsBecomeNotifyAndChangedPortsAndWeightsAreSaid() throws {
+        let text = lvsGlobals + """
+        active_cmd = /usr/local/sbin/lvs-up.sh --now
+        inactive_cmd = lvs-down.sh
+        virtual dns {
+             address = 192.0.2.10 eth0:1
+             vip_nmask = 255.255.255.0
+             port = 53
+             protocol = udp
+             server ns1 {
+                 address = 10.20.0.21
+                 port = 5353
+                 weight = 70000
+             }
+        }
+        """
+        let result = try importLVSCF(text)
+        let config = try ConfigParser.parse(yaml: result.yaml)
+        #expect(config.notify.active == ["/usr/local/sbin/lvs-up.sh", "--now"])
+        #expect(config.notify.standby == nil)
+        #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("inactive_cmd = lvs-down.sh is not carried over: not an absolute path") })
+        #expect(IPVSSaveFormat.render(config.desiredIPVSTable()) == """
+        -A -u 192.0.2.10:53 -s wlc
+        -a -u 192.0.2.10:53 -r 10.20.0.21:53 -g -w 65535
+
+        """)
+        #expect(result.findings.contains { $0.kind == .quirk && $0.message.hasPrefix("server ns1 of virtual dns: port = 5353 differs from the virtual's port 53") && $0.location?.line == 17 },
+                "\(result.findings)")
+        #expect(result.findings.contains { $0.kind == .note && $0.message.contains("weight = 70000 is outside IPVS's 0…65535 and is written as 65535") })
+    }
+
     @Test func failoverBlocksInFosMode() throws {
         let text = lvsGlobals.replacingOccurrences(of: "service = lvs", with: "service = fos") + """
         failover web {

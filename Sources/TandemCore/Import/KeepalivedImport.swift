@@ -97,6 +97,8 @@ struct RouterView {
         var advertMS: UInt64?
         var nopreempt = false
         var preemptDelayMS: UInt64?
+        /// `virtual_router_id`: keepalived's sync id when lvs_sync_daemon gives none.
+        var vrid: Int?
         var vips: [(words: [String], location: SourceLocation)] = []
         var trackInterfaces: [(String, Int?, SourceLocation)] = []
         var unicastSource: (String, SourceLocation)?
@@ -139,6 +141,13 @@ struct RouterView {
     var instances: [Instance] = []
     var globalGarp: [(String, String?, SourceLocation)] = []
     var syncDaemon: KeepalivedStatement?
+    /// `lvs_sync_daemon_interface IFACE` inside a vrrp_instance: the form before keepalived 1.4's
+    /// global `lvs_sync_daemon`, still read by 2.x (vrrp_parser.c `vrrp_lvs_syncd_handler`: "is
+    /// deprecated, please use global lvs_sync_daemon"), which makes that instance drive it.
+    var instanceSyncInterface: (interface: String, instance: String, location: SourceLocation)?
+    /// The sync id keepalived gives the daemons of `instance` when none is written: its
+    /// virtual_router_id (vrrp.c, a `syncid` left PARAMETER_UNSET takes the instance's vrid).
+    func defaultSyncID(instance: String?) -> Int? { instances.first { $0.name == instance }?.vrid }
     /// Each vrrp_sync_group: its name, the instances of its `group` block, and its
     /// notify_master/_backup/_fault/_stop (role, command, where), which keepalived runs on the
     /// group's transitions: the pair's in Tandem, for the group of the imported instance.
@@ -282,6 +291,8 @@ struct RouterView {
                     if line.arg(0) == "weight", let w = line.arg(1).flatMap({ Int($0) }) { weight = w }
                     i.trackInterfaces.append((line.keyword, weight, line.location))
                 }
+            case "lvs_sync_daemon_interface":
+                if let interface = s.arg(0), instanceSyncInterface == nil { instanceSyncInterface = (interface, i.name, s.location) }
             case "unicast_src_ip": if let a = s.arg(0) { i.unicastSource = (a, s.location) }
             case "unicast_peer":
                 for line in s.block ?? [] { i.unicastPeers.append((line.keyword, line.location)) }
@@ -291,6 +302,7 @@ struct RouterView {
                  "garp_interval", "gna_interval":
                 i.garp.append((s.keyword, s.arg(0), s.location))
             case "virtual_router_id":
+                i.vrid = s.arg(0).flatMap { Int($0) }
                 notes.append(ImportFinding(.note, at: s.location,
                     "virtual_router_id \(s.arg(0) ?? ""): Tandem's peers find each other by their configured heartbeat addresses, not by a router id"))
             case "authentication":
@@ -825,7 +837,23 @@ private struct Builder {
     /// `lvs_sync_daemon INTERFACE [VRRP_INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP]`
     /// (global_parser.c lvs_syncd_handler).
     mutating func buildSync() {
-        guard let s = views[0].syncDaemon, let interface = s.arg(0) else { return }
+        guard let s = views[0].syncDaemon, let interface = s.arg(0) else {
+            if let old = views[0].instanceSyncInterface {
+                let id = views[0].defaultSyncID(instance: old.instance)
+                draft.sync = TandemDraft.Sync(interface: old.interface, syncID: id, source: old.location)
+                findings.append(ImportFinding(.note, at: old.location,
+                    "lvs_sync_daemon_interface \(old.interface) (in vrrp_instance \(old.instance), the older form of the global "
+                        + "lvs_sync_daemon) → sync: the IPVS connection sync daemons run on \(old.interface)"
+                        + (id.map { " with sync id \($0), the instance's virtual_router_id as in keepalived" } ?? "")
+                        + ", master on the active router and backup on the standby"))
+            }
+            return
+        }
+        if let old = views[0].instanceSyncInterface {
+            findings.append(ImportFinding(.note, at: old.location,
+                "lvs_sync_daemon_interface \(old.interface) in vrrp_instance \(old.instance) is left out: the global lvs_sync_daemon "
+                    + "(\(s.location)) says how the sync daemons run"))
+        }
         var sync = TandemDraft.Sync(interface: interface, source: s.location)
         var i = 1
         while i < s.argumentCount {
@@ -837,7 +865,9 @@ private struct Builder {
             case "ttl": sync.ttl = value.flatMap { Int($0) }; i += 2
             case "group": sync.group = value; i += 2
             default:
-                // The VRRP instance whose state drives the daemon: Tandem's role does.
+                // The VRRP instance whose state drives the daemon: Tandem's role does; its
+                // virtual_router_id is keepalived's sync id when `id` is not given.
+                if sync.syncID == nil, let id = views[0].defaultSyncID(instance: key) { sync.syncID = id }
                 i += 1
             }
         }

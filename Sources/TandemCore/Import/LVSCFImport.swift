@@ -241,6 +241,11 @@ struct LVSCFMapper {
             draft.sync = TandemDraft.Sync(interface: iface, syncID: id, source: e.location)
         }
         _ = value("syncd_iface"); _ = value("syncd_id")
+        // The pair's own role commands: pulse runs active_cmd when this router becomes the active
+        // LVS router and inactive_cmd when it stops being it.
+        for (key, role) in [("active_cmd", "active"), ("inactive_cmd", "standby")] {
+            if let e = value(key) { mapCommand(e, role: role, what: key) }
+        }
         if let e = value("monitor_links"), e.value == "1" {
             note(.note, e.location, "monitor_links = 1: Tandem tracks the VIPs' interfaces implicitly (a link down gives the VIPs to the peer)")
         }
@@ -492,17 +497,46 @@ struct LVSCFMapper {
             }
             var rsPort = port(server.entry("port"))
             if forwarding.method != "nat" {
-                rsPort = vs.fwmark == nil ? servicePort : nil
+                let written = vs.fwmark == nil ? servicePort : nil
+                if let given = server.entry("port"), let p = rsPort, p != 0, written != nil, p != written {
+                    note(.quirk, given.location, "server \(server.name) of virtual \(block.name): port = \(p) differs from the virtual's port \(written!); "
+                         + "with \(forwarding.method == "dr" ? "direct routing" : "tunnelling") IPVS forwards packets unchanged, so pulse's "
+                         + "real server got port \(written!) all the same, and the output says so",
+                         "to reach port \(p) on the real server, use network = nat, or have the real server listen on \(written!)")
+                }
+                rsPort = written
             } else if vs.fwmark != nil, rsPort == 0 {
                 rsPort = nil
             }
-            let weight = server.value("weight").flatMap { Int($0) } ?? 1
-            vs.realServers.append(TandemDraft.RealServer(address: "\(a)", port: rsPort, weight: min(max(weight, 0), 65535), source: server.location))
+            var weight = server.value("weight").flatMap { Int($0) } ?? 1
+            if !(0...65535).contains(weight), let given = server.entry("weight") {
+                let clamped = min(max(weight, 0), 65535)
+                note(.note, given.location, "server \(server.name) of virtual \(block.name): weight = \(weight) is outside IPVS's 0…65535 and is written as \(clamped)")
+                weight = clamped
+            }
+            vs.realServers.append(TandemDraft.RealServer(address: "\(a)", port: rsPort, weight: weight, source: server.location))
             for e in server.entries where !["address", "active", "weight", "port", "name"].contains(e.key) {
                 note(.notCarriedOver, e.location, "\(e.key) = \(e.value) (in server \(server.name)) is not carried over")
             }
         }
         draft.virtualServers.append(vs)
+    }
+
+    /// A command pulse runs on a role change → `notify.<role>`, when it is an absolute path and
+    /// the role has no command yet (Tandem runs one per role for the whole pair; notify commands
+    /// run without a shell, so the words are split on blanks).
+    mutating func mapCommand(_ entry: LVSCFImport.Entry, role: String, what: String) {
+        let words = entry.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        if entry.value.hasPrefix("/"), !draft.notify.contains(where: { $0.0 == role }) {
+            draft.notify.append((role, words, entry.location))
+            note(.note, entry.location, "\(what) → notify.\(role) (Tandem runs one command per role for the whole pair, without a shell)")
+        } else if entry.value.hasPrefix("/") {
+            note(.notCarriedOver, entry.location, "\(what) is not carried over: notify.\(role) already runs another command",
+                 "Tandem runs one notify command per role: combine the commands in one script with an absolute path")
+        } else {
+            note(.notCarriedOver, entry.location, "\(what) = \(entry.value) is not carried over: not an absolute path",
+                 "notify commands run without a shell and need an absolute path: write one, in a script if it needs a shell")
+        }
     }
 
     /// fos mode: each failover block's address is a VIP; its check and start/stop commands have
@@ -518,17 +552,7 @@ struct LVSCFMapper {
         }
         addVIP(vip, block: "failover \(block.name)")
         for key in ["start_cmd", "stop_cmd"] {
-            if let c = block.entry(key) {
-                let role = key == "start_cmd" ? "active" : "standby"
-                let words = c.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-                if c.value.hasPrefix("/"), !draft.notify.contains(where: { $0.0 == role }) {
-                    draft.notify.append((role, words, c.location))
-                    note(.note, c.location, "\(key) of failover \(block.name) → notify.\(role) (Tandem runs one command per role for the whole pair)")
-                } else {
-                    note(.notCarriedOver, c.location, "\(key) of failover \(block.name) is not carried over",
-                         "Tandem runs one notify command per role: combine the services' commands in one script with an absolute path")
-                }
-            }
+            if let c = block.entry(key) { mapCommand(c, role: key == "start_cmd" ? "active" : "standby", what: "\(key) of failover \(block.name)") }
         }
         if block.entry("send") != nil || block.entry("expect") != nil || block.entry("port") != nil {
             note(.notCarriedOver, block.location, "fos checks the local service (port, send, expect) of failover \(block.name); Tandem does not",
