@@ -837,6 +837,36 @@ struct ElectionTests {
         }
     }
 
+    /// SIGTERM during the node's own failover, just after the peer claimed (operator trial of
+    /// session 32): the stop carries the handover on (make-before-break, the grace kept), and
+    /// says so, instead of "no live standby to hand over to" with the peer active.
+    @Test func aStopDuringAFailoverCarriesTheHandoverOn() {
+        func packet(_ kind: HeartbeatMessage.Kind, _ role: Role, _ sequence: UInt64) -> HeartbeatMessage {
+            HeartbeatMessage(kind: kind, sender: "b", bootEpoch: 7, sequence: sequence, role: role, priority: 100,
+                             configSerial: 1, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 10)
+        }
+        func transitions(_ actions: [Election.Action]) -> [String] {
+            actions.compactMap { if case .transition(_, let to, let why) = $0 { return "\(to): \(why)" } else { return nil } }
+        }
+        var election = Election(settings: electionSettings(priority: 200))
+        _ = election.started(at: .zero)
+        _ = election.timerFired(at: .milliseconds(30))
+        _ = election.heartbeatReceived(packet(.heartbeat, .standby, 1), at: .milliseconds(40))
+        _ = election.failoverRequested(at: .milliseconds(45))
+        _ = election.heartbeatReceived(packet(.claimed, .active, 2), at: .milliseconds(50))
+        let stop = election.stopRequested(at: .milliseconds(52))
+        #expect(transitions(stop) == ["stopping: stop requested during the failover handover: handing over to b"])
+        #expect(!stop.contains { if case .release = $0 { return true } else { return false } }, "the VIPs stay for the grace")
+        var left: [String] = []
+        for ms in stride(from: UInt64(55), through: 120, by: 5) {
+            let actions = election.timerFired(at: .milliseconds(ms))
+            if actions.contains(where: { if case .release = $0 { return true } else { return false } }) { left.append("\(ms)") }
+            _ = election.heartbeatReceived(packet(.heartbeat, .active, 2 + ms), at: .milliseconds(ms))
+        }
+        #expect(left == ["70"], "released once the grace (20 ms after the claim at 50) was over")
+        #expect(election.isFinished)
+    }
+
     /// A node that stops holding the VIPs with nobody to hand over to says so in its release
     /// notice (role `active`); one that handed them over, or never held them, does not.
     @Test func aReleaseNoticeSaysWhetherTheVIPsWereHeld() {

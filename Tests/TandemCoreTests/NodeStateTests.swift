@@ -548,6 +548,31 @@ struct NodeHarness {
         #expect(NodeState.configsDiffer(here: 25, peer: 25, peerName: "rb", mirrors: false).contains("equal serials with different contents are a conflict"))
     }
 
+    /// Stopped (SIGTERM) during its own failover once the peer claimed: the failover is
+    /// answered as done, with the stop said, not "tandemd stopped before the failover
+    /// completed" (operator trial of session 32: exit 1 for a move that happened).
+    @Test func aStopAfterThePeerClaimedAnswersTheFailoverAsDone() {
+        var h = H()
+        h.startActive()
+        h.send(H.peer(1, role: .standby))
+        h.send(.command(1, .failover(force: false)))
+        #expect(h.replies[1] == nil)
+        h.send(.heartbeat(HeartbeatMessage(kind: .claimed, sender: "b", bootEpoch: 7, sequence: 2, role: .active, priority: 100,
+                                           configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
+        h.send(.stop)
+        for sequence in UInt64(3)...12 {   // the release grace is two intervals (200 ms here)
+            h.send(H.peer(sequence, role: .active))
+            h.advance(50)
+        }
+        #expect(h.state.isFinished)
+        guard case .failoverDone(let from, let to, _, let message)? = h.replies[1]?.first else {
+            Issue.record("\(String(describing: h.replies[1]))")
+            return
+        }
+        #expect(from == "a" && to == "b")
+        #expect(message.hasPrefix("failover complete: a -> b in ") && message.contains("a then stopped"), "\(message)")
+    }
+
     /// A failover asked right after a reload (the peer still runs the older serial) waits for the
     /// mirror and then fails over; one the mirror does not settle in time is refused, saying so.
     @Test func aFailoverRightAfterAReloadWaitsForTheMirror() {

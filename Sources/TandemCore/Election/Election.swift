@@ -513,7 +513,16 @@ public struct Election: Sendable {
     public mutating func stopRequested(at now: MonotonicInstant) -> [Action] {
         guard startedAt != nil, !isFinished, role != .stopping else { return [] }
         var actions: [Action] = []
-        if role == .active, peerIsAlive(at: now), let peer, peer.role == .standby || peer.role == .starting {
+        if role == .active, var pending = handover {
+            // A failover or maintenance handover is under way (the peer may have claimed
+            // already, and is active now): the stop carries it on, make-before-break, to its
+            // deadline, instead of releasing as if nobody could take the VIPs.
+            let purpose = pending.purpose
+            pending.purpose = .stop
+            handover = pending
+            become(.stopping, reason: "stop requested during the \(purpose.name) handover: handing over to \(settings.peerName)",
+                   at: now, into: &actions, keepVIPs: true)
+        } else if role == .active, peerIsAlive(at: now), let peer, peer.role == .standby || peer.role == .starting {
             handover = Handover(purpose: .stop, deadline: now + settings.handoverTimeout)
             become(.stopping, reason: "stop requested: handing over to \(settings.peerName)", at: now,
                    into: &actions, keepVIPs: true)

@@ -400,7 +400,7 @@ public struct NodeState: Sendable {
             awaiting = .send
             out.append(.send(outgoing))
         case .finish(let reason):
-            finish(reason: reason)
+            finish(reason: reason, at: now)
         }
     }
 
@@ -439,14 +439,14 @@ public struct NodeState: Sendable {
         case .scheduleTimer(let at):
             electionTimer = at
         case .finished(let reason):
-            finish(reason: reason)
+            finish(reason: reason, at: now)
         case .alert(let level, let text):
             out.append(.log(level, text))
             out.append(.publish(.peer, text))
         }
     }
 
-    private mutating func finish(reason: String) {
+    private mutating func finish(reason: String, at now: MonotonicInstant) {
         guard !isFinished else { return }
         isFinished = true
         finishReason = reason
@@ -456,7 +456,15 @@ public struct NodeState: Sendable {
         out.append(.log(.notice, "stopped: \(reason)"))
         if let pending {
             self.pending = nil
-            out.append(.reply(pending.id, .failed("tandemd stopped (\(reason)) before the \(pending.command.name) completed")))
+            if case .failover = pending.command, pending.wasActive, election.peer?.role == .active, !election.holdingVIPs {
+                // Stopped during its own failover after the peer claimed: the move completed.
+                let ms = Int(now.milliseconds(since: pending.since))
+                let text = "failover complete: \(nodeName) -> \(peerName) in \(ms)ms (make-before-break); \(nodeName) then stopped (\(reason))"
+                out.append(.publish(.control, text))
+                out.append(.reply(pending.id, .failoverDone(from: nodeName, to: peerName, milliseconds: ms, message: text)))
+            } else {
+                out.append(.reply(pending.id, .failed("tandemd stopped (\(reason)) before the \(pending.command.name) completed")))
+            }
         }
         for id in drainRequests.sorted() {
             out.append(.reply(id, .drainDone(drains.list, peer: .failed("tandemd stopped (\(reason)) before the peer answered"))))
