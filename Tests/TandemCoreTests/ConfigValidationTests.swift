@@ -100,6 +100,8 @@ import Testing
              expected: "virtual_servers[0].address: 10.0.0.11 is not one of the virtual_ips: add it there, or use a fwmark service (line 15)"),
         Case(yaml: minimal(replacingLine: 20, with: "        port: 8080"),
              expected: "virtual_servers[0].real_servers[0].port: 8080 differs from the service port 80: with direct routing packets reach the real server unchanged, so it must listen on 80 (line 20)"),
+        Case(yaml: minimal(replacingLine: 16, with: "    port: 0\n    persistence: {timeout: 300s}"),
+             expected: "virtual_servers[0].real_servers[0].port: 80 differs from the service port 0 (every port): with direct routing packets reach the real server unchanged, on the port each client used, so leave the real server's port out (line 21)"),
         Case(yaml: minimal(replacingLine: 19, with: "      - address: \"fd00::21\""),
              expected: "virtual_servers[0].real_servers[0].address: fd00::21 is IPv6 but the service is IPv4: only tunnel real servers may differ in family (line 19)"),
         Case(yaml: minimal(appending: "      - {address: 10.0.0.21, port: 80}"),
@@ -275,6 +277,11 @@ import Testing
 
     @Test func malformedYAML() {
         #expect(errors(of: "serial: 1\nnodes: [\n") == ["(top level): is not valid YAML: did not find expected node content (line 3)"])
+        // A tab where YAML wants indentation (a migrant's editor): the error says so.
+        let tabbed = minimalConfig.replacingOccurrences(of: "\n  - address: 10.0.0.10/24", with: "\n\t- address: 10.0.0.10/24")
+        #expect(tabbed != minimalConfig)
+        let refused = errors(of: tabbed)
+        #expect(refused.count == 1 && refused[0].contains("that line holds a tab, and YAML indents with spaces only"), "\(refused)")
     }
 
     @Test func emptyAndBlankFiles() {

@@ -103,6 +103,19 @@ public enum ConfigParser {
         return Result(config: config, warnings: diags.warnings)
     }
 
+    /// What a migrant needs to hear when libyaml refuses a line that holds a tab ("found
+    /// character that cannot start any token"): YAML indents with spaces only (YAML 1.2 §6.1).
+    static func tabHint(_ text: String, line: Int?) -> String {
+        guard let line, line >= 1 else { return "" }
+        var number = 0
+        for content in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            guard number == line else { continue }
+            return content.contains("\t") ? "; that line holds a tab, and YAML indents with spaces only: replace the tab with spaces" : ""
+        }
+        return ""
+    }
+
     /// The YAML document of a config's text (`bytes`, the UTF-8 of `text`): refuses empty text,
     /// text nested too deep, invalid YAML and streams without a document.
     private static func document(_ bytes: UnsafeBufferPointer<UInt8>, of text: String) throws(ConfigError) -> YAMLDocument {
@@ -119,7 +132,8 @@ public enum ConfigParser {
         do {
             root = try YAMLDocument.parse(bytes)
         } catch {
-            throw fail("is not valid YAML: \(error.message)", line: error.line)
+            let hint = error.message.contains("tab") ? "" : tabHint(text, line: error.line)
+            throw fail("is not valid YAML: \(error.message)" + hint, line: error.line)
         }
         guard let root else {
             throw fail("holds no YAML document: a config needs at least serial, nodes and virtual_ips")

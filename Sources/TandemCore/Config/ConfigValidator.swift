@@ -295,7 +295,12 @@ struct Validator {
         case .directRouting, .tunnel:
             if port != servicePort {
                 let how = forwarding == .directRouting ? "direct routing" : "a tunnel"
-                fail("\(path()).port", "\(port) differs from the service port \(servicePort): with \(how) packets reach the real server unchanged, so it must listen on \(servicePort)")
+                if servicePort == 0 {
+                    fail("\(path()).port", "\(port) differs from the service port 0 (every port): with \(how) packets reach the real server unchanged, "
+                         + "on the port each client used, so leave the real server's port out")
+                } else {
+                    fail("\(path()).port", "\(port) differs from the service port \(servicePort): with \(how) packets reach the real server unchanged, so it must listen on \(servicePort)")
+                }
             }
         case .nat:
             break

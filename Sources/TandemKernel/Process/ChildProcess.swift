@@ -68,7 +68,8 @@ public struct ChildOutcome: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The kept output as one line (newlines shown as " | "), at most `limit` characters; nil when empty.
+    /// The kept output as one line (newlines shown as " | "), at most `limit` characters, with the
+    /// count of the output's bytes not shown (cut here, or past what was kept); nil when empty.
     public func outputLine(limit: Int = 300) -> String? {
         // Control characters (a terminal escape, a carriage return) would reach whoever reads the
         // log with a terminal: shown as \xNN instead.
@@ -85,8 +86,10 @@ public struct ChildOutcome: Sendable, Hashable, CustomStringConvertible {
             .split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             .joined(separator: " | ")
         guard !text.isEmpty else { return nil }
-        let cut = text.count > limit ? String(text.prefix(limit)) + "…" : text
-        return outputDiscarded > 0 ? cut + " (\(outputDiscarded) more bytes discarded)" : cut
+        guard text.count > limit || outputDiscarded > 0 else { return text }
+        let shown = String(text.prefix(limit))
+        let notShown = text.utf8.count - shown.utf8.count + outputDiscarded
+        return shown + "… (\(notShown) more bytes of output not shown)"
     }
 }
 
