@@ -72,6 +72,9 @@ struct Tandemd: AsyncParsableCommand {
                 try? Posix.writeAll(2, Array("\(config): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))\n".utf8),
                                     object: "standard error")
             }
+            for line in store.current.isCluster ? [] : VIPInterfaceCheck.otherAbsent(in: store.current, node: me.name, exists: interfaceExists) {
+                try? Posix.writeAll(2, Array("\(config): warning: \(line)\n".utf8), object: "standard error")
+            }
             if store.current.isCluster {
                 print("\(config): valid; this is director \(me.name) of a cluster of \(store.current.nodes.count), digest \(store.current.digest) (this tandemd does not run clusters yet)")
             } else {

@@ -35,4 +35,22 @@ import Testing
                 + "with it this node would be judged faulty and release every VIP (and so would the peer, once the "
                 + "config is mirrored there): correct the name, or create the interface first")
     }
+
+    /// The sync daemons' interface and this node's tracked interfaces, when this host lacks
+    /// them (operator trial of session 32: a missing sync.interface passed without a word):
+    /// one warning each, naming the effect and the fix.
+    @Test func findsTheSyncAndTrackedInterfacesThisHostLacks() throws {
+        let text = Self.base.replacingOccurrences(of: "priority: 150}", with: "priority: 150, track_interfaces: [eth3, {interface: eth4, lower_priority_by: 20}]}")
+            + "sync: {interface: eth7}\n"
+        let config = try ConfigParser.parseWithWarnings(data: Array(text.utf8)).config
+        let lines = VIPInterfaceCheck.otherAbsent(in: config, node: "ra", exists: { $0 == "eth0" || $0 == "eth4" })
+        #expect(lines == [
+            "sync.interface: eth7 does not exist on ra: the kernel cannot start the IPVS sync daemons on it, so connections are not "
+                + "synchronised and a failover drops them; correct the name, or create the interface first",
+            "track_interfaces: eth3 does not exist on ra: it counts as down (this node is judged faulty) until it exists; "
+                + "correct the name, or create the interface first",
+        ])
+        #expect(VIPInterfaceCheck.otherAbsent(in: config, node: "rb", exists: { $0 != "eth7" }) .count == 1, "rb tracks nothing; the sync interface is missing")
+        #expect(VIPInterfaceCheck.otherAbsent(in: config, node: "ra", exists: { _ in true }).isEmpty)
+    }
 }

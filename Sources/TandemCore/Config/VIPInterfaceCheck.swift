@@ -33,6 +33,23 @@ public enum VIPInterfaceCheck {
             + "once the config is mirrored there): correct the name, or create the interface first"
     }
 
+    /// The other interfaces `config` names for `node` that `exists` does not find, one warning
+    /// line each: the sync daemons' interface (the kernel refuses to start them on a missing
+    /// one, so connections are not synchronised and a failover drops them) and the node's
+    /// tracked interfaces (a missing one counts as down: a fault, or a lower priority).
+    public static func otherAbsent(in config: Config, node: String, exists: (String) -> Bool) -> [String] {
+        var out: [String] = []
+        if let sync = config.sync, !exists(sync.interface) {
+            out.append("sync.interface: \(sync.interface) does not exist on \(node): the kernel cannot start the IPVS sync "
+                + "daemons on it, so connections are not synchronised and a failover drops them; correct the name, or create the interface first")
+        }
+        for tracked in config.node(named: node)?.trackInterfaces ?? [] where !exists(tracked.interface) {
+            out.append("track_interfaces: \(tracked.interface) does not exist on \(node): it counts as down "
+                + "(\(tracked.effect == .fault ? "this node is judged faulty" : "its priority is lowered")) until it exists; correct the name, or create the interface first")
+        }
+        return out
+    }
+
     private struct VIPKey: Hashable {
         var prefix: IPPrefix
         var interface: String

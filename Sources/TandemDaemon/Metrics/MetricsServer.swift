@@ -61,7 +61,7 @@ public final class MetricsServer: Service, Sendable {
             } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
                 logger.info("metrics: \(endpoint.address) is not an address of this node: not listening there")
             } catch {
-                logger.error("metrics: cannot listen on \(endpoint): \(error); check metrics.listen (is the port in use?)")
+                logger.error("metrics: cannot listen on \(endpoint): \(SocketErrorText.describe(error)); check metrics.listen (is the port in use?)")
             }
         }
         if channels.isEmpty {

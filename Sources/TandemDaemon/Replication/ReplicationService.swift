@@ -196,7 +196,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
                 await accept(on: server, key: key)
                 return
             } catch {
-                let why = Self.describe(error)
+                let why = SocketErrorText.describe(error)
                 if !failed {
                     logger.error("config replication: cannot listen on TCP \(address) port \(settings.port): \(why); the peer cannot fetch this node's config over this path until it can (retrying)")
                 }
@@ -206,12 +206,6 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
                 delay = min(delay * 2, .seconds(30))
             }
         }
-    }
-
-    /// A socket error as an operator reads it: the errno's text and number, not the system call's Swift signature.
-    static func describe(_ error: any Error) -> String {
-        if let io = error as? IOError { return "\(String(cString: strerror(io.errnoCode))) (errno \(io.errnoCode))" }
-        return "\(error)"
     }
 
     public func run() async throws {
