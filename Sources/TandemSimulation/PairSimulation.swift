@@ -336,18 +336,20 @@ public final class PairSimulation {
             // Read late by the stall (the daemon's `readLate`: it woke that long after its
             // deadline), all verified first and then given to the node together, as the
             // daemon's loop does (a request withdrawn later in the queue is a heartbeat).
-            var batch: [(HeartbeatMessage, UInt64?)] = []
+            var batch: [(message: HeartbeatMessage, waited: UInt64?, judged: Bool)] = []
             for (_, bytes) in buffered where nodes[i].running {
-                if let accepted = receive(i, bytes, readLate: stalled, deliver: false) { batch.append(accepted) }
-            }
-            let withdrawn = HeartbeatMessage.withdrawnRequests(batch.map(\.0))
-            for (index, (message, waited)) in batch.enumerated() where nodes[i].running {
-                var message = message
-                if withdrawn[index] {
-                    note("  \(nodes[i].name) reads \(message.kind) \(message.sequence) as a heartbeat: withdrawn later in its queue")
-                    message.kind = .heartbeat
+                if let (message, waited) = receive(i, bytes, readLate: stalled, deliver: false) {
+                    batch.append((message, waited, nodes[i].lastPacketJudged))
                 }
-                step(i, .heartbeat(message, waitedNanoseconds: waited))
+            }
+            let withdrawn = HeartbeatMessage.withdrawnRequests(batch.map(\.message))
+            for (index, item) in batch.enumerated() where nodes[i].running {
+                if withdrawn[index] {
+                    note("  \(nodes[i].name) reads \(item.message.kind) \(item.message.sequence) withdrawn later in its queue")
+                }
+                // Invariant 9 judges the packet being handed over, not the last one read.
+                nodes[i].lastPacketJudged = item.judged
+                step(i, .heartbeat(item.message, waitedNanoseconds: item.waited, withdrawn: withdrawn[index]))
             }
             if nodes[i].running, nodes[i].timerDue { fire(i) }
         case .restart(let i, let keepState):

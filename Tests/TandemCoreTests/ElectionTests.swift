@@ -796,6 +796,32 @@ struct ElectionTests {
         _ = paused.heartbeatReceived(packet(.takeoverRequest, sequence + 1, sentAt: 2_100), at: .milliseconds(2_101), waitedNanoseconds: 0)
         #expect(paused.role == .active)
 
+        // The node that claimed keeps reading the requests b sends through its release grace as
+        // requests, however late into b's handover (review of session 32: read as heartbeats they
+        // started a dual-active contest that gave the VIPs back).
+        var claimed = following()
+        _ = claimed.heartbeatReceived(packet(.takeoverRequest, 2, sentAt: 100), at: .milliseconds(101), waitedNanoseconds: 0)
+        #expect(claimed.role == .active)
+        for (sequence, sent) in [(UInt64(3), UInt64(290)), (4, 300), (5, 310)] {
+            let actions = claimed.heartbeatReceived(packet(.takeoverRequest, sequence, sentAt: sent), at: .milliseconds(sent + 1),
+                                                    waitedNanoseconds: 0)
+            #expect(claimed.role == .active, "request sent at \(sent) ms")
+            #expect(!actions.contains { if case .release = $0 { return true } else { return false } })
+        }
+        _ = claimed.heartbeatReceived(packet(.takeoverRequest, 6, sentAt: 320), at: .milliseconds(321), waitedNanoseconds: 0, withdrawn: true)
+        #expect(claimed.role == .active, "nor when the same read shows it withdrawn")
+        // A standby reads a request withdrawn in the same read as a heartbeat, whatever its age.
+        var read = following()
+        _ = read.heartbeatReceived(packet(.takeoverRequest, 2, sentAt: 100), at: .milliseconds(101), waitedNanoseconds: 0, withdrawn: true)
+        #expect(read.role == .standby)
+        // Requests sent further apart than three of the peer's intervals are separate runs: a
+        // second failover whose separating heartbeat was lost is not counted from the first.
+        var again = following()
+        _ = again.heartbeatReceived(packet(.takeoverRequest, 2, sentAt: 100), at: .milliseconds(500), waitedNanoseconds: 400_000_000)
+        #expect(again.role == .standby, "400 ms into a handover of 200: expired")
+        _ = again.heartbeatReceived(packet(.takeoverRequest, 3, sentAt: 600), at: .milliseconds(601), waitedNanoseconds: 0)
+        #expect(again.role == .active, "a new run 500 ms later")
+
         var unknown = following()
         _ = unknown.heartbeatReceived(packet(.takeoverRequest, 2, sentAt: 100), at: .milliseconds(101), waitedNanoseconds: nil)
         #expect(unknown.role == .active, "a request whose age is unknown is honoured")
@@ -803,11 +829,12 @@ struct ElectionTests {
         var slow = following()
         _ = slow.heartbeatReceived(packet(.takeoverRequest, 2, sentAt: 100), at: .milliseconds(250), waitedNanoseconds: 150_000_000)
         #expect(slow.role == .active, "150 ms into the handover")
-        // Paused from 90 to 350 ms: the newest request waited only 70 ms, but it came 180 ms after
-        // the first of its run, 250 ms into the handover: b has given up. Its age alone would not say so.
+        // Paused from 90 to 350 ms, b's requests sent every 10 ms from 100 to 280 ms read at once:
+        // the newest waited only 70 ms, but it came 180 ms after the first of its run, 250 ms into
+        // the handover: b has given up. Its age alone would not say so.
         var resumed = following()
-        for (sequence, sent) in [(UInt64(2), UInt64(100)), (3, 280)] {
-            _ = resumed.heartbeatReceived(packet(.takeoverRequest, sequence, sentAt: sent), at: .milliseconds(350),
+        for (index, sent) in stride(from: UInt64(100), through: 280, by: 10).enumerated() {
+            _ = resumed.heartbeatReceived(packet(.takeoverRequest, UInt64(index) + 2, sentAt: sent), at: .milliseconds(350),
                                           waitedNanoseconds: (350 - sent) * 1_000_000)
             #expect(resumed.role == .standby, "request sent at \(sent) ms, read at 350 ms")
         }

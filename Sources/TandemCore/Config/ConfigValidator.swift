@@ -30,15 +30,20 @@ struct Validator {
     /// A metrics endpoint on the heartbeat port of an address where config replication listens
     /// (TCP, on every heartbeat address, when configs are mirrored): one of the two listeners
     /// could not bind (EADDRINUSE), and it would be the metrics server, found only in the log.
+    /// `0.0.0.0` meets the IPv4 heartbeat addresses, `::` every one (Linux binds it dual-stack).
+    /// A warning: such a pair runs (without /metrics), and must not be refused at its next start.
     func validateMetrics(_ config: Config) {
         guard config.cluster == nil, config.heartbeat.authentication.mirrorsConfig else { return }
         let port = config.heartbeat.port
         let replication = Set(config.nodes.flatMap(\.heartbeatAddresses))
         for (i, endpoint) in config.metrics.listen.enumerated() where endpoint.port == port {
-            guard endpoint.address.isUnspecified || replication.contains(endpoint.address) else { continue }
+            let meets = endpoint.address.isUnspecified
+                ? endpoint.address.family == .ipv6 || replication.contains { $0.family == .ipv4 }
+                : replication.contains(endpoint.address)
+            guard meets else { continue }
             let path = config.metrics.listen.count == 1 ? "metrics.listen" : "metrics.listen[\(i)]"
-            fail(path, "\(endpoint) is on the heartbeat port \(port), where config replication listens on TCP on the heartbeat "
-                 + "addresses: metrics could not be served there; choose another port (9539, say)")
+            warn(path, "\(endpoint) is on the heartbeat port \(port), where config replication listens on TCP on the heartbeat "
+                 + "addresses: metrics cannot be served there; choose another port (9539, say)")
         }
     }
 
@@ -84,6 +89,10 @@ struct Validator {
                     fail("\(path)[\(j)]", "\(a) cannot be a heartbeat address: use the node's own unicast address")
                 } else if let problem = Self.unbindableHeartbeatAddress(a) {
                     fail("\(path)[\(j)]", problem)
+                } else if case .v6(let high, let low) = a, high == 0, low >> 32 == 0xFFFF {
+                    // It binds (an IPv6 socket carries IPv4 then), so a pair written so on both
+                    // nodes runs: a warning, never a refusal at the next start after an upgrade.
+                    warn("\(path)[\(j)]", "\(a) is an IPv4-mapped IPv6 address: write the IPv4 address \(IPAddress.v4(UInt32(truncatingIfNeeded: low))) instead")
                 }
                 if node.heartbeatAddresses[..<j].contains(a) { fail("\(path)[\(j)]", "\(a) is listed twice") }
                 if a.isLoopback {
@@ -126,20 +135,12 @@ struct Validator {
     /// Why a heartbeat socket cannot use `address` although it is a unicast address, nil when it
     /// can. An IPv6 link-local address (fe80::/10, RFC 4291 §2.5.6) names no link by itself: the
     /// kernel refuses to bind one without a scope (net/ipv6/af_inet6.c `__inet6_bind`: EINVAL),
-    /// so both daemons would fail at their next start. An IPv4-mapped IPv6 address
-    /// (::ffff:0:0/96) is an IPv4 address in IPv6 form: its path would be IPv6 on one node and,
-    /// written plainly on the other, IPv4.
+    /// so both daemons would fail at their next start (it never ran, so refusing it stops no pair).
     static func unbindableHeartbeatAddress(_ address: IPAddress) -> String? {
-        switch address {
-        case .v6(let high, _) where high >> 54 == 0x3FA:
-            return "\(address) is IPv6 link-local (fe80::/10): the kernel binds such an address only with an interface "
-                + "scope, which a heartbeat address does not take, so tandemd could not start; give the heartbeat link a "
-                + "unique local address on both routers (ip addr add fd00:5c::1/64 dev IFACE, and ::2 on the peer) or use IPv4"
-        case .v6(let high, let low) where high == 0 && low >> 32 == 0xFFFF:
-            return "\(address) is an IPv4-mapped IPv6 address: write the IPv4 address \(IPAddress.v4(UInt32(truncatingIfNeeded: low))) instead"
-        default:
-            return nil
-        }
+        guard case .v6(let high, _) = address, high >> 54 == 0x3FA else { return nil }
+        return "\(address) is IPv6 link-local (fe80::/10): the kernel binds such an address only with an interface "
+            + "scope, which a heartbeat address does not take, so tandemd could not start; give the heartbeat link a "
+            + "unique local address on both routers (ip addr add fd00:5c::1/64 dev IFACE, and ::2 on the peer) or use IPv4"
     }
 
     /// Why clients cannot use `address` as a service address, nil when they can: a link-local

@@ -105,12 +105,20 @@ public struct Election: Sendable {
     /// least 1 s), so that loss or reordering for longer than the peer's own failure detector
     /// tolerates does not hide it.
     private var yieldingUntil: MonotonicInstant?
-    /// A takeover or handover request read after the requester gave up on it was said; reset by
-    /// the next request read in time (`heartbeatReceived(_:at:waitedNanoseconds:)`).
+    /// A request read as a heartbeat (`heartbeatReceived(_:at:waitedNanoseconds:withdrawn:)`)
+    /// was said for the current run of requests; reset when a new run starts.
     private var expiredRequestNoted = false
-    /// The peer's current run of takeover or handover requests: its epoch, the kind, and the
-    /// send time of the first of them (the peer's clock, ns).
-    private var requestRun: (epoch: UInt64, kind: HeartbeatMessage.Kind, firstSentAt: UInt64)?
+    /// The peer's current run of takeover or handover requests (`expiredRequest`).
+    private var requestRun: RequestRun?
+
+    /// A run of the peer's requests of one kind in one epoch: the send times (the peer's clock,
+    /// ns) of its first and newest request.
+    struct RequestRun: Sendable {
+        var epoch: UInt64
+        var kind: HeartbeatMessage.Kind
+        var firstSentAt: UInt64
+        var lastSentAt: UInt64
+    }
 
     /// Why the active is handing over, which decides what happens after.
     enum HandoverPurpose: Sendable, Hashable {
@@ -266,27 +274,40 @@ public struct Election: Sendable {
     /// current life is the verifier's decision (an older one is accepted after the peer answered
     /// a challenge, issue 13), so any other epoch than the known one starts a new peer status.
     ///
-    /// - Parameter waitedNanoseconds: how much later than the peer's quickest packet this one was
-    ///   read (the verifier's estimate; nil when unknown). A takeover or handover request is
-    ///   honoured only while its sender still waits for the answer: the requester gives up the
-    ///   handover timeout after its first request, so a request is read as the periodic heartbeat
-    ///   it also is once the time since the first request of its run was sent (the peer's send
-    ///   times) plus how long this one waited comes within an interval of that timeout
-    ///   (`expiredRequest`). A standby paused while the active's failover was refused must not
-    ///   take the VIPs when it resumes and reads its queue. Without send times (a peer from
-    ///   before them) every request is honoured, as before.
+    /// - Parameters:
+    ///   - waitedNanoseconds: how much later than the peer's quickest packet this one was read
+    ///     (the verifier's estimate; nil when unknown).
+    ///   - withdrawn: the same read from the sockets held a later round of the peer's epoch that
+    ///     is not a request (`HeartbeatMessage.withdrawnRequests`).
+    ///
+    /// A takeover or handover request that would start something here (a standby's claim, an
+    /// active's handover) is honoured only while its sender still asks: not when it was
+    /// withdrawn later in the same read, nor when, by the peer's send times, it came later than
+    /// the handover timeout less one of the peer's intervals after the first request of its run
+    /// (`expiredRequest`: the requester stops waiting for a claim then). Such a request is read
+    /// as the periodic heartbeat it also is, said once per run. A standby paused while the
+    /// active's failover was refused must not take the VIPs when it resumes and reads its queue.
+    /// A node that already answered (it claimed, and the peer keeps asking through its release
+    /// grace) reads the requests as they are: read as heartbeats they would start a dual-active
+    /// contest that undoes the failover. Without send times (a peer from before them) only a
+    /// withdrawal in the same read is seen.
     public mutating func heartbeatReceived(_ message: HeartbeatMessage, at now: MonotonicInstant,
-                                           waitedNanoseconds: UInt64? = nil) -> [Action] {
+                                           waitedNanoseconds: UInt64? = nil, withdrawn: Bool = false) -> [Action] {
         guard message.sender == settings.peerName, !isFinished else { return [] }
         var message = message
         var expiredNote: Action?
-        if let elapsed = expiredRequest(message, waitedNanoseconds: waitedNanoseconds) {
-            if !expiredRequestNoted {
-                expiredNote = .alert(.notice, "\(settings.peerName)'s \(message.kind) (sequence \(message.sequence)) came "
-                    + "\(elapsed)ms into its handover, which \(settings.peerName) gives up after the handover timeout "
-                    + "(\(settings.handoverTimeout)): read as a heartbeat, nothing taken over or handed over")
+        let elapsed = expiredRequest(message, waitedNanoseconds: waitedNanoseconds)
+        let wouldAct = message.kind == .takeoverRequest ? role != .active
+            : message.kind == .handoverRequest ? role == .active && handover == nil : false
+        if wouldAct, withdrawn || elapsed != nil {
+            if !expiredRequestNoted, startedAt != nil {
+                let why = withdrawn
+                    ? "was read together with later heartbeats in which \(settings.peerName) no longer asks"
+                    : "came \(elapsed!)ms into its handover, which \(settings.peerName) gives up after the handover timeout (\(settings.handoverTimeout))"
+                expiredNote = .alert(.notice, "\(settings.peerName)'s \(message.kind) (sequence \(message.sequence)) \(why): "
+                    + "read as a heartbeat, nothing taken over or handed over")
+                expiredRequestNoted = true
             }
-            expiredRequestNoted = true
             message.kind = .heartbeat
         }
         let previous = peer
@@ -355,25 +376,33 @@ public struct Election: Sendable {
     }
 
     /// How far into its handover the peer was when this node read `message` (ms), when that is
-    /// past the point where the peer gives up (the handover timeout less an interval, the
-    /// granularity of its deadline check); nil for a request still waited for, or any other
-    /// kind. Keeps `requestRun`: a packet of another kind ends the run.
+    /// past the point where the peer stops waiting for a claim (the handover timeout less one of
+    /// the peer's intervals: the margin for sending and transit); nil for a request still waited
+    /// for, one whose age is unknown, or any other kind. Keeps `requestRun`: a newer packet of
+    /// another kind ends the run, and so does a gap of more than three of the peer's intervals
+    /// between two requests' send times (the requester sends one every interval while it asks;
+    /// a longer gap is a new request whose separating heartbeat was lost).
     private mutating func expiredRequest(_ message: HeartbeatMessage, waitedNanoseconds: UInt64?) -> UInt64? {
         guard message.kind.isRequest else {
             if let run = requestRun, run.epoch != message.bootEpoch || message.sequence > (peer?.sequence ?? 0) { requestRun = nil }
             return nil
         }
         guard let sentAt = message.sentAtNanoseconds, let waited = waitedNanoseconds else { return nil }
+        let interval = UInt64(max(message.intervalMilliseconds, 1)) * 1_000_000
         let first: UInt64
-        if let run = requestRun, run.epoch == message.bootEpoch, run.kind == message.kind, run.firstSentAt <= sentAt {
+        if var run = requestRun, run.epoch == message.bootEpoch, run.kind == message.kind, run.firstSentAt <= sentAt,
+           sentAt <= run.lastSentAt &+ 3 * interval {
             first = run.firstSentAt
+            run.lastSentAt = max(run.lastSentAt, sentAt)
+            requestRun = run
         } else {
-            requestRun = (message.bootEpoch, message.kind, sentAt)
+            requestRun = RequestRun(epoch: message.bootEpoch, kind: message.kind, firstSentAt: sentAt, lastSentAt: sentAt)
             expiredRequestNoted = false
             first = sentAt
         }
         let elapsed = (sentAt - first + waited) / 1_000_000
-        let givesUpAt = settings.handoverTimeout.milliseconds - min(settings.interval.milliseconds, settings.handoverTimeout.milliseconds)
+        let timeout = settings.handoverTimeout.milliseconds
+        let givesUpAt = timeout - min(UInt64(message.intervalMilliseconds), timeout / 2)
         return elapsed >= givesUpAt ? elapsed : nil
     }
 

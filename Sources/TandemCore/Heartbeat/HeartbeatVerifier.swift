@@ -30,9 +30,10 @@
 /// clock stood still while its machine was suspended or its VM paused, or a clock daemon
 /// slewed it faster than the creep): the estimate starts again from the packet then. The
 /// first packets of an epoch have nothing to be compared with and are accepted. An accepted
-/// packet's verdict carries how much later than the quickest it came (`waitedNanoseconds`): the
-/// election ignores a handover or takeover request that waited longer than the requester waits
-/// for an answer (a standby that was paused reads its queue when it resumes).
+/// packet's verdict carries how much later than the quickest it came (`waitedNanoseconds`): with
+/// the peer's send times it tells the election how far into its handover the peer was when a
+/// request was read (`Election.heartbeatReceived`; a standby that was paused reads its queue when
+/// it resumes, requests the peer has stopped waiting on among it).
 ///
 /// Keys: with a key configured, a packet without a tag or with a wrong tag is unauthenticated.
 /// A second key (`next_key_file`) is accepted alongside the current one (key rotation); this

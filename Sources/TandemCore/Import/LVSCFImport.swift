@@ -529,7 +529,9 @@ struct LVSCFMapper {
         let words = entry.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         if entry.value.hasPrefix("/"), !draft.notify.contains(where: { $0.0 == role }) {
             draft.notify.append((role, words, entry.location))
-            note(.note, entry.location, "\(what) → notify.\(role) (Tandem runs one command per role for the whole pair, without a shell)")
+            let also = role == "standby"
+                ? "; pulse ran it whenever this router stopped being active: set notify.fault and notify.stop to it too if it must run then" : ""
+            note(.note, entry.location, "\(what) → notify.\(role) (Tandem runs one command per role for the whole pair, without a shell)\(also)")
         } else if entry.value.hasPrefix("/") {
             note(.notCarriedOver, entry.location, "\(what) is not carried over: notify.\(role) already runs another command",
                  "Tandem runs one notify command per role: combine the commands in one script with an absolute path")

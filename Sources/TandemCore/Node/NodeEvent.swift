@@ -50,8 +50,9 @@ public enum NodeEvent: Sendable, Hashable {
     /// The daemon is up: judge this node's health, adopt VIPs already present, start the election.
     case start
     /// An accepted heartbeat (already verified); `waitedNanoseconds` as the verifier's verdict
-    /// gives it (`HeartbeatVerifier.Verdict.accepted`).
-    case heartbeat(HeartbeatMessage, waitedNanoseconds: UInt64? = nil)
+    /// gives it (`HeartbeatVerifier.Verdict.accepted`); `withdrawn`: a request the same read
+    /// from the sockets shows withdrawn (`HeartbeatMessage.withdrawnRequests`).
+    case heartbeat(HeartbeatMessage, waitedNanoseconds: UInt64? = nil, withdrawn: Bool = false)
     /// The instant given by the last `scheduleTimer` has come.
     case timer
     /// A batch of link and VIP changes from the route monitor; health is judged once after it.

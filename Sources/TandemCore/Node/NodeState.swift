@@ -238,8 +238,8 @@ public struct NodeState: Sendable {
             awaiting = .judge(start: true)
             out.append(.judgeHealth(healthQuery))
             return take()
-        case .heartbeat(let message, let waited):
-            agenda += election.heartbeatReceived(message, at: now, waitedNanoseconds: waited).map(Work.action)
+        case .heartbeat(let message, let waited, let withdrawn):
+            agenda += election.heartbeatReceived(message, at: now, waitedNanoseconds: waited, withdrawn: withdrawn).map(Work.action)
             if message.kind != .release {
                 book(config.peerHeard(ConfigVersion(serial: message.configSerial, digest: message.configDigest), at: now))
             }
@@ -456,8 +456,10 @@ public struct NodeState: Sendable {
         out.append(.log(.notice, "stopped: \(reason)"))
         if let pending {
             self.pending = nil
-            if case .failover = pending.command, pending.wasActive, election.peer?.role == .active, !election.holdingVIPs {
-                // Stopped during its own failover after the peer claimed: the move completed.
+            if case .failover = pending.command, pending.wasActive, !pending.awaitingMirror, election.peer?.role == .active,
+               election.peerIsAlive(at: now), !election.holdingVIPs {
+                // Stopped during its own failover after the peer claimed, and the peer is still
+                // heard serving: the move completed.
                 let ms = Int(now.milliseconds(since: pending.since))
                 let text = "failover complete: \(nodeName) -> \(peerName) in \(ms)ms (make-before-break); \(nodeName) then stopped (\(reason))"
                 out.append(.publish(.control, text))

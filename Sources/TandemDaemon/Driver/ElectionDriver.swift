@@ -113,8 +113,9 @@ public final class ElectionDriver {
     /// Start-up: judge health, adopt VIPs already present, start the election.
     public func start(at now: MonotonicInstant) { run(.start, at: now) }
 
-    public func heartbeatReceived(_ message: HeartbeatMessage, waitedNanoseconds: UInt64? = nil, at now: MonotonicInstant) {
-        run(.heartbeat(message, waitedNanoseconds: waitedNanoseconds), at: now)
+    public func heartbeatReceived(_ message: HeartbeatMessage, waitedNanoseconds: UInt64? = nil, withdrawn: Bool = false,
+                                  at now: MonotonicInstant) {
+        run(.heartbeat(message, waitedNanoseconds: waitedNanoseconds, withdrawn: withdrawn), at: now)
     }
 
     public func timerFired(at now: MonotonicInstant) { run(.timer, at: now) }

@@ -236,7 +236,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     for reply in verifier.takeOutbox() { transport.send(reply.bytes, onPath: reply.pathIndex) }
                 }
             }
-            deliver(accepted, readLate: readLate)
+            deliver(accepted)
             // 2. Events from other threads.
             if waitSet.ready[transport.sockets.count] { wake.drain() }
             var events = inbox.withLock { inbox -> [HeartbeatLoopEvent] in defer { inbox.events = [] }; return inbox.events }
@@ -278,22 +278,13 @@ public final class HeartbeatLoop: @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Gives the packets read in one wake-up to the election in the order read; a request the
-    /// peer withdrew later in the same batch goes as the heartbeat it also is, said once.
-    private func deliver(_ batch: [(message: HeartbeatMessage, waited: UInt64?, at: MonotonicInstant)], readLate: UInt64) {
+    /// Gives the packets read in one wake-up to the election in the order read, each request
+    /// the same read shows withdrawn marked so (the election decides what that changes).
+    private func deliver(_ batch: [(message: HeartbeatMessage, waited: UInt64?, at: MonotonicInstant)]) {
         let withdrawn = batch.count > 1 ? HeartbeatMessage.withdrawnRequests(batch.map(\.message)) : []
-        var said = false
         for (index, item) in batch.enumerated() {
             if driver.isFinished { break }
-            var message = item.message
-            if !withdrawn.isEmpty, withdrawn[index] {
-                if !said {
-                    said = true
-                    logger.notice("\(message.sender)'s \(message.kind) (sequence \(message.sequence)) was read together with later heartbeats in which \(message.sender) no longer asks (\(batch.count) packets read at once, this node woke \(readLate / 1_000_000)ms late): read as a heartbeat, nothing taken over or handed over")
-                }
-                message.kind = .heartbeat
-            }
-            driver.heartbeatReceived(message, waitedNanoseconds: item.waited, at: item.at)
+            driver.heartbeatReceived(item.message, waitedNanoseconds: item.waited, withdrawn: !withdrawn.isEmpty && withdrawn[index], at: item.at)
         }
     }
 

@@ -70,6 +70,25 @@ public enum AtomicFileWriter {
             try? Posix.unlinkIfPresent(temporary)
             throw error
         }
+        try syncDirectory(directory)
+    }
+
+    /// Puts back the file `write` replaced: `<name>.prev` is renamed over `path` (atomic), after
+    /// the current file is linked to `keepingCurrentAs` (best effort, for the operator), and the
+    /// directory is fsynced so the rename survives a crash. Throws ENOENT (operation "find") when
+    /// there is no `.prev` to put back.
+    public static func restorePrevious(of path: String, keepingCurrentAs kept: String) throws(PosixError) {
+        let previous = previousPath(of: path)
+        guard (try? Posix.status(of: previous)) != nil else {
+            throw PosixError(operation: "find", object: previous, errno: ENOENT)
+        }
+        try? Posix.unlinkIfPresent(kept)
+        try? Posix.link(path, as: kept)
+        try Posix.rename(previous, to: path)
+        try syncDirectory(split(path).directory)
+    }
+
+    private static func syncDirectory(_ directory: String) throws(PosixError) {
         let dirfd: Int32
         do {
             dirfd = try Posix.open(directory, flags: O_RDONLY | O_DIRECTORY)

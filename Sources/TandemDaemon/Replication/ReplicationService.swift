@@ -445,24 +445,22 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
     }
 
     /// Puts the config file back as it was before the peer's config `refused` was written over
-    /// it: the write kept the old file as `<file>.prev` (`AtomicFileWriter`); that file is renamed
-    /// back (atomic), after the refused one is linked to `<file>.refused` for the operator. A
-    /// refused config left in the file would be loaded at the next start (a VIP interface this
-    /// router lacks: fault). Failures are logged with the copy to make by hand.
+    /// it (`AtomicFileWriter.restorePrevious`: the write's `<file>.prev` renamed back, the refused
+    /// one kept as `<file>.refused`). A refused config left in the file would be loaded at the
+    /// next start (a VIP interface this router lacks: fault). A failure is logged with what to
+    /// do by hand.
     private func restoreFile(refusing refused: ConfigVersion) {
         let path = settings.configPath
-        let previous = AtomicFileWriter.previousPath(of: path)
         let kept = path + ".refused"
-        try? Posix.unlinkIfPresent(kept)
-        let keptRefused = (try? Posix.link(path, as: kept)) != nil
         do {
-            try Posix.rename(previous, to: path)
+            try AtomicFileWriter.restorePrevious(of: path, keepingCurrentAs: kept)
             let text = "config replication: \(path) is back as it was before \(settings.peerName)'s refused config serial \(refused.serial) "
-                + "was written over it\(keptRefused ? " (that one is kept as \(kept))" : "")"
+                + "was written over it (that one is kept as \(kept))"
             logger.notice("\(text)")
         } catch {
             let text = "config replication: cannot put \(path) back as it was (\(error)): it holds \(settings.peerName)'s refused config "
-                + "serial \(refused.serial), which this router would load at its next start; copy \(previous) over it"
+                + "serial \(refused.serial), which this router would load at its next start; write this node's own config there "
+                + "(tandemctl status shows the serial in force) before it restarts"
             logger.error("\(text)")
         }
     }
