@@ -55,7 +55,7 @@ func heartbeatFuzz(_ input: [UInt8]) {
             offset += length
             fed += 1
             let verdict = verifiers[index].verify(packet, at: MonotonicInstant(nanoseconds: fed * 1_000_000))
-            if case .accepted(let message) = verdict {
+            if case .accepted(let message, _) = verdict {
                 let key = [message.bootEpoch, message.sequence, UInt64(message.pathIndex)]
                 precondition(seen.insert(key).inserted, "accepted a replay: \(key)")
             }
