@@ -89,10 +89,10 @@ struct Validator {
                     fail("\(path)[\(j)]", "\(a) cannot be a heartbeat address: use the node's own unicast address")
                 } else if let problem = Self.unbindableHeartbeatAddress(a) {
                     fail("\(path)[\(j)]", problem)
-                } else if case .v6(let high, let low) = a, high == 0, low >> 32 == 0xFFFF {
+                } else if let v4 = a.mappedIPv4 {
                     // It binds (an IPv6 socket carries IPv4 then), so a pair written so on both
                     // nodes runs: a warning, never a refusal at the next start after an upgrade.
-                    warn("\(path)[\(j)]", "\(a) is an IPv4-mapped IPv6 address: write the IPv4 address \(IPAddress.v4(UInt32(truncatingIfNeeded: low))) instead")
+                    warn("\(path)[\(j)]", "\(a) is an IPv4-mapped IPv6 address: write the IPv4 address \(v4) instead")
                 }
                 if node.heartbeatAddresses[..<j].contains(a) { fail("\(path)[\(j)]", "\(a) is listed twice") }
                 if a.isLoopback {
@@ -153,8 +153,8 @@ struct Validator {
             return "\(address) is link-local (169.254.0.0/16): valid on its link only, so routed clients never reach it; use a routable address"
         case .v6(let high, _) where high >> 54 == 0x3FA:
             return "\(address) is link-local (fe80::/10): valid on its link only, so routed clients never reach it; use a global or unique local address"
-        case .v6(let high, let low) where high == 0 && low >> 32 == 0xFFFF:
-            return "\(address) is an IPv4-mapped IPv6 address: IPv4 clients never reach it on an interface; write the IPv4 address \(IPAddress.v4(UInt32(truncatingIfNeeded: low))) instead"
+        case _ where address.mappedIPv4 != nil:
+            return "\(address) is an IPv4-mapped IPv6 address: IPv4 clients never reach it on an interface; write the IPv4 address \(address.mappedIPv4!) instead"
         default:
             return nil
         }

@@ -54,6 +54,13 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// The IPv4 address an IPv4-mapped IPv6 address (::ffff:0:0/96, RFC 4291 §2.5.5.2) stands
+    /// for; nil for any other address.
+    public var mappedIPv4: IPAddress? {
+        guard case .v6(let high, let low) = self, high == 0, low >> 32 == 0xFFFF else { return nil }
+        return .v4(UInt32(truncatingIfNeeded: low))
+    }
+
     public var family: AddressFamily {
         if case .v4 = self { return .ipv4 }
         return .ipv6
