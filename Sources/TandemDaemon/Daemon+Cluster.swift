@@ -77,7 +77,7 @@ extension Daemon {
         let store = LockedBox(initial)
         let birdReader = BIRDSessionReader(socket: local.birdSocket, runner: SpawnChildRunner(clock: clock))
         let reload = reloader(store: store, started: config, nodeName: nodeName, local: local, director: director,
-                              health: health, hub: hub, logger: logger,
+                              health: health, hub: hub, logger: logger, ipvsUnavailable: { worker.ipvsUnavailable },
                               onVIPs: { vips in for vip in vips { monitor?.track(vip, present: false) } })
         let center = ClusterControlCenter(
             parts: .init(nodeName: nodeName, configPath: initial.path, cluster: cluster,
@@ -126,8 +126,10 @@ extension Daemon {
     /// route monitor watches them), then the director (`ClusterDirector.reload`).
     /// The cluster section in force stays the one the director started with (its route table,
     /// protocol and interface need a restart and are listed so; the BGP part is BIRD's).
+    /// `ipvsUnavailable`: why the IPVS table cannot be opened now (`KernelWorker.ipvsUnavailable`).
     static func reloader(store: LockedBox<ConfigStore>, started: Config, nodeName: String, local: NodeLocalSettings,
                          director: ClusterDirector, health: DaemonHealth, hub: EventHub, logger: Logger,
+                         ipvsUnavailable: @escaping @Sendable () -> String? = { nil },
                          onVIPs: @escaping @Sendable ([VirtualIP]) -> Void) -> @Sendable (Bool) -> Result<ReloadResult, ControlProtocolError> {
         let context = ReloadContext(nodeName: nodeName, controlSocketFromConfig: local.controlSocket == started.control.socketPath,
                                     stateDirectoryFromConfig: local.stateDirectory == started.stateDirectory)
@@ -146,11 +148,13 @@ extension Daemon {
             guard fresh.node(named: nodeName) != nil else {
                 return .failure(.refused("\(store.withLock { $0.path }): node \(nodeName) is not one of the new config's directors; the running config (serial \(running.serial)) stays in force"))
             }
-            let changes = ConfigDifference.changes(from: running, to: fresh, started: started, context: context)
-                .filter { $0.effect != .restart }.map(\.description)
+            let report = ConfigChange.reloadReport(ConfigDifference.changes(from: running, to: fresh, started: started, context: context),
+                                                   ipvsUnavailable: ipvsUnavailable())
+            let changes = report.lines
             let restartNeeded = ConfigDifference.restartNeeded(started: started, current: fresh, context: context)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial, oldDigest: runningDigest,
-                                      newDigest: prepared.digest, changes: changes, restartNeeded: restartNeeded)
+                                      newDigest: prepared.digest, changes: changes, restartNeeded: restartNeeded,
+                                      warnings: report.warnings.isEmpty ? nil : report.warnings)
             guard !dryRun else { return .success(result) }
             guard case .replaced = store.withLock({ $0.commit(prepared) }) else {
                 logger.notice("reload: config unchanged")
@@ -160,6 +164,7 @@ extension Daemon {
                 logger.warning("reload: needs a restart to apply: \(restartNeeded.joined(separator: "; ")); running with the values it started with")
             }
             logger.notice("reload: config replaced (digest \(runningDigest.prefix(16)) -> \(prepared.digest.prefix(16)), serial \(fresh.serial))")
+            for warning in report.warnings { logger.warning("reload: \(warning)") }
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
             fresh.cluster = started.cluster
             if let vipInterface = started.cluster?.vipInterface {

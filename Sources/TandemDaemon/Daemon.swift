@@ -229,8 +229,9 @@ public enum Daemon {
                                                       peerName: peer.name, mirrors: running.heartbeat.authentication.mirrorsConfig) {
                 return refuse(problem)
             }
-            var changes = ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext)
-                .filter { $0.effect != .restart }.map(\.description)
+            let report = ConfigChange.reloadReport(ConfigDifference.changes(from: running, to: fresh, started: config, context: reloadContext),
+                                                   ipvsUnavailable: worker.ipvsUnavailable)
+            var changes = report.lines
             // Keys are files, not config: a key rotated under the same paths changes no config line
             // (changed paths have lines of their own).
             if fresh.heartbeat.authentication == running.heartbeat.authentication, fresh.heartbeat.nextKeyFile == running.heartbeat.nextKeyFile,
@@ -240,7 +241,7 @@ public enum Daemon {
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
                                       oldDigest: runningDigest, newDigest: prepared.digest, changes: changes,
-                                      restartNeeded: restartNeeded)
+                                      restartNeeded: restartNeeded, warnings: report.warnings.isEmpty ? nil : report.warnings)
             guard !dryRun else { return .success(result) }
             let keysChanged = keysInForce.withLock { inForce -> Bool in
                 let before = inForce.map { [$0.current.fingerprint, $0.next?.fingerprint ?? ""] }
@@ -261,6 +262,7 @@ public enum Daemon {
                 logger.warning("reload: needs a restart to apply: \(restartNeeded.joined(separator: "; ")); running with the values it started with")
             }
             logger.notice("reload: config replaced (digest \(runningDigest.prefix(16)) -> \(prepared.digest.prefix(16)), serial \(fresh.serial))")
+            for warning in report.warnings { logger.warning("reload: \(warning)") }
             if fresh.control.group != running.control.group { controlGroup.set(fresh.control.group, logger: logger) }
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
             loop.post(.reload(fresh, newSettings))

@@ -334,7 +334,8 @@ struct ReloadCommand: ParsableCommand {
             An invalid file is refused with its errors and the running config stays in force. \
             Key files are re-read every time. Settings that only a restart applies (heartbeat \
             port, addresses, node names, control socket, ...) are listed under "needs a restart", \
-            never as applied.
+            never as applied. IPVS changes a kernel without IPVS cannot take are marked "not in the \
+            kernel", with a warning saying why.
             """)
 
     @OptionGroup var socket: SocketOption
@@ -355,6 +356,7 @@ struct ReloadCommand: ParsableCommand {
             for line in restart { print("  ~ \(line)") }
             if let advice = ConfigDifference.restartTogetherAdvice(restart) { print(advice) }
         }
+        for warning in result.warnings ?? [] { print("warning: \(warning)") }
     }
 }
 

@@ -31,6 +31,7 @@ Usage (after `swift build -c release --product tandemctl`):
 import argparse
 import os
 import pathlib
+import resource
 import re
 import shlex
 import statistics
@@ -75,10 +76,25 @@ def config_text(services, servers, changed_weight=None):
 
 
 def run(args, stdin=None, timeout=1200):
-    """Runs a command; returns (seconds, CompletedProcess). Fails loudly on a non-zero exit."""
+    """Runs a command; returns (seconds, CompletedProcess). Fails loudly on a non-zero exit.
+
+    The process's own CPU is kept on the result as `user` and `sys` (seconds, from `wait4`'s
+    rusage): its `sys` is what the kernel spent on its behalf (netlink, IPVS), which no tool
+    talking to this kernel can go under."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    proc = subprocess.run(args, stdin=stdin, capture_output=True, text=True, timeout=timeout)
+    with subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            raise
+        # communicate() reaped the child: the children's total grew by its rusage.
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     elapsed = time.monotonic() - start
+    proc = subprocess.CompletedProcess(args, child.returncode, out, err)
+    proc.user = usage.ru_utime - before.ru_utime
+    proc.sys = usage.ru_stime - before.ru_stime
     if proc.returncode != 0:
         raise SystemExit(f"{shlex.join(args)} exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return elapsed, proc
@@ -155,6 +171,7 @@ def in_vm(args):
         print(f"compare {COMPARE}", flush=True)
     applies = {b: [] for b in binaries}
     ipvsadm = []
+    cpu = {}  # measure -> [(user, sys)] of its runs
     reloaded = True
     b = 0
     for i in range(args.runs):
@@ -165,10 +182,12 @@ def in_vm(args):
             assert n == services * (servers + 1), (n, proc.stdout[-300:])
             check_table(expected, f"{label[binary]} ipvs apply (run {i + 1})")
             applies[binary].append(t)
+            cpu.setdefault(f"{label[binary]} ipvs apply", []).append((proc.user, proc.sys))
             print(f"run {i + 1}: {label[binary]} ipvs apply {t:.3f} s ({n} changes, {b} sendmsg)", flush=True)
         reloaded &= fresh_ipvs()
         with open(restore) as f:
-            t, _ = run(["ipvsadm", "-R"], stdin=f)
+            t, proc = run(["ipvsadm", "-R"], stdin=f)
+        cpu.setdefault("ipvsadm -R", []).append((proc.user, proc.sys))
         check_table(expected, f"ipvsadm -R (run {i + 1})")
         ipvsadm.append(t)
         print(f"run {i + 1}: ipvsadm -R {t:.3f} s", flush=True)
@@ -182,12 +201,14 @@ def in_vm(args):
         same_writes, same_batches = writes(proc.stdout)
         check_table(expected, f"{label[binary]}'s unchanged re-apply")
         reapply[binary] = (t_same, same_writes, same_batches)
+        cpu[f"{label[binary]} unchanged re-apply"] = [(proc.user, proc.sys)]
     one = {}
     for binary, target, table in zip(binaries, [changed, config], [expected_changed, expected]):
         t_one, proc = run([binary, "ipvs", "apply", str(target)])
         one_writes, one_batches = writes(proc.stdout)
         check_table(table, f"{label[binary]}'s one-weight re-apply")
         one[binary] = (t_one, one_writes, one_batches)
+        cpu[f"{label[binary]} one-weight re-apply"] = [(proc.user, proc.sys)]
     t_same, same_writes, same_batches = reapply[TANDEMCTL]
     t_one, one_writes, one_batches = one[TANDEMCTL]
     if len(binaries) == 2:  # leave the changed table, as without --compare
@@ -195,10 +216,13 @@ def in_vm(args):
 
     # Where an apply's time goes, without writes (full table, then empty table).
     startup = {binary: statistics.median(run([binary, "--help"])[0] for _ in range(3)) for binary in binaries}
-    t_load, _ = run([TANDEMCTL, "check-config", str(config)])
-    t_show, _ = run([TANDEMCTL, "ipvs", "show"])
+    t_load, proc = run([TANDEMCTL, "check-config", str(config)])
+    cpu["tandemctl check-config"] = [(proc.user, proc.sys)]
+    t_show, proc = run([TANDEMCTL, "ipvs", "show"])
+    cpu["tandemctl ipvs show"] = [(proc.user, proc.sys)]
     t_dry_full, _ = run([TANDEMCTL, "ipvs", "apply", "--dry-run", str(changed)])
-    t_save, _ = run(["ipvsadm", "-S", "-n"])
+    t_save, proc = run(["ipvsadm", "-S", "-n"])
+    cpu["ipvsadm -S -n"] = [(proc.user, proc.sys)]
     run(["ipvsadm", "-C"])
     t_dry_empty, _ = run([TANDEMCTL, "ipvs", "apply", "--dry-run", str(config)])
 
@@ -237,6 +261,13 @@ def in_vm(args):
     for binary in binaries:
         print(f"  start-up of {label[binary]} (--help, median of 3) {startup[binary]:.3f} s = "
               f"{startup[binary] / med_i:.3f} x ipvsadm -R")
+    print()
+    print("CPU of each command (user / sys seconds, median over its runs; sys is the kernel's work on its behalf:")
+    print("netlink and IPVS, the floor of any tool on this kernel):")
+    for measure, pairs in cpu.items():
+        user = statistics.median(u for u, _ in pairs)
+        system = statistics.median(k for _, k in pairs)
+        print(f"  {measure:<34} user {user:7.3f} s  sys {system:7.3f} s = {system / med_i:.3f} x ipvsadm -R's wall time")
     if COMPARE:
         print()
         print(f"side by side ({TANDEMCTL} against {COMPARE}):")

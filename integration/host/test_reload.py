@@ -128,3 +128,38 @@ def test_control_group_is_applied_by_a_reload(pair):
     assert "needs a restart" not in r.stdout, r.stdout
     allowed = pair.ctl("a", "maintenance", "off", user=nobody)
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def virtual_server(weight):
+    return f"""virtual_servers:
+  - name: web
+    address: {VIP}
+    port: 80
+    scheduler: wrr
+    forwarding: nat
+    real_servers:
+      - {{address: 10.99.0.100, port: 8080, weight: {weight}}}
+"""
+
+
+@pytest.mark.skipif(os.path.exists("/proc/net/ip_vs"), reason="this kernel has IPVS (the VM tests cover reloads there)")
+def test_a_reload_on_a_kernel_without_ipvs_says_its_ipvs_changes_are_not_in_the_kernel(pair):
+    """An operator's case: on a router whose kernel has no IPVS, `tandemctl reload` of a weight
+    change answered "applied: ~ ipvs: update real server ...", as if the kernel had it. The line is
+    marked, a warning says why (the kernel worker's own finding) and that tandemd retries, and
+    the dry run says the same; lines that reach the kernel (a VIP) are not marked."""
+    pair.config.write_text(pair.config_text(tail=virtual_server(1)))
+    pair.start_settled()
+    pair.wait_for(lambda: "not available in this kernel" in pair.log("a"), 10, what="ra finds no IPVS")
+    pair.config.write_text(pair.config_text(serial=2, extra_vips=["192.0.2.20/24"], tail=virtual_server(5)))
+    line = "~ ipvs: update real server 10.99.0.100:8080 of tcp 10.99.0.10:80 (not in the kernel: IPVS unavailable)"
+    for args in (("reload", "--dry-run"), ("reload",)):
+        r = pair.ctl("a", *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"  {line}\n" in r.stdout and "  + VIP 192.0.2.20/24 on eth0\n" in r.stdout, r.stdout
+        assert ('warning: 1 IPVS change is in the config in force but not in the kernel: IPVS is not available in this kernel'
+                in r.stdout and "modprobe ip_vs" in r.stdout and "every 30s" in r.stdout), r.stdout
+    assert json.loads(pair.ctl("a", "reload", "--dry-run", "--json").stdout).get("warnings") is None  # nothing left to apply
+    pair.wait_for(lambda: "reload: 1 IPVS change is in the config in force but not in the kernel" in pair.log("a"), 5,
+                  what="the warning in ra's log")
+    pair.wait_for(lambda: pair.topo.addr_info("a", "192.0.2.20") is not None, 5, what="the new VIP on ra")

@@ -16,10 +16,30 @@ public struct ConfigChange: Sendable, Hashable, CustomStringConvertible {
     /// `~ heartbeat interval 1s -> 500ms`, `+ VIP 10.0.0.11/24 on eth0`.
     public var text: String
     public var effect: ReloadEffect
+    /// Whether applying it writes to the kernel's IPVS (the table, its timeouts, the sync
+    /// daemon): it cannot reach a kernel without IPVS.
+    public var writesIPVS: Bool
 
-    public init(_ text: String, _ effect: ReloadEffect = .live) {
+    public init(_ text: String, _ effect: ReloadEffect = .live, writesIPVS: Bool = false) {
         self.text = text
         self.effect = effect
+        self.writesIPVS = writesIPVS
+    }
+
+    /// What `tandemctl reload` reports of `changes` on a node where the IPVS table cannot be
+    /// opened now (`ipvsUnavailable`: why, as the kernel worker last found; nil when it can):
+    /// every line but those a restart applies (`restartNeeded` lists them), each IPVS line
+    /// marked as not in the kernel, and one warning saying why and when they get there.
+    public static func reloadReport(_ changes: [ConfigChange], ipvsUnavailable: String?) -> (lines: [String], warnings: [String]) {
+        let live = changes.filter { $0.effect != .restart }
+        let blocked = ipvsUnavailable == nil ? 0 : live.filter(\.writesIPVS).count
+        let lines = live.map { change in
+            blocked > 0 && change.writesIPVS ? "\(change.description) (not in the kernel: IPVS unavailable)" : change.description
+        }
+        guard blocked > 0, let why = ipvsUnavailable else { return (lines, []) }
+        let what = blocked == 1 ? "1 IPVS change is" : "\(blocked) IPVS changes are"
+        return (lines, ["\(what) in the config in force but not in the kernel: \(why). tandemd writes the table once IPVS "
+                        + "can be opened (it tries again every 30s); `tandemctl doctor` checks this kernel"])
     }
 
     /// The line as `tandemctl reload` prints it: the text, and the effect unless it is live.
@@ -103,7 +123,7 @@ public enum ConfigDifference {
         for vip in old.virtualIPs where !new.virtualIPs.contains(vip) { out.append(.init("- VIP \(vip.prefix) on \(vip.interface)")) }
         let owned = IPVSOwnership(old.namedIPVSEntries).union(IPVSOwnership(new.namedIPVSEntries))
         for change in IPVSPlanner.plan(desired: new.desiredIPVSTable(), observed: old.desiredIPVSTable(), owned: owned) {
-            out.append(.init("~ ipvs: \(change)"))
+            out.append(.init("~ ipvs: \(change)", writesIPVS: true))
         }
         out += services(old, new)
         out += nodes(old, new, started: started, context: context)
@@ -115,14 +135,14 @@ public enum ConfigDifference {
             out.append(.init("~ preempt delay \(old.election.preemptDelay) -> \(new.election.preemptDelay)"))
         }
         if old.announce != new.announce { out.append(.init("~ announcement schedule", .nextClaim)) }
-        if let line = sync(old.sync, new.sync) { out.append(.init(line)) }
+        if let line = sync(old.sync, new.sync) { out.append(.init(line, writesIPVS: true)) }
         if old.standbyTable != new.standbyTable {
-            out.append(.init("~ standby table \(old.standbyTable.rawValue) -> \(new.standbyTable.rawValue)"))
+            out.append(.init("~ standby table \(old.standbyTable.rawValue) -> \(new.standbyTable.rawValue)", writesIPVS: true))
         }
         switch (old.ipvsTimeouts, new.ipvsTimeouts) {
-        case (nil, let t?): out.append(.init("+ ipvs timeouts \(describe(t))"))
+        case (nil, let t?): out.append(.init("+ ipvs timeouts \(describe(t))", writesIPVS: true))
         case (_?, nil): out.append(.init("- ipvs timeouts (no longer set: the kernel keeps the values it has)"))
-        case (let a?, let b?) where a != b: out.append(.init("~ ipvs timeouts \(describe(a)) -> \(describe(b))"))
+        case (let a?, let b?) where a != b: out.append(.init("~ ipvs timeouts \(describe(a)) -> \(describe(b))", writesIPVS: true))
         default: break
         }
         if old.notify != new.notify { out.append(.init("~ notify commands")) }
@@ -153,7 +173,7 @@ public enum ConfigDifference {
         for vs in new.virtualServers {
             guard let was = before[vs.name] else { continue }
             if was.healthCheck != vs.healthCheck { out.append(.init("~ service \(vs.name): health check")) }
-            if was.sorryServer != vs.sorryServer { out.append(.init("~ service \(vs.name): sorry server")) }
+            if was.sorryServer != vs.sorryServer { out.append(.init("~ service \(vs.name): sorry server", writesIPVS: true)) }
         }
         return out
     }

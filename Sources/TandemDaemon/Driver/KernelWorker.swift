@@ -46,7 +46,9 @@ public final class KernelWorker: @unchecked Sendable {
 
     private var config: Config
     private var kernel: (any IPVSKernel)?
-    private var lastOpenError: String?
+    private var lastOpenError: String? { didSet { openProblem.withLock { $0 = lastOpenError } } }
+    /// `lastOpenError` for other threads (a reload's report).
+    private let openProblem = Mutex<String?>(nil)
     /// Entries named by configs replaced by a reload, until a reconcile has removed them.
     private var formerlyOwned = IPVSOwnership.nothing
     /// What `NodeState` last asked the table to follow (holding the VIPs, health, drains).
@@ -152,6 +154,10 @@ public final class KernelWorker: @unchecked Sendable {
             self.notifier.notify(role, reason: reason, settings: self.config.notify)
         }
     }
+
+    /// Why the IPVS table cannot be opened (this kernel has no IPVS, say), as the last attempt
+    /// found; nil when it opened or was not needed yet. Any thread.
+    public var ipvsUnavailable: String? { openProblem.withLock { $0 } }
 
     /// A reload replaced the config.
     public func configChanged(_ new: Config) {
