@@ -324,7 +324,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
                 logLimited("protocol", "config replication: connection from \(remote) dropped: \(error)")
             }
         } catch {
-            logLimited("io", "config replication: connection from \(remote) ended: \(error)")
+            logLimited("io", "config replication: connection from \(remote) ended: \(SocketErrorText.describe(error))")
         }
     }
 
@@ -570,5 +570,5 @@ struct PathError: Error, CustomStringConvertible {
     var path: HeartbeatPath
     var port: UInt16
     var underlying: any Error
-    var description: String { "\(path.peer) TCP port \(port) (from \(path.local)): \(underlying)" }
+    var description: String { "\(path.peer) TCP port \(port) (from \(path.local)): \(SocketErrorText.describe(underlying))" }
 }
