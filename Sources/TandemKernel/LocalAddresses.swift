@@ -4,26 +4,33 @@ import TandemCore
 /// The IPv4 and IPv6 addresses configured on this host's interfaces (getifaddrs), used to tell
 /// which node of the pair this is.
 public func localAddresses() throws(KernelError) -> Set<IPAddress> {
+    Set(try localAddressInterfaces().keys)
+}
+
+/// Each IPv4 and IPv6 address of this host with the interface it is on (getifaddrs; an address
+/// on two interfaces keeps the first listed).
+public func localAddressInterfaces() throws(KernelError) -> [IPAddress: String] {
     var list: UnsafeMutablePointer<ifaddrs>?
     guard getifaddrs(&list) == 0 else {
         throw KernelError(operation: "list local addresses", object: "", errno: Glibc.errno)
     }
     defer { freeifaddrs(list) }
-    var result = Set<IPAddress>()
+    var result: [IPAddress: String] = [:]
     var cursor = list
     while let entry = cursor {
         defer { cursor = entry.pointee.ifa_next }
         guard let sa = entry.pointee.ifa_addr else { continue }
+        let name = String(cString: entry.pointee.ifa_name)
         switch Int32(sa.pointee.sa_family) {
         case AF_INET:
             sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
                 let bytes = withUnsafeBytes(of: sin.pointee.sin_addr) { Array($0) }
-                if let a = IPAddress(bytes: bytes, family: .ipv4) { result.insert(a) }
+                if let a = IPAddress(bytes: bytes, family: .ipv4), result[a] == nil { result[a] = name }
             }
         case AF_INET6:
             sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
                 let bytes = withUnsafeBytes(of: sin6.pointee.sin6_addr) { Array($0) }
-                if let a = IPAddress(bytes: bytes, family: .ipv6) { result.insert(a) }
+                if let a = IPAddress(bytes: bytes, family: .ipv6), result[a] == nil { result[a] = name }
             }
         default:
             break

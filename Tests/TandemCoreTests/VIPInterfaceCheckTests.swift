@@ -53,4 +53,26 @@ import Testing
         #expect(VIPInterfaceCheck.otherAbsent(in: config, node: "rb", exists: { $0 != "eth7" }) .count == 1, "rb tracks nothing; the sync interface is missing")
         #expect(VIPInterfaceCheck.otherAbsent(in: config, node: "ra", exists: { _ in true }).isEmpty)
     }
+
+    /// A VIP whose subnet holds the peer's heartbeat address, on another interface than this
+    /// node's end of that path: claiming it adds a second connected route to the peer, and the
+    /// heartbeats may leave by it. Warned, with the fix; a VIP on the path's interface, a host
+    /// prefix, a subnet without the peer's address, or a path whose local address is not on
+    /// this host is not.
+    @Test func findsVIPsThatWouldRouteTheHeartbeatsAway() throws {
+        let config = try config("  - {address: 10.77.0.11/24, interface: eth1}\n  - {address: 10.77.0.12/32, interface: eth1}\n"
+                                + "  - {address: 10.99.0.10/24, interface: eth1}\n")
+        let here: [IPAddress: String] = [IPAddress("10.77.0.1")!: "eth0"]
+        let lines = VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: "ra", interfaceOf: { here[$0] })
+        #expect(lines == [
+            "virtual_ips: 10.77.0.11/24 on eth1: its subnet holds rb's heartbeat address 10.77.0.2, which ra reaches from 10.77.0.1 "
+                + "on eth0: once claimed, the kernel has a second route to 10.77.0.2 through eth1, and heartbeats may leave by it "
+                + "(after eth0 flaps, say) and be lost: a takeover while ra still serves. Put the VIP on eth0, or give it a /32 prefix",
+        ])
+        // rb's own end is not on this host: nothing to judge there.
+        #expect(VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: "rb", interfaceOf: { here[$0] }).isEmpty)
+        // The path on eth1 as well: every VIP is on the path's interface.
+        #expect(VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: "ra", interfaceOf: { _ in "eth1" }).count == 1,
+                "10.77.0.10/24 on eth0 is then the one on another interface")
+    }
 }

@@ -149,3 +149,41 @@ def test_ipvs_apply_reports_a_bad_config_before_the_kernel(bin_dir, root, tmp_pa
         assert r.returncode == 69, r
         assert "IPVS is not available in this kernel" in r.stderr and "modprobe ip_vs" in r.stderr
         assert r.stderr.count("IPVS is not available") == 1
+
+
+def test_check_config_warns_of_a_vip_that_would_route_the_heartbeats_away(bin_dir, topo, tmp_path):
+    """A VIP in the heartbeat subnet on another interface: once claimed, the kernel has two
+    connected routes to the peer's heartbeat address, and after the heartbeat interface flaps the
+    VIP's one comes first (`ip route get` below sees it): the heartbeats leave by the wrong
+    interface, the peer takes over while this router serves. check-config on the router says
+    so with the fix; the config stays valid (exit 0): some sites wire it on purpose."""
+    topo.ip("a", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+    for link in ("eth1", "eth1p"):
+        topo.ip("a", "link", "set", link, "up")
+    config = tmp_path / "tandem.yaml"
+    config.write_text("""serial: 1
+nodes:
+  - {name: ra, addresses: [10.99.0.1], priority: 150}
+  - {name: rb, addresses: [10.99.0.2], priority: 100}
+heartbeat: {interval: 100ms, dead_time: 400ms, auth: none}
+virtual_ips:
+  - {address: 10.99.0.10/24, interface: eth0}
+  - {address: 10.99.0.11/24, interface: eth1}
+  - {address: 10.99.0.12/32, interface: eth1}
+""")
+    r = topo.exec("a", str(bin_dir / "tandemctl"), "check-config", str(config), check=False)
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "heartbeat address" in line]
+    assert len(warnings) == 1, r.stderr
+    assert ("virtual_ips: 10.99.0.11/24 on eth1: its subnet holds rb's heartbeat address 10.99.0.2, which ra reaches from "
+            "10.99.0.1 on eth0") in warnings[0] and "Put the VIP on eth0, or give it a /32 prefix" in warnings[0], r.stderr
+    # What the warning is about, as the kernel does it: claim the VIP, flap eth0.
+    def route():
+        return topo.ip_json("a", "route", "get", "10.99.0.2", "from", "10.99.0.1")[0]["dev"]
+    assert route() == "eth0"
+    topo.ip("a", "addr", "add", "10.99.0.11/24", "dev", "eth1")
+    assert route() == "eth0"
+    topo.ip("a", "link", "set", "eth0", "down")
+    topo.ip("a", "link", "set", "eth0", "up")
+    topo.wait_operational()
+    assert route() == "eth1"

@@ -50,6 +50,33 @@ public enum VIPInterfaceCheck {
         return out
     }
 
+    /// VIPs whose claim would give this node a second route to the peer's heartbeat address,
+    /// one warning line each: the VIP's prefix holds the peer's address of a heartbeat path, and
+    /// the VIP goes on another interface than the one holding this node's end of that path
+    /// (`interfaceOf`: the interface an address of this host is on, nil when not here). Once the
+    /// VIP is claimed the kernel has two connected routes to that subnet; which one carries the
+    /// heartbeats depends on their order, which an interface flap changes: they leave by the
+    /// VIP's interface, the peer hears nothing and takes over while this node still serves.
+    /// keepalived's documentation gives the same advice (a VIP outside the VRRP interface's
+    /// subnet, or a host prefix).
+    public static func heartbeatRouteConflicts(in config: Config, node: String,
+                                               interfaceOf: (IPAddress) -> String?) -> [String] {
+        guard let me = config.node(named: node), let peer = config.peer(of: node) else { return [] }
+        var out: [String] = []
+        for vip in config.virtualIPs where vip.prefix.length < vip.prefix.family.bitWidth {
+            for (local, remote) in zip(me.heartbeatAddresses, peer.heartbeatAddresses) where vip.prefix.contains(remote) {
+                guard let pathInterface = interfaceOf(local), pathInterface != vip.interface else { continue }
+                let host = vip.prefix.family.bitWidth
+                out.append("virtual_ips: \(vip.prefix) on \(vip.interface): its subnet holds \(peer.name)'s heartbeat address "
+                    + "\(remote), which \(node) reaches from \(local) on \(pathInterface): once claimed, the kernel has a second route "
+                    + "to \(remote) through \(vip.interface), and heartbeats may leave by it (after \(pathInterface) flaps, say) and be "
+                    + "lost: a takeover while \(node) still serves. Put the VIP on \(pathInterface), or give it a /\(host) prefix")
+                break
+            }
+        }
+        return out
+    }
+
     private struct VIPKey: Hashable {
         var prefix: IPPrefix
         var interface: String
