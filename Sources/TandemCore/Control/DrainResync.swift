@@ -20,6 +20,9 @@ public struct DrainResync: Sendable, Hashable {
 
     public init() {}
 
+    /// Whether an offer is owed to the peer (now or after the back-off).
+    public var offerPending: Bool { pending }
+
     /// Called at each poll; true when the caller should offer its list now.
     public mutating func observe(peerAlive: Bool, at now: MonotonicInstant) -> Bool {
         defer { peerWasAlive = peerAlive }

@@ -885,9 +885,7 @@ public struct Election: Sendable {
             if follows {
                 nextHeartbeatAt = nextFollowingHeartbeat(after: now)
             } else {
-                var next = nextHeartbeatAt + settings.interval
-                if next <= now { next = now + settings.interval }
-                nextHeartbeatAt = next
+                nextHeartbeatAt = Self.periodicNext(due: nextHeartbeatAt, sentAt: now, interval: settings.interval)
             }
             lastSentAt = now
         }
@@ -911,9 +909,79 @@ public struct Election: Sendable {
 
     /// The earliest instant at which the election might act without a new event.
     private func nextDeadline(after now: MonotonicInstant) -> MonotonicInstant {
-        var deadline = nextHeartbeatAt
+        guard let other = otherDeadline(after: now), other < nextHeartbeatAt else { return nextHeartbeatAt }
+        return other
+    }
+
+    /// After a periodic heartbeat due at `due` went out at `now`: when the next is due (one
+    /// interval after the one due, so a late tick does not shift the schedule, or one interval
+    /// after `now` when that has passed already).
+    static func periodicNext(due: MonotonicInstant, sentAt now: MonotonicInstant, interval: TimeSpan) -> MonotonicInstant {
+        let next = due + interval
+        return next <= now ? now + interval : next
+    }
+
+    /// A settled active's periodic heartbeats, which the heartbeat loop sends on its own until
+    /// `until` or until anything else happens (a packet, an event from another thread), then
+    /// reports with `steadyHeartbeatsSent` (issue 16: a settled active's timer-only wake-ups, a
+    /// hundred a second at 10 ms, went through `NodeState` and the executor each time to decide
+    /// again "send the next round": a quarter of its heartbeat thread's CPU).
+    public struct SteadyHeartbeats: Sendable, Hashable {
+        /// The round each of them repeats (a fresh sequence number and send time each).
+        public var outgoing: Outgoing
+        /// When the next one is due.
+        public var next: MonotonicInstant
+        public var interval: TimeSpan
+        /// The first instant at which the election may do something else (the peer's dead time
+        /// running out, say); nil when nothing is scheduled.
+        public var until: MonotonicInstant?
+
+        /// When the loop wakes next for them: the next one's time, or `until` when that comes first.
+        public var wakeUp: MonotonicInstant { until.map { $0 < next ? $0 : next } ?? next }
+
+        /// Whether a tick at `now` with nothing read is one of these heartbeats: due, and before `until`.
+        public func isDue(at now: MonotonicInstant) -> Bool {
+            now >= next && until.map { now < $0 } ?? true
+        }
+
+        /// Records one sent at `now` (`Election.periodicNext`: the election's own rule).
+        public mutating func sent(at now: MonotonicInstant) {
+            next = Election.periodicNext(due: next, sentAt: now, interval: interval)
+        }
+    }
+
+    /// The periodic heartbeats the loop may send on its own from `now`, when this node is a
+    /// settled active: no handover, fault, dual-active contest or yield in course, a heartbeat
+    /// already sent, and the next one due before anything else the election has scheduled. nil
+    /// otherwise (the timer goes through `timerFired` as always).
+    public func steadyHeartbeats(at now: MonotonicInstant) -> SteadyHeartbeats? {
+        guard startedAt != nil, !isFinished, role == .active, faultReason == nil, handover == nil, !follows,
+              yieldingUntil == nil, dualActiveSince == nil, !dualActiveAnnounced, lastSentAt != .zero,
+              nextHeartbeatAt > now else { return nil }
+        if let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest { return nil }
+        let other = otherDeadline(after: now)
+        if let other, other <= nextHeartbeatAt { return nil }
+        return SteadyHeartbeats(outgoing: outgoing(currentKind), next: nextHeartbeatAt, interval: settings.interval, until: other)
+    }
+
+    /// The heartbeat loop sent `steadyHeartbeats`' rounds, the last at `lastAt`, and the next is
+    /// due at `next` (`SteadyHeartbeats.next`): recorded as if `timerFired` had sent them (those
+    /// ticks did nothing else). Returns the timer they would have left set, which may be due
+    /// already (the loop stopped at `until`, or left a due heartbeat to the timer); nil when
+    /// the election has stopped.
+    public mutating func steadyHeartbeatsSent(lastAt: MonotonicInstant, next: MonotonicInstant) -> MonotonicInstant? {
+        guard startedAt != nil, !isFinished else { return nil }
+        lastSentAt = lastAt
+        nextHeartbeatAt = next
+        return nextDeadline(after: lastAt)
+    }
+
+    /// The earliest instant after `now` at which the election might act other than by sending
+    /// its periodic heartbeat; nil when none is scheduled.
+    private func otherDeadline(after now: MonotonicInstant) -> MonotonicInstant? {
+        var deadline: MonotonicInstant?
         func consider(_ instant: MonotonicInstant?) {
-            if let instant, instant > now, instant < deadline { deadline = instant }
+            if let instant, instant > now, deadline.map({ instant < $0 }) ?? true { deadline = instant }
         }
         if let handover {
             consider(handover.deadline)

@@ -55,6 +55,10 @@ public enum NodeEvent: Sendable, Hashable {
     case heartbeat(HeartbeatMessage, waitedNanoseconds: UInt64? = nil, withdrawn: Bool = false)
     /// The instant given by the last `scheduleTimer` has come.
     case timer
+    /// A heartbeat the loop sent on its own (`NodeState.steadyHeartbeats`, recorded with
+    /// `steadyHeartbeatsSent`) failed persistently on these paths (`HeartbeatSending.send`'s
+    /// answer), as the `.sent` answer to a `.send` says.
+    case steadySendFailed([Int: String])
     /// A batch of link and VIP changes from the route monitor; health is judged once after it.
     case routes([RouteWatchEvent])
     /// An operator request; answered by exactly one `reply(id, …)`, also when the node stops.

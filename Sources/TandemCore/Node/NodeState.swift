@@ -182,6 +182,20 @@ public struct NodeState: Sendable {
     /// heartbeat in issue 16's profile.
     public func peerIsAlive(at now: MonotonicInstant) -> Bool { election.peerIsAlive(at: now) }
 
+    /// The periodic heartbeats the heartbeat loop may send on its own from `now`
+    /// (`Election.steadyHeartbeats`), recording them with `steadyHeartbeatsSent` before the first
+    /// packet, event, failed send (then `.steadySendFailed`) or `until`: only while nothing else of this node waits (no
+    /// call, work, request, stop, retry, health judgement, send failure or drain offer owed, and
+    /// no timer but the election's), so every tick they replace would have sent the round and
+    /// done nothing else. nil otherwise.
+    public func steadyHeartbeats(at now: MonotonicInstant) -> Election.SteadyHeartbeats? {
+        guard !isFinished, awaiting == nil, agenda.isEmpty, pending == nil, forceStopAt == nil, kernelRetryAt == nil,
+              !healthStale, sendFailures.isEmpty, !drainResyncInFlight, !(config.replicates && drainResync.offerPending),
+              drainRequests.isEmpty,
+              electionTimer != nil, timerDeadline == electionTimer else { return nil }
+        return election.steadyHeartbeats(at: now)
+    }
+
     /// What status readers see of the election and the node, read in place (see `peerIsAlive(at:)`).
     public struct StatusFields: Sendable {
         public var role: Role
@@ -257,6 +271,11 @@ public struct NodeState: Sendable {
                 healthStale = true
                 straysSwept = []
                 if !releaseOwed.isEmpty { agenda.append(.retryRelease) }
+            }
+        case .steadySendFailed(let failing):
+            if failing != sendFailures {
+                sendFailures = failing
+                healthStale = true
             }
         case .routes(let events):
             for routeEvent in events { route(routeEvent, at: now) }
@@ -495,6 +514,18 @@ public struct NodeState: Sendable {
             timerDeadline = next
             out.append(.scheduleTimer(next))
         }
+    }
+
+    /// The heartbeat loop sent `steadyHeartbeats`' rounds on its own, the last at `lastAt`, the
+    /// next due at `next`: recorded as the timer's ticks would have left things (the election's
+    /// schedule and this node's timer, which may be due now); those ticks did nothing else, so
+    /// nothing else changes and no effect comes out. The loop then goes its usual way: packets,
+    /// events, the timer.
+    public mutating func steadyHeartbeatsSent(lastAt: MonotonicInstant, next: MonotonicInstant) {
+        guard !isFinished, let due = election.steadyHeartbeatsSent(lastAt: lastAt, next: next) else { return }
+        // `steadyHeartbeats` was given only while the election's timer was this node's only one.
+        electionTimer = due
+        timerDeadline = due
     }
 
     // MARK: - Start-up and health

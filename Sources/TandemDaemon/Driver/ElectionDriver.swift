@@ -120,6 +120,19 @@ public final class ElectionDriver {
 
     public func timerFired(at now: MonotonicInstant) { run(.timer, at: now) }
 
+    /// `NodeState.steadyHeartbeats`: the periodic heartbeats the loop may send on its own; nil
+    /// while route events wait for `judgeHealthIfStale`.
+    public func steadyHeartbeats(at now: MonotonicInstant) -> Election.SteadyHeartbeats? {
+        queuedRoutes.isEmpty ? node.steadyHeartbeats(at: now) : nil
+    }
+
+    /// The loop sent the steady heartbeats, the last at `lastAt` (`NodeState.steadyHeartbeatsSent`);
+    /// `failing`: the paths the last send found failing (`NodeEvent.steadySendFailed`).
+    public func steadyHeartbeatsSent(lastAt: MonotonicInstant, next: MonotonicInstant, failing: [Int: String], at now: MonotonicInstant) {
+        node.steadyHeartbeatsSent(lastAt: lastAt, next: next)
+        if !failing.isEmpty { run(.steadySendFailed(failing), at: now) }
+    }
+
     /// An operator request; `reply` is called exactly once, on this thread (at once for a
     /// refusal, later when the roles settle, or when the node stops).
     public func request(_ command: NodeCommand, at now: MonotonicInstant, reply: @escaping @Sendable (NodeReply) -> Void) {

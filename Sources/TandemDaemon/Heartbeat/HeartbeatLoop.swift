@@ -83,6 +83,11 @@ public struct HeartbeatStatus: Sendable {
 ///    the election — so a stall never makes queued heartbeats look like silence;
 /// 2. the events other threads posted (route changes, stop, reload);
 /// 3. the election's one timer, when due.
+/// A settled active's timer-only wake-ups skip all three: while `NodeState.steadyHeartbeats`
+/// says nothing but its periodic heartbeat is due, the loop sends that round itself at each tick
+/// with nothing to read, and hands `NodeState` what it sent (`ElectionDriver.steadyHeartbeatsSent`)
+/// before anything else: a packet or an event to read, a send that fails, the plan's end, or
+/// the status publication's turn (`steadyPublishPeriod`).
 /// Nothing else runs on this thread; health probes, IPVS work and notify commands are
 /// elsewhere, so none of them can delay a heartbeat. The thread runs SCHED_FIFO at
 /// `realtime_priority` (50 unless the config says otherwise or `off`).
@@ -103,6 +108,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
     private var schedulerChosen = false
     /// Packets dropped on each path's socket, by reason class (`DropReason.category`).
     private var pathDrops: [[String: UInt64]]
+    /// How long the status may go unpublished while the loop sends steady heartbeats on its own.
+    static let steadyPublishPeriodMilliseconds: UInt64 = 100
     /// The packets accepted in one wake-up, in the order read (kept to reuse its storage).
     private var accepted: [(message: HeartbeatMessage, waited: UInt64?, at: MonotonicInstant)] = []
 
@@ -195,7 +202,43 @@ public final class HeartbeatLoop: @unchecked Sendable {
         }
         var buffer = [UInt8](repeating: 0, count: 2048)
         driver.start(at: clock.now())
+        // The steady heartbeats in course, the send time of the last one sent on them, the paths
+        // its send found failing, and when the status was last published.
+        var steady: Election.SteadyHeartbeats?
+        var steadyLast: MonotonicInstant?
+        var steadyFailing: [Int: String] = [:]
+        var publishedAt = MonotonicInstant.zero
         while !driver.isFinished {
+            // 0. A settled active's periodic heartbeat, sent here while nothing else happens.
+            if var plan = steady {
+                let now = clock.now()
+                let wake = plan.wakeUp
+                var deadline = wake
+                if watchdog != nil {
+                    watchdog!.tick(now: now.nanoseconds)
+                    let ping = MonotonicInstant(nanoseconds: now.nanoseconds + watchdog!.nanosecondsUntilNext(now: now.nanoseconds))
+                    if ping < deadline { deadline = ping }
+                }
+                waitSet.wait(timeoutNanoseconds: deadline > now ? deadline.nanoseconds(since: now) : 0)
+                let woke = clock.now()
+                let quiet = !waitSet.ready.contains(true)
+                if quiet, woke < wake { continue }  // woken for the watchdog's ping
+                if quiet, plan.isDue(at: woke), woke < publishedAt.adding(milliseconds: Self.steadyPublishPeriodMilliseconds) {
+                    let failing = transport.send(plan.outgoing)
+                    plan.sent(at: woke)
+                    steadyLast = woke
+                    steady = plan
+                    if failing.isEmpty { continue }
+                    steadyFailing = failing
+                }
+                // Something to read, a failing path, the plan's end or the publication's turn:
+                // the node first hears what was sent, then the usual round below.
+                if let last = steadyLast { driver.steadyHeartbeatsSent(lastAt: last, next: plan.next, failing: steadyFailing, at: woke) }
+                steady = nil
+                steadyLast = nil
+                steadyFailing = [:]
+                if driver.isFinished { break }
+            }
             var now = clock.now()
             var deadline = driver.timerDeadline ?? now.adding(milliseconds: 1000)
             if watchdog != nil {
@@ -261,6 +304,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 driver.timerFired(at: now)
             }
             publish(at: now)
+            publishedAt = now
+            steady = driver.isFinished ? nil : driver.steadyHeartbeats(at: now)
         }
         publish(at: clock.now())
         // Requests posted after the last look are refused here; later ones by `post`.
