@@ -175,6 +175,12 @@ public enum Daemon {
                 prepared = value
             }
             let fresh = prepared.config
+            if let renamed = ConfigDifference.renamed(from: running, to: fresh, node: nodeName) {
+                logger.error("reload rejected: \(renamed); keeping the running config")
+                hub.publish(.config, "reload rejected: \(renamed)")
+                if !dryRun { loop.post(.node(.reloadFailed(renamed))) }
+                return .failure(.refused("\(store.withLock { $0.path }): \(renamed)\nthe running config (serial \(running.serial)) stays in force"))
+            }
             let newSettings: Election.Settings
             do {
                 newSettings = try Election.Settings(config: fresh, nodeName: nodeName)

@@ -333,9 +333,9 @@ struct ReloadCommand: ParsableCommand {
         discussion: """
             An invalid file is refused with its errors and the running config stays in force. \
             Key files are re-read every time. Settings that only a restart applies (heartbeat \
-            port, addresses, node names, control socket, ...) are listed under "needs a restart", \
+            port, addresses, control socket, ...) are listed under "needs a restart", \
             never as applied. IPVS changes a kernel without IPVS cannot take are marked "not in the \
-            kernel", with a warning saying why.
+            kernel", with a warning saying why. A file that renames either node is refused.
             """)
 
     @OptionGroup var socket: SocketOption

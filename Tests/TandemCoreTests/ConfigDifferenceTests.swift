@@ -121,6 +121,17 @@ import Testing
         #expect(ConfigChange.reloadReport(timing, ipvsUnavailable: why) == (["~ heartbeat interval 100ms -> 50ms"], []))
     }
 
+    /// A reload that renames the peer or this node is refused (the node would stop recognising
+    /// its peer), with the way to rename; one that keeps the names is not.
+    @Test func aRenamedPeerIsNamedWithTheWayToRenameIt() throws {
+        let renamed = try Self.config([("name: b", "name: b2")])
+        let why = try #require(ConfigDifference.renamed(from: try Self.config(), to: renamed, node: "a"))
+        #expect(why.hasPrefix("the peer b is called b2 in the new config") && why.contains("stop tandemd on the standby"))
+        #expect(ConfigDifference.renamed(from: try Self.config(), to: try Self.config([("priority: 100", "priority: 90")]), node: "a") == nil)
+        let itself = try #require(ConfigDifference.renamed(from: try Self.config(), to: renamed, node: "b"))
+        #expect(itself.hasPrefix("this node, b, is not in the new config (nodes: a, b2): a node keeps the name it started with"))
+    }
+
     @Test func ipvsTimeoutsChangedAndRemoved() throws {
         let with = try Self.config(appending: "ipvs_timeouts: {tcp: 1h, tcp_fin: 2m, udp: 5m}\n")
         let other = try Self.config(appending: "ipvs_timeouts: {tcp: 2h, tcp_fin: 2m, udp: 5m}\n")

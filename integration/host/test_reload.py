@@ -163,3 +163,24 @@ def test_a_reload_on_a_kernel_without_ipvs_says_its_ipvs_changes_are_not_in_the_
     pair.wait_for(lambda: "reload: 1 IPVS change is in the config in force but not in the kernel" in pair.log("a"), 5,
                   what="the warning in ra's log")
     pair.wait_for(lambda: pair.topo.addr_info("a", "192.0.2.20") is not None, 5, what="the new VIP on ra")
+
+
+def test_a_reload_that_renames_the_peer_is_refused(pair):
+    """Operator trial: a typo in the peer's name, reloaded, was listed as "needs a restart" but
+    applied at once: the node stopped recognising its live peer (a standby took the VIPs while
+    the active served them). Now the reload and its dry run are refused with the way to rename,
+    and the pair stays as it was: ra active and hearing rb, rb standby, the VIP on ra only."""
+    pair.start_settled()
+    text = pair.config_text(serial=2).replace("name: rb,", "name: rb2,")
+    assert "name: rb2," in text
+    pair.config.write_text(text)
+    for node, args in (("a", ("reload", "--dry-run")), ("a", ("reload",)), ("b", ("reload",))):
+        r = pair.ctl(node, *args)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert ("is called rb2" if node == "a" else "this node, rb, is not in the new config") in r.stderr, r.stderr
+        assert "stays in force" in r.stderr and "stop tandemd on the standby" in r.stderr, r.stderr
+    pair.topo.exec("a", "sleep", "0.5")
+    a, b = status(pair, "a"), status(pair, "b")
+    assert a["role"] == "active" and a["peer"]["alive"] and a["config"]["serial"] == 1, a
+    assert b["role"] == "standby" and b["peer"]["alive"], b
+    assert pair.holders() == {"a"}

@@ -108,6 +108,24 @@ public enum ConfigDifference {
             + "start the standby): a router restarted alone heartbeats where its peer does not listen, and both go active"
     }
 
+    /// Why a reload on `node` cannot take `new`: it renames this node or its peer. A node's
+    /// name is fixed when tandemd starts, the election knows the peer by name and the peer's
+    /// heartbeats carry the name it runs with: a reload that renamed the peer made this node stop
+    /// recognising it (a standby took the VIPs while the active served them, an active reported
+    /// its standby dead; operator trial: listed as "needs a restart" and applied at once). nil
+    /// when both names stay.
+    public static func renamed(from old: Config, to new: Config, node: String) -> String? {
+        let how = "A rename needs both nodes restarted with the new file: stop tandemd on the standby, restart the "
+            + "active, then start the standby"
+        guard new.node(named: node) != nil else {
+            return "this node, \(node), is not in the new config (nodes: \(new.nodes.map(\.name).joined(separator: ", "))): "
+                + "a node keeps the name it started with. \(how)"
+        }
+        guard let was = old.peer(of: node)?.name, let now = new.peer(of: node)?.name, was != now else { return nil }
+        return "the peer \(was) is called \(now) in the new config: \(was)'s heartbeats carry the name it runs with, so "
+            + "this node would stop recognising it and one of the two would take the VIPs while the other serves them. \(how)"
+    }
+
     /// Every difference from `old` (the config in force) to `new`, classified.
     ///
     /// - Parameters:
