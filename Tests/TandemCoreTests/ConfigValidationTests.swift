@@ -224,6 +224,23 @@ import Testing
     /// IPv4-mapped address and a metrics server on the heartbeat port of a heartbeat address
     /// (config replication's TCP listener is there: EADDRINUSE) run, without /metrics for the
     /// second: warnings, so that an upgrade never refuses a config a pair runs on.
+    /// Real and sorry servers the kernel can never reach (operator trial 33): an IPv6
+    /// link-local address (IPVS keeps no scope) and an IPv4-mapped one (IPVS sends IPv6 to it).
+    /// Warnings with the fix, as for VIPs; a unique local address passes.
+    @Test func realServersTheKernelCannotReachAreWarned() throws {
+        let v6 = minimalConfig.replacingOccurrences(of: "address: 10.0.0.10/24", with: "address: \"fd00::10/64\"")
+            .replacingOccurrences(of: "    address: 10.0.0.10\n", with: "    address: \"fd00::10\"\n")
+        func warnings(_ yaml: String) throws -> [String] { try ConfigParser.parseWithWarnings(yaml: yaml).warnings.map(\.description) }
+        let linkLocal = v6.replacingOccurrences(of: "      - address: 10.0.0.21\n", with: "      - address: \"fe80::21\"\n")
+            + "\n    sorry_server: {address: \"::ffff:10.0.0.99\", port: 80}\n"
+        #expect(errors(of: linkLocal).isEmpty, "\(errors(of: linkLocal))")
+        let warned = try warnings(linkLocal)
+        #expect(warned.contains { $0.hasPrefix("virtual_servers[0].real_servers[0].address: fe80::21 is IPv6 link-local (fe80::/10): IPVS keeps no interface scope") }, "\(warned)")
+        #expect(warned.contains { $0.hasPrefix("virtual_servers[0].sorry_server.address: ::ffff:10.0.0.99 is an IPv4-mapped IPv6 address") && $0.contains("write the IPv4 address 10.0.0.99") }, "\(warned)")
+        let fine = v6.replacingOccurrences(of: "      - address: 10.0.0.21\n", with: "      - address: \"fd00::21\"\n")
+        #expect(try !warnings(fine).contains { $0.contains("real_servers[0].address") })
+    }
+
     @Test func heartbeatAddressesAndMetricsEndpointsTheKernelWouldRefuse() throws {
         let linkLocal = minimalConfig.replacingOccurrences(of: "addresses: [10.0.0.1]", with: "addresses: [10.0.0.1, \"fe80::1\"]")
             .replacingOccurrences(of: "addresses: [10.0.0.2]", with: "addresses: [10.0.0.2, \"fe80::2\"]")

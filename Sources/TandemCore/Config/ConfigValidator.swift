@@ -286,6 +286,13 @@ struct Validator {
         if address.isUnspecified || address.isMulticast || address.isLimitedBroadcast {
             fail("\(path()).address", "\(address) cannot be a real server: use its unicast address")
         }
+        if case .v6(let high, _) = address, high >> 54 == 0x3FA {
+            warn("\(path()).address", "\(address) is IPv6 link-local (fe80::/10): IPVS keeps no interface scope with a real "
+                 + "server, so the kernel cannot route to it and its health checks fail; use the server's global or unique local address")
+        } else if let v4 = address.mappedIPv4 {
+            warn("\(path()).address", "\(address) is an IPv4-mapped IPv6 address: IPVS would send IPv6 packets to it, which no "
+                 + "IPv4 host takes, and its health checks fail; write the IPv4 address \(v4) (in an IPv4 service, or with tunnel forwarding)")
+        }
         if address.family != vs.family {
             if case .tunnel = forwarding {} else {
                 fail("\(path()).address", "\(address) is \(address.family) but the service is \(vs.family): only tunnel real servers may differ in family")
