@@ -102,7 +102,8 @@ extension Daemon {
                 .init(service: ControlServer(path: local.controlSocket, group: ControlGroup(config.control.group, logger: logger),
                                              handler: center, logger: logger)),
                 .init(service: health),
-                .init(service: MetricsServer(listen: config.metrics.listen, logger: logger, render: {
+                .init(service: MetricsServer(listen: config.metrics.listen, vips: Set(config.virtualIPs.map(\.prefix.address)),
+                                             logger: logger, render: {
                     let s = director.snapshot
                     let bgp = try? await birdReader.sessions().get()
                     return Array(ClusterMetrics.render(decisions: s.decisions, maintenance: s.maintenance, ipvsVerified: s.ipvsProblem == nil,

@@ -8,7 +8,7 @@ extension Daemon {
     /// of `events.registry` (reconciles, health checks).
     static func makeMetricsServer(config: Config, center: ControlCenter, replication: ReplicationService,
                                   sent: HeartbeatSendCounters, events: MetricsEvents, logger: Logger) -> MetricsServer {
-        MetricsServer(listen: config.metrics.listen, logger: logger, render: {
+        MetricsServer(listen: config.metrics.listen, vips: Set(config.virtualIPs.map(\.prefix.address)), logger: logger, render: {
             let sources = await center.statusSources()
             return MetricsExposition.render(MetricsSnapshot(
                 status: sources.report, roleChangedAtNanoseconds: sources.loop.roleChangedAt, config: sources.config,

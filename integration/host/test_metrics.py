@@ -303,3 +303,29 @@ def test_example_rules_pass_promtool():
     tests = RULES.with_name("tandem-alerts.test.yaml")
     result = subprocess.run(["promtool", "test", "rules", str(tests)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_scrape_of_the_vip_is_answered_by_whichever_router_holds_it(pair):
+    """Operators scrape "whoever is active" through the VIP. An operator trial found the VIP's
+    endpoint bound only by a router that held the VIP at start, and never after a failover. Both
+    bind it (IP_FREEBIND) whatever they hold: the scrape, from the client through the VIP, says
+    ra is active, then after `tandemctl failover` that rb is."""
+    vip = "10.99.0.10"
+    pair.config.write_text(pair.config_text(tail=f"metrics: {{listen: [{vip}:{pair.metrics_port}]}}\n"))
+    pair.start_settled()
+
+    def active_by_vip():
+        """The priority of the router that answers on the VIP (ra 100, rb 90), if it is active."""
+        r = pair.topo.exec("c", "curl", "-s", "-S", "--max-time", "5", f"http://{vip}:{pair.metrics_port}/metrics", check=False)
+        if r.returncode != 0:
+            return None
+        values = samples(r.stdout)
+        active = values.get(("tandem_role", frozenset({("state", "active")}))) == 1
+        return values.get(("tandem_priority", frozenset())) if active else None
+
+    pair.wait_for(lambda: active_by_vip() == 100, 10, what="the VIP's scrape answered by ra, active")
+    r = pair.ctl("a", "failover")
+    assert r.returncode == 0, r.stdout + r.stderr
+    pair.wait_for(lambda: pair.holders() == {"b"}, 10, what="the VIP on rb")
+    pair.wait_for(lambda: active_by_vip() == 90, 10, what="the VIP's scrape answered by rb, active")
+    assert "(a VIP: answered while this node holds it)" in pair.log("b")

@@ -12,7 +12,11 @@ import TandemCore
 ///
 /// Each listed address that this node cannot bind because it is not one of its own
 /// (`EADDRNOTAVAIL`: the other router's address in the shared config) is skipped; any other bind
-/// failure is logged and the rest still serve. Metrics never stop the daemon.
+/// failure is logged and the rest still serve. Metrics never stop the daemon. An address that is
+/// one of the VIPs is bound with `IP_FREEBIND` (`IPV6_FREEBIND`, linux/in6.h; ip(7)) on both
+/// routers, held or not: a scrape of the VIP is answered by whichever router holds it (an
+/// operator trial found it bound only by a router that held the VIP at start, and never after a
+/// failover).
 ///
 /// Limits against slow or hostile scrapers, each closing the connection:
 /// - at most `maximumConnections` connections at once (more are closed at accept);
@@ -29,14 +33,17 @@ public final class MetricsServer: Service, Sendable {
     public static let requestTimeout = TimeAmount.seconds(10)
 
     private let endpoints: [ServerEndpoint]
+    /// The VIPs' addresses: endpoints on them are bound whether this node holds them or not.
+    private let vips: Set<IPAddress>
     private let render: @Sendable () async -> [UInt8]
     private let logger: Logger
     private let connections = Atomic<Int>(0)
     private let bound = Mutex<[SocketAddress]>([])
 
     /// `render` builds one scrape's body (the daemon's: `MetricsExposition.render` of a fresh snapshot).
-    public init(listen: [ServerEndpoint], logger: Logger, render: @escaping @Sendable () async -> [UInt8]) {
+    public init(listen: [ServerEndpoint], vips: Set<IPAddress> = [], logger: Logger, render: @escaping @Sendable () async -> [UInt8]) {
         endpoints = listen
+        self.vips = vips
         self.logger = logger
         self.render = render
     }
@@ -52,12 +59,15 @@ public final class MetricsServer: Service, Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var channels: [any Channel] = []
         for endpoint in endpoints {
+            let vip = vips.contains(endpoint.address)
             do {
-                let channel = try await bootstrap(group).bind(to: SocketAddress(ipAddress: endpoint.address.description,
-                                                                                  port: Int(endpoint.port))).get()
+                var bootstrap = bootstrap(group)
+                if vip { bootstrap = bootstrap.serverChannelOption(Self.freeBind(endpoint.address.family), value: 1) }
+                let channel = try await bootstrap.bind(to: SocketAddress(ipAddress: endpoint.address.description,
+                                                                         port: Int(endpoint.port))).get()
                 channels.append(channel)
                 if let address = channel.localAddress { bound.withLock { $0.append(address) } }
-                logger.info("metrics: serving GET /metrics on \(endpoint)")
+                logger.info("metrics: serving GET /metrics on \(endpoint)\(vip ? " (a VIP: answered while this node holds it)" : "")")
             } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
                 logger.info("metrics: \(endpoint.address) is not an address of this node: not listening there")
             } catch {
@@ -70,6 +80,14 @@ public final class MetricsServer: Service, Sendable {
         try? await gracefulShutdown()
         for channel in channels { try? await channel.close() }
         try await group.shutdownGracefully()
+    }
+
+    /// Binding an address this host does not have (yet): `IP_FREEBIND` (15) for IPv4,
+    /// `IPV6_FREEBIND` (78, Linux 4.15+) for IPv6.
+    static func freeBind(_ family: AddressFamily) -> ChannelOptions.Types.SocketOption {
+        family == .ipv4
+            ? .init(level: .init(rawValue: CInt(IPPROTO_IP)), name: .init(rawValue: CInt(IP_FREEBIND)))
+            : .init(level: .init(rawValue: CInt(IPPROTO_IPV6)), name: .init(rawValue: 78))
     }
 
     private func bootstrap(_ group: MultiThreadedEventLoopGroup) -> ServerBootstrap {
