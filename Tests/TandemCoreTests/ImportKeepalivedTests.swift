@@ -283,6 +283,34 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(result.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("digest") && $0.location?.line == 21 })
     }
 
+    /// A group's fwmark entry keeps the group's checker, on the port its real servers are
+    /// declared with: keepalived checks each real server once for every entry (operator trial 33:
+    /// the fwmark entry came out without a health check and without a word).
+    @Test func aGroupsFwmarkEntryKeepsTheChecker() throws {
+        let (_, result) = try importedTable("""
+            virtual_server_group G {
+                192.0.2.10 80
+                fwmark 7
+            }
+            virtual_server group G {
+                delay_loop 3
+                lb_algo rr
+                lb_kind DR
+                protocol TCP
+                real_server 192.0.2.51 80 {
+                    weight 1
+                    TCP_CHECK { connect_timeout 2 }
+                }
+            }
+
+            """)
+        let services = try ConfigParser.parse(yaml: result.yaml).virtualServers
+        #expect(services.count == 2)
+        #expect(services.map { $0.healthCheck?.probe } == [.tcp(port: nil, send: nil, expect: nil), .tcp(port: 80, send: nil, expect: nil)])
+        #expect(services.allSatisfy { $0.healthCheck?.failureAction == .remove && $0.healthCheck?.interval == .seconds(3) })
+        #expect(!result.findings.contains { $0.message.contains("has no port to check") }, "\(result.findings)")
+    }
+
     /// Checkers and keywords without an equivalent are listed with their line.
     @Test(arguments: [("DNS_CHECK", 16), ("SMTP_CHECK", 16), ("PING_CHECK", 16), ("FILE_CHECK", 16), ("BFD_CHECK", 16)])
     func unmappedCheckers(_ checker: String, _ line: Int) throws {

@@ -390,8 +390,14 @@ struct ServiceMapper {
             // address entries have ports); the findings are said once, for the first entry.
             let said = findings.count
             let portless = d.realServers.contains { ($0.port ?? 0) == 0 }
+            // A group's fwmark entry shares its real servers with the address entries, whose
+            // checker probes the port each real server is declared with (keepalived checks a real
+            // server once, for every entry of the group): the same port here.
+            let declared = Set(reals.compactMap { $0.port }.filter { $0 != 0 })
+            let groupPort = isGroup && isFwmark && declared.count == 1 ? declared.first : nil
             d.healthCheck = healthCheck(reals, delayLoopMS: delayLoopMS, connectTimeoutMS: connectTimeoutMS, retry: retry,
-                                        inhibit: inhibit, warmupMS: warmupMS, virtualhost: virtualhost, portless: portless, vs: vs)
+                                        inhibit: inhibit, warmupMS: warmupMS, virtualhost: virtualhost, portless: portless,
+                                        declaredPort: groupPort, vs: vs)
             if index > 0 { findings.removeSubrange(said...) }
             if isGroup { d.comments = ["from virtual_server group \(vs.arg(1) ?? ""), entry \(index + 1)"] }
             out.append(d)
@@ -478,7 +484,8 @@ struct ServiceMapper {
     // MARK: Checkers → one health check per virtual server
 
     mutating func healthCheck(_ reals: [Real], delayLoopMS: UInt64?, connectTimeoutMS: UInt64?, retry: Int?, inhibit: Bool,
-                              warmupMS: UInt64?, virtualhost: String?, portless: Bool, vs: KeepalivedStatement) -> TandemDraft.HealthCheck? {
+                              warmupMS: UInt64?, virtualhost: String?, portless: Bool, declaredPort: Int? = nil,
+                              vs: KeepalivedStatement) -> TandemDraft.HealthCheck? {
         let withCheckers = reals.filter { !$0.checkers.isEmpty }
         guard let model = withCheckers.first?.checkers.first else {
             return nil
@@ -510,7 +517,9 @@ struct ServiceMapper {
             }
         }
         // Real servers of port 0 (a fwmark service's, an all-ports service's DR ones): without
-        // connect_port there is nothing to connect to (keepalived would probe port 0 and fail).
+        // connect_port there is nothing to connect to (keepalived would probe port 0 and fail),
+        // unless they are a group's, declared with a port (`declaredPort`).
+        if portless, port == nil, let declaredPort { port = declaredPort }
         if portless, port == nil, ["TCP_CHECK", "HTTP_GET", "SSL_GET", "UDP_CHECK"].contains(model.keyword) {
             note(.notCarriedOver, model.location, "\(model.keyword) without connect_port, on real servers without a port, has no port to check",
                  "add connect_port to the checker (and health_check.port here)")
