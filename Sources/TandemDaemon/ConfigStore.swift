@@ -53,6 +53,8 @@ public struct ConfigStore: Sendable {
         public let config: Config
         public let text: String
         public let digest: String
+        /// What `check-config` warns about in it ("path: message"); empty for a config replication staged.
+        public var warnings: [String] = []
     }
 
     /// Reads and validates the file (or takes what replication staged for exactly its text);
@@ -66,8 +68,8 @@ public struct ConfigStore: Sendable {
             if let staged, data == Data(staged.text.utf8) {
                 prepared = Prepared(config: staged.config, text: staged.text, digest: staged.digest)
             } else {
-                let (fresh, text) = try Self.parse(data, path: path)
-                prepared = Prepared(config: fresh, text: text, digest: fresh.digest)
+                let (fresh, text, warnings) = try Self.parse(data, path: path)
+                prepared = Prepared(config: fresh, text: text, digest: fresh.digest, warnings: warnings.map(\.description))
             }
             if prepared.config.isCluster != current.isCluster {
                 let change = current.isCluster ? "from a cluster to a pair" : "from a pair to a cluster"
@@ -111,7 +113,8 @@ public struct ConfigStore: Sendable {
 
     /// `ConfigParser.load(path:)`, also returning the text parsed.
     static func read(_ path: String) throws(ConfigError) -> (Config, String) {
-        try parse(try readData(path), path: path)
+        let (config, text, _) = try parse(try readData(path), path: path)
+        return (config, text)
     }
 
     static func readData(_ path: String) throws(ConfigError) -> Data {
@@ -123,10 +126,10 @@ public struct ConfigStore: Sendable {
         return data
     }
 
-    static func parse(_ data: Data, path: String) throws(ConfigError) -> (Config, String) {
+    static func parse(_ data: Data, path: String) throws(ConfigError) -> (Config, String, [ConfigIssue]) {
         do {
-            let config = try ConfigParser.parseWithWarnings(data: data).config
-            return (config, String(decoding: data, as: UTF8.self))
+            let result = try ConfigParser.parseWithWarnings(data: data)
+            return (result.config, String(decoding: data, as: UTF8.self), result.warnings)
         } catch {
             throw ConfigError(file: path, issues: error.issues)
         }

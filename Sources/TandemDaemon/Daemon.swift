@@ -245,9 +245,14 @@ public enum Daemon {
                 changes.append(keyChange)
             }
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
+            // What check-config and tandemd --check would warn about on this node, then what of the
+            // changes cannot reach the kernel.
+            let here = (try? localAddressInterfaces()) ?? [:]
+            let warnings = prepared.warnings + VIPInterfaceCheck.otherAbsent(in: fresh, node: nodeName, exists: interfaceExists)
+                + VIPInterfaceCheck.heartbeatRouteConflicts(in: fresh, node: nodeName, interfaceOf: { here[$0] }) + report.warnings
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
                                       oldDigest: runningDigest, newDigest: prepared.digest, changes: changes,
-                                      restartNeeded: restartNeeded, warnings: report.warnings.isEmpty ? nil : report.warnings)
+                                      restartNeeded: restartNeeded, warnings: warnings.isEmpty ? nil : warnings)
             guard !dryRun else { return .success(result) }
             let keysChanged = keysInForce.withLock { inForce -> Bool in
                 let before = inForce.map { [$0.current.fingerprint, $0.next?.fingerprint ?? ""] }
@@ -268,7 +273,7 @@ public enum Daemon {
                 logger.warning("reload: needs a restart to apply: \(restartNeeded.joined(separator: "; ")); running with the values it started with")
             }
             logger.notice("reload: config replaced (digest \(runningDigest.prefix(16)) -> \(prepared.digest.prefix(16)), serial \(fresh.serial))")
-            for warning in report.warnings { logger.warning("reload: \(warning)") }
+            for warning in warnings { logger.warning("reload: \(warning)") }
             if fresh.control.group != running.control.group { controlGroup.set(fresh.control.group, logger: logger) }
             hub.publish(.config, "config replaced: serial \(running.serial) -> \(fresh.serial), \(changes.count) change(s)")
             loop.post(.reload(fresh, newSettings))

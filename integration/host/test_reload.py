@@ -184,3 +184,20 @@ def test_a_reload_that_renames_the_peer_is_refused(pair):
     assert a["role"] == "active" and a["peer"]["alive"] and a["config"]["serial"] == 1, a
     assert b["role"] == "standby" and b["peer"]["alive"], b
     assert pair.holders() == {"a"}
+
+
+def test_a_reload_says_what_check_config_warns_about(pair):
+    """Operator trial: a reload took a tracked interface this router lacks (a fault at its next
+    start) and a dead time under two intervals without a word, while check-config warned about
+    both. The reload (and its dry run) now prints the same warnings, and logs them."""
+    pair.start_settled()
+    text = pair.config_text(serial=2).replace("priority: 100}", "priority: 100, track_interfaces: [eth9]}") \
+        .replace("dead_time: 30ms", "dead_time: 15ms")
+    assert "track_interfaces: [eth9]" in text and "dead_time: 15ms" in text
+    pair.config.write_text(text)
+    for args in (("reload", "--dry-run"), ("reload",)):
+        r = pair.ctl("a", *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "warning: track_interfaces: eth9 does not exist on ra: it counts as down" in r.stdout, r.stdout
+        assert "warning: heartbeat.dead_time: " in r.stdout and "less than twice the interval" in r.stdout, r.stdout
+    pair.wait_for(lambda: "reload: track_interfaces: eth9 does not exist on ra" in pair.log("a"), 5, what="the warning in the log")

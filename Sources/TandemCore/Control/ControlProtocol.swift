@@ -322,9 +322,10 @@ public struct ReloadResult: Codable, Sendable, Hashable {
     /// Settings of the new config that differ from the ones the daemon started with and that
     /// only a restart applies ("heartbeat port 539 -> 540"); nil or empty when none.
     public var restartNeeded: [String]?
-    /// What of `changes` is in the config in force but cannot reach the kernel now, and why
-    /// (`ConfigChange.reloadReport`); nil or empty when everything reaches it. Absent in the
-    /// answers of daemons older than the field.
+    /// Warnings about the new config, each a sentence: what `tandemctl check-config` and
+    /// `tandemd --check` would say on this node ("path: message"), then what of `changes` is in
+    /// force but cannot reach the kernel now, and why (`ConfigChange.reloadReport`); nil or
+    /// empty when none. Absent in the answers of daemons older than the field.
     public var warnings: [String]?
 
     public init(applied: Bool, oldSerial: UInt64, newSerial: UInt64, oldDigest: String, newDigest: String, changes: [String],
