@@ -654,6 +654,37 @@ struct NodeHarness {
         #expect(h.kernel.isEmpty)
     }
 
+    /// `notify.stop` runs once, after the VIPs are released (reference.yaml: "after the
+    /// release"): not when the handover to the standby begins (operator trial 33: a stop script
+    /// that stops local services ran 65-70 ms before the release), and also when the stop is
+    /// forced in the middle of the handover.
+    @Test(arguments: [false, true])
+    func theStopCommandRunsOnceAfterTheRelease(forced: Bool) {
+        func isStopNotify(_ effect: NodeEffect) -> Bool { if case .notify(role: .stopping, _) = effect { return true }; return false }
+        var h = H()
+        h.startActive()
+        h.send(H.peer(1, role: .standby, priority: 90))
+        _ = h.takeEffects()
+        h.send(.stop)
+        #expect(!h.effects.contains(where: isStopNotify), "not when the handover begins")
+        if forced {
+            h.send(.forceStop(reason: "second stop signal"))
+        } else {
+            h.send(.heartbeat(HeartbeatMessage(kind: .claimed, sender: "b", bootEpoch: 7, sequence: 2, role: .active, priority: 90,
+                                               configSerial: 0, configDigest: .zero, pathIndex: 0, intervalMilliseconds: 100)))
+            for sequence in UInt64(3)...40 {
+                h.advance(50)
+                h.send(H.peer(sequence, role: .active, priority: 90))
+            }
+        }
+        let effects = h.takeEffects()
+        let release = effects.firstIndex(of: .release([H.vip]))
+        let notifies = effects.indices.filter { isStopNotify(effects[$0]) }
+        #expect(release != nil && notifies.count == 1, "\(effects)")
+        #expect(notifies.first.map { $0 > release! } == true, "\(effects)")
+        #expect(h.state.isFinished)
+    }
+
     // MARK: - Drains
 
     static let web1 = RealServerID(service: "web", address: IPAddress("10.20.0.11")!, port: 80)

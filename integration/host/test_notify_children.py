@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-from failover_pair import Pair  # noqa: E402
+from failover_pair import VIP, Pair  # noqa: E402
 
 
 def proc_children(pid):
@@ -150,5 +150,28 @@ def test_a_slow_stop_command_is_waited_for_and_said_so(topo):
         assert f":{pair.port} " in out, out
         pair.wait_exit("b")
         assert "notify stopping: " in pair.log("b") and "exited with status 0" in pair.log("b")
+    finally:
+        pair.close()
+
+
+def test_the_stop_command_runs_after_the_release(topo):
+    """reference.yaml says `stop` runs "when tandemd stops (after the release)"; an operator
+    trial saw it start when the handover began, 65-70 ms before the release, so a script that
+    stops local services cut them while the router still held the VIP. The stopping active's
+    script records its own addresses: the VIP is gone by then, and rb holds it."""
+    pair = Pair(topo, interval_ms=100, dead_ms=400)
+    seen = pair.dir / "addresses-at-stop.txt"
+    script = pair.dir / "stop.sh"
+    script.write_text(f"#!/bin/sh\nip -o addr show dev eth0 > {seen}\n")
+    os.chmod(script, 0o755)
+    pair.config.write_text(pair.config_text(tail=f"notify: {{stop: [{script}]}}\n"))
+    try:
+        pair.start_settled()
+        pair.signal("a", signal.SIGTERM)
+        pair.wait_exit("a")
+        text = seen.read_text()
+        assert "10.99.0.1/" in text, text  # the script ran, in ra's namespace
+        assert f" {VIP}/" not in text, f"the VIP was still on ra when its stop command ran:\n{text}"
+        assert pair.holders() == {"b"}
     finally:
         pair.close()

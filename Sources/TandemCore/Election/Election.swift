@@ -603,15 +603,15 @@ public struct Election: Sendable {
         guard let handover else { return }
         if let peer, peerIsAlive(at: now), peer.role == .active, peer.lastKind != .takeoverRequest {
             if handoverGraceOver(at: now) {
-                leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions, handedOver: true)
+                leave(reason: "handover complete: \(settings.peerName) has claimed the VIPs", into: &actions, notify: true, handedOver: true)
             }
         } else if let fault = faultReason {
-            leave(reason: "\(fault) during the handover", into: &actions)
+            leave(reason: "\(fault) during the handover", into: &actions, notify: true)
         } else if now >= handover.deadline {
             leave(reason: "\(settings.peerName) did not claim within \(settings.handoverTimeout): releasing anyway",
-                  into: &actions)
+                  into: &actions, notify: true)
         } else if !peerIsAlive(at: now) {
-            leave(reason: "\(settings.peerName) went silent during the handover: releasing anyway", into: &actions)
+            leave(reason: "\(settings.peerName) went silent during the handover: releasing anyway", into: &actions, notify: true)
         }
     }
 
@@ -822,7 +822,10 @@ public struct Election: Sendable {
         }
         actions.append(.send(outgoing(kind)))
         nextHeartbeatAt = follows ? nextFollowingHeartbeat(after: now) : now + settings.interval
-        actions.append(.notify(role: target, reason: reason))
+        // The stop command runs when the node leaves, after the release (`leave`), not when its
+        // handover begins: a script that stops local services must not cut them while this node
+        // still holds the VIPs (operator trial 33: it ran 65-70 ms before the release).
+        if target != .stopping { actions.append(.notify(role: target, reason: reason)) }
     }
 
     private mutating func beginHandover(_ purpose: HandoverPurpose, at now: MonotonicInstant,

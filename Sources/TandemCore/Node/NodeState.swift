@@ -112,6 +112,8 @@ public struct NodeState: Sendable {
     /// VIPs whose release failed: released again at the retry unless this node serves by then.
     private var releaseOwed: Set<VirtualIP> = []
     private var forceStopAt: MonotonicInstant?
+    /// The stop command (`notify.stop`) has been asked for: it runs once.
+    private var stopNotified = false
     private var sendFailures: [Int: String] = [:]
     private var healthStale = false
     private var judgeRounds = 0
@@ -442,6 +444,10 @@ public struct NodeState: Sendable {
             awaiting = .send
             out.append(.send(outgoing))
         case .notify(let role, let reason):
+            if role == .stopping {
+                guard !stopNotified else { return }
+                stopNotified = true
+            }
             out.append(.notify(role: role, reason: reason))
         case .rejected(let command, let reason):
             out.append(.log(.warning, "\(command) rejected: \(reason)"))
@@ -725,6 +731,8 @@ public struct NodeState: Sendable {
         if election.holdingVIPs || election.role == .active || election.role == .stopping {
             agenda.append(.releaseAll(reason: reason))
         }
+        // The stop command, after the release, unless the election's own leaving ran it.
+        if !stopNotified { agenda.append(.action(.notify(role: .stopping, reason: reason))) }
         agenda.append(.sendNotice(Election.Outgoing(kind: .release, role: .stopping, priority: election.effectivePriority)))
         agenda.append(.finish(reason: reason))
     }
