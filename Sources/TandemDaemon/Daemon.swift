@@ -327,6 +327,9 @@ public enum Daemon {
             parts: parts,
             logger: logger, health: { health.statusForControl() })
         center.restoreOperatorState()
+        // The file a refused mirrored config was written to is back as it was: a restart reads
+        // the config in force, so status no longer says the file on disk was refused.
+        replication.onFileRestored { fileRefused.withLock { $0 = nil } }
         replication.onDrains { list in
             await withCheckedContinuation { continuation in
                 loop.post(.peerDrains(list, reply: { continuation.resume(returning: $0) }))

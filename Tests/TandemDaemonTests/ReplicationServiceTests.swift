@@ -266,6 +266,9 @@ import TandemKernel
     @Test func aConfigTheReloadRefusesDoesNotStayInTheFile() async throws {
         try await withPair { p in
             let mine = Self.config(serial: 1, keyFile: p.keyFile)
+            // The daemon clears status's "the config file on disk was refused" on this call.
+            let restored = LockedBox(0)
+            p.ra.service.onFileRestored { restored.withLock { $0 += 1 } }
             p.ra.reloadRefusal.withLock { $0 = "virtual_ips[1]: interface vlan97 does not exist on ra" }
             let theirs = Self.config(serial: 2, vips: ["10.0.0.10/24", "10.0.0.11/24"], keyFile: p.keyFile, comment: "edited on rb")
             try theirs.write(toFile: p.rb.path, atomically: true, encoding: .utf8)
@@ -275,6 +278,7 @@ import TandemKernel
             #expect(p.ra.version.serial == 1, "the config in force stays")
             #expect(try await eventually { p.ra.fileText == mine }, "the file is back as it was")
             #expect((try? String(contentsOfFile: p.ra.path + ".refused", encoding: .utf8)) == theirs)
+            #expect(restored.withLock { $0 } == 1)
             // Once this router can take it (the interface exists now), the next fetch applies it.
             p.ra.reloadRefusal.withLock { $0 = nil }
             let newer = Self.config(serial: 3, vips: ["10.0.0.10/24", "10.0.0.11/24"], keyFile: p.keyFile)

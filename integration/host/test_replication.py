@@ -148,3 +148,28 @@ def test_a_path_address_that_comes_later_is_listened_on_then(topo, pair):
     pair.wait_for(lambda: pair.role("b") == "standby", 10, what="rb standby")
     assert "config replication listening on TCP 10.99.0.2" in pair.log("b") and "(after retrying)" in pair.log("b")
     assert "NOT LISTENING" not in json.loads(pair.ctl("b", "status", "--json").stdout)["replication"]
+
+
+def test_a_mirrored_config_the_peer_refuses_leaves_its_file_and_status_true(topo, pair):
+    """ra gets a VIP on vlan97, an interface only ra has. rb's reload refuses ra's config, puts
+    its own file back (the refused one kept as .refused), and its status must not say that its
+    config file on disk was refused (operator trial 33: it said so, and that "a restart would
+    read that file", about a file that was fine)."""
+    topo.ip("a", "link", "add", "vlan97", "type", "veth", "peer", "name", "vlan97p")
+    for link in ("vlan97", "vlan97p"):
+        topo.ip("a", "link", "set", link, "up")
+    pair.start_settled()
+    mine = pair.text("b")
+    text = pair.config_text(serial=2, extra_vips=["10.96.0.10/24"]).replace("10.96.0.10/24, interface: eth0",
+                                                                             "10.96.0.10/24, interface: vlan97")
+    assert "interface: vlan97" in text
+    edit_and_reload(pair, "a", text)
+    pair.wait_for(lambda: topo.addr_info("a", "10.96.0.10", dev="vlan97") is not None, timeout=5, what="the new VIP on ra")
+    pair.wait_for(lambda: "is back as it was" in pair.log("b"), timeout=5, what="rb puts its file back")
+    assert pair.text("b") == mine
+    assert (pair.configs["b"].parent / "rb.yaml.refused").read_text() == text
+    status = pair.ctl("b", "status")
+    assert status.returncode == 0, status.stderr
+    assert "config file on disk was refused" not in status.stdout, status.stdout
+    js = json.loads(pair.ctl("b", "status", "--json").stdout)
+    assert js.get("config_file_refused") is None and js["config"]["serial"] == 1, js

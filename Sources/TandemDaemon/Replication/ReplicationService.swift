@@ -73,6 +73,13 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
     private let clock: any TandemClock
     /// Answers the peer's `drains` pushes (`NodeState`, through the heartbeat loop); nil refuses them.
     private let drainHandler = Mutex<(@Sendable (DrainList) async -> PeerResponse)?>(nil)
+    private let restoredHandler = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Called after the config file was put back as it was before a refused mirrored config
+    /// (`restore`): what a restart would read is the config in force again.
+    public func onFileRestored(_ handler: @escaping @Sendable () -> Void) {
+        restoredHandler.withLock { $0 = handler }
+    }
     private let offers = AsyncStream.makeStream(of: (list: DrainList, request: NodeRequestID?).self)
 
     /// Installs the answer to the peer's drain lists.
@@ -457,6 +464,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
             let text = "config replication: \(path) is back as it was before \(settings.peerName)'s refused config serial \(refused.serial) "
                 + "was written over it (that one is kept as \(kept))"
             logger.notice("\(text)")
+            restoredHandler.withLock { $0 }?()
         } catch {
             let text = "config replication: cannot put \(path) back as it was (\(error)): it holds \(settings.peerName)'s refused config "
                 + "serial \(refused.serial), which this router would load at its next start; write this node's own config there "
