@@ -250,6 +250,7 @@ public enum Daemon {
             let here = (try? localAddressInterfaces()) ?? [:]
             let warnings = prepared.warnings + VIPInterfaceCheck.otherAbsent(in: fresh, node: nodeName, exists: interfaceExists)
                 + VIPInterfaceCheck.heartbeatRouteConflicts(in: fresh, node: nodeName, interfaceOf: { here[$0] }) + report.warnings
+                + ConfigDifference.drainNotes(drained: heard.drained, from: running, to: fresh)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
                                       oldDigest: runningDigest, newDigest: prepared.digest, changes: changes,
                                       restartNeeded: restartNeeded, warnings: warnings.isEmpty ? nil : warnings)

@@ -132,6 +132,21 @@ import Testing
         #expect(itself.hasPrefix("this node, b, is not in the new config (nodes: a, b2): a node keeps the name it started with"))
     }
 
+    /// A drained real server a reload removes, or brings back, is said (operator trial 33: it came
+    /// back at weight 0 without a word); one that stays, or was never drained, is not.
+    @Test func drainedRealServersLeavingOrComingBackAreSaid() throws {
+        let with = try Self.config()
+        let without = try Self.config([("{address: 10.0.0.21, port: 80, weight: 5}", "{address: 10.0.0.22, port: 80, weight: 5}")])
+        let id = RealServerID(service: "web", address: IPAddress("10.0.0.21")!, port: 80)
+        let leaving = ConfigDifference.drainNotes(drained: [id], from: with, to: without)
+        #expect(leaving == ["real server 10.0.0.21:80 of web leaves the config but stays drained: if it comes back it comes back "
+                            + "at weight 0; `tandemctl undrain 10.0.0.21:80 --service web` takes it off the drain list"])
+        let back = ConfigDifference.drainNotes(drained: [id], from: without, to: with)
+        #expect(back.count == 1 && back[0].hasPrefix("real server 10.0.0.21:80 of web comes back drained (weight 0)"))
+        #expect(ConfigDifference.drainNotes(drained: [id], from: with, to: with).isEmpty)
+        #expect(ConfigDifference.drainNotes(drained: [], from: with, to: without).isEmpty)
+    }
+
     @Test func ipvsTimeoutsChangedAndRemoved() throws {
         let with = try Self.config(appending: "ipvs_timeouts: {tcp: 1h, tcp_fin: 2m, udp: 5m}\n")
         let other = try Self.config(appending: "ipvs_timeouts: {tcp: 2h, tcp_fin: 2m, udp: 5m}\n")

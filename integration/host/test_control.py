@@ -472,6 +472,32 @@ def test_drain_reaches_the_peer_and_survives_a_failover(pair):
     assert r.returncode == 1 and "no virtual server named nope (known: web)" in r.stderr
 
 
+def test_a_drained_real_server_a_reload_removes_is_said_and_can_be_undrained(pair):
+    """Operator trial 33: a drained real server removed from the config stayed on the drain list
+    unseen, could not be undrained ("no real server"), and came back at weight 0 when re-added.
+    The reload that removes it says so, undrain takes it off the list, and a reload that brings
+    back one still drained says that."""
+    pair.config.write_text(pair.config_text(tail=SERVICE_TAIL))
+    started(pair)
+    assert pair.ctl("a", "drain", "10.99.0.21:80").returncode == 0
+    pair.config.write_text(pair.config_text(serial=2, tail=SERVICE_TAIL.replace("      - {address: 10.99.0.21, port: 80}\n", "")))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning: real server 10.99.0.21:80 of web leaves the config but stays drained" in r.stdout, r.stdout
+    pair.wait_for(lambda: status(pair, "b")["config"]["serial"] == 2, 10, what="rb on serial 2")
+    # Back again while drained: said.
+    pair.config.write_text(pair.config_text(serial=3, tail=SERVICE_TAIL))
+    r = pair.ctl("a", "reload", "--dry-run")
+    assert "warning: real server 10.99.0.21:80 of web comes back drained (weight 0)" in r.stdout, r.stdout
+    pair.config.write_text(pair.config_text(serial=3, tail=SERVICE_TAIL.replace("      - {address: 10.99.0.21, port: 80}\n", "")))
+    # Off the list although the config no longer has it, on both routers.
+    r = pair.ctl("a", "undrain", "10.99.0.21:80", "--service", "web")
+    assert r.returncode == 0, r.stdout + r.stderr
+    pair.config.write_text(pair.config_text(serial=3, tail=SERVICE_TAIL))
+    r = pair.ctl("a", "reload", "--dry-run")
+    assert "comes back drained" not in r.stdout, r.stdout
+
+
 def test_drains_changed_while_the_peer_is_down_reach_it_when_it_returns(pair):
     pair.config.write_text(pair.config_text(tail=SERVICE_TAIL))
     started(pair)

@@ -126,6 +126,29 @@ public enum ConfigDifference {
             + "this node would stop recognising it and one of the two would take the VIPs while the other serves them. \(how)"
     }
 
+    /// What a reload from `old` to `new` does to the operator's drains (`drained`), one warning
+    /// each: a drained real server the reload removes stays on the drain list (both routers keep
+    /// it), so if it comes back it comes back drained; one the reload brings back is drained
+    /// (weight 0) until undrained. ipvsadm and keepalived give a re-added real server its
+    /// configured weight, so neither is silent (operator trial 33).
+    public static func drainNotes(drained: Set<RealServerID>, from old: Config, to new: Config) -> [String] {
+        func servers(_ config: Config) -> Set<RealServerID> {
+            Set(config.virtualServers.flatMap { vs in vs.realServers.map { RealServerID(service: vs.name, address: $0.address, port: $0.port) } })
+        }
+        guard !drained.isEmpty else { return [] }
+        let before = servers(old), after = servers(new)
+        var out: [String] = []
+        for id in drained.sorted() where before.contains(id) && !after.contains(id) {
+            out.append("real server \(id) leaves the config but stays drained: if it comes back it comes back at weight 0; "
+                + "`tandemctl undrain \(id.address.bracketed):\(id.port) --service \(id.service)` takes it off the drain list")
+        }
+        for id in drained.sorted() where after.contains(id) && !before.contains(id) {
+            out.append("real server \(id) comes back drained (weight 0) from an earlier `tandemctl drain`: "
+                + "`tandemctl undrain \(id.address.bracketed):\(id.port) --service \(id.service)` gives it its weight")
+        }
+        return out
+    }
+
     /// Every difference from `old` (the config in force) to `new`, classified.
     ///
     /// - Parameters:

@@ -252,17 +252,23 @@ public final class ControlCenter: ControlHandling {
     // MARK: - Drain
 
     /// The real servers `tandemctl drain SERVER [--service NAME]` names in `config`, or why none.
-    static func drainTargets(server: String, service: String?,
-                             config: Config) throws(ControlProtocolError) -> (ServerEndpoint, [RealServerID]) {
+    /// An undrain also names drained ones a reload removed from the config (`drained`: the drain
+    /// list), so that the list can be cleared of them.
+    static func drainTargets(server: String, service: String?, config: Config, drained: Set<RealServerID> = [],
+                             undrain: Bool = false) throws(ControlProtocolError) -> (ServerEndpoint, [RealServerID]) {
         let endpoint = try ServerEndpoint.parse(server)
         let matching = config.virtualServers.filter { service == nil || $0.name == service }
-        if let service, matching.isEmpty {
+        let orphans = undrain ? drained.filter { id in
+            id.address == endpoint.address && id.port == endpoint.port && (service == nil || id.service == service)
+                && !config.virtualServers.contains { $0.name == id.service && $0.realServers.contains { $0.address == id.address && $0.port == id.port } }
+        }.sorted() : []
+        if let service, matching.isEmpty, orphans.isEmpty {
             throw .refused("no virtual server named \(service) (known: \(config.virtualServers.map(\.name).joined(separator: ", ")))")
         }
         let ids = matching.compactMap { vs -> RealServerID? in
             guard vs.realServers.contains(where: { $0.address == endpoint.address && $0.port == endpoint.port }) else { return nil }
             return RealServerID(service: vs.name, address: endpoint.address, port: endpoint.port)
-        }
+        } + orphans
         guard !ids.isEmpty else {
             throw .refused("no real server \(endpoint) in \(service.map { "virtual server \($0)" } ?? "any virtual server") of the config")
         }
@@ -272,7 +278,10 @@ public final class ControlCenter: ControlHandling {
     func drain(server: String, service: String?, on: Bool) async -> ControlResponse {
         let config = parts.currentConfig()
         let (endpoint, ids): (ServerEndpoint, [RealServerID])
-        do { (endpoint, ids) = try Self.drainTargets(server: server, service: service, config: config) } catch { return .failure(error) }
+        do {
+            (endpoint, ids) = try Self.drainTargets(server: server, service: service, config: config,
+                                                    drained: parts.loop.status.drained, undrain: !on)
+        } catch { return .failure(error) }
         let told: DrainOffer
         switch await ask(.drain(ids, on: on, wallClock: parts.clock.wallNanoseconds())) {
         case .drainDone(_, let peer): told = peer
