@@ -284,6 +284,9 @@ import Testing
                                                      with: "    port: 80\n    protocol: udp\n    forwarding: dr\n    health_check: {type: http}\n")
         let checks = try ConfigParser.parseWithWarnings(yaml: udp).warnings.map(\.description)
         #expect(checks.contains { $0.hasPrefix("virtual_servers[0].health_check: a http check of a UDP service connects over TCP") }, "\(checks)")
+        // SCTP likewise (operator trial 33: no word).
+        let sctp = try ConfigParser.parseWithWarnings(yaml: udp.replacingOccurrences(of: "protocol: udp", with: "protocol: sctp")).warnings.map(\.description)
+        #expect(sctp.contains { $0.hasPrefix("virtual_servers[0].health_check: a http check of an SCTP service connects over TCP") && $0.contains("exec check") }, "\(sctp)")
     }
 
     /// A value that is too long is quoted in the error (up to 64 characters), not only counted.

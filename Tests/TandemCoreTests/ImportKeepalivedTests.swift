@@ -311,6 +311,15 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
         #expect(!result.findings.contains { $0.message.contains("has no port to check") }, "\(result.findings)")
     }
 
+    /// A persistence engine without persistence does nothing in the kernel: left out, and said
+    /// (operator trial 33: dropped without a word).
+    @Test func anEngineWithoutPersistenceIsSaid() throws {
+        let (_, result) = try importedTable("virtual_server 192.0.2.10 5060 {\n protocol UDP\n persistence_engine sip\n real_server 10.0.0.1 5060 {\n }\n}\n")
+        let finding = try #require(result.findings.first { $0.message.hasPrefix("persistence_engine sip without persistence_timeout is left out") })
+        #expect(finding.kind == .notCarriedOver)
+        #expect(try ConfigParser.parse(yaml: result.yaml).virtualServers.first?.persistence == nil)
+    }
+
     /// Checkers and keywords without an equivalent are listed with their line.
     @Test(arguments: [("DNS_CHECK", 16), ("SMTP_CHECK", 16), ("PING_CHECK", 16), ("FILE_CHECK", 16), ("BFD_CHECK", 16)])
     func unmappedCheckers(_ checker: String, _ line: Int) throws {

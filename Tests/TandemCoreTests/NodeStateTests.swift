@@ -685,6 +685,20 @@ struct NodeHarness {
         #expect(h.state.isFinished)
     }
 
+    /// Maintenance on an active whose peer is active too (a handover or contest in course) is
+    /// refused as "the roles are changing", not "nobody would serve the VIPs" (operator trial 33).
+    @Test func maintenanceWhileBothAreActiveSaysTheRolesAreChanging() {
+        var h = H()
+        h.startActive()
+        h.send(H.peer(1, role: .active, priority: 90))
+        h.send(.command(1, .maintenance(true)))
+        guard case .refused(let why)? = h.replies[1]?.first else {
+            Issue.record("not refused: \(String(describing: h.replies[1]))")
+            return
+        }
+        #expect(why.hasPrefix("peer b is active too (the roles are changing): a stays active"), "\(why)")
+    }
+
     // MARK: - Drains
 
     static let web1 = RealServerID(service: "web", address: IPAddress("10.20.0.11")!, port: 80)

@@ -219,9 +219,12 @@ struct Validator {
                      ? "every real server has weight 0, so none takes a new connection: give at least one a weight above 0"
                      : "every real server has weight 0, so the sorry server takes every new connection")
             }
-            if case .address(_, _, let proto) = vs.match, proto == .udp, let check = vs.healthCheck,
+            if case .address(_, _, let proto) = vs.match, proto == .udp || proto == .sctp, let check = vs.healthCheck,
                ["tcp", "http", "https"].contains(check.probe.typeName), check.probe.port == nil {
-                warn("\(path).health_check", "a \(check.probe.typeName) check of a UDP service connects over TCP: it says only whether each real server also listens on TCP there; check the UDP service itself with type udp (send and expect) or exec")
+                let name = proto == .udp ? "UDP" : "SCTP"
+                let fix = proto == .udp ? "check the UDP service itself with type udp (send and expect) or exec"
+                    : "check the SCTP service itself with an exec check (an SCTP client such as a small script)"
+                warn("\(path).health_check", "a \(check.probe.typeName) check of a\(proto == .udp ? "" : "n") \(name) service connects over TCP: it says only whether each real server also listens on TCP there; \(fix)")
             }
             if let check = vs.healthCheck, check.probe.port == nil, check.probe.typeName != "exec",
                let zero = vs.realServers.firstIndex(where: { $0.port == 0 }) {

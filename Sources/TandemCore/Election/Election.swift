@@ -460,6 +460,13 @@ public struct Election: Sendable {
             return finish(at: now, [.rejected(command: "maintenance", reason: "\(settings.nodeName) is stopping")])
         }
         if on, role == .active, handover == nil, !(peerIsAlive(at: now) && peer?.role == .standby), !force {
+            if peerIsAlive(at: now), peer?.role == .active {
+                // Both active (a handover or a contest in course): the peer serves, so "nobody
+                // would serve" would be wrong (operator trial 33); the roles settle in moments.
+                return finish(at: now, [.rejected(command: "maintenance",
+                                                  reason: "peer \(settings.peerName) is active too (the roles are changing): "
+                                                      + "\(settings.nodeName) stays active; try again once they settle (tandemctl status)")])
+            }
             let why = !peerIsAlive(at: now)
                 ? "peer \(settings.peerName) is not heard"
                 : "peer \(settings.peerName) is \(peer?.role.description ?? "unknown"), not standby"

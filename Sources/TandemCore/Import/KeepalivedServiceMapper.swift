@@ -137,6 +137,7 @@ struct ServiceMapper {
         var persistence: Int?
         var granularity: String?
         var engine: String?
+        var engineLocation: SourceLocation?
         var ops: (Bool, SourceLocation)?
         var sorry: (address: IPAddress, port: Int?, location: SourceLocation)?
         var sorryForwarding: TandemDraft.Forwarding?
@@ -196,7 +197,7 @@ struct ServiceMapper {
                     persistence = 360
                     note(.quirk, s.location, "persistence_granularity without persistence_timeout turns persistence on for 360 s in keepalived (check_parser.c pgr_handler); so does the output")
                 }
-            case "persistence_engine": engine = s.arg(0)
+            case "persistence_engine": engine = s.arg(0); engineLocation = s.location
             case "ops": ops = (true, s.location)
             case "sh-port", "sh-fallback", "mh-port", "mh-fallback":
                 // check_parser.c lbflags_handler: only when the scheduler named *before* this line is
@@ -321,6 +322,11 @@ struct ServiceMapper {
                 if g.contains(".") { d.persistenceNetmask = g } else if let n = Int(g) { d.persistenceNetmask = "/\(n)" }
             }
             if let engine, persistenceValue != nil { d.persistenceEngine = engine }
+            if let engine, persistenceValue == nil, index == 0 {
+                note(.notCarriedOver, engineLocation, "persistence_engine \(engine) without persistence_timeout is left out: an engine "
+                     + "works only with persistence, which this service does not have (the kernel ignores it)",
+                     "add persistence_timeout in keepalived.conf, or persistence here, if the engine was meant")
+            }
             if let (on, location) = ops, on {
                 if d.protocol == "udp" || isFwmark {
                     d.onePacket = true
