@@ -175,12 +175,14 @@ public enum Daemon {
                 prepared = value
             }
             let fresh = prepared.config
-            if let renamed = ConfigDifference.renamed(from: running, to: fresh, node: nodeName) {
-                logger.error("reload rejected: \(renamed); keeping the running config")
-                hub.publish(.config, "reload rejected: \(renamed)")
-                if !dryRun { loop.post(.node(.reloadFailed(renamed))) }
-                return .failure(.refused("\(store.withLock { $0.path }): \(renamed)\nthe running config (serial \(running.serial)) stays in force"))
+            // A refusal of what the file asks on this node: logged, published, told to the node.
+            func refuse(_ why: String) -> Result<ReloadResult, ControlProtocolError> {
+                logger.error("reload rejected: \(why); keeping the running config")
+                hub.publish(.config, "reload rejected: \(why)")
+                if !dryRun { loop.post(.node(.reloadFailed(why))) }
+                return .failure(.refused("\(store.withLock { $0.path }): \(why)\nthe running config (serial \(running.serial)) stays in force"))
             }
+            if let renamed = ConfigDifference.renamed(from: running, to: fresh, node: nodeName) { return refuse(renamed) }
             let newSettings: Election.Settings
             do {
                 newSettings = try Election.Settings(config: fresh, nodeName: nodeName)
@@ -191,13 +193,6 @@ public enum Daemon {
             }
             // A VIP brought in on an interface this node does not have would fault the node (and
             // the peer, once mirrored): refused, the running config stays (VIPInterfaceCheck).
-            // A refusal of what the file asks on this node: logged, published, told to the node.
-            func refuse(_ why: String) -> Result<ReloadResult, ControlProtocolError> {
-                logger.error("reload rejected: \(why); keeping the running config")
-                hub.publish(.config, "reload rejected: \(why)")
-                if !dryRun { loop.post(.node(.reloadFailed(why))) }
-                return .failure(.refused("\(store.withLock { $0.path }): \(why)\nthe running config (serial \(running.serial)) stays in force"))
-            }
             let absent = VIPInterfaceCheck.absent(in: fresh, running: running, exists: interfaceExists)
             if !absent.isEmpty { return refuse(VIPInterfaceCheck.problem(absent, node: nodeName)) }
             // Key files are read at every reload (a key may change under the same path) and
@@ -247,9 +242,7 @@ public enum Daemon {
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
             // What check-config and tandemd --check would warn about on this node, then what of the
             // changes cannot reach the kernel.
-            let here = (try? localAddressInterfaces()) ?? [:]
-            let warnings = prepared.warnings + VIPInterfaceCheck.otherAbsent(in: fresh, node: nodeName, exists: interfaceExists)
-                + VIPInterfaceCheck.heartbeatRouteConflicts(in: fresh, node: nodeName, interfaceOf: { here[$0] }) + report.warnings
+            let warnings = prepared.warnings + hostWarnings(fresh, node: nodeName) + report.warnings
                 + ConfigDifference.drainNotes(drained: heard.drained, from: running, to: fresh)
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
                                       oldDigest: runningDigest, newDigest: prepared.digest, changes: changes,

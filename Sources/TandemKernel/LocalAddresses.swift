@@ -43,3 +43,13 @@ public func localAddressInterfaces() throws(KernelError) -> [IPAddress: String] 
 public func interfaceExists(_ name: String) -> Bool {
     !name.isEmpty && !name.contains("/") && if_nametoindex(name) != 0
 }
+
+/// What `check-config`, `tandemd --check` and a reload warn about `config` on this host, for
+/// `node`: its sync and tracked interfaces the host lacks (`VIPInterfaceCheck.otherAbsent`) and
+/// VIPs that would route the heartbeats away (`VIPInterfaceCheck.heartbeatRouteConflicts`),
+/// one line each.
+public func hostWarnings(_ config: Config, node: String) -> [String] {
+    let here = (try? localAddressInterfaces()) ?? [:]
+    return VIPInterfaceCheck.otherAbsent(in: config, node: node, exists: interfaceExists)
+        + VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: node, interfaceOf: { here[$0] })
+}

@@ -64,11 +64,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
            case .success(let me) = config.identifyNode(requested: node, localAddresses: node == nil ? ((try? localAddresses()) ?? []) : []) {
             let absent = VIPInterfaceCheck.absent(in: config, exists: interfaceExists)
             if !absent.isEmpty { printError("\(file): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))") }
-            for line in VIPInterfaceCheck.otherAbsent(in: config, node: me.name, exists: interfaceExists) { printError("\(file): warning: \(line)") }
-            let here = (try? localAddressInterfaces()) ?? [:]
-            for line in VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: me.name, interfaceOf: { here[$0] }) {
-                printError("\(file): warning: \(line)")
-            }
+            for line in hostWarnings(config, node: me.name) { printError("\(file): warning: \(line)") }
         }
         if !keys.errors.isEmpty {
             for error in keys.errors { printError("\(file): \(error)") }

@@ -72,11 +72,7 @@ struct Tandemd: AsyncParsableCommand {
                 try? Posix.writeAll(2, Array("\(config): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))\n".utf8),
                                     object: "standard error")
             }
-            let here = (try? localAddressInterfaces()) ?? [:]
-            let lines = store.current.isCluster ? []
-                : VIPInterfaceCheck.otherAbsent(in: store.current, node: me.name, exists: interfaceExists)
-                    + VIPInterfaceCheck.heartbeatRouteConflicts(in: store.current, node: me.name, interfaceOf: { here[$0] })
-            for line in lines {
+            for line in store.current.isCluster ? [] : hostWarnings(store.current, node: me.name) {
                 try? Posix.writeAll(2, Array("\(config): warning: \(line)\n".utf8), object: "standard error")
             }
             if store.current.isCluster {

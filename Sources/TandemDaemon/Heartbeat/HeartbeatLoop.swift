@@ -211,15 +211,8 @@ public final class HeartbeatLoop: @unchecked Sendable {
         while !driver.isFinished {
             // 0. A settled active's periodic heartbeat, sent here while nothing else happens.
             if var plan = steady {
-                let now = clock.now()
                 let wake = plan.wakeUp
-                var deadline = wake
-                if watchdog != nil {
-                    watchdog!.tick(now: now.nanoseconds)
-                    let ping = MonotonicInstant(nanoseconds: now.nanoseconds + watchdog!.nanosecondsUntilNext(now: now.nanoseconds))
-                    if ping < deadline { deadline = ping }
-                }
-                waitSet.wait(timeoutNanoseconds: deadline > now ? deadline.nanoseconds(since: now) : 0)
+                waitUntil(wake)
                 let woke = clock.now()
                 let quiet = !waitSet.ready.contains(true)
                 if quiet, woke < wake { continue }  // woken for the watchdog's ping
@@ -240,13 +233,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 if driver.isFinished { break }
             }
             var now = clock.now()
-            var deadline = driver.timerDeadline ?? now.adding(milliseconds: 1000)
-            if watchdog != nil {
-                watchdog!.tick(now: now.nanoseconds)
-                let ping = MonotonicInstant(nanoseconds: now.nanoseconds + watchdog!.nanosecondsUntilNext(now: now.nanoseconds))
-                if ping < deadline { deadline = ping }
-            }
-            waitSet.wait(timeoutNanoseconds: deadline > now ? deadline.nanoseconds(since: now) : 0)
+            let deadline = waitUntil(driver.timerDeadline ?? now.adding(milliseconds: 1000))
             // Woken later than the deadline: this thread was starved or stopped, and what its
             // sockets hold may have waited there that long (not held back in the network).
             let woke = clock.now()
@@ -321,6 +308,21 @@ public final class HeartbeatLoop: @unchecked Sendable {
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Feeds systemd's watchdog, then waits on the sockets and the wake-up pipe until `deadline`
+    /// or the watchdog's next ping, whichever comes first. Returns the instant waited for.
+    @discardableResult
+    private func waitUntil(_ deadline: MonotonicInstant) -> MonotonicInstant {
+        let now = clock.now()
+        var until = deadline
+        if watchdog != nil {
+            watchdog!.tick(now: now.nanoseconds)
+            let ping = MonotonicInstant(nanoseconds: now.nanoseconds + watchdog!.nanosecondsUntilNext(now: now.nanoseconds))
+            if ping < until { until = ping }
+        }
+        waitSet.wait(timeoutNanoseconds: until > now ? until.nanoseconds(since: now) : 0)
+        return until
     }
 
     /// Gives the packets read in one wake-up to the election in the order read, each request
