@@ -45,11 +45,15 @@ public func interfaceExists(_ name: String) -> Bool {
 }
 
 /// What `check-config`, `tandemd --check` and a reload warn about `config` on this host, for
-/// `node`: its sync and tracked interfaces the host lacks (`VIPInterfaceCheck.otherAbsent`) and
+/// `node`: its heartbeat addresses the host lacks (`VIPInterfaceCheck.heartbeatAddressesAbsent`),
+/// its sync and tracked interfaces the host lacks (`VIPInterfaceCheck.otherAbsent`) and
 /// VIPs that would route the heartbeats away (`VIPInterfaceCheck.heartbeatRouteConflicts`),
 /// one line each.
 public func hostWarnings(_ config: Config, node: String) -> [String] {
-    let here = (try? localAddressInterfaces()) ?? [:]
-    return VIPInterfaceCheck.otherAbsent(in: config, node: node, exists: interfaceExists)
+    let listed = try? localAddressInterfaces()
+    let here = listed ?? [:]
+    // Addresses unlisted (getifaddrs failed) are not said to be missing.
+    return VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: node, isLocal: { listed == nil || here[$0] != nil })
+        + VIPInterfaceCheck.otherAbsent(in: config, node: node, exists: interfaceExists)
         + VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: node, interfaceOf: { here[$0] })
 }

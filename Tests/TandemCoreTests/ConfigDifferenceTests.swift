@@ -58,6 +58,11 @@ import Testing
         ("heartbeat addresses", [("addresses: [10.0.0.2]", "addresses: [10.0.0.3]")], "",
          [.init("~ heartbeat addresses of b 10.0.0.2 -> 10.0.0.3", .restart)]),
         ("peer renamed", [("name: b", "name: c")], "", [.init("~ node names a, b -> a, c", .restart)]),
+        // A label or nat_gateway change reads as one line, not as "- VIP x" and "+ VIP x" (trial 33).
+        ("VIP label", [("interface: eth0}", "interface: eth0, label: \"eth0:web\"}")], "",
+         [.init("~ VIP 10.0.0.10/24 on eth0: label (none) -> eth0:web (a held VIP is removed and added again: gone for a moment, then announced)")]),
+        ("VIP moved and labelled", [("interface: eth0}", "interface: eth3, label: \"eth3:web\", nat_gateway: true}")], "",
+         [.init("+ VIP 10.0.0.10/24 on eth3 label eth3:web (nat_gateway)"), .init("- VIP 10.0.0.10/24 on eth0")]),
         ("priorities", [("priority: 150", "priority: 120"), ("priority: 100", "priority: 90")], "",
          [.init("~ priority of a 150 -> 120"), .init("~ priority of b 100 -> 90")]),
         ("tracked interface removed", [("track_interfaces: [eth2]", "track_interfaces: []")], "",

@@ -197,6 +197,20 @@ import Testing
         #expect(Validator.subnetEdge(IPPrefix("10.0.0.0/24")!) == "network")
         #expect(Validator.subnetEdge(IPPrefix("10.0.0.1/31")!) == nil)
         #expect(Validator.subnetEdge(IPPrefix("10.0.0.10/24")!) == nil)
+        #expect(Validator.subnetEdge(IPPrefix("fd00:99::/64")!) == "subnet-router anycast")
+        #expect(Validator.subnetEdge(IPPrefix("fd00:99::10/64")!) == nil && Validator.subnetEdge(IPPrefix("fd00:99::/127")!) == nil)
+        let anycast = minimalConfig.replacingOccurrences(of: "virtual_ips:\n", with: "virtual_ips:\n  - address: fd00:99::/64\n    interface: eth0\n")
+        #expect(try ConfigParser.parseWithWarnings(yaml: anycast).warnings.map(\.description).contains {
+            $0.hasPrefix("virtual_ips[0].address: fd00:99:: is the subnet-router anycast address of fd00:99::/64's subnet: every forwarding router")
+        })
+        // Ranges Linux routes but hosts drop (a trial's class E VIP passed in silence).
+        for (vip, range) in [("240.0.0.1", "240.0.0.0/4"), ("0.1.2.3", "0.0.0.0/8")] {
+            let reserved = minimalConfig.replacingOccurrences(of: "virtual_ips:\n", with: "virtual_ips:\n  - address: \(vip)/32\n    interface: eth0\n")
+            #expect(reserved != minimalConfig)
+            let said = try ConfigParser.parseWithWarnings(yaml: reserved).warnings.map(\.description)
+            #expect(said.contains { $0.hasPrefix("virtual_ips[0].address: \(vip) is in \(range)") }, "\(said)")
+        }
+        #expect(Validator.reservedRange(IPAddress("239.255.255.255")!) == nil && Validator.reservedRange(IPAddress("1.0.0.1")!) == nil)
         #expect(try ConfigParser.parseWithWarnings(yaml: minimalConfig).warnings.isEmpty)
         // Addresses the kernel takes but clients never reach.
         #expect(Validator.unroutable(IPAddress("169.254.10.1")!)?.contains("link-local (169.254.0.0/16)") == true)

@@ -75,4 +75,19 @@ import Testing
         #expect(VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: "ra", interfaceOf: { _ in "eth1" }).count == 1,
                 "10.77.0.10/24 on eth0 is then the one on another interface")
     }
+
+    /// `tandemd --check --node rb` on a host without rb's heartbeat address said "valid" (trial
+    /// 33); at run time that path neither listens nor sends. One warning per missing address,
+    /// naming the path, the peer's end and the fix; nothing when every address is here.
+    @Test func findsTheHeartbeatAddressesThisHostLacks() throws {
+        let config = try config("")
+        let lines = VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: "rb", isLocal: { $0 == IPAddress("10.77.0.1")! })
+        #expect(lines == [
+            "nodes: rb's heartbeat address 10.77.0.2 is on no interface of this host: heartbeat path 0 to ra's 10.77.0.1 neither "
+                + "listens nor sends until it is (status shows it NOT USABLE here); add the address (ip addr add 10.77.0.2/PREFIX "
+                + "dev IFACE), or correct rb's addresses",
+        ])
+        #expect(VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: "ra", isLocal: { $0 == IPAddress("10.77.0.1")! }).isEmpty)
+        #expect(VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: "nobody", isLocal: { _ in false }).isEmpty)
+    }
 }

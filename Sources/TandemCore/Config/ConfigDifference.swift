@@ -149,6 +149,34 @@ public enum ConfigDifference {
         return out
     }
 
+    /// The VIP lines: `+` and `-` for addresses added and removed, and one `~` line for a VIP
+    /// kept on the same interface whose label or nat_gateway changes (a trial read "- VIP x / +
+    /// VIP x" as a no-op). `NodeState` releases and claims such a VIP again (the kernel changes an
+    /// address's label only so: RTM_NEWADDR with NLM_F_REPLACE keeps it, net/ipv4/devinet.c), so
+    /// the line says that a held VIP is gone for a moment.
+    static func virtualIPs(_ old: [VirtualIP], _ new: [VirtualIP]) -> [ConfigChange] {
+        func described(_ vip: VirtualIP) -> String {
+            "\(vip.prefix) on \(vip.interface)" + (vip.label.map { " label \($0)" } ?? "") + (vip.natGateway ? " (nat_gateway)" : "")
+        }
+        func same(_ a: VirtualIP, _ b: VirtualIP) -> Bool { a.prefix == b.prefix && a.interface == b.interface }
+        var out: [ConfigChange] = []
+        for vip in new where !old.contains(vip) {
+            guard let before = old.first(where: { same($0, vip) && !new.contains($0) }) else {
+                out.append(.init("+ VIP \(described(vip))"))
+                continue
+            }
+            var parts: [String] = []
+            if before.label != vip.label { parts.append("label \(before.label ?? "(none)") -> \(vip.label ?? "(none)")") }
+            if before.natGateway != vip.natGateway { parts.append("nat_gateway \(before.natGateway) -> \(vip.natGateway)") }
+            out.append(.init("~ VIP \(vip.prefix) on \(vip.interface): \(parts.joined(separator: ", ")) (a held VIP is removed and "
+                + "added again: gone for a moment, then announced)"))
+        }
+        for vip in old where !new.contains(vip) && !new.contains(where: { same($0, vip) && !old.contains($0) }) {
+            out.append(.init("- VIP \(described(vip))"))
+        }
+        return out
+    }
+
     /// Every difference from `old` (the config in force) to `new`, classified.
     ///
     /// - Parameters:
@@ -160,8 +188,7 @@ public enum ConfigDifference {
     ///   other settings in the order of `Config`'s fields.
     public static func changes(from old: Config, to new: Config, started: Config, context: ReloadContext) -> [ConfigChange] {
         var out: [ConfigChange] = []
-        for vip in new.virtualIPs where !old.virtualIPs.contains(vip) { out.append(.init("+ VIP \(vip.prefix) on \(vip.interface)")) }
-        for vip in old.virtualIPs where !new.virtualIPs.contains(vip) { out.append(.init("- VIP \(vip.prefix) on \(vip.interface)")) }
+        out += virtualIPs(old.virtualIPs, new.virtualIPs)
         let owned = IPVSOwnership(old.namedIPVSEntries).union(IPVSOwnership(new.namedIPVSEntries))
         for change in IPVSPlanner.plan(desired: new.desiredIPVSTable(), observed: old.desiredIPVSTable(), owned: owned) {
             out.append(.init("~ ipvs: \(change)", writesIPVS: true))

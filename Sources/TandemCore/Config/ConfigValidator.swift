@@ -124,9 +124,12 @@ struct Validator {
                 warn("virtual_ips[\(i)].interface", "lo has no link layer: no gratuitous ARP or neighbour advertisement can announce \(vip.prefix) from it, so after a failover clients keep sending to the old router until their neighbour entries expire; put the VIP on the LAN interface (lo suits cluster mode, where routes announce it)")
             }
             if let edge = Self.subnetEdge(vip.prefix) {
-                warn("virtual_ips[\(i)].address", "\(vip.address) is the \(edge) address of \(vip.prefix)'s subnet: hosts on it treat it as such, not as a server; choose another address or prefix length")
+                let why = edge == "subnet-router anycast"
+                    ? "every forwarding router on the link answers it (Linux joins it on each interface of a forwarding host, the standby too), so clients may reach the wrong router"
+                    : "hosts on it treat it as such, not as a server"
+                warn("virtual_ips[\(i)].address", "\(vip.address) is the \(edge) address of \(vip.prefix)'s subnet: \(why); choose another address or prefix length")
             }
-            if let problem = Self.unroutable(vip.address) {
+            if let problem = Self.unroutable(vip.address) ?? Self.reservedRange(vip.address) {
                 warn("virtual_ips[\(i)].address", problem)
             }
         }
@@ -174,12 +177,36 @@ struct Validator {
     }
 
     /// "network" or "broadcast" when an IPv4 prefix of 30 bits or fewer has its address at the
-    /// bottom or top of the subnet (RFC 919, RFC 3021 exempts /31); nil otherwise.
+    /// bottom or top of the subnet (RFC 919, RFC 3021 exempts /31); "subnet-router anycast" when
+    /// an IPv6 prefix of 126 bits or fewer has its address at the bottom of the subnet (RFC 4291
+    /// §2.6.1: every router of the link answers it, and Linux joins it on every interface of a
+    /// forwarding host, as an LVS router is; RFC 6164 exempts /127); nil otherwise.
     static func subnetEdge(_ prefix: IPPrefix) -> String? {
-        guard case .v4(let value) = prefix.address, prefix.length <= 30 else { return nil }
-        let host = prefix.length == 0 ? UInt32.max : (UInt32.max >> UInt32(prefix.length))
-        if value & host == 0 { return "network" }
-        if value & host == host { return "broadcast" }
+        switch prefix.address {
+        case .v4(let value):
+            guard prefix.length <= 30 else { return nil }
+            let host = prefix.length == 0 ? UInt32.max : (UInt32.max >> UInt32(prefix.length))
+            if value & host == 0 { return "network" }
+            if value & host == host { return "broadcast" }
+            return nil
+        case .v6:
+            guard prefix.length <= 126, prefix.address.masked(prefixLength: prefix.length) == prefix.address else { return nil }
+            return "subnet-router anycast"
+        }
+    }
+
+    /// Why an IPv4 VIP lies in a range hosts do not treat as unicast, nil when it does not: 0.0.0.0/8
+    /// ("this network", RFC 1122 §3.2.1.3: a source address only) and 240.0.0.0/4 (reserved, RFC
+    /// 1112 §4; RFC 6890). Linux adds and routes both, but most hosts, routers and firewalls drop
+    /// packets to them, so clients would not reach the service.
+    static func reservedRange(_ address: IPAddress) -> String? {
+        guard case .v4(let value) = address, !address.isLimitedBroadcast else { return nil }
+        if value >> 24 == 0 {
+            return "\(address) is in 0.0.0.0/8 (\"this network\", RFC 1122): hosts use it only as a source, and most drop packets sent to it; use a routable address"
+        }
+        if value >> 28 == 0xF {
+            return "\(address) is in 240.0.0.0/4 (reserved, RFC 1112): Linux routes it, but most hosts, routers and firewalls drop packets to it; use a routable address"
+        }
         return nil
     }
 

@@ -50,6 +50,21 @@ public enum VIPInterfaceCheck {
         return out
     }
 
+    /// This node's heartbeat addresses that `isLocal` does not find on this host, one warning line
+    /// each: tandemd binds each path's socket to its address, so a path whose address is missing
+    /// neither listens nor sends (status says "NOT LISTENING" and "NOT USABLE here") until the
+    /// address is configured; with every address missing the pair has no heartbeats at all.
+    public static func heartbeatAddressesAbsent(in config: Config, node: String, isLocal: (IPAddress) -> Bool) -> [String] {
+        guard let me = config.node(named: node) else { return [] }
+        let peer = config.peer(of: node)
+        return me.heartbeatAddresses.enumerated().filter { !isLocal($0.element) }.map { index, address in
+            let remote = peer.flatMap { index < $0.heartbeatAddresses.count ? " to \($0.name)'s \($0.heartbeatAddresses[index])" : nil } ?? ""
+            return "nodes: \(node)'s heartbeat address \(address) is on no interface of this host: heartbeat path \(index)\(remote) "
+                + "neither listens nor sends until it is (status shows it NOT USABLE here); add the address "
+                + "(ip addr add \(address)/PREFIX dev IFACE), or correct \(node)'s addresses"
+        }
+    }
+
     /// VIPs whose claim would give this node a second route to the peer's heartbeat address,
     /// one warning line each: the VIP's prefix holds the peer's address of a heartbeat path, and
     /// the VIP goes on another interface than the one holding this node's end of that path
