@@ -187,3 +187,30 @@ virtual_ips:
     topo.ip("a", "link", "set", "eth0", "up")
     topo.wait_operational()
     assert route() == "eth1"
+
+
+def test_tandemd_check_warns_of_a_heartbeat_address_this_host_lacks(bin_dir, topo, tmp_path):
+    """`tandemd --check --node rb` in a namespace that lacks rb's heartbeat address said
+    "valid; this is node rb" (trial 33); tandemd then runs with that path neither listening nor
+    sending. Both tandemd --check and check-config warn, naming the path and the fix; the
+    namespace's own node (ra, whose address is there) gets no such warning."""
+    config = tmp_path / "tandem.yaml"
+    config.write_text("""serial: 1
+nodes:
+  - {name: ra, addresses: [10.99.0.1], priority: 150}
+  - {name: rb, addresses: [10.99.0.2], priority: 100}
+heartbeat: {interval: 100ms, dead_time: 400ms, auth: none}
+virtual_ips:
+  - {address: 10.99.0.10/24, interface: eth0}
+""")
+    have = [a["local"] for i in topo.ip_json("a", "addr", "show") for a in i.get("addr_info", [])]
+    assert "10.99.0.1" in have and "10.99.0.2" not in have, have
+    for command in ([str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "rb"],
+                    [str(bin_dir / "tandemctl"), "check-config", str(config), "--node", "rb"]):
+        r = topo.exec("a", *command, check=False)
+        assert r.returncode == 0, r.stderr
+        assert ("warning: nodes: rb's heartbeat address 10.99.0.2 is on no interface of this host: heartbeat path 0 to "
+                "ra's 10.99.0.1 neither listens nor sends") in r.stderr, r.stderr
+        assert "ip addr add 10.99.0.2/PREFIX dev IFACE" in r.stderr, r.stderr
+    r = topo.exec("a", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "ra", check=False)
+    assert r.returncode == 0 and "heartbeat address" not in r.stderr, r.stderr
