@@ -48,7 +48,7 @@ public func interfaceExists(_ name: String) -> Bool {
 /// `node`: its heartbeat addresses the host lacks (`VIPInterfaceCheck.heartbeatAddressesAbsent`),
 /// its sync and tracked interfaces the host lacks (`VIPInterfaceCheck.otherAbsent`) and
 /// VIPs that would route the heartbeats away (`VIPInterfaceCheck.heartbeatRouteConflicts`),
-/// one line each.
+/// and a control group the host lacks, one line each.
 public func hostWarnings(_ config: Config, node: String) -> [String] {
     let listed = try? localAddressInterfaces()
     let here = listed ?? [:]
@@ -56,4 +56,13 @@ public func hostWarnings(_ config: Config, node: String) -> [String] {
     return VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: node, isLocal: { listed == nil || here[$0] != nil })
         + VIPInterfaceCheck.otherAbsent(in: config, node: node, exists: interfaceExists)
         + VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: node, interfaceOf: { here[$0] })
+        + controlGroupWarnings(config)
+}
+
+/// `control.group` when this host has no such group (getgrnam): tandemd then lets only root
+/// change state through tandemctl, and says so only in its log (trial 33).
+func controlGroupWarnings(_ config: Config) -> [String] {
+    guard let group = config.control.group, getgrnam(group) == nil else { return [] }
+    return ["control.group: group \(group) does not exist on this host: only root may change state through tandemctl "
+        + "(status still works for everyone who can open the socket); create it (groupadd \(group)) or correct control.group"]
 }

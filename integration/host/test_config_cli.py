@@ -193,7 +193,8 @@ def test_tandemd_check_warns_of_a_heartbeat_address_this_host_lacks(bin_dir, top
     """`tandemd --check --node rb` in a namespace that lacks rb's heartbeat address said
     "valid; this is node rb" (trial 33); tandemd then runs with that path neither listening nor
     sending. Both tandemd --check and check-config warn, naming the path and the fix; the
-    namespace's own node (ra, whose address is there) gets no such warning."""
+    namespace's own node (ra, whose address is there) gets no such warning. A control group the
+    host lacks is warned too (only the daemon's log said it: only root may change state)."""
     config = tmp_path / "tandem.yaml"
     config.write_text("""serial: 1
 nodes:
@@ -202,6 +203,7 @@ nodes:
 heartbeat: {interval: 100ms, dead_time: 400ms, auth: none}
 virtual_ips:
   - {address: 10.99.0.10/24, interface: eth0}
+control: {group: tandem-t34-nosuchgroup}
 """)
     have = [a["local"] for i in topo.ip_json("a", "addr", "show") for a in i.get("addr_info", [])]
     assert "10.99.0.1" in have and "10.99.0.2" not in have, have
@@ -212,5 +214,7 @@ virtual_ips:
         assert ("warning: nodes: rb's heartbeat address 10.99.0.2 is on no interface of this host: heartbeat path 0 to "
                 "ra's 10.99.0.1 neither listens nor sends") in r.stderr, r.stderr
         assert "ip addr add 10.99.0.2/PREFIX dev IFACE" in r.stderr, r.stderr
+        assert ("warning: control.group: group tandem-t34-nosuchgroup does not exist on this host: only root may change "
+                "state through tandemctl") in r.stderr, r.stderr
     r = topo.exec("a", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "ra", check=False)
     assert r.returncode == 0 and "heartbeat address" not in r.stderr, r.stderr
