@@ -616,3 +616,23 @@ func importedTable(_ services: String) throws -> (String, ImportResult) {
                 "\(result.reportText)")
     }
 }
+
+@Suite struct KeepalivedTimeoutImportTests {
+    /// global_defs' `lvs_timeouts tcp N tcpfin N udp N` becomes ipvs_timeouts with the keys it
+    /// gives (it said "not converted by this importer" before); a key it does not know, or a
+    /// value out of range, is said and left out.
+    @Test func lvsTimeoutsBecomeIPVSTimeouts() throws {
+        let text = "global_defs {\n    lvs_timeouts tcp 7200 udp 30\n}\n" + importVRRP
+        let result = try importKeepalived(["/etc/keepalived/keepalived.conf": text])
+        let config = try ConfigParser.parse(yaml: result.yaml)
+        #expect(config.ipvsTimeouts == IPVSTimeouts(tcp: .seconds(7200), tcpFin: .seconds(120), udp: .seconds(30)))
+        #expect(result.yaml.contains("ipvs_timeouts:  # from /etc/keepalived/keepalived.conf:2\n  tcp: 7200s\n  udp: 30s\n"), "\(result.yaml)")
+        #expect(!result.findings.contains { $0.message.contains("lvs_timeouts") }, "\(result.findings)")
+        let odd = try importKeepalived(["/etc/keepalived/keepalived.conf":
+            "global_defs {\n    lvs_timeouts tcp 0 tcpfin 90 sctp 5\n}\n" + importVRRP])
+        #expect(try ConfigParser.parse(yaml: odd.yaml).ipvsTimeouts == IPVSTimeouts(tcp: .seconds(900), tcpFin: .seconds(90), udp: .seconds(300)))
+        #expect(odd.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("lvs_timeouts: tcp 0 is not a number of seconds from 1 to") }, "\(odd.findings)")
+        #expect(odd.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("lvs_timeouts: sctp is not tcp, tcpfin or udp") }, "\(odd.findings)")
+        #expect(odd.findings.filter { $0.message.hasPrefix("lvs_timeouts:") }.count == 2, "\(odd.findings)")
+    }
+}

@@ -164,6 +164,35 @@ func importLVSCF(_ text: String) throws -> ImportResult {
         #expect(result.findings.contains { $0.kind == .note && $0.message.contains("weight = 70000 is outside IPVS's 0…65535 and is written as 65535") })
     }
 
+    /// pulse's tcp_timeout, tcpfin_timeout and udp_timeout (`ipvsadm --set`) become ipvs_timeouts
+    /// (a trial: the importer said how to write them instead of writing them); 0, which leaves the
+    /// kernel's value as it is, is left out with a note; a value that is no number is said.
+    @Test func ipvsTimeoutsAreCarriedOver() throws {
+        let text = lvsGlobals + """
+        tcp_timeout = 7200
+        tcpfin_timeout = 0
+        udp_timeout = 60
+        virtual dns {
+             address = 192.0.2.10 eth0:1
+             vip_nmask = 255.255.255.0
+             port = 53
+             protocol = udp
+             server ns1 {
+                 address = 10.20.0.21
+             }
+        }
+        """
+        let result = try importLVSCF(text)
+        let config = try ConfigParser.parse(yaml: result.yaml)
+        #expect(config.ipvsTimeouts == IPVSTimeouts(tcp: .seconds(7200), tcpFin: .seconds(120), udp: .seconds(60)))
+        #expect(result.yaml.contains("ipvs_timeouts:  # from /etc/sysconfig/ha/lvs.cf:8\n  tcp: 7200s\n  udp: 60s\n"), "\(result.yaml)")
+        #expect(result.findings.contains { $0.kind == .note && $0.message.hasPrefix("tcpfin_timeout = 0 leaves the kernel's timeout as it is") })
+        #expect(!result.findings.contains { $0.message.contains("not converted") })
+        let bad = try importLVSCF(lvsGlobals + "udp_timeout = 5m\n" + text.dropFirst(lvsGlobals.count).replacingOccurrences(of: "udp_timeout = 60\n", with: ""))
+        #expect(bad.findings.contains { $0.kind == .notCarriedOver && $0.message.hasPrefix("udp_timeout = 5m is not a number of seconds") }, "\(bad.findings)")
+        #expect(try ConfigParser.parse(yaml: bad.yaml).ipvsTimeouts?.udp == .seconds(300))
+    }
+
     @Test func failoverBlocksInFosMode() throws {
         let text = lvsGlobals.replacingOccurrences(of: "service = lvs", with: "service = fos") + """
         failover web {

@@ -141,6 +141,8 @@ struct RouterView {
     var instances: [Instance] = []
     var globalGarp: [(String, String?, SourceLocation)] = []
     var syncDaemon: KeepalivedStatement?
+    /// `lvs_timeouts [tcp N] [tcpfin N] [udp N]` (global_defs).
+    var lvsTimeouts: KeepalivedStatement?
     /// `lvs_sync_daemon_interface IFACE` inside a vrrp_instance: the form before keepalived 1.4's
     /// global `lvs_sync_daemon`, still read by 2.x (vrrp_parser.c `vrrp_lvs_syncd_handler`: "is
     /// deprecated, please use global lvs_sync_daemon"), which makes that instance drive it.
@@ -246,8 +248,7 @@ struct RouterView {
                  "vrrp_higher_prio_send_advert", "vrrp_lower_prio_no_advert", "vrrp_iptables", "vrrp_ipsets",
                  "vrrp_check_unicast_src", "lvs_timeouts":
                 if s.keyword == "lvs_timeouts" {
-                    unmapped.append(ImportFinding(.notCarriedOver, at: s.location, "lvs_timeouts is not converted by this importer",
-                        advice: "write ipvs_timeouts: {tcp: …s, tcp_fin: …s, udp: …s} in the Tandem config"))
+                    lvsTimeouts = s
                 } else if s.keyword == "lvs_flush" || s.keyword == "lvs_flush_onstop" {
                     notes.append(ImportFinding(.note, at: s.location,
                         "\(s.keyword): Tandem never flushes the IPVS table; it owns only the entries its config names and leaves others alone"))
@@ -426,6 +427,7 @@ private struct Builder {
         }
         markNATGateways()
         buildSync()
+        buildTimeouts()
         findings += draft.settle()
     }
 
@@ -830,6 +832,47 @@ private struct Builder {
             findings.append(ImportFinding(.note, at: draft.virtualIPs[i].source,
                 "VIP \(prefix) is in the subnet of the NAT real server \(natServer), so the output marks it nat_gateway: true (the real servers route their replies through it)"))
         }
+    }
+
+    // MARK: IPVS timeouts
+
+    /// `lvs_timeouts [tcp N] [tcpfin N] [udp N]` (global_parser.c lvs_timeouts; seconds, each
+    /// optional, those left out are not changed) → ipvs_timeouts with the same keys.
+    mutating func buildTimeouts() {
+        guard let s = views[0].lvsTimeouts else { return }
+        if views.count == 2 {
+            let a = s.words.joined(separator: " "), b = views[1].lvsTimeouts?.words.joined(separator: " ") ?? "none"
+            if a != b {
+                findings.append(ImportFinding(.difference, at: views[1].lvsTimeouts?.location ?? s.location,
+                    "lvs_timeouts differs between the routers (\(a) / \(b)); the output uses \(views[0].file)'s"))
+            }
+        }
+        var timeouts = TandemDraft.Timeouts(source: s.location)
+        var i = 0
+        while i < s.argumentCount {
+            let key = s.arg(i)!, value = s.arg(i + 1)
+            let path: WritableKeyPath<TandemDraft.Timeouts, Int?>?
+            switch key {
+            case "tcp": path = \.tcp
+            case "tcpfin": path = \.tcpFin
+            case "udp": path = \.udp
+            default: path = nil
+            }
+            guard let path else {
+                findings.append(ImportFinding(.notCarriedOver, at: s.location, "lvs_timeouts: \(key) is not tcp, tcpfin or udp: left out"))
+                i += value.flatMap { Int($0) } == nil ? 1 : 2  // with its value
+                continue
+            }
+            if let value, let seconds = Int(value), seconds >= 1, seconds <= TandemDraft.Timeouts.maximumSeconds {
+                timeouts[keyPath: path] = seconds
+            } else {
+                findings.append(ImportFinding(.notCarriedOver, at: s.location,
+                    "lvs_timeouts: \(key) \(value ?? "(no value)") is not a number of seconds from 1 to \(TandemDraft.Timeouts.maximumSeconds): left out",
+                    advice: "write ipvs_timeouts: {tcp: …s, tcp_fin: …s, udp: …s} in the Tandem config"))
+            }
+            i += 2
+        }
+        draft.ipvsTimeouts = timeouts
     }
 
     // MARK: Sync daemon

@@ -249,12 +249,23 @@ struct LVSCFMapper {
         if let e = value("monitor_links"), e.value == "1" {
             note(.note, e.location, "monitor_links = 1: Tandem tracks the VIPs' interfaces implicitly (a link down gives the VIPs to the peer)")
         }
-        var timeouts: [String: LVSCFImport.Entry] = [:]
-        for key in ["tcp_timeout", "tcpfin_timeout", "udp_timeout"] { if let e = value(key) { timeouts[key] = e } }
-        if !timeouts.isEmpty {
-            note(.notCarriedOver, timeouts.values.first?.location, "the IPVS timeouts (\(timeouts.keys.sorted().joined(separator: ", "))) are not converted",
-                 "write ipvs_timeouts: {tcp: …s, tcp_fin: …s, udp: …s} in the Tandem config")
+        // pulse hands these to `ipvsadm --set tcp tcpfin udp`, where 0 leaves a timeout as it is.
+        var timeouts = TandemDraft.Timeouts()
+        for (key, path) in [("tcp_timeout", \TandemDraft.Timeouts.tcp), ("tcpfin_timeout", \.tcpFin), ("udp_timeout", \.udp)] {
+            guard let e = value(key) else { continue }
+            timeouts.source = timeouts.source ?? e.location
+            guard let seconds = Int(e.value), seconds >= 0, seconds <= TandemDraft.Timeouts.maximumSeconds else {
+                note(.notCarriedOver, e.location, "\(key) = \(e.value) is not a number of seconds from 0 to \(TandemDraft.Timeouts.maximumSeconds)",
+                     "write ipvs_timeouts: {tcp: …s, tcp_fin: …s, udp: …s} in the Tandem config")
+                continue
+            }
+            if seconds == 0 {
+                note(.note, e.location, "\(key) = 0 leaves the kernel's timeout as it is (ipvsadm --set): not written")
+            } else {
+                timeouts[keyPath: path] = seconds
+            }
         }
+        if timeouts.source != nil { draft.ipvsTimeouts = timeouts }
         for key in ["heartbeat", "debug_level", "rsh_command", "hard_shutdown", "reservation_conflict_action", "lvs_mode", "nat_router_dev"] {
             if let e = value(key) { note(.note, e.location, "\(key) has no meaning for Tandem and is left out") }
         }

@@ -161,6 +161,24 @@ public struct TandemDraft: Sendable {
     public var virtualServers: [VirtualServer] = []
     public var sync: Sync?
     public var standbyTable: String?
+    /// IPVS's protocol timeouts in seconds (`ipvsadm --set tcp tcpfin udp`); nil ones are not written.
+    public struct Timeouts: Sendable {
+        public var tcp: Int?
+        public var tcpFin: Int?
+        public var udp: Int?
+        public var source: SourceLocation?
+
+        public init(tcp: Int? = nil, tcpFin: Int? = nil, udp: Int? = nil, source: SourceLocation? = nil) {
+            self.tcp = tcp
+            self.tcpFin = tcpFin
+            self.udp = udp
+            self.source = source
+        }
+
+        /// The largest timeout the kernel takes, s (INT_MAX/HZ at HZ=1000: ip_vs_ctl.c ip_vs_set_timeout).
+        public static let maximumSeconds = Int(KernelLimits.maximumProtocolTimeout.milliseconds / 1000)
+    }
+    public var ipvsTimeouts: Timeouts?
     /// role, command as arguments, source
     public var notify: [(String, [String], SourceLocation?)] = []
 
@@ -360,6 +378,14 @@ extension TandemDraft {
         if let standbyTable {
             out.append("")
             out.append("standby_table: \(standbyTable)")
+        }
+        if let t = ipvsTimeouts, t.tcp != nil || t.tcpFin != nil || t.udp != nil {
+            map(t.source, "ipvs_timeouts")
+            out.append("")
+            out.append("ipvs_timeouts:\(from(t.source))")
+            if let v = t.tcp { out.append("  tcp: \(v)s") }
+            if let v = t.tcpFin { out.append("  tcp_fin: \(v)s") }
+            if let v = t.udp { out.append("  udp: \(v)s") }
         }
         if !notify.isEmpty {
             out.append("")
