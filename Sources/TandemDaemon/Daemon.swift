@@ -242,8 +242,15 @@ public enum Daemon {
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
             // What check-config and tandemd --check would warn about on this node, then what of the
             // changes cannot reach the kernel.
-            let warnings = prepared.warnings + hostWarnings(fresh, node: nodeName) + report.warnings
+            var warnings = prepared.warnings + hostWarnings(fresh, node: nodeName) + report.warnings
                 + ConfigDifference.drainNotes(drained: heard.drained, from: running, to: fresh)
+            // Comments and layout alone change no version, so the peer never fetches them (trial 33).
+            if running.heartbeat.authentication.mirrorsConfig, fresh.serial == running.serial, prepared.digest == runningDigest,
+               let inForce = store.withLock({ $0.text }), inForce != prepared.text {
+                warnings.append("the file differs from the config in force only in comments or layout (same serial, same digest): "
+                    + "nothing changes, and \(peer.name)'s file keeps its own text until a change is mirrored; raise serial to "
+                    + "mirror this file now")
+            }
             var result = ReloadResult(applied: false, oldSerial: running.serial, newSerial: fresh.serial,
                                       oldDigest: runningDigest, newDigest: prepared.digest, changes: changes,
                                       restartNeeded: restartNeeded, warnings: warnings.isEmpty ? nil : warnings)

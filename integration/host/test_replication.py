@@ -173,3 +173,28 @@ def test_a_mirrored_config_the_peer_refuses_leaves_its_file_and_status_true(topo
     assert "config file on disk was refused" not in status.stdout, status.stdout
     js = json.loads(pair.ctl("b", "status", "--json").stdout)
     assert js.get("config_file_refused") is None and js["config"]["serial"] == 1, js
+
+
+def test_a_comment_only_edit_is_said_and_a_raised_serial_mirrors_it(topo, pair):
+    """Comments and layout change no serial or digest, so the peer never fetched them and the
+    reload said only "no difference" (trial 33: the README promises byte-for-byte mirroring).
+    The reload now says so and how to mirror; with the serial raised the peer's file gets the
+    exact bytes."""
+    pair.start_settled()
+    commented = "# rack 4, maintained by the network team\n" + pair.text("a")
+    pair.configs["a"].write_text(commented)
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("unchanged: serial 1 -> 1"), r.stdout
+    assert ("warning: the file differs from the config in force only in comments or layout (same serial, same digest): "
+            "nothing changes, and rb's file keeps its own text until a change is mirrored; raise serial to mirror this "
+            "file now") in r.stdout, r.stdout
+    time.sleep(0.5)
+    assert pair.text("b") != commented
+    raised = commented.replace("serial: 1\n", "serial: 2\n", 1)
+    pair.configs["a"].write_text(raised)
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0 and r.stdout.startswith("applied: serial 1 -> 2"), r.stdout
+    assert "comments or layout" not in r.stdout
+    pair.wait_for(lambda: pair.text("b") == raised, timeout=2.0, what="rb's file equals ra's commented one")
+    assert pair.role("a") == "active" and pair.role("b") == "standby"
