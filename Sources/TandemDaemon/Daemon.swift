@@ -320,6 +320,9 @@ public enum Daemon {
         parts.clock = clock
         parts.replication = { ReplicationStatusLine.text(replication.status()) }
         parts.configFileRefused = { fileRefused.withLock { $0 } }
+        parts.ipvsUnavailable = {
+            worker.ipvsUnavailable.map { "\($0); tandemd tries again every 30s (`tandemctl doctor` checks this kernel)" }
+        }
         parts.notify = { notifier.status() }
         parts.restartNeeded = {
             ConfigDifference.restartNeeded(started: config, current: store.withLock { $0.current }, context: reloadContext)

@@ -165,6 +165,11 @@ def test_a_reload_on_a_kernel_without_ipvs_says_its_ipvs_changes_are_not_in_the_
     pair.wait_for(lambda: "reload: 1 IPVS change is in the config in force but not in the kernel" in pair.log("a"), 5,
                   what="the warning in ra's log")
     pair.wait_for(lambda: pair.topo.addr_info("a", "192.0.2.20") is not None, 5, what="the new VIP on ra")
+    # status says it too, in text and JSON (the JSON had no such field: trial 33).
+    why = status(pair, "a").get("ipvs_unavailable") or ""
+    assert "IPVS is not available in this kernel" in why and "tries again every 30s" in why, why
+    text = pair.ctl("a", "status").stdout
+    assert "WARNING: IPVS is not available on this node, so its virtual services are not served: IPVS is not available" in text, text
 
 
 def test_a_reload_that_renames_the_peer_is_refused(pair):

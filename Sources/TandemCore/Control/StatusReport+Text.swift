@@ -65,8 +65,10 @@ extension StatusReport {
         }
         if let replication { out.append("  last replication: \(replication)") }
         if let notify { out += Self.notifyLines(notify) }
-        // An active whose virtual services cannot be read from the kernel may not serve them.
-        if role == "active", !services.isEmpty, services.allSatisfy({ $0.inKernel == nil }) {
+        if let ipvsUnavailable {
+            out.append("  WARNING: IPVS is not available on this node, so \(role == "active" ? "its virtual services are not served" : "it could not serve the virtual services after a takeover"): \(ipvsUnavailable)")
+        } else if role == "active", !services.isEmpty, services.allSatisfy({ $0.inKernel == nil }) {
+            // An active whose virtual services cannot be read from the kernel may not serve them.
             out.append("  WARNING: the kernel's IPVS table is not readable on this active node, so its virtual services may not be served "
                        + "(is ip_vs loaded? see the log's ipvs lines and `tandemctl doctor`)")
         }

@@ -41,6 +41,10 @@ public struct StatusReport: Codable, Sendable, Hashable {
     /// The notify commands: the one running, how many wait, the last one and the last failed
     /// one (`NotifyLedger`); nil while none has been queued since start.
     public var notify: Notify?
+    /// Why this node cannot open IPVS now (no ip_vs module, no CAP_NET_ADMIN), worded for the
+    /// operator, with when tandemd tries again; nil when it can. A standby without IPVS cannot
+    /// serve after a takeover, so it is shown whatever the role.
+    public var ipvsUnavailable: String?
 
     /// The notify commands' state (`NotifyLedger.status`).
     public struct Notify: Codable, Sendable, Hashable {

@@ -44,6 +44,8 @@ public final class ControlCenter: ControlHandling {
         /// Why the config file on disk was refused at the last reload, while no reload has taken
         /// a file since; nil otherwise.
         public var configFileRefused: @Sendable () -> String? = { nil }
+        /// Why IPVS cannot be opened now (`KernelWorker.ipvsUnavailable`); nil when it can.
+        public var ipvsUnavailable: @Sendable () -> String? = { nil }
         /// The notify commands' state (`Notifier.status`).
         public var notify: @Sendable () -> StatusReport.Notify? = { nil }
 
@@ -188,6 +190,7 @@ public final class ControlCenter: ControlHandling {
         report.authentication = StatusReport.Authentication(status: s.authentication, counters: c, fingerprints: s.keyFingerprints,
                                                              now: s.now, wallNow: wallNow)
         report.configFileRefused = parts.configFileRefused()
+        report.ipvsUnavailable = parts.ipvsUnavailable()
         report.notify = parts.notify()
         if s.preemptSuspended {
             report.preemptSuspended = "preempt suspended after a failover: \(peerName) serves; \(parts.nodeName) takes the VIPs back "
