@@ -131,7 +131,7 @@ struct ControlConnectionClient {
         }
         guard rows.allSatisfy({ $0.service.inKernel != nil }) else {
             throw fail("cannot wait: the connection counts of \(what) are unknown here (the kernel's IPVS table is not readable on this node: "
-                       + "see `tandemctl status`); nothing else was undone", code: 1)
+                       + "see `tandemctl status`): the request itself was carried out, only the wait cannot be", code: 1)
         }
         return rows.reduce(0) { $0 + Int($1.server.activeConnections ?? 0) }
     }
