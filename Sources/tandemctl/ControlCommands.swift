@@ -277,6 +277,14 @@ struct DrainCommand: ParsableCommand {
     @Option(help: "Longest wait, in seconds.") var timeout: Int = 600
 
     func run() throws {
+        // A pair counts its clients on the active router's table: a wait asked of the standby is
+        // refused before anything changes (it drained, then exited 1 as if refused: trial 34).
+        if wait, let status = try ControlConnectionClient.request(.status, socket: socket).status,
+           status.mode != "cluster", status.role != "active" {
+            throw ControlConnectionClient.fail("this node (\(status.node)) is \(status.role): \(server)'s connections are counted on "
+                + "the active router's table, so drain --wait runs there (\(status.peer.name) if it is active); nothing was drained. "
+                + "Without --wait a drain here is mirrored to the peer", code: 1)
+        }
         let response = try ControlConnectionClient.request(.drain(server: server, service: service), socket: socket)
         print(response.message ?? "drained")
         guard wait else {
@@ -291,8 +299,10 @@ struct DrainCommand: ParsableCommand {
             // A pair's clients are on the active router's table (a standby's has only what the
             // sync daemon mirrored, if that): a wait anywhere else would end at once, wrongly.
             if let status, status.mode != "cluster", status.role != "active" {
-                throw ControlConnectionClient.fail("this node (\(status.node)) is \(status.role): \(server)'s connections are counted on "
-                                                   + "the active router's table; run drain --wait on the active (\(status.peer.name) if it is active)", code: 1)
+                // The role changed after the drain: the drain stays in force.
+                throw ControlConnectionClient.fail("this node (\(status.node)) is \(status.role) now: \(server)'s connections are counted on "
+                                                   + "the active router's table; the drain is in force, run drain --wait on the active "
+                                                   + "(\(status.peer.name) if it is active) to wait", code: 1)
             }
             let endpoint = try? ServerEndpoint.parse(server)
             let rows = (status?.services ?? []).filter { service == nil || $0.name == service }.flatMap { svc in

@@ -605,11 +605,18 @@ def test_drain_wait_refuses_counts_it_cannot_read(pair):
     "no active connections left"; on the standby it points at the active router."""
     pair.config.write_text(pair.config_text(tail=SERVICE_TAIL))
     started(pair)
+    # On the standby the wait is refused before anything changes (it drained on both routers,
+    # then exited 1 as if refused: trial 34).
+    r = pair.ctl("b", "drain", "10.99.0.21:80", "--wait", "--timeout", "5")
+    assert r.returncode == 1 and "this node (rb) is standby" in r.stderr and "drain --wait runs there (ra" in r.stderr, r.stderr
+    assert "nothing was drained" in r.stderr, r.stderr
+    for node in ("a", "b"):
+        servers = [rs for svc in json.loads(pair.ctl(node, "status", "--json").stdout)["services"] for rs in svc["real_servers"]]
+        assert servers and not any(rs["drained"] for rs in servers), (node, servers)
     r = pair.ctl("a", "drain", "10.99.0.21:80", "--wait", "--timeout", "5")
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "cannot wait: the connection counts of 10.99.0.21:80 are unknown here" in r.stderr, r.stderr
+    assert "the request itself was carried out, only the wait cannot be" in r.stderr, r.stderr
     assert "no active connections left" not in r.stdout
-    r = pair.ctl("b", "drain", "10.99.0.21:80", "--wait", "--timeout", "5")
-    assert r.returncode == 1 and "this node (rb) is standby" in r.stderr and "run drain --wait on the active (ra" in r.stderr, r.stderr
     r = pair.ctl("a", "maintenance", "on", "--wait", "--timeout", "5")
     assert "no active connections left" not in r.stdout, r.stdout
