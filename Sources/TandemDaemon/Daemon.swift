@@ -147,6 +147,11 @@ public enum Daemon {
 
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
+        // What tandemd --check says on this host (a missing heartbeat address, a notify command
+        // or exec check that cannot run here, ...), logged once at start (trial 34: found only at
+        // the next failover).
+        for line in hostWarnings(config, node: nodeName) { logger.warning("config: \(line)") }
+
         let store = LockedBox(initial)
         // Each check's service key for the metrics' labels, by virtual server name: a table rebuilt at
         // each reload, read at a target's first result after start or reload (the metrics keep

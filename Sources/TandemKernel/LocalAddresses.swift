@@ -48,7 +48,7 @@ public func interfaceExists(_ name: String) -> Bool {
 /// `node`: its heartbeat addresses the host lacks (`VIPInterfaceCheck.heartbeatAddressesAbsent`),
 /// its sync and tracked interfaces the host lacks (`VIPInterfaceCheck.otherAbsent`) and
 /// VIPs that would route the heartbeats away (`VIPInterfaceCheck.heartbeatRouteConflicts`),
-/// and a control group the host lacks, one line each.
+/// a control group the host lacks and the programs it cannot run (`programWarnings`), one line each.
 public func hostWarnings(_ config: Config, node: String) -> [String] {
     let listed = try? localAddressInterfaces()
     let here = listed ?? [:]
@@ -56,7 +56,30 @@ public func hostWarnings(_ config: Config, node: String) -> [String] {
     return VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: node, isLocal: { listed == nil || here[$0] != nil })
         + VIPInterfaceCheck.otherAbsent(in: config, node: node, exists: interfaceExists)
         + VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: node, interfaceOf: { here[$0] })
-        + controlGroupWarnings(config)
+        + controlGroupWarnings(config) + programWarnings(config)
+}
+
+/// The programs `config` runs that this host cannot run (`SpawnChildRunner.whyNotRunnable`: no
+/// such file, not executable, a directory, a bare name not in PATH), one warning line each: the
+/// notify commands (found only when the role changes: a failover whose `active` command does not
+/// run) and the exec health checks (every check fails: each real server of the service goes down
+/// on both routers). keepalived checks its scripts when it loads its config (trial 34).
+public func programWarnings(_ config: Config) -> [String] {
+    var out: [String] = []
+    let notify = config.notify
+    for (event, command) in [("active", notify.active), ("standby", notify.standby), ("fault", notify.fault),
+                             ("maintenance", notify.maintenance), ("stop", notify.stop)] {
+        guard let program = command?.first, let why = SpawnChildRunner.whyNotRunnable(program) else { continue }
+        out.append("notify.\(event): \(why) (here; tandemd on a node without it logs each notify it cannot run, and runs nothing in its place)")
+    }
+    var seen: Set<String> = []
+    for (i, vs) in config.virtualServers.enumerated() {
+        guard case .exec(let command)? = vs.healthCheck?.probe, let program = command.first, seen.insert(program).inserted,
+              let why = SpawnChildRunner.whyNotRunnable(program) else { continue }
+        out.append("virtual_servers[\(i)].health_check.command (\(vs.name)): \(why) (here; on a node without it every check of "
+            + "every service that runs it fails, so their real servers go down)")
+    }
+    return out
 }
 
 /// `control.group` when this host has no such group (getgrnam): tandemd then lets only root

@@ -51,20 +51,17 @@ struct CheckConfigCommand: AsyncParsableCommand {
         for warning in result.warnings { printError("\(file): warning: \(warning)") }
         let keys = HeartbeatKeySet.check(config.heartbeat)
         for warning in keys.warnings { printError("\(file): warning: \(warning)") }
-        // Notify programs that cannot run here (check-config may run on another host: warned).
-        let notify = config.notify
-        for (event, command) in [("active", notify.active), ("standby", notify.standby), ("fault", notify.fault),
-                                 ("maintenance", notify.maintenance), ("stop", notify.stop)] {
-            guard let program = command?.first, let why = SpawnChildRunner.whyNotRunnable(program) else { continue }
-            printError("\(file): warning: notify.\(event): \(why) (here; tandemd on a node without it logs each notify it cannot run)")
-        }
         // On a node of this config (named with --node, or found by this host's addresses): VIPs
-        // on interfaces this host does not have (tandemd refuses a reload that brings one in).
+        // on interfaces this host does not have (tandemd refuses a reload that brings one in) and
+        // what else tandemd --check says here; elsewhere, only the programs that cannot run here
+        // (check-config may run on another host: warned).
         if !config.isCluster,
            case .success(let me) = config.identifyNode(requested: node, localAddresses: node == nil ? ((try? localAddresses()) ?? []) : []) {
             let absent = VIPInterfaceCheck.absent(in: config, exists: interfaceExists)
             if !absent.isEmpty { printError("\(file): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))") }
             for line in hostWarnings(config, node: me.name) { printError("\(file): warning: \(line)") }
+        } else {
+            for line in programWarnings(config) { printError("\(file): warning: \(line)") }
         }
         if !keys.errors.isEmpty {
             for error in keys.errors { printError("\(file): \(error)") }

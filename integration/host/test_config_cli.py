@@ -2,6 +2,7 @@
 import json
 import pathlib
 import subprocess
+import time
 
 import pytest
 
@@ -218,3 +219,55 @@ control: {group: tandem-t34-nosuchgroup}
                 "state through tandemctl") in r.stderr, r.stderr
     r = topo.exec("a", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "ra", check=False)
     assert r.returncode == 0 and "heartbeat address" not in r.stderr, r.stderr
+
+
+def test_programs_that_cannot_run_here_are_warned_by_every_check(bin_dir, topo, tmp_path):
+    """A notify command that is not executable and an exec health check whose program is missing
+    were found only when due: at the next failover, or as every real server going down (trial 34).
+    check-config (here, not a node), tandemd --check on the node and tandemd's start-up all say
+    so, with the fix; the config stays valid (the program may be installed later)."""
+    script = tmp_path / "notify.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o644)
+    config = tmp_path / "tandem.yaml"
+    config.write_text(f"""serial: 1
+nodes:
+  - {{name: ra, addresses: [10.99.0.1], priority: 150}}
+  - {{name: rb, addresses: [10.99.0.2], priority: 100}}
+heartbeat: {{interval: 100ms, dead_time: 400ms, auth: none}}
+virtual_ips:
+  - {{address: 10.99.0.10/24, interface: eth0}}
+virtual_servers:
+  - name: web
+    address: 10.99.0.10
+    port: 80
+    forwarding: dr
+    health_check: {{type: exec, command: [{tmp_path}/no-such-check, "%h"]}}
+    real_servers:
+      - {{address: 10.99.0.21, port: 80}}
+notify:
+  active: [{script}, active]
+state_directory: {tmp_path}/state
+""")
+    notify_line = f"notify.active: {script}: is not executable by tandemd (mode 0644): `chmod +x {script}`"
+    check_line = (f"virtual_servers[0].health_check.command (web): {tmp_path}/no-such-check: no such file (or a directory "
+                  "on the way cannot be searched); check the path")
+    r = subprocess.run([str(bin_dir / "tandemctl"), "check-config", str(config)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and notify_line in r.stderr and check_line in r.stderr, r.stderr
+    r = topo.exec("a", str(bin_dir / "tandemd"), "--check", "--config", str(config), check=False)
+    assert r.returncode == 0 and notify_line in r.stderr and check_line in r.stderr, r.stderr
+    assert r.stderr.count("notify.active:") == 1, r.stderr
+    # At start-up, in the log (once), before any role is taken.
+    log = tmp_path / "ra.log"
+    with open(log, "wb") as out:
+        daemon = topo.popen("a", str(bin_dir / "tandemd"), "--config", str(config), "--node", "ra",
+                            "--control-socket", str(tmp_path / "a.sock"), stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 10
+        while check_line not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = log.read_text()
+        assert f"config: {notify_line}" in text and f"config: {check_line}" in text, text
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
