@@ -167,7 +167,9 @@ public enum Daemon {
         let reloadContext = ReloadContext(nodeName: nodeName,
                                           controlSocketFromConfig: local.controlSocket == config.control.socketPath,
                                           stateDirectoryFromConfig: local.stateDirectory == config.stateDirectory)
-        let reloadInner: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
+        // `peerKeys`: what the peer said of its heartbeat keys just before (an operator's reload
+        // asks; SIGHUP and mirrored reloads do not: nil).
+        let reloadInner: @Sendable (_ dryRun: Bool, _ peerKeys: PeerKeysAnswer?) -> Result<ReloadResult, ControlProtocolError> = { dryRun, peerKeys in
             let (running, runningDigest) = store.withLock { ($0.current, $0.digest) }
             let prepared: ConfigStore.Prepared
             switch store.withLock({ $0.prepareReload() }) {
@@ -227,6 +229,10 @@ public enum Daemon {
                 peerName: peer.name, peerSerial: heard.peer?.configSerial) {
                 return refuse(refused)
             }
+            // The peer's own word on the key this node would sign with (key bytes never travel).
+            let peerKeyCheck = HeartbeatKeyChange.peerHoldsNewKey(running: runningKeys, fresh: freshFingerprints,
+                                                                  peerAlive: heard.peerAlive, answer: peerKeys, peerName: peer.name)
+            if let refusal = peerKeyCheck.refusal { return refuse(refusal) }
             // A changed config whose serial is not raised would not stay (ConfigBook.serialProblem).
             let freshVersion = ConfigVersion(serial: fresh.serial, digest: .init(hex: prepared.digest) ?? .zero)
             let runningVersion = ConfigVersion(serial: running.serial, digest: .init(hex: runningDigest) ?? .zero)
@@ -248,6 +254,7 @@ public enum Daemon {
             // What check-config and tandemd --check would warn about on this node, then what of the
             // changes cannot reach the kernel.
             var warnings = prepared.warnings + hostWarnings(fresh, node: nodeName) + report.warnings
+                + (peerKeyCheck.warning.map { [$0] } ?? [])
                 + ConfigDifference.drainNotes(drained: heard.drained, from: running, to: fresh)
             // Comments and layout alone change no version, so the peer never fetches them (trial 33).
             if running.heartbeat.authentication.mirrorsConfig, fresh.serial == running.serial, prepared.digest == runningDigest,
@@ -295,13 +302,13 @@ public enum Daemon {
         // Why the file on disk was refused at the last reload (of any origin), until one takes it:
         // status says so, since a restart would fail on that file.
         let fileRefused = LockedBox<String?>(nil)
-        let reloadConfig: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { dryRun in
+        let reloadChecked: @Sendable (_ dryRun: Bool, _ peerKeys: PeerKeysAnswer?) -> Result<ReloadResult, ControlProtocolError> = { dryRun, peerKeys in
             let result: Result<ReloadResult, ControlProtocolError>
             if dryRun {
-                result = reloadInner(true)
+                result = reloadInner(true, peerKeys)
             } else {
                 reporter.reloading()
-                result = reloadInner(false)
+                result = reloadInner(false, peerKeys)
                 reporter.reloaded()
             }
             switch result {
@@ -312,6 +319,7 @@ public enum Daemon {
             }
             return result
         }
+        let reloadConfig: @Sendable (_ dryRun: Bool) -> Result<ReloadResult, ControlProtocolError> = { reloadChecked($0, nil) }
         let reload: @Sendable () -> Void = { _ = reloadConfig(false) }
         let replication = try makeReplication(config: config, store: store, nodeName: nodeName, peerName: peer.name, paths: paths,
                                               loop: loop, reload: reload, keysInForce: { keysInForce.withLock { $0 } },
@@ -325,6 +333,13 @@ public enum Daemon {
         parts.clock = clock
         parts.replication = { ReplicationStatusLine.text(replication.status()) }
         parts.configFileRefused = { fileRefused.withLock { $0 } }
+        // An operator's reload first asks the live peer which heartbeat keys it holds (bounded:
+        // a peer that cannot be reached costs at most a second, and the reload says so).
+        parts.reloadAskingPeer = { dryRun in
+            let ask = config.heartbeat.authentication.mirrorsConfig && loop.status.peerAlive
+            let answer = ask ? await replication.peerKeyFingerprints(timeout: .seconds(1)) : nil
+            return reloadChecked(dryRun, answer)
+        }
         parts.ipvsUnavailable = {
             worker.ipvsUnavailable.map { "\($0); tandemd tries again every 30s (`tandemctl doctor` checks this kernel)" }
         }

@@ -941,7 +941,7 @@ public final class PairSimulation {
                 switch response {
                 case .accepted(let text): outcome = .accepted(text)
                 case .failure(let why): outcome = .failed(why)
-                case .config: outcome = .failed("unexpected answer")
+                case .config, .keys: outcome = .failed("unexpected answer")
                 }
                 s.later(offer.from, s.rng.between(1, 10), .drainsOffered(offer.list, request: offer.request, outcome))
             case .replicationResult(let serial, let result, let succeeded):

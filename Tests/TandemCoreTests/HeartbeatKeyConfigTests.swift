@@ -113,4 +113,29 @@ import Testing
         #expect(HeartbeatKeyChange.describe(running: (a, b), fresh: nil)
                 == "~ heartbeat keys: key_file sha256:aaaaaaaaaaaa, next_key_file sha256:bbbbbbbbbbbb -> none (auth: none)")
     }
+
+    /// A swap to a key the live peer says it does not hold (a next key written separately on each
+    /// node: trial 34) is refused with both fingerprints and the fix; one it holds as key or next
+    /// key passes; a peer that could not be asked gives a warning; no signing-key change, no
+    /// answer asked, or a peer not heard gives nothing.
+    @Test func aSwapToAKeyThePeerSaysItLacksIsRefused() {
+        let a = "sha256:aaaaaaaaaaaa", b = "sha256:bbbbbbbbbbbb", x = "sha256:xxxxxxxxxxxx"
+        func check(_ running: HeartbeatKeyChange.Fingerprints?, _ fresh: HeartbeatKeyChange.Fingerprints?, alive: Bool = true,
+                   _ answer: PeerKeysAnswer?) -> (refusal: String?, warning: String?) {
+            HeartbeatKeyChange.peerHoldsNewKey(running: running, fresh: fresh, peerAlive: alive, answer: answer, peerName: "rb")
+        }
+        let lacking = check((a, b), (b, a), .known(KeyFingerprints(current: a, next: x)))
+        #expect(lacking.refusal?.hasPrefix("heartbeat: rb does not hold the new key_file sha256:bbbbbbbbbbbb (it holds key_file "
+            + "sha256:aaaaaaaaaaaa, next_key_file sha256:xxxxxxxxxxxx): it would refuse every heartbeat from this node") == true,
+                "\(lacking)")
+        #expect(lacking.refusal?.contains("Copy this node's key file to rb byte for byte") == true && lacking.warning == nil)
+        #expect(check((a, nil), (b, nil), .known(KeyFingerprints(current: a, next: nil))).refusal?.contains("no next key") == true)
+        #expect(check((a, b), (b, a), .known(KeyFingerprints(current: a, next: b))) == (nil, nil))
+        #expect(check((a, b), (b, a), .known(KeyFingerprints(current: b, next: a))) == (nil, nil))
+        let unasked = check((a, b), (b, a), .unknown("no answer within 1s"))
+        #expect(unasked.refusal == nil && unasked.warning?.contains("rb could not be asked whether it holds that key (no answer within 1s)") == true)
+        #expect(check((a, b), (a, nil), .known(KeyFingerprints(current: x, next: nil))) == (nil, nil), "the signing key stays")
+        #expect(check((a, b), (b, a), nil) == (nil, nil))
+        #expect(check((a, b), (b, a), alive: false, .known(KeyFingerprints(current: x, next: nil))) == (nil, nil))
+    }
 }

@@ -335,3 +335,39 @@ virtual_ips:
         assert r.returncode == code, (next_key, r.stdout, r.stderr)
         if needle:
             assert needle in r.stderr, r.stderr
+
+
+def test_a_key_swap_to_a_next_key_the_peer_wrote_differently_is_refused(topo, keyed_pair):
+    """Trial 34: step 1 of the rotation with the next key generated on each node (`head -c 32
+    /dev/urandom` run twice) is the same config on both, so nothing could tell; step 2 on ra then
+    made rb refuse ra's heartbeats and both went active. An operator's reload now asks rb which
+    keys it holds and refuses the swap, naming both fingerprints and the fix; with the same file
+    copied to rb the swap goes through and nothing moves."""
+    pair = keyed_pair
+    old, new = start_with_one_key(pair)
+    other = secrets.token_bytes(32)
+    put_key(pair, "a", "heartbeat-next.key", new)
+    put_key(pair, "b", "heartbeat-next.key", other)
+    pair.config.write_text(key_config(pair, 2, with_next=True))
+    for node in ("a", "b"):
+        r = pair.ctl(node, "reload")
+        assert r.returncode == 0, r.stdout + r.stderr
+    pair.wait_for(lambda: (status(pair, "a")["peer"].get("config") or {}).get("serial") == 2, 5, what="ra hears rb at serial 2")
+    sb = status(pair, "b")["authentication"]
+    put_key(pair, "a", "heartbeat.key", new)
+    put_key(pair, "a", "heartbeat-next.key", old)
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 1, r.stdout
+    assert (f"rb does not hold the new key_file {status(pair, 'a')['authentication']['next_key_fingerprint']} (it holds key_file "
+            f"{sb['key_fingerprint']}, next_key_file {sb['next_key_fingerprint']})") in r.stderr, r.stderr
+    assert "Copy this node's key file to rb byte for byte" in r.stderr and "stays in force" in r.stderr, r.stderr
+    time.sleep(1.0)   # ten intervals: nothing changed
+    assert pair.holders() == {"a"}
+    assert status(pair, "b")["role"] == "standby" and status(pair, "b")["heartbeats"]["unauthenticated"] == 0
+    # The fix as the refusal words it: the same file on rb, reload rb, then ra.
+    put_key(pair, "b", "heartbeat-next.key", new)
+    assert pair.ctl("b", "reload").returncode == 0
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0, r.stderr
+    time.sleep(1.0)
+    assert pair.holders() == {"a"} and status(pair, "b")["authentication"]["peer_key"] == "next"

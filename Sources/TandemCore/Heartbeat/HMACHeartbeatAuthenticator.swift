@@ -286,6 +286,28 @@ public enum HeartbeatKeyChange {
         return "~ heartbeat keys: \(text(running)) -> \(text(fresh))"
     }
 
+    /// What the peer's own answer (`PeerRequest.keyFingerprints`) says of a reload that changes
+    /// this node's signing key from `running`'s key_file to `fresh`'s: a refusal, with the fix,
+    /// when the live peer holds neither as key_file nor as next_key_file the key this node would
+    /// sign with (a next key written separately on each node: trial 34, both went active); a
+    /// warning when it could not be asked; nothing when it holds the key, the signing key does
+    /// not change, or the peer is not heard (nothing to lock out).
+    public static func peerHoldsNewKey(running: Fingerprints?, fresh: Fingerprints?, peerAlive: Bool,
+                                       answer: PeerKeysAnswer?, peerName: String) -> (refusal: String?, warning: String?) {
+        guard peerAlive, let fresh, let answer, running?.current != fresh.current else { return (nil, nil) }
+        switch answer {
+        case .known(let peer):
+            if peer.current == fresh.current || peer.next == fresh.current { return (nil, nil) }
+            return ("heartbeat: \(peerName) does not hold the new key_file \(fresh.current) (it holds key_file \(peer.current)"
+                + (peer.next.map { ", next_key_file \($0)" } ?? ", no next key") + "): it would refuse every heartbeat from this node, "
+                + "go active, and both would hold the VIPs. Copy this node's key file to \(peerName) byte for byte (the same file on "
+                + "both nodes, not one generated on each), reload \(peerName) until its status shows next key \(fresh.current), then reload here", nil)
+        case .unknown(let why):
+            return (nil, "this node now signs with \(fresh.current), and \(peerName) could not be asked whether it holds that key "
+                + "(\(why)): `tandemctl status` on \(peerName) must show it as key or next key, or \(peerName) goes active within the dead time")
+        }
+    }
+
     /// Why signing with `fresh`'s key_file would make a live peer refuse this node's heartbeats,
     /// with the fix; nil when the peer is known to accept it. The peer accepts the key it signs
     /// with (`peerSignsWith`, a slot of `running`) and, when it runs the same config as this node

@@ -14,6 +14,28 @@ public enum PeerRequest: Codable, Sendable, Hashable {
     case fetchConfig
     /// The operator's drained real servers on the sender, to be mirrored (newer generation wins).
     case drains(DrainList)
+    /// The fingerprints of the heartbeat keys the peer holds now: a reload that changes this
+    /// node's signing key asks first, since key bytes never travel (trial 34: a next key written
+    /// separately on each node made both routers active at the key change).
+    case keyFingerprints
+}
+
+/// What the peer said of its heartbeat keys when asked (`PeerRequest.keyFingerprints`).
+public enum PeerKeysAnswer: Sendable, Hashable {
+    case known(KeyFingerprints)
+    /// It could not be asked or did not say; the text says why.
+    case unknown(String)
+}
+
+/// The heartbeat keys a node holds, as `HeartbeatKey.fingerprint`s ("sha256:" and 12 hex digits).
+public struct KeyFingerprints: Codable, Sendable, Hashable {
+    public var current: String
+    public var next: String?
+
+    public init(current: String, next: String?) {
+        self.current = current
+        self.next = next
+    }
 }
 
 /// The drained real servers of one node, with when the list last changed.
@@ -36,6 +58,8 @@ public enum PeerResponse: Codable, Sendable, Hashable {
     case accepted(String)
     /// The request could not be served; the text says why.
     case failure(String)
+    /// The answer to `keyFingerprints`.
+    case keys(KeyFingerprints)
 }
 
 /// A config as served to the peer: the file's exact text and what it parses to.

@@ -44,6 +44,9 @@ public final class ControlCenter: ControlHandling {
         /// Why the config file on disk was refused at the last reload, while no reload has taken
         /// a file since; nil otherwise.
         public var configFileRefused: @Sendable () -> String? = { nil }
+        /// An operator's reload when it first asks the peer something (a pair's node: which
+        /// heartbeat keys it holds); nil runs `reload` as it is.
+        public var reloadAskingPeer: (@Sendable (_ dryRun: Bool) async -> Result<ReloadResult, ControlProtocolError>)?
         /// Why IPVS cannot be opened now (`KernelWorker.ipvsUnavailable`); nil when it can.
         public var ipvsUnavailable: @Sendable () -> String? = { nil }
         /// The notify commands' state (`Notifier.status`).
@@ -107,6 +110,7 @@ public final class ControlCenter: ControlHandling {
         case .undrain(let server, let service):
             return await drain(server: server, service: service, on: false)
         case .reload(let dryRun):
+            if let asking = parts.reloadAskingPeer { return ControlCenter.reloadResponse(await asking(dryRun), dryRun: dryRun) }
             return ControlCenter.reloadResponse(parts.reload(dryRun), dryRun: dryRun)
         case .showIPVS:
             guard let listing = await parts.worker.currentListing(for: parts.currentConfig()) else {

@@ -98,12 +98,38 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
             switch try await send(.drains(list)) {
             case .accepted(let text): outcome = .accepted(text)
             case .failure(let why): outcome = .failed(why)
-            case .config: outcome = .failed("unexpected answer")
+            case .config, .keys: outcome = .failed("unexpected answer")
             }
         } catch {
             outcome = .failed("\(error)")
         }
         answer(.drainsOffered(list, request: request, outcome))
+    }
+
+    /// The heartbeat keys the peer holds now (`PeerRequest.keyFingerprints`), or why it could not
+    /// say: not reachable within `timeout` (a peer down, a firewall), refused, or a tandemd too
+    /// old to know the request.
+    public func peerKeyFingerprints(timeout: Duration) async -> PeerKeysAnswer {
+        await withTaskGroup(of: PeerKeysAnswer?.self) { group in
+            group.addTask {
+                do {
+                    switch try await self.send(.keyFingerprints) {
+                    case .keys(let keys): return .known(keys)
+                    case .failure(let why): return .unknown(why)
+                    case .accepted, .config: return .unknown("it gave an unexpected answer")
+                    }
+                } catch {
+                    return .unknown("\(error)")
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .unknown("no answer within \(timeout)")
+        }
     }
 
     /// Sends one request to the peer over the first path that answers and returns its answer.
@@ -358,6 +384,9 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
         case .drains(let list):
             guard let handler = drainHandler.withLock({ $0 }) else { return .failure("drains are not handled here") }
             return await handler(list)
+        case .keyFingerprints:
+            guard let keys = keysInForce?() else { return .failure("this node holds no heartbeat key in force") }
+            return .keys(KeyFingerprints(current: keys.current.fingerprint, next: keys.next?.fingerprint))
         }
     }
 
@@ -495,6 +524,7 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
         case .config(let snapshot): return snapshot
         case .failure(let why): throw PeerRefusal(reason: why)
         case .accepted(let text): throw PeerRefusal(reason: "unexpected answer to a config fetch: \(text)")
+        case .keys: throw PeerRefusal(reason: "unexpected answer to a config fetch: key fingerprints")
         }
     }
 
