@@ -685,8 +685,9 @@ public struct Election: Sendable {
                 dualActiveAlerted = true
                 actions.append(.alert(.error, "DUAL ACTIVE: \(settings.peerName) has stayed active for \(now.milliseconds(since: since))ms "
                     + "although this node wins (\(comparison)): it does not hear \(settings.nodeName)'s heartbeats (lost one way: "
-                    + "a firewall rule or a link fault between them); both hold the VIPs. Check the path from \(settings.nodeName) "
-                    + "to \(settings.peerName), or stop one of them"))
+                    + "a firewall rule or a link fault between them), or refuses them (it lacks the key \(settings.nodeName) signs "
+                    + "with: its status says REFUSING; compare the key fingerprints in `tandemctl status` on both); both hold the VIPs. "
+                    + "Check the path and the keys from \(settings.nodeName) to \(settings.peerName), or stop one of them"))
                 actions.append(.announce(reason: "\(settings.peerName) is still active after \(settings.handoverTimeout): re-announcing", again: true))
             }
         } else {

@@ -202,7 +202,7 @@ public final class ControlCenter: ControlHandling {
         }
         report.dualActive = s.dualActiveMs.map {
             "DUAL ACTIVE for \($0)ms: \(peerName) stays active although \(parts.nodeName) wins, so it does not hear "
-                + "\(parts.nodeName)'s heartbeats (lost one way); both hold the VIPs"
+                + "\(parts.nodeName)'s heartbeats (lost one way, or refused: a key it lacks; compare the key fingerprints on both); both hold the VIPs"
         }
         return StatusSources(report: report, config: config, listing: listing, loop: s)
     }
