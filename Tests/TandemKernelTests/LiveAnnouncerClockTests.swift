@@ -25,4 +25,26 @@ import TandemTesting
         try await Task.sleep(for: .milliseconds(300))
         #expect(sender.announced.count == 3)
     }
+
+    /// A send found overdue after a stall (the clock jumped 10 s: the process was stopped) waits
+    /// for the node to catch up: a node that lost the VIPs meanwhile ends the campaign and the
+    /// stale burst never leaves (trial 34); one that still holds them sends it after the grace.
+    @Test func anOverdueBurstWaitsForTheNodeAndNeverLeavesIfTheVIPsWereLost() async throws {
+        let settings = AnnounceSettings(repeatCount: 3, spacing: .milliseconds(20), secondBurstDelay: .milliseconds(150))
+        for lost in [true, false] {
+            let clock = ManualClock(monotonic: MonotonicClock().now())
+            let sender = RecordingAnnouncementSender()
+            let announcer = LiveAnnouncer(sender: sender, clock: clock, stallGraceMilliseconds: 500)
+            try announcer.begin([vip], settings: settings)
+            #expect(sender.announced.count == 1)
+            clock.advance(milliseconds: 10_000)
+            // The first timer (real +20 ms) finds its send 10 s overdue and looks again 500 ms later.
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(sender.announced.count == 1, "nothing sent at the overdue timer")
+            if lost { announcer.end([vip]) }
+            for _ in 0..<300 where !lost && sender.announced.count < 4 { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(lost ? 900 : 100))
+            #expect(sender.announced.count == (lost ? 1 : 4), "lost: \(lost), sent \(sender.announced.count)")
+        }
+    }
 }

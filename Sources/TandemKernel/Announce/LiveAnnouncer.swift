@@ -8,8 +8,13 @@ import TandemCore
 /// first announcement leaves within microseconds of the claim; later sends are timed from the
 /// moment `begin` was called, on `clock`'s monotonic time (CLOCK_MONOTONIC, as dispatch's
 /// uptime deadlines are on Linux: the queue's timers are set from the clock's readings). A timer that fires late sends what fell
-/// due meanwhile (at most one burst's worth, never a storm after a long stall). Each `begin`
-/// or `end` bumps the VIP's generation, which silently cancels timers already queued.
+/// due meanwhile (at most one burst's worth, never a storm after a long stall). A timer that
+/// finds its send overdue by more than `stallMilliseconds` (the process was stopped or starved)
+/// sends nothing at once: it looks again `stallGraceMilliseconds` later (100 by default), so that the heartbeat
+/// thread, woken by the same stall, first reads the peer's queued heartbeats; a node that lost
+/// the VIPs meanwhile has ended the campaign and its overdue burst never leaves (trial 34: a
+/// router resumed after SIGSTOP sent three stale GARPs after its peer had taken over). Each
+/// `begin` or `end` bumps the VIP's generation, which silently cancels timers already queued.
 public final class LiveAnnouncer: Announcer {
     private struct Campaign {
         var generation: UInt64
@@ -19,6 +24,11 @@ public final class LiveAnnouncer: Announcer {
         /// Sends with offsets before this (milliseconds) are done.
         var cursor: UInt64
     }
+
+    /// A send overdue by more than this (ms) was held up by a stall, not by scheduling jitter.
+    static let stallMilliseconds: UInt64 = 100
+    /// How long an overdue send waits for the node to catch up before it goes out (ms).
+    private let stallGraceMilliseconds: Int
 
     private let sender: any AnnouncementSender
     private let queue = DispatchQueue(label: "tandem.announce")
@@ -30,8 +40,10 @@ public final class LiveAnnouncer: Announcer {
     ///   - sender: sends one message.
     ///   - clock: times the schedule.
     ///   - onError: told about each failed scheduled send.
-    public init(sender: any AnnouncementSender, clock: any TandemClock = MonotonicClock(),
+    ///   - stallGraceMilliseconds: how long a send found overdue after a stall waits before it goes out (ms).
+    public init(sender: any AnnouncementSender, clock: any TandemClock = MonotonicClock(), stallGraceMilliseconds: Int = 100,
                 onError: @escaping @Sendable (VirtualIP, any Error) -> Void = { _, _ in }) {
+        self.stallGraceMilliseconds = stallGraceMilliseconds
         self.sender = sender
         self.clock = clock
         self.onError = onError
@@ -92,10 +104,18 @@ public final class LiveAnnouncer: Announcer {
         }
     }
 
-    private func fire(_ vip: VirtualIP, generation: UInt64) {
+    private func fire(_ vip: VirtualIP, generation: UInt64, afterStall: Bool = false) {
         let now = clock.now().nanoseconds
+        var stalled = false
         let due: (sends: [AnnounceSchedule.Send], mode: AnnounceSettings.ARPMode)? = campaigns.withLock { state in
             guard var c = state.byVIP[vip], c.generation == generation else { return nil }
+            if !afterStall, let send = c.schedule.next(atOrAfter: .milliseconds(c.cursor)) {
+                let dueAt = c.startNanoseconds + send.offset.milliseconds * 1_000_000
+                if now > dueAt, (now - dueAt) / 1_000_000 > Self.stallMilliseconds {
+                    stalled = true
+                    return nil
+                }
+            }
             let elapsed = (now &- c.startNanoseconds) / 1_000_000 + 1
             var sends = c.schedule.sends(from: .milliseconds(c.cursor), until: .milliseconds(elapsed))
             let cap = max(c.schedule.repeatCount, c.schedule.refreshRepeat, 1)
@@ -103,6 +123,12 @@ public final class LiveAnnouncer: Announcer {
             c.cursor = max(c.cursor, elapsed)
             state.byVIP[vip] = c
             return (sends, c.arpMode)
+        }
+        if stalled {
+            queue.asyncAfter(deadline: .now() + .milliseconds(stallGraceMilliseconds)) { [self] in
+                fire(vip, generation: generation, afterStall: true)
+            }
+            return
         }
         guard let due else { return }
         for _ in due.sends {
