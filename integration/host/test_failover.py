@@ -131,6 +131,35 @@ def test_sigstop_then_sigcont_leaves_no_lasting_dual_active(topo, pair):
     pair.wait_for(lambda: pair.client_mac_for_vip() in (None, topo.mac[survivor]), timeout=2, what="client entry")
 
 
+def test_a_router_resumed_after_losing_the_vip_sends_no_stale_garp(topo, pair):
+    """Trial 34: rb claimed the VIP (failover), was stopped inside its 1 s second_burst_delay,
+    ra took over, and on SIGCONT rb's overdue second burst went out (three GARPs pointing the
+    clients at the router about to release) before rb read ra's heartbeats. The client's capture
+    now holds no ARP from rb's MAC after the SIGCONT, and the VIP ends on ra alone."""
+    from vip_topology import mac_bytes
+    pair.start_settled()
+    r = pair.ctl("a", "failover")
+    assert r.returncode == 0, r.stderr
+    pair.wait_for(lambda: pair.holds_vip("b") and not pair.holds_vip("a"), timeout=5, what="the VIP on rb")
+    time.sleep(0.3)
+    pair.signal("b", signal.SIGSTOP)
+    try:
+        pair.wait_for(lambda: pair.holds_vip("a"), timeout=5, what="ra takes over from the stopped rb")
+        time.sleep(1.5)   # rb's second burst (1 s after its claim) is overdue now
+        cap = Capture(topo, "c", "arp")
+    finally:
+        pair.signal("b", signal.SIGCONT)
+    resumed = time.time_ns()
+    pair.wait_for(lambda: pair.holders() == {"a"}, timeout=3, step=0.002, what="the VIP on ra alone")
+    time.sleep(1.0)
+    frames = cap.stop()
+    from_b = [t for t, f in frames if f[6:12] == mac_bytes(topo.mac["b"]) and t >= resumed - 50_000_000]
+    from_a = [t for t, f in frames if f[6:12] == mac_bytes(topo.mac["a"])]
+    report("stale garp", arp_from_rb=len(from_b), arp_from_ra=len(from_a))
+    assert from_b == [], f"{len(from_b)} ARP frames from rb after SIGCONT"
+    assert pair.role("b") == "standby" and pair.client_mac_for_vip() in (None, topo.mac["a"])
+
+
 def test_heartbeat_partition_then_heal_resolves_within_two_intervals(topo, pair):
     pair.start_settled()
     topo.exec("c", "ping", "-c", "1", "-W", "2", VIP)   # the client has a neighbour entry for the VIP
