@@ -1195,7 +1195,11 @@ public struct NodeState: Sendable {
         if last.alive && !view.alive {
             // A departing standby held nothing: it stopped; an active (or one stopping) released the VIPs.
             let left = last.role == .active || last.role == .stopping ? "it released the VIPs and left" : "it stopped and left"
-            let what = "\(peerName) lost: \(peer.departed ? left : "silent for the dead time \(settings.election.deadTime)")"
+            // The dead time the peer was judged by: scaled when it advertises a longer interval (a standby).
+            let judged = election.deadTime(of: peer)
+            let silence = judged == settings.election.deadTime ? "silent for the dead time \(judged)"
+                : "silent for \(judged) (the dead time \(settings.election.deadTime) scaled to its \(TimeSpan(milliseconds: UInt64(peer.intervalMilliseconds))) interval)"
+            let what = "\(peerName) lost: \(peer.departed ? left : silence)"
             out.append(.publish(.peer, what))
             // In the log too: losing the peer is news whatever this node does about it.
             let consequence = switch election.role {

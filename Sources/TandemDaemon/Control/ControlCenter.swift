@@ -307,7 +307,7 @@ public final class ControlCenter: ControlHandling {
         var text = "\(on ? "drained" : "undrained") \(endpoint) in \(ids.map(\.service).joined(separator: ", ")) on \(parts.nodeName)"
         switch told {
         case .accepted(let answer): text += "; peer: \(answer)"
-        case .failed(let why): text += "; the peer was NOT told (\(why)): run the same command there"
+        case .failed(let why): text += "; the peer was NOT told (\(why)): it gets this node's list when it is heard again (the newer list wins)"
         }
         logger.notice("\(text)")
         parts.hub.publish(.drain, text)

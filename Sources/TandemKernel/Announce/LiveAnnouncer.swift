@@ -125,7 +125,8 @@ public final class LiveAnnouncer: Announcer {
             return (sends, c.arpMode)
         }
         if stalled {
-            queue.asyncAfter(deadline: .now() + .milliseconds(stallGraceMilliseconds)) { [self] in
+            let later = now + UInt64(stallGraceMilliseconds) * 1_000_000
+            queue.asyncAfter(deadline: DispatchTime(uptimeNanoseconds: later)) { [self] in
                 fire(vip, generation: generation, afterStall: true)
             }
             return
