@@ -5,7 +5,8 @@ import TandemKernel
 /// `exec` checks: the program runs with `%h`/`%p` already substituted, no shell, standard input,
 /// output and error on /dev/null (nothing to buffer); exit status 0 passes. It runs on
 /// `SpawnChildRunner`, the same runner as notify commands: its own process group, and at the
-/// timeout SIGKILL to the whole group (a shell script's children too), then reaped.
+/// timeout SIGKILL to the whole group (a shell script's children too), then reaped. What it leaves
+/// running in its group when it exits is ended too (`ChildRequest.endGroupOnExit`).
 ///
 /// Each check waits on a thread of its own (the runner blocks), so a slow spawn or a hanging
 /// program never holds up the health loop's other checks; the prober's own timer fails the
@@ -22,7 +23,8 @@ enum ExecProbe {
             return
         }
         let name = PathText.lastComponent(of: program)
-        let request = ChildRequest(arguments: arguments, timeout: timeout, terminationGrace: .milliseconds(0), outputLimit: 0)
+        let request = ChildRequest(arguments: arguments, timeout: timeout, terminationGrace: .milliseconds(0), outputLimit: 0,
+                                   endGroupOnExit: true)
         do {
             try DetachedThread.start(object: "exec check \(name)") {
                 finish(runner.run(request), name: name, timeout: timeout, promise: promise)

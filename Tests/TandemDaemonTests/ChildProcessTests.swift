@@ -91,6 +91,24 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
         #expect(reaped(outcome), "the command was left unreaped (a zombie)")
     }
 
+    /// A health check's leftovers are ended when it exits (trial 34: `( sleep 100 ) & exit 0`
+    /// as an exec check left two orphans a second); a notify command's are not (above).
+    @Test func aRequestThatEndsItsGroupOnExitLeavesNothingRunning() {
+        let marker = uniqueSleep()
+        defer { for pid in processes(withCommandLine: ["/bin/sleep", marker]) { kill(pid, SIGKILL) } }
+        // The child is running before the command exits: it prints after starting it and waits a little.
+        let outcome = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "/bin/sleep \(marker) & sleep 0.3; exit 0"],
+                                              timeout: .seconds(20), outputLimit: 0, endGroupOnExit: true))
+        #expect(outcome.ending == .exited(0))
+        var found = processes(withCommandLine: ["/bin/sleep", marker])
+        for _ in 0..<100 where !found.isEmpty {
+            usleep(20_000)
+            found = processes(withCommandLine: ["/bin/sleep", marker])
+        }
+        #expect(found.isEmpty, "the check's background child is still running: \(found)")
+        #expect(reaped(outcome), "the command was left unreaped (a zombie)")
+    }
+
     @Test func atTheTimeoutTheWholeGroupGetsSIGTERMAndAGracefulProgramEnds() {
         let marker = uniqueSleep()
         let (outcome, took) = seconds {

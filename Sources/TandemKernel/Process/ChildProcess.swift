@@ -13,14 +13,20 @@ public struct ChildRequest: Sendable, Hashable {
     public var terminationGrace: TimeSpan
     /// Bytes of standard output and error (one pipe) kept; 0 sends both to /dev/null.
     public var outputLimit: Int
+    /// Whether what the program leaves running in its process group is ended (SIGKILL) when it
+    /// exits: for health checks, whose background leftovers would pile up at every check (trial
+    /// 34: `( sleep 100 ) & exit 0` left two orphans a second). Notify commands keep theirs (a
+    /// service they start may live on).
+    public var endGroupOnExit: Bool
 
     public init(arguments: [String], environment: [String: String] = [:], timeout: TimeSpan,
-                terminationGrace: TimeSpan = .seconds(1), outputLimit: Int = 4096) {
+                terminationGrace: TimeSpan = .seconds(1), outputLimit: Int = 4096, endGroupOnExit: Bool = false) {
         self.arguments = arguments
         self.environment = environment
         self.timeout = timeout
         self.terminationGrace = terminationGrace
         self.outputLimit = max(outputLimit, 0)
+        self.endGroupOnExit = endGroupOnExit
     }
 }
 
@@ -126,7 +132,8 @@ public protocol ChildRunning: Sendable {
 /// every 1…10 ms; it never waits for the pipe's end of file, which a background grandchild can
 /// hold open forever (`sh -c 'sleep 600 &'`). When the child has exited, what is already in the
 /// pipe is read, the pipe is closed and the child reaped (`waitpid` on its pid only, so no other
-/// part of the process loses a child). Children it left behind keep running, as with a shell.
+/// part of the process loses a child). Children it left behind keep running, as with a shell,
+/// unless the request ends its group on exit (`endGroupOnExit`: health checks).
 ///
 /// At the timeout: SIGTERM to the whole process group, then, `terminationGrace` later, SIGKILL
 /// to the group (members that ignored SIGTERM or outlived the leader). The leader is reaped only
@@ -173,6 +180,8 @@ public struct SpawnChildRunner: ChildRunning {
         let start = clock.now()
         let deadline = start.adding(milliseconds: request.timeout.milliseconds)
         if reader.wait(for: pid, until: deadline) {
+            // The leader is a zombie until reaped, so -pid is still its group (ESRCH: none left).
+            if request.endGroupOnExit { try? Posix.kill(-pid, SIGKILL) }
             reader.finish()
             let status = Self.reap(pid)
             return ChildOutcome(ending: Self.ending(status), output: reader.kept, outputDiscarded: reader.discarded, pid: pid)
