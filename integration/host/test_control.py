@@ -465,6 +465,9 @@ def test_drain_reaches_the_peer_and_survives_a_failover(pair):
     r = pair.ctl("b", "undrain", "10.99.0.21:80", "--service", "web")
     assert r.returncode == 0, r.stderr
     assert drained(pair, "a") == set() and drained(pair, "b") == set()
+    # Again: said to change nothing (it said "undrained" every time: trial 34).
+    r = pair.ctl("b", "undrain", "10.99.0.21:80", "--service", "web")
+    assert r.returncode == 0 and "10.99.0.21:80 was not drained in web on rb: nothing changed here" in r.stdout, r.stdout
     # Unknown real server or service: refused with what exists.
     r = pair.ctl("b", "drain", "10.99.0.99:80")
     assert r.returncode == 1 and "no real server 10.99.0.99:80" in r.stderr

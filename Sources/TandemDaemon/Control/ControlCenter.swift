@@ -289,6 +289,9 @@ public final class ControlCenter: ControlHandling {
             (endpoint, ids) = try Self.drainTargets(server: server, service: service, config: config,
                                                     drained: parts.loop.status.drained, undrain: !on)
         } catch { return .failure(error) }
+        // Already as asked (a second drain, an undrain of a server not drained): said, not hidden.
+        let before = parts.loop.status.drained
+        let unchanged = !ids.isEmpty && ids.allSatisfy { before.contains($0) == on }
         let told: DrainOffer
         switch await ask(.drain(ids, on: on, wallClock: parts.clock.wallNanoseconds())) {
         case .drainDone(_, let peer): told = peer
@@ -304,7 +307,10 @@ public final class ControlCenter: ControlHandling {
             return DrainResult.Entry(service: id.service, server: endpoint.description, drained: on,
                                      activeConnections: dest?.activeConnections, inactiveConnections: dest?.inactiveConnections)
         }
-        var text = "\(on ? "drained" : "undrained") \(endpoint) in \(ids.map(\.service).joined(separator: ", ")) on \(parts.nodeName)"
+        let services = ids.map(\.service).joined(separator: ", ")
+        var text = unchanged
+            ? "\(endpoint) was \(on ? "already drained" : "not drained") in \(services) on \(parts.nodeName): nothing changed here"
+            : "\(on ? "drained" : "undrained") \(endpoint) in \(services) on \(parts.nodeName)"
         switch told {
         case .accepted(let answer): text += "; peer: \(answer)"
         case .failed(let why): text += "; the peer was NOT told (\(why)): it gets this node's list when it is heard again (the newer list wins)"
