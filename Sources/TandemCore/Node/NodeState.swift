@@ -769,7 +769,11 @@ public struct NodeState: Sendable {
         case .vipRemoved(let vip, let origin):
             stale = origin != .tandem
             if origin != .tandem, vips.contains(vip), servesVIPs {
-                out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was removed by \(origin.actor) while active: re-adding it"))
+                // IPv6 notifications never name the requester: the kernel's own flush when the link
+                // goes down reads as foreign too (trial 34 took it for another program).
+                let actor = origin == .foreign && vip.family == .ipv6
+                    ? "another program, or by the kernel as \(vip.interface) went down (IPv6 removals never say which)" : origin.actor
+                out.append(.log(.warning, "VIP \(vip.prefix) on \(vip.interface) was removed by \(actor) while active: re-adding it"))
             }
         case .vipAdded(let vip, let origin):
             stale = origin != .tandem
