@@ -324,6 +324,8 @@ public enum Daemon {
             worker.ipvsUnavailable.map { "\($0); tandemd tries again every 30s (`tandemctl doctor` checks this kernel)" }
         }
         parts.notify = { notifier.status() }
+        let metricsListen = MetricsListenState()
+        parts.metricsNotListening = { metricsListen.notListening }
         parts.restartNeeded = {
             ConfigDifference.restartNeeded(started: config, current: store.withLock { $0.current }, context: reloadContext)
         }
@@ -350,9 +352,9 @@ public enum Daemon {
                                              logger: logger)),
                 .init(service: health),
                 .init(service: replication),
-                .init(service: makeMetricsServer(config: config, center: center, replication: replication,
-                                                 sent: transport.sendCounters, events: metricsEvents,
-                                                 logger: logger)),
+                .init(service: makeMetricsServer(config: config, nodeName: nodeName, state: metricsListen, center: center,
+                                                 replication: replication, sent: transport.sendCounters,
+                                                 events: metricsEvents, logger: logger)),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
