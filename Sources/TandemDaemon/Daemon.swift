@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -368,11 +369,37 @@ public enum Daemon {
         // tandemd started meanwhile refuses to start rather than run its `active` command
         // before this one's `stop` (systemd's restart waits for the exit anyway).
         worker.finishQueuedWork()
-        if let notify = notifier.status(), notify.running != nil || notify.waiting != nil {
-            let what = [notify.running.map { "\($0.role) (running)" }, notify.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
-            logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(store.withLock { $0.current.notify.timeout })) and 1 s, before exiting")
+        if let outstanding = notifier.outstanding() {
+            let what = [outstanding.running.map { "\($0) (running)" }, outstanding.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
+            logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(store.withLock { $0.current.notify.timeout })) and 1 s, before exiting: at most \((outstanding.worstCaseMs + 999) / 1000)s more\(serviceManager is NoServiceManager ? "" : "; systemd's stop timeout is extended meanwhile (EXTEND_TIMEOUT_USEC)")")
         }
-        worker.drain()
+        await drainExtendingStopTimeout(worker: worker, notifier: notifier, serviceManager: serviceManager, clock: clock)
+    }
+
+    /// Waits for `worker.drain()` (the notify commands still running or waiting at stop) off the
+    /// cooperative pool, meanwhile sending systemd what `StopTimeoutExtender` decides, so the
+    /// unit's `TimeoutStopSec=` does not kill tandemd while its commands keep to their timeouts.
+    static func drainExtendingStopTimeout(worker: KernelWorker, notifier: Notifier, serviceManager: any ServiceManagerNotifying,
+                                          clock: any TandemClock) async {
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().async {
+                        worker.drain()
+                        done.resume()
+                    }
+                }
+            }
+            tasks.addTask {
+                var extender = StopTimeoutExtender()
+                while !Task.isCancelled {
+                    if let message = extender.tick(now: clock.now(), outstanding: notifier.outstanding()) { serviceManager.send(message) }
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            await tasks.next()
+            tasks.cancelAll()
+        }
     }
 
     /// Each virtual server's IPVS service key, by name.
