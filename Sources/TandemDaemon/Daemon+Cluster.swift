@@ -103,7 +103,7 @@ extension Daemon {
                                              handler: center, logger: logger)),
                 .init(service: health),
                 .init(service: MetricsServer(listen: config.metrics.listen, vips: Set(config.virtualIPs.map(\.prefix.address)),
-                                             logger: logger, render: {
+                                             otherNodes: config.nodes.filter { $0.name != nodeName }, logger: logger, render: {
                     let s = director.snapshot
                     let bgp = try? await birdReader.sessions().get()
                     return Array(ClusterMetrics.render(decisions: s.decisions, maintenance: s.maintenance, ipvsVerified: s.ipvsProblem == nil,

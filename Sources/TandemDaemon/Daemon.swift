@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -344,6 +345,8 @@ public enum Daemon {
             worker.ipvsUnavailable.map { "\($0); tandemd tries again every 30s (`tandemctl doctor` checks this kernel)" }
         }
         parts.notify = { notifier.status() }
+        let metricsListen = MetricsListenState()
+        parts.metricsNotListening = { metricsListen.notListening }
         parts.restartNeeded = {
             ConfigDifference.restartNeeded(started: config, current: store.withLock { $0.current }, context: reloadContext)
         }
@@ -370,9 +373,9 @@ public enum Daemon {
                                              logger: logger)),
                 .init(service: health),
                 .init(service: replication),
-                .init(service: makeMetricsServer(config: config, center: center, replication: replication,
-                                                 sent: transport.sendCounters, events: metricsEvents,
-                                                 logger: logger)),
+                .init(service: makeMetricsServer(config: config, nodeName: nodeName, state: metricsListen, center: center,
+                                                 replication: replication, sent: transport.sendCounters,
+                                                 events: metricsEvents, logger: logger)),
                 .init(service: heartbeat, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -386,11 +389,37 @@ public enum Daemon {
         // tandemd started meanwhile refuses to start rather than run its `active` command
         // before this one's `stop` (systemd's restart waits for the exit anyway).
         worker.finishQueuedWork()
-        if let notify = notifier.status(), notify.running != nil || notify.waiting != nil {
-            let what = [notify.running.map { "\($0.role) (running)" }, notify.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
-            logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(store.withLock { $0.current.notify.timeout })) and 1 s, before exiting")
+        if let outstanding = notifier.outstanding() {
+            let what = [outstanding.running.map { "\($0) (running)" }, outstanding.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
+            logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(store.withLock { $0.current.notify.timeout })) and 1 s, before exiting: at most \((outstanding.worstCaseMs + 999) / 1000)s more\(serviceManager is NoServiceManager ? "" : "; systemd's stop timeout is extended meanwhile (EXTEND_TIMEOUT_USEC)")")
         }
-        worker.drain()
+        await drainExtendingStopTimeout(worker: worker, notifier: notifier, serviceManager: serviceManager, clock: clock)
+    }
+
+    /// Waits for `worker.drain()` (the notify commands still running or waiting at stop) off the
+    /// cooperative pool, meanwhile sending systemd what `StopTimeoutExtender` decides, so the
+    /// unit's `TimeoutStopSec=` does not kill tandemd while its commands keep to their timeouts.
+    static func drainExtendingStopTimeout(worker: KernelWorker, notifier: Notifier, serviceManager: any ServiceManagerNotifying,
+                                          clock: any TandemClock) async {
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().async {
+                        worker.drain()
+                        done.resume()
+                    }
+                }
+            }
+            tasks.addTask {
+                var extender = StopTimeoutExtender()
+                while !Task.isCancelled {
+                    if let message = extender.tick(now: clock.now(), outstanding: notifier.outstanding()) { serviceManager.send(message) }
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            await tasks.next()
+            tasks.cancelAll()
+        }
     }
 
     /// Each virtual server's IPVS service key, by name.

@@ -219,6 +219,12 @@ struct StatusReportTests {
         let json = String(decoding: (try? ControlProtocol.encoder().encode(report)) ?? Data(), as: UTF8.self)
         #expect(json.contains("\"local_faults\":[\"no usable heartbeat path\""))
         #expect(json.contains("\"local_problem\":\"address not configured on any interface\""))
+        #expect(!json.contains("metrics_not_listening") && !report.text.contains("/metrics"))
+        var unserved = report
+        unserved.metricsNotListening = [.init(listen: "10.0.1.2:9539", reason: "not an address of this node yet")]
+        #expect(unserved.text.contains("  WARNING: /metrics is not served on 10.0.1.2:9539: not an address of this node yet (check metrics.listen and this node's addresses)"))
+        let unservedJSON = String(decoding: (try? ControlProtocol.encoder().encode(unserved)) ?? Data(), as: UTF8.self)
+        #expect(unservedJSON.contains("\"metrics_not_listening\":[{\"listen\":\"10.0.1.2:9539\",\"reason\":\"not an address of this node yet\"}]"))
     }
 
     @Test func reloadDifference() throws {

@@ -45,6 +45,26 @@ import Testing
                                             outcome: "exited with status 3; output: no such unit", at: "wall200", durationMs: 3000))
     }
 
+    /// What a stop waits for (trial 34: a running `active` command, then `stop`): what is left of
+    /// the running command's timeout and grace, plus the waiting one's whole timeout and grace.
+    @Test func outstandingAtStopIsTheWorstCaseOfBoth() {
+        var ledger = NotifyLedger()
+        let grace = TimeSpan.seconds(1)
+        #expect(ledger.outstanding(at: t0, grace: grace) == nil)
+        _ = ledger.queue(pending(.active, ["/bin/up"]))
+        #expect(ledger.outstanding(at: t0, grace: grace) == .init(running: nil, waiting: .active, worstCaseMs: 11_000))
+        _ = ledger.startNext(at: at(0), wall: 1)
+        _ = ledger.queue(pending(.stopping, ["/bin/stop"]))
+        #expect(ledger.outstanding(at: at(500), grace: grace) == .init(running: .active, waiting: .stopping, worstCaseMs: 10_500 + 11_000))
+        // Past its timeout and grace, the running one adds nothing (it is being killed).
+        #expect(ledger.outstanding(at: at(60_000), grace: grace) == .init(running: .active, waiting: .stopping, worstCaseMs: 11_000))
+        ledger.finish(succeeded: true, outcome: "exited with status 0", at: at(2000), wall: 2)
+        _ = ledger.startNext(at: at(2000), wall: 2)
+        #expect(ledger.outstanding(at: at(5000), grace: grace) == .init(running: .stopping, waiting: nil, worstCaseMs: 8000))
+        ledger.finish(succeeded: true, outcome: "exited with status 0", at: at(6000), wall: 3)
+        #expect(ledger.outstanding(at: at(6000), grace: grace) == nil)
+    }
+
     /// A role change whose role has no command supersedes the waiting one all the same: it is
     /// stale (an `active` command must not run on a node that went on to maintenance).
     @Test func aRoleWithoutACommandSupersedesTheWaitingOne() {

@@ -329,3 +329,42 @@ def test_a_scrape_of_the_vip_is_answered_by_whichever_router_holds_it(pair):
     pair.wait_for(lambda: pair.holders() == {"b"}, 10, what="the VIP on rb")
     pair.wait_for(lambda: active_by_vip() == 90, 10, what="the VIP's scrape answered by rb, active")
     assert "(a VIP: answered while this node holds it)" in pair.log("b")
+
+
+def test_metrics_are_served_once_a_late_address_appears(pair):
+    """Trial 34: rb started before its address was up (a late VLAN, bond or DHCP at boot) and
+    never served /metrics, although its other listeners recovered. Now rb retries the address:
+    while it is missing, `status` (text and JSON) says /metrics is not served there; once the
+    address is added, a scrape from the client gets an answer within the retry ceiling (10 s).
+    ra, whose shared config lists rb's address too, reports nothing missing: that address is rb's."""
+    late = f"{ADDR['b']}:{pair.metrics_port}"
+    pair.start("a")
+    pair.wait_for(lambda: pair.role("a") == "active" and pair.holds_vip("a"), timeout=10, what="ra active")
+    pair.topo.ip("b", "addr", "del", f"{ADDR['b']}/24", "dev", "eth0")
+    pair.start("b")
+
+    def not_listening(node):
+        r = pair.ctl(node, "status", "--json")
+        return json.loads(r.stdout).get("metrics_not_listening") if r.returncode == 0 and r.stdout else None
+
+    missing = pair.wait_for(lambda: not_listening("b"), timeout=10, step=0.1, what="rb's status lists its metrics address as not served")
+    assert [m["listen"] for m in missing] == [late] and "not an address of this node yet" in missing[0]["reason"], missing
+    text = pair.ctl("b", "status").stdout
+    assert f"WARNING: /metrics is not served on {late}: not an address of this node yet" in text, text
+    assert scrape_code(pair, "b") != "200", "rb answered on an address it does not have"
+    assert not_listening("a") is None, "ra reports rb's address, which is not its own, as not served"
+
+    pair.topo.ip("b", "addr", "add", f"{ADDR['b']}/24", "dev", "eth0")
+    added = time.monotonic()
+    pair.wait_for(lambda: scrape_code(pair, "b") == "200", timeout=12, step=0.2, what=f"/metrics answered on {late}")
+    print(f"\n[metrics] rb served /metrics {time.monotonic() - added:.1f}s after its address appeared")
+    assert f"metrics: serving GET /metrics on {late} (after retrying)" in pair.log("b")
+    pair.wait_for(lambda: not_listening("b") is None, timeout=5, step=0.1, what="rb's status no longer lists the address")
+    assert "/metrics is not served" not in pair.ctl("b", "status").stdout
+
+
+def scrape_code(pair, node):
+    """The HTTP status code of a GET /metrics from the client ("000" when nothing answers)."""
+    r = pair.topo.exec("c", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+                       f"http://{ADDR[node]}:{pair.metrics_port}/metrics", check=False)
+    return r.stdout.strip()

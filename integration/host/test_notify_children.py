@@ -175,3 +175,76 @@ def test_the_stop_command_runs_after_the_release(topo):
         assert pair.holders() == {"b"}
     finally:
         pair.close()
+
+
+class FakeNotifySocket:
+    """systemd's notify socket as tandemd sees it: an AF_UNIX datagram socket at a path (given
+    to tandemd as NOTIFY_SOCKET); records (monotonic time, datagram text) from a thread."""
+
+    def __init__(self, path):
+        import socket
+        import threading
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+        self.running = True
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while self.running:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                continue
+            self.messages.append((time.monotonic(), data.decode(errors="replace")))
+
+    def close(self):
+        self.running = False
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+def test_a_stop_waiting_for_notify_commands_extends_systemds_stop_timeout(topo):
+    """Trial 34: with notify.timeout 30s a stop may wait up to 2 x (30 s + 1 s) for the role
+    command still running and then `stop`, past the unit's TimeoutStopSec=30s, so systemd
+    SIGKILLed tandemd and its stop script. While it waits, tandemd now sends
+    EXTEND_TIMEOUT_USEC= (with a STATUS= saying what it waits for) at once and again before each
+    extension runs out, each covering the command's worst case (timeout 10 s + 1 s)."""
+    pair = Pair(topo, interval_ms=100, dead_ms=400)
+    script = pair.dir / "stop.sh"
+    script.write_text("#!/bin/sh\n/bin/sleep 5\n")
+    os.chmod(script, 0o755)
+    pair.config.write_text(pair.config_text(tail=f"notify: {{stop: [{script}], timeout: 10s}}\n"))
+    manager = FakeNotifySocket(pair.dir / "notify.sock")
+    try:
+        pair.start("a")
+        pair.wait_for(lambda: pair.role("a") == "active", 10, what="ra active")
+        pair.start("b", env={"NOTIFY_SOCKET": manager.path})
+        pair.wait_settled("a")
+        pair.signal("b", signal.SIGTERM)
+        stopped = time.monotonic()
+        pair.wait_exit("b", timeout=20)
+        exited = time.monotonic()
+        time.sleep(0.3)
+    finally:
+        manager.close()
+        pair.close()
+    assert "notify stopping: " in pair.log("b") and "exited with status 0" in pair.log("b"), pair.log("b")[-2000:]
+    assert any("STOPPING=1" in m for _, m in manager.messages), manager.messages
+    extensions = [(t, m) for t, m in manager.messages if m.startswith("EXTEND_TIMEOUT_USEC=")]
+    assert len(extensions) >= 2, f"expected EXTEND_TIMEOUT_USEC= repeated during a 5 s stop command: {manager.messages}"
+    until = None
+    for t, m in extensions:
+        lines = dict(line.split("=", 1) for line in m.splitlines())
+        usec = int(lines["EXTEND_TIMEOUT_USEC"])
+        assert "waiting for the notify command" in lines.get("STATUS", "") and "stopping" in lines["STATUS"], m
+        assert stopped <= t <= exited, "an extension outside the stop"
+        if until is not None:
+            assert t <= until, f"an extension came {t - until:.1f}s after the previous one ran out"
+        until = t + usec / 1e6
+    first = int(dict(line.split("=", 1) for line in extensions[0][1].splitlines())["EXTEND_TIMEOUT_USEC"])
+    assert first >= 11_000_000, f"the first extension ({first} µs) is shorter than the stop command's worst case (10 s + 1 s)"
+    assert until >= exited, "the last extension ran out before tandemd exited"

@@ -170,3 +170,42 @@ def test_key_readable_by_others_stops_start_up_with_the_fix(pair):
         m.run("chmod", "0600", "/etc/tandem/heartbeat.key")
         m.run("systemctl", "reset-failed", "tandemd", check=False)
         m.run("systemctl", "restart", "tandemd", check=False, timeout=90)
+
+
+# A stop command longer than the unit's stop timeout (trial 34: notify.timeout 30s against the
+# shipped TimeoutStopSec=30s): 8 s of sleep, within its own notify.timeout of 10 s.
+SLOW_STOP = "#!/bin/sh\n/bin/sleep 8\necho done > /var/lib/tandem/stop-done\n"
+
+
+def test_a_stop_command_longer_than_the_stop_timeout_completes(pair):
+    """With TimeoutStopSec=5s and a `stop` command of 8 s, `systemctl stop` waits for it and the
+    unit ends inactive with result success: tandemd extends the stop timeout
+    (EXTEND_TIMEOUT_USEC=) while it waits. Before, systemd SIGKILLed tandemd and the script at
+    5 s and the unit failed (result timeout)."""
+    m = pair.b
+    m.run("sh", "-c", "cat > /usr/local/bin/slow-stop && chmod 755 /usr/local/bin/slow-stop", input=SLOW_STOP)
+    m.run("rm", "-f", "/var/lib/tandem/stop-done")
+    m.run("sh", "-c", "cat > /etc/systemd/system/tandemd.service.d/stop.conf", input="[Service]\nTimeoutStopSec=5s\n")
+    config = CONFIG.replace("serial: 1", "serial: 2") + "notify: {stop: [/usr/local/bin/slow-stop], timeout: 10s}\n"
+    for machine in pair.machines():
+        machine.run("sh", "-c", "cat > /etc/tandem/tandem.yaml", input=config)
+    try:
+        m.run("systemctl", "daemon-reload")
+        out = m.run("systemctl", "restart", "tandemd", check=False, timeout=90)
+        assert out.returncode == 0, out.stdout + out.stderr + journal(m)
+        assert m.show("TimeoutStopUSec")["TimeoutStopUSec"] == "5s"
+        started = time.monotonic()
+        out = m.run("systemctl", "stop", "tandemd", check=False, timeout=60)
+        took = time.monotonic() - started
+        props = m.show("ActiveState", "Result")
+        log = journal(m)
+        assert out.returncode == 0 and props == {"ActiveState": "inactive", "Result": "success"}, f"{props}\n{out.stderr}\n{log[-3000:]}"
+        assert took >= 8, f"the stop took {took:.1f}s: the 8 s stop command did not run whole"
+        assert m.run("cat", "/var/lib/tandem/stop-done", check=False).stdout == "done\n", log[-3000:]
+        assert "timed out" not in log.split("Stopping")[-1], log[-3000:]
+        print(f"\n[systemd] stop with an 8 s stop command under TimeoutStopSec=5s took {took:.1f}s, result success")
+    finally:
+        m.run("rm", "-f", "/etc/systemd/system/tandemd.service.d/stop.conf")
+        m.run("systemctl", "daemon-reload")
+        m.run("systemctl", "reset-failed", "tandemd", check=False)
+        m.run("systemctl", "start", "tandemd", check=False, timeout=90)

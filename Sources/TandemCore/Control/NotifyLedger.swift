@@ -10,6 +10,8 @@ public struct NotifyLedger: Sendable, Hashable {
         public var command: String
         public var startedAt: MonotonicInstant
         public var startedAtWall: UInt64
+        /// Its `notify.timeout` when it started.
+        public var timeout: TimeSpan
     }
 
     /// A command that has ended.
@@ -70,7 +72,8 @@ public struct NotifyLedger: Sendable, Hashable {
     public mutating func startNext(at now: MonotonicInstant, wall: UInt64) -> Pending? {
         guard running == nil, let next = pending else { return nil }
         pending = nil
-        running = Running(role: next.role, command: next.command.joined(separator: " "), startedAt: now, startedAtWall: wall)
+        running = Running(role: next.role, command: next.command.joined(separator: " "), startedAt: now, startedAtWall: wall,
+                          timeout: next.timeout)
         return next
     }
 
@@ -82,6 +85,34 @@ public struct NotifyLedger: Sendable, Hashable {
                           durationMs: now.milliseconds(since: run.startedAt))
         last = ended
         if succeeded { succeededCount += 1 } else { failedCount += 1; lastFailure = ended }
+    }
+
+    /// What a stopping daemon still waits for: the running command's role, the waiting one's, and
+    /// the longest both may still take, in ms.
+    public struct Outstanding: Sendable, Hashable {
+        public var running: Role?
+        public var waiting: Role?
+        public var worstCaseMs: UInt64
+
+        public init(running: Role?, waiting: Role?, worstCaseMs: UInt64) {
+            self.running = running
+            self.waiting = waiting
+            self.worstCaseMs = worstCaseMs
+        }
+    }
+
+    /// The commands not ended at `now`, nil when none: the running one may take what is left of
+    /// its timeout and `grace` (the SIGTERM-to-SIGKILL wait, `ProcessNotifyRunner`), the waiting
+    /// one its whole timeout and `grace` after it.
+    public func outstanding(at now: MonotonicInstant, grace: TimeSpan) -> Outstanding? {
+        guard running != nil || pending != nil else { return nil }
+        var worst: UInt64 = 0
+        if let running {
+            let limit = running.timeout.milliseconds + grace.milliseconds
+            worst += limit - min(limit, now.milliseconds(since: running.startedAt))
+        }
+        if let pending { worst += pending.timeout.milliseconds + grace.milliseconds }
+        return Outstanding(running: running?.role, waiting: pending?.role, worstCaseMs: worst)
     }
 
     /// The status section; nil while no command has been queued since start (`notify:` unset,

@@ -72,6 +72,9 @@ extension StatusReport {
             out.append("  WARNING: the kernel's IPVS table is not readable on this active node, so its virtual services may not be served "
                        + "(is ip_vs loaded? see the log's ipvs lines and `tandemctl doctor`)")
         }
+        for endpoint in metricsNotListening ?? [] {
+            out.append("  WARNING: /metrics is not served on \(endpoint.listen): \(endpoint.reason) (check metrics.listen and this node's addresses)")
+        }
         if let restartNeeded, !restartNeeded.isEmpty {
             out.append("  NEEDS A RESTART to apply: \(restartNeeded.joined(separator: "; ")) (running with the values it started with)")
             if let advice = ConfigDifference.restartTogetherAdvice(restartNeeded) { out.append("    \(advice)") }

@@ -45,6 +45,22 @@ public struct StatusReport: Codable, Sendable, Hashable {
     /// operator, with when tandemd tries again; nil when it can. A standby without IPVS cannot
     /// serve after a takeover, so it is shown whatever the role.
     public var ipvsUnavailable: String?
+    /// The `metrics.listen` endpoints this node should serve `/metrics` on but has not bound
+    /// (the address not on the node yet, the port taken), each with why; tandemd keeps trying
+    /// (`MetricsListenPolicy`). Another node's addresses are not listed. Nil when none is missing.
+    public var metricsNotListening: [MetricsEndpoint]?
+
+    /// A `metrics.listen` endpoint that is not served, and why.
+    public struct MetricsEndpoint: Codable, Sendable, Hashable {
+        /// `ADDRESS:PORT` as in `metrics.listen` (IPv6 in brackets).
+        public var listen: String
+        public var reason: String
+
+        public init(listen: String, reason: String) {
+            self.listen = listen
+            self.reason = reason
+        }
+    }
 
     /// The notify commands' state (`NotifyLedger.status`).
     public struct Notify: Codable, Sendable, Hashable {

@@ -49,6 +49,8 @@ public final class ControlCenter: ControlHandling {
         public var reloadAskingPeer: (@Sendable (_ dryRun: Bool) async -> Result<ReloadResult, ControlProtocolError>)?
         /// Why IPVS cannot be opened now (`KernelWorker.ipvsUnavailable`); nil when it can.
         public var ipvsUnavailable: @Sendable () -> String? = { nil }
+        /// The `metrics.listen` endpoints not served (`MetricsListenState.notListening`).
+        public var metricsNotListening: @Sendable () -> [StatusReport.MetricsEndpoint] = { [] }
         /// The notify commands' state (`Notifier.status`).
         public var notify: @Sendable () -> StatusReport.Notify? = { nil }
 
@@ -195,6 +197,8 @@ public final class ControlCenter: ControlHandling {
                                                              now: s.now, wallNow: wallNow)
         report.configFileRefused = parts.configFileRefused()
         report.ipvsUnavailable = parts.ipvsUnavailable()
+        let metricsNotListening = parts.metricsNotListening()
+        report.metricsNotListening = metricsNotListening.isEmpty ? nil : metricsNotListening
         report.notify = parts.notify()
         if s.preemptSuspended {
             report.preemptSuspended = "preempt suspended after a failover: \(peerName) serves; \(parts.nodeName) takes the VIPs back "

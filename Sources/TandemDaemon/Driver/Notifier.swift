@@ -20,7 +20,10 @@ public struct ProcessNotifyRunner: NotifyRunner {
     let runner: any ChildRunning
     let terminationGrace: TimeSpan
 
-    public init(runner: any ChildRunning = SpawnChildRunner(), terminationGrace: TimeSpan = .seconds(1)) {
+    /// From SIGTERM at the timeout to SIGKILL: 1 s.
+    public static let defaultTerminationGrace = TimeSpan.seconds(1)
+
+    public init(runner: any ChildRunning = SpawnChildRunner(), terminationGrace: TimeSpan = defaultTerminationGrace) {
         self.runner = runner
         self.terminationGrace = terminationGrace
     }
@@ -106,6 +109,13 @@ public final class Notifier: Sendable {
             $0.finish(succeeded: outcome.succeeded, outcome: "\(outcome)\(output)", at: clock.now(), wall: clock.wallNanoseconds())
         }
         onFinished(next.role, outcome.succeeded)
+    }
+
+    /// The commands not ended now and the longest they may still take (`NotifyLedger.outstanding`),
+    /// `grace` being the runner's wait from SIGTERM to SIGKILL; nil when none (any thread).
+    public func outstanding(grace: TimeSpan = ProcessNotifyRunner.defaultTerminationGrace) -> NotifyLedger.Outstanding? {
+        let now = clock.now()
+        return ledger.withLock { $0.outstanding(at: now, grace: grace) }
     }
 
     /// Waits until every queued notification has finished (tests, shutdown).

@@ -10,13 +10,15 @@ import TandemCore
 /// Serves `GET /metrics` (Prometheus text format 0.0.4) on the `metrics.listen` addresses, on an
 /// event loop of its own: never the heartbeat thread, so a scrape cannot delay a heartbeat.
 ///
-/// Each listed address that this node cannot bind because it is not one of its own
-/// (`EADDRNOTAVAIL`: the other router's address in the shared config) is skipped; any other bind
-/// failure is logged and the rest still serve. Metrics never stop the daemon. An address that is
-/// one of the VIPs is bound with `IP_FREEBIND` (`IPV6_FREEBIND`, linux/in6.h; ip(7)) on both
-/// routers, held or not: a scrape of the VIP is answered by whichever router holds it (an
-/// operator trial found it bound only by a router that held the VIP at start, and never after a
-/// failover).
+/// An address the config gives to another node (the other router's, in the shared config) is
+/// skipped when it cannot be bound. Every other endpoint that cannot be bound (the address not on
+/// this node yet after a reboot, the port taken) is bound again until it can, 1 s after the first
+/// failure and then at most 10 s apart (`MetricsListenPolicy`), logged at the first failure and
+/// when it listens, and shown by `tandemctl status` meanwhile (`MetricsListenState`). Metrics
+/// never stop the daemon. An address that is one of the VIPs is bound with `IP_FREEBIND`
+/// (`IPV6_FREEBIND`, linux/in6.h; ip(7)) on both routers, held or not: a scrape of the VIP is
+/// answered by whichever router holds it (an operator trial found it bound only by a router that
+/// held the VIP at start, and never after a failover).
 ///
 /// Limits against slow or hostile scrapers, each closing the connection:
 /// - at most `maximumConnections` connections at once (more are closed at accept);
@@ -35,15 +37,25 @@ public final class MetricsServer: Service, Sendable {
     private let endpoints: [ServerEndpoint]
     /// The VIPs' addresses: endpoints on them are bound whether this node holds them or not.
     private let vips: Set<IPAddress>
+    /// The other nodes of the config: endpoints on their addresses are theirs to serve.
+    private let otherNodes: [Node]
     private let render: @Sendable () async -> [UInt8]
     private let logger: Logger
     private let connections = Atomic<Int>(0)
     private let bound = Mutex<[SocketAddress]>([])
+    /// The endpoints not served yet, for status.
+    public let state: MetricsListenState
 
-    /// `render` builds one scrape's body (the daemon's: `MetricsExposition.render` of a fresh snapshot).
-    public init(listen: [ServerEndpoint], vips: Set<IPAddress> = [], logger: Logger, render: @escaping @Sendable () async -> [UInt8]) {
+    /// `render` builds one scrape's body (the daemon's: `MetricsExposition.render` of a fresh
+    /// snapshot); `otherNodes` are the config's nodes other than this one; `state` receives the
+    /// endpoints not served (give the one status reads).
+    public init(listen: [ServerEndpoint], vips: Set<IPAddress> = [], otherNodes: [Node] = [],
+                state: MetricsListenState = MetricsListenState(), logger: Logger,
+                render: @escaping @Sendable () async -> [UInt8]) {
         endpoints = listen
         self.vips = vips
+        self.otherNodes = otherNodes
+        self.state = state
         self.logger = logger
         self.render = render
     }
@@ -57,29 +69,100 @@ public final class MetricsServer: Service, Sendable {
             return
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var channels: [any Channel] = []
+        let channels = LockedBox<[any Channel]>([])
+        // Every endpoint once, in order, so the log says at once what is served; then the ones
+        // to retry, each in a task of its own until it is bound or the daemon stops.
+        var retries: [(ServerEndpoint, MetricsListenPolicy.Owner, Duration)] = []
         for endpoint in endpoints {
-            let vip = vips.contains(endpoint.address)
-            do {
-                var bootstrap = bootstrap(group)
-                if vip { bootstrap = bootstrap.serverChannelOption(Self.freeBind(endpoint.address.family), value: 1) }
-                let channel = try await bootstrap.bind(to: SocketAddress(ipAddress: endpoint.address.description,
-                                                                         port: Int(endpoint.port))).get()
-                channels.append(channel)
-                if let address = channel.localAddress { bound.withLock { $0.append(address) } }
-                logger.info("metrics: serving GET /metrics on \(endpoint)\(vip ? " (a VIP: answered while this node holds it)" : "")")
-            } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
-                logger.info("metrics: \(endpoint.address) is not an address of this node: not listening there")
-            } catch {
-                logger.error("metrics: cannot listen on \(endpoint): \(SocketErrorText.describe(error)); check metrics.listen (is the port in use?)")
+            let owner = MetricsListenPolicy.owner(of: endpoint.address, vips: vips, otherNodes: otherNodes)
+            switch await bind(endpoint, owner: owner, failures: 0, group: group) {
+            case .bound(let channel): channels.withLock { $0.append(channel) }
+            case .failed(.skip): break
+            case .failed(.retry(let delay)): retries.append((endpoint, owner, delay))
             }
         }
-        if channels.isEmpty {
-            logger.error("metrics: none of metrics.listen (\(endpoints.map(\.description).joined(separator: ", "))) could be bound on this node: /metrics is not served")
+        if channels.withLock({ $0.isEmpty }) {
+            let listed = endpoints.map(\.description).joined(separator: ", ")
+            if retries.isEmpty {
+                logger.error("metrics: none of metrics.listen (\(listed)) is this node's: /metrics is not served here; add an address of this node to metrics.listen")
+            } else {
+                logger.error("metrics: none of metrics.listen (\(listed)) could be bound on this node yet: /metrics is not served until one can (retrying)")
+            }
+        }
+        let pending = retries
+        let retrying = Task {
+            await withDiscardingTaskGroup { tasks in
+                for (endpoint, owner, delay) in pending {
+                    tasks.addTask {
+                        if let channel = await self.bindRetrying(endpoint, owner: owner, firstDelay: delay, group: group) {
+                            channels.withLock { $0.append(channel) }
+                        }
+                    }
+                }
+            }
         }
         try? await gracefulShutdown()
-        for channel in channels { try? await channel.close() }
+        retrying.cancel()
+        await retrying.value
+        for channel in channels.value { try? await channel.close() }
         try await group.shutdownGracefully()
+    }
+
+    private enum BindOutcome {
+        case bound(any Channel)
+        case failed(MetricsListenPolicy.AfterFailure)
+    }
+
+    /// Binds `endpoint` again after each wait the policy gives, until it is bound (its channel) or
+    /// the task is cancelled (nil).
+    private func bindRetrying(_ endpoint: ServerEndpoint, owner: MetricsListenPolicy.Owner, firstDelay: Duration,
+                              group: MultiThreadedEventLoopGroup) async -> (any Channel)? {
+        var delay = firstDelay
+        var failures = 1
+        while true {
+            do { try await Task.sleep(for: delay) } catch { return nil }
+            switch await bind(endpoint, owner: owner, failures: failures, group: group) {
+            case .bound(let channel): return channel
+            case .failed(.skip): return nil
+            case .failed(.retry(let next)):
+                failures += 1
+                delay = next
+            }
+        }
+    }
+
+    /// One bind of `endpoint`, after `failures` failed ones; logs the first failure and a bind
+    /// after failures, and keeps `state` up to date.
+    private func bind(_ endpoint: ServerEndpoint, owner: MetricsListenPolicy.Owner, failures: Int,
+                      group: MultiThreadedEventLoopGroup) async -> BindOutcome {
+        let vip = owner == .vip
+        do {
+            var bootstrap = bootstrap(group)
+            if vip { bootstrap = bootstrap.serverChannelOption(Self.freeBind(endpoint.address.family), value: 1) }
+            let channel = try await bootstrap.bind(to: SocketAddress(ipAddress: endpoint.address.description,
+                                                                     port: Int(endpoint.port))).get()
+            if let address = channel.localAddress { bound.withLock { $0.append(address) } }
+            state.served(endpoint)
+            logger.info("metrics: serving GET /metrics on \(endpoint)\(vip ? " (a VIP: answered while this node holds it)" : "")\(failures > 0 ? " (after retrying)" : "")")
+            return .bound(channel)
+        } catch {
+            let notAvailable = (error as? IOError)?.errnoCode == EADDRNOTAVAIL
+            let why = SocketErrorText.describe(error)
+            let decision = MetricsListenPolicy.afterFailure(owner: owner, failures: failures + 1)
+            switch decision {
+            case .skip:
+                if case .otherNode(let name) = owner {
+                    logger.info("metrics: \(endpoint.address) is \(name)'s address, not this node's: not listening there (\(why))")
+                }
+            case .retry:
+                let reason = MetricsListenPolicy.reason(error: why, addressNotAvailable: notAvailable)
+                state.notServed(endpoint, reason: reason)
+                if failures == 0 {
+                    logger.error("metrics: cannot listen on \(endpoint): \(reason); /metrics is not served there until then (check metrics.listen and this node's addresses)")
+                }
+            }
+            return .failed(decision)
+        }
     }
 
     /// Binding an address this host does not have (yet): `IP_FREEBIND` (15) for IPv4,
@@ -106,6 +189,23 @@ public final class MetricsServer: Service, Sendable {
                     try sync.addHandler(MetricsRequestHandler(budget: budget, timeout: Self.requestTimeout, render: render))
                 }
             }
+    }
+}
+
+/// The `metrics.listen` endpoints a `MetricsServer` has not bound (yet), with why; read by
+/// status from any thread.
+public final class MetricsListenState: Sendable {
+    private let missing = Mutex<[ServerEndpoint: String]>([:])
+
+    public init() {}
+
+    func served(_ endpoint: ServerEndpoint) { missing.withLock { _ = $0.removeValue(forKey: endpoint) } }
+    func notServed(_ endpoint: ServerEndpoint, reason: String) { missing.withLock { $0[endpoint] = reason } }
+
+    /// The endpoints not served, by address.
+    public var notListening: [StatusReport.MetricsEndpoint] {
+        missing.withLock { $0 }.sorted { ($0.key.address, $0.key.port) < ($1.key.address, $1.key.port) }
+            .map { StatusReport.MetricsEndpoint(listen: $0.key.description, reason: $0.value) }
     }
 }
 

@@ -21,6 +21,10 @@ public enum ServiceManagerMessage: Sendable, Hashable {
     case stopping(status: String)
     /// Keep-alive for `WatchdogSec=` (`WATCHDOG=1`).
     case watchdog
+    /// More time for the current start, run or stop (`EXTEND_TIMEOUT_USEC=`, systemd 236+,
+    /// sd_notify(3)): the unit is not timed out within `microseconds` of this message, even past
+    /// `TimeoutStopSec=`; it must be sent again before then. With the status line to show.
+    case extendTimeout(microseconds: UInt64, status: String)
 
     /// The datagram's text. Status lines lose any newline (one line each, sd_notify(3)).
     public var datagram: String {
@@ -31,6 +35,7 @@ public enum ServiceManagerMessage: Sendable, Hashable {
         case .reloading(let usec): return "RELOADING=1\nMONOTONIC_USEC=\(usec)"
         case .stopping(let status): return "STOPPING=1\nSTATUS=\(line(status))"
         case .watchdog: return "WATCHDOG=1"
+        case .extendTimeout(let usec, let status): return "EXTEND_TIMEOUT_USEC=\(usec)\nSTATUS=\(line(status))"
         }
     }
 }
