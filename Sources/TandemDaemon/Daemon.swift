@@ -169,7 +169,7 @@ public enum Daemon {
                                           controlSocketFromConfig: local.controlSocket == config.control.socketPath,
                                           stateDirectoryFromConfig: local.stateDirectory == config.stateDirectory)
         // `peerKeys`: what the peer said of its heartbeat keys just before (an operator's reload
-        // asks; SIGHUP and mirrored reloads do not: nil).
+        // and SIGHUP ask; a mirrored reload does not: nil).
         let reloadInner: @Sendable (_ dryRun: Bool, _ peerKeys: PeerKeysAnswer?) -> Result<ReloadResult, ControlProtocolError> = { dryRun, peerKeys in
             let (running, runningDigest) = store.withLock { ($0.current, $0.digest) }
             let prepared: ConfigStore.Prepared
@@ -336,11 +336,13 @@ public enum Daemon {
         parts.configFileRefused = { fileRefused.withLock { $0 } }
         // An operator's reload first asks the live peer which heartbeat keys it holds (bounded:
         // a peer that cannot be reached costs at most a second, and the reload says so).
-        parts.reloadAskingPeer = { dryRun in
-            let ask = config.heartbeat.authentication.mirrorsConfig && loop.status.peerAlive
+        // (SIGHUP too; a mirrored reload runs on the peer channel's own thread and does not ask.)
+        let reloadAskingPeer: @Sendable (_ dryRun: Bool) async -> Result<ReloadResult, ControlProtocolError> = { dryRun in
+            let ask = store.withLock { $0.current }.heartbeat.authentication.mirrorsConfig && loop.status.peerAlive
             let answer = ask ? await replication.peerKeyFingerprints(timeout: .seconds(1)) : nil
             return reloadChecked(dryRun, answer)
         }
+        parts.reloadAskingPeer = reloadAskingPeer
         parts.ipvsUnavailable = {
             worker.ipvsUnavailable.map { "\($0); tandemd tries again every 30s (`tandemctl doctor` checks this kernel)" }
         }
@@ -368,7 +370,7 @@ public enum Daemon {
             services: [
                 .init(service: PeriodicReconcileService(worker: worker, period: repairPeriod)),
                 .init(service: ResidentCodeService(settle: .seconds(10), period: .seconds(300))),
-                .init(service: SignalService(onReload: reload, onStatus: { loop.post(.logStatus) })),
+                .init(service: SignalService(onReload: { _ = await reloadAskingPeer(false) }, onStatus: { loop.post(.logStatus) })),
                 .init(service: ControlServer(path: local.controlSocket, group: controlGroup, handler: center,
                                              logger: logger)),
                 .init(service: health),

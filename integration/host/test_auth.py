@@ -364,6 +364,11 @@ def test_a_key_swap_to_a_next_key_the_peer_wrote_differently_is_refused(topo, ke
     time.sleep(1.0)   # ten intervals: nothing changed
     assert pair.holders() == {"a"}
     assert status(pair, "b")["role"] == "standby" and status(pair, "b")["heartbeats"]["unauthenticated"] == 0
+    # SIGHUP asks too (the classic reload).
+    pair.signal("a", signal.SIGHUP)
+    pair.wait_for(lambda: pair.log("a").count("reload rejected: heartbeat: rb does not hold the new key_file") >= 2, 5,
+                  what="ra's SIGHUP reload refused")
+    assert pair.holders() == {"a"} and status(pair, "a")["authentication"]["key_fingerprint"] == sb["key_fingerprint"]
     # The fix as the refusal words it: the same file on rb, reload rb, then ra.
     put_key(pair, "b", "heartbeat-next.key", new)
     assert pair.ctl("b", "reload").returncode == 0

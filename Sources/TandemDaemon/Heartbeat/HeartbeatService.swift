@@ -48,16 +48,16 @@ public final class HeartbeatService: Service {
 
 /// SIGHUP reloads the config; SIGUSR1 logs a status line.
 public struct SignalService: Service {
-    let onReload: @Sendable () -> Void
+    let onReload: @Sendable () async -> Void
     let onStatus: @Sendable () -> Void
 
     public func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
         // Now trapped: act on any that arrived during start-up (StartupSignals).
-        if StartupSignals.take(SIGHUP) { onReload() }
+        if StartupSignals.take(SIGHUP) { await onReload() }
         if StartupSignals.take(SIGUSR1) { onStatus() }
         for await signal in signals.cancelOnGracefulShutdown() {
-            if signal == .sighup { onReload() } else { onStatus() }
+            if signal == .sighup { await onReload() } else { onStatus() }
         }
     }
 }
