@@ -152,6 +152,19 @@ def test_ipvs_apply_reports_a_bad_config_before_the_kernel(bin_dir, root, tmp_pa
         assert r.stderr.count("IPVS is not available") == 1
 
 
+def pair_config(tail=""):
+    """A pair's config for namespaces a (ra, 10.99.0.1) and b (rb, 10.99.0.2) with one VIP on
+    eth0; `tail` goes after it (more VIPs, or top-level keys)."""
+    return """serial: 1
+nodes:
+  - {name: ra, addresses: [10.99.0.1], priority: 150}
+  - {name: rb, addresses: [10.99.0.2], priority: 100}
+heartbeat: {interval: 100ms, dead_time: 400ms, auth: none}
+virtual_ips:
+  - {address: 10.99.0.10/24, interface: eth0}
+""" + tail
+
+
 def test_check_config_warns_of_a_vip_that_would_route_the_heartbeats_away(bin_dir, topo, tmp_path):
     """A VIP in the heartbeat subnet on another interface: once claimed, the kernel has two
     connected routes to the peer's heartbeat address, and after the heartbeat interface flaps the
@@ -162,16 +175,9 @@ def test_check_config_warns_of_a_vip_that_would_route_the_heartbeats_away(bin_di
     for link in ("eth1", "eth1p"):
         topo.ip("a", "link", "set", link, "up")
     config = tmp_path / "tandem.yaml"
-    config.write_text("""serial: 1
-nodes:
-  - {name: ra, addresses: [10.99.0.1], priority: 150}
-  - {name: rb, addresses: [10.99.0.2], priority: 100}
-heartbeat: {interval: 100ms, dead_time: 400ms, auth: none}
-virtual_ips:
-  - {address: 10.99.0.10/24, interface: eth0}
-  - {address: 10.99.0.11/24, interface: eth1}
+    config.write_text(pair_config("""  - {address: 10.99.0.11/24, interface: eth1}
   - {address: 10.99.0.12/32, interface: eth1}
-""")
+"""))
     r = topo.exec("a", str(bin_dir / "tandemctl"), "check-config", str(config), check=False)
     assert r.returncode == 0, r.stderr
     warnings = [line for line in r.stderr.splitlines() if "heartbeat address" in line]
@@ -197,15 +203,7 @@ def test_tandemd_check_warns_of_a_heartbeat_address_this_host_lacks(bin_dir, top
     namespace's own node (ra, whose address is there) gets no such warning. A control group the
     host lacks is warned too (only the daemon's log said it: only root may change state)."""
     config = tmp_path / "tandem.yaml"
-    config.write_text("""serial: 1
-nodes:
-  - {name: ra, addresses: [10.99.0.1], priority: 150}
-  - {name: rb, addresses: [10.99.0.2], priority: 100}
-heartbeat: {interval: 100ms, dead_time: 400ms, auth: none}
-virtual_ips:
-  - {address: 10.99.0.10/24, interface: eth0}
-control: {group: tandem-t34-nosuchgroup}
-""")
+    config.write_text(pair_config("control: {group: tandem-t34-nosuchgroup}\n"))
     have = [a["local"] for i in topo.ip_json("a", "addr", "show") for a in i.get("addr_info", [])]
     assert "10.99.0.1" in have and "10.99.0.2" not in have, have
     for command in ([str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "rb"],
@@ -230,14 +228,7 @@ def test_programs_that_cannot_run_here_are_warned_by_every_check(bin_dir, topo, 
     script.write_text("#!/bin/sh\nexit 0\n")
     script.chmod(0o644)
     config = tmp_path / "tandem.yaml"
-    config.write_text(f"""serial: 1
-nodes:
-  - {{name: ra, addresses: [10.99.0.1], priority: 150}}
-  - {{name: rb, addresses: [10.99.0.2], priority: 100}}
-heartbeat: {{interval: 100ms, dead_time: 400ms, auth: none}}
-virtual_ips:
-  - {{address: 10.99.0.10/24, interface: eth0}}
-virtual_servers:
+    config.write_text(pair_config(f"""virtual_servers:
   - name: web
     address: 10.99.0.10
     port: 80
@@ -248,7 +239,7 @@ virtual_servers:
 notify:
   active: [{script}, active]
 state_directory: {tmp_path}/state
-""")
+"""))
     notify_line = f"notify.active: {script}: is not executable by tandemd (mode 0644): `chmod +x {script}`"
     check_line = (f"virtual_servers[0].health_check.command (web): {tmp_path}/no-such-check: no such file (or a directory "
                   "on the way cannot be searched); check the path")
