@@ -9,10 +9,10 @@ scheduling), lets them settle, measures, and tears them down.
     python3 integration/bench/idle_profile.py threads [--binary PATH] [--seconds 10]
         Every thread of each daemon: CPU from /proc/PID/task/TID/schedstat, voluntary context
         switches (wake-ups) and CPU per wake-up, over --seconds, node by node.
-    python3 integration/bench/idle_profile.py perf [--binary PATH] [--seconds 8] [--out DIR]
+    python3 integration/bench/idle_profile.py perf [--binary PATH] [--seconds 8] [--out DIR] [--node a|b]
         `perf record -e cpu-clock -F 20000 -g` of each active's heartbeat thread (keepalived's
-        one thread); then `perf report -i DIR/perf-tandem.data --no-children --sort dso` splits
-        kernel and user samples.
+        one thread; --node b: each standby's, keepalived's backup); then `perf report -i
+        DIR/perf-tandem-a.data --no-children --sort dso` splits kernel and user samples.
     python3 integration/bench/idle_profile.py mallocs [--binary PATH] [--seconds 3]
         Calls to libc's malloc by each Tandem node's heartbeat thread (a perf uprobe, added once
         with `perf probe -x <libc> malloc`), against its wake-ups.
@@ -103,13 +103,13 @@ def perf(args):
     os.makedirs(args.out, exist_ok=True)
     for made in pairs(args.binary):
         for impl, pair in made:
-            tid = heartbeat_thread(pair.pids("a")[-1])
-            data = os.path.join(args.out, f"perf-{impl.name}.data")
+            tid = heartbeat_thread(pair.pids(args.node)[-1])
+            data = os.path.join(args.out, f"perf-{impl.name}-{args.node}.data")
             subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "20000", "-g", "-o", data, "-t", tid,
                             "--", "sleep", str(args.seconds)], capture_output=True, check=True)
             split = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso", "-q", "-g", "none"],
                                    capture_output=True, text=True).stdout
-            print(f"== {impl.name} a ({pair.role('a')}): {data}\n{split}")
+            print(f"== {impl.name} {args.node} ({pair.role(args.node)}): {data}\n{split}")
 
 
 def mallocs(args):
@@ -134,6 +134,8 @@ def main():
     ap.add_argument("--binary", default=str(HERE.parent.parent / ".build/release/tandemd"))
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--out", default="/tmp/tandem-idle-profile")
+    ap.add_argument("--node", choices=["a", "b"], default="a",
+                    help="perf: the node whose heartbeat thread is recorded (a: the active/master, b: the standby/backup)")
     args = ap.parse_args()
     args.seconds = args.seconds or {"threads": 10, "perf": 8, "mallocs": 3}[args.mode]
     if args.mode == "mallocs":

@@ -98,6 +98,13 @@ public struct ConfigBook: Sendable {
     }
 
     /// The peer's heartbeat carried `version`.
+    /// Whether `peerHeard(version)` would change nothing and ask for nothing: the peer runs the
+    /// version it was last heard with, which is this node's, with no conflict or refusal on
+    /// record (`NodeState.steadyFollowing`).
+    public func hearsRoutinely(_ version: ConfigVersion) -> Bool {
+        peer == version && running == version && monitor.conflict == nil && monitor.refusedVersion != version
+    }
+
     public mutating func peerHeard(_ version: ConfigVersion, at now: MonotonicInstant) -> [Step] {
         peer = version
         guard replicates, prepared == nil else { return [] }

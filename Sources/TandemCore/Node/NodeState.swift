@@ -191,11 +191,28 @@ public struct NodeState: Sendable {
     /// no timer but the election's), so every tick they replace would have sent the round and
     /// done nothing else. nil otherwise.
     public func steadyHeartbeats(at now: MonotonicInstant) -> Election.SteadyHeartbeats? {
-        guard !isFinished, awaiting == nil, agenda.isEmpty, pending == nil, forceStopAt == nil, kernelRetryAt == nil,
-              !healthStale, sendFailures.isEmpty, !drainResyncInFlight, !(config.replicates && drainResync.offerPending),
-              drainRequests.isEmpty,
-              electionTimer != nil, timerDeadline == electionTimer else { return nil }
+        guard nothingButTheElectionsTimer else { return nil }
         return election.steadyHeartbeats(at: now)
+    }
+
+    /// Nothing of the node is due or in course but the election's own timer: no call, work,
+    /// request, stop, retry, health judgement, send failure or drain exchange (the condition of
+    /// `steadyHeartbeats` and `steadyFollowing`, under which the loop may skip the node).
+    private var nothingButTheElectionsTimer: Bool {
+        !isFinished && awaiting == nil && agenda.isEmpty && pending == nil && forceStopAt == nil && kernelRetryAt == nil
+            && !healthStale && sendFailures.isEmpty && !drainResyncInFlight && !(config.replicates && drainResync.offerPending)
+            && drainRequests.isEmpty && electionTimer != nil && timerDeadline == electionTimer
+    }
+
+    /// The routine heartbeats the heartbeat loop may keep without handing each to the node
+    /// (`Election.steadyFollowing`), while nothing else of the node is due or in course (the
+    /// same conditions as `steadyHeartbeats`) and the active runs this node's config. The loop
+    /// hands the newest kept one to the node (`NodeEvent.heartbeat`, at the instant it
+    /// arrived) before anything else.
+    public func steadyFollowing(at now: MonotonicInstant) -> Election.SteadyFollowing? {
+        guard nothingButTheElectionsTimer, let plan = election.steadyFollowing(at: now),
+              config.hearsRoutinely(ConfigVersion(serial: plan.configSerial, digest: plan.configDigest)) else { return nil }
+        return plan
     }
 
     /// What status readers see of the election and the node, read in place (see `peerIsAlive(at:)`).

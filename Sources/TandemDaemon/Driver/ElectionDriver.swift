@@ -126,6 +126,12 @@ public final class ElectionDriver {
         queuedRoutes.isEmpty ? node.steadyHeartbeats(at: now) : nil
     }
 
+    /// `NodeState.steadyFollowing`: the routine heartbeats the loop may keep; nil while route
+    /// events wait for `judgeHealthIfStale`.
+    public func steadyFollowing(at now: MonotonicInstant) -> Election.SteadyFollowing? {
+        queuedRoutes.isEmpty ? node.steadyFollowing(at: now) : nil
+    }
+
     /// The loop sent the steady heartbeats, the last at `lastAt` (`NodeState.steadyHeartbeatsSent`);
     /// `failing`: the paths the last send found failing (`NodeEvent.steadySendFailed`).
     public func steadyHeartbeatsSent(lastAt: MonotonicInstant, next: MonotonicInstant, failing: [Int: String], at now: MonotonicInstant) {

@@ -88,6 +88,11 @@ public struct HeartbeatStatus: Sendable {
 /// with nothing to read, and hands `NodeState` what it sent (`ElectionDriver.steadyHeartbeatsSent`)
 /// before anything else: a packet or an event to read, a send that fails, the plan's end, or
 /// the status publication's turn (`steadyPublishPeriod`).
+/// A settled standby's wake-ups on its active's routine heartbeats skip 2 and 3 likewise: while
+/// `NodeState.steadyFollowing` says nothing else is due, each such packet is verified and kept
+/// (the newest) without the node; the node hears the newest kept one, at the instant it
+/// arrived, before anything else: another packet, an event, the active's dead time or this
+/// standby's own heartbeat coming due, or the publication's turn.
 /// Nothing else runs on this thread; health probes, IPVS work and notify commands are
 /// elsewhere, so none of them can delay a heartbeat. The thread runs SCHED_FIFO at
 /// `realtime_priority` (50 unless the config says otherwise or `off`).
@@ -208,6 +213,10 @@ public final class HeartbeatLoop: @unchecked Sendable {
         var steadyLast: MonotonicInstant?
         var steadyFailing: [Int: String] = [:]
         var publishedAt = MonotonicInstant.zero
+        // A settled standby's routine heartbeats from its active, read here and kept (the
+        // newest) until anything else happens, and the newest kept one.
+        var following: Election.SteadyFollowing?
+        var kept: (message: HeartbeatMessage, waited: UInt64?, at: MonotonicInstant)?
         while !driver.isFinished {
             // 0. A settled active's periodic heartbeat, sent here while nothing else happens.
             if var plan = steady {
@@ -233,7 +242,9 @@ public final class HeartbeatLoop: @unchecked Sendable {
                 if driver.isFinished { break }
             }
             var now = clock.now()
-            let deadline = waitUntil(driver.timerDeadline ?? now.adding(milliseconds: 1000))
+            let publishBy = publishedAt.adding(milliseconds: Self.steadyPublishPeriodMilliseconds)
+            let deadline = waitUntil(following.map { $0.wakeUp < publishBy ? $0.wakeUp : publishBy }
+                                     ?? driver.timerDeadline ?? now.adding(milliseconds: 1000))
             // Woken later than the deadline: this thread was starved or stopped, and what its
             // sockets hold may have waited there that long (not held back in the network).
             let woke = clock.now()
@@ -244,7 +255,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
             // Read and verified first, then given to the election together, so that a request
             // the peer withdrew later in the same queue is not acted on
             // (`HeartbeatMessage.withdrawnRequests`): a node that was paused reads it all at once.
-            let judging = !driver.peerIsAlive(at: clock.now())
+            let judging = following == nil && !driver.peerIsAlive(at: clock.now())
             accepted.removeAll(keepingCapacity: true)
             for (index, socket) in transport.sockets.enumerated() where judging || waitSet.ready[index] {
                 var budget = 256
@@ -256,7 +267,13 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     transport.sendsTime = verifier.peerTakesSendTime
                     switch verdict {
                     case .accepted(let message, let waited):
-                        accepted.append((message, waited, now))
+                        // Routine while nothing else was read: kept, the node not told yet.
+                        if accepted.isEmpty, following?.keeps(message, at: now) == true {
+                            kept = (message, waited, now)
+                        } else {
+                            following = nil
+                            accepted.append((message, waited, now))
+                        }
                     case .dropped(let reason):
                         pathDrops[index][reason.category, default: 0] += 1
                         logDrop(reason, from: Posix.ipAddress(of: source), local: socket.local, at: now)
@@ -265,6 +282,16 @@ public final class HeartbeatLoop: @unchecked Sendable {
                     }
                     for reply in verifier.takeOutbox() { transport.send(reply.bytes, onPath: reply.pathIndex) }
                 }
+            }
+            // Nothing but routine heartbeats and before the plan's wake-up or the publication's
+            // turn: wait again. Otherwise the node hears the newest kept one first, at the
+            // instant it arrived, then the usual round.
+            if let plan = following, accepted.isEmpty, !waitSet.ready[transport.sockets.count],
+               woke < plan.wakeUp, woke < publishBy { continue }
+            following = nil
+            if let last = kept {
+                accepted.insert(last, at: 0)
+                kept = nil
             }
             deliver(accepted)
             // 2. Events from other threads.
@@ -293,6 +320,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
             publish(at: now)
             publishedAt = now
             steady = driver.isFinished ? nil : driver.steadyHeartbeats(at: now)
+            following = driver.isFinished || steady != nil ? nil : driver.steadyFollowing(at: now)
         }
         publish(at: clock.now())
         // Requests posted after the last look are refused here; later ones by `post`.
