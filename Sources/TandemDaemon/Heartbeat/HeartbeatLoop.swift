@@ -243,8 +243,9 @@ public final class HeartbeatLoop: @unchecked Sendable {
             }
             var now = clock.now()
             let publishBy = publishedAt.adding(milliseconds: Self.steadyPublishPeriodMilliseconds)
-            let deadline = waitUntil(following.map { $0.wakeUp < publishBy ? $0.wakeUp : publishBy }
-                                     ?? driver.timerDeadline ?? now.adding(milliseconds: 1000))
+            // Keeping routine heartbeats, the publication's turn waits for the next packet (one
+            // interval at most) rather than a wake-up of its own.
+            let deadline = waitUntil(following?.wakeUp ?? driver.timerDeadline ?? now.adding(milliseconds: 1000))
             // Woken later than the deadline: this thread was starved or stopped, and what its
             // sockets hold may have waited there that long (not held back in the network).
             let woke = clock.now()
