@@ -203,6 +203,14 @@ public enum Daemon {
             // the peer, once mirrored): refused, the running config stays (VIPInterfaceCheck).
             let absent = VIPInterfaceCheck.absent(in: fresh, running: running, exists: interfaceExists)
             if !absent.isEmpty { return refuse(VIPInterfaceCheck.problem(absent, node: nodeName)) }
+            // So would one on an interface that is down or without carrier.
+            let down = VIPInterfaceCheck.down(in: fresh, running: running, node: nodeName, isUp: interfaceIsUp)
+            if !down.isEmpty { return refuse(VIPInterfaceCheck.downProblem(down, node: nodeName)) }
+            // A VIP that is already an address of this host is the host's own: a standby would
+            // remove it (and the active take it over).
+            let here = (try? localAddressInterfaces()) ?? [:]
+            let taken = VIPInterfaceCheck.alreadyHere(in: fresh, running: running, interfaceOf: { here[$0] })
+            if !taken.isEmpty { return refuse(VIPInterfaceCheck.alreadyHereProblem(taken, node: nodeName)) }
             // Key files are read at every reload (a key may change under the same path) and
             // replace the heartbeat keys at once; a file that cannot be used refuses the reload.
             let freshKeys: HeartbeatKeySet?

@@ -39,6 +39,23 @@ public func localAddressInterfaces() throws(KernelError) -> [IPAddress: String] 
     return result
 }
 
+/// Whether this namespace's interface `name` is up with carrier (IFF_UP and IFF_RUNNING, as
+/// `LinkState.isUp` reads them from rtnetlink), from getifaddrs' link entries; nil when there is
+/// no such interface or the interfaces cannot be listed.
+public func interfaceIsUp(_ name: String) -> Bool? {
+    var list: UnsafeMutablePointer<ifaddrs>?
+    guard getifaddrs(&list) == 0 else { return nil }
+    defer { freeifaddrs(list) }
+    var cursor = list
+    while let entry = cursor {
+        defer { cursor = entry.pointee.ifa_next }
+        guard String(cString: entry.pointee.ifa_name) == name else { continue }
+        let flags = UInt32(entry.pointee.ifa_flags)
+        return flags & LinkState.upFlag != 0 && flags & LinkState.runningFlag != 0
+    }
+    return nil
+}
+
 /// Whether this network namespace has an interface called `name` (if_nametoindex).
 public func interfaceExists(_ name: String) -> Bool {
     !name.isEmpty && !name.contains("/") && if_nametoindex(name) != 0
@@ -56,7 +73,15 @@ public func hostWarnings(_ config: Config, node: String) -> [String] {
     return VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: node, isLocal: { listed == nil || here[$0] != nil })
         + VIPInterfaceCheck.otherAbsent(in: config, node: node, exists: interfaceExists)
         + VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: node, interfaceOf: { here[$0] })
+        + vipInterfacesDown(config, node: node)
         + controlGroupWarnings(config) + programWarnings(config)
+}
+
+/// The VIP interfaces of `config` that are down or without carrier here, as one warning line
+/// (`VIPInterfaceCheck.down`: this node is judged faulty while they are).
+func vipInterfacesDown(_ config: Config, node: String) -> [String] {
+    let down = VIPInterfaceCheck.down(in: config, node: node, isUp: interfaceIsUp)
+    return down.isEmpty ? [] : [VIPInterfaceCheck.downProblem(down, node: node)]
 }
 
 /// The programs `config` runs that this host cannot run (`SpawnChildRunner.whyNotRunnable`: no

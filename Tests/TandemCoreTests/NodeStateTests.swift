@@ -349,6 +349,38 @@ struct NodeHarness {
         #expect(!standby.effects.contains { if case .announce = $0 { true } else { false } })
     }
 
+    /// A held VIP whose link lost its carrier and came back, its address kept on it all along
+    /// (a tracked interface with lower_priority_by, so the node stayed active), is announced
+    /// again when usable: the neighbours may have learnt another MAC meanwhile (trial 35:
+    /// nothing went out when the cable came back). Not while it stays held, nor on a standby.
+    @Test func aHeldVIPWhoseLinkComesBackIsAnnouncedAgain() {
+        func announces(_ effects: [NodeEffect]) -> [[VirtualIP]] {
+            effects.compactMap { if case .announce(let list) = $0 { list } else { nil } }
+        }
+        var h = H(vips: [H.vip, H.vip6])
+        h.startActive()
+        _ = h.takeEffects()
+        h.kernel[H.vip] = .noCarrier(present: true)
+        h.send(.routes([.hostChanged]))
+        #expect(announces(h.takeEffects()).isEmpty)
+        #expect(h.state.heldVIPs.contains(H.vip), "the address stayed: still held")
+        h.kernel[H.vip] = .held
+        h.send(.routes([.hostChanged]))
+        let effects = h.takeEffects()
+        #expect(announces(effects) == [[H.vip]], "\(effects)")
+        #expect(effects.contains(.log(.notice, "VIPs usable again, their link back: \(NodeState.list([H.vip])); announcing them")))
+        h.send(.routes([.hostChanged]))
+        #expect(announces(h.takeEffects()).isEmpty, "held all along since: nothing to announce")
+
+        var standby = H()
+        standby.startStandby()
+        standby.kernel[H.vip] = .noCarrier(present: false)
+        standby.send(.routes([.hostChanged]))
+        standby.kernel[H.vip] = .absent
+        standby.send(.routes([.hostChanged]))
+        #expect(announces(standby.takeEffects()).isEmpty)
+    }
+
     /// A VIP on a standby that no event announced (its interface deleted and re-created, the
     /// address put back by ifupdown) is found by the next judgement and removed, with the reason;
     /// one in address conflict is left so the conflict stays visible.

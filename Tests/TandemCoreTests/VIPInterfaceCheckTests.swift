@@ -36,6 +36,50 @@ import Testing
                 + "config is mirrored there): correct the name, or create the interface first")
     }
 
+    /// A VIP brought in on an interface that exists but is down or without carrier faults the
+    /// node (trial 35: one reload left both routers in fault); one the running config has there
+    /// already, one on a missing interface (`absent` names it) and one on an interface the node
+    /// tracks with lower_priority_by (it only loses priority) are left out.
+    @Test func findsVIPsOnInterfacesThatAreDown() throws {
+        let text = Self.base.replacingOccurrences(of: "priority: 150}", with: "priority: 150, track_interfaces: [{interface: eth4, lower_priority_by: 20}, eth5]}")
+        func parse(_ extra: String) throws -> Config { try ConfigParser.parseWithWarnings(data: Array((text + extra).utf8)).config }
+        let running = try parse("  - {address: 10.88.0.10/24, interface: eth8}\n")
+        let fresh = try parse("  - {address: 10.88.0.10/24, interface: eth8}\n  - {address: 10.66.0.10/24, interface: ext1}\n"
+                              + "  - {address: 10.66.1.10/24, interface: eth4}\n  - {address: 10.66.2.10/24, interface: eth5}\n"
+                              + "  - {address: 10.66.3.10/24, interface: gone}\n")
+        let isUp = { (name: String) -> Bool? in name == "gone" ? nil : name == "eth0" }
+        let down = VIPInterfaceCheck.down(in: fresh, running: running, node: "ra", isUp: isUp)
+        #expect(down.map(\.prefix.description) == ["10.66.0.10/24", "10.66.2.10/24"], "eth5 is tracked to fault: it faults all the same")
+        #expect(VIPInterfaceCheck.down(in: fresh, running: running, node: "rb", isUp: isUp).count == 3, "rb tracks nothing")
+        #expect(VIPInterfaceCheck.down(in: fresh, node: "ra", isUp: { _ in true }).isEmpty)
+        #expect(VIPInterfaceCheck.downProblem(Array(down.prefix(1)), node: "ra")
+                == "virtual_ips: 10.66.0.10/24 on ext1: interface ext1 is down or without carrier on ra; with it this node would be "
+                + "judged faulty and release every VIP (and so would the peer, once the config is mirrored there): bring it up "
+                + "with carrier first (ip link set ext1 up, and the cable or the other end), or track it with lower_priority_by "
+                + "in ra's track_interfaces")
+    }
+
+    /// A VIP brought in whose address this host already has is the host's own (trial 35: the
+    /// standby deleted its management address, the active took it over): found with the
+    /// interface it is on; one the running config already has is this tandemd's.
+    @Test func findsVIPsThatAreAlreadyAddressesOfThisHost() throws {
+        let running = try config("  - {address: 10.88.0.10/24, interface: eth8}\n")
+        let fresh = try config("  - {address: 10.88.0.10/24, interface: eth8}\n  - {address: 10.77.0.50/24, interface: eth0}\n"
+                               + "  - {address: 2001:db8::2/64, interface: eth0}\n")
+        let here: [IPAddress: String] = [IPAddress("10.88.0.10")!: "eth8", IPAddress("10.77.0.50")!: "mgmt0", IPAddress("10.77.0.1")!: "eth0"]
+        let found = VIPInterfaceCheck.alreadyHere(in: fresh, running: running, interfaceOf: { here[$0] })
+        #expect(found.map { "\($0.vip.prefix) \($0.interface)" } == ["10.77.0.50/24 mgmt0"])
+        #expect(VIPInterfaceCheck.alreadyHere(in: fresh, interfaceOf: { here[$0] }).count == 2, "without a running config")
+        let moved = try config("  - {address: 10.88.0.10/25, interface: eth9}\n")
+        #expect(VIPInterfaceCheck.alreadyHere(in: moved, running: running, interfaceOf: { here[$0] }).isEmpty,
+                "a running VIP moved to another interface is this tandemd's")
+        #expect(VIPInterfaceCheck.alreadyHereProblem(found, node: "rb")
+                == "virtual_ips: 10.77.0.50/24 on eth0 (10.77.0.50 is on mgmt0): already an address of rb that no running VIP "
+                + "put there; a standby removes every VIP address it finds, so rb would lose it and the active router take it "
+                + "over: write an address no host uses, or, if it is a leftover of an earlier VIP, remove it first "
+                + "(ip addr del 10.77.0.50 dev mgmt0)")
+    }
+
     /// The sync daemons' interface and this node's tracked interfaces, when this host lacks
     /// them (operator trial of session 32: a missing sync.interface passed without a word):
     /// one warning each, naming the effect and the fix.

@@ -281,6 +281,42 @@ def test_reload_refuses_a_vip_on_an_interface_this_node_lacks(pair):
     assert pair.holders() == {"a"}
 
 
+def test_reload_refuses_a_vip_on_a_down_interface_or_one_that_is_an_address_of_the_host(pair):
+    """Trial 35. A VIP on an interface that exists but has no carrier (not cabled yet) faulted
+    ra, then rb once mirrored: nobody served any VIP. A VIP that is already an address of a
+    router (its management address, say) was deleted there by the standby and taken over by
+    the active. Both are refused now: on the node that reloads, and on the peer that mirrors
+    (which keeps its running config and its address, as `ip -j addr` shows)."""
+    started(pair)
+    topo = pair.topo
+    topo.ip("a", "link", "add", "ext1", "type", "veth", "peer", "name", "ext1p")
+    topo.ip("a", "link", "set", "ext1", "up")  # its peer end stays down: no carrier
+    pair.config.write_text(pair.config_text(serial=2, extra_vips=["192.0.2.30/24"]).replace(
+        "192.0.2.30/24, interface: eth0", "192.0.2.30/24, interface: ext1"))
+    for args in (["reload", "--dry-run"], ["reload"]):
+        r = pair.ctl("a", *args)
+        assert r.returncode == 1, r.stdout
+        assert "192.0.2.30/24 on ext1" in r.stderr and "is down or without carrier on ra" in r.stderr, r.stderr
+        assert "stays in force" in r.stderr, r.stderr
+    # ra's own address as a VIP: refused on ra.
+    topo.ip("a", "addr", "add", "192.0.2.50/24", "dev", "eth0")
+    pair.config.write_text(pair.config_text(serial=3, extra_vips=["192.0.2.50/24"]))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 1 and "already an address of ra" in r.stderr and "ip addr del 192.0.2.50 dev eth0" in r.stderr, r.stderr
+    # rb's own address as a VIP: ra takes it, rb refuses the mirrored config and keeps its address.
+    topo.ip("a", "addr", "del", "192.0.2.50/24", "dev", "eth0")
+    topo.ip("b", "addr", "add", "192.0.2.51/24", "dev", "eth0")
+    pair.config.write_text(pair.config_text(serial=4, extra_vips=["192.0.2.51/24"]))
+    r = pair.ctl("a", "reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    pair.wait_for(lambda: "already an address of rb" in pair.log("b"), 5, what="rb refuses the mirrored config")
+    time.sleep(0.5)
+    assert status(pair, "b")["config"]["serial"] == 1 and status(pair, "b")["role"] == "standby"
+    addrs = [a["local"] for a in topo.ip_json("b", "addr", "show", "dev", "eth0")[0]["addr_info"]]
+    assert "192.0.2.51" in addrs, addrs
+    assert status(pair, "a")["role"] == "active"
+
+
 def test_heartbeats_lost_one_way_are_reported_as_dual_active(pair):
     """ra's heartbeats stop reaching rb (an nftables rule in rb's namespace drops UDP from the
     heartbeat port); rb's still reach ra. rb takes over; ra, which wins, stays active too. Past the handover

@@ -337,6 +337,37 @@ def test_vip_interface_carrier_loss_on_the_active_hands_over(topo, pair):
     assert holders(topo, VIP, "eth0") == {"b"}
 
 
+def test_a_vip_kept_through_a_carrier_loss_is_announced_when_the_carrier_returns(topo, pair):
+    """Trial 35: ra tracks its VIP interface eth1 with lower_priority_by, so a carrier loss only
+    lowers its priority and it stays active with the address on eth1; when the carrier came back
+    nothing was announced (the neighbours may have moved on meanwhile). Now a gratuitous ARP for
+    the VIP goes out from ra when the link is up again (tcpdump on the switch side of ra's eth1),
+    none while it is down, and ra holds the VIP throughout (`ip -j addr`)."""
+    add_eth1(topo, "a")
+    add_eth1(topo, "b")
+    write_config(pair, vips=((f"{VIP_ETH1}/24", "eth1"),),
+                 track_a=", track_interfaces: [{interface: eth1, lower_priority_by: 5}]")
+    pair.start("a")
+    pair.wait_for(lambda: on(topo, "a", VIP_ETH1, "eth1"), timeout=5, what="VIP on ra eth1")
+    pair.start("b")
+    pair.wait_for(lambda: pair.role("b") == "standby", timeout=5, what="rb standby")
+    time.sleep(1.5)  # the start-up announcement's second burst is over
+    cap = Capture(topo, "sw", "arp", dev="x1a")
+    topo.ip("sw", "link", "set", "x1a", "down")
+    pair.wait_for(lambda: "eth1 is down" in pair.log("a") or "effective priority 100 -> 95" in pair.log("a"), timeout=3,
+                  what="ra sees eth1 without carrier")
+    time.sleep(0.5)
+    assert on(topo, "a", VIP_ETH1, "eth1") and pair.role("a") == "active"
+    topo.ip("sw", "link", "set", "x1a", "up")
+    wait_link(topo, "a", "eth1")
+    pair.wait_for(lambda: "VIPs usable again, their link back" in pair.log("a"), timeout=3, what="ra announces the VIP again")
+    time.sleep(0.3)
+    frames = cap.stop()
+    assert garps(frames, VIP_ETH1, topo.ip_json("a", "link", "show", "dev", "eth1")[0]["address"]), \
+        f"no gratuitous ARP for {VIP_ETH1} from ra after the carrier returned: {[f[:42].hex() for _, f in frames]}"
+    assert holders(topo, VIP_ETH1, "eth1") == {"a"} and pair.role("a") == "active"
+
+
 def test_ipv6_vip_present_but_dadfailed_is_a_reported_fault(topo, pair):
     # The client owns the address; ra gets it with DAD, which fails.
     topo.ip("c", "addr", "add", f"{VIP6}/64", "dev", "eth0", "nodad")

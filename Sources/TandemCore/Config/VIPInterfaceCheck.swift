@@ -12,15 +12,72 @@ public enum VIPInterfaceCheck {
     /// `running` already has on the same interface (a reload that keeps a VIP whose interface is
     /// missing is not the reload's doing: the node is already judged faulty for it).
     public static func absent(in config: Config, running: Config? = nil, exists: (String) -> Bool) -> [VirtualIP] {
-        let kept = Set((running?.virtualIPs ?? []).map { VIPKey(prefix: $0.prefix, interface: $0.interface) })
         var known: [String: Bool] = [:]
-        return config.virtualIPs.filter { vip in
-            if kept.contains(VIPKey(prefix: vip.prefix, interface: vip.interface)) { return false }
+        return brought(in: config, running: running).filter { vip in
             if let found = known[vip.interface] { return !found }
             let found = exists(vip.interface)
             known[vip.interface] = found
             return !found
         }
+    }
+
+    /// The VIPs of `config` that `running` does not already have on the same interface, in
+    /// config order (all of them without `running`).
+    static func brought(in config: Config, running: Config?) -> [VirtualIP] {
+        let kept = Set((running?.virtualIPs ?? []).map { VIPKey(prefix: $0.prefix, interface: $0.interface) })
+        return config.virtualIPs.filter { !kept.contains(VIPKey(prefix: $0.prefix, interface: $0.interface)) }
+    }
+
+    /// The VIPs of `config` (less those `running` already has) on interfaces that exist but are
+    /// down or have no carrier (`isUp`: IFF_UP and IFF_RUNNING, nil for an interface that does
+    /// not exist, which `absent` names), in config order. `LocalHealth` judges a node faulty for
+    /// such a VIP unless `node` tracks the interface with `lower_priority_by` (then only its
+    /// priority drops): a reload that brings one in faults the node, and the peer too once the
+    /// config is mirrored, and nobody serves any VIP (trial 35: an interface not cabled yet).
+    public static func down(in config: Config, running: Config? = nil, node: String, isUp: (String) -> Bool?) -> [VirtualIP] {
+        let lowered = Set((config.node(named: node)?.trackInterfaces ?? []).filter { $0.effect != .fault }.map(\.interface))
+        return brought(in: config, running: running).filter { vip in
+            !lowered.contains(vip.interface) && isUp(vip.interface) == false
+        }
+    }
+
+    /// One line naming the VIPs on interfaces that are down and the fix, for `node`.
+    public static func downProblem(_ vips: [VirtualIP], node: String) -> String {
+        let interfaces = Array(Set(vips.map(\.interface))).sorted()
+        let list = vips.map { "\($0.prefix) on \($0.interface)" }.joined(separator: ", ")
+        let one = interfaces.count == 1
+        return "virtual_ips: \(list): \(one ? "interface" : "interfaces") \(interfaces.joined(separator: ", ")) "
+            + "\(one ? "is" : "are") down or without carrier on \(node); with \(one ? "it" : "them") this node would be judged "
+            + "faulty and release every VIP (and so would the peer, once the config is mirrored there): bring "
+            + "\(one ? "it" : "them") up with carrier first (ip link set \(interfaces[0]) up, and the cable or the other end), "
+            + "or track \(one ? "it" : "them") with lower_priority_by in \(node)'s track_interfaces"
+    }
+
+    /// The VIPs of `config` (less those `running` already has) whose address is already an
+    /// address of this host (`interfaceOf`: the interface it is on, nil when not here), with
+    /// that interface, in config order. Such an address was not put there by this tandemd (it
+    /// adds a VIP only once the VIP is configured): it is the host's own, and a standby removes
+    /// every VIP address it finds, so the host would lose it and the active take it over
+    /// (trial 35: another router's management address typed as a VIP).
+    /// An address the running config has as a VIP (on any interface, with any prefix: a VIP
+    /// moved to another interface) is this tandemd's and left out.
+    public static func alreadyHere(in config: Config, running: Config? = nil,
+                                   interfaceOf: (IPAddress) -> String?) -> [(vip: VirtualIP, interface: String)] {
+        let ours = Set((running?.virtualIPs ?? []).map(\.prefix.address))
+        return brought(in: config, running: running).compactMap { vip in
+            ours.contains(vip.prefix.address) ? nil : interfaceOf(vip.prefix.address).map { (vip, $0) }
+        }
+    }
+
+    /// One line naming the VIPs that are addresses of this host and the fix, for `node`.
+    public static func alreadyHereProblem(_ found: [(vip: VirtualIP, interface: String)], node: String) -> String {
+        let list = found.map { "\($0.vip.prefix) on \($0.vip.interface) (\($0.vip.prefix.address) is on \($0.interface))" }
+            .joined(separator: ", ")
+        let first = found[0]
+        return "virtual_ips: \(list): already \(found.count == 1 ? "an address" : "addresses") of \(node) that no running VIP put "
+            + "there; a standby removes every VIP address it finds, so \(node) would lose it and the active router take it over: "
+            + "write an address no host uses, or, if it is a leftover of an earlier VIP, remove it first "
+            + "(ip addr del \(first.vip.prefix.address) dev \(first.interface))"
     }
 
     /// One line naming the VIPs, their interfaces and the fix, for `node`.

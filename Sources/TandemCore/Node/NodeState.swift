@@ -139,8 +139,10 @@ public struct NodeState: Sendable {
         case action(Election.Action)
         /// After the first judgement: adopt what is present and start the election.
         case start
-        /// After a judgement: while holding, claim again the VIPs missing from an interface that is up.
-        case reclaim(LocalHealth.Report)
+        /// After a judgement: while holding, claim again the VIPs missing from an interface that
+        /// is up, and announce those usable now; `back`: held VIPs whose link came back (their
+        /// address stayed on it meanwhile).
+        case reclaim(LocalHealth.Report, back: [VirtualIP])
         /// After a reload: while holding, claim the VIPs it added.
         case claimAdded([VirtualIP])
         /// The retry of releases that failed.
@@ -406,8 +408,8 @@ public struct NodeState: Sendable {
             carryOut(action, at: now)
         case .start:
             start(at: now)
-        case .reclaim(let report):
-            reclaim(report)
+        case .reclaim(let report, let back):
+            reclaim(report, back: back)
         case .claimAdded(let list):
             if election.holdingVIPs {
                 claim(list, purpose: .reload)
@@ -592,12 +594,23 @@ public struct NodeState: Sendable {
             heldVIPs.subtract(lost)
             out.append(.endAnnouncements(vips.filter(lost.contains)))
         }
+        // Held VIPs that were not usable (their link down or without carrier, the address kept on
+        // it) and are again: the neighbours may have forgotten them, or learnt another router's
+        // MAC meanwhile (trial 35: nothing was announced when the cable came back).
+        let back = report.vips.filter { entry in
+            entry.state == .held && heldVIPs.contains(entry.vip) && before.state(of: entry.vip) == .noCarrier(present: true)
+        }.map(\.vip)
         agenda.insert(contentsOf: election.localFaultsChanged(report.faults, at: now).map(Work.action)
-                      + [start ? .start : .reclaim(report)], at: 0)
+                      + [start ? .start : .reclaim(report, back: back)], at: 0)
     }
 
-    private mutating func reclaim(_ report: LocalHealth.Report) {
+    private mutating func reclaim(_ report: LocalHealth.Report, back: [VirtualIP]) {
         guard servesVIPs else { return }
+        let returned = back.filter(heldVIPs.contains)
+        if !returned.isEmpty {
+            out.append(.log(.notice, "VIPs usable again, their link back: \(Self.list(returned)); announcing them"))
+            announceOwn(returned)
+        }
         let (_, usable, missing) = report.vipActions(held: heldVIPs, serving: true)
         if !usable.isEmpty {
             heldVIPs.formUnion(usable)
