@@ -195,6 +195,16 @@ struct StatusReportTests {
         unreadable.services[0].inKernel = nil
         #expect(unreadable.text.contains("  WARNING: the kernel's IPVS table is not readable on this active node"))
         #expect(!report.text.contains("WARNING"))
+        // An active that keeps a VIP it cannot serve (its link tracked with lower_priority_by is
+        // down) while the live standby could (trial 35): warned; not with the standby unheard.
+        var stranded = report
+        stranded.vips[0].held = false
+        stranded.vips[0].problem = "interface eth0 is down or has no carrier (address still configured, unreachable)"
+        #expect(stranded.text.contains("  WARNING: this active node cannot serve its VIPs while b, a live standby, could: "
+                                       + "`tandemctl failover` moves them (a lowered priority moves them by itself only with election.preempt on)"),
+                "\(stranded.text)")
+        stranded.peer.alive = false
+        #expect(!stranded.text.contains("cannot serve its VIPs"))
     }
 
     @Test func humanLayoutOfAFaultyNode() {

@@ -88,6 +88,14 @@ extension StatusReport {
                 out.append("VIPs not held: " + notHeld.map { "\($0.address) on \($0.interface)" }.joined(separator: ", "))
             }
             for vip in vips { if let problem = vip.problem { out.append("  VIP \(vip.address) on \(vip.interface): \(problem)") } }
+            // An active that keeps VIPs it cannot serve (their interface tracked with
+            // lower_priority_by, which keeps them on carrier loss) while a live standby could:
+            // nobody serves them, and nothing else says so (trial 35).
+            if role == "active", !notHeld.isEmpty, peer.alive, peer.role == "standby" {
+                out.append("  WARNING: this active node cannot serve \(notHeld.count == vips.count ? "its VIPs" : "\(notHeld.count) of its VIPs") "
+                           + "while \(peer.name), a live standby, could: `tandemctl failover` moves them (a lowered priority moves "
+                           + "them by itself only with election.preempt on)")
+            }
         }
         if !services.isEmpty {
             out.append("services:")
