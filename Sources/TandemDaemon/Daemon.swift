@@ -149,9 +149,9 @@ public enum Daemon {
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
         // What tandemd --check says on this host (a missing heartbeat address, a notify command
-        // or exec check that cannot run here, ...), logged once at start (trial 34: found only at
-        // the next failover).
-        for line in hostWarnings(config, node: nodeName) { logger.warning("config: \(line)") }
+        // or exec check that cannot run here, a config file or program others can change, ...),
+        // logged once at start (trial 34: found only at the next failover; trial 35).
+        for line in hostWarnings(config, node: nodeName, configPath: initial.path) { logger.warning("config: \(line)") }
 
         let store = LockedBox(initial)
         // Each check's service key for the metrics' labels, by virtual server name: a table rebuilt at
@@ -254,7 +254,7 @@ public enum Daemon {
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
             // What check-config and tandemd --check would warn about on this node, then what of the
             // changes cannot reach the kernel.
-            var warnings = prepared.warnings + hostWarnings(fresh, node: nodeName) + report.warnings
+            var warnings = prepared.warnings + hostWarnings(fresh, node: nodeName, configPath: initial.path) + report.warnings
                 + (peerKeyCheck.warning.map { [$0] } ?? [])
                 + ConfigDifference.drainNotes(drained: heard.drained, from: running, to: fresh)
             // Comments and layout alone change no version, so the peer never fetches them (trial 33).

@@ -72,7 +72,7 @@ struct Tandemd: AsyncParsableCommand {
                 try? Posix.writeAll(2, Array("\(config): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))\n".utf8),
                                     object: "standard error")
             }
-            for line in store.current.isCluster ? [] : hostWarnings(store.current, node: me.name) {
+            for line in store.current.isCluster ? [] : hostWarnings(store.current, node: me.name, configPath: config) {
                 try? Posix.writeAll(2, Array("\(config): warning: \(line)\n".utf8), object: "standard error")
             }
             if store.current.isCluster {
