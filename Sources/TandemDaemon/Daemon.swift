@@ -149,8 +149,9 @@ public enum Daemon {
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
         // What tandemd --check says on this host (a missing heartbeat address, a notify command
-        // or exec check that cannot run here, a config file or program others can change, ...),
-        // logged once at start (trial 34: found only at the next failover; trial 35).
+        // or exec check that cannot run here, a config file or program others can change, a host
+        // that is the peer's, ...), logged once at start (trial 34: found only at the next
+        // failover; trial 35).
         for line in hostWarnings(config, node: nodeName, configPath: initial.path) { logger.warning("config: \(line)") }
 
         let store = LockedBox(initial)

@@ -45,8 +45,8 @@ public func interfaceExists(_ name: String) -> Bool {
 }
 
 /// What `check-config`, `tandemd --check`, a reload (mirrored ones too) and tandemd's start-up
-/// warn about `config` on this host, for `node`: its heartbeat addresses the host lacks
-/// (`VIPInterfaceCheck.heartbeatAddressesAbsent`), its sync and tracked
+/// warn about `config` on this host, for `node`: its heartbeat addresses the host lacks, or a
+/// host that is the peer's (`VIPInterfaceCheck.heartbeatAddressesAbsent`), its sync and tracked
 /// interfaces the host lacks (`VIPInterfaceCheck.otherAbsent`) and VIPs that would route the
 /// heartbeats away (`VIPInterfaceCheck.heartbeatRouteConflicts`), a control group the host lacks,
 /// the programs it cannot run or others can change (`programWarnings`) and, given `configPath`,
@@ -59,6 +59,14 @@ public func hostWarnings(_ config: Config, node: String, configPath: String?) ->
         + VIPInterfaceCheck.otherAbsent(in: config, node: node, exists: interfaceExists)
         + VIPInterfaceCheck.heartbeatRouteConflicts(in: config, node: node, interfaceOf: { here[$0] })
         + controlGroupWarnings(config) + programWarnings(config) + (configPath.map(configFileWarnings) ?? [])
+}
+
+/// The line saying this host is `node`'s peer rather than `node` (`VIPInterfaceCheck.peersHost`,
+/// judged by this host's addresses); nil when it is not, or when they cannot be listed.
+/// `tandemd --check` fails with it (trial 35).
+public func peersHostProblem(_ config: Config, node: String) -> String? {
+    guard let here = try? localAddresses() else { return nil }
+    return VIPInterfaceCheck.peersHost(in: config, node: node, isLocal: here.contains)
 }
 
 /// The programs `config` runs that this host cannot run (`SpawnChildRunner.whyNotRunnable`: no

@@ -203,14 +203,15 @@ def test_tandemd_check_warns_of_a_heartbeat_address_this_host_lacks(bin_dir, top
     "valid; this is node rb" (trial 33); tandemd then runs with that path neither listening nor
     sending. Both tandemd --check and check-config warn, naming the path and the fix; the
     namespace's own node (ra, whose address is there) gets no such warning. A control group the
-    host lacks is warned too (only the daemon's log said it: only root may change state)."""
+    host lacks is warned too (only the daemon's log said it: only root may change state).
+    Namespace c holds neither node's address (one holding the peer's is the next test's)."""
     config = tmp_path / "tandem.yaml"
     config.write_text(pair_config("control: {group: tandem-t34-nosuchgroup}\n"))
-    have = [a["local"] for i in topo.ip_json("a", "addr", "show") for a in i.get("addr_info", [])]
-    assert "10.99.0.1" in have and "10.99.0.2" not in have, have
+    have = [a["local"] for i in topo.ip_json("c", "addr", "show") for a in i.get("addr_info", [])]
+    assert "10.99.0.1" not in have and "10.99.0.2" not in have, have
     for command in ([str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "rb"],
                     [str(bin_dir / "tandemctl"), "check-config", str(config), "--node", "rb"]):
-        r = topo.exec("a", *command, check=False)
+        r = topo.exec("c", *command, check=False)
         assert r.returncode == 0, r.stderr
         assert ("warning: nodes: rb's heartbeat address 10.99.0.2 is on no interface of this host: heartbeat path 0 to "
                 "ra's 10.99.0.1 neither listens nor sends") in r.stderr, r.stderr
@@ -219,6 +220,39 @@ def test_tandemd_check_warns_of_a_heartbeat_address_this_host_lacks(bin_dir, top
                 "state through tandemctl") in r.stderr, r.stderr
     r = topo.exec("a", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "ra", check=False)
     assert r.returncode == 0 and "heartbeat address" not in r.stderr, r.stderr
+
+
+def test_tandemd_check_on_the_peers_host_names_the_peer(bin_dir, topo, tmp_path):
+    """`tandemd --check --node ra` on rb's host said "valid; this is node ra", and its warning
+    told the operator to add ra's heartbeat address there, which would duplicate it on the LAN
+    (trial 35). With rb's heartbeat address here and none of ra's, tandemd --check fails (78)
+    and it, check-config and tandemd's start-up log say this is rb's host instead of that advice;
+    the daemon started so still goes to fault. rb's own check there is untouched."""
+    config = tmp_path / "tandem.yaml"
+    config.write_text(pair_config(f"state_directory: {tmp_path}/state\n"))
+    line = ("nodes: this host has rb's heartbeat address 10.99.0.2 and none of ra's: is this rb? (--node rb); as ra here "
+            "tandemd has no heartbeat path and stays in fault, and adding ra's addresses here would duplicate them on the LAN")
+    r = topo.exec("b", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "ra", check=False)
+    assert r.returncode == 78, (r.stdout, r.stderr)
+    assert f"{config}: {line}" in r.stderr and "ip addr add" not in r.stderr and "valid" not in r.stdout, (r.stdout, r.stderr)
+    r = topo.exec("b", str(bin_dir / "tandemctl"), "check-config", str(config), "--node", "ra", check=False)
+    assert r.returncode == 0 and f"warning: {line}" in r.stderr and "ip addr add" not in r.stderr, r.stderr
+    r = topo.exec("b", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "rb", check=False)
+    assert r.returncode == 0 and "this host has" not in r.stderr and "valid; this is node rb" in r.stdout, (r.stdout, r.stderr)
+    log = tmp_path / "ra-on-b.log"
+    with open(log, "wb") as out:
+        daemon = topo.popen("b", str(bin_dir / "tandemd"), "--config", str(config), "--node", "ra",
+                            "--control-socket", str(tmp_path / "b.sock"), stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 10
+        while ("-> fault" not in log.read_text() or line not in log.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = log.read_text()
+        assert f"config: {line}" in text and "-> fault" in text, text
+        assert "ip addr add" not in text, text
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
 
 
 def test_a_config_or_program_others_can_change_is_warned_by_every_check(bin_dir, topo, tmp_path):
