@@ -15,7 +15,8 @@ public typealias NotifyOutcome = ChildOutcome
 
 /// The live runner: `SpawnChildRunner` (the same runner as `exec` health checks). At the timeout
 /// the command's process group gets SIGTERM, and SIGKILL `terminationGrace` later; up to 4 KiB
-/// of its standard output and error are kept for the log line.
+/// of its standard output and error are kept for the log line: the first 2 KiB and the last
+/// 2 KiB (a failing script's error is at its end; trial 35).
 public struct ProcessNotifyRunner: NotifyRunner {
     let runner: any ChildRunning
     let terminationGrace: TimeSpan
@@ -30,7 +31,7 @@ public struct ProcessNotifyRunner: NotifyRunner {
 
     public func run(_ command: [String], environment: [String: String], timeout: TimeSpan) -> NotifyOutcome {
         runner.run(ChildRequest(arguments: command, environment: environment, timeout: timeout,
-                                terminationGrace: terminationGrace, outputLimit: 4096))
+                                terminationGrace: terminationGrace, outputLimit: 2048, outputTailLimit: 2048))
     }
 }
 
