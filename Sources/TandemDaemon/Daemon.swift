@@ -393,7 +393,7 @@ public enum Daemon {
         // before this one's `stop` (systemd's restart waits for the exit anyway).
         worker.finishQueuedWork()
         if let outstanding = notifier.outstanding() {
-            let what = [outstanding.running.map { "\($0) (running)" }, outstanding.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
+            let what = [outstanding.running.map { "\($0.notifyKey) (running)" }, outstanding.waiting.map { "\($0.notifyKey) (waiting)" }].compactMap { $0 }
             logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(store.withLock { $0.current.notify.timeout })) and 1 s, before exiting: at most \((outstanding.worstCaseMs + 999) / 1000)s more\(serviceManager is NoServiceManager ? "" : "; systemd's stop timeout is extended meanwhile (EXTEND_TIMEOUT_USEC)")")
         }
         await drainExtendingStopTimeout(worker: worker, notifier: notifier, serviceManager: serviceManager, clock: clock)

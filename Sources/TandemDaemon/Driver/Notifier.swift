@@ -93,7 +93,7 @@ public final class Notifier: Sendable {
         }
         if let superseded = ledger.withLock({ $0.queue(pending) }) {
             let becoming = role == .stopping ? "the node is stopping" : "the node became \(role)"
-            logger.notice("notify \(superseded.role): \(superseded.command.joined(separator: " ")) skipped: \(becoming) before it started")
+            logger.notice("notify \(superseded.role.notifyKey): \(superseded.command.joined(separator: " ")) skipped: \(becoming) before it started")
             onSkipped(superseded.role)
         }
         if pending != nil { queue.async { [self] in runNext() } }
@@ -104,7 +104,7 @@ public final class Notifier: Sendable {
         guard let next = ledger.withLock({ $0.startNext(at: clock.now(), wall: clock.wallNanoseconds()) }) else { return }
         let outcome = runner.run(next.command, environment: next.environment, timeout: next.timeout)
         let output = outcome.outputLine().map { "; output: \($0)" } ?? ""
-        let line = "notify \(next.role): \(next.command.joined(separator: " ")) \(outcome)\(output)"
+        let line = "notify \(next.role.notifyKey): \(next.command.joined(separator: " ")) \(outcome)\(output)"
         if outcome.succeeded { logger.info("\(line)") } else { logger.warning("\(line)") }
         ledger.withLock {
             $0.finish(succeeded: outcome.succeeded, outcome: "\(outcome)\(output)", at: clock.now(), wall: clock.wallNanoseconds())
