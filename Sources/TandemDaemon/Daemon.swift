@@ -149,9 +149,10 @@ public enum Daemon {
         logger.notice("starting: node \(nodeName) priority \(node.priority), peer \(peer.name); heartbeat every \(config.heartbeat.interval), dead time \(config.heartbeat.deadTime), port \(config.heartbeat.port), \(paths.map(\.description).joined(separator: ", ")); auth \(keys.map { "hmac-sha256 key \($0.current.fingerprint)" + ($0.next.map { " (also accepting \($0.fingerprint))" } ?? "") } ?? "none"); boot epoch \(epoch); VIPs \(NodeState.list(config.virtualIPs)); config serial \(config.serial) digest \(config.digest.prefix(16))")
 
         // What tandemd --check says on this host (a missing heartbeat address, a notify command
-        // or exec check that cannot run here, ...), logged once at start (trial 34: found only at
-        // the next failover).
-        for line in hostWarnings(config, node: nodeName) { logger.warning("config: \(line)") }
+        // or exec check that cannot run here, a config file or program others can change, a host
+        // that is the peer's, ...), logged once at start (trial 34: found only at the next
+        // failover; trial 35).
+        for line in hostWarnings(config, node: nodeName, configPath: initial.path) { logger.warning("config: \(line)") }
 
         let store = LockedBox(initial)
         // Each check's service key for the metrics' labels, by virtual server name: a table rebuilt at
@@ -262,7 +263,7 @@ public enum Daemon {
             let restartNeeded = ConfigDifference.restartNeeded(started: config, current: fresh, context: reloadContext)
             // What check-config and tandemd --check would warn about on this node, then what of the
             // changes cannot reach the kernel.
-            var warnings = prepared.warnings + hostWarnings(fresh, node: nodeName) + report.warnings
+            var warnings = prepared.warnings + hostWarnings(fresh, node: nodeName, configPath: initial.path) + report.warnings
                 + (peerKeyCheck.warning.map { [$0] } ?? [])
                 + ConfigDifference.drainNotes(drained: heard.drained, from: running, to: fresh)
             // Comments and layout alone change no version, so the peer never fetches them (trial 33).
@@ -400,7 +401,7 @@ public enum Daemon {
         // before this one's `stop` (systemd's restart waits for the exit anyway).
         worker.finishQueuedWork()
         if let outstanding = notifier.outstanding() {
-            let what = [outstanding.running.map { "\($0) (running)" }, outstanding.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
+            let what = [outstanding.running.map { "\($0.notifyKey) (running)" }, outstanding.waiting.map { "\($0.notifyKey) (waiting)" }].compactMap { $0 }
             logger.notice("stopped; waiting for the notify command(s) \(what.joined(separator: " and ")) to end, each within notify.timeout (\(store.withLock { $0.current.notify.timeout })) and 1 s, before exiting: at most \((outstanding.worstCaseMs + 999) / 1000)s more\(serviceManager is NoServiceManager ? "" : "; systemd's stop timeout is extended meanwhile (EXTEND_TIMEOUT_USEC)")")
         }
         await drainExtendingStopTimeout(worker: worker, notifier: notifier, serviceManager: serviceManager, clock: clock)

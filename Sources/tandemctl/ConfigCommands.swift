@@ -59,9 +59,9 @@ struct CheckConfigCommand: AsyncParsableCommand {
            case .success(let me) = config.identifyNode(requested: node, localAddresses: node == nil ? ((try? localAddresses()) ?? []) : []) {
             let absent = VIPInterfaceCheck.absent(in: config, exists: interfaceExists)
             if !absent.isEmpty { printError("\(file): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))") }
-            for line in hostWarnings(config, node: me.name) { printError("\(file): warning: \(line)") }
+            for line in hostWarnings(config, node: me.name, configPath: file) { printError("\(file): warning: \(line)") }
         } else {
-            for line in programWarnings(config) { printError("\(file): warning: \(line)") }
+            for line in programWarnings(config) + configFileWarnings(file) { printError("\(file): warning: \(line)") }
         }
         if !keys.errors.isEmpty {
             for error in keys.errors { printError("\(file): \(error)") }

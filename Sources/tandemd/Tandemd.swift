@@ -19,7 +19,7 @@ struct Tandemd: AsyncParsableCommand {
 
     @Option(help: "The pair's config file.") var config: String = "/etc/tandem/tandem.yaml"
     @Option(help: "This node's name (default: the node owning one of this host's addresses).") var node: String?
-    @Flag(help: "Validate the config, identify this node, and exit (0 valid, 78 not).") var check = false
+    @Flag(help: "Validate the config, identify this node, and exit (0 valid, 78 not, or when this host is the peer's).") var check = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @Option(help: "This node's control socket, overriding control.socket (node-local; two daemons on one host need two).")
     var controlSocket: String?
@@ -72,8 +72,16 @@ struct Tandemd: AsyncParsableCommand {
                 try? Posix.writeAll(2, Array("\(config): warning: \(VIPInterfaceCheck.problem(absent, node: me.name))\n".utf8),
                                     object: "standard error")
             }
-            for line in store.current.isCluster ? [] : hostWarnings(store.current, node: me.name) {
+            // A host that holds only the peer's heartbeat addresses is the peer's: --node names the
+            // wrong router (a unit copied from the other one), and the advice to add this node's
+            // addresses here would duplicate them on the LAN (trial 35). Not valid here.
+            let peersHost = store.current.isCluster ? nil : peersHostProblem(store.current, node: me.name)
+            for line in store.current.isCluster ? [] : hostWarnings(store.current, node: me.name, configPath: config) where line != peersHost {
                 try? Posix.writeAll(2, Array("\(config): warning: \(line)\n".utf8), object: "standard error")
+            }
+            if let peersHost {
+                try? Posix.writeAll(2, Array("\(config): \(peersHost)\n".utf8), object: "standard error")
+                throw ExitCode(78)
             }
             if store.current.isCluster {
                 print("\(config): valid; this is director \(me.name) of a cluster of \(store.current.nodes.count), digest \(store.current.digest) (this tandemd does not run clusters yet)")

@@ -79,6 +79,20 @@ import Testing
         #expect(next == nil && ledger.skippedCount == 1)
     }
 
+    /// The log said `notify stopping:` while the config key is `notify.stop`, so a grep for
+    /// "notify stop" missed it (trial 35): log and status lines name each command by its key
+    /// under `notify:`; the JSON keeps the role.
+    @Test func commandsAreNamedByTheirConfigKey() {
+        #expect(Role.allCases.map(\.notifyKey) == ["starting", "standby", "active", "fault", "maintenance", "stop"])
+        let failed = StatusReport.Notify.Ended(role: "stopping", command: "/bin/stop", result: "failed", outcome: "exited with status 1",
+                                               at: "2026-12-01T19:00:00Z", durationMs: 5)
+        let notify = StatusReport.Notify(running: .init(role: "stopping", command: "/bin/stop", since: "x", forMs: 2000), queued: 0,
+                                         waiting: nil, last: failed, lastFailure: failed, succeeded: 0, failed: 1, skipped: 0)
+        let lines = StatusReport.notifyLines(notify)
+        #expect(lines.count == 2 && lines[0].hasPrefix("  notify stop: /bin/stop running for ")
+                && lines[1] == "  WARNING: notify stop failed at 2026-12-01T19:00:00Z: /bin/stop exited with status 1", "\(lines)")
+    }
+
     /// Text: a WARNING only while the newest command that ended failed; a running line only once
     /// a command has run for a second (a quick script is not news).
     @Test func textWarnsWhileTheNewestFailedAndShowsALongRun() {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TandemCore
 
@@ -125,7 +126,7 @@ import Testing
     /// naming the path, the peer's end and the fix; nothing when every address is here.
     @Test func findsTheHeartbeatAddressesThisHostLacks() throws {
         let config = try config("")
-        let lines = VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: "rb", isLocal: { $0 == IPAddress("10.77.0.1")! })
+        let lines = VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: "rb", isLocal: { $0 == IPAddress("10.77.0.9")! })
         #expect(lines == [
             "nodes: rb's heartbeat address 10.77.0.2 is on no interface of this host: heartbeat path 0 to ra's 10.77.0.1 neither "
                 + "listens nor sends until it is (status shows it NOT USABLE here); add the address (ip addr add 10.77.0.2/PREFIX "
@@ -133,5 +134,31 @@ import Testing
         ])
         #expect(VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: "ra", isLocal: { $0 == IPAddress("10.77.0.1")! }).isEmpty)
         #expect(VIPInterfaceCheck.heartbeatAddressesAbsent(in: config, node: "nobody", isLocal: { _ in false }).isEmpty)
+    }
+
+    /// `tandemd --check --node ra` on rb's host said "valid" and told the operator to add ra's
+    /// address there, which would duplicate it on the LAN (trial 35). A host holding none of the
+    /// node's heartbeat addresses and some of the peer's is named as the peer's, in place of the
+    /// advice; a host holding neither node's, or one of the node's own, is not.
+    @Test func aHostHoldingOnlyThePeersHeartbeatAddressesIsNamedAsThePeers() throws {
+        let two = try ConfigParser.parseWithWarnings(data: Array(Self.base.replacingOccurrences(
+            of: "[10.77.0.1]", with: "[10.35.0.1, 10.36.0.1]").replacingOccurrences(of: "[10.77.0.2]", with: "[10.35.0.2, 10.36.0.2]").utf8)).config
+        let rbHere: Set<IPAddress> = [IPAddress("10.35.0.2")!, IPAddress("10.36.0.2")!, IPAddress("127.0.0.1")!]
+        let expected = "nodes: this host has rb's heartbeat addresses 10.35.0.2, 10.36.0.2 and none of ra's: is this rb? (--node rb); "
+            + "as ra here tandemd has no heartbeat path and stays in fault, and adding ra's addresses here would duplicate them on the LAN"
+        #expect(VIPInterfaceCheck.peersHost(in: two, node: "ra", isLocal: rbHere.contains) == expected)
+        #expect(VIPInterfaceCheck.heartbeatAddressesAbsent(in: two, node: "ra", isLocal: rbHere.contains) == [expected])
+        #expect(VIPInterfaceCheck.peersHost(in: two, node: "rb", isLocal: rbHere.contains) == nil)
+        #expect(VIPInterfaceCheck.heartbeatAddressesAbsent(in: two, node: "rb", isLocal: rbHere.contains).isEmpty)
+        // One of the peer's addresses is enough, and is the one named.
+        let one = VIPInterfaceCheck.peersHost(in: two, node: "ra", isLocal: { $0 == IPAddress("10.36.0.2")! })
+        #expect(one == "nodes: this host has rb's heartbeat address 10.36.0.2 and none of ra's: is this rb? (--node rb); "
+            + "as ra here tandemd has no heartbeat path and stays in fault, and adding ra's addresses here would duplicate them on the LAN")
+        // Neither node's addresses: the advice to add them stays, one line per address.
+        #expect(VIPInterfaceCheck.peersHost(in: two, node: "ra", isLocal: { _ in false }) == nil)
+        let absent = VIPInterfaceCheck.heartbeatAddressesAbsent(in: two, node: "ra", isLocal: { _ in false })
+        #expect(absent.count == 2 && absent.allSatisfy { $0.contains("add the address (ip addr add 10.3") })
+        // One of ra's own and one of rb's (a half-configured host): not the peer's host.
+        #expect(VIPInterfaceCheck.peersHost(in: two, node: "ra", isLocal: { [IPAddress("10.35.0.1")!, IPAddress("10.36.0.2")!].contains($0) }) == nil)
     }
 }

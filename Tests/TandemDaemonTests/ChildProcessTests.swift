@@ -29,10 +29,41 @@ private func seconds(_ body: () -> ChildOutcome) -> (ChildOutcome, Double) {
     /// were neither shown nor counted).
     @Test func aLongOutputSaysHowMuchIsNotShown() {
         let kept = ChildOutcome(ending: .exited(0), output: Array(repeating: UInt8(ascii: "x"), count: 4096), outputDiscarded: 195_904)
-        #expect(kept.outputLine() == String(repeating: "x", count: 300) + "… (199700 more bytes of output not shown)")
+        #expect(kept.outputLine() == String(repeating: "x", count: 100) + "… (199700 bytes not shown) …" + String(repeating: "x", count: 200))
         let short = ChildOutcome(ending: .exited(0), output: Array("ok\n".utf8), outputDiscarded: 10)
-        #expect(short.outputLine() == "ok… (10 more bytes of output not shown)")
+        #expect(short.outputLine() == "ok… (10 bytes not shown)")
         #expect(ChildOutcome(ending: .exited(0), output: Array("ok\n".utf8)).outputLine() == "ok")
+        let fits = String(repeating: "y", count: 300)
+        #expect(ChildOutcome(ending: .exited(0), output: Array(fits.utf8)).outputLine() == fits)
+    }
+
+    /// A failing script's error is at the end of its output, which the log line cut off: 2 MB of
+    /// progress logged 300 characters of it and no error (trial 35). The line keeps the first 100
+    /// and the last 200 characters, with the count of the bytes between; the runner keeps the
+    /// output's end as well as its start, each bounded.
+    @Test func aLongOutputShowsItsStartAndItsEnd() {
+        let start = Array(repeating: UInt8(ascii: "x"), count: 2048)
+        let end = Array(("progress\n" + String(repeating: "z", count: 1900) + "\nERROR: cannot reach 10.0.0.1\n").utf8)
+        let outcome = ChildOutcome(ending: .exited(1), output: start, outputTail: end, outputDiscarded: 1_000_000)
+        let line = outcome.outputLine()
+        let error = " | ERROR: cannot reach 10.0.0.1"
+        let tailText = String(repeating: "z", count: 200 - error.count) + error
+        let hidden = (2048 - 100) + 1_000_000 + ("progress | ".utf8.count + 1900 + error.utf8.count - 200)
+        #expect(line == String(repeating: "x", count: 100) + "… (\(hidden) bytes not shown) …" + tailText, "\(line ?? "nil")")
+        // Start and end with nothing thrown away between them are one text.
+        let joined = ChildOutcome(ending: .exited(0), output: Array("hel".utf8), outputTail: Array("lo\n".utf8))
+        #expect(joined.outputLine() == "hello")
+        // A kept end that begins inside a character does not show its broken start.
+        let cut = ChildOutcome(ending: .exited(0), output: Array("a".utf8), outputTail: [0xA9] + Array(" done".utf8), outputDiscarded: 5)
+        #expect(cut.outputLine() == "a… (6 bytes not shown) …done")
+
+        let runner = SpawnChildRunner()
+        let live = runner.run(ChildRequest(arguments: ["/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x; echo; echo 'fatal: the end'; exit 2"],
+                                           timeout: .seconds(10), outputLimit: 1000, outputTailLimit: 500))
+        #expect(live.ending == .exited(2))
+        #expect(live.output.count == 1000 && live.outputTail.count == 500)
+        #expect(live.output.count + live.outputTail.count + live.outputDiscarded == 100_000 + 1 + "fatal: the end\n".utf8.count)
+        #expect(live.outputLine()?.hasSuffix("x | fatal: the end") == true, "\(live.outputLine() ?? "nil")")
     }
 
     @Test func exitStatusOutputAndEnvironmentWithoutAShell() {

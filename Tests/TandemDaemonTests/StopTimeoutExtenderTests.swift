@@ -16,11 +16,11 @@ import TandemCore
         let both = NotifyLedger.Outstanding(running: .active, waiting: .stopping, worstCaseMs: 56_500)
         #expect(extender.tick(now: at(0), outstanding: both) == .extendTimeout(
             microseconds: 61_500_000,
-            status: "stopping: waiting for the notify commands active (running) and stopping (waiting), at most 57s more"))
+            status: "stopping: waiting for the notify commands active (running) and stop (waiting), at most 57s more"))
         #expect(extender.tick(now: at(1999), outstanding: both) == nil)
         let stop = NotifyLedger.Outstanding(running: .stopping, waiting: nil, worstCaseMs: 30_001)
         #expect(extender.tick(now: at(2000), outstanding: stop) == .extendTimeout(
-            microseconds: 35_001_000, status: "stopping: waiting for the notify command stopping (running), at most 31s more"))
+            microseconds: 35_001_000, status: "stopping: waiting for the notify command stop (running), at most 31s more"))
         #expect(extender.tick(now: at(3000), outstanding: stop) == nil)
         #expect(extender.tick(now: at(4100), outstanding: nil) == nil)
     }

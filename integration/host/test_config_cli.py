@@ -1,6 +1,8 @@
 """tandemctl check-config / show-config as an operator runs them: exit codes, messages, output."""
 import json
+import os
 import pathlib
+import pwd
 import subprocess
 import time
 
@@ -201,14 +203,15 @@ def test_tandemd_check_warns_of_a_heartbeat_address_this_host_lacks(bin_dir, top
     "valid; this is node rb" (trial 33); tandemd then runs with that path neither listening nor
     sending. Both tandemd --check and check-config warn, naming the path and the fix; the
     namespace's own node (ra, whose address is there) gets no such warning. A control group the
-    host lacks is warned too (only the daemon's log said it: only root may change state)."""
+    host lacks is warned too (only the daemon's log said it: only root may change state).
+    Namespace c holds neither node's address (one holding the peer's is the next test's)."""
     config = tmp_path / "tandem.yaml"
     config.write_text(pair_config("control: {group: tandem-t34-nosuchgroup}\n"))
-    have = [a["local"] for i in topo.ip_json("a", "addr", "show") for a in i.get("addr_info", [])]
-    assert "10.99.0.1" in have and "10.99.0.2" not in have, have
+    have = [a["local"] for i in topo.ip_json("c", "addr", "show") for a in i.get("addr_info", [])]
+    assert "10.99.0.1" not in have and "10.99.0.2" not in have, have
     for command in ([str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "rb"],
                     [str(bin_dir / "tandemctl"), "check-config", str(config), "--node", "rb"]):
-        r = topo.exec("a", *command, check=False)
+        r = topo.exec("c", *command, check=False)
         assert r.returncode == 0, r.stderr
         assert ("warning: nodes: rb's heartbeat address 10.99.0.2 is on no interface of this host: heartbeat path 0 to "
                 "ra's 10.99.0.1 neither listens nor sends") in r.stderr, r.stderr
@@ -217,6 +220,122 @@ def test_tandemd_check_warns_of_a_heartbeat_address_this_host_lacks(bin_dir, top
                 "state through tandemctl") in r.stderr, r.stderr
     r = topo.exec("a", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "ra", check=False)
     assert r.returncode == 0 and "heartbeat address" not in r.stderr, r.stderr
+
+
+def test_tandemd_check_on_the_peers_host_names_the_peer(bin_dir, topo, tmp_path):
+    """`tandemd --check --node ra` on rb's host said "valid; this is node ra", and its warning
+    told the operator to add ra's heartbeat address there, which would duplicate it on the LAN
+    (trial 35). With rb's heartbeat address here and none of ra's, tandemd --check fails (78)
+    and it, check-config and tandemd's start-up log say this is rb's host instead of that advice;
+    the daemon started so still goes to fault. rb's own check there is untouched."""
+    config = tmp_path / "tandem.yaml"
+    config.write_text(pair_config(f"state_directory: {tmp_path}/state\n"))
+    line = ("nodes: this host has rb's heartbeat address 10.99.0.2 and none of ra's: is this rb? (--node rb); as ra here "
+            "tandemd has no heartbeat path and stays in fault, and adding ra's addresses here would duplicate them on the LAN")
+    r = topo.exec("b", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "ra", check=False)
+    assert r.returncode == 78, (r.stdout, r.stderr)
+    assert f"{config}: {line}" in r.stderr and "ip addr add" not in r.stderr and "valid" not in r.stdout, (r.stdout, r.stderr)
+    r = topo.exec("b", str(bin_dir / "tandemctl"), "check-config", str(config), "--node", "ra", check=False)
+    assert r.returncode == 0 and f"warning: {line}" in r.stderr and "ip addr add" not in r.stderr, r.stderr
+    r = topo.exec("b", str(bin_dir / "tandemd"), "--check", "--config", str(config), "--node", "rb", check=False)
+    assert r.returncode == 0 and "this host has" not in r.stderr and "valid; this is node rb" in r.stdout, (r.stdout, r.stderr)
+    log = tmp_path / "ra-on-b.log"
+    with open(log, "wb") as out:
+        daemon = topo.popen("b", str(bin_dir / "tandemd"), "--config", str(config), "--node", "ra",
+                            "--control-socket", str(tmp_path / "b.sock"), stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 10
+        while ("-> fault" not in log.read_text() or line not in log.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = log.read_text()
+        assert f"config: {line}" in text and "-> fault" in text, text
+        assert "ip addr add" not in text, text
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+
+
+def test_a_config_or_program_others_can_change_is_warned_by_every_check(bin_dir, topo, tmp_path):
+    """The config names the notify commands and exec checks tandemd runs as root on both
+    routers, yet a world-writable, foreign-owned config and a world-writable notify script were
+    accepted without a word (trial 35), where the heartbeat key file gets ssh-style checks.
+    check-config, tandemd --check, tandemd's start-up log and a reload name each file (and an
+    exec check in a world-writable directory), its mode or owner and the chmod/chown that
+    fixes it; all still accept the config (warnings only)."""
+    base = pathlib.Path(os.path.realpath(tmp_path))
+    hooks = base / "hooks"
+    hooks.mkdir()
+    hooks.chmod(0o777)
+    check = hooks / "check.sh"
+    check.write_text("#!/bin/sh\nexit 0\n")
+    check.chmod(0o755)
+    script = base / "notify.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o777)
+    config = base / "tandem.yaml"
+    body = pair_config(f"""virtual_servers:
+  - name: web
+    address: 10.99.0.10
+    port: 80
+    forwarding: dr
+    health_check: {{type: exec, command: [{check}, "%h"]}}
+    real_servers:
+      - {{address: 10.99.0.21, port: 80}}
+notify:
+  active: [{script}, active]
+state_directory: {base}/state
+""")
+    config.write_text(body)
+    config.chmod(0o666)
+    os.chown(config, 65534, -1)
+    nobody = f"{pwd.getpwuid(65534).pw_name} (uid 65534)"
+    expected = [
+        f"config file: {config} is writable by its group or other users (mode 0666, owner {nobody}): they can change it, "
+        f"and tandemd runs the notify commands and exec checks it names as root, on both routers once it is mirrored; "
+        f"run `chmod go-w {config}`",
+        f"config file: {config} is owned by {nobody}, not root: that user can change it, and tandemd runs the notify "
+        f"commands and exec checks it names as root, on both routers once it is mirrored; run `chown root {config}`",
+        f"notify.active: {script} is writable by its group or other users (mode 0777, owner root): they can change it, "
+        f"and tandemd runs it as root at each role change; run `chmod go-w {script}`",
+        f"virtual_servers[0].health_check.command (web): {check} is in directory {hooks}, which its group or other users "
+        f"can write and which has no sticky bit (mode 0777, owner root): they can replace {check}, and tandemd runs it "
+        f"as root at every check; run `chmod go-w {hooks}`",
+    ]
+    def missing(text):
+        return [line for line in expected if line not in text]
+    r = subprocess.run([str(bin_dir / "tandemctl"), "check-config", str(config)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and not missing(r.stderr), r.stderr
+    r = topo.exec("a", str(bin_dir / "tandemd"), "--check", "--config", str(config), check=False)
+    assert r.returncode == 0 and not missing(r.stderr), r.stderr
+    log = base / "ra.log"
+    sock = base / "a.sock"
+    with open(log, "wb") as out:
+        daemon = topo.popen("a", str(bin_dir / "tandemd"), "--config", str(config), "--node", "ra",
+                            "--control-socket", str(sock), stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 10
+        while missing(log.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not missing(log.read_text()), log.read_text()
+        assert all(f"config: {line}" in log.read_text() for line in expected), log.read_text()
+        # A reload says them again (a mirrored reload goes the same way).
+        config.write_text(body.replace("serial: 1", "serial: 2"))
+        deadline = time.monotonic() + 10
+        while True:
+            r = topo.exec("a", str(bin_dir / "tandemctl"), "reload", "--socket", str(sock), check=False)
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert all(f"warning: {line}" in r.stdout for line in expected), r.stdout
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+    # Fixed as told: nothing more to say.
+    for command in ([f"chmod go-w {config}"], [f"chown root {config}"], [f"chmod go-w {script}"], [f"chmod go-w {hooks}"]):
+        subprocess.run(command[0].split(), check=True)
+    r = topo.exec("a", str(bin_dir / "tandemd"), "--check", "--config", str(config), check=False)
+    assert r.returncode == 0 and "writable" not in r.stderr and "owned by" not in r.stderr, r.stderr
 
 
 def test_programs_that_cannot_run_here_are_warned_by_every_check(bin_dir, topo, tmp_path):

@@ -143,13 +143,13 @@ def test_a_slow_stop_command_is_waited_for_and_said_so(topo):
     try:
         pair.start_settled()
         pair.signal("b", signal.SIGTERM)
-        pair.wait_for(lambda: "waiting for the notify command(s) stopping (running" in pair.log("b"), 10,
+        pair.wait_for(lambda: "waiting for the notify command(s) stop (running" in pair.log("b"), 10,
                       what="rb says it waits for its stop command")
         assert pair.procs["b"].poll() is None, "tandemd should still be running its stop command"
         out = topo.exec("b", "ss", "-Hlun").stdout
         assert f":{pair.port} " in out, out
         pair.wait_exit("b")
-        assert "notify stopping: " in pair.log("b") and "exited with status 0" in pair.log("b")
+        assert "notify stop: " in pair.log("b") and "exited with status 0" in pair.log("b")
     finally:
         pair.close()
 
@@ -232,7 +232,7 @@ def test_a_stop_waiting_for_notify_commands_extends_systemds_stop_timeout(topo):
     finally:
         manager.close()
         pair.close()
-    assert "notify stopping: " in pair.log("b") and "exited with status 0" in pair.log("b"), pair.log("b")[-2000:]
+    assert "notify stop: " in pair.log("b") and "exited with status 0" in pair.log("b"), pair.log("b")[-2000:]
     assert any("STOPPING=1" in m for _, m in manager.messages), manager.messages
     extensions = [(t, m) for t, m in manager.messages if m.startswith("EXTEND_TIMEOUT_USEC=")]
     assert len(extensions) >= 2, f"expected EXTEND_TIMEOUT_USEC= repeated during a 5 s stop command: {manager.messages}"

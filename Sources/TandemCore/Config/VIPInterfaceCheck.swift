@@ -111,8 +111,11 @@ public enum VIPInterfaceCheck {
     /// each: tandemd binds each path's socket to its address, so a path whose address is missing
     /// neither listens nor sends (status says "NOT LISTENING" and "NOT USABLE here") until the
     /// address is configured; with every address missing the pair has no heartbeats at all.
+    /// When the host holds none of `node`'s addresses but some of its peer's, the one line of
+    /// `peersHost` instead: adding `node`'s addresses there would duplicate them on the LAN.
     public static func heartbeatAddressesAbsent(in config: Config, node: String, isLocal: (IPAddress) -> Bool) -> [String] {
         guard let me = config.node(named: node) else { return [] }
+        if let wrong = peersHost(in: config, node: node, isLocal: isLocal) { return [wrong] }
         let peer = config.peer(of: node)
         return me.heartbeatAddresses.enumerated().filter { !isLocal($0.element) }.map { index, address in
             let remote = peer.flatMap { index < $0.heartbeatAddresses.count ? " to \($0.name)'s \($0.heartbeatAddresses[index])" : nil } ?? ""
@@ -120,6 +123,22 @@ public enum VIPInterfaceCheck {
                 + "neither listens nor sends until it is (status shows it NOT USABLE here); add the address "
                 + "(ip addr add \(address)/PREFIX dev IFACE), or correct \(node)'s addresses"
         }
+    }
+
+    /// The line saying that this host is `node`'s peer, not `node`: `isLocal` finds none of
+    /// `node`'s heartbeat addresses and at least one of the peer's (a config or unit copied from
+    /// the other router with its `--node`; trial 35). Nil otherwise, and when the host holds
+    /// neither node's addresses (then each missing address is its own warning). Started so,
+    /// tandemd has no heartbeat path and stays in fault; `tandemd --check` fails with it (78).
+    public static func peersHost(in config: Config, node: String, isLocal: (IPAddress) -> Bool) -> String? {
+        guard let me = config.node(named: node), let peer = config.peer(of: node),
+              !me.heartbeatAddresses.contains(where: isLocal) else { return nil }
+        let held = peer.heartbeatAddresses.filter(isLocal)
+        guard !held.isEmpty else { return nil }
+        let list = held.map(\.description).joined(separator: ", ")
+        return "nodes: this host has \(peer.name)'s heartbeat \(held.count == 1 ? "address" : "addresses") \(list) and none of "
+            + "\(node)'s: is this \(peer.name)? (--node \(peer.name)); as \(node) here tandemd has no heartbeat path and stays in "
+            + "fault, and adding \(node)'s addresses here would duplicate them on the LAN"
     }
 
     /// VIPs whose claim would give this node a second route to the peer's heartbeat address,

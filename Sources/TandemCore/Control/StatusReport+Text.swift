@@ -166,13 +166,15 @@ extension StatusReport {
     /// The notify lines: a command running for over a second (a hung or slow script holds back
     /// the next role's command), and a WARNING while the newest command that ended failed.
     static func notifyLines(_ notify: Notify) -> [String] {
+        // Named by their config key, as in the log (`stop`; the JSON keeps the role).
+        func key(_ role: String) -> String { Role.allCases.first { $0.description == role }?.notifyKey ?? role }
         var out: [String] = []
         if let running = notify.running, running.forMs >= 1000 {
-            out.append("  notify \(running.role): \(running.command) running for \(ControlTime.age(milliseconds: running.forMs))"
-                       + (notify.waiting.map { "; the \($0) command waits behind it" } ?? ""))
+            out.append("  notify \(key(running.role)): \(running.command) running for \(ControlTime.age(milliseconds: running.forMs))"
+                       + (notify.waiting.map { "; the \(key($0)) command waits behind it" } ?? ""))
         }
         if let last = notify.last, last.result == "failed" {
-            out.append("  WARNING: notify \(last.role) failed at \(last.at): \(last.command) \(last.outcome)")
+            out.append("  WARNING: notify \(key(last.role)) failed at \(last.at): \(last.command) \(last.outcome)")
         }
         return out
     }

@@ -26,4 +26,10 @@ public enum Role: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertib
         case .stopping: return "stopping"
         }
     }
+
+    /// The key under `notify:` of the command this role runs, as log and status lines name it
+    /// (`notify stop: …`): `stop` for `stopping`, the role's name otherwise (trial 35: the log
+    /// said `notify stopping:`, which a grep for the config key missed). A node in maintenance
+    /// without `notify.maintenance` runs the standby's command, still named `maintenance`.
+    public var notifyKey: String { self == .stopping ? "stop" : description }
 }

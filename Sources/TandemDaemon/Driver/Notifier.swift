@@ -15,7 +15,8 @@ public typealias NotifyOutcome = ChildOutcome
 
 /// The live runner: `SpawnChildRunner` (the same runner as `exec` health checks). At the timeout
 /// the command's process group gets SIGTERM, and SIGKILL `terminationGrace` later; up to 4 KiB
-/// of its standard output and error are kept for the log line.
+/// of its standard output and error are kept for the log line: the first 2 KiB and the last
+/// 2 KiB (a failing script's error is at its end; trial 35).
 public struct ProcessNotifyRunner: NotifyRunner {
     let runner: any ChildRunning
     let terminationGrace: TimeSpan
@@ -30,7 +31,7 @@ public struct ProcessNotifyRunner: NotifyRunner {
 
     public func run(_ command: [String], environment: [String: String], timeout: TimeSpan) -> NotifyOutcome {
         runner.run(ChildRequest(arguments: command, environment: environment, timeout: timeout,
-                                terminationGrace: terminationGrace, outputLimit: 4096))
+                                terminationGrace: terminationGrace, outputLimit: 2048, outputTailLimit: 2048))
     }
 }
 
@@ -92,7 +93,7 @@ public final class Notifier: Sendable {
         }
         if let superseded = ledger.withLock({ $0.queue(pending) }) {
             let becoming = role == .stopping ? "the node is stopping" : "the node became \(role)"
-            logger.notice("notify \(superseded.role): \(superseded.command.joined(separator: " ")) skipped: \(becoming) before it started")
+            logger.notice("notify \(superseded.role.notifyKey): \(superseded.command.joined(separator: " ")) skipped: \(becoming) before it started")
             onSkipped(superseded.role)
         }
         if pending != nil { queue.async { [self] in runNext() } }
@@ -103,7 +104,7 @@ public final class Notifier: Sendable {
         guard let next = ledger.withLock({ $0.startNext(at: clock.now(), wall: clock.wallNanoseconds()) }) else { return }
         let outcome = runner.run(next.command, environment: next.environment, timeout: next.timeout)
         let output = outcome.outputLine().map { "; output: \($0)" } ?? ""
-        let line = "notify \(next.role): \(next.command.joined(separator: " ")) \(outcome)\(output)"
+        let line = "notify \(next.role.notifyKey): \(next.command.joined(separator: " ")) \(outcome)\(output)"
         if outcome.succeeded { logger.info("\(line)") } else { logger.warning("\(line)") }
         ledger.withLock {
             $0.finish(succeeded: outcome.succeeded, outcome: "\(outcome)\(output)", at: clock.now(), wall: clock.wallNanoseconds())

@@ -38,9 +38,10 @@ public struct StopTimeoutExtender: Sendable {
         .extendTimeout(microseconds: (outstanding.worstCaseMs + margin.milliseconds) * 1000, status: statusLine(outstanding))
     }
 
-    /// `stopping: waiting for the notify commands active (running) and stopping (waiting), at most 42s more`.
+    /// `stopping: waiting for the notify commands active (running) and stop (waiting), at most 42s more`
+    /// (commands named by their key under `notify:`).
     public static func statusLine(_ outstanding: NotifyLedger.Outstanding) -> String {
-        let what = [outstanding.running.map { "\($0) (running)" }, outstanding.waiting.map { "\($0) (waiting)" }].compactMap { $0 }
+        let what = [outstanding.running.map { "\($0.notifyKey) (running)" }, outstanding.waiting.map { "\($0.notifyKey) (waiting)" }].compactMap { $0 }
         let seconds = (outstanding.worstCaseMs + 999) / 1000
         return "stopping: waiting for the notify command\(what.count > 1 ? "s" : "") \(what.joined(separator: " and ")), at most \(seconds)s more"
     }

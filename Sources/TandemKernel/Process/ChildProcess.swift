@@ -11,8 +11,12 @@ public struct ChildRequest: Sendable, Hashable {
     public var timeout: TimeSpan
     /// At the timeout the group gets SIGTERM, and SIGKILL this much later; zero sends SIGKILL at once.
     public var terminationGrace: TimeSpan
-    /// Bytes of standard output and error (one pipe) kept; 0 sends both to /dev/null.
+    /// Bytes of standard output and error (one pipe) kept from the start; 0 sends both to
+    /// /dev/null.
     public var outputLimit: Int
+    /// Bytes kept of the output's end past the first `outputLimit` (`ChildOutcome.outputTail`):
+    /// a failing script's error is at its end (trial 35). 0 keeps only the start.
+    public var outputTailLimit: Int
     /// Whether what the program leaves running in its process group is ended (SIGKILL) when it
     /// exits: for health checks, whose background leftovers would pile up at every check (trial
     /// 34: `( sleep 100 ) & exit 0` left two orphans a second). Notify commands keep theirs (a
@@ -20,12 +24,14 @@ public struct ChildRequest: Sendable, Hashable {
     public var endGroupOnExit: Bool
 
     public init(arguments: [String], environment: [String: String] = [:], timeout: TimeSpan,
-                terminationGrace: TimeSpan = .seconds(1), outputLimit: Int = 4096, endGroupOnExit: Bool = false) {
+                terminationGrace: TimeSpan = .seconds(1), outputLimit: Int = 4096, outputTailLimit: Int = 0,
+                endGroupOnExit: Bool = false) {
         self.arguments = arguments
         self.environment = environment
         self.timeout = timeout
         self.terminationGrace = terminationGrace
         self.outputLimit = max(outputLimit, 0)
+        self.outputTailLimit = outputLimit > 0 ? max(outputTailLimit, 0) : 0
         self.endGroupOnExit = endGroupOnExit
     }
 }
@@ -45,14 +51,18 @@ public struct ChildOutcome: Sendable, Hashable, CustomStringConvertible {
     /// The first `outputLimit` bytes of standard output and error, as read until the program
     /// ended (output written later, by children it left behind, is not waited for).
     public var output: [UInt8]
-    /// Bytes read beyond `outputLimit` and thrown away.
+    /// The last bytes read beyond `outputLimit`, at most `outputTailLimit` of them (empty when
+    /// the output fitted in `output`).
+    public var outputTail: [UInt8]
+    /// Bytes read beyond `outputLimit` and thrown away: between `output` and `outputTail`.
     public var outputDiscarded: Int
     /// The process id it ran as (already reaped), nil when it did not start.
     public var pid: Int32?
 
-    public init(ending: Ending, output: [UInt8] = [], outputDiscarded: Int = 0, pid: Int32? = nil) {
+    public init(ending: Ending, output: [UInt8] = [], outputTail: [UInt8] = [], outputDiscarded: Int = 0, pid: Int32? = nil) {
         self.ending = ending
         self.output = output
+        self.outputTail = outputTail
         self.outputDiscarded = outputDiscarded
         self.pid = pid
     }
@@ -74,13 +84,42 @@ public struct ChildOutcome: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The kept output as one line (newlines shown as " | "), at most `limit` characters, with the
-    /// count of the output's bytes not shown (cut here, or past what was kept); nil when empty.
-    public func outputLine(limit: Int = 300) -> String? {
-        // Control characters (a terminal escape, a carriage return) would reach whoever reads the
-        // log with a terminal: shown as \xNN instead.
+    /// The kept output as one line (newlines shown as " | "): all of it when it has at most
+    /// `head + tail` characters and nothing was cut, else its first `head` and last `tail`
+    /// characters with the count of the bytes between them not shown (cut here, or thrown away
+    /// past what was kept): `first… (N bytes not shown) …last`. A failing script's error is at
+    /// its end (trial 35). Nil when the output is empty.
+    public func outputLine(head: Int = 100, tail: Int = 200) -> String? {
+        // Nothing thrown away: the kept start and end are one text.
+        let contiguous = outputDiscarded == 0
+        let start = Self.oneLine(contiguous ? output + outputTail : output)
+        // A kept end after a gap may begin inside a character: its continuation bytes are not shown.
+        let tailBytes = contiguous ? [] : outputTail
+        let dropped = tailBytes.prefix(while: { $0 & 0xC0 == 0x80 }).count
+        let end = Self.oneLine(Array(tailBytes.dropFirst(dropped)))
+        guard !start.isEmpty || !end.isEmpty else { return nil }
+        if end.isEmpty, outputDiscarded == 0, start.count <= head + tail { return start }
+        let first: Substring, last: Substring
+        var notShown = outputDiscarded + dropped
+        if end.isEmpty {
+            // Nothing kept past the start (no tail asked for): its end is what is known.
+            first = start.count <= head + tail ? Substring(start) : start.prefix(head)
+            last = start.count <= head + tail ? "" : start.suffix(tail)
+            notShown += start.utf8.count - first.utf8.count - last.utf8.count
+        } else {
+            first = start.prefix(head)
+            last = end.suffix(tail)
+            notShown += start.utf8.count - first.utf8.count + end.utf8.count - last.utf8.count
+        }
+        return first + "… (\(notShown) bytes not shown)" + (last.isEmpty ? "" : " …" + last)
+    }
+
+    /// `bytes` as one line: control characters (a terminal escape, a carriage return), which
+    /// would reach whoever reads the log with a terminal, shown as \xNN; lines trimmed, empty
+    /// ones left out, the rest joined with " | ".
+    private static func oneLine(_ bytes: [UInt8]) -> String {
         var clean = ""
-        for scalar in String(decoding: output, as: UTF8.self).unicodeScalars {
+        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
             let v = scalar.value
             if scalar == "\n" || scalar == "\t" || !(v < 0x20 || (0x7f...0x9f).contains(v)) {
                 clean.unicodeScalars.append(scalar)
@@ -88,14 +127,9 @@ public struct ChildOutcome: Sendable, Hashable, CustomStringConvertible {
                 clean += "\\x" + (v < 0x10 ? "0" : "") + String(v, radix: 16)
             }
         }
-        let text = clean
+        return clean
             .split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             .joined(separator: " | ")
-        guard !text.isEmpty else { return nil }
-        guard text.count > limit || outputDiscarded > 0 else { return text }
-        let shown = String(text.prefix(limit))
-        let notShown = text.utf8.count - shown.utf8.count + outputDiscarded
-        return shown + "… (\(notShown) more bytes of output not shown)"
     }
 }
 
@@ -176,7 +210,8 @@ public struct SpawnChildRunner: ChildRunning {
         case .success(let child):
             pid = child
         }
-        var reader = OutputReader(descriptor: pipeEnds[0], limit: request.outputLimit, clock: clock)
+        var reader = OutputReader(descriptor: pipeEnds[0], limit: request.outputLimit, tailLimit: request.outputTailLimit,
+                                  clock: clock)
         let start = clock.now()
         let deadline = start.adding(milliseconds: request.timeout.milliseconds)
         if reader.wait(for: pid, until: deadline) {
@@ -184,7 +219,8 @@ public struct SpawnChildRunner: ChildRunning {
             if request.endGroupOnExit { try? Posix.kill(-pid, SIGKILL) }
             reader.finish()
             let status = Self.reap(pid)
-            return ChildOutcome(ending: Self.ending(status), output: reader.kept, outputDiscarded: reader.discarded, pid: pid)
+            return ChildOutcome(ending: Self.ending(status), output: reader.kept, outputTail: reader.keptTail,
+                                outputDiscarded: reader.discarded, pid: pid)
         }
         // Timed out: the group (the leader is not reaped yet, so -pid is still its group).
         let grace = request.terminationGrace
@@ -200,7 +236,7 @@ public struct SpawnChildRunner: ChildRunning {
         reader.finish()
         _ = Self.reap(pid)
         return ChildOutcome(ending: .timedOut(after: request.timeout, grace: grace, stillRunningAfterGrace: stillRunning),
-                            output: reader.kept, outputDiscarded: reader.discarded, pid: pid)
+                            output: reader.kept, outputTail: reader.keptTail, outputDiscarded: reader.discarded, pid: pid)
     }
 
     /// Why `program` cannot be run here, naming the fix; nil when it can (`resolve` finds it).
@@ -311,19 +347,30 @@ public struct SpawnChildRunner: ChildRunning {
     }
 }
 
-/// Reads the child's output pipe while waiting for the child, keeping the first `limit` bytes.
+/// Reads the child's output pipe while waiting for the child, keeping the first `limit` bytes
+/// and the last `tailLimit` of the rest.
 private struct OutputReader {
     var descriptor: Int32
     let limit: Int
+    let tailLimit: Int
     let clock: any TandemClock
     var kept: [UInt8] = []
-    var discarded = 0
+    /// The newest bytes past `limit`: up to twice `tailLimit` between trims (trimmed to it in `keptTail`).
+    private var tail: [UInt8] = []
+    /// Bytes read past `limit`.
+    private var beyond = 0
 
-    init(descriptor: Int32, limit: Int, clock: any TandemClock) {
+    init(descriptor: Int32, limit: Int, tailLimit: Int, clock: any TandemClock) {
         self.descriptor = descriptor
         self.limit = limit
+        self.tailLimit = tailLimit
         self.clock = clock
     }
+
+    /// The last `tailLimit` bytes read past `limit`.
+    var keptTail: [UInt8] { Array(tail.suffix(tailLimit)) }
+    /// Bytes read past `limit` and not in `keptTail`.
+    var discarded: Int { beyond - min(tail.count, tailLimit) }
 
     /// Reads output until `pid` has exited (true; not reaped) or `deadline` passes (false).
     mutating func wait(for pid: pid_t, until deadline: MonotonicInstant) -> Bool {
@@ -359,7 +406,13 @@ private struct OutputReader {
                 any = true
                 let room = max(0, limit - kept.count)
                 kept += buffer[0..<min(n, room)]
-                discarded += max(0, n - room)
+                if n > room {
+                    beyond += n - room
+                    if tailLimit > 0 {
+                        tail += buffer[max(room, n - tailLimit)..<n]
+                        if tail.count > 2 * tailLimit { tail.removeFirst(tail.count - tailLimit) }
+                    }
+                }
                 continue
             }
             Posix.close(descriptor)
