@@ -129,7 +129,7 @@ def test_a_paused_standby_does_not_act_on_a_failover_refused_meanwhile(pair):
         seen |= pair.holders()
     monitor.terminate()
     changes = monitor.communicate(timeout=5)[0]
-    assert VIP not in changes, f"rb's namespace saw the VIP come and go:\n{changes}"
+    assert VIP not in changes, f"rb's namespace saw the VIP come and go:\n{changes}\n{pair.log('b')[-4000:]}"
     assert seen == {"a"}, f"holders seen after rb resumed: {seen}\n{pair.log('b')[-3000:]}"
     log = pair.log("b")
     assert "asked us to take over" not in log and "VIPs claimed" not in log, log[-3000:]

@@ -256,7 +256,9 @@ public final class HeartbeatLoop: @unchecked Sendable {
             // Read and verified first, then given to the election together, so that a request
             // the peer withdrew later in the same queue is not acted on
             // (`HeartbeatMessage.withdrawnRequests`): a node that was paused reads it all at once.
-            let judging = following == nil && !driver.peerIsAlive(at: clock.now())
+            // Keeping routine heartbeats, the node's view of the peer is older than the plan's.
+            let judgedAt = clock.now()
+            let judging = !(following.map { judgedAt < $0.lastHeard + $0.deadTime } ?? driver.peerIsAlive(at: judgedAt))
             accepted.removeAll(keepingCapacity: true)
             for (index, socket) in transport.sockets.enumerated() where judging || waitSet.ready[index] {
                 var budget = 256
