@@ -1015,12 +1015,15 @@ public struct Election: Sendable {
         /// From this instant on a packet from the active is answered (`finish`: the standby's
         /// own heartbeat rides with it), so it goes to the node.
         public var answerAt: MonotonicInstant
+        /// When this standby's own heartbeat is due without a packet to answer (its timer).
+        public var sendAt: MonotonicInstant
 
         /// When the loop must hand the node what it kept and let the election judge: the
-        /// active's dead time running out, or this standby's own heartbeat due.
+        /// active's dead time running out, or this standby's own heartbeat due. Not `answerAt`:
+        /// nothing happens then until a packet comes, which goes to the node.
         public var wakeUp: MonotonicInstant {
             let dead = lastHeard + deadTime
-            return dead < answerAt ? dead : answerAt
+            return dead < sendAt ? dead : sendAt
         }
 
         /// Whether `message`, read at `now`, is routine; if so it is kept as the newest.
@@ -1057,7 +1060,7 @@ public struct Election: Sendable {
         return SteadyFollowing(bootEpoch: peer.bootEpoch, sequence: peer.sequence, priority: peer.priority,
                                configSerial: peer.configSerial, configDigest: peer.configDigest,
                                intervalMilliseconds: peer.intervalMilliseconds, lastHeard: peer.lastHeard,
-                               deadTime: deadTime(of: peer), answerAt: answerAt)
+                               deadTime: deadTime(of: peer), answerAt: answerAt, sendAt: nextHeartbeatAt)
     }
 
     /// The earliest instant after `now` at which the election might act other than by sending
