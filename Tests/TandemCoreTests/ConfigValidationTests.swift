@@ -218,6 +218,13 @@ import Testing
         #expect(Validator.unroutable(IPAddress("::ffff:10.99.0.11")!)?.hasSuffix("write the IPv4 address 10.99.0.11 instead") == true)
         #expect(Validator.unroutable(IPAddress("fd00::10")!) == nil && Validator.unroutable(IPAddress("10.0.0.10")!) == nil)
         #expect(Validator.unroutable(IPAddress("febf::1")!) != nil && Validator.unroutable(IPAddress("fec0::1")!) == nil)
+        // A mapped VIP whose IPv4 address is a node's heartbeat address: the hint says so (trial 35).
+        let mappedPeer = minimalConfig.replacingOccurrences(of: "virtual_ips:\n", with: "virtual_ips:\n  - address: \"::ffff:10.0.0.2/128\"\n    interface: eth0\n")
+        #expect(mappedPeer != minimalConfig)
+        let said = try ConfigParser.parseWithWarnings(yaml: mappedPeer).warnings.map(\.description)
+        #expect(said.contains { $0.hasPrefix("virtual_ips[0].address: ::ffff:10.0.0.2 is an IPv4-mapped IPv6 address")
+                && $0.contains("write the IPv4 address 10.0.0.2 instead, but 10.0.0.2 is b's heartbeat address, which a VIP cannot be") },
+                "\(said)")
     }
 
     /// A loopback heartbeat address never reaches the other router, and a pair without VIPs moves

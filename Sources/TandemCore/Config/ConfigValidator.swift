@@ -129,7 +129,12 @@ struct Validator {
                     : "hosts on it treat it as such, not as a server"
                 warn("virtual_ips[\(i)].address", "\(vip.address) is the \(edge) address of \(vip.prefix)'s subnet: \(why); choose another address or prefix length")
             }
-            if let problem = Self.unroutable(vip.address) ?? Self.reservedRange(vip.address) {
+            if var problem = Self.unroutable(vip.address) ?? Self.reservedRange(vip.address) {
+                // The IPv4 address a mapped one stands for may be taken already (trial 35: the hint
+                // named rb's heartbeat address, an error once followed).
+                if let v4 = vip.address.mappedIPv4, let owner = config.nodes.first(where: { $0.heartbeatAddresses.contains(v4) }) {
+                    problem += ", but \(v4) is \(owner.name)'s heartbeat address, which a VIP cannot be: choose an address of its own"
+                }
                 warn("virtual_ips[\(i)].address", problem)
             }
         }

@@ -717,7 +717,10 @@ public struct Election: Sendable {
             } else if now >= until {
                 handoverRequestedUntil = nil
                 actions.append(.rejected(command: "failover",
-                                         reason: "\(settings.peerName) did not hand over within \(settings.handoverTimeout)"))
+                                         reason: "\(settings.peerName) did not hand over within \(settings.handoverTimeout); "
+                                             + "it answers only what it hears: if its status says \(settings.nodeName) is NOT HEARD "
+                                             + "(heartbeats dropped one way, by a firewall say, or signed with a key it lacks), "
+                                             + "fix that first"))
                 actions.append(.send(outgoing(.heartbeat)))
                 nextHeartbeatAt = now + settings.interval
             }
