@@ -172,7 +172,7 @@ struct StatusReportTests {
             config: .init(serial: 7, digest: digest, path: "/etc/tandem/tandem.yaml"), configWarning: nil,
             roleChanges: [.init(time: "2026-11-29T01:02:03.456Z", from: "standby", to: "active", reason: "b silent for 31ms on all paths (dead time 30ms)")])
         let expected = """
-        node a: ACTIVE for 12m 4s — b silent for 31ms on all paths (dead time 30ms)
+        node a: ACTIVE for 12m 4s — became active: b silent for 31ms on all paths (dead time 30ms)
           priority 100
         peer b: standby, priority 90, heard 4ms ago
           path 10.0.1.1 -> 10.0.1.2: received 998, lost 2 (0.2%), last heard 4ms ago

@@ -6,7 +6,10 @@ extension StatusReport {
         if let cluster { return clusterText(cluster) }
         var out: [String] = []
         let since = roleAgeMs.map { " for \(ControlTime.age(milliseconds: $0))" } ?? ""
-        out.append("node \(node): \(role.uppercased())\(since) — \(roleReason)")
+        // The reason is the last transition's, said as it was then ("rb is starting and we win"):
+        // "became active:" keeps it from reading as today's state (trial 35).
+        let reason = roleAgeMs == nil ? roleReason : "became \(role): \(roleReason)"
+        out.append("node \(node): \(role.uppercased())\(since) — \(reason)")
         var line = "  priority \(priority)"
         if effectivePriority != priority { line += " (effective \(effectivePriority))" }
         if maintenance { line += "; maintenance ON (pinned to standby; `tandemctl maintenance off` to release)" }
