@@ -352,6 +352,25 @@ public enum Daemon {
             return reloadChecked(dryRun, answer)
         }
         parts.reloadAskingPeer = reloadAskingPeer
+        // Once at start, the peer's own word on the key this node signs with: a node started on
+        // a key the peer lacks (a next key written on one node only) is refused by it, and hears
+        // no complaint (trial 35). Asked once the peer channel answers, for at most 10 s.
+        if config.heartbeat.authentication.mirrorsConfig {
+            let ours = keysInForce.withLock { $0.map { ($0.current.fingerprint, $0.next?.fingerprint) } }
+            let peerName = peer.name
+            Task {
+                for _ in 0..<10 {
+                    try? await Task.sleep(for: .seconds(1))
+                    let answer = await replication.peerKeyFingerprints(timeout: .seconds(1))
+                    guard case .known = answer else { continue }
+                    if let warning = HeartbeatKeyChange.peerLacksOurKey(ours: ours, answer: answer, peerName: peerName) {
+                        logger.warning("\(warning)")
+                        hub.publish(.peer, warning)
+                    }
+                    return
+                }
+            }
+        }
         parts.ipvsUnavailable = {
             worker.ipvsUnavailable.map { "\($0); tandemd tries again every 30s (`tandemctl doctor` checks this kernel)" }
         }

@@ -138,4 +138,20 @@ import Testing
         #expect(check((a, b), (b, a), nil) == (nil, nil))
         #expect(check((a, b), (b, a), alive: false, .known(KeyFingerprints(current: x, next: nil))) == (nil, nil))
     }
+
+    /// A node started signing with a key the peer holds neither as key_file nor as next_key_file
+    /// is told so, with both fingerprints and the fix (trial 35); not when the peer holds it in
+    /// either slot, or could not be asked.
+    @Test func aStartOnAKeyThePeerLacksIsWarned() {
+        let peer = PeerKeysAnswer.known(KeyFingerprints(current: "sha256:aaaaaaaaaaaa", next: "sha256:bbbbbbbbbbbb"))
+        let warning = HeartbeatKeyChange.peerLacksOurKey(ours: ("sha256:cccccccccccc", "sha256:aaaaaaaaaaaa"), answer: peer, peerName: "rb")
+        #expect(warning == "heartbeat: rb does not hold the key_file this node signs with, sha256:cccccccccccc (it holds key_file "
+                + "sha256:aaaaaaaaaaaa, next_key_file sha256:bbbbbbbbbbbb): it refuses every heartbeat from this node and takes over "
+                + "while this node serves. Copy this node's key file to rb as its next_key_file and reload it there, or put back "
+                + "the key rb holds here and restart")
+        #expect(HeartbeatKeyChange.peerLacksOurKey(ours: ("sha256:aaaaaaaaaaaa", nil), answer: peer, peerName: "rb") == nil)
+        #expect(HeartbeatKeyChange.peerLacksOurKey(ours: ("sha256:bbbbbbbbbbbb", nil), answer: peer, peerName: "rb") == nil)
+        #expect(HeartbeatKeyChange.peerLacksOurKey(ours: ("sha256:cccccccccccc", nil), answer: .unknown("no answer"), peerName: "rb") == nil)
+        #expect(HeartbeatKeyChange.peerLacksOurKey(ours: nil, answer: peer, peerName: "rb") == nil)
+    }
 }

@@ -376,3 +376,28 @@ def test_a_key_swap_to_a_next_key_the_peer_wrote_differently_is_refused(topo, ke
     assert r.returncode == 0, r.stderr
     time.sleep(1.0)
     assert pair.holders() == {"a"} and status(pair, "b")["authentication"]["peer_key"] == "next"
+
+
+def test_a_node_started_on_a_key_the_peer_lacks_is_warned(topo, keyed_pair):
+    """Trial 35: a node's reload onto a next key the peer lacked was refused, then the node was
+    restarted and read that key file: it started signing with a key the peer refuses, and said
+    nothing while the peer took over. Once the peer channel answers, the started node asks the
+    peer which keys it holds and warns with both fingerprints and the fix."""
+    pair = keyed_pair
+    old, new = start_with_one_key(pair)
+    # Step 1 of the rotation done on both; then rb restarts on a third key, which ra lacks.
+    for node in ("a", "b"):
+        put_key(pair, node, "heartbeat-next.key", new)
+    pair.config.write_text(key_config(pair, 2, with_next=True))
+    for node in ("a", "b"):
+        r = pair.ctl(node, "reload")
+        assert r.returncode == 0, r.stdout + r.stderr
+    pair.kill("b")
+    # rb comes back signing with a third key, ra's key its next: the peer channel still works.
+    put_key(pair, "b", "heartbeat.key", secrets.token_bytes(32))
+    put_key(pair, "b", "heartbeat-next.key", old)
+    pair.start("b")
+    pair.wait_for(lambda: "does not hold the key_file this node signs with" in pair.log("b"), 15,
+                  what="rb warns that ra lacks its key")
+    log = pair.log("b")
+    assert "Copy this node's key file to ra as its next_key_file" in log, log[-2000:]

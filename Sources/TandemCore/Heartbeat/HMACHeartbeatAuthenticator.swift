@@ -308,6 +308,19 @@ public enum HeartbeatKeyChange {
         }
     }
 
+    /// What a node that started signing with `ours` (its key_file) says when the peer's own
+    /// answer shows it holds that key neither as key_file nor as next_key_file: the peer refuses
+    /// every heartbeat from this node and may take over while this node serves (trial 35: a
+    /// node restarted onto a next key the peer lacked, after its reload had been refused for
+    /// it, started without a word). nil when the peer holds it, or could not be asked.
+    public static func peerLacksOurKey(ours: Fingerprints?, answer: PeerKeysAnswer, peerName: String) -> String? {
+        guard let ours, case .known(let peer) = answer, peer.current != ours.current, peer.next != ours.current else { return nil }
+        return "heartbeat: \(peerName) does not hold the key_file this node signs with, \(ours.current) (it holds key_file "
+            + "\(peer.current)" + (peer.next.map { ", next_key_file \($0)" } ?? ", no next key") + "): it refuses every heartbeat "
+            + "from this node and takes over while this node serves. Copy this node's key file to \(peerName) as its "
+            + "next_key_file and reload it there, or put back the key \(peerName) holds here and restart"
+    }
+
     /// Why signing with `fresh`'s key_file would make a live peer refuse this node's heartbeats,
     /// with the fix; nil when the peer is known to accept it. The peer accepts the key it signs
     /// with (`peerSignsWith`, a slot of `running`) and, when it runs the same config as this node
