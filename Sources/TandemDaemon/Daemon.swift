@@ -361,6 +361,7 @@ public enum Daemon {
             Task {
                 for _ in 0..<10 {
                     try? await Task.sleep(for: .seconds(1))
+                    guard loop.status.peerAlive else { continue }
                     let answer = await replication.peerKeyFingerprints(timeout: .seconds(1))
                     guard case .known = answer else { continue }
                     if let warning = HeartbeatKeyChange.peerLacksOurKey(ours: ours, answer: answer, peerName: peerName) {

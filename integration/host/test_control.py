@@ -633,10 +633,38 @@ def test_a_daemon_that_does_not_answer_times_tandemctl_out(pair):
         assert 29 <= took < 45, took
     finally:
         pair.signal("a", signal.SIGCONT)
-    assert pair.ctl("a", "status").returncode == 0
+    r = pair.ctl("a", "status")
+    assert r.returncode == 0, (r.stdout, r.stderr, pair.log("a")[-3000:])
     pair.signal("b", signal.SIGKILL)
     _, err = follower.communicate(timeout=10)
     assert follower.returncode == 69 and "closed the event stream: it stopped or restarted" in err, (follower.returncode, err)
+
+
+def test_a_node_resumed_with_more_peer_connections_queued_than_it_serves_keeps_running(pair):
+    """A router paused (SIGSTOP, a stunned VM) while its peer channel's port took more
+    connections than it serves at once (4): on resume it accepted them all, closed the ones over
+    the limit without finishing their writer, and SwiftNIO trapped ("Deinited NIOAsyncWriter
+    without calling finish()"): tandemd crashed (found by this session's host suite). Eight
+    connections from rb's namespace wait in ra's backlog while ra is stopped; after SIGCONT ra
+    must still answer status and keep the VIP."""
+    started(pair)
+    script = ("import socket,time\n"
+              f"s=[socket.create_connection(('{pair.hb['a']}', {pair.port}), timeout=2) for _ in range(8)]\n"
+              "time.sleep(2)\n")
+    pair.signal("a", signal.SIGSTOP)
+    try:
+        holder = subprocess.Popen(["ip", "netns", "exec", pair.topo.ns["b"], sys.executable, "-c", script],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+    finally:
+        pair.signal("a", signal.SIGCONT)
+    _, err = holder.communicate(timeout=10)
+    assert holder.returncode == 0, err
+    time.sleep(1.0)
+    assert pair.procs["a"].poll() is None, pair.log("a")[-3000:]
+    r = pair.ctl("a", "status")
+    assert r.returncode == 0, (r.stderr, pair.log("a")[-3000:])
+    assert "Fatal error" not in pair.log("a")
 
 
 def test_drain_wait_refuses_counts_it_cannot_read(pair):

@@ -278,7 +278,12 @@ public final class ReplicationService: Service, ConfigReplicating, Sendable {
                                 return true
                             }
                             guard admitted else {
-                                connection.channel.close(promise: nil)
+                                // Closed through its wrapper: a wrapper dropped before its channel
+                                // is active leaves NIO the last reference to its writer, which
+                                // traps ("Deinited NIOAsyncWriter without calling finish()"): a
+                                // node resumed after a pause with more connections queued than
+                                // this limit crashed.
+                                connections.addTask { try? await connection.executeThenClose { _, _ in } }
                                 continue
                             }
                             connections.addTask {
