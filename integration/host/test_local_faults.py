@@ -300,7 +300,9 @@ def test_vip_interface_renamed_away_and_back(topo, pair):
     assert pair.role("a") == "active"
 
 
-def test_vip_interface_deleted_on_the_active_with_lower_priority_tracking_is_reclaimed(topo, pair):
+def start_with_vip_on_tracked_eth1(topo, pair):
+    """Both routers get an eth1; the VIP goes on it, ra tracks it with lower_priority_by (so a
+    lost eth1 only lowers ra's priority); ra active with the VIP, then rb standby."""
     add_eth1(topo, "a")
     add_eth1(topo, "b")
     write_config(pair, vips=((f"{VIP_ETH1}/24", "eth1"),),
@@ -309,6 +311,10 @@ def test_vip_interface_deleted_on_the_active_with_lower_priority_tracking_is_rec
     pair.wait_for(lambda: on(topo, "a", VIP_ETH1, "eth1"), timeout=5, what="VIP on ra eth1")
     pair.start("b")
     pair.wait_for(lambda: pair.role("b") == "standby", timeout=5, what="rb standby")
+
+
+def test_vip_interface_deleted_on_the_active_with_lower_priority_tracking_is_reclaimed(topo, pair):
+    start_with_vip_on_tracked_eth1(topo, pair)
     topo.ip("a", "link", "del", "eth1")
     time.sleep(0.3)
     add_eth1(topo, "a")
@@ -343,14 +349,7 @@ def test_a_vip_kept_through_a_carrier_loss_is_announced_when_the_carrier_returns
     nothing was announced (the neighbours may have moved on meanwhile). Now a gratuitous ARP for
     the VIP goes out from ra when the link is up again (tcpdump on the switch side of ra's eth1),
     none while it is down, and ra holds the VIP throughout (`ip -j addr`)."""
-    add_eth1(topo, "a")
-    add_eth1(topo, "b")
-    write_config(pair, vips=((f"{VIP_ETH1}/24", "eth1"),),
-                 track_a=", track_interfaces: [{interface: eth1, lower_priority_by: 5}]")
-    pair.start("a")
-    pair.wait_for(lambda: on(topo, "a", VIP_ETH1, "eth1"), timeout=5, what="VIP on ra eth1")
-    pair.start("b")
-    pair.wait_for(lambda: pair.role("b") == "standby", timeout=5, what="rb standby")
+    start_with_vip_on_tracked_eth1(topo, pair)
     time.sleep(1.5)  # the start-up announcement's second burst is over
     cap = Capture(topo, "sw", "arp", dev="x1a")
     topo.ip("sw", "link", "set", "x1a", "down")

@@ -1029,12 +1029,15 @@ public struct Election: Sendable {
             return dead < sendAt ? dead : sendAt
         }
 
+        /// Whether the active is alive at `now` as the kept packets tell (`Election.peerIsAlive`'s rule).
+        public func peerIsAlive(at now: MonotonicInstant) -> Bool { now < lastHeard + deadTime }
+
         /// Whether `message`, read at `now`, is routine; if so it is kept as the newest.
         public mutating func keeps(_ message: HeartbeatMessage, at now: MonotonicInstant) -> Bool {
             guard message.kind == .heartbeat, message.role == .active, message.bootEpoch == bootEpoch,
                   message.sequence > sequence, message.priority == priority, message.configSerial == configSerial,
                   message.configDigest == configDigest, message.intervalMilliseconds == intervalMilliseconds,
-                  now < answerAt, now < lastHeard + deadTime, now >= lastHeard else { return false }
+                  now < answerAt, peerIsAlive(at: now), now >= lastHeard else { return false }
             sequence = message.sequence
             lastHeard = now
             return true

@@ -258,7 +258,7 @@ public final class HeartbeatLoop: @unchecked Sendable {
             // (`HeartbeatMessage.withdrawnRequests`): a node that was paused reads it all at once.
             // Keeping routine heartbeats, the node's view of the peer is older than the plan's.
             let judgedAt = clock.now()
-            let judging = !(following.map { judgedAt < $0.lastHeard + $0.deadTime } ?? driver.peerIsAlive(at: judgedAt))
+            let judging = !(following?.peerIsAlive(at: judgedAt) ?? driver.peerIsAlive(at: judgedAt))
             accepted.removeAll(keepingCapacity: true)
             for (index, socket) in transport.sockets.enumerated() where judging || waitSet.ready[index] {
                 var budget = 256
